@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+// usageError marks an error in how the command was called (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// app is what every command shares: flags, streams, the clock and the store.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	now            func() time.Time
+	log            *slog.Logger
+
+	dbPath   string
+	logLevel string
+	store    *sqlite.Store
+}
+
+// open opens the database named by --db, $RINGMASTER_DB or ./ringmaster.db.
+func (a *app) open(ctx context.Context) (*sqlite.Store, error) {
+	if a.store != nil {
+		return a.store, nil
+	}
+	path := a.dbPath
+	if path == "" {
+		path = a.getenv("RINGMASTER_DB")
+	}
+	if path == "" {
+		path = "ringmaster.db"
+	}
+	s, err := sqlite.Open(ctx, path, sqlite.Options{Now: a.now, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	a.store = s
+	return s, nil
+}
+
+func (a *app) close() {
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.log.Error("close database", "err", err)
+		}
+		a.store = nil
+	}
+}
+
+// run executes one command line and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now}
+	if fixed := getenv("RINGMASTER_NOW"); fixed != "" { // reproducible output for tests and demos
+		t, err := time.Parse(time.RFC3339, fixed)
+		if err != nil {
+			fmt.Fprintf(stderr, "error: RINGMASTER_NOW %q: want RFC 3339 such as 2026-01-02T15:04:05Z\n", fixed)
+			return exitUsage
+		}
+		a.now = func() time.Time { return t }
+	}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	a.close()
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "error: %v\n", err)
+	var ue usageError
+	var se *inventory.SelectorError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &se):
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", commandPath(root, args))
+		return exitUsage
+	}
+	return exitRuntime
+}
+
+// args wraps a cobra argument validator so its errors are usage errors.
+func args(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := v(cmd, a); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// group makes a command that only holds subcommands: alone it prints its
+// help; with an unknown subcommand it is a usage error.
+func group(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, a []string) error {
+		if len(a) > 0 {
+			msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
+			if s := c.SuggestionsFor(a[0]); len(s) > 0 {
+				msg += fmt.Sprintf("; did you mean %q?", s[0])
+			}
+			return usageError{errors.New(msg)}
+		}
+		return c.Help()
+	}
+	return cmd
+}
+
+func commandPath(root *cobra.Command, args []string) string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd == nil {
+		return root.Name()
+	}
+	return cmd.CommandPath()
+}

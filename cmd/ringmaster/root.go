@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func newRootCmd(a *app) *cobra.Command {
+	root := group(&cobra.Command{
+		Use:   "ringmaster",
+		Short: "Migrate and patch a many-organisation Windows estate in waves",
+		Long: `Ringmaster tracks a Windows device inventory across many organisations and
+drives upgrade and patch playbooks to it in waves, reporting progress per
+organisation.
+
+The database is --db PATH, else $RINGMASTER_DB, else ./ringmaster.db.`,
+		Example: `  ringmaster inventory generate --devices 2000 --orgs 12 --seed 1 --out estate.csv
+  ringmaster inventory import estate.csv --create-orgs
+  ringmaster inventory summary`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version,
+	})
+	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "database file (default $RINGMASTER_DB, else ./ringmaster.db)")
+	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
+			return usagef("--log-level %q: want debug, info, warn or error", a.logLevel)
+		}
+		a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+		return nil
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newOrgCmd(a), newInventoryCmd(a))
+	return root
+}
+
+// outputFlag registers -o/--output with the allowed formats.
+func outputFlag(cmd *cobra.Command, dst *string, def string, allowed ...string) {
+	cmd.Flags().StringVarP(dst, "output", "o", def, "output format: "+strings.Join(allowed, ", "))
+	cmd.PreRunE = chain(cmd.PreRunE, func(*cobra.Command, []string) error {
+		for _, f := range allowed {
+			if *dst == f {
+				return nil
+			}
+		}
+		return usagef("--output %q: want one of %s", *dst, strings.Join(allowed, ", "))
+	})
+}
+
+func chain(fs ...func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, a []string) error {
+		for _, f := range fs {
+			if f == nil {
+				continue
+			}
+			if err := f(c, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}

@@ -1,0 +1,147 @@
+package format
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// FileError reports a problem with a whole file: its header or its syntax.
+type FileError struct {
+	Pos inventory.Position
+	Msg string
+}
+
+func (e *FileError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
+
+// Unwrap makes file errors match inventory.ErrInvalid.
+func (e *FileError) Unwrap() error { return inventory.ErrInvalid }
+
+// CSVReader streams devices from a CSV file with a header row.
+type CSVReader struct {
+	name    string
+	r       *csv.Reader
+	index   []colID // canonical column per file column (-1 = ignored)
+	b       rowBuilder
+	ignored []string
+	cells   cells
+}
+
+// NewCSVReader reads the header and returns a reader of the rows. Headers
+// match case-insensitively, ignoring spaces and punctuation, and common
+// export headers (Name, Operating System, Build ...) are mapped; unknown
+// columns are ignored and listed by Ignored. The delimiter is ',' unless the
+// header has none and has ';' (as spreadsheets in some locales write).
+// Facts without an observed_at or last_seen cell count as observed at now.
+func NewCSVReader(r io.Reader, name string, now time.Time) (*CSVReader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	// Drop a UTF-8 byte order mark, as Excel writes.
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
+		_, _ = br.Discard(3)
+	}
+	first, _ := br.Peek(4096)
+	line, _, _ := bytes.Cut(first, []byte("\n"))
+	cr := csv.NewReader(br)
+	cr.ReuseRecord = true
+	if !bytes.ContainsRune(line, ',') && bytes.ContainsRune(line, ';') {
+		cr.Comma = ';'
+	}
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, &FileError{Pos: inventory.Position{File: name, Line: 1}, Msg: "empty file: want a header row naming the columns"}
+	}
+	if err != nil {
+		return nil, csvError(name, err)
+	}
+	c := &CSVReader{name: name, r: cr, index: make([]colID, len(header))}
+	c.b = rowBuilder{noun: "column", columns: map[string]string{}, now: now}
+	for i, h := range header {
+		c.index[i] = -1
+		canon, ok := CanonicalColumn(h)
+		if !ok {
+			if strings.TrimSpace(h) != "" {
+				c.ignored = append(c.ignored, h)
+			}
+			continue
+		}
+		if prev, dup := c.b.columns[canon]; dup {
+			return nil, &FileError{Pos: inventory.Position{File: name, Line: 1},
+				Msg: fmt.Sprintf("columns %q and %q both give %s: keep one", prev, h, canon)}
+		}
+		c.b.columns[canon] = h
+		c.index[i] = idOf(canon)
+	}
+	for _, req := range []string{inventory.FieldHostname, inventory.FieldOrg} {
+		if _, ok := c.b.columns[req]; !ok {
+			return nil, &FileError{Pos: inventory.Position{File: name, Line: 1},
+				Msg: fmt.Sprintf("no %s column (accepted headers: %s)", req, strings.Join(aliasesOf(req), ", "))}
+		}
+	}
+	cr.FieldsPerRecord = len(header)
+	return c, nil
+}
+
+// Ignored lists the header names that map to no column.
+func (c *CSVReader) Ignored() []string { return c.ignored }
+
+// Next returns the next row as a record; problems with the row are in
+// Record.Errs. It returns io.EOF after the last row.
+func (c *CSVReader) Next() (inventory.Record, error) {
+	row, err := c.r.Read()
+	if errors.Is(err, io.EOF) {
+		return inventory.Record{}, io.EOF
+	}
+	line, _ := c.r.FieldPos(0)
+	if err != nil {
+		var pe *csv.ParseError
+		if !errors.As(err, &pe) {
+			return inventory.Record{}, fmt.Errorf("read %s: %w", c.name, err)
+		}
+		if !errors.Is(pe.Err, csv.ErrFieldCount) {
+			// The row could not be split into cells: report it and go on.
+			return inventory.Record{Pos: inventory.Position{File: c.name, Line: pe.StartLine}, Noun: "column",
+				Errs: []*inventory.RowError{{Pos: inventory.Position{File: c.name, Line: pe.Line}, Err: fmt.Errorf("malformed CSV at character %d: %v", pe.Column, pe.Err)}}}, nil
+		}
+		return inventory.Record{Pos: inventory.Position{File: c.name, Line: pe.StartLine}, Noun: "column",
+			Errs: []*inventory.RowError{{Pos: inventory.Position{File: c.name, Line: pe.StartLine},
+				Err: fmt.Errorf("row has %d cells, the header has %d", len(row), len(c.index))}}}, nil
+	}
+	c.cells = cells{}
+	for i, v := range row {
+		if id := c.index[i]; id >= 0 {
+			l, _ := c.r.FieldPos(i)
+			if l == line {
+				l = 0
+			}
+			c.cells[id] = cellValue{text: v, line: l, set: true}
+		}
+	}
+	return c.b.build(inventory.Position{File: c.name, Line: line}, &c.cells), nil
+}
+
+func csvError(name string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return &FileError{Pos: inventory.Position{File: name, Line: pe.Line}, Msg: fmt.Sprintf("malformed CSV at character %d: %v", pe.Column, pe.Err)}
+	}
+	return fmt.Errorf("read %s: %w", name, err)
+}
+
+func aliasesOf(canon string) []string {
+	var out []string
+	for a, c := range columnAliases {
+		if c == canon {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,146 @@
+package format
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// Kind is a file format.
+type Kind string
+
+// File formats.
+const (
+	CSV    Kind = "csv"
+	JSON   Kind = "json"   // one array of objects
+	NDJSON Kind = "ndjson" // one object per line
+)
+
+// KindFromName picks a format from a file name's extension, or "" if unknown.
+func KindFromName(name string) Kind {
+	switch strings.ToLower(filepath.Ext(name)) {
+	case ".csv", ".txt":
+		return CSV
+	case ".json":
+		return JSON
+	case ".ndjson", ".jsonl":
+		return NDJSON
+	}
+	return ""
+}
+
+// Reader is a source of import records that may have ignored columns.
+type Reader interface {
+	inventory.RecordSource
+	Ignored() []string
+}
+
+// NewReader returns a streaming reader for the given format.
+func NewReader(kind Kind, r io.Reader, name string, now time.Time) (Reader, error) {
+	switch kind {
+	case CSV:
+		return NewCSVReader(r, name, now)
+	case JSON, NDJSON:
+		return NewJSONReader(r, name, now)
+	}
+	return nil, fmt.Errorf("%s: unknown format %q (want csv, json or ndjson)", name, kind)
+}
+
+// Ignored is always empty for JSON: unknown fields are errors there.
+func (j *JSONReader) Ignored() []string { return nil }
+
+// Writer writes devices in one format. Close flushes and ends the document.
+type Writer interface {
+	Write(d *inventory.Device) error
+	Close() error
+}
+
+// NewWriter returns a writer of the given format.
+func NewWriter(kind Kind, w io.Writer) (Writer, error) {
+	switch kind {
+	case CSV:
+		cw := csv.NewWriter(w)
+		if err := cw.Write(Columns); err != nil {
+			return nil, err
+		}
+		return &csvWriter{w: cw, row: make([]string, len(Columns))}, nil
+	case JSON, NDJSON:
+		bw := bufio.NewWriterSize(w, 64<<10)
+		return &jsonWriter{w: bw, array: kind == JSON}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (want csv, json or ndjson)", kind)
+}
+
+type csvWriter struct {
+	w   *csv.Writer
+	row []string
+}
+
+// Write writes one row. Facts share one observed_at column: the oldest
+// observation, so a round trip never makes a fact look fresher than it is.
+func (c *csvWriter) Write(d *inventory.Device) error {
+	f := &d.Facts
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	ubr := f.Value(inventory.FactUBR)
+	c.row = append(c.row[:0], d.Hostname, d.Address, d.Org, d.Site, d.Labels.String(), d.Credential,
+		f.Value(inventory.FactManufacturer), f.Value(inventory.FactModel), f.Value(inventory.FactSerial),
+		f.Value(inventory.FactOSCaption), f.Value(inventory.FactOSEdition), f.Value(inventory.FactOSBuild),
+		ubr, f.Value(inventory.FactKBs), f.Value(inventory.FactDiskFreeGB), f.Value(inventory.FactRAMGB),
+		ts(d.LastSeen), ts(f.Oldest()))
+	return c.w.Write(c.row)
+}
+
+func (c *csvWriter) Close() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+type jsonWriter struct {
+	w     *bufio.Writer
+	buf   []byte
+	array bool
+	n     int
+}
+
+func (j *jsonWriter) Write(d *inventory.Device) error {
+	if j.array {
+		sep := ",\n"
+		if j.n == 0 {
+			sep = "[\n"
+		}
+		if _, err := j.w.WriteString(sep); err != nil {
+			return err
+		}
+	}
+	j.n++
+	j.buf = AppendJSON(j.buf[:0], d)
+	_, err := j.w.Write(j.buf)
+	if err == nil && !j.array {
+		err = j.w.WriteByte('\n')
+	}
+	return err
+}
+
+func (j *jsonWriter) Close() error {
+	if j.array {
+		end := "\n]\n"
+		if j.n == 0 {
+			end = "[]\n"
+		}
+		if _, err := j.w.WriteString(end); err != nil {
+			return err
+		}
+	}
+	return j.w.Flush()
+}

@@ -1,0 +1,201 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+const deviceColumns = `d.hostname, o.code, d.site, d.address, d.credential, d.labels, d.facts, d.last_seen, d.created_at, d.updated_at`
+
+func scanDevice(rows interface{ Scan(...any) error }, d *inventory.Device) error {
+	var labels, facts string
+	var lastSeen, created, updated sql.NullInt64
+	if err := rows.Scan(&d.Hostname, &d.Org, &d.Site, &d.Address, &d.Credential, &labels, &facts, &lastSeen, &created, &updated); err != nil {
+		return err
+	}
+	var err error
+	if d.Labels, err = inventory.ParseLabels(labels); err != nil {
+		return fmt.Errorf("device %s: labels: %w", d.Hostname, err)
+	}
+	if err := decodeFacts(facts, &d.Facts); err != nil {
+		return fmt.Errorf("device %s: %w", d.Hostname, err)
+	}
+	d.LastSeen, d.CreatedAt, d.UpdatedAt = fromMicros(lastSeen), fromMicros(created), fromMicros(updated)
+	return nil
+}
+
+// Device returns the device with this hostname (case-insensitive).
+func (s *Store) Device(ctx context.Context, hostname string) (inventory.Device, error) {
+	h := inventory.NormaliseHostname(hostname)
+	var d inventory.Device
+	row := s.db.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
+	if err := scanDevice(row, &d); errors.Is(err, sql.ErrNoRows) {
+		return d, fmt.Errorf("device %s: %w", h, inventory.ErrNotFound)
+	} else if err != nil {
+		return d, fmt.Errorf("device %s: %w", h, err)
+	}
+	return d, nil
+}
+
+// Devices yields the devices the selector matches, ordered by organisation
+// then hostname. The store narrows the query with the requirements it can
+// express in SQL; Selector.Matches decides. Stop early by breaking the loop.
+// Do not call the store from inside the loop: it holds the connection.
+func (s *Store) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
+	return func(yield func(*inventory.Device, error) bool) {
+		where, args, err := s.pushdown(ctx, sel)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id`+where+` ORDER BY o.code, d.hostname`, args...)
+		if err != nil {
+			yield(nil, fmt.Errorf("list devices: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d := new(inventory.Device)
+			if err := scanDevice(rows, d); err != nil {
+				yield(nil, fmt.Errorf("list devices: %w", err))
+				return
+			}
+			if sel.Matches(d) && !yield(d, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(nil, fmt.Errorf("list devices: %w", err))
+		}
+	}
+}
+
+// pushdown turns the selector requirements that SQL can answer exactly or
+// as a superset into a WHERE clause. It must never exclude a device that
+// Selector.Matches would accept.
+func (s *Store) pushdown(ctx context.Context, sel inventory.Selector) (string, []any, error) {
+	var conds []string
+	var args []any
+	in := func(col string, vals []string, not bool) {
+		op := " IN ("
+		if not {
+			op = " NOT IN ("
+		}
+		conds = append(conds, col+op+strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",")+")")
+		for _, v := range vals {
+			args = append(args, v)
+		}
+	}
+	for _, r := range sel.Requirements() {
+		switch {
+		case r.Key == "org" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn):
+			in("o.code", r.Values, false)
+		case r.Key == "org" && (r.Op == inventory.OpNe || r.Op == inventory.OpNotIn):
+			in("o.code", r.Values, true)
+		case r.Key == "hostname" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn):
+			in("d.hostname", r.Values, false)
+		case r.Key == "site" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn) && allASCII(r.Values):
+			lower := make([]string, len(r.Values))
+			for i, v := range r.Values {
+				lower[i] = strings.ToLower(v)
+			}
+			in("LOWER(d.site)", lower, false)
+		case r.Key == "build" && r.Op == inventory.OpNotExists:
+			conds = append(conds, "d.os_build_key IS NULL")
+		case r.Key == "build" && (r.Op == inventory.OpLt || r.Op == inventory.OpLe || r.Op == inventory.OpGt || r.Op == inventory.OpGe):
+			v, _, err := inventory.ParseVersion(r.Values[0])
+			if err != nil {
+				return "", nil, err
+			}
+			conds = append(conds, "d.os_build_key "+string(r.Op)+" ?")
+			args = append(args, v.Key())
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
+}
+
+func allASCII(vals []string) bool {
+	for _, v := range vals {
+		for i := 0; i < len(v); i++ {
+			if v[i] >= 0x80 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// RemoveDevices deletes the devices the selector matches and returns how
+// many it deleted. An empty selector is refused: use Everything explicitly
+// through a non-empty selector such as "hostname".
+func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) (int, error) {
+	if sel.Empty() {
+		return 0, fmt.Errorf("remove devices: refusing an empty selector, which would remove every device: %w", inventory.ErrInvalid)
+	}
+	var hosts []string
+	for d, err := range s.Devices(ctx, sel) {
+		if err != nil {
+			return 0, err
+		}
+		hosts = append(hosts, d.Hostname)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	stmt, err := tx.PrepareContext(ctx, `DELETE FROM devices WHERE hostname = ?`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	for _, h := range hosts {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if _, err := stmt.ExecContext(ctx, h); err != nil {
+			if isConstraint(err, errForeignKey) {
+				return 0, fmt.Errorf("remove device %s: other records refer to it: %w", h, inventory.ErrInUse)
+			}
+			return 0, fmt.Errorf("remove device %s: %w", h, err)
+		}
+	}
+	return len(hosts), tx.Commit()
+}
+
+// CountByOrgAndBuild counts devices per organisation and observed build
+// (the zero Version for an unknown build), for summaries.
+func (s *Store) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.code, d.os_build_key, COUNT(d.id) FROM organisations o
+		LEFT JOIN devices d ON d.org_id = o.id GROUP BY o.code, d.os_build_key ORDER BY o.code, d.os_build_key`)
+	if err != nil {
+		return nil, fmt.Errorf("count devices: %w", err)
+	}
+	defer rows.Close()
+	var out []inventory.BuildCount
+	for rows.Next() {
+		var c inventory.BuildCount
+		var key sql.NullInt64
+		if err := rows.Scan(&c.Org, &key, &c.Devices); err != nil {
+			return nil, fmt.Errorf("count devices: %w", err)
+		}
+		if key.Valid {
+			c.Build = versionFromKey(key.Int64)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func versionFromKey(k int64) inventory.Version {
+	return inventory.Version{Major: int(k / 1_000_000_000_000), Minor: int(k / 1_000_000 % 1_000_000), Build: int(k % 1_000_000)}
+}

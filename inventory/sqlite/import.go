@@ -1,0 +1,395 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// ImportOptions tune Store.Import.
+type ImportOptions struct {
+	inventory.ImportOptions
+	// DryRun runs the whole import, then rolls it back.
+	DryRun bool
+}
+
+// Import upserts every record of src in one transaction: all rows or none.
+// On a bad row, or when DryRun is set, the transaction is rolled back and
+// the database is left as it was.
+//
+// When the devices table is empty (a first load, the common case for a large
+// estate) its indexes are dropped for the load and rebuilt before commit:
+// sorting once is several times faster than maintaining a B-tree row by row,
+// and duplicates within the file are caught by inventory.Import itself.
+func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts ImportOptions) (inventory.ImportResult, error) {
+	if opts.Now.IsZero() {
+		opts.Now = s.now()
+	}
+	opts.Now = opts.Now.UTC().Truncate(time.Microsecond)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return inventory.ImportResult{}, err
+	}
+	defer conn.Close()
+	if restore, ok := s.bulkJournal(ctx, conn); ok {
+		defer restore()
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return inventory.ImportResult{}, fmt.Errorf("begin import: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+
+	it := &importTx{conn: conn, tx: tx, orgIDs: map[string]int64{}, now: opts.Now, stamp: micros(opts.Now)}
+	var any int
+	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM devices LIMIT 1) AS t`).Scan(&any)
+	if err != nil {
+		return inventory.ImportResult{}, fmt.Errorf("begin import: %w", err)
+	}
+	var indexes []string
+	if any == 0 {
+		it.bulk = true
+		if indexes, err = dropIndexes(ctx, tx, "devices"); err != nil {
+			return inventory.ImportResult{}, err
+		}
+	}
+	if err := it.prepare(ctx); err != nil {
+		return inventory.ImportResult{}, err
+	}
+	defer it.close() // idempotent; closes early on the error paths
+
+	start := time.Now()
+	res, err := inventory.Import(ctx, src, it, opts.ImportOptions)
+	if err == nil {
+		err = it.flush(ctx)
+	}
+	it.close()
+	if err != nil {
+		return res, err
+	}
+	loaded := time.Now()
+	s.log.Debug("import rows written", "took", loaded.Sub(start))
+	if len(indexes) > 0 {
+		// SQLite's sorter keeps up to a page cache's worth of keys in memory
+		// per index build; a smaller cache bounds the peak memory.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size=-%d`, bulkIndexCacheKiB)); err != nil {
+			return res, err
+		}
+		// Let the sorter use a helper thread (the reading goroutine is done).
+		if _, err := tx.ExecContext(ctx, `PRAGMA threads=2`); err != nil {
+			return res, err
+		}
+		for _, ddl := range indexes {
+			if _, err := tx.ExecContext(ctx, ddl); err != nil {
+				return res, fmt.Errorf("rebuild index: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size=-%d`, s.cacheKiB)); err != nil {
+			return res, err
+		}
+	}
+	s.log.Debug("import indexes rebuilt", "took", time.Since(loaded))
+	if opts.DryRun {
+		return res, nil // deferred Rollback discards everything
+	}
+	if err := tx.Commit(); err != nil {
+		return res, fmt.Errorf("commit import: %w", err)
+	}
+	s.log.Info("import committed", "new", res.New, "updated", res.Updated, "unchanged", res.Unchanged,
+		"created_orgs", len(res.CreatedOrgs), "bulk", it.bulk, "took", time.Since(start))
+	return res, nil
+}
+
+// bulkIndexCacheKiB is the page cache while rebuilding indexes after a bulk load.
+const bulkIndexCacheKiB = 16 << 10
+
+// bulkJournal switches an empty store from WAL to a rollback journal for a
+// first load, when no other connection has the database open. In WAL mode
+// every page of a large load is written twice (to the WAL, then to the
+// database at checkpoint); with a rollback journal, pages of a table that was
+// empty go straight to the database and the journal keeps only the few
+// pre-existing pages, so the load stays all-or-nothing at half the writes.
+// The returned func switches back to WAL. If the switch is refused (another
+// connection, or a non-empty table) the load runs in WAL as usual.
+func (s *Store) bulkJournal(ctx context.Context, conn *sql.Conn) (restore func(), ok bool) {
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM devices LIMIT 1) AS t`).Scan(&n); err != nil || n > 0 {
+		return nil, false
+	}
+	var mode string
+	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil || mode != "delete" {
+		s.log.Debug("bulk load stays in WAL mode", "mode", mode, "err", err)
+		return nil, false
+	}
+	return func() {
+		var mode string
+		err := conn.QueryRowContext(context.WithoutCancel(ctx), `PRAGMA journal_mode=WAL`).Scan(&mode)
+		if err != nil || mode != "wal" {
+			// The next Open switches back to WAL; nothing is lost meanwhile.
+			s.log.Warn("could not switch the database back to WAL mode", "mode", mode, "err", err)
+		}
+	}, true
+}
+
+// dropIndexes drops a table's explicit indexes and returns their DDL, read
+// from the schema so it always matches the latest migration.
+func dropIndexes(ctx context.Context, tx *sql.Tx, table string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, table)
+	if err != nil {
+		return nil, fmt.Errorf("read indexes of %s: %w", table, err)
+	}
+	var names, ddl []string
+	for rows.Next() {
+		var n, q string
+		if err := rows.Scan(&n, &q); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names, ddl = append(names, n), append(ddl, q)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quoteIdent(n)); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", n, err)
+		}
+	}
+	return ddl, nil
+}
+
+func quoteIdent(s string) string { return `"` + s + `"` }
+
+// importTx adapts one SQL transaction to inventory.ImportTx.
+//
+// New devices are buffered and written in batches through the driver
+// connection itself (sql.Conn.Raw), inside the same transaction: for the one
+// statement that runs a million times, database/sql's per-call locking and
+// argument conversion cost as much as a third of SQLite's own work.
+type importTx struct {
+	conn   *sql.Conn
+	tx     *sql.Tx
+	bulk   bool // the table was empty: no device can exist yet
+	orgIDs map[string]int64
+	now    time.Time
+	stamp  int64 // now, in storage form
+
+	sel, upd *sql.Stmt
+	ins      driver.Stmt // lives on conn; used only inside conn.Raw
+	pending  []pendingInsert
+	args     []driver.NamedValue
+}
+
+type pendingInsert struct {
+	hostname, site, address, credential string
+	orgID                               int64
+	row                                 *encodedRow
+}
+
+const insertBatch = 512
+
+var _ inventory.ImportTx = (*importTx)(nil)
+
+func (t *importTx) prepare(ctx context.Context) error {
+	var err error
+	if t.sel, err = t.tx.PrepareContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`); err != nil {
+		return err
+	}
+	t.upd, err = t.tx.PrepareContext(ctx, `UPDATE devices SET org_id = ?, site = ?, address = ?, credential = ?, labels = ?,
+		os_build_key = ?, facts = ?, last_seen = ?, updated_at = ? WHERE hostname = ?`)
+	return err
+}
+
+// insertSQL is the batched insert. The import's timestamp is the same for
+// every row, so it is a literal (an integer of ours, nothing from the file); empty text goes as NULL, which binds for free, and COALESCE stores ”.
+func (t *importTx) insertSQL() string {
+	stamp := strconv.FormatInt(t.stamp, 10)
+	return `INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts, last_seen, created_at, updated_at)
+		VALUES (?, ?, ?, COALESCE(?, ''), COALESCE(?, ''), COALESCE(?, ''), ?, ?, ?, ` + stamp + `, ` + stamp + `)`
+}
+
+func (t *importTx) close() {
+	for _, s := range []*sql.Stmt{t.sel, t.upd} {
+		if s != nil {
+			s.Close()
+		}
+	}
+	if t.ins != nil {
+		_ = t.conn.Raw(func(any) error { return t.ins.Close() })
+		t.ins = nil
+	}
+}
+
+// flush writes the buffered inserts.
+func (t *importTx) flush(ctx context.Context) error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	err := t.conn.Raw(func(dc any) error {
+		if t.ins == nil {
+			pc, ok := dc.(driver.ConnPrepareContext)
+			if !ok {
+				return fmt.Errorf("sqlite driver cannot prepare with a context")
+			}
+			st, err := pc.PrepareContext(ctx, t.insertSQL())
+			if err != nil {
+				return err
+			}
+			t.ins = st
+		}
+		ex, ok := t.ins.(driver.StmtExecContext)
+		if !ok {
+			return fmt.Errorf("sqlite driver statement cannot execute with a context")
+		}
+		// No cancellation per statement: modernc starts a watcher goroutine
+		// for each cancellable call. inventory.Import checks ctx between
+		// batches, so a cancel still stops the import promptly.
+		nc := context.WithoutCancel(ctx)
+		for i := range t.pending {
+			p := &t.pending[i]
+			t.args = append(t.args[:0],
+				driver.NamedValue{Ordinal: 1, Value: p.hostname},
+				driver.NamedValue{Ordinal: 2, Value: p.orgID},
+				driver.NamedValue{Ordinal: 3, Value: p.site},
+				driver.NamedValue{Ordinal: 4, Value: nullIfEmpty(p.address)},
+				driver.NamedValue{Ordinal: 5, Value: nullIfEmpty(p.credential)},
+				driver.NamedValue{Ordinal: 6, Value: nullIfEmpty(p.row.labels)},
+				driver.NamedValue{Ordinal: 7, Value: p.row.build},
+				driver.NamedValue{Ordinal: 8, Value: p.row.facts},
+				driver.NamedValue{Ordinal: 9, Value: p.row.lastSeen},
+			)
+			if _, err := ex.ExecContext(nc, t.args); err != nil {
+				return fmt.Errorf("insert device %s: %w", p.hostname, err)
+			}
+		}
+		return nil
+	})
+	t.pending = t.pending[:0]
+	return err
+}
+
+func (t *importTx) Organisations(ctx context.Context) ([]inventory.Organisation, error) {
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := queryOrgs(ctx, t.tx, "")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]inventory.Organisation, len(rows))
+	for i, r := range rows {
+		t.orgIDs[r.Code] = r.id
+		out[i] = r.Organisation
+	}
+	return out, nil
+}
+
+func (t *importTx) CreateOrganisation(ctx context.Context, o *inventory.Organisation) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	if err := createOrg(ctx, t.tx, o, t.now); err != nil {
+		return err
+	}
+	var id int64
+	if err := t.tx.QueryRowContext(ctx, `SELECT id FROM organisations WHERE code = ?`, o.Code).Scan(&id); err != nil {
+		return err
+	}
+	t.orgIDs[o.Code] = id
+	return nil
+}
+
+func (t *importTx) Device(ctx context.Context, hostname string) (inventory.Device, bool, error) {
+	var d inventory.Device
+	if t.bulk {
+		return d, false, nil
+	}
+	if err := t.flush(ctx); err != nil {
+		return d, false, err
+	}
+	err := scanDevice(t.sel.QueryRowContext(context.WithoutCancel(ctx), hostname), &d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, false, nil
+	}
+	return d, err == nil, err
+}
+
+// encodedRow is a device's column values that need no transaction.
+type encodedRow struct {
+	build    any // int64 or nil
+	facts    string
+	lastSeen any // int64 or nil
+	labels   string
+}
+
+var _ inventory.Preparer = (*importTx)(nil)
+
+// Prepare encodes a device's columns; inventory.Import calls it on the
+// goroutine that reads the file, so encoding overlaps with writing.
+func (t *importTx) Prepare(d *inventory.Device) any {
+	r := &encodedRow{labels: d.Labels.String()}
+	if d.Facts.Known(inventory.FactOSBuild) {
+		r.build = d.Facts.OSBuild.Key()
+	}
+	r.facts = string(appendFacts(make([]byte, 0, 320), &d.Facts))
+	if !d.LastSeen.IsZero() {
+		r.lastSeen = micros(d.LastSeen)
+	}
+	return r
+}
+
+func (t *importTx) row(d *inventory.Device, prepared any) (int64, *encodedRow, error) {
+	orgID, ok := t.orgIDs[d.Org]
+	if !ok {
+		return 0, nil, fmt.Errorf("organisation %s: %w", d.Org, inventory.ErrNotFound)
+	}
+	r, ok := prepared.(*encodedRow)
+	if !ok || r == nil {
+		r = t.Prepare(d).(*encodedRow)
+	}
+	return orgID, r, nil
+}
+
+// InsertDevice buffers a new device; it is written by the next flush.
+func (t *importTx) InsertDevice(ctx context.Context, d *inventory.Device, prepared any) error {
+	orgID, r, err := t.row(d, prepared)
+	if err != nil {
+		return err
+	}
+	t.pending = append(t.pending, pendingInsert{hostname: d.Hostname, site: d.Site, address: d.Address, credential: d.Credential, orgID: orgID, row: r})
+	if len(t.pending) >= insertBatch {
+		return t.flush(ctx)
+	}
+	return nil
+}
+
+// UpdateDevice rewrites a stored device.
+func (t *importTx) UpdateDevice(ctx context.Context, d *inventory.Device) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	orgID, r, err := t.row(d, nil)
+	if err != nil {
+		return err
+	}
+	_, err = t.upd.ExecContext(context.WithoutCancel(ctx), orgID, d.Site, d.Address, d.Credential,
+		r.labels, r.build, r.facts, r.lastSeen, t.stamp, d.Hostname)
+	if err != nil {
+		return fmt.Errorf("update device %s: %w", d.Hostname, err)
+	}
+	return nil
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
