@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"net"
 	"strconv"
 	"strings"
@@ -71,7 +72,7 @@ func ValidateHostname(h string) error {
 			return invalid(FieldHostname, h, "must be a DNS name: labels of letters, digits and '-', separated by dots")
 		}
 	}
-	if _, err := strconv.Atoi(strings.ReplaceAll(h, ".", "")); err == nil {
+	if strings.Trim(h, "0123456789.") == "" {
 		return invalid(FieldHostname, h, "is an IP address; give a DNS name here and put the IP in the address field")
 	}
 	return nil
@@ -120,27 +121,37 @@ func (d *Device) Normalise() {
 // Validate checks the declared fields and returns the first problem as a
 // *FieldError. It does not check that the organisation exists.
 func (d *Device) Validate() error {
-	if err := ValidateHostname(d.Hostname); err != nil {
-		return err
+	if p := d.Problems(); len(p) > 0 {
+		return p[0]
 	}
-	if err := ValidateAddress(d.Address); err != nil {
-		return err
+	return nil
+}
+
+// Problems returns every problem with the declared fields, one per field.
+func (d *Device) Problems() []*FieldError {
+	var out []*FieldError
+	add := func(err error) {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			out = append(out, fe)
+		}
 	}
-	if err := ValidateOrgCode(d.Org); err != nil {
-		return err
-	}
+	add(ValidateHostname(d.Hostname))
+	add(ValidateAddress(d.Address))
+	add(ValidateOrgCode(d.Org))
 	if len(d.Site) > 128 {
-		return invalid(FieldSite, d.Site, "is longer than 128 characters")
+		add(invalid(FieldSite, d.Site, "is longer than 128 characters"))
 	}
 	if d.Credential != "" && !isName(d.Credential) {
-		return invalid(FieldCredential, d.Credential, "is not a credential name (1-63 letters, digits, '-', '_' or '.')")
+		add(invalid(FieldCredential, d.Credential, "is not a credential name (1-63 letters, digits, '-', '_' or '.')"))
 	}
 	for k, v := range d.Labels {
 		if err := ValidateLabel(k, v); err != nil {
-			return invalid(FieldLabels, d.Labels.String(), "%v", err)
+			add(invalid(FieldLabels, d.Labels.String(), "%v", err))
+			break
 		}
 	}
-	return nil
+	return out
 }
 
 // Release names the device's Windows release from its observed build, or ""

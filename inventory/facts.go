@@ -234,7 +234,9 @@ func (x *Facts) HasKB(kb string) bool {
 // NormaliseKB returns "KB1234567" for "kb1234567" or "1234567".
 func NormaliseKB(s string) (string, error) {
 	t := strings.TrimSpace(s)
+	canonical := false
 	if len(t) >= 2 && (t[0] == 'K' || t[0] == 'k') && (t[1] == 'B' || t[1] == 'b') {
+		canonical = t[0] == 'K' && t[1] == 'B'
 		t = t[2:]
 	}
 	ok := len(t) >= 6 && len(t) <= 8
@@ -243,6 +245,9 @@ func NormaliseKB(s string) (string, error) {
 	}
 	if !ok {
 		return "", fmt.Errorf("%q is not a KB number (want KB followed by 6-8 digits)", s)
+	}
+	if canonical {
+		return strings.TrimSpace(s), nil
 	}
 	return "KB" + t, nil
 }

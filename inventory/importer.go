@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -110,7 +111,11 @@ type ImportOptions struct {
 	CreateOrgs      bool   // create unknown organisations instead of rejecting rows
 	DefaultTimeZone string // zone for created organisations without org_timezone
 	MaxErrors       int    // report at most this many bad rows (default 50)
-	Now             time.Time
+	// KeepCounting goes on writing good rows after a bad one, so the counts
+	// cover the whole file (a dry run, which rolls back anyway). Otherwise
+	// writing stops at the first bad row and only validation goes on.
+	KeepCounting bool
+	Now          time.Time
 	// OnChange, if set, is called for each new or updated device (dry-run listings).
 	OnChange func(kind ChangeKind, d *Device)
 }
@@ -133,8 +138,11 @@ type ImportResult struct {
 
 // ImportError lists the bad rows of a rejected import. It wraps ErrInvalid.
 type ImportError struct {
-	Rows     []*RowError // the first MaxErrors bad rows
+	Rows     []*RowError // errors of the first bad rows (up to MaxErrors errors)
 	Rejected int         // how many rows were bad in all
+	// Unlisted counts the bad rows none of whose errors are in Rows (nor
+	// summarised by one, as rows naming the same unknown organisation are).
+	Unlisted int
 }
 
 func (e *ImportError) Error() string {
@@ -144,8 +152,8 @@ func (e *ImportError) Error() string {
 		b.WriteString("\n  ")
 		b.WriteString(r.Error())
 	}
-	if more := e.Rejected - len(e.Rows); more > 0 {
-		fmt.Fprintf(&b, "\n  ... and %d more", more)
+	if e.Unlisted > 0 {
+		fmt.Fprintf(&b, "\n  ... and %d more bad row(s)", e.Unlisted)
 	}
 	return b.String()
 }
@@ -184,7 +192,11 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 		err      error
 	}
 	prep, _ := tx.(Preparer)
+	const batchSize = 256
 	ch := make(chan []item, 8)
+	// Batches go back to the reader once written, so a large import does
+	// not churn hundreds of megabytes through the garbage collector.
+	free := make(chan []item, 10)
 	// On return, stop the reader and wait for it: it must not outlive the
 	// call (the caller will close the file).
 	defer func() {
@@ -198,7 +210,15 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 		// per hostname: memory stays small however large the file.
 		seen := make(map[[16]byte]int32)
 		seeds := [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
-		batch := make([]item, 0, 256)
+		next := func() []item {
+			select {
+			case b := <-free:
+				return b[:0]
+			default:
+				return make([]item, 0, batchSize)
+			}
+		}
+		batch := next()
 		for {
 			rec, err := src.Next()
 			if errors.Is(err, io.EOF) {
@@ -230,7 +250,7 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 				if err != nil {
 					return
 				}
-				batch = make([]item, 0, 256)
+				batch = next()
 			}
 		}
 		if len(batch) > 0 {
@@ -241,6 +261,11 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 		}
 	}()
 
+	type unknownOrg struct {
+		err  *RowError
+		rows int
+	}
+	unknown := map[string]*unknownOrg{}
 	var (
 		res    ImportResult
 		bad    ImportError
@@ -249,10 +274,15 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 	reject := func(rec *Record, errs ...*RowError) {
 		res.Rejected++
 		writes = false
+		listed := false
 		for _, e := range errs {
 			if len(bad.Rows) < opts.MaxErrors {
 				bad.Rows = append(bad.Rows, e)
+				listed = true
 			}
+		}
+		if !listed {
+			bad.Unlisted++
 		}
 	}
 	for batch := range ch {
@@ -264,9 +294,21 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 				return ImportResult{}, batch[i].err
 			}
 			rec, errs := &batch[i].rec, batch[i].errs
-			if len(errs) == 0 && !known[rec.Device.Org] {
+			if ValidateOrgCode(rec.Device.Org) == nil && !known[rec.Device.Org] {
 				if !opts.CreateOrgs {
-					errs = append(errs, rowErr(rec, FieldOrg, &FieldError{Msg: fmt.Sprintf("unknown organisation %q", rec.Device.Org), Hint: "use --create-orgs"}))
+					// Report each unknown organisation once, with how many rows name it.
+					if u := unknown[rec.Device.Org]; u != nil {
+						u.rows++
+						if len(errs) == 0 {
+							res.Rejected++
+							writes = false
+							continue
+						}
+					} else {
+						e := rowErr(rec, FieldOrg, &FieldError{Msg: fmt.Sprintf("unknown organisation %q", rec.Device.Org), Hint: "use --create-orgs"})
+						unknown[rec.Device.Org] = &unknownOrg{err: e, rows: 1}
+						errs = append(errs, e)
+					}
 				} else if err := createOrg(ctx, tx, rec, opts.DefaultTimeZone, writes); err != nil {
 					var fe *FieldError
 					if !errors.As(err, &fe) {
@@ -282,7 +324,7 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 				reject(rec, errs...)
 				continue
 			}
-			if !writes {
+			if !writes && !opts.KeepCounting {
 				continue // a bad row was seen: only validate from here on
 			}
 			kind, err := upsert(ctx, tx, rec, batch[i].prepared, opts.Now)
@@ -301,9 +343,19 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 				opts.OnChange(kind, &rec.Device)
 			}
 		}
+		clear(batch)
+		select {
+		case free <- batch:
+		default:
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return ImportResult{}, err
+	}
+	for _, u := range unknown {
+		if u.rows > 1 {
+			u.err.Err = fmt.Errorf("%w; %d rows name it", u.err.Err, u.rows)
+		}
 	}
 	if res.Rejected > 0 {
 		bad.Rejected = res.Rejected
@@ -336,19 +388,20 @@ func rowErr(rec *Record, field string, err error) *RowError {
 	return &RowError{Pos: rec.Pos, Noun: rec.Noun, Field: col, Err: err}
 }
 
+// validateRecord returns the record's parse errors and the problems with
+// its declared fields, at most one per column.
 func validateRecord(rec *Record) []*RowError {
 	errs := rec.Errs
-	if len(errs) > 0 {
-		return errs
+	if slices.ContainsFunc(errs, func(e *RowError) bool { return e.Field == "" }) {
+		return errs // the row itself is malformed: its fields mean nothing
 	}
-	if err := rec.Device.Validate(); err != nil {
-		var fe *FieldError
-		field := ""
-		if errors.As(err, &fe) {
-			field = fe.Field
+	for _, fe := range rec.Device.Problems() {
+		e := rowErr(rec, fe.Field, fe)
+		if !slices.ContainsFunc(errs, func(o *RowError) bool { return o.Field == e.Field }) {
+			errs = append(errs, e)
 		}
-		errs = append(errs, rowErr(rec, field, err))
 	}
+	slices.SortStableFunc(errs, func(a, b *RowError) int { return a.Pos.Line - b.Pos.Line })
 	return errs
 }
 

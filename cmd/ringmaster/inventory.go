@@ -133,8 +133,8 @@ FILE "-" reads standard input (then --format is required).`,
 			res, err := s.Import(cmd.Context(), src, sqlite.ImportOptions{ImportOptions: opts, DryRun: dryRun})
 			if err != nil {
 				var ie *inventory.ImportError
-				if errors.As(err, &ie) {
-					fmt.Fprintf(a.stdout, "%s: %d new, %d updated, %d unchanged, %d rejected\n", name, res.New, res.Updated, res.Unchanged, res.Rejected)
+				if dryRun && errors.As(err, &ie) {
+					fmt.Fprintf(a.stdout, "dry run, nothing written; %s: %d new, %d updated, %d unchanged, %d rejected\n", name, res.New, res.Updated, res.Unchanged, res.Rejected)
 				}
 				return err
 			}
@@ -148,7 +148,12 @@ FILE "-" reads standard input (then --format is required).`,
 				if dryRun {
 					v = "would create"
 				}
-				fmt.Fprintf(a.stdout, "%s %s: %s\n", v, plural(len(res.CreatedOrgs), "organisation", "organisations"), strings.Join(res.CreatedOrgs, ", "))
+				codes := res.CreatedOrgs
+				more := ""
+				if len(codes) > 20 {
+					codes, more = codes[:20], fmt.Sprintf(" and %d more", len(codes)-20)
+				}
+				fmt.Fprintf(a.stdout, "%s %s: %s%s\n", v, plural(len(res.CreatedOrgs), "organisation", "organisations"), strings.Join(codes, ", "), more)
 			}
 			for _, l := range shown {
 				fmt.Fprintln(a.stdout, l)
@@ -389,15 +394,20 @@ func newRemoveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := s.RemoveDevices(cmd.Context(), sel)
+			removed, err := s.RemoveDevices(cmd.Context(), sel)
 			if err != nil {
 				return err
 			}
-			if len(argv) > 0 && n < len(argv) {
-				fmt.Fprintf(a.stdout, "removed %s\n", plural(n, "device", "devices"))
-				return fmt.Errorf("%d of the %d hostnames given were not in the inventory: %w", len(argv)-n, len(argv), inventory.ErrNotFound)
+			fmt.Fprintf(a.stdout, "removed %s\n", plural(len(removed), "device", "devices"))
+			var missing []string
+			for _, h := range argv {
+				if !slices.Contains(removed, inventory.NormaliseHostname(h)) {
+					missing = append(missing, h)
+				}
 			}
-			fmt.Fprintf(a.stdout, "removed %s\n", plural(n, "device", "devices"))
+			if len(missing) > 0 {
+				return fmt.Errorf("%w: not in the inventory: %s", inventory.ErrNotFound, strings.Join(missing, ", "))
+			}
 			return nil
 		},
 	}
@@ -468,6 +478,7 @@ fields. The output is the same for the same --seed and --now.`,
 
 type summaryJSON struct {
 	Org       string         `json:"org"`
+	Name      string         `json:"name,omitempty"`
 	Devices   int            `json:"devices"`
 	Windows10 int            `json:"windows10"`
 	Windows7  int            `json:"windows7"`
@@ -477,7 +488,7 @@ type summaryJSON struct {
 }
 
 func toSummaryJSON(s inventory.OrgSummary) summaryJSON {
-	return summaryJSON{s.Org, s.Devices, s.Windows10, s.Windows7, s.Other, s.Unknown, s.Releases}
+	return summaryJSON{Org: s.Org, Devices: s.Devices, Windows10: s.Windows10, Windows7: s.Windows7, Other: s.Other, Unknown: s.Unknown, Releases: s.Releases}
 }
 
 func sortedReleases(m map[string]int) []string {
@@ -506,21 +517,35 @@ func newSummaryCmd(a *app) *cobra.Command {
 				return err
 			}
 			orgs, total := inventory.Summarise(counts)
+			all, err := s.Organisations(cmd.Context())
+			if err != nil {
+				return err
+			}
+			names := map[string]string{}
+			for _, o := range all {
+				names[o.Code] = o.Name
+			}
 			if output == "json" {
 				out := struct {
 					Orgs  []summaryJSON `json:"orgs"`
 					Total summaryJSON   `json:"total"`
 				}{Orgs: []summaryJSON{}, Total: toSummaryJSON(total)}
 				for _, o := range orgs {
-					out.Orgs = append(out.Orgs, toSummaryJSON(o))
+					j := toSummaryJSON(o)
+					j.Name = names[o.Org]
+					out.Orgs = append(out.Orgs, j)
 				}
 				return writeJSON(a, out)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "ORG\tDEVICES\tWINDOWS 10\tWIN10 %\tWINDOWS 7\tOTHER\tBUILD UNKNOWN\t")
-			for _, o := range append(orgs, total) {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f%%\t%d\t%d\t%d\t\n", o.Org, o.Devices, o.Windows10, inventory.Percent(o.Windows10, o.Devices), o.Windows7, o.Other, o.Unknown)
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ORG\tNAME\tDEVICES\tWINDOWS 10\tWINDOWS 7\tOTHER\tBUILD UNKNOWN")
+			row := func(o inventory.OrgSummary, name string) {
+				fmt.Fprintf(tw, "%s\t%s\t%7d\t%7d %5.1f%%\t%7d\t%5d\t%13d\n", o.Org, name, o.Devices, o.Windows10, inventory.Percent(o.Windows10, o.Devices), o.Windows7, o.Other, o.Unknown)
 			}
+			for _, o := range orgs {
+				row(o, names[o.Org])
+			}
+			row(total, fmt.Sprintf("all %s", plural(len(orgs), "organisation", "organisations")))
 			return tw.Flush()
 		},
 	}

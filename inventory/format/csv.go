@@ -107,8 +107,12 @@ func (c *CSVReader) Next() (inventory.Record, error) {
 		}
 		if !errors.Is(pe.Err, csv.ErrFieldCount) {
 			// The row could not be split into cells: report it and go on.
+			msg := fmt.Errorf("malformed CSV: %v at character %d", pe.Err, pe.Column)
+			if pe.Line != pe.StartLine {
+				msg = fmt.Errorf("malformed CSV: %v (the row runs on to line %d, character %d)", pe.Err, pe.Line, pe.Column)
+			}
 			return inventory.Record{Pos: inventory.Position{File: c.name, Line: pe.StartLine}, Noun: "column",
-				Errs: []*inventory.RowError{{Pos: inventory.Position{File: c.name, Line: pe.Line}, Err: fmt.Errorf("malformed CSV at character %d: %v", pe.Column, pe.Err)}}}, nil
+				Errs: []*inventory.RowError{{Pos: inventory.Position{File: c.name, Line: pe.StartLine}, Err: msg}}}, nil
 		}
 		return inventory.Record{Pos: inventory.Position{File: c.name, Line: pe.StartLine}, Noun: "column",
 			Errs: []*inventory.RowError{{Pos: inventory.Position{File: c.name, Line: pe.StartLine},

@@ -30,6 +30,14 @@ func (c *cells) put(canon, text string, line int) {
 	c[idOf(canon)] = cellValue{text: text, line: line, set: true}
 }
 
+// factOf maps a fact column's id to its fact.
+var factOf = func() (m [numCols]inventory.Fact) {
+	for col, f := range factColumns {
+		m[idOf(col)] = f
+	}
+	return m
+}()
+
 // Column ids used per row, looked up once.
 var (
 	idLastSeen   = idOf(inventory.FieldLastSeen)
@@ -104,7 +112,7 @@ func (b *rowBuilder) build(pos inventory.Position, cells *cells) inventory.Recor
 	}
 	for _, id := range factIDs {
 		if c, ok := get(id); ok && c.text != "" {
-			if err := d.Facts.Set(factColumns[colNames[id]], c.text, observed); err != nil {
+			if err := d.Facts.Set(factOf[id], c.text, observed); err != nil {
 				fail(id, c, err)
 			}
 		}

@@ -134,42 +134,45 @@ func allASCII(vals []string) bool {
 	return true
 }
 
-// RemoveDevices deletes the devices the selector matches and returns how
-// many it deleted. An empty selector is refused: use Everything explicitly
-// through a non-empty selector such as "hostname".
-func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) (int, error) {
+// RemoveDevices deletes the devices the selector matches, in one
+// transaction, and returns their hostnames. An empty selector is refused
+// (it would remove every device); "hostname" selects them all explicitly.
+func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]string, error) {
 	if sel.Empty() {
-		return 0, fmt.Errorf("remove devices: refusing an empty selector, which would remove every device: %w", inventory.ErrInvalid)
+		return nil, fmt.Errorf("remove devices: refusing an empty selector, which would remove every device: %w", inventory.ErrInvalid)
 	}
 	var hosts []string
 	for d, err := range s.Devices(ctx, sel) {
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		hosts = append(hosts, d.Hostname)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	stmt, err := tx.PrepareContext(ctx, `DELETE FROM devices WHERE hostname = ?`)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer stmt.Close()
 	for _, h := range hosts {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 		if _, err := stmt.ExecContext(ctx, h); err != nil {
 			if isConstraint(err, errForeignKey) {
-				return 0, fmt.Errorf("remove device %s: other records refer to it: %w", h, inventory.ErrInUse)
+				return nil, fmt.Errorf("remove device %s: other records refer to it: %w", h, inventory.ErrInUse)
 			}
-			return 0, fmt.Errorf("remove device %s: %w", h, err)
+			return nil, fmt.Errorf("remove device %s: %w", h, err)
 		}
 	}
-	return len(hosts), tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return hosts, nil
 }
 
 // CountByOrgAndBuild counts devices per organisation and observed build

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -32,6 +33,7 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 		opts.Now = s.now()
 	}
 	opts.Now = opts.Now.UTC().Truncate(time.Microsecond)
+	opts.KeepCounting = opts.KeepCounting || opts.DryRun
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return inventory.ImportResult{}, err
@@ -46,7 +48,7 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 
-	it := &importTx{conn: conn, tx: tx, orgIDs: map[string]int64{}, now: opts.Now, stamp: micros(opts.Now)}
+	it := &importTx{conn: conn, tx: tx, orgIDs: map[string]int64{}, ins: map[int]driver.Stmt{}, now: opts.Now, stamp: micros(opts.Now)}
 	var any int
 	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM devices LIMIT 1) AS t`).Scan(&any)
 	if err != nil {
@@ -107,7 +109,7 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 }
 
 // bulkIndexCacheKiB is the page cache while rebuilding indexes after a bulk load.
-const bulkIndexCacheKiB = 16 << 10
+const bulkIndexCacheKiB = 8 << 10
 
 // bulkJournal switches an empty store from WAL to a rollback journal for a
 // first load, when no other connection has the database open. In WAL mode
@@ -182,7 +184,7 @@ type importTx struct {
 	stamp  int64 // now, in storage form
 
 	sel, upd *sql.Stmt
-	ins      driver.Stmt // lives on conn; used only inside conn.Raw
+	ins      map[int]driver.Stmt // by rows per statement; on conn, used only inside conn.Raw
 	pending  []pendingInsert
 	args     []driver.NamedValue
 }
@@ -207,13 +209,27 @@ func (t *importTx) prepare(ctx context.Context) error {
 	return err
 }
 
-// insertSQL is the batched insert. The import's timestamp is the same for
-// every row, so it is a literal (an integer of ours, nothing from the file); empty text goes as NULL, which binds for free, and COALESCE stores ”.
-func (t *importTx) insertSQL() string {
+// insertSQL is a multi-row insert of n devices. The import's timestamp is
+// the same for every row, so it is a literal (an integer of ours, nothing
+// from the file). Empty text goes as NULL, which binds for free; COALESCE
+// stores it as the empty string.
+func (t *importTx) insertSQL(n int) string {
 	stamp := strconv.FormatInt(t.stamp, 10)
-	return `INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts, last_seen, created_at, updated_at)
-		VALUES (?, ?, ?, COALESCE(?, ''), COALESCE(?, ''), COALESCE(?, ''), ?, ?, ?, ` + stamp + `, ` + stamp + `)`
+	row := `(?, ?, ?, COALESCE(?, ''), COALESCE(?, ''), COALESCE(?, ''), ?, ?, ?, ` + stamp + `, ` + stamp + `)`
+	var b strings.Builder
+	b.WriteString(`INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts, last_seen, created_at, updated_at) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
 }
+
+// rowsPerInsert is how many devices one INSERT statement carries: the
+// per-statement cost of stepping and resetting is shared between them.
+const rowsPerInsert = 16
 
 func (t *importTx) close() {
 	for _, s := range []*sql.Stmt{t.sel, t.upd} {
@@ -221,58 +237,79 @@ func (t *importTx) close() {
 			s.Close()
 		}
 	}
-	if t.ins != nil {
-		_ = t.conn.Raw(func(any) error { return t.ins.Close() })
-		t.ins = nil
+	if len(t.ins) > 0 {
+		_ = t.conn.Raw(func(any) error {
+			for _, st := range t.ins {
+				st.Close()
+			}
+			return nil
+		})
+		clear(t.ins)
 	}
 }
 
-// flush writes the buffered inserts.
+// flush writes the buffered inserts, rowsPerInsert devices a statement.
 func (t *importTx) flush(ctx context.Context) error {
 	if len(t.pending) == 0 {
 		return nil
 	}
 	err := t.conn.Raw(func(dc any) error {
-		if t.ins == nil {
-			pc, ok := dc.(driver.ConnPrepareContext)
-			if !ok {
-				return fmt.Errorf("sqlite driver cannot prepare with a context")
-			}
-			st, err := pc.PrepareContext(ctx, t.insertSQL())
-			if err != nil {
-				return err
-			}
-			t.ins = st
-		}
-		ex, ok := t.ins.(driver.StmtExecContext)
-		if !ok {
-			return fmt.Errorf("sqlite driver statement cannot execute with a context")
-		}
 		// No cancellation per statement: modernc starts a watcher goroutine
 		// for each cancellable call. inventory.Import checks ctx between
 		// batches, so a cancel still stops the import promptly.
 		nc := context.WithoutCancel(ctx)
-		for i := range t.pending {
-			p := &t.pending[i]
-			t.args = append(t.args[:0],
-				driver.NamedValue{Ordinal: 1, Value: p.hostname},
-				driver.NamedValue{Ordinal: 2, Value: p.orgID},
-				driver.NamedValue{Ordinal: 3, Value: p.site},
-				driver.NamedValue{Ordinal: 4, Value: nullIfEmpty(p.address)},
-				driver.NamedValue{Ordinal: 5, Value: nullIfEmpty(p.credential)},
-				driver.NamedValue{Ordinal: 6, Value: nullIfEmpty(p.row.labels)},
-				driver.NamedValue{Ordinal: 7, Value: p.row.build},
-				driver.NamedValue{Ordinal: 8, Value: p.row.facts},
-				driver.NamedValue{Ordinal: 9, Value: p.row.lastSeen},
-			)
+		for start := 0; start < len(t.pending); start += rowsPerInsert {
+			chunk := t.pending[start:min(start+rowsPerInsert, len(t.pending))]
+			ex, err := t.insertStmt(nc, dc, len(chunk))
+			if err != nil {
+				return err
+			}
+			t.args = t.args[:0]
+			for i := range chunk {
+				p := &chunk[i]
+				o := 9 * i
+				t.args = append(t.args,
+					driver.NamedValue{Ordinal: o + 1, Value: p.hostname},
+					driver.NamedValue{Ordinal: o + 2, Value: p.orgID},
+					driver.NamedValue{Ordinal: o + 3, Value: p.site},
+					driver.NamedValue{Ordinal: o + 4, Value: nullIfEmpty(p.address)},
+					driver.NamedValue{Ordinal: o + 5, Value: nullIfEmpty(p.credential)},
+					driver.NamedValue{Ordinal: o + 6, Value: nullIfEmpty(p.row.labels)},
+					driver.NamedValue{Ordinal: o + 7, Value: p.row.build},
+					driver.NamedValue{Ordinal: o + 8, Value: p.row.facts},
+					driver.NamedValue{Ordinal: o + 9, Value: p.row.lastSeen},
+				)
+			}
 			if _, err := ex.ExecContext(nc, t.args); err != nil {
-				return fmt.Errorf("insert device %s: %w", p.hostname, err)
+				return fmt.Errorf("insert devices %s to %s: %w", chunk[0].hostname, chunk[len(chunk)-1].hostname, err)
 			}
 		}
 		return nil
 	})
 	t.pending = t.pending[:0]
 	return err
+}
+
+// insertStmt returns the prepared insert for n rows, preparing it on the
+// driver connection the first time.
+func (t *importTx) insertStmt(ctx context.Context, dc any, n int) (driver.StmtExecContext, error) {
+	st, ok := t.ins[n]
+	if !ok {
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return nil, fmt.Errorf("sqlite driver cannot prepare with a context")
+		}
+		var err error
+		if st, err = pc.PrepareContext(ctx, t.insertSQL(n)); err != nil {
+			return nil, err
+		}
+		t.ins[n] = st
+	}
+	ex, ok := st.(driver.StmtExecContext)
+	if !ok {
+		return nil, fmt.Errorf("sqlite driver statement cannot execute with a context")
+	}
+	return ex, nil
 }
 
 func (t *importTx) Organisations(ctx context.Context) ([]inventory.Organisation, error) {

@@ -213,7 +213,7 @@ func (s *Store) RemoveOrganisation(ctx context.Context, code string) error {
 		return fmt.Errorf("remove organisation %s: %w", code, err)
 	}
 	if n > 0 {
-		return fmt.Errorf("organisation %s has %d device(s); remove them first (ringmaster inventory remove -l org=%s): %w", code, n, code, inventory.ErrInUse)
+		return fmt.Errorf("%w: organisation %s has %d device(s); remove them first (ringmaster inventory remove -l org=%s)", inventory.ErrInUse, code, n, code)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM organisations WHERE code = ?`, code)
 	if err != nil {

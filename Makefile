@@ -1,0 +1,39 @@
+# Ringmaster. `make help` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/ringmaster
+PKGS  := ./...
+STATICCHECK_VERSION := v0.8.2
+
+.PHONY: help build test lint bench bench-scale demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/ringmaster
+	$(GO) build -o $(BIN) ./cmd/ringmaster
+
+test: ## run every test with the race detector
+	$(GO) test -race $(PKGS)
+
+lint: ## go vet, gofmt and staticcheck
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
+
+bench: ## Go benchmarks (100k-device import and list), then the 1.3M scale run
+	RINGMASTER_BENCH_DEVICES=100000 $(GO) test -run '^$$' -bench . -benchtime 3x ./inventory/...
+	$(MAKE) bench-scale
+
+bench-scale: build ## import a generated 1.3M-device estate and list organisations from it
+	$(GO) run ./internal/tools/scalebench -bin $(BIN) -devices 1300000 -orgs 300
+
+demo: build ## the main job end to end: generate an estate, import it, summarise per organisation
+	@rm -f demo.db demo.db-wal demo.db-shm
+	$(BIN) inventory generate --devices 20000 --orgs 40 --seed 1 --out estate.csv
+	RINGMASTER_DB=demo.db $(BIN) inventory import estate.csv --create-orgs
+	RINGMASTER_DB=demo.db $(BIN) inventory summary
+
+clean: ## remove build output and demo files
+	rm -rf bin estate.csv demo.db demo.db-wal demo.db-shm

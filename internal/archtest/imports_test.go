@@ -1,0 +1,77 @@
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ringmaster-fleet/ringmaster"
+
+// allowed lists, per package (or package prefix ending in "/..."), the
+// packages of this module it may import. Packages not listed may import
+// nothing of the module except what a rule of theirs allows.
+var rules = []struct {
+	pkg   string
+	allow []string
+}{
+	{"inventory", nil}, // pure domain: standard library only
+	{"inventory/format", []string{"inventory"}},
+	{"inventory/sqlite", []string{"inventory"}},
+	{"inventory/synth", nil},
+	{"playbooks", []string{"inventory"}},
+	{"plugins", nil},
+	{"orchestrator", []string{"inventory", "inventory/...", "playbooks", "playbooks/..."}},
+	{"cmd/...", []string{"..."}},
+	{"internal/...", []string{"..."}},
+}
+
+func TestImportDirection(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/")
+		rule, ok := ruleFor(pkg)
+		if !ok {
+			t.Errorf("package %s has no import rule: add one to this test", pkg)
+			continue
+		}
+		for _, imp := range fields[1:] {
+			if !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, module+"/")
+			if !allowed(rule, dep) {
+				t.Errorf("%s imports %s, which the layout forbids (allowed: %v)", pkg, dep, rule)
+			}
+		}
+	}
+}
+
+func ruleFor(pkg string) ([]string, bool) {
+	for _, r := range rules {
+		if match(r.pkg, pkg) {
+			return r.allow, true
+		}
+	}
+	return nil, false
+}
+
+func allowed(allow []string, dep string) bool {
+	for _, a := range allow {
+		if a == "..." || match(a, dep) {
+			return true
+		}
+	}
+	return false
+}
+
+func match(pattern, pkg string) bool {
+	if p, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return pkg == p || strings.HasPrefix(pkg, p+"/")
+	}
+	return pattern == pkg
+}

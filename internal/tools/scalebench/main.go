@@ -1,0 +1,156 @@
+// Command scalebench is the scale run behind `make bench-scale`: it
+// generates a national-size estate with the ringmaster binary, imports it
+// into a fresh database, and lists organisations out of it, reporting wall
+// time and peak memory (RSS) of each step against the targets.
+//
+//	go run ./internal/tools/scalebench -bin ./bin/ringmaster -devices 1300000
+package main
+
+import (
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/ringmaster", "ringmaster binary")
+	devices := flag.Int("devices", 1_300_000, "devices in the generated estate")
+	orgs := flag.Int("orgs", 300, "organisations in the generated estate")
+	dir := flag.String("dir", "", "working directory (default: a new temporary one, removed after)")
+	runs := flag.Int("runs", 5, "list runs per organisation (the median is reported)")
+	flag.Parse()
+	if err := run(*bin, *dir, *devices, *orgs, *runs); err != nil {
+		slog.Error("scalebench", "err", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	wall time.Duration
+	rss  int64 // KiB
+}
+
+// timed runs the binary and reports its wall time and peak RSS.
+func timed(bin, dir string, stdout io.Writer, args ...string) (result, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Stdout = stdout
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), "RINGMASTER_DB="+filepath.Join(dir, "scale.db"))
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%s %v: %w", bin, args, err)
+	}
+	r := result{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rss = ru.Maxrss
+	}
+	return r, nil
+}
+
+func run(bin, dir string, devices, orgs, runs int) error {
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		return err
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "ringmaster-scale-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	fmt.Printf("scale run: %d devices in %d organisations, in %s\n\n", devices, orgs, dir)
+	gen, err := timed(bin, dir, io.Discard, "inventory", "generate", "--devices", strconv.Itoa(devices),
+		"--orgs", strconv.Itoa(orgs), "--seed", "7", "--now", "2026-11-01", "--out", "estate.csv")
+	if err != nil {
+		return err
+	}
+	imp, err := timed(bin, dir, io.Discard, "inventory", "import", "estate.csv", "--create-orgs")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-44s %9s %9s   %s\n", "step", "wall", "peak RSS", "target")
+	fmt.Printf("%-44s %9s %9s\n", "generate CSV", round(gen.wall), mib(gen.rss))
+	fmt.Printf("%-44s %9s %9s   import <= 15s, RSS <= 300 MiB\n", fmt.Sprintf("import %d devices (empty store)", devices), round(imp.wall), mib(imp.rss))
+
+	// Organisation sizes, from the store.
+	sizes, err := orgSizes(bin, dir)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(sizes, func(a, b orgSize) int { return a.devices - b.devices })
+	picks := []orgSize{sizes[len(sizes)/2], sizes[len(sizes)*9/10], sizes[len(sizes)-1]}
+	for i, o := range picks {
+		var walls []time.Duration
+		var rss int64
+		for range runs {
+			r, err := timed(bin, dir, io.Discard, "inventory", "list", "-l", "org="+o.code, "-o", "json")
+			if err != nil {
+				return err
+			}
+			walls = append(walls, r.wall)
+			rss = max(rss, r.rss)
+		}
+		slices.Sort(walls)
+		target := ""
+		if i == 0 {
+			target = "list <= 300ms"
+		}
+		label := []string{"median", "90th percentile", "largest"}[i]
+		fmt.Printf("%-44s %9s %9s   %s\n", fmt.Sprintf("list -o json org=%s (%s org, %d devices)", o.code, label, o.devices), round(walls[len(walls)/2]), mib(rss), target)
+	}
+	return nil
+}
+
+type orgSize struct {
+	code    string
+	devices int
+}
+
+func orgSizes(bin, dir string) ([]orgSize, error) {
+	f, err := os.Create(filepath.Join(dir, "orgs.csv"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := timed(bin, dir, f, "org", "list", "-o", "csv"); err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	var out []orgSize
+	for _, r := range rows[1:] {
+		n, err := strconv.Atoi(r[4])
+		if err != nil {
+			return nil, fmt.Errorf("org list: devices %q: %w", r[4], err)
+		}
+		out = append(out, orgSize{r[0], n})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no organisations")
+	}
+	return out, nil
+}
+
+func round(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+func mib(kib int64) string { return fmt.Sprintf("%d MiB", kib/1024) }

@@ -1,0 +1,164 @@
+package inventory_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+func sampleDevice(t *testing.T) *inventory.Device {
+	t.Helper()
+	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	d := &inventory.Device{
+		Hostname: "pc000001.rxx.nhs.uk", Org: "RXX", Site: "Leeds General",
+		Labels: inventory.Labels{"ring": "pilot", "role": "kiosk"}, LastSeen: at,
+	}
+	for f, v := range map[inventory.Fact]string{
+		inventory.FactOSBuild: "10.0.18363", inventory.FactUBR: "1556", inventory.FactKBs: "KB4592449;KB4512508",
+		inventory.FactDiskFreeGB: "31.5", inventory.FactRAMGB: "8", inventory.FactModel: "OptiPlex 7070",
+		inventory.FactOSCaption: "Microsoft Windows 10 Enterprise",
+	} {
+		if err := d.Facts.Set(f, v, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func TestSelectorMatches(t *testing.T) {
+	d := sampleDevice(t)
+	tests := []struct {
+		sel  string
+		want bool
+	}{
+		{"", true},
+		{"org=RXX", true},
+		{"org=rxx", true},
+		{"org==RXX", true},
+		{"org!=RXX", false},
+		{"org in (RYY, RXX)", true},
+		{"org notin (RYY,RXX)", false},
+		{"hostname=PC000001.RXX.NHS.UK", true},
+		{`site="leeds general"`, true},
+		{`site in ("Leeds General",York)`, true},
+		{"site", true},
+		{"!site", false},
+		{"label.ring=pilot", true},
+		{"label.ring=Pilot", false}, // label values are case-sensitive
+		{"label.ring", true},
+		{"!label.excluded", true},
+		{"!label.ring", false},
+		{"label.excluded!=yes", true}, // absent label: != holds
+		{"label.ring in (pilot,early)", true},
+		{"build<10.0.19045", true},
+		{"build<=10.0.18363", true},
+		{"build>10.0.18363", false},
+		{"build>=10.0.18362", true},
+		{"build=10.0.18363", true},
+		{"build!=10.0.18363", false},
+		{"build", true},
+		{"!build", false},
+		{"release=1909", true},
+		{`release="Windows 10 1909"`, true},
+		{"release in (22H2,21H2)", false},
+		{"ubr>1000", true},
+		{"disk<20", false},
+		{"disk>=31.5", true},
+		{"ram=8", true},
+		{"kb=KB4592449", true},
+		{"kb=4592449", true},
+		{"kb!=KB4592449", false},
+		{"kb in (KB5034441,KB4512508)", true},
+		{"kb notin (KB5034441)", true},
+		{"serial", false}, // never observed
+		{"!serial", true},
+		{"serial!=ABC", true},
+		{"serial=ABC", false},
+		{"manufacturer<x", false}, // rejected at parse; see TestSelectorErrors
+		{"last_seen<2026-11-02", true},
+		{"last_seen>2026-11-01T10:00:00Z", false},
+		{"model=optiplex 7070", false}, // unquoted space ends the value: parse error
+		{"org=RXX,site in (Leeds General),label.ring=pilot,build<10.0.19045,!label.excluded", false},
+		{`org=RXX,site in ("Leeds General"),label.ring=pilot,build<10.0.19045,!label.excluded`, true},
+	}
+	for _, tt := range tests {
+		sel, err := inventory.ParseSelector(tt.sel)
+		if err != nil {
+			if tt.want {
+				t.Errorf("ParseSelector(%q): %v", tt.sel, err)
+			}
+			continue
+		}
+		if got := sel.Matches(d); got != tt.want {
+			t.Errorf("%q matches = %v, want %v", tt.sel, got, tt.want)
+		}
+	}
+}
+
+func TestSelectorErrors(t *testing.T) {
+	tests := []struct {
+		sel     string
+		pos     int // 1-based character the error points at
+		message string
+	}{
+		{"org=RXX,,", 9, "expected a key"},
+		{"org=RXX,", 9, "expected a requirement after ','"},
+		{"colour=blue", 1, `unknown key "colour"`},
+		{"org=RXX,colour=blue", 9, `unknown key "colour"`},
+		{"org~RXX", 4, "expected an operator"},
+		{"org<RXX", 4, "needs an ordered key"},
+		{"build<10.0", 7, "is not a build"},
+		{"build<10.0.19045.100", 7, "is not a build"},
+		{"site in (A,B", 13, "expected ')'"},
+		{"site in A", 9, "expected '('"},
+		{"site in (A;B)", 11, "expected ',' or ')'"},
+		{`site="Leeds`, 6, "unterminated quoted value"},
+		{"disk>lots", 6, "is not a number"},
+		{"kb=KBX", 4, "is not a KB number"},
+		{"last_seen<01/02/2026", 11, "is not a time"},
+		{"org=", 5, "expected a value"},
+		{"org=RXX site=A", 9, "expected ',' between requirements"},
+		{"label.-bad=x", 1, "invalid label key"},
+		{"label.ring=pi lot", 15, "expected ','"},
+	}
+	for _, tt := range tests {
+		_, err := inventory.ParseSelector(tt.sel)
+		var se *inventory.SelectorError
+		if !errors.As(err, &se) {
+			t.Errorf("ParseSelector(%q) = %v, want a *SelectorError", tt.sel, err)
+			continue
+		}
+		if se.Pos+1 != tt.pos || !strings.Contains(se.Msg, tt.message) {
+			t.Errorf("ParseSelector(%q): error at character %d %q, want character %d containing %q", tt.sel, se.Pos+1, se.Msg, tt.pos, tt.message)
+		}
+		if !errors.Is(err, inventory.ErrInvalid) {
+			t.Errorf("ParseSelector(%q): error does not wrap ErrInvalid", tt.sel)
+		}
+		// The caret line points at the character.
+		lines := strings.Split(err.Error(), "\n")
+		if len(lines) != 3 || strings.Index(lines[2], "^")-2 != se.Pos {
+			t.Errorf("ParseSelector(%q): caret misplaced:\n%s", tt.sel, err)
+		}
+	}
+}
+
+func FuzzParseSelector(f *testing.F) {
+	for _, s := range []string{"org=RXX,site in (A,B),label.ring=pilot,build<10.0.19045,!label.excluded", `site="a b"`, "kb in (KB1234567)"} {
+		f.Add(s)
+	}
+	d := &inventory.Device{Hostname: "a.b", Org: "RXX"}
+	f.Fuzz(func(t *testing.T, s string) {
+		sel, err := inventory.ParseSelector(s)
+		if err != nil {
+			var se *inventory.SelectorError
+			if !errors.As(err, &se) || se.Pos < 0 || se.Pos > len(s) {
+				t.Fatalf("bad error for %q: %v", s, err)
+			}
+			return
+		}
+		sel.Matches(d)
+	})
+}
