@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -423,7 +424,7 @@ func (r *Requirement) matches(d *Device) bool {
 		case "ram":
 			f, n = FactRAMGB, d.Facts.RAMGB
 		}
-		return matchOrdered(r.Op, d.Facts.Known(f), len(r.number), func(i int) int { return cmpFloat(n, r.number[i]) })
+		return matchOrdered(r.Op, d.Facts.Known(f), len(r.number), func(i int) int { return cmp.Compare(n, r.number[i]) })
 	case kindTime:
 		return matchOrdered(r.Op, !d.LastSeen.IsZero(), len(r.time), func(i int) int { return d.LastSeen.Compare(r.time[i]) })
 	case kindString:
@@ -536,14 +537,4 @@ func matchOrdered(op Operator, known bool, n int, cmp func(i int) int) bool {
 		}
 	}
 	return false
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

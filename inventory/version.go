@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -75,27 +76,17 @@ func (v Version) String() string {
 func (v Version) Compare(w Version) int {
 	switch {
 	case v.Major != w.Major:
-		return cmpInt(v.Major, w.Major)
+		return cmp.Compare(v.Major, w.Major)
 	case v.Minor != w.Minor:
-		return cmpInt(v.Minor, w.Minor)
+		return cmp.Compare(v.Minor, w.Minor)
 	default:
-		return cmpInt(v.Build, w.Build)
+		return cmp.Compare(v.Build, w.Build)
 	}
 }
 
 // Key is an integer that orders like Compare, for storage indexes.
 func (v Version) Key() int64 {
 	return int64(v.Major)*1_000_000_000_000 + int64(v.Minor)*1_000_000 + int64(v.Build)
-}
-
-func cmpInt(a, b int) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Release names a Windows release, per Microsoft's release information

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -204,21 +203,12 @@ func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind form
 	if err != nil {
 		return err
 	}
-	var w io.Writer = a.stdout
-	if out != "" {
-		f, err := os.Create(out)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}()
-		w = f
+	w, err := a.createOutput(out)
+	if err != nil {
+		return err
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
-	fw, err := format.NewWriter(kind, bw)
+	defer w.Abort()
+	fw, err := format.NewWriter(kind, w)
 	if err != nil {
 		return err
 	}
@@ -233,7 +223,7 @@ func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind form
 	if err := fw.Close(); err != nil {
 		return err
 	}
-	return bw.Flush()
+	return w.Commit()
 }
 
 func newListCmd(a *app) *cobra.Command {
@@ -440,25 +430,16 @@ fields. The output is the same for the same --seed and --now.`,
 			if o.Devices < 1 || o.Orgs < 1 || o.Devices < o.Orgs {
 				return usagef("want --devices >= --orgs >= 1")
 			}
-			var w io.Writer = a.stdout
-			if out != "" {
-				f, err := os.Create(out)
-				if err != nil {
-					return err
-				}
-				defer func() {
-					if cerr := f.Close(); err == nil {
-						err = cerr
-					}
-				}()
-				w = f
-			}
-			bw := bufio.NewWriterSize(w, 256<<10)
-			orgs, err := synth.Generate(bw, o)
+			w, err := a.createOutput(out)
 			if err != nil {
 				return err
 			}
-			if err := bw.Flush(); err != nil {
+			defer w.Abort()
+			orgs, err := synth.Generate(w, o)
+			if err != nil {
+				return err
+			}
+			if err := w.Commit(); err != nil {
 				return err
 			}
 			if out != "" {

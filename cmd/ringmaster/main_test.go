@@ -203,3 +203,29 @@ func TestEveryCommandHasHelpAndExample(t *testing.T) {
 	s.run("inventory", "import", "--help")
 	s.golden("help")
 }
+
+// TestExportIsAtomic checks that a failed export leaves no file behind and
+// a good one replaces the target whole.
+func TestExportIsAtomic(t *testing.T) {
+	s := newScript(t)
+	s.run("inventory", "import", "sccm.csv", "--create-orgs")
+	if err := os.WriteFile("out.csv", []byte("previous\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.run("inventory", "export", "-o", "csv", "--out", "out.csv", "-l", "org=RXX"); code != 0 {
+		t.Fatalf("export failed:\n%s", s.out.String())
+	}
+	b, err := os.ReadFile("out.csv")
+	if err != nil || !strings.HasPrefix(string(b), "hostname,") || strings.Count(string(b), "\n") != 4 {
+		t.Fatalf("out.csv = %q, %v", b, err)
+	}
+	if code := s.run("inventory", "export", "-o", "csv", "--out", "no/such/dir/out.csv"); code != 1 {
+		t.Fatalf("export to a missing directory exited %d", code)
+	}
+	entries, _ := os.ReadDir(".")
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/jsontext"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -30,13 +30,13 @@ import (
 // when never seen; release is derived from os_build and ignored on import.
 func AppendJSON(b []byte, d *inventory.Device) []byte {
 	b = append(b, `{"hostname":`...)
-	b = appendString(b, d.Hostname)
+	b = jsontext.AppendString(b, d.Hostname)
 	b = append(b, `,"address":`...)
-	b = appendString(b, d.Address)
+	b = jsontext.AppendString(b, d.Address)
 	b = append(b, `,"org":`...)
-	b = appendString(b, d.Org)
+	b = jsontext.AppendString(b, d.Org)
 	b = append(b, `,"site":`...)
-	b = appendString(b, d.Site)
+	b = jsontext.AppendString(b, d.Site)
 	b = append(b, `,"labels":{`...)
 	keys := make([]string, 0, len(d.Labels))
 	for k := range d.Labels {
@@ -47,14 +47,14 @@ func AppendJSON(b []byte, d *inventory.Device) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, k)
+		b = jsontext.AppendString(b, k)
 		b = append(b, ':')
-		b = appendString(b, d.Labels[k])
+		b = jsontext.AppendString(b, d.Labels[k])
 	}
 	b = append(b, `},"credential":`...)
-	b = appendString(b, d.Credential)
+	b = jsontext.AppendString(b, d.Credential)
 	b = append(b, `,"release":`...)
-	b = appendString(b, d.Release())
+	b = jsontext.AppendString(b, d.Release())
 	b = append(b, `,"facts":{`...)
 	first := true
 	for _, f := range inventory.AllFacts() {
@@ -65,9 +65,8 @@ func AppendJSON(b []byte, d *inventory.Device) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = append(b, '"')
-		b = append(b, f.String()...)
-		b = append(b, `":{"value":`...)
+		b = jsontext.AppendKey(b, f.String())
+		b = append(b, `{"value":`...)
 		switch f {
 		case inventory.FactUBR:
 			b = strconv.AppendInt(b, int64(d.Facts.UBR), 10)
@@ -81,11 +80,11 @@ func AppendJSON(b []byte, d *inventory.Device) []byte {
 				if i > 0 {
 					b = append(b, ',')
 				}
-				b = appendString(b, kb)
+				b = jsontext.AppendString(b, kb)
 			}
 			b = append(b, ']')
 		default:
-			b = appendString(b, d.Facts.Value(f))
+			b = jsontext.AppendString(b, d.Facts.Value(f))
 		}
 		b = append(b, `,"observed_at":`...)
 		b = appendTime(b, d.Facts.ObservedAt[f])
@@ -107,36 +106,6 @@ func appendTime(b []byte, t time.Time) []byte {
 	}
 	b = append(b, '"')
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"')
-}
-
-// appendString appends s as a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
 	return append(b, '"')
 }
 

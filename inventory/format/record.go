@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -69,6 +70,10 @@ func (b *rowBuilder) build(pos inventory.Position, cells *cells) inventory.Recor
 	get := func(id colID) (cellValue, bool) {
 		c := cells[id]
 		c.text = strings.TrimSpace(c.text)
+		if c.set && !utf8.ValidString(c.text) {
+			fail(id, c, fmt.Errorf("is not UTF-8 text (save the file as UTF-8; spreadsheets often write Windows-1252)"))
+			c.text = strings.ToValidUTF8(c.text, "\uFFFD")
+		}
 		return c, c.set
 	}
 	d := &rec.Device

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/jsontext"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -87,9 +88,7 @@ func appendFacts(b []byte, f *inventory.Facts) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = append(b, '"')
-		b = append(b, a.String()...)
-		b = append(b, `":`...)
+		b = jsontext.AppendKey(b, a.String())
 		b = appendFactValue(b, f, a)
 		others = others || micros[i] != common
 	}
@@ -105,9 +104,7 @@ func appendFacts(b []byte, f *inventory.Facts) []byte {
 				b = append(b, ',')
 			}
 			first = false
-			b = append(b, '"')
-			b = append(b, a.String()...)
-			b = append(b, `":`...)
+			b = jsontext.AppendKey(b, a.String())
 			b = strconv.AppendInt(b, micros[i], 10)
 		}
 		b = append(b, '}')
@@ -149,27 +146,8 @@ func appendFactValue(b []byte, f *inventory.Facts, a inventory.Fact) []byte {
 		}
 		return append(b, '"')
 	}
-	return appendJSONString(b, f.Value(a))
+	return jsontext.AppendString(b, f.Value(a))
 }
-
-// appendJSONString quotes s as a JSON string.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
-}
-
-const hexDigits = "0123456789abcdef"
 
 // decodeFacts parses the facts column into f.
 func decodeFacts(text string, f *inventory.Facts) error {

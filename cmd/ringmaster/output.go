@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// output is a buffered destination for a command's result: standard
+// output, or a file that appears only once complete. A file is written to
+// a temporary name beside it and renamed on Commit, so an interrupted or
+// failed export never leaves a half-written file under the name asked for.
+type output struct {
+	*bufio.Writer
+	file *os.File // nil for standard output
+	path string
+	done bool
+}
+
+// createOutput opens path ("" for standard output).
+func (a *app) createOutput(path string) (*output, error) {
+	if path == "" {
+		return &output{Writer: bufio.NewWriterSize(a.stdout, 256<<10)}, nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return &output{Writer: bufio.NewWriterSize(f, 256<<10), file: f, path: path}, nil
+}
+
+// Commit flushes and, for a file, moves it into place.
+func (o *output) Commit() error {
+	if err := o.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", o.name(), err)
+	}
+	o.done = true
+	if o.file == nil {
+		return nil
+	}
+	if err := o.file.Close(); err != nil {
+		os.Remove(o.file.Name())
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	if err := os.Rename(o.file.Name(), o.path); err != nil {
+		os.Remove(o.file.Name())
+		return fmt.Errorf("write %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// Abort discards a file that was not committed; after Commit it does nothing.
+func (o *output) Abort() {
+	if o.done || o.file == nil {
+		return
+	}
+	o.file.Close()
+	os.Remove(o.file.Name())
+}
+
+func (o *output) name() string {
+	if o.path == "" {
+		return "standard output"
+	}
+	return o.path
+}
+
+var _ io.Writer = (*output)(nil)
