@@ -1,0 +1,384 @@
+package device
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// psError is a PowerShell error record written to stderr.
+type psError struct {
+	msg string
+}
+
+// powershell runs a script: statements separated by newlines or ';', each
+// a pipeline of the cmdlets documented in the package comment.
+func (m *Machine) powershell(script string, s session) *Proc {
+	p := newProc()
+	go func() {
+		stdout, stderr, code := m.runScript(script, s, p)
+		p.write("stdout", stdout)
+		p.write("stderr", stderr)
+		p.exit(code)
+	}()
+	return p
+}
+
+// runScript evaluates the statements in order; a native program runs to its
+// end before the next statement, as in PowerShell. It stops early if self
+// is terminated.
+func (m *Machine) runScript(script string, s session, self *Proc) (string, string, int) {
+	var stdout, stderr strings.Builder
+	ok := true
+	lastExit := 0
+	for _, st := range splitOutside(script, ";\n") {
+		if self.isExited() {
+			break
+		}
+		st = strings.TrimSpace(strings.TrimSuffix(st, "\r"))
+		if st == "" || strings.HasPrefix(st, "#") {
+			continue
+		}
+		low := strings.ToLower(st)
+		if low == "exit" || strings.HasPrefix(low, "exit ") {
+			arg := strings.TrimSpace(st[4:])
+			code := 0
+			if strings.EqualFold(arg, "$LASTEXITCODE") {
+				code = lastExit
+			} else if arg != "" {
+				n, err := strconv.Atoi(arg)
+				if err != nil {
+					return stdout.String(), stderr.String() + fmt.Sprintf("Cannot convert value %q to type \"System.Int32\".\r\n", arg), 1
+				}
+				code = n
+			}
+			return stdout.String(), stderr.String(), code
+		}
+		if strings.HasPrefix(st, "$") && strings.Contains(st, "=") && preferenceAssignment(st) {
+			continue
+		}
+		// A native program inside the script: run it and keep its exit code.
+		words := fields(st, true)
+		if first := strings.TrimPrefix(words[0], "&"); first == "" && len(words) > 1 {
+			words = words[1:]
+		}
+		if p := m.native(program(strings.TrimPrefix(words[0], "&")), words[1:], strings.Join(words, " "), s); p != nil && !isCmdlet(words[0]) {
+			o, e, code := readAll(p)
+			stdout.WriteString(o)
+			stderr.WriteString(e)
+			lastExit = code
+			ok = code == 0
+			continue
+		}
+		vals, err := m.pipeline(st, s)
+		if err != nil {
+			stderr.WriteString(err.msg)
+			ok = false
+			continue
+		}
+		ok = true
+		for _, v := range vals {
+			stdout.WriteString(text(v))
+			if _, isObj := v.(object); !isObj {
+				stdout.WriteString("\r\n")
+			}
+		}
+	}
+	code := 0
+	if !ok {
+		code = 1
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// isCmdlet tells a cmdlet from a native program of the same short name.
+func isCmdlet(w string) bool { return strings.Contains(w, "-") && !strings.Contains(w, ".") }
+
+// preferenceAssignment accepts the preference variables scripts set first.
+func preferenceAssignment(st string) bool {
+	name, _, _ := strings.Cut(st, "=")
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "$erroractionpreference", "$progresspreference", "$warningpreference", "$verbosepreference", "$confirmpreference":
+		return true
+	}
+	return false
+}
+
+func notRecognized(name string) *psError {
+	return &psError{fmt.Sprintf("%s : The term '%s' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.\r\n", name, name)}
+}
+
+// pipeline evaluates "cmd | cmd | ...".
+func (m *Machine) pipeline(st string, s session) ([]any, *psError) {
+	if mm := memberAccess.FindStringSubmatch(st); mm != nil {
+		vals, err := m.pipeline(mm[1], s)
+		if err != nil {
+			return nil, err
+		}
+		var out []any
+		for _, v := range vals {
+			if o, ok := v.(object); ok {
+				if pv, ok := o.get(mm[2]); ok {
+					out = append(out, pv)
+				}
+			}
+		}
+		return out, nil
+	}
+	stages := splitOutside(st, "|")
+	vals, err := m.source(strings.TrimSpace(stages[0]), s)
+	if err != nil {
+		return nil, err
+	}
+	for _, stage := range stages[1:] {
+		if vals, err = filter(strings.TrimSpace(stage), vals); err != nil {
+			return nil, err
+		}
+	}
+	return vals, nil
+}
+
+// source evaluates the first command of a pipeline.
+func (m *Machine) source(cmd string, s session) ([]any, *psError) {
+	words := fields(cmd, true)
+	if len(words) == 0 {
+		return nil, nil
+	}
+	name := strings.ToLower(words[0])
+	args := words[1:]
+	switch name {
+	case "write-output", "echo", "write-host":
+		return []any{strings.Join(args, " ")}, nil
+	case "hostname", "$env:computername":
+		return []any{m.Name()}, nil
+	case "get-ciminstance", "get-wmiobject", "gcim", "gwmi":
+		class := flagOr(args, "-classname", "-class")
+		return m.cim(class, flagOr(args, "-filter", ""))
+	case "get-itemproperty", "gp":
+		p := flagOr(args, "-path", "")
+		if !strings.EqualFold(strings.ReplaceAll(p, "HKLM:", "HKEY_LOCAL_MACHINE"), currentVersionKey) {
+			return nil, &psError{fmt.Sprintf("Get-ItemProperty : Cannot find path '%s' because it does not exist.\r\n", p)}
+		}
+		return []any{m.currentVersion()}, nil
+	case "get-itempropertyvalue", "gpv":
+		p, n := flagOr(args, "-path", ""), flagAt(args, "-name", 1)
+		v, ok := m.currentVersion().get(n)
+		if !strings.EqualFold(strings.ReplaceAll(p, "HKLM:", "HKEY_LOCAL_MACHINE"), currentVersionKey) || !ok {
+			return nil, &psError{fmt.Sprintf("Get-ItemPropertyValue : Property %s does not exist at path %s.\r\n", n, p)}
+		}
+		return []any{v}, nil
+	case "get-hotfix":
+		return m.hotfixes(flagOr(args, "-id", ""))
+	case "test-path":
+		return []any{m.testPath(flagOr(args, "-path", ""))}, nil
+	case "get-content", "gc", "type", "cat":
+		return m.content(flagOr(args, "-path", ""), flagOr(args, "-tail", ""))
+	case "get-psdrive":
+		drive := flagOr(args, "-name", "")
+		if !strings.EqualFold(drive, "C") {
+			return nil, &psError{fmt.Sprintf("Get-PSDrive : Cannot find drive. A drive with the name '%s' does not exist.\r\n", drive)}
+		}
+		m.mu.Lock()
+		free := int64(m.s.DiskFreeGB * (1 << 30))
+		m.mu.Unlock()
+		return []any{object{{"Name", "C"}, {"Used", int64(237<<30) - free}, {"Free", free}, {"Root", `C:\`}}}, nil
+	case "restart-computer":
+		go func() { <-m.clock.After(5 * time.Second); m.reboot() }()
+		return nil, nil
+	}
+	return nil, notRecognized(words[0])
+}
+
+// flagOr returns a named parameter's value, or the first positional word.
+func flagOr(args []string, name, alt string) string {
+	for i, a := range args {
+		if (strings.EqualFold(a, name) || (alt != "" && strings.EqualFold(a, alt))) && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	for i := 0; i < len(args); i++ {
+		if strings.HasPrefix(args[i], "-") {
+			i++
+			continue
+		}
+		return args[i]
+	}
+	return ""
+}
+
+// flagAt returns a named parameter's value, or the positional word at index pos.
+func flagAt(args []string, name string, pos int) string {
+	for i, a := range args {
+		if strings.EqualFold(a, name) && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	var positional []string
+	for i := 0; i < len(args); i++ {
+		if strings.HasPrefix(args[i], "-") {
+			i++
+			continue
+		}
+		positional = append(positional, args[i])
+	}
+	if pos < len(positional) {
+		return positional[pos]
+	}
+	return ""
+}
+
+func (m *Machine) cim(class, filter string) ([]any, *psError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch strings.ToLower(class) {
+	case "win32_operatingsystem":
+		build := m.s.Build[strings.LastIndexByte(m.s.Build, '.')+1:]
+		return []any{object{
+			{"Caption", m.s.Caption}, {"Version", m.s.Build}, {"BuildNumber", build}, {"OSArchitecture", "64-bit"},
+			{"CSName", m.Name()}, {"LastBootUpTime", m.lastBoot.UTC()},
+			{"TotalVisibleMemorySize", int64(m.s.RAMGB * (1 << 20))}, {"FreePhysicalMemory", int64(m.s.RAMGB * (1 << 19))},
+		}}, nil
+	case "win32_computersystem":
+		return []any{object{{"Name", m.Name()}, {"Manufacturer", m.s.Manufacturer}, {"Model", m.s.Model},
+			{"TotalPhysicalMemory", int64(m.s.RAMGB * (1 << 30))}}}, nil
+	case "win32_bios":
+		return []any{object{{"SerialNumber", m.s.Serial}}}, nil
+	case "win32_logicaldisk":
+		if filter != "" && !strings.Contains(strings.ToUpper(filter), "C:") {
+			return nil, nil
+		}
+		return []any{object{{"DeviceID", "C:"}, {"FreeSpace", int64(m.s.DiskFreeGB * (1 << 30))}, {"Size", int64(237 << 30)}}}, nil
+	case "win32_quickfixengineering":
+		return m.hotfixesLocked("")
+	}
+	return nil, &psError{fmt.Sprintf("Get-CimInstance : Invalid class \"%s\"\r\n", class)}
+}
+
+func (m *Machine) hotfixes(id string) ([]any, *psError) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hotfixesLocked(id)
+}
+
+func (m *Machine) hotfixesLocked(id string) ([]any, *psError) {
+	var out []any
+	for _, kb := range m.s.KBs {
+		if id == "" || strings.EqualFold(id, kb) {
+			out = append(out, object{{"Source", m.Name()}, {"Description", "Security Update"}, {"HotFixID", kb},
+				{"InstalledBy", `NT AUTHORITY\SYSTEM`}, {"InstalledOn", m.lastBoot.UTC().Truncate(24 * time.Hour)}})
+		}
+	}
+	if id != "" && len(out) == 0 {
+		return nil, &psError{"Get-HotFix : Cannot find the requested hotfix on the 'localhost' computer. Verify the input and run the command again.\r\n"}
+	}
+	return out, nil
+}
+
+// Paths the simulator knows.
+const (
+	setupActLog       = `C:\$WINDOWS.~BT\Sources\Panther\setupact.log`
+	rebootPendingKey  = `HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending`
+	rebootRequiredKey = `HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired`
+)
+
+func (m *Machine) testPath(p string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case strings.EqualFold(p, setupActLog):
+		return len(m.setupLog) > 0
+	case strings.EqualFold(p, rebootPendingKey), strings.EqualFold(p, rebootRequiredKey):
+		return m.pendingReboot
+	case strings.EqualFold(p, `C:\Windows`), strings.EqualFold(p, `C:\`), strings.EqualFold(p, currentVersionKey),
+		strings.EqualFold(strings.ReplaceAll(p, "HKLM:", "HKEY_LOCAL_MACHINE"), currentVersionKey):
+		return true
+	}
+	return false
+}
+
+func (m *Machine) content(p, tail string) ([]any, *psError) {
+	if !strings.EqualFold(p, setupActLog) {
+		return nil, &psError{fmt.Sprintf("Get-Content : Cannot find path '%s' because it does not exist.\r\n", p)}
+	}
+	m.mu.Lock()
+	lines := slices.Clone(m.setupLog)
+	m.mu.Unlock()
+	if len(lines) == 0 {
+		return nil, &psError{fmt.Sprintf("Get-Content : Cannot find path '%s' because it does not exist.\r\n", p)}
+	}
+	if n, err := strconv.Atoi(tail); err == nil && n < len(lines) {
+		lines = lines[len(lines)-n:]
+	}
+	out := make([]any, len(lines))
+	for i, l := range lines {
+		out[i] = l
+	}
+	return out, nil
+}
+
+// filter applies one later stage of a pipeline.
+func filter(stage string, in []any) ([]any, *psError) {
+	words := fields(stage, true)
+	if len(words) == 0 {
+		return in, nil
+	}
+	switch strings.ToLower(words[0]) {
+	case "select-object", "select":
+		if exp := flagOr(words[1:], "-expandproperty", ""); exp != "" && containsFold(words, "-expandproperty") {
+			var out []any
+			for _, v := range in {
+				if o, ok := v.(object); ok {
+					if pv, ok := o.get(exp); ok {
+						out = append(out, pv)
+						continue
+					}
+				}
+				return nil, &psError{fmt.Sprintf("Select-Object : Property \"%s\" cannot be found.\r\n", exp)}
+			}
+			return out, nil
+		}
+		names := strings.Split(strings.Join(nonFlags(words[1:]), ""), ",")
+		var out []any
+		for _, v := range in {
+			if o, ok := v.(object); ok {
+				out = append(out, o.pick(names))
+			}
+		}
+		return out, nil
+	case "convertto-json":
+		if len(in) == 0 {
+			return nil, nil
+		}
+		return []any{toJSON(in, containsFold(words, "-compress"))}, nil
+	case "out-string":
+		var b strings.Builder
+		for _, v := range in {
+			b.WriteString(text(v))
+		}
+		return []any{b.String()}, nil
+	case "measure-object":
+		return []any{object{{"Count", int64(len(in))}}}, nil
+	}
+	return nil, notRecognized(words[0])
+}
+
+func containsFold(words []string, w string) bool {
+	return slices.ContainsFunc(words, func(x string) bool { return strings.EqualFold(x, w) })
+}
+
+func nonFlags(words []string) []string {
+	var out []string
+	for i := 0; i < len(words); i++ {
+		if strings.HasPrefix(words[i], "-") {
+			if strings.EqualFold(words[i], "-property") {
+				continue
+			}
+			i++
+			continue
+		}
+		out = append(out, words[i])
+	}
+	return out
+}
