@@ -19,7 +19,6 @@ type ScaledClock struct {
 	Start time.Time
 	Scale float64
 	real0 time.Time
-	once  sync.Once
 }
 
 // NewScaledClock starts a clock at start running scale times real time.
