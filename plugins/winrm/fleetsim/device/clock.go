@@ -96,3 +96,11 @@ func (c *ManualClock) Advance(d time.Duration) {
 		w.ch <- now
 	}
 }
+
+// Pending is how many timers wait on the clock (tests wait for work to be
+// scheduled before advancing).
+func (c *ManualClock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}

@@ -166,6 +166,9 @@ func (m *Machine) reboot() {
 		t.running = false
 	}
 	callbacks := slices.Clone(m.onPower)
+	// Registered before anyone can see the machine down, so simulated time
+	// cannot slip past the moment it comes back.
+	back := m.clock.After(d)
 	m.mu.Unlock()
 	for _, f := range callbacks {
 		f(false)
@@ -177,7 +180,7 @@ func (m *Machine) reboot() {
 		return
 	}
 	go func() {
-		<-m.clock.After(d)
+		<-back
 		m.mu.Lock()
 		m.downUntil = time.Time{}
 		m.lastBoot = m.clock.Now()

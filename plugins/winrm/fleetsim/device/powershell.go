@@ -185,7 +185,8 @@ func (m *Machine) source(cmd string, s session) ([]any, *psError) {
 		m.mu.Unlock()
 		return []any{object{{"Name", "C"}, {"Used", int64(237<<30) - free}, {"Free", free}, {"Root", `C:\`}}}, nil
 	case "restart-computer":
-		go func() { <-m.clock.After(5 * time.Second); m.reboot() }()
+		at := m.clock.After(RestartGrace)
+		go func() { <-at; m.reboot() }()
 		return nil, nil
 	}
 	return nil, notRecognized(words[0])

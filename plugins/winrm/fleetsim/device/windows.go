@@ -27,6 +27,9 @@ const (
 	TerminatedExitCode  = -1073741510 // 0xC000013A
 )
 
+// RestartGrace is how long a restart takes to begin after it is asked for.
+const RestartGrace = 5 * time.Second
+
 // minimumUpgradeDiskGB is the free space Windows 10 64-bit setup needs.
 const minimumUpgradeDiskGB = 20
 
@@ -71,8 +74,9 @@ func (m *Machine) setup(args []string, s session) *Proc {
 	scan := m.s.Behaviour.UpgradeTime / 8
 	m.mu.Unlock()
 	p := newProc()
+	scanned := m.clock.After(scan)
 	go func() {
-		<-m.clock.After(scan)
+		<-scanned
 		if p.isExited() {
 			return
 		}
@@ -222,7 +226,7 @@ func (m *Machine) shutdown(args []string) *Proc {
 	if !hasFlag(args, "/r") {
 		return finished("", "", 87)
 	}
-	delay := 30 * time.Second // shutdown's default
+	delay := 30 * time.Second // shutdown's default (/t 30)
 	for i, a := range args {
 		if strings.EqualFold(a, "/t") && i+1 < len(args) {
 			n, err := strconv.Atoi(args[i+1])
@@ -232,7 +236,10 @@ func (m *Machine) shutdown(args []string) *Proc {
 			delay = time.Duration(n) * time.Second
 		}
 	}
-	go func() { <-m.clock.After(delay); m.reboot() }()
+	// Even /t 0 leaves the command time to return before the machine goes:
+	// Windows takes a few seconds to stop services before WinRM dies.
+	at := m.clock.After(max(delay, RestartGrace))
+	go func() { <-at; m.reboot() }()
 	return finished("", "", 0)
 }
 
