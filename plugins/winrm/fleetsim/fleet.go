@@ -62,6 +62,7 @@ type Endpoint struct {
 
 	fleet    *Fleet
 	server   *wsman.Server
+	creds    *wsman.Credentials
 	requests atomic.Int64
 
 	mu        sync.Mutex
@@ -132,6 +133,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 			host, _, _ := net.SplitHostPort(conn.LocalAddr().String())
 			if ep := f.byIP[host]; ep != nil {
 				ep.track(conn, false)
+				ep.creds.ConnState(conn, st)
 			}
 		}
 	}
@@ -161,7 +163,8 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		if faults[i][FaultBadCreds] {
 			password = cfg.Password + "-rotated"
 		}
-		ep.server = wsman.NewServer(hostAdapter{ep.Machine}, wsman.Basic{Username: cfg.Username, Password: password},
+		ep.creds = &wsman.Credentials{Username: cfg.Username, Password: password, Computer: ep.Machine.Name()}
+		ep.server = wsman.NewServer(hostAdapter{ep.Machine}, ep.creds,
 			wsman.Options{Quotas: cfg.Quotas, Now: cfg.Clock.Now, Logger: cfg.Logger})
 		ep.Machine.OnPower(ep.power)
 		f.endpoints = append(f.endpoints, ep)

@@ -166,3 +166,34 @@ func TestUnreachableDeviceRefusesConnections(t *testing.T) {
 		t.Fatalf("%d devices refused connections, want 1 (34%% of 3)", refused)
 	}
 }
+
+func TestNTLM(t *testing.T) {
+	f := startFleet(t, fleetsim.Config{HTTPS: true})
+	for _, https := range []bool{false, true} {
+		ep := f.Endpoints()[0]
+		port, ca := fleetsim.HTTPPort, []byte(nil)
+		if https {
+			port, ca = fleetsim.HTTPSPort, f.CACertPEM()
+		}
+		e := winrm.NewEndpoint(ep.IP.String(), port, https, false, ca, nil, nil, 10*time.Second)
+		e.TLSServerName = ep.Machine.Hostname()
+		params := *winrm.DefaultParameters // a copy: DefaultParameters is shared
+		params.TransportDecorator = func() winrm.Transporter { return &winrm.ClientNTLM{} }
+		for _, pw := range []string{testPass, "wrong"} {
+			c, err := winrm.NewClientWithParameters(e, testUser, pw, &params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, code, err := c.RunWithContextWithString(context.Background(), winrm.Powershell("hostname"), "")
+			if pw == "wrong" {
+				if err == nil || !strings.Contains(err.Error(), "401") {
+					t.Errorf("https=%v NTLM with a wrong password: %v", https, err)
+				}
+				continue
+			}
+			if err != nil || code != 0 || out != "PC000001\r\n" {
+				t.Errorf("https=%v NTLM: %q %d %v", https, out, code, err)
+			}
+		}
+	}
+}
