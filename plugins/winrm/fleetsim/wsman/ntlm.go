@@ -16,7 +16,8 @@ import (
 	"time"
 	"unicode/utf16"
 
-	"golang.org/x/crypto/md4" //nolint:staticcheck // NTLM's NT hash is MD4 by definition (MS-NLMP 3.3.1)
+	//lint:ignore SA1019 NTLM's NT hash is MD4 by definition (MS-NLMP 3.3.1); compatibility is the point.
+	"golang.org/x/crypto/md4"
 )
 
 // Credentials authenticate a local account the way a Windows host with
@@ -204,11 +205,11 @@ func (c *Credentials) challengeMessage(clientFlags uint32, challenge [8]byte) []
 		_ = binary.Write(&info, binary.LittleEndian, uint16(len(v)))
 		info.Write(v)
 	}
-	av(2, utf16le(domain))          // MsvAvNbDomainName
-	av(1, utf16le(computer))        // MsvAvNbComputerName
-	av(4, utf16le(""))              // MsvAvDnsDomainName (a workgroup has none)
-	av(3, utf16le(computer))        // MsvAvDnsComputerName
-	ft := make([]byte, 8)           // MsvAvTimestamp, as a FILETIME
+	av(2, utf16le(domain))   // MsvAvNbDomainName
+	av(1, utf16le(computer)) // MsvAvNbComputerName
+	av(4, utf16le(""))       // MsvAvDnsDomainName (a workgroup has none)
+	av(3, utf16le(computer)) // MsvAvDnsComputerName
+	ft := make([]byte, 8)    // MsvAvTimestamp, as a FILETIME
 	binary.LittleEndian.PutUint64(ft, uint64(time.Now().UnixNano()/100)+116444736000000000)
 	av(7, ft)
 	av(0, nil) // MsvAvEOL
