@@ -27,7 +27,7 @@ func newScript(t *testing.T) *script {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"bad_values.csv", "sccm.csv"} {
-		b, err := os.ReadFile(filepath.Join("testdata", f))
+		b, err := os.ReadFile(filepath.Join(wd, "testdata", f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestInventoryCommands(t *testing.T) {
 	s.run("inventory", "list", "-l", "label.ring=pilot", "-o", "json")
 	s.run("inventory", "list", "-l", "release=22H2", "-o", "csv")
 	s.run("inventory", "show", "LT000001.RMC.NHS.UK")
-	s.run("inventory", "show", "lt000002.rmc.nhs.uk", "-o", "json")
+	s.run("inventory", "show", "pc000002.rmc.nhs.uk", "-o", "json")
 	s.run("inventory", "import", "sccm.csv", "--create-orgs")
 	s.run("inventory", "export", "-l", "org=RXX", "-o", "ndjson")
 	s.run("inventory", "remove", "pc0001", "nosuch.rxx.nhs.uk")

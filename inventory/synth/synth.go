@@ -13,6 +13,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -165,88 +166,136 @@ func Plan(o Options) ([]Org, error) {
 	return orgs, nil
 }
 
-// Generate writes the estate as inventory CSV and returns its organisations.
-func Generate(w io.Writer, o Options) ([]Org, error) {
+// Device is one generated device: what it really is, and which of its
+// facts the generated export leaves out (as real exports do).
+type Device struct {
+	Hostname, Org, OrgName, OrgTimeZone, Site string
+	Labels                                    string // "k=v;k2=v2"
+	Manufacturer, Model, Serial               string
+	OSCaption, OSEdition, OSBuild             string
+	UBR                                       int
+	KBs                                       []string
+	DiskFreeGB, RAMGB                         float64
+	LastSeen                                  time.Time
+
+	// What the export omits.
+	HideSerial, HideOS, HideDisk bool
+}
+
+// Devices plans the estate and returns its organisations and a sequence of
+// its devices, generated as they are read.
+func Devices(o Options) ([]Org, iter.Seq[Device], error) {
 	orgs, err := Plan(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.Now.IsZero() {
-		return nil, fmt.Errorf("synth: a reference time is required")
+		return nil, nil, fmt.Errorf("synth: a reference time is required")
 	}
 	now := o.Now.UTC().Truncate(time.Second)
-	rng := rand.New(rand.NewPCG(o.Seed, 0xde71ce))
 	totalWeight := 0
 	for _, r := range releases {
 		totalWeight += r.weight
+	}
+	seq := func(yield func(Device) bool) {
+		rng := rand.New(rand.NewPCG(o.Seed, 0xde71ce))
+		for _, org := range orgs {
+			lc := strings.ToLower(org.Code)
+			for n := range org.Devices {
+				var d Device
+				kind := "pc"
+				m := models[rng.IntN(len(models))]
+				if strings.Contains(m.model, "Latitude") || strings.Contains(m.model, "Book") || strings.Contains(m.model, "ThinkPad") || strings.Contains(m.model, "Surface") {
+					kind = "lt"
+				}
+				d.Hostname = fmt.Sprintf("%s%06d.%s.nhs.uk", kind, n+1, lc)
+				d.Org, d.OrgName, d.OrgTimeZone = org.Code, org.Name, org.TimeZone
+				d.Site = org.Sites[rng.IntN(len(org.Sites))]
+				switch p := rng.IntN(1000); {
+				case p < 20:
+					d.Labels = "ring=pilot"
+				case p < 30:
+					d.Labels = "excluded=clinical"
+				case p < 40:
+					d.Labels = "ring=pilot;role=kiosk"
+				}
+				d.Manufacturer, d.Model = m.make, m.model
+				d.Serial = fmt.Sprintf("%c%c%06d", 'A'+rng.IntN(26), 'A'+rng.IntN(26), rng.IntN(1_000_000))
+				d.HideSerial = rng.IntN(100) < 3
+				pick := rng.IntN(totalWeight)
+				var rel osRelease
+				for _, r := range releases {
+					if pick < r.weight {
+						rel = r
+						break
+					}
+					pick -= r.weight
+				}
+				d.OSCaption, d.OSEdition, d.OSBuild = rel.caption, edition(rel.caption), rel.build
+				d.UBR = rel.ubrs[rng.IntN(len(rel.ubrs))]
+				for _, kb := range rel.kbs {
+					if rng.IntN(100) < 60 {
+						d.KBs = append(d.KBs, kb)
+					}
+				}
+				d.HideOS = rng.IntN(100) < 2 // some exports lack the build
+				disk := 5 + rng.ExpFloat64()*40
+				if rng.IntN(100) < 8 {
+					disk = rng.Float64() * 15 // too little for a feature update
+				}
+				d.DiskFreeGB = math.Round(disk*10) / 10
+				d.HideDisk = rng.IntN(100) < 4
+				d.RAMGB = []float64{4, 8, 8, 16, 16, 32}[rng.IntN(6)]
+				age := time.Duration(rng.ExpFloat64()*3*24) * time.Hour
+				if rng.IntN(100) < 5 {
+					age = time.Duration(30+rng.IntN(200)) * 24 * time.Hour // long offline
+				}
+				d.LastSeen = now.Add(-age - time.Duration(rng.IntN(3600))*time.Second)
+				if !yield(d) {
+					return
+				}
+			}
+		}
+	}
+	return orgs, seq, nil
+}
+
+// Row renders the device as a CSV row under Header, leaving out what the
+// export hides.
+func (d *Device) Row(row []string) []string {
+	row = append(row[:0], d.Hostname, d.Org, d.OrgName, d.OrgTimeZone, d.Site, d.Labels, d.Manufacturer, d.Model)
+	serial := d.Serial
+	if d.HideSerial {
+		serial = ""
+	}
+	row = append(row, serial)
+	if d.HideOS {
+		row = append(row, "", "", "", "", "")
+	} else {
+		row = append(row, d.OSCaption, d.OSEdition, d.OSBuild, strconv.Itoa(d.UBR), strings.Join(d.KBs, ";"))
+	}
+	disk := strconv.FormatFloat(d.DiskFreeGB, 'f', -1, 64)
+	if d.HideDisk {
+		disk = ""
+	}
+	return append(row, disk, strconv.FormatFloat(d.RAMGB, 'f', -1, 64), d.LastSeen.Format(time.RFC3339))
+}
+
+// Generate writes the estate as inventory CSV and returns its organisations.
+func Generate(w io.Writer, o Options) ([]Org, error) {
+	orgs, devices, err := Devices(o)
+	if err != nil {
+		return nil, err
 	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(Header); err != nil {
 		return nil, err
 	}
-	row := make([]string, len(Header))
-	for oi, org := range orgs {
-		lc := strings.ToLower(org.Code)
-		for n := range org.Devices {
-			clear(row)
-			kind := "pc"
-			m := models[rng.IntN(len(models))]
-			if strings.Contains(m.model, "Latitude") || strings.Contains(m.model, "Book") || strings.Contains(m.model, "ThinkPad") || strings.Contains(m.model, "Surface") {
-				kind = "lt"
-			}
-			row[0] = fmt.Sprintf("%s%06d.%s.nhs.uk", kind, n+1, lc)
-			row[1], row[2], row[3] = org.Code, org.Name, org.TimeZone
-			row[4] = org.Sites[rng.IntN(len(org.Sites))]
-			switch p := rng.IntN(1000); {
-			case p < 20:
-				row[5] = "ring=pilot"
-			case p < 30:
-				row[5] = "excluded=clinical"
-			case p < 40:
-				row[5] = "ring=pilot;role=kiosk"
-			}
-			row[6], row[7] = m.make, m.model
-			if rng.IntN(100) >= 3 {
-				row[8] = fmt.Sprintf("%c%c%06d", 'A'+rng.IntN(26), 'A'+rng.IntN(26), rng.IntN(1_000_000))
-			}
-			pick := rng.IntN(totalWeight)
-			var rel osRelease
-			for _, r := range releases {
-				if pick < r.weight {
-					rel = r
-					break
-				}
-				pick -= r.weight
-			}
-			if rng.IntN(100) >= 2 { // some devices have no build in the export
-				row[9] = rel.caption
-				row[10] = edition(rel.caption)
-				row[11] = rel.build
-				row[12] = strconv.Itoa(rel.ubrs[rng.IntN(len(rel.ubrs))])
-				var kbs []string
-				for _, kb := range rel.kbs {
-					if rng.IntN(100) < 60 {
-						kbs = append(kbs, kb)
-					}
-				}
-				row[13] = strings.Join(kbs, ";")
-			}
-			if rng.IntN(100) >= 4 {
-				disk := 5 + rng.ExpFloat64()*40
-				if rng.IntN(100) < 8 {
-					disk = rng.Float64() * 15 // too little for a feature update
-				}
-				row[14] = strconv.FormatFloat(math.Round(disk*10)/10, 'f', -1, 64)
-			}
-			row[15] = []string{"4", "8", "8", "16", "16", "32"}[rng.IntN(6)]
-			age := time.Duration(rng.ExpFloat64()*3*24) * time.Hour
-			if rng.IntN(100) < 5 {
-				age = time.Duration(30+rng.IntN(200)) * 24 * time.Hour // long offline
-			}
-			row[16] = now.Add(-age - time.Duration(rng.IntN(3600))*time.Second).Format(time.RFC3339)
-			if err := cw.Write(row); err != nil {
-				return nil, fmt.Errorf("synth: write org %d device %d: %w", oi, n, err)
-			}
+	row := make([]string, 0, len(Header))
+	for d := range devices {
+		row = d.Row(row)
+		if err := cw.Write(row); err != nil {
+			return nil, fmt.Errorf("synth: write %s: %w", d.Hostname, err)
 		}
 	}
 	cw.Flush()

@@ -188,11 +188,24 @@ func (f *Fleet) Endpoints() []*Endpoint { return f.endpoints }
 // CACertPEM is the certificate clients trust to verify HTTPS endpoints.
 func (f *Fleet) CACertPEM() []byte { return f.ca.CertPEM() }
 
+// DeviceTruth is one device's ground truth, with where it listens and the
+// faults it was seeded with.
+type DeviceTruth struct {
+	device.Truth
+	Address string   `json:"address"`
+	Faults  []string `json:"faults"`
+}
+
 // Truth is what has really happened on every device.
-func (f *Fleet) Truth() []device.Truth {
-	out := make([]device.Truth, len(f.endpoints))
+func (f *Fleet) Truth() []DeviceTruth {
+	out := make([]DeviceTruth, len(f.endpoints))
 	for i, ep := range f.endpoints {
-		out[i] = ep.Machine.Truth()
+		out[i] = DeviceTruth{Truth: ep.Machine.Truth(), Address: ep.IP.String(), Faults: []string{}}
+		for _, k := range faultKinds {
+			if ep.Faults[k] {
+				out[i].Faults = append(out[i].Faults, k)
+			}
+		}
 	}
 	return out
 }

@@ -136,7 +136,10 @@ func (m *Machine) Truth() Truth {
 	defer m.mu.Unlock()
 	t := m.truth
 	t.Build, t.UBR, t.KBs = m.s.Build, m.s.UBR, slices.Clone(m.s.KBs)
-	t.KBsInstalled = slices.Clone(m.truth.KBsInstalled)
+	t.KBsInstalled = append([]string{}, m.truth.KBsInstalled...)
+	if t.KBs == nil {
+		t.KBs = []string{}
+	}
 	t.Up = m.downUntil.IsZero() && !m.hung
 	return t
 }
