@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -28,6 +29,7 @@ func newSimulateCmd(a *app) *cobra.Command {
 		faults, user, password, credName       string
 		inventoryOut, truthOut, caOut, control string
 		https                                  bool
+		firstAddr                              string
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate --devices N [flags]",
@@ -66,6 +68,13 @@ returns the same JSON.`,
 			if err != nil {
 				return usageError{err}
 			}
+			first := net.ParseIP(firstAddr)
+			if first == nil {
+				return usagef("--first-address %q: not an IP address", firstAddr)
+			}
+			if _, err := fleetsim.AddressIndex(first); err != nil {
+				return usagef("--first-address: %v", err)
+			}
 			if err := checkDescriptors(o.Devices, https); err != nil {
 				return err
 			}
@@ -83,7 +92,7 @@ returns the same JSON.`,
 			}
 			fleet, err := fleetsim.Start(cmd.Context(), fleetsim.Config{
 				Devices: specs, Username: user, Password: password, HTTPS: https, Faults: spec, Seed: o.Seed,
-				Clock: device.NewScaledClock(a.now(), scale), Logger: a.log,
+				Clock: device.NewScaledClock(a.now(), scale), Logger: a.log, FirstAddress: first,
 			})
 			if err != nil {
 				return err
@@ -132,6 +141,7 @@ returns the same JSON.`,
 	f.StringVar(&inventoryOut, "inventory-out", "", "write the devices as an importable inventory CSV")
 	f.StringVar(&truthOut, "truth-out", "", "write the ground truth as JSON on exit")
 	f.StringVar(&caOut, "ca-out", "", "write the simulator's CA certificate (PEM)")
+	f.StringVar(&firstAddr, "first-address", "127.1.1.1", "loopback address of the first device; the others follow (127.x.y.z)")
 	f.StringVar(&control, "control", "127.0.0.1:0", "address of the control API (GET /truth, GET /ca.pem)")
 	return cmd
 }

@@ -42,7 +42,7 @@ func TestSimulate(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"simulate", "--devices", "20", "--orgs", "2", "--seed", "3", "--https",
-			"--faults", "unreachable=10%,compat=10%", "--inventory-out", filepath.Join(dir, "fleet.csv"),
+			"--faults", "unreachable=10%,compat=10%", "--first-address", "127.99.1.1", "--inventory-out", filepath.Join(dir, "fleet.csv"),
 			"--truth-out", filepath.Join(dir, "truth.json"), "--ca-out", filepath.Join(dir, "ca.pem")},
 			strings.NewReader(""), &stdout, &stderr, env)
 	}()

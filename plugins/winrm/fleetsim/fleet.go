@@ -37,6 +37,10 @@ type Config struct {
 	Media              device.Media // what setup.exe installs; default device.DefaultMedia
 	Quotas             wsman.Quotas
 	Logger             *slog.Logger
+	// FirstAddress is the loopback address of the first device (default
+	// 127.1.1.1); the others follow it. Two fleets on one machine need
+	// ranges that do not overlap.
+	FirstAddress net.IP
 }
 
 // Fleet is a running simulated estate: one WinRM endpoint per device, each
@@ -84,21 +88,32 @@ func (e *Endpoint) Address(https bool) string {
 // Server is the endpoint's WS-Management server (for tests).
 func (e *Endpoint) Server() *wsman.Server { return e.server }
 
-// addressFor is device i's loopback address: 127.x.y.z from 127.1.1.1 up,
-// so it never collides with 127.0.0.1.
+// addressFor is the i-th loopback address of the scheme: 127.x.y.z with
+// x, y and z in 1..254, from 127.1.1.1 up, so it never collides with
+// 127.0.0.1 and never ends in .0 or .255.
 func addressFor(i int) net.IP {
 	return net.IPv4(127, byte(1+i/(254*254)), byte(1+(i/254)%254), byte(1+i%254))
 }
 
-// MaxDevices is how many addresses the 127.0.0.0/8 scheme provides.
-const MaxDevices = 126 * 254 * 254
+// AddressIndex is the position of a loopback address in the scheme, or an
+// error for one outside it.
+func AddressIndex(ip net.IP) (int, error) {
+	v4 := ip.To4()
+	if v4 == nil || v4[0] != 127 || v4[1] < 1 || v4[1] > 254 || v4[2] < 1 || v4[2] > 254 || v4[3] < 1 || v4[3] > 254 {
+		return 0, fmt.Errorf("%s is not a simulator address (127.x.y.z, each of x, y, z in 1..254)", ip)
+	}
+	return int(v4[1]-1)*254*254 + int(v4[2]-1)*254 + int(v4[3]-1), nil
+}
+
+// MaxDevices is how many addresses the scheme provides.
+const MaxDevices = 254 * 254 * 254
 
 type ctxKey struct{}
 
 // Start brings the fleet up: every endpoint listens before it returns.
 func Start(ctx context.Context, cfg Config) (*Fleet, error) {
-	if len(cfg.Devices) == 0 || len(cfg.Devices) > MaxDevices {
-		return nil, fmt.Errorf("fleetsim: want 1 to %d devices, got %d", MaxDevices, len(cfg.Devices))
+	if len(cfg.Devices) == 0 {
+		return nil, errors.New("fleetsim: no devices")
 	}
 	if cfg.Username == "" || cfg.Password == "" {
 		return nil, errors.New("fleetsim: a username and a password are required")
@@ -114,6 +129,16 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	}
 	if cfg.Faults.Latency <= 0 {
 		cfg.Faults.Latency = 500 * time.Millisecond
+	}
+	first := 0
+	if cfg.FirstAddress != nil {
+		var err error
+		if first, err = AddressIndex(cfg.FirstAddress); err != nil {
+			return nil, fmt.Errorf("fleetsim: %w", err)
+		}
+	}
+	if first+len(cfg.Devices) > MaxDevices {
+		return nil, fmt.Errorf("fleetsim: %d devices from %s run past the end of 127.0.0.0/8", len(cfg.Devices), cfg.FirstAddress)
 	}
 	f := &Fleet{cfg: cfg, byIP: make(map[string]*Endpoint, len(cfg.Devices))}
 	var err error
@@ -157,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 		if faults[i][FaultLowDisk] && spec.DiskFreeGB >= 20 {
 			spec.DiskFreeGB = float64(int(spec.DiskFreeGB) % 12)
 		}
-		ep := &Endpoint{Machine: device.New(spec, cfg.Clock, cfg.Media), IP: addressFor(i), Faults: faults[i], fleet: f,
+		ep := &Endpoint{Machine: device.New(spec, cfg.Clock, cfg.Media), IP: addressFor(first + i), Faults: faults[i], fleet: f,
 			conns: map[net.Conn]struct{}{}, dropped: map[string]bool{}}
 		password := cfg.Password
 		if faults[i][FaultBadCreds] {

@@ -3,6 +3,7 @@ package fleetsim_test
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -36,12 +37,21 @@ func startFleet(t *testing.T, cfg fleetsim.Config) *fleetsim.Fleet {
 		cfg.Devices = specs()
 	}
 	cfg.Username, cfg.Password = testUser, testPass
+	if cfg.FirstAddress == nil {
+		cfg.FirstAddress = freeRange()
+	}
 	f, err := fleetsim.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
 	return f
+}
+
+// freeRange picks a random block of loopback addresses, so fleets of
+// concurrent tests (in this and other packages) do not collide.
+func freeRange() net.IP {
+	return net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1)
 }
 
 func client(t *testing.T, f *fleetsim.Fleet, i int, https bool, password string) *winrm.Client {
