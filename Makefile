@@ -5,7 +5,7 @@ BIN   := bin/ringmaster
 PKGS  := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: help build test lint bench bench-scale demo clean
+.PHONY: help build test lint bench bench-scale bench-sim demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -22,12 +22,17 @@ lint: ## go vet, gofmt and staticcheck
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
 
-bench: ## Go benchmarks (100k-device import and list), then the 1.3M scale run
+bench: ## Go benchmarks, then the 1.3M-device scale run and the simulator benchmark
 	RINGMASTER_BENCH_DEVICES=100000 $(GO) test -run '^$$' -bench . -benchtime 3x ./inventory/...
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./plugins/...
 	$(MAKE) bench-scale
+	$(MAKE) bench-sim
 
 bench-scale: build ## import a generated 1.3M-device estate and list organisations from it
 	$(GO) run ./internal/tools/scalebench -bin $(BIN) -devices 1300000 -orgs 300
+
+bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500
+	$(GO) run ./internal/tools/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s
 
 demo: build ## the main job end to end: generate an estate, import it, summarise per organisation
 	@rm -f demo.db demo.db-wal demo.db-shm

@@ -58,34 +58,46 @@ type request struct {
 		Options          []selector `xml:"http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd OptionSet>Option"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Header"`
 	Body struct {
-		Shell *struct {
-			InputStreams  string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell InputStreams"`
-			OutputStreams string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell OutputStreams"`
-			IdleTimeOut   string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell IdleTimeOut"`
-		} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Shell"`
-		CommandLine *struct {
-			Command   string   `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Command"`
-			Arguments []string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Arguments"`
-		} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell CommandLine"`
-		Receive *struct {
-			DesiredStream struct {
-				CommandID string `xml:"CommandId,attr"`
-				Streams   string `xml:",chardata"`
-			} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell DesiredStream"`
-		} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Receive"`
-		Send *struct {
-			Streams []struct {
-				Name      string `xml:"Name,attr"`
-				CommandID string `xml:"CommandId,attr"`
-				End       string `xml:"End,attr"`
-				Data      string `xml:",chardata"`
-			} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Stream"`
-		} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Send"`
-		Signal *struct {
-			CommandID string `xml:"CommandId,attr"`
-			Code      string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Code"`
-		} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Signal"`
+		Shell       *shellBody   `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Shell"`
+		CommandLine *commandLine `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell CommandLine"`
+		Receive     *receiveBody `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Receive"`
+		Send        *sendBody    `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Send"`
+		Signal      *signalBody  `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Signal"`
 	} `xml:"http://www.w3.org/2003/05/soap-envelope Body"`
+}
+
+type shellBody struct {
+	InputStreams  string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell InputStreams"`
+	OutputStreams string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell OutputStreams"`
+	IdleTimeOut   string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell IdleTimeOut"`
+}
+
+type commandLine struct {
+	Command   string   `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Command"`
+	Arguments []string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Arguments"`
+}
+
+type receiveBody struct {
+	DesiredStream struct {
+		CommandID string `xml:"CommandId,attr"`
+		Streams   string `xml:",chardata"`
+	} `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell DesiredStream"`
+}
+
+type sendBody struct {
+	Streams []sendStream `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Stream"`
+}
+
+type sendStream struct {
+	Name      string `xml:"Name,attr"`
+	CommandID string `xml:"CommandId,attr"`
+	End       string `xml:"End,attr"`
+	Data      string `xml:",chardata"`
+}
+
+type signalBody struct {
+	CommandID string `xml:"CommandId,attr"`
+	Code      string `xml:"http://schemas.microsoft.com/wbem/wsman/1/windows/shell Code"`
 }
 
 type selector struct {
@@ -93,10 +105,76 @@ type selector struct {
 	Value string `xml:",chardata"`
 }
 
+// parseRequest reads an envelope with the scanner in xmlscan.go. The
+// struct tags above document the shape and drive the reference decoder the
+// tests compare against (encoding/xml).
 func parseRequest(b []byte) (*request, error) {
-	var r request
-	if err := xml.Unmarshal(b, &r); err != nil {
+	root, err := parseXML(string(b))
+	if err != nil {
 		return nil, err
+	}
+	if root.space != nsSOAP || root.local != "Envelope" {
+		return nil, fmt.Errorf("expected element type <Envelope> in namespace %s but have <%s>", nsSOAP, root.local)
+	}
+	var r request
+	text := func(n *xnode) string {
+		if n == nil {
+			return ""
+		}
+		return n.text.String()
+	}
+	if h := root.child(nsSOAP, "Header"); h != nil {
+		r.Header.To = text(h.child(nsAddr, "To"))
+		r.Header.Action = text(h.child(nsAddr, "Action"))
+		r.Header.MessageID = text(h.child(nsAddr, "MessageID"))
+		r.Header.ResourceURI = text(h.child(nsWSMan, "ResourceURI"))
+		r.Header.OperationTimeout = text(h.child(nsWSMan, "OperationTimeout"))
+		if set := h.child(nsWSMan, "SelectorSet"); set != nil {
+			for _, c := range set.children {
+				if c.space == nsWSMan && c.local == "Selector" {
+					r.Header.Selectors = append(r.Header.Selectors, selector{Name: c.attr("Name"), Value: c.text.String()})
+				}
+			}
+		}
+		if set := h.child(nsWSMan, "OptionSet"); set != nil {
+			for _, c := range set.children {
+				if c.space == nsWSMan && c.local == "Option" {
+					r.Header.Options = append(r.Header.Options, selector{Name: c.attr("Name"), Value: c.text.String()})
+				}
+			}
+		}
+	}
+	if body := root.child(nsSOAP, "Body"); body != nil {
+		if n := body.child(nsShell, "Shell"); n != nil {
+			r.Body.Shell = &shellBody{InputStreams: text(n.child(nsShell, "InputStreams")),
+				OutputStreams: text(n.child(nsShell, "OutputStreams")), IdleTimeOut: text(n.child(nsShell, "IdleTimeOut"))}
+		}
+		if n := body.child(nsShell, "CommandLine"); n != nil {
+			r.Body.CommandLine = &commandLine{Command: text(n.child(nsShell, "Command"))}
+			for _, c := range n.children {
+				if c.space == nsShell && c.local == "Arguments" {
+					r.Body.CommandLine.Arguments = append(r.Body.CommandLine.Arguments, c.text.String())
+				}
+			}
+		}
+		if n := body.child(nsShell, "Receive"); n != nil {
+			r.Body.Receive = &receiveBody{}
+			if d := n.child(nsShell, "DesiredStream"); d != nil {
+				r.Body.Receive.DesiredStream.CommandID = d.attr("CommandId")
+				r.Body.Receive.DesiredStream.Streams = d.text.String()
+			}
+		}
+		if n := body.child(nsShell, "Send"); n != nil {
+			r.Body.Send = &sendBody{}
+			for _, c := range n.children {
+				if c.space == nsShell && c.local == "Stream" {
+					r.Body.Send.Streams = append(r.Body.Send.Streams, sendStream{Name: c.attr("Name"), CommandID: c.attr("CommandId"), End: c.attr("End"), Data: c.text.String()})
+				}
+			}
+		}
+		if n := body.child(nsShell, "Signal"); n != nil {
+			r.Body.Signal = &signalBody{CommandID: n.attr("CommandId"), Code: text(n.child(nsShell, "Code"))}
+		}
 	}
 	r.Header.Action = strings.TrimSpace(r.Header.Action)
 	r.Header.ResourceURI = strings.TrimSpace(r.Header.ResourceURI)

@@ -27,7 +27,7 @@ func ntlmLeg(t *testing.T, tr *http.Transport, url, auth string) *http.Response 
 
 func envelopeFor(url string) string {
 	return strings.Replace(strings.Replace(strings.Replace(strings.Replace(strings.Replace(strings.Replace(envelope,
-		"%s", url+"/wsman", 1), "%s", actionCreate, 1), "%s", ShellURI, 1), "%s", "PT60S", 1), "%s", "", 1), "%s", shellBody, 1)
+		"%s", url+"/wsman", 1), "%s", actionCreate, 1), "%s", ShellURI, 1), "%s", "PT60S", 1), "%s", "", 1), "%s", createBody, 1)
 }
 
 func TestNTLMLegsMustShareAConnection(t *testing.T) {

@@ -112,13 +112,13 @@ func postRaw(t *testing.T, ts *httptest.Server, user, pass, ctype, msg string) (
 	return resp.StatusCode, string(b), resp.Header
 }
 
-const shellBody = `<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`
+const createBody = `<rsp:Shell><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams></rsp:Shell>`
 
 var shellIDRE = regexp.MustCompile(`<w:Selector Name="ShellId">([0-9A-F-]+)</w:Selector>`)
 
 func createShell(t *testing.T, ts *httptest.Server) string {
 	t.Helper()
-	code, body, _ := post(t, ts, "admin", "pw", call{action: actionCreate, body: shellBody})
+	code, body, _ := post(t, ts, "admin", "pw", call{action: actionCreate, body: createBody})
 	m := shellIDRE.FindStringSubmatch(body)
 	if code != 200 || m == nil {
 		t.Fatalf("create: %d %s", code, body)
@@ -140,7 +140,7 @@ func faultCode(body string) string {
 func TestAuthChallenge(t *testing.T) {
 	ts, _, _ := newTestServer(t, Quotas{})
 	for _, creds := range [][2]string{{"", ""}, {"admin", "nope"}, {"other", "pw"}} {
-		code, body, h := post(t, ts, creds[0], creds[1], call{action: actionCreate, body: shellBody})
+		code, body, h := post(t, ts, creds[0], creds[1], call{action: actionCreate, body: createBody})
 		if code != 401 || body != "" {
 			t.Errorf("%v: %d %q, want 401 and no body", creds, code, body)
 		}
@@ -148,7 +148,7 @@ func TestAuthChallenge(t *testing.T) {
 			t.Errorf("%v: challenges %v", creds, got)
 		}
 	}
-	if code, _, _ := post(t, ts, "ADMIN", "pw", call{action: actionCreate, body: shellBody}); code != 200 {
+	if code, _, _ := post(t, ts, "ADMIN", "pw", call{action: actionCreate, body: createBody}); code != 200 {
 		t.Errorf("user names are case-insensitive on Windows: got %d", code)
 	}
 }
@@ -165,7 +165,7 @@ func TestFaults(t *testing.T) {
 	}{
 		{"unknown shell", call{action: actionCommand, shell: "0179DFE0-5409-4F07-946E-54635608A269", body: `<rsp:CommandLine><rsp:Command>echo hi</rsp:Command></rsp:CommandLine>`}, "", "w:InvalidSelectors", "2150858843"},
 		{"unknown action", call{action: "http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Frobnicate", shell: id}, "", "a:ActionNotSupported", "2150858753"},
-		{"unknown resource", call{action: actionCreate, resource: "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service", body: shellBody}, "", "w:DestinationUnreachable", "2150858752"},
+		{"unknown resource", call{action: actionCreate, resource: "http://schemas.microsoft.com/wbem/wsman/1/wmi/root/cimv2/Win32_Service", body: createBody}, "", "w:DestinationUnreachable", "2150858752"},
 		{"malformed envelope", call{}, "<env:Envelope><unclosed>", "w:SchemaValidationError", "2150858817"},
 		{"not an envelope", call{}, "<hello/>", "w:SchemaValidationError", "2150858817"},
 		{"unknown command", call{action: actionReceive, shell: id, body: `<rsp:Receive><rsp:DesiredStream CommandId="AAAAAAAA-0000-0000-0000-000000000000">stdout stderr</rsp:DesiredStream></rsp:Receive>`}, "", "w:InvalidParameter", "2150859085"},
@@ -234,7 +234,7 @@ func TestQuotas(t *testing.T) {
 	for range 3 {
 		createShell(t, ts)
 	}
-	code, body, _ := post(t, ts, "admin", "pw", call{action: actionCreate, body: shellBody})
+	code, body, _ := post(t, ts, "admin", "pw", call{action: actionCreate, body: createBody})
 	if code != 500 || faultCode(body) != "2150859173" || !strings.Contains(body, "maximum number of 3 concurrent shells") {
 		t.Fatalf("fourth shell: %d %s", code, body)
 	}
