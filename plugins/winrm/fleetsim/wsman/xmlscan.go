@@ -47,10 +47,9 @@ func (n *xnode) attr(local string) string {
 }
 
 type xscanner struct {
-	s   string
-	i   int
-	ns  []map[string]string // prefix -> URI, innermost last
-	err error
+	s  string
+	i  int
+	ns []map[string]string // prefix -> URI, innermost last
 }
 
 var errXML = errors.New("XML syntax error")
