@@ -86,8 +86,8 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 	// so the per-command figure can be given net of it too.
 	idle0 := cpuTime(cmd.Process.Pid)
 	time.Sleep(3 * time.Second)
-	idlePerSec := (cpuTime(cmd.Process.Pid) - idle0) / 3
-	fmt.Printf("simulator idle CPU: %v per second\n", idlePerSec)
+	idleRate := (cpuTime(cmd.Process.Pid) - idle0) / 3
+	fmt.Printf("simulator idle CPU: %v per second\n", idleRate)
 	fmt.Printf("%-12s %12s %10s %14s %16s %16s\n", "concurrency", "commands", "errors", "commands/s", "sim CPU/command", "net of idle")
 	for _, l := range strings.Split(levels, ",") {
 		conc, err := strconv.Atoi(strings.TrimSpace(l))
@@ -122,7 +122,7 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 		perCmd, net := time.Duration(0), time.Duration(0)
 		if n > 0 {
 			perCmd = cpu / time.Duration(n)
-			net = max(0, cpu-time.Duration(elapsed.Seconds()*float64(idlePerSec))) / time.Duration(n)
+			net = max(0, cpu-time.Duration(elapsed.Seconds()*float64(idleRate))) / time.Duration(n)
 		}
 		fmt.Printf("%-12d %12d %10d %14.0f %16v %16v\n", conc, n, failed.Load(), float64(n)/elapsed.Seconds(), perCmd.Round(time.Microsecond), net.Round(time.Microsecond))
 	}
