@@ -61,11 +61,12 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 		}
 		// A native program inside the script: run it and keep its exit code.
 		words := fields(st, true)
-		if first := strings.TrimPrefix(words[0], "&"); first == "" && len(words) > 1 {
+		if len(words) > 1 && words[0] == "&" {
 			words = words[1:]
 		}
-		if p := m.native(program(strings.TrimPrefix(words[0], "&")), words[1:], strings.Join(words, " "), s); p != nil && !isCmdlet(words[0]) {
-			o, e, code := readAll(p)
+		if nativePrograms[program(strings.TrimPrefix(words[0], "&"))] {
+			words[0] = strings.TrimPrefix(words[0], "&")
+			o, e, code := readAll(m.run(quoteWords(words), s))
 			stdout.WriteString(o)
 			stderr.WriteString(e)
 			lastExit = code
@@ -93,8 +94,23 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 	return stdout.String(), stderr.String(), code
 }
 
-// isCmdlet tells a cmdlet from a native program of the same short name.
-func isCmdlet(w string) bool { return strings.Contains(w, "-") && !strings.Contains(w, ".") }
+// nativePrograms are the executables a script can run directly.
+var nativePrograms = map[string]bool{
+	"cmd": true, "powershell": true, "pwsh": true, "reg": true, "setup": true, "wusa": true,
+	"dism": true, "shutdown": true, "schtasks": true, "ver": false,
+}
+
+// quoteWords rebuilds a command line, quoting words with spaces.
+func quoteWords(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		if strings.ContainsAny(w, " \t") {
+			w = `"` + w + `"`
+		}
+		out[i] = w
+	}
+	return strings.Join(out, " ")
+}
 
 // preferenceAssignment accepts the preference variables scripts set first.
 func preferenceAssignment(st string) bool {
