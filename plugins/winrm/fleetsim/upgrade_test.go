@@ -199,3 +199,108 @@ func TestRollbackAndHang(t *testing.T) {
 		t.Fatal("a hung reboot came back")
 	}
 }
+
+// TestEveryDocumentedCommand runs each command of the device package's
+// documented set through masterzen once.
+func TestEveryDocumentedCommand(t *testing.T) {
+	clock := device.NewManualClock(time.Date(2026, 11, 2, 22, 0, 0, 0, time.UTC))
+	f := startFleet(t, fleetsim.Config{Clock: clock})
+	c := client(t, f, 0, false, testPass)
+	cmds := []struct {
+		line, want string
+		code       int
+	}{
+		{"hostname", "PC000001", 0},
+		{"echo ready", "ready", 0},
+		{"exit /b 2", "", 2},
+		{"ver", "10.0.19045.3803", 0},
+		{`reg query "HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion" /v CurrentBuild`, "REG_SZ    19045", 0},
+		{"cmd /c hostname", "PC000001", 0},
+		{`wusa.exe C:\p\windows10.0-kb5034441-x64.msu /extract:C:\p\x`, "", 0},
+		{`DISM /Online /Add-Package /PackagePath:C:\p\x\Windows10.0-KB5034441-x64.cab /Quiet /NoRestart`, "already installed", 0},
+		{"DISM /Online /Get-OSUninstallWindow", "", device.ElementNotFound},
+		{"schtasks /Create /TN T /TR \"hostname\" /SC ONCE /ST 00:00 /RU SYSTEM /F", "SUCCESS", 0},
+		{"schtasks /Run /TN T", "SUCCESS", 0},
+		{"schtasks /Delete /TN T /F", "SUCCESS", 0},
+	}
+	scripts := []struct {
+		script, want string
+		code         int
+	}{
+		{"Write-Output hi; Write-Host there", "hi\r\nthere", 0},
+		{"$env:COMPUTERNAME", "PC000001", 0},
+		{"(Get-CimInstance Win32_ComputerSystem).Model", "OptiPlex 7090", 0},
+		{"(Get-WmiObject Win32_BIOS).SerialNumber", "AB123456", 0},
+		{"Get-CimInstance Win32_QuickFixEngineering | Select-Object -ExpandProperty HotFixID", "KB5034441", 0},
+		{"(Get-PSDrive C).Free", "52076478464", 0},
+		{"Get-CimInstance Win32_OperatingSystem | Select-Object LastBootUpTime | ConvertTo-Json -Compress", `{"LastBootUpTime":"\/Date(`, 0},
+		{"Get-HotFix | Out-String", "HotFixID", 0},
+		{`Test-Path 'C:\Windows'`, "True", 0},
+		{`Test-Path 'C:\$WINDOWS.~BT\Sources\Panther\setupact.log'`, "False", 0},
+		{`Get-Content 'C:\$WINDOWS.~BT\Sources\Panther\setupact.log'`, "", 1},
+		{"exit 5", "", 5},
+	}
+	for _, tt := range cmds {
+		out, _, code := run(t, c, tt.line)
+		if !strings.Contains(out, tt.want) || code != tt.code {
+			t.Errorf("%s: %q exit %d; want %q exit %d", tt.line, out, code, tt.want, tt.code)
+		}
+	}
+	for _, tt := range scripts {
+		out, _, code := ps(t, c, tt.script)
+		if !strings.Contains(out, tt.want) || code != tt.code {
+			t.Errorf("%s: %q exit %d; want %q exit %d", tt.script, out, code, tt.want, tt.code)
+		}
+	}
+	// Restart-Computer takes the device down after the grace period.
+	ps(t, c, "Restart-Computer -Force")
+	clock.Advance(device.RestartGrace)
+	waitFor(t, "Restart-Computer", func() bool { return !reachable(f.Endpoints()[0]) })
+	clock.Advance(2 * time.Minute)
+	waitFor(t, "the device to come back", func() bool { return reachable(f.Endpoints()[0]) })
+}
+
+func TestSeededBehaviourFaults(t *testing.T) {
+	clock := device.NewManualClock(time.Date(2026, 11, 2, 22, 0, 0, 0, time.UTC))
+	for kind, want := range map[string]int{fleetsim.FaultCompat: device.SetupCompatBlock, fleetsim.FaultLowDisk: device.SetupDiskSpace} {
+		f := startFleet(t, fleetsim.Config{Clock: clock, Devices: specs()[:1], Faults: fleetsim.FaultSpec{Share: map[string]float64{kind: 1}}})
+		c := client(t, f, 0, false, testPass)
+		done := make(chan int, 1)
+		go func() {
+			_, _, code := run(t, c, `D:\setup.exe /Auto Upgrade /Quiet /Compat ScanOnly`)
+			done <- code
+		}()
+		waitFor(t, "the scan", func() bool { return clock.Pending() >= 1 })
+		clock.Advance(10 * time.Minute)
+		if code := <-done; code != want {
+			t.Errorf("%s: scan exit %#x, want %#x", kind, uint32(int32(code)), uint32(int32(want)))
+		}
+		f.Close()
+	}
+}
+
+func TestGoingBackAfterAnUpgrade(t *testing.T) {
+	clock := device.NewManualClock(time.Date(2026, 11, 2, 22, 0, 0, 0, time.UTC))
+	f := startFleet(t, fleetsim.Config{Clock: clock, Devices: specs()[1:2]})
+	ep, c := f.Endpoints()[0], client(t, f, 0, false, testPass)
+	run(t, c, strings.Replace(setupTask, " /NoReboot", "", 1))
+	run(t, c, "schtasks /Run /TN RingmasterUpgrade")
+	waitFor(t, "setup", func() bool { return clock.Pending() == 1 })
+	clock.Advance(10 * time.Minute)
+	waitFor(t, "down-level", func() bool { return clock.Pending() == 1 })
+	clock.Advance(21 * time.Minute)
+	waitFor(t, "the restart", func() bool { return !reachable(ep) })
+	clock.Advance(46 * time.Minute)
+	waitFor(t, "the upgraded device", func() bool { return reachable(ep) })
+	if out, _, code := run(t, c, "DISM /Online /Get-OSUninstallWindow"); code != 0 || !strings.Contains(out, "Uninstall Window : 10") {
+		t.Fatalf("uninstall window: %q %d", out, code)
+	}
+	run(t, c, "DISM /Online /Initiate-OSUninstall")
+	clock.Advance(device.RestartGrace)
+	waitFor(t, "the going-back restart", func() bool { return !reachable(ep) })
+	clock.Advance(3 * time.Minute)
+	waitFor(t, "the device to come back", func() bool { return reachable(ep) })
+	if out, _, _ := run(t, c, "ver"); !strings.Contains(out, "6.1.7601") {
+		t.Fatalf("after going back: %q", out)
+	}
+}

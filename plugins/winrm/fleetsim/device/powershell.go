@@ -201,8 +201,7 @@ func (m *Machine) source(cmd string, s session) ([]any, *psError) {
 		m.mu.Unlock()
 		return []any{object{{"Name", "C"}, {"Used", int64(237<<30) - free}, {"Free", free}, {"Root", `C:\`}}}, nil
 	case "restart-computer":
-		at := m.clock.After(RestartGrace)
-		go func() { <-at; m.reboot() }()
+		m.restartSoon(0)
 		return nil, nil
 	}
 	return nil, notRecognized(words[0])

@@ -30,6 +30,14 @@ const (
 // RestartGrace is how long a restart takes to begin after it is asked for.
 const RestartGrace = 5 * time.Second
 
+// restartSoon restarts the machine after delay, and never sooner than
+// RestartGrace: even shutdown /t 0 leaves the command time to return, as
+// Windows takes a few seconds to stop services before WinRM goes.
+func (m *Machine) restartSoon(delay time.Duration) {
+	at := m.clock.After(max(delay, RestartGrace)) // registered now: time cannot slip past it
+	go func() { <-at; m.reboot() }()
+}
+
 // minimumUpgradeDiskGB is the free space Windows 10 64-bit setup needs.
 const minimumUpgradeDiskGB = 20
 
@@ -142,7 +150,7 @@ func (m *Machine) wusa(args []string, s session) *Proc {
 	}
 	code := m.installKB(kb)
 	if code == WusaRebootRequired && !hasFlag(args, "/norestart") {
-		go m.reboot()
+		m.restartSoon(0)
 	}
 	return finished("", "", code)
 }
@@ -189,7 +197,7 @@ func (m *Machine) dism(args []string, s session) *Proc {
 			return finished("", "\r\nError: 0x800f081e\r\n\r\nThe specified package is not applicable to this image.\r\n", -2146498530)
 		}
 		if !hasFlag(args, "/norestart") {
-			go m.reboot()
+			m.restartSoon(0)
 		}
 		return finished("Processing 1 of 1 - Adding package\r\n[==========================100.0%==========================]\r\nThe operation completed successfully.\r\nRestart Windows to complete this operation.\r\n", "", WusaRebootRequired)
 	case hasFlag(args, "/get-osuninstallwindow"):
@@ -215,7 +223,7 @@ func (m *Machine) dism(args []string, s session) *Proc {
 		if !ok {
 			return finished("", "\r\nError: 1168\r\n\r\nElement not found.\r\n", ElementNotFound)
 		}
-		go m.reboot()
+		m.restartSoon(0)
 		return finished("The operation completed successfully.\r\n", "", 0)
 	}
 	return finished("", "\r\nError: 87\r\n\r\nThe option is unknown.\r\n", 87)
@@ -236,10 +244,7 @@ func (m *Machine) shutdown(args []string) *Proc {
 			delay = time.Duration(n) * time.Second
 		}
 	}
-	// Even /t 0 leaves the command time to return before the machine goes:
-	// Windows takes a few seconds to stop services before WinRM dies.
-	at := m.clock.After(max(delay, RestartGrace))
-	go func() { <-at; m.reboot() }()
+	m.restartSoon(delay)
 	return finished("", "", 0)
 }
 
