@@ -66,7 +66,7 @@ func TestTransportFaults(t *testing.T) {
 	t.Run("http500", func(t *testing.T) {
 		f := faultFleet(t, fleetsim.FaultHTTP500)
 		failed := 0
-		for range 3 {
+		for range 10 {
 			if _, _, _, err := client(t, f, 0, false, testPass).RunWithContextWithString(ctx, "hostname", ""); err != nil {
 				failed++
 			}
@@ -78,7 +78,7 @@ func TestTransportFaults(t *testing.T) {
 	t.Run("malformed", func(t *testing.T) {
 		f := faultFleet(t, fleetsim.FaultMalformed)
 		failed := 0
-		for range 3 {
+		for range 10 {
 			if _, _, _, err := client(t, f, 0, false, testPass).RunWithContextWithString(ctx, "hostname", ""); err != nil {
 				failed++
 			}

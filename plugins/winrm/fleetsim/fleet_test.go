@@ -124,9 +124,30 @@ func TestMasterzenRunsCommands(t *testing.T) {
 			}
 		}
 	}
+	// The plain Run API too (deprecated upstream, still widely used).
+	var stdout, stderr strings.Builder
+	//lint:ignore SA1019 clients in the field still call Run; it must work here.
+	if code, err := client(t, f, 2, false, testPass).Run("hostname", &stdout, &stderr); err != nil || code != 0 || stdout.String() != "PC000003\r\n" {
+		t.Errorf("Run: %q %d %v", stdout.String(), code, err)
+	}
 	if n := f.Endpoints()[0].Server().Shells(); n != 0 {
 		t.Errorf("%d shells left open after masterzen's Run", n)
 	}
+}
+
+// TestCancelledCommand: cancelling RunWithContext signals the command to
+// stop and the shell is closed; masterzen reports the cancellation.
+func TestCancelledCommand(t *testing.T) {
+	clock := device.NewManualClock(time.Date(2026, 11, 2, 22, 0, 0, 0, time.UTC)) // the scan never ends
+	f := startFleet(t, fleetsim.Config{Clock: clock})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out, errOut strings.Builder
+	_, err := client(t, f, 0, false, testPass).RunWithContext(ctx, `D:\setup.exe /Auto Upgrade /Quiet /Compat ScanOnly`, &out, &errOut)
+	if err == nil {
+		t.Fatal("a cancelled command reported no error")
+	}
+	waitFor(t, "the shell to close", func() bool { return f.Endpoints()[0].Server().Shells() == 0 })
 }
 
 func TestAuthenticationFailure(t *testing.T) {

@@ -79,3 +79,16 @@ func TestTerminate(t *testing.T) {
 		t.Fatalf("terminated scan exit %d", code)
 	}
 }
+
+func TestScaledClock(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewScaledClock(start, 3600) // an hour a second
+	real0 := time.Now()
+	<-c.After(90 * time.Minute)
+	if took := time.Since(real0); took < 1400*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("90 simulated minutes at 3600x took %v of real time", took)
+	}
+	if now := c.Now(); now.Sub(start) < 90*time.Minute {
+		t.Fatalf("clock reads %v after 90 simulated minutes", now.Sub(start))
+	}
+}
