@@ -30,6 +30,7 @@ func newSimulateCmd(a *app) *cobra.Command {
 		inventoryOut, truthOut, caOut, control string
 		https                                  bool
 		firstAddr                              string
+		idleConn                               time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate --devices N [flags]",
@@ -92,7 +93,7 @@ returns the same JSON.`,
 			}
 			fleet, err := fleetsim.Start(cmd.Context(), fleetsim.Config{
 				Devices: specs, Username: user, Password: password, HTTPS: https, Faults: spec, Seed: o.Seed,
-				Clock: device.NewScaledClock(a.now(), scale), Logger: a.log, FirstAddress: first,
+				Clock: device.NewScaledClock(a.now(), scale), Logger: a.log, FirstAddress: first, IdleConnTimeout: idleConn,
 			})
 			if err != nil {
 				return err
@@ -141,6 +142,7 @@ returns the same JSON.`,
 	f.StringVar(&inventoryOut, "inventory-out", "", "write the devices as an importable inventory CSV")
 	f.StringVar(&truthOut, "truth-out", "", "write the ground truth as JSON on exit")
 	f.StringVar(&caOut, "ca-out", "", "write the simulator's CA certificate (PEM)")
+	f.DurationVar(&idleConn, "idle-conn-timeout", 120*time.Second, "close keep-alive connections idle this long (HTTP.sys's default is 120s)")
 	f.StringVar(&firstAddr, "first-address", "127.1.1.1", "loopback address of the first device; the others follow (127.x.y.z)")
 	f.StringVar(&control, "control", "127.0.0.1:0", "address of the control API (GET /truth, GET /ca.pem)")
 	return cmd

@@ -48,7 +48,10 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 	defer os.RemoveAll(dir)
 	inv := filepath.Join(dir, "fleet.csv")
 	cmd := exec.Command(bin, "simulate", "--devices", strconv.Itoa(devices), "--orgs", "20", "--seed", "1",
-		"--inventory-out", inv, "--first-address", "127.200.1.1")
+		"--inventory-out", inv, "--first-address", "127.200.1.1",
+		// Each client keeps its connection alive; with 10,000 devices that is
+		// 10,000 descriptors beside the listeners unless idle ones are closed.
+		"--idle-conn-timeout", "5s")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -96,6 +99,7 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 		}
 		cpu0 := cpuTime(cmd.Process.Pid)
 		var next, ok, failed atomic.Int64
+		var firstErr atomic.Value
 		ctx, cancel := context.WithTimeout(context.Background(), dur)
 		var wg sync.WaitGroup
 		t0 := time.Now()
@@ -108,6 +112,7 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 					code, err := c.RunWithContext(context.Background(), "hostname", io.Discard, io.Discard)
 					if err != nil || code != 0 {
 						failed.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("exit %d: %v", code, err))
 						continue
 					}
 					ok.Add(1)
@@ -125,6 +130,9 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 			net = max(0, cpu-time.Duration(elapsed.Seconds()*float64(idleRate))) / time.Duration(n)
 		}
 		fmt.Printf("%-12d %12d %10d %14.0f %16v %16v\n", conc, n, failed.Load(), float64(n)/elapsed.Seconds(), perCmd.Round(time.Microsecond), net.Round(time.Microsecond))
+		if e := firstErr.Load(); e != nil {
+			fmt.Printf("  first error: %s\n", e)
+		}
 	}
 	fmt.Println("(each command is one masterzen Run: Create, Command, Receive, Signal and Delete, five requests)")
 	return nil

@@ -37,6 +37,11 @@ type Config struct {
 	Media              device.Media // what setup.exe installs; default device.DefaultMedia
 	Quotas             wsman.Quotas
 	Logger             *slog.Logger
+	// IdleConnTimeout closes keep-alive connections idle this long (default
+	// 120 s, HTTP.sys's default on Windows). Every idle connection holds a
+	// file descriptor beside each device's listener, so a large fleet
+	// driven by many clients may want it shorter.
+	IdleConnTimeout time.Duration
 	// FirstAddress is the loopback address of the first device (default
 	// 127.1.1.1); the others follow it. Two fleets on one machine need
 	// ranges that do not overlap.
@@ -127,6 +132,9 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.IdleConnTimeout <= 0 {
+		cfg.IdleConnTimeout = 120 * time.Second
+	}
 	if cfg.Faults.Latency <= 0 {
 		cfg.Faults.Latency = 500 * time.Millisecond
 	}
@@ -164,8 +172,10 @@ func Start(ctx context.Context, cfg Config) (*Fleet, error) {
 	}
 	handler := http.HandlerFunc(f.serve)
 	errLog := slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)
-	f.httpSrv = &http.Server{Handler: handler, ConnContext: connContext, ConnState: connState, ErrorLog: errLog, ReadHeaderTimeout: 30 * time.Second}
-	f.httpsSrv = &http.Server{Handler: handler, ConnContext: connContext, ConnState: connState, ErrorLog: errLog, ReadHeaderTimeout: 30 * time.Second,
+	f.httpSrv = &http.Server{Handler: handler, ConnContext: connContext, ConnState: connState, ErrorLog: errLog,
+		ReadHeaderTimeout: 30 * time.Second, IdleTimeout: cfg.IdleConnTimeout}
+	f.httpsSrv = &http.Server{Handler: handler, ConnContext: connContext, ConnState: connState, ErrorLog: errLog,
+		ReadHeaderTimeout: 30 * time.Second, IdleTimeout: cfg.IdleConnTimeout,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: f.certificate}}
 
 	faults := cfg.Faults.assign(len(cfg.Devices), cfg.Seed)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -160,24 +159,40 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/soap+xml" {
+	if !soapMediaType(r.Header.Get("Content-Type")) {
 		w.WriteHeader(http.StatusUnsupportedMediaType)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
+	in, out := buffers.Get().(*bytes.Buffer), buffers.Get().(*bytes.Buffer)
+	defer func() {
+		in.Reset()
+		out.Reset()
+		buffers.Put(in)
+		buffers.Put(out)
+	}()
+	if _, err := in.ReadFrom(io.LimitReader(r.Body, maxBody+1)); err != nil {
 		return // the client went away
 	}
-	var out bytes.Buffer
+	body := in.Bytes()
 	status := http.StatusOK
-	if f := s.handle(r.Context(), &out, body, user, clientIP(r)); f != nil {
+	if f := s.handle(r.Context(), out, body, user, clientIP(r)); f != nil {
 		out.Reset()
 		status = f.Status
-		writeFault(&out, f, newMessageID(), relatesTo(body), s.host.Name())
+		writeFault(out, f, newMessageID(), relatesTo(body), s.host.Name())
 	}
 	w.Header().Set("Content-Type", "application/soap+xml;charset=UTF-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(out.Bytes())
+}
+
+// buffers recycles request and response buffers between requests.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// soapMediaType accepts application/soap+xml with any parameters, as
+// mime.ParseMediaType would, without its allocations.
+func soapMediaType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/soap+xml")
 }
 
 // relatesTo digs the MessageID out of a request that may not have parsed.
@@ -488,11 +503,19 @@ func (s *Server) signal(out *bytes.Buffer, req *request, user string) *Fault {
 
 // newGUID returns an upper-case GUID, as Windows writes shell and command ids.
 func newGUID() string {
+	const hex = "0123456789ABCDEF"
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return strings.ToUpper(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[c>>4], hex[c&0xF])
+	}
+	return string(out)
 }
 
 func newMessageID() string { return "uuid:" + newGUID() }
