@@ -24,6 +24,10 @@ var rules = []struct {
 	{"inventory/synth", nil},
 	{"playbooks", []string{"inventory"}},
 	{"plugins", nil},
+	// The public SDK depends on nothing of ours; executors on the SDK only.
+	{"plugins/sdk", nil},
+	{"plugins/sdk/conformance", []string{"plugins/sdk"}},
+	{"plugins/winrm", []string{"plugins/sdk"}},
 	// The simulated fleet: the device model and the WS-Management front know
 	// nothing of each other or of the product; fleetsim wires them.
 	{"plugins/winrm/fleetsim/device", nil},

@@ -15,8 +15,8 @@ const (
 	FaultBadCreds    = "badcreds"    // accepts a different password: every request gets 401
 	FaultSlow        = "slow"        // every response is delayed (slow=5%:800ms)
 	FaultDrop        = "drop"        // the connection drops during the first Receive of each command
-	FaultHTTP500     = "http500"     // every fifth request answers HTTP 500 with no SOAP body
-	FaultMalformed   = "malformed"   // every fifth response is cut short (malformed XML)
+	FaultHTTP500     = "http500"     // every third request answers HTTP 500 with no SOAP body
+	FaultMalformed   = "malformed"   // every third response is cut short (malformed XML)
 	FaultCompat      = "compat"      // setup's compatibility scan blocks (0xC1900208)
 	FaultRollback    = "rollback"    // the upgrade rolls back (0xC1900101)
 	FaultHang        = "hang"        // a reboot never comes back

@@ -72,7 +72,7 @@ func TestTransportFaults(t *testing.T) {
 			}
 		}
 		if failed == 0 {
-			t.Fatal("no command failed with every fifth request answering 500")
+			t.Fatal("no command failed with every third request answering 500")
 		}
 	})
 	t.Run("malformed", func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestTransportFaults(t *testing.T) {
 			}
 		}
 		if failed == 0 {
-			t.Fatal("no command failed with every fifth response cut short")
+			t.Fatal("no command failed with every third response cut short")
 		}
 	})
 }

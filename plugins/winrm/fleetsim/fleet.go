@@ -394,7 +394,7 @@ func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if ep.Faults[FaultHTTP500] && n%5 == 0 {
+	if ep.Faults[FaultHTTP500] && n%3 == 0 {
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 		return
 	}
@@ -419,7 +419,7 @@ func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if ep.Faults[FaultMalformed] && n%5 == 0 {
+	if ep.Faults[FaultMalformed] && n%3 == 0 {
 		rec := &truncating{ResponseWriter: w}
 		ep.server.ServeHTTP(rec, r)
 		rec.flush()

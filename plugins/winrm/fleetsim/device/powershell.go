@@ -18,6 +18,13 @@ type psError struct {
 func (m *Machine) powershell(script string, s session) *Proc {
 	p := newProc()
 	go func() {
+		defer func() {
+			// A bug in the simulator must fail this command, not the fleet.
+			if r := recover(); r != nil {
+				p.write("stderr", fmt.Sprintf("simulator error: %v\r\n", r))
+				p.exit(-1)
+			}
+		}()
 		stdout, stderr, code := m.runScript(script, s, p)
 		p.write("stdout", stdout)
 		p.write("stderr", stderr)
@@ -200,11 +207,31 @@ func (m *Machine) source(cmd string, s session) ([]any, *psError) {
 		free := int64(m.s.DiskFreeGB * (1 << 30))
 		m.mu.Unlock()
 		return []any{object{{"Name", "C"}, {"Used", int64(237<<30) - free}, {"Free", free}, {"Root", `C:\`}}}, nil
+	case "start-sleep", "sleep":
+		d, err := sleepDuration(args)
+		if err != nil {
+			return nil, err
+		}
+		<-m.clock.After(d)
+		return nil, nil
 	case "restart-computer":
 		m.restartSoon(0)
 		return nil, nil
 	}
 	return nil, notRecognized(words[0])
+}
+
+// sleepDuration reads Start-Sleep's -Seconds N (the default parameter) or -Milliseconds N.
+func sleepDuration(args []string) (time.Duration, *psError) {
+	unit, v := time.Second, flagOr(args, "-seconds", "-s")
+	if ms := flagAt(args, "-milliseconds", -1); ms != "" {
+		unit, v = time.Millisecond, ms
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil || n < 0 {
+		return 0, &psError{fmt.Sprintf("Start-Sleep : Cannot bind parameter. Cannot convert value %q to type \"System.Double\".\r\n", v)}
+	}
+	return time.Duration(n * float64(unit)), nil
 }
 
 // flagOr returns a named parameter's value, or the first positional word.
@@ -239,7 +266,7 @@ func flagAt(args []string, name string, pos int) string {
 		}
 		positional = append(positional, args[i])
 	}
-	if pos < len(positional) {
+	if pos >= 0 && pos < len(positional) {
 		return positional[pos]
 	}
 	return ""
