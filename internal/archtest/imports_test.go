@@ -25,9 +25,11 @@ var rules = []struct {
 	{"playbooks", []string{"inventory"}},
 	{"plugins", nil},
 	// The public SDK depends on nothing of ours; executors on the SDK only.
-	{"plugins/sdk", nil},
-	{"plugins/sdk/conformance", []string{"plugins/sdk"}},
-	{"plugins/winrm", []string{"plugins/sdk"}},
+	{"plugins/sdk", []string{"plugins/sdk/proto"}},
+	{"plugins/sdk/proto", nil},
+	{"plugins/sdk/conformance", []string{"plugins/sdk", "plugins/sdk/proto"}},
+	{"plugins/winrm", []string{"plugins/sdk", "plugins/sdk/proto"}},
+	{"plugins/host", []string{"plugins/sdk", "plugins/sdk/proto"}},
 	// The simulated fleet: the device model and the WS-Management front know
 	// nothing of each other or of the product; fleetsim wires them.
 	{"plugins/winrm/fleetsim/device", nil},

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-plugin"
+
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk/conformance"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
@@ -175,4 +177,26 @@ func TestRebootMidCommand(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the command did not end when its host rebooted")
 	}
+}
+
+// TestConformanceOverGRPC runs the kit against the WinRM executor through
+// the real gRPC plugin boundary (in process, go-plugin's test connection).
+func TestConformanceOverGRPC(t *testing.T) {
+	client, server := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
+		sdk.PluginName: &sdk.ExecutorPlugin{Impl: winrm.New(winrm.Options{})},
+	})
+	defer client.Close()
+	defer server.Stop()
+	raw, err := client.Dispense(sdk.PluginName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := raw.(sdk.Executor)
+	f := fleet(t, fleetsim.Config{HTTPS: true})
+	good := target(f, 0, true, "ntlm")
+	bad := good
+	bad.Password = "not-" + pass
+	unreachable := good
+	unreachable.Address = "127.0.0.1:1"
+	conformance.Run(t, conformance.Harness{Executor: x, Target: good, Unreachable: unreachable, BadCredentials: bad})
 }

@@ -1,0 +1,147 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+)
+
+var flakyBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ringmaster-host-test-")
+	if err != nil {
+		panic(err)
+	}
+	flakyBin = filepath.Join(dir, "flaky")
+	if out, err := exec.Command("go", "build", "-o", flakyBin, "./testdata/flaky").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type logSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logSink) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logSink) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func start(t *testing.T, logs *logSink) *host.Plugin {
+	t.Helper()
+	sum, err := host.FileSHA256(flakyBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log *slog.Logger
+	if logs != nil {
+		log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	p, err := host.Start(context.Background(), host.Spec{Name: "flaky", Path: flakyBin, SHA256: sum}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func TestTamperedPluginRefused(t *testing.T) {
+	_, err := host.Start(context.Background(), host.Spec{Name: "flaky", Path: flakyBin, SHA256: strings.Repeat("0", 64)}, nil)
+	if !errors.Is(err, host.ErrChecksum) || !strings.Contains(err.Error(), "plugin install") {
+		t.Fatalf("unregistered binary: %v", err)
+	}
+	// A binary changed after it was registered.
+	copyBin := filepath.Join(t.TempDir(), "flaky")
+	b, _ := os.ReadFile(flakyBin)
+	if err := os.WriteFile(copyBin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := host.FileSHA256(copyBin)
+	if err := os.WriteFile(copyBin, append(b, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.Start(context.Background(), host.Spec{Name: "flaky", Path: copyBin, SHA256: sum}, nil); !errors.Is(err, host.ErrChecksum) {
+		t.Fatalf("changed binary: %v", err)
+	}
+}
+
+func TestCrashingPluginIsolatedAndRestarted(t *testing.T) {
+	p := start(t, nil)
+	ctx := context.Background()
+	_, err := p.Exec(ctx, sdk.Target{Hostname: "pc1"}, sdk.Command{Script: "crash"}, nil)
+	if !sdk.IsKind(err, sdk.Internal) {
+		t.Fatalf("a crash: kind %q (%v), want internal", sdk.KindOf(err), err)
+	}
+	res, err := p.Exec(ctx, sdk.Target{Hostname: "pc1"}, sdk.Command{Script: "hello"}, nil)
+	if err != nil || string(res.Stdout) != "hello" {
+		t.Fatalf("after the crash: %q %v", res.Stdout, err)
+	}
+	if p.Restarts() != 1 {
+		t.Fatalf("%d restarts, want 1", p.Restarts())
+	}
+}
+
+func TestHangingPluginIsolated(t *testing.T) {
+	p := start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := p.Exec(ctx, sdk.Target{Hostname: "pc1"}, sdk.Command{Script: "hang"}, nil)
+	if !sdk.IsKind(err, sdk.TimedOut) {
+		t.Fatalf("a hang: kind %q (%v), want timed_out", sdk.KindOf(err), err)
+	}
+	res, err := p.Exec(context.Background(), sdk.Target{Hostname: "pc1"}, sdk.Command{Script: "still here"}, nil)
+	if err != nil || string(res.Stdout) != "still here" {
+		t.Fatalf("after the hang: %q %v", res.Stdout, err)
+	}
+}
+
+func TestPluginLogsReachSlog(t *testing.T) {
+	logs := &logSink{}
+	p := start(t, logs)
+	if _, err := p.Exec(context.Background(), sdk.Target{}, sdk.Command{Script: "log me"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "running a command") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the plugin's log line did not reach slog:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestNoRingmasterSettingsInPluginEnvironment(t *testing.T) {
+	t.Setenv("RINGMASTER_KEY_FILE", "/secret/key")
+	t.Setenv("RINGMASTER_DB", "/var/lib/ringmaster.db")
+	p := start(t, nil)
+	res, err := p.Exec(context.Background(), sdk.Target{}, sdk.Command{Script: "env"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Stdout), "RINGMASTER_KEY_FILE") || strings.Contains(string(res.Stdout), "RINGMASTER_DB") {
+		t.Fatalf("the plugin saw Ringmaster's settings:\n%s", res.Stdout)
+	}
+}
