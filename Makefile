@@ -4,8 +4,11 @@ GO    ?= go
 BIN   := bin/ringmaster
 PKGS  := ./...
 STATICCHECK_VERSION := v0.8.2
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
+GOBIN := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help build test lint bench bench-scale bench-sim demo clean
+.PHONY: help build test lint proto verify-proto bench bench-scale bench-sim demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,6 +24,18 @@ lint: ## go vet, gofmt and staticcheck
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
+
+proto: ## regenerate plugins/sdk/proto from executor.proto (needs protoc: apt-get install protobuf-compiler)
+	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler"; exit 1; }
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$(GOBIN):$$PATH" protoc --proto_path=plugins/sdk/proto \
+		--go_out=plugins/sdk/proto --go_opt=paths=source_relative \
+		--go-grpc_out=plugins/sdk/proto --go-grpc_opt=paths=source_relative \
+		plugins/sdk/proto/executor.proto
+
+verify-proto: proto ## fail if the committed generated code differs from executor.proto's
+	git diff --exit-code -- plugins/sdk/proto
 
 bench: ## Go benchmarks, then the 1.3M-device scale run and the simulator benchmark
 	RINGMASTER_BENCH_DEVICES=100000 $(GO) test -run '^$$' -bench . -benchtime 3x ./inventory/...
