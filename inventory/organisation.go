@@ -12,6 +12,9 @@ type Organisation struct {
 	Name     string   // human name, e.g. "Example Hospitals NHS Trust"
 	TimeZone string   // IANA zone, e.g. "Europe/London"; maintenance windows are read in it
 	Tags     []string // optional free-form tags, sorted and unique
+	// Credential names the credential set its devices log on with, unless a
+	// device names its own ("" for none).
+	Credential string
 
 	CreatedAt time.Time
 }

@@ -229,3 +229,40 @@ func TestExportIsAtomic(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialCommands(t *testing.T) {
+	s := newScript(t)
+	const secret = "Tr0ub4dor&3-never-shown"
+	stdinRun := func(stdin string, args ...string) int {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr, func(k string) string { return s.env[k] })
+		fmt.Fprintf(&s.out, "$ ringmaster %s\n%s", strings.Join(args, " "), stdout.String())
+		if stderr.Len() > 0 {
+			fmt.Fprintf(&s.out, "[stderr]\n%s", stderr.String())
+		}
+		fmt.Fprintf(&s.out, "[exit %d]\n\n", code)
+		return code
+	}
+	s.run("org", "add", "RXX", "--name", "Example", "--timezone", "Europe/London")
+	stdinRun(secret+"\n", "credential", "add", "estate-admin", "--username", `NHS\svc-ringmaster`, "--password-stdin")
+	stdinRun(secret, "credential", "add", "estate-admin", "--username", "x", "--password-stdin")
+	s.run("credential", "add", "no-password", "--username", "x")
+	stdinRun("", "credential", "add", "empty", "--username", "x", "--password-stdin")
+	s.run("org", "set-credential", "RXX", "estate-admin")
+	s.run("org", "set-credential", "RXX", "missing")
+	s.run("credential", "list")
+	s.run("credential", "remove", "estate-admin")
+	s.run("org", "set-credential", "RXX", "")
+	s.run("credential", "remove", "estate-admin")
+	if strings.Contains(s.out.String(), secret) {
+		t.Fatalf("a command printed the secret:\n%s", s.out.String())
+	}
+	db, err := os.ReadFile("test.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(db, []byte(secret)) {
+		t.Fatal("the secret is stored in the clear")
+	}
+	s.golden("credential")
+}

@@ -19,7 +19,7 @@ func newOrgCmd(a *app) *cobra.Command {
 		Aliases: []string{"orgs", "organisation"},
 		Short:   "Manage organisations (trusts, practices, care providers)",
 	})
-	cmd.AddCommand(newOrgAddCmd(a), newOrgListCmd(a), newOrgShowCmd(a), newOrgRemoveCmd(a))
+	cmd.AddCommand(newOrgAddCmd(a), newOrgListCmd(a), newOrgShowCmd(a), newOrgRemoveCmd(a), newOrgSetCredentialCmd(a))
 	return cmd
 }
 

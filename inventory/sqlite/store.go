@@ -178,7 +178,7 @@ type orgRow struct {
 }
 
 func queryOrgs(ctx context.Context, db execer, where string, args ...any) ([]orgRow, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id, code, name, time_zone, tags, created_at FROM organisations `+where+` ORDER BY code`, args...)
+	rows, err := db.QueryContext(ctx, `SELECT id, code, name, time_zone, tags, credential, created_at FROM organisations `+where+` ORDER BY code`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list organisations: %w", err)
 	}
@@ -188,7 +188,7 @@ func queryOrgs(ctx context.Context, db execer, where string, args ...any) ([]org
 		var r orgRow
 		var tags string
 		var created sql.NullInt64
-		if err := rows.Scan(&r.id, &r.Code, &r.Name, &r.TimeZone, &tags, &created); err != nil {
+		if err := rows.Scan(&r.id, &r.Code, &r.Name, &r.TimeZone, &tags, &r.Credential, &created); err != nil {
 			return nil, fmt.Errorf("list organisations: %w", err)
 		}
 		if tags != "" {

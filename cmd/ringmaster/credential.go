@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// keyring opens the key file named by $RINGMASTER_KEY_FILE (default: the
+// database path plus ".key"), creating it on first use with a clear note.
+func (a *app) keyring() (*credential.Keyring, error) {
+	path := a.getenv("RINGMASTER_KEY_FILE")
+	if path == "" {
+		db := a.dbPath
+		if db == "" {
+			db = a.getenv("RINGMASTER_DB")
+		}
+		if db == "" {
+			db = "ringmaster.db"
+		}
+		path = db + ".key"
+	}
+	k, created, err := credential.LoadOrCreateKey(path)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(a.stderr, "note: created a new key file %s (mode 0600) to encrypt stored credentials; back it up and keep it apart from the database: without it they cannot be read\n", path)
+	}
+	return k, nil
+}
+
+func newCredentialCmd(a *app) *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:     "credential",
+		Aliases: []string{"credentials", "cred"},
+		Short:   "Manage the credentials executors log on with (stored encrypted)",
+	})
+	cmd.AddCommand(newCredentialAddCmd(a), newCredentialListCmd(a), newCredentialRemoveCmd(a))
+	return cmd
+}
+
+func newCredentialAddCmd(a *app) *cobra.Command {
+	var user string
+	var fromStdin bool
+	cmd := &cobra.Command{
+		Use:   "add NAME --username USER --password-stdin",
+		Short: "Add a credential; the password is read from standard input",
+		Long: `Add a named credential. The password is read from standard input (never from
+a flag, so it stays out of shell history and process listings), encrypted
+with AES-256-GCM under the key in $RINGMASTER_KEY_FILE (default: the database
+path plus ".key", created on first use) and stored in the database.`,
+		Example: `  printf '%s' "$WINRM_PASSWORD" | ringmaster credential add estate-admin --username 'NHS\svc-ringmaster' --password-stdin
+  ringmaster org set-credential RXX estate-admin`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if !fromStdin {
+				return usagef("give the password on standard input with --password-stdin")
+			}
+			secret, err := readSecret(a.stdin)
+			if err != nil {
+				return err
+			}
+			c := credential.Credential{Name: argv[0], Username: user, Secret: secret}
+			if err := c.Validate(); err != nil {
+				return usageError{err}
+			}
+			k, err := a.keyring()
+			if err != nil {
+				return err
+			}
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := s.AddCredential(cmd.Context(), c.Name, c.Username, k.Seal(c.Name, c.Secret)); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "added credential %s (user %s)\n", c.Name, c.Username)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&user, "username", "", "user name, e.g. DOMAIN\\user or user@domain (required)")
+	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
+	return cmd
+}
+
+// readSecret reads a password from standard input: everything, less one
+// trailing newline.
+func readSecret(r io.Reader) (string, error) {
+	b, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, 4096)))
+	if err != nil {
+		return "", fmt.Errorf("read the password from standard input: %w", err)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
+}
+
+func newCredentialListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "List credentials and where they are used (never their passwords)",
+		Example: "  ringmaster credential list",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			creds, err := s.Credentials(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tUSERNAME\tORGANISATIONS\tDEVICES\tADDED")
+			for _, c := range creds {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Name, c.Username, dash(strings.Join(c.Orgs, ",")), c.Devices, stamp(c.CreatedAt))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newCredentialRemoveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME",
+		Aliases: []string{"rm"},
+		Short:   "Remove a credential that nothing uses",
+		Example: "  ringmaster credential remove old-admin",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := s.RemoveCredential(cmd.Context(), argv[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "removed credential %s\n", argv[0])
+			return nil
+		},
+	}
+}
+
+func newOrgSetCredentialCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "set-credential CODE NAME",
+		Short:   "Make an organisation's devices log on with a credential (\"\" clears it)",
+		Example: "  ringmaster org set-credential RXX estate-admin",
+		Args:    args(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := s.SetOrganisationCredential(cmd.Context(), argv[0], argv[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "organisation %s uses credential %s\n", inventory.NormaliseOrgCode(argv[0]), dash(argv[1]))
+			return nil
+		},
+	}
+}
