@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
 )
@@ -38,4 +44,131 @@ func newExecutorPluginCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// startBuiltinExecutor runs a built-in executor out of process, from this
+// very binary, checked by its SHA-256 like any plugin.
+func startBuiltinExecutor(ctx context.Context, name string, log *slog.Logger) (*host.Plugin, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this executable: %w", err)
+	}
+	sum, err := host.FileSHA256(self)
+	if err != nil {
+		return nil, err
+	}
+	return host.Start(ctx, host.Spec{Name: name, Path: self, Args: []string{"executor-plugin", name}, SHA256: sum}, log)
+}
+
+// target builds how to reach a device: its address (else hostname), HTTPS
+// when the port is 5986 or --https says so, and the device's credential,
+// else its organisation's.
+func (a *app) target(ctx context.Context, d *inventory.Device, o targetFlags) (sdk.Target, error) {
+	s, err := a.open(ctx)
+	if err != nil {
+		return sdk.Target{}, err
+	}
+	credName := d.Credential
+	if credName == "" {
+		org, err := s.Organisation(ctx, d.Org)
+		if err != nil {
+			return sdk.Target{}, err
+		}
+		credName = org.Credential
+	}
+	if credName == "" {
+		return sdk.Target{}, fmt.Errorf("device %s has no credential and organisation %s has none either (ringmaster org set-credential %s NAME)", d.Hostname, d.Org, d.Org)
+	}
+	stored, err := s.Credential(ctx, credName)
+	if err != nil {
+		return sdk.Target{}, err
+	}
+	k, err := a.keyring()
+	if err != nil {
+		return sdk.Target{}, err
+	}
+	secret, err := k.Open(stored.Name, stored.Sealed)
+	if err != nil {
+		return sdk.Target{}, fmt.Errorf("credential %s: %w", stored.Name, err)
+	}
+	t := sdk.Target{Hostname: d.Hostname, Address: d.Address, HTTPS: o.https || strings.HasSuffix(d.Address, ":5986"),
+		InsecureSkipVerify: o.insecure, Auth: o.auth, Username: stored.Username, Password: secret, ConnectTimeout: o.connect}
+	if o.caFile != "" {
+		if t.CACertPEM, err = os.ReadFile(o.caFile); err != nil {
+			return sdk.Target{}, fmt.Errorf("--ca-file: %w", err)
+		}
+	}
+	return t, nil
+}
+
+type targetFlags struct {
+	https, insecure bool
+	auth, caFile    string
+	connect         time.Duration
+}
+
+func (o *targetFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVar(&o.https, "https", false, "use HTTPS (also chosen by an address on port 5986)")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM bundle of the CAs that sign the devices' WinRM certificates (default: system roots)")
+	f.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not verify the device's certificate (testing only)")
+	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm (Negotiate) or basic")
+	f.DurationVar(&o.connect, "connect-timeout", 30*time.Second, "connect and round-trip timeout")
+}
+
+func newExecCmd(a *app) *cobra.Command {
+	var (
+		o       targetFlags
+		shell   string
+		timeout time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "exec HOSTNAME -- SCRIPT",
+		Short: "Run one command on one device now, streaming its output",
+		Long: `Run one command on one device through its executor (WinRM), streaming its
+output. The device comes from the inventory; it logs on with its own
+credential, else its organisation's. The script runs in PowerShell (default)
+or cmd.`,
+		Example: `  ringmaster exec pc000001.rxx.nhs.uk -- '(Get-CimInstance Win32_OperatingSystem).Version'
+  ringmaster exec pc000001.rxx.nhs.uk --shell cmd -- ver`,
+		Args: args(cobra.MinimumNArgs(2)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if cmd.ArgsLenAtDash() != 1 {
+				return usagef("write the script after --, e.g. ringmaster exec HOST -- hostname")
+			}
+			if shell != string(sdk.PowerShell) && shell != string(sdk.Cmd) {
+				return usagef("--shell %q: want powershell or cmd", shell)
+			}
+			ctx := cmd.Context()
+			s, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			d, err := s.Device(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			t, err := a.target(ctx, &d, o)
+			if err != nil {
+				return err
+			}
+			x, err := startBuiltinExecutor(ctx, "winrm", a.log)
+			if err != nil {
+				return err
+			}
+			defer x.Close()
+			_, err = x.Exec(ctx, t, sdk.Command{Shell: sdk.Shell(shell), Script: strings.Join(argv[1:], " "), Timeout: timeout}, func(c sdk.Chunk) {
+				w := a.stdout
+				if c.Stream == sdk.Stderr {
+					w = a.stderr
+				}
+				_, _ = w.Write(c.Data)
+			})
+			return err
+		},
+	}
+	o.register(cmd)
+	cmd.Flags().StringVar(&shell, "shell", "powershell", "powershell or cmd")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "give up on the command after this long")
+	return cmd
 }

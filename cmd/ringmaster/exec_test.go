@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+)
+
+// TestMain lets this test binary serve the built-in executors when the
+// host starts it as a plugin (os.Executable() is the test binary here).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "executor-plugin" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	}
+	os.Exit(m.Run())
+}
+
+func TestExec(t *testing.T) {
+	f, err := fleetsim.Start(context.Background(), fleetsim.Config{Username: "svc", Password: "Exec-Secret-1", HTTPS: true,
+		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1),
+		Devices: []device.Spec{{Hostname: "pc000001.rxx.nhs.uk", Caption: "Microsoft Windows 10 Enterprise", Edition: "Enterprise",
+			Build: "10.0.19045", UBR: 3803, DiskFreeGB: 40, RAMGB: 8}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := newScript(t)
+	if err := os.WriteFile("ca.pem", f.CACertPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	csv := "hostname,org,address\npc000001.rxx.nhs.uk,RXX," + f.Endpoints()[0].Address(true) + "\n"
+	if err := os.WriteFile("d.csv", []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.run("org", "add", "RXX", "--name", "Example", "--timezone", "Europe/London")
+	s.run("inventory", "import", "d.csv")
+	var out, errOut bytes.Buffer
+	env := func(k string) string { return s.env[k] }
+	if code := run(context.Background(), []string{"credential", "add", "svc", "--username", "svc", "--password-stdin"},
+		strings.NewReader("Exec-Secret-1\n"), &out, &errOut, env); code != 0 {
+		t.Fatalf("credential add: %s", errOut.String())
+	}
+	s.run("org", "set-credential", "RXX", "svc")
+
+	execute := func(args ...string) (string, string, int) {
+		var o, e bytes.Buffer
+		code := run(context.Background(), append([]string{"exec"}, args...), strings.NewReader(""), &o, &e, env)
+		return o.String(), e.String(), code
+	}
+	if o, e, code := execute("PC000001.rxx.nhs.uk", "--ca-file", "ca.pem", "--", "hostname"); code != 0 || o != "PC000001\r\n" {
+		t.Fatalf("exec hostname: %q %q %d\n%s", o, e, code, s.out.String())
+	}
+	if o, _, code := execute("pc000001.rxx.nhs.uk", "--ca-file", "ca.pem", "--shell", "cmd", "--", "ver"); code != 0 || !strings.Contains(o, "10.0.19045.3803") {
+		t.Fatalf("exec ver: %q %d", o, code)
+	}
+	_, e, code := execute("pc000001.rxx.nhs.uk", "--ca-file", "ca.pem", "--", "exit", "3")
+	if code != 1 || !strings.Contains(e, "command_failed (exit code 3)") {
+		t.Fatalf("exec exit 3: %q %d", e, code)
+	}
+	_, e, code = execute("pc000001.rxx.nhs.uk", "--", "hostname") // no CA: the certificate cannot be verified
+	if code != 1 || !strings.Contains(e, "tls") || strings.Contains(e, "Exec-Secret-1") {
+		t.Fatalf("exec without the CA: %q %d", e, code)
+	}
+	if _, e, code = execute("pc000001.rxx.nhs.uk", "hostname"); code != 2 {
+		t.Fatalf("exec without --: %q %d", e, code)
+	}
+}
