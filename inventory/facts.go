@@ -119,10 +119,11 @@ func (x *Facts) Value(f Fact) string {
 }
 
 // Set parses text as the value of fact f, observed at the given time. The
-// text is validated; an empty string is an error (use Forget to clear).
+// text is validated; an empty string is an error, except for KBs, where it
+// means "observed: none installed".
 func (x *Facts) Set(f Fact, text string, at time.Time) error {
 	text = strings.TrimSpace(text)
-	if text == "" {
+	if text == "" && f != FactKBs {
 		return fmt.Errorf("empty value")
 	}
 	switch f {

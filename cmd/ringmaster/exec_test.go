@@ -72,3 +72,53 @@ func TestExec(t *testing.T) {
 		t.Fatalf("exec without --: %q %d", e, code)
 	}
 }
+
+func TestProbe(t *testing.T) {
+	f, err := fleetsim.Start(context.Background(), fleetsim.Config{Username: "svc", Password: "Probe-Secret-1",
+		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1),
+		Faults:       fleetsim.FaultSpec{Share: map[string]float64{fleetsim.FaultUnreachable: 0.25, fleetsim.FaultBadCreds: 0.25}}, Seed: 2,
+		Devices: []device.Spec{
+			{Hostname: "pc1.rxx.nhs.uk", Caption: "Microsoft Windows 10 Enterprise", Edition: "Enterprise", Build: "10.0.19045", UBR: 3803, DiskFreeGB: 40, RAMGB: 8, Model: "OptiPlex 7090", KBs: []string{"KB5034441"}},
+			{Hostname: "pc2.rxx.nhs.uk", Caption: "Microsoft Windows 7 Professional", Edition: "Professional", Build: "6.1.7601", UBR: 24544, DiskFreeGB: 30, RAMGB: 4},
+			{Hostname: "pc3.rxx.nhs.uk", Caption: "Microsoft Windows 10 Enterprise", Edition: "Enterprise", Build: "10.0.17763", UBR: 1935, DiskFreeGB: 20, RAMGB: 8},
+			{Hostname: "pc4.rxx.nhs.uk", Caption: "Microsoft Windows 10 Enterprise", Edition: "Enterprise", Build: "10.0.18363", UBR: 1556, DiskFreeGB: 10, RAMGB: 16},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := newScript(t)
+	csv := "hostname,org,address,os_build\n"
+	for _, ep := range f.Endpoints() {
+		csv += ep.Machine.Hostname() + ",RXX," + ep.Address(false) + ",6.1.7601\n" // a stale build the probe corrects
+	}
+	if err := os.WriteFile("d.csv", []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.run("org", "add", "RXX", "--name", "Example", "--timezone", "Europe/London")
+	s.run("inventory", "import", "d.csv")
+	env := func(k string) string { return s.env[k] }
+	var out, errOut bytes.Buffer
+	run(context.Background(), []string{"credential", "add", "svc", "--username", "svc", "--password-stdin"}, strings.NewReader("Probe-Secret-1"), &out, &errOut, env)
+	s.run("org", "set-credential", "RXX", "svc")
+	out.Reset()
+	errOut.Reset()
+	code := run(context.Background(), []string{"probe", "-l", "org=RXX", "--auth", "basic", "--concurrency", "4"}, strings.NewReader(""), &out, &errOut, env)
+	if code != 0 || out.String() != "probed 4 devices: 2 answered, 1 auth_failed, 1 unreachable\n" {
+		t.Fatalf("probe: %d %q %q", code, out.String(), errOut.String())
+	}
+	if strings.Contains(errOut.String(), "Probe-Secret-1") {
+		t.Fatal("the secret reached the output")
+	}
+	for _, ep := range f.Endpoints() {
+		if len(ep.Faults) > 0 {
+			continue
+		}
+		var o bytes.Buffer
+		run(context.Background(), []string{"inventory", "show", ep.Machine.Hostname(), "-o", "json"}, strings.NewReader(""), &o, &errOut, env)
+		want := map[string]string{"pc1.rxx.nhs.uk": `"10.0.19045"`, "pc2.rxx.nhs.uk": `"6.1.7601"`, "pc3.rxx.nhs.uk": `"10.0.17763"`, "pc4.rxx.nhs.uk": `"10.0.18363"`}[ep.Machine.Hostname()]
+		if !strings.Contains(o.String(), want) || !strings.Contains(o.String(), `"last_seen": "20`) {
+			t.Errorf("%s after probe:\n%s", ep.Machine.Hostname(), o.String())
+		}
+	}
+}

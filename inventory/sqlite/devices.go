@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"strings"
+	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -201,4 +202,39 @@ func (s *Store) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCount,
 
 func versionFromKey(k int64) inventory.Version {
 	return inventory.Version{Major: int(k / 1_000_000_000_000), Minor: int(k / 1_000_000 % 1_000_000), Build: int(k % 1_000_000)}
+}
+
+// RecordObservation merges facts observed on a device (keeping, per fact,
+// the newest observation) and marks it seen at seen.
+func (s *Store) RecordObservation(ctx context.Context, hostname string, f inventory.Facts, seen time.Time) error {
+	h := inventory.NormaliseHostname(hostname)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	var d inventory.Device
+	row := tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
+	if err := scanDevice(row, &d); errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("device %s: %w", h, inventory.ErrNotFound)
+	} else if err != nil {
+		return fmt.Errorf("device %s: %w", h, err)
+	}
+	changed := d.Facts.Merge(&f)
+	if seen.After(d.LastSeen) {
+		d.LastSeen, changed = seen, true
+	}
+	if !changed {
+		return nil
+	}
+	var build any
+	if d.Facts.Known(inventory.FactOSBuild) {
+		build = d.Facts.OSBuild.Key()
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE devices SET facts = ?, os_build_key = ?, last_seen = ?, updated_at = ? WHERE hostname = ?`,
+		string(appendFacts(nil, &d.Facts)), build, micros(d.LastSeen), micros(s.now()), h)
+	if err != nil {
+		return fmt.Errorf("record observation of %s: %w", h, err)
+	}
+	return tx.Commit()
 }
