@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
@@ -64,41 +65,77 @@ func startBuiltinExecutor(ctx context.Context, name string, log *slog.Logger) (*
 // when the port is 5986 or --https says so, and the device's credential,
 // else its organisation's.
 func (a *app) target(ctx context.Context, d *inventory.Device, o targetFlags) (sdk.Target, error) {
-	s, err := a.open(ctx)
+	r, err := a.newTargets(ctx, o)
 	if err != nil {
 		return sdk.Target{}, err
 	}
+	return r.target(ctx, d)
+}
+
+// targets resolves devices to targets, opening each credential once.
+type targets struct {
+	a     *app
+	o     targetFlags
+	ca    []byte
+	orgs  map[string]string // org code -> default credential
+	creds map[string][2]string
+	keys  *credential.Keyring
+}
+
+func (a *app) newTargets(ctx context.Context, o targetFlags) (*targets, error) {
+	s, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &targets{a: a, o: o, orgs: map[string]string{}, creds: map[string][2]string{}}
+	orgs, err := s.Organisations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, org := range orgs {
+		r.orgs[org.Code] = org.Credential
+	}
+	if o.caFile != "" {
+		if r.ca, err = os.ReadFile(o.caFile); err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+	}
+	return r, nil
+}
+
+func (r *targets) target(ctx context.Context, d *inventory.Device) (sdk.Target, error) {
 	credName := d.Credential
 	if credName == "" {
-		org, err := s.Organisation(ctx, d.Org)
-		if err != nil {
-			return sdk.Target{}, err
-		}
-		credName = org.Credential
+		credName = r.orgs[d.Org]
 	}
 	if credName == "" {
 		return sdk.Target{}, fmt.Errorf("device %s has no credential and organisation %s has none either (ringmaster org set-credential %s NAME)", d.Hostname, d.Org, d.Org)
 	}
-	stored, err := s.Credential(ctx, credName)
-	if err != nil {
-		return sdk.Target{}, err
-	}
-	k, err := a.keyring()
-	if err != nil {
-		return sdk.Target{}, err
-	}
-	secret, err := k.Open(stored.Name, stored.Sealed)
-	if err != nil {
-		return sdk.Target{}, fmt.Errorf("credential %s: %w", stored.Name, err)
-	}
-	t := sdk.Target{Hostname: d.Hostname, Address: d.Address, HTTPS: o.https || strings.HasSuffix(d.Address, ":5986"),
-		InsecureSkipVerify: o.insecure, Auth: o.auth, Username: stored.Username, Password: secret, ConnectTimeout: o.connect}
-	if o.caFile != "" {
-		if t.CACertPEM, err = os.ReadFile(o.caFile); err != nil {
-			return sdk.Target{}, fmt.Errorf("--ca-file: %w", err)
+	c, ok := r.creds[credName]
+	if !ok {
+		s, err := r.a.open(ctx)
+		if err != nil {
+			return sdk.Target{}, err
 		}
+		stored, err := s.Credential(ctx, credName)
+		if err != nil {
+			return sdk.Target{}, err
+		}
+		if r.keys == nil {
+			if r.keys, err = r.a.keyring(); err != nil {
+				return sdk.Target{}, err
+			}
+		}
+		secret, err := r.keys.Open(stored.Name, stored.Sealed)
+		if err != nil {
+			return sdk.Target{}, fmt.Errorf("credential %s: %w", stored.Name, err)
+		}
+		c = [2]string{stored.Username, secret}
+		r.creds[credName] = c
 	}
-	return t, nil
+	o := r.o
+	return sdk.Target{Hostname: d.Hostname, Address: d.Address, HTTPS: o.https || strings.HasSuffix(d.Address, ":5986"),
+		CACertPEM: r.ca, InsecureSkipVerify: o.insecure, Auth: o.auth, Username: c[0], Password: c[1], ConnectTimeout: o.connect}, nil
 }
 
 type targetFlags struct {

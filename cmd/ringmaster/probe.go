@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
@@ -60,9 +61,13 @@ device answered, 1 when none did.`,
 				fmt.Fprintln(a.stderr, "no devices match")
 				return nil
 			}
+			resolver, err := a.newTargets(ctx, o)
+			if err != nil {
+				return err
+			}
 			targets := make([]sdk.Target, len(devices))
 			for i, d := range devices {
-				if targets[i], err = a.target(ctx, d, o); err != nil {
+				if targets[i], err = resolver.target(ctx, d); err != nil {
 					return err
 				}
 			}
@@ -101,6 +106,7 @@ device answered, 1 when none did.`,
 			stopProgress()
 			counts := map[string]int{}
 			ok := 0
+			var observed []sqlite.Observation
 			for i, r := range results {
 				if r.err != nil {
 					kind := string(sdk.KindOf(r.err))
@@ -111,10 +117,11 @@ device answered, 1 when none did.`,
 					a.log.Debug("probe failed", "device", devices[i].Hostname, "err", r.err)
 					continue
 				}
-				if err := s.RecordObservation(ctx, devices[i].Hostname, toFacts(r.facts), r.facts.ObservedAt); err != nil {
-					return err
-				}
+				observed = append(observed, sqlite.Observation{Hostname: devices[i].Hostname, Facts: toFacts(r.facts), Seen: r.facts.ObservedAt})
 				ok++
+			}
+			if err := s.RecordObservations(ctx, observed); err != nil {
+				return err
 			}
 			kinds := make([]string, 0, len(counts))
 			for k := range counts {

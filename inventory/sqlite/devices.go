@@ -204,15 +204,36 @@ func versionFromKey(k int64) inventory.Version {
 	return inventory.Version{Major: int(k / 1_000_000_000_000), Minor: int(k / 1_000_000 % 1_000_000), Build: int(k % 1_000_000)}
 }
 
+// Observation is what was seen on one device at one time.
+type Observation struct {
+	Hostname string
+	Facts    inventory.Facts
+	Seen     time.Time
+}
+
 // RecordObservation merges facts observed on a device (keeping, per fact,
 // the newest observation) and marks it seen at seen.
 func (s *Store) RecordObservation(ctx context.Context, hostname string, f inventory.Facts, seen time.Time) error {
-	h := inventory.NormaliseHostname(hostname)
+	return s.RecordObservations(ctx, []Observation{{hostname, f, seen}})
+}
+
+// RecordObservations records many observations in one transaction.
+func (s *Store) RecordObservations(ctx context.Context, obs []Observation) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	for i := range obs {
+		if err := s.recordObservation(ctx, tx, obs[i].Hostname, obs[i].Facts, obs[i].Seen); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname string, f inventory.Facts, seen time.Time) error {
+	h := inventory.NormaliseHostname(hostname)
 	var d inventory.Device
 	row := tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
 	if err := scanDevice(row, &d); errors.Is(err, sql.ErrNoRows) {
@@ -231,10 +252,10 @@ func (s *Store) RecordObservation(ctx context.Context, hostname string, f invent
 	if d.Facts.Known(inventory.FactOSBuild) {
 		build = d.Facts.OSBuild.Key()
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE devices SET facts = ?, os_build_key = ?, last_seen = ?, updated_at = ? WHERE hostname = ?`,
+	_, err := tx.ExecContext(ctx, `UPDATE devices SET facts = ?, os_build_key = ?, last_seen = ?, updated_at = ? WHERE hostname = ?`,
 		string(appendFacts(nil, &d.Facts)), build, micros(d.LastSeen), micros(s.now()), h)
 	if err != nil {
 		return fmt.Errorf("record observation of %s: %w", h, err)
 	}
-	return tx.Commit()
+	return nil
 }

@@ -12,11 +12,11 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
-// factsScript reads every fact in one round trip. Each section starts with
+// FactsScript reads every fact in one round trip. Each section starts with
 // a marker line, so a section that prints nothing (no hotfixes) cannot shift
 // the others. It uses only Windows PowerShell 5.1 cmdlets available on every
 // Windows 10 and Windows 7 SP1 with WMF 5.1.
-const factsScript = `$ErrorActionPreference = 'Continue'
+const FactsScript = `$ErrorActionPreference = 'Continue'
 Write-Output '#host'
 hostname
 Write-Output '#os'
@@ -36,7 +36,7 @@ Write-Output '#end'`
 
 // Probe implements sdk.Executor.
 func (e *Executor) Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error) {
-	res, err := e.Exec(ctx, t, sdk.Command{Shell: sdk.PowerShell, Script: factsScript}, nil)
+	res, err := e.Exec(ctx, t, sdk.Command{Shell: sdk.PowerShell, Script: FactsScript}, nil)
 	if err != nil && !sdk.IsKind(err, sdk.CommandFailed) {
 		if se, ok := err.(*sdk.Error); ok {
 			se.Op = "probe"
