@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,5 +122,55 @@ func TestProbe(t *testing.T) {
 		if !strings.Contains(o.String(), want) || !strings.Contains(o.String(), `"last_seen": "20`) {
 			t.Errorf("%s after probe:\n%s", ep.Machine.Hostname(), o.String())
 		}
+	}
+}
+
+func TestPluginCommands(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "flaky")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/host/testdata/flaky").CombinedOutput(); err != nil {
+		t.Fatalf("build the test plugin: %v\n%s", err, out)
+	}
+	s := newScript(t)
+	env := func(k string) string { return s.env[k] }
+	runOut := func(args ...string) (string, string, int) {
+		var o, e bytes.Buffer
+		code := run(context.Background(), args, strings.NewReader(""), &o, &e, env)
+		return o.String(), e.String(), code
+	}
+	if o, e, code := runOut("plugin", "install", bin); code != 0 || !strings.Contains(o, "installed plugin flaky 1.0.0") {
+		t.Fatalf("install: %q %q %d", o, e, code)
+	}
+	if o, _, _ := runOut("plugin", "list"); !strings.Contains(o, "flaky") || !strings.Contains(o, "ok") || !strings.Contains(o, "winrm") {
+		t.Fatalf("list: %q", o)
+	}
+	// Tamper with the binary: listed as changed, and refused.
+	b, _ := os.ReadFile(bin)
+	if err := os.WriteFile(bin, append(b, 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if o, _, _ := runOut("plugin", "list"); !strings.Contains(o, "changed: refused until reinstalled") {
+		t.Fatalf("list after tampering: %q", o)
+	}
+	s.run("org", "add", "RXX", "--name", "Example", "--timezone", "Europe/London")
+	if err := os.WriteFile("d.csv", []byte("hostname,org,credential\npc1.rxx.nhs.uk,RXX,c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.run("inventory", "import", "d.csv")
+	var o, e bytes.Buffer
+	run(context.Background(), []string{"credential", "add", "c", "--username", "u", "--password-stdin"}, strings.NewReader("pw-secret-9"), &o, &e, env)
+	if _, e, code := runOut("exec", "pc1.rxx.nhs.uk", "--executor", "flaky", "--", "hi"); code != 1 || !strings.Contains(e, "does not match its registered SHA-256") {
+		t.Fatalf("exec with a tampered plugin: %q %d", e, code)
+	}
+	// Reinstalled, it runs.
+	runOut("plugin", "install", bin)
+	if o, e, code := runOut("exec", "pc1.rxx.nhs.uk", "--executor", "flaky", "--", "hi"); code != 0 || o != "hi" {
+		t.Fatalf("exec through the plugin: %q %q %d", o, e, code)
+	}
+	if _, _, code := runOut("plugin", "remove", "flaky"); code != 0 {
+		t.Fatal("remove failed")
+	}
+	if _, e, code := runOut("exec", "pc1.rxx.nhs.uk", "--executor", "flaky", "--", "hi"); code != 1 || !strings.Contains(e, "not found") {
+		t.Fatalf("exec with a removed plugin: %q %d", e, code)
 	}
 }

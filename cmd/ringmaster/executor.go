@@ -139,9 +139,9 @@ func (r *targets) target(ctx context.Context, d *inventory.Device) (sdk.Target, 
 }
 
 type targetFlags struct {
-	https, insecure bool
-	auth, caFile    string
-	connect         time.Duration
+	https, insecure        bool
+	auth, caFile, executor string
+	connect                time.Duration
 }
 
 func (o *targetFlags) register(cmd *cobra.Command) {
@@ -151,6 +151,7 @@ func (o *targetFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not verify the device's certificate (testing only)")
 	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm (Negotiate) or basic")
 	f.DurationVar(&o.connect, "connect-timeout", 30*time.Second, "connect and round-trip timeout")
+	f.StringVar(&o.executor, "executor", "winrm", "executor: the built-in winrm, or a plugin registered with ringmaster plugin install")
 }
 
 func newExecCmd(a *app) *cobra.Command {
@@ -189,7 +190,7 @@ or cmd.`,
 			if err != nil {
 				return err
 			}
-			x, err := startBuiltinExecutor(ctx, "winrm", a.log)
+			x, err := a.startExecutor(ctx, o.executor)
 			if err != nil {
 				return err
 			}

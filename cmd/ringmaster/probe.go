@@ -71,7 +71,7 @@ device answered, 1 when none did.`,
 					return err
 				}
 			}
-			x, err := startBuiltinExecutor(ctx, "winrm", a.log)
+			x, err := a.startExecutor(ctx, o.executor)
 			if err != nil {
 				return err
 			}

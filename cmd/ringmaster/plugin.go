@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+)
+
+func newPluginCmd(a *app) *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:     "plugin",
+		Aliases: []string{"plugins"},
+		Short:   "Register executor plugins (each pinned to its SHA-256)",
+	})
+	cmd.AddCommand(newPluginInstallCmd(a), newPluginListCmd(a), newPluginRemoveCmd(a))
+	return cmd
+}
+
+func newPluginInstallCmd(a *app) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "install PATH [--name NAME]",
+		Short: "Register an executor plugin binary and its SHA-256",
+		Long: `Register an executor plugin: its path and the SHA-256 of the binary as it is
+now. The plugin is started once to check it speaks the protocol; its name is
+the one it reports unless --name is given. Later, a binary that no longer has
+this digest is refused; install it again to accept a change.`,
+		Example: "  ringmaster plugin install /opt/ringmaster/plugins/ringmaster-executor-ssh\n  ringmaster exec pc1.rxx.nhs.uk --executor ssh -- hostname",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			path, err := filepath.Abs(argv[0])
+			if err != nil {
+				return err
+			}
+			sum, err := host.FileSHA256(path)
+			if err != nil {
+				return fmt.Errorf("plugin install: %w", err)
+			}
+			p, err := host.Start(cmd.Context(), host.Spec{Name: filepath.Base(path), Path: path, SHA256: sum}, a.log)
+			if err != nil {
+				return err
+			}
+			info, err := p.Info(cmd.Context())
+			p.Close()
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				name = info.Name
+			}
+			if name == "winrm" {
+				return usagef("the name winrm belongs to the built-in executor; give --name")
+			}
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := s.InstallPlugin(cmd.Context(), sqlite.PluginRecord{Name: name, Path: path, SHA256: sum}); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", name, info.Version, path, sum)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "name to register it under (default: the name it reports)")
+	return cmd
+}
+
+func newPluginListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "List executors: the built-in one and the registered plugins, with their status",
+		Example: "  ringmaster plugin list",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ps, err := s.Plugins(cmd.Context())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATUS\tSHA256\tPATH")
+			fmt.Fprintln(tw, "winrm\tbuilt in\t-\t(this binary)")
+			for _, p := range ps {
+				status := "ok"
+				if sum, err := host.FileSHA256(p.Path); err != nil {
+					status = "missing"
+				} else if sum != p.SHA256 {
+					status = "changed: refused until reinstalled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, status, p.SHA256[:16]+"...", p.Path)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newPluginRemoveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove NAME",
+		Aliases: []string{"rm"},
+		Short:   "Forget a registered plugin (the binary is left alone)",
+		Example: "  ringmaster plugin remove ssh",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			s, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := s.RemovePlugin(cmd.Context(), argv[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "removed plugin %s\n", argv[0])
+			return nil
+		},
+	}
+}
+
+// startExecutor starts the named executor: the built-in WinRM one, or a
+// registered plugin, checked against its recorded SHA-256.
+func (a *app) startExecutor(ctx context.Context, name string) (*host.Plugin, error) {
+	if _, ok := builtinExecutors[name]; ok {
+		return startBuiltinExecutor(ctx, name, a.log)
+	}
+	s, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.Plugin(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return host.Start(ctx, host.Spec{Name: rec.Name, Path: rec.Path, SHA256: rec.SHA256}, a.log)
+}

@@ -1,0 +1,81 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// PluginRecord is a registered executor plugin.
+type PluginRecord struct {
+	Name, Path, SHA256 string
+	InstalledAt        time.Time
+}
+
+// InstallPlugin registers (or re-registers) a plugin binary and its digest.
+func (s *Store) InstallPlugin(ctx context.Context, p PluginRecord) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if _, err := tx.ExecContext(ctx, `DELETE FROM plugins WHERE name = ?`, p.Name); err != nil {
+		return fmt.Errorf("install plugin %s: %w", p.Name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO plugins (name, path, sha256, installed_at) VALUES (?, ?, ?, ?)`,
+		p.Name, p.Path, p.SHA256, micros(s.now())); err != nil {
+		return fmt.Errorf("install plugin %s: %w", p.Name, err)
+	}
+	return tx.Commit()
+}
+
+// Plugin returns a registered plugin.
+func (s *Store) Plugin(ctx context.Context, name string) (PluginRecord, error) {
+	var p PluginRecord
+	var at sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT name, path, sha256, installed_at FROM plugins WHERE name = ?`, name).Scan(&p.Name, &p.Path, &p.SHA256, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("plugin %s: %w (ringmaster plugin install PATH)", name, inventory.ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("plugin %s: %w", name, err)
+	}
+	p.InstalledAt = fromMicros(at)
+	return p, nil
+}
+
+// Plugins lists the registered plugins by name.
+func (s *Store) Plugins(ctx context.Context) ([]PluginRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name, path, sha256, installed_at FROM plugins ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list plugins: %w", err)
+	}
+	defer rows.Close()
+	var out []PluginRecord
+	for rows.Next() {
+		var p PluginRecord
+		var at sql.NullInt64
+		if err := rows.Scan(&p.Name, &p.Path, &p.SHA256, &at); err != nil {
+			return nil, fmt.Errorf("list plugins: %w", err)
+		}
+		p.InstalledAt = fromMicros(at)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// RemovePlugin forgets a plugin.
+func (s *Store) RemovePlugin(ctx context.Context, name string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM plugins WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("remove plugin %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("plugin %s: %w", name, inventory.ErrNotFound)
+	}
+	return nil
+}
