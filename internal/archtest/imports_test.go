@@ -31,6 +31,8 @@ var rules = []struct {
 	{"plugins/sdk/conformance", []string{"plugins/sdk", "plugins/sdk/proto"}},
 	{"plugins/winrm", []string{"plugins/sdk", "plugins/sdk/proto"}},
 	{"plugins/host", []string{"plugins/sdk", "plugins/sdk/proto"}},
+	// An example plugin is built as an outside author would: the SDK only.
+	{"plugins/examples/ssh", []string{"plugins/sdk", "plugins/sdk/proto"}},
 	// The simulated fleet: the device model and the WS-Management front know
 	// nothing of each other or of the product; fleetsim wires them.
 	{"plugins/winrm/fleetsim/device", nil},
