@@ -77,13 +77,30 @@ device answered, 1 when none did.`,
 			}
 			defer x.Close()
 
-			type outcome struct {
-				facts sdk.ProbeResult
-				err   error
-			}
-			results := make([]outcome, len(devices))
+			// Probes run concurrently; what they observe is stored as it
+			// arrives, in batches, by one writer (SQLite has one).
 			var next, done atomic.Int64
 			var wg sync.WaitGroup
+			found := make(chan sqlite.Observation, 512)
+			writeErr := make(chan error, 1)
+			go func() {
+				var batch []sqlite.Observation
+				var err error
+				for o := range found {
+					batch = append(batch, o)
+					if len(batch) == 256 && err == nil {
+						err = s.RecordObservations(ctx, batch)
+						batch = batch[:0]
+					}
+				}
+				if err == nil {
+					err = s.RecordObservations(ctx, batch)
+				}
+				writeErr <- err
+			}()
+			var mu sync.Mutex
+			counts := map[string]int{}
+			ok := 0
 			stopProgress := a.progress(&done, len(devices))
 			for range min(concurrency, len(devices)) {
 				wg.Add(1)
@@ -97,30 +114,30 @@ device answered, 1 when none did.`,
 						pctx, cancel := context.WithTimeout(ctx, timeout)
 						res, err := x.Probe(pctx, targets[i])
 						cancel()
-						results[i] = outcome{res, err}
 						done.Add(1)
+						mu.Lock()
+						if err != nil {
+							kind := string(sdk.KindOf(err))
+							if kind == "" {
+								kind = "error"
+							}
+							counts[kind]++
+						} else {
+							ok++
+						}
+						mu.Unlock()
+						if err != nil {
+							a.log.Debug("probe failed", "device", devices[i].Hostname, "err", err)
+							continue
+						}
+						found <- sqlite.Observation{Hostname: devices[i].Hostname, Facts: toFacts(res), Seen: res.ObservedAt}
 					}
 				}()
 			}
 			wg.Wait()
+			close(found)
 			stopProgress()
-			counts := map[string]int{}
-			ok := 0
-			var observed []sqlite.Observation
-			for i, r := range results {
-				if r.err != nil {
-					kind := string(sdk.KindOf(r.err))
-					if kind == "" {
-						kind = "error"
-					}
-					counts[kind]++
-					a.log.Debug("probe failed", "device", devices[i].Hostname, "err", r.err)
-					continue
-				}
-				observed = append(observed, sqlite.Observation{Hostname: devices[i].Hostname, Facts: toFacts(r.facts), Seen: r.facts.ObservedAt})
-				ok++
-			}
-			if err := s.RecordObservations(ctx, observed); err != nil {
+			if err := <-writeErr; err != nil {
 				return err
 			}
 			kinds := make([]string, 0, len(counts))
