@@ -145,3 +145,11 @@ func TestNoRingmasterSettingsInPluginEnvironment(t *testing.T) {
 		t.Fatalf("the plugin saw Ringmaster's settings:\n%s", res.Stdout)
 	}
 }
+
+func TestGarbageFromPluginIsTyped(t *testing.T) {
+	p := start(t, nil)
+	_, err := p.Exec(context.Background(), sdk.Target{Hostname: "pc1"}, sdk.Command{Script: "garbage"}, nil)
+	if !sdk.IsKind(err, sdk.Protocol) {
+		t.Fatalf("an unknown error kind: %q (%v), want protocol", sdk.KindOf(err), err)
+	}
+}

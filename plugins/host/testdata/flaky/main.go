@@ -1,6 +1,7 @@
 // Command flaky is a test executor plugin that misbehaves on request:
-// Exec "crash" exits the process, "hang" never returns, "env" prints the
-// names of its environment variables; anything else is echoed.
+// Exec "crash" exits the process, "hang" never returns, "garbage" answers
+// with an error kind no host knows, "env" prints the names of its
+// environment variables; anything else is echoed.
 package main
 
 import (
@@ -31,6 +32,8 @@ func (f flaky) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func(s
 		os.Exit(3)
 	case "hang":
 		select {} // ignores even its context
+	case "garbage":
+		return sdk.Result{}, &sdk.Error{Kind: "sideways", Op: "exec"}
 	case "env":
 		var names []string
 		for _, kv := range os.Environ() {
