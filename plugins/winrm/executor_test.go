@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	wr "github.com/masterzen/winrm"
 
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk/conformance"
@@ -72,9 +73,15 @@ func TestConformance(t *testing.T) {
 
 func TestProbeFacts(t *testing.T) {
 	f := fleet(t, fleetsim.Config{})
-	res, err := winrm.New(winrm.Options{}).Probe(context.Background(), target(f, 1, false, "basic"))
+	before := *wr.DefaultParameters
+	res, err := winrm.New(winrm.Options{}).Probe(context.Background(), target(f, 1, false, "ntlm"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The library's DefaultParameters is a shared pointer: the executor
+	// must have worked on a copy.
+	if after := *wr.DefaultParameters; after.Timeout != before.Timeout || after.Dial != nil || after.TransportDecorator != nil {
+		t.Fatalf("the executor changed masterzen's shared DefaultParameters: %+v", after)
 	}
 	got := res.Facts
 	if got.Hostname != "PC000002" || got.OSBuild != "6.1.7601" || got.UBR != 24544 || got.OSEdition != "Professional" ||
