@@ -9,15 +9,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/csv"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,6 +23,8 @@ import (
 	"time"
 
 	"github.com/masterzen/winrm"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/tools/benchutil"
 )
 
 func main() {
@@ -47,31 +46,19 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 	}
 	defer os.RemoveAll(dir)
 	inv := filepath.Join(dir, "fleet.csv")
-	cmd := exec.Command(bin, "simulate", "--devices", strconv.Itoa(devices), "--orgs", "20", "--seed", "1",
+	start := time.Now()
+	sim, err := benchutil.StartSimulator(bin, "--devices", strconv.Itoa(devices), "--orgs", "20", "--seed", "1",
 		"--inventory-out", inv, "--first-address", "127.200.1.1",
 		// Each client keeps its connection alive; with 10,000 devices that is
 		// 10,000 descriptors beside the listeners unless idle ones are closed.
 		"--idle-conn-timeout", "5s")
-	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
 	}
-	cmd.Stderr = os.Stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "ready") {
-		return fmt.Errorf("simulator did not get ready: %q %v", line, err)
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	defer sim.Stop()
+	cmd := sim.Cmd
 	fmt.Printf("simulator: %d devices listening after %v, RSS %d MiB\n", devices, time.Since(start).Round(time.Millisecond), rssMiB(cmd.Process.Pid))
-	addrs, err := addresses(inv)
+	addrs, err := benchutil.Column(inv, "address")
 	if err != nil {
 		return err
 	}
@@ -136,32 +123,6 @@ func run(bin string, devices int, levels string, dur time.Duration) error {
 	}
 	fmt.Println("(each command is one masterzen Run: Create, Command, Receive, Signal and Delete, five requests)")
 	return nil
-}
-
-func addresses(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		return nil, err
-	}
-	col := -1
-	for i, h := range rows[0] {
-		if h == "address" {
-			col = i
-		}
-	}
-	if col < 0 {
-		return nil, fmt.Errorf("%s has no address column", path)
-	}
-	var out []string
-	for _, r := range rows[1:] {
-		out = append(out, r[col])
-	}
-	return out, nil
 }
 
 // cpuTime is the process's user+system CPU time from /proc/PID/stat.
