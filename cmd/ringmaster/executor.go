@@ -100,6 +100,18 @@ func (a *app) newTargets(ctx context.Context, o targetFlags) (*targets, error) {
 			return nil, fmt.Errorf("--ca-file: %w", err)
 		}
 	}
+	opts := map[string]string{}
+	for k, v := range o.options {
+		if file, ok := strings.CutPrefix(v, "@"); ok {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return nil, fmt.Errorf("--option %s: %w", k, err)
+			}
+			v = string(b)
+		}
+		opts[k] = v
+	}
+	r.o.options = opts
 	return r, nil
 }
 
@@ -135,13 +147,15 @@ func (r *targets) target(ctx context.Context, d *inventory.Device) (sdk.Target, 
 	}
 	o := r.o
 	return sdk.Target{Hostname: d.Hostname, Address: d.Address, HTTPS: o.https || strings.HasSuffix(d.Address, ":5986"),
-		CACertPEM: r.ca, InsecureSkipVerify: o.insecure, Auth: o.auth, Username: c[0], Password: c[1], ConnectTimeout: o.connect}, nil
+		CACertPEM: r.ca, InsecureSkipVerify: o.insecure, Auth: o.auth, Username: c[0], Password: c[1], ConnectTimeout: o.connect,
+		Options: o.options}, nil
 }
 
 type targetFlags struct {
 	https, insecure        bool
 	auth, caFile, executor string
 	connect                time.Duration
+	options                map[string]string
 }
 
 func (o *targetFlags) register(cmd *cobra.Command) {
@@ -152,6 +166,7 @@ func (o *targetFlags) register(cmd *cobra.Command) {
 	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm (Negotiate) or basic")
 	f.DurationVar(&o.connect, "connect-timeout", 30*time.Second, "connect and round-trip timeout")
 	f.StringVar(&o.executor, "executor", "winrm", "executor: the built-in winrm, or a plugin registered with ringmaster plugin install")
+	f.StringToStringVar(&o.options, "option", nil, "executor option key=value, repeatable; a value @FILE is read from FILE (e.g. known_hosts=@~/.ssh/known_hosts for ssh)")
 }
 
 func newExecCmd(a *app) *cobra.Command {
