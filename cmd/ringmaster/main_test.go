@@ -266,3 +266,20 @@ func TestCredentialCommands(t *testing.T) {
 	}
 	s.golden("credential")
 }
+
+func TestPlaybookValidate(t *testing.T) {
+	s := newScript(t)
+	for _, f := range []string{"valid/check-build.yaml", "invalid/undefined_param.yaml"} {
+		b, err := os.ReadFile(filepath.Join(wd, "..", "..", "playbooks", "testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Base(f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.run("playbook", "validate", "check-build.yaml")
+	s.run("playbook", "validate", "check-build.yaml", "undefined_param.yaml")
+	s.run("playbook", "validate", "missing.yaml")
+	s.golden("playbook")
+}

@@ -1,0 +1,358 @@
+package playbooks
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a playbook, at a line of its file.
+type Problem struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg) }
+
+// Error lists every problem found in a playbook.
+type Error struct {
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid playbook:\n  " + strings.Join(lines, "\n  ")
+}
+
+var (
+	identRE    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	paramRefRE = regexp.MustCompile(`\$Params\.([A-Za-z0-9_]+)`)
+	versionRE  = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+// Parse reads and validates a playbook. Every problem it finds is reported
+// with the file and line, in one *Error.
+func Parse(file string, data []byte) (*Playbook, error) {
+	var pb Playbook
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{Problems: []Problem{yamlProblem(file, err)}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&pb); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			var ps []Problem
+			for _, e := range te.Errors {
+				ps = append(ps, yamlProblem(file, errors.New(e)))
+			}
+			return nil, &Error{Problems: ps}
+		}
+		return nil, &Error{Problems: []Problem{yamlProblem(file, err)}}
+	}
+	pb.File = file
+	v := validator{file: file, root: &root}
+	v.lines(&pb)
+	v.playbook(&pb)
+	if len(v.problems) > 0 {
+		return nil, &Error{Problems: v.problems}
+	}
+	return &pb, nil
+}
+
+// yamlProblem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem.
+func yamlProblem(file string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		fmt.Sscan(m[1], &line)
+		msg = m[2]
+	}
+	if f, _, ok := strings.Cut(msg, " not found in type"); ok && strings.HasPrefix(f, "field ") {
+		msg = "unknown field " + strings.TrimPrefix(f, "field ")
+	}
+	return Problem{File: file, Line: line, Msg: msg}
+}
+
+type validator struct {
+	file     string
+	root     *yaml.Node
+	problems []Problem
+}
+
+func (v *validator) addf(line int, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: v.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// keyLine is the line of a top-level key (1 if absent).
+func (v *validator) keyLine(key string) int {
+	doc := v.root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		if doc.Content[i].Value == key {
+			return doc.Content[i].Line
+		}
+	}
+	return 1
+}
+
+// lines records each param's and step's line from the YAML tree.
+func (v *validator) lines(pb *Playbook) {
+	doc := v.root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	seq := func(key string) []*yaml.Node {
+		for i := 0; i+1 < len(doc.Content); i += 2 {
+			if doc.Content[i].Value == key {
+				return doc.Content[i+1].Content
+			}
+		}
+		return nil
+	}
+	for i, n := range seq("params") {
+		if i < len(pb.Params) {
+			pb.Params[i].Line = n.Line
+		}
+	}
+	for _, list := range []struct {
+		key   string
+		steps []Step
+	}{{"steps", pb.Steps}, {"on_failure", pb.OnFailure}, {"verify", pb.Verify}} {
+		for i, n := range seq(list.key) {
+			if i < len(list.steps) {
+				list.steps[i].Line = n.Line
+			}
+		}
+	}
+}
+
+func (v *validator) playbook(pb *Playbook) {
+	if !identRE.MatchString(strings.ReplaceAll(pb.Name, "-", "_")) {
+		v.addf(v.keyLine("name"), "name %q: want lower-case letters, digits, '-' or '_'", pb.Name)
+	}
+	if !versionRE.MatchString(pb.Version) {
+		v.addf(v.keyLine("version"), "version %q: want MAJOR.MINOR.PATCH", pb.Version)
+	}
+	if len(pb.Steps) == 0 {
+		v.addf(1, "a playbook needs at least one step")
+	}
+	declared := map[string]Param{}
+	for i := range pb.Params {
+		p := &pb.Params[i]
+		v.param(p)
+		if _, dup := declared[p.Name]; dup {
+			v.addf(p.Line, "parameter %s declared twice", p.Name)
+		}
+		declared[p.Name] = *p
+	}
+	names := map[string]int{}
+	for _, list := range [][]Step{pb.Steps, pb.OnFailure, pb.Verify} {
+		for i := range list {
+			s := &list[i]
+			if first, dup := names[s.Name]; dup && s.Name != "" {
+				v.addf(s.Line, "step name %q already used at line %d", s.Name, first)
+			}
+			names[s.Name] = s.Line
+			v.step(s, declared)
+		}
+	}
+}
+
+func (v *validator) param(p *Param) {
+	if !identRE.MatchString(p.Name) {
+		v.addf(p.Line, "parameter name %q: want lower-case letters, digits and '_'", p.Name)
+	}
+	switch p.Type {
+	case TypeString, TypeInt, TypeBool, TypeDuration, TypeList:
+	default:
+		v.addf(p.Line, "parameter %s: type %q is not one of string, int, bool, duration, list", p.Name, p.Type)
+		return
+	}
+	if p.Pattern != "" {
+		re, err := regexp.Compile("^(?:" + p.Pattern + ")$")
+		if err != nil || (p.Type != TypeString && p.Type != TypeList) {
+			v.addf(p.Line, "parameter %s: pattern %q is not a regular expression for a string or list", p.Name, p.Pattern)
+		}
+		p.re = re
+	}
+	if p.Required && p.Default != nil {
+		v.addf(p.Line, "parameter %s: required and a default exclude each other", p.Name)
+	}
+	if p.Default != nil {
+		if _, err := p.Convert(p.Default); err != nil {
+			v.addf(p.Line, "parameter %s: default %v", p.Name, err)
+		}
+	}
+}
+
+// Convert checks a value against the parameter's type and pattern and
+// returns it in its Go form (string, int, bool, time.Duration, []string).
+func (p *Param) Convert(val any) (any, error) {
+	switch p.Type {
+	case TypeString:
+		s, ok := val.(string)
+		if !ok {
+			return nil, fmt.Errorf("%v is not a string", val)
+		}
+		if p.re != nil && !p.re.MatchString(s) {
+			return nil, fmt.Errorf("%q does not match %s", s, p.Pattern)
+		}
+		return s, nil
+	case TypeInt:
+		n, ok := val.(int)
+		if !ok {
+			return nil, fmt.Errorf("%v is not a whole number", val)
+		}
+		return n, nil
+	case TypeBool:
+		b, ok := val.(bool)
+		if !ok {
+			return nil, fmt.Errorf("%v is not true or false", val)
+		}
+		return b, nil
+	case TypeDuration:
+		s, _ := val.(string)
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return nil, fmt.Errorf("%v is not a duration such as 90s", val)
+		}
+		return d, nil
+	case TypeList:
+		items, ok := val.([]any)
+		if !ok {
+			return nil, fmt.Errorf("%v is not a list", val)
+		}
+		out := make([]string, len(items))
+		for i, it := range items {
+			s, ok := it.(string)
+			if !ok || (p.re != nil && !p.re.MatchString(s)) {
+				return nil, fmt.Errorf("item %v is not a string matching %s", it, p.Pattern)
+			}
+			out[i] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown type %s", p.Type)
+}
+
+func (v *validator) step(s *Step, declared map[string]Param) {
+	if s.Name == "" {
+		v.addf(s.Line, "a step needs a name")
+	}
+	actions := 0
+	for _, set := range []bool{s.PowerShell != "", s.Cmd != "", s.Reboot != nil, s.WaitUntil != nil, s.Fail != ""} {
+		if set {
+			actions++
+		}
+	}
+	if actions != 1 {
+		v.addf(s.Line, "step %q: give exactly one of powershell, cmd, reboot, wait_until, fail", s.Name)
+	}
+	for _, script := range []string{s.PowerShell, s.Cmd, waitScript(s)} {
+		for _, m := range paramRefRE.FindAllStringSubmatch(script, -1) {
+			if _, ok := declared[m[1]]; !ok {
+				v.addf(s.Line, "step %q: $Params.%s is not a declared parameter", s.Name, m[1])
+			}
+		}
+	}
+	if s.When != "" {
+		v.expression(s, declared)
+	}
+	if s.Register != nil {
+		if !identRE.MatchString(s.Register.Name) {
+			v.addf(s.Line, "step %q: register name %q: want lower-case letters, digits and '_'", s.Name, s.Register.Name)
+		}
+		if s.Register.JSON == (s.Register.Regex != "") {
+			v.addf(s.Line, "step %q: register with exactly one of json: true or regex", s.Name)
+		} else if s.Register.Regex != "" {
+			if _, err := regexp.Compile(s.Register.Regex); err != nil {
+				v.addf(s.Line, "step %q: register regex: %v", s.Name, err)
+			}
+		}
+	}
+	durations := []*Duration{&s.Timeout}
+	if s.Retries != nil {
+		durations = append(durations, &s.Retries.Backoff)
+	}
+	if s.Reboot != nil {
+		durations = append(durations, &s.Reboot.Timeout)
+	}
+	if s.WaitUntil != nil {
+		durations = append(durations, &s.WaitUntil.Interval, &s.WaitUntil.Timeout)
+	}
+	for _, d := range durations {
+		if msg := d.problem(); msg != "" {
+			v.addf(d.line, "step %q: %s", s.Name, msg)
+		}
+	}
+	if s.Retries != nil && s.Retries.Count < 0 {
+		v.addf(s.Line, "step %q: retries count must not be negative", s.Name)
+	}
+	if s.Expect != nil && (s.PowerShell == "" && s.Cmd == "") {
+		v.addf(s.Line, "step %q: expect applies to a powershell or cmd script", s.Name)
+	}
+}
+
+func waitScript(s *Step) string {
+	if s.WaitUntil == nil {
+		return ""
+	}
+	return s.WaitUntil.PowerShell
+}
+
+// expression compiles a step's when and checks every params.X it names.
+func (v *validator) expression(s *Step, declared map[string]Param) {
+	tree, err := parser.Parse(s.When)
+	if err != nil {
+		v.addf(s.Line, "step %q: when %q: %s", s.Name, s.When, firstLine(err.Error()))
+		return
+	}
+	var undefined []string
+	ast.Walk(&tree.Node, visitor(func(n ast.Node) {
+		m, ok := n.(*ast.MemberNode)
+		if !ok {
+			return
+		}
+		id, ok := m.Node.(*ast.IdentifierNode)
+		prop, ok2 := m.Property.(*ast.StringNode)
+		if ok && ok2 && id.Value == "params" {
+			if _, known := declared[prop.Value]; !known && !slices.Contains(undefined, prop.Value) {
+				undefined = append(undefined, prop.Value)
+			}
+		}
+	}))
+	for _, u := range undefined {
+		v.addf(s.Line, "step %q: when names params.%s, which is not declared", s.Name, u)
+	}
+	env := map[string]any{"params": map[string]any{}, "facts": map[string]any{}}
+	if _, err := expr.Compile(s.When, expr.Env(env), expr.AsBool()); err != nil && len(undefined) == 0 {
+		v.addf(s.Line, "step %q: when %q: %s", s.Name, s.When, firstLine(err.Error()))
+	}
+}
+
+type visitor func(ast.Node)
+
+func (f visitor) Visit(n *ast.Node) { f(*n) }
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
