@@ -40,6 +40,7 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 	var stdout, stderr strings.Builder
 	ok := true
 	lastExit := 0
+	var params map[string]any // $Params, as playbooks set it
 	for _, st := range splitOutside(script, ";\n") {
 		if self.isExited() {
 			break
@@ -66,6 +67,16 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 		if strings.HasPrefix(st, "$") && strings.Contains(st, "=") && preferenceAssignment(st) {
 			continue
 		}
+		if name, rest, ok := strings.Cut(st, "="); ok && strings.EqualFold(strings.TrimSpace(name), "$Params") {
+			table, err := parseHashtable(strings.TrimSpace(rest))
+			if err != nil {
+				stderr.WriteString(err.Error() + "\r\n")
+				ok = false
+				continue
+			}
+			params = table
+			continue
+		}
 		// A native program inside the script: run it and keep its exit code.
 		words := fields(st, true)
 		if len(words) > 1 && words[0] == "&" {
@@ -80,7 +91,10 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 			ok = code == 0
 			continue
 		}
-		vals, err := m.pipeline(st, s)
+		if v, isRef := paramRef(st, params); isRef {
+			st = "Write-Output " + v // a bare $Params.x statement outputs the value
+		}
+		vals, err := m.pipeline(expandParams(st, params), s)
 		if err != nil {
 			stderr.WriteString(err.msg)
 			ok = false
@@ -99,6 +113,108 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 		code = 1
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// paramRef reports a statement that is only $Params.name, and its value as
+// a quoted word.
+func paramRef(st string, params map[string]any) (string, bool) {
+	name, ok := strings.CutPrefix(st, "$Params.")
+	if !ok || strings.ContainsAny(name, " \t|;") {
+		return "", false
+	}
+	return quoteWord(text(params[name])), true
+}
+
+// expandParams replaces $Params.name words with their values, quoted so
+// they stay one word whatever they contain.
+func expandParams(st string, params map[string]any) string {
+	if params == nil || !strings.Contains(st, "$Params.") {
+		return st
+	}
+	words := fields(st, true)
+	for i, w := range words {
+		if name, ok := strings.CutPrefix(w, "$Params."); ok {
+			words[i] = quoteWord(text(params[name]))
+		} else {
+			words[i] = quoteWord(w)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// quoteWord writes a word so fields reads it back whole and unchanged.
+func quoteWord(w string) string {
+	return "'" + strings.ReplaceAll(w, "'", "''") + "'"
+}
+
+// parseHashtable reads @{ key = value; ... } with literal values: a
+// single-quoted string (any of PowerShell's single quotes, doubled inside),
+// an integer, $true or $false, or @( 'a', 'b' ).
+func parseHashtable(s string) (map[string]any, error) {
+	body, ok := strings.CutPrefix(s, "@{")
+	if !ok || !strings.HasSuffix(body, "}") {
+		return nil, fmt.Errorf("ParserError: a hashtable literal @{ ... } was expected")
+	}
+	body = strings.TrimSuffix(body, "}")
+	out := map[string]any{}
+	for _, entry := range splitOutside(body, ";\n") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(entry, "=")
+		if !ok {
+			return nil, fmt.Errorf("ParserError: missing '=' in hash literal entry %q", entry)
+		}
+		val, err := psLiteral(strings.TrimSpace(v))
+		if err != nil {
+			return nil, err
+		}
+		out[strings.TrimSpace(k)] = val
+	}
+	return out, nil
+}
+
+func psLiteral(v string) (any, error) {
+	switch {
+	case strings.EqualFold(v, "$true"):
+		return true, nil
+	case strings.EqualFold(v, "$false"):
+		return false, nil
+	case strings.HasPrefix(v, "@(") && strings.HasSuffix(v, ")"):
+		var items []string
+		for _, it := range splitOutside(v[2:len(v)-1], ",") {
+			if it = strings.TrimSpace(it); it == "" {
+				continue
+			}
+			s, err := psLiteral(it)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, text(s))
+		}
+		return strings.Join(items, " "), nil
+	}
+	r := []rune(v)
+	if len(r) >= 2 && isSingleQuote(r[0]) && isSingleQuote(r[len(r)-1]) {
+		var out []rune
+		for i := 1; i < len(r)-1; i++ {
+			if isSingleQuote(r[i]) {
+				if i+1 < len(r)-1 && isSingleQuote(r[i+1]) {
+					out = append(out, r[i])
+					i++
+					continue
+				}
+				return nil, fmt.Errorf("ParserError: unexpected token after the string %q", v)
+			}
+			out = append(out, r[i])
+		}
+		return string(out), nil
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n, nil
+	}
+	return nil, fmt.Errorf("ParserError: %q is not a literal value", v)
 }
 
 // nativePrograms are the executables a script can run directly.

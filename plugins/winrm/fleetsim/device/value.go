@@ -140,27 +140,40 @@ func jsonValue(v any, compress bool, depth int) string {
 func splitOutside(s string, seps string) []string {
 	var out []string
 	depth := 0
-	var quote byte
+	inSingle, inDouble := false, false
 	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	for i, r := range s {
 		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
+		case inSingle:
+			// PowerShell ends a single-quoted string at any of its five
+			// single-quote characters; a doubled one is an escaped quote and
+			// is read as two toggles here, which leaves the state unchanged.
+			if isSingleQuote(r) {
+				inSingle = false
 			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '(' || c == '{' || c == '[':
+		case inDouble:
+			if r == '"' {
+				inDouble = false
+			}
+		case isSingleQuote(r):
+			inSingle = true
+		case r == '"':
+			inDouble = true
+		case r == '(' || r == '{' || r == '[':
 			depth++
-		case c == ')' || c == '}' || c == ']':
+		case r == ')' || r == '}' || r == ']':
 			depth--
-		case depth == 0 && strings.IndexByte(seps, c) >= 0:
+		case depth == 0 && strings.ContainsRune(seps, r):
 			out = append(out, s[start:i])
-			start = i + 1
+			start = i + len(string(r))
 		}
 	}
 	return append(out, s[start:])
+}
+
+// isSingleQuote reports the characters PowerShell takes for a single quote.
+func isSingleQuote(r rune) bool {
+	return r == '\'' || r == '\u2018' || r == '\u2019' || r == '\u201A' || r == '\u201B'
 }
 
 // fields splits a command line into words, keeping quoted words whole and
