@@ -23,7 +23,7 @@ var rules = []struct {
 	{"inventory/format", []string{"inventory", "internal/jsontext"}},
 	{"inventory/sqlite", []string{"inventory", "internal/jsontext"}},
 	{"inventory/synth", nil},
-	{"playbooks", []string{"inventory"}},
+	{"playbooks", []string{"inventory", "plugins/sdk"}}, // the engine runs commands through the SDK contract
 	{"plugins", nil},
 	// The public SDK depends on nothing of ours; executors on the SDK only.
 	{"plugins/sdk", []string{"plugins/sdk/proto"}},

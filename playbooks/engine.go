@@ -1,0 +1,547 @@
+package playbooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+)
+
+// Executor is what the engine needs of an executor: run a command and read
+// a device's facts. sdk.Executor and the plugin host's client satisfy it.
+type Executor interface {
+	Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error)
+	Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func(sdk.Chunk)) (sdk.Result, error)
+}
+
+// Clock is the engine's time: backoffs and reboot waits go through it so
+// tests run them in microseconds.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns the current time.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After waits for d on the wall clock.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Phase names a block of a playbook.
+type Phase string
+
+// Phases, in the order the engine runs them.
+const (
+	PhaseSteps     Phase = "steps"
+	PhaseVerify    Phase = "verify"
+	PhaseOnFailure Phase = "on_failure"
+)
+
+// Checkpoint is where a run stands after a step: the next step to run and
+// the facts so far. A caller that stores it can resume the run with it
+// after a stop without repeating a completed step.
+type Checkpoint struct {
+	Phase Phase
+	Next  int
+	Facts map[string]any
+	// Failure is the reason on_failure is running, when it is.
+	Failure *Outcome
+}
+
+// Status is how a run ended.
+type Status string
+
+// Statuses.
+const (
+	StatusSucceeded Status = "succeeded"
+	StatusSkipped   Status = "skipped"
+	StatusFailed    Status = "failed"
+)
+
+// Outcome is how a run ended and why, decided by observed facts and exit
+// codes, never by a command merely exiting 0.
+type Outcome struct {
+	Status  Status
+	Reason  Reason
+	Message string
+	Step    string // the step that decided it, if one did
+}
+
+// EventKind names an event.
+type EventKind string
+
+// Event kinds.
+const (
+	EventStepStarted  EventKind = "step_started"
+	EventStepSkipped  EventKind = "step_skipped" // its when was false
+	EventOutput       EventKind = "output"
+	EventFacts        EventKind = "facts"
+	EventStepFinished EventKind = "step_finished"
+	EventOutcome      EventKind = "outcome"
+)
+
+// Event is something that happened during a run.
+type Event struct {
+	Kind    EventKind
+	At      time.Time
+	Phase   Phase
+	Index   int
+	Step    string
+	Attempt int            // 1-based, for step_started
+	Chunk   sdk.Chunk      // for output
+	Facts   map[string]any // for facts: the names that changed and their values
+	// Checkpoint is set on step_finished: store it to resume after this step.
+	Checkpoint *Checkpoint
+	Outcome    *Outcome // for outcome
+}
+
+// Sink receives a run's events in order. Emit is called from the goroutine
+// running the playbook; it should not block for long.
+type Sink interface {
+	Emit(Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Emit calls f.
+func (f SinkFunc) Emit(e Event) { f(e) }
+
+// Engine runs one playbook on one device through an executor. It knows
+// nothing of storage or scheduling: its caller stores the checkpoints and
+// outcome it emits.
+type Engine struct {
+	Executor Executor
+	Clock    Clock // default SystemClock
+}
+
+// Run is one playbook applied to one device.
+type Run struct {
+	Playbook *Playbook
+	Target   sdk.Target
+	// Params are the caller's values by name; defaults fill the rest.
+	Params map[string]any
+	// Resume continues from a stored checkpoint; nil starts afresh.
+	Resume *Checkpoint
+}
+
+// Default timings.
+const (
+	DefaultBackoff       = 10 * time.Second
+	DefaultRebootTimeout = 30 * time.Minute
+	DefaultWaitInterval  = 30 * time.Second
+	DefaultWaitTimeout   = time.Hour
+	rebootPollMin        = 5 * time.Second
+	rebootPollMax        = time.Minute
+)
+
+// Execute runs r to its outcome, emitting events to sink. It returns an
+// error only when the run could not be carried out as asked (bad
+// parameters, cancelled); a device that fails is an Outcome, not an error.
+// A cancelled run stops promptly after emitting its last checkpoint.
+func (e *Engine) Execute(ctx context.Context, r Run, sink Sink) (Outcome, error) {
+	params, err := r.Playbook.Values(r.Params)
+	if err != nil {
+		return Outcome{}, err
+	}
+	st := &runState{e: e, r: r, sink: sink, params: params, clock: e.Clock}
+	if st.clock == nil {
+		st.clock = SystemClock{}
+	}
+	cp := Checkpoint{Phase: PhaseSteps, Facts: map[string]any{}}
+	if r.Resume != nil {
+		cp = *r.Resume
+		cp.Facts = maps.Clone(r.Resume.Facts)
+		if cp.Facts == nil {
+			cp.Facts = map[string]any{}
+		}
+	}
+	st.facts = cp.Facts
+	// Facts are observed afresh at the start and on every resume: the
+	// device may have changed while the run was stopped.
+	if out, ok := st.probe(ctx); !ok {
+		return st.finish(out)
+	}
+	out, err := st.from(ctx, cp)
+	if err != nil {
+		return Outcome{}, err
+	}
+	return st.finish(out)
+}
+
+type runState struct {
+	e      *Engine
+	r      Run
+	sink   Sink
+	clock  Clock
+	params map[string]any
+	facts  map[string]any
+}
+
+func (st *runState) emit(ev Event) {
+	ev.At = st.clock.Now()
+	if st.sink != nil {
+		st.sink.Emit(ev)
+	}
+}
+
+func (st *runState) finish(o Outcome) (Outcome, error) {
+	st.emit(Event{Kind: EventOutcome, Outcome: &o})
+	return o, nil
+}
+
+// from runs the playbook from a checkpoint to its outcome.
+func (st *runState) from(ctx context.Context, cp Checkpoint) (Outcome, error) {
+	pb := st.r.Playbook
+	if cp.Phase == PhaseOnFailure {
+		return st.rollback(ctx, cp.Next, *cp.Failure)
+	}
+	if cp.Phase == PhaseSteps {
+		out, done, err := st.block(ctx, PhaseSteps, pb.Steps, cp.Next, nil)
+		if err != nil || done {
+			return st.afterFailure(ctx, out, err)
+		}
+		cp.Next = 0
+	}
+	out, done, err := st.block(ctx, PhaseVerify, pb.Verify, cp.Next, nil)
+	if err != nil || done {
+		if err == nil && out.Status == StatusFailed && out.Reason == ReasonCommandFailed {
+			out.Reason = ReasonVerifyFailed
+		}
+		return st.afterFailure(ctx, out, err)
+	}
+	return Outcome{Status: StatusSucceeded, Reason: ReasonCompleted}, nil
+}
+
+// afterFailure runs on_failure when a failure calls for it.
+func (st *runState) afterFailure(ctx context.Context, out Outcome, err error) (Outcome, error) {
+	if err != nil {
+		return Outcome{}, err
+	}
+	if out.Status != StatusFailed || len(st.r.Playbook.OnFailure) == 0 {
+		return out, nil
+	}
+	return st.rollback(ctx, 0, out)
+}
+
+func (st *runState) rollback(ctx context.Context, next int, failure Outcome) (Outcome, error) {
+	out, done, err := st.block(ctx, PhaseOnFailure, st.r.Playbook.OnFailure, next, &failure)
+	switch {
+	case err != nil:
+		return Outcome{}, err
+	case done && out.Message == string(out.Reason):
+		// A fail step in on_failure names the outcome, e.g. rolled_back.
+		return out, nil
+	case done:
+		failure.Message += fmt.Sprintf("; rollback step %q: %s (%s)", out.Step, out.Message, out.Reason)
+	}
+	return failure, nil
+}
+
+// block runs steps[next:]. done is true when a step ended the playbook
+// (skip or fail); out says how.
+func (st *runState) block(ctx context.Context, phase Phase, steps []Step, next int, failure *Outcome) (out Outcome, done bool, err error) {
+	for i := next; i < len(steps); i++ {
+		if err := ctx.Err(); err != nil {
+			return Outcome{}, false, fmt.Errorf("playbook %s: %w", st.r.Playbook.Name, err)
+		}
+		s := &steps[i]
+		run, err := st.when(s)
+		if err != nil {
+			return Outcome{Status: StatusFailed, Reason: "bad_condition", Message: err.Error(), Step: s.Name}, true, nil
+		}
+		if !run {
+			st.emit(Event{Kind: EventStepSkipped, Phase: phase, Index: i, Step: s.Name})
+		} else {
+			out, stop, err := st.step(ctx, phase, i, s)
+			if err != nil {
+				return Outcome{}, false, err
+			}
+			if stop {
+				out.Step = s.Name
+				return out, true, nil
+			}
+		}
+		cp := &Checkpoint{Phase: phase, Next: i + 1, Facts: maps.Clone(st.facts), Failure: failure}
+		st.emit(Event{Kind: EventStepFinished, Phase: phase, Index: i, Step: s.Name, Checkpoint: cp})
+	}
+	return Outcome{}, false, nil
+}
+
+func (st *runState) when(s *Step) (bool, error) {
+	if s.When == "" {
+		return true, nil
+	}
+	env := map[string]any{"params": st.params, "facts": st.facts}
+	v, err := expr.Eval(s.When, env)
+	if err != nil {
+		return false, fmt.Errorf("step %q: when %q: %w", s.Name, s.When, err)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("step %q: when %q is %T, not true or false", s.Name, s.When, v)
+	}
+	return b, nil
+}
+
+// step runs one step, with its retries. stop ends the playbook with out.
+func (st *runState) step(ctx context.Context, phase Phase, i int, s *Step) (out Outcome, stop bool, err error) {
+	switch {
+	case s.Fail != "":
+		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
+		return Outcome{Status: StatusFailed, Reason: Reason(s.Fail), Message: s.Fail}, true, nil
+	case s.Reboot != nil:
+		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
+		return st.reboot(ctx, s)
+	case s.WaitUntil != nil:
+		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
+		return st.waitUntil(ctx, s)
+	}
+	attempts, backoff := 1, DefaultBackoff
+	if s.Retries != nil {
+		attempts += s.Retries.Count
+		if s.Retries.Backoff.Duration > 0 {
+			backoff = s.Retries.Backoff.Duration
+		}
+	}
+	for attempt := 1; ; attempt++ {
+		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: attempt})
+		out, stop, retry, err := st.script(ctx, phase, i, s)
+		if err != nil || !retry || attempt >= attempts {
+			return out, stop, err
+		}
+		select {
+		case <-ctx.Done():
+			return Outcome{}, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+		case <-st.clock.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// script runs a step's script once. retry says whether another attempt is
+// allowed: transient failures always, failed commands only when the step
+// says so.
+func (st *runState) script(ctx context.Context, phase Phase, i int, s *Step) (out Outcome, stop, retry bool, err error) {
+	cmd, err := st.command(s.PowerShell, s.Cmd)
+	if err != nil {
+		return Outcome{Status: StatusFailed, Reason: "bad_parameters", Message: err.Error()}, true, false, nil
+	}
+	cmd.Timeout = s.Timeout.Duration
+	res, err := st.e.Executor.Exec(ctx, st.r.Target, cmd, func(c sdk.Chunk) {
+		st.emit(Event{Kind: EventOutput, Phase: phase, Index: i, Step: s.Name, Chunk: c})
+	})
+	if err != nil && !sdk.IsKind(err, sdk.CommandFailed) {
+		if ctx.Err() != nil {
+			return Outcome{}, false, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+		}
+		o := transportOutcome(err)
+		return o, true, sdk.KindOf(err).Retryable(), nil
+	}
+	verdict, reason := Judge(s.Expect, res.ExitCode)
+	switch verdict {
+	case VerdictSkip:
+		return Outcome{Status: StatusSkipped, Reason: reason}, true, false, nil
+	case VerdictFail:
+		if strings.HasPrefix(string(reason), "exit:") {
+			reason = ReasonCommandFailed
+		}
+		msg := fmt.Sprintf("exit code %d (0x%08X)", res.ExitCode, uint32(res.ExitCode))
+		return Outcome{Status: StatusFailed, Reason: reason, Message: msg}, true, s.Retries != nil && s.Retries.OnFailure, nil
+	}
+	if s.Register != nil {
+		v, err := Capture(s.Register, res.Stdout)
+		if err != nil {
+			return Outcome{Status: StatusFailed, Reason: "bad_output", Message: err.Error()}, true, false, nil
+		}
+		st.setFacts(phase, i, s.Name, map[string]any{s.Register.Name: v})
+	}
+	if verdict == VerdictReboot {
+		out, stop, err := st.reboot(ctx, s)
+		return out, stop, false, err
+	}
+	return Outcome{}, false, false, nil
+}
+
+func (st *runState) command(ps, cmd string) (sdk.Command, error) {
+	if cmd != "" {
+		return sdk.Command{Shell: sdk.Cmd, Script: cmd}, nil
+	}
+	pre, err := ParamsPreamble(st.params)
+	if err != nil {
+		return sdk.Command{}, err
+	}
+	return sdk.Command{Shell: sdk.PowerShell, Script: pre + ps}, nil
+}
+
+func (st *runState) setFacts(phase Phase, i int, step string, changed map[string]any) {
+	maps.Copy(st.facts, changed)
+	st.emit(Event{Kind: EventFacts, Phase: phase, Index: i, Step: step, Facts: changed})
+}
+
+// transportOutcome names why a command could not be run.
+func transportOutcome(err error) Outcome {
+	o := Outcome{Status: StatusFailed, Message: err.Error()}
+	switch sdk.KindOf(err) {
+	case sdk.Unreachable:
+		o.Reason = ReasonUnreachable
+	case sdk.AuthFailed:
+		o.Reason = ReasonAuthFailed
+	case sdk.TimedOut:
+		o.Reason = ReasonTimedOut
+	default:
+		o.Reason = Reason(sdk.KindOf(err))
+	}
+	return o
+}
+
+// probe reads the device's facts into the run. ok is false when the device
+// could not be probed; out says why.
+func (st *runState) probe(ctx context.Context) (out Outcome, ok bool) {
+	res, err := st.e.Executor.Probe(ctx, st.r.Target)
+	if err != nil {
+		return transportOutcome(err), false
+	}
+	st.setFacts("", -1, "", DeviceFacts(res.Facts))
+	return Outcome{}, true
+}
+
+// DeviceFacts are a probe's facts as a playbook's conditions see them
+// (facts.os_build, facts.kbs, ...).
+func DeviceFacts(f sdk.Facts) map[string]any {
+	kbs := make([]any, len(f.KBs))
+	for i, k := range f.KBs {
+		kbs[i] = k
+	}
+	return map[string]any{
+		"hostname": f.Hostname, "os_caption": f.OSCaption, "os_edition": f.OSEdition, "os_build": f.OSBuild,
+		"ubr": f.UBR, "kbs": kbs, "disk_free_gb": f.DiskFreeGB, "ram_gb": f.RAMGB,
+		"manufacturer": f.Manufacturer, "model": f.Model, "last_boot": f.LastBoot.UTC().Format(time.RFC3339),
+		"pending_reboot": f.PendingReboot,
+	}
+}
+
+// reboot restarts the device and waits, polling with backoff, until it has
+// gone away and come back (a later boot time), then re-probes its facts.
+// A device that does not return within the timeout is reboot_timeout.
+func (st *runState) reboot(ctx context.Context, s *Step) (Outcome, bool, error) {
+	timeout := DefaultRebootTimeout
+	if s.Reboot != nil && s.Reboot.Timeout.Duration > 0 {
+		timeout = s.Reboot.Timeout.Duration
+	}
+	before, _ := st.facts["last_boot"].(string)
+	// shutdown /r returns at once and restarts after /t seconds, so the
+	// command's reply is never cut off by the restart itself.
+	_, err := st.e.Executor.Exec(ctx, st.r.Target, sdk.Command{Shell: sdk.Cmd, Script: "shutdown /r /t 5", Timeout: time.Minute}, nil)
+	if err != nil && ctx.Err() == nil && !sdk.KindOf(err).Retryable() {
+		return transportOutcome(err), true, nil
+	}
+	deadline := st.clock.Now().Add(timeout)
+	wait := rebootPollMin
+	for {
+		select {
+		case <-ctx.Done():
+			return Outcome{}, false, fmt.Errorf("playbook %s step %q: waiting for reboot: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+		case <-st.clock.After(wait):
+		}
+		res, err := st.e.Executor.Probe(ctx, st.r.Target)
+		if err == nil && res.Facts.LastBoot.UTC().Format(time.RFC3339) != before {
+			st.setFacts("", -1, s.Name, DeviceFacts(res.Facts))
+			return Outcome{}, false, nil
+		}
+		if err != nil && sdk.IsKind(err, sdk.AuthFailed) {
+			return transportOutcome(err), true, nil
+		}
+		if !st.clock.Now().Before(deadline) {
+			return Outcome{Status: StatusFailed, Reason: ReasonRebootTimeout,
+				Message: fmt.Sprintf("device did not come back within %s", timeout)}, true, nil
+		}
+		wait = min(wait*2, rebootPollMax)
+	}
+}
+
+// waitUntil polls a check until it exits 0 or the timeout passes.
+func (st *runState) waitUntil(ctx context.Context, s *Step) (Outcome, bool, error) {
+	w := s.WaitUntil
+	interval, timeout := DefaultWaitInterval, DefaultWaitTimeout
+	if w.Interval.Duration > 0 {
+		interval = w.Interval.Duration
+	}
+	if w.Timeout.Duration > 0 {
+		timeout = w.Timeout.Duration
+	}
+	deadline := st.clock.Now().Add(timeout)
+	for {
+		cmd, err := st.command(w.PowerShell, "")
+		if err != nil {
+			return Outcome{Status: StatusFailed, Reason: "bad_parameters", Message: err.Error()}, true, nil
+		}
+		cmd.Timeout = interval
+		res, err := st.e.Executor.Exec(ctx, st.r.Target, cmd, nil)
+		switch {
+		case err == nil && res.ExitCode == 0:
+			return Outcome{}, false, nil
+		case ctx.Err() != nil:
+			return Outcome{}, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+		case err != nil && !sdk.IsKind(err, sdk.CommandFailed) && !sdk.KindOf(err).Retryable():
+			return transportOutcome(err), true, nil
+		}
+		if !st.clock.Now().Before(deadline) {
+			return Outcome{Status: StatusFailed, Reason: ReasonTimedOut,
+				Message: fmt.Sprintf("%s: not true within %s", s.Name, timeout)}, true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return Outcome{}, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+		case <-st.clock.After(interval):
+		}
+	}
+}
+
+// Values checks the caller's parameter values against the playbook's
+// declarations and fills in defaults. Every problem is reported, each
+// naming its parameter.
+func (pb *Playbook) Values(given map[string]any) (map[string]any, error) {
+	out := make(map[string]any, len(pb.Params))
+	var errs []error
+	declared := make(map[string]bool, len(pb.Params))
+	for i := range pb.Params {
+		p := &pb.Params[i]
+		declared[p.Name] = true
+		v, ok := given[p.Name]
+		if !ok {
+			if p.Required {
+				errs = append(errs, fmt.Errorf("parameter %s is required", p.Name))
+				continue
+			}
+			if p.Default == nil {
+				continue
+			}
+			v = p.Default
+		}
+		c, err := p.Convert(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("parameter %s: %w", p.Name, err))
+			continue
+		}
+		out[p.Name] = c
+	}
+	for k := range given {
+		if !declared[k] {
+			errs = append(errs, fmt.Errorf("parameter %s is not declared by playbook %s", k, pb.Name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,261 @@
+package playbooks_test
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+)
+
+const (
+	simUser = "ringmaster"
+	simPass = "Engine-Pa55word!"
+)
+
+// simulated starts one simulated Windows 10 device whose clock runs 600
+// times faster than the wall, so a two-minute reboot takes a fifth of a
+// second, and returns the engine wired to it through the real WinRM
+// executor.
+func simulated(t *testing.T, b device.Behaviour) (*playbooks.Engine, sdk.Target, *fleetsim.Endpoint) {
+	t.Helper()
+	clock := device.NewScaledClock(time.Now(), 600)
+	f, err := fleetsim.Start(context.Background(), fleetsim.Config{
+		Devices: []device.Spec{{Hostname: "pc000001.rxx.nhs.uk", Caption: "Microsoft Windows 10 Enterprise", Edition: "Enterprise",
+			Build: "10.0.19044", UBR: 2965, KBs: []string{"KB5034441"}, DiskFreeGB: 48.5, RAMGB: 16,
+			Manufacturer: "Dell Inc.", Model: "OptiPlex 7090", Serial: "AB1", Behaviour: b}},
+		Username: simUser, Password: simPass, Clock: clock,
+		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	ep := f.Endpoints()[0]
+	target := sdk.Target{Hostname: ep.Machine.Hostname(), Address: ep.Address(false), Auth: "basic",
+		Username: simUser, Password: simPass, ConnectTimeout: 5 * time.Second}
+	return &playbooks.Engine{Executor: winrm.New(winrm.Options{}), Clock: clock}, target, ep
+}
+
+func parse(t *testing.T, src string) *playbooks.Playbook {
+	t.Helper()
+	pb, err := playbooks.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pb
+}
+
+// recorder keeps a run's events.
+type recorder struct {
+	mu     sync.Mutex
+	events []playbooks.Event
+	onStep func(playbooks.Event)
+}
+
+func (r *recorder) Emit(e playbooks.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+	if r.onStep != nil && e.Kind == playbooks.EventStepFinished {
+		r.onStep(e)
+	}
+}
+
+func (r *recorder) started() []string {
+	var out []string
+	for _, e := range r.events {
+		if e.Kind == playbooks.EventStepStarted {
+			out = append(out, string(e.Phase)+"/"+e.Step)
+		}
+	}
+	return out
+}
+
+func (r *recorder) output() string {
+	var b strings.Builder
+	for _, e := range r.events {
+		if e.Kind == playbooks.EventOutput {
+			b.Write(e.Chunk.Data)
+		}
+	}
+	return b.String()
+}
+
+const flow = `
+name: flow
+version: 1.0.0
+params:
+  - {name: target_build, type: string, default: "10.0.19045"}
+  - {name: note, type: string, default: "x"}
+steps:
+  - name: already there
+    when: facts.os_build == params.target_build
+    powershell: exit 0
+  - name: read disk
+    powershell: Write-Output "free=48"
+    register: {name: disk, regex: 'free=(?P<gb>\d+)'}
+  - name: echo note
+    powershell: Write-Output $Params.note
+  - name: patch
+    cmd: exit /b %CODE%
+    expect: {success: [0], skip: {2359302: already_installed}, fail: {5: access_denied}}
+on_failure:
+  - name: undo
+    powershell: Write-Output undo
+verify:
+  - name: check
+    powershell: exit 0
+`
+
+func TestEngineOutcomes(t *testing.T) {
+	tests := []struct {
+		name    string
+		code    string
+		status  playbooks.Status
+		reason  playbooks.Reason
+		started string
+	}{
+		{"clean", "0", playbooks.StatusSucceeded, playbooks.ReasonCompleted,
+			"steps/read disk steps/echo note steps/patch verify/check"},
+		{"skip with reason", "2359302", playbooks.StatusSkipped, "already_installed",
+			"steps/read disk steps/echo note steps/patch"},
+		{"named failure runs on_failure", "5", playbooks.StatusFailed, "access_denied",
+			"steps/read disk steps/echo note steps/patch on_failure/undo"},
+		{"unlisted failure", "7", playbooks.StatusFailed, playbooks.ReasonCommandFailed,
+			"steps/read disk steps/echo note steps/patch on_failure/undo"},
+	}
+	e, target, _ := simulated(t, device.Behaviour{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pb := parse(t, strings.Replace(flow, "%CODE%", tt.code, 1))
+			var rec recorder
+			out, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target,
+				Params: map[string]any{"note": "'; Remove-Item C:\\ -Recurse; '"}}, &rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Status != tt.status || out.Reason != tt.reason {
+				t.Errorf("outcome = %+v, want %s %s", out, tt.status, tt.reason)
+			}
+			if got := strings.Join(rec.started(), " "); got != tt.started {
+				t.Errorf("steps run:\n got %s\nwant %s", got, tt.started)
+			}
+			if !strings.Contains(rec.output(), "'; Remove-Item C:\\ -Recurse; '\r\n") {
+				t.Errorf("hostile parameter did not come back as data: %q", rec.output())
+			}
+			last := rec.events[len(rec.events)-1]
+			if last.Kind != playbooks.EventOutcome || *last.Outcome != out {
+				t.Errorf("last event = %+v, want the outcome", last)
+			}
+		})
+	}
+}
+
+func TestEngineFactsAndParams(t *testing.T) {
+	e, target, _ := simulated(t, device.Behaviour{})
+	pb := parse(t, flow)
+	var rec recorder
+	if _, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target,
+		Params: map[string]any{"target_build": "10.0.19044"}}, &rec); err != nil {
+		t.Fatal(err)
+	}
+	// The device is on 10.0.19044, so "already there" runs; its disk fact is registered.
+	if got := rec.started(); len(got) == 0 || got[0] != "steps/already there" {
+		t.Errorf("steps run = %v, want the when to hold on the probed build", got)
+	}
+	var disk any
+	for _, ev := range rec.events {
+		if ev.Kind == playbooks.EventFacts && ev.Facts["disk"] != nil {
+			disk = ev.Facts["disk"]
+		}
+	}
+	if m, _ := disk.(map[string]any); m["gb"] != "48" {
+		t.Errorf("registered disk = %#v", disk)
+	}
+
+	_, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target,
+		Params: map[string]any{"target_build": 19045, "bogus": true}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "parameter target_build") || !strings.Contains(err.Error(), "parameter bogus") {
+		t.Errorf("bad params: err = %v, want both named", err)
+	}
+}
+
+func TestEngineUnreachable(t *testing.T) {
+	e, target, _ := simulated(t, device.Behaviour{})
+	target.Address = "127.0.0.1:1" // nothing listens there
+	out, err := e.Execute(context.Background(), playbooks.Run{Playbook: parse(t, flow), Target: target}, nil)
+	if err != nil || out.Status != playbooks.StatusFailed || out.Reason != playbooks.ReasonUnreachable {
+		t.Errorf("outcome = %+v, %v; want failed unreachable", out, err)
+	}
+}
+
+const rebooting = `
+name: rebooting
+version: 1.0.0
+steps:
+  - name: restart
+    reboot: {timeout: 20m}
+verify:
+  - name: back
+    powershell: exit 0
+`
+
+func TestEngineReboot(t *testing.T) {
+	e, target, ep := simulated(t, device.Behaviour{})
+	out, err := e.Execute(context.Background(), playbooks.Run{Playbook: parse(t, rebooting), Target: target}, nil)
+	if err != nil || out.Status != playbooks.StatusSucceeded {
+		t.Fatalf("outcome = %+v, %v", out, err)
+	}
+	if n := ep.Machine.Truth().Reboots; n != 1 {
+		t.Errorf("device rebooted %d times, want 1", n)
+	}
+
+	e, target, _ = simulated(t, device.Behaviour{RebootHangs: true})
+	out, err = e.Execute(context.Background(), playbooks.Run{Playbook: parse(t, rebooting), Target: target}, nil)
+	if err != nil || out.Status != playbooks.StatusFailed || out.Reason != playbooks.ReasonRebootTimeout {
+		t.Errorf("hung reboot: outcome = %+v, %v; want reboot_timeout", out, err)
+	}
+}
+
+// TestEngineResumesAtEveryStep stops the run after each step in turn and
+// resumes it from the checkpoint it emitted: every step runs exactly once
+// across the two halves, and the outcome is the same as an unbroken run.
+func TestEngineResumesAtEveryStep(t *testing.T) {
+	e, target, _ := simulated(t, device.Behaviour{})
+	pb := parse(t, strings.Replace(flow, "%CODE%", "0", 1))
+	const whole = "steps/read disk steps/echo note steps/patch verify/check"
+	for stopAfter := 0; stopAfter < 4; stopAfter++ { // the fifth boundary is the end of the run
+		ctx, cancel := context.WithCancel(context.Background())
+		var last *playbooks.Checkpoint
+		seen := 0
+		first := &recorder{onStep: func(ev playbooks.Event) {
+			last = ev.Checkpoint
+			if seen++; seen > stopAfter {
+				cancel()
+			}
+		}}
+		_, err := e.Execute(ctx, playbooks.Run{Playbook: pb, Target: target}, first)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("stop after %d: err = %v, want cancelled", stopAfter, err)
+		}
+		second := &recorder{}
+		out, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target, Resume: last}, second)
+		if err != nil || out.Status != playbooks.StatusSucceeded {
+			t.Fatalf("stop after %d: resumed outcome = %+v, %v", stopAfter, out, err)
+		}
+		if got := strings.Join(append(first.started(), second.started()...), " "); got != whole {
+			t.Errorf("stop after %d: steps run\n got %s\nwant %s", stopAfter, got, whole)
+		}
+	}
+}
