@@ -3,6 +3,7 @@ package playbooks_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
@@ -257,5 +259,36 @@ func TestEngineResumesAtEveryStep(t *testing.T) {
 		if got := strings.Join(append(first.started(), second.started()...), " "); got != whole {
 			t.Errorf("stop after %d: steps run\n got %s\nwant %s", stopAfter, got, whole)
 		}
+	}
+}
+
+// TestDiscoverBuiltin runs the built-in discover playbook and checks the
+// facts it registers against the simulated device's own state.
+func TestDiscoverBuiltin(t *testing.T) {
+	e, target, _ := simulated(t, device.Behaviour{})
+	pb, err := builtin.Get("discover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := map[string]any{}
+	out, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target}, playbooks.SinkFunc(func(ev playbooks.Event) {
+		if ev.Kind == playbooks.EventFacts {
+			maps.Copy(facts, ev.Facts)
+		}
+	}))
+	if err != nil || out.Status != playbooks.StatusSucceeded {
+		t.Fatalf("outcome = %+v, %v", out, err)
+	}
+	os, _ := facts["os"].(map[string]any)
+	disk, _ := facts["disk"].(map[string]any)
+	pending, _ := facts["pending"].(map[string]any)
+	if os["CurrentBuild"] != "19044" || os["EditionID"] != "Enterprise" || os["UBR"] != float64(2965) {
+		t.Errorf("os = %#v", os)
+	}
+	if free, _ := disk["FreeSpace"].(float64); free < 48e9 || free > 53e9 {
+		t.Errorf("disk = %#v, want about 48.5 GiB free", disk)
+	}
+	if pending["cbs"] != "False" || pending["wu"] != "False" {
+		t.Errorf("pending = %#v", pending)
 	}
 }

@@ -281,5 +281,10 @@ func TestPlaybookValidate(t *testing.T) {
 	s.run("playbook", "validate", "check-build.yaml")
 	s.run("playbook", "validate", "check-build.yaml", "undefined_param.yaml")
 	s.run("playbook", "validate", "missing.yaml")
+	s.run("playbook", "list")
+	s.run("playbook", "show", "nope")
+	s.run("playbook", "export", "discover", "mine")
+	s.run("playbook", "export", "discover", "mine") // never overwrites an edited copy
+	s.run("playbook", "validate", "mine/discover.yaml")
 	s.golden("playbook")
 }

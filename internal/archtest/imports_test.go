@@ -24,6 +24,7 @@ var rules = []struct {
 	{"inventory/sqlite", []string{"inventory", "internal/jsontext"}},
 	{"inventory/synth", nil},
 	{"playbooks", []string{"inventory", "plugins/sdk"}}, // the engine runs commands through the SDK contract
+	{"playbooks/builtin", []string{"playbooks"}},
 	{"plugins", nil},
 	// The public SDK depends on nothing of ours; executors on the SDK only.
 	{"plugins/sdk", []string{"plugins/sdk/proto"}},
