@@ -73,6 +73,28 @@ func TestExec(t *testing.T) {
 	if _, e, code = execute("pc000001.rxx.nhs.uk", "hostname"); code != 2 {
 		t.Fatalf("exec without --: %q %d", e, code)
 	}
+
+	playbook := func(args ...string) (string, string, int) {
+		var o, e bytes.Buffer
+		code := run(context.Background(), append([]string{"playbook", "run"}, args...), strings.NewReader(""), &o, &e, env)
+		return o.String(), e.String(), code
+	}
+	o, e, code := playbook("discover", "--device", "pc000001.rxx.nhs.uk", "--ca-file", "ca.pem")
+	if code != 0 || !strings.Contains(o, "==> steps: system disk\n") || !strings.HasSuffix(o, "outcome: succeeded (completed)\n") {
+		t.Fatalf("playbook run discover: %q %q %d", o, e, code)
+	}
+	failing := "name: failing\nversion: 1.0.0\nparams:\n  - {name: code, type: int, default: 0}\nsteps:\n  - name: patch\n    cmd: exit /b 5\n    expect: {fail: {5: access_denied}}\n"
+	if err := os.WriteFile("failing.yaml", []byte(failing), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, e, code = playbook("failing.yaml", "--device", "pc000001.rxx.nhs.uk", "--ca-file", "ca.pem")
+	if code != 1 || !strings.Contains(o, `outcome: failed (access_denied) at step "patch"`) || !strings.Contains(e, "access_denied") {
+		t.Fatalf("playbook run failing: %q %q %d", o, e, code)
+	}
+	if _, e, code = playbook("failing.yaml", "--device", "pc000001.rxx.nhs.uk", "--param", "code=five", "--param", "nope=1"); code != 1 ||
+		!strings.Contains(e, `parameter code: "five" is not a whole number`) {
+		t.Fatalf("playbook run with a bad param: %q %d", e, code)
+	}
 }
 
 func TestProbe(t *testing.T) {

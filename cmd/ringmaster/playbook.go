@@ -12,6 +12,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
 func newPlaybookCmd(a *app) *cobra.Command {
@@ -81,7 +82,7 @@ func newPlaybookCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.stdout, "wrote %s\n", dst)
 			return nil
 		},
-	}, &cobra.Command{
+	}, newPlaybookRunCmd(a), &cobra.Command{
 		Use:     "validate FILE...",
 		Short:   "Check playbook files; every problem is reported with its file and line",
 		Example: "  ringmaster playbook validate my-upgrade.yaml",
@@ -116,5 +117,105 @@ func newPlaybookCmd(a *app) *cobra.Command {
 			return err
 		},
 	})
+	return cmd
+}
+
+// loadPlaybook reads a playbook file, or a built-in one by name when no
+// such file exists.
+func loadPlaybook(ref string) (*playbooks.Playbook, error) {
+	data, err := os.ReadFile(ref)
+	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(ref, `/\.`) {
+		return builtin.Get(ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return playbooks.Parse(ref, data)
+}
+
+func newPlaybookRunCmd(a *app) *cobra.Command {
+	var (
+		o      targetFlags
+		host   string
+		params map[string]string
+	)
+	cmd := &cobra.Command{
+		Use:   "run NAME|FILE --device HOSTNAME [--param k=v ...]",
+		Short: "Run a playbook on one device now, streaming each step's output",
+		Long: `Run a built-in playbook (by name) or a playbook file on one device from the
+inventory, streaming each step and its output. The outcome and its reason
+are printed last; the command exits non-zero when the outcome is failed.`,
+		Example: `  ringmaster playbook run discover --device pc000001.rxx.nhs.uk
+  ringmaster playbook run ./my-upgrade.yaml --device pc000001.rxx.nhs.uk --param target_build=10.0.19045`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if host == "" {
+				return usagef("--device HOSTNAME is required")
+			}
+			pb, err := loadPlaybook(argv[0])
+			if err != nil {
+				return fmt.Errorf("playbook run: %w", err)
+			}
+			values, err := pb.ParseValues(params)
+			if err != nil {
+				return fmt.Errorf("playbook run: %w", err)
+			}
+			ctx := cmd.Context()
+			s, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			d, err := s.Device(ctx, host)
+			if err != nil {
+				return err
+			}
+			t, err := a.target(ctx, &d, o)
+			if err != nil {
+				return err
+			}
+			x, err := a.startExecutor(ctx, o.executor)
+			if err != nil {
+				return err
+			}
+			defer x.Close()
+			e := &playbooks.Engine{Executor: x}
+			out, err := e.Execute(ctx, playbooks.Run{Playbook: pb, Target: t, Params: values}, playbooks.SinkFunc(func(ev playbooks.Event) {
+				switch ev.Kind {
+				case playbooks.EventStepStarted:
+					attempt := ""
+					if ev.Attempt > 1 {
+						attempt = fmt.Sprintf(" (attempt %d)", ev.Attempt)
+					}
+					fmt.Fprintf(a.stdout, "==> %s: %s%s\n", ev.Phase, ev.Step, attempt)
+				case playbooks.EventStepSkipped:
+					fmt.Fprintf(a.stdout, "--> %s: %s skipped (when is false)\n", ev.Phase, ev.Step)
+				case playbooks.EventOutput:
+					w := a.stdout
+					if ev.Chunk.Stream == sdk.Stderr {
+						w = a.stderr
+					}
+					_, _ = w.Write(ev.Chunk.Data)
+				}
+			}))
+			if err != nil {
+				return fmt.Errorf("playbook run %s on %s: %w", pb.Name, d.Hostname, err)
+			}
+			line := fmt.Sprintf("outcome: %s (%s)", out.Status, out.Reason)
+			if out.Step != "" {
+				line += fmt.Sprintf(" at step %q", out.Step)
+			}
+			if out.Message != "" && out.Message != string(out.Reason) {
+				line += ": " + out.Message
+			}
+			fmt.Fprintln(a.stdout, line)
+			if out.Status == playbooks.StatusFailed {
+				return fmt.Errorf("playbook %s failed on %s: %s", pb.Name, d.Hostname, out.Reason)
+			}
+			return nil
+		},
+	}
+	o.register(cmd)
+	cmd.Flags().StringVar(&host, "device", "", "hostname of the device, as in the inventory")
+	cmd.Flags().StringToStringVar(&params, "param", nil, "parameter value k=v, repeatable; lists are comma-separated")
 	return cmd
 }
