@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -239,8 +240,8 @@ func (st *runState) rollback(ctx context.Context, next int, failure Outcome) (Ou
 	switch {
 	case err != nil:
 		return Outcome{}, err
-	case done && out.Message == string(out.Reason):
-		// A fail step in on_failure names the outcome, e.g. rolled_back.
+	case done && endsPlaybook(st.r.Playbook.OnFailure, out.Step):
+		// A fail or skip step in on_failure names the outcome, e.g. rolled_back.
 		return out, nil
 	case done:
 		failure.Message += fmt.Sprintf("; rollback step %q: %s (%s)", out.Step, out.Message, out.Reason)
@@ -299,7 +300,12 @@ func (st *runState) step(ctx context.Context, phase Phase, i int, s *Step) (out 
 	switch {
 	case s.Fail != "":
 		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
-		return Outcome{Status: StatusFailed, Reason: Reason(s.Fail), Message: s.Fail}, true, nil
+		reason, msg := splitReason(s.Fail, "failed")
+		return Outcome{Status: StatusFailed, Reason: reason, Message: msg}, true, nil
+	case s.Skip != "":
+		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
+		reason, msg := splitReason(s.Skip, "skipped")
+		return Outcome{Status: StatusSkipped, Reason: reason, Message: msg}, true, nil
 	case s.Reboot != nil:
 		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
 		return st.reboot(ctx, s)
@@ -387,6 +393,30 @@ func (st *runState) command(ps, cmd string) (sdk.Command, error) {
 func (st *runState) setFacts(phase Phase, i int, step string, changed map[string]any) {
 	maps.Copy(st.facts, changed)
 	st.emit(Event{Kind: EventFacts, Phase: phase, Index: i, Step: step, Facts: changed})
+}
+
+var reasonRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(:0x[0-9A-Fa-f]+)?$`)
+
+// splitReason reads a fail or skip step's "reason" or "reason: message".
+func splitReason(text string, fallback Reason) (Reason, string) {
+	head, msg, _ := strings.Cut(text, ": ")
+	if reasonRE.MatchString(text) {
+		return Reason(text), ""
+	}
+	if reasonRE.MatchString(head) {
+		return Reason(head), strings.TrimSpace(msg)
+	}
+	return fallback, text
+}
+
+// endsPlaybook says whether the named step is a fail or skip step.
+func endsPlaybook(steps []Step, name string) bool {
+	for _, s := range steps {
+		if s.Name == name {
+			return s.Fail != "" || s.Skip != ""
+		}
+	}
+	return false
 }
 
 // transportOutcome names why a command could not be run.

@@ -102,7 +102,7 @@ params:
 steps:
   - name: already there
     when: facts.os_build == params.target_build
-    powershell: exit 0
+    skip: "already_compliant: the device is on the target build"
   - name: read disk
     powershell: Write-Output "free=48"
     register: {name: disk, regex: 'free=(?P<gb>\d+)'}
@@ -167,13 +167,16 @@ func TestEngineFactsAndParams(t *testing.T) {
 	e, target, _ := simulated(t, device.Behaviour{})
 	pb := parse(t, flow)
 	var rec recorder
-	if _, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target,
-		Params: map[string]any{"target_build": "10.0.19044"}}, &rec); err != nil {
-		t.Fatal(err)
+	out, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target,
+		Params: map[string]any{"target_build": "10.0.19044"}}, &rec)
+	// The device is on 10.0.19044, so the when holds on the probed build.
+	if err != nil || out.Status != playbooks.StatusSkipped || out.Reason != playbooks.ReasonAlreadyCompliant ||
+		out.Message != "the device is on the target build" || strings.Join(rec.started(), " ") != "steps/already there" {
+		t.Errorf("on the target build: outcome = %+v, %v, steps %v; want skipped already_compliant at once", out, err, rec.started())
 	}
-	// The device is on 10.0.19044, so "already there" runs; its disk fact is registered.
-	if got := rec.started(); len(got) == 0 || got[0] != "steps/already there" {
-		t.Errorf("steps run = %v, want the when to hold on the probed build", got)
+	rec = recorder{}
+	if _, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target}, &rec); err != nil {
+		t.Fatal(err)
 	}
 	var disk any
 	for _, ev := range rec.events {
@@ -185,7 +188,7 @@ func TestEngineFactsAndParams(t *testing.T) {
 		t.Errorf("registered disk = %#v", disk)
 	}
 
-	_, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target,
+	_, err = e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target,
 		Params: map[string]any{"target_build": 19045, "bogus": true}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "parameter target_build") || !strings.Contains(err.Error(), "parameter bogus") {
 		t.Errorf("bad params: err = %v, want both named", err)

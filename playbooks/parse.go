@@ -258,13 +258,13 @@ func (v *validator) step(s *Step, declared map[string]Param) {
 		v.addf(s.Line, "a step needs a name")
 	}
 	actions := 0
-	for _, set := range []bool{s.PowerShell != "", s.Cmd != "", s.Reboot != nil, s.WaitUntil != nil, s.Fail != ""} {
+	for _, set := range []bool{s.PowerShell != "", s.Cmd != "", s.Reboot != nil, s.WaitUntil != nil, s.Fail != "", s.Skip != ""} {
 		if set {
 			actions++
 		}
 	}
 	if actions != 1 {
-		v.addf(s.Line, "step %q: give exactly one of powershell, cmd, reboot, wait_until, fail", s.Name)
+		v.addf(s.Line, "step %q: give exactly one of powershell, cmd, reboot, wait_until, fail, skip", s.Name)
 	}
 	for _, script := range []string{s.PowerShell, s.Cmd, waitScript(s)} {
 		for _, m := range paramRefRE.FindAllStringSubmatch(script, -1) {

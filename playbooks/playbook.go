@@ -55,7 +55,12 @@ type Step struct {
 	Cmd        string     `yaml:"cmd"`
 	Reboot     *Reboot    `yaml:"reboot"`
 	WaitUntil  *WaitUntil `yaml:"wait_until"`
-	Fail       string     `yaml:"fail"`
+	// Fail and Skip end the playbook. Their text is "reason" or "reason:
+	// message", the reason machine-readable (e.g. insufficient_disk or
+	// compat_blocked:0xC1900208); other text is a message with reason
+	// "failed" or "skipped".
+	Fail string `yaml:"fail"`
+	Skip string `yaml:"skip"`
 
 	When     string    `yaml:"when"` // an expr expression over facts and params
 	Expect   *Expect   `yaml:"expect"`

@@ -68,3 +68,23 @@ func TestCapture(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitReason(t *testing.T) {
+	tests := []struct {
+		text   string
+		reason Reason
+		msg    string
+	}{
+		{"insufficient_disk", "insufficient_disk", ""},
+		{"insufficient_disk: less than 20 GB free", "insufficient_disk", "less than 20 GB free"},
+		{"compat_blocked:0xC1900208", "compat_blocked:0xC1900208", ""},
+		{"compat_blocked:0xC1900208: an app blocks it", "compat_blocked:0xC1900208", "an app blocks it"},
+		{"build is not the target yet", "failed", "build is not the target yet"},
+		{"Bad Reason: text", "failed", "Bad Reason: text"},
+	}
+	for _, tt := range tests {
+		if r, m := splitReason(tt.text, "failed"); r != tt.reason || m != tt.msg {
+			t.Errorf("splitReason(%q) = %q, %q; want %q, %q", tt.text, r, m, tt.reason, tt.msg)
+		}
+	}
+}
