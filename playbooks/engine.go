@@ -2,11 +2,9 @@ package playbooks
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -155,7 +153,12 @@ func (e *Engine) Execute(ctx context.Context, r Run, sink Sink) (Outcome, error)
 	if err != nil {
 		return Outcome{}, err
 	}
-	st := &runState{e: e, r: r, sink: sink, params: params, clock: e.Clock}
+	// The preamble is the same for every script of the run: build it once.
+	preamble, err := ParamsPreamble(params)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("playbook %s: %w", r.Playbook.Name, err)
+	}
+	st := &runState{e: e, r: r, sink: sink, params: params, preamble: preamble, clock: e.Clock}
 	if st.clock == nil {
 		st.clock = SystemClock{}
 	}
@@ -187,6 +190,8 @@ type runState struct {
 	clock  Clock
 	params map[string]any
 	facts  map[string]any
+	// preamble gives scripts their parameters as $Params.
+	preamble string
 }
 
 func (st *runState) emit(ev Event) {
@@ -259,7 +264,7 @@ func (st *runState) block(ctx context.Context, phase Phase, steps []Step, next i
 		s := &steps[i]
 		run, err := st.when(s)
 		if err != nil {
-			return Outcome{Status: StatusFailed, Reason: "bad_condition", Message: err.Error(), Step: s.Name}, true, nil
+			return Outcome{Status: StatusFailed, Reason: ReasonBadCondition, Message: err.Error(), Step: s.Name}, true, nil
 		}
 		if !run {
 			st.emit(Event{Kind: EventStepSkipped, Phase: phase, Index: i, Step: s.Name})
@@ -297,21 +302,20 @@ func (st *runState) when(s *Step) (bool, error) {
 
 // step runs one step, with its retries. stop ends the playbook with out.
 func (st *runState) step(ctx context.Context, phase Phase, i int, s *Step) (out Outcome, stop bool, err error) {
-	switch {
-	case s.Fail != "":
+	if s.PowerShell == "" && s.Cmd == "" { // an action the engine carries out itself, once
 		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
-		reason, msg := splitReason(s.Fail, "failed")
-		return Outcome{Status: StatusFailed, Reason: reason, Message: msg}, true, nil
-	case s.Skip != "":
-		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
-		reason, msg := splitReason(s.Skip, "skipped")
-		return Outcome{Status: StatusSkipped, Reason: reason, Message: msg}, true, nil
-	case s.Reboot != nil:
-		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
-		return st.reboot(ctx, s)
-	case s.WaitUntil != nil:
-		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: 1})
-		return st.waitUntil(ctx, s)
+		switch {
+		case s.Fail != "":
+			reason, msg := splitReason(s.Fail, "failed")
+			return Outcome{Status: StatusFailed, Reason: reason, Message: msg}, true, nil
+		case s.Skip != "":
+			reason, msg := splitReason(s.Skip, "skipped")
+			return Outcome{Status: StatusSkipped, Reason: reason, Message: msg}, true, nil
+		case s.Reboot != nil:
+			return st.reboot(ctx, s)
+		default:
+			return st.waitUntil(ctx, s)
+		}
 	}
 	attempts, backoff := 1, DefaultBackoff
 	if s.Retries != nil {
@@ -339,10 +343,7 @@ func (st *runState) step(ctx context.Context, phase Phase, i int, s *Step) (out 
 // allowed: transient failures always, failed commands only when the step
 // says so.
 func (st *runState) script(ctx context.Context, phase Phase, i int, s *Step) (out Outcome, stop, retry bool, err error) {
-	cmd, err := st.command(s.PowerShell, s.Cmd)
-	if err != nil {
-		return Outcome{Status: StatusFailed, Reason: "bad_parameters", Message: err.Error()}, true, false, nil
-	}
+	cmd := st.command(s.PowerShell, s.Cmd)
 	cmd.Timeout = s.Timeout.Duration
 	res, err := st.e.Executor.Exec(ctx, st.r.Target, cmd, func(c sdk.Chunk) {
 		st.emit(Event{Kind: EventOutput, Phase: phase, Index: i, Step: s.Name, Chunk: c})
@@ -368,7 +369,7 @@ func (st *runState) script(ctx context.Context, phase Phase, i int, s *Step) (ou
 	if s.Register != nil {
 		v, err := Capture(s.Register, res.Stdout)
 		if err != nil {
-			return Outcome{Status: StatusFailed, Reason: "bad_output", Message: err.Error()}, true, false, nil
+			return Outcome{Status: StatusFailed, Reason: ReasonBadOutput, Message: err.Error()}, true, false, nil
 		}
 		st.setFacts(phase, i, s.Name, map[string]any{s.Register.Name: v})
 	}
@@ -379,15 +380,13 @@ func (st *runState) script(ctx context.Context, phase Phase, i int, s *Step) (ou
 	return Outcome{}, false, false, nil
 }
 
-func (st *runState) command(ps, cmd string) (sdk.Command, error) {
+// command is a step's script: cmd as written (cmd.exe has no safe way to
+// take values, so cmd steps get none), PowerShell after the $Params preamble.
+func (st *runState) command(ps, cmd string) sdk.Command {
 	if cmd != "" {
-		return sdk.Command{Shell: sdk.Cmd, Script: cmd}, nil
+		return sdk.Command{Shell: sdk.Cmd, Script: cmd}
 	}
-	pre, err := ParamsPreamble(st.params)
-	if err != nil {
-		return sdk.Command{}, err
-	}
-	return sdk.Command{Shell: sdk.PowerShell, Script: pre + ps}, nil
+	return sdk.Command{Shell: sdk.PowerShell, Script: st.preamble + ps}
 }
 
 func (st *runState) setFacts(phase Phase, i int, step string, changed map[string]any) {
@@ -512,10 +511,7 @@ func (st *runState) waitUntil(ctx context.Context, s *Step) (Outcome, bool, erro
 	}
 	deadline := st.clock.Now().Add(timeout)
 	for {
-		cmd, err := st.command(w.PowerShell, "")
-		if err != nil {
-			return Outcome{Status: StatusFailed, Reason: "bad_parameters", Message: err.Error()}, true, nil
-		}
+		cmd := st.command(w.PowerShell, "")
 		cmd.Timeout = interval
 		res, err := st.e.Executor.Exec(ctx, st.r.Target, cmd, nil)
 		switch {
@@ -536,88 +532,4 @@ func (st *runState) waitUntil(ctx context.Context, s *Step) (Outcome, bool, erro
 		case <-st.clock.After(interval):
 		}
 	}
-}
-
-// Values checks the caller's parameter values against the playbook's
-// declarations and fills in defaults. Every problem is reported, each
-// naming its parameter.
-func (pb *Playbook) Values(given map[string]any) (map[string]any, error) {
-	out := make(map[string]any, len(pb.Params))
-	var errs []error
-	declared := make(map[string]bool, len(pb.Params))
-	for i := range pb.Params {
-		p := &pb.Params[i]
-		declared[p.Name] = true
-		v, ok := given[p.Name]
-		if !ok {
-			if p.Required {
-				errs = append(errs, fmt.Errorf("parameter %s is required", p.Name))
-				continue
-			}
-			if p.Default == nil {
-				continue
-			}
-			v = p.Default
-		}
-		c, err := p.Convert(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("parameter %s: %w", p.Name, err))
-			continue
-		}
-		out[p.Name] = c
-	}
-	for k := range given {
-		if !declared[k] {
-			errs = append(errs, fmt.Errorf("parameter %s is not declared by playbook %s", k, pb.Name))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
-	}
-	return out, nil
-}
-
-// ParseValues reads parameter values written as text (a command line's
-// --param k=v) into the forms Values accepts: ints and bools parsed, lists
-// split on commas, durations and strings kept as written. Every problem
-// is reported, each naming its parameter.
-func (pb *Playbook) ParseValues(raw map[string]string) (map[string]any, error) {
-	types := make(map[string]ParamType, len(pb.Params))
-	for _, p := range pb.Params {
-		types[p.Name] = p.Type
-	}
-	out := make(map[string]any, len(raw))
-	var errs []error
-	for k, s := range raw {
-		switch types[k] {
-		case TypeInt:
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("parameter %s: %q is not a whole number", k, s))
-				continue
-			}
-			out[k] = n
-		case TypeBool:
-			b, err := strconv.ParseBool(strings.TrimSpace(s))
-			if err != nil {
-				errs = append(errs, fmt.Errorf("parameter %s: %q is not true or false", k, s))
-				continue
-			}
-			out[k] = b
-		case TypeList:
-			var items []any
-			for _, it := range strings.Split(s, ",") {
-				if it = strings.TrimSpace(it); it != "" {
-					items = append(items, it)
-				}
-			}
-			out[k] = items
-		default: // strings, durations, and undeclared names (Values reports those)
-			out[k] = s
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("playbook %s: %w", pb.Name, err)
-	}
-	return out, nil
 }

@@ -23,6 +23,8 @@ const (
 	ReasonRebootTimeout    Reason = "reboot_timeout"
 	ReasonCommandFailed    Reason = "command_failed"
 	ReasonVerifyFailed     Reason = "verify_failed"
+	ReasonBadCondition     Reason = "bad_condition" // a when could not be evaluated
+	ReasonBadOutput        Reason = "bad_output"    // register could not read a script's output
 )
 
 // Verdict is what a script's exit code means under a step's Expect.

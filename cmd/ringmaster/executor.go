@@ -72,6 +72,38 @@ func (a *app) target(ctx context.Context, d *inventory.Device, o targetFlags) (s
 	return r.target(ctx, d)
 }
 
+// reach looks a device up in the inventory, builds its target and starts
+// the executor to reach it with; the caller closes the executor.
+func (a *app) reach(ctx context.Context, hostname string, o targetFlags) (inventory.Device, sdk.Target, *host.Plugin, error) {
+	s, err := a.open(ctx)
+	if err != nil {
+		return inventory.Device{}, sdk.Target{}, nil, err
+	}
+	d, err := s.Device(ctx, hostname)
+	if err != nil {
+		return inventory.Device{}, sdk.Target{}, nil, err
+	}
+	t, err := a.target(ctx, &d, o)
+	if err != nil {
+		return inventory.Device{}, sdk.Target{}, nil, err
+	}
+	x, err := a.startExecutor(ctx, o.executor)
+	if err != nil {
+		return inventory.Device{}, sdk.Target{}, nil, err
+	}
+	return d, t, x, nil
+}
+
+// writeChunk copies a command's output to this process's stdout or stderr,
+// as the device wrote it.
+func (a *app) writeChunk(c sdk.Chunk) {
+	w := a.stdout
+	if c.Stream == sdk.Stderr {
+		w = a.stderr
+	}
+	_, _ = w.Write(c.Data)
+}
+
 // targets resolves devices to targets, opening each credential once.
 type targets struct {
 	a     *app
@@ -193,30 +225,12 @@ or cmd.`,
 				return usagef("--shell %q: want powershell or cmd", shell)
 			}
 			ctx := cmd.Context()
-			s, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			d, err := s.Device(ctx, argv[0])
-			if err != nil {
-				return err
-			}
-			t, err := a.target(ctx, &d, o)
-			if err != nil {
-				return err
-			}
-			x, err := a.startExecutor(ctx, o.executor)
+			_, t, x, err := a.reach(ctx, argv[0], o)
 			if err != nil {
 				return err
 			}
 			defer x.Close()
-			_, err = x.Exec(ctx, t, sdk.Command{Shell: sdk.Shell(shell), Script: strings.Join(argv[1:], " "), Timeout: timeout}, func(c sdk.Chunk) {
-				w := a.stdout
-				if c.Stream == sdk.Stderr {
-					w = a.stderr
-				}
-				_, _ = w.Write(c.Data)
-			})
+			_, err = x.Exec(ctx, t, sdk.Command{Shell: sdk.Shell(shell), Script: strings.Join(argv[1:], " "), Timeout: timeout}, a.writeChunk)
 			return err
 		},
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
-	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
 func newPlaybookCmd(a *app) *cobra.Command {
@@ -161,19 +160,7 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 				return fmt.Errorf("playbook run: %w", err)
 			}
 			ctx := cmd.Context()
-			s, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			d, err := s.Device(ctx, host)
-			if err != nil {
-				return err
-			}
-			t, err := a.target(ctx, &d, o)
-			if err != nil {
-				return err
-			}
-			x, err := a.startExecutor(ctx, o.executor)
+			d, t, x, err := a.reach(ctx, host, o)
 			if err != nil {
 				return err
 			}
@@ -190,11 +177,7 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 				case playbooks.EventStepSkipped:
 					fmt.Fprintf(a.stdout, "--> %s: %s skipped (when is false)\n", ev.Phase, ev.Step)
 				case playbooks.EventOutput:
-					w := a.stdout
-					if ev.Chunk.Stream == sdk.Stderr {
-						w = a.stderr
-					}
-					_, _ = w.Write(ev.Chunk.Data)
+					a.writeChunk(ev.Chunk)
 				}
 			}))
 			if err != nil {
