@@ -32,6 +32,16 @@
 //	shutdown /r /t N                 restart after N seconds (at least RestartGrace)
 //	schtasks /Create /TN NAME /TR "COMMAND" /SC ONCE /ST HH:MM /RU SYSTEM [/F]
 //	schtasks /Run /TN NAME | /Query /TN NAME /FO LIST /V | /Delete /TN NAME /F
+//	robocopy SOURCE DEST [options]   copies installation media (a share is refused
+//	                                 from a WinRM session: the double hop)
+//	bitsadmin /transfer NAME [/download] [/priority P] URL FILE   (refused from WinRM)
+//	icacls PATH ...                  accepted; permissions are not modelled
+//
+// Commands join with &&, || and &, and redirect with > FILE, >> FILE,
+// 2> FILE, 2>&1 and > nul, as in cmd.exe. The disk holds the files tools
+// write (scripts, logs, staged media) and survives reboots; D:\ is mounted
+// installation media, and setup.exe run by a full path elsewhere must have
+// been staged there first.
 //
 // Anything else answers as cmd.exe does: "'X' is not recognized as an
 // internal or external command, operable program or batch file." with exit
@@ -47,10 +57,17 @@
 // ...\Component Based Servicing\RebootPending and ...\WindowsUpdate\Auto
 // Update\RebootRequired, the setup log, C:\Windows), Get-Content of
 // C:\$WINDOWS.~BT\Sources\Panther\setupact.log [-Tail N], Get-PSDrive C and
-// Restart-Computer -Force; (EXPR).Property reads a property. Pipeline stages:
+// Restart-Computer -Force, New-Item, Set-Content, Remove-Item, Expand-Archive
+// (a media archive unpacks to media), Get-Content and Test-Path of any file;
+// Win32_Battery for laptops (BatteryStatus 1 on battery, 2 on AC);
+// (EXPR).Property reads a property. Variables: $x = VALUE where VALUE is a
+// literal, a hashtable @{...}, another variable, 'format' -f a, b or a
+// pipeline; $x and $x.Name expand outside quotes as one word, and $x and
+// $($x.Name) interpolate inside double quotes; powershell -File PATH runs a
+// script from the disk. Pipeline stages:
 // Select-Object -ExpandProperty P, Select-Object A,B, ConvertTo-Json
 // [-Compress] (Windows PowerShell 5.1's layout, dates as \/Date(ms)\/),
-// Out-String and Measure-Object. Preference assignments ($ErrorActionPreference
+// Out-String, Out-Null and Measure-Object. Preference assignments ($ErrorActionPreference
 // = ...) are accepted; exit N and exit $LASTEXITCODE end the script; a native
 // program from the list above runs and sets $LASTEXITCODE. An unknown command
 // writes PowerShell's "The term 'X' is not recognized as the name of a

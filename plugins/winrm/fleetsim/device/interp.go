@@ -25,6 +25,16 @@ func (m *Machine) Start(command string, args []string) *Proc {
 }
 
 func (m *Machine) run(line string, s session) *Proc {
+	if segs := splitCmdOps(line); len(segs) > 1 || strings.Contains(line, ">") {
+		if _, r := cutRedirects(line); len(segs) > 1 || r != (redirect{}) {
+			return m.runLine(segs, s)
+		}
+	}
+	return m.runOne(line, s)
+}
+
+// runOne runs one command, without operators or redirections.
+func (m *Machine) runOne(line string, s session) *Proc {
 	words := fields(line, false)
 	if len(words) == 0 {
 		return finished("", "", 0)
@@ -33,6 +43,15 @@ func (m *Machine) run(line string, s session) *Proc {
 	switch prog {
 	case "powershell", "pwsh":
 		script, problem := powershellScript(words[1:])
+		if file, isFile := strings.CutPrefix(script, fileScript); isFile {
+			m.mu.Lock()
+			body, ok := m.readFile(file)
+			m.mu.Unlock()
+			if !ok {
+				problem = fmt.Sprintf("The argument '%s' to the -File parameter does not exist. Provide the path to an existing '.ps1' file as an argument to the -File parameter.", file)
+			}
+			script = body
+		}
 		if problem != "" {
 			return finished("", problem+"\r\n", 1)
 		}
@@ -40,6 +59,14 @@ func (m *Machine) run(line string, s session) *Proc {
 	case "cmd":
 		if len(words) > 2 && strings.EqualFold(words[1], "/c") {
 			return m.run(strings.Join(words[2:], " "), s)
+		}
+	}
+	if prog == "setup" && strings.Contains(words[0], `\`) {
+		m.mu.Lock()
+		found := m.exists(words[0])
+		m.mu.Unlock()
+		if !found {
+			return finished("", "The system cannot find the path specified.\r\n", 3)
 		}
 	}
 	if p := m.native(prog, words[1:], line, s); p != nil {
@@ -77,6 +104,11 @@ func powershellScript(args []string) (script, problem string) {
 			return string(utf16.Decode(u)), ""
 		case a == "-command" || a == "-c":
 			return strings.Join(args[i+1:], " "), ""
+		case a == "-file" || a == "-f":
+			if i+1 >= len(args) {
+				return "", "Missing the argument to -File."
+			}
+			return fileScript + args[i+1], ""
 		case a == "-executionpolicy" || a == "-ep" || a == "-inputformat" || a == "-outputformat" || a == "-windowstyle":
 			i++
 		case strings.HasPrefix(a, "-"):
@@ -86,6 +118,9 @@ func powershellScript(args []string) (script, problem string) {
 	}
 	return "", ""
 }
+
+// fileScript marks a script to be read from a file (powershell -File).
+const fileScript = "\x00file:"
 
 // native runs the executables and cmd built-ins the simulator knows, or
 // returns nil.
@@ -120,6 +155,13 @@ func (m *Machine) native(prog string, args []string, line string, s session) *Pr
 		return m.shutdown(args)
 	case "schtasks":
 		return m.schtasks(args)
+	case "robocopy":
+		return m.robocopy(args, s)
+	case "bitsadmin":
+		return m.bitsadmin(args, s)
+	case "icacls":
+		// Permissions are not modelled; icacls reports success as Windows does.
+		return finished("processed file: "+strings.Join(args[:min(1, len(args))], "")+"\r\nSuccessfully processed 1 files; Failed processing 0 files\r\n", "", 0)
 	}
 	return nil
 }

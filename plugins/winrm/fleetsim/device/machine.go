@@ -21,6 +21,9 @@ type Spec struct {
 	Manufacturer string
 	Model        string
 	Serial       string
+	// Battery is set for laptops: Win32_Battery then reports one battery,
+	// on AC power unless Behaviour.OnBattery.
+	Battery bool
 
 	Behaviour Behaviour
 }
@@ -33,6 +36,7 @@ type Behaviour struct {
 	RebootHangs    bool          // a reboot never comes back
 	RebootDuration time.Duration // how long a plain reboot takes (default 2 min)
 	UpgradeTime    time.Duration // how long a feature update takes in all (default 75 min)
+	OnBattery      bool          // a laptop running on its battery
 }
 
 // Media is the feature update the simulated setup.exe installs.
@@ -73,6 +77,8 @@ type Machine struct {
 	upgradedAt    time.Time
 	setupLog      []string
 	tasks         map[string]*task
+	files         map[string]string // the disk: path (lower case) to content
+	dirs          map[string]bool   // directories created explicitly
 	downUntil     time.Time // zero when up
 	hung          bool
 	truth         Truth
@@ -101,7 +107,8 @@ func New(s Spec, clock Clock, media Media) *Machine {
 	if s.Behaviour.UpgradeTime <= 0 {
 		s.Behaviour.UpgradeTime = 75 * time.Minute
 	}
-	m := &Machine{clock: clock, media: media, s: s, lastBoot: clock.Now(), tasks: map[string]*task{}}
+	m := &Machine{clock: clock, media: media, s: s, lastBoot: clock.Now(), tasks: map[string]*task{},
+		files: map[string]string{}, dirs: map[string]bool{}}
 	m.truth.Hostname = s.Hostname
 	return m
 }
@@ -166,7 +173,9 @@ func (m *Machine) reboot() {
 	m.downUntil = m.clock.Now().Add(d)
 	hang := m.s.Behaviour.RebootHangs
 	for _, t := range m.tasks {
-		t.running = false
+		if t.running {
+			t.running, t.lastResult = false, taskTerminated
+		}
 	}
 	callbacks := slices.Clone(m.onPower)
 	// Registered before anyone can see the machine down, so simulated time

@@ -2,10 +2,12 @@ package device
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // psError is a PowerShell error record written to stderr.
@@ -40,7 +42,7 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 	var stdout, stderr strings.Builder
 	ok := true
 	lastExit := 0
-	var params map[string]any // $Params, as playbooks set it
+	vars := map[string]any{} // variables by lower-case name, $Params among them
 	for _, st := range splitOutside(script, ";\n") {
 		if self.isExited() {
 			break
@@ -56,7 +58,7 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 			if strings.EqualFold(arg, "$LASTEXITCODE") {
 				code = lastExit
 			} else if arg != "" {
-				n, err := strconv.Atoi(arg)
+				n, err := strconv.Atoi(expandVars(arg, vars, false))
 				if err != nil {
 					return stdout.String(), stderr.String() + fmt.Sprintf("Cannot convert value %q to type \"System.Int32\".\r\n", arg), 1
 				}
@@ -67,18 +69,19 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 		if strings.HasPrefix(st, "$") && strings.Contains(st, "=") && preferenceAssignment(st) {
 			continue
 		}
-		if name, rest, ok := strings.Cut(st, "="); ok && strings.EqualFold(strings.TrimSpace(name), "$Params") {
-			table, err := parseHashtable(strings.TrimSpace(rest))
+		if a := assignment.FindStringSubmatch(st); a != nil {
+			v, err := m.evalValue(strings.TrimSpace(a[2]), vars, s)
 			if err != nil {
-				stderr.WriteString(err.Error() + "\r\n")
+				stderr.WriteString(err.msg)
 				ok = false
 				continue
 			}
-			params = table
+			vars[strings.ToLower(a[1])] = v
+			ok = true
 			continue
 		}
 		// A native program inside the script: run it and keep its exit code.
-		words := fields(st, true)
+		words := fields(expandVars(st, vars, true), true)
 		if len(words) > 1 && words[0] == "&" {
 			words = words[1:]
 		}
@@ -91,10 +94,10 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 			ok = code == 0
 			continue
 		}
-		if v, isRef := paramRef(st, params); isRef {
-			st = "Write-Output " + v // a bare $Params.x statement outputs the value
+		if v, isRef := varRef(st, vars); isRef {
+			st = "Write-Output " + quoteWord(text(v)) // a bare $x or $x.y statement outputs the value
 		}
-		vals, err := m.pipeline(expandParams(st, params), s)
+		vals, err := m.pipeline(expandVars(st, vars, true), s)
 		if err != nil {
 			stderr.WriteString(err.msg)
 			ok = false
@@ -115,31 +118,140 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 	return stdout.String(), stderr.String(), code
 }
 
-// paramRef reports a statement that is only $Params.name, and its value as
-// a quoted word.
-func paramRef(st string, params map[string]any) (string, bool) {
-	name, ok := strings.CutPrefix(st, "$Params.")
-	if !ok || strings.ContainsAny(name, " \t|;") {
-		return "", false
+// assignment is "$name = value".
+var assignment = regexp.MustCompile(`(?s)^\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$`)
+
+// formatOp is "'format' -f a, b".
+var formatOp = regexp.MustCompile(`(?is)^('(?:[^']|'')*')\s+-f\s+(.+)$`)
+
+// evalValue evaluates the right-hand side of an assignment: a literal, a
+// hashtable, a variable, a -f format or a pipeline (its single value, or
+// its values as an array).
+func (m *Machine) evalValue(rhs string, vars map[string]any, s session) (any, *psError) {
+	if strings.HasPrefix(rhs, "@{") {
+		t, err := parseHashtable(rhs)
+		if err != nil {
+			return nil, &psError{err.Error() + "\r\n"}
+		}
+		return t, nil
 	}
-	return quoteWord(text(params[name])), true
+	if f := formatOp.FindStringSubmatch(rhs); f != nil {
+		format, err := psLiteral(f[1])
+		if err != nil {
+			return nil, &psError{err.Error() + "\r\n"}
+		}
+		out := text(format)
+		for i, arg := range splitOutside(f[2], ",") {
+			v, perr := m.evalValue(strings.TrimSpace(arg), vars, s)
+			if perr != nil {
+				return nil, perr
+			}
+			out = strings.ReplaceAll(out, "{"+strconv.Itoa(i)+"}", text(v))
+		}
+		return out, nil
+	}
+	if v, isRef := varRef(rhs, vars); isRef {
+		return v, nil
+	}
+	if v, err := psLiteral(rhs); err == nil {
+		return v, nil
+	}
+	vals, err := m.pipeline(expandVars(rhs, vars, true), s)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(vals) == 1:
+		return vals[0], nil
+	case len(vals) == 0:
+		return nil, nil
+	}
+	return vals, nil
 }
 
-// expandParams replaces $Params.name words with their values, quoted so
-// they stay one word whatever they contain.
-func expandParams(st string, params map[string]any) string {
-	if params == nil || !strings.Contains(st, "$Params.") {
+var varName = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?$`)
+
+// varRef reports a word that is only $name or $name.property of a defined
+// variable, and its value.
+func varRef(word string, vars map[string]any) (any, bool) {
+	mm := varName.FindStringSubmatch(strings.TrimSpace(word))
+	if mm == nil {
+		return nil, false
+	}
+	v, ok := vars[strings.ToLower(mm[1])]
+	if !ok {
+		return nil, false
+	}
+	if mm[2] == "" {
+		return v, true
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, pv := range x {
+			if strings.EqualFold(k, mm[2]) {
+				return pv, true
+			}
+		}
+		return nil, true
+	case object:
+		pv, _ := x.get(mm[2])
+		return pv, true
+	}
+	return nil, true
+}
+
+var (
+	varToken = regexp.MustCompile(`^\$([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z_][A-Za-z0-9_]*)?`)
+	subExpr  = regexp.MustCompile(`^\$\(\$([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z_][A-Za-z0-9_]*)?\)`)
+)
+
+// expandVars replaces references to defined variables as PowerShell
+// evaluates them: outside quotes $x and $x.y become the value, quoted so
+// it stays one word whatever it contains (or bare when quote is false);
+// inside double quotes $x and $($x.y) are interpolated; inside single
+// quotes nothing is.
+func expandVars(st string, vars map[string]any, quote bool) string {
+	if len(vars) == 0 || !strings.Contains(st, "$") {
 		return st
 	}
-	words := fields(st, true)
-	for i, w := range words {
-		if name, ok := strings.CutPrefix(w, "$Params."); ok {
-			words[i] = quoteWord(text(params[name]))
-		} else {
-			words[i] = quoteWord(w)
+	var b strings.Builder
+	inSingle, inDouble := false, false
+	for i := 0; i < len(st); {
+		r, size := utf8.DecodeRuneInString(st[i:])
+		switch {
+		case inSingle:
+			inSingle = !isSingleQuote(r)
+		case r == '"':
+			inDouble = !inDouble
+		case !inDouble && isSingleQuote(r):
+			inSingle = true
+		case r == '$':
+			if mm := subExpr.FindStringSubmatch(st[i:]); inDouble && mm != nil {
+				if v, ok := varRef("$"+mm[1]+mm[2], vars); ok {
+					b.WriteString(text(v))
+					i += len(mm[0])
+					continue
+				}
+			}
+			if mm := varToken.FindStringSubmatch(st[i:]); mm != nil {
+				ref := mm[0]
+				if inDouble {
+					ref = "$" + mm[1] // "$x.y" interpolates $x, then ".y"
+				}
+				if v, ok := varRef(ref, vars); ok {
+					if inDouble || !quote {
+						b.WriteString(text(v))
+					} else {
+						b.WriteString(quoteWord(text(v)))
+					}
+					i += len(ref)
+					continue
+				}
+			}
 		}
+		b.WriteString(st[i : i+size])
+		i += size
 	}
-	return strings.Join(words, " ")
+	return b.String()
 }
 
 // quoteWord writes a word so fields reads it back whole and unchanged.
@@ -220,7 +332,8 @@ func psLiteral(v string) (any, error) {
 // nativePrograms are the executables a script can run directly.
 var nativePrograms = map[string]bool{
 	"cmd": true, "powershell": true, "pwsh": true, "reg": true, "setup": true, "wusa": true,
-	"dism": true, "shutdown": true, "schtasks": true, "ver": false,
+	"dism": true, "shutdown": true, "schtasks": true, "robocopy": true, "bitsadmin": true, "icacls": true,
+	"ver": false,
 }
 
 // quoteWords rebuilds a command line, quoting words with spaces.
@@ -333,6 +446,14 @@ func (m *Machine) source(cmd string, s session) ([]any, *psError) {
 	case "restart-computer":
 		m.restartSoon(0)
 		return nil, nil
+	case "new-item", "ni", "mkdir", "md":
+		return m.newItem(args)
+	case "set-content", "sc":
+		return m.setContent(args)
+	case "remove-item", "rm", "del", "ri", "rmdir":
+		return m.removeItem(args)
+	case "expand-archive":
+		return m.expandArchive(args)
 	}
 	return nil, notRecognized(words[0])
 }
@@ -411,6 +532,16 @@ func (m *Machine) cim(class, filter string) ([]any, *psError) {
 		return []any{object{{"DeviceID", "C:"}, {"FreeSpace", int64(m.s.DiskFreeGB * (1 << 30))}, {"Size", int64(237 << 30)}}}, nil
 	case "win32_quickfixengineering":
 		return m.hotfixesLocked("")
+	case "win32_battery":
+		if !m.s.Battery {
+			return nil, nil
+		}
+		// BatteryStatus 1 is discharging (on battery), 2 on AC power.
+		status := int64(2)
+		if m.s.Behaviour.OnBattery {
+			status = 1
+		}
+		return []any{object{{"Name", "Internal Battery"}, {"BatteryStatus", status}, {"EstimatedChargeRemaining", int64(80)}}}, nil
 	}
 	return nil, &psError{fmt.Sprintf("Get-CimInstance : Invalid class \"%s\"\r\n", class)}
 }
@@ -454,17 +585,23 @@ func (m *Machine) testPath(p string) bool {
 		strings.EqualFold(strings.ReplaceAll(p, "HKLM:", "HKEY_LOCAL_MACHINE"), currentVersionKey):
 		return true
 	}
-	return false
+	return m.exists(p)
 }
 
 func (m *Machine) content(p, tail string) ([]any, *psError) {
-	if !strings.EqualFold(p, setupActLog) {
-		return nil, &psError{fmt.Sprintf("Get-Content : Cannot find path '%s' because it does not exist.\r\n", p)}
-	}
 	m.mu.Lock()
 	lines := slices.Clone(m.setupLog)
+	file, isFile := m.readFile(p)
 	m.mu.Unlock()
-	if len(lines) == 0 {
+	switch {
+	case isFile:
+		lines = strings.Split(strings.TrimRight(strings.ReplaceAll(file, "\r\n", "\n"), "\n"), "\n")
+		if file == "" {
+			lines = nil
+		}
+	case !strings.EqualFold(p, setupActLog):
+		return nil, &psError{fmt.Sprintf("Get-Content : Cannot find path '%s' because it does not exist.\r\n", p)}
+	case len(lines) == 0:
 		return nil, &psError{fmt.Sprintf("Get-Content : Cannot find path '%s' because it does not exist.\r\n", p)}
 	}
 	if n, err := strconv.Atoi(tail); err == nil && n < len(lines) {
@@ -517,6 +654,8 @@ func filter(stage string, in []any) ([]any, *psError) {
 			b.WriteString(text(v))
 		}
 		return []any{b.String()}, nil
+	case "out-null":
+		return nil, nil
 	case "measure-object":
 		return []any{object{{"Count", int64(len(in))}}}, nil
 	}

@@ -52,6 +52,8 @@ func text(v any) string {
 		return x.Format("Monday, January 2, 2006 3:04:05 PM")
 	case object:
 		return formatList(x)
+	case map[string]any:
+		return "System.Collections.Hashtable"
 	default:
 		return fmt.Sprint(x)
 	}

@@ -25,6 +25,9 @@ const (
 	AccessDeniedHResult = -2147024891 // 0x80070005
 	ElementNotFound     = 1168        // ERROR_NOT_FOUND, as DISM reports it
 	TerminatedExitCode  = -1073741510 // 0xC000013A
+	taskNotYetRun       = 267011      // 0x41303 SCHED_S_TASK_HAS_NOT_RUN
+	taskRunning         = 267009      // 0x41301 SCHED_S_TASK_RUNNING
+	taskTerminated      = 267014      // 0x41306 SCHED_S_TASK_TERMINATED
 )
 
 // RestartGrace is how long a restart takes to begin after it is asked for.
@@ -272,7 +275,7 @@ func (m *Machine) schtasks(args []string) *Proc {
 		if t != nil && !hasFlag(args, "/f") {
 			return finished("", "ERROR: Cannot create a file when that file already exists.\r\n", 1)
 		}
-		m.tasks[strings.ToLower(name)] = &task{name: name, command: arg("/tr"), runAs: arg("/ru"), lastResult: 267011}
+		m.tasks[strings.ToLower(name)] = &task{name: name, command: arg("/tr"), runAs: arg("/ru"), lastResult: taskNotYetRun}
 		return finished(fmt.Sprintf("SUCCESS: The scheduled task %q has successfully been created.\r\n", name), "", 0)
 	case hasFlag(args, "/run"):
 		if t == nil {
@@ -281,7 +284,7 @@ func (m *Machine) schtasks(args []string) *Proc {
 		if t.running {
 			return finished(fmt.Sprintf("SUCCESS: Attempted to run the scheduled task %q.\r\n", name), "", 0)
 		}
-		t.running, t.ran, t.lastRun = true, true, m.clock.Now()
+		t.running, t.ran, t.lastRun, t.lastResult = true, true, m.clock.Now(), taskRunning
 		system := strings.EqualFold(t.runAs, "SYSTEM") || strings.EqualFold(t.runAs, `NT AUTHORITY\SYSTEM`)
 		go func() {
 			_, _, code := readAll(m.run(t.command, session{system: system}))
