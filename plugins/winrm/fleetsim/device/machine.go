@@ -79,7 +79,7 @@ type Machine struct {
 	tasks         map[string]*task
 	files         map[string]string // the disk: path (lower case) to content
 	dirs          map[string]bool   // directories created explicitly
-	downUntil     time.Time // zero when up
+	downUntil     time.Time         // zero when up
 	hung          bool
 	truth         Truth
 	onPower       []func(up bool)
