@@ -2,9 +2,11 @@ package playbooks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,6 +57,10 @@ type Checkpoint struct {
 	Facts map[string]any
 	// Failure is the reason on_failure is running, when it is.
 	Failure *Outcome
+	// RunID names the run's SYSTEM tasks on the device; Tasks are those
+	// launched so far, removed when the run ends.
+	RunID string
+	Tasks []string
 }
 
 // Status is how a run ended.
@@ -96,6 +102,7 @@ type Event struct {
 	Phase   Phase
 	Index   int
 	Step    string
+	Item    string         // the loop item, in a loop
 	Attempt int            // 1-based, for step_started
 	Chunk   sdk.Chunk      // for output
 	Facts   map[string]any // for facts: the names that changed and their values
@@ -132,6 +139,10 @@ type Run struct {
 	Params map[string]any
 	// Resume continues from a stored checkpoint; nil starts afresh.
 	Resume *Checkpoint
+	// ID names the run on the device (its SYSTEM tasks and their files):
+	// letters, digits, '.', '_' and '-', at most 24. A resumed run keeps the
+	// checkpoint's; an empty ID is generated.
+	ID string
 }
 
 // Default timings.
@@ -171,16 +182,28 @@ func (e *Engine) Execute(ctx context.Context, r Run, sink Sink) (Outcome, error)
 		}
 	}
 	st.facts = cp.Facts
+	st.tasks = slices.Clone(cp.Tasks)
+	switch {
+	case cp.RunID != "":
+		st.runID = cp.RunID
+	case r.ID != "":
+		if !runIDRE.MatchString(r.ID) {
+			return Outcome{}, fmt.Errorf("playbook %s: run id %q: want at most 24 letters, digits, '.', '_' or '-'", r.Playbook.Name, r.ID)
+		}
+		st.runID = r.ID
+	default:
+		st.runID = newRunID()
+	}
 	// Facts are observed afresh at the start and on every resume: the
 	// device may have changed while the run was stopped.
 	if out, ok := st.probe(ctx); !ok {
-		return st.finish(out)
+		return st.finish(ctx, out)
 	}
 	out, err := st.from(ctx, cp)
 	if err != nil {
 		return Outcome{}, err
 	}
-	return st.finish(out)
+	return st.finish(ctx, out)
 }
 
 type runState struct {
@@ -192,6 +215,8 @@ type runState struct {
 	facts  map[string]any
 	// preamble gives scripts their parameters as $Params.
 	preamble string
+	runID    string
+	tasks    []string // SYSTEM tasks launched, for cleanup
 }
 
 func (st *runState) emit(ev Event) {
@@ -201,7 +226,12 @@ func (st *runState) emit(ev Event) {
 	}
 }
 
-func (st *runState) finish(o Outcome) (Outcome, error) {
+func (st *runState) finish(ctx context.Context, o Outcome) (Outcome, error) {
+	if len(st.tasks) > 0 && o.Reason != ReasonUnreachable && o.Reason != ReasonAuthFailed {
+		if err := st.removeTasks(ctx); err != nil {
+			o.Message = strings.TrimPrefix(o.Message+"; ", "; ") + "SYSTEM tasks not removed: " + err.Error()
+		}
+	}
 	st.emit(Event{Kind: EventOutcome, Outcome: &o})
 	return o, nil
 }
@@ -262,7 +292,7 @@ func (st *runState) block(ctx context.Context, phase Phase, steps []Step, next i
 			return Outcome{}, false, fmt.Errorf("playbook %s: %w", st.r.Playbook.Name, err)
 		}
 		s := &steps[i]
-		run, err := st.when(s)
+		run, err := st.when(s, nil)
 		if err != nil {
 			return Outcome{Status: StatusFailed, Reason: ReasonBadCondition, Message: err.Error(), Step: s.Name}, true, nil
 		}
@@ -278,17 +308,21 @@ func (st *runState) block(ctx context.Context, phase Phase, steps []Step, next i
 				return out, true, nil
 			}
 		}
-		cp := &Checkpoint{Phase: phase, Next: i + 1, Facts: maps.Clone(st.facts), Failure: failure}
+		cp := &Checkpoint{Phase: phase, Next: i + 1, Facts: maps.Clone(st.facts), Failure: failure,
+			RunID: st.runID, Tasks: slices.Clone(st.tasks)}
 		st.emit(Event{Kind: EventStepFinished, Phase: phase, Index: i, Step: s.Name, Checkpoint: cp})
 	}
 	return Outcome{}, false, nil
 }
 
-func (st *runState) when(s *Step) (bool, error) {
-	if s.When == "" {
+func (st *runState) when(s *Step, item *string) (bool, error) {
+	if s.When == "" || (s.Loop != "" && item == nil) { // a loop's when is checked per item
 		return true, nil
 	}
 	env := map[string]any{"params": st.params, "facts": st.facts}
+	if item != nil {
+		env["item"] = *item
+	}
 	v, err := expr.Eval(s.When, env)
 	if err != nil {
 		return false, fmt.Errorf("step %q: when %q: %w", s.Name, s.When, err)
@@ -314,79 +348,188 @@ func (st *runState) step(ctx context.Context, phase Phase, i int, s *Step) (out 
 		case s.Reboot != nil:
 			return st.reboot(ctx, s)
 		default:
-			return st.waitUntil(ctx, s)
+			return st.waitUntil(ctx, phase, i, s)
 		}
 	}
-	attempts, backoff := 1, DefaultBackoff
+	if s.Loop != "" {
+		return st.loop(ctx, phase, i, s)
+	}
+	a, err := st.attempts(ctx, phase, i, s, nil)
+	switch {
+	case err != nil || a.stop:
+		return a.out, a.stop, err
+	case a.verdict == VerdictSkip:
+		return Outcome{Status: StatusSkipped, Reason: a.reason}, true, nil
+	}
+	if s.Register != nil {
+		v, err := Capture(s.Register, a.res.Stdout)
+		if err != nil {
+			return Outcome{Status: StatusFailed, Reason: ReasonBadOutput, Message: err.Error()}, true, nil
+		}
+		st.setFacts(phase, i, s.Name, map[string]any{s.Register.Name: v})
+	}
+	if a.verdict == VerdictReboot {
+		return st.reboot(ctx, s)
+	}
+	return Outcome{}, false, nil
+}
+
+// loop runs a step once per item of its list.
+func (st *runState) loop(ctx context.Context, phase Phase, i int, s *Step) (Outcome, bool, error) {
+	items, err := st.items(s)
+	if err != nil {
+		return Outcome{Status: StatusFailed, Reason: ReasonBadCondition, Message: err.Error()}, true, nil
+	}
+	results := map[string]any{}
+	reboot := false
+	for _, item := range items {
+		run, err := st.when(s, &item)
+		if err != nil {
+			return Outcome{Status: StatusFailed, Reason: ReasonBadCondition, Message: err.Error()}, true, nil
+		}
+		if !run {
+			st.emit(Event{Kind: EventStepSkipped, Phase: phase, Index: i, Step: s.Name, Item: item})
+			continue
+		}
+		a, err := st.attempts(ctx, phase, i, s, &item)
+		if err != nil || a.stop {
+			if a.out.Message != "" {
+				a.out.Message = item + ": " + a.out.Message
+			}
+			return a.out, a.stop, err
+		}
+		r := map[string]any{"exit_code": a.res.ExitCode, "verdict": a.verdict.String(), "reason": string(a.reason)}
+		if s.Register != nil && (s.Register.JSON || s.Register.Regex != "") {
+			v, err := Capture(s.Register, a.res.Stdout)
+			if err != nil {
+				return Outcome{Status: StatusFailed, Reason: ReasonBadOutput, Message: item + ": " + err.Error()}, true, nil
+			}
+			r["value"] = v
+		}
+		results[item] = r
+		reboot = reboot || a.verdict == VerdictReboot
+	}
+	if s.Register != nil {
+		st.setFacts(phase, i, s.Name, map[string]any{s.Register.Name: results})
+	}
+	if reboot {
+		return st.reboot(ctx, s)
+	}
+	return Outcome{}, false, nil
+}
+
+// items evaluates a loop's list.
+func (st *runState) items(s *Step) ([]string, error) {
+	v, err := expr.Eval(s.Loop, map[string]any{"params": st.params, "facts": st.facts})
+	if err != nil {
+		return nil, fmt.Errorf("step %q: loop %q: %w", s.Name, s.Loop, err)
+	}
+	var out []string
+	switch x := v.(type) {
+	case []string:
+		out = x
+	case []any:
+		for _, it := range x {
+			out = append(out, fmt.Sprint(it))
+		}
+	case nil:
+	default:
+		return nil, fmt.Errorf("step %q: loop %q is %T, not a list", s.Name, s.Loop, v)
+	}
+	return out, nil
+}
+
+// attempt is how one script step (or loop item) went, after its retries.
+type attempt struct {
+	res     sdk.Result
+	verdict Verdict
+	reason  Reason
+	out     Outcome // when stop: why the playbook ends
+	stop    bool
+}
+
+// attempts runs a step's script, retrying transient failures always and
+// failed commands only when the step says so.
+func (st *runState) attempts(ctx context.Context, phase Phase, i int, s *Step, item *string) (attempt, error) {
+	tries, backoff := 1, DefaultBackoff
 	if s.Retries != nil {
-		attempts += s.Retries.Count
+		tries += s.Retries.Count
 		if s.Retries.Backoff.Duration > 0 {
 			backoff = s.Retries.Backoff.Duration
 		}
 	}
-	for attempt := 1; ; attempt++ {
-		st.emit(Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: attempt})
-		out, stop, retry, err := st.script(ctx, phase, i, s)
-		if err != nil || !retry || attempt >= attempts {
-			return out, stop, err
+	for n := 1; ; n++ {
+		ev := Event{Kind: EventStepStarted, Phase: phase, Index: i, Step: s.Name, Attempt: n}
+		if item != nil {
+			ev.Item = *item
+		}
+		st.emit(ev)
+		a, retry, err := st.script(ctx, phase, i, s, item, n)
+		if err != nil || !retry || n >= tries {
+			return a, err
 		}
 		select {
 		case <-ctx.Done():
-			return Outcome{}, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+			return attempt{}, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
 		case <-st.clock.After(backoff):
 		}
 		backoff *= 2
 	}
 }
 
-// script runs a step's script once. retry says whether another attempt is
-// allowed: transient failures always, failed commands only when the step
-// says so.
-func (st *runState) script(ctx context.Context, phase Phase, i int, s *Step) (out Outcome, stop, retry bool, err error) {
-	cmd := st.command(s.PowerShell, s.Cmd)
+// script runs a step's script once and judges its exit code. retry says
+// whether another attempt is allowed.
+func (st *runState) script(ctx context.Context, phase Phase, i int, s *Step, item *string, n int) (a attempt, retry bool, err error) {
+	cmd := st.command(s.PowerShell, s.Cmd, item)
 	cmd.Timeout = s.Timeout.Duration
-	res, err := st.e.Executor.Exec(ctx, st.r.Target, cmd, func(c sdk.Chunk) {
-		st.emit(Event{Kind: EventOutput, Phase: phase, Index: i, Step: s.Name, Chunk: c})
-	})
-	if err != nil && !sdk.IsKind(err, sdk.CommandFailed) {
-		if ctx.Err() != nil {
-			return Outcome{}, false, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+	out := func(c sdk.Chunk) {
+		ev := Event{Kind: EventOutput, Phase: phase, Index: i, Step: s.Name, Chunk: c}
+		if item != nil {
+			ev.Item = *item
 		}
-		o := transportOutcome(err)
-		return o, true, sdk.KindOf(err).Retryable(), nil
+		st.emit(ev)
 	}
-	verdict, reason := Judge(s.Expect, res.ExitCode)
-	switch verdict {
-	case VerdictSkip:
-		return Outcome{Status: StatusSkipped, Reason: reason}, true, false, nil
-	case VerdictFail:
-		if strings.HasPrefix(string(reason), "exit:") {
-			reason = ReasonCommandFailed
+	var res sdk.Result
+	if s.RunAs == RunAsSystem {
+		res, err = st.asSystem(ctx, s, st.taskName(phase, i, item, n), cmd, out)
+	} else {
+		res, err = st.e.Executor.Exec(ctx, st.r.Target, cmd, out)
+	}
+	var launch *taskError
+	switch {
+	case errors.As(err, &launch):
+		return attempt{stop: true, out: Outcome{Status: StatusFailed, Reason: ReasonTaskFailed, Message: launch.Error()}}, false, nil
+	case err != nil && !sdk.IsKind(err, sdk.CommandFailed):
+		if ctx.Err() != nil {
+			return attempt{}, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
+		}
+		return attempt{stop: true, out: transportOutcome(err)}, sdk.KindOf(err).Retryable(), nil
+	}
+	a = attempt{res: res}
+	a.verdict, a.reason = Judge(s.Expect, res.ExitCode)
+	if a.verdict == VerdictFail {
+		if strings.HasPrefix(string(a.reason), "exit:") {
+			a.reason = ReasonCommandFailed
 		}
 		msg := fmt.Sprintf("exit code %d (0x%08X)", res.ExitCode, uint32(res.ExitCode))
-		return Outcome{Status: StatusFailed, Reason: reason, Message: msg}, true, s.Retries != nil && s.Retries.OnFailure, nil
+		a.stop, a.out = true, Outcome{Status: StatusFailed, Reason: a.reason, Message: msg}
+		return a, s.Retries != nil && s.Retries.OnFailure, nil
 	}
-	if s.Register != nil {
-		v, err := Capture(s.Register, res.Stdout)
-		if err != nil {
-			return Outcome{Status: StatusFailed, Reason: ReasonBadOutput, Message: err.Error()}, true, false, nil
-		}
-		st.setFacts(phase, i, s.Name, map[string]any{s.Register.Name: v})
-	}
-	if verdict == VerdictReboot {
-		out, stop, err := st.reboot(ctx, s)
-		return out, stop, false, err
-	}
-	return Outcome{}, false, false, nil
+	return a, false, nil
 }
 
 // command is a step's script: cmd as written (cmd.exe has no safe way to
-// take values, so cmd steps get none), PowerShell after the $Params preamble.
-func (st *runState) command(ps, cmd string) sdk.Command {
+// take values, so cmd steps get none), PowerShell after the $Params
+// preamble and, in a loop, $Item.
+func (st *runState) command(ps, cmd string, item *string) sdk.Command {
 	if cmd != "" {
 		return sdk.Command{Shell: sdk.Cmd, Script: cmd}
 	}
-	return sdk.Command{Shell: sdk.PowerShell, Script: st.preamble + ps}
+	pre := st.preamble
+	if item != nil {
+		pre += "$Item = " + PSLiteral(*item) + "\n"
+	}
+	return sdk.Command{Shell: sdk.PowerShell, Script: pre + ps}
 }
 
 func (st *runState) setFacts(phase Phase, i int, step string, changed map[string]any) {
@@ -499,8 +642,10 @@ func (st *runState) reboot(ctx context.Context, s *Step) (Outcome, bool, error) 
 	}
 }
 
-// waitUntil polls a check until it exits 0 or the timeout passes.
-func (st *runState) waitUntil(ctx context.Context, s *Step) (Outcome, bool, error) {
+// waitUntil polls a check until it holds or the timeout passes: the check
+// exits 0 and, when the wait has an until, the step's register has read
+// its output and until is true.
+func (st *runState) waitUntil(ctx context.Context, phase Phase, i int, s *Step) (Outcome, bool, error) {
 	w := s.WaitUntil
 	interval, timeout := DefaultWaitInterval, DefaultWaitTimeout
 	if w.Interval.Duration > 0 {
@@ -511,12 +656,18 @@ func (st *runState) waitUntil(ctx context.Context, s *Step) (Outcome, bool, erro
 	}
 	deadline := st.clock.Now().Add(timeout)
 	for {
-		cmd := st.command(w.PowerShell, "")
+		cmd := st.command(w.PowerShell, "", nil)
 		cmd.Timeout = interval
 		res, err := st.e.Executor.Exec(ctx, st.r.Target, cmd, nil)
 		switch {
 		case err == nil && res.ExitCode == 0:
-			return Outcome{}, false, nil
+			done, err := st.until(phase, i, s, res.Stdout)
+			if err != nil {
+				return Outcome{Status: StatusFailed, Reason: ReasonBadCondition, Message: err.Error()}, true, nil
+			}
+			if done {
+				return Outcome{}, false, nil
+			}
 		case ctx.Err() != nil:
 			return Outcome{}, false, fmt.Errorf("playbook %s step %q: %w", st.r.Playbook.Name, s.Name, ctx.Err())
 		case err != nil && !sdk.IsKind(err, sdk.CommandFailed) && !sdk.KindOf(err).Retryable():
@@ -532,4 +683,28 @@ func (st *runState) waitUntil(ctx context.Context, s *Step) (Outcome, bool, erro
 		case <-st.clock.After(interval):
 		}
 	}
+}
+
+// until registers a successful poll's output and evaluates the wait's
+// until. Output that register cannot read means "not yet".
+func (st *runState) until(phase Phase, i int, s *Step, stdout []byte) (bool, error) {
+	if s.Register != nil {
+		v, err := Capture(s.Register, stdout)
+		if err != nil {
+			return false, nil
+		}
+		st.setFacts(phase, i, s.Name, map[string]any{s.Register.Name: v})
+	}
+	if s.WaitUntil.Until == "" {
+		return true, nil
+	}
+	v, err := expr.Eval(s.WaitUntil.Until, map[string]any{"params": st.params, "facts": st.facts})
+	if err != nil {
+		return false, fmt.Errorf("step %q: until %q: %w", s.Name, s.WaitUntil.Until, err)
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("step %q: until %q is %T, not true or false", s.Name, s.WaitUntil.Until, v)
+	}
+	return b, nil
 }

@@ -40,6 +40,7 @@ func (e *Error) Error() string {
 var (
 	identRE    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	paramRefRE = regexp.MustCompile(`\$Params\.([A-Za-z0-9_]+)`)
+	itemRefRE  = regexp.MustCompile(`(?i)\$Item\b`)
 	versionRE  = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 	yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
@@ -266,21 +267,47 @@ func (v *validator) step(s *Step, declared map[string]Param) {
 	if actions != 1 {
 		v.addf(s.Line, "step %q: give exactly one of powershell, cmd, reboot, wait_until, fail, skip", s.Name)
 	}
-	for _, script := range []string{s.PowerShell, s.Cmd, waitScript(s)} {
+	for _, script := range []string{s.PowerShell, waitScript(s)} {
 		for _, m := range paramRefRE.FindAllStringSubmatch(script, -1) {
 			if _, ok := declared[m[1]]; !ok {
 				v.addf(s.Line, "step %q: $Params.%s is not a declared parameter", s.Name, m[1])
 			}
 		}
 	}
+	if paramRefRE.MatchString(s.Cmd) {
+		v.addf(s.Line, "step %q: a cmd script gets no parameters ($Params is PowerShell); use a powershell step", s.Name)
+	}
+	if itemRefRE.MatchString(s.PowerShell) && s.Loop == "" {
+		v.addf(s.Line, "step %q: $Item is set only in a step with a loop", s.Name)
+	}
+	switch s.RunAs {
+	case "":
+	case RunAsSystem:
+		if s.PowerShell == "" {
+			v.addf(s.Line, "step %q: run_as applies to a powershell script", s.Name)
+		}
+	default:
+		v.addf(s.Line, "step %q: run_as %q: the only value is system", s.Name, s.RunAs)
+	}
+	if s.Loop != "" {
+		if s.PowerShell == "" && s.Cmd == "" {
+			v.addf(s.Line, "step %q: loop applies to a powershell or cmd script", s.Name)
+		}
+		v.expression(s, "loop", s.Loop, declared, false, false)
+	}
 	if s.When != "" {
-		v.expression(s, declared)
+		v.expression(s, "when", s.When, declared, s.Loop != "", true)
+	}
+	if s.WaitUntil != nil && s.WaitUntil.Until != "" {
+		v.expression(s, "until", s.WaitUntil.Until, declared, false, true)
 	}
 	if s.Register != nil {
 		if !identRE.MatchString(s.Register.Name) {
 			v.addf(s.Line, "step %q: register name %q: want lower-case letters, digits and '_'", s.Name, s.Register.Name)
 		}
-		if s.Register.JSON == (s.Register.Regex != "") {
+		// In a loop, register alone records each item's exit code and verdict.
+		bare := s.Loop != "" && !s.Register.JSON && s.Register.Regex == ""
+		if !bare && s.Register.JSON == (s.Register.Regex != "") {
 			v.addf(s.Line, "step %q: register with exactly one of json: true or regex", s.Name)
 		} else if s.Register.Regex != "" {
 			if _, err := regexp.Compile(s.Register.Regex); err != nil {
@@ -318,11 +345,13 @@ func waitScript(s *Step) string {
 	return s.WaitUntil.PowerShell
 }
 
-// expression compiles a step's when and checks every params.X it names.
-func (v *validator) expression(s *Step, declared map[string]Param) {
-	tree, err := parser.Parse(s.When)
+// expression compiles one of a step's expressions (when, loop, until) and
+// checks every params.X it names. withItem allows item (in a loop's when);
+// asBool requires a true-or-false result.
+func (v *validator) expression(s *Step, what, src string, declared map[string]Param, withItem, asBool bool) {
+	tree, err := parser.Parse(src)
 	if err != nil {
-		v.addf(s.Line, "step %q: when %q: %s", s.Name, s.When, firstLine(err.Error()))
+		v.addf(s.Line, "step %q: %s %q: %s", s.Name, what, src, firstLine(err.Error()))
 		return
 	}
 	var undefined []string
@@ -340,11 +369,18 @@ func (v *validator) expression(s *Step, declared map[string]Param) {
 		}
 	}))
 	for _, u := range undefined {
-		v.addf(s.Line, "step %q: when names params.%s, which is not declared", s.Name, u)
+		v.addf(s.Line, "step %q: %s names params.%s, which is not declared", s.Name, what, u)
 	}
 	env := map[string]any{"params": map[string]any{}, "facts": map[string]any{}}
-	if _, err := expr.Compile(s.When, expr.Env(env), expr.AsBool()); err != nil && len(undefined) == 0 {
-		v.addf(s.Line, "step %q: when %q: %s", s.Name, s.When, firstLine(err.Error()))
+	if withItem {
+		env["item"] = ""
+	}
+	opts := []expr.Option{expr.Env(env)}
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	if _, err := expr.Compile(src, opts...); err != nil && len(undefined) == 0 {
+		v.addf(s.Line, "step %q: %s %q: %s", s.Name, what, src, firstLine(err.Error()))
 	}
 }
 

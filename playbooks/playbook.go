@@ -62,7 +62,21 @@ type Step struct {
 	Fail string `yaml:"fail"`
 	Skip string `yaml:"skip"`
 
-	When     string    `yaml:"when"` // an expr expression over facts and params
+	// RunAs "system" runs a powershell step from a scheduled task as
+	// SYSTEM instead of in the executor's session. Windows refuses setup's
+	// upgrade and wusa in a WinRM (network logon) session, and such a
+	// session cannot reach a share with the user's credentials (the double
+	// hop); a SYSTEM task reaches it as the computer account. The task is
+	// named for the run and step, so a resumed run finds it and never
+	// launches it twice.
+	RunAs string `yaml:"run_as"`
+	// Loop is an expr expression giving a list: the step runs once per item,
+	// which scripts read as $Item and expressions as item. An item whose exit
+	// code means skip is recorded and the loop goes on; a failure stops it;
+	// a reboot code restarts the device once, after the last item.
+	Loop string `yaml:"loop"`
+
+	When     string    `yaml:"when"` // an expr expression over facts and params (and item in a loop)
 	Expect   *Expect   `yaml:"expect"`
 	Register *Register `yaml:"register"`
 	Timeout  Duration  `yaml:"timeout"`
@@ -77,7 +91,9 @@ type Expect struct {
 	Fail    map[int]string `yaml:"fail"`    // fail with this reason (e.g. compat_blocked:0xC1900208)
 }
 
-// Register stores a script's output as a fact.
+// Register stores a script's output as a fact. In a loop the fact is a map
+// from each item to {exit_code, verdict, reason, value}, value being the
+// parsed output when JSON or Regex is set.
 type Register struct {
 	Name  string `yaml:"name"`
 	JSON  bool   `yaml:"json"`  // parse stdout as JSON
@@ -99,9 +115,13 @@ type Reboot struct {
 
 // WaitUntil polls a check until it is true or the timeout passes.
 type WaitUntil struct {
-	PowerShell string   `yaml:"powershell"` // exits 0 when the condition holds
-	Interval   Duration `yaml:"interval"`
-	Timeout    Duration `yaml:"timeout"`
+	PowerShell string `yaml:"powershell"` // exits 0 when the condition holds
+	// Until, when set, is an expr expression over facts checked after each
+	// poll that exits 0, once the step's register has read its output: the
+	// wait ends when it is true (e.g. a scheduled task no longer running).
+	Until    string   `yaml:"until"`
+	Interval Duration `yaml:"interval"`
+	Timeout  Duration `yaml:"timeout"`
 }
 
 // Duration is a time.Duration written as "90s", "2h". A value that is not

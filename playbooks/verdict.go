@@ -25,6 +25,7 @@ const (
 	ReasonVerifyFailed     Reason = "verify_failed"
 	ReasonBadCondition     Reason = "bad_condition" // a when could not be evaluated
 	ReasonBadOutput        Reason = "bad_output"    // register could not read a script's output
+	ReasonTaskFailed       Reason = "task_failed"   // a SYSTEM task could not be created, run or read
 )
 
 // Verdict is what a script's exit code means under a step's Expect.

@@ -155,6 +155,15 @@ func (m *Machine) native(prog string, args []string, line string, s session) *Pr
 		return m.shutdown(args)
 	case "schtasks":
 		return m.schtasks(args)
+	case "del", "erase":
+		m.mu.Lock()
+		for _, a := range args {
+			if !strings.HasPrefix(a, "/") {
+				m.removePath(a)
+			}
+		}
+		m.mu.Unlock()
+		return finished("", "", 0)
 	case "robocopy":
 		return m.robocopy(args, s)
 	case "bitsadmin":
