@@ -4,48 +4,25 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
-	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 )
 
-const (
-	simUser = "ringmaster"
-	simPass = "Engine-Pa55word!"
-)
-
 // simulated starts one simulated Windows 10 device whose clock runs 600
-// times faster than the wall, so a two-minute reboot takes a fifth of a
-// second, and returns the engine wired to it through the real WinRM
-// executor.
+// times faster than the wall and returns the engine wired to it through
+// the real WinRM executor.
 func simulated(t *testing.T, b device.Behaviour) (*playbooks.Engine, sdk.Target, *fleetsim.Endpoint) {
 	t.Helper()
-	clock := device.NewScaledClock(time.Now(), 600)
-	f, err := fleetsim.Start(context.Background(), fleetsim.Config{
-		Devices: []device.Spec{{Hostname: "pc000001.rxx.nhs.uk", Caption: "Microsoft Windows 10 Enterprise", Edition: "Enterprise",
-			Build: "10.0.19044", UBR: 2965, KBs: []string{"KB5034441"}, DiskFreeGB: 48.5, RAMGB: 16,
-			Manufacturer: "Dell Inc.", Model: "OptiPlex 7090", Serial: "AB1", Behaviour: b}},
-		Username: simUser, Password: simPass, Clock: clock,
-		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.Close)
-	ep := f.Endpoints()[0]
-	target := sdk.Target{Hostname: ep.Machine.Hostname(), Address: ep.Address(false), Auth: "basic",
-		Username: simUser, Password: simPass, ConnectTimeout: 5 * time.Second}
-	return &playbooks.Engine{Executor: winrm.New(winrm.Options{}), Clock: clock}, target, ep
+	d := simtest.Start(t, 600, simtest.Win10(b))[0]
+	return d.Engine, d.Target, d.Endpoint
 }
 
 func parse(t *testing.T, src string) *playbooks.Playbook {

@@ -118,6 +118,7 @@ func (st *runState) asSystem(ctx context.Context, s *Step, name string, cmd sdk.
 		st.tasks = append(st.tasks, name)
 	}
 	wait := taskPollMin
+	var lost error // the device stopped answering while the task ran
 	for state != taskDone {
 		if state == taskNotRun { // stopped between creating and starting it
 			if res, err := st.e.Executor.Exec(ctx, st.r.Target, sdk.Command{Shell: sdk.Cmd,
@@ -126,6 +127,9 @@ func (st *runState) asSystem(ctx context.Context, s *Step, name string, cmd sdk.
 			}
 		}
 		if !st.clock.Now().Before(deadline) {
+			if lost != nil {
+				return sdk.Result{}, lost
+			}
 			return sdk.Result{}, sdk.Errorf(sdk.TimedOut, "run as SYSTEM", st.r.Target.Hostname, "task %s still running after %s", task, timeout)
 		}
 		select {
@@ -135,9 +139,10 @@ func (st *runState) asSystem(ctx context.Context, s *Step, name string, cmd sdk.
 		}
 		wait = min(wait*2, taskPollMax)
 		state, code, err = st.queryTask(ctx, task)
+		lost = nil
 		switch {
 		case err != nil && sdk.KindOf(err).Retryable():
-			state = taskRunning // the device may be restarting: keep waiting
+			state, lost = taskRunning, err // the device may be restarting: keep waiting
 		case err != nil:
 			return sdk.Result{}, err
 		case state == taskMissing:

@@ -187,3 +187,26 @@ func (m *Machine) removeItem(args []string) ([]any, *psError) {
 	}
 	return nil, nil
 }
+
+// startProcess is Start-Process -FilePath P [-ArgumentList 'A B'] -Wait
+// -PassThru: it runs a program to its end and returns a process object
+// whose ExitCode scripts read, the way to wait for a GUI-subsystem program
+// such as wusa.exe, which PowerShell would otherwise not wait for.
+func (m *Machine) startProcess(args []string, s session) ([]any, *psError) {
+	file := flagOr(args, "-filepath", "")
+	line := file
+	if strings.ContainsAny(file, " \t") {
+		line = `"` + file + `"`
+	}
+	if a := flagAt(args, "-argumentlist", -1); a != "" {
+		line += " " + a
+	}
+	if !nativePrograms[program(file)] {
+		return nil, &psError{"Start-Process : This command cannot be run due to the error: The system cannot find the file specified.\r\n"}
+	}
+	_, _, code := readAll(m.run(line, s))
+	if !containsFold(args, "-passthru") {
+		return nil, nil
+	}
+	return []any{object{{"Id", int64(4242)}, {"ProcessName", program(file)}, {"ExitCode", int64(code)}}}, nil
+}

@@ -81,6 +81,7 @@ type Machine struct {
 	dirs          map[string]bool   // directories created explicitly
 	downUntil     time.Time         // zero when up
 	hung          bool
+	offline       bool // off the network (a laptop taken home), though running
 	truth         Truth
 	onPower       []func(up bool)
 }
@@ -130,11 +131,29 @@ func (m *Machine) OnPower(f func(up bool)) {
 	m.onPower = append(m.onPower, f)
 }
 
-// Up reports whether the machine is running (not mid-reboot).
+// Up reports whether the machine is running (not mid-reboot) and on the
+// network.
 func (m *Machine) Up() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.downUntil.IsZero() && !m.hung
+	return m.downUntil.IsZero() && !m.hung && !m.offline
+}
+
+// SetOnline takes the machine off the network (false) or back on (true),
+// as when a laptop leaves the site mid-run. It keeps running: tasks go on
+// and time passes; only its endpoint is unreachable.
+func (m *Machine) SetOnline(online bool) {
+	m.mu.Lock()
+	changed := m.offline == online
+	m.offline = !online
+	running := m.downUntil.IsZero() && !m.hung
+	callbacks := slices.Clone(m.onPower)
+	m.mu.Unlock()
+	if changed && running {
+		for _, f := range callbacks {
+			f(online)
+		}
+	}
 }
 
 // Truth returns what has really happened to the machine so far.
@@ -147,7 +166,7 @@ func (m *Machine) Truth() Truth {
 	if t.KBs == nil {
 		t.KBs = []string{}
 	}
-	t.Up = m.downUntil.IsZero() && !m.hung
+	t.Up = m.downUntil.IsZero() && !m.hung && !m.offline
 	return t
 }
 
@@ -215,6 +234,9 @@ func (m *Machine) reboot() {
 			}
 		}
 		callbacks := slices.Clone(m.onPower)
+		if m.offline {
+			callbacks = nil
+		}
 		m.mu.Unlock()
 		for _, f := range callbacks {
 			f(true)

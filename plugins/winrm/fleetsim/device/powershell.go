@@ -43,6 +43,7 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 	ok := true
 	lastExit := 0
 	vars := map[string]any{} // variables by lower-case name, $Params among them
+	stop := false            // $ErrorActionPreference = 'Stop': a cmdlet error ends the script
 	for _, st := range splitOutside(script, ";\n") {
 		if self.isExited() {
 			break
@@ -67,12 +68,19 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 			return stdout.String(), stderr.String(), code
 		}
 		if strings.HasPrefix(st, "$") && strings.Contains(st, "=") && preferenceAssignment(st) {
+			name, val, _ := strings.Cut(st, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "$ErrorActionPreference") {
+				stop = strings.EqualFold(strings.Trim(strings.TrimSpace(val), `'"`), "Stop")
+			}
 			continue
 		}
 		if a := assignment.FindStringSubmatch(st); a != nil {
 			v, err := m.evalValue(strings.TrimSpace(a[2]), vars, s)
 			if err != nil {
 				stderr.WriteString(err.msg)
+				if stop { // a terminating error ends the script, exit code 1
+					return stdout.String(), stderr.String(), 1
+				}
 				ok = false
 				continue
 			}
@@ -100,6 +108,9 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 		vals, err := m.pipeline(expandVars(st, vars, true), s)
 		if err != nil {
 			stderr.WriteString(err.msg)
+			if stop && !strings.Contains(strings.ToLower(st), "-erroraction silentlycontinue") {
+				return stdout.String(), stderr.String(), 1
+			}
 			ok = false
 			continue
 		}
@@ -454,6 +465,8 @@ func (m *Machine) source(cmd string, s session) ([]any, *psError) {
 		return m.removeItem(args)
 	case "expand-archive":
 		return m.expandArchive(args)
+	case "start-process", "saps", "start":
+		return m.startProcess(args, s)
 	}
 	return nil, notRecognized(words[0])
 }

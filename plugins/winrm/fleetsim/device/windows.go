@@ -226,6 +226,9 @@ func (m *Machine) dism(args []string, s session) *Proc {
 		if !ok {
 			return finished("", "\r\nError: 1168\r\n\r\nElement not found.\r\n", ElementNotFound)
 		}
+		if hasFlag(args, "/norestart") {
+			return finished("The operation completed successfully.\r\nRestart Windows to complete this operation.\r\n", "", WusaRebootRequired)
+		}
 		m.restartSoon(0)
 		return finished("The operation completed successfully.\r\n", "", 0)
 	}
