@@ -259,12 +259,14 @@ func (st *runState) from(ctx context.Context, cp Checkpoint) (Outcome, error) {
 	return Outcome{Status: StatusSucceeded, Reason: ReasonCompleted}, nil
 }
 
-// afterFailure runs on_failure when a failure calls for it.
+// afterFailure runs on_failure when a failure calls for it. A device that
+// went unreachable is not rolled back: nothing can reach it, its state is
+// unknown, and the run resumes from its last checkpoint once it is back.
 func (st *runState) afterFailure(ctx context.Context, out Outcome, err error) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if out.Status != StatusFailed || len(st.r.Playbook.OnFailure) == 0 {
+	if out.Status != StatusFailed || out.Reason == ReasonUnreachable || len(st.r.Playbook.OnFailure) == 0 {
 		return out, nil
 	}
 	return st.rollback(ctx, 0, out)

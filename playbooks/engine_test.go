@@ -272,3 +272,46 @@ func TestDiscoverBuiltin(t *testing.T) {
 		t.Errorf("pending = %#v", pending)
 	}
 }
+
+const waiting = `
+name: waiting
+version: 1.0.0
+params:
+  - {name: want, type: string, default: Ready}
+steps:
+  - name: wait for state
+    wait_until:
+      powershell: Write-Output "state=Ready"
+      until: facts.task.state == params.want
+      interval: 1m
+      timeout: 5m
+    register: {name: task, regex: 'state=(?P<state>\w+)'}
+`
+
+// TestEngineWaitUntil checks that a wait ends when until holds over the
+// registered output, and times out when it never does.
+func TestEngineWaitUntil(t *testing.T) {
+	e, target, _ := simulated(t, device.Behaviour{})
+	pb := parse(t, waiting)
+	tests := []struct {
+		want   string
+		status playbooks.Status
+		reason playbooks.Reason
+		polls  int
+	}{
+		{"Ready", playbooks.StatusSucceeded, playbooks.ReasonCompleted, 1},
+		{"Done", playbooks.StatusFailed, playbooks.ReasonTimedOut, 6}, // at 0, 1, ... 5 minutes, fewer if polls are slow
+	}
+	for _, tt := range tests {
+		polls := 0
+		out, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target, Params: map[string]any{"want": tt.want}},
+			playbooks.SinkFunc(func(ev playbooks.Event) {
+				if ev.Kind == playbooks.EventFacts && ev.Facts["task"] != nil {
+					polls++
+				}
+			}))
+		if err != nil || out.Status != tt.status || out.Reason != tt.reason || polls > tt.polls || polls < min(tt.polls, 2) {
+			t.Errorf("until state == %s: outcome %+v, %v after %d polls; want %s %s after %d", tt.want, out, err, polls, tt.status, tt.reason, tt.polls)
+		}
+	}
+}

@@ -83,6 +83,10 @@ func TestExec(t *testing.T) {
 	if code != 0 || !strings.Contains(o, "==> steps: system disk\n") || !strings.HasSuffix(o, "outcome: succeeded (completed)\n") {
 		t.Fatalf("playbook run discover: %q %q %d", o, e, code)
 	}
+	o, e, code = playbook("win10-feature-update", "--device", "pc000001.rxx.nhs.uk", "--ca-file", "ca.pem", "--param", `media_source=\\dp01\media$\Win10`)
+	if code != 0 || !strings.HasSuffix(o, "outcome: skipped (already_compliant) at step \"already on the target build\": the device is on the target build or later\n") {
+		t.Fatalf("playbook run win10-feature-update on 22H2: %q %q %d", o, e, code)
+	}
 	failing := "name: failing\nversion: 1.0.0\nparams:\n  - {name: code, type: int, default: 0}\nsteps:\n  - name: patch\n    cmd: exit /b 5\n    expect: {fail: {5: access_denied}}\n"
 	if err := os.WriteFile("failing.yaml", []byte(failing), 0o644); err != nil {
 		t.Fatal(err)
