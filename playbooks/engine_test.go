@@ -315,3 +315,58 @@ func TestEngineWaitUntil(t *testing.T) {
 		}
 	}
 }
+
+const asSystem = `
+name: as-system
+version: 1.0.0
+params:
+  - {name: evil, type: string}
+  - {name: items, type: list}
+steps:
+  - name: echo as system
+    run_as: system
+    powershell: |
+      Write-Output $Params.evil
+      exit 3
+    expect: {success: [3]}
+    register: {name: echoed, regex: '(?s)^(?P<text>.*?)\r?\n$'}
+  - name: each item as system
+    loop: params.items
+    run_as: system
+    powershell: Write-Output $Item
+    register: {name: items, regex: '(?s)^(?P<text>.*?)\r?\n$'}
+`
+
+// TestEngineSystemTaskKeepsValuesInert runs hostile parameter and loop
+// values through a SYSTEM task, where the script is written to a file
+// first: they come back as data, the task's exit code is the script's,
+// and nothing else runs.
+func TestEngineSystemTaskKeepsValuesInert(t *testing.T) {
+	e, target, ep := simulated(t, device.Behaviour{})
+	evil := "'; Remove-Item C:\\ -Recurse; ' $(Restart-Computer -Force) `n \u2019; Stop-Computer; \u2018"
+	items := []any{"KB1", "'; Restart-Computer -Force; '", "$(Restart-Computer)"}
+	facts := map[string]any{}
+	out, err := e.Execute(context.Background(), playbooks.Run{Playbook: parse(t, asSystem), Target: target,
+		Params: map[string]any{"evil": evil, "items": items}},
+		playbooks.SinkFunc(func(ev playbooks.Event) {
+			if ev.Kind == playbooks.EventFacts {
+				maps.Copy(facts, ev.Facts)
+			}
+		}))
+	if err != nil || out.Status != playbooks.StatusSucceeded {
+		t.Fatalf("outcome = %+v, %v", out, err)
+	}
+	if got := facts["echoed"].(map[string]any)["text"]; got != evil {
+		t.Errorf("echoed %q, want %q", got, evil)
+	}
+	results := facts["items"].(map[string]any)
+	for _, it := range items {
+		r, _ := results[it.(string)].(map[string]any)
+		if v, _ := r["value"].(map[string]any); v["text"] != it {
+			t.Errorf("item %q came back as %#v", it, r)
+		}
+	}
+	if n := ep.Machine.Truth().Reboots; n != 0 {
+		t.Errorf("a hostile value ran: the device restarted %d times", n)
+	}
+}

@@ -31,6 +31,8 @@ func TestScriptsAndFiles(t *testing.T) {
 		{"stderr to nul", `frob 2>nul`, "", "", 9009},
 		{"variables and format", ps("$kb = 'KB4512508'\n$msu = '{0}\\{1}.msu' -f 'C:\\Updates', $kb\nWrite-Output $msu"), "C:\\Updates\\KB4512508.msu\r\n", "", 0},
 		{"interpolation", ps("$p = @{name = 'x y'}\nWrite-Output \"name=$($p.name) raw=$p.name\""), "name=x y raw=System.Collections.Hashtable.name\r\n", "", 0},
+		{"an array prints one item per line", ps("$Params = @{kbs = @('KB1', 'K''B2')}\n$Params.kbs"), "KB1\r\nK'B2\r\n", "", 0},
+		{"an array in a string", ps("$a = @('x', 'y')\nWrite-Output \"[$a]\""), "[x y]\r\n", "", 0},
 		{"single quotes stay literal", ps("$a = 'v'\nWrite-Output '$a'"), "$a\r\n", "", 0},
 		{"pipeline value", ps("$b = (Get-CimInstance Win32_OperatingSystem).BuildNumber\n$b"), "19045\r\n", "", 0},
 		{"write a script", ps(`New-Item -ItemType Directory -Force -Path C:\ProgramData\Ringmaster | Out-Null` + "\n" +

@@ -135,6 +135,19 @@ var assignment = regexp.MustCompile(`(?s)^\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)$
 // formatOp is "'format' -f a, b".
 var formatOp = regexp.MustCompile(`(?is)^('(?:[^']|'')*')\s+-f\s+(.+)$`)
 
+// joinOFS renders a value inside a string: an array's items joined by
+// spaces, as PowerShell's $OFS does.
+func joinOFS(v any) string {
+	if list, ok := v.([]any); ok {
+		parts := make([]string, len(list))
+		for i, it := range list {
+			parts[i] = text(it)
+		}
+		return strings.Join(parts, " ")
+	}
+	return text(v)
+}
+
 // evalValue evaluates the right-hand side of an assignment: a literal, a
 // hashtable, a variable, a -f format or a pipeline (its single value, or
 // its values as an array).
@@ -157,7 +170,7 @@ func (m *Machine) evalValue(rhs string, vars map[string]any, s session) (any, *p
 			if perr != nil {
 				return nil, perr
 			}
-			out = strings.ReplaceAll(out, "{"+strconv.Itoa(i)+"}", text(v))
+			out = strings.ReplaceAll(out, "{"+strconv.Itoa(i)+"}", joinOFS(v))
 		}
 		return out, nil
 	}
@@ -249,9 +262,17 @@ func expandVars(st string, vars map[string]any, quote bool) string {
 					ref = "$" + mm[1] // "$x.y" interpolates $x, then ".y"
 				}
 				if v, ok := varRef(ref, vars); ok {
-					if inDouble || !quote {
-						b.WriteString(text(v))
-					} else {
+					switch list, isList := v.([]any); {
+					case inDouble || !quote:
+						b.WriteString(joinOFS(v))
+					case isList: // an array passes each item as its own argument
+						for j, it := range list {
+							if j > 0 {
+								b.WriteByte(' ')
+							}
+							b.WriteString(quoteWord(text(it)))
+						}
+					default:
 						b.WriteString(quoteWord(text(v)))
 					}
 					i += len(ref)
@@ -267,7 +288,16 @@ func expandVars(st string, vars map[string]any, quote bool) string {
 
 // quoteWord writes a word so fields reads it back whole and unchanged.
 func quoteWord(w string) string {
-	return "'" + strings.ReplaceAll(w, "'", "''") + "'"
+	var b strings.Builder
+	b.WriteByte('\'')
+	for _, r := range w {
+		if isSingleQuote(r) {
+			b.WriteRune(r)
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('\'')
+	return b.String()
 }
 
 // parseHashtable reads @{ key = value; ... } with literal values: a
@@ -305,7 +335,7 @@ func psLiteral(v string) (any, error) {
 	case strings.EqualFold(v, "$false"):
 		return false, nil
 	case strings.HasPrefix(v, "@(") && strings.HasSuffix(v, ")"):
-		var items []string
+		items := []any{}
 		for _, it := range splitOutside(v[2:len(v)-1], ",") {
 			if it = strings.TrimSpace(it); it == "" {
 				continue
@@ -314,9 +344,9 @@ func psLiteral(v string) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, text(s))
+			items = append(items, s)
 		}
-		return strings.Join(items, " "), nil
+		return items, nil
 	}
 	r := []rune(v)
 	if len(r) >= 2 && isSingleQuote(r[0]) && isSingleQuote(r[len(r)-1]) {

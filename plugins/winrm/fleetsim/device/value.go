@@ -54,6 +54,12 @@ func text(v any) string {
 		return formatList(x)
 	case map[string]any:
 		return "System.Collections.Hashtable"
+	case []any: // an array writes one item per line
+		parts := make([]string, len(x))
+		for i, it := range x {
+			parts[i] = text(it)
+		}
+		return strings.Join(parts, "\r\n")
 	default:
 		return fmt.Sprint(x)
 	}
@@ -179,28 +185,40 @@ func isSingleQuote(r rune) bool {
 }
 
 // fields splits a command line into words, keeping quoted words whole and
-// removing the quotes ('...' in PowerShell, "..." in both shells).
+// removing the quotes ('...' in PowerShell, with any of its five single
+// quote characters and a doubled one inside standing for itself; "..." in
+// both shells).
 func fields(s string, singleQuotes bool) []string {
 	var out []string
 	var cur strings.Builder
 	in := false
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
+	quote := rune(0) // '"', or '\'' for any single quote
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		c := rs[i]
+		single := singleQuotes && isSingleQuote(c)
 		switch {
+		case quote == '"':
+			if c == '"' {
+				quote = 0
+				continue
+			}
+			cur.WriteRune(c)
 		case quote != 0:
-			if c == quote {
-				if quote == '\'' && i+1 < len(s) && s[i+1] == '\'' { // '' inside '...'
-					cur.WriteByte('\'')
+			if single {
+				if i+1 < len(rs) && isSingleQuote(rs[i+1]) { // a doubled quote inside '...'
+					cur.WriteRune(c)
 					i++
 					continue
 				}
 				quote = 0
 				continue
 			}
-			cur.WriteByte(c)
-		case c == '"' || (singleQuotes && c == '\''):
-			quote, in = c, true
+			cur.WriteRune(c)
+		case c == '"':
+			quote, in = '"', true
+		case single:
+			quote, in = '\'', true
 		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			if in {
 				out = append(out, cur.String())
@@ -208,7 +226,7 @@ func fields(s string, singleQuotes bool) []string {
 				in = false
 			}
 		default:
-			cur.WriteByte(c)
+			cur.WriteRune(c)
 			in = true
 		}
 	}
