@@ -1,8 +1,6 @@
 package playbooks
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -13,81 +11,39 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/yamlfile"
 )
 
 // Problem is one thing wrong with a playbook, at a line of its file.
-type Problem struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg) }
+type Problem = yamlfile.Problem
 
 // Error lists every problem found in a playbook.
-type Error struct {
-	Problems []Problem
-}
-
-func (e *Error) Error() string {
-	lines := make([]string, len(e.Problems))
-	for i, p := range e.Problems {
-		lines[i] = p.String()
-	}
-	return "invalid playbook:\n  " + strings.Join(lines, "\n  ")
-}
+type Error = yamlfile.Error
 
 var (
 	identRE    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	paramRefRE = regexp.MustCompile(`\$Params\.([A-Za-z0-9_]+)`)
 	itemRefRE  = regexp.MustCompile(`(?i)\$Item\b`)
 	versionRE  = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
-	yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 )
 
 // Parse reads and validates a playbook. Every problem it finds is reported
 // with the file and line, in one *Error.
 func Parse(file string, data []byte) (*Playbook, error) {
 	var pb Playbook
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{Problems: []Problem{yamlProblem(file, err)}}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&pb); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			var ps []Problem
-			for _, e := range te.Errors {
-				ps = append(ps, yamlProblem(file, errors.New(e)))
-			}
-			return nil, &Error{Problems: ps}
-		}
-		return nil, &Error{Problems: []Problem{yamlProblem(file, err)}}
+	root, err := yamlfile.Decode("playbook", file, data, &pb)
+	if err != nil {
+		return nil, err
 	}
 	pb.File = file
-	v := validator{file: file, root: &root}
+	v := validator{file: file, root: root}
 	v.lines(&pb)
 	v.playbook(&pb)
 	if len(v.problems) > 0 {
-		return nil, &Error{Problems: v.problems}
+		return nil, &Error{What: "playbook", Problems: v.problems}
 	}
 	return &pb, nil
-}
-
-// yamlProblem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem.
-func yamlProblem(file string, err error) Problem {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 1
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		fmt.Sscan(m[1], &line)
-		msg = m[2]
-	}
-	if f, _, ok := strings.Cut(msg, " not found in type"); ok && strings.HasPrefix(f, "field ") {
-		msg = "unknown field " + strings.TrimPrefix(f, "field ")
-	}
-	return Problem{File: file, Line: line, Msg: msg}
 }
 
 type validator struct {
@@ -101,34 +57,11 @@ func (v *validator) addf(line int, format string, args ...any) {
 }
 
 // keyLine is the line of a top-level key (1 if absent).
-func (v *validator) keyLine(key string) int {
-	doc := v.root
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		doc = doc.Content[0]
-	}
-	for i := 0; i+1 < len(doc.Content); i += 2 {
-		if doc.Content[i].Value == key {
-			return doc.Content[i].Line
-		}
-	}
-	return 1
-}
+func (v *validator) keyLine(key string) int { return yamlfile.KeyLine(v.root, key) }
 
 // lines records each param's and step's line from the YAML tree.
 func (v *validator) lines(pb *Playbook) {
-	doc := v.root
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
-		doc = doc.Content[0]
-	}
-	seq := func(key string) []*yaml.Node {
-		for i := 0; i+1 < len(doc.Content); i += 2 {
-			if doc.Content[i].Value == key {
-				return doc.Content[i+1].Content
-			}
-		}
-		return nil
-	}
-	for i, n := range seq("params") {
+	for i, n := range yamlfile.Items(v.root, "params") {
 		if i < len(pb.Params) {
 			pb.Params[i].Line = n.Line
 		}
@@ -137,7 +70,7 @@ func (v *validator) lines(pb *Playbook) {
 		key   string
 		steps []Step
 	}{{"steps", pb.Steps}, {"on_failure", pb.OnFailure}, {"verify", pb.Verify}} {
-		for i, n := range seq(list.key) {
+		for i, n := range yamlfile.Items(v.root, list.key) {
 			if i < len(list.steps) {
 				list.steps[i].Line = n.Line
 			}

@@ -23,7 +23,7 @@ var rules = []struct {
 	{"inventory/format", []string{"inventory", "internal/jsontext"}},
 	{"inventory/sqlite", []string{"inventory", "internal/jsontext"}},
 	{"inventory/synth", nil},
-	{"playbooks", []string{"inventory", "plugins/sdk"}}, // the engine runs commands through the SDK contract
+	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
 	{"playbooks/builtin", []string{"playbooks"}},
 	{"plugins", nil},
 	// The public SDK depends on nothing of ours; executors on the SDK only.
@@ -39,9 +39,12 @@ var rules = []struct {
 	{"plugins/winrm/fleetsim/device", nil},
 	{"plugins/winrm/fleetsim/wsman", nil},
 	{"plugins/winrm/fleetsim", []string{"plugins/winrm/fleetsim/device", "plugins/winrm/fleetsim/wsman"}},
-	{"orchestrator", []string{"inventory", "inventory/...", "playbooks", "playbooks/..."}},
+	// The orchestrator's domain (campaigns, waves, windows, the controller's
+	// decisions) knows inventory and playbooks, never storage or River.
+	{"orchestrator", []string{"inventory", "playbooks", "internal/yamlfile"}},
 	{"cmd/...", []string{"..."}},
 	{"internal/jsontext", nil},
+	{"internal/yamlfile", nil},
 	{"internal/...", []string{"..."}},
 }
 

@@ -1,0 +1,117 @@
+// Package yamlfile decodes the YAML files operators write (playbooks,
+// campaigns) strictly, and reports every problem with the file and line it
+// is on, so that one bad field does not hide the others.
+package yamlfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong in a file, at a line.
+type Problem struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg) }
+
+// Error lists every problem found in a file. What names the kind of file
+// ("playbook", "campaign").
+type Error struct {
+	What     string
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid " + e.What + ":\n  " + strings.Join(lines, "\n  ")
+}
+
+var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// Decode decodes data into v, refusing unknown fields, and returns the
+// document's root mapping node for line look-ups. Problems come back as an
+// *Error naming file and lines.
+func Decode(what, file string, data []byte, v any) (*yaml.Node, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{What: what, Problems: []Problem{problem(file, err)}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			var ps []Problem
+			for _, e := range te.Errors {
+				ps = append(ps, problem(file, errors.New(e)))
+			}
+			return nil, &Error{What: what, Problems: ps}
+		}
+		return nil, &Error{What: what, Problems: []Problem{problem(file, err)}}
+	}
+	doc := &root
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		doc = doc.Content[0]
+	}
+	return doc, nil
+}
+
+// problem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem.
+func problem(file string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		fmt.Sscan(m[1], &line)
+		msg = m[2]
+	}
+	if f, _, ok := strings.Cut(msg, " not found in type"); ok && strings.HasPrefix(f, "field ") {
+		msg = "unknown field " + strings.TrimPrefix(f, "field ")
+	}
+	return Problem{File: file, Line: line, Msg: msg}
+}
+
+// Value returns the value node of key in a mapping node, or nil.
+func Value(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// KeyLine is the line of key in a mapping node, or the node's own line
+// when the key is absent (1 for a nil node).
+func KeyLine(n *yaml.Node, key string) int {
+	if n == nil {
+		return 1
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i].Line
+		}
+	}
+	return n.Line
+}
+
+// Items returns the item nodes of the sequence under key, or nil.
+func Items(n *yaml.Node, key string) []*yaml.Node {
+	if v := Value(n, key); v != nil && v.Kind == yaml.SequenceNode {
+		return v.Content
+	}
+	return nil
+}
