@@ -1,0 +1,364 @@
+package orchestrator
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// WaveState is a wave's recorded progress.
+type WaveState struct {
+	Status    WaveStatus
+	Started   time.Time // when it became active
+	Completed time.Time // when it was done
+	Approved  bool      // manual approval given
+	Reason    string    // why it halted
+}
+
+// View is the read-only state the controller decides from: the campaign,
+// its waves' progress, every member device, and each organisation's
+// calendar. Nothing in it is changed by Decide.
+type View struct {
+	Spec      *Spec
+	Status    Status
+	Waves     []WaveState // one per spec wave
+	Members   []Member
+	Calendars map[string]Calendar // by organisation code; absent means always open
+}
+
+// BlockReason says why work that could start does not.
+type BlockReason string
+
+// Block reasons.
+const (
+	BlockNotStarted       BlockReason = "not_started"       // before the campaign's start time
+	BlockPaused           BlockReason = "paused"            // the campaign is paused
+	BlockDeadline         BlockReason = "deadline_passed"   // nothing new starts after the deadline
+	BlockWindowClosed     BlockReason = "window_closed"     // outside the organisation's maintenance window
+	BlockWaveCap          BlockReason = "wave_concurrency"  // the wave's max_concurrency is reached
+	BlockOrgCap           BlockReason = "org_cap"           // the per-organisation cap is reached
+	BlockSiteCap          BlockReason = "site_cap"          // the per-site cap is reached
+	BlockTotalCap         BlockReason = "total_cap"         // the campaign's total cap is reached
+	BlockSoaking          BlockReason = "soaking"           // the previous wave soaks
+	BlockAwaitingApproval BlockReason = "awaiting_approval" // the wave needs campaign approve
+	BlockHalted           BlockReason = "halted"            // the wave (or the organisation in it) halted
+	BlockDeferred         BlockReason = "deferred"          // unreachable devices wait for their retry
+)
+
+// Block is a group of devices waiting for the same reason.
+type Block struct {
+	Wave    string
+	Org     string // "" when the reason is the wave's or the campaign's
+	Reason  BlockReason
+	Until   time.Time // when it lifts, if known
+	Devices int
+}
+
+// WaveChange is a decision about a wave.
+type WaveChange struct {
+	Wave   int
+	State  WaveState
+	Reason string // why, for the record
+}
+
+// Plan is what the controller decided: which devices to dispatch, how waves
+// move, when to look again. Something else applies it.
+type Plan struct {
+	Dispatch    []string // hostnames, in dispatch order
+	WaveChanges []WaveChange
+	Done        bool      // the campaign is complete
+	WakeAt      time.Time // decide again then (zero: only when something changes)
+	Blocked     []Block
+}
+
+// Decide computes the next plan from a view of state and the time. It is a
+// pure function: the same view and time give the same plan.
+func Decide(v View, now time.Time) Plan {
+	d := decider{v: v, now: now, waves: slices.Clone(v.Waves), blocked: map[blockKey]*Block{}}
+	return d.decide()
+}
+
+type blockKey struct {
+	wave   int
+	org    string
+	reason BlockReason
+}
+
+type decider struct {
+	v       View
+	now     time.Time
+	waves   []WaveState
+	plan    Plan
+	blocked map[blockKey]*Block
+	order   []blockKey
+}
+
+func (d *decider) block(wave int, org string, r BlockReason, until time.Time) {
+	k := blockKey{wave, org, r}
+	b := d.blocked[k]
+	if b == nil {
+		name := ""
+		if wave >= 0 && wave < len(d.v.Spec.Waves) {
+			name = d.v.Spec.Waves[wave].Name
+		}
+		b = &Block{Wave: name, Org: org, Reason: r, Until: until}
+		d.blocked[k] = b
+		d.order = append(d.order, k)
+	}
+	b.Devices++
+	if !until.IsZero() && (b.Until.IsZero() || until.Before(b.Until)) {
+		b.Until = until
+	}
+	d.wake(until)
+}
+
+func (d *decider) wake(t time.Time) {
+	if !t.IsZero() && t.After(d.now) && (d.plan.WakeAt.IsZero() || t.Before(d.plan.WakeAt)) {
+		d.plan.WakeAt = t
+	}
+}
+
+func (d *decider) change(i int, s WaveState, reason string) {
+	d.waves[i] = s
+	d.plan.WaveChanges = append(d.plan.WaveChanges, WaveChange{Wave: i, State: s, Reason: reason})
+}
+
+// tally is a wave's device counts.
+type tally struct {
+	total, pending, inflight, failures int
+	orgTotal, orgFailures            map[string]int
+}
+
+func (d *decider) tally(wave int) tally {
+	t := tally{orgTotal: map[string]int{}, orgFailures: map[string]int{}}
+	for _, m := range d.v.Members {
+		if m.Wave != wave {
+			continue
+		}
+		t.total++
+		t.orgTotal[m.Org]++
+		switch {
+		case m.State == DevicePending:
+			t.pending++
+		case m.State.InFlight():
+			t.inflight++
+		case CountsAsFailure(m.State, m.Reason):
+			t.failures++
+			t.orgFailures[m.Org]++
+		}
+	}
+	return t
+}
+
+func (d *decider) decide() Plan {
+	spec := d.v.Spec
+	switch d.v.Status {
+	case StatusRunning:
+	case StatusPaused:
+		d.blockAll(BlockPaused)
+		return d.finish()
+	default: // draft, cancelled, done: nothing to do
+		return d.finish()
+	}
+	if spec.Start != nil && d.now.Before(spec.Start.Time) {
+		d.blockAll(BlockNotStarted)
+		d.wake(spec.Start.Time)
+		return d.finish()
+	}
+	deadline := spec.Deadline != nil && !d.now.Before(spec.Deadline.Time)
+	haltedOrgs := map[int]map[string]bool{}
+	active := -1
+	for i := range d.waves {
+		w := &spec.Waves[i]
+		ws := d.waves[i]
+		if ws.Status == WavePending || ws.Status == "" {
+			if i > 0 {
+				prev := d.waves[i-1]
+				if prev.Status != WaveDone {
+					break
+				}
+				if until := prev.Completed.Add(spec.Waves[i-1].Soak.Duration); d.now.Before(until) {
+					d.blockWave(i, BlockSoaking, until)
+					break
+				}
+			}
+			if w.Approval == ApprovalManual && !ws.Approved {
+				if ws.Status != WaveAwaitingApproval {
+					d.change(i, WaveState{Status: WaveAwaitingApproval}, "waiting for approval")
+				}
+				d.blockWave(i, BlockAwaitingApproval, time.Time{})
+				break
+			}
+			ws = WaveState{Status: WaveActive, Started: d.now, Approved: ws.Approved}
+			d.change(i, ws, "started")
+		}
+		if ws.Status == WaveAwaitingApproval {
+			if !ws.Approved {
+				d.blockWave(i, BlockAwaitingApproval, time.Time{})
+				break
+			}
+			ws = WaveState{Status: WaveActive, Started: d.now, Approved: true}
+			d.change(i, ws, "approved and started")
+		}
+		if ws.Status == WaveHalted {
+			d.blockWave(i, BlockHalted, time.Time{})
+			break
+		}
+		if ws.Status == WaveDone {
+			continue
+		}
+		// Active: halt on failures over the whole wave, then per organisation.
+		t := d.tally(i)
+		limit := *w.MaxFailurePercent
+		if t.total > 0 && float64(t.failures)*100/float64(t.total) > limit {
+			d.change(i, WaveState{Status: WaveHalted, Started: ws.Started, Approved: ws.Approved,
+				Reason: fmt.Sprintf("%d of %d devices failed, above max_failure_percent %g", t.failures, t.total, limit)}, "halted")
+			d.blockWave(i, BlockHalted, time.Time{})
+			break
+		}
+		haltedOrgs[i] = map[string]bool{}
+		for org, n := range t.orgFailures {
+			if float64(n)*100/float64(t.orgTotal[org]) > limit {
+				haltedOrgs[i][org] = true
+			}
+		}
+		if t.pending == 0 && t.inflight == 0 {
+			d.change(i, WaveState{Status: WaveDone, Started: ws.Started, Completed: d.now, Approved: ws.Approved}, "every device finished")
+			continue
+		}
+		active = i
+		break
+	}
+	d.dispatch(active, haltedOrgs, deadline)
+	if d.complete() {
+		d.plan.Done = true
+	}
+	return d.finish()
+}
+
+// dispatch picks the devices to start: pending ones of the active wave and
+// deferred ones due again, within windows and caps.
+func (d *decider) dispatch(active int, haltedOrgs map[int]map[string]bool, deadline bool) {
+	spec := d.v.Spec
+	perOrg, perSite, perWave := map[string]int{}, map[string]int{}, map[int]int{}
+	total := 0
+	for _, m := range d.v.Members {
+		if m.State.InFlight() {
+			perOrg[m.Org]++
+			perSite[m.Org+"/"+m.Site]++
+			perWave[m.Wave]++
+			total++
+		}
+	}
+	members := slices.Clone(d.v.Members)
+	slices.SortFunc(members, func(a, b Member) int { return a.Order - b.Order })
+	for _, m := range members {
+		var candidate bool
+		switch {
+		case m.Wave < 0:
+		case m.State == DevicePending:
+			candidate = m.Wave == active
+		case m.State == DeviceDeferred:
+			st := d.waves[m.Wave].Status
+			if st != WaveActive && st != WaveDone {
+				continue
+			}
+			due := !d.now.Before(m.NextAttempt) || m.LastSeen.After(m.Changed)
+			if !due {
+				d.block(m.Wave, m.Org, BlockDeferred, m.NextAttempt)
+				continue
+			}
+			candidate = true
+		}
+		if !candidate {
+			continue
+		}
+		if why, until := d.gate(m, haltedOrgs, deadline); why != "" {
+			d.block(m.Wave, m.Org, why, until)
+			continue
+		}
+		w := &spec.Waves[m.Wave]
+		site := m.Org + "/" + m.Site
+		switch {
+		case w.MaxConcurrency > 0 && perWave[m.Wave] >= w.MaxConcurrency:
+			d.block(m.Wave, "", BlockWaveCap, time.Time{})
+		case spec.Caps.Total > 0 && total >= spec.Caps.Total:
+			d.block(m.Wave, "", BlockTotalCap, time.Time{})
+		case spec.Caps.PerOrg > 0 && perOrg[m.Org] >= spec.Caps.PerOrg:
+			d.block(m.Wave, m.Org, BlockOrgCap, time.Time{})
+		case spec.Caps.PerSite > 0 && m.Site != "" && perSite[site] >= spec.Caps.PerSite:
+			d.block(m.Wave, m.Org, BlockSiteCap, time.Time{})
+		default:
+			d.plan.Dispatch = append(d.plan.Dispatch, m.Hostname)
+			perOrg[m.Org]++
+			perSite[site]++
+			perWave[m.Wave]++
+			total++
+		}
+	}
+}
+
+// gate says why a device may not start now (its organisation halted in the
+// wave, the deadline, the window), or "".
+func (d *decider) gate(m Member, haltedOrgs map[int]map[string]bool, deadline bool) (BlockReason, time.Time) {
+	if haltedOrgs[m.Wave][m.Org] {
+		return BlockHalted, time.Time{}
+	}
+	if deadline {
+		return BlockDeadline, time.Time{}
+	}
+	cal, ok := d.v.Calendars[m.Org]
+	if !ok {
+		return "", time.Time{}
+	}
+	if open, _ := cal.Open(d.now); open {
+		return "", time.Time{}
+	}
+	next, _ := cal.NextOpen(d.now)
+	return BlockWindowClosed, next
+}
+
+// blockWave records every not-yet-final device of a wave as blocked.
+func (d *decider) blockWave(wave int, r BlockReason, until time.Time) {
+	for _, m := range d.v.Members {
+		if m.Wave == wave && m.State == DevicePending {
+			d.block(wave, "", r, until)
+		}
+	}
+	d.wake(until)
+}
+
+func (d *decider) blockAll(r BlockReason) {
+	for _, m := range d.v.Members {
+		if m.Wave >= 0 && (m.State == DevicePending || m.State == DeviceDeferred) {
+			d.block(m.Wave, "", r, time.Time{})
+		}
+	}
+}
+
+// complete reports a campaign with every wave done and no device left to
+// run or retry (deferred devices keep it going until its deadline).
+func (d *decider) complete() bool {
+	for _, w := range d.waves {
+		if w.Status != WaveDone {
+			return false
+		}
+	}
+	deadline := d.v.Spec.Deadline != nil && !d.now.Before(d.v.Spec.Deadline.Time)
+	for _, m := range d.v.Members {
+		if m.State.InFlight() || (m.Wave >= 0 && m.State == DevicePending) {
+			return false
+		}
+		if m.State == DeviceDeferred && !deadline {
+			return false
+		}
+	}
+	return len(d.plan.Dispatch) == 0
+}
+
+func (d *decider) finish() Plan {
+	for _, k := range d.order {
+		d.plan.Blocked = append(d.plan.Blocked, *d.blocked[k])
+	}
+	return d.plan
+}

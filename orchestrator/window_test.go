@@ -1,0 +1,94 @@
+package orchestrator
+
+import (
+	"testing"
+	"time"
+)
+
+func utc(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func spec(t *testing.T, src string) *Spec {
+	t.Helper()
+	s, err := ParseSpec("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestCalendar checks maintenance windows in several time zones, across
+// the spring and autumn DST changes, and on blackout dates.
+func TestCalendar(t *testing.T) {
+	s := spec(t, `
+name: c
+playbook: discover
+windows:
+  default: {cron: "0 19 * * *", duration: 10h}
+  orgs:
+    NYC: {cron: "0 22 * * 1-5", duration: 4h, timezone: America/New_York}
+    EARLY: {cron: "30 1 * * *", duration: 2h}
+blackout: [2026-12-25]
+waves: [{name: all}]
+`)
+	london, _ := s.Calendar("RXX", "Europe/London")
+	kolkata, _ := s.Calendar("KOL", "Asia/Kolkata")
+	nyc, _ := s.Calendar("NYC", "Europe/London") // the window's own zone wins
+	early, _ := s.Calendar("EARLY", "Europe/London")
+	none, _ := (&Spec{}).Calendar("X", "")
+	tests := []struct {
+		name     string
+		cal      Calendar
+		at       string
+		open     bool
+		closes   string // when open
+		nextOpen string // when closed
+	}{
+		{"london winter evening", london, "2027-01-12T19:30:00Z", true, "2027-01-13T05:00:00Z", ""},
+		{"london winter afternoon", london, "2027-01-12T18:59:00Z", false, "", "2027-01-12T19:00:00Z"},
+		{"london past midnight", london, "2027-01-13T04:59:00Z", true, "2027-01-13T05:00:00Z", ""},
+		{"london morning closed", london, "2027-01-13T05:00:00Z", false, "", "2027-01-13T19:00:00Z"},
+		// After the clocks go forward (28 March 2027) 19:00 in London is 18:00 UTC.
+		{"london summer opens an hour earlier in UTC", london, "2027-03-29T18:00:00Z", true, "2027-03-30T04:00:00Z", ""},
+		{"london summer before", london, "2027-03-29T17:59:00Z", false, "", "2027-03-29T18:00:00Z"},
+		// The clocks go back on 31 October 2027: 19:00 GMT is 19:00 UTC again.
+		{"london autumn back to UTC", london, "2027-10-31T18:30:00Z", false, "", "2027-10-31T19:00:00Z"},
+		// 01:30 does not exist in London on 28 March 2027: no window that night.
+		{"skipped local time does not open", early, "2027-03-28T01:45:00Z", false, "", "2027-03-29T00:30:00Z"},
+		{"early window on a normal night", early, "2027-03-27T02:00:00Z", true, "2027-03-27T03:30:00Z", ""},
+		{"kolkata is UTC+5:30", kolkata, "2027-01-12T13:30:00Z", true, "2027-01-12T23:30:00Z", ""},
+		{"kolkata before", kolkata, "2027-01-12T13:29:00Z", false, "", "2027-01-12T13:30:00Z"},
+		{"new york weekday", nyc, "2027-01-13T03:30:00Z", true, "2027-01-13T07:00:00Z", ""},
+		{"new york saturday night to monday", nyc, "2027-01-17T03:30:00Z", false, "", "2027-01-19T03:00:00Z"},
+		// 25 December is a blackout date: the window that would open that
+		// evening does not; the one that opened on the 24th runs on.
+		{"blackout evening", london, "2026-12-25T20:00:00Z", false, "", "2026-12-26T19:00:00Z"},
+		{"window from the day before runs on", london, "2026-12-25T02:00:00Z", true, "2026-12-25T05:00:00Z", ""},
+		{"no windows: always open", none, "2027-01-12T12:00:00Z", true, "0001-01-01T00:00:00Z", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := utc(tt.at)
+			open, closes := tt.cal.Open(at)
+			if open != tt.open {
+				t.Fatalf("open at %s = %v, want %v", tt.at, open, tt.open)
+			}
+			if open && !closes.Equal(utc(tt.closes)) {
+				t.Errorf("closes %s, want %s", closes.UTC().Format(time.RFC3339), tt.closes)
+			}
+			next, ok := tt.cal.NextOpen(at)
+			want := at
+			if !open {
+				want = utc(tt.nextOpen)
+			}
+			if !ok || !next.Equal(want) {
+				t.Errorf("next open %s (%v), want %s", next.UTC().Format(time.RFC3339), ok, want.Format(time.RFC3339))
+			}
+		})
+	}
+}
