@@ -129,7 +129,7 @@ type tally struct {
 	orgTotal, orgFailures            map[string]int
 }
 
-func (d *decider) tally(wave int) tally {
+func (d *decider) tally(wave int, halted map[string]bool) tally {
 	t := tally{orgTotal: map[string]int{}, orgFailures: map[string]int{}}
 	for _, m := range d.v.Members {
 		if m.Wave != wave {
@@ -138,7 +138,7 @@ func (d *decider) tally(wave int) tally {
 		t.total++
 		t.orgTotal[m.Org]++
 		switch {
-		case m.State == DevicePending:
+		case m.State == DevicePending && !halted[m.Org]:
 			t.pending++
 		case m.State.InFlight():
 			t.inflight++
@@ -148,6 +148,30 @@ func (d *decider) tally(wave int) tally {
 		}
 	}
 	return t
+}
+
+// MinOrgFailures is how many counted failures an organisation needs in a
+// wave before its own failure rate can halt it: one failure in a wave
+// holding two of its devices is noise, not a trend.
+const MinOrgFailures = 2
+
+// haltedOrgs are the organisations whose failures in some started wave
+// passed that wave's threshold: nothing more starts for them in this
+// campaign until failed devices are retried.
+func (d *decider) haltedOrgs() map[string]bool {
+	halted := map[string]bool{}
+	for i, ws := range d.waves {
+		if ws.Status != WaveActive && ws.Status != WaveDone && ws.Status != WaveHalted {
+			continue
+		}
+		t := d.tally(i, nil)
+		for org, n := range t.orgFailures {
+			if n >= MinOrgFailures && float64(n)*100/float64(t.orgTotal[org]) > *d.v.Spec.Waves[i].MaxFailurePercent {
+				halted[org] = true
+			}
+		}
+	}
+	return halted
 }
 
 func (d *decider) decide() Plan {
@@ -166,7 +190,7 @@ func (d *decider) decide() Plan {
 		return d.finish()
 	}
 	deadline := spec.Deadline != nil && !d.now.Before(spec.Deadline.Time)
-	haltedOrgs := map[int]map[string]bool{}
+	halted := d.haltedOrgs()
 	active := -1
 	for i := range d.waves {
 		w := &spec.Waves[i]
@@ -207,21 +231,16 @@ func (d *decider) decide() Plan {
 		if ws.Status == WaveDone {
 			continue
 		}
-		// Active: halt on failures over the whole wave, then per organisation.
-		t := d.tally(i)
-		limit := *w.MaxFailurePercent
-		if t.total > 0 && float64(t.failures)*100/float64(t.total) > limit {
+		// Active: halt when failures over the whole wave pass the threshold.
+		t := d.tally(i, halted)
+		if limit := *w.MaxFailurePercent; t.total > 0 && float64(t.failures)*100/float64(t.total) > limit {
 			d.change(i, WaveState{Status: WaveHalted, Started: ws.Started, Approved: ws.Approved,
 				Reason: fmt.Sprintf("%d of %d devices failed, above max_failure_percent %g", t.failures, t.total, limit)}, "halted")
 			d.blockWave(i, BlockHalted, time.Time{})
 			break
 		}
-		haltedOrgs[i] = map[string]bool{}
-		for org, n := range t.orgFailures {
-			if float64(n)*100/float64(t.orgTotal[org]) > limit {
-				haltedOrgs[i][org] = true
-			}
-		}
+		// Done when nothing is left to start or finish, but for the devices
+		// of organisations halted by their own failures.
 		if t.pending == 0 && t.inflight == 0 {
 			d.change(i, WaveState{Status: WaveDone, Started: ws.Started, Completed: d.now, Approved: ws.Approved}, "every device finished")
 			continue
@@ -229,7 +248,7 @@ func (d *decider) decide() Plan {
 		active = i
 		break
 	}
-	d.dispatch(active, haltedOrgs, deadline)
+	d.dispatch(active, halted, deadline)
 	if d.complete() {
 		d.plan.Done = true
 	}
@@ -238,7 +257,7 @@ func (d *decider) decide() Plan {
 
 // dispatch picks the devices to start: pending ones of the active wave and
 // deferred ones due again, within windows and caps.
-func (d *decider) dispatch(active int, haltedOrgs map[int]map[string]bool, deadline bool) {
+func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 	spec := d.v.Spec
 	perOrg, perSite, perWave := map[string]int{}, map[string]int{}, map[int]int{}
 	total := 0
@@ -259,8 +278,12 @@ func (d *decider) dispatch(active int, haltedOrgs map[int]map[string]bool, deadl
 		case m.State == DevicePending:
 			candidate = m.Wave == active
 		case m.State == DeviceDeferred:
-			st := d.waves[m.Wave].Status
-			if st != WaveActive && st != WaveDone {
+			switch st := d.waves[m.Wave].Status; st {
+			case WaveActive, WaveDone:
+			case WaveHalted:
+				d.block(m.Wave, m.Org, BlockHalted, time.Time{})
+				continue
+			default:
 				continue
 			}
 			due := !d.now.Before(m.NextAttempt) || m.LastSeen.After(m.Changed)
@@ -273,7 +296,7 @@ func (d *decider) dispatch(active int, haltedOrgs map[int]map[string]bool, deadl
 		if !candidate {
 			continue
 		}
-		if why, until := d.gate(m, haltedOrgs, deadline); why != "" {
+		if why, until := d.gate(m, halted, deadline); why != "" {
 			d.block(m.Wave, m.Org, why, until)
 			continue
 		}
@@ -298,10 +321,10 @@ func (d *decider) dispatch(active int, haltedOrgs map[int]map[string]bool, deadl
 	}
 }
 
-// gate says why a device may not start now (its organisation halted in the
-// wave, the deadline, the window), or "".
-func (d *decider) gate(m Member, haltedOrgs map[int]map[string]bool, deadline bool) (BlockReason, time.Time) {
-	if haltedOrgs[m.Wave][m.Org] {
+// gate says why a device may not start now (its organisation halted, the
+// deadline, the window), or "".
+func (d *decider) gate(m Member, halted map[string]bool, deadline bool) (BlockReason, time.Time) {
+	if halted[m.Org] {
 		return BlockHalted, time.Time{}
 	}
 	if deadline {

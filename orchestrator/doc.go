@@ -1,6 +1,15 @@
-// Package orchestrator will own campaigns, waves and the scheduler that
-// drives playbooks across the estate in rings: the wave controller computes
-// a plan from a read-only view of state and the clock, and River jobs apply
-// it. It depends on the domain packages (inventory, playbooks), never the
-// reverse. Nothing is implemented here yet; see the project's roadmap issues.
+// Package orchestrator owns campaigns: a playbook rolled out to the devices
+// a selector names, in ordered waves (rings), inside each organisation's
+// maintenance windows, within concurrency caps, halting a wave whose
+// failures pass its threshold.
+//
+// It is the domain: the campaign file (Spec, ParseSpec), maintenance
+// windows and blackout dates (Calendar, on robfig/cron), how targets are
+// split into waves (Assign), the states a device passes through, and the
+// controller's decisions. Decide is a pure function of a read-only View and
+// the time, as Nomad's scheduler computes a plan from a state snapshot: it
+// says which devices to dispatch, how waves move, why the rest waits and
+// when to look again. Storage (orchestrator/sqlite) and the River workers
+// that apply plans and run playbooks (orchestrator/scheduler) depend on
+// this package, never the reverse.
 package orchestrator

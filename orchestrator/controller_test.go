@@ -1,0 +1,393 @@
+package orchestrator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// members makes n devices per organisation, sites s1..s3, all pending in
+// the spec's waves as Assign splits them.
+func members(s *Spec, orgs map[string]int) []Member {
+	var ds []*inventory.Device
+	for _, org := range sortedKeys(orgs) {
+		for i := range orgs[org] {
+			ds = append(ds, &inventory.Device{Hostname: fmt.Sprintf("pc%03d.%s.nhs.uk", i, strings.ToLower(org)), Org: org,
+				Site: fmt.Sprintf("s%d", i%3+1)})
+		}
+	}
+	return Assign(s, ds)
+}
+
+func sortedKeys(m map[string]int) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func view(s *Spec, ms []Member, status Status) View {
+	waves := make([]WaveState, len(s.Waves))
+	for i := range waves {
+		waves[i].Status = WavePending
+	}
+	return View{Spec: s, Status: status, Waves: waves, Members: ms, Calendars: map[string]Calendar{}}
+}
+
+func count(p Plan, ms []Member, pred func(Member) bool) int {
+	n := 0
+	for _, h := range p.Dispatch {
+		for _, m := range ms {
+			if m.Hostname == h && pred(m) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func blocked(p Plan, r BlockReason) int {
+	n := 0
+	for _, b := range p.Blocked {
+		if b.Reason == r {
+			n += b.Devices
+		}
+	}
+	return n
+}
+
+var t0 = utc("2027-01-12T20:00:00Z") // a Tuesday evening
+
+func TestDecideCaps(t *testing.T) {
+	s := spec(t, `
+name: caps
+playbook: discover
+caps: {per_org: 5, per_site: 2, total: 8}
+waves: [{name: all, max_concurrency: 7}]
+`)
+	ms := members(s, map[string]int{"RAA": 30, "RBB": 30})
+	p := Decide(view(s, ms, StatusRunning), t0)
+	if len(p.Dispatch) != 7 {
+		t.Fatalf("dispatched %d, want 7 (the wave's max_concurrency)", len(p.Dispatch))
+	}
+	for _, org := range []string{"RAA", "RBB"} {
+		if n := count(p, ms, func(m Member) bool { return m.Org == org }); n > 5 {
+			t.Errorf("%s: %d dispatched, above per_org 5", org, n)
+		}
+		for _, site := range []string{"s1", "s2", "s3"} {
+			if n := count(p, ms, func(m Member) bool { return m.Org == org && m.Site == site }); n > 2 {
+				t.Errorf("%s/%s: %d dispatched, above per_site 2", org, site, n)
+			}
+		}
+	}
+	if blocked(p, BlockWaveCap) == 0 {
+		t.Errorf("blocked = %+v, want the wave cap named", p.Blocked)
+	}
+	// With the wave cap lifted, the total cap of 8 binds.
+	s.Waves[0].MaxConcurrency = 0
+	if p := Decide(view(s, ms, StatusRunning), t0); len(p.Dispatch) != 8 || blocked(p, BlockTotalCap) == 0 {
+		t.Errorf("dispatched %d, blocked %+v; want 8 and the total cap", len(p.Dispatch), p.Blocked)
+	}
+	// In-flight devices count against the caps.
+	i := slices.IndexFunc(ms, func(m Member) bool { return m.Org == "RAA" })
+	ms[i].State = DeviceRunning
+	p = Decide(view(s, ms, StatusRunning), t0)
+	if n := count(p, ms, func(m Member) bool { return m.Org == "RAA" }); n > 4 {
+		t.Errorf("RAA: %d dispatched with one running, above per_org 5", n)
+	}
+}
+
+func TestDecideWindows(t *testing.T) {
+	s := spec(t, `
+name: windows
+playbook: discover
+windows:
+  default: {cron: "0 22 * * *", duration: 4h}
+waves: [{name: all}]
+`)
+	ms := members(s, map[string]int{"RAA": 3, "KOL": 3})
+	v := view(s, ms, StatusRunning)
+	v.Calendars["RAA"], _ = s.Calendar("RAA", "Europe/London")
+	v.Calendars["KOL"], _ = s.Calendar("KOL", "Asia/Kolkata")
+	// 20:00 UTC: London's window (22:00) is closed, Kolkata's (16:30 UTC) open.
+	p := Decide(v, t0)
+	if got := count(p, ms, func(m Member) bool { return m.Org == "KOL" }); got != 3 || len(p.Dispatch) != 3 {
+		t.Errorf("dispatched %v, want Kolkata's 3 only", p.Dispatch)
+	}
+	if blocked(p, BlockWindowClosed) != 3 || !p.WakeAt.Equal(utc("2027-01-12T22:00:00Z")) {
+		t.Errorf("blocked %+v, wake %s; want London's 3 until 22:00 and a wake-up then", p.Blocked, p.WakeAt)
+	}
+	// 22:00 UTC: London's opens; Kolkata's closed at 20:30 UTC.
+	if p := Decide(v, utc("2027-01-12T22:00:00Z")); count(p, ms, func(m Member) bool { return m.Org == "RAA" }) != 3 || len(p.Dispatch) != 3 {
+		t.Errorf("at 22:00 dispatched %v, want London's 3", p.Dispatch)
+	}
+}
+
+func TestDecideWaves(t *testing.T) {
+	s := spec(t, `
+name: waves
+playbook: discover
+waves:
+  - {name: pilot, count: 2, soak: 24h}
+  - {name: ring1, percent: 50, approval: manual, max_failure_percent: 25}
+  - {name: rest}
+`)
+	ms := members(s, map[string]int{"RAA": 6, "RBB": 4})
+	v := view(s, ms, StatusRunning)
+	set := func(wave int, state DeviceState, reason string) {
+		for i := range v.Members {
+			if v.Members[i].Wave == wave {
+				v.Members[i].State, v.Members[i].Reason = state, reason
+			}
+		}
+	}
+	apply := func(p Plan) {
+		for _, c := range p.WaveChanges {
+			v.Waves[c.Wave] = c.State
+		}
+	}
+	sizes := map[int]int{}
+	for _, m := range ms {
+		sizes[m.Wave]++
+	}
+	if sizes[0] != 2 || sizes[1] != 4 || sizes[2] != 4 {
+		t.Fatalf("wave sizes %v, want pilot 2, ring1 4 (50%% of 8), rest 4", sizes)
+	}
+
+	p := Decide(v, t0)
+	apply(p)
+	if len(p.Dispatch) != 2 || v.Waves[0].Status != WaveActive || v.Waves[1].Status != WavePending {
+		t.Fatalf("start: dispatch %v, waves %+v", p.Dispatch, v.Waves)
+	}
+	set(0, DeviceSucceeded, "completed")
+	p = Decide(v, t0.Add(time.Hour))
+	apply(p)
+	if v.Waves[0].Status != WaveDone || len(p.Dispatch) != 0 || blocked(p, BlockSoaking) != 4 || !p.WakeAt.Equal(t0.Add(25*time.Hour)) {
+		t.Fatalf("after pilot: waves %+v, dispatch %v, blocked %+v, wake %s", v.Waves, p.Dispatch, p.Blocked, p.WakeAt)
+	}
+	p = Decide(v, t0.Add(25*time.Hour))
+	apply(p)
+	if v.Waves[1].Status != WaveAwaitingApproval || len(p.Dispatch) != 0 || blocked(p, BlockAwaitingApproval) != 4 {
+		t.Fatalf("after soak: waves %+v, dispatch %v, blocked %+v", v.Waves, p.Dispatch, p.Blocked)
+	}
+	v.Waves[1].Approved = true
+	p = Decide(v, t0.Add(26*time.Hour))
+	apply(p)
+	if v.Waves[1].Status != WaveActive || len(p.Dispatch) != 4 {
+		t.Fatalf("approved: waves %+v, dispatch %v", v.Waves, p.Dispatch)
+	}
+	// One unreachable (deferred) and one ineligible never count; one real
+	// failure of four is 25%, not above the threshold.
+	ring := []int{}
+	for i, m := range v.Members {
+		if m.Wave == 1 {
+			ring = append(ring, i)
+		}
+	}
+	v.Members[ring[0]].State, v.Members[ring[0]].NextAttempt, v.Members[ring[0]].Changed = DeviceDeferred, t0.Add(30*time.Hour), t0.Add(26*time.Hour)
+	v.Members[ring[1]].State, v.Members[ring[1]].Reason = DeviceFailed, "ineligible_edition"
+	v.Members[ring[2]].State, v.Members[ring[2]].Reason = DeviceFailed, "compat_blocked:0xC1900208"
+	v.Members[ring[3]].State = DeviceRunning
+	p = Decide(v, t0.Add(27*time.Hour))
+	apply(p)
+	if v.Waves[1].Status != WaveActive || blocked(p, BlockDeferred) != 1 || !p.WakeAt.Equal(t0.Add(30*time.Hour)) {
+		t.Fatalf("at 25%%: waves %+v, blocked %+v, wake %s", v.Waves, p.Blocked, p.WakeAt)
+	}
+	// A second real failure: 50% > 25%, the wave halts; the running device
+	// is left to finish, nothing new starts, the next wave waits.
+	v.Members[ring[3]].State, v.Members[ring[3]].Reason = DeviceFailed, "rolled_back:0xC1900101"
+	p = Decide(v, t0.Add(28*time.Hour))
+	apply(p)
+	if v.Waves[1].Status != WaveHalted || !strings.Contains(v.Waves[1].Reason, "2 of 4 devices failed") || len(p.Dispatch) != 0 || v.Waves[2].Status != WavePending {
+		t.Fatalf("halt: waves %+v, dispatch %v", v.Waves, p.Dispatch)
+	}
+	// The deferred device of a halted wave is not retried either.
+	if p := Decide(v, t0.Add(31*time.Hour)); len(p.Dispatch) != 0 || blocked(p, BlockHalted) == 0 {
+		t.Errorf("halted wave dispatched %v, blocked %+v", p.Dispatch, p.Blocked)
+	}
+}
+
+func TestDecideDeferredAndStates(t *testing.T) {
+	s := spec(t, `
+name: deferred
+playbook: discover
+start: 2027-01-12T21:00:00Z
+deadline: 2027-02-01T00:00:00Z
+waves: [{name: all}]
+`)
+	ms := members(s, map[string]int{"RAA": 3})
+	v := view(s, ms, StatusRunning)
+	if p := Decide(v, t0); len(p.Dispatch) != 0 || !p.WakeAt.Equal(utc("2027-01-12T21:00:00Z")) || blocked(p, BlockNotStarted) != 3 {
+		t.Errorf("before start: %+v", p)
+	}
+	if p := Decide(view(s, ms, StatusPaused), t0.Add(2*time.Hour)); len(p.Dispatch) != 0 || blocked(p, BlockPaused) != 3 {
+		t.Errorf("paused: %+v", p)
+	}
+	if p := Decide(view(s, ms, StatusDraft), t0.Add(2*time.Hour)); len(p.Dispatch) != 0 {
+		t.Errorf("draft: %+v", p)
+	}
+	now := t0.Add(2 * time.Hour)
+	v.Waves[0] = WaveState{Status: WaveActive, Started: now}
+	for i := range v.Members {
+		v.Members[i].State = DeviceSucceeded
+	}
+	v.Members[0].State, v.Members[0].Changed, v.Members[0].NextAttempt = DeviceDeferred, now, now.Add(time.Hour)
+	p := Decide(v, now)
+	if len(p.Dispatch) != 0 || !p.WakeAt.Equal(now.Add(time.Hour)) || p.Done {
+		t.Errorf("deferred, not due: %+v", p)
+	}
+	for _, c := range p.WaveChanges {
+		v.Waves[c.Wave] = c.State
+	}
+	if v.Waves[0].Status != WaveDone {
+		t.Errorf("the wave with only a deferred device left is %s, want done", v.Waves[0].Status)
+	}
+	// Seen again by the inventory: picked up at once, before its retry time.
+	v.Members[0].LastSeen = now.Add(10 * time.Minute)
+	if p := Decide(v, now.Add(11*time.Minute)); !slices.Equal(p.Dispatch, []string{v.Members[0].Hostname}) {
+		t.Errorf("seen again: dispatch %v", p.Dispatch)
+	}
+	v.Members[0].LastSeen = time.Time{}
+	if p := Decide(v, now.Add(time.Hour)); len(p.Dispatch) != 1 {
+		t.Errorf("due: dispatch %v", p.Dispatch)
+	}
+	// After the deadline nothing new starts and the campaign is done.
+	if p := Decide(v, utc("2027-02-01T00:00:00Z")); len(p.Dispatch) != 0 || !p.Done {
+		t.Errorf("after the deadline: %+v", p)
+	}
+}
+
+// TestDecideRunsACampaign drives Decide on a fake clock through a whole
+// three-wave campaign with windows, caps, soak, failures and an offline
+// device, completing each dispatched run 40 minutes later. It jumps from
+// one wake-up or completion to the next, never polling, and checks that
+// every device ends in one final state.
+func TestDecideRunsACampaign(t *testing.T) {
+	s := spec(t, `
+name: sim
+playbook: win10-feature-update
+windows:
+  default: {cron: "0 20 * * *", duration: 8h}
+caps: {per_org: 10, per_site: 4}
+waves:
+  - {name: pilot, count: 10, soak: 12h}
+  - {name: ring1, percent: 25, soak: 12h}
+  - {name: rest}
+`)
+	orgs := map[string]int{"RAA": 80, "RBB": 40, "RCC": 7}
+	v := view(s, members(s, orgs), StatusRunning)
+	for org := range orgs {
+		v.Calendars[org], _ = s.Calendar(org, "Europe/London")
+	}
+	now, finishes := t0, map[string]time.Time{}
+	decisions := 0
+	for step := 0; step < 10000; step++ {
+		p := Decide(v, now)
+		decisions++
+		for _, c := range p.WaveChanges {
+			v.Waves[c.Wave] = c.State
+		}
+		for _, h := range p.Dispatch {
+			i := slices.IndexFunc(v.Members, func(m Member) bool { return m.Hostname == h })
+			v.Members[i].State, v.Members[i].Changed = DeviceRunning, now
+			finishes[h] = now.Add(40 * time.Minute)
+		}
+		if p.Done {
+			break
+		}
+		// Jump to the next event: a run finishing or the controller's wake-up.
+		next := p.WakeAt
+		for _, at := range finishes {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+		if next.IsZero() {
+			t.Fatalf("stuck at %s: %+v", now, p.Blocked)
+		}
+		now = next
+		for h, at := range finishes {
+			if at.After(now) {
+				continue
+			}
+			delete(finishes, h)
+			i := slices.IndexFunc(v.Members, func(m Member) bool { return m.Hostname == h })
+			m := &v.Members[i]
+			m.Attempts++
+			m.Changed = now
+			switch {
+			case strings.HasPrefix(m.Hostname, "pc013.") && m.Attempts < 3: // offline twice, then back
+				m.State, m.NextAttempt = DeviceDeferred, now.Add(time.Duration(m.Attempts)*time.Hour)
+			case m.Hostname == "pc005.raa.nhs.uk" || m.Hostname == "pc003.rbb.nhs.uk":
+				m.State, m.Reason = DeviceFailed, "compat_blocked:0xC1900208"
+			default:
+				m.State, m.Reason = DeviceSucceeded, "completed"
+			}
+		}
+	}
+	states := map[DeviceState]int{}
+	for _, m := range v.Members {
+		states[m.State]++
+		if !m.State.Final() {
+			t.Errorf("%s ended %s", m.Hostname, m.State)
+		}
+	}
+	if states[DeviceSucceeded] != 125 || states[DeviceFailed] != 2 {
+		t.Errorf("final states %v, want 125 succeeded and the 2 compat blocks failed", states)
+	}
+	for i, w := range v.Waves {
+		if w.Status != WaveDone {
+			t.Errorf("wave %d is %s", i, w.Status)
+		}
+	}
+	if decisions > 400 {
+		t.Errorf("%d decisions: the controller polled instead of waking on events", decisions)
+	}
+	t.Logf("%d devices in %d decisions over %s of simulated time: %v", len(v.Members), decisions, now.Sub(t0), states)
+}
+
+// TestDecideHaltsAnOrganisation: one organisation's failures pass the
+// threshold while the wave's do not: that organisation stops, in this wave
+// and the next, and the others go on.
+func TestDecideHaltsAnOrganisation(t *testing.T) {
+	s := spec(t, `
+name: orghalt
+playbook: discover
+waves:
+  - {name: first, percent: 50, max_failure_percent: 30}
+  - {name: second}
+`)
+	v := view(s, members(s, map[string]int{"RAA": 20, "RBB": 20}), StatusRunning)
+	v.Waves[0].Status = WaveActive
+	failed := 0
+	for i := range v.Members {
+		m := &v.Members[i]
+		switch {
+		case m.Wave != 0:
+		case m.Org == "RAA" && failed < 4:
+			m.State, m.Reason = DeviceFailed, "rolled_back:0xC1900101"
+			failed++
+		case m.Org == "RBB":
+			m.State = DeviceSucceeded
+		}
+	}
+	p := Decide(v, t0)
+	for _, c := range p.WaveChanges {
+		v.Waves[c.Wave] = c.State
+	}
+	if n := count(p, v.Members, func(m Member) bool { return m.Org == "RAA" }); n != 0 || blocked(p, BlockHalted) == 0 {
+		t.Fatalf("RAA dispatched %d, blocked %+v; want RAA halted", n, p.Blocked)
+	}
+	if v.Waves[0].Status != WaveDone || v.Waves[1].Status != WaveActive {
+		t.Fatalf("waves %+v: the first should be done but for RAA, the second started", v.Waves)
+	}
+	if n := count(p, v.Members, func(m Member) bool { return m.Org == "RBB" }); n == 0 || len(p.Dispatch) != n {
+		t.Errorf("second wave dispatched %v, want RBB's only", p.Dispatch)
+	}
+}
