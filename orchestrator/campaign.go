@@ -85,15 +85,15 @@ type Wave struct {
 	Selector string `yaml:"selector"` // narrows the remaining targets ("" for any)
 	// Count or Percent takes a share of the remaining targets (after the
 	// selector); neither takes them all.
-	Count             int      `yaml:"count"`
-	Percent           float64  `yaml:"percent"`
-	MaxConcurrency    int      `yaml:"max_concurrency"`     // 0: no limit but the caps
+	Count          int     `yaml:"count"`
+	Percent        float64 `yaml:"percent"`
+	MaxConcurrency int     `yaml:"max_concurrency"` // 0: no limit but the caps
 	// MaxFailurePercent halts the wave when more than this share of its
 	// devices has failed, over the whole wave and per organisation (never
 	// per batch); unreachable and ineligible devices never count. Default 10.
 	MaxFailurePercent *float64 `yaml:"max_failure_percent"`
-	Soak              Duration `yaml:"soak"`                // wait after the wave before the next starts
-	Approval          Approval `yaml:"approval"`            // auto (default) or manual
+	Soak              Duration `yaml:"soak"`     // wait after the wave before the next starts
+	Approval          Approval `yaml:"approval"` // auto (default) or manual
 
 	selector inventory.Selector
 }

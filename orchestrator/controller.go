@@ -126,7 +126,7 @@ func (d *decider) change(i int, s WaveState, reason string) {
 // tally is a wave's device counts.
 type tally struct {
 	total, pending, inflight, failures int
-	orgTotal, orgFailures            map[string]int
+	orgTotal, orgFailures              map[string]int
 }
 
 func (d *decider) tally(wave int, halted map[string]bool) tally {
