@@ -21,7 +21,7 @@ var rules = []struct {
 	{"inventory", nil},  // pure domain: standard library only
 	{"credential", nil}, // domain and sealing: standard library only
 	{"inventory/format", []string{"inventory", "internal/jsontext"}},
-	{"inventory/sqlite", []string{"inventory", "internal/jsontext"}},
+	{"inventory/sqlite", []string{"inventory", "internal/jsontext", "internal/sqlmigrate"}},
 	{"inventory/synth", nil},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
 	{"playbooks/builtin", []string{"playbooks"}},
@@ -45,6 +45,7 @@ var rules = []struct {
 	{"cmd/...", []string{"..."}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
+	{"internal/sqlmigrate", nil},
 	{"internal/...", []string{"..."}},
 }
 
