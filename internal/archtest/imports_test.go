@@ -42,6 +42,7 @@ var rules = []struct {
 	// The orchestrator's domain (campaigns, waves, windows, the controller's
 	// decisions) knows inventory and playbooks, never storage or River.
 	{"orchestrator", []string{"inventory", "playbooks", "internal/yamlfile"}},
+	{"orchestrator/sqlite", []string{"orchestrator", "internal/sqlmigrate"}},
 	{"cmd/...", []string{"..."}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
