@@ -43,6 +43,9 @@ var rules = []struct {
 	// decisions) knows inventory and playbooks, never storage or River.
 	{"orchestrator", []string{"inventory", "playbooks", "internal/yamlfile"}},
 	{"orchestrator/sqlite", []string{"orchestrator", "internal/sqlmigrate"}},
+	// The scheduler applies the controller's plans on River and runs the
+	// engine; it reaches devices and the inventory through interfaces.
+	{"orchestrator/scheduler", []string{"inventory", "orchestrator", "orchestrator/sqlite", "playbooks", "plugins/sdk"}},
 	{"cmd/...", []string{"..."}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},

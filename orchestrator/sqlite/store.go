@@ -11,6 +11,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 
@@ -51,6 +52,14 @@ func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error)
 		return nil, fmt.Errorf("campaign store: %w", err)
 	}
 	return &Store{db: db, now: now}, nil
+}
+
+// newRunID names a device's run: short (it goes into scheduled task names
+// on the device) and unique per campaign, device and start.
+func newRunID(campaign, host string, at time.Time) string {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%d", campaign, host, at.UnixNano())
+	return fmt.Sprintf("c%015x", h.Sum64()>>4)
 }
 
 func micros(t time.Time) sql.NullInt64 {
@@ -398,18 +407,21 @@ func (s *Store) transition(ctx context.Context, tx *sql.Tx, name, host string, f
 	return err
 }
 
-// Run is what a worker needs to run a device: the generation it owns and
-// where the last run stopped.
+// Run is what a worker needs to run a device: its attempt, the run's id on
+// the device (the same across resumes) and where the last run stopped.
 type Run struct {
 	Attempt    int
+	RunID      string
 	Checkpoint []byte
 }
 
 // Begin marks a queued device running for the job of generation gen, or
 // lets the same generation take it over again after its worker was lost
 // (its lease expired). It returns ErrStale when the job is not the device's
-// current dispatch, and ErrState when another worker holds it.
-func (s *Store) Begin(ctx context.Context, name, host string, gen int, lease time.Duration) (Run, error) {
+// current dispatch, and ErrState when another worker holds it. Leases are
+// wall-clock time (wall is now on the wall), whatever the store's clock:
+// they measure whether a worker process is alive.
+func (s *Store) Begin(ctx context.Context, name, host string, gen int, wall time.Time, lease time.Duration) (Run, error) {
 	now := s.now()
 	var run Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -424,7 +436,7 @@ func (s *Store) Begin(ctx context.Context, name, host string, gen int, lease tim
 		switch {
 		case d.Generation != gen:
 			return fmt.Errorf("campaign %s device %s: job generation %d, current %d: %w", name, host, gen, d.Generation, ErrStale)
-		case d.State == orchestrator.DeviceRunning && d.LeaseUntil.After(now):
+		case d.State == orchestrator.DeviceRunning && d.LeaseUntil.After(wall):
 			return fmt.Errorf("campaign %s device %s: running elsewhere until %s: %w", name, host, d.LeaseUntil.Format(time.RFC3339), ErrState)
 		case d.State != orchestrator.DeviceQueued && d.State != orchestrator.DeviceRunning:
 			return fmt.Errorf("campaign %s device %s is %s: %w", name, host, d.State, ErrStale)
@@ -433,9 +445,15 @@ func (s *Store) Begin(ctx context.Context, name, host string, gen int, lease tim
 		if d.State == orchestrator.DeviceRunning {
 			cause = "worker: resuming after its previous worker was lost"
 		}
-		run = Run{Attempt: d.Attempts + 1, Checkpoint: d.Checkpoint}
-		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, attempts = attempts + 1, lease_until = ?, changed_at = ?
-			WHERE campaign = ? AND hostname = ?`, orchestrator.DeviceRunning, micros(now.Add(lease)), micros(now), name, host); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT run_id FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&run.RunID); err != nil {
+			return err
+		}
+		if run.RunID == "" {
+			run.RunID = newRunID(name, host, now)
+		}
+		run.Attempt, run.Checkpoint = d.Attempts+1, d.Checkpoint
+		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, attempts = attempts + 1, lease_until = ?, changed_at = ?, run_id = ?
+			WHERE campaign = ? AND hostname = ?`, orchestrator.DeviceRunning, micros(wall.Add(lease)), micros(now), run.RunID, name, host); err != nil {
 			return err
 		}
 		return s.transition(ctx, tx, name, host, d.State, orchestrator.DeviceRunning, "", cause, now)
@@ -443,8 +461,8 @@ func (s *Store) Begin(ctx context.Context, name, host string, gen int, lease tim
 	return run, err
 }
 
-// Heartbeat extends a running device's lease and records its current step
-// and checkpoint (nil keeps the stored one).
+// Heartbeat extends a running device's lease to until (wall-clock time) and
+// records its current step and checkpoint (nil keeps the stored one).
 func (s *Store) Heartbeat(ctx context.Context, name, host string, gen int, until time.Time, step string, checkpoint []byte) error {
 	q := `UPDATE campaign_devices SET lease_until = ?, step = ? WHERE campaign = ? AND hostname = ? AND generation = ? AND state = ?`
 	args := []any{micros(until), step, name, host, gen, orchestrator.DeviceRunning}
@@ -492,14 +510,15 @@ func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orche
 	})
 }
 
-// Orphans moves running devices whose worker went silent (lease expired)
-// back to queued under a new generation, keeping their checkpoint, and
-// enqueues their jobs in the same transaction.
-func (s *Store) Orphans(ctx context.Context, name string, now time.Time, enqueue func(tx *sql.Tx, ds []Dispatch) error) ([]Dispatch, error) {
+// Orphans moves running devices whose worker went silent (lease expired by
+// wall, the wall-clock time) back to queued under a new generation, keeping
+// their checkpoint, and enqueues their jobs in the same transaction.
+func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueue func(tx *sql.Tx, ds []Dispatch) error) ([]Dispatch, error) {
+	now := s.now()
 	var out []Dispatch
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT hostname FROM campaign_devices WHERE campaign = ? AND state = ? AND lease_until < ?`,
-			name, orchestrator.DeviceRunning, micros(now))
+			name, orchestrator.DeviceRunning, micros(wall))
 		if err != nil {
 			return err
 		}
@@ -563,7 +582,7 @@ func (s *Store) Retry(ctx context.Context, name, reason string) (int, error) {
 		}
 		rows.Close()
 		for _, x := range list {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', message = '', checkpoint = NULL, changed_at = ?
+			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', message = '', checkpoint = NULL, run_id = '', changed_at = ?
 				WHERE campaign = ? AND hostname = ?`, orchestrator.DevicePending, micros(now), name, x.host); err != nil {
 				return err
 			}

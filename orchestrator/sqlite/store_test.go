@@ -82,14 +82,14 @@ func TestCampaignLifecycle(t *testing.T) {
 
 	// A worker runs a; a stale generation is refused; a second worker is
 	// refused while the lease holds.
-	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 0, time.Minute); !errors.Is(err, sqlite.ErrStale) {
+	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 0, c.t, time.Minute); !errors.Is(err, sqlite.ErrStale) {
 		t.Fatalf("begin with a stale generation: %v", err)
 	}
-	run, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 1, time.Minute)
+	run, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 1, c.t, time.Minute)
 	if err != nil || run.Attempt != 1 {
 		t.Fatalf("begin: %+v %v", run, err)
 	}
-	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 1, time.Minute); !errors.Is(err, sqlite.ErrState) {
+	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 1, c.t, time.Minute); !errors.Is(err, sqlite.ErrState) {
 		t.Fatalf("begin while leased: %v", err)
 	}
 	if err := s.Heartbeat(ctx, "c1", "a.rxx.nhs.uk", 1, c.t.Add(time.Minute), "upgrade", []byte(`{"Next":5}`)); err != nil {
@@ -105,7 +105,7 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err := s.Finish(ctx, "c1", "a.rxx.nhs.uk", 1, orchestrator.DeviceSucceeded, "completed", "", time.Time{}); !errors.Is(err, sqlite.ErrStale) {
 		t.Fatalf("the lost worker finishing: %v, want ErrStale", err)
 	}
-	run, err = s.Begin(ctx, "c1", "a.rxx.nhs.uk", 2, time.Minute)
+	run, err = s.Begin(ctx, "c1", "a.rxx.nhs.uk", 2, c.t, time.Minute)
 	if err != nil || string(run.Checkpoint) != `{"Next":5}` || run.Attempt != 2 {
 		t.Fatalf("resumed begin: %+v %v", run, err)
 	}
@@ -113,7 +113,7 @@ func TestCampaignLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	// b is unreachable: deferred, keeping nothing to resume from.
-	if _, err := s.Begin(ctx, "c1", "b.rxx.nhs.uk", 1, time.Minute); err != nil {
+	if _, err := s.Begin(ctx, "c1", "b.rxx.nhs.uk", 1, c.t, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Finish(ctx, "c1", "b.rxx.nhs.uk", 1, orchestrator.DeviceDeferred, "unreachable", "", c.t.Add(15*time.Minute)); err != nil {

@@ -48,6 +48,7 @@ CREATE TABLE campaign_devices (
     lease_until     BIGINT,
     changed_at      BIGINT NOT NULL,
     checkpoint      TEXT,
+    run_id          TEXT NOT NULL DEFAULT '', -- names the run on the device; kept across resumes, new after a retry
     PRIMARY KEY (campaign, hostname)
 );
 CREATE INDEX campaign_devices_state ON campaign_devices (campaign, state);

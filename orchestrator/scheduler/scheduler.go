@@ -1,0 +1,304 @@
+// Package scheduler runs campaigns on River: a periodic control job (run
+// only by River's elected leader, so once across a cluster) asks the
+// controller for a plan for every campaign that changed or whose wake-up
+// time has come, and applies it, inserting one job per dispatched device in
+// the same transaction; device jobs run the playbook engine through an
+// executor, save a checkpoint after every step, and record the outcome.
+// Workers hold a lease on their device and renew it while they run; a
+// device whose worker went silent is re-queued under a new generation and
+// resumes from its checkpoint, and a stale job finds it superseded and
+// does nothing. The database is the embedded SQLite by default (River's
+// riversqlite driver on the inventory's pool).
+package scheduler
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+)
+
+// Clock is the scheduler's time: tests and a planning command run it on a
+// simulated clock.
+type Clock interface {
+	Now() time.Time
+}
+
+// Reacher turns an inventory hostname into what the engine runs on.
+type Reacher interface {
+	Reach(ctx context.Context, hostname string) (sdk.Target, playbooks.Executor, error)
+}
+
+// Inventory is what the scheduler reads of the inventory: organisations'
+// time zones (for their windows) and when devices were last seen alive (a
+// deferred device seen again is tried at once).
+type Inventory interface {
+	TimeZones(ctx context.Context) (map[string]string, error)
+	LastSeen(ctx context.Context, hostnames []string) (map[string]time.Time, error)
+}
+
+// Config wires a scheduler.
+type Config struct {
+	DB        *sql.DB // the SQLite database, with one open connection
+	Store     *sqlite.Store
+	Inventory Inventory
+	Reacher   Reacher
+	// Playbook parses a campaign's stored playbook.
+	Playbook    func(file string, src []byte) (*playbooks.Playbook, error)
+	Clock       Clock           // default: the wall clock
+	EngineClock playbooks.Clock // default: the wall clock
+	Workers     int             // devices run at once by this process (default 50)
+	// Tick is how often the control job looks for campaigns to decide for
+	// (default 1s): pause and cancel take effect within it.
+	Tick time.Duration
+	// Lease is how long a worker may be silent, on the wall clock whatever
+	// Clock says, before its device is taken as orphaned (default 30s); it
+	// renews every third of it.
+	Lease  time.Duration
+	Logger *slog.Logger
+	// OnOutcome, if set, is called after each device's outcome is stored.
+	OnOutcome func(campaign, hostname string, o playbooks.Outcome)
+}
+
+// Scheduler runs campaigns.
+type Scheduler struct {
+	cfg    Config
+	client *river.Client[*sql.Tx]
+	log    *slog.Logger
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Migrate creates or updates River's tables in the database.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	m, err := rivermigrate.New(riversqlite.New(db), nil)
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+// New returns a scheduler; Start runs it.
+func New(cfg Config) (*Scheduler, error) {
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
+	}
+	if cfg.EngineClock == nil {
+		cfg.EngineClock = playbooks.SystemClock{}
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 50
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &deviceWorker{s: s})
+	river.AddWorker(workers, &controlWorker{s: s})
+	client, err := river.NewClient(riversqlite.New(cfg.DB), &river.Config{
+		Logger: cfg.Logger,
+		Queues: map[string]river.QueueConfig{
+			queueDevices: {MaxWorkers: cfg.Workers},
+			queueControl: {MaxWorkers: 1},
+		},
+		Workers: workers,
+		// SQLite has no LISTEN/NOTIFY: River polls for new jobs.
+		FetchPollInterval: 200 * time.Millisecond,
+		FetchCooldown:     50 * time.Millisecond,
+		// A playbook run takes hours (a feature update with its restarts);
+		// the engine bounds every step itself. River must not rescue a long
+		// run: a lost worker is found by its lapsed lease instead.
+		JobTimeout:           -1,
+		RescueStuckJobsAfter: 7 * 24 * time.Hour,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.Tick),
+			func() (river.JobArgs, *river.InsertOpts) { return controlArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "ringmaster_control"})},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: %w", err)
+	}
+	s.client = client
+	return s, nil
+}
+
+// Start runs the control job (when this process is River's leader) and
+// device workers until ctx ends or Stop.
+func (s *Scheduler) Start(ctx context.Context) error { return s.client.Start(ctx) }
+
+// Stop stops taking jobs and waits for running ones to finish (they stop
+// promptly when ctx is cancelled; a stopped device resumes later).
+func (s *Scheduler) Stop(ctx context.Context) error { return s.client.Stop(ctx) }
+
+const (
+	queueDevices = "devices"
+	queueControl = "control"
+)
+
+// deviceArgs is the job that runs a campaign's playbook on one device, for
+// one dispatch (generation).
+type deviceArgs struct {
+	Campaign   string `json:"campaign"`
+	Hostname   string `json:"hostname"`
+	Generation int    `json:"generation"`
+}
+
+func (deviceArgs) Kind() string { return "ringmaster_device_run" }
+
+func (deviceArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueDevices, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// controlArgs is the periodic control job.
+type controlArgs struct{}
+
+func (controlArgs) Kind() string { return "ringmaster_control" }
+
+func (controlArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueControl, MaxAttempts: 1}
+}
+
+// enqueue inserts device jobs in the transaction that queued them.
+func (s *Scheduler) enqueue(ctx context.Context) func(tx *sql.Tx, ds []sqlite.Dispatch) error {
+	return func(tx *sql.Tx, ds []sqlite.Dispatch) error {
+		params := make([]river.InsertManyParams, len(ds))
+		for i, d := range ds {
+			params[i] = river.InsertManyParams{Args: deviceArgs{Campaign: d.Campaign, Hostname: d.Hostname, Generation: d.Generation}}
+		}
+		if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+			return fmt.Errorf("enqueue %d device runs: %w", len(ds), err)
+		}
+		return nil
+	}
+}
+
+type controlWorker struct {
+	river.WorkerDefaults[controlArgs]
+	s *Scheduler
+}
+
+// Work decides for every campaign that is due and applies the plans.
+func (w *controlWorker) Work(ctx context.Context, _ *river.Job[controlArgs]) error {
+	return w.s.Control(ctx)
+}
+
+// Control runs the controller once for every due campaign. The periodic
+// control job calls it; tests may too.
+func (s *Scheduler) Control(ctx context.Context) error {
+	now := s.cfg.Clock.Now()
+	names, err := s.cfg.Store.Due(ctx, now)
+	if err != nil {
+		return fmt.Errorf("control: %w", err)
+	}
+	var errs []error
+	for _, name := range names {
+		if err := s.control(ctx, name, now); err != nil {
+			s.log.Error("campaign control failed", "campaign", name, "err", err)
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// View assembles the controller's view of a campaign.
+func (s *Scheduler) View(ctx context.Context, name string) (orchestrator.View, error) {
+	c, err := s.cfg.Store.Campaign(ctx, name)
+	if err != nil {
+		return orchestrator.View{}, err
+	}
+	return view(ctx, s.cfg.Store, s.cfg.Inventory, c)
+}
+
+// view reads a campaign's state into a View for Decide.
+func view(ctx context.Context, store *sqlite.Store, inv Inventory, c sqlite.Campaign) (orchestrator.View, error) {
+	spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
+	if err != nil {
+		return orchestrator.View{}, fmt.Errorf("campaign %s: stored spec: %w", c.Name, err)
+	}
+	_, waves, err := store.Waves(ctx, c.Name)
+	if err != nil {
+		return orchestrator.View{}, err
+	}
+	recs, err := store.Members(ctx, c.Name)
+	if err != nil {
+		return orchestrator.View{}, err
+	}
+	members := make([]orchestrator.Member, len(recs))
+	var deferred []string
+	orgs := map[string]bool{}
+	for i, r := range recs {
+		members[i] = r.Member
+		orgs[r.Org] = true
+		if r.State == orchestrator.DeviceDeferred {
+			deferred = append(deferred, r.Hostname)
+		}
+	}
+	if len(deferred) > 0 {
+		seen, err := inv.LastSeen(ctx, deferred)
+		if err != nil {
+			return orchestrator.View{}, err
+		}
+		for i := range members {
+			if t, ok := seen[members[i].Hostname]; ok {
+				members[i].LastSeen = t
+			}
+		}
+	}
+	zones, err := inv.TimeZones(ctx)
+	if err != nil {
+		return orchestrator.View{}, err
+	}
+	cals := map[string]orchestrator.Calendar{}
+	for org := range orgs {
+		cal, err := spec.Calendar(org, zones[org])
+		if err != nil {
+			return orchestrator.View{}, fmt.Errorf("campaign %s: %w", c.Name, err)
+		}
+		cals[org] = cal
+	}
+	return orchestrator.View{Spec: spec, Status: c.Status, Waves: waves, Members: members, Calendars: cals}, nil
+}
+
+func (s *Scheduler) control(ctx context.Context, name string, now time.Time) error {
+	if _, err := s.cfg.Store.Orphans(ctx, name, time.Now(), s.enqueue(ctx)); err != nil {
+		return err
+	}
+	v, err := s.View(ctx, name)
+	if err != nil {
+		return err
+	}
+	plan := orchestrator.Decide(v, now)
+	ds, err := s.cfg.Store.Apply(ctx, name, plan, now, "controller", s.enqueue(ctx))
+	if err != nil {
+		return err
+	}
+	for _, c := range plan.WaveChanges {
+		s.log.Info("wave", "campaign", name, "wave", v.Spec.Waves[c.Wave].Name, "status", c.State.Status, "why", c.Reason)
+	}
+	if len(ds) > 0 || plan.Done {
+		s.log.Info("dispatched", "campaign", name, "devices", len(ds), "done", plan.Done, "wake_at", plan.WakeAt)
+	}
+	return nil
+}

@@ -1,0 +1,273 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+)
+
+// estate is a test estate: the inventory and campaign stores on one SQLite
+// file, and simulated devices that the scheduler reaches through the real
+// WinRM executor.
+type estate struct {
+	inv     *invsqlite.Store
+	store   *sqlite.Store
+	devices map[string]simtest.Device
+	clock   *device.ScaledClock
+}
+
+func (e *estate) Reach(_ context.Context, hostname string) (sdk.Target, playbooks.Executor, error) {
+	d, ok := e.devices[hostname]
+	if !ok {
+		return sdk.Target{}, nil, fmt.Errorf("no simulated device %s", hostname)
+	}
+	return d.Target, d.Engine.Executor, nil
+}
+
+func (e *estate) TimeZones(ctx context.Context) (map[string]string, error) {
+	orgs, err := e.inv.Organisations(ctx)
+	out := map[string]string{}
+	for _, o := range orgs {
+		out[o.Code] = o.TimeZone
+	}
+	return out, err
+}
+
+func (e *estate) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for _, h := range hosts {
+		d, err := e.inv.Device(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		out[h] = d.LastSeen
+	}
+	return out, nil
+}
+
+func (e *estate) sources() scheduler.Sources {
+	return scheduler.Sources{
+		Devices: func(ctx context.Context, sel inventory.Selector) ([]*inventory.Device, error) {
+			var out []*inventory.Device
+			for d, err := range e.inv.Devices(ctx, sel) {
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, d)
+			}
+			return out, nil
+		},
+		Playbook: func(name string) (string, []byte, error) {
+			src, err := builtin.Source(name)
+			return "builtin/" + name + ".yaml", src, err
+		},
+	}
+}
+
+// newEstate starts specs as simulated devices (3000 times faster than the
+// wall) and imports them, spread over organisations, into a new database.
+func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *estate {
+	t.Helper()
+	ctx := context.Background()
+	devs := simtest.Start(t, 3000, specs...)
+	e := &estate{devices: map[string]simtest.Device{}, clock: devs[0].Clock}
+	var err error
+	if e.inv, err = invsqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), invsqlite.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.inv.Close() })
+	var csv strings.Builder
+	csv.WriteString("hostname,org,site,address,os_build\n") // as discovery would have observed
+	for i, d := range devs {
+		e.devices[d.Target.Hostname] = d
+		fmt.Fprintf(&csv, "%s,%s,site%d,%s,%s\n", d.Target.Hostname, orgOf(i), i%2, d.Target.Address, specs[i].Build)
+	}
+	r, err := format.NewCSVReader(strings.NewReader(csv.String()), "estate.csv", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.inv.Import(ctx, r, invsqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+		t.Fatal(err)
+	}
+	if e.store, err = sqlite.Open(ctx, e.inv.DB(), e.clock.Now); err != nil {
+		t.Fatal(err)
+	}
+	if err := scheduler.Migrate(ctx, e.inv.DB()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o playbooks.Outcome)) *scheduler.Scheduler {
+	t.Helper()
+	s, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: e,
+		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 20, Tick: 50 * time.Millisecond,
+		Lease: 2 * time.Second, OnOutcome: onOutcome})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Stop(ctx)
+	})
+	return s
+}
+
+func (e *estate) waitDone(t *testing.T, name string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		c, err := e.store.Campaign(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status == orchestrator.StatusDone {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ms, _ := e.store.Members(context.Background(), name)
+	counts := map[orchestrator.DeviceState]int{}
+	for _, m := range ms {
+		counts[m.State]++
+		if m.State != orchestrator.DeviceSucceeded {
+			t.Logf("%s: %s %s %s next %s", m.Hostname, m.State, m.Reason, m.Message, m.NextAttempt)
+		}
+	}
+	c, _ := e.store.Campaign(context.Background(), name)
+	t.Logf("campaign %s wake %s now %s", c.Status, c.WakeAt, e.clock.Now())
+	_, waves, _ := e.store.Waves(context.Background(), name)
+	t.Fatalf("campaign %s not done within %s: devices %v, waves %+v", name, within, counts, waves)
+}
+
+const campaign = `
+name: upgrade-22h2
+playbook: win10-feature-update
+params:
+  media_source: '\\dp01\media$\Win10_22H2'
+target: 'build<10.0.19045'
+caps: {per_org: 6, per_site: 4}
+defer: {backoff: 10m, max_backoff: 1h}
+waves:
+  - {name: pilot, count: 4, soak: 30m, max_failure_percent: 60}
+  - {name: ring1, percent: 30, soak: 30m, max_failure_percent: 60}
+  - {name: rest, max_failure_percent: 60}
+`
+
+// TestCampaignAgainstGroundTruth runs a three-wave feature-update campaign
+// over simulated devices with faults (compat blocks, rollbacks, a device
+// already upgraded, one offline for a while) and checks every device's
+// final state and reason against what the simulator says happened to it.
+func TestCampaignAgainstGroundTruth(t *testing.T) {
+	const n = 40
+	specs := make([]device.Spec, n)
+	for i := range specs {
+		s := simtest.Win10(device.Behaviour{UpgradeTime: 20 * time.Minute})
+		s.Hostname = fmt.Sprintf("pc%03d.r%c.nhs.uk", i, 'a'+i%3)
+		s.Build, s.UBR = "10.0.18363", 1556
+		switch i % 10 {
+		case 3:
+			s.Behaviour.CompatBlock = true
+		case 7:
+			s.Behaviour.RollBack = true
+		}
+		if i == 5 {
+			s.Build = "10.0.19045" // not a target: the selector leaves it out
+		}
+		specs[i] = s
+	}
+	e := newEstate(t, specs, func(i int) string { return fmt.Sprintf("R%c", 'A'+i%3) })
+	ctx := context.Background()
+	created, err := scheduler.Create(ctx, e.store, e.sources(), "upgrade.yaml", []byte(campaign))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := created.WaveSizes; got[0] != 4 || got[1] != 11 || got[2] != 24 || created.Unwaved != 0 {
+		t.Fatalf("wave sizes %v (%d unwaved), want 4, 11 (30%% of 35), 24", got, created.Unwaved)
+	}
+	// One device is off the network when the campaign starts and comes
+	// back a little later: it must be deferred, then picked up.
+	offline := e.devices["pc011.rc.nhs.uk"].Endpoint.Machine
+	offline.SetOnline(false)
+	var mu sync.Mutex
+	outcomes := map[string][]playbooks.Outcome{}
+	e.start(t, func(_, host string, o playbooks.Outcome) {
+		mu.Lock()
+		outcomes[host] = append(outcomes[host], o)
+		mu.Unlock()
+		if host == "pc011.rc.nhs.uk" {
+			offline.SetOnline(true)
+		}
+	})
+	if err := e.store.SetStatus(ctx, "upgrade-22h2", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDone(t, "upgrade-22h2", 2*time.Minute)
+
+	members, err := e.store.Members(ctx, "upgrade-22h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(members) != n-1 {
+		t.Fatalf("%d members, want %d", len(members), n-1)
+	}
+	for _, m := range members {
+		truth := e.devices[m.Hostname].Endpoint.Machine.Truth()
+		var i int
+		fmt.Sscanf(m.Hostname, "pc%03d", &i)
+		want, reason, launched, build := orchestrator.DeviceSucceeded, "completed", 1, "10.0.19045"
+		switch i % 10 {
+		case 3:
+			want, reason, launched, build = orchestrator.DeviceFailed, "compat_blocked:0xC1900208", 0, "10.0.18363"
+		case 7:
+			want, reason, launched, build = orchestrator.DeviceFailed, "rolled_back:0xC1900101", 1, "10.0.18363"
+		}
+		if m.State != want || m.Reason != reason {
+			t.Errorf("%s: %s %s, want %s %s", m.Hostname, m.State, m.Reason, want, reason)
+		}
+		if truth.UpgradesLaunched != launched || truth.Build != build {
+			t.Errorf("%s: device says setup launched %d times, build %s; want %d, %s", m.Hostname, truth.UpgradesLaunched, truth.Build, launched, build)
+		}
+		tr, _ := e.store.Transitions(ctx, "upgrade-22h2", m.Hostname)
+		if len(tr) == 0 || tr[0].From != orchestrator.DevicePending || tr[len(tr)-1].To != m.State {
+			t.Errorf("%s: transitions %+v do not run from pending to %s", m.Hostname, tr, m.State)
+		}
+	}
+	tr, _ := e.store.Transitions(ctx, "upgrade-22h2", "pc011.rc.nhs.uk")
+	deferred := false
+	for _, x := range tr {
+		deferred = deferred || x.To == orchestrator.DeviceDeferred
+	}
+	if !deferred {
+		t.Errorf("the offline device was never deferred: %+v", tr)
+	}
+	_, waves, _ := e.store.Waves(ctx, "upgrade-22h2")
+	for i, w := range waves {
+		if w.Status != orchestrator.WaveDone {
+			t.Errorf("wave %d: %+v", i, w)
+		}
+		if i > 0 && w.Started.Before(waves[i-1].Completed.Add(30*time.Minute)) {
+			t.Errorf("wave %d started %s, before the previous wave's soak ended (%s + 30m)", i, w.Started, waves[i-1].Completed)
+		}
+	}
+}

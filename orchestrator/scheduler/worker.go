@@ -1,0 +1,205 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+)
+
+type deviceWorker struct {
+	river.WorkerDefaults[deviceArgs]
+	s *Scheduler
+}
+
+// errCampaignCancelled stops a run whose campaign was cancelled.
+var errCampaignCancelled = errors.New("campaign cancelled")
+
+// Work runs the campaign's playbook on one device, from its checkpoint if it
+// has one, and records the outcome. A device outcome is never a job error:
+// only a failure to record it is, and River retries that.
+func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) error {
+	s, a := w.s, job.Args
+	store := s.cfg.Store
+	run, err := store.Begin(ctx, a.Campaign, a.Hostname, a.Generation, time.Now(), s.cfg.Lease)
+	switch {
+	case errors.Is(err, sqlite.ErrStale), errors.Is(err, sqlite.ErrNotFound):
+		s.log.Info("stale device job dropped", "campaign", a.Campaign, "device", a.Hostname, "generation", a.Generation, "why", err)
+		return nil
+	case errors.Is(err, sqlite.ErrState): // another worker still holds it
+		return river.JobSnooze(s.cfg.Lease)
+	case err != nil:
+		return err
+	}
+	c, err := store.Campaign(ctx, a.Campaign)
+	if err != nil {
+		return err
+	}
+	if c.Status == orchestrator.StatusCancelled {
+		return w.finish(ctx, a, orchestrator.DeviceSkipped, "cancelled", "the campaign was cancelled", time.Time{})
+	}
+	spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
+	if err != nil {
+		return fmt.Errorf("campaign %s: stored spec: %w", c.Name, err)
+	}
+	pb, err := s.cfg.Playbook(c.PlaybookFile, []byte(c.Playbook))
+	if err != nil {
+		return w.finish(ctx, a, orchestrator.DeviceFailed, "bad_playbook", err.Error(), time.Time{})
+	}
+	target, exec, err := s.cfg.Reacher.Reach(ctx, a.Hostname)
+	if err != nil {
+		return w.finish(ctx, a, orchestrator.DeviceFailed, "no_target", err.Error(), time.Time{})
+	}
+	var resume *playbooks.Checkpoint
+	if len(run.Checkpoint) > 0 {
+		resume = new(playbooks.Checkpoint)
+		if err := json.Unmarshal(run.Checkpoint, resume); err != nil {
+			return fmt.Errorf("campaign %s device %s: stored checkpoint: %w", a.Campaign, a.Hostname, err)
+		}
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	lease := &leaseKeeper{w: w, a: a}
+	stop := lease.keep(runCtx, cancel)
+	defer stop()
+	engine := &playbooks.Engine{Executor: exec, Clock: s.cfg.EngineClock}
+	out, err := engine.Execute(runCtx, playbooks.Run{Playbook: pb, Target: target, Params: spec.Params, Resume: resume, ID: run.RunID},
+		playbooks.SinkFunc(func(e playbooks.Event) { lease.event(ctx, e) }))
+	stop()
+	if lerr := lease.failed(); lerr != nil {
+		return lerr // the checkpoint could not be saved: let River retry; the lease lapses and the device resumes
+	}
+	switch {
+	case errors.Is(context.Cause(runCtx), errCampaignCancelled):
+		return w.finish(ctx, a, orchestrator.DeviceSkipped, "cancelled", "the campaign was cancelled while it ran", time.Time{})
+	case err != nil && ctx.Err() != nil:
+		// This process is stopping: leave the device running; its lease
+		// lapses and it resumes from its checkpoint.
+		return ctx.Err()
+	case err != nil:
+		return w.finish(ctx, a, orchestrator.DeviceFailed, "bad_run", err.Error(), time.Time{})
+	}
+	state, next := orchestrator.DeviceSucceeded, time.Time{}
+	switch {
+	case out.Status == playbooks.StatusSkipped:
+		state = orchestrator.DeviceSkipped
+	case out.Status == playbooks.StatusFailed && out.Reason == playbooks.ReasonUnreachable:
+		state = orchestrator.DeviceDeferred
+		backoff := spec.Defer.Backoff.Duration << min(run.Attempt-1, 16)
+		next = s.cfg.Clock.Now().Add(min(backoff, spec.Defer.MaxBackoff.Duration))
+	case out.Status == playbooks.StatusFailed:
+		state = orchestrator.DeviceFailed
+	}
+	msg := out.Message
+	if out.Step != "" {
+		msg = fmt.Sprintf("step %q: %s", out.Step, out.Message)
+	}
+	if err := w.finish(ctx, a, state, string(out.Reason), msg, next); err != nil {
+		return err
+	}
+	if s.cfg.OnOutcome != nil {
+		s.cfg.OnOutcome(a.Campaign, a.Hostname, out)
+	}
+	return nil
+}
+
+func (w *deviceWorker) finish(ctx context.Context, a deviceArgs, state orchestrator.DeviceState, reason, msg string, next time.Time) error {
+	err := w.s.cfg.Store.Finish(ctx, a.Campaign, a.Hostname, a.Generation, state, reason, msg, next)
+	if errors.Is(err, sqlite.ErrStale) {
+		w.s.log.Warn("outcome of a superseded run dropped", "campaign", a.Campaign, "device", a.Hostname, "state", state, "reason", reason)
+		return nil
+	}
+	if err == nil {
+		w.s.log.Info("device finished", "campaign", a.Campaign, "device", a.Hostname, "state", state, "reason", reason)
+	}
+	return err
+}
+
+// leaseKeeper renews a running device's lease, saves its checkpoint after
+// every step before the next starts, and stops the run if its campaign is
+// cancelled.
+type leaseKeeper struct {
+	w *deviceWorker
+	a deviceArgs
+
+	mu   sync.Mutex
+	step string
+	err  error
+}
+
+func (l *leaseKeeper) failed() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+func (l *leaseKeeper) fail(err error) {
+	l.mu.Lock()
+	if l.err == nil {
+		l.err = err
+	}
+	l.mu.Unlock()
+}
+
+// event records progress: the current step, and at each step's end the
+// checkpoint, written before the engine goes on.
+func (l *leaseKeeper) event(ctx context.Context, e playbooks.Event) {
+	s := l.w.s
+	switch e.Kind {
+	case playbooks.EventStepStarted:
+		l.mu.Lock()
+		l.step = e.Step
+		l.mu.Unlock()
+	case playbooks.EventStepFinished:
+		cp, err := json.Marshal(e.Checkpoint)
+		if err == nil {
+			err = s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, time.Now().Add(s.cfg.Lease), e.Step, cp)
+		}
+		if err != nil {
+			l.fail(fmt.Errorf("save checkpoint after step %q: %w", e.Step, err))
+		}
+	}
+}
+
+// keep renews the lease every third of its length until stop, and cancels
+// the run when the campaign is cancelled or the lease cannot be renewed
+// (another worker may then take the device over).
+func (l *leaseKeeper) keep(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	s := l.w.s
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		t := time.NewTicker(s.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			l.mu.Lock()
+			step := l.step
+			l.mu.Unlock()
+			if err := s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, time.Now().Add(s.cfg.Lease), step, nil); err != nil {
+				l.fail(fmt.Errorf("renew lease: %w", err))
+				cancel(err)
+				return
+			}
+			if c, err := s.cfg.Store.Campaign(ctx, l.a.Campaign); err == nil && c.Status == orchestrator.StatusCancelled {
+				cancel(errCampaignCancelled)
+				return
+			}
+		}
+	}()
+	return func() { once.Do(func() { close(done) }) }
+}
