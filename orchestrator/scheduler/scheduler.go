@@ -228,11 +228,12 @@ func (s *Scheduler) View(ctx context.Context, name string) (orchestrator.View, e
 	if err != nil {
 		return orchestrator.View{}, err
 	}
-	return view(ctx, s.cfg.Store, s.cfg.Inventory, c)
+	return ViewOf(ctx, s.cfg.Store, s.cfg.Inventory, c)
 }
 
-// view reads a campaign's state into a View for Decide.
-func view(ctx context.Context, store *sqlite.Store, inv Inventory, c sqlite.Campaign) (orchestrator.View, error) {
+// ViewOf reads a campaign's state into a View for Decide (campaign show
+// asks the controller what waits and why this way, applying nothing).
+func ViewOf(ctx context.Context, store *sqlite.Store, inv Inventory, c sqlite.Campaign) (orchestrator.View, error) {
 	spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
 	if err != nil {
 		return orchestrator.View{}, fmt.Errorf("campaign %s: stored spec: %w", c.Name, err)

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+)
+
+const quickCampaign = `name: discover-all
+playbook: discover
+target: 'org in (RA,RB)'
+caps: {per_org: 2}
+waves:
+  - {name: pilot, count: 2}
+  - {name: rest, approval: manual}
+`
+
+// TestCampaignCLI drives campaigns through the commands an operator uses:
+// create (a bad file first), start, run until done with a manual approval
+// given from "another shell", show, list, retry, and the state rules of
+// pause, resume and cancel.
+func TestCampaignCLI(t *testing.T) {
+	var specs []device.Spec
+	for i := range 6 {
+		specs = append(specs, device.Spec{Hostname: fmt.Sprintf("pc%03d.r%c.nhs.uk", i, 'a'+i%2), Caption: "Microsoft Windows 10 Enterprise",
+			Edition: "Enterprise", Build: "10.0.18363", UBR: 1556, DiskFreeGB: 40, RAMGB: 8})
+	}
+	f, err := fleetsim.Start(context.Background(), fleetsim.Config{Username: "svc", Password: "Camp-Secret-1", Devices: specs,
+		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := newScript(t)
+	var csv strings.Builder
+	csv.WriteString("hostname,org,address\n")
+	for i, ep := range f.Endpoints() {
+		fmt.Fprintf(&csv, "%s,R%c,%s\n", ep.Machine.Hostname(), 'A'+i%2, ep.Address(false))
+	}
+	if err := os.WriteFile("d.csv", []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := s.run("inventory", "import", "d.csv", "--create-orgs"); code != 0 {
+		t.Fatal(s.out.String())
+	}
+	env := func(k string) string { return s.env[k] }
+	call := func(stdin string, argv ...string) (string, string, int) {
+		var o, e bytes.Buffer
+		code := run(context.Background(), argv, strings.NewReader(stdin), &o, &e, env)
+		return o.String(), e.String(), code
+	}
+	if _, e, code := call("Camp-Secret-1\n", "credential", "add", "svc", "--username", "svc", "--password-stdin"); code != 0 {
+		t.Fatal(e)
+	}
+	for _, org := range []string{"RA", "RB"} {
+		s.run("org", "set-credential", org, "svc")
+	}
+	os.WriteFile("bad.yaml", []byte("name: Bad\nplaybook: discover\nwaves:\n  - {name: all, percent: 300}\n"), 0o644)
+	if _, e, code := call("", "campaign", "create", "-f", "bad.yaml"); code != 1 ||
+		!strings.Contains(e, "bad.yaml:1: name \"Bad\"") || !strings.Contains(e, "bad.yaml:4: wave all: percent must be between 0 and 100") {
+		t.Fatalf("create a bad campaign: %d %s", code, e)
+	}
+	os.WriteFile("c.yaml", []byte(quickCampaign), 0o644)
+	if o, e, code := call("", "campaign", "create", "-f", "c.yaml"); code != 0 || !strings.Contains(o, "created campaign discover-all (draft): 6 devices; waves: pilot 2, rest 4") {
+		t.Fatalf("create: %d %q %s", code, o, e)
+	}
+	if _, e, code := call("", "campaign", "create", "-f", "c.yaml"); code != 1 || !strings.Contains(e, "already exists") {
+		t.Fatalf("create twice: %d %s", code, e)
+	}
+	if _, e, code := call("", "campaign", "pause", "discover-all"); code != 1 || !strings.Contains(e, "is draft") {
+		t.Fatalf("pause a draft: %d %s", code, e)
+	}
+	if _, e, code := call("", "campaign", "start", "discover-all"); code != 0 {
+		t.Fatal(e)
+	}
+	// The rest wave needs approval: approve it as soon as the pilot is done,
+	// from "another shell", while run works.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			o, _, _ := call("", "campaign", "show", "discover-all")
+			if strings.Contains(o, "awaiting_approval") {
+				call("", "campaign", "approve", "discover-all", "rest")
+				return
+			}
+		}
+	}()
+	o, e, code := call("", "run", "--until-done", "--view", "plain", "--auth", "basic", "--workers", "4")
+	<-done
+	if code != 0 || !strings.Contains(e, "msg=progress") && !strings.Contains(e, "device finished") {
+		t.Fatalf("run: %d %q %s", code, o, e)
+	}
+	o, _, _ = call("", "campaign", "show", "discover-all")
+	for _, want := range []string{"campaign discover-all: done", "pilot  done", "rest   done"} {
+		if !strings.Contains(o, want) {
+			t.Errorf("show lacks %q:\n%s", want, o)
+		}
+	}
+	o, _, _ = call("", "campaign", "list")
+	if !strings.Contains(o, "discover-all  done    6") {
+		t.Errorf("list:\n%s", o)
+	}
+	o, _, _ = call("", "campaign", "show", "discover-all", "--device", "PC000.ra.nhs.uk")
+	if !strings.Contains(o, "pc000.ra.nhs.uk in campaign discover-all: succeeded (completed)") || !strings.Contains(o, "pending -> queued") ||
+		!strings.Contains(o, "running -> succeeded (completed)  by worker") {
+		t.Errorf("show --device:\n%s", o)
+	}
+	if o, _, code := call("", "campaign", "retry", "discover-all", "--failed"); code != 0 || !strings.Contains(o, "0 failed devices") {
+		t.Errorf("retry: %d %s", code, o)
+	}
+	if _, _, code := call("", "campaign", "retry", "discover-all"); code != 2 {
+		t.Errorf("retry without --failed: exit %d, want 2", code)
+	}
+	if _, e, code := call("", "campaign", "approve", "discover-all", "nope"); code != 1 || !strings.Contains(e, "no wave nope") {
+		t.Errorf("approve a missing wave: %d %s", code, e)
+	}
+	if _, e, code := call("", "campaign", "resume", "discover-all"); code != 1 || !strings.Contains(e, "is done") {
+		t.Errorf("resume a done campaign: %d %s", code, e)
+	}
+	if o, _, code := call("", "campaign", "list", "-o", "json"); code != 0 || !strings.Contains(o, `"succeeded":6`) {
+		t.Errorf("list -o json: %d %s", code, o)
+	}
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
+	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+)
+
+// reacher resolves devices to targets for the scheduler's workers, all
+// through one executor.
+type reacher struct {
+	a  *app
+	mu sync.Mutex // targets caches credentials in maps
+	tg *targets
+	x  playbooks.Executor
+}
+
+func (r *reacher) Reach(ctx context.Context, hostname string) (sdk.Target, playbooks.Executor, error) {
+	s, err := r.a.open(ctx)
+	if err != nil {
+		return sdk.Target{}, nil, err
+	}
+	d, err := s.Device(ctx, hostname)
+	if err != nil {
+		return sdk.Target{}, nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, err := r.tg.target(ctx, &d)
+	return t, r.x, err
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	var (
+		o         targetFlags
+		workers   int
+		untilDone bool
+		view      string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the scheduler and workers in the foreground",
+		Long: `Run the campaigns: the controller dispatches devices inside their windows
+and caps, workers run the playbook on each through the executor, and every
+step is saved so that a stop (Ctrl-C, a crash, a reboot of this host) loses
+nothing: run again and interrupted devices resume from their last step.
+Start, pause, resume, cancel and approve from another shell take effect
+within a second.
+
+On a terminal it shows a live view (a progress bar per wave, counts,
+throughput and ETA); otherwise it writes structured log lines.`,
+		Example: "  ringmaster run\n  ringmaster run --workers 200 --until-done",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			inv, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			store, err := a.campaigns(ctx)
+			if err != nil {
+				return err
+			}
+			if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
+				return err
+			}
+			tg, err := a.newTargets(ctx, o)
+			if err != nil {
+				return err
+			}
+			x, err := a.startExecutor(ctx, o.executor)
+			if err != nil {
+				return err
+			}
+			defer x.Close()
+			live := view == "live" || (view == "auto" && isTerminal(a.stdout))
+			log := a.log
+			if !live && !a.log.Enabled(ctx, slog.LevelInfo) {
+				// Without a live view, progress is the log: at least info.
+				log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			}
+			sch, err := scheduler.New(scheduler.Config{DB: inv.DB(), Store: store, Inventory: inventoryAdapter{a},
+				Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: workers, Logger: log})
+			if err != nil {
+				return err
+			}
+			if err := sch.Start(ctx); err != nil {
+				return err
+			}
+			err = a.watch(ctx, store, live, untilDone, log)
+			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if serr := sch.Stop(stopCtx); serr != nil && err == nil {
+				err = fmt.Errorf("stop: %w", serr)
+			}
+			return err
+		},
+	}
+	o.register(cmd)
+	cmd.Flags().IntVar(&workers, "workers", 50, "devices this process runs at once")
+	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once no campaign is running or paused")
+	cmd.Flags().StringVar(&view, "view", "auto", "auto (live on a terminal), live or plain")
+	return cmd
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// watch shows progress until ctx ends or, with untilDone, no campaign is
+// left running or paused.
+func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool, log *slog.Logger) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	rates := map[string]*rate{}
+	lastLog := time.Time{}
+	for {
+		cs, err := s.Campaigns(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		var b strings.Builder
+		active := 0
+		for _, c := range cs {
+			if c.Status != orchestrator.StatusRunning && c.Status != orchestrator.StatusPaused {
+				continue
+			}
+			active++
+			sh, err := a.describe(ctx, s, c)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			r := rates[c.Name]
+			if r == nil {
+				r = &rate{}
+				rates[c.Name] = r
+			}
+			finished := sh.States["succeeded"] + sh.States["failed"] + sh.States["skipped"]
+			total := 0
+			for _, n := range sh.States {
+				total += n
+			}
+			perMin, eta := r.update(time.Now(), finished, total-finished)
+			if live {
+				renderLive(&b, sh, perMin, eta)
+			} else if time.Since(lastLog) >= 10*time.Second {
+				log.Info("progress", "campaign", c.Name, "status", c.Status, "finished", finished, "total", total,
+					"running", sh.States["running"], "failed", sh.States["failed"], "deferred", sh.States["deferred"],
+					"per_minute", fmt.Sprintf("%.1f", perMin), "eta", eta.Round(time.Second))
+			}
+		}
+		if !live && time.Since(lastLog) >= 10*time.Second {
+			lastLog = time.Now()
+		}
+		if live {
+			if active == 0 {
+				b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
+			}
+			fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
+		}
+		if untilDone && active == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// rate estimates throughput over the last few minutes.
+type rate struct {
+	samples []sample
+}
+
+type sample struct {
+	at       time.Time
+	finished int
+}
+
+func (r *rate) update(now time.Time, finished, left int) (perMin float64, eta time.Duration) {
+	r.samples = append(r.samples, sample{now, finished})
+	for len(r.samples) > 1 && now.Sub(r.samples[0].at) > 5*time.Minute {
+		r.samples = r.samples[1:]
+	}
+	first := r.samples[0]
+	if d := now.Sub(first.at); d > 0 && finished > first.finished {
+		perMin = float64(finished-first.finished) / d.Minutes()
+		eta = time.Duration(float64(left) / perMin * float64(time.Minute))
+	}
+	return perMin, eta
+}
+
+func renderLive(b *strings.Builder, sh campaignShow, perMin float64, eta time.Duration) {
+	fmt.Fprintf(b, "campaign %s (%s)  %.1f devices/min", sh.Name, sh.Status, perMin)
+	if eta > 0 {
+		fmt.Fprintf(b, "  ETA %s", eta.Round(time.Minute))
+	}
+	b.WriteString("\n")
+	for _, w := range sh.Waves {
+		done := w.States["succeeded"] + w.States["failed"] + w.States["skipped"]
+		const width = 30
+		filled := 0
+		if w.Devices > 0 {
+			filled = done * width / w.Devices
+		}
+		fmt.Fprintf(b, "  %-12s [%s%s] %5d/%-5d %-17s ok %d  failed %d  skipped %d  running %d  deferred %d\n", w.Name,
+			strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, w.Devices, w.Status,
+			w.States["succeeded"], w.States["failed"], w.States["skipped"], w.States["running"]+w.States["queued"], w.States["deferred"])
+	}
+	for _, bl := range sh.Blocked {
+		who := bl.Wave
+		if bl.Org != "" {
+			who += "/" + bl.Org
+		}
+		until := ""
+		if bl.Until != nil {
+			until = " until " + bl.Until.Local().Format("Mon 15:04")
+		}
+		fmt.Fprintf(b, "  waiting: %s %s (%d)%s\n", who, bl.Reason, bl.Devices, until)
+	}
+	b.WriteString("\n")
+}
