@@ -286,12 +286,18 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time) err
 	if _, err := s.cfg.Store.Orphans(ctx, name, time.Now(), s.enqueue(ctx)); err != nil {
 		return err
 	}
-	v, err := s.View(ctx, name)
+	// The campaign is read first: a change after this bumps its seq, and
+	// Apply then leaves it marked for another decision.
+	c, err := s.cfg.Store.Campaign(ctx, name)
+	if err != nil {
+		return err
+	}
+	v, err := ViewOf(ctx, s.cfg.Store, s.cfg.Inventory, c)
 	if err != nil {
 		return err
 	}
 	plan := orchestrator.Decide(v, now)
-	ds, err := s.cfg.Store.Apply(ctx, name, plan, now, "controller", s.enqueue(ctx))
+	ds, err := s.cfg.Store.Apply(ctx, name, c.Seq, plan, now, "controller", s.enqueue(ctx))
 	if err != nil {
 		return err
 	}

@@ -85,6 +85,9 @@ type Campaign struct {
 	Playbook     string // the playbook YAML as it was at creation
 	Status       orchestrator.Status
 	WakeAt       time.Time
+	// Seq counts the changes that call for a decision; Apply takes the Seq
+	// its view was read at.
+	Seq          int64
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -134,12 +137,12 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-const campaignCols = `name, spec_file, spec, playbook_file, playbook, status, wake_at, created_at, updated_at`
+const campaignCols = `name, spec_file, spec, playbook_file, playbook, status, wake_at, seq, created_at, updated_at`
 
 func scanCampaign(row interface{ Scan(...any) error }) (Campaign, error) {
 	var c Campaign
 	var wake, created, updated sql.NullInt64
-	err := row.Scan(&c.Name, &c.SpecFile, &c.Spec, &c.PlaybookFile, &c.Playbook, &c.Status, &wake, &created, &updated)
+	err := row.Scan(&c.Name, &c.SpecFile, &c.Spec, &c.PlaybookFile, &c.Playbook, &c.Status, &wake, &c.Seq, &created, &updated)
 	c.WakeAt, c.CreatedAt, c.UpdatedAt = fromMicros(wake), fromMicros(created), fromMicros(updated)
 	return c, err
 }
@@ -185,7 +188,7 @@ func (s *Store) SetStatus(ctx context.Context, name string, to orchestrator.Stat
 	if !ok {
 		return fmt.Errorf("campaign %s is %s: %w", name, c.Status, ErrState)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE campaigns SET status = ?, dirty = 1, updated_at = ? WHERE name = ? AND status = ?`,
+	res, err := s.db.ExecContext(ctx, `UPDATE campaigns SET status = ?, dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ? AND status = ?`,
 		to, micros(s.now()), name, c.Status)
 	if err != nil {
 		return err
@@ -216,7 +219,7 @@ type execer interface {
 }
 
 func (s *Store) markDirty(ctx context.Context, db execer, name string) error {
-	_, err := db.ExecContext(ctx, `UPDATE campaigns SET dirty = 1, updated_at = ? WHERE name = ?`, micros(s.now()), name)
+	_, err := db.ExecContext(ctx, `UPDATE campaigns SET dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ?`, micros(s.now()), name)
 	return err
 }
 
@@ -323,11 +326,13 @@ type Dispatch struct {
 	Generation int
 }
 
-// Apply records a plan: wave changes, the devices it dispatches (moved to
-// queued only from pending or deferred, so a device is never queued twice),
-// the wake-up time, and done. enqueue runs in the same transaction with
-// the dispatches that took, to insert their jobs: both commit or neither.
-func (s *Store) Apply(ctx context.Context, name string, p orchestrator.Plan, now time.Time, cause string,
+// Apply records a plan decided on the campaign as it was at seq: wave
+// changes, the devices it dispatches (moved to queued only from pending or
+// deferred, so a device is never queued twice), the wake-up time, and done.
+// If anything changed since seq, the campaign stays marked for another
+// decision. enqueue runs in the same transaction with the dispatches that
+// took, to insert their jobs: both commit or neither.
+func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrator.Plan, now time.Time, cause string,
 	enqueue func(tx *sql.Tx, ds []Dispatch) error) ([]Dispatch, error) {
 	var out []Dispatch
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -352,9 +357,9 @@ func (s *Store) Apply(ctx context.Context, name string, p orchestrator.Plan, now
 		if p.Done {
 			status = orchestrator.StatusDone
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET wake_at = ?, dirty = 0, updated_at = ?,
-			status = CASE WHEN status = ? THEN ? ELSE status END WHERE name = ?`,
-			micros(p.WakeAt), micros(now), orchestrator.StatusRunning, status, name); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET wake_at = ?, dirty = CASE WHEN seq = ? THEN 0 ELSE 1 END, updated_at = ?,
+			status = CASE WHEN status = ? AND seq = ? THEN ? ELSE status END WHERE name = ?`,
+			micros(p.WakeAt), seq, micros(now), orchestrator.StatusRunning, seq, status, name); err != nil {
 			return err
 		}
 		if len(out) > 0 && enqueue != nil {

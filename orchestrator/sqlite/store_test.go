@@ -60,7 +60,8 @@ func TestCampaignLifecycle(t *testing.T) {
 	var enqueued []sqlite.Dispatch
 	plan := orchestrator.Plan{Dispatch: []string{"a.rxx.nhs.uk", "a.rxx.nhs.uk", "b.rxx.nhs.uk"}, WakeAt: c.t.Add(time.Hour),
 		WaveChanges: []orchestrator.WaveChange{{Wave: 0, State: orchestrator.WaveState{Status: orchestrator.WaveActive, Started: c.t}}}}
-	ds, err := s.Apply(ctx, "c1", plan, c.t, "controller", func(tx *sql.Tx, ds []sqlite.Dispatch) error { enqueued = ds; return nil })
+	cur, _ := s.Campaign(ctx, "c1")
+	ds, err := s.Apply(ctx, "c1", cur.Seq, plan, c.t, "controller", func(tx *sql.Tx, ds []sqlite.Dispatch) error { enqueued = ds; return nil })
 	if err != nil || len(ds) != 2 || len(enqueued) != 2 || ds[0].Generation != 1 {
 		t.Fatalf("apply: %v %+v", err, ds)
 	}
@@ -72,7 +73,17 @@ func TestCampaignLifecycle(t *testing.T) {
 	}
 	// An enqueue failure rolls the whole plan back.
 	boom := errors.New("boom")
-	if _, err := s.Apply(ctx, "c1", orchestrator.Plan{Dispatch: []string{"c.ryy.nhs.uk"}}, c.t, "controller",
+	// A decision on a view older than a change leaves the campaign marked.
+	if _, err := s.Apply(ctx, "c1", cur.Seq-1, orchestrator.Plan{}, c.t, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := s.Due(ctx, c.t); len(due) != 1 {
+		t.Fatalf("due after a decision on a stale view = %v, want the campaign again", due)
+	}
+	if _, err := s.Apply(ctx, "c1", cur.Seq, orchestrator.Plan{WakeAt: c.t.Add(time.Hour)}, c.t, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, "c1", cur.Seq, orchestrator.Plan{Dispatch: []string{"c.ryy.nhs.uk"}}, c.t, "controller",
 		func(*sql.Tx, []sqlite.Dispatch) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("apply with a failing enqueue: %v", err)
 	}

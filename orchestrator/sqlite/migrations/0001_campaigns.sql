@@ -10,6 +10,7 @@ CREATE TABLE campaigns (
     status          TEXT NOT NULL,
     wake_at         BIGINT,            -- the controller looks again then
     dirty           INTEGER NOT NULL DEFAULT 1, -- something changed: decide again now
+    seq             INTEGER NOT NULL DEFAULT 0, -- counts changes, so a decision on an older view leaves dirty set
     created_at      BIGINT NOT NULL,
     updated_at      BIGINT NOT NULL
 );
