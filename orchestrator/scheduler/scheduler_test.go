@@ -83,12 +83,12 @@ func (e *estate) sources() scheduler.Sources {
 	}
 }
 
-// newEstate starts specs as simulated devices (3000 times faster than the
+// newEstate starts specs as simulated devices (600 times faster than the
 // wall) and imports them, spread over organisations, into a new database.
 func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *estate {
 	t.Helper()
 	ctx := context.Background()
-	devs := simtest.Start(t, 3000, specs...)
+	devs := simtest.Start(t, 600, specs...)
 	e := &estate{devices: map[string]simtest.Device{}, clock: devs[0].Clock}
 	var err error
 	if e.inv, err = invsqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), invsqlite.Options{}); err != nil {
