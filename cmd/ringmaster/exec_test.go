@@ -18,7 +18,8 @@ import (
 // TestMain lets this test binary serve the built-in executors when the
 // host starts it as a plugin (os.Executable() is the test binary here).
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "executor-plugin" {
+	// The crash test runs this binary as ringmaster itself.
+	if os.Getenv("RINGMASTER_TEST_MAIN") == "1" || len(os.Args) > 1 && os.Args[1] == "executor-plugin" {
 		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
 	}
 	os.Exit(m.Run())

@@ -51,6 +51,7 @@ func newRunCmd(a *app) *cobra.Command {
 		workers   int
 		untilDone bool
 		view      string
+		lease     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -96,7 +97,7 @@ throughput and ETA); otherwise it writes structured log lines.`,
 				log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			}
 			sch, err := scheduler.New(scheduler.Config{DB: inv.DB(), Store: store, Inventory: inventoryAdapter{a},
-				Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: workers, Logger: log})
+				Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: workers, Lease: lease, Logger: log})
 			if err != nil {
 				return err
 			}
@@ -116,6 +117,7 @@ throughput and ETA); otherwise it writes structured log lines.`,
 	cmd.Flags().IntVar(&workers, "workers", 50, "devices this process runs at once")
 	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once no campaign is running or paused")
 	cmd.Flags().StringVar(&view, "view", "auto", "auto (live on a terminal), live or plain")
+	cmd.Flags().DurationVar(&lease, "lease", 30*time.Second, "how long a worker may be silent before its device resumes elsewhere (after a crash)")
 	return cmd
 }
 

@@ -208,7 +208,7 @@ func (w *controlWorker) Work(ctx context.Context, _ *river.Job[controlArgs]) err
 // control job calls it; tests may too.
 func (s *Scheduler) Control(ctx context.Context) error {
 	now := s.cfg.Clock.Now()
-	names, err := s.cfg.Store.Due(ctx, now)
+	names, err := s.cfg.Store.Due(ctx, now, time.Now())
 	if err != nil {
 		return fmt.Errorf("control: %w", err)
 	}

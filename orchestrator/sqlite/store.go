@@ -299,11 +299,14 @@ func (s *Store) Device(ctx context.Context, name, hostname string) (DeviceRecord
 }
 
 // Due lists the running campaigns the controller should decide for now:
-// those changed since it last did, or whose wake-up time has come.
-func (s *Store) Due(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM campaigns WHERE status IN (?, ?)
-		AND (dirty = 1 OR (wake_at IS NOT NULL AND wake_at <= ?)) ORDER BY created_at`,
-		orchestrator.StatusRunning, orchestrator.StatusPaused, micros(now))
+// those changed since it last did, whose wake-up time has come, or with a
+// device whose worker went silent (its lease expired before wall, the
+// wall-clock time).
+func (s *Store) Due(ctx context.Context, now, wall time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM campaigns c WHERE status IN (?, ?)
+		AND (dirty = 1 OR (wake_at IS NOT NULL AND wake_at <= ?) OR EXISTS (SELECT 1 FROM campaign_devices d
+			WHERE d.campaign = c.name AND d.state = ? AND d.lease_until < ?)) ORDER BY created_at`,
+		orchestrator.StatusRunning, orchestrator.StatusPaused, micros(now), orchestrator.DeviceRunning, micros(wall))
 	if err != nil {
 		return nil, err
 	}

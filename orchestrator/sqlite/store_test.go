@@ -53,7 +53,7 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err := s.SetStatus(ctx, "c1", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.Due(ctx, c.t); len(due) != 1 {
+	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 1 {
 		t.Fatalf("due = %v, want the started campaign", due)
 	}
 	// Apply a plan that dispatches a twice and b: a is queued once.
@@ -65,10 +65,10 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err != nil || len(ds) != 2 || len(enqueued) != 2 || ds[0].Generation != 1 {
 		t.Fatalf("apply: %v %+v", err, ds)
 	}
-	if due, _ := s.Due(ctx, c.t); len(due) != 0 {
+	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 0 {
 		t.Fatalf("due right after deciding = %v, want none until the wake-up", due)
 	}
-	if due, _ := s.Due(ctx, c.t.Add(time.Hour)); len(due) != 1 {
+	if due, _ := s.Due(ctx, c.t.Add(time.Hour), c.t); len(due) != 1 {
 		t.Fatalf("due at the wake-up = %v", due)
 	}
 	// An enqueue failure rolls the whole plan back.
@@ -77,7 +77,7 @@ func TestCampaignLifecycle(t *testing.T) {
 	if _, err := s.Apply(ctx, "c1", cur.Seq-1, orchestrator.Plan{}, c.t, "controller", nil); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.Due(ctx, c.t); len(due) != 1 {
+	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 1 {
 		t.Fatalf("due after a decision on a stale view = %v, want the campaign again", due)
 	}
 	if _, err := s.Apply(ctx, "c1", cur.Seq, orchestrator.Plan{WakeAt: c.t.Add(time.Hour)}, c.t, "controller", nil); err != nil {
@@ -106,9 +106,16 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err := s.Heartbeat(ctx, "c1", "a.rxx.nhs.uk", 1, c.t.Add(time.Minute), "upgrade", []byte(`{"Next":5}`)); err != nil {
 		t.Fatal(err)
 	}
-	// The worker dies: after the lease the device is an orphan, queued
-	// again under a new generation with its checkpoint.
+	// The worker dies: after the lease the device is an orphan, which makes
+	// the campaign due, and it is queued again under a new generation with
+	// its checkpoint.
+	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 0 {
+		t.Fatalf("due while the worker's lease holds = %v", due)
+	}
 	c.t = c.t.Add(2 * time.Minute)
+	if due, _ := s.Due(ctx, c.t.Add(-time.Hour*24*365), c.t); len(due) != 1 {
+		t.Fatalf("due with a lapsed lease = %v", due)
+	}
 	orphans, err := s.Orphans(ctx, "c1", c.t, nil)
 	if err != nil || len(orphans) != 1 || orphans[0].Generation != 2 {
 		t.Fatalf("orphans: %+v %v", orphans, err)

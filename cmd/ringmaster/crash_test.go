@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+)
+
+const crashCampaign = `name: crash
+playbook: win10-feature-update
+params:
+  media_source: '\\dp01\media$\Win10_22H2'
+target: 'build<10.0.19045'
+waves:
+  - {name: pilot, count: 4, max_failure_percent: 60}
+  - {name: rest, max_failure_percent: 60}
+`
+
+// TestCrashSafety kills ringmaster run with SIGKILL at random moments, five
+// times, while a feature-update campaign runs, then lets a last run finish:
+// every device ends in exactly one final state, none is lost, and the
+// simulator's own count shows setup launched at most once on every device
+// (exactly once where it upgraded).
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts ringmaster run for a few minutes")
+	}
+	const n = 16
+	var specs []device.Spec
+	for i := range n {
+		s := device.Spec{Hostname: fmt.Sprintf("pc%03d.r%c.nhs.uk", i, 'a'+i%2), Caption: "Microsoft Windows 10 Enterprise",
+			Edition: "Enterprise", Build: "10.0.18363", UBR: 1556, DiskFreeGB: 40, RAMGB: 8,
+			// Wall-clock time here: an upgrade of 16 s with a 1 s reboot.
+			Behaviour: device.Behaviour{UpgradeTime: 16 * time.Second, RebootDuration: time.Second, CompatBlock: i%7 == 3}}
+		specs = append(specs, s)
+	}
+	f, err := fleetsim.Start(context.Background(), fleetsim.Config{Username: "svc", Password: "Crash-Secret-1", Devices: specs,
+		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := newScript(t)
+	var csv strings.Builder
+	csv.WriteString("hostname,org,address,os_build\n")
+	for i, ep := range f.Endpoints() {
+		fmt.Fprintf(&csv, "%s,R%c,%s,10.0.18363\n", ep.Machine.Hostname(), 'A'+i%2, ep.Address(false))
+	}
+	os.WriteFile("d.csv", []byte(csv.String()), 0o644)
+	os.WriteFile("c.yaml", []byte(crashCampaign), 0o644)
+	env := func(k string) string { return s.env[k] }
+	call := func(stdin string, argv ...string) string {
+		var o, e bytes.Buffer
+		if code := run(context.Background(), argv, strings.NewReader(stdin), &o, &e, env); code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(argv, " "), code, e.String())
+		}
+		return o.String()
+	}
+	call("", "inventory", "import", "d.csv", "--create-orgs")
+	call("Crash-Secret-1\n", "credential", "add", "svc", "--username", "svc", "--password-stdin")
+	call("", "org", "set-credential", "RA", "svc")
+	call("", "org", "set-credential", "RB", "svc")
+	call("", "campaign", "create", "-f", "c.yaml")
+	call("", "campaign", "start", "crash")
+
+	db, _ := filepath.Abs(s.env["RINGMASTER_DB"])
+	if db == "" {
+		db, _ = filepath.Abs("ringmaster.db")
+	}
+	child := func(logName string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "run", "--until-done", "--view", "plain", "--auth", "basic", "--workers", "16", "--lease", "3s")
+		cmd.Env = append(os.Environ(), "RINGMASTER_TEST_MAIN=1", "RINGMASTER_DB="+db)
+		logf, err := os.Create(logName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stdout, cmd.Stderr = logf, logf
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	for k := range 5 {
+		cmd := child(fmt.Sprintf("run%d.log", k))
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(3000+rng.IntN(9000)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Wait()
+	}
+	cmd := child("final.log")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			log, _ := os.ReadFile("final.log")
+			t.Fatalf("final run: %v\n%s", err, log)
+		}
+	case <-time.After(6 * time.Minute):
+		cmd.Process.Kill()
+		log, _ := os.ReadFile("final.log")
+		t.Fatalf("the campaign did not finish after the crashes:\n%s\n%s", call("", "campaign", "show", "crash"), log)
+	}
+
+	show := call("", "campaign", "show", "crash", "-o", "json")
+	if !strings.Contains(show, `"status":"done"`) {
+		t.Fatalf("after the final run: %s", show)
+	}
+	resumed := 0
+	for i, ep := range f.Endpoints() {
+		truth := ep.Machine.Truth()
+		d := call("", "campaign", "show", "crash", "--device", ep.Machine.Hostname())
+		resumed += strings.Count(d, "worker went silent")
+		first, _, _ := strings.Cut(d, "\n")
+		want, launched := "succeeded (completed)", 1
+		if i%7 == 3 {
+			want, launched = "failed (compat_blocked:0xC1900208)", 0
+		}
+		if !strings.Contains(first, ": "+want) {
+			t.Errorf("%s: %s, want %s", ep.Machine.Hostname(), first, want)
+		}
+		if truth.UpgradesLaunched != launched {
+			t.Errorf("%s: setup launched %d times on the device, want %d\n%s", ep.Machine.Hostname(), truth.UpgradesLaunched, launched, d)
+		}
+	}
+	// The kills must have caught devices mid-run, or this proved nothing.
+	if resumed == 0 {
+		t.Errorf("no device was resumed after its worker was killed")
+	}
+	t.Logf("%d device runs were resumed after a kill", resumed)
+}
