@@ -87,9 +87,9 @@ type Campaign struct {
 	WakeAt       time.Time
 	// Seq counts the changes that call for a decision; Apply takes the Seq
 	// its view was read at.
-	Seq          int64
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	Seq       int64
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Create stores a campaign, its waves and its members in one transaction.
