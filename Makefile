@@ -8,7 +8,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 GOBIN := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: help build test lint proto verify-proto bench bench-scale bench-sim bench-probe demo clean
+.PHONY: help build test lint proto verify-proto bench bench-scale bench-sim bench-probe bench-campaign demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,12 +43,16 @@ bench: ## Go benchmarks, then the 1.3M-device scale run and the simulator benchm
 	$(MAKE) bench-scale
 	$(MAKE) bench-sim
 	$(MAKE) bench-probe
+	$(MAKE) bench-campaign
 
 bench-scale: build ## import a generated 1.3M-device estate and list organisations from it
 	$(GO) run ./internal/tools/scalebench -bin $(BIN) -devices 1300000 -orgs 300
 
 bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500
 	$(GO) run ./internal/tools/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s
+
+bench-campaign: build ## a win10-feature-update campaign over 5,000 simulated devices at concurrency 500, against a bare executor loop
+	$(GO) run ./internal/tools/campaignbench -bin $(BIN) -devices 5000 -concurrency 500 -time-scale 600
 
 bench-probe: build ## ringmaster probe over 5,000 simulated devices against a plain masterzen loop
 	$(GO) run ./internal/tools/probebench -bin $(BIN) -devices 5000 -concurrency 500

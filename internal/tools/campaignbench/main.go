@@ -1,0 +1,283 @@
+// Command campaignbench is the benchmark behind `make bench-campaign`: it
+// starts `ringmaster simulate` with a time-scaled fleet in its own process,
+// runs one win10-feature-update campaign over every eligible device with the
+// scheduler, River and the engine in this process at a given concurrency,
+// and then replays, with a bare executor loop at the same concurrency, the
+// very commands the campaign sent (restarts replaced by `hostname`, so the
+// replay is not cut short by devices going down). It reports devices per
+// second, this process's CPU seconds per device for both, and their ratio:
+// the orchestrator's overhead over the floor of just sending the commands.
+//
+//	go run ./internal/tools/campaignbench -bin bin/ringmaster -devices 5000 -concurrency 500
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/tools/benchutil"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
+	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+)
+
+const (
+	user     = "bench"
+	password = "Bench-Pa55word!"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/ringmaster", "ringmaster binary")
+	devices := flag.Int("devices", 5000, "simulated devices")
+	concurrency := flag.Int("concurrency", 500, "devices run at once")
+	scale := flag.Float64("time-scale", 600, "simulated seconds per real second")
+	flag.Parse()
+	if err := run(*bin, *devices, *concurrency, *scale); err != nil {
+		slog.Error("campaignbench", "err", err)
+		os.Exit(1)
+	}
+}
+
+func cpu() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// call is one executor call the campaign made.
+type call struct {
+	probe bool
+	cmd   sdk.Command
+}
+
+// recorder is an executor that records what it is asked per device.
+type recorder struct {
+	x  *winrm.Executor
+	mu sync.Mutex
+	by map[string][]call
+	n  atomic.Int64
+}
+
+func (r *recorder) add(host string, c call) {
+	r.n.Add(1)
+	r.mu.Lock()
+	r.by[host] = append(r.by[host], c)
+	r.mu.Unlock()
+}
+
+func (r *recorder) Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error) {
+	r.add(t.Hostname, call{probe: true})
+	return r.x.Probe(ctx, t)
+}
+
+func (r *recorder) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func(sdk.Chunk)) (sdk.Result, error) {
+	r.add(t.Hostname, call{cmd: c})
+	return r.x.Exec(ctx, t, c, out)
+}
+
+// bench is the scheduler's view of the estate.
+type bench struct {
+	inv     *invsqlite.Store
+	targets map[string]sdk.Target
+	x       playbooks.Executor
+}
+
+func (b *bench) Reach(_ context.Context, host string) (sdk.Target, playbooks.Executor, error) {
+	t, ok := b.targets[host]
+	if !ok {
+		return sdk.Target{}, nil, fmt.Errorf("no device %s", host)
+	}
+	return t, b.x, nil
+}
+
+func (b *bench) TimeZones(ctx context.Context) (map[string]string, error) {
+	orgs, err := b.inv.Organisations(ctx)
+	out := map[string]string{}
+	for _, o := range orgs {
+		out[o.Code] = o.TimeZone
+	}
+	return out, err
+}
+
+func (b *bench) LastSeen(context.Context, []string) (map[string]time.Time, error) {
+	return map[string]time.Time{}, nil
+}
+
+func run(bin string, n, concurrency int, scale float64) error {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "campaignbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fleetCSV := filepath.Join(dir, "fleet.csv")
+	sim, err := benchutil.StartSimulator(bin, "--devices", fmt.Sprint(n), "--orgs", "20", "--seed", "1",
+		"--time-scale", fmt.Sprint(scale), "--username", user, "--password", password, "--inventory-out", fleetCSV,
+		"--idle-conn-timeout", "5s", "--first-address", "127.60.1.1")
+	if err != nil {
+		return err
+	}
+	defer sim.Stop()
+
+	inv, err := invsqlite.Open(ctx, filepath.Join(dir, "bench.db"), invsqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer inv.Close()
+	f, err := os.Open(fleetCSV)
+	if err != nil {
+		return err
+	}
+	rd, err := format.NewCSVReader(f, fleetCSV, time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := inv.Import(ctx, rd, invsqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+		return err
+	}
+	f.Close()
+	b := &bench{inv: inv, targets: map[string]sdk.Target{}}
+	for d, err := range inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			return err
+		}
+		b.targets[d.Hostname] = sdk.Target{Hostname: d.Hostname, Address: d.Address, Auth: "basic", Username: user, Password: password,
+			ConnectTimeout: 60 * time.Second}
+	}
+	rec := &recorder{x: winrm.New(winrm.Options{}), by: map[string][]call{}}
+	b.x = rec
+
+	clock := device.NewScaledClock(time.Now(), scale)
+	store, err := osqlite.Open(ctx, inv.DB(), clock.Now)
+	if err != nil {
+		return err
+	}
+	if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
+		return err
+	}
+	spec := fmt.Sprintf(`name: bench
+playbook: win10-feature-update
+params: {media_source: '\\dp01\media$\Win10_22H2'}
+target: 'build<10.0.19045'
+waves: [{name: all, max_failure_percent: 100}]
+`)
+	created, err := scheduler.Create(ctx, store, scheduler.Sources{
+		Devices: func(ctx context.Context, sel inventory.Selector) ([]*inventory.Device, error) {
+			var out []*inventory.Device
+			for d, err := range inv.Devices(ctx, sel) {
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, d)
+			}
+			return out, nil
+		},
+		Playbook: func(name string) (string, []byte, error) {
+			src, err := builtin.Source(name)
+			return "builtin/" + name + ".yaml", src, err
+		},
+	}, "bench.yaml", []byte(spec))
+	if err != nil {
+		return err
+	}
+	targets := created.WaveSizes[0]
+	sch, err := scheduler.New(scheduler.Config{DB: inv.DB(), Store: store, Inventory: b, Reacher: b, Playbook: playbooks.Parse,
+		Clock: clock, EngineClock: clock, Workers: concurrency, Tick: 200 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	if err := store.SetStatus(ctx, "bench", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+		return err
+	}
+	fmt.Printf("%d simulated devices, %d eligible for the feature update, concurrency %d, time scale %gx\n", n, targets, concurrency, scale)
+	cpu0, t0 := cpu(), time.Now()
+	if err := sch.Start(ctx); err != nil {
+		return err
+	}
+	for {
+		c, err := store.Campaign(ctx, "bench")
+		if err != nil {
+			return err
+		}
+		if c.Status == orchestrator.StatusDone {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	wall, used := time.Since(t0), cpu()-cpu0
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_ = sch.Stop(stopCtx)
+	cancel()
+	ms, err := store.Members(ctx, "bench")
+	if err != nil {
+		return err
+	}
+	states := map[string]int{}
+	for _, m := range ms {
+		states[string(m.State)+" "+m.Reason]++
+	}
+	calls := rec.n.Load()
+	fmt.Printf("campaign: %d devices in %s: %.2f devices/s, %.1f ms CPU per device, %d executor calls (%.1f per device)\n",
+		len(ms), wall.Round(time.Millisecond), float64(len(ms))/wall.Seconds(), ms1(used)/float64(len(ms)), calls, float64(calls)/float64(len(ms)))
+	fmt.Printf("  outcomes: %v\n", states)
+
+	// The floor: the same commands, per device in the same order, from a
+	// bare loop at the same concurrency.
+	hosts := make(chan string)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	x := winrm.New(winrm.Options{})
+	cpu1, t1 := cpu(), time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := range hosts {
+				t := b.targets[h]
+				for _, c := range rec.by[h] {
+					var err error
+					switch {
+					case c.probe:
+						_, err = x.Probe(ctx, t)
+					case strings.HasPrefix(c.cmd.Script, "shutdown /r"):
+						_, err = x.Exec(ctx, t, sdk.Command{Shell: sdk.Cmd, Script: "hostname"}, nil)
+					default:
+						_, err = x.Exec(ctx, t, c.cmd, nil)
+					}
+					if err != nil && !sdk.IsKind(err, sdk.CommandFailed) {
+						failed.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	for h := range rec.by {
+		hosts <- h
+	}
+	close(hosts)
+	wg.Wait()
+	floorWall, floorCPU := time.Since(t1), cpu()-cpu1
+	fmt.Printf("floor (bare executor loop, same %d calls): %s, %.1f ms CPU per device (%d calls failed)\n",
+		calls, floorWall.Round(time.Millisecond), ms1(floorCPU)/float64(len(ms)), failed.Load())
+	fmt.Printf("CPU per device, campaign / floor: %.2f (target <= 1.15)\n", float64(used)/float64(floorCPU))
+	return nil
+}
+
+func ms1(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
