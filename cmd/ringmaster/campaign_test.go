@@ -114,6 +114,10 @@ func TestCampaignCLI(t *testing.T) {
 		!strings.Contains(o, "running -> succeeded (completed)  by worker") {
 		t.Errorf("show --device:\n%s", o)
 	}
+	// What the runs observed is in the inventory now (nothing was declared).
+	if o, _, _ := call("", "inventory", "show", "pc000.ra.nhs.uk"); !strings.Contains(o, "10.0.18363") {
+		t.Errorf("inventory show after the campaign lacks the observed build:\n%s", o)
+	}
 	if o, _, code := call("", "campaign", "retry", "discover-all", "--failed"); code != 0 || !strings.Contains(o, "0 failed devices") {
 		t.Errorf("retry: %d %s", code, o)
 	}

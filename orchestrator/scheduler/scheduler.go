@@ -69,6 +69,10 @@ type Config struct {
 	Logger *slog.Logger
 	// OnOutcome, if set, is called after each device's outcome is stored.
 	OnOutcome func(campaign, hostname string, o playbooks.Outcome)
+	// Observe, if set, records what the last probe of a run saw on the
+	// device (os_build, kbs, ...; after its restarts), so that reports rest
+	// on observed facts.
+	Observe func(ctx context.Context, hostname string, facts map[string]any, at time.Time) error
 }
 
 // Scheduler runs campaigns.

@@ -308,3 +308,86 @@ func scaleDevices(t *testing.T) int {
 	}
 	return 500
 }
+
+const slowCampaign = `
+name: slow
+playbook: win10-feature-update
+params:
+  media_source: '\\dp01\media$\Win10_22H2'
+waves:
+  - {name: all, max_concurrency: 3}
+`
+
+// TestPauseAndCancel pauses a campaign while devices run (they finish,
+// nothing new starts), resumes it, then cancels it (running devices stop
+// and end skipped as cancelled; pending ones never start).
+func TestPauseAndCancel(t *testing.T) {
+	specs := make([]device.Spec, 12)
+	for i := range specs {
+		s := simtest.Win10(device.Behaviour{UpgradeTime: time.Hour}) // about 8 s at 600x: long enough to be caught running
+		s.Hostname = fmt.Sprintf("pc%03d.ra.nhs.uk", i)
+		s.Build = "10.0.18363"
+		specs[i] = s
+	}
+	e := newEstate(t, specs, func(int) string { return "RA" })
+	ctx := context.Background()
+	if _, err := scheduler.Create(ctx, e.store, e.sources(), "slow.yaml", []byte(slowCampaign)); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t, nil)
+	states := func() map[orchestrator.DeviceState]int {
+		ms, err := e.store.Members(ctx, "slow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[orchestrator.DeviceState]int{}
+		for _, m := range ms {
+			out[m.State]++
+		}
+		return out
+	}
+	waitFor := func(what string, ok func(map[orchestrator.DeviceState]int) bool) map[orchestrator.DeviceState]int {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if st := states(); ok(st) {
+				return st
+			}
+		}
+		t.Fatalf("%s: never; states %v", what, states())
+		return nil
+	}
+	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("three running", func(st map[orchestrator.DeviceState]int) bool { return st[orchestrator.DeviceRunning] == 3 })
+	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusPaused, orchestrator.StatusRunning); err != nil {
+		t.Fatal(err)
+	}
+	// Paused: the three finish, and nothing new is queued.
+	waitFor("the running three finish", func(st map[orchestrator.DeviceState]int) bool { return st[orchestrator.DeviceSucceeded] == 3 })
+	time.Sleep(300 * time.Millisecond) // several control ticks
+	if st := states(); st[orchestrator.DevicePending] != 9 {
+		t.Fatalf("paused campaign started more devices: %v", st)
+	}
+	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusRunning, orchestrator.StatusPaused); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("three more running", func(st map[orchestrator.DeviceState]int) bool { return st[orchestrator.DeviceRunning] == 3 })
+	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusCancelled, orchestrator.StatusRunning); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	st := waitFor("the running three stop", func(st map[orchestrator.DeviceState]int) bool {
+		return st[orchestrator.DeviceRunning] == 0 && st[orchestrator.DeviceQueued] == 0
+	})
+	t.Logf("cancel took effect in %s", time.Since(start).Round(time.Millisecond))
+	if st[orchestrator.DeviceSkipped] != 3 || st[orchestrator.DevicePending] != 6 || st[orchestrator.DeviceSucceeded] != 3 {
+		t.Fatalf("after cancel: %v, want 3 succeeded, 3 skipped (cancelled), 6 never started", st)
+	}
+	ms, _ := e.store.Members(ctx, "slow")
+	for _, m := range ms {
+		if m.State == orchestrator.DeviceSkipped && m.Reason != "cancelled" {
+			t.Errorf("%s skipped for %q, want cancelled", m.Hostname, m.Reason)
+		}
+	}
+}

@@ -102,6 +102,11 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	if out.Step != "" {
 		msg = fmt.Sprintf("step %q: %s", out.Step, out.Message)
 	}
+	if observed, at := lease.observed(); observed != nil && s.cfg.Observe != nil {
+		if err := s.cfg.Observe(ctx, a.Hostname, observed, at); err != nil {
+			s.log.Warn("could not record what the run observed", "device", a.Hostname, "err", err)
+		}
+	}
 	if err := w.finish(ctx, a, state, string(out.Reason), msg, next); err != nil {
 		return err
 	}
@@ -130,9 +135,18 @@ type leaseKeeper struct {
 	w *deviceWorker
 	a deviceArgs
 
-	mu   sync.Mutex
-	step string
-	err  error
+	mu    sync.Mutex
+	step  string
+	err   error
+	facts map[string]any // the last probe's facts
+	seen  time.Time
+}
+
+// observed returns the last probe's facts and when they were seen.
+func (l *leaseKeeper) observed() (map[string]any, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.facts, l.seen
 }
 
 func (l *leaseKeeper) failed() error {
@@ -154,6 +168,12 @@ func (l *leaseKeeper) fail(err error) {
 func (l *leaseKeeper) event(ctx context.Context, e playbooks.Event) {
 	s := l.w.s
 	switch e.Kind {
+	case playbooks.EventFacts:
+		if _, probe := e.Facts["os_build"]; probe { // a probe's facts, not a registered one
+			l.mu.Lock()
+			l.facts, l.seen = e.Facts, e.At
+			l.mu.Unlock()
+		}
 	case playbooks.EventStepStarted:
 		l.mu.Lock()
 		l.step = e.Step
@@ -177,7 +197,9 @@ func (l *leaseKeeper) keep(ctx context.Context, cancel context.CancelCauseFunc) 
 	done := make(chan struct{})
 	var once sync.Once
 	go func() {
-		t := time.NewTicker(s.cfg.Lease / 3)
+		// Renew every third of the lease, and look for a cancel at least
+		// every two seconds.
+		t := time.NewTicker(min(s.cfg.Lease/3, 2*time.Second))
 		defer t.Stop()
 		for {
 			select {

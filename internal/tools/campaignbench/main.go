@@ -172,12 +172,12 @@ func run(bin string, n, concurrency int, scale float64) error {
 	if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
 		return err
 	}
-	spec := fmt.Sprintf(`name: bench
+	spec := `name: bench
 playbook: win10-feature-update
 params: {media_source: '\\dp01\media$\Win10_22H2'}
 target: 'build<10.0.19045'
 waves: [{name: all, max_failure_percent: 100}]
-`)
+`
 	created, err := scheduler.Create(ctx, store, scheduler.Sources{
 		Devices: func(ctx context.Context, sel inventory.Selector) ([]*inventory.Device, error) {
 			var out []*inventory.Device
