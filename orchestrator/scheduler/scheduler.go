@@ -123,7 +123,9 @@ func New(cfg Config) (*Scheduler, error) {
 	river.AddWorker(workers, &deviceWorker{s: s})
 	river.AddWorker(workers, &controlWorker{s: s})
 	client, err := river.NewClient(riversqlite.New(cfg.DB), &river.Config{
-		Logger: cfg.Logger,
+		// River's own info lines (job counts every few seconds) would drown
+		// the campaign's progress: only its warnings and errors pass.
+		Logger: slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()}),
 		Queues: map[string]river.QueueConfig{
 			queueDevices: {MaxWorkers: cfg.Workers},
 			queueControl: {MaxWorkers: 1},
@@ -133,10 +135,15 @@ func New(cfg Config) (*Scheduler, error) {
 		FetchPollInterval: 200 * time.Millisecond,
 		FetchCooldown:     50 * time.Millisecond,
 		// A playbook run takes hours (a feature update with its restarts);
-		// the engine bounds every step itself. River must not rescue a long
-		// run: a lost worker is found by its lapsed lease instead.
+		// the engine bounds every step itself, so River sets no timeout.
+		// River rescues a job still "running" after RescueStuckJobsAfter:
+		// that recovers a job fetched by a process killed before its device
+		// was marked running (its lease cannot say). A rescued job whose
+		// device is still held by a live worker snoozes until the worker is
+		// done, and River ignores the completion of a rescued job, so a
+		// rescue never runs a device twice; it only costs a little churn.
 		JobTimeout:           -1,
-		RescueStuckJobsAfter: 7 * 24 * time.Hour,
+		RescueStuckJobsAfter: max(10*cfg.Lease, time.Minute),
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.Tick),
 			func() (river.JobArgs, *river.InsertOpts) { return controlArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "ringmaster_control"})},
@@ -172,7 +179,7 @@ type deviceArgs struct {
 func (deviceArgs) Kind() string { return "ringmaster_device_run" }
 
 func (deviceArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueDevices, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: queueDevices, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // controlArgs is the periodic control job.
@@ -312,4 +319,22 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time) err
 		s.log.Info("dispatched", "campaign", name, "devices", len(ds), "done", plan.Done, "wake_at", plan.WakeAt)
 	}
 	return nil
+}
+
+// minLevel passes only records at or above its level to a handler.
+type minLevel struct {
+	level slog.Level
+	slog.Handler
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.level, h.Handler.WithAttrs(as)}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.level, h.Handler.WithGroup(name)}
 }
