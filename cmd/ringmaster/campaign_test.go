@@ -118,6 +118,14 @@ func TestCampaignCLI(t *testing.T) {
 	if o, _, _ := call("", "inventory", "show", "pc000.ra.nhs.uk"); !strings.Contains(o, "10.0.18363") {
 		t.Errorf("inventory show after the campaign lacks the observed build:\n%s", o)
 	}
+	// discover changes nothing: every device was observed on 1909, none migrated.
+	if o, e, code := call("", "report", "progress", "--campaign", "discover-all", "-o", "csv"); code != 0 ||
+		!strings.Contains(o, "\nRA,RA,3,0,0.0,0,0,0,0,3,0,0,,") || !strings.Contains(o, "\nTOTAL,all organisations,6,0,0.0,0,0,0,0,6,0,0,,") {
+		t.Errorf("report progress: %d %s %s", code, o, e)
+	}
+	if _, e, code := call("", "report", "progress", "--campaign", "nope"); code != 1 || !strings.Contains(e, "not found") {
+		t.Errorf("report progress for a missing campaign: %d %s", code, e)
+	}
 	if o, _, code := call("", "campaign", "retry", "discover-all", "--failed"); code != 0 || !strings.Contains(o, "0 failed devices") {
 		t.Errorf("retry: %d %s", code, o)
 	}

@@ -100,7 +100,7 @@ throughput and ETA); otherwise it writes structured log lines.`,
 			sch, err := scheduler.New(scheduler.Config{DB: inv.DB(), Store: store, Inventory: inventoryAdapter{a},
 				Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: workers, Lease: lease, Logger: log,
 				Observe: func(ctx context.Context, host string, facts map[string]any, at time.Time) error {
-					return inv.RecordObservation(ctx, host, observedFacts(facts, at), at)
+					return inv.RecordObservation(ctx, host, inventory.FactsFromMap(facts, at), at)
 				}})
 			if err != nil {
 				return err
@@ -254,29 +254,4 @@ func renderLive(b *strings.Builder, sh campaignShow, perMin float64, eta time.Du
 		fmt.Fprintf(b, "  waiting: %s %s (%d)%s\n", who, bl.Reason, bl.Devices, until)
 	}
 	b.WriteString("\n")
-}
-
-// observedFacts turns the engine's device facts into inventory facts,
-// each observed at at; values the inventory cannot take are left unknown.
-func observedFacts(m map[string]any, at time.Time) inventory.Facts {
-	var f inventory.Facts
-	for k, v := range m {
-		fact, ok := inventory.FactByName(k)
-		if !ok {
-			continue
-		}
-		text := fmt.Sprint(v)
-		if list, isList := v.([]any); isList {
-			parts := make([]string, len(list))
-			for i, x := range list {
-				parts[i] = fmt.Sprint(x)
-			}
-			text = strings.Join(parts, ";")
-		}
-		if text == "" && fact != inventory.FactKBs {
-			continue
-		}
-		_ = f.Set(fact, text, at) // a value the inventory refuses stays unknown
-	}
-	return f
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
 // estate is a test estate: the inventory and campaign stores on one SQLite
@@ -121,7 +122,11 @@ func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o pla
 	t.Helper()
 	s, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: e,
 		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: 50 * time.Millisecond,
-		Lease: 5 * time.Second, OnOutcome: onOutcome, Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		Lease: 5 * time.Second, OnOutcome: onOutcome,
+		Observe: func(ctx context.Context, host string, facts map[string]any, at time.Time) error {
+			return e.inv.RecordObservation(ctx, host, inventory.FactsFromMap(facts, at), at)
+		},
+		Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,6 +282,7 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 	if !deferred {
 		t.Errorf("the offline device was never deferred: %+v", tr)
 	}
+	checkProgressReport(t, e, members)
 	_, waves, _ := e.store.Waves(ctx, "upgrade-22h2")
 	for i, w := range waves {
 		if w.Status != orchestrator.WaveDone {
@@ -388,6 +394,66 @@ func TestPauseAndCancel(t *testing.T) {
 	for _, m := range ms {
 		if m.State == orchestrator.DeviceSkipped && m.Reason != "cancelled" {
 			t.Errorf("%s skipped for %q, want cancelled", m.Hostname, m.Reason)
+		}
+	}
+}
+
+// checkProgressReport computes the migration report from the inventory (as
+// the runs observed it) and the campaign's states, and compares every
+// figure, organisation by organisation, with the simulator's ground truth.
+func checkProgressReport(t *testing.T, e *estate, members []sqlite.DeviceRecord) {
+	t.Helper()
+	ctx := context.Background()
+	orgs, err := e.inv.Organisations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _, _ := inventory.ParseVersion("10.0.19045")
+	states := map[string]*report.CampaignState{}
+	for _, m := range members {
+		states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
+	}
+	b := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: target, Now: time.Now()})
+	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Add(d, states[d.Hostname])
+	}
+	p := b.Build()
+	type want struct{ devices, onTarget, failed, compat int }
+	truth := map[string]*want{}
+	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := truth[d.Org]
+		if w == nil {
+			w = &want{}
+			truth[d.Org] = w
+		}
+		w.devices++
+		tr := e.devices[d.Hostname].Endpoint.Machine.Truth()
+		switch {
+		case tr.Build == "10.0.19045":
+			w.onTarget++
+		case e.devices[d.Hostname].Endpoint.Machine.Truth().UpgradesLaunched == 0:
+			w.failed++ // blocked by the compatibility scan
+			w.compat++
+		default:
+			w.failed++ // rolled back
+		}
+	}
+	for _, r := range p.Rows {
+		w := truth[r.Org]
+		if r.Devices != w.devices || r.OnTarget != w.onTarget || r.Failed != w.failed || r.InProgress != 0 || r.Deferred != 0 || r.NotStarted != 0 {
+			t.Errorf("report row %+v; the simulator says %+v", r, *w)
+		}
+		if w.compat > 0 && (len(r.TopReasons) == 0 || r.TopReasons[0].Devices < 1) {
+			t.Errorf("%s: top failure reasons %+v", r.Org, r.TopReasons)
+		}
+		if r.AsOf.IsZero() {
+			t.Errorf("%s: no freshness", r.Org)
 		}
 	}
 }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/report"
+)
+
+func newReportCmd(a *app) *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:   "report",
+		Short: "Report per organisation what the devices were observed to be",
+	})
+	cmd.AddCommand(newReportProgressCmd(a))
+	return cmd
+}
+
+func newReportProgressCmd(a *app) *cobra.Command {
+	var (
+		selector, campaign, target, output, out string
+	)
+	cmd := &cobra.Command{
+		Use:   "progress [-l SELECTOR] [--campaign NAME] [-o table|csv|json] [--out FILE]",
+		Short: "Windows 10 migration per organisation: on the target build, in progress, failed, deferred, ineligible, not started",
+		Long: `Windows 10 migration per organisation. A device counts as migrated when it
+was observed on the target build or later, never because a job exited 0.
+With --campaign, devices not yet migrated are split by how they stand in
+that campaign (in progress, failed with its commonest reasons, deferred,
+ineligible, not started). Every row says how fresh it is: the date of the
+oldest build observation behind it.`,
+		Example: "  ringmaster report progress\n  ringmaster report progress --campaign win10-22h2 -o csv --out progress.csv\n" +
+			"  ringmaster report progress -l 'org in (RXX,RYY)' -o json",
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			sel, err := inventory.ParseSelector(selector)
+			if err != nil {
+				return usageError{err}
+			}
+			tb, _, err := inventory.ParseVersion(target)
+			if err != nil {
+				return usagef("--target-build %q: %v", target, err)
+			}
+			s, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			orgs, err := s.Organisations(ctx)
+			if err != nil {
+				return err
+			}
+			states := map[string]*report.CampaignState{}
+			if campaign != "" {
+				cs, err := a.campaigns(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := cs.Campaign(ctx, campaign); err != nil {
+					return err
+				}
+				ms, err := cs.Members(ctx, campaign)
+				if err != nil {
+					return err
+				}
+				for _, m := range ms {
+					states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
+				}
+			}
+			b := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: tb, Now: a.now()})
+			for d, err := range s.Devices(ctx, sel) {
+				if err != nil {
+					return err
+				}
+				b.Add(d, states[d.Hostname])
+			}
+			w, err := a.createOutput(out)
+			if err != nil {
+				return err
+			}
+			defer w.Abort()
+			if err := report.WriteProgress(w, b.Build(), output); err != nil {
+				return fmt.Errorf("report progress: %w", err)
+			}
+			if err := w.Commit(); err != nil {
+				return err
+			}
+			if out != "" {
+				fmt.Fprintf(a.stderr, "wrote %s\n", out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
+	cmd.Flags().StringVar(&campaign, "campaign", "", "split devices not yet migrated by their state in this campaign")
+	cmd.Flags().StringVar(&target, "target-build", "10.0.19045", "the build (or later) that counts as migrated")
+	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
+	return cmd
+}

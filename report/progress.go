@@ -1,0 +1,176 @@
+// Package report computes the figures managers read: how far each
+// organisation's Windows 10 migration is, from what its devices were
+// observed to be and how each device stands in a campaign. It knows
+// nothing of storage or of how figures are shown: callers feed it devices
+// and campaign states, and the CLI (and later a web dashboard) render the
+// result as a table, CSV, JSON or HTML.
+package report
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// CampaignState is how a device stands in the campaign a report follows.
+type CampaignState struct {
+	State  string // pending, queued, running, succeeded, failed, skipped, deferred
+	Reason string
+}
+
+// ProgressOptions say what progress is measured against.
+type ProgressOptions struct {
+	TargetBuild inventory.Version // devices observed on this build or later count as migrated
+	Now         time.Time
+	// StaleAfter is how long since a device was last seen before it counts
+	// as not seen recently (default 30 days).
+	StaleAfter time.Duration
+}
+
+// ReasonCount is how many devices failed for one reason.
+type ReasonCount struct {
+	Reason  string `json:"reason"`
+	Devices int    `json:"devices"`
+}
+
+// ProgressRow is one organisation's migration figures (or the total).
+type ProgressRow struct {
+	Org  string `json:"org"`
+	Name string `json:"name"`
+	// Devices is every device of the organisation in the report's scope.
+	Devices int `json:"devices"`
+	// OnTarget are observed on the target build or later.
+	OnTarget   int     `json:"on_target"`
+	OnTargetPc float64 `json:"on_target_percent"`
+	// InProgress are queued or running in the campaign.
+	InProgress int `json:"in_progress"`
+	// Failed and their commonest reasons, in the campaign.
+	Failed     int           `json:"failed"`
+	TopReasons []ReasonCount `json:"top_failure_reasons"`
+	// Deferred could not be reached and wait for a retry.
+	Deferred int `json:"deferred"`
+	// Ineligible were skipped by the playbook as unable to upgrade.
+	Ineligible int `json:"ineligible"`
+	// NotStarted are neither on target nor anywhere in the campaign yet.
+	NotStarted int `json:"not_started"`
+	// NotSeen have not been seen alive for StaleAfter (or never).
+	NotSeen int `json:"not_seen_recently"`
+	// Unknown have no observed build: they cannot count as migrated.
+	Unknown int `json:"build_unknown"`
+	// AsOf is the oldest observation of a build behind OnTarget: how fresh
+	// the figure is (zero when no build is known).
+	AsOf time.Time `json:"as_of"`
+
+	reasons map[string]int
+}
+
+// Progress is the migration report: a row per organisation and the total.
+type Progress struct {
+	TargetBuild string        `json:"target_build"`
+	GeneratedAt time.Time     `json:"generated_at"`
+	Rows        []ProgressRow `json:"organisations"`
+	Total       ProgressRow   `json:"total"`
+}
+
+// ProgressBuilder accumulates devices into a Progress.
+type ProgressBuilder struct {
+	opts  ProgressOptions
+	names map[string]string
+	rows  map[string]*ProgressRow
+	total ProgressRow
+}
+
+// NewProgress starts a progress report over the given organisations.
+func NewProgress(orgs []inventory.Organisation, opts ProgressOptions) *ProgressBuilder {
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 30 * 24 * time.Hour
+	}
+	b := &ProgressBuilder{opts: opts, names: map[string]string{}, rows: map[string]*ProgressRow{}}
+	for _, o := range orgs {
+		b.names[o.Code] = o.Name
+	}
+	b.total = ProgressRow{Org: "TOTAL", Name: "all organisations", reasons: map[string]int{}}
+	return b
+}
+
+// Add counts one device; st is its campaign state (nil when the report
+// follows no campaign or the device is not in it).
+func (b *ProgressBuilder) Add(d *inventory.Device, st *CampaignState) {
+	r := b.rows[d.Org]
+	if r == nil {
+		r = &ProgressRow{Org: d.Org, Name: b.names[d.Org], reasons: map[string]int{}}
+		b.rows[d.Org] = r
+	}
+	for _, row := range []*ProgressRow{r, &b.total} {
+		row.add(d, st, b.opts)
+	}
+}
+
+func (r *ProgressRow) add(d *inventory.Device, st *CampaignState, o ProgressOptions) {
+	r.Devices++
+	known := d.Facts.Known(inventory.FactOSBuild)
+	onTarget := known && d.Facts.OSBuild.Compare(o.TargetBuild) >= 0
+	if known {
+		at := d.Facts.ObservedAt[inventory.FactOSBuild]
+		if r.AsOf.IsZero() || at.Before(r.AsOf) {
+			r.AsOf = at
+		}
+	} else {
+		r.Unknown++
+	}
+	if d.LastSeen.IsZero() || o.Now.Sub(d.LastSeen) > o.StaleAfter {
+		r.NotSeen++
+	}
+	switch {
+	case onTarget:
+		r.OnTarget++
+	case st == nil || st.State == "pending":
+		r.NotStarted++
+	case st.State == "queued" || st.State == "running":
+		r.InProgress++
+	case st.State == "deferred":
+		r.Deferred++
+	case st.State == "skipped" && strings.HasPrefix(st.Reason, "ineligible"):
+		r.Ineligible++
+	case st.State == "failed":
+		r.Failed++
+		r.reasons[st.Reason]++
+	default:
+		// Succeeded or skipped in the campaign but not observed on the
+		// target build: the facts decide, so it has not migrated yet.
+		r.NotStarted++
+	}
+}
+
+// Build finishes the report: rows sorted by organisation code.
+func (b *ProgressBuilder) Build() Progress {
+	p := Progress{TargetBuild: b.opts.TargetBuild.String(), GeneratedAt: b.opts.Now}
+	for _, r := range b.rows {
+		p.Rows = append(p.Rows, r.finish())
+	}
+	slices.SortFunc(p.Rows, func(x, y ProgressRow) int { return strings.Compare(x.Org, y.Org) })
+	p.Total = b.total.finish()
+	return p
+}
+
+func (r *ProgressRow) finish() ProgressRow {
+	out := *r
+	if out.Devices > 0 {
+		out.OnTargetPc = float64(out.OnTarget) * 100 / float64(out.Devices)
+	}
+	out.TopReasons = []ReasonCount{}
+	for reason, n := range r.reasons {
+		out.TopReasons = append(out.TopReasons, ReasonCount{reason, n})
+	}
+	slices.SortFunc(out.TopReasons, func(x, y ReasonCount) int {
+		return cmp.Or(y.Devices-x.Devices, strings.Compare(x.Reason, y.Reason))
+	})
+	if len(out.TopReasons) > 3 {
+		out.TopReasons = out.TopReasons[:3]
+	}
+	out.reasons = nil
+	return out
+}

@@ -1,0 +1,102 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var now = time.Date(2027, 1, 12, 20, 0, 0, 0, time.UTC)
+
+func dev(host, org, build string, seen time.Time, observed time.Time) *inventory.Device {
+	d := &inventory.Device{Hostname: host, Org: org, LastSeen: seen}
+	if build != "" {
+		if err := d.Facts.Set(inventory.FactOSBuild, build, observed); err != nil {
+			panic(err)
+		}
+	}
+	return d
+}
+
+func sampleProgress() Progress {
+	target, _, _ := inventory.ParseVersion("10.0.19045")
+	b := NewProgress([]inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}},
+		ProgressOptions{TargetBuild: target, Now: now})
+	day := 24 * time.Hour
+	obs := now.Add(-2 * day)
+	b.Add(dev("a1", "RAA", "10.0.19045", now, obs), &CampaignState{"succeeded", "completed"})
+	b.Add(dev("a2", "RAA", "10.0.19045", now, now.Add(-5*day)), nil) // upgraded before the campaign
+	b.Add(dev("a3", "RAA", "10.0.18363", now, obs), &CampaignState{"running", ""})
+	b.Add(dev("a4", "RAA", "10.0.18363", now, obs), &CampaignState{"failed", "compat_blocked:0xC1900208"})
+	b.Add(dev("a5", "RAA", "10.0.18363", now, obs), &CampaignState{"failed", "compat_blocked:0xC1900208"})
+	b.Add(dev("a6", "RAA", "10.0.18363", now, obs), &CampaignState{"failed", "rolled_back:0xC1900101"})
+	b.Add(dev("a7", "RAA", "10.0.18363", now.Add(-40*day), obs), &CampaignState{"deferred", "unreachable"})
+	// Succeeded by its run's account, but observed on the old build: the
+	// facts decide, so it is not counted as migrated.
+	b.Add(dev("a8", "RAA", "10.0.18363", now, obs), &CampaignState{"succeeded", "completed"})
+	b.Add(dev("b1", "RBB", "6.1.7601", time.Time{}, obs), &CampaignState{"pending", ""})
+	b.Add(dev("b2", "RBB", "", time.Time{}, time.Time{}), nil)
+	b.Add(dev("b3", "RBB", "10.0.17763", now, obs), &CampaignState{"skipped", "ineligible_edition"})
+	b.Add(dev("b4", "RBB", "10.0.22621", now, obs), nil) // later than the target counts
+	return b.Build()
+}
+
+func TestProgressFigures(t *testing.T) {
+	p := sampleProgress()
+	raa, rbb, total := p.Rows[0], p.Rows[1], p.Total
+	tests := []struct {
+		name      string
+		got, want int
+	}{
+		{"RAA devices", raa.Devices, 8}, {"RAA on target", raa.OnTarget, 2}, {"RAA in progress", raa.InProgress, 1},
+		{"RAA failed", raa.Failed, 3}, {"RAA deferred", raa.Deferred, 1}, {"RAA not started", raa.NotStarted, 1},
+		{"RAA not seen", raa.NotSeen, 1}, {"RBB on target", rbb.OnTarget, 1}, {"RBB ineligible", rbb.Ineligible, 1},
+		{"RBB not started", rbb.NotStarted, 2}, {"RBB unknown", rbb.Unknown, 1}, {"RBB not seen", rbb.NotSeen, 2},
+		{"total devices", total.Devices, 12}, {"total on target", total.OnTarget, 3}, {"total failed", total.Failed, 3},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %d, want %d", tt.name, tt.got, tt.want)
+		}
+	}
+	if raa.TopReasons[0] != (ReasonCount{"compat_blocked:0xC1900208", 2}) || raa.OnTargetPc != 25 {
+		t.Errorf("RAA: %+v", raa)
+	}
+	// Freshness: the oldest build observation behind the row.
+	if !raa.AsOf.Equal(now.Add(-5*24*time.Hour)) || !total.AsOf.Equal(raa.AsOf) {
+		t.Errorf("as of: RAA %s, total %s", raa.AsOf, total.AsOf)
+	}
+}
+
+// TestProgressFormats pins the table, CSV and JSON forms.
+func TestProgressFormats(t *testing.T) {
+	for _, format := range []string{FormatTable, FormatCSV, FormatJSON} {
+		var b bytes.Buffer
+		if err := WriteProgress(&b, sampleProgress(), format); err != nil {
+			t.Fatal(err)
+		}
+		golden := "testdata/progress." + format
+		if *update {
+			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(b.Bytes(), want) {
+			t.Errorf("%s form differs from %s:\n%s", format, golden, b.String())
+		}
+	}
+	if err := WriteProgress(&bytes.Buffer{}, sampleProgress(), "xml"); err == nil {
+		t.Error("an unknown format was accepted")
+	}
+}
