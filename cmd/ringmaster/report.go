@@ -14,7 +14,69 @@ func newReportCmd(a *app) *cobra.Command {
 		Use:   "report",
 		Short: "Report per organisation what the devices were observed to be",
 	})
-	cmd.AddCommand(newReportProgressCmd(a))
+	cmd.AddCommand(newReportProgressCmd(a), newReportAlertsCmd(a))
+	return cmd
+}
+
+func newReportAlertsCmd(a *app) *cobra.Command {
+	var selector, output, out string
+	cmd := &cobra.Command{
+		Use:   "alerts [ID ...] [-l SELECTOR] [-o table|csv|json] [--out FILE]",
+		Short: "Compliance per organisation with each alert (or those named): compliant, exposed, overdue, at risk",
+		Long: `Compliance per organisation with High Severity Alerts, from the builds and
+updates devices were observed to have: compliant (a remediating update, or
+a later one that supersedes it), exposed, overdue (exposed after the
+deadline), unknown (never observed: counted apart, never as compliant),
+and at risk (still exposed with the deadline passed or under a week away).
+Every row says how fresh it is: the oldest observation of updates behind it.`,
+		Example: "  ringmaster report alerts\n  ringmaster report alerts HSA-2019-0042 -o csv --out dejablue.csv",
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			sel, err := inventory.ParseSelector(selector)
+			if err != nil {
+				return usageError{err}
+			}
+			s, err := a.alerts(ctx)
+			if err != nil {
+				return err
+			}
+			list, err := s.List(ctx)
+			if err != nil {
+				return err
+			}
+			if len(argv) > 0 {
+				list = list[:0]
+				for _, id := range argv {
+					al, err := s.Get(ctx, id)
+					if err != nil {
+						return err
+					}
+					list = append(list, al)
+				}
+			}
+			w, err := a.createOutput(out)
+			if err != nil {
+				return err
+			}
+			defer w.Abort()
+			for i, al := range list {
+				c, _, err := a.compliance(ctx, al, sel)
+				if err != nil {
+					return err
+				}
+				if i > 0 && output == report.FormatTable {
+					fmt.Fprintln(w)
+				}
+				if err := report.WriteCompliance(w, c, output); err != nil {
+					return err
+				}
+			}
+			return w.Commit()
+		},
+	}
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
+	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
 }
 

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
+	"github.com/ringmaster-fleet/ringmaster/report"
+)
+
+// alerts opens the alert store in the inventory's database.
+func (a *app) alerts(ctx context.Context) (*asqlite.Store, error) {
+	s, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return asqlite.Open(ctx, s.DB(), a.now)
+}
+
+func newAlertCmd(a *app) *cobra.Command {
+	cmd := group(&cobra.Command{
+		Use:     "alert",
+		Aliases: []string{"alerts"},
+		Short:   "High Severity Alerts: add, list, show, and remediate with a campaign",
+	})
+	cmd.AddCommand(newAlertAddCmd(a), newAlertListCmd(a), newAlertShowCmd(a), newAlertRemediateCmd(a))
+	return cmd
+}
+
+func newAlertAddCmd(a *app) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "add -f ALERT.yaml",
+		Short: "Add a High Severity Alert: its deadline and the updates that remediate it per build",
+		Example: `  ringmaster alert add -f dejablue.yaml
+
+  # dejablue.yaml
+  id: HSA-2019-0042
+  title: DejaBlue (CVE-2019-1181, CVE-2019-1182) RDP remote code execution
+  issued: 2019-08-13
+  deadline: 2019-08-27
+  remediation:                       # per build: any one of these updates
+    "10.0.18363": [KB4512508]
+    "6.1.7601": [KB4512506, KB4512486]
+  supersedence:                      # later cumulative updates that include one
+    KB4512508: [KB4517389]`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return usagef("give the alert file with -f FILE")
+			}
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return fmt.Errorf("alert add: %w", err)
+			}
+			al, err := alerts.Parse(file, data)
+			if err != nil {
+				return fmt.Errorf("alert add: %w", err)
+			}
+			s, err := a.alerts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := s.Add(cmd.Context(), al, data); err != nil {
+				return fmt.Errorf("alert add: %w", err)
+			}
+			fmt.Fprintf(a.stdout, "added alert %s (deadline %s, %d builds)\n", al.ID, al.Deadline, len(al.Remediation))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "alert YAML file")
+	return cmd
+}
+
+func newAlertListCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Short:   "List the alerts",
+		Example: "  ringmaster alert list",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.alerts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			list, err := s.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, al := range list {
+				fmt.Fprintf(a.stdout, "%-16s issued %s  deadline %s  %s\n", al.ID, al.Issued, al.Deadline, al.Title)
+			}
+			return nil
+		},
+	}
+}
+
+// compliance computes an alert's compliance over the devices a selector
+// matches, and lists the exposed ones.
+func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Selector) (report.Compliance, []string, error) {
+	s, err := a.open(ctx)
+	if err != nil {
+		return report.Compliance{}, nil, err
+	}
+	orgs, err := s.Organisations(ctx)
+	if err != nil {
+		return report.Compliance{}, nil, err
+	}
+	b := report.NewCompliance(al, orgs, a.now())
+	var exposed []string
+	for d, err := range s.Devices(ctx, sel) {
+		if err != nil {
+			return report.Compliance{}, nil, err
+		}
+		b.Add(d)
+		if al.Check(d) == alerts.Exposed {
+			exposed = append(exposed, d.Hostname)
+		}
+	}
+	return b.Build(), exposed, nil
+}
+
+func newAlertShowCmd(a *app) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show an alert and each organisation's compliance with it",
+		Example: "  ringmaster alert show HSA-2019-0042\n  ringmaster alert show HSA-2019-0042 -o csv",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			s, err := a.alerts(cmd.Context())
+			if err != nil {
+				return err
+			}
+			al, err := s.Get(cmd.Context(), argv[0])
+			if err != nil {
+				return err
+			}
+			c, _, err := a.compliance(cmd.Context(), al, inventory.Everything())
+			if err != nil {
+				return err
+			}
+			if output == report.FormatTable {
+				builds := make([]string, 0, len(al.Remediation))
+				for b := range al.Remediation {
+					builds = append(builds, b)
+				}
+				slices.Sort(builds)
+				fmt.Fprintf(a.stdout, "remediated by (any one, or a later update that supersedes it):\n")
+				for _, b := range builds {
+					fmt.Fprintf(a.stdout, "  %-12s %s\n", b, strings.Join(al.Satisfying(b), ", "))
+				}
+				fmt.Fprintln(a.stdout)
+			}
+			return report.WriteCompliance(a.stdout, c, output)
+		},
+	}
+	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	return cmd
+}
+
+func newAlertRemediateCmd(a *app) *cobra.Command {
+	var source, name string
+	cmd := &cobra.Command{
+		Use:   "remediate ID --source FOLDER",
+		Short: "Create a campaign that installs an alert's updates on the devices still exposed",
+		Long: `Create a campaign (a draft: review it, then campaign start) that runs the
+hsa-remediate playbook on every device observed to be exposed to the alert
+(on a build it names, without a remediating update or a later one that
+supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
+		Example: `  ringmaster alert remediate HSA-2019-0042 --source '\\dp01\updates$'`,
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if source == "" {
+				return usagef("give the folder holding the updates (KBnnnnnnn.msu) with --source")
+			}
+			ctx := cmd.Context()
+			as, err := a.alerts(ctx)
+			if err != nil {
+				return err
+			}
+			al, err := as.Get(ctx, argv[0])
+			if err != nil {
+				return err
+			}
+			_, exposed, err := a.compliance(ctx, al, inventory.Everything())
+			if err != nil {
+				return err
+			}
+			if len(exposed) == 0 {
+				fmt.Fprintf(a.stdout, "no device is observed to be exposed to %s: nothing to do\n", al.ID)
+				return nil
+			}
+			if name == "" {
+				name = "remediate-" + strings.ToLower(al.ID)
+			}
+			spec := map[string]any{
+				"name":     name,
+				"playbook": "hsa-remediate",
+				"params":   map[string]any{"alert": al.ID, "required": al.Required(), "source": source},
+				"target":   "hostname in (" + strings.Join(exposed, ",") + ")",
+				"deadline": al.DeadlineAt().AddDate(0, 0, 1).Format("2006-01-02T15:04:05Z"),
+				"waves": []map[string]any{
+					{"name": "pilot", "count": max(1, len(exposed)/20), "soak": "4h"},
+					{"name": "rest"},
+				},
+			}
+			data, err := yaml.Marshal(spec)
+			if err != nil {
+				return err
+			}
+			cs, err := a.campaigns(ctx)
+			if err != nil {
+				return err
+			}
+			file := name + ".yaml"
+			c, err := scheduler.Create(ctx, cs, a.campaignSources(), file, data)
+			if err != nil {
+				return fmt.Errorf("alert remediate: %w", err)
+			}
+			fmt.Fprintf(a.stdout, "created campaign %s (draft) for the %d exposed devices: pilot %d, rest %d\n", name, len(exposed), c.WaveSizes[0], c.WaveSizes[1])
+			fmt.Fprintf(a.stdout, "review it with ringmaster campaign show %s, then ringmaster campaign start %s\n", name, name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&source, "source", "", `folder (share or local) holding the updates as KBnnnnnnn.msu, e.g. \\dp01\updates$`)
+	cmd.Flags().StringVar(&name, "campaign", "", "campaign name (default remediate-ID)")
+	return cmd
+}

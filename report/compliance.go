@@ -1,0 +1,174 @@
+package report
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// ComplianceRow is one organisation's standing against one alert.
+type ComplianceRow struct {
+	Org         string  `json:"org"`
+	Name        string  `json:"name"`
+	Devices     int     `json:"devices"`
+	Affected    int     `json:"affected"` // on a build the alert names
+	Compliant   int     `json:"compliant"`
+	CompliantPc float64 `json:"compliant_percent"` // of the affected (100 when none is)
+	Exposed     int     `json:"exposed"`
+	Unknown     int     `json:"unknown"` // build or updates never observed: counted apart, never as compliant
+	Overdue     int     `json:"overdue"` // exposed after the deadline
+	// AtRisk: devices are still exposed and the deadline has passed or is
+	// less than AtRiskDays away.
+	AtRisk bool `json:"at_risk"`
+	// AsOf is the oldest observation of installed updates behind the row.
+	AsOf time.Time `json:"as_of"`
+}
+
+// Compliance is an alert's report: a row per organisation and the total.
+type Compliance struct {
+	Alert       string          `json:"alert"`
+	Title       string          `json:"title"`
+	Deadline    string          `json:"deadline"`
+	DaysLeft    int             `json:"days_left"` // negative after the deadline
+	GeneratedAt time.Time       `json:"generated_at"`
+	Rows        []ComplianceRow `json:"organisations"`
+	Total       ComplianceRow   `json:"total"`
+}
+
+// AtRiskDays is how close the deadline must be for exposed devices to put
+// an organisation at risk. Until daily history gives a pace, nearness is
+// the measure.
+const AtRiskDays = 7
+
+// ComplianceBuilder accumulates devices into a Compliance.
+type ComplianceBuilder struct {
+	a     *alerts.Alert
+	now   time.Time
+	names map[string]string
+	rows  map[string]*ComplianceRow
+	total ComplianceRow
+}
+
+// NewCompliance starts an alert's compliance report.
+func NewCompliance(a *alerts.Alert, orgs []inventory.Organisation, now time.Time) *ComplianceBuilder {
+	b := &ComplianceBuilder{a: a, now: now, names: map[string]string{}, rows: map[string]*ComplianceRow{},
+		total: ComplianceRow{Org: "TOTAL", Name: "all organisations"}}
+	for _, o := range orgs {
+		b.names[o.Code] = o.Name
+	}
+	return b
+}
+
+// Add counts one device, as observed.
+func (b *ComplianceBuilder) Add(d *inventory.Device) {
+	r := b.rows[d.Org]
+	if r == nil {
+		r = &ComplianceRow{Org: d.Org, Name: b.names[d.Org]}
+		b.rows[d.Org] = r
+	}
+	st := b.a.Check(d)
+	overdue := st == alerts.Exposed && !b.now.Before(b.a.DeadlineAt().AddDate(0, 0, 1))
+	for _, row := range []*ComplianceRow{r, &b.total} {
+		row.Devices++
+		switch st {
+		case alerts.Compliant:
+			row.Affected++
+			row.Compliant++
+		case alerts.Exposed:
+			row.Affected++
+			row.Exposed++
+			if overdue {
+				row.Overdue++
+			}
+		case alerts.Unknown:
+			row.Unknown++
+		}
+		if at := d.Facts.ObservedAt[inventory.FactKBs]; !at.IsZero() && (row.AsOf.IsZero() || at.Before(row.AsOf)) {
+			row.AsOf = at
+		}
+	}
+}
+
+// Build finishes the report.
+func (b *ComplianceBuilder) Build() Compliance {
+	days := int(math.Floor(b.a.DeadlineAt().AddDate(0, 0, 1).Sub(b.now).Hours() / 24))
+	c := Compliance{Alert: b.a.ID, Title: b.a.Title, Deadline: b.a.Deadline, DaysLeft: days, GeneratedAt: b.now}
+	finish := func(r ComplianceRow) ComplianceRow {
+		r.CompliantPc = 100
+		if r.Affected > 0 {
+			r.CompliantPc = float64(r.Compliant) * 100 / float64(r.Affected)
+		}
+		r.AtRisk = r.Exposed > 0 && days < AtRiskDays
+		return r
+	}
+	for _, r := range b.rows {
+		c.Rows = append(c.Rows, finish(*r))
+	}
+	slices.SortFunc(c.Rows, func(x, y ComplianceRow) int { return strings.Compare(x.Org, y.Org) })
+	c.Total = finish(b.total)
+	return c
+}
+
+var complianceHeader = []string{"ORG", "NAME", "DEVICES", "AFFECTED", "COMPLIANT", "%", "EXPOSED", "OVERDUE", "UNKNOWN", "AT RISK", "AS OF"}
+
+func (r ComplianceRow) cells() []string {
+	risk := "no"
+	if r.AtRisk {
+		risk = "yes"
+	}
+	asOf := ""
+	if !r.AsOf.IsZero() {
+		asOf = r.AsOf.UTC().Format(time.DateOnly)
+	}
+	return []string{r.Org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.Affected), strconv.Itoa(r.Compliant),
+		fmt.Sprintf("%.1f", r.CompliantPc), strconv.Itoa(r.Exposed), strconv.Itoa(r.Overdue), strconv.Itoa(r.Unknown), risk, asOf}
+}
+
+// WriteCompliance writes an alert's compliance report as a table, CSV or
+// JSON.
+func WriteCompliance(w io.Writer, c Compliance, format string) error {
+	switch format {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(c)
+	case FormatCSV:
+		cw := csv.NewWriter(w)
+		header := make([]string, len(complianceHeader))
+		for i, h := range complianceHeader {
+			header[i] = csvName(h)
+			if h == "%" {
+				header[i] = "compliant_percent"
+			}
+		}
+		if err := cw.Write(header); err != nil {
+			return err
+		}
+		for _, r := range append(c.Rows, c.Total) {
+			if err := cw.Write(r.cells()); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case FormatTable:
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "%s: %s\ndeadline %s (%d days left); generated %s\n\n", c.Alert, c.Title, c.Deadline, c.DaysLeft, c.GeneratedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintln(tw, strings.Join(complianceHeader, "\t"))
+		for _, r := range append(c.Rows, c.Total) {
+			fmt.Fprintln(tw, strings.Join(r.cells(), "\t"))
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("report format %q: want table, csv or json", format)
+}

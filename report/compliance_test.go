@@ -1,0 +1,77 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+func sampleCompliance(t *testing.T, at time.Time) Compliance {
+	t.Helper()
+	data, err := os.ReadFile("testdata/dejablue.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := alerts.Parse("dejablue.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := time.Date(2019, 8, 19, 9, 0, 0, 0, time.UTC)
+	dev := func(org, build, kbs string) *inventory.Device {
+		d := &inventory.Device{Hostname: "pc", Org: org}
+		d.Facts.Set(inventory.FactOSBuild, build, obs)
+		if kbs != "-" {
+			d.Facts.Set(inventory.FactKBs, kbs, obs)
+		}
+		return d
+	}
+	b := NewCompliance(a, []inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}}, at)
+	b.Add(dev("RAA", "10.0.18363", "KB4512508"))
+	b.Add(dev("RAA", "10.0.18363", "KB4524570")) // superseding
+	b.Add(dev("RAA", "10.0.17763", ""))          // exposed
+	b.Add(dev("RAA", "10.0.19045", ""))          // not affected
+	b.Add(dev("RBB", "6.1.7601", "KB4512486"))
+	b.Add(dev("RBB", "10.0.17763", "-")) // unknown
+	return b.Build()
+}
+
+func TestComplianceFigures(t *testing.T) {
+	before := sampleCompliance(t, time.Date(2019, 8, 24, 12, 0, 0, 0, time.UTC))
+	raa, rbb := before.Rows[0], before.Rows[1]
+	if raa.Affected != 3 || raa.Compliant != 2 || raa.Exposed != 1 || raa.Overdue != 0 || !raa.AtRisk || before.DaysLeft != 3 {
+		t.Errorf("RAA before the deadline: %+v, days left %d", raa, before.DaysLeft)
+	}
+	if rbb.Affected != 1 || rbb.Compliant != 1 || rbb.Unknown != 1 || rbb.CompliantPc != 100 || rbb.AtRisk {
+		t.Errorf("RBB: %+v", rbb)
+	}
+	after := sampleCompliance(t, time.Date(2019, 9, 2, 0, 0, 0, 0, time.UTC))
+	if after.Rows[0].Overdue != 1 || after.Total.Overdue != 1 || after.DaysLeft >= 0 {
+		t.Errorf("after the deadline: %+v, days left %d", after.Total, after.DaysLeft)
+	}
+	early := sampleCompliance(t, time.Date(2019, 8, 14, 0, 0, 0, 0, time.UTC))
+	if early.Rows[0].AtRisk {
+		t.Errorf("two weeks before the deadline RAA is at risk: %+v", early.Rows[0])
+	}
+	for _, format := range []string{FormatTable, FormatCSV, FormatJSON} {
+		var buf bytes.Buffer
+		if err := WriteCompliance(&buf, before, format); err != nil {
+			t.Fatal(err)
+		}
+		golden := "testdata/compliance." + format
+		if *update {
+			os.WriteFile(golden, buf.Bytes(), 0o644)
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Errorf("%s form differs from %s:\n%s", format, golden, buf.String())
+		}
+	}
+}
