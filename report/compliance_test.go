@@ -75,3 +75,59 @@ func TestComplianceFigures(t *testing.T) {
 		}
 	}
 }
+
+func TestScorecard(t *testing.T) {
+	data, _ := os.ReadFile("testdata/dejablue.yaml")
+	a, err := alerts.Parse("dejablue.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2019, 8, 24, 12, 0, 0, 0, time.UTC)
+	obs := at.Add(-48 * time.Hour)
+	dev := func(org, build, kbs string, seen time.Time) *inventory.Device {
+		d := &inventory.Device{Hostname: "pc", Org: org, LastSeen: seen}
+		d.Facts.Set(inventory.FactOSBuild, build, obs)
+		d.Facts.Set(inventory.FactKBs, kbs, obs)
+		return d
+	}
+	supported, _, _ := inventory.ParseVersion("10.0.18362")
+	b := NewScorecard([]inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}}, supported, []*alerts.Alert{a}, at)
+	b.Add(dev("RAA", "10.0.18363", "KB4512508", at))
+	b.Add(dev("RAA", "10.0.17763", "", at))
+	b.Add(dev("RBB", "6.1.7601", "KB4512486", time.Time{}))
+	b.Add(dev("RBB", "10.0.18362", "", at.Add(-40*24*time.Hour)))
+	s := b.Build()
+	if r := s.Rows[0]; r.SupportedPc != 50 || r.AlertPc["HSA-2019-0042"] != 50 || r.NotSeen30d != 0 {
+		t.Errorf("RAA %+v", r)
+	}
+	if r := s.Rows[1]; r.SupportedPc != 50 || r.AlertPc["HSA-2019-0042"] != 50 || r.NotSeen30d != 2 {
+		t.Errorf("RBB %+v", r)
+	}
+	if s.Total.Devices != 4 || s.Total.SupportedPc != 50 || s.Total.NotSeen30d != 2 {
+		t.Errorf("total %+v", s.Total)
+	}
+	if err := SortScorecard(&s, "not_seen"); err != nil || s.Rows[0].Org != "RBB" {
+		t.Errorf("sorted by not_seen: %v %+v", err, s.Rows)
+	}
+	if err := SortScorecard(&s, "nope"); err == nil {
+		t.Error("an unknown sort column was accepted")
+	}
+	for _, format := range []string{FormatTable, FormatCSV, FormatJSON} {
+		var buf bytes.Buffer
+		if err := WriteScorecard(&buf, s, format); err != nil {
+			t.Fatal(err)
+		}
+		golden := "testdata/scorecard." + format
+		if *update {
+			os.WriteFile(golden, buf.Bytes(), 0o644)
+			continue
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test -update)", err)
+		}
+		if !bytes.Equal(buf.Bytes(), want) {
+			t.Errorf("%s form differs from %s:\n%s", format, golden, buf.String())
+		}
+	}
+}

@@ -30,6 +30,8 @@ func TestAlertCLI(t *testing.T) {
 	s.run("alert", "add", "-f", "dejablue.yaml")
 	s.run("alert", "list")
 	s.run("report", "alerts", "-o", "csv")
+	s.run("report", "scorecard", "--sort", "HSA-2019-0042")
+	s.run("report", "scorecard", "--sort", "nope")
 	s.run("alert", "remediate", "HSA-2019-0042")
 	s.run("alert", "remediate", "HSA-2019-0042", "--source", `\\dp01\updates$`)
 	s.run("campaign", "show", "remediate-hsa-2019-0042")

@@ -14,7 +14,74 @@ func newReportCmd(a *app) *cobra.Command {
 		Use:   "report",
 		Short: "Report per organisation what the devices were observed to be",
 	})
-	cmd.AddCommand(newReportProgressCmd(a), newReportAlertsCmd(a))
+	cmd.AddCommand(newReportProgressCmd(a), newReportAlertsCmd(a), newReportScorecardCmd(a))
+	return cmd
+}
+
+func newReportScorecardCmd(a *app) *cobra.Command {
+	var selector, supported, sortBy, output, out string
+	cmd := &cobra.Command{
+		Use:   "scorecard [-l SELECTOR] [--sort COLUMN] [-o table|csv|json] [--out FILE]",
+		Short: "One row per organisation: % on supported Windows 10, % compliant with each alert, devices not seen for 30 days",
+		Long: `The leadership scorecard: per organisation and for the nation, the share of
+devices observed on a supported Windows 10 build, the share of affected
+devices compliant with each alert, and the devices not seen alive for 30
+days, each row with the date of the oldest observation behind it.`,
+		Example: "  ringmaster report scorecard\n  ringmaster report scorecard --sort supported -o csv --out scorecard.csv",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			sel, err := inventory.ParseSelector(selector)
+			if err != nil {
+				return usageError{err}
+			}
+			sb, _, err := inventory.ParseVersion(supported)
+			if err != nil {
+				return usagef("--supported-build %q: %v", supported, err)
+			}
+			s, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			orgs, err := s.Organisations(ctx)
+			if err != nil {
+				return err
+			}
+			as, err := a.alerts(ctx)
+			if err != nil {
+				return err
+			}
+			list, err := as.List(ctx)
+			if err != nil {
+				return err
+			}
+			b := report.NewScorecard(orgs, sb, list, a.now())
+			for d, err := range s.Devices(ctx, sel) {
+				if err != nil {
+					return err
+				}
+				b.Add(d)
+			}
+			sc := b.Build()
+			if err := report.SortScorecard(&sc, sortBy); err != nil {
+				return usageError{err}
+			}
+			w, err := a.createOutput(out)
+			if err != nil {
+				return err
+			}
+			defer w.Abort()
+			if err := report.WriteScorecard(w, sc, output); err != nil {
+				return err
+			}
+			return w.Commit()
+		},
+	}
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
+	cmd.Flags().StringVar(&supported, "supported-build", "10.0.19044", "the oldest Windows 10 build that counts as supported")
+	cmd.Flags().StringVar(&sortBy, "sort", "org", "order rows by org, supported (worst first), not_seen (most first) or an alert id (least compliant first)")
+	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
 }
 

@@ -1,0 +1,209 @@
+package report
+
+import (
+	"cmp"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// ScorecardRow is one organisation's line on the leadership scorecard.
+type ScorecardRow struct {
+	Org     string `json:"org"`
+	Name    string `json:"name"`
+	Devices int    `json:"devices"`
+	// SupportedPc is the share observed on a supported Windows 10 build.
+	SupportedPc float64 `json:"supported_percent"`
+	// AlertPc is, per alert id, the share of affected devices compliant
+	// (100 when none is affected).
+	AlertPc map[string]float64 `json:"alert_compliant_percent"`
+	// NotSeen30d have not been seen alive for 30 days (or never).
+	NotSeen30d int `json:"not_seen_30d"`
+	// AsOf is the oldest observation behind the row.
+	AsOf time.Time `json:"as_of"`
+
+	supported int
+	affected  map[string]int
+	compliant map[string]int
+}
+
+// Scorecard is the leadership view: a row per organisation and the
+// national total.
+type Scorecard struct {
+	SupportedBuild string         `json:"supported_build"`
+	Alerts         []string       `json:"alerts"`
+	GeneratedAt    time.Time      `json:"generated_at"`
+	Rows           []ScorecardRow `json:"organisations"`
+	Total          ScorecardRow   `json:"total"`
+}
+
+// ScorecardBuilder accumulates devices into a Scorecard.
+type ScorecardBuilder struct {
+	supported inventory.Version
+	alerts    []*alerts.Alert
+	now       time.Time
+	names     map[string]string
+	rows      map[string]*ScorecardRow
+	total     *ScorecardRow
+}
+
+// NewScorecard starts a scorecard: supported is the oldest build that
+// counts as a supported Windows 10; alerts are the alerts to score.
+func NewScorecard(orgs []inventory.Organisation, supported inventory.Version, as []*alerts.Alert, now time.Time) *ScorecardBuilder {
+	b := &ScorecardBuilder{supported: supported, alerts: as, now: now, names: map[string]string{}, rows: map[string]*ScorecardRow{}}
+	for _, o := range orgs {
+		b.names[o.Code] = o.Name
+	}
+	b.total = b.newRow("TOTAL", "national total")
+	return b
+}
+
+func (b *ScorecardBuilder) newRow(org, name string) *ScorecardRow {
+	return &ScorecardRow{Org: org, Name: name, AlertPc: map[string]float64{}, affected: map[string]int{}, compliant: map[string]int{}}
+}
+
+// Add counts one device, as observed.
+func (b *ScorecardBuilder) Add(d *inventory.Device) {
+	r := b.rows[d.Org]
+	if r == nil {
+		r = b.newRow(d.Org, b.names[d.Org])
+		b.rows[d.Org] = r
+	}
+	supported := d.Facts.Known(inventory.FactOSBuild) && d.Facts.OSBuild.IsWindows10() && d.Facts.OSBuild.Compare(b.supported) >= 0
+	stale := d.LastSeen.IsZero() || b.now.Sub(d.LastSeen) > 30*24*time.Hour
+	oldest := d.Facts.Oldest()
+	for _, row := range []*ScorecardRow{r, b.total} {
+		row.Devices++
+		if supported {
+			row.supported++
+		}
+		if stale {
+			row.NotSeen30d++
+		}
+		if !oldest.IsZero() && (row.AsOf.IsZero() || oldest.Before(row.AsOf)) {
+			row.AsOf = oldest
+		}
+		for _, a := range b.alerts {
+			switch a.Check(d) {
+			case alerts.Compliant:
+				row.affected[a.ID]++
+				row.compliant[a.ID]++
+			case alerts.Exposed:
+				row.affected[a.ID]++
+			}
+		}
+	}
+}
+
+// Build finishes the scorecard, rows ordered by organisation code.
+func (b *ScorecardBuilder) Build() Scorecard {
+	s := Scorecard{SupportedBuild: b.supported.String(), GeneratedAt: b.now}
+	for _, a := range b.alerts {
+		s.Alerts = append(s.Alerts, a.ID)
+	}
+	finish := func(r *ScorecardRow) ScorecardRow {
+		out := *r
+		if out.Devices > 0 {
+			out.SupportedPc = float64(out.supported) * 100 / float64(out.Devices)
+		}
+		out.AlertPc = map[string]float64{}
+		for _, id := range s.Alerts {
+			out.AlertPc[id] = 100
+			if n := r.affected[id]; n > 0 {
+				out.AlertPc[id] = float64(r.compliant[id]) * 100 / float64(n)
+			}
+		}
+		out.affected, out.compliant = nil, nil
+		return out
+	}
+	for _, r := range b.rows {
+		s.Rows = append(s.Rows, finish(r))
+	}
+	slices.SortFunc(s.Rows, func(x, y ScorecardRow) int { return cmp.Compare(x.Org, y.Org) })
+	s.Total = finish(b.total)
+	return s
+}
+
+// SortScorecard orders rows by a column: org (default), supported (worst
+// first), not_seen (most first), or an alert id (least compliant first).
+func SortScorecard(s *Scorecard, by string) error {
+	var f func(x, y ScorecardRow) int
+	switch {
+	case by == "" || by == "org":
+		return nil
+	case by == "supported":
+		f = func(x, y ScorecardRow) int { return cmp.Compare(x.SupportedPc, y.SupportedPc) }
+	case by == "not_seen":
+		f = func(x, y ScorecardRow) int { return cmp.Compare(y.NotSeen30d, x.NotSeen30d) }
+	case slices.Contains(s.Alerts, by):
+		f = func(x, y ScorecardRow) int { return cmp.Compare(x.AlertPc[by], y.AlertPc[by]) }
+	default:
+		return fmt.Errorf("sort by %q: want org, supported, not_seen or an alert id (%s)", by, strings.Join(s.Alerts, ", "))
+	}
+	slices.SortStableFunc(s.Rows, func(x, y ScorecardRow) int { return cmp.Or(f(x, y), cmp.Compare(x.Org, y.Org)) })
+	return nil
+}
+
+func (s Scorecard) header() []string {
+	h := []string{"ORG", "NAME", "DEVICES", "SUPPORTED WIN10 %"}
+	for _, id := range s.Alerts {
+		h = append(h, id+" %")
+	}
+	return append(h, "NOT SEEN 30D", "AS OF")
+}
+
+func (s Scorecard) cells(r ScorecardRow) []string {
+	c := []string{r.Org, r.Name, strconv.Itoa(r.Devices), fmt.Sprintf("%.1f", r.SupportedPc)}
+	for _, id := range s.Alerts {
+		c = append(c, fmt.Sprintf("%.1f", r.AlertPc[id]))
+	}
+	asOf := ""
+	if !r.AsOf.IsZero() {
+		asOf = r.AsOf.UTC().Format(time.DateOnly)
+	}
+	return append(c, strconv.Itoa(r.NotSeen30d), asOf)
+}
+
+// WriteScorecard writes the scorecard as a table, CSV or JSON.
+func WriteScorecard(w io.Writer, s Scorecard, format string) error {
+	switch format {
+	case FormatJSON:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	case FormatCSV:
+		cw := csv.NewWriter(w)
+		h := s.header()
+		for i := range h {
+			h[i] = strings.ReplaceAll(strings.ToLower(strings.ReplaceAll(h[i], " %", "_percent")), " ", "_")
+		}
+		if err := cw.Write(h); err != nil {
+			return err
+		}
+		for _, r := range append(s.Rows, s.Total) {
+			if err := cw.Write(s.cells(r)); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	case FormatTable:
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintf(tw, "Scorecard: supported Windows 10 is build %s or later; generated %s\n\n", s.SupportedBuild, s.GeneratedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintln(tw, strings.Join(s.header(), "\t"))
+		for _, r := range append(s.Rows, s.Total) {
+			fmt.Fprintln(tw, strings.Join(s.cells(r), "\t"))
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("report format %q: want table, csv or json", format)
+}
