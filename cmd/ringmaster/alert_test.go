@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -36,4 +39,18 @@ func TestAlertCLI(t *testing.T) {
 	s.run("alert", "remediate", "HSA-2019-0042", "--source", `\\dp01\updates$`)
 	s.run("campaign", "show", "remediate-hsa-2019-0042")
 	s.golden("alert")
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"report", "progress", "-o", "html", "--out", "report.html"}, strings.NewReader(""), &o, &e,
+		func(k string) string { return s.env[k] }); code != 0 {
+		t.Fatalf("report progress -o html: %s", e.String())
+	}
+	page, err := os.ReadFile("report.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`id="org-RAA"`, `id="org-RBB"`, `id="alert-HSA-2019-0042"`, `id="detail-RAA"`, "<svg class=\"bar\""} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("report.html lacks %s", want)
+		}
+	}
 }

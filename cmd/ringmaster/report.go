@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/report"
+	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
 )
 
 func newReportCmd(a *app) *cobra.Command {
@@ -34,6 +37,9 @@ days, each row with the date of the oldest observation behind it.`,
 			sel, err := inventory.ParseSelector(selector)
 			if err != nil {
 				return usageError{err}
+			}
+			if output == formatHTML {
+				return a.htmlTo(ctx, out, htmlOptions{sel: sel, target: defaultTarget, supported: supported})
 			}
 			sb, _, err := inventory.ParseVersion(supported)
 			if err != nil {
@@ -78,9 +84,9 @@ days, each row with the date of the oldest observation behind it.`,
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
-	cmd.Flags().StringVar(&supported, "supported-build", "10.0.19044", "the oldest Windows 10 build that counts as supported")
+	cmd.Flags().StringVar(&supported, "supported-build", defaultSupported, "the oldest Windows 10 build that counts as supported")
 	cmd.Flags().StringVar(&sortBy, "sort", "org", "order rows by org, supported (worst first), not_seen (most first) or an alert id (least compliant first)")
-	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON, formatHTML)
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
 }
@@ -102,6 +108,9 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 			sel, err := inventory.ParseSelector(selector)
 			if err != nil {
 				return usageError{err}
+			}
+			if output == formatHTML {
+				return a.htmlTo(ctx, out, htmlOptions{sel: sel, target: defaultTarget, supported: defaultSupported})
 			}
 			s, err := a.alerts(ctx)
 			if err != nil {
@@ -142,7 +151,7 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
-	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON, formatHTML)
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
 }
@@ -168,6 +177,9 @@ oldest build observation behind it.`,
 			sel, err := inventory.ParseSelector(selector)
 			if err != nil {
 				return usageError{err}
+			}
+			if output == formatHTML {
+				return a.htmlTo(ctx, out, htmlOptions{sel: sel, campaign: campaign, target: target, supported: defaultSupported})
 			}
 			tb, _, err := inventory.ParseVersion(target)
 			if err != nil {
@@ -224,8 +236,111 @@ oldest build observation behind it.`,
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
 	cmd.Flags().StringVar(&campaign, "campaign", "", "split devices not yet migrated by their state in this campaign")
-	cmd.Flags().StringVar(&target, "target-build", "10.0.19045", "the build (or later) that counts as migrated")
-	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	cmd.Flags().StringVar(&target, "target-build", defaultTarget, "the build (or later) that counts as migrated")
+	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON, formatHTML)
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
+}
+
+// htmlOptions are what the HTML report is computed over.
+type htmlOptions struct {
+	sel       inventory.Selector
+	campaign  string
+	target    string
+	supported string
+}
+
+// writeHTML computes every report (progress, each alert's compliance, the
+// scorecard) in one pass over the devices and writes the HTML page.
+func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
+	tb, _, err := inventory.ParseVersion(o.target)
+	if err != nil {
+		return usagef("--target-build %q: %v", o.target, err)
+	}
+	sb, _, err := inventory.ParseVersion(o.supported)
+	if err != nil {
+		return usagef("--supported-build %q: %v", o.supported, err)
+	}
+	s, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	orgs, err := s.Organisations(ctx)
+	if err != nil {
+		return err
+	}
+	as, err := a.alerts(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := as.List(ctx)
+	if err != nil {
+		return err
+	}
+	states := map[string]*report.CampaignState{}
+	if o.campaign != "" {
+		cs, err := a.campaigns(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := cs.Campaign(ctx, o.campaign); err != nil {
+			return err
+		}
+		ms, err := cs.Members(ctx, o.campaign)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
+		}
+	}
+	now := a.now()
+	pb := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: tb, Now: now})
+	sc := report.NewScorecard(orgs, sb, list, now)
+	cbs := make([]*report.ComplianceBuilder, len(list))
+	for i, al := range list {
+		cbs[i] = report.NewCompliance(al, orgs, now)
+	}
+	for d, err := range s.Devices(ctx, o.sel) {
+		if err != nil {
+			return err
+		}
+		pb.Add(d, states[d.Hostname])
+		sc.Add(d)
+		for _, cb := range cbs {
+			cb.Add(d)
+		}
+	}
+	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Scorecard: sc.Build()}
+	for _, cb := range cbs {
+		r.Compliance = append(r.Compliance, cb.Build())
+	}
+	return rhtml.Write(w, r)
+}
+
+// The HTML format: the whole estate report, whichever report asks for it.
+const (
+	formatHTML       = "html"
+	defaultTarget    = "10.0.19045"
+	defaultSupported = "10.0.19044"
+)
+
+// htmlTo writes the HTML report to out (a file written whole or not at
+// all) or standard output.
+func (a *app) htmlTo(ctx context.Context, out string, o htmlOptions) error {
+	w, err := a.createOutput(out)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := a.writeHTML(ctx, w, o); err != nil {
+		return err
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	if out != "" {
+		fmt.Fprintf(a.stderr, "wrote %s\n", out)
+	}
+	return nil
 }

@@ -49,6 +49,7 @@ var rules = []struct {
 	{"cmd/...", []string{"..."}},
 	// Reports compute figures from the domain types only.
 	{"report", []string{"inventory", "alerts"}},
+	{"report/html", []string{"report"}},
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
 	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate"}},
 	{"internal/jsontext", nil},
