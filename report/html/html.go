@@ -21,6 +21,12 @@ var files embed.FS
 var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
 	"date": func(t time.Time) string { return dateOr(t) },
+	"abs": func(n int) int {
+		if n < 0 {
+			return -n
+		}
+		return n
+	},
 	"bar":  progressBar,
 	"gauge": func(c report.ComplianceRow) template.HTML {
 		return gauge(c.CompliantPc, c.AtRisk)
