@@ -27,7 +27,7 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 		}
 		return n
 	},
-	"bar":  progressBar,
+	"bar": progressBar,
 	"gauge": func(c report.ComplianceRow) template.HTML {
 		return gauge(c.CompliantPc, c.AtRisk)
 	},
