@@ -28,6 +28,13 @@ func (a *app) createOutput(path string) (*output, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
+	// CreateTemp makes the file private (0600); the finished file is an
+	// ordinary one, readable as a report or export is meant to be shared.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
 	return &output{Writer: bufio.NewWriterSize(f, 256<<10), file: f, path: path}, nil
 }
 
