@@ -63,8 +63,15 @@ type ProgressRow struct {
 	// AsOf is the oldest observation of a build behind OnTarget: how fresh
 	// the figure is (zero when no build is known).
 	AsOf time.Time `json:"as_of"`
+	// PerDay is how many of its devices the campaign finished per day over
+	// the last week, and ETA when the rest would be done at that pace
+	// (nil without a campaign or without a pace).
+	PerDay *float64   `json:"finished_per_day"`
+	ETA    *time.Time `json:"eta"`
 
-	reasons map[string]int
+	reasons  map[string]int
+	finished int // by the campaign in the pace window
+	inCamp   int // devices in the campaign and not final
 }
 
 // Progress is the migration report: a row per organisation and the total.
@@ -77,10 +84,11 @@ type Progress struct {
 
 // ProgressBuilder accumulates devices into a Progress.
 type ProgressBuilder struct {
-	opts  ProgressOptions
-	names map[string]string
-	rows  map[string]*ProgressRow
-	total ProgressRow
+	opts     ProgressOptions
+	names    map[string]string
+	rows     map[string]*ProgressRow
+	total    ProgressRow
+	followed bool // a campaign's pace was given
 }
 
 // NewProgress starts a progress report over the given organisations.
@@ -94,6 +102,26 @@ func NewProgress(orgs []inventory.Organisation, opts ProgressOptions) *ProgressB
 	}
 	b.total = ProgressRow{Org: "TOTAL", Name: "all organisations", reasons: map[string]int{}}
 	return b
+}
+
+// PaceWindow is the span over which campaign throughput is measured.
+const PaceWindow = 7 * 24 * time.Hour
+
+// Finished counts a device the campaign finished (succeeded, failed or
+// skipped) at the given time; those within PaceWindow of now give the
+// pace. Call it for every final transition of the campaign followed.
+func (b *ProgressBuilder) Finished(org string, at time.Time) {
+	if b.opts.Now.Sub(at) > PaceWindow || at.After(b.opts.Now) {
+		return
+	}
+	b.followed = true
+	r := b.rows[org]
+	if r == nil {
+		r = &ProgressRow{Org: org, Name: b.names[org], reasons: map[string]int{}}
+		b.rows[org] = r
+	}
+	r.finished++
+	b.total.finished++
 }
 
 // Add counts one device; st is its campaign state (nil when the report
@@ -127,12 +155,17 @@ func (r *ProgressRow) add(d *inventory.Device, st *CampaignState, o ProgressOpti
 	switch {
 	case onTarget:
 		r.OnTarget++
-	case st == nil || st.State == "pending":
+	case st == nil:
 		r.NotStarted++
+	case st.State == "pending":
+		r.NotStarted++
+		r.inCamp++
 	case st.State == "queued" || st.State == "running":
 		r.InProgress++
+		r.inCamp++
 	case st.State == "deferred":
 		r.Deferred++
+		r.inCamp++
 	case st.State == "skipped" && strings.HasPrefix(st.Reason, "ineligible"):
 		r.Ineligible++
 	case st.State == "failed":
@@ -149,15 +182,23 @@ func (r *ProgressRow) add(d *inventory.Device, st *CampaignState, o ProgressOpti
 func (b *ProgressBuilder) Build() Progress {
 	p := Progress{TargetBuild: b.opts.TargetBuild.String(), GeneratedAt: b.opts.Now}
 	for _, r := range b.rows {
-		p.Rows = append(p.Rows, r.finish())
+		p.Rows = append(p.Rows, r.finish(b))
 	}
 	slices.SortFunc(p.Rows, func(x, y ProgressRow) int { return strings.Compare(x.Org, y.Org) })
-	p.Total = b.total.finish()
+	p.Total = b.total.finish(b)
 	return p
 }
 
-func (r *ProgressRow) finish() ProgressRow {
+func (r *ProgressRow) finish(b *ProgressBuilder) ProgressRow {
 	out := *r
+	if b.followed {
+		perDay := float64(r.finished) / (PaceWindow.Hours() / 24)
+		out.PerDay = &perDay
+		if perDay > 0 {
+			eta := b.opts.Now.Add(time.Duration(float64(r.inCamp) / perDay * 24 * float64(time.Hour)))
+			out.ETA = &eta
+		}
+	}
 	if out.Devices > 0 {
 		out.OnTargetPc = float64(out.OnTarget) * 100 / float64(out.Devices)
 	}

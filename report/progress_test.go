@@ -44,6 +44,12 @@ func sampleProgress() Progress {
 	b.Add(dev("b2", "RBB", "", time.Time{}, time.Time{}), nil)
 	b.Add(dev("b3", "RBB", "10.0.17763", now, obs), &CampaignState{"skipped", "ineligible_edition"})
 	b.Add(dev("b4", "RBB", "10.0.22621", now, obs), nil) // later than the target counts
+	// The campaign finished 7 RAA devices in the last week (one long
+	// before does not count): a pace of 1 a day.
+	for i := range 7 {
+		b.Finished("RAA", now.Add(-time.Duration(i)*day-time.Hour))
+	}
+	b.Finished("RAA", now.Add(-30*day))
 	return b.Build()
 }
 
@@ -67,6 +73,14 @@ func TestProgressFigures(t *testing.T) {
 	}
 	if raa.TopReasons[0] != (ReasonCount{"compat_blocked:0xC1900208", 2}) || raa.OnTargetPc != 25 {
 		t.Errorf("RAA: %+v", raa)
+	}
+	// Pace: RAA has 2 devices left in the campaign (a3 running, a7
+	// deferred) at one a day.
+	if raa.PerDay == nil || *raa.PerDay != 1 || raa.ETA == nil || !raa.ETA.Equal(now.Add(2*24*time.Hour)) {
+		t.Errorf("RAA pace %v, ETA %v; want 1 a day, done in 2 days", raa.PerDay, raa.ETA)
+	}
+	if rbb.PerDay == nil || *rbb.PerDay != 0 || rbb.ETA != nil {
+		t.Errorf("RBB pace %v, ETA %v; want 0 and no ETA", rbb.PerDay, rbb.ETA)
 	}
 	// Freshness: the oldest build observation behind the row.
 	if !raa.AsOf.Equal(now.Add(-5*24*time.Hour)) || !total.AsOf.Equal(raa.AsOf) {

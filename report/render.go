@@ -18,7 +18,7 @@ const (
 )
 
 var progressHeader = []string{"ORG", "NAME", "DEVICES", "ON TARGET", "%", "IN PROGRESS", "FAILED", "DEFERRED", "INELIGIBLE",
-	"NOT STARTED", "NOT SEEN 30D", "BUILD UNKNOWN", "TOP FAILURE", "AS OF"}
+	"NOT STARTED", "NOT SEEN 30D", "BUILD UNKNOWN", "TOP FAILURE", "PER DAY", "ETA", "AS OF"}
 
 func (r ProgressRow) cells() []string {
 	top := ""
@@ -29,9 +29,16 @@ func (r ProgressRow) cells() []string {
 	if !r.AsOf.IsZero() {
 		asOf = r.AsOf.UTC().Format(time.DateOnly)
 	}
+	perDay, eta := "", ""
+	if r.PerDay != nil {
+		perDay = fmt.Sprintf("%.1f", *r.PerDay)
+	}
+	if r.ETA != nil {
+		eta = r.ETA.UTC().Format(time.DateOnly)
+	}
 	return []string{r.Org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.OnTarget), fmt.Sprintf("%.1f", r.OnTargetPc),
 		strconv.Itoa(r.InProgress), strconv.Itoa(r.Failed), strconv.Itoa(r.Deferred), strconv.Itoa(r.Ineligible),
-		strconv.Itoa(r.NotStarted), strconv.Itoa(r.NotSeen), strconv.Itoa(r.Unknown), top, asOf}
+		strconv.Itoa(r.NotStarted), strconv.Itoa(r.NotSeen), strconv.Itoa(r.Unknown), top, perDay, eta, asOf}
 }
 
 // WriteProgress writes the progress report as a table, CSV or JSON. Every

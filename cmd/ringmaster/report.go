@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
 )
@@ -194,6 +195,7 @@ oldest build observation behind it.`,
 				return err
 			}
 			states := map[string]*report.CampaignState{}
+			paceFrom := func(*report.ProgressBuilder) {}
 			if campaign != "" {
 				cs, err := a.campaigns(ctx)
 				if err != nil {
@@ -209,8 +211,12 @@ oldest build observation behind it.`,
 				for _, m := range ms {
 					states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
 				}
+				if paceFrom, err = a.pace(ctx, cs, campaign, ms); err != nil {
+					return err
+				}
 			}
 			b := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: tb, Now: a.now()})
+			paceFrom(b)
 			for d, err := range s.Devices(ctx, sel) {
 				if err != nil {
 					return err
@@ -278,6 +284,7 @@ func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
 		return err
 	}
 	states := map[string]*report.CampaignState{}
+	paceFrom := func(*report.ProgressBuilder) {}
 	if o.campaign != "" {
 		cs, err := a.campaigns(ctx)
 		if err != nil {
@@ -293,9 +300,13 @@ func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
 		for _, m := range ms {
 			states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
 		}
+		if paceFrom, err = a.pace(ctx, cs, o.campaign, ms); err != nil {
+			return err
+		}
 	}
 	now := a.now()
 	pb := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: tb, Now: now})
+	paceFrom(pb)
 	sc := report.NewScorecard(orgs, sb, list, now)
 	cbs := make([]*report.ComplianceBuilder, len(list))
 	for i, al := range list {
@@ -343,4 +354,24 @@ func (a *app) htmlTo(ctx context.Context, out string, o htmlOptions) error {
 		fmt.Fprintf(a.stderr, "wrote %s\n", out)
 	}
 	return nil
+}
+
+// pace reads a campaign's transitions into final states, for the progress
+// report's throughput and ETA per organisation.
+func (a *app) pace(ctx context.Context, cs *osqlite.Store, campaign string, ms []osqlite.DeviceRecord) (func(*report.ProgressBuilder), error) {
+	org := make(map[string]string, len(ms))
+	for _, m := range ms {
+		org[m.Hostname] = m.Org
+	}
+	tr, err := cs.Transitions(ctx, campaign, "")
+	if err != nil {
+		return nil, err
+	}
+	return func(b *report.ProgressBuilder) {
+		for _, t := range tr {
+			if t.To.Final() {
+				b.Finished(org[t.Hostname], t.At)
+			}
+		}
+	}, nil
 }
