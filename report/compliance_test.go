@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -56,24 +56,7 @@ func TestComplianceFigures(t *testing.T) {
 	if early.Rows[0].AtRisk {
 		t.Errorf("two weeks before the deadline RAA is at risk: %+v", early.Rows[0])
 	}
-	for _, format := range []string{FormatTable, FormatCSV, FormatJSON} {
-		var buf bytes.Buffer
-		if err := WriteCompliance(&buf, before, format); err != nil {
-			t.Fatal(err)
-		}
-		golden := "testdata/compliance." + format
-		if *update {
-			os.WriteFile(golden, buf.Bytes(), 0o644)
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(buf.Bytes(), want) {
-			t.Errorf("%s form differs from %s:\n%s", format, golden, buf.String())
-		}
-	}
+	goldenForms(t, "compliance", func(w io.Writer, format string) error { return WriteCompliance(w, before, format) })
 }
 
 func TestScorecard(t *testing.T) {
@@ -112,22 +95,5 @@ func TestScorecard(t *testing.T) {
 	if err := SortScorecard(&s, "nope"); err == nil {
 		t.Error("an unknown sort column was accepted")
 	}
-	for _, format := range []string{FormatTable, FormatCSV, FormatJSON} {
-		var buf bytes.Buffer
-		if err := WriteScorecard(&buf, s, format); err != nil {
-			t.Fatal(err)
-		}
-		golden := "testdata/scorecard." + format
-		if *update {
-			os.WriteFile(golden, buf.Bytes(), 0o644)
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(buf.Bytes(), want) {
-			t.Errorf("%s form differs from %s:\n%s", format, golden, buf.String())
-		}
-	}
+	goldenForms(t, "scorecard", func(w io.Writer, format string) error { return WriteScorecard(w, s, format) })
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"testing"
 	"time"
@@ -90,12 +91,22 @@ func TestProgressFigures(t *testing.T) {
 
 // TestProgressFormats pins the table, CSV and JSON forms.
 func TestProgressFormats(t *testing.T) {
+	goldenForms(t, "progress", func(w io.Writer, format string) error { return WriteProgress(w, sampleProgress(), format) })
+	if err := WriteProgress(&bytes.Buffer{}, sampleProgress(), "xml"); err == nil {
+		t.Error("an unknown format was accepted")
+	}
+}
+
+// goldenForms writes a report in every format and compares each with
+// testdata/NAME.FORMAT (rewritten with -update).
+func goldenForms(t *testing.T, name string, write func(w io.Writer, format string) error) {
+	t.Helper()
 	for _, format := range []string{FormatTable, FormatCSV, FormatJSON} {
 		var b bytes.Buffer
-		if err := WriteProgress(&b, sampleProgress(), format); err != nil {
+		if err := write(&b, format); err != nil {
 			t.Fatal(err)
 		}
-		golden := "testdata/progress." + format
+		golden := "testdata/" + name + "." + format
 		if *update {
 			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
@@ -109,8 +120,5 @@ func TestProgressFormats(t *testing.T) {
 		if !bytes.Equal(b.Bytes(), want) {
 			t.Errorf("%s form differs from %s:\n%s", format, golden, b.String())
 		}
-	}
-	if err := WriteProgress(&bytes.Buffer{}, sampleProgress(), "xml"); err == nil {
-		t.Error("an unknown format was accepted")
 	}
 }

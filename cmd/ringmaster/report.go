@@ -7,8 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
 )
@@ -46,24 +47,12 @@ days, each row with the date of the oldest observation behind it.`,
 			if err != nil {
 				return usagef("--supported-build %q: %v", supported, err)
 			}
-			s, err := a.open(ctx)
+			in, err := a.reportInputs(ctx, "")
 			if err != nil {
 				return err
 			}
-			orgs, err := s.Organisations(ctx)
-			if err != nil {
-				return err
-			}
-			as, err := a.alerts(ctx)
-			if err != nil {
-				return err
-			}
-			list, err := as.List(ctx)
-			if err != nil {
-				return err
-			}
-			b := report.NewScorecard(orgs, sb, list, a.now())
-			for d, err := range s.Devices(ctx, sel) {
+			b := report.NewScorecard(in.orgs, sb, in.alerts, a.now())
+			for d, err := range in.store.Devices(ctx, sel) {
 				if err != nil {
 					return err
 				}
@@ -186,42 +175,17 @@ oldest build observation behind it.`,
 			if err != nil {
 				return usagef("--target-build %q: %v", target, err)
 			}
-			s, err := a.open(ctx)
+			in, err := a.reportInputs(ctx, campaign)
 			if err != nil {
 				return err
 			}
-			orgs, err := s.Organisations(ctx)
-			if err != nil {
-				return err
-			}
-			states := map[string]*report.CampaignState{}
-			paceFrom := func(*report.ProgressBuilder) {}
-			if campaign != "" {
-				cs, err := a.campaigns(ctx)
+			b := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: a.now()})
+			in.pace(b)
+			for d, err := range in.store.Devices(ctx, sel) {
 				if err != nil {
 					return err
 				}
-				if _, err := cs.Campaign(ctx, campaign); err != nil {
-					return err
-				}
-				ms, err := cs.Members(ctx, campaign)
-				if err != nil {
-					return err
-				}
-				for _, m := range ms {
-					states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
-				}
-				if paceFrom, err = a.pace(ctx, cs, campaign, ms); err != nil {
-					return err
-				}
-			}
-			b := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: tb, Now: a.now()})
-			paceFrom(b)
-			for d, err := range s.Devices(ctx, sel) {
-				if err != nil {
-					return err
-				}
-				b.Add(d, states[d.Hostname])
+				b.Add(d, in.states[d.Hostname])
 			}
 			w, err := a.createOutput(out)
 			if err != nil {
@@ -267,56 +231,23 @@ func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
 	if err != nil {
 		return usagef("--supported-build %q: %v", o.supported, err)
 	}
-	s, err := a.open(ctx)
+	in, err := a.reportInputs(ctx, o.campaign)
 	if err != nil {
 		return err
-	}
-	orgs, err := s.Organisations(ctx)
-	if err != nil {
-		return err
-	}
-	as, err := a.alerts(ctx)
-	if err != nil {
-		return err
-	}
-	list, err := as.List(ctx)
-	if err != nil {
-		return err
-	}
-	states := map[string]*report.CampaignState{}
-	paceFrom := func(*report.ProgressBuilder) {}
-	if o.campaign != "" {
-		cs, err := a.campaigns(ctx)
-		if err != nil {
-			return err
-		}
-		if _, err := cs.Campaign(ctx, o.campaign); err != nil {
-			return err
-		}
-		ms, err := cs.Members(ctx, o.campaign)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
-		}
-		if paceFrom, err = a.pace(ctx, cs, o.campaign, ms); err != nil {
-			return err
-		}
 	}
 	now := a.now()
-	pb := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: tb, Now: now})
-	paceFrom(pb)
-	sc := report.NewScorecard(orgs, sb, list, now)
-	cbs := make([]*report.ComplianceBuilder, len(list))
-	for i, al := range list {
-		cbs[i] = report.NewCompliance(al, orgs, now)
+	pb := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: now})
+	in.pace(pb)
+	sc := report.NewScorecard(in.orgs, sb, in.alerts, now)
+	cbs := make([]*report.ComplianceBuilder, len(in.alerts))
+	for i, al := range in.alerts {
+		cbs[i] = report.NewCompliance(al, in.orgs, now)
 	}
-	for d, err := range s.Devices(ctx, o.sel) {
+	for d, err := range in.store.Devices(ctx, o.sel) {
 		if err != nil {
 			return err
 		}
-		pb.Add(d, states[d.Hostname])
+		pb.Add(d, in.states[d.Hostname])
 		sc.Add(d)
 		for _, cb := range cbs {
 			cb.Add(d)
@@ -356,22 +287,63 @@ func (a *app) htmlTo(ctx context.Context, out string, o htmlOptions) error {
 	return nil
 }
 
-// pace reads a campaign's transitions into final states, for the progress
-// report's throughput and ETA per organisation.
-func (a *app) pace(ctx context.Context, cs *osqlite.Store, campaign string, ms []osqlite.DeviceRecord) (func(*report.ProgressBuilder), error) {
+// reportInputs is what every report reads besides the devices: the
+// organisations, the alerts, and, when following a campaign, each device's
+// state in it and the campaign's pace.
+type reportInputs struct {
+	store  *sqlite.Store
+	orgs   []inventory.Organisation
+	alerts []*alerts.Alert
+	states map[string]*report.CampaignState
+	pace   func(*report.ProgressBuilder)
+}
+
+func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs, error) {
+	s, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := &reportInputs{store: s, states: map[string]*report.CampaignState{}, pace: func(*report.ProgressBuilder) {}}
+	if in.orgs, err = s.Organisations(ctx); err != nil {
+		return nil, err
+	}
+	as, err := a.alerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.alerts, err = as.List(ctx); err != nil {
+		return nil, err
+	}
+	if campaign == "" {
+		return in, nil
+	}
+	cs, err := a.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cs.Campaign(ctx, campaign); err != nil {
+		return nil, err
+	}
+	ms, err := cs.Members(ctx, campaign)
+	if err != nil {
+		return nil, err
+	}
 	org := make(map[string]string, len(ms))
 	for _, m := range ms {
+		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
 		org[m.Hostname] = m.Org
 	}
+	// The pace: the campaign's transitions into final states.
 	tr, err := cs.Transitions(ctx, campaign, "")
 	if err != nil {
 		return nil, err
 	}
-	return func(b *report.ProgressBuilder) {
+	in.pace = func(b *report.ProgressBuilder) {
 		for _, t := range tr {
 			if t.To.Final() {
 				b.Finished(org[t.Hostname], t.At)
 			}
 		}
-	}, nil
+	}
+	return in, nil
 }
