@@ -283,8 +283,13 @@ func classify(ctx context.Context, err error) sdk.Kind {
 	var opErr *net.OpError
 	if errors.As(err, &opErr) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, "EOF") ||
-		strings.Contains(msg, "connection reset") || strings.Contains(msg, "connection refused") {
-		// Includes a host that went down mid-command (masterzen's 16001 + EOF).
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "server closed idle connection") {
+		// Includes a host that went down mid-command (masterzen's 16001 +
+		// EOF), and a kept-alive connection the host closed as the request
+		// went out (net/http's "server closed idle connection", which it
+		// does not retry for a POST): the host is going away, as a
+		// restarting Windows does.
 		return sdk.Unreachable
 	}
 	return sdk.Protocol
