@@ -1,15 +1,12 @@
 package report
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
@@ -137,38 +134,17 @@ func (r ComplianceRow) cells() []string {
 // WriteCompliance writes an alert's compliance report as a table, CSV or
 // JSON.
 func WriteCompliance(w io.Writer, c Compliance, format string) error {
-	switch format {
-	case FormatJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(c)
-	case FormatCSV:
-		cw := csv.NewWriter(w)
-		header := make([]string, len(complianceHeader))
-		for i, h := range complianceHeader {
-			header[i] = csvName(h)
-			if h == "%" {
-				header[i] = "compliant_percent"
-			}
+	csvHeader := make([]string, len(complianceHeader))
+	for i, h := range complianceHeader {
+		csvHeader[i] = csvName(h)
+		if h == "%" {
+			csvHeader[i] = "compliant_percent"
 		}
-		if err := cw.Write(header); err != nil {
-			return err
-		}
-		for _, r := range append(c.Rows, c.Total) {
-			if err := cw.Write(r.cells()); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	case FormatTable:
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "%s: %s\ndeadline %s (%d days left); generated %s\n\n", c.Alert, c.Title, c.Deadline, c.DaysLeft, c.GeneratedAt.UTC().Format(time.RFC3339))
-		fmt.Fprintln(tw, strings.Join(complianceHeader, "\t"))
-		for _, r := range append(c.Rows, c.Total) {
-			fmt.Fprintln(tw, strings.Join(r.cells(), "\t"))
-		}
-		return tw.Flush()
 	}
-	return fmt.Errorf("report format %q: want table, csv or json", format)
+	var rows [][]string
+	for _, r := range append(c.Rows, c.Total) {
+		rows = append(rows, r.cells())
+	}
+	title := fmt.Sprintf("%s: %s\ndeadline %s (%d days left); generated %s\n", c.Alert, c.Title, c.Deadline, c.DaysLeft, c.GeneratedAt.UTC().Format(time.RFC3339))
+	return writeForm(w, format, c, title, complianceHeader, csvHeader, rows)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -45,45 +46,42 @@ func (r ProgressRow) cells() []string {
 // row says how fresh it is: the date of the oldest build observation
 // behind it.
 func WriteProgress(w io.Writer, p Progress, format string) error {
+	csvHeader := make([]string, len(progressHeader))
+	for i, h := range progressHeader {
+		csvHeader[i] = csvName(h)
+	}
+	var rows [][]string
+	for _, r := range append(p.Rows, p.Total) {
+		rows = append(rows, r.cells())
+	}
+	title := fmt.Sprintf("Windows 10 migration: on build %s or later, as observed; generated %s\n", p.TargetBuild, p.GeneratedAt.UTC().Format(time.RFC3339))
+	return writeForm(w, format, p, title, progressHeader, csvHeader, rows)
+}
+
+// writeForm writes a report in one of the formats: v as indented JSON, or
+// its rows as CSV (under csvHeader) or an aligned table (a title line, a
+// blank line, then header and rows).
+func writeForm(w io.Writer, format string, v any, title string, header, csvHeader []string, rows [][]string) error {
 	switch format {
 	case FormatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(p)
+		return enc.Encode(v)
 	case FormatCSV:
 		cw := csv.NewWriter(w)
-		header := append([]string{}, progressHeader...)
-		for i, h := range header {
-			header[i] = csvName(h)
-		}
-		if err := cw.Write(header); err != nil {
+		if err := cw.Write(csvHeader); err != nil {
 			return err
 		}
-		for _, r := range append(p.Rows, p.Total) {
-			if err := cw.Write(r.cells()); err != nil {
-				return err
-			}
+		if err := cw.WriteAll(rows); err != nil {
+			return err
 		}
-		cw.Flush()
 		return cw.Error()
 	case FormatTable:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "Windows 10 migration: on build %s or later, as observed; generated %s\n\n", p.TargetBuild, p.GeneratedAt.UTC().Format(time.RFC3339))
-		for i, h := range progressHeader {
-			if i > 0 {
-				fmt.Fprint(tw, "\t")
-			}
-			fmt.Fprint(tw, h)
-		}
-		fmt.Fprintln(tw)
-		for _, r := range append(p.Rows, p.Total) {
-			for i, c := range r.cells() {
-				if i > 0 {
-					fmt.Fprint(tw, "\t")
-				}
-				fmt.Fprint(tw, c)
-			}
-			fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "%s\n", title)
+		fmt.Fprintln(tw, strings.Join(header, "\t"))
+		for _, r := range rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
 		}
 		return tw.Flush()
 	}

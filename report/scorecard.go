@@ -2,14 +2,11 @@ package report
 
 import (
 	"cmp"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
@@ -175,35 +172,15 @@ func (s Scorecard) cells(r ScorecardRow) []string {
 
 // WriteScorecard writes the scorecard as a table, CSV or JSON.
 func WriteScorecard(w io.Writer, s Scorecard, format string) error {
-	switch format {
-	case FormatJSON:
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(s)
-	case FormatCSV:
-		cw := csv.NewWriter(w)
-		h := s.header()
-		for i := range h {
-			h[i] = strings.ReplaceAll(strings.ToLower(strings.ReplaceAll(h[i], " %", "_percent")), " ", "_")
-		}
-		if err := cw.Write(h); err != nil {
-			return err
-		}
-		for _, r := range append(s.Rows, s.Total) {
-			if err := cw.Write(s.cells(r)); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	case FormatTable:
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintf(tw, "Scorecard: supported Windows 10 is build %s or later; generated %s\n\n", s.SupportedBuild, s.GeneratedAt.UTC().Format(time.RFC3339))
-		fmt.Fprintln(tw, strings.Join(s.header(), "\t"))
-		for _, r := range append(s.Rows, s.Total) {
-			fmt.Fprintln(tw, strings.Join(s.cells(r), "\t"))
-		}
-		return tw.Flush()
+	header := s.header()
+	csvHeader := make([]string, len(header))
+	for i, h := range header {
+		csvHeader[i] = strings.ReplaceAll(strings.ToLower(strings.ReplaceAll(h, " %", "_percent")), " ", "_")
 	}
-	return fmt.Errorf("report format %q: want table, csv or json", format)
+	var rows [][]string
+	for _, r := range append(s.Rows, s.Total) {
+		rows = append(rows, s.cells(r))
+	}
+	title := fmt.Sprintf("Scorecard: supported Windows 10 is build %s or later; generated %s\n", s.SupportedBuild, s.GeneratedAt.UTC().Format(time.RFC3339))
+	return writeForm(w, format, s, title, header, csvHeader, rows)
 }
