@@ -35,11 +35,7 @@ func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error)
 	if now == nil {
 		now = time.Now
 	}
-	ms, err := sqlmigrate.Load(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := sqlmigrate.Apply(ctx, db, "alerts_migrations", ms, now().UTC().Format(time.RFC3339)); err != nil {
+	if _, err := sqlmigrate.LoadAndApply(ctx, db, migrationFS, "migrations", "alerts_migrations", now().UTC().Format(time.RFC3339)); err != nil {
 		return nil, fmt.Errorf("alert store: %w", err)
 	}
 	return &Store{db: db, now: now}, nil

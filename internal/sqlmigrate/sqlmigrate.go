@@ -93,3 +93,13 @@ func Apply(ctx context.Context, db *sql.DB, table string, ms []Migration, now st
 	}
 	return current, nil
 }
+
+// LoadAndApply loads dir's migrations from fsys and applies them, recorded
+// in table: what a store does when it opens.
+func LoadAndApply(ctx context.Context, db *sql.DB, fsys fs.FS, dir, table, now string) (int, error) {
+	ms, err := Load(fsys, dir)
+	if err != nil {
+		return 0, err
+	}
+	return Apply(ctx, db, table, ms, now)
+}

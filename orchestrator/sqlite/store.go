@@ -44,11 +44,7 @@ func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error)
 	if now == nil {
 		now = time.Now
 	}
-	ms, err := sqlmigrate.Load(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := sqlmigrate.Apply(ctx, db, "orchestrator_migrations", ms, now().UTC().Format(time.RFC3339)); err != nil {
+	if _, err := sqlmigrate.LoadAndApply(ctx, db, migrationFS, "migrations", "orchestrator_migrations", now().UTC().Format(time.RFC3339)); err != nil {
 		return nil, fmt.Errorf("campaign store: %w", err)
 	}
 	return &Store{db: db, now: now}, nil
