@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -116,7 +117,7 @@ func TestCrashSafety(t *testing.T) {
 	case <-time.After(6 * time.Minute):
 		cmd.Process.Kill()
 		log, _ := os.ReadFile("final.log")
-		t.Fatalf("the campaign did not finish after the crashes:\n%s\n%s", call("", "campaign", "show", "crash"), log)
+		t.Fatalf("the campaign did not finish after the crashes:\n%s\n%s\n%s", call("", "campaign", "show", "crash"), log, riverDump(db))
 	}
 
 	show := call("", "campaign", "show", "crash", "-o", "json")
@@ -145,4 +146,32 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("no device was resumed after its worker was killed")
 	}
 	t.Logf("%d device runs were resumed after a kill", resumed)
+}
+
+// riverDump lists River's jobs and leader row, for a failure message.
+func riverDump(path string) string {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return err.Error()
+	}
+	defer db.Close()
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT id, kind, state, attempt, coalesce(attempted_at, ''), scheduled_at, args FROM river_job WHERE state NOT IN ('completed') ORDER BY id`,
+		`SELECT leader_id, elected_at, expires_at, '', '', '', '' FROM river_leader`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", q, err)
+			continue
+		}
+		for rows.Next() {
+			var v [7]any
+			rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6])
+			fmt.Fprintf(&b, "%v\n", v)
+		}
+		rows.Close()
+	}
+	fmt.Fprintf(&b, "now %s\n", time.Now().UTC().Format(time.RFC3339Nano))
+	return b.String()
 }

@@ -14,6 +14,7 @@ package scheduler
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
@@ -136,12 +138,9 @@ func New(cfg Config) (*Scheduler, error) {
 		FetchCooldown:     50 * time.Millisecond,
 		// A playbook run takes hours (a feature update with its restarts);
 		// the engine bounds every step itself, so River sets no timeout.
-		// River rescues a job still "running" after RescueStuckJobsAfter:
-		// that recovers a job fetched by a process killed before its device
-		// was marked running (its lease cannot say). A rescued job whose
-		// device is still held by a live worker snoozes until the worker is
-		// done, and River ignores the completion of a rescued job, so a
-		// rescue never runs a device twice; it only costs a little churn.
+		// Without a timeout River's rescuer never retries a job left
+		// "running" by a killed process: the device lease finds those
+		// (sweepJobs), and the rescuer only finalises the jobs it cancels.
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: max(10*cfg.Lease, time.Minute),
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.Tick),
@@ -218,12 +217,16 @@ func (w *controlWorker) Work(ctx context.Context, _ *river.Job[controlArgs]) err
 // Control runs the controller once for every due campaign. The periodic
 // control job calls it; tests may too.
 func (s *Scheduler) Control(ctx context.Context) error {
+	var errs []error
+	if err := s.sweepJobs(ctx); err != nil {
+		s.log.Error("sweeping device jobs failed", "err", err)
+		errs = append(errs, err)
+	}
 	now := s.cfg.Clock.Now()
 	names, err := s.cfg.Store.Due(ctx, now, time.Now())
 	if err != nil {
-		return fmt.Errorf("control: %w", err)
+		return errors.Join(append(errs, fmt.Errorf("control: %w", err))...)
 	}
-	var errs []error
 	for _, name := range names {
 		if err := s.control(ctx, name, now); err != nil {
 			s.log.Error("campaign control failed", "campaign", name, "err", err)
@@ -337,4 +340,68 @@ func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h minLevel) WithGroup(name string) slog.Handler {
 	return minLevel{h.level, h.Handler.WithGroup(name)}
+}
+
+// sweepJobs settles device jobs River holds as running but no live worker
+// runs. A worker marks its device running (with a lease) as soon as it
+// takes a job, so a job taken more than a lease ago is dead when
+//   - its device is still queued under the job's generation: the process
+//     that took it died before it began. The device gets a new generation
+//     and job (Redispatch), and the dead one is cancelled;
+//   - its device has moved on (a new generation after its lease lapsed, or
+//     a final state): the job is cancelled so River finalises it.
+//
+// A job whose device runs under its generation is left alone: the lease
+// says whether its worker lives, and Orphans acts when it lapses.
+func (s *Scheduler) sweepJobs(ctx context.Context) error {
+	const page = 500
+	params := river.NewJobListParams().Kinds(deviceArgs{}.Kind()).States(rivertype.JobStateRunning).First(page)
+	wall := time.Now()
+	var errs []error
+	for {
+		res, err := s.client.JobList(ctx, params)
+		if err != nil {
+			return fmt.Errorf("list running device jobs: %w", err)
+		}
+		for _, j := range res.Jobs {
+			if j.AttemptedAt == nil || wall.Sub(*j.AttemptedAt) < s.cfg.Lease {
+				continue
+			}
+			if err := s.settleJob(ctx, j); err != nil {
+				errs = append(errs, fmt.Errorf("device job %d: %w", j.ID, err))
+			}
+		}
+		if len(res.Jobs) < page {
+			return errors.Join(errs...)
+		}
+		params = params.After(res.LastCursor)
+	}
+}
+
+func (s *Scheduler) settleJob(ctx context.Context, j *rivertype.JobRow) error {
+	var a deviceArgs
+	if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+		return fmt.Errorf("args: %w", err)
+	}
+	d, err := s.cfg.Store.Device(ctx, a.Campaign, a.Hostname)
+	switch {
+	case errors.Is(err, sqlite.ErrNotFound):
+	case err != nil:
+		return err
+	case d.Generation == a.Generation && d.State == orchestrator.DeviceRunning:
+		return nil
+	case d.Generation == a.Generation && d.State == orchestrator.DeviceQueued:
+		moved, err := s.cfg.Store.Redispatch(ctx, a.Campaign, a.Hostname, a.Generation,
+			"controller: the worker that took its job died before it began", s.enqueue(ctx))
+		if err != nil {
+			return err
+		}
+		if moved {
+			s.log.Info("device job taken by a dead worker: dispatched again", "campaign", a.Campaign, "device", a.Hostname, "generation", a.Generation)
+		}
+	}
+	if _, err := s.client.JobCancel(ctx, j.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
+		return fmt.Errorf("cancel: %w", err)
+	}
+	return nil
 }

@@ -457,3 +457,66 @@ func checkProgressReport(t *testing.T, e *estate, members []sqlite.DeviceRecord)
 		}
 	}
 }
+
+// TestJobTakenByDeadWorker leaves device jobs as a process killed right
+// after taking them would (River holds them as running, their devices are
+// still queued, no lease) and checks that the control pass dispatches those
+// devices again and cancels the dead jobs, so the campaign finishes.
+func TestJobTakenByDeadWorker(t *testing.T) {
+	specs := make([]device.Spec, 3)
+	for i := range specs {
+		s := simtest.Win10(device.Behaviour{})
+		s.Hostname = fmt.Sprintf("pc%03d.ra.nhs.uk", i)
+		s.Build = "10.0.18363"
+		specs[i] = s
+	}
+	e := newEstate(t, specs, func(int) string { return "RA" })
+	ctx := context.Background()
+	if _, err := scheduler.Create(ctx, e.store, e.sources(), "slow.yaml", []byte(slowCampaign)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Control(ctx); err != nil { // queues the three; nothing works them
+		t.Fatal(err)
+	}
+	res, err := e.inv.DB().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1,
+		attempted_at = datetime('now', '-1 hour'), attempted_by = '["dead-process"]' WHERE kind = 'ringmaster_device_run'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 3 {
+		t.Fatalf("%d device jobs queued, want 3", n)
+	}
+	e.start(t, nil)
+	e.waitDone(t, "slow", time.Minute)
+	for _, s := range specs {
+		tr, err := e.store.Transitions(ctx, "slow", s.Hostname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, x := range tr {
+			found = found || strings.Contains(x.Cause, "died before it began")
+		}
+		if !found {
+			t.Errorf("%s: no redispatch in its transitions %+v", s.Hostname, tr)
+		}
+		if got := e.devices[s.Hostname].Endpoint.Machine.Truth().UpgradesLaunched; got != 1 {
+			t.Errorf("%s: setup launched %d times, want 1", s.Hostname, got)
+		}
+	}
+	var stuck int
+	if err := e.inv.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ringmaster_device_run' AND state = 'running'
+		AND json_extract(metadata, '$.cancel_attempted_at') IS NULL`).Scan(&stuck); err != nil {
+		t.Fatal(err)
+	}
+	if stuck != 0 {
+		t.Errorf("%d dead device jobs left running and not cancelled", stuck)
+	}
+}

@@ -554,6 +554,40 @@ func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueu
 	return out, err
 }
 
+// Redispatch gives a queued device of generation gen a new generation and
+// enqueues its job in the same transaction: its job of generation gen was
+// taken by a worker that died before it began (River still holds that job
+// as running and would never hand it out again). It reports false when the
+// device has moved on (another generation or state): then nothing changes.
+func (s *Store) Redispatch(ctx context.Context, name, host string, gen int, cause string, enqueue func(tx *sql.Tx, ds []Dispatch) error) (bool, error) {
+	now := s.now()
+	var moved bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var cur orchestrator.DeviceState
+		var curGen int
+		err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("campaign %s device %s: %w", name, host, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if cur != orchestrator.DeviceQueued || curGen != gen {
+			return nil
+		}
+		d, ok, err := s.move(ctx, tx, name, host, now, cause, []orchestrator.DeviceState{orchestrator.DeviceQueued}, orchestrator.DeviceQueued, "", true)
+		if err != nil || !ok {
+			return err
+		}
+		moved = true
+		if enqueue != nil {
+			return enqueue(tx, []Dispatch{d})
+		}
+		return nil
+	})
+	return moved, err
+}
+
 // Retry makes failed devices (with reason, if not "") pending again, to
 // start afresh, and returns how many. A halted wave they belong to becomes
 // active again so that the controller dispatches them.
