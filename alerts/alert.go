@@ -33,6 +33,8 @@ type Alert struct {
 	Supersedence map[string][]string `yaml:"supersedence"`
 
 	issued, deadline time.Time
+	// satisfying caches Satisfying per build (filled by Parse).
+	satisfying map[string][]string
 }
 
 var (
@@ -102,6 +104,10 @@ func Parse(file string, data []byte) (*Alert, error) {
 		slices.SortStableFunc(ps, func(x, y yamlfile.Problem) int { return x.Line - y.Line })
 		return nil, &yamlfile.Error{What: "alert", Problems: ps}
 	}
+	a.satisfying = map[string][]string{}
+	for build := range a.Remediation {
+		a.satisfying[build] = a.Satisfying(build)
+	}
 	return &a, nil
 }
 
@@ -112,6 +118,9 @@ func (a *Alert) Marshal() ([]byte, error) { return yaml.Marshal(a) }
 // names and, transitively, those that supersede them. Nil means the build
 // is not affected.
 func (a *Alert) Satisfying(build string) []string {
+	if sat, ok := a.satisfying[build]; ok {
+		return sat
+	}
 	base, ok := a.Remediation[build]
 	if !ok {
 		return nil
@@ -148,22 +157,42 @@ const (
 
 // Check says how a device, as observed, stands against the alert.
 func (a *Alert) Check(d *inventory.Device) Standing {
-	if !d.Facts.Known(inventory.FactOSBuild) {
+	c := inventory.CohortOf(d)
+	return a.CheckCohort(&c)
+}
+
+// CheckCohort says how devices alike (a cohort) stand against the alert.
+func (a *Alert) CheckCohort(c *inventory.Cohort) Standing {
+	if c.Build.IsZero() {
 		return Unknown
 	}
-	sat := a.Satisfying(d.Facts.OSBuild.String())
+	sat := a.Satisfying(c.Build.String())
 	if sat == nil {
 		return NotAffected
 	}
-	if !d.Facts.Known(inventory.FactKBs) {
+	if !c.KBsKnown {
 		return Unknown
 	}
-	for _, kb := range d.Facts.KBs {
+	for _, kb := range c.KBs {
 		if _, found := slices.BinarySearch(sat, strings.ToUpper(kb)); found {
 			return Compliant
 		}
 	}
 	return Exposed
+}
+
+// KBs lists every update the alert names (remediating or superseding),
+// sorted: those whose presence decides compliance.
+func (a *Alert) KBs() []string {
+	var out []string
+	for _, kbs := range a.Remediation {
+		out = append(out, kbs...)
+	}
+	for kb, later := range a.Supersedence {
+		out = append(append(out, kb), later...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Required lists the alert as BUILD=KB pairs, the first update named per

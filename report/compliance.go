@@ -68,30 +68,37 @@ func NewCompliance(a *alerts.Alert, orgs []inventory.Organisation, now time.Time
 
 // Add counts one device, as observed.
 func (b *ComplianceBuilder) Add(d *inventory.Device) {
-	r := b.rows[d.Org]
+	c := inventory.CohortOf(d)
+	b.AddCohort(&c)
+}
+
+// AddCohort counts devices alike, as observed.
+func (b *ComplianceBuilder) AddCohort(c *inventory.Cohort) {
+	r := b.rows[c.Org]
 	if r == nil {
-		r = &ComplianceRow{Org: d.Org, Name: b.names[d.Org]}
-		b.rows[d.Org] = r
+		r = &ComplianceRow{Org: c.Org, Name: b.names[c.Org]}
+		b.rows[c.Org] = r
 	}
-	st := b.a.Check(d)
+	n := c.Devices
+	st := b.a.CheckCohort(c)
 	overdue := st == alerts.Exposed && !b.now.Before(b.a.DeadlineAt().AddDate(0, 0, 1))
 	for _, row := range []*ComplianceRow{r, &b.total} {
-		row.Devices++
+		row.Devices += n
 		switch st {
 		case alerts.Compliant:
-			row.Affected++
-			row.Compliant++
+			row.Affected += n
+			row.Compliant += n
 		case alerts.Exposed:
-			row.Affected++
-			row.Exposed++
+			row.Affected += n
+			row.Exposed += n
 			if overdue {
-				row.Overdue++
+				row.Overdue += n
 			}
 		case alerts.Unknown:
-			row.Unknown++
+			row.Unknown += n
 		}
-		if at := d.Facts.ObservedAt[inventory.FactKBs]; !at.IsZero() && (row.AsOf.IsZero() || at.Before(row.AsOf)) {
-			row.AsOf = at
+		if c.KBsKnown && !c.ObservedDay.IsZero() && (row.AsOf.IsZero() || c.ObservedDay.Before(row.AsOf)) {
+			row.AsOf = c.ObservedDay
 		}
 	}
 }

@@ -26,8 +26,11 @@ type ProgressOptions struct {
 	TargetBuild inventory.Version // devices observed on this build or later count as migrated
 	Now         time.Time
 	// StaleAfter is how long since a device was last seen before it counts
-	// as not seen recently (default 30 days).
+	// as not seen recently (default 30 days), counted in UTC days.
 	StaleAfter time.Duration
+	// BySite gives a row per organisation and site instead of per
+	// organisation.
+	BySite bool
 }
 
 // ReasonCount is how many devices failed for one reason.
@@ -39,6 +42,7 @@ type ReasonCount struct {
 // ProgressRow is one organisation's migration figures (or the total).
 type ProgressRow struct {
 	Org  string `json:"org"`
+	Site string `json:"site,omitempty"`
 	Name string `json:"name"`
 	// Devices is every device of the organisation in the report's scope.
 	Devices int `json:"devices"`
@@ -60,8 +64,8 @@ type ProgressRow struct {
 	NotSeen int `json:"not_seen_recently"`
 	// Unknown have no observed build: they cannot count as migrated.
 	Unknown int `json:"build_unknown"`
-	// AsOf is the oldest observation of a build behind OnTarget: how fresh
-	// the figure is (zero when no build is known).
+	// AsOf is the UTC day of the oldest observation behind the row's
+	// builds: how fresh the figures are (zero when no build is known).
 	AsOf time.Time `json:"as_of"`
 	// PerDay is how many of its devices the campaign finished per day over
 	// the last week, and ETA when the rest would be done at that pace
@@ -127,54 +131,72 @@ func (b *ProgressBuilder) Finished(org string, at time.Time) {
 // Add counts one device; st is its campaign state (nil when the report
 // follows no campaign or the device is not in it).
 func (b *ProgressBuilder) Add(d *inventory.Device, st *CampaignState) {
-	r := b.rows[d.Org]
+	c := inventory.CohortOf(d)
+	b.AddCohort(&c, st)
+}
+
+// AddCohort counts devices alike; st is their campaign state (nil when the
+// report follows no campaign or they are not in it).
+func (b *ProgressBuilder) AddCohort(c *inventory.Cohort, st *CampaignState) {
+	key, site := c.Org, ""
+	if b.opts.BySite {
+		key, site = c.Org+"\x00"+c.Site, c.Site
+	}
+	r := b.rows[key]
 	if r == nil {
-		r = &ProgressRow{Org: d.Org, Name: b.names[d.Org], reasons: map[string]int{}}
-		b.rows[d.Org] = r
+		r = &ProgressRow{Org: c.Org, Site: site, Name: b.names[c.Org], reasons: map[string]int{}}
+		b.rows[key] = r
 	}
 	for _, row := range []*ProgressRow{r, &b.total} {
-		row.add(d, st, b.opts)
+		row.add(c, st, b.opts)
 	}
 }
 
-func (r *ProgressRow) add(d *inventory.Device, st *CampaignState, o ProgressOptions) {
-	r.Devices++
-	known := d.Facts.Known(inventory.FactOSBuild)
-	onTarget := known && d.Facts.OSBuild.Compare(o.TargetBuild) >= 0
+// Stale says whether a device last seen on seenDay (zero: never) counts as
+// not seen recently at now: its last day seen is more than staleAfter
+// before today (UTC days, as the rollup counts them).
+func Stale(seenDay, now time.Time, staleAfter time.Duration) bool {
+	return seenDay.IsZero() || inventory.Day(now).Sub(seenDay) > staleAfter
+}
+
+func (r *ProgressRow) add(c *inventory.Cohort, st *CampaignState, o ProgressOptions) {
+	n := c.Devices
+	r.Devices += n
+	known := !c.Build.IsZero()
+	onTarget := known && c.Build.Compare(o.TargetBuild) >= 0
 	if known {
-		at := d.Facts.ObservedAt[inventory.FactOSBuild]
-		if r.AsOf.IsZero() || at.Before(r.AsOf) {
-			r.AsOf = at
+		if r.AsOf.IsZero() || c.ObservedDay.Before(r.AsOf) {
+			r.AsOf = c.ObservedDay
 		}
 	} else {
-		r.Unknown++
+		r.Unknown += n
 	}
-	if d.LastSeen.IsZero() || o.Now.Sub(d.LastSeen) > o.StaleAfter {
-		r.NotSeen++
+	if Stale(c.SeenDay, o.Now, o.StaleAfter) {
+		r.NotSeen += n
 	}
 	switch {
 	case onTarget:
-		r.OnTarget++
+		r.OnTarget += n
 	case st == nil:
-		r.NotStarted++
+		r.NotStarted += n
 	case st.State == "pending":
-		r.NotStarted++
-		r.inCamp++
+		r.NotStarted += n
+		r.inCamp += n
 	case st.State == "queued" || st.State == "running":
-		r.InProgress++
-		r.inCamp++
+		r.InProgress += n
+		r.inCamp += n
 	case st.State == "deferred":
-		r.Deferred++
-		r.inCamp++
+		r.Deferred += n
+		r.inCamp += n
 	case st.State == "skipped" && strings.HasPrefix(st.Reason, "ineligible"):
-		r.Ineligible++
+		r.Ineligible += n
 	case st.State == "failed":
-		r.Failed++
-		r.reasons[st.Reason]++
+		r.Failed += n
+		r.reasons[st.Reason] += n
 	default:
 		// Succeeded or skipped in the campaign but not observed on the
 		// target build: the facts decide, so it has not migrated yet.
-		r.NotStarted++
+		r.NotStarted += n
 	}
 }
 
@@ -184,7 +206,9 @@ func (b *ProgressBuilder) Build() Progress {
 	for _, r := range b.rows {
 		p.Rows = append(p.Rows, r.finish(b))
 	}
-	slices.SortFunc(p.Rows, func(x, y ProgressRow) int { return strings.Compare(x.Org, y.Org) })
+	slices.SortFunc(p.Rows, func(x, y ProgressRow) int {
+		return cmp.Or(strings.Compare(x.Org, y.Org), strings.Compare(x.Site, y.Site))
+	})
 	p.Total = b.total.finish(b)
 	return p
 }

@@ -83,8 +83,8 @@ func TestProgressFigures(t *testing.T) {
 	if rbb.PerDay == nil || *rbb.PerDay != 0 || rbb.ETA != nil {
 		t.Errorf("RBB pace %v, ETA %v; want 0 and no ETA", rbb.PerDay, rbb.ETA)
 	}
-	// Freshness: the oldest build observation behind the row.
-	if !raa.AsOf.Equal(now.Add(-5*24*time.Hour)) || !total.AsOf.Equal(raa.AsOf) {
+	// Freshness: the day of the oldest build observation behind the row.
+	if !raa.AsOf.Equal(inventory.Day(now.Add(-5*24*time.Hour))) || !total.AsOf.Equal(raa.AsOf) {
 		t.Errorf("as of: RAA %s, total %s", raa.AsOf, total.AsOf)
 	}
 }

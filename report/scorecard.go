@@ -70,32 +70,42 @@ func (b *ScorecardBuilder) newRow(org, name string) *ScorecardRow {
 
 // Add counts one device, as observed.
 func (b *ScorecardBuilder) Add(d *inventory.Device) {
-	r := b.rows[d.Org]
+	c := inventory.CohortOf(d)
+	b.AddCohort(&c)
+}
+
+// AddCohort counts devices alike, as observed.
+func (b *ScorecardBuilder) AddCohort(c *inventory.Cohort) {
+	r := b.rows[c.Org]
 	if r == nil {
-		r = b.newRow(d.Org, b.names[d.Org])
-		b.rows[d.Org] = r
+		r = b.newRow(c.Org, b.names[c.Org])
+		b.rows[c.Org] = r
 	}
-	supported := d.Facts.Known(inventory.FactOSBuild) && d.Facts.OSBuild.IsWindows10() && d.Facts.OSBuild.Compare(b.supported) >= 0
-	stale := d.LastSeen.IsZero() || b.now.Sub(d.LastSeen) > 30*24*time.Hour
-	oldest := d.Facts.Oldest()
+	n := c.Devices
+	supported := !c.Build.IsZero() && c.Build.IsWindows10() && c.Build.Compare(b.supported) >= 0
+	stale := Stale(c.SeenDay, b.now, 30*24*time.Hour)
+	standings := make([]alerts.Standing, len(b.alerts))
+	for i, a := range b.alerts {
+		standings[i] = a.CheckCohort(c)
+	}
 	for _, row := range []*ScorecardRow{r, b.total} {
-		row.Devices++
+		row.Devices += n
 		if supported {
-			row.supported++
+			row.supported += n
 		}
 		if stale {
-			row.NotSeen30d++
+			row.NotSeen30d += n
 		}
-		if !oldest.IsZero() && (row.AsOf.IsZero() || oldest.Before(row.AsOf)) {
-			row.AsOf = oldest
+		if !c.ObservedDay.IsZero() && (row.AsOf.IsZero() || c.ObservedDay.Before(row.AsOf)) {
+			row.AsOf = c.ObservedDay
 		}
-		for _, a := range b.alerts {
-			switch a.Check(d) {
+		for i, a := range b.alerts {
+			switch standings[i] {
 			case alerts.Compliant:
-				row.affected[a.ID]++
-				row.compliant[a.ID]++
+				row.affected[a.ID] += n
+				row.compliant[a.ID] += n
 			case alerts.Exposed:
-				row.affected[a.ID]++
+				row.affected[a.ID] += n
 			}
 		}
 	}

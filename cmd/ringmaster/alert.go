@@ -73,6 +73,15 @@ func newAlertAddCmd(a *app) *cobra.Command {
 			if err := s.Add(cmd.Context(), al, data); err != nil {
 				return fmt.Errorf("alert add: %w", err)
 			}
+			// Reports count the alert's updates from now on (every report
+			// also checks this, should this step be interrupted).
+			inv, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := watchAlerts(cmd.Context(), inv, al); err != nil {
+				return err
+			}
 			fmt.Fprintf(a.stdout, "added alert %s (deadline %s, %d builds)\n", al.ID, al.Deadline, len(al.Remediation))
 			return nil
 		},
@@ -106,7 +115,7 @@ func newAlertListCmd(a *app) *cobra.Command {
 
 // compliance computes an alert's compliance over the devices a selector
 // matches, and lists the exposed ones.
-func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Selector) (report.Compliance, []string, error) {
+func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Selector, listExposed bool) (report.Compliance, []string, error) {
 	s, err := a.open(ctx)
 	if err != nil {
 		return report.Compliance{}, nil, err
@@ -115,7 +124,19 @@ func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Se
 	if err != nil {
 		return report.Compliance{}, nil, err
 	}
+	if err := watchAlerts(ctx, s, al); err != nil {
+		return report.Compliance{}, nil, err
+	}
 	b := report.NewCompliance(al, orgs, a.now())
+	if !listExposed {
+		for c, err := range s.Cohorts(ctx, sel) {
+			if err != nil {
+				return report.Compliance{}, nil, err
+			}
+			b.AddCohort(&c)
+		}
+		return b.Build(), nil, nil
+	}
 	var exposed []string
 	for d, err := range s.Devices(ctx, sel) {
 		if err != nil {
@@ -145,7 +166,7 @@ func newAlertShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, _, err := a.compliance(cmd.Context(), al, inventory.Everything())
+			c, _, err := a.compliance(cmd.Context(), al, inventory.Everything(), false)
 			if err != nil {
 				return err
 			}
@@ -192,7 +213,7 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 			if err != nil {
 				return err
 			}
-			_, exposed, err := a.compliance(ctx, al, inventory.Everything())
+			_, exposed, err := a.compliance(ctx, al, inventory.Everything(), true)
 			if err != nil {
 				return err
 			}

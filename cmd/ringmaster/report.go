@@ -52,11 +52,8 @@ days, each row with the date of the oldest observation behind it.`,
 				return err
 			}
 			b := report.NewScorecard(in.orgs, sb, in.alerts, a.now())
-			for d, err := range in.store.Devices(ctx, sel) {
-				if err != nil {
-					return err
-				}
-				b.Add(d)
+			if err := in.each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) { b.AddCohort(c) }); err != nil {
+				return err
 			}
 			sc := b.Build()
 			if err := report.SortScorecard(&sc, sortBy); err != nil {
@@ -126,7 +123,7 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 			}
 			defer w.Abort()
 			for i, al := range list {
-				c, _, err := a.compliance(ctx, al, sel)
+				c, _, err := a.compliance(ctx, al, sel, false)
 				if err != nil {
 					return err
 				}
@@ -148,7 +145,7 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 
 func newReportProgressCmd(a *app) *cobra.Command {
 	var (
-		selector, campaign, target, output, out string
+		selector, campaign, target, output, out, by string
 	)
 	cmd := &cobra.Command{
 		Use:   "progress [-l SELECTOR] [--campaign NAME] [-o table|csv|json] [--out FILE]",
@@ -168,6 +165,9 @@ oldest build observation behind it.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if by != "org" && by != "site" {
+				return usagef("--by %q: want org or site", by)
+			}
 			if output == formatHTML {
 				return a.htmlTo(ctx, out, htmlOptions{sel: sel, campaign: campaign, target: target, supported: defaultSupported})
 			}
@@ -179,13 +179,10 @@ oldest build observation behind it.`,
 			if err != nil {
 				return err
 			}
-			b := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: a.now()})
+			b := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: a.now(), BySite: by == "site"})
 			in.pace(b)
-			for d, err := range in.store.Devices(ctx, sel) {
-				if err != nil {
-					return err
-				}
-				b.Add(d, in.states[d.Hostname])
+			if err := in.each(ctx, sel, b.AddCohort); err != nil {
+				return err
 			}
 			w, err := a.createOutput(out)
 			if err != nil {
@@ -206,6 +203,7 @@ oldest build observation behind it.`,
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
 	cmd.Flags().StringVar(&campaign, "campaign", "", "split devices not yet migrated by their state in this campaign")
+	cmd.Flags().StringVar(&by, "by", "org", "a row per org, or per org and site")
 	cmd.Flags().StringVar(&target, "target-build", defaultTarget, "the build (or later) that counts as migrated")
 	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON, formatHTML)
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
@@ -243,15 +241,15 @@ func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
 	for i, al := range in.alerts {
 		cbs[i] = report.NewCompliance(al, in.orgs, now)
 	}
-	for d, err := range in.store.Devices(ctx, o.sel) {
-		if err != nil {
-			return err
-		}
-		pb.Add(d, in.states[d.Hostname])
-		sc.Add(d)
+	err = in.each(ctx, o.sel, func(c *inventory.Cohort, st *report.CampaignState) {
+		pb.AddCohort(c, st)
+		sc.AddCohort(c)
 		for _, cb := range cbs {
-			cb.Add(d)
+			cb.AddCohort(c)
 		}
+	})
+	if err != nil {
+		return err
 	}
 	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Scorecard: sc.Build()}
 	for _, cb := range cbs {
@@ -287,6 +285,29 @@ func (a *app) htmlTo(ctx context.Context, out string, o htmlOptions) error {
 	return nil
 }
 
+// each calls f for what the reports count: cohorts of devices alike from
+// the inventory's rollup or, when a campaign is followed, every device (a
+// cohort of one) with its state in the campaign.
+func (in *reportInputs) each(ctx context.Context, sel inventory.Selector, f func(*inventory.Cohort, *report.CampaignState)) error {
+	if !in.followed {
+		for c, err := range in.store.Cohorts(ctx, sel) {
+			if err != nil {
+				return err
+			}
+			f(&c, nil)
+		}
+		return nil
+	}
+	for d, err := range in.store.Devices(ctx, sel) {
+		if err != nil {
+			return err
+		}
+		c := inventory.CohortOf(d)
+		f(&c, in.states[d.Hostname])
+	}
+	return nil
+}
+
 // reportInputs is what every report reads besides the devices: the
 // organisations, the alerts, and, when following a campaign, each device's
 // state in it and the campaign's pace.
@@ -296,6 +317,9 @@ type reportInputs struct {
 	alerts []*alerts.Alert
 	states map[string]*report.CampaignState
 	pace   func(*report.ProgressBuilder)
+	// followed is set when a campaign is followed: devices are then
+	// counted one by one, with their state in it.
+	followed bool
 }
 
 func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs, error) {
@@ -314,9 +338,13 @@ func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs,
 	if in.alerts, err = as.List(ctx); err != nil {
 		return nil, err
 	}
+	if err := watchAlerts(ctx, s, in.alerts...); err != nil {
+		return nil, err
+	}
 	if campaign == "" {
 		return in, nil
 	}
+	in.followed = true
 	cs, err := a.campaigns(ctx)
 	if err != nil {
 		return nil, err
@@ -346,4 +374,17 @@ func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs,
 		}
 	}
 	return in, nil
+}
+
+// watchAlerts makes sure the inventory's rollup counts the updates the
+// alerts look for (a no-op when it already does).
+func watchAlerts(ctx context.Context, s *sqlite.Store, as ...*alerts.Alert) error {
+	var kbs []string
+	for _, al := range as {
+		kbs = append(kbs, al.KBs()...)
+	}
+	if _, err := s.WatchKBs(ctx, kbs); err != nil {
+		return fmt.Errorf("watch the updates alerts name: %w", err)
+	}
+	return nil
 }

@@ -224,15 +224,19 @@ func (s *Store) RecordObservations(ctx context.Context, obs []Observation) error
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	watched, err := watchedKBs(ctx, tx)
+	if err != nil {
+		return err
+	}
 	for i := range obs {
-		if err := s.recordObservation(ctx, tx, obs[i].Hostname, obs[i].Facts, obs[i].Seen); err != nil {
+		if err := s.recordObservation(ctx, tx, obs[i].Hostname, obs[i].Facts, obs[i].Seen, watched); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
-func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname string, f inventory.Facts, seen time.Time) error {
+func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname string, f inventory.Facts, seen time.Time, watched map[string]bool) error {
 	h := inventory.NormaliseHostname(hostname)
 	var d inventory.Device
 	row := tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
@@ -252,8 +256,9 @@ func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname stri
 	if d.Facts.Known(inventory.FactOSBuild) {
 		build = d.Facts.OSBuild.Key()
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE devices SET facts = ?, os_build_key = ?, last_seen = ?, updated_at = ? WHERE hostname = ?`,
-		string(appendFacts(nil, &d.Facts)), build, micros(d.LastSeen), micros(s.now()), h)
+	kbs, observed := rollupColumns(&d.Facts, watched)
+	_, err := tx.ExecContext(ctx, `UPDATE devices SET facts = ?, os_build_key = ?, last_seen = ?, watched_kbs = ?, observed_at = ?, updated_at = ?
+		WHERE hostname = ?`, string(appendFacts(nil, &d.Facts)), build, micros(d.LastSeen), kbs, observed, micros(s.now()), h)
 	if err != nil {
 		return fmt.Errorf("record observation of %s: %w", h, err)
 	}

@@ -49,6 +49,9 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 
 	it := &importTx{conn: conn, tx: tx, orgIDs: map[string]int64{}, ins: map[int]driver.Stmt{}, now: opts.Now, stamp: micros(opts.Now)}
+	if it.watched, err = watchedKBs(ctx, tx); err != nil {
+		return inventory.ImportResult{}, fmt.Errorf("begin import: %w", err)
+	}
 	var any int
 	err = tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM devices LIMIT 1) AS t`).Scan(&any)
 	if err != nil {
@@ -91,6 +94,9 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 			if _, err := tx.ExecContext(ctx, ddl); err != nil {
 				return res, fmt.Errorf("rebuild index: %w", err)
 			}
+		}
+		if err := rebuildRollup(ctx, tx); err != nil {
+			return res, err
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size=-%d`, s.cacheKiB)); err != nil {
 			return res, err
@@ -139,29 +145,31 @@ func (s *Store) bulkJournal(ctx context.Context, conn *sql.Conn) (restore func()
 	}, true
 }
 
-// dropIndexes drops a table's explicit indexes and returns their DDL, read
-// from the schema so it always matches the latest migration.
+// dropIndexes drops a table's explicit indexes and triggers and returns
+// their DDL, read from the schema so it always matches the latest migration.
+// (The rollup the triggers keep is rebuilt in one pass after a bulk load.)
 func dropIndexes(ctx context.Context, tx *sql.Tx, table string) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`, table)
+	rows, err := tx.QueryContext(ctx, `SELECT type, name, sql FROM sqlite_master
+		WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL ORDER BY type, name`, table)
 	if err != nil {
 		return nil, fmt.Errorf("read indexes of %s: %w", table, err)
 	}
-	var names, ddl []string
+	var kinds, names, ddl []string
 	for rows.Next() {
-		var n, q string
-		if err := rows.Scan(&n, &q); err != nil {
+		var k, n, q string
+		if err := rows.Scan(&k, &n, &q); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		names, ddl = append(names, n), append(ddl, q)
+		kinds, names, ddl = append(kinds, k), append(names, n), append(ddl, q)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for _, n := range names {
-		if _, err := tx.ExecContext(ctx, `DROP INDEX `+quoteIdent(n)); err != nil {
-			return nil, fmt.Errorf("drop index %s: %w", n, err)
+	for i, n := range names {
+		if _, err := tx.ExecContext(ctx, `DROP `+strings.ToUpper(kinds[i])+` `+quoteIdent(n)); err != nil {
+			return nil, fmt.Errorf("drop %s %s: %w", kinds[i], n, err)
 		}
 	}
 	return ddl, nil
@@ -176,12 +184,15 @@ func quoteIdent(s string) string { return `"` + s + `"` }
 // statement that runs a million times, database/sql's per-call locking and
 // argument conversion cost as much as a third of SQLite's own work.
 type importTx struct {
-	conn   *sql.Conn
-	tx     *sql.Tx
-	bulk   bool // the table was empty: no device can exist yet
-	orgIDs map[string]int64
-	now    time.Time
-	stamp  int64 // now, in storage form
+	conn *sql.Conn
+	tx   *sql.Tx
+	bulk bool // the table was empty: no device can exist yet
+	// watched are the updates reports look for; read-only once the import
+	// starts (Prepare reads it on another goroutine).
+	watched map[string]bool
+	orgIDs  map[string]int64
+	now     time.Time
+	stamp   int64 // now, in storage form
 
 	sel, upd *sql.Stmt
 	ins      map[int]driver.Stmt // by rows per statement; on conn, used only inside conn.Raw
@@ -205,7 +216,7 @@ func (t *importTx) prepare(ctx context.Context) error {
 		return err
 	}
 	t.upd, err = t.tx.PrepareContext(ctx, `UPDATE devices SET org_id = ?, site = ?, address = ?, credential = ?, labels = ?,
-		os_build_key = ?, facts = ?, last_seen = ?, updated_at = ? WHERE hostname = ?`)
+		os_build_key = ?, facts = ?, last_seen = ?, watched_kbs = ?, observed_at = ?, updated_at = ? WHERE hostname = ?`)
 	return err
 }
 
@@ -215,9 +226,10 @@ func (t *importTx) prepare(ctx context.Context) error {
 // stores it as the empty string.
 func (t *importTx) insertSQL(n int) string {
 	stamp := strconv.FormatInt(t.stamp, 10)
-	row := `(?, ?, ?, COALESCE(?, ''), COALESCE(?, ''), COALESCE(?, ''), ?, ?, ?, ` + stamp + `, ` + stamp + `)`
+	row := `(?, ?, ?, COALESCE(?, ''), COALESCE(?, ''), COALESCE(?, ''), ?, ?, ?, ?, ?, ` + stamp + `, ` + stamp + `)`
 	var b strings.Builder
-	b.WriteString(`INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts, last_seen, created_at, updated_at) VALUES `)
+	b.WriteString(`INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts, last_seen,
+		watched_kbs, observed_at, created_at, updated_at) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -226,6 +238,9 @@ func (t *importTx) insertSQL(n int) string {
 	}
 	return b.String()
 }
+
+// insertParams is how many parameters a row of insertSQL has.
+const insertParams = 11
 
 // rowsPerInsert is how many devices one INSERT statement carries: the
 // per-statement cost of stepping and resetting is shared between them.
@@ -267,7 +282,7 @@ func (t *importTx) flush(ctx context.Context) error {
 			t.args = t.args[:0]
 			for i := range chunk {
 				p := &chunk[i]
-				o := 9 * i
+				o := insertParams * i
 				t.args = append(t.args,
 					driver.NamedValue{Ordinal: o + 1, Value: p.hostname},
 					driver.NamedValue{Ordinal: o + 2, Value: p.orgID},
@@ -278,6 +293,8 @@ func (t *importTx) flush(ctx context.Context) error {
 					driver.NamedValue{Ordinal: o + 7, Value: p.row.build},
 					driver.NamedValue{Ordinal: o + 8, Value: p.row.facts},
 					driver.NamedValue{Ordinal: o + 9, Value: p.row.lastSeen},
+					driver.NamedValue{Ordinal: o + 10, Value: p.row.watched},
+					driver.NamedValue{Ordinal: o + 11, Value: p.row.observed},
 				)
 			}
 			if _, err := ex.ExecContext(nc, t.args); err != nil {
@@ -364,6 +381,8 @@ type encodedRow struct {
 	facts    string
 	lastSeen any // int64 or nil
 	labels   string
+	watched  any // string or nil
+	observed any // int64 or nil
 }
 
 var _ inventory.Preparer = (*importTx)(nil)
@@ -379,6 +398,7 @@ func (t *importTx) Prepare(d *inventory.Device) any {
 	if !d.LastSeen.IsZero() {
 		r.lastSeen = micros(d.LastSeen)
 	}
+	r.watched, r.observed = rollupColumns(&d.Facts, t.watched)
 	return r
 }
 
@@ -417,7 +437,7 @@ func (t *importTx) UpdateDevice(ctx context.Context, d *inventory.Device) error 
 		return err
 	}
 	_, err = t.upd.ExecContext(context.WithoutCancel(ctx), orgID, d.Site, d.Address, d.Credential,
-		r.labels, r.build, r.facts, r.lastSeen, t.stamp, d.Hostname)
+		r.labels, r.build, r.facts, r.lastSeen, r.watched, r.observed, t.stamp, d.Hostname)
 	if err != nil {
 		return fmt.Errorf("update device %s: %w", d.Hostname, err)
 	}

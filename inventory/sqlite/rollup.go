@@ -1,0 +1,217 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+)
+
+// The device rollup (migration 0004) counts devices per organisation, site,
+// build, watched updates, day last seen and day of oldest observation.
+// Triggers keep it in step with every write to devices; a bulk load, which
+// drops the triggers, rebuilds it in one pass.
+
+const dayMicros = 24 * 60 * 60 * 1_000_000
+
+// querier is what both *sql.DB and *sql.Tx offer for reads.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// watchedKBs reads the updates reports look for.
+func watchedKBs(ctx context.Context, q querier) (map[string]bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT kb FROM watched_kbs`)
+	if err != nil {
+		return nil, fmt.Errorf("read watched updates: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var kb string
+		if err := rows.Scan(&kb); err != nil {
+			return nil, err
+		}
+		out[kb] = true
+	}
+	return out, rows.Err()
+}
+
+// rollupColumns returns a device's watched_kbs (nil when its updates were
+// never observed) and observed_at (nil when nothing was) columns.
+func rollupColumns(f *inventory.Facts, watched map[string]bool) (kbs, observed any) {
+	if f.Known(inventory.FactKBs) {
+		kbs = watchedOf(f.KBs, watched)
+	}
+	if t := f.Oldest(); !t.IsZero() {
+		observed = micros(t)
+	}
+	return kbs, observed
+}
+
+func watchedOf(kbs []string, watched map[string]bool) string {
+	var keep []string
+	for _, kb := range kbs {
+		if kb = strings.ToUpper(kb); watched[kb] {
+			keep = append(keep, kb)
+		}
+	}
+	slices.Sort(keep)
+	return strings.Join(slices.Compact(keep), ",")
+}
+
+// rebuildRollup recounts the rollup from the devices.
+func rebuildRollup(ctx context.Context, tx *sql.Tx) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM device_rollup`); err != nil {
+		return fmt.Errorf("rebuild device rollup: %w", err)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO device_rollup
+		SELECT org_id, site, coalesce(os_build_key, 0), coalesce(watched_kbs, '?'),
+			coalesce(last_seen / ?, -1), coalesce(observed_at / ?, -1), count(*)
+		FROM devices GROUP BY 1, 2, 3, 4, 5, 6`, dayMicros, dayMicros)
+	if err != nil {
+		return fmt.Errorf("rebuild device rollup: %w", err)
+	}
+	return nil
+}
+
+// WatchKBs adds updates to those reports look for (an alert's remediating
+// and superseding updates) and, when any is new, recomputes the watched
+// updates of the devices that have one, in one transaction. It returns how
+// many were new.
+func (s *Store) WatchKBs(ctx context.Context, kbs []string) (int, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	watched, err := watchedKBs(ctx, tx)
+	if err != nil {
+		return 0, err
+	}
+	var fresh []string
+	for _, kb := range kbs {
+		kb = strings.ToUpper(kb)
+		if !watched[kb] && !slices.Contains(fresh, kb) {
+			fresh = append(fresh, kb)
+		}
+	}
+	if len(fresh) == 0 {
+		return 0, nil
+	}
+	for _, kb := range fresh {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO watched_kbs (kb) VALUES (?)`, kb); err != nil {
+			return 0, fmt.Errorf("watch %s: %w", kb, err)
+		}
+		watched[kb] = true
+	}
+	// Only devices whose facts name a new update can change.
+	conds := make([]string, len(fresh))
+	args := make([]any, len(fresh))
+	for i, kb := range fresh {
+		conds[i] = "facts LIKE ?"
+		args[i] = "%" + kb + "%"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, facts FROM devices WHERE `+strings.Join(conds, " OR "), args...)
+	if err != nil {
+		return 0, fmt.Errorf("watch updates: %w", err)
+	}
+	type change struct {
+		id  int64
+		kbs any
+	}
+	var changes []change
+	for rows.Next() {
+		var id int64
+		var text string
+		if err := rows.Scan(&id, &text); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		var f inventory.Facts
+		if err := decodeFacts(text, &f); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("device %d: %w", id, err)
+		}
+		kbs, _ := rollupColumns(&f, watched)
+		changes = append(changes, change{id, kbs})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, c := range changes {
+		if _, err := tx.ExecContext(ctx, `UPDATE devices SET watched_kbs = ? WHERE id = ?`, c.kbs, c.id); err != nil {
+			return 0, fmt.Errorf("watch updates: %w", err)
+		}
+	}
+	return len(fresh), tx.Commit()
+}
+
+// Cohorts yields the devices the selector matches as cohorts, counted by
+// the rollup when the selector names only what cohorts keep, and device by
+// device otherwise (then each cohort is one device, with all its updates).
+func (s *Store) Cohorts(ctx context.Context, sel inventory.Selector) iter.Seq2[inventory.Cohort, error] {
+	if !sel.ForCohorts() {
+		return func(yield func(inventory.Cohort, error) bool) {
+			for d, err := range s.Devices(ctx, sel) {
+				if err != nil {
+					yield(inventory.Cohort{}, err)
+					return
+				}
+				if !yield(inventory.CohortOf(d), nil) {
+					return
+				}
+			}
+		}
+	}
+	return func(yield func(inventory.Cohort, error) bool) {
+		rows, err := s.db.QueryContext(ctx, `SELECT o.code, r.site, r.os_build_key, r.watched_kbs, r.seen_day, r.observed_day, r.devices
+			FROM device_rollup r JOIN organisations o ON o.id = r.org_id WHERE r.devices > 0`)
+		if err != nil {
+			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var c inventory.Cohort
+			var build, seen, observed int64
+			var kbs string
+			if err := rows.Scan(&c.Org, &c.Site, &build, &kbs, &seen, &observed, &c.Devices); err != nil {
+				yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
+				return
+			}
+			if build != 0 {
+				c.Build = versionFromKey(build)
+			}
+			if kbs != "?" {
+				c.KBsKnown = true
+				if kbs != "" {
+					c.KBs = strings.Split(kbs, ",")
+				}
+			}
+			c.SeenDay, c.ObservedDay = dayOf(seen), dayOf(observed)
+			if !sel.Empty() && !sel.Matches(c.Device()) {
+				continue
+			}
+			if !yield(c, nil) {
+				return
+			}
+		}
+		if err := rows.Err(); err != nil {
+			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
+		}
+	}
+}
+
+func dayOf(d int64) time.Time {
+	if d < 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(d * dayMicros).UTC()
+}

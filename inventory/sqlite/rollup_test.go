@@ -1,0 +1,144 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
+)
+
+// cohortCounts adds cohorts up by their key.
+func cohortCounts(t *testing.T, cs func(yield func(inventory.Cohort, error) bool), watched map[string]bool) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for c, err := range cs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kbs []string
+		for _, kb := range c.KBs {
+			if watched == nil || watched[kb] {
+				kbs = append(kbs, kb)
+			}
+		}
+		slices.Sort(kbs)
+		key := fmt.Sprintf("%s|%s|%s|%v|%s|%s|%s", c.Org, c.Site, c.Build, c.KBsKnown, strings.Join(kbs, ","),
+			c.SeenDay.Format(time.DateOnly), c.ObservedDay.Format(time.DateOnly))
+		out[key] += c.Devices
+	}
+	return out
+}
+
+// TestRollupStaysExact writes devices every way the store can (a bulk
+// load, an import that updates, observations, removal, new watched
+// updates) and checks after each that the rollup reports read agrees with
+// counting the devices one by one.
+func TestRollupStaysExact(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	watched := map[string]bool{}
+	check := func(step string) {
+		t.Helper()
+		got := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), watched)
+		all, _ := inventory.ParseSelector("hostname")
+		if all.ForCohorts() {
+			t.Fatal("a hostname selector cannot be answered by cohorts")
+		}
+		want := cohortCounts(t, s.Cohorts(ctx, all), watched)
+		if !maps.Equal(got, want) {
+			for k, n := range want {
+				if got[k] != n {
+					t.Errorf("%s: %s: rollup %d, devices %d", step, k, got[k], n)
+				}
+			}
+			for k, n := range got {
+				if _, ok := want[k]; !ok {
+					t.Errorf("%s: %s: rollup %d, devices none", step, k, n)
+				}
+			}
+			t.FailNow()
+		}
+		if len(want) < 10 {
+			t.Fatalf("%s: only %d cohorts: the estate proves nothing", step, len(want))
+		}
+	}
+	var buf strings.Builder
+	if _, err := synth.Generate(&buf, synth.Options{Devices: 3000, Orgs: 6, Seed: 3, Now: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	importCSV := func(text string) {
+		t.Helper()
+		r, err := format.NewCSVReader(strings.NewReader(text), "e.csv", testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	importCSV(buf.String())
+	check("bulk load")
+
+	for _, kbs := range [][]string{{"KB4512517", "KB4499175"}, {"KB4512578"}} {
+		if _, err := s.WatchKBs(ctx, kbs); err != nil {
+			t.Fatal(err)
+		}
+		for _, kb := range kbs {
+			watched[kb] = true
+		}
+		check("watch " + strings.Join(kbs, ","))
+	}
+
+	// An import that moves devices between sites and changes builds.
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	header := strings.Split(lines[0], ",")
+	col := slices.Index(header, "site")
+	var changed strings.Builder
+	changed.WriteString(lines[0] + "\n")
+	for i, l := range lines[1:] {
+		if i%3 == 0 {
+			f := strings.Split(l, ",")
+			f[col] = "Moved Site"
+			l = strings.Join(f, ",")
+		}
+		changed.WriteString(l + "\n")
+	}
+	importCSV(changed.String())
+	check("import update")
+
+	// Probes observe new builds and updates, some on another day.
+	var obs []sqlite.Observation
+	i := 0
+	for d, err := range s.Devices(ctx, inventory.Selector{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i++; i%4 != 0 {
+			continue
+		}
+		at := testNow.Add(time.Duration(i%3) * 24 * time.Hour)
+		f := inventory.FactsFromMap(map[string]any{"os_build": "10.0.19045", "kbs": "KB4512578,KB5000001"}, at)
+		obs = append(obs, sqlite.Observation{Hostname: d.Hostname, Facts: f, Seen: at})
+	}
+	if err := s.RecordObservations(ctx, obs); err != nil {
+		t.Fatal(err)
+	}
+	check("observations")
+
+	sel, err := inventory.ParseSelector("build>=10.0.19045")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RemoveDevices(ctx, sel); err != nil {
+		t.Fatal(err)
+	}
+	check("removal")
+}
