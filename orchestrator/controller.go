@@ -71,6 +71,29 @@ type Plan struct {
 	Blocked     []Block
 }
 
+// NeedsPerson reports whether a campaign with this plan can go no further
+// without a person: nothing to dispatch or wake up for, no device queued,
+// running or deferred, and work held by a halt or a wave awaiting
+// approval (campaign retry, resume or approve moves it on).
+func (p Plan) NeedsPerson(v View) bool {
+	if p.Done || len(p.Dispatch) > 0 || !p.WakeAt.IsZero() {
+		return false
+	}
+	for _, m := range v.Members {
+		if m.State == DeviceQueued || m.State == DeviceRunning || m.State == DeviceDeferred {
+			return false
+		}
+	}
+	held := false
+	for _, b := range p.Blocked {
+		if b.Reason != BlockHalted && b.Reason != BlockAwaitingApproval {
+			return false
+		}
+		held = true
+	}
+	return held
+}
+
 // Decide computes the next plan from a view of state and the time. It is a
 // pure function: the same view and time give the same plan.
 func Decide(v View, now time.Time) Plan {
@@ -225,7 +248,7 @@ func (d *decider) decide() Plan {
 			d.change(i, ws, "approved and started")
 		}
 		if ws.Status == WaveHalted {
-			d.blockWave(i, BlockHalted, time.Time{})
+			d.blockFrom(i, BlockHalted)
 			break
 		}
 		if ws.Status == WaveDone {
@@ -236,7 +259,7 @@ func (d *decider) decide() Plan {
 		if limit := *w.MaxFailurePercent; t.total > 0 && float64(t.failures)*100/float64(t.total) > limit {
 			d.change(i, WaveState{Status: WaveHalted, Started: ws.Started, Approved: ws.Approved,
 				Reason: fmt.Sprintf("%d of %d devices failed, above max_failure_percent %g", t.failures, t.total, limit)}, "halted")
-			d.blockWave(i, BlockHalted, time.Time{})
+			d.blockFrom(i, BlockHalted)
 			break
 		}
 		// Done when nothing is left to start or finish, but for the devices
@@ -275,6 +298,10 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 		var candidate bool
 		switch {
 		case m.Wave < 0:
+		case m.State == DevicePending && m.Wave != active && halted[m.Org] && d.waves[m.Wave].Status == WaveDone:
+			// Left behind in a finished wave by its organisation's halt.
+			d.block(m.Wave, m.Org, BlockHalted, time.Time{})
+			continue
 		case m.State == DevicePending:
 			candidate = m.Wave == active
 		case m.State == DeviceDeferred:
@@ -349,6 +376,14 @@ func (d *decider) blockWave(wave int, r BlockReason, until time.Time) {
 		}
 	}
 	d.wake(until)
+}
+
+// blockFrom blocks the pending devices of a wave and of every later wave:
+// a halted wave holds back the ones after it.
+func (d *decider) blockFrom(wave int, r BlockReason) {
+	for i := wave; i < len(d.waves); i++ {
+		d.blockWave(i, r, time.Time{})
+	}
 }
 
 func (d *decider) blockAll(r BlockReason) {

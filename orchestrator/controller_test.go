@@ -390,4 +390,27 @@ waves:
 	if n := count(p, v.Members, func(m Member) bool { return m.Org == "RBB" }); n == 0 || len(p.Dispatch) != n {
 		t.Errorf("second wave dispatched %v, want RBB's only", p.Dispatch)
 	}
+	// RBB finishes the second wave: both waves are done but for RAA, which
+	// waits for a person (campaign retry), and says so.
+	for i := range v.Members {
+		if m := &v.Members[i]; m.Wave == 1 && m.Org == "RBB" {
+			m.State = DeviceSucceeded
+		}
+	}
+	p = Decide(v, t0)
+	for _, c := range p.WaveChanges {
+		v.Waves[c.Wave] = c.State
+	}
+	if p.Done || len(p.Dispatch) != 0 || v.Waves[1].Status != WaveDone {
+		t.Fatalf("after RBB: done %v, dispatched %v, waves %+v; want both waves done and RAA held", p.Done, p.Dispatch, v.Waves)
+	}
+	held := 0
+	for _, b := range p.Blocked {
+		if b.Reason == BlockHalted && b.Org == "RAA" {
+			held += b.Devices
+		}
+	}
+	if held != 16 || !p.NeedsPerson(v) {
+		t.Errorf("blocked %+v (RAA held %d, want its 16 pending); needs a person %v, want true", p.Blocked, held, p.NeedsPerson(v))
+	}
 }
