@@ -57,11 +57,8 @@ bench-campaign: build ## a win10-feature-update campaign over 5,000 simulated de
 bench-probe: build ## ringmaster probe over 5,000 simulated devices against a plain masterzen loop
 	$(GO) run ./internal/tools/probebench -bin $(BIN) -devices 5000 -concurrency 500
 
-demo: build ## the main job end to end: generate an estate, import it, summarise per organisation
-	@rm -f demo.db demo.db-wal demo.db-shm
-	$(BIN) inventory generate --devices 20000 --orgs 40 --seed 1 --out estate.csv
-	RINGMASTER_DB=demo.db $(BIN) inventory import estate.csv --create-orgs
-	RINGMASTER_DB=demo.db $(BIN) inventory summary
+demo: build ## the main job end to end on a simulated estate: import, discover, a 3-wave upgrade campaign, an alert, the HTML report (in ./ringmaster-demo)
+	$(BIN) demo --dir ringmaster-demo
 
 clean: ## remove build output and demo files
-	rm -rf bin estate.csv demo.db demo.db-wal demo.db-shm
+	rm -rf bin ringmaster-demo

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
@@ -190,7 +191,10 @@ func newAlertShowCmd(a *app) *cobra.Command {
 }
 
 func newAlertRemediateCmd(a *app) *cobra.Command {
-	var source, name string
+	var (
+		source, name string
+		soak         time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "remediate ID --source FOLDER",
 		Short: "Create a campaign that installs an alert's updates on the devices still exposed",
@@ -231,7 +235,7 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 				"target":   "hostname in (" + strings.Join(exposed, ",") + ")",
 				"deadline": al.DeadlineAt().AddDate(0, 0, 1).Format("2006-01-02T15:04:05Z"),
 				"waves": []map[string]any{
-					{"name": "pilot", "count": max(1, len(exposed)/20), "soak": "4h"},
+					{"name": "pilot", "count": max(1, len(exposed)/20), "soak": soak.String()},
 					{"name": "rest"},
 				},
 			}
@@ -255,5 +259,6 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 	}
 	cmd.Flags().StringVar(&source, "source", "", `folder (share or local) holding the updates as KBnnnnnnn.msu, e.g. \\dp01\updates$`)
 	cmd.Flags().StringVar(&name, "campaign", "", "campaign name (default remediate-ID)")
+	cmd.Flags().DurationVar(&soak, "pilot-soak", 4*time.Hour, "how long the pilot wave (a twentieth of the devices) soaks before the rest")
 	return cmd
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
 )
 
 // Exit codes.
@@ -35,7 +36,11 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time
-	log            *slog.Logger
+	// clock, when set, is the time the scheduler and playbooks run on
+	// instead of the wall clock (the demo's compressed simulated time;
+	// now then reads it too).
+	clock playbooks.Clock
+	log   *slog.Logger
 
 	dbPath   string
 	logLevel string

@@ -303,6 +303,9 @@ type campaignShow struct {
 	Blocked []blockShow    `json:"blocked"`
 	States  map[string]int `json:"states"`
 	WakeAt  *time.Time     `json:"wake_at"`
+	// NeedsPerson: it can go no further until someone retries, approves
+	// or resumes (a halt, an approval).
+	NeedsPerson bool `json:"needs_person"`
 }
 
 type waveShow struct {
@@ -409,9 +412,11 @@ func (a *app) describe(ctx context.Context, s *osqlite.Store, c osqlite.Campaign
 	if err != nil {
 		return campaignShow{}, err
 	}
-	for _, b := range orchestrator.Decide(v, a.now()).Blocked {
+	plan := orchestrator.Decide(v, a.now())
+	for _, b := range plan.Blocked {
 		sh.Blocked = append(sh.Blocked, blockShow{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
 	}
+	sh.NeedsPerson = c.Status == orchestrator.StatusRunning && plan.NeedsPerson(v)
 	return sh, nil
 }
 

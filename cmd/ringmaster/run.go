@@ -71,58 +71,77 @@ throughput and ETA); otherwise it writes structured log lines.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			inv, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			store, err := a.campaigns(ctx)
-			if err != nil {
-				return err
-			}
-			if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
-				return err
-			}
-			tg, err := a.newTargets(ctx, o)
-			if err != nil {
-				return err
-			}
-			x, err := a.startExecutor(ctx, o.executor)
-			if err != nil {
-				return err
-			}
-			defer x.Close()
 			live := view == "live" || (view == "auto" && isTerminal(a.stdout))
-			log := a.log
-			if !live && !a.log.Enabled(ctx, slog.LevelInfo) {
-				// Without a live view, progress is the log: at least info.
-				log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			}
-			sch, err := scheduler.New(scheduler.Config{DB: inv.DB(), Store: store, Inventory: inventoryAdapter{a},
-				Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: workers, Lease: lease, Logger: log,
-				Observe: func(ctx context.Context, host string, facts map[string]any, at time.Time) error {
-					return inv.RecordObservation(ctx, host, inventory.FactsFromMap(facts, at), at)
-				}})
-			if err != nil {
-				return err
-			}
-			if err := sch.Start(ctx); err != nil {
-				return err
-			}
-			err = a.watch(ctx, store, live, untilDone, log)
-			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			if serr := sch.Stop(stopCtx); serr != nil && err == nil {
-				err = fmt.Errorf("stop: %w", serr)
-			}
-			return err
+			return a.runCampaigns(ctx, runOptions{targets: o, workers: workers, untilDone: untilDone, live: live, lease: lease})
 		},
 	}
 	o.register(cmd)
 	cmd.Flags().IntVar(&workers, "workers", 50, "devices this process runs at once")
-	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once no campaign is running or paused")
+	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once no campaign is running or paused, but for those waiting for a person (halted, awaiting approval)")
 	cmd.Flags().StringVar(&view, "view", "auto", "auto (live on a terminal), live or plain")
 	cmd.Flags().DurationVar(&lease, "lease", 30*time.Second, "how long a worker may be silent before its device resumes elsewhere (after a crash)")
 	return cmd
+}
+
+// runOptions are how runCampaigns runs.
+type runOptions struct {
+	targets   targetFlags
+	workers   int
+	untilDone bool
+	live      bool
+	lease     time.Duration
+}
+
+// runCampaigns runs the scheduler and workers until ctx ends or, with
+// untilDone, no campaign is left running or paused, showing progress.
+func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
+	inv, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	store, err := a.campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
+		return err
+	}
+	tg, err := a.newTargets(ctx, o.targets)
+	if err != nil {
+		return err
+	}
+	x, err := a.startExecutor(ctx, o.targets.executor)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	log := a.log
+	if !o.live && !a.log.Enabled(ctx, slog.LevelInfo) {
+		// Without a live view, progress is the log: at least info.
+		log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	cfg := scheduler.Config{DB: inv.DB(), Store: store, Inventory: inventoryAdapter{a},
+		Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
+		Observe: func(ctx context.Context, host string, facts map[string]any, at time.Time) error {
+			return inv.RecordObservation(ctx, host, inventory.FactsFromMap(facts, at), at)
+		}}
+	if a.clock != nil { // a simulated estate's compressed time (the demo)
+		cfg.Clock, cfg.EngineClock = a.clock, a.clock
+	}
+	sch, err := scheduler.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := sch.Start(ctx); err != nil {
+		return err
+	}
+	err = a.watch(ctx, store, o.live, o.untilDone, log)
+	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if serr := sch.Stop(stopCtx); serr != nil && err == nil {
+		err = fmt.Errorf("stop: %w", serr)
+	}
+	return err
 }
 
 func isTerminal(w io.Writer) bool {
@@ -135,11 +154,13 @@ func isTerminal(w io.Writer) bool {
 }
 
 // watch shows progress until ctx ends or, with untilDone, no campaign is
-// left running or paused.
+// left running or paused but for those that need a person to go on (a
+// halted wave, an approval).
 func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool, log *slog.Logger) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rates := map[string]*rate{}
+	waiting := map[string]bool{} // campaigns reported as needing a person
 	lastLog := time.Time{}
 	for {
 		cs, err := s.Campaigns(ctx)
@@ -155,13 +176,21 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 			if c.Status != orchestrator.StatusRunning && c.Status != orchestrator.StatusPaused {
 				continue
 			}
-			active++
 			sh, err := a.describe(ctx, s, c)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
 				return err
+			}
+			if sh.NeedsPerson {
+				if !waiting[c.Name] {
+					waiting[c.Name] = true
+					log.Warn("campaign waits for a person: see ringmaster campaign show, then retry, approve or resume", "campaign", c.Name)
+				}
+			} else {
+				active++
+				delete(waiting, c.Name)
 			}
 			r := rates[c.Name]
 			if r == nil {
