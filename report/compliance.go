@@ -24,9 +24,15 @@ type ComplianceRow struct {
 	Exposed     int     `json:"exposed"`
 	Unknown     int     `json:"unknown"` // build or updates never observed: counted apart, never as compliant
 	Overdue     int     `json:"overdue"` // exposed after the deadline
-	// AtRisk: devices are still exposed and the deadline has passed or is
-	// less than AtRiskDays away.
-	AtRisk bool `json:"at_risk"`
+	// AtRisk: devices are still exposed and, at the pace of the last week
+	// of history (PerDay more devices compliant a day), they will not all
+	// be remediated by the deadline; without history, the deadline has
+	// passed or is less than AtRiskDays away.
+	AtRisk bool     `json:"at_risk"`
+	PerDay *float64 `json:"patched_per_day"`
+	// MedianDays is the median number of days from the alert's issue to a
+	// device's remediation, from the daily history (nil without it).
+	MedianDays *float64 `json:"median_days_to_patch"`
 	// AsOf is the oldest observation of installed updates behind the row.
 	AsOf time.Time `json:"as_of"`
 }
@@ -43,17 +49,17 @@ type Compliance struct {
 }
 
 // AtRiskDays is how close the deadline must be for exposed devices to put
-// an organisation at risk. Until daily history gives a pace, nearness is
-// the measure.
+// an organisation at risk when no history gives a pace.
 const AtRiskDays = 7
 
 // ComplianceBuilder accumulates devices into a Compliance.
 type ComplianceBuilder struct {
-	a     *alerts.Alert
-	now   time.Time
-	names map[string]string
-	rows  map[string]*ComplianceRow
-	total ComplianceRow
+	history []Snapshot
+	a       *alerts.Alert
+	now     time.Time
+	names   map[string]string
+	rows    map[string]*ComplianceRow
+	total   ComplianceRow
 }
 
 // NewCompliance starts an alert's compliance report.
@@ -65,6 +71,10 @@ func NewCompliance(a *alerts.Alert, orgs []inventory.Organisation, now time.Time
 	}
 	return b
 }
+
+// UseHistory gives the daily snapshots the pace and the days to patch are
+// measured from.
+func (b *ComplianceBuilder) UseHistory(h []Snapshot) { b.history = h }
 
 // Add counts one device, as observed.
 func (b *ComplianceBuilder) Add(d *inventory.Device) {
@@ -112,7 +122,16 @@ func (b *ComplianceBuilder) Build() Compliance {
 		if r.Affected > 0 {
 			r.CompliantPc = float64(r.Compliant) * 100 / float64(r.Affected)
 		}
-		r.AtRisk = r.Exposed > 0 && days < AtRiskDays
+		h := HistoryOf(b.history, r.Org)
+		if pace, ok := h.PatchPace(b.a.ID, b.now); ok {
+			r.PerDay = &pace
+			r.AtRisk = r.Exposed > 0 && (days < 0 || pace == 0 || float64(r.Exposed)/pace > float64(days))
+		} else {
+			r.AtRisk = r.Exposed > 0 && days < AtRiskDays
+		}
+		if m, ok := h.MedianDaysToPatch(b.a.ID, b.a.IssuedAt()); ok {
+			r.MedianDays = &m
+		}
 		return r
 	}
 	for _, r := range b.rows {
@@ -123,7 +142,15 @@ func (b *ComplianceBuilder) Build() Compliance {
 	return c
 }
 
-var complianceHeader = []string{"ORG", "NAME", "DEVICES", "AFFECTED", "COMPLIANT", "%", "EXPOSED", "OVERDUE", "UNKNOWN", "AT RISK", "AS OF"}
+var complianceHeader = []string{"ORG", "NAME", "DEVICES", "AFFECTED", "COMPLIANT", "%", "EXPOSED", "OVERDUE", "UNKNOWN", "PER DAY",
+	"MEDIAN DAYS", "AT RISK", "AS OF"}
+
+func optFloat(f *float64) string {
+	if f == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.1f", *f)
+}
 
 func (r ComplianceRow) cells() []string {
 	risk := "no"
@@ -135,7 +162,8 @@ func (r ComplianceRow) cells() []string {
 		asOf = r.AsOf.UTC().Format(time.DateOnly)
 	}
 	return []string{r.Org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.Affected), strconv.Itoa(r.Compliant),
-		fmt.Sprintf("%.1f", r.CompliantPc), strconv.Itoa(r.Exposed), strconv.Itoa(r.Overdue), strconv.Itoa(r.Unknown), risk, asOf}
+		fmt.Sprintf("%.1f", r.CompliantPc), strconv.Itoa(r.Exposed), strconv.Itoa(r.Overdue), strconv.Itoa(r.Unknown),
+		optFloat(r.PerDay), optFloat(r.MedianDays), risk, asOf}
 }
 
 // WriteCompliance writes an alert's compliance report as a table, CSV or

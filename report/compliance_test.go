@@ -10,7 +10,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
-func sampleCompliance(t *testing.T, at time.Time) Compliance {
+func sampleCompliance(t *testing.T, at time.Time, hist ...Snapshot) Compliance {
 	t.Helper()
 	data, err := os.ReadFile("testdata/dejablue.yaml")
 	if err != nil {
@@ -30,6 +30,7 @@ func sampleCompliance(t *testing.T, at time.Time) Compliance {
 		return d
 	}
 	b := NewCompliance(a, []inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}}, at)
+	b.UseHistory(hist)
 	b.Add(dev("RAA", "10.0.18363", "KB4512508"))
 	b.Add(dev("RAA", "10.0.18363", "KB4524570")) // superseding
 	b.Add(dev("RAA", "10.0.17763", ""))          // exposed
@@ -56,7 +57,21 @@ func TestComplianceFigures(t *testing.T) {
 	if early.Rows[0].AtRisk {
 		t.Errorf("two weeks before the deadline RAA is at risk: %+v", early.Rows[0])
 	}
-	goldenForms(t, "compliance", func(w io.Writer, format string) error { return WriteCompliance(w, before, format) })
+	// With history: RAA went from 1 to 2 of 3 compliant in five days, too
+	// slow for its last device in the 3 days left.
+	snap := func(d string, compliant int) Snapshot {
+		return Snapshot{Day: day(d), Org: "RAA", Affected: map[string]int{"HSA-2019-0042": 3}, Compliant: map[string]int{"HSA-2019-0042": compliant}}
+	}
+	slow := sampleCompliance(t, time.Date(2019, 8, 24, 12, 0, 0, 0, time.UTC), snap("2019-08-12", 0), snap("2019-08-19", 1), snap("2019-08-24", 2))
+	if r := slow.Rows[0]; !r.AtRisk || r.PerDay == nil || *r.PerDay != 0.2 || r.MedianDays == nil || *r.MedianDays != 8.5 {
+		t.Errorf("RAA at a slow pace: %+v", r)
+	}
+	// One a day: done in a day, not at risk though the deadline is near.
+	fast := sampleCompliance(t, time.Date(2019, 8, 24, 12, 0, 0, 0, time.UTC), snap("2019-08-23", 1), snap("2019-08-24", 2))
+	if r := fast.Rows[0]; r.AtRisk || r.PerDay == nil || *r.PerDay != 1 {
+		t.Errorf("RAA at one a day: %+v", r)
+	}
+	goldenForms(t, "compliance", func(w io.Writer, format string) error { return WriteCompliance(w, slow, format) })
 }
 
 func TestScorecard(t *testing.T) {

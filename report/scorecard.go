@@ -18,11 +18,16 @@ type ScorecardRow struct {
 	Org     string `json:"org"`
 	Name    string `json:"name"`
 	Devices int    `json:"devices"`
-	// SupportedPc is the share observed on a supported Windows 10 build.
+	// Supported are observed on a supported Windows 10 build; SupportedPc
+	// is their share.
+	Supported   int     `json:"supported"`
 	SupportedPc float64 `json:"supported_percent"`
 	// AlertPc is, per alert id, the share of affected devices compliant
 	// (100 when none is affected).
 	AlertPc map[string]float64 `json:"alert_compliant_percent"`
+	// MedianDays is, per alert id, the median days from its issue to a
+	// device's remediation, from the daily history (absent without it).
+	MedianDays map[string]float64 `json:"median_days_to_patch"`
 	// NotSeen30d have not been seen alive for 30 days (or never).
 	NotSeen30d int `json:"not_seen_30d"`
 	// AsOf is the oldest observation behind the row.
@@ -45,6 +50,7 @@ type Scorecard struct {
 
 // ScorecardBuilder accumulates devices into a Scorecard.
 type ScorecardBuilder struct {
+	history   []Snapshot
 	supported inventory.Version
 	alerts    []*alerts.Alert
 	now       time.Time
@@ -67,6 +73,10 @@ func NewScorecard(orgs []inventory.Organisation, supported inventory.Version, as
 func (b *ScorecardBuilder) newRow(org, name string) *ScorecardRow {
 	return &ScorecardRow{Org: org, Name: name, AlertPc: map[string]float64{}, affected: map[string]int{}, compliant: map[string]int{}}
 }
+
+// UseHistory gives the daily snapshots the days to patch are measured
+// from.
+func (b *ScorecardBuilder) UseHistory(h []Snapshot) { b.history = h }
 
 // Add counts one device, as observed.
 func (b *ScorecardBuilder) Add(d *inventory.Device) {
@@ -121,6 +131,7 @@ func (b *ScorecardBuilder) Build() Scorecard {
 		out := *r
 		if out.Devices > 0 {
 			out.SupportedPc = float64(out.supported) * 100 / float64(out.Devices)
+			out.Supported = out.supported
 		}
 		out.AlertPc = map[string]float64{}
 		for _, id := range s.Alerts {
@@ -130,6 +141,13 @@ func (b *ScorecardBuilder) Build() Scorecard {
 			}
 		}
 		out.affected, out.compliant = nil, nil
+		out.MedianDays = map[string]float64{}
+		h := HistoryOf(b.history, r.Org)
+		for _, a := range b.alerts {
+			if m, ok := h.MedianDaysToPatch(a.ID, a.IssuedAt()); ok {
+				out.MedianDays[a.ID] = m
+			}
+		}
 		return out
 	}
 	for _, r := range b.rows {
@@ -163,7 +181,7 @@ func SortScorecard(s *Scorecard, by string) error {
 func (s Scorecard) header() []string {
 	h := []string{"ORG", "NAME", "DEVICES", "SUPPORTED WIN10 %"}
 	for _, id := range s.Alerts {
-		h = append(h, id+" %")
+		h = append(h, id+" %", id+" MEDIAN DAYS")
 	}
 	return append(h, "NOT SEEN 30D", "AS OF")
 }
@@ -171,7 +189,11 @@ func (s Scorecard) header() []string {
 func (s Scorecard) cells(r ScorecardRow) []string {
 	c := []string{r.Org, r.Name, strconv.Itoa(r.Devices), fmt.Sprintf("%.1f", r.SupportedPc)}
 	for _, id := range s.Alerts {
-		c = append(c, fmt.Sprintf("%.1f", r.AlertPc[id]))
+		median := ""
+		if m, ok := r.MedianDays[id]; ok {
+			median = fmt.Sprintf("%.1f", m)
+		}
+		c = append(c, fmt.Sprintf("%.1f", r.AlertPc[id]), median)
 	}
 	asOf := ""
 	if !r.AsOf.IsZero() {

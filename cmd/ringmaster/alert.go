@@ -129,6 +129,15 @@ func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Se
 		return report.Compliance{}, nil, err
 	}
 	b := report.NewCompliance(al, orgs, a.now())
+	hs, err := a.history(ctx)
+	if err != nil {
+		return report.Compliance{}, nil, err
+	}
+	hist, err := hs.Load(ctx)
+	if err != nil {
+		return report.Compliance{}, nil, err
+	}
+	b.UseHistory(hist)
 	if !listExposed {
 		for c, err := range s.Cohorts(ctx, sel) {
 			if err != nil {

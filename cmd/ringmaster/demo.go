@@ -159,6 +159,7 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 			args: []string{"credential", "add", "demo", "--username", demoUser, "--password-stdin"}},
 		{title: "Discover every device over WinRM", args: []string{"probe", "-l", "hostname", "--auth", "basic", "--concurrency", "200"}},
 		{title: "Where each organisation starts", args: []string{"inventory", "summary"}},
+		{title: "Record the day's figures in the daily history (ringmaster run renews them every hour)", args: []string{"report", "snapshot"}},
 	}
 	if err := d.run(steps...); err != nil {
 		return err

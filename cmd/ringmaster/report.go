@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
+	rsqlite "github.com/ringmaster-fleet/ringmaster/report/sqlite"
 )
 
 func newReportCmd(a *app) *cobra.Command {
@@ -19,7 +21,7 @@ func newReportCmd(a *app) *cobra.Command {
 		Use:   "report",
 		Short: "Report per organisation what the devices were observed to be",
 	})
-	cmd.AddCommand(newReportProgressCmd(a), newReportAlertsCmd(a), newReportScorecardCmd(a))
+	cmd.AddCommand(newReportProgressCmd(a), newReportAlertsCmd(a), newReportScorecardCmd(a), newReportSnapshotCmd(a))
 	return cmd
 }
 
@@ -52,6 +54,7 @@ days, each row with the date of the oldest observation behind it.`,
 				return err
 			}
 			b := report.NewScorecard(in.orgs, sb, in.alerts, a.now())
+			b.UseHistory(in.history)
 			if err := in.each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) { b.AddCohort(c) }); err != nil {
 				return err
 			}
@@ -221,25 +224,36 @@ type htmlOptions struct {
 // writeHTML computes every report (progress, each alert's compliance, the
 // scorecard) in one pass over the devices and writes the HTML page.
 func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
+	r, err := a.estateReports(ctx, o)
+	if err != nil {
+		return err
+	}
+	return rhtml.Write(w, r)
+}
+
+// estateReports computes every report in one pass over the devices.
+func (a *app) estateReports(ctx context.Context, o htmlOptions) (rhtml.Report, error) {
 	tb, _, err := inventory.ParseVersion(o.target)
 	if err != nil {
-		return usagef("--target-build %q: %v", o.target, err)
+		return rhtml.Report{}, usagef("--target-build %q: %v", o.target, err)
 	}
 	sb, _, err := inventory.ParseVersion(o.supported)
 	if err != nil {
-		return usagef("--supported-build %q: %v", o.supported, err)
+		return rhtml.Report{}, usagef("--supported-build %q: %v", o.supported, err)
 	}
 	in, err := a.reportInputs(ctx, o.campaign)
 	if err != nil {
-		return err
+		return rhtml.Report{}, err
 	}
 	now := a.now()
 	pb := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: now})
 	in.pace(pb)
 	sc := report.NewScorecard(in.orgs, sb, in.alerts, now)
+	sc.UseHistory(in.history)
 	cbs := make([]*report.ComplianceBuilder, len(in.alerts))
 	for i, al := range in.alerts {
 		cbs[i] = report.NewCompliance(al, in.orgs, now)
+		cbs[i].UseHistory(in.history)
 	}
 	err = in.each(ctx, o.sel, func(c *inventory.Cohort, st *report.CampaignState) {
 		pb.AddCohort(c, st)
@@ -249,13 +263,65 @@ func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
 		}
 	})
 	if err != nil {
-		return err
+		return rhtml.Report{}, err
 	}
-	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Scorecard: sc.Build()}
+	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Scorecard: sc.Build(), History: in.history,
+		Campaign: in.campaign}
 	for _, cb := range cbs {
 		r.Compliance = append(r.Compliance, cb.Build())
 	}
-	return rhtml.Write(w, r)
+	return r, nil
+}
+
+// snapshot records today's figures of the whole estate in the daily
+// history (replacing any taken earlier today).
+func (a *app) snapshot(ctx context.Context) ([]report.Snapshot, error) {
+	r, err := a.estateReports(ctx, htmlOptions{sel: inventory.Everything(), target: defaultTarget, supported: defaultSupported})
+	if err != nil {
+		return nil, err
+	}
+	h, err := a.history(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snaps := report.Snapshots(a.now(), r.Progress, r.Scorecard, r.Compliance)
+	if err := h.Record(ctx, snaps); err != nil {
+		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	return snaps, nil
+}
+
+func newReportSnapshotCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "snapshot",
+		Short: "Record today's figures per organisation in the daily history (burn-down, pace, days to patch)",
+		Long: `Record today's figures of the whole estate, per organisation: devices, on the
+target build, on a supported Windows 10, and each alert's affected and
+compliant devices. One snapshot is kept per day (a later one the same day
+replaces it); burn-down charts, the pace that decides whether an
+organisation is at risk, and the median days from alert to patch are drawn
+from them. ringmaster run takes one every hour; run this from cron where
+no scheduler runs.`,
+		Example: "  ringmaster report snapshot",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			snaps, err := a.snapshot(cmd.Context())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "recorded the %s snapshot of %s\n", a.now().UTC().Format(time.DateOnly), plural(len(snaps)-1, "organisation", "organisations"))
+			return nil
+		},
+	}
+}
+
+// history opens the reports' daily history.
+func (a *app) history(ctx context.Context) (*rsqlite.Store, error) {
+	s, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return rsqlite.Open(ctx, s.DB(), a.now)
 }
 
 // The HTML format: the whole estate report, whichever report asks for it.
@@ -320,6 +386,8 @@ type reportInputs struct {
 	// followed is set when a campaign is followed: devices are then
 	// counted one by one, with their state in it.
 	followed bool
+	history  []report.Snapshot
+	campaign *report.CampaignProgress // the campaign followed, over time
 }
 
 func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs, error) {
@@ -339,6 +407,13 @@ func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs,
 		return nil, err
 	}
 	if err := watchAlerts(ctx, s, in.alerts...); err != nil {
+		return nil, err
+	}
+	hs, err := a.history(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.history, err = hs.Load(ctx); err != nil {
 		return nil, err
 	}
 	if campaign == "" {
@@ -373,6 +448,20 @@ func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs,
 			}
 		}
 	}
+	// Its burn-down: when each device now final last became so.
+	final := map[string]time.Time{}
+	for _, t := range tr {
+		if t.To.Final() {
+			final[t.Hostname] = t.At
+		}
+	}
+	cp := &report.CampaignProgress{Name: campaign, Devices: len(ms)}
+	for _, m := range ms {
+		if at, ok := final[m.Hostname]; ok && m.State.Final() {
+			cp.Finished = append(cp.Finished, at)
+		}
+	}
+	in.campaign = cp
 	return in, nil
 }
 

@@ -162,6 +162,7 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 	rates := map[string]*rate{}
 	waiting := map[string]bool{} // campaigns reported as needing a person
 	lastLog := time.Time{}
+	var lastSnapshot time.Time // by the scheduler's clock
 	for {
 		cs, err := s.Campaigns(ctx)
 		if err != nil {
@@ -219,6 +220,13 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 				b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
 			}
 			fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
+		}
+		// The daily history: today's figures, renewed every hour.
+		if now := a.now(); now.Sub(lastSnapshot) >= time.Hour || active == 0 {
+			lastSnapshot = now
+			if _, err := a.snapshot(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("could not record the daily snapshot; the next try is in an hour", "err", err)
+			}
 		}
 		if untilDone && active == 0 {
 			return nil

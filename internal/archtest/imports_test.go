@@ -52,6 +52,7 @@ var rules = []struct {
 	{"report/html", []string{"report"}},
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
 	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate"}},
+	{"report/sqlite", []string{"report", "internal/sqlmigrate"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},

@@ -60,8 +60,18 @@ func TestOpensInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Three days of history and a campaign's finishes: the burn-downs.
+	var hist []report.Snapshot
+	for d := range 3 {
+		hist = append(hist, report.Snapshot{Day: now.Truncate(24*time.Hour).AddDate(0, 0, d-2), Org: "TOTAL", Devices: 40, OnTarget: 4 + 3*d,
+			Affected: map[string]int{al.ID: 30}, Compliant: map[string]int{al.ID: 5 + 5*d}})
+	}
+	camp := &report.CampaignProgress{Name: "win10-22h2", Devices: 30}
+	for i := range 20 {
+		camp.Finished = append(camp.Finished, now.Add(-time.Duration(20-i)*time.Hour))
+	}
 	if err := html.Write(f, html.Report{Title: "Estate report", Generated: now, Progress: pb.Build(),
-		Compliance: []report.Compliance{cb.Build()}, Scorecard: sc.Build()}); err != nil {
+		Compliance: []report.Compliance{cb.Build()}, Scorecard: sc.Build(), History: hist, Campaign: camp}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -80,6 +90,17 @@ func TestOpensInChromium(t *testing.T) {
 	}
 	if n := strings.Count(string(dom), `<svg class="bar"`); n < 4+1+4+1 {
 		t.Errorf("%d charts, want a bar per organisation and total, and a gauge per organisation and total", n)
+	}
+	// The burn-downs: the campaign's, and the estate's with a line per
+	// alert, each point with its figure.
+	if n := strings.Count(string(dom), `<svg class="chart"`); n != 2 {
+		t.Errorf("%d line charts, want the campaign's and the estate's burn-downs", n)
+	}
+	for _, want := range []string{"exposed to HSA-2019-0042, " + now.Format(time.DateOnly) + ": 15", "devices not on build 10.0.19045",
+		"devices of win10-22h2 not finished"} {
+		if !strings.Contains(string(dom), want) {
+			t.Errorf("the burn-down lacks %q", want)
+		}
 	}
 	shot := filepath.Join(dir, "report.png")
 	if err := exec.CommandContext(ctx, bin, append(args, "--screenshot="+shot, "--window-size=1400,1400", "file://"+page)...).Run(); err != nil {

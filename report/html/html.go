@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/report"
@@ -31,6 +32,20 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 	"gauge": func(c report.ComplianceRow) template.HTML {
 		return gauge(c.CompliantPc, c.AtRisk)
 	},
+	"median": func(r report.ScorecardRow, alert string) string {
+		if m, ok := r.MedianDays[alert]; ok {
+			return fmt.Sprintf("%.1f", m)
+		}
+		return "-"
+	},
+	"burndown":      burndown,
+	"campaignChart": campaignChart,
+	"opt": func(f *float64) string {
+		if f == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%.1f", *f)
+	},
 }).ParseFS(files, "report.html.tmpl"))
 
 // Report is what the page shows.
@@ -40,6 +55,35 @@ type Report struct {
 	Progress   report.Progress
 	Compliance []report.Compliance
 	Scorecard  report.Scorecard
+	// History is the daily snapshots (burn-down); Campaign, when one is
+	// followed, how its devices finished over time.
+	History  []report.Snapshot
+	Campaign *report.CampaignProgress
+}
+
+// HistoryRow is one day of the estate's burn-down table.
+type HistoryRow struct {
+	Day         string
+	NotOnTarget int
+	Exposed     []int // per alert of the report, in order; -1 before the alert was in the history
+}
+
+// HistoryRows lists the estate's daily figures, oldest first.
+func (r Report) HistoryRows() []HistoryRow {
+	var out []HistoryRow
+	for _, s := range report.HistoryOf(r.History, "TOTAL") {
+		row := HistoryRow{Day: s.Day.Format(time.DateOnly), NotOnTarget: s.Devices - s.OnTarget}
+		for _, c := range r.Compliance {
+			n, ok := s.Affected[c.Alert]
+			if !ok {
+				row.Exposed = append(row.Exposed, -1)
+				continue
+			}
+			row.Exposed = append(row.Exposed, n-s.Compliant[c.Alert])
+		}
+		out = append(out, row)
+	}
+	return out
 }
 
 // Write renders the report.
@@ -94,4 +138,101 @@ func gauge(pc float64, atRisk bool) template.HTML {
 	w := width * math.Max(0, math.Min(pc, 100)) / 100
 	return template.HTML(fmt.Sprintf(`<svg class="bar" width="%g" height="%g" viewBox="0 0 %g %g" role="img" aria-label="%.1f%% compliant"><rect class="track" x="0" y="0" width="%g" height="%g"/><rect class="%s" x="0" y="0" width="%.2f" height="%g"><title>%.1f%% compliant</title></rect></svg>`,
 		width, height, width, height, pc, width, height, class, w, height, pc))
+}
+
+// series is one line of a chart; dash tells lines apart without colour.
+type series struct {
+	name   string
+	class  string
+	dash   string
+	values []int
+}
+
+// lineChart draws series over labelled points as an SVG line chart, each
+// point with a title, the y axis from 0 to the largest value; negative
+// values are missing points.
+func lineChart(label string, xs []string, ss []series) template.HTML {
+	const w, h, left, bottom, top, right = 640.0, 220.0, 50.0, 30.0, 10.0, 20.0
+	peak := 1
+	for _, s := range ss {
+		for _, v := range s.values {
+			peak = max(peak, v)
+		}
+	}
+	x := func(i int) float64 {
+		if len(xs) < 2 {
+			return left + (w-left-right)/2
+		}
+		return left + (w-left-right)*float64(i)/float64(len(xs)-1)
+	}
+	y := func(v int) float64 { return top + (h-top-bottom)*(1-float64(v)/float64(peak)) }
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" width="%g" height="%g" viewBox="0 0 %g %g" role="img" aria-label="%s">`, w, h, w, h, template.HTMLEscapeString(label))
+	fmt.Fprintf(&b, `<line class="axis" x1="%g" y1="%g" x2="%g" y2="%g"/><line class="axis" x1="%g" y1="%g" x2="%g" y2="%g"/>`,
+		left, top, left, h-bottom, left, h-bottom, w-right, h-bottom)
+	fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="end">%d</text><text x="%g" y="%g" text-anchor="end">0</text>`, left-4, top+4, peak, left-4, h-bottom+4)
+	if len(xs) > 0 {
+		fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="start">%s</text>`, left, h-8, template.HTMLEscapeString(xs[0]))
+		if len(xs) > 1 {
+			fmt.Fprintf(&b, `<text x="%g" y="%g" text-anchor="end">%s</text>`, w-right, h-8, template.HTMLEscapeString(xs[len(xs)-1]))
+		}
+	}
+	for _, s := range ss {
+		var pts []string
+		for i, v := range s.values {
+			if v >= 0 { // a negative value is a missing point
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v)))
+			}
+		}
+		fmt.Fprintf(&b, `<polyline class="%s" stroke-dasharray="%s" points="%s"><title>%s</title></polyline>`,
+			s.class, s.dash, strings.Join(pts, " "), template.HTMLEscapeString(s.name))
+		for i, v := range s.values {
+			if v < 0 {
+				continue
+			}
+			fmt.Fprintf(&b, `<circle class="%s" cx="%.1f" cy="%.1f" r="2.5"><title>%s, %s: %d</title></circle>`,
+				s.class, x(i), y(v), template.HTMLEscapeString(s.name), template.HTMLEscapeString(xs[i]), v)
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+var lineStyles = []struct{ class, dash string }{{"l0", ""}, {"l1", "6 3"}, {"l2", "2 3"}, {"l3", "8 3 2 3"}}
+
+// burndown draws the estate's daily history: devices not yet on the target
+// build and, per alert, devices still exposed.
+func burndown(r Report) template.HTML {
+	rows := r.HistoryRows()
+	if len(rows) == 0 {
+		return ""
+	}
+	xs := make([]string, len(rows))
+	ss := []series{{name: "devices not on build " + r.Progress.TargetBuild, class: lineStyles[0].class}}
+	for i, c := range r.Compliance {
+		st := lineStyles[(i+1)%len(lineStyles)]
+		ss = append(ss, series{name: "exposed to " + c.Alert, class: st.class, dash: st.dash})
+	}
+	for i, row := range rows {
+		xs[i] = row.Day
+		ss[0].values = append(ss[0].values, row.NotOnTarget)
+		for j, n := range row.Exposed {
+			ss[j+1].values = append(ss[j+1].values, n)
+		}
+	}
+	return lineChart("Burn-down: devices not on the target build and devices exposed to each alert, per day", xs, ss)
+}
+
+// campaignChart draws a campaign's devices not yet finished over time.
+func campaignChart(c *report.CampaignProgress) template.HTML {
+	times, left := c.Remaining(40)
+	if len(times) == 0 {
+		return ""
+	}
+	xs := make([]string, len(times))
+	for i, t := range times {
+		xs[i] = t.UTC().Format("2006-01-02 15:04")
+	}
+	return lineChart("Campaign "+c.Name+": devices not yet finished over time", xs,
+		[]series{{name: "devices of " + c.Name + " not finished", class: lineStyles[0].class, values: left}})
 }

@@ -1,0 +1,111 @@
+// Package sqlite keeps the reports' daily history in the inventory's
+// database, with its own schema version (report_migrations).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
+	"github.com/ringmaster-fleet/ringmaster/report"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store keeps daily snapshots.
+type Store struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// Open migrates the history tables in db and returns the store.
+func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error) {
+	if now == nil {
+		now = time.Now
+	}
+	if _, err := sqlmigrate.LoadAndApply(ctx, db, migrationFS, "migrations", "report_migrations", now().UTC().Format(time.RFC3339)); err != nil {
+		return nil, fmt.Errorf("report history: %w", err)
+	}
+	return &Store{db: db, now: now}, nil
+}
+
+// Record stores snapshots, each replacing any taken earlier the same day
+// for the same organisation, in one transaction.
+func (s *Store) Record(ctx context.Context, snaps []report.Snapshot) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	taken := s.now().UnixMicro()
+	for _, sn := range snaps {
+		day := sn.Day.UnixMicro()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO report_history (day, org, devices, on_target, supported, taken_at) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (day, org) DO UPDATE SET devices = excluded.devices, on_target = excluded.on_target,
+				supported = excluded.supported, taken_at = excluded.taken_at`,
+			day, sn.Org, sn.Devices, sn.OnTarget, sn.Supported, taken); err != nil {
+			return fmt.Errorf("record %s %s: %w", sn.Day.Format(time.DateOnly), sn.Org, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM report_history_alerts WHERE day = ? AND org = ?`, day, sn.Org); err != nil {
+			return err
+		}
+		for alert, n := range sn.Affected {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO report_history_alerts (day, org, alert, affected, compliant) VALUES (?, ?, ?, ?, ?)`,
+				day, sn.Org, alert, n, sn.Compliant[alert]); err != nil {
+				return fmt.Errorf("record %s %s %s: %w", sn.Day.Format(time.DateOnly), sn.Org, alert, err)
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+// Load returns every snapshot, by day then organisation.
+func (s *Store) Load(ctx context.Context) ([]report.Snapshot, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT day, org, devices, on_target, supported FROM report_history ORDER BY day, org`)
+	if err != nil {
+		return nil, fmt.Errorf("load report history: %w", err)
+	}
+	type key struct {
+		day int64
+		org string
+	}
+	var out []report.Snapshot
+	idx := map[key]int{}
+	for rows.Next() {
+		var day int64
+		var sn report.Snapshot
+		if err := rows.Scan(&day, &sn.Org, &sn.Devices, &sn.OnTarget, &sn.Supported); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("load report history: %w", err)
+		}
+		sn.Day = time.UnixMicro(day).UTC()
+		sn.Affected, sn.Compliant = map[string]int{}, map[string]int{}
+		idx[key{day, sn.Org}] = len(out)
+		out = append(out, sn)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	arows, err := s.db.QueryContext(ctx, `SELECT day, org, alert, affected, compliant FROM report_history_alerts`)
+	if err != nil {
+		return nil, fmt.Errorf("load report history: %w", err)
+	}
+	defer arows.Close()
+	for arows.Next() {
+		var day int64
+		var org, alert string
+		var affected, compliant int
+		if err := arows.Scan(&day, &org, &alert, &affected, &compliant); err != nil {
+			return nil, fmt.Errorf("load report history: %w", err)
+		}
+		if i, ok := idx[key{day, org}]; ok {
+			out[i].Affected[alert], out[i].Compliant[alert] = affected, compliant
+		}
+	}
+	return out, arows.Err()
+}
