@@ -181,3 +181,19 @@ func (c CampaignProgress) Remaining(n int) (times []time.Time, left []int) {
 	}
 	return times, left
 }
+
+// CampaignSummary is where a campaign stands, wave by wave.
+type CampaignSummary struct {
+	Name     string
+	Playbook string
+	Status   string
+	Waves    []WaveSummary
+}
+
+// WaveSummary is one wave's devices by state.
+type WaveSummary struct {
+	Name    string
+	Status  string
+	Devices int
+	States  map[string]int // pending, queued, running, succeeded, failed, skipped, deferred
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -248,6 +250,7 @@ func (a *app) estateReports(ctx context.Context, o htmlOptions) (rhtml.Report, e
 	now := a.now()
 	pb := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: now})
 	in.pace(pb)
+	sites := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: now, BySite: true})
 	sc := report.NewScorecard(in.orgs, sb, in.alerts, now)
 	sc.UseHistory(in.history)
 	cbs := make([]*report.ComplianceBuilder, len(in.alerts))
@@ -257,6 +260,7 @@ func (a *app) estateReports(ctx context.Context, o htmlOptions) (rhtml.Report, e
 	}
 	err = in.each(ctx, o.sel, func(c *inventory.Cohort, st *report.CampaignState) {
 		pb.AddCohort(c, st)
+		sites.AddCohort(c, st)
 		sc.AddCohort(c)
 		for _, cb := range cbs {
 			cb.AddCohort(c)
@@ -265,12 +269,52 @@ func (a *app) estateReports(ctx context.Context, o htmlOptions) (rhtml.Report, e
 	if err != nil {
 		return rhtml.Report{}, err
 	}
-	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Scorecard: sc.Build(), History: in.history,
-		Campaign: in.campaign}
+	campaigns, err := a.campaignSummaries(ctx)
+	if err != nil {
+		return rhtml.Report{}, err
+	}
+	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Sites: sites.Build(), Scorecard: sc.Build(),
+		History: in.history, Campaign: in.campaign, Campaigns: campaigns}
 	for _, cb := range cbs {
 		r.Compliance = append(r.Compliance, cb.Build())
 	}
 	return r, nil
+}
+
+// campaignSummaries counts every campaign's devices per wave and state.
+func (a *app) campaignSummaries(ctx context.Context) ([]report.CampaignSummary, error) {
+	cs, err := a.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := cs.Campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []report.CampaignSummary
+	for _, c := range list {
+		names, waves, err := cs.Waves(ctx, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		counts, err := cs.StateCounts(ctx, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		sum := report.CampaignSummary{Name: c.Name, Playbook: strings.TrimSuffix(filepath.Base(c.PlaybookFile), filepath.Ext(c.PlaybookFile)),
+			Status: string(c.Status)}
+		for i, n := range names {
+			sum.Waves = append(sum.Waves, report.WaveSummary{Name: n, Status: string(waves[i].Status), States: map[string]int{}})
+		}
+		for _, k := range counts {
+			if k.Wave >= 0 && k.Wave < len(sum.Waves) {
+				sum.Waves[k.Wave].States[string(k.State)] += k.Devices
+				sum.Waves[k.Wave].Devices += k.Devices
+			}
+		}
+		out = append(out, sum)
+	}
+	return out, nil
 }
 
 // snapshot records today's figures of the whole estate in the daily

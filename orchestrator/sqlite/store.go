@@ -242,6 +242,32 @@ func (s *Store) Waves(ctx context.Context, name string) ([]string, []orchestrato
 	return names, states, rows.Err()
 }
 
+// StateCount is how many devices of a campaign's wave are in one state.
+type StateCount struct {
+	Wave    int
+	State   orchestrator.DeviceState
+	Devices int
+}
+
+// StateCounts counts a campaign's devices per wave and state, in the
+// database (a campaign may hold a million devices).
+func (s *Store) StateCounts(ctx context.Context, name string) ([]StateCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT wave, state, count(*) FROM campaign_devices WHERE campaign = ? GROUP BY wave, state ORDER BY wave, state`, name)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: count states: %w", name, err)
+	}
+	defer rows.Close()
+	var out []StateCount
+	for rows.Next() {
+		var c StateCount
+		if err := rows.Scan(&c.Wave, &c.State, &c.Devices); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // DeviceRecord is a campaign member with what the store keeps of its run.
 type DeviceRecord struct {
 	orchestrator.Member

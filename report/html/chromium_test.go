@@ -43,14 +43,17 @@ func TestOpensInChromium(t *testing.T) {
 		orgs = append(orgs, inventory.Organisation{Code: c, Name: c + " NHS Trust"})
 	}
 	pb := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: target, Now: now})
+	sites := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: target, Now: now, BySite: true})
 	cb := report.NewCompliance(al, orgs, now)
 	sc := report.NewScorecard(orgs, target, []*alerts.Alert{al}, now)
 	builds := []string{"10.0.19045", "10.0.18363", "10.0.17763", "6.1.7601"}
 	for i := range 40 {
-		d := &inventory.Device{Hostname: "pc", Org: orgs[i%4].Code, LastSeen: now}
+		d := &inventory.Device{Hostname: "pc", Org: orgs[i%4].Code, Site: []string{"Leeds General", "St James's"}[i%2], LastSeen: now}
 		d.Facts.Set(inventory.FactOSBuild, builds[i%len(builds)], now)
 		d.Facts.Set(inventory.FactKBs, []string{"KB4512508", "", "KB4511553", ""}[i%4], now)
-		pb.Add(d, &report.CampaignState{State: []string{"succeeded", "running", "failed", "pending"}[i%4], Reason: "rolled_back:0xC1900101"})
+		st := &report.CampaignState{State: []string{"succeeded", "running", "failed", "pending"}[i%4], Reason: "rolled_back:0xC1900101"}
+		pb.Add(d, st)
+		sites.Add(d, st)
 		cb.Add(d)
 		sc.Add(d)
 	}
@@ -71,7 +74,9 @@ func TestOpensInChromium(t *testing.T) {
 		camp.Finished = append(camp.Finished, now.Add(-time.Duration(20-i)*time.Hour))
 	}
 	if err := html.Write(f, html.Report{Title: "Estate report", Generated: now, Progress: pb.Build(),
-		Compliance: []report.Compliance{cb.Build()}, Scorecard: sc.Build(), History: hist, Campaign: camp}); err != nil {
+		Compliance: []report.Compliance{cb.Build()}, Scorecard: sc.Build(), History: hist, Campaign: camp, Sites: sites.Build(),
+		Campaigns: []report.CampaignSummary{{Name: "win10-22h2", Playbook: "win10-feature-update", Status: "running",
+			Waves: []report.WaveSummary{{Name: "pilot", Status: "done", Devices: 4, States: map[string]int{"succeeded": 3, "failed": 1}}}}}}); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -83,7 +88,7 @@ func TestOpensInChromium(t *testing.T) {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
 	for _, want := range []string{`id="org-RAA"`, `id="org-RBB"`, `id="org-RCC"`, `id="org-RDD"`, `id="detail-RDD"`,
-		`id="alert-HSA-2019-0042"`, `class="bar"`, "national total"} {
+		`id="alert-HSA-2019-0042"`, `class="bar"`, "national total", `id="campaign-win10-22h2"`, "Leeds General", "St James's"} {
 		if !strings.Contains(string(dom), want) {
 			t.Errorf("the page Chromium built lacks %s", want)
 		}

@@ -59,6 +59,26 @@ type Report struct {
 	// followed, how its devices finished over time.
 	History  []report.Snapshot
 	Campaign *report.CampaignProgress
+	// Sites is the progress per organisation and site (the drill-down);
+	// Campaigns every campaign's waves by state.
+	Sites     report.Progress
+	Campaigns []report.CampaignSummary
+}
+
+// SitesOf lists an organisation's rows of the per-site progress.
+func (r Report) SitesOf(org string) []report.ProgressRow {
+	var out []report.ProgressRow
+	for _, s := range r.Sites.Rows {
+		if s.Org == org {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// States are the campaign device states, in the order tables show them.
+func (Report) States() []string {
+	return []string{"pending", "queued", "running", "succeeded", "failed", "skipped", "deferred"}
 }
 
 // HistoryRow is one day of the estate's burn-down table.
