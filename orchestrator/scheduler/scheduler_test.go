@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
@@ -203,6 +205,9 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 		s := simtest.Win10(device.Behaviour{UpgradeTime: 20 * time.Minute})
 		s.Hostname = fmt.Sprintf("pc%03d.r%c.nhs.uk", i, 'a'+i%3)
 		s.Build, s.UBR = "10.0.18363", 1556
+		if i%4 == 3 {
+			s.KBs = append(s.KBs, "KB4512508") // the alert's update for 1909
+		}
 		switch i % 10 {
 		case 3:
 			s.Behaviour.CompatBlock = true
@@ -408,6 +413,7 @@ func checkProgressReport(t *testing.T, e *estate, members []sqlite.DeviceRecord)
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkReportsFromRollup(t, e, orgs, members)
 	target, _, _ := inventory.ParseVersion("10.0.19045")
 	states := map[string]*report.CampaignState{}
 	for _, m := range members {
@@ -518,5 +524,87 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 	}
 	if stuck != 0 {
 		t.Errorf("%d dead device jobs left running and not cancelled", stuck)
+	}
+}
+
+// checkReportsFromRollup computes the progress and an alert's compliance
+// as the CLI does without a campaign, from the inventory's rollup, and
+// compares every figure per organisation with the simulator's ground
+// truth (devices the campaign never ran on were never observed: their
+// updates are unknown).
+func checkReportsFromRollup(t *testing.T, e *estate, orgs []inventory.Organisation, members []sqlite.DeviceRecord) {
+	t.Helper()
+	ctx := context.Background()
+	al, err := alerts.Parse("hsa.yaml", []byte(`id: HSA-TEST-1
+title: a test alert
+issued: 2026-11-01
+deadline: 2026-11-20
+remediation:
+  "10.0.18363": [KB4512508]
+  "10.0.19045": [KB5046613]
+supersedence:
+  KB4512508: [KB4517389]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.inv.WatchKBs(ctx, al.KBs()); err != nil {
+		t.Fatal(err)
+	}
+	target, _, _ := inventory.ParseVersion("10.0.19045")
+	now := time.Now()
+	pb := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: target, Now: now})
+	cb := report.NewCompliance(al, orgs, now)
+	for c, err := range e.inv.Cohorts(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb.AddCohort(&c, nil)
+		cb.AddCohort(&c)
+	}
+	inCampaign := map[string]bool{}
+	for _, m := range members {
+		inCampaign[m.Hostname] = true
+	}
+	type want struct{ devices, onTarget, affected, compliant, exposed, unknown int }
+	truth := map[string]*want{}
+	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := truth[d.Org]
+		if w == nil {
+			w = &want{}
+			truth[d.Org] = w
+		}
+		tr := e.devices[d.Hostname].Endpoint.Machine.Truth()
+		w.devices++
+		if tr.Build == "10.0.19045" {
+			w.onTarget++
+		}
+		switch {
+		case !inCampaign[d.Hostname]:
+			w.unknown++ // imported with its build only, never probed
+		case tr.Build == "10.0.18363" && (slices.Contains(tr.KBs, "KB4512508") || slices.Contains(tr.KBs, "KB4517389")):
+			w.affected++
+			w.compliant++
+		case tr.Build == "10.0.18363" || tr.Build == "10.0.19045" && !slices.Contains(tr.KBs, "KB5046613"):
+			w.affected++
+			w.exposed++
+		}
+	}
+	p, c := pb.Build(), cb.Build()
+	for i, r := range p.Rows {
+		w := truth[r.Org]
+		if r.Devices != w.devices || r.OnTarget != w.onTarget {
+			t.Errorf("rollup progress %s: %d devices, %d on target; the simulator says %d, %d", r.Org, r.Devices, r.OnTarget, w.devices, w.onTarget)
+		}
+		cr := c.Rows[i]
+		if cr.Org != r.Org || cr.Affected != w.affected || cr.Compliant != w.compliant || cr.Exposed != w.exposed || cr.Unknown != w.unknown {
+			t.Errorf("compliance %+v; the simulator says %+v", cr, *w)
+		}
+		if w.compliant == 0 || w.exposed == 0 {
+			t.Errorf("%s: %+v: the estate should have both compliant and exposed devices", r.Org, *w)
+		}
 	}
 }
