@@ -60,6 +60,7 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 	var indexes []string
 	if any == 0 {
 		it.bulk = true
+		it.rollup = newRollupCounter()
 		if indexes, err = dropIndexes(ctx, tx, "devices"); err != nil {
 			return inventory.ImportResult{}, err
 		}
@@ -95,7 +96,7 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 				return res, fmt.Errorf("rebuild index: %w", err)
 			}
 		}
-		if err := rebuildRollup(ctx, tx); err != nil {
+		if err := it.writeRollup(ctx); err != nil {
 			return res, err
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size=-%d`, s.cacheKiB)); err != nil {
@@ -190,9 +191,12 @@ type importTx struct {
 	// watched are the updates reports look for; read-only once the import
 	// starts (Prepare reads it on another goroutine).
 	watched map[string]bool
-	orgIDs  map[string]int64
-	now     time.Time
-	stamp   int64 // now, in storage form
+	// rollup counts the devices a bulk load inserts (its triggers are
+	// dropped) per rollup key, written once at the end.
+	rollup *rollupCounter
+	orgIDs map[string]int64
+	now    time.Time
+	stamp  int64 // now, in storage form
 
 	sel, upd *sql.Stmt
 	ins      map[int]driver.Stmt // by rows per statement; on conn, used only inside conn.Raw
@@ -421,6 +425,9 @@ func (t *importTx) InsertDevice(ctx context.Context, d *inventory.Device, prepar
 		return err
 	}
 	t.pending = append(t.pending, pendingInsert{hostname: d.Hostname, site: d.Site, address: d.Address, credential: d.Credential, orgID: orgID, row: r})
+	if t.bulk {
+		t.rollup.add(orgID, d.Site, r)
+	}
 	if len(t.pending) >= insertBatch {
 		return t.flush(ctx)
 	}

@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -65,19 +67,92 @@ func watchedOf(kbs []string, watched map[string]bool) string {
 	return strings.Join(slices.Compact(keep), ",")
 }
 
-// rebuildRollup recounts the rollup from the devices.
-func rebuildRollup(ctx context.Context, tx *sql.Tx) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM device_rollup`); err != nil {
-		return fmt.Errorf("rebuild device rollup: %w", err)
+// rollupKey is a row of the rollup, compact: a bulk load counts a few
+// hundred thousand of them in memory, its site and updates as indexes into
+// the load's interned strings.
+type rollupKey struct {
+	orgID, site, kbs     int32
+	seenDay, observedDay int32
+	build                int64
+}
+
+// rollupCounter counts a bulk load's devices per rollup key.
+type rollupCounter struct {
+	counts map[rollupKey]int
+	strs   []string
+	strIdx map[string]int32
+}
+
+func newRollupCounter() *rollupCounter {
+	return &rollupCounter{counts: map[rollupKey]int{}, strIdx: map[string]int32{}}
+}
+
+func (c *rollupCounter) intern(s string) int32 {
+	if i, ok := c.strIdx[s]; ok {
+		return i
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO device_rollup
-		SELECT org_id, site, coalesce(os_build_key, 0), coalesce(watched_kbs, '?'),
-			coalesce(last_seen / ?, -1), coalesce(observed_at / ?, -1), count(*)
-		FROM devices GROUP BY 1, 2, 3, 4, 5, 6`, dayMicros, dayMicros)
-	if err != nil {
-		return fmt.Errorf("rebuild device rollup: %w", err)
+	s = strings.Clone(s) // it may share memory with the whole input line
+	c.strIdx[s] = int32(len(c.strs))
+	c.strs = append(c.strs, s)
+	return int32(len(c.strs) - 1)
+}
+
+// add counts an encoded device row under its key (the triggers' columns).
+func (c *rollupCounter) add(orgID int64, site string, r *encodedRow) {
+	k := rollupKey{orgID: int32(orgID), site: c.intern(site), kbs: c.intern("?"), seenDay: -1, observedDay: -1}
+	if b, ok := r.build.(int64); ok {
+		k.build = b
 	}
-	return nil
+	if s, ok := r.watched.(string); ok {
+		k.kbs = c.intern(s)
+	}
+	if v, ok := r.lastSeen.(int64); ok {
+		k.seenDay = int32(v / dayMicros)
+	}
+	if v, ok := r.observed.(int64); ok {
+		k.observedDay = int32(v / dayMicros)
+	}
+	c.counts[k]++
+}
+
+// writeRollup writes the rollup a bulk load counted (its devices table was
+// empty, so the rollup was too).
+func (t *importTx) writeRollup(ctx context.Context) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM device_rollup`); err != nil {
+		return fmt.Errorf("write device rollup: %w", err)
+	}
+	// Many rows a statement: a national estate has a few hundred thousand.
+	const perStmt = 128
+	c := t.rollup
+	args := make([]any, 0, perStmt*7)
+	n := 0
+	write := func() error {
+		if n == 0 {
+			return nil
+		}
+		q := `INSERT INTO device_rollup (org_id, site, os_build_key, watched_kbs, seen_day, observed_day, devices) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n), ", ")
+		if _, err := t.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("write device rollup: %w", err)
+		}
+		args, n = args[:0], 0
+		return nil
+	}
+	// In primary key order, so that SQLite appends to its index.
+	keys := slices.Collect(maps.Keys(c.counts))
+	slices.SortFunc(keys, func(x, y rollupKey) int {
+		return cmp.Or(cmp.Compare(x.orgID, y.orgID), strings.Compare(c.strs[x.site], c.strs[y.site]), cmp.Compare(x.build, y.build),
+			strings.Compare(c.strs[x.kbs], c.strs[y.kbs]), cmp.Compare(x.seenDay, y.seenDay), cmp.Compare(x.observedDay, y.observedDay))
+	})
+	for _, k := range keys {
+		args = append(args, int64(k.orgID), c.strs[k.site], k.build, c.strs[k.kbs], int64(k.seenDay), int64(k.observedDay), c.counts[k])
+		if n++; n == perStmt {
+			if err := write(); err != nil {
+				return err
+			}
+		}
+	}
+	return write()
 }
 
 // WatchKBs adds updates to those reports look for (an alert's remediating

@@ -23,7 +23,8 @@ UPDATE devices SET
         UNION ALL SELECT value FROM json_each(devices.facts, '$.t')) WHERE t IS NOT NULL AND t > 0);
 
 -- Unknown values are kept as sentinels (build 0, updates '?', day -1) so
--- that every key is comparable and unique.
+-- that every key is comparable and unique. WITHOUT ROWID: the key is the
+-- table (one B-tree to write, not a table and an index).
 CREATE TABLE device_rollup (
     org_id        INTEGER NOT NULL,
     site          TEXT    NOT NULL,
@@ -33,7 +34,7 @@ CREATE TABLE device_rollup (
     observed_day  BIGINT  NOT NULL,
     devices       BIGINT  NOT NULL,
     PRIMARY KEY (org_id, site, os_build_key, watched_kbs, seen_day, observed_day)
-);
+) WITHOUT ROWID;
 
 INSERT INTO device_rollup
     SELECT org_id, site, coalesce(os_build_key, 0), coalesce(watched_kbs, '?'),
