@@ -113,7 +113,7 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 	db := filepath.Join(dir, "demo.db")
 	clock := device.NewScaledClock(time.Now().UTC(), o.scale)
 	a.clock, a.now = clock, clock.Now
-	d := &demoRun{a: a, ctx: ctx, db: db, dir: dir}
+	d := &demoRun{a: a, ctx: ctx, db: db, dir: dir, began: began}
 
 	// 1. The estate.
 	d.heading("Start a simulated estate of %d devices in %d organisations (time runs %gx faster)", o.devices, o.orgs, o.scale)
@@ -250,6 +250,7 @@ type demoRun struct {
 	ctx     context.Context
 	db, dir string
 	n       int
+	began   time.Time
 }
 
 // demoStep is one command of the demo.
@@ -261,7 +262,7 @@ type demoStep struct {
 
 func (d *demoRun) heading(format string, args ...any) {
 	d.n++
-	fmt.Fprintf(d.a.stdout, "\n== %d. %s\n", d.n, fmt.Sprintf(format, args...))
+	fmt.Fprintf(d.a.stdout, "\n== %d. %s [%s]\n", d.n, fmt.Sprintf(format, args...), time.Since(d.began).Round(time.Second))
 }
 
 func (d *demoRun) say(format string, args ...any) {

@@ -172,6 +172,7 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 			return err
 		}
 		var b strings.Builder
+		var waitingNow []string // campaigns that need a person, this round
 		active := 0
 		for _, c := range cs {
 			if c.Status != orchestrator.StatusRunning && c.Status != orchestrator.StatusPaused {
@@ -185,6 +186,7 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 				return err
 			}
 			if sh.NeedsPerson {
+				waitingNow = append(waitingNow, c.Name)
 				if !waiting[c.Name] {
 					waiting[c.Name] = true
 					log.Warn("campaign waits for a person: see ringmaster campaign show, then retry, approve or resume", "campaign", c.Name)
@@ -216,7 +218,10 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 			lastLog = time.Now()
 		}
 		if live {
-			if active == 0 {
+			switch {
+			case active == 0 && len(waitingNow) > 0:
+				fmt.Fprintf(&b, "nothing more can run without a person: see ringmaster campaign show %s, then retry, approve or resume\n", strings.Join(waitingNow, ", "))
+			case active == 0:
 				b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
 			}
 			fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
