@@ -128,8 +128,9 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 		// The generated estate is an inventory as found, where many disks
 		// are too full for an upgrade; the demo's estate has been cleaned
 		// up first, all but the devices the lowdisk fault picks.
-		specs = append(specs, device.Spec{Hostname: dev.Hostname, Caption: dev.OSCaption, Edition: dev.OSEdition, Build: dev.OSBuild,
-			UBR: dev.UBR, KBs: dev.KBs, DiskFreeGB: max(dev.DiskFreeGB, 40), RAMGB: dev.RAMGB, Manufacturer: dev.Manufacturer, Model: dev.Model, Serial: dev.Serial})
+		spec := simSpec(dev)
+		spec.DiskFreeGB = max(spec.DiskFreeGB, 40)
+		specs = append(specs, spec)
 	}
 	faults, err := fleetsim.ParseFaults("compat=3%,rollback=2%,lowdisk=2%,slow=5%:200ms")
 	if err != nil {

@@ -88,8 +88,7 @@ returns the same JSON.`,
 			var specs []device.Spec
 			for d := range devices {
 				all = append(all, d)
-				specs = append(specs, device.Spec{Hostname: d.Hostname, Caption: d.OSCaption, Edition: d.OSEdition, Build: d.OSBuild,
-					UBR: d.UBR, KBs: d.KBs, DiskFreeGB: d.DiskFreeGB, RAMGB: d.RAMGB, Manufacturer: d.Manufacturer, Model: d.Model, Serial: d.Serial})
+				specs = append(specs, simSpec(d))
 			}
 			fleet, err := fleetsim.Start(cmd.Context(), fleetsim.Config{
 				Devices: specs, Username: user, Password: password, HTTPS: https, Faults: spec, Seed: o.Seed,
@@ -146,6 +145,12 @@ returns the same JSON.`,
 	f.StringVar(&firstAddr, "first-address", "127.1.1.1", "loopback address of the first device; the others follow (127.x.y.z)")
 	f.StringVar(&control, "control", "127.0.0.1:0", "address of the control API (GET /truth, GET /ca.pem)")
 	return cmd
+}
+
+// simSpec is the simulated machine of a generated device, as generated.
+func simSpec(d synth.Device) device.Spec {
+	return device.Spec{Hostname: d.Hostname, Caption: d.OSCaption, Edition: d.OSEdition, Build: d.OSBuild, UBR: d.UBR, KBs: d.KBs,
+		DiskFreeGB: d.DiskFreeGB, RAMGB: d.RAMGB, Manufacturer: d.Manufacturer, Model: d.Model, Serial: d.Serial}
 }
 
 // checkDescriptors refuses a fleet that cannot fit in the open-file limit:

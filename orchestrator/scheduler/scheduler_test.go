@@ -413,7 +413,7 @@ func checkProgressReport(t *testing.T, e *estate, members []sqlite.DeviceRecord)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkReportsFromRollup(t, e, orgs, members)
+	checkReportsFromRollup(t, e, orgs, truthByOrg(t, e, members))
 	target, _, _ := inventory.ParseVersion("10.0.19045")
 	states := map[string]*report.CampaignState{}
 	for _, m := range members {
@@ -427,29 +427,7 @@ func checkProgressReport(t *testing.T, e *estate, members []sqlite.DeviceRecord)
 		b.Add(d, states[d.Hostname])
 	}
 	p := b.Build()
-	type want struct{ devices, onTarget, failed, compat int }
-	truth := map[string]*want{}
-	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := truth[d.Org]
-		if w == nil {
-			w = &want{}
-			truth[d.Org] = w
-		}
-		w.devices++
-		tr := e.devices[d.Hostname].Endpoint.Machine.Truth()
-		switch {
-		case tr.Build == "10.0.19045":
-			w.onTarget++
-		case e.devices[d.Hostname].Endpoint.Machine.Truth().UpgradesLaunched == 0:
-			w.failed++ // blocked by the compatibility scan
-			w.compat++
-		default:
-			w.failed++ // rolled back
-		}
-	}
+	truth := truthByOrg(t, e, members)
 	for _, r := range p.Rows {
 		w := truth[r.Org]
 		if r.Devices != w.devices || r.OnTarget != w.onTarget || r.Failed != w.failed || r.InProgress != 0 || r.Deferred != 0 || r.NotStarted != 0 {
@@ -527,12 +505,61 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 	}
 }
 
+// orgTruth is what the simulator says of an organisation's devices after
+// the campaign: builds, failures, and standing against the test alert
+// (HSA-TEST-1 in checkReportsFromRollup).
+type orgTruth struct {
+	devices, onTarget, failed, compat     int
+	affected, compliant, exposed, unknown int
+}
+
+func truthByOrg(t *testing.T, e *estate, members []sqlite.DeviceRecord) map[string]*orgTruth {
+	t.Helper()
+	inCampaign := map[string]bool{}
+	for _, m := range members {
+		inCampaign[m.Hostname] = true
+	}
+	truth := map[string]*orgTruth{}
+	for d, err := range e.inv.Devices(context.Background(), inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := truth[d.Org]
+		if w == nil {
+			w = &orgTruth{}
+			truth[d.Org] = w
+		}
+		tr := e.devices[d.Hostname].Endpoint.Machine.Truth()
+		w.devices++
+		switch {
+		case tr.Build == "10.0.19045":
+			w.onTarget++
+		case tr.UpgradesLaunched == 0:
+			w.failed++ // blocked by the compatibility scan
+			w.compat++
+		default:
+			w.failed++ // rolled back
+		}
+		switch {
+		case !inCampaign[d.Hostname]:
+			w.unknown++ // imported with its build only, never probed
+		case tr.Build == "10.0.18363" && (slices.Contains(tr.KBs, "KB4512508") || slices.Contains(tr.KBs, "KB4517389")):
+			w.affected++
+			w.compliant++
+		case tr.Build == "10.0.18363" || tr.Build == "10.0.19045" && !slices.Contains(tr.KBs, "KB5046613"):
+			w.affected++
+			w.exposed++
+		}
+	}
+	return truth
+}
+
 // checkReportsFromRollup computes the progress and an alert's compliance
 // as the CLI does without a campaign, from the inventory's rollup, and
 // compares every figure per organisation with the simulator's ground
 // truth (devices the campaign never ran on were never observed: their
 // updates are unknown).
-func checkReportsFromRollup(t *testing.T, e *estate, orgs []inventory.Organisation, members []sqlite.DeviceRecord) {
+func checkReportsFromRollup(t *testing.T, e *estate, orgs []inventory.Organisation, truth map[string]*orgTruth) {
 	t.Helper()
 	ctx := context.Background()
 	al, err := alerts.Parse("hsa.yaml", []byte(`id: HSA-TEST-1
@@ -561,37 +588,6 @@ supersedence:
 		}
 		pb.AddCohort(&c, nil)
 		cb.AddCohort(&c)
-	}
-	inCampaign := map[string]bool{}
-	for _, m := range members {
-		inCampaign[m.Hostname] = true
-	}
-	type want struct{ devices, onTarget, affected, compliant, exposed, unknown int }
-	truth := map[string]*want{}
-	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := truth[d.Org]
-		if w == nil {
-			w = &want{}
-			truth[d.Org] = w
-		}
-		tr := e.devices[d.Hostname].Endpoint.Machine.Truth()
-		w.devices++
-		if tr.Build == "10.0.19045" {
-			w.onTarget++
-		}
-		switch {
-		case !inCampaign[d.Hostname]:
-			w.unknown++ // imported with its build only, never probed
-		case tr.Build == "10.0.18363" && (slices.Contains(tr.KBs, "KB4512508") || slices.Contains(tr.KBs, "KB4517389")):
-			w.affected++
-			w.compliant++
-		case tr.Build == "10.0.18363" || tr.Build == "10.0.19045" && !slices.Contains(tr.KBs, "KB5046613"):
-			w.affected++
-			w.exposed++
-		}
 	}
 	p, c := pb.Build(), cb.Build()
 	for i, r := range p.Rows {
