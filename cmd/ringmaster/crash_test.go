@@ -141,6 +141,17 @@ func TestCrashSafety(t *testing.T) {
 			t.Errorf("%s: setup launched %d times on the device, want %d\n%s", ep.Machine.Hostname(), truth.UpgradesLaunched, launched, d)
 		}
 	}
+	// The executors of the killed runs (their plugin processes) must not
+	// outlive them.
+	var orphans []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if orphans = orphanedExecutors(); len(orphans) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if len(orphans) > 0 {
+		t.Errorf("executor plugins outlived the killed ringmaster run: %v", orphans)
+	}
 	// The kills must have caught devices mid-run, or this proved nothing.
 	if resumed == 0 {
 		t.Errorf("no device was resumed after its worker was killed")
@@ -174,4 +185,31 @@ func riverDump(path string) string {
 	}
 	fmt.Fprintf(&b, "now %s\n", time.Now().UTC().Format(time.RFC3339Nano))
 	return b.String()
+}
+
+// orphanedExecutors lists this binary's executor-plugin processes that are
+// not children of this test process (those of killed runs), from /proc.
+func orphanedExecutors() []string {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, p := range procs {
+		cmdline, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) < 2 || args[0] != os.Args[0] || args[1] != "executor-plugin" {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] != fmt.Sprint(os.Getpid()) {
+			out = append(out, filepath.Base(filepath.Dir(p))+" (parent "+fields[1]+")")
+		}
+	}
+	return out
 }

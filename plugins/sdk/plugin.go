@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -36,14 +37,32 @@ func PluginSets(impl Executor) map[int]plugin.PluginSet {
 }
 
 // Serve runs an executor as a plugin; call it from the plugin's main. It
-// returns when the host is done with the plugin.
+// returns when the host is done with the plugin, and the plugin exits
+// within a second of its host's death.
 func Serve(impl Executor) {
+	go exitWithParent(os.Getppid(), time.Second)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: PluginSets(impl),
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "executor", JSONFormat: true, Level: hclog.Info}),
 	})
+}
+
+// exitWithParent ends the plugin once the host that started it is gone: a
+// host killed with SIGKILL cannot stop its plugins, and an orphaned
+// executor would hold connections to devices for nobody. An orphan is
+// re-parented, so its parent's pid changes. (Where processes are not
+// re-parented, as on Windows, this never fires.)
+func exitWithParent(ppid int, every time.Duration) {
+	if ppid <= 1 {
+		return
+	}
+	for range time.Tick(every) {
+		if os.Getppid() != ppid {
+			os.Exit(0)
+		}
+	}
 }
 
 // ExecutorPlugin is the go-plugin bridge: GRPCServer serves Impl inside the
