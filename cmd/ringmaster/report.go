@@ -40,9 +40,9 @@ days, each row with the date of the oldest observation behind it.`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			sel, err := inventory.ParseSelector(selector)
+			sel, err := parseSelector(selector)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if output == formatHTML {
 				return a.htmlTo(ctx, out, htmlOptions{sel: sel, target: defaultTarget, supported: supported})
@@ -92,14 +92,16 @@ func newReportAlertsCmd(a *app) *cobra.Command {
 updates devices were observed to have: compliant (a remediating update, or
 a later one that supersedes it), exposed, overdue (exposed after the
 deadline), unknown (never observed: counted apart, never as compliant),
-and at risk (still exposed with the deadline passed or under a week away).
+and at risk (exposed devices the last week's pace of remediation will not
+finish by the deadline; without a week of history, exposed with the
+deadline passed or under a week away).
 Every row says how fresh it is: the oldest observation of updates behind it.`,
 		Example: "  ringmaster report alerts\n  ringmaster report alerts HSA-2019-0042 -o csv --out dejablue.csv",
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
-			sel, err := inventory.ParseSelector(selector)
+			sel, err := parseSelector(selector)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if output == formatHTML {
 				return a.htmlTo(ctx, out, htmlOptions{sel: sel, target: defaultTarget, supported: defaultSupported})
@@ -166,9 +168,9 @@ oldest build observation behind it.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			sel, err := inventory.ParseSelector(selector)
+			sel, err := parseSelector(selector)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			if by != "org" && by != "site" {
 				return usagef("--by %q: want org or site", by)

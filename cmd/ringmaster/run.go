@@ -163,6 +163,7 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 	waiting := map[string]bool{} // campaigns reported as needing a person
 	lastLog := time.Time{}
 	var lastSnapshot time.Time // by the scheduler's clock
+	wasActive := false
 	for {
 		cs, err := s.Campaigns(ctx)
 		if err != nil {
@@ -226,13 +227,15 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 			}
 			fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
 		}
-		// The daily history: today's figures, renewed every hour.
-		if now := a.now(); now.Sub(lastSnapshot) >= time.Hour || active == 0 {
+		// The daily history: today's figures, renewed every hour and when
+		// the last campaign stops running (not every tick while idle).
+		if now := a.now(); now.Sub(lastSnapshot) >= time.Hour || (active == 0 && wasActive) {
 			lastSnapshot = now
 			if _, err := a.snapshot(ctx); err != nil && ctx.Err() == nil {
 				log.Warn("could not record the daily snapshot; the next try is in an hour", "err", err)
 			}
 		}
+		wasActive = active > 0
 		if untilDone && active == 0 {
 			return nil
 		}
