@@ -117,38 +117,23 @@ func newAlertListCmd(a *app) *cobra.Command {
 // compliance computes an alert's compliance over the devices a selector
 // matches, and lists the exposed ones.
 func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Selector, listExposed bool) (report.Compliance, []string, error) {
-	s, err := a.open(ctx)
+	in, err := a.reportInputs(ctx, "")
 	if err != nil {
 		return report.Compliance{}, nil, err
 	}
-	orgs, err := s.Organisations(ctx)
-	if err != nil {
+	if err := watchAlerts(ctx, in.store, al); err != nil { // al need not be stored yet
 		return report.Compliance{}, nil, err
 	}
-	if err := watchAlerts(ctx, s, al); err != nil {
-		return report.Compliance{}, nil, err
-	}
-	b := report.NewCompliance(al, orgs, a.now())
-	hs, err := a.history(ctx)
-	if err != nil {
-		return report.Compliance{}, nil, err
-	}
-	hist, err := hs.Load(ctx)
-	if err != nil {
-		return report.Compliance{}, nil, err
-	}
-	b.UseHistory(hist)
+	b := report.NewCompliance(al, in.orgs, a.now())
+	b.UseHistory(in.history)
 	if !listExposed {
-		for c, err := range s.Cohorts(ctx, sel) {
-			if err != nil {
-				return report.Compliance{}, nil, err
-			}
-			b.AddCohort(&c)
+		if err := in.each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) { b.AddCohort(c) }); err != nil {
+			return report.Compliance{}, nil, err
 		}
 		return b.Build(), nil, nil
 	}
 	var exposed []string
-	for d, err := range s.Devices(ctx, sel) {
+	for d, err := range in.store.Devices(ctx, sel) {
 		if err != nil {
 			return report.Compliance{}, nil, err
 		}
