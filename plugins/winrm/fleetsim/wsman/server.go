@@ -121,14 +121,19 @@ func NewServer(host Host, auth Authenticator, o Options) *Server {
 
 // CloseAll drops every shell and stops what runs in them, as a reboot does.
 func (s *Server) CloseAll() {
+	// The commands are collected under the lock: a request still being
+	// served may be adding one to a shell this drops.
 	s.mu.Lock()
-	shells := s.shells
+	var running []*command
+	for _, sh := range s.shells {
+		for _, c := range sh.commands {
+			running = append(running, c)
+		}
+	}
 	s.shells = map[string]*shell{}
 	s.mu.Unlock()
-	for _, sh := range shells {
-		for _, c := range sh.commands {
-			c.proc.Terminate()
-		}
+	for _, c := range running {
+		c.proc.Terminate()
 	}
 }
 
