@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	pb "github.com/ringmaster-fleet/ringmaster/plugins/sdk/proto"
 )
@@ -208,13 +210,18 @@ func (c *GRPCClient) Exec(ctx context.Context, t Target, cmd Command, out func(C
 
 // transportError types a failure of the plugin connection itself: the
 // caller's cancel or deadline, else the plugin is broken (crashed, hung up,
-// answered garbage).
+// answered garbage). gRPC sends the caller's deadline to the plugin, whose
+// own timer may end the stream (DeadlineExceeded) a moment before the
+// caller's context says so: that is the caller's deadline too.
 func transportError(ctx context.Context, err error, op, target string) error {
+	_, hasDeadline := ctx.Deadline()
 	switch {
 	case errors.Is(ctx.Err(), context.Canceled):
 		return &Error{Kind: Cancelled, Op: op, Target: target, Err: ctx.Err()}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &Error{Kind: TimedOut, Op: op, Target: target, Err: ctx.Err()}
+	case hasDeadline && status.Code(err) == codes.DeadlineExceeded:
+		return &Error{Kind: TimedOut, Op: op, Target: target, Err: err}
 	}
 	return &Error{Kind: Internal, Op: op, Target: target, Err: fmt.Errorf("executor plugin failed: %w", err)}
 }
