@@ -94,7 +94,7 @@ func TestCampaignCLI(t *testing.T) {
 			}
 		}
 	}()
-	o, e, code := call("", "run", "--until-done", "--view", "plain", "--auth", "basic", "--workers", "4")
+	o, e, code := call("", "run", "--until-done", "--view", "plain", "--workers", "4")
 	<-done
 	if code != 0 || !strings.Contains(e, "msg=progress") && !strings.Contains(e, "device finished") {
 		t.Fatalf("run: %d %q %s", code, o, e)

@@ -81,7 +81,7 @@ func TestCrashSafety(t *testing.T) {
 		db, _ = filepath.Abs("ringmaster.db")
 	}
 	child := func(logName string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "run", "--until-done", "--view", "plain", "--auth", "basic", "--workers", "16", "--lease", "3s")
+		cmd := exec.Command(os.Args[0], "run", "--until-done", "--view", "plain", "--workers", "16", "--lease", "3s")
 		cmd.Env = append(os.Environ(), "RINGMASTER_TEST_MAIN=1", "RINGMASTER_DB="+db)
 		logf, err := os.Create(logName)
 		if err != nil {

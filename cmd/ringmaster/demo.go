@@ -158,7 +158,7 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 		{title: "Import the inventory (names and addresses only: discovery finds the rest)", args: []string{"inventory", "import", "estate.csv", "--create-orgs"}},
 		{title: "Store the estate's WinRM logon, encrypted", stdin: demoPassword + "\n",
 			args: []string{"credential", "add", "demo", "--username", demoUser, "--password-stdin"}},
-		{title: "Discover every device over WinRM", args: []string{"probe", "-l", "hostname", "--auth", "basic", "--concurrency", "200"}},
+		{title: "Discover every device over WinRM", args: []string{"probe", "-l", "hostname", "--concurrency", "200"}},
 		{title: "Where each organisation starts", args: []string{"inventory", "summary"}},
 		{title: "Record the day's figures in the daily history (ringmaster run renews them every hour)", args: []string{"report", "snapshot"}},
 	}
@@ -191,7 +191,7 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 	if err := os.WriteFile(filepath.Join(dir, demoCampaign+".yaml"), []byte(demoCampaignSpec), 0o644); err != nil {
 		return err
 	}
-	run := []string{"run", "--until-done", "--auth", "basic", "--workers", fmt.Sprint(o.workers), "--view", o.view}
+	run := []string{"run", "--until-done", "--workers", fmt.Sprint(o.workers), "--view", o.view}
 	steps = []demoStep{
 		{title: "Create the Windows 10 22H2 campaign: pilot, ring 1, the rest, in maintenance windows", args: []string{"campaign", "create", "-f", demoCampaign + ".yaml"}},
 		{title: "Start it", args: []string{"campaign", "start", demoCampaign}},

@@ -132,7 +132,7 @@ func TestProbe(t *testing.T) {
 	s.run("org", "set-credential", "RXX", "svc")
 	out.Reset()
 	errOut.Reset()
-	code := run(context.Background(), []string{"--log-level", "debug", "probe", "-l", "org=RXX", "--auth", "basic", "--concurrency", "4"}, strings.NewReader(""), &out, &errOut, env)
+	code := run(context.Background(), []string{"--log-level", "debug", "probe", "-l", "org=RXX", "--concurrency", "4"}, strings.NewReader(""), &out, &errOut, env)
 	if code != 0 || out.String() != "probed 4 devices: 2 answered, 1 auth_failed, 1 unreachable\n" {
 		t.Fatalf("probe: %d %q %q", code, out.String(), errOut.String())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -119,6 +120,9 @@ func (a *app) newTargets(ctx context.Context, o targetFlags) (*targets, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.checkAuth(a.stderr); err != nil {
+		return nil, err
+	}
 	r := &targets{a: a, o: o, orgs: map[string]string{}, creds: map[string][2]string{}}
 	orgs, err := s.Organisations(ctx)
 	if err != nil {
@@ -143,8 +147,32 @@ func (a *app) newTargets(ctx context.Context, o targetFlags) (*targets, error) {
 		}
 		opts[k] = v
 	}
+	if o.basicWithoutTLS {
+		opts[winrm.OptionAllowBasicWithoutTLS] = "true"
+	}
 	r.o.options = opts
 	return r, nil
+}
+
+// checkAuth refuses Basic authentication where the password would cross
+// the network readable (plain HTTP, or TLS whose certificate is not
+// verified) unless --allow-basic-without-tls says so, and then warns.
+// Devices whose address is on port 5986 use HTTPS too, but --auth basic
+// asks for --https so that the choice is explicit for every device.
+func (o *targetFlags) checkAuth(stderr io.Writer) error {
+	if !strings.EqualFold(o.auth, "basic") {
+		return nil
+	}
+	exposed := !o.https || o.insecure
+	switch {
+	case exposed && !o.basicWithoutTLS && !o.https:
+		return usagef("--auth basic without --https would send passwords in clear: add --https (with --ca-file if the devices' certificates are from a private CA), use --auth ntlm, or add --allow-basic-without-tls to accept that")
+	case exposed && !o.basicWithoutTLS:
+		return usagef("--auth basic with --insecure-skip-verify would hand passwords to whoever answers: verify certificates (--ca-file), use --auth ntlm, or add --allow-basic-without-tls to accept that")
+	case exposed:
+		fmt.Fprintln(stderr, "warning: --allow-basic-without-tls: passwords cross the network where anyone on the path can read them")
+	}
+	return nil
 }
 
 func (r *targets) target(ctx context.Context, d *inventory.Device) (sdk.Target, error) {
@@ -185,6 +213,7 @@ func (r *targets) target(ctx context.Context, d *inventory.Device) (sdk.Target, 
 
 type targetFlags struct {
 	https, insecure        bool
+	basicWithoutTLS        bool
 	auth, caFile, executor string
 	connect                time.Duration
 	options                map[string]string
@@ -195,7 +224,8 @@ func (o *targetFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&o.https, "https", false, "use HTTPS (also chosen by an address on port 5986)")
 	f.StringVar(&o.caFile, "ca-file", "", "PEM bundle of the CAs that sign the devices' WinRM certificates (default: system roots)")
 	f.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not verify the device's certificate (testing only)")
-	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm (Negotiate) or basic")
+	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm (Negotiate) or basic (basic needs HTTPS with a verified certificate)")
+	f.BoolVar(&o.basicWithoutTLS, "allow-basic-without-tls", false, "let --auth basic send passwords over plain HTTP or unverified TLS, where anyone on the path can read them (isolated labs only)")
 	f.DurationVar(&o.connect, "connect-timeout", 30*time.Second, "connect and round-trip timeout")
 	f.StringVar(&o.executor, "executor", "winrm", "executor: the built-in winrm, or a plugin registered with ringmaster plugin install")
 	f.StringToStringVar(&o.options, "option", nil, "executor option key=value, repeatable; a value @FILE is read from FILE (e.g. known_hosts=@~/.ssh/known_hosts for ssh)")

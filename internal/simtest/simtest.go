@@ -73,7 +73,9 @@ func Start(t testing.TB, scale float64, specs ...device.Spec) []Device {
 	out := make([]Device, len(specs))
 	for i, ep := range f.Endpoints() {
 		out[i] = Device{Engine: engine, Endpoint: ep, Clock: clock, Target: sdk.Target{Hostname: ep.Machine.Hostname(),
-			Address: ep.Address(false), Auth: "basic", Username: User, Password: Password, ConnectTimeout: 5 * time.Second}}
+			Address: ep.Address(false), Auth: "basic", Username: User, Password: Password, ConnectTimeout: 5 * time.Second,
+			// Loopback, in a test: Basic is the cheapest scheme to drive.
+			Options: map[string]string{winrm.OptionAllowBasicWithoutTLS: "true"}}}
 	}
 	return out
 }

@@ -43,9 +43,10 @@ type Options struct {
 
 // Executor is the WinRM sdk.Executor. It is safe for concurrent use.
 type Executor struct {
-	sem     chan struct{}
-	connect time.Duration
-	log     *slog.Logger
+	sem       chan struct{}
+	connect   time.Duration
+	log       *slog.Logger
+	warnBasic sync.Once
 }
 
 var _ sdk.Executor = (*Executor)(nil)
@@ -67,6 +68,29 @@ func New(o Options) *Executor {
 // Info implements sdk.Executor.
 func (e *Executor) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{Name: "winrm", Version: Version, Capabilities: []string{"probe", "exec", "powershell", "cmd", "stream", "basic", "ntlm", "https"}}, nil
+}
+
+// newTransport checks the target's authentication settings and returns the
+// transport that will speak them. The scheme defaults to NTLM: a target
+// that names none never sends a password in clear.
+func newTransport(t sdk.Target, dial func(network, addr string) (net.Conn, error)) (*transport, error) {
+	tr := &transport{user: t.Username, password: t.Password, dial: dial}
+	switch strings.ToLower(t.Auth) {
+	case "", "ntlm", "negotiate":
+		tr.scheme = "ntlm"
+	case "basic":
+		tr.scheme = "basic"
+		forced := strings.EqualFold(t.Options[OptionAllowBasicWithoutTLS], "true")
+		switch {
+		case !t.HTTPS && !forced:
+			return nil, fmt.Errorf("basic authentication over plain HTTP would send the password in clear: use HTTPS, NTLM, or set %s to accept that", OptionAllowBasicWithoutTLS)
+		case t.InsecureSkipVerify && !forced:
+			return nil, fmt.Errorf("basic authentication over TLS whose certificate is not verified would hand the password to whoever answers: verify the certificate, use NTLM, or set %s to accept that", OptionAllowBasicWithoutTLS)
+		}
+	default:
+		return nil, fmt.Errorf("authentication %q is not supported (want basic or ntlm)", t.Auth)
+	}
+	return tr, nil
 }
 
 // session is one operation's client and the connections it opened, all
@@ -123,13 +147,16 @@ func (e *Executor) open(ctx context.Context, t sdk.Target, op string) (*session,
 		s.mu.Unlock()
 		return c, nil
 	}
-	switch strings.ToLower(t.Auth) {
-	case "", "basic": // the default transport dials with params.Dial
-	case "ntlm", "negotiate":
-		params.TransportDecorator = func() wr.Transporter { return wr.NewClientNTLMWithDial(params.Dial) }
-	default:
-		return nil, &sdk.Error{Kind: sdk.Internal, Op: op, Target: s.target, Err: fmt.Errorf("authentication %q is not supported (want basic or ntlm)", t.Auth)}
+	tr, err := newTransport(t, params.Dial)
+	if err != nil {
+		return nil, &sdk.Error{Kind: sdk.Internal, Op: op, Target: s.target, Err: err}
 	}
+	if tr.scheme == "basic" && (!t.HTTPS || t.InsecureSkipVerify) {
+		e.warnBasic.Do(func() {
+			e.log.Warn("sending passwords with Basic authentication where anyone on the path can read them (allow_basic_without_tls is set)", "first_target", s.target)
+		})
+	}
+	params.TransportDecorator = func() wr.Transporter { return tr }
 	c, err := wr.NewClientWithParameters(ep, t.Username, t.Password, &params)
 	if err != nil {
 		return nil, &sdk.Error{Kind: classify(ctx, err), Op: op, Target: s.target, Err: scrub(err, t.Password)}
@@ -262,11 +289,18 @@ func classify(ctx context.Context, err error) sdk.Kind {
 	case errors.As(err, &recErr):
 		return sdk.Protocol // TLS spoken to a plain HTTP listener, or the reverse
 	}
+	var status *statusError
+	switch {
+	case errors.Is(err, ErrSchemeRefused):
+		return sdk.AuthFailed // credentials withheld from a server that asked for another scheme
+	case errors.As(err, &status) && status.code == 401:
+		return sdk.AuthFailed
+	}
 	msg := err.Error()
 	var synErr *xml.SyntaxError
 	switch {
 	case strings.Contains(msg, "http error 401") || strings.Contains(msg, "http response error: 401"):
-		return sdk.AuthFailed // the library's untyped 401
+		return sdk.AuthFailed // a 401 from the library's own transports
 	case strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:"):
 		return sdk.TLS
 	case errors.As(err, &synErr) || strings.Contains(msg, "XML syntax error") || strings.Contains(msg, "invalid content type"):

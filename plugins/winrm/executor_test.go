@@ -50,6 +50,10 @@ func target(f *fleetsim.Fleet, i int, https bool, auth string) sdk.Target {
 	if https {
 		t.CACertPEM = f.CACertPEM()
 	}
+	if auth == "basic" && !https {
+		// The simulated fleet is on loopback; a real estate uses NTLM or HTTPS.
+		t.Options = map[string]string{winrm.OptionAllowBasicWithoutTLS: "true"}
+	}
 	return t
 }
 

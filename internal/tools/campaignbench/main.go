@@ -158,7 +158,7 @@ func run(bin string, n, concurrency int, scale float64) error {
 		if err != nil {
 			return err
 		}
-		b.targets[d.Hostname] = sdk.Target{Hostname: d.Hostname, Address: d.Address, Auth: "basic", Username: user, Password: password,
+		b.targets[d.Hostname] = sdk.Target{Hostname: d.Hostname, Address: d.Address, Username: user, Password: password,
 			ConnectTimeout: 60 * time.Second}
 	}
 	rec := &recorder{x: winrm.New(winrm.Options{}), by: map[string][]call{}}

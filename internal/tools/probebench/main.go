@@ -118,7 +118,7 @@ func run(bin string, devices, conc, rounds int) error {
 	// Ringmaster probe, through the plugin boundary and the inventory.
 	probe := func() (time.Duration, time.Duration, string, error) {
 		t1 := time.Now()
-		st, out, err := sh("", "probe", "-l", "", "--concurrency", strconv.Itoa(conc), "--auth", "basic")
+		st, out, err := sh("", "probe", "-l", "", "--concurrency", strconv.Itoa(conc), "--auth", "basic", "--allow-basic-without-tls")
 		if err != nil {
 			return 0, 0, "", fmt.Errorf("probe: %v\n%s", err, out)
 		}
