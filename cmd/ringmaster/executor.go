@@ -228,7 +228,7 @@ func (o *targetFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&o.basicWithoutTLS, "allow-basic-without-tls", false, "let --auth basic send passwords over plain HTTP or unverified TLS, where anyone on the path can read them (isolated labs only)")
 	f.DurationVar(&o.connect, "connect-timeout", 30*time.Second, "connect and round-trip timeout")
 	f.StringVar(&o.executor, "executor", "winrm", "executor: the built-in winrm, or a plugin registered with ringmaster plugin install")
-	f.StringToStringVar(&o.options, "option", nil, "executor option key=value, repeatable; a value @FILE is read from FILE (e.g. known_hosts=@~/.ssh/known_hosts for ssh)")
+	keyValuesVar(f, &o.options, "option", "executor option key=value, repeatable; a value @FILE is read from FILE (e.g. known_hosts=@~/.ssh/known_hosts for ssh)")
 }
 
 func newExecCmd(a *app) *cobra.Command {

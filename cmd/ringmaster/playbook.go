@@ -199,6 +199,6 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 	}
 	o.register(cmd)
 	cmd.Flags().StringVar(&host, "device", "", "hostname of the device, as in the inventory")
-	cmd.Flags().StringToStringVar(&params, "param", nil, "parameter value k=v, repeatable; lists are comma-separated")
+	keyValuesVar(cmd.Flags(), &params, "param", "parameter value k=v, repeatable; the value is taken literally after the first =; a list's items are comma-separated")
 	return cmd
 }

@@ -37,7 +37,7 @@ The database is --db PATH, else $RINGMASTER_DB, else ./ringmaster.db.`,
 		a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
 		return nil
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
 	root.AddCommand(newOrgCmd(a), newInventoryCmd(a), newCredentialCmd(a), newExecCmd(a), newProbeCmd(a), newPluginCmd(a), newPlaybookCmd(a), newCampaignCmd(a), newRunCmd(a), newAlertCmd(a), newReportCmd(a), newDemoCmd(a), newSimulateCmd(a), newExecutorPluginCmd())
 	return root
 }
