@@ -46,6 +46,7 @@ type Store struct {
 	schema int
 
 	cacheKiB int
+	readOnly bool
 }
 
 // Open opens (creating if needed) the database at path and migrates it.
@@ -64,11 +65,30 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("open database %s: directory %s does not exist", path, dir)
 		}
 	}
+	s, err := open(ctx, path, opts, false)
+	if err != nil && readOnlyFS(path) {
+		// On a read-only filesystem (a snapshot, a backup mounted for
+		// inspection) SQLite cannot create the WAL's shared-memory file, so
+		// even reads fail. Nothing can write there, so the file cannot change
+		// under us: open it immutable, for reading.
+		if ro, rerr := open(ctx, path, opts, true); rerr == nil {
+			opts.Logger.Info("database opened read-only: its filesystem is read-only", "path", path)
+			return ro, nil
+		}
+	}
+	return s, err
+}
+
+func open(ctx context.Context, path string, opts Options, readOnly bool) (*Store, error) {
 	q := url.Values{}
-	for _, p := range []string{
-		"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)",
-		fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024),
-	} {
+	pragmas := []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)",
+		fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)}
+	if readOnly {
+		pragmas = []string{"foreign_keys(1)", fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)}
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
+	}
+	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate") // writers take the lock up front: no deadlocked upgrades
@@ -79,7 +99,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	// One connection: SQLite has one writer, and River on SQLite wants this too.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, cacheKiB: opts.CacheMiB * 1024}
+	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, cacheKiB: opts.CacheMiB * 1024, readOnly: readOnly}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -87,11 +107,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	v, err := migrate(ctx, db, s.now().UTC().Format(time.RFC3339))
 	if err != nil {
 		db.Close()
+		if readOnly {
+			return nil, fmt.Errorf("open database %s on a read-only filesystem: %w", path, err)
+		}
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	s.schema = v
 	return s, nil
 }
+
+// ReadOnly reports whether the database was opened for reading only,
+// because its filesystem is read-only; every write then fails.
+func (s *Store) ReadOnly() bool { return s.readOnly }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
