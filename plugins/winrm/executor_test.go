@@ -2,6 +2,7 @@ package winrm_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -175,7 +176,10 @@ func TestRebootMidCommand(t *testing.T) {
 		_, err := x.Exec(context.Background(), tg, sdk.Command{Shell: sdk.PowerShell, Script: "Start-Sleep -Seconds 600"}, nil)
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // the command is running
+	// The command is running once Start-Sleep waits on the device's clock.
+	waitFor(t, "Start-Sleep to wait on the device clock", func() bool { return clock.Pending() > 0 }, func() string {
+		return fmt.Sprintf("%d timers pending, %d shells open", clock.Pending(), f.Endpoints()[0].Server().Shells())
+	})
 	if _, err := x.Exec(context.Background(), tg, sdk.Command{Shell: sdk.Cmd, Script: "shutdown /r /t 0"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +191,19 @@ func TestRebootMidCommand(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the command did not end when its host rebooted")
+	}
+}
+
+// waitFor waits, for 30 s at most, until cond holds; it fails the test with
+// what state says it saw.
+func waitFor(t *testing.T, what string, cond func() bool, state func() string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s for %s; saw %s", what, state())
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 

@@ -254,6 +254,14 @@ func (s *Server) handle(ctx context.Context, out *bytes.Buffer, body []byte, use
 	}
 }
 
+// Operations returns how many operations of user are in flight (for tests
+// and the control API).
+func (s *Server) Operations(user string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ops[user]
+}
+
 func (s *Server) beginOp(user string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

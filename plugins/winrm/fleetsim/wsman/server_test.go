@@ -247,22 +247,50 @@ func TestQuotas(t *testing.T) {
 
 	// Concurrent operations: with a quota of 2, a third simultaneous
 	// (long-polling) Receive is refused.
-	ts2, _, _ := newTestServer(t, Quotas{MaxConcurrentOperationsPerUser: 2})
+	ts2, s2, _ := newTestServer(t, Quotas{MaxConcurrentOperationsPerUser: 2})
 	id := createShell(t, ts2)
 	_, body, _ = post(t, ts2, "admin", "pw", call{action: actionCommand, shell: id, body: `<rsp:CommandLine><rsp:Command>sleep</rsp:Command></rsp:CommandLine>`})
 	cmd := regexp.MustCompile(`<rsp:CommandId>([0-9A-F-]+)</rsp:CommandId>`).FindStringSubmatch(body)[1]
 	recv := `<rsp:Receive><rsp:DesiredStream CommandId="` + cmd + `">stdout stderr</rsp:DesiredStream></rsp:Receive>`
-	var wg sync.WaitGroup
+	// Two long-polling Receives in flight, on a context ended once the
+	// third has been answered. Goroutines report through errs, never t.
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 2)
 	for range 2 {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			post(t, ts2, "admin", "pw", call{action: actionReceive, shell: id, timeout: "PT1S", body: recv})
+			req, err := http.NewRequestWithContext(ctx, "POST", ts2.URL+"/wsman",
+				strings.NewReader(fmt.Sprintf(envelope, ts2.URL+"/wsman", actionReceive, ShellURI, "PT60S",
+					`<w:SelectorSet><w:Selector Name="ShellId">`+id+`</w:Selector></w:SelectorSet>`, recv)))
+			if err != nil {
+				errs <- err
+				return
+			}
+			req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+			req.SetBasicAuth("admin", "pw")
+			resp, err := http.DefaultClient.Do(req)
+			if err == nil {
+				resp.Body.Close()
+				err = fmt.Errorf("a long-polling receive was answered (%d) before it was cancelled", resp.StatusCode)
+			} else if ctx.Err() != nil {
+				err = nil
+			}
+			errs <- err
 		}()
 	}
-	time.Sleep(200 * time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for s2.Operations("admin") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 30 s for two receives in flight; %d are", s2.Operations("admin"))
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	code, body, _ = post(t, ts2, "admin", "pw", call{action: actionReceive, shell: id, timeout: "PT1S", body: recv})
-	wg.Wait()
+	cancel()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
 	if code != 500 || faultCode(body) != "2150859174" {
 		t.Fatalf("third concurrent operation: %d %s", code, body)
 	}
