@@ -18,8 +18,8 @@ help: ## list the targets
 build: ## build bin/ringmaster
 	$(GO) build -o $(BIN) ./cmd/ringmaster
 
-test: ## run every test with the race detector
-	$(GO) test -race $(PKGS)
+test: ## run every test with the race detector (20 minutes at most a package)
+	$(GO) test -race -timeout 20m $(PKGS)
 
 lint: ## go vet, gofmt and staticcheck
 	$(GO) vet $(PKGS)
