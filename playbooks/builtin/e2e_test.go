@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,8 +184,9 @@ func TestFeatureUpdateResumes(t *testing.T) {
 	// A clean run's boundaries: every step that finishes, skipped or not.
 	boundaries := len(pb.Steps) + len(pb.Verify)
 	for stopAt := 0; stopAt <= boundaries; stopAt++ {
+		inUpgrade := stopAt == boundaries
 		name := fmt.Sprintf("after %d steps", stopAt)
-		if stopAt == boundaries {
+		if inUpgrade {
 			name = "in the upgrade step"
 		}
 		t.Run(name, func(t *testing.T) {
@@ -194,30 +196,46 @@ func TestFeatureUpdateResumes(t *testing.T) {
 			defer cancel()
 			var last *playbooks.Checkpoint
 			finished := 0
+			var upgrading atomic.Bool
 			first := &trace{on: func(e playbooks.Event) {
 				switch {
 				case e.Kind == playbooks.EventStepFinished:
 					last = e.Checkpoint
-					if finished++; finished > stopAt {
+					if finished++; !inUpgrade && finished > stopAt {
 						cancel()
 					}
-				case stopAt == boundaries && e.Kind == playbooks.EventStepStarted && e.Step == "upgrade":
-					go func() { // stop once setup is running in its task
-						for d.Endpoint.Machine.Truth().UpgradesLaunched == 0 {
-							time.Sleep(time.Millisecond)
-						}
-						cancel()
-					}()
+				case inUpgrade && e.Kind == playbooks.EventStepStarted && e.Step == "upgrade":
+					upgrading.Store(true)
 				}
 			}}
-			run := playbooks.Run{Playbook: pb, Target: d.Target, Params: map[string]any{"media_source": mediaShare}}
-			out, err := d.Engine.Execute(ctx, run, first)
-			if err == nil {
-				if stopAt < boundaries-1 {
-					t.Fatalf("ran to the end (%+v) without being stopped", out)
+			// In the upgrade step the engine waits on its clock between polls
+			// of setup's task. The first wait after setup is running on the
+			// device stops the run there, in the engine's own goroutine, and
+			// never fires: the step cannot finish first, however slow the
+			// machine (the task's polls are at most a minute apart and setup
+			// takes 75 simulated minutes, so such a wait always comes).
+			engine := *d.Engine
+			engine.Clock = &stopClock{Clock: d.Engine.Clock, stop: func() bool {
+				if upgrading.Load() && d.Endpoint.Machine.Truth().UpgradesLaunched > 0 {
+					cancel()
+					return true
 				}
-			} else if !errors.Is(err, context.Canceled) {
+				return false
+			}}
+			run := playbooks.Run{Playbook: pb, Target: d.Target, Params: map[string]any{"media_source": mediaShare}}
+			out, err := engine.Execute(ctx, run, first)
+			switch {
+			case err == nil && stopAt < boundaries-1:
+				t.Fatalf("ran to the end (%+v) without being stopped", out)
+			case err != nil && !errors.Is(err, context.Canceled):
 				t.Fatalf("first half: %v", err)
+			case inUpgrade && err == nil:
+				t.Fatalf("ran to the end (%+v): the stop in the upgrade step never came", out)
+			}
+			if inUpgrade {
+				if n := d.Endpoint.Machine.Truth().UpgradesLaunched; n != 1 || last == nil || !slices.Contains(first.steps(), "steps/upgrade") {
+					t.Fatalf("stopped with setup launched %d times, checkpoint %v, steps %s: not inside the upgrade step", n, last, first.steps())
+				}
 			}
 			if err != nil {
 				run.Resume = last
@@ -230,6 +248,9 @@ func TestFeatureUpdateResumes(t *testing.T) {
 				if stopAt < boundaries && hasRepeats(steps) {
 					t.Errorf("a step ran twice across the stop: %s", strings.Join(steps, ", "))
 				}
+				if inUpgrade && (len(second.steps()) == 0 || second.steps()[0] != "steps/upgrade") {
+					t.Errorf("the resumed run began at %v, not in the upgrade step", second.steps())
+				}
 			}
 			truth := d.Endpoint.Machine.Truth()
 			if out.Status != playbooks.StatusSucceeded || truth.UpgradesLaunched != 1 || truth.Build != "10.0.19045" {
@@ -238,6 +259,21 @@ func TestFeatureUpdateResumes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stopClock is a playbooks.Clock that, on a wait for which stop returns
+// true, returns a timer that never fires: the caller's context, which stop
+// cancelled, is all the engine can then see.
+type stopClock struct {
+	playbooks.Clock
+	stop func() bool
+}
+
+func (c *stopClock) After(d time.Duration) <-chan time.Time {
+	if c.stop() {
+		return make(chan time.Time)
+	}
+	return c.Clock.After(d)
 }
 
 func hasRepeats(steps []string) bool {
@@ -259,21 +295,27 @@ func TestFeatureUpdateUnreachableMidRun(t *testing.T) {
 	d := simtest.Start(t, scale, win1909(device.Behaviour{}))[0]
 	pb := get(t, "win10-feature-update")
 	var last *playbooks.Checkpoint
+	var upgrading, offline atomic.Bool
 	tr := &trace{on: func(e playbooks.Event) {
 		switch {
 		case e.Kind == playbooks.EventStepFinished:
 			last = e.Checkpoint
 		case e.Kind == playbooks.EventStepStarted && e.Step == "upgrade":
-			go func() {
-				for d.Endpoint.Machine.Truth().UpgradesLaunched == 0 {
-					time.Sleep(time.Millisecond)
-				}
-				d.Endpoint.Machine.SetOnline(false)
-			}()
+			upgrading.Store(true)
 		}
 	}}
+	// The first wait of the upgrade step after setup is running takes the
+	// device off the network, so it is always mid-setup when it goes.
+	engine := *d.Engine
+	engine.Clock = &stopClock{Clock: d.Engine.Clock, stop: func() bool {
+		if upgrading.Load() && !offline.Load() && d.Endpoint.Machine.Truth().UpgradesLaunched > 0 {
+			d.Endpoint.Machine.SetOnline(false)
+			offline.Store(true)
+		}
+		return false
+	}}
 	run := playbooks.Run{Playbook: pb, Target: d.Target, Params: map[string]any{"media_source": mediaShare}}
-	out, err := d.Engine.Execute(context.Background(), run, tr)
+	out, err := engine.Execute(context.Background(), run, tr)
 	if err != nil || out.Status != playbooks.StatusFailed || out.Reason != playbooks.ReasonUnreachable {
 		t.Fatalf("outcome = %+v, %v; want failed unreachable\nsteps: %s", out, err, strings.Join(tr.steps(), ", "))
 	}
