@@ -131,16 +131,9 @@ func newAlertListCmd(a *app) *cobra.Command {
 	}
 }
 
-// compliance computes an alert's compliance over the devices a selector
-// matches, and lists the exposed ones.
-func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Selector, listExposed bool) (report.Compliance, []string, error) {
-	in, err := a.reportInputs(ctx, "")
-	if err != nil {
-		return report.Compliance{}, nil, err
-	}
-	if err := watchAlerts(ctx, in.store, al); err != nil { // al need not be stored yet
-		return report.Compliance{}, nil, err
-	}
+// compliance computes a stored alert's compliance over the devices a
+// selector matches, and lists the exposed ones.
+func (a *app) compliance(ctx context.Context, in *reportInputs, al *alerts.Alert, sel inventory.Selector, listExposed bool) (report.Compliance, []string, error) {
 	b := report.NewCompliance(al, in.orgs, a.now())
 	b.UseHistory(in.history)
 	if !listExposed {
@@ -215,15 +208,15 @@ func newAlertShowCmd(a *app) *cobra.Command {
 		Example: "  ringmaster alert show HSA-2019-0042\n  ringmaster alert show HSA-2019-0042 -o csv",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.alerts(cmd.Context())
+			in, err := a.reportInputs(cmd.Context(), "")
 			if err != nil {
 				return err
 			}
-			al, err := s.Get(cmd.Context(), argv[0])
+			al, err := in.alert(argv[0])
 			if err != nil {
 				return err
 			}
-			c, _, err := a.compliance(cmd.Context(), al, inventory.Everything(), false)
+			c, _, err := a.compliance(cmd.Context(), in, al, inventory.Everything(), false)
 			if err != nil {
 				return err
 			}
@@ -265,15 +258,15 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 				return usagef("give the folder holding the updates (KBnnnnnnn.msu) with --source")
 			}
 			ctx := cmd.Context()
-			as, err := a.alerts(ctx)
+			in, err := a.reportInputs(ctx, "")
 			if err != nil {
 				return err
 			}
-			al, err := as.Get(ctx, argv[0])
+			al, err := in.alert(argv[0])
 			if err != nil {
 				return err
 			}
-			_, exposed, err := a.compliance(ctx, al, inventory.Everything(), true)
+			_, exposed, err := a.compliance(ctx, in, al, inventory.Everything(), true)
 			if err != nil {
 				return err
 			}
