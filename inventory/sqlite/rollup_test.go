@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -174,4 +176,76 @@ func TestRollupStaysExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("removal")
+}
+
+// countdown is a context whose Err reports cancellation from its n-th
+// call on, and whose Done is closed then: a cancellation that arrives at a
+// chosen point of the work, without timing.
+type countdown struct {
+	context.Context
+	n    int
+	done chan struct{}
+}
+
+func (c *countdown) Err() error {
+	if c.n--; c.n > 0 {
+		return nil
+	}
+	if c.n == 0 {
+		close(c.done)
+	}
+	return context.Canceled
+}
+
+func (c *countdown) Done() <-chan struct{} { return c.done }
+
+// TestWatchKBsCancelled cancels watching thousands of updates at every
+// point the work looks at its context, until it is let finish: each time
+// it stops with an error, and nothing it did is kept.
+func TestWatchKBsCancelled(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	var buf strings.Builder
+	if _, err := synth.Generate(&buf, synth.Options{Devices: 2500, Orgs: 3, Seed: 5, Now: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := format.NewCSVReader(strings.NewReader(buf.String()), "e.csv", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+		t.Fatal(err)
+	}
+	kbs := []string{"KB4512508", "KB5005565"}
+	for i := range 2000 {
+		kbs = append(kbs, fmt.Sprintf("KB51%05d", i))
+	}
+	before := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil)
+	for n := 1; ; n++ {
+		c := &countdown{Context: ctx, n: n, done: make(chan struct{})}
+		_, err := s.WatchKBs(c, kbs)
+		if c.n > 0 { // finished before the cancellation came
+			if err != nil {
+				t.Fatalf("not cancelled: %v", err)
+			}
+			if n < 3 {
+				t.Fatalf("finished after %d looks at its context: the test proves nothing", n)
+			}
+			t.Logf("finished at look %d", n)
+			break
+		}
+		if err == nil {
+			t.Fatalf("cancelled at look %d, and yet finished", n)
+		}
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, sql.ErrTxDone) {
+			t.Fatalf("cancelled at look %d: %v", n, err)
+		}
+		var watched int
+		if err := s.DB().QueryRow(`SELECT count(*) FROM watched_kbs`).Scan(&watched); err != nil {
+			t.Fatal(err)
+		}
+		if after := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil); watched != 0 || !maps.Equal(before, after) {
+			t.Fatalf("cancelled at look %d: %d updates watched, the rollup changed: the work was kept in part", n, watched)
+		}
+	}
 }
