@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,6 +197,7 @@ func TestParseProblemLines(t *testing.T) {
 // part way through, without timing.
 type countdown struct {
 	context.Context
+	mu   sync.Mutex // database/sql and context look from other goroutines
 	n    int
 	done chan struct{}
 }
@@ -205,6 +207,8 @@ func newCountdown(n int) *countdown {
 }
 
 func (c *countdown) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.n--; c.n > 0 {
 		return nil
 	}

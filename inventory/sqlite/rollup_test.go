@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,11 +184,14 @@ func TestRollupStaysExact(t *testing.T) {
 // chosen point of the work, without timing.
 type countdown struct {
 	context.Context
+	mu   sync.Mutex // database/sql and context look from other goroutines
 	n    int
 	done chan struct{}
 }
 
 func (c *countdown) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.n--; c.n > 0 {
 		return nil
 	}
@@ -198,6 +202,13 @@ func (c *countdown) Err() error {
 }
 
 func (c *countdown) Done() <-chan struct{} { return c.done }
+
+// fired reports whether the cancellation came.
+func (c *countdown) fired() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n <= 0
+}
 
 // TestWatchKBsCancelled cancels watching thousands of updates at every
 // point the work looks at its context, until it is let finish: each time
@@ -224,7 +235,7 @@ func TestWatchKBsCancelled(t *testing.T) {
 	for n := 1; ; n++ {
 		c := &countdown{Context: ctx, n: n, done: make(chan struct{})}
 		_, err := s.WatchKBs(c, kbs)
-		if c.n > 0 { // finished before the cancellation came
+		if !c.fired() { // finished before the cancellation came
 			if err != nil {
 				t.Fatalf("not cancelled: %v", err)
 			}
