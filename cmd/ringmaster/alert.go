@@ -13,6 +13,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/report"
@@ -30,7 +31,11 @@ func (a *app) alerts(ctx context.Context) (*asqlite.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	as.SetMaxSource(a.fileLimit().Max)
+	limit := a.fileLimit().Max
+	if limit <= 0 {
+		limit = inputfile.DefaultMax
+	}
+	as.SetMaxSource(limit)
 	return as, nil
 }
 
