@@ -4,6 +4,7 @@
 package alerts
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -43,23 +44,56 @@ var (
 	buildRE = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 )
 
-// IssuedAt and DeadlineAt are the parsed dates.
-func (a *Alert) IssuedAt() time.Time   { return a.issued }
+// Limits on an alert's lists. Real alerts name a few tens of builds and a
+// few tens of updates per build; the limits are far above that and far
+// below what would make storing an alert, or checking devices against it,
+// take more than seconds. A file over one is refused with its line.
+const (
+	MaxBuilds         = 1_000  // builds under remediation
+	MaxKBsPerBuild    = 10_000 // updates named for one build
+	MaxSuperseded     = 10_000 // updates under supersedence
+	MaxSupersedingPer = 1_000  // later updates named for one update
+	// MaxSatisfyingWork bounds the steps of following supersedence from
+	// every build's updates (a few tens of thousands in a real alert).
+	MaxSatisfyingWork = 2_000_000
+)
+
+// maxProblems is the most problems one error lists: a file with a
+// thousand bad entries gets a readable error, not a thousand lines.
+const maxProblems = 50
+
+// IssuedAt is the issue date, parsed.
+func (a *Alert) IssuedAt() time.Time { return a.issued }
+
+// DeadlineAt is the deadline, parsed.
 func (a *Alert) DeadlineAt() time.Time { return a.deadline }
 
 // Parse reads and validates an alert file; every problem is reported with
 // its line.
 func Parse(file string, data []byte) (*Alert, error) {
+	return ParseContext(context.Background(), file, data)
+}
+
+// ParseContext is Parse that gives up, returning ctx's error, once ctx is
+// done: a large alert takes a while to check.
+func ParseContext(ctx context.Context, file string, data []byte) (*Alert, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var a Alert
 	root, err := yamlfile.Decode("alert", file, data, &a)
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	a.File = file
 	var ps []yamlfile.Problem
-	add := func(key, format string, args ...any) {
-		ps = append(ps, yamlfile.Problem{File: file, Line: yamlfile.KeyLine(root, key), Msg: fmt.Sprintf(format, args...)})
+	at := func(line int, format string, args ...any) {
+		ps = append(ps, yamlfile.Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
+	add := func(key, format string, args ...any) { at(yamlfile.KeyLine(root, key), format, args...) }
 	if !idRE.MatchString(a.ID) {
 		add("id", "id %q: want letters, digits, '.', '-' or '_' (e.g. HSA-2019-0042)", a.ID)
 	}
@@ -74,41 +108,122 @@ func Parse(file string, data []byte) (*Alert, error) {
 	} else if !a.issued.IsZero() && a.deadline.Before(a.issued) {
 		add("deadline", "deadline %s is before the issue date %s", a.Deadline, a.Issued)
 	}
-	rem := yamlfile.Value(root, "remediation")
-	if len(a.Remediation) == 0 {
+	rem := entries(yamlfile.Value(root, "remediation"))
+	switch {
+	case len(a.Remediation) == 0:
 		add("remediation", "remediation must name the updates for at least one build")
-	}
-	for build, kbs := range a.Remediation {
-		line := yamlfile.KeyLine(rem, build)
-		if !buildRE.MatchString(build) {
-			ps = append(ps, yamlfile.Problem{File: file, Line: line, Msg: fmt.Sprintf("remediation: %q is not a build such as 10.0.18363", build)})
-		}
-		if len(kbs) == 0 {
-			ps = append(ps, yamlfile.Problem{File: file, Line: line, Msg: fmt.Sprintf("remediation %s: no update named", build)})
-		}
-		for _, kb := range kbs {
-			if !kbRE.MatchString(kb) {
-				ps = append(ps, yamlfile.Problem{File: file, Line: line, Msg: fmt.Sprintf("remediation %s: %q is not an update such as KB4512508", build, kb)})
+	case len(a.Remediation) > MaxBuilds:
+		add("remediation", "remediation names %d builds; at most %d are allowed", len(a.Remediation), MaxBuilds)
+	default:
+		n := 0
+		for build, kbs := range a.Remediation {
+			if n++; n%64 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			e := rem[build]
+			if !buildRE.MatchString(build) {
+				at(e.line(), "remediation: %q is not a build such as 10.0.18363", build)
+			}
+			switch {
+			case len(kbs) == 0:
+				at(e.line(), "remediation %s: no update named", build)
+			case len(kbs) > MaxKBsPerBuild:
+				at(e.line(), "remediation %s: %d updates named; at most %d are allowed per build", build, len(kbs), MaxKBsPerBuild)
+			default:
+				for i, kb := range kbs {
+					if !kbRE.MatchString(kb) {
+						at(e.item(i), "remediation %s: %q is not an update such as KB4512508", build, kb)
+					}
+				}
 			}
 		}
 	}
-	sup := yamlfile.Value(root, "supersedence")
-	for kb, later := range a.Supersedence {
-		for _, k := range append([]string{kb}, later...) {
-			if !kbRE.MatchString(k) {
-				ps = append(ps, yamlfile.Problem{File: file, Line: yamlfile.KeyLine(sup, kb), Msg: fmt.Sprintf("supersedence: %q is not an update such as KB4517389", k)})
+	sup := entries(yamlfile.Value(root, "supersedence"))
+	if len(a.Supersedence) > MaxSuperseded {
+		add("supersedence", "supersedence names %d updates; at most %d are allowed", len(a.Supersedence), MaxSuperseded)
+	} else {
+		n := 0
+		for kb, later := range a.Supersedence {
+			if n++; n%64 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			e := sup[kb]
+			if !kbRE.MatchString(kb) {
+				at(e.line(), "supersedence: %q is not an update such as KB4517389", kb)
+			}
+			if len(later) > MaxSupersedingPer {
+				at(e.line(), "supersedence %s: %d later updates named; at most %d are allowed per update", kb, len(later), MaxSupersedingPer)
+				continue
+			}
+			for i, k := range later {
+				if !kbRE.MatchString(k) {
+					at(e.item(i), "supersedence: %q is not an update such as KB4517389", k)
+				}
 			}
 		}
 	}
 	if len(ps) > 0 {
 		slices.SortStableFunc(ps, func(x, y yamlfile.Problem) int { return x.Line - y.Line })
+		if len(ps) > maxProblems {
+			more := len(ps) - maxProblems
+			ps = append(ps[:maxProblems], yamlfile.Problem{File: file, Line: ps[maxProblems].Line,
+				Msg: fmt.Sprintf("and %d more problems", more)})
+		}
 		return nil, &yamlfile.Error{What: "alert", Problems: ps}
 	}
-	a.satisfying = map[string][]string{}
+	// Every build's satisfying updates, computed once: what checking a
+	// device reads. Bounded, so that supersedence fanning out from many
+	// builds cannot make a small file take minutes or gigabytes.
+	a.satisfying = make(map[string][]string, len(a.Remediation))
+	work := 0
 	for build := range a.Remediation {
-		a.satisfying[build] = a.Satisfying(build)
+		sat, steps, done := a.closure(ctx, build, MaxSatisfyingWork-work)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if work += steps; !done {
+			add("supersedence", "following supersedence from every build's updates takes more than %d steps: too large an alert", MaxSatisfyingWork)
+			return nil, &yamlfile.Error{What: "alert", Problems: ps}
+		}
+		a.satisfying[build] = sat
 	}
 	return &a, nil
+}
+
+// entry is a mapping entry's key and value nodes, for lines.
+type entry struct{ key, value *yaml.Node }
+
+// entries indexes a mapping node's entries by key, so that finding each
+// key's line costs the same however many there are.
+func entries(n *yaml.Node) map[string]entry {
+	out := map[string]entry{}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out[n.Content[i].Value] = entry{n.Content[i], n.Content[i+1]}
+	}
+	return out
+}
+
+// line is the key's line (1 when unknown).
+func (e entry) line() int {
+	if e.key == nil {
+		return 1
+	}
+	return e.key.Line
+}
+
+// item is the line of the value's i-th item, or the key's.
+func (e entry) item(i int) int {
+	if e.value != nil && e.value.Kind == yaml.SequenceNode && i < len(e.value.Content) {
+		return e.value.Content[i].Line
+	}
+	return e.line()
 }
 
 // Marshal renders the alert as YAML (for storage).
@@ -121,13 +236,26 @@ func (a *Alert) Satisfying(build string) []string {
 	if sat, ok := a.satisfying[build]; ok {
 		return sat
 	}
+	sat, _, _ := a.closure(context.Background(), build, -1)
+	return sat
+}
+
+// closure follows supersedence from build's updates, as Satisfying, giving
+// up after budget steps (a step is an update taken from the queue; a
+// negative budget has no limit) or once ctx is done. It returns the
+// updates, the steps taken and whether it finished.
+func (a *Alert) closure(ctx context.Context, build string, budget int) ([]string, int, bool) {
 	base, ok := a.Remediation[build]
 	if !ok {
-		return nil
+		return nil, 0, true
 	}
 	seen := map[string]bool{}
 	queue := slices.Clone(base)
-	for len(queue) > 0 {
+	steps := 0
+	for ; len(queue) > 0; steps++ {
+		if steps == budget || steps%4096 == 4095 && ctx.Err() != nil {
+			return nil, steps, false
+		}
 		kb := queue[0]
 		queue = queue[1:]
 		if seen[kb] {
@@ -141,7 +269,7 @@ func (a *Alert) Satisfying(build string) []string {
 		out = append(out, kb)
 	}
 	slices.Sort(out)
-	return out
+	return out, steps, true
 }
 
 // Standing is how a device stands against an alert.

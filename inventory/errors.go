@@ -15,6 +15,10 @@ var (
 	ErrInUse = errors.New("in use")
 	// ErrInvalid is wrapped by every validation error.
 	ErrInvalid = errors.New("invalid")
+	// ErrConflict reports a change refused because what is stored
+	// disagrees with it, such as a credential sealed under a key other
+	// than the one the stored credentials were sealed with.
+	ErrConflict = errors.New("conflict")
 )
 
 // FieldError reports an invalid value of one named field. It wraps ErrInvalid.

@@ -67,7 +67,14 @@ type Requirement struct {
 	version []Version
 	number  []float64
 	time    []time.Time
+	// folded holds a long list of text values, lower-cased, when all are
+	// ASCII: membership in one look-up, not a scan of the list per device
+	// (alert remediate targets tens of thousands of devices by name).
+	folded map[string]bool
 }
+
+// foldedMin is the shortest list of values kept as a set.
+const foldedMin = 16
 
 // Selector picks devices: every requirement must hold (a logical AND).
 // The zero Selector (or one parsed from "") selects every device.
@@ -275,6 +282,7 @@ func (p *selParser) requirement() (Requirement, error) {
 			}
 			p.pos++
 		}
+		r.foldValues()
 		return r, nil
 	}
 	v, err := p.value(&r)
@@ -396,6 +404,30 @@ func (s Selector) Matches(d *Device) bool {
 	return true
 }
 
+// foldValues fills folded for a long list of ASCII text values.
+func (r *Requirement) foldValues() {
+	if r.kind != kindString || r.Key == "release" || len(r.Values) < foldedMin {
+		return
+	}
+	set := make(map[string]bool, len(r.Values))
+	for _, v := range r.Values {
+		if !isASCII(v) {
+			return
+		}
+		set[strings.ToLower(v)] = true
+	}
+	r.folded = set
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *Requirement) matches(d *Device) bool {
 	switch r.kind {
 	case kindLabel:
@@ -438,6 +470,13 @@ func (r *Requirement) matches(d *Device) bool {
 				return !hit
 			}
 			return hit
+		}
+		// Only an ASCII value can equal an ASCII one under case folding
+		// (EqualFold also folds, say, the Kelvin sign to k): others take
+		// the scan.
+		if r.folded != nil && isASCII(v) && (r.Op == OpIn || r.Op == OpNotIn) {
+			hit := known && r.folded[strings.ToLower(v)]
+			return hit == (r.Op == OpIn)
 		}
 		return matchText(r.Op, r.Values, v, known, true)
 	}

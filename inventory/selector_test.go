@@ -2,6 +2,7 @@ package inventory_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,44 @@ func FuzzParseSelector(f *testing.F) {
 		}
 		sel.Matches(d)
 	})
+}
+
+// TestSelectorLongLists checks that a long list of values (kept as a set)
+// selects exactly as a short one (scanned): case-insensitive, in and
+// notin, known and unknown values, and a device value that is not ASCII.
+func TestSelectorLongLists(t *testing.T) {
+	d := sampleDevice(t)
+	kelvin := sampleDevice(t)
+	kelvin.Site = "\u212Aings Mill" // the Kelvin sign: EqualFold's "kings mill"
+	others := make([]string, 20000)
+	for i := range others {
+		others[i] = fmt.Sprintf("pc%06d.ryy.nhs.uk", i)
+	}
+	list := func(vals ...string) string { return "(" + strings.Join(append(vals, others...), ",") + ")" }
+	tests := []struct {
+		d    *inventory.Device
+		sel  string
+		want bool
+	}{
+		{d, "hostname in " + list("PC000001.RXX.NHS.UK"), true},
+		{d, "hostname in " + list(), false},
+		{d, "hostname notin " + list("pc000001.rxx.nhs.uk"), false},
+		{d, "hostname notin " + list(), true},
+		{d, "org in " + list("rxx"), true},
+		{d, "serial in " + list("ABC"), false}, // never observed
+		{d, "serial notin " + list("ABC"), true},
+		{d, `site in ` + list(`"leeds general"`), true},
+		{kelvin, `site in ` + list(`"kings mill"`), true},
+		{kelvin, `site notin ` + list(`"KINGS MILL"`), false},
+		{d, "release in " + list("1909"), true},
+	}
+	for _, tt := range tests {
+		sel, err := inventory.ParseSelector(tt.sel)
+		if err != nil {
+			t.Fatalf("ParseSelector(%.60s...): %v", tt.sel, err)
+		}
+		if got := sel.Matches(tt.d); got != tt.want {
+			t.Errorf("%.60s... matches %s = %v, want %v", tt.sel, tt.d.Site, got, tt.want)
+		}
+	}
 }

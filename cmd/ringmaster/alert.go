@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -13,27 +13,39 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
-// alerts opens the alert store in the inventory's database.
+// alerts opens the alert store in the inventory's database. A stored
+// alert longer than the file limit is not parsed (one stored before files
+// were limited): reading it fails with an error naming it.
 func (a *app) alerts(ctx context.Context) (*asqlite.Store, error) {
 	s, err := a.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return asqlite.Open(ctx, s.DB(), a.now)
+	as, err := asqlite.Open(ctx, s.DB(), a.now)
+	if err != nil {
+		return nil, err
+	}
+	limit := a.fileLimit().Max
+	if limit <= 0 {
+		limit = inputfile.DefaultMax
+	}
+	as.SetMaxSource(limit)
+	return as, nil
 }
 
 func newAlertCmd(a *app) *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:     "alert",
 		Aliases: []string{"alerts"},
-		Short:   "High Severity Alerts: add, list, show, and remediate with a campaign",
+		Short:   "High Severity Alerts: add, list, show, remove, and remediate with a campaign",
 	})
-	cmd.AddCommand(newAlertAddCmd(a), newAlertListCmd(a), newAlertShowCmd(a), newAlertRemediateCmd(a))
+	cmd.AddCommand(newAlertAddCmd(a), newAlertListCmd(a), newAlertShowCmd(a), newAlertRemoveCmd(a), newAlertRemediateCmd(a))
 	return cmd
 }
 
@@ -42,6 +54,12 @@ func newAlertAddCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add -f ALERT.yaml",
 		Short: "Add a High Severity Alert: its deadline and the updates that remediate it per build",
+		Long: `Add a High Severity Alert: its deadline and, per build, the updates that
+remediate it (any one, or a later one that supersedes it). The alert is
+stored, and reports start counting its updates, in one transaction: all or
+nothing. Limits, far above real alerts: the file's size (--max-file-size),
+` + fmt.Sprintf("%d builds, %d updates a build, %d superseded updates with %d later ones each.",
+			alerts.MaxBuilds, alerts.MaxKBsPerBuild, alerts.MaxSuperseded, alerts.MaxSupersedingPer),
 		Example: `  ringmaster alert add -f dejablue.yaml
 
   # dejablue.yaml
@@ -59,29 +77,33 @@ func newAlertAddCmd(a *app) *cobra.Command {
 			if file == "" {
 				return usagef("give the alert file with -f FILE")
 			}
-			data, err := os.ReadFile(file)
+			ctx := cmd.Context()
+			data, err := a.fileLimit().ReadFile(file)
 			if err != nil {
 				return fmt.Errorf("alert add: %w", err)
 			}
-			al, err := alerts.Parse(file, data)
+			al, err := alerts.ParseContext(ctx, file, data)
 			if err != nil {
 				return fmt.Errorf("alert add: %w", err)
 			}
-			s, err := a.alerts(cmd.Context())
+			inv, err := a.open(ctx)
 			if err != nil {
 				return err
 			}
-			if err := s.Add(cmd.Context(), al, data); err != nil {
+			s, err := a.alerts(ctx)
+			if err != nil {
+				return err
+			}
+			// Reports count the alert's updates from the moment it is
+			// stored: both in one transaction.
+			err = s.Add(ctx, al, data, func(ctx context.Context, tx *sql.Tx) error {
+				if _, err := inv.WatchKBsTx(ctx, tx, al.KBs()); err != nil {
+					return fmt.Errorf("watch the updates it names: %w", err)
+				}
+				return nil
+			})
+			if err != nil {
 				return fmt.Errorf("alert add: %w", err)
-			}
-			// Reports count the alert's updates from now on (every report
-			// also checks this, should this step be interrupted).
-			inv, err := a.open(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := watchAlerts(cmd.Context(), inv, al); err != nil {
-				return err
 			}
 			fmt.Fprintf(a.stdout, "added alert %s (deadline %s, %d builds)\n", al.ID, al.Deadline, len(al.Remediation))
 			return nil
@@ -114,16 +136,9 @@ func newAlertListCmd(a *app) *cobra.Command {
 	}
 }
 
-// compliance computes an alert's compliance over the devices a selector
-// matches, and lists the exposed ones.
-func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Selector, listExposed bool) (report.Compliance, []string, error) {
-	in, err := a.reportInputs(ctx, "")
-	if err != nil {
-		return report.Compliance{}, nil, err
-	}
-	if err := watchAlerts(ctx, in.store, al); err != nil { // al need not be stored yet
-		return report.Compliance{}, nil, err
-	}
+// compliance computes a stored alert's compliance over the devices a
+// selector matches, and lists the exposed ones.
+func (a *app) compliance(ctx context.Context, in *reportInputs, al *alerts.Alert, sel inventory.Selector, listExposed bool) (report.Compliance, []string, error) {
 	b := report.NewCompliance(al, in.orgs, a.now())
 	b.UseHistory(in.history)
 	if !listExposed {
@@ -145,6 +160,51 @@ func (a *app) compliance(ctx context.Context, al *alerts.Alert, sel inventory.Se
 	return b.Build(), exposed, nil
 }
 
+func newAlertRemoveCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove ID",
+		Aliases: []string{"rm"},
+		Short:   "Remove an alert, with its figures in the daily history",
+		Long: `Remove an alert. In the same transaction, reports stop counting the updates
+only it named, and its figures leave the daily history. An alert that can no
+longer be read (stored by an earlier version) can be removed too. Campaigns
+created from it stay.`,
+		Example: "  ringmaster alert remove HSA-2019-0042",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			ctx := cmd.Context()
+			inv, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			s, err := a.alerts(ctx)
+			if err != nil {
+				return err
+			}
+			h, err := a.history(ctx)
+			if err != nil {
+				return err
+			}
+			err = s.Remove(ctx, argv[0], func(ctx context.Context, tx *sql.Tx, left asqlite.Remaining) error {
+				// While a remaining alert cannot be read, the updates it
+				// names are unknown: keep watching them all.
+				if len(left.Unreadable) == 0 {
+					if _, err := inv.RetainWatchedKBsTx(ctx, tx, left.KBs); err != nil {
+						return fmt.Errorf("stop watching the updates only it named: %w", err)
+					}
+				}
+				_, err := h.ForgetAlertTx(ctx, tx, argv[0])
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("alert remove: %w", err)
+			}
+			fmt.Fprintf(a.stdout, "removed alert %s\n", argv[0])
+			return nil
+		},
+	}
+}
+
 func newAlertShowCmd(a *app) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
@@ -153,15 +213,15 @@ func newAlertShowCmd(a *app) *cobra.Command {
 		Example: "  ringmaster alert show HSA-2019-0042\n  ringmaster alert show HSA-2019-0042 -o csv",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.alerts(cmd.Context())
+			in, err := a.reportInputs(cmd.Context(), "")
 			if err != nil {
 				return err
 			}
-			al, err := s.Get(cmd.Context(), argv[0])
+			al, err := in.alert(argv[0])
 			if err != nil {
 				return err
 			}
-			c, _, err := a.compliance(cmd.Context(), al, inventory.Everything(), false)
+			c, _, err := a.compliance(cmd.Context(), in, al, inventory.Everything(), false)
 			if err != nil {
 				return err
 			}
@@ -203,15 +263,15 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 				return usagef("give the folder holding the updates (KBnnnnnnn.msu) with --source")
 			}
 			ctx := cmd.Context()
-			as, err := a.alerts(ctx)
+			in, err := a.reportInputs(ctx, "")
 			if err != nil {
 				return err
 			}
-			al, err := as.Get(ctx, argv[0])
+			al, err := in.alert(argv[0])
 			if err != nil {
 				return err
 			}
-			_, exposed, err := a.compliance(ctx, al, inventory.Everything(), true)
+			_, exposed, err := a.compliance(ctx, in, al, inventory.Everything(), true)
 			if err != nil {
 				return err
 			}

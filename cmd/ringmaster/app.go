@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
@@ -44,7 +45,10 @@ type app struct {
 
 	dbPath   string
 	logLevel string
-	store    *sqlite.Store
+	// maxFileSize is --max-file-size: the largest input file read, in
+	// bytes (see fileLimit).
+	maxFileSize int64
+	store       *sqlite.Store
 }
 
 // open opens the database named by --db, $RINGMASTER_DB or ./ringmaster.db.
@@ -100,10 +104,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fmt.Fprintf(stderr, "error: %s\n", terminalSafe(err.Error()))
 	var ue usageError
 	var se *inventory.SelectorError
+	var unreadable *asqlite.UnreadableError
 	switch {
 	case errors.As(err, &ue), errors.As(err, &se):
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", commandPath(root, args))
 		return exitUsage
+	case errors.As(err, &unreadable):
+		fmt.Fprintf(stderr, "Remove it with 'ringmaster alert remove %s', then add it again from a file within the limits.\n", unreadable.ID)
 	}
 	return exitRuntime
 }

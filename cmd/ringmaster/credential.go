@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"text/tabwriter"
 
@@ -11,28 +14,109 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 )
 
-// keyring opens the key file named by $RINGMASTER_KEY_FILE (default: the
-// database path plus ".key"), creating it on first use with a clear note.
-func (a *app) keyring() (*credential.Keyring, error) {
-	path := a.getenv("RINGMASTER_KEY_FILE")
-	if path == "" {
-		db := a.dbPath
-		if db == "" {
-			db = a.getenv("RINGMASTER_DB")
-		}
-		if db == "" {
-			db = "ringmaster.db"
-		}
-		path = db + ".key"
+// keyFile is the key file's path: $RINGMASTER_KEY_FILE, else the
+// database path plus ".key".
+func (a *app) keyFile() string {
+	if path := a.getenv("RINGMASTER_KEY_FILE"); path != "" {
+		return path
 	}
-	k, created, err := credential.LoadOrCreateKey(path)
+	db := a.dbPath
+	if db == "" {
+		db = a.getenv("RINGMASTER_DB")
+	}
+	if db == "" {
+		db = "ringmaster.db"
+	}
+	return db + ".key"
+}
+
+// keyMismatch is the error for a key file whose key is not the one the
+// stored credentials were sealed with.
+func keyMismatch(path string) error {
+	return fmt.Errorf("%w (set RINGMASTER_KEY_FILE to the file of the key they were sealed with)", &credential.KeyMismatchError{Path: path})
+}
+
+// unsealingKeyring loads the key that opens the stored credentials, for
+// commands that only read them (exec, probe, run, playbook run): it never
+// creates a key, and refuses a key file others may read or write and a
+// key other than the one whose check value is recorded with the
+// credentials. legacy says that none is recorded (a database from before
+// check values): the caller records it once the key opens a credential.
+func (a *app) unsealingKeyring(ctx context.Context, s *sqlite.Store) (k *credential.Keyring, legacy bool, err error) {
+	path := a.keyFile()
+	check, n, err := s.KeyCheck(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	k, err = credential.LoadKey(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("%w: the %s cannot be opened without the key they were sealed with (set RINGMASTER_KEY_FILE to its file)",
+			err, plural(n, "stored credential", "stored credentials"))
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if check != nil && !k.Matches(check) {
+		return nil, false, keyMismatch(path)
+	}
+	return k, check == nil, nil
+}
+
+// sealingKeyring loads the key a new credential is sealed with. Only
+// while no credential is stored may it create one (telling the operator to
+// back it up) or be a key other than the stored credentials' one. A
+// database from before check values records the key's check value once
+// the key opens one of its credentials.
+func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Store) (*credential.Keyring, error) {
+	path := a.keyFile()
+	check, n, err := s.KeyCheck(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if created {
-		fmt.Fprintf(a.stderr, "note: created a new key file %s (mode 0600) to encrypt stored credentials; back it up and keep it apart from the database: without it they cannot be read\n", path)
+	k, err := credential.LoadKey(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && n > 0:
+		return nil, fmt.Errorf("%w, and the database holds %s sealed with another key: set RINGMASTER_KEY_FILE to that key's file (a new key is made only while no credential is stored)",
+			err, plural(n, "credential", "credentials"))
+	case errors.Is(err, fs.ErrNotExist):
+		k, err = credential.CreateKey(path)
+		if errors.Is(err, fs.ErrExist) { // another command made it meanwhile
+			k, err = credential.LoadKey(path)
+		} else if err == nil {
+			fmt.Fprintf(a.stderr, "note: created a new key file %s (mode 0600) to encrypt stored credentials; back it up and keep it apart from the database: without it they cannot be read\n", path)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case n == 0:
+		return k, nil
+	case check != nil && !k.Matches(check):
+		return nil, keyMismatch(path)
+	case check == nil:
+		// From before check values: the key must open what is stored.
+		creds, err := s.Credentials(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(creds) > 0 {
+			c, err := s.Credential(ctx, creds[0].Name)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := k.Open(c.Name, c.Sealed); err != nil {
+				return nil, keyMismatch(path)
+			}
+		}
+		if err := s.RecordKeyCheck(ctx, k.Check()); errors.Is(err, inventory.ErrConflict) {
+			return nil, keyMismatch(path)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	return k, nil
 }
@@ -56,7 +140,12 @@ func newCredentialAddCmd(a *app) *cobra.Command {
 		Long: `Add a named credential. The password is read from standard input (never from
 a flag, so it stays out of shell history and process listings), encrypted
 with AES-256-GCM under the key in $RINGMASTER_KEY_FILE (default: the database
-path plus ".key", created on first use) and stored in the database.`,
+path plus ".key") and stored in the database.
+
+The key file is created, mode 0600, only while the database holds no
+credential; after that every credential must be sealed with the same key,
+which the database recognises by a check value (never the key itself). A
+key file that group or others may read or write is refused.`,
 		Example: `  printf '%s' "$WINRM_PASSWORD" | ringmaster credential add estate-admin --username 'NHS\svc-ringmaster' --password-stdin
   ringmaster org set-credential RXX estate-admin`,
 		Args: args(cobra.ExactArgs(1)),
@@ -72,15 +161,20 @@ path plus ".key", created on first use) and stored in the database.`,
 			if err := c.Validate(); err != nil {
 				return usageError{err}
 			}
-			k, err := a.keyring()
+			ctx := cmd.Context()
+			s, err := a.open(ctx)
 			if err != nil {
 				return err
 			}
-			s, err := a.open(cmd.Context())
+			k, err := a.sealingKeyring(ctx, s)
 			if err != nil {
 				return err
 			}
-			if err := s.AddCredential(cmd.Context(), c.Name, c.Username, k.Seal(c.Name, c.Secret)); err != nil {
+			err = s.AddCredential(ctx, c.Name, c.Username, k.Seal(c.Name, c.Secret), k.Check())
+			if errors.Is(err, inventory.ErrConflict) { // another key's credential came meanwhile
+				return keyMismatch(a.keyFile())
+			}
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "added credential %s (user %s)\n", c.Name, c.Username)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -113,6 +114,9 @@ type targets struct {
 	orgs  map[string]string // org code -> default credential
 	creds map[string][2]string
 	keys  *credential.Keyring
+	// unchecked: no check value is recorded for the stored credentials'
+	// key yet (a database from before them); keys records it on first use.
+	unchecked bool
 }
 
 func (a *app) newTargets(ctx context.Context, o targetFlags) (*targets, error) {
@@ -194,13 +198,23 @@ func (r *targets) target(ctx context.Context, d *inventory.Device) (sdk.Target, 
 			return sdk.Target{}, err
 		}
 		if r.keys == nil {
-			if r.keys, err = r.a.keyring(); err != nil {
+			if r.keys, r.unchecked, err = r.a.unsealingKeyring(ctx, s); err != nil {
 				return sdk.Target{}, err
 			}
 		}
 		secret, err := r.keys.Open(stored.Name, stored.Sealed)
 		if err != nil {
-			return sdk.Target{}, fmt.Errorf("credential %s: %w", stored.Name, err)
+			return sdk.Target{}, fmt.Errorf("credential %s: %w (key file %s)", stored.Name, err, r.a.keyFile())
+		}
+		if r.unchecked {
+			// A database from before check values: the key that opened
+			// a credential is theirs.
+			if err := s.RecordKeyCheck(ctx, r.keys.Check()); errors.Is(err, inventory.ErrConflict) {
+				return sdk.Target{}, keyMismatch(r.a.keyFile())
+			} else if err != nil {
+				return sdk.Target{}, err
+			}
+			r.unchecked = false
 		}
 		c = [2]string{stored.Username, secret}
 		r.creds[credName] = c

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/report"
@@ -106,18 +107,15 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 			if output == formatHTML {
 				return a.htmlTo(ctx, out, htmlOptions{sel: sel, target: defaultTarget, supported: defaultSupported})
 			}
-			s, err := a.alerts(ctx)
+			in, err := a.reportInputs(ctx, "")
 			if err != nil {
 				return err
 			}
-			list, err := s.List(ctx)
-			if err != nil {
-				return err
-			}
+			list := in.alerts
 			if len(argv) > 0 {
-				list = list[:0]
+				list = nil
 				for _, id := range argv {
-					al, err := s.Get(ctx, id)
+					al, err := in.alert(id)
 					if err != nil {
 						return err
 					}
@@ -130,7 +128,7 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 			}
 			defer w.Abort()
 			for i, al := range list {
-				c, _, err := a.compliance(ctx, al, sel, false)
+				c, _, err := a.compliance(ctx, in, al, sel, false)
 				if err != nil {
 					return err
 				}
@@ -511,8 +509,20 @@ func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs,
 	return in, nil
 }
 
+// alert returns the stored alert id.
+func (in *reportInputs) alert(id string) (*alerts.Alert, error) {
+	for _, al := range in.alerts {
+		if al.ID == id {
+			return al, nil
+		}
+	}
+	return nil, fmt.Errorf("alert %s: %w", id, asqlite.ErrNotFound)
+}
+
 // watchAlerts makes sure the inventory's rollup counts the updates the
-// alerts look for (a no-op when it already does).
+// alerts look for: a no-op when it already does, as alert add watches them
+// when it stores the alert; it mends a database where an earlier version
+// stored an alert without.
 func watchAlerts(ctx context.Context, s *sqlite.Store, as ...*alerts.Alert) error {
 	var kbs []string
 	for _, al := range as {

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,9 +20,37 @@ type StoredCredential struct {
 	Devices        int      // devices that name it themselves
 }
 
-// AddCredential stores a new credential with its already sealed secret.
-func (s *Store) AddCredential(ctx context.Context, name, username string, sealed []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO credentials (name, username, secret, created_at) VALUES (?, ?, ?, ?)`,
+// AddCredential stores a new credential with its already sealed secret
+// and the check value of the key that sealed it, in one transaction. While
+// credentials are stored, the key must be theirs: a different check value
+// is refused with an error wrapping inventory.ErrConflict, as is any when
+// credentials are stored with none recorded (a database from before check
+// values: RecordKeyCheck, once a key opens one of them, comes first). With
+// no credentials stored, the check value is recorded (replacing any).
+func (s *Store) AddCredential(ctx context.Context, name, username string, sealed, keyCheck []byte) error {
+	if len(keyCheck) == 0 {
+		return fmt.Errorf("add credential %s: no key check value: %w", name, inventory.ErrInvalid)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add credential %s: %w", name, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	recorded, n, err := readKeyCheck(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("add credential %s: %w", name, err)
+	}
+	switch {
+	case n > 0 && recorded == nil:
+		return fmt.Errorf("add credential %s: the %d stored credentials have no key check value recorded yet: %w", name, n, inventory.ErrConflict)
+	case n > 0 && !bytes.Equal(recorded, keyCheck):
+		return fmt.Errorf("add credential %s: the key is not the one the %d stored credentials were sealed with: %w", name, n, inventory.ErrConflict)
+	case n == 0 && !bytes.Equal(recorded, keyCheck):
+		if err := recordKeyCheck(ctx, tx, keyCheck, s.now()); err != nil {
+			return fmt.Errorf("add credential %s: %w", name, err)
+		}
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO credentials (name, username, secret, created_at) VALUES (?, ?, ?, ?)`,
 		name, username, sealed, micros(s.now()))
 	if isConstraint(err, errUnique) {
 		return fmt.Errorf("credential %s: %w (remove it first to replace it)", name, inventory.ErrExists)
@@ -29,7 +58,66 @@ func (s *Store) AddCredential(ctx context.Context, name, username string, sealed
 	if err != nil {
 		return fmt.Errorf("add credential %s: %w", name, err)
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add credential %s: %w", name, err)
+	}
 	return nil
+}
+
+// KeyCheck returns the check value of the key the stored credentials are
+// sealed with (nil when none is recorded) and how many credentials are
+// stored.
+func (s *Store) KeyCheck(ctx context.Context) (check []byte, credentials int, err error) {
+	return readKeyCheck(ctx, s.db)
+}
+
+// RecordKeyCheck records the check value of a key that opened a stored
+// credential, when none is recorded: how a database from before check
+// values gets one. A different value already recorded, while credentials
+// are stored, is an error wrapping inventory.ErrConflict.
+func (s *Store) RecordKeyCheck(ctx context.Context, check []byte) error {
+	if len(check) == 0 {
+		return fmt.Errorf("record key check value: none given: %w", inventory.ErrInvalid)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("record key check value: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	recorded, n, err := readKeyCheck(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("record key check value: %w", err)
+	}
+	switch {
+	case bytes.Equal(recorded, check):
+		return nil
+	case recorded != nil && n > 0:
+		return fmt.Errorf("record key check value: the key is not the one the %d stored credentials were sealed with: %w", n, inventory.ErrConflict)
+	}
+	if err := recordKeyCheck(ctx, tx, check, s.now()); err != nil {
+		return fmt.Errorf("record key check value: %w", err)
+	}
+	return tx.Commit()
+}
+
+// rowQuerier is what both *sql.DB and *sql.Tx offer for one-row reads.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func readKeyCheck(ctx context.Context, q rowQuerier) (check []byte, credentials int, err error) {
+	err = q.QueryRowContext(ctx, `SELECT (SELECT key_check FROM credential_key WHERE id = 1), (SELECT COUNT(*) FROM credentials)`).
+		Scan(&check, &credentials)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read key check value: %w", err)
+	}
+	return check, credentials, nil
+}
+
+func recordKeyCheck(ctx context.Context, tx *sql.Tx, check []byte, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO credential_key (id, key_check, recorded_at) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET key_check = excluded.key_check, recorded_at = excluded.recorded_at`, check, micros(now))
+	return err
 }
 
 // Credential returns one stored credential.

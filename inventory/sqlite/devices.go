@@ -77,6 +77,13 @@ func (s *Store) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*
 	}
 }
 
+// maxPushdownValues is the most values of one requirement pushdown puts in
+// an IN list. A longer list (alert remediate names every exposed device)
+// is left to Selector.Matches, which looks a long list up as a set: SQLite
+// takes at most 32,766 parameters in a statement, and the four lists
+// pushdown can write stay under it.
+const maxPushdownValues = 5000
+
 // pushdown turns the selector requirements that SQL can answer exactly or
 // as a superset into a WHERE clause. It must never exclude a device that
 // Selector.Matches would accept.
@@ -84,6 +91,9 @@ func (s *Store) pushdown(ctx context.Context, sel inventory.Selector) (string, [
 	var conds []string
 	var args []any
 	in := func(col string, vals []string, not bool) {
+		if len(vals) > maxPushdownValues {
+			return // Matches alone decides: a superset is always allowed
+		}
 		op := " IN ("
 		if not {
 			op = " NOT IN ("

@@ -155,16 +155,38 @@ func (t *importTx) writeRollup(ctx context.Context) error {
 	return write()
 }
 
+// likeTerms is the most new updates WatchKBs looks for in the devices'
+// facts with LIKE, in one statement. Past it, reading every device whose
+// updates are known costs one pass whatever the number of updates, where
+// LIKE would cost a pass per update (and SQLite refuses an expression of a
+// thousand terms).
+const likeTerms = 32
+
+// insertRows is the most rows one INSERT writes: bounded statements, well
+// under SQLite's limit on bound parameters.
+const insertRows = 500
+
 // WatchKBs adds updates to those reports look for (an alert's remediating
 // and superseding updates) and, when any is new, recomputes the watched
 // updates of the devices that have one, in one transaction. It returns how
-// many were new.
+// many were new. Any number of updates may be given.
 func (s *Store) WatchKBs(ctx context.Context, kbs []string) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	n, err := s.WatchKBsTx(ctx, tx, kbs)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	return n, tx.Commit()
+}
+
+// WatchKBsTx is WatchKBs inside the caller's transaction, which must be on
+// this store's database (DB): what makes the updates watched, such as
+// storing an alert, then commits or rolls back with them.
+func (s *Store) WatchKBsTx(ctx context.Context, tx *sql.Tx, kbs []string) (int, error) {
 	watched, err := watchedKBs(ctx, tx)
 	if err != nil {
 		return 0, err
@@ -172,60 +194,151 @@ func (s *Store) WatchKBs(ctx context.Context, kbs []string) (int, error) {
 	var fresh []string
 	for _, kb := range kbs {
 		kb = strings.ToUpper(kb)
-		if !watched[kb] && !slices.Contains(fresh, kb) {
+		if !watched[kb] {
+			watched[kb] = true
 			fresh = append(fresh, kb)
 		}
 	}
 	if len(fresh) == 0 {
 		return 0, nil
 	}
-	for _, kb := range fresh {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO watched_kbs (kb) VALUES (?)`, kb); err != nil {
-			return 0, fmt.Errorf("watch %s: %w", kb, err)
+	for chunk := range slices.Chunk(fresh, insertRows) {
+		q := `INSERT INTO watched_kbs (kb) VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(chunk)), ", ")
+		if _, err := tx.ExecContext(ctx, q, anys(chunk)...); err != nil {
+			return 0, fmt.Errorf("watch updates: %w", err)
 		}
-		watched[kb] = true
 	}
-	// Only devices whose facts name a new update can change.
-	conds := make([]string, len(fresh))
-	args := make([]any, len(fresh))
-	for i, kb := range fresh {
-		conds[i] = "facts LIKE ?"
-		args[i] = "%" + kb + "%"
+	// Only devices whose updates are known, and whose facts name a new
+	// update, can change.
+	q := `SELECT id, facts, watched_kbs FROM devices WHERE watched_kbs IS NOT NULL`
+	var args []any
+	if len(fresh) <= likeTerms {
+		q += ` AND (` + strings.TrimSuffix(strings.Repeat("facts LIKE ? OR ", len(fresh)), " OR ") + `)`
+		for _, kb := range fresh {
+			args = append(args, "%"+kb+"%")
+		}
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, facts FROM devices WHERE `+strings.Join(conds, " OR "), args...)
+	return len(fresh), rewatch(ctx, tx, q, args, func(text string, _ any) (any, error) {
+		var f inventory.Facts
+		if err := decodeFacts(text, &f); err != nil {
+			return nil, err
+		}
+		kbs, _ := rollupColumns(&f, watched)
+		return kbs, nil
+	})
+}
+
+// RetainWatchedKBsTx stops watching every update not in keep (the updates
+// the remaining alerts name, once one is removed) and recomputes the
+// watched updates of the devices that had one of them, inside the caller's
+// transaction on this store's database. It returns how many updates are no
+// longer watched.
+func (s *Store) RetainWatchedKBsTx(ctx context.Context, tx *sql.Tx, keep []string) (int, error) {
+	watched, err := watchedKBs(ctx, tx)
 	if err != nil {
-		return 0, fmt.Errorf("watch updates: %w", err)
+		return 0, err
+	}
+	kept := make(map[string]bool, len(keep))
+	for _, kb := range keep {
+		kept[strings.ToUpper(kb)] = true
+	}
+	var drop []string
+	for kb := range watched {
+		if !kept[kb] {
+			drop = append(drop, kb)
+			delete(watched, kb)
+		}
+	}
+	if len(drop) == 0 {
+		return 0, nil
+	}
+	for chunk := range slices.Chunk(drop, insertRows) {
+		q := `DELETE FROM watched_kbs WHERE kb IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ") + `)`
+		if _, err := tx.ExecContext(ctx, q, anys(chunk)...); err != nil {
+			return 0, fmt.Errorf("stop watching updates: %w", err)
+		}
+	}
+	// A device's watched updates lose those no longer watched; its facts
+	// need not be read.
+	return len(drop), rewatch(ctx, tx, `SELECT id, '', watched_kbs FROM devices WHERE watched_kbs <> ''`, nil,
+		func(_ string, old any) (any, error) {
+			var keep []string
+			for kb := range strings.SplitSeq(old.(string), ",") { // not NULL: selected so
+				if watched[kb] {
+					keep = append(keep, kb)
+				}
+			}
+			return strings.Join(keep, ","), nil
+		})
+}
+
+// rewatch reads devices with q (id, facts, watched_kbs), computes each
+// one's watched updates with f (a string, or nil when its updates are
+// unknown, as rollupColumns returns them), and writes those that changed
+// (the rollup's triggers move their counts). It stops when ctx is done.
+func rewatch(ctx context.Context, tx *sql.Tx, q string, args []any, f func(facts string, old any) (any, error)) error {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("watch updates: %w", err)
 	}
 	type change struct {
 		id  int64
 		kbs any
 	}
 	var changes []change
-	for rows.Next() {
+	for n := 0; rows.Next(); n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				rows.Close()
+				return err
+			}
+		}
 		var id int64
 		var text string
-		if err := rows.Scan(&id, &text); err != nil {
+		var column sql.NullString
+		if err := rows.Scan(&id, &text, &column); err != nil {
 			rows.Close()
-			return 0, err
+			return fmt.Errorf("watch updates: %w", err)
 		}
-		var f inventory.Facts
-		if err := decodeFacts(text, &f); err != nil {
+		var old any
+		if column.Valid {
+			old = column.String
+		}
+		kbs, err := f(text, old)
+		if err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("device %d: %w", id, err)
+			return fmt.Errorf("device %d: %w", id, err)
 		}
-		kbs, _ := rollupColumns(&f, watched)
-		changes = append(changes, change{id, kbs})
+		if kbs != old { // both nil or string: comparable
+			changes = append(changes, change{id, kbs})
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, err
+		return fmt.Errorf("watch updates: %w", err)
 	}
+	if len(changes) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE devices SET watched_kbs = ? WHERE id = ?`)
+	if err != nil {
+		return fmt.Errorf("watch updates: %w", err)
+	}
+	defer stmt.Close()
 	for _, c := range changes {
-		if _, err := tx.ExecContext(ctx, `UPDATE devices SET watched_kbs = ? WHERE id = ?`, c.kbs, c.id); err != nil {
-			return 0, fmt.Errorf("watch updates: %w", err)
+		if _, err := stmt.ExecContext(ctx, c.kbs, c.id); err != nil {
+			return fmt.Errorf("watch updates: %w", err)
 		}
 	}
-	return len(fresh), tx.Commit()
+	return nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // Cohorts yields the devices the selector matches as cohorts, counted by

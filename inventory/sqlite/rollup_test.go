@@ -2,10 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,7 +50,7 @@ func TestRollupStaysExact(t *testing.T) {
 	watched := map[string]bool{}
 	check := func(step string) {
 		t.Helper()
-		got := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), watched)
+		got := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil) // exactly the watched updates
 		all, _ := inventory.ParseSelector("hostname")
 		if all.ForCohorts() {
 			t.Fatal("a hostname selector cannot be answered by cohorts")
@@ -96,6 +99,39 @@ func TestRollupStaysExact(t *testing.T) {
 		}
 		check("watch " + strings.Join(kbs, ","))
 	}
+	// An alert naming thousands of updates for one build: more than SQLite
+	// takes in one expression, so they cannot all go in one LIKE query.
+	many := []string{"KB4512508", "KB5005565", "kb5034441"}
+	for i := range 5000 {
+		many = append(many, fmt.Sprintf("KB51%05d", i))
+	}
+	if n, err := s.WatchKBs(ctx, many); err != nil || n != len(many) {
+		t.Fatalf("watch %d updates: %d new, %v", len(many), n, err)
+	}
+	for _, kb := range many {
+		watched[strings.ToUpper(kb)] = true
+	}
+	check("watch 5,003 updates")
+
+	// The alert is removed: the updates no other alert names are no longer
+	// watched, and the devices' watched updates lose them.
+	tx, err := s.DB().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := []string{"KB4512517", "KB4499175", "KB4512578", "kb4512508"}
+	n, err := s.RetainWatchedKBsTx(ctx, tx, keep)
+	if err != nil || n != len(many)-1 {
+		t.Fatalf("retain %v: %d no longer watched, %v", keep, n, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	clear(watched)
+	for _, kb := range keep {
+		watched[strings.ToUpper(kb)] = true
+	}
+	check("retain 4 updates")
 
 	// An import that moves devices between sites and changes builds.
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
@@ -141,4 +177,86 @@ func TestRollupStaysExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("removal")
+}
+
+// countdown is a context whose Err reports cancellation from its n-th
+// call on, and whose Done is closed then: a cancellation that arrives at a
+// chosen point of the work, without timing.
+type countdown struct {
+	context.Context
+	mu   sync.Mutex // database/sql and context look from other goroutines
+	n    int
+	done chan struct{}
+}
+
+func (c *countdown) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n--; c.n > 0 {
+		return nil
+	}
+	if c.n == 0 {
+		close(c.done)
+	}
+	return context.Canceled
+}
+
+func (c *countdown) Done() <-chan struct{} { return c.done }
+
+// fired reports whether the cancellation came.
+func (c *countdown) fired() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n <= 0
+}
+
+// TestWatchKBsCancelled cancels watching thousands of updates at every
+// point the work looks at its context, until it is let finish: each time
+// it stops with an error, and nothing it did is kept.
+func TestWatchKBsCancelled(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	var buf strings.Builder
+	if _, err := synth.Generate(&buf, synth.Options{Devices: 2500, Orgs: 3, Seed: 5, Now: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := format.NewCSVReader(strings.NewReader(buf.String()), "e.csv", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+		t.Fatal(err)
+	}
+	kbs := []string{"KB4512508", "KB5005565"}
+	for i := range 2000 {
+		kbs = append(kbs, fmt.Sprintf("KB51%05d", i))
+	}
+	before := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil)
+	for n := 1; ; n++ {
+		c := &countdown{Context: ctx, n: n, done: make(chan struct{})}
+		_, err := s.WatchKBs(c, kbs)
+		if !c.fired() { // finished before the cancellation came
+			if err != nil {
+				t.Fatalf("not cancelled: %v", err)
+			}
+			if n < 3 {
+				t.Fatalf("finished after %d looks at its context: the test proves nothing", n)
+			}
+			t.Logf("finished at look %d", n)
+			break
+		}
+		if err == nil {
+			t.Fatalf("cancelled at look %d, and yet finished", n)
+		}
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, sql.ErrTxDone) {
+			t.Fatalf("cancelled at look %d: %v", n, err)
+		}
+		var watched int
+		if err := s.DB().QueryRow(`SELECT count(*) FROM watched_kbs`).Scan(&watched); err != nil {
+			t.Fatal(err)
+		}
+		if after := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil); watched != 0 || !maps.Equal(before, after) {
+			t.Fatalf("cancelled at look %d: %d updates watched, the rollup changed: the work was kept in part", n, watched)
+		}
+	}
 }

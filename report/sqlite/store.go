@@ -109,3 +109,14 @@ func (s *Store) Load(ctx context.Context) ([]report.Snapshot, error) {
 	}
 	return out, arows.Err()
 }
+
+// ForgetAlertTx deletes an alert's figures from the history, inside the
+// caller's transaction on this store's database (the one that removes the
+// alert), and returns how many were deleted.
+func (s *Store) ForgetAlertTx(ctx context.Context, tx *sql.Tx, alert string) (int64, error) {
+	res, err := tx.ExecContext(ctx, `DELETE FROM report_history_alerts WHERE alert = ?`, alert)
+	if err != nil {
+		return 0, fmt.Errorf("forget alert %s: %w", alert, err)
+	}
+	return res.RowsAffected()
+}

@@ -53,4 +53,23 @@ func TestHistoryKeepsTheDaysLatest(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("history\n got %+v\nwant %+v", got, want)
 	}
+
+	// Removing an alert forgets its figures, with the removal.
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.ForgetAlertTx(ctx, tx, "HSA-1"); err != nil || n != 2 {
+		t.Fatalf("forget HSA-1: %d rows, %v", n, err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want = []report.Snapshot{snap(d1, "RAA", 1, 0), snap(d1, "TOTAL", 1, 0), snap(d2, "RAA", 5, 4), snap(d2, "TOTAL", 5, 4)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("history after forgetting HSA-1\n got %+v\nwant %+v", got, want)
+	}
 }
