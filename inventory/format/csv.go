@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -33,6 +34,7 @@ type CSVReader struct {
 	b       rowBuilder
 	ignored []string
 	cells   cells
+	raw     bool // keep cells as written: no safecsv.Restore
 }
 
 // NewCSVReader reads the header and returns a reader of the rows. Headers
@@ -41,7 +43,9 @@ type CSVReader struct {
 // columns are ignored and listed by Ignored. The delimiter is ',' unless the
 // header has none and has ';' (as spreadsheets in some locales write).
 // Facts without an observed_at or last_seen cell count as observed at now.
-func NewCSVReader(r io.Reader, name string, now time.Time) (*CSVReader, error) {
+// A leading single quote that an export added to neutralise a formula is
+// removed, unless RawCSV(true).
+func NewCSVReader(r io.Reader, name string, now time.Time, opts ...Option) (*CSVReader, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	// Drop a UTF-8 byte order mark, as Excel writes.
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
@@ -61,7 +65,7 @@ func NewCSVReader(r io.Reader, name string, now time.Time) (*CSVReader, error) {
 	if err != nil {
 		return nil, csvError(name, err)
 	}
-	c := &CSVReader{name: name, r: cr, index: make([]colID, len(header))}
+	c := &CSVReader{name: name, r: cr, index: make([]colID, len(header)), raw: collect(opts).rawCSV}
 	c.b = rowBuilder{noun: "column", columns: map[string]string{}, now: now}
 	for i, h := range header {
 		c.index[i] = -1
@@ -124,6 +128,9 @@ func (c *CSVReader) Next() (inventory.Record, error) {
 			l, _ := c.r.FieldPos(i)
 			if l == line {
 				l = 0
+			}
+			if !c.raw {
+				v = safecsv.Restore(v)
 			}
 			c.cells[id] = cellValue{text: v, line: l, set: true}
 		}
