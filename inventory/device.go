@@ -84,6 +84,9 @@ func ValidateAddress(a string) error {
 	if a == "" {
 		return nil
 	}
+	if len(a) > 261 { // a 253-byte name, brackets or a colon, a port
+		return invalid(FieldAddress, a, "is longer than 261 bytes")
+	}
 	host, port := a, ""
 	if h, p, err := net.SplitHostPort(a); err == nil {
 		host, port = h, p
@@ -139,15 +142,16 @@ func (d *Device) Problems() []*FieldError {
 	add(ValidateHostname(d.Hostname))
 	add(ValidateAddress(d.Address))
 	add(ValidateOrgCode(d.Org))
-	if len(d.Site) > 128 {
-		add(invalid(FieldSite, d.Site, "is longer than 128 characters"))
-	}
+	add(ValidateText(FieldSite, d.Site, MaxSiteLen))
 	if d.Credential != "" && !isName(d.Credential) {
 		add(invalid(FieldCredential, d.Credential, "is not a credential name (1-63 letters, digits, '-', '_' or '.')"))
 	}
+	if len(d.Labels) > MaxLabels {
+		add(invalid(FieldLabels, "", "has %d labels, over the limit of %d", len(d.Labels), MaxLabels))
+	}
 	for k, v := range d.Labels {
 		if err := ValidateLabel(k, v); err != nil {
-			add(invalid(FieldLabels, d.Labels.String(), "%v", err))
+			add(invalid(FieldLabels, "", "%v", err))
 			break
 		}
 	}

@@ -24,7 +24,7 @@ var (
 // FieldError reports an invalid value of one named field. It wraps ErrInvalid.
 type FieldError struct {
 	Field string // the field or column name, e.g. "hostname"
-	Value string // the offending value, as given
+	Value string // the offending value, as given (Error repeats at most 64 bytes of it)
 	Msg   string // what is wrong, e.g. "must be a DNS name"
 	Hint  string // optional advice, e.g. "use --create-orgs"
 }
@@ -32,7 +32,7 @@ type FieldError struct {
 func (e *FieldError) Error() string {
 	s := e.Msg
 	if e.Value != "" {
-		s = fmt.Sprintf("%q %s", e.Value, s)
+		s = QuoteValue(e.Value) + " " + s
 	}
 	if e.Field != "" {
 		s = e.Field + " " + s

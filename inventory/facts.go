@@ -118,13 +118,25 @@ func (x *Facts) Value(f Fact) string {
 	return ""
 }
 
+// textLimit is the length limit of each free-text fact.
+var textLimit = [numFacts]int{
+	FactManufacturer: MaxHardwareLen, FactModel: MaxHardwareLen, FactSerial: MaxHardwareLen,
+	FactOSCaption: MaxCaptionLen, FactOSEdition: MaxEditionLen,
+}
+
 // Set parses text as the value of fact f, observed at the given time. The
-// text is validated; an empty string is an error, except for KBs, where it
-// means "observed: none installed".
+// text is validated (free text by CheckText, within its limit); an empty
+// string is an error, except for KBs, where it means "observed: none
+// installed".
 func (x *Facts) Set(f Fact, text string, at time.Time) error {
 	text = strings.TrimSpace(text)
 	if text == "" && f != FactKBs {
 		return fmt.Errorf("empty value")
+	}
+	if max := textLimit[f]; max > 0 {
+		if err := CheckText(text, max); err != nil {
+			return fmt.Errorf("%s %w", QuoteValue(text), err)
+		}
 	}
 	switch f {
 	case FactManufacturer:
@@ -150,7 +162,7 @@ func (x *Facts) Set(f Fact, text string, at time.Time) error {
 	case FactUBR:
 		n, err := strconv.Atoi(text)
 		if err != nil || n < 0 {
-			return fmt.Errorf("%q is not a non-negative whole number", text)
+			return fmt.Errorf("%s is not a non-negative whole number", QuoteValue(text))
 		}
 		x.UBR = n
 	case FactKBs:
@@ -162,7 +174,7 @@ func (x *Facts) Set(f Fact, text string, at time.Time) error {
 	case FactDiskFreeGB, FactRAMGB:
 		n, err := strconv.ParseFloat(text, 64)
 		if err != nil || n < 0 || n > 1e9 {
-			return fmt.Errorf("%q is not a size in GB", text)
+			return fmt.Errorf("%s is not a size in GB", QuoteValue(text))
 		}
 		if f == FactDiskFreeGB {
 			x.DiskFreeGB = n
@@ -245,7 +257,7 @@ func NormaliseKB(s string) (string, error) {
 		ok = t[i] >= '0' && t[i] <= '9'
 	}
 	if !ok {
-		return "", fmt.Errorf("%q is not a KB number (want KB followed by 6-8 digits)", s)
+		return "", fmt.Errorf("%s is not a KB number (want KB followed by 6-8 digits)", QuoteValue(s))
 	}
 	if canonical {
 		return strings.TrimSpace(s), nil
@@ -254,10 +266,13 @@ func NormaliseKB(s string) (string, error) {
 }
 
 // ParseKBs parses a list of KB numbers separated by ';', ',' or spaces,
-// and returns them normalised, sorted and unique.
+// and returns them normalised, sorted and unique: at most MaxKBs.
 func ParseKBs(s string) ([]string, error) {
 	var out []string
 	for f := range strings.FieldsFuncSeq(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '\t' }) {
+		if len(out) == MaxKBs {
+			return nil, fmt.Errorf("lists more than %d updates", MaxKBs)
+		}
 		kb, err := NormaliseKB(f)
 		if err != nil {
 			return nil, err

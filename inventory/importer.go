@@ -34,7 +34,7 @@ func (e *RowError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("%s: %v", e.Pos, e.Err)
 	}
-	return fmt.Sprintf("%s: %s %q: %v", e.Pos, e.Noun, e.Field, e.Err)
+	return fmt.Sprintf("%s: %s %s: %v", e.Pos, e.Noun, QuoteValue(e.Field), e.Err)
 }
 
 func (e *RowError) Unwrap() error { return e.Err }
@@ -230,7 +230,7 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 				if len(it.errs) == 0 {
 					key := hostKey(seeds, it.rec.Device.Hostname)
 					if first, dup := seen[key]; dup {
-						it.errs = append(it.errs, rowErr(&it.rec, FieldHostname, fmt.Errorf("duplicate hostname %q (first at line %d)", it.rec.Device.Hostname, first)))
+						it.errs = append(it.errs, rowErr(&it.rec, FieldHostname, fmt.Errorf("duplicate hostname %s (first at line %d)", QuoteValue(it.rec.Device.Hostname), first)))
 					} else {
 						seen[key] = int32(it.rec.Pos.Line)
 					}
@@ -305,7 +305,7 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 							continue
 						}
 					} else {
-						e := rowErr(rec, FieldOrg, &FieldError{Msg: fmt.Sprintf("unknown organisation %q", rec.Device.Org), Hint: "use --create-orgs"})
+						e := rowErr(rec, FieldOrg, &FieldError{Msg: "unknown organisation " + QuoteValue(rec.Device.Org), Hint: "use --create-orgs"})
 						unknown[rec.Device.Org] = &unknownOrg{err: e, rows: 1}
 						errs = append(errs, e)
 					}
@@ -314,7 +314,11 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 					if !errors.As(err, &fe) {
 						return ImportResult{}, err
 					}
-					errs = append(errs, rowErr(rec, "org_timezone", err))
+					col := "org_timezone"
+					if fe.Field == "name" {
+						col = "org_name"
+					}
+					errs = append(errs, rowErr(rec, col, err))
 				} else {
 					known[rec.Device.Org] = true
 					res.CreatedOrgs = append(res.CreatedOrgs, rec.Device.Org)

@@ -43,14 +43,17 @@ func ParseLabels(s string) (Labels, error) {
 		}
 		k, v, ok := strings.Cut(pair, "=")
 		if !ok {
-			return nil, fmt.Errorf("label %q: want key=value", pair)
+			return nil, fmt.Errorf("label %s: want key=value", QuoteValue(pair))
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		if err := ValidateLabel(k, v); err != nil {
 			return nil, err
 		}
+		if len(out) == MaxLabels {
+			return nil, fmt.Errorf("more than %d labels", MaxLabels)
+		}
 		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("label %q given twice", k)
+			return nil, fmt.Errorf("label %s given twice", QuoteValue(k))
 		}
 		out[k] = v
 	}
@@ -60,10 +63,10 @@ func ParseLabels(s string) (Labels, error) {
 // ValidateLabel checks one label key and value.
 func ValidateLabel(k, v string) error {
 	if !isName(k) {
-		return fmt.Errorf("label key %q: want 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", k)
+		return fmt.Errorf("label key %s: want 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", QuoteValue(k))
 	}
 	if v != "" && !isName(v) {
-		return fmt.Errorf("label %s value %q: want up to 63 letters, digits, '-', '_' or '.'", k, v)
+		return fmt.Errorf("label %s value %s: want up to 63 letters, digits, '-', '_' or '.'", k, QuoteValue(v))
 	}
 	return nil
 }

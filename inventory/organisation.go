@@ -67,8 +67,14 @@ func (o *Organisation) Validate() error {
 	if o.Name == "" {
 		return invalid("name", "", "is required")
 	}
+	if err := ValidateText("name", o.Name, MaxOrgNameLen); err != nil {
+		return err
+	}
 	if err := ValidateTimeZone(o.TimeZone); err != nil {
 		return err
+	}
+	if len(o.Tags) > MaxTags {
+		return invalid("tags", "", "has %d tags, over the limit of %d", len(o.Tags), MaxTags)
 	}
 	for _, t := range o.Tags {
 		if !isName(t) {
@@ -82,6 +88,9 @@ func (o *Organisation) Validate() error {
 func ValidateTimeZone(tz string) error {
 	if tz == "" {
 		return invalid("timezone", tz, "is required (an IANA zone such as Europe/London)")
+	}
+	if err := ValidateText("timezone", tz, MaxTimeZoneLen); err != nil {
+		return err
 	}
 	if tz == "Local" {
 		return invalid("timezone", tz, "must name a zone explicitly, not the host's local zone")

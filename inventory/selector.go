@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Operator is a selector requirement's comparison.
@@ -117,7 +118,53 @@ type SelectorError struct {
 }
 
 func (e *SelectorError) Error() string {
-	return fmt.Sprintf("selector: %s at character %d\n  %s\n  %s^", e.Msg, e.Pos+1, e.Input, strings.Repeat(" ", e.Pos))
+	line, caret := excerptAt(e.Input, e.Pos)
+	return fmt.Sprintf("selector: %s at character %d\n  %s\n  %s^", e.Msg, e.Pos+1, line, strings.Repeat(" ", caret))
+}
+
+// excerptAt shows the part of s around byte pos for an error message,
+// with the column of pos in what it returns: at most maxEcho bytes either
+// side (elided with "…"), and every rune CheckText would refuse, or an
+// invalid byte, written as a Go escape, so the line neither runs on nor
+// drives the terminal.
+func excerptAt(s string, pos int) (string, int) {
+	start, end := max(0, pos-maxEcho), min(len(s), pos+maxEcho)
+	// Widen to whole characters (by at most a character's length, so a run
+	// of stray continuation bytes is not taken whole).
+	for i := 0; i < utf8.UTFMax-1 && start > 0 && start < len(s) && !utf8.RuneStart(s[start]); i++ {
+		start--
+	}
+	for i := 0; i < utf8.UTFMax-1 && end < len(s) && !utf8.RuneStart(s[end]); i++ {
+		end++
+	}
+	var b strings.Builder
+	col := -1
+	if start > 0 {
+		b.WriteString("…")
+	}
+	for i := start; i < end; {
+		if i >= pos && col < 0 {
+			col = utf8.RuneCountInString(b.String())
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unsafeRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	if col < 0 {
+		col = utf8.RuneCountInString(b.String())
+	}
+	if end < len(s) {
+		b.WriteString("…")
+	}
+	return b.String(), col
 }
 
 // Unwrap makes selector errors match ErrInvalid.
@@ -211,7 +258,7 @@ func (p *selParser) requirement() (Requirement, error) {
 	if lk, ok := strings.CutPrefix(key, "label."); ok {
 		if err := ValidateLabel(lk, ""); err != nil {
 			p.pos = keyPos
-			return Requirement{}, p.errf("invalid label key %q", lk)
+			return Requirement{}, p.errf("invalid label key %s", QuoteValue(lk))
 		}
 		r.kind = kindLabel
 	} else if k, ok := selectorKeys[strings.ToLower(key)]; ok {
@@ -219,7 +266,7 @@ func (p *selParser) requirement() (Requirement, error) {
 		r.kind = k
 	} else {
 		p.pos = keyPos
-		return Requirement{}, p.errf("unknown key %q (known: %s)", key, strings.Join(SelectorKeys(), ", "))
+		return Requirement{}, p.errf("unknown key %s (known: %s)", QuoteValue(key), strings.Join(SelectorKeys(), ", "))
 	}
 	p.skipSpace()
 	if negate {
@@ -251,7 +298,7 @@ func (p *selParser) requirement() (Requirement, error) {
 	case p.word("in"):
 		r.Op = OpIn
 	default:
-		return Requirement{}, p.errf("expected an operator (=, !=, <, <=, >, >=, in, notin) after %q, got %q", key, p.rest(1))
+		return Requirement{}, p.errf("expected an operator (=, !=, <, <=, >, >=, in, notin) after %s, got %q", QuoteValue(key), p.rest(1))
 	}
 	if err := p.checkKind(r, opPos); err != nil {
 		return Requirement{}, err
@@ -310,7 +357,7 @@ func (p *selParser) checkKind(r Requirement, pos int) error {
 	ordered := r.Op == OpLt || r.Op == OpLe || r.Op == OpGt || r.Op == OpGe
 	if ordered && r.kind != kindVersion && r.kind != kindNumber && r.kind != kindTime {
 		p.pos = pos
-		return p.errf("operator %s needs an ordered key (build, ubr, disk, ram, last_seen), not %q", r.Op, r.Key)
+		return p.errf("operator %s needs an ordered key (build, ubr, disk, ram, last_seen), not %s", r.Op, QuoteValue(r.Key))
 	}
 	return nil
 }
@@ -346,30 +393,30 @@ func (p *selParser) value(r *Requirement) (string, error) {
 	case kindVersion:
 		ver, ubr, err := ParseVersion(v)
 		if err != nil || ubr >= 0 {
-			return fail("%q is not a build such as 10.0.19045", v)
+			return fail("%s is not a build such as 10.0.19045", QuoteValue(v))
 		}
 		r.version = append(r.version, ver)
 	case kindNumber:
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil {
-			return fail("%q is not a number", v)
+			return fail("%s is not a number", QuoteValue(v))
 		}
 		r.number = append(r.number, n)
 	case kindTime:
 		t, err := ParseTime(v)
 		if err != nil {
-			return fail("%q is not a time (RFC 3339 or YYYY-MM-DD)", v)
+			return fail("%s is not a time (RFC 3339 or YYYY-MM-DD)", QuoteValue(v))
 		}
 		r.time = append(r.time, t)
 	case kindKB:
 		kb, err := NormaliseKB(v)
 		if err != nil {
-			return fail("%q is not a KB number such as KB4499175", v)
+			return fail("%s is not a KB number such as KB4499175", QuoteValue(v))
 		}
 		v = kb
 	case kindLabel:
 		if err := ValidateLabel("k", v); err != nil {
-			return fail("%q is not a label value", v)
+			return fail("%s is not a label value", QuoteValue(v))
 		}
 	case kindString:
 		switch r.Key {
@@ -391,7 +438,7 @@ func ParseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a time: want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD", s)
+	return time.Time{}, fmt.Errorf("%s is not a time: want RFC 3339 (2006-01-02T15:04:05Z) or YYYY-MM-DD", QuoteValue(s))
 }
 
 // Matches reports whether the device satisfies every requirement.

@@ -24,14 +24,14 @@ func ParseVersion(s string) (v Version, ubr int, err error) {
 	for rest := s; ; parts++ {
 		p, tail, more := strings.Cut(rest, ".")
 		if parts == 4 {
-			return Version{}, -1, fmt.Errorf("version %q: want major.minor.build such as 10.0.19045", s)
+			return Version{}, -1, fmt.Errorf("version %s: want major.minor.build such as 10.0.19045", QuoteValue(s))
 		}
 		if p == "" || len(p) > 6 {
-			return Version{}, -1, fmt.Errorf("version %q: part %d (%q) is not a number", s, parts+1, p)
+			return Version{}, -1, fmt.Errorf("version %s: part %d (%s) is not a number", QuoteValue(s), parts+1, QuoteValue(p))
 		}
 		for i := 0; i < len(p); i++ {
 			if p[i] < '0' || p[i] > '9' {
-				return Version{}, -1, fmt.Errorf("version %q: part %d (%q) is not a number", s, parts+1, p)
+				return Version{}, -1, fmt.Errorf("version %s: part %d (%s) is not a number", QuoteValue(s), parts+1, QuoteValue(p))
 			}
 			nums[parts] = nums[parts]*10 + int(p[i]-'0')
 		}
@@ -42,11 +42,11 @@ func ParseVersion(s string) (v Version, ubr int, err error) {
 		rest = tail
 	}
 	if parts < 3 {
-		return Version{}, -1, fmt.Errorf("version %q: want major.minor.build such as 10.0.19045", s)
+		return Version{}, -1, fmt.Errorf("version %s: want major.minor.build such as 10.0.19045", QuoteValue(s))
 	}
 	v = Version{nums[0], nums[1], nums[2]}
 	if v.Major == 0 {
-		return Version{}, -1, fmt.Errorf("version %q: major version 0 is not a Windows version", s)
+		return Version{}, -1, fmt.Errorf("version %s: major version 0 is not a Windows version", QuoteValue(s))
 	}
 	ubr = -1
 	if parts == 4 {

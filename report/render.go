@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,13 +8,19 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 )
 
-// Formats the CLI offers for reports.
+// Formats the CLI offers for reports. CSV neutralises every cell a
+// spreadsheet would run as a formula (see internal/safecsv); raw CSV
+// writes cells exactly as they are, for programs, never for a person to
+// open in a spreadsheet.
 const (
-	FormatTable = "table"
-	FormatJSON  = "json"
-	FormatCSV   = "csv"
+	FormatTable  = "table"
+	FormatJSON   = "json"
+	FormatCSV    = "csv"
+	FormatRawCSV = "raw-csv"
 )
 
 var progressHeader = []string{"ORG", "NAME", "DEVICES", "ON TARGET", "%", "IN PROGRESS", "FAILED", "DEFERRED", "INELIGIBLE",
@@ -67,14 +72,15 @@ func writeForm(w io.Writer, format string, v any, title string, header, csvHeade
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
-	case FormatCSV:
-		cw := csv.NewWriter(w)
-		if err := cw.Write(csvHeader); err != nil {
-			return err
+	case FormatCSV, FormatRawCSV:
+		cw := safecsv.NewWriter(w)
+		cw.Raw = format == FormatRawCSV
+		for _, r := range append([][]string{csvHeader}, rows...) {
+			if err := cw.Write(r); err != nil {
+				return err
+			}
 		}
-		if err := cw.WriteAll(rows); err != nil {
-			return err
-		}
+		cw.Flush()
 		return cw.Error()
 	case FormatTable:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

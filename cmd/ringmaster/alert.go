@@ -241,6 +241,7 @@ func newAlertShowCmd(a *app) *cobra.Command {
 		},
 	}
 	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON)
+	reportCSVFlag(cmd, &output)
 	return cmd
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
@@ -326,7 +326,7 @@ func writeDemoEstate(path string, all []synth.Device, fleet *fleetsim.Fleet) err
 }
 
 func writeDemoRows(w io.Writer, all []synth.Device, fleet *fleetsim.Fleet) error {
-	cw := csv.NewWriter(w)
+	cw := safecsv.NewWriter(w)
 	_ = cw.Write([]string{"hostname", "org", "org_name", "org_timezone", "site", "address", "credential"})
 	for i, dev := range all {
 		_ = cw.Write([]string{dev.Hostname, dev.Org, dev.OrgName, dev.OrgTimeZone, dev.Site, fleet.Endpoints()[i].Address(false), "demo"})

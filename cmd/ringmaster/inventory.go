@@ -49,6 +49,7 @@ func newImportCmd(a *app) *cobra.Command {
 	var (
 		kind      string
 		dryRun    bool
+		rawCSV    bool
 		opts      inventory.ImportOptions
 		showLimit int
 	)
@@ -67,7 +68,9 @@ Active Directory headers such as Name, Operating System and Build map too):
   os_build (10.0.19045 or 10.0.19045.3803), ubr, kbs (KB1;KB2),
   disk_free_gb (or disk_free_mb), ram_gb (or ram_mb), last_seen,
   observed_at, org_name and org_timezone (used with --create-orgs).
-Unknown columns are ignored and listed.
+Unknown columns are ignored and listed. A cell Ringmaster's export
+neutralised for spreadsheets (a single quote before = + - or @) reads back
+without that quote, unless --raw-csv.
 
 A column the file lacks leaves the stored value alone; an empty cell in a
 declared column (address, site, labels, credential) clears it. Facts (OS,
@@ -111,7 +114,7 @@ FILE "-" reads standard input (then --format is required).`,
 				return err
 			}
 			now := a.now()
-			src, err := format.NewReader(k, r, name, now)
+			src, err := format.NewReader(k, r, name, now, format.RawCSV(rawCSV))
 			if err != nil {
 				return err
 			}
@@ -166,6 +169,8 @@ FILE "-" reads standard input (then --format is required).`,
 	f := cmd.Flags()
 	f.StringVar(&kind, "format", "", "csv, json or ndjson (default: from the file extension)")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would change and write nothing")
+	f.BoolVar(&rawCSV, "raw-csv", false, "read CSV cells exactly as written, for a file exported with --raw-csv "+
+		"(by default the single quote export puts before a cell starting with = + - or @ is removed)")
 	f.BoolVar(&opts.CreateOrgs, "create-orgs", false, "create organisations the file names but the database lacks")
 	f.StringVar(&opts.DefaultTimeZone, "org-timezone", "Europe/London", "time zone of created organisations without an org_timezone column")
 	f.IntVar(&opts.MaxErrors, "max-errors", 50, "report at most this many bad rows")
@@ -175,12 +180,18 @@ FILE "-" reads standard input (then --format is required).`,
 
 func newExportCmd(a *app) *cobra.Command {
 	var output, selector, out string
+	var raw *bool
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Export devices as CSV, JSON or NDJSON (re-importable)",
 		Long: `Export devices in a form 'inventory import' reads back. JSON and NDJSON keep
 every fact's own observation time; CSV keeps one observed_at per device (the
-oldest of its facts).`,
+oldest of its facts).
+
+A CSV cell that a spreadsheet would run as a formula (one starting with =,
++, -, @, a tab or a carriage return, other than a plain number) is written
+after a single quote, so the file is safe to open in Excel; import removes
+that quote again. --raw-csv writes every cell as stored.`,
 		Example: "  ringmaster inventory export -o csv --out estate.csv\n  ringmaster inventory export -o json -l org=RXX",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -188,17 +199,18 @@ oldest of its facts).`,
 			if err != nil {
 				return err
 			}
-			return a.writeDevices(cmd, sel, format.Kind(output), out)
+			return a.writeDevices(cmd, sel, format.Kind(output), out, format.RawCSV(*raw))
 		},
 	}
 	outputFlag(cmd, &output, "csv", "csv", "json", "ndjson")
+	raw = rawCSVFlag(cmd, &output)
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
 	cmd.Flags().StringVar(&out, "out", "", "write to this file instead of standard output")
 	return cmd
 }
 
 // writeDevices streams the selected devices in a file format.
-func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind format.Kind, out string) (err error) {
+func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind format.Kind, out string, opts ...format.Option) (err error) {
 	s, err := a.open(cmd.Context())
 	if err != nil {
 		return err
@@ -208,7 +220,7 @@ func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind form
 		return err
 	}
 	defer w.Abort()
-	fw, err := format.NewWriter(kind, w)
+	fw, err := format.NewWriter(kind, w, opts...)
 	if err != nil {
 		return err
 	}
@@ -228,6 +240,7 @@ func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind form
 
 func newListCmd(a *app) *cobra.Command {
 	var output, selector string
+	var raw *bool
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},
@@ -242,7 +255,7 @@ func newListCmd(a *app) *cobra.Command {
 				return err
 			}
 			if output != "table" {
-				return a.writeDevices(cmd, sel, format.Kind(output), "")
+				return a.writeDevices(cmd, sel, format.Kind(output), "", format.RawCSV(*raw))
 			}
 			s, err := a.open(cmd.Context())
 			if err != nil {
@@ -270,6 +283,7 @@ func newListCmd(a *app) *cobra.Command {
 		},
 	}
 	outputFlag(cmd, &output, "table", "table", "json", "ndjson", "csv")
+	raw = rawCSVFlag(cmd, &output)
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
 	return cmd
 }

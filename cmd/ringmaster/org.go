@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -65,6 +65,7 @@ type orgJSON struct {
 
 func newOrgListCmd(a *app) *cobra.Command {
 	var output string
+	var raw *bool
 	cmd := &cobra.Command{
 		Use:     "list",
 		Short:   "List organisations with their device counts",
@@ -98,7 +99,8 @@ func newOrgListCmd(a *app) *cobra.Command {
 			case "json":
 				return writeJSON(a, out)
 			case "csv":
-				w := csv.NewWriter(a.stdout)
+				w := safecsv.NewWriter(a.stdout)
+				w.Raw = *raw
 				_ = w.Write([]string{"code", "name", "time_zone", "tags", "devices"})
 				for _, o := range out {
 					_ = w.Write([]string{o.Code, o.Name, o.TimeZone, strings.Join(o.Tags, ","), fmt.Sprint(o.Devices)})
@@ -115,6 +117,7 @@ func newOrgListCmd(a *app) *cobra.Command {
 		},
 	}
 	outputFlag(cmd, &output, "table", "table", "json", "csv")
+	raw = rawCSVFlag(cmd, &output)
 	return cmd
 }
 

@@ -80,6 +80,7 @@ days, each row with the date of the oldest observation behind it.`,
 	cmd.Flags().StringVar(&supported, "supported-build", defaultSupported, "the oldest Windows 10 build that counts as supported")
 	cmd.Flags().StringVar(&sortBy, "sort", "org", "order rows by org, supported (worst first), not_seen (most first) or an alert id (least compliant first)")
 	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON, formatHTML)
+	reportCSVFlag(cmd, &output)
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
 }
@@ -144,6 +145,7 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
 	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON, formatHTML)
+	reportCSVFlag(cmd, &output)
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
 }
@@ -211,6 +213,7 @@ oldest build observation behind it.`,
 	cmd.Flags().StringVar(&by, "by", "org", "a row per org, or per org and site")
 	cmd.Flags().StringVar(&target, "target-build", defaultTarget, "the build (or later) that counts as migrated")
 	outputFlag(cmd, &output, report.FormatTable, report.FormatTable, report.FormatCSV, report.FormatJSON, formatHTML)
+	reportCSVFlag(cmd, &output)
 	cmd.Flags().StringVar(&out, "out", "", "write to this file (whole or not at all) instead of standard output")
 	return cmd
 }

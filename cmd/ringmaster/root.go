@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
+	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,6 +56,35 @@ func outputFlag(cmd *cobra.Command, dst *string, def string, allowed ...string) 
 			}
 		}
 		return usagef("--output %q: want one of %s", *dst, strings.Join(allowed, ", "))
+	})
+}
+
+// rawCSVFlag registers --raw-csv on a command that writes CSV with -o csv
+// and returns where its value goes. Without it, cells a spreadsheet would
+// run as formulas are neutralised (internal/safecsv).
+func rawCSVFlag(cmd *cobra.Command, output *string) *bool {
+	raw := new(bool)
+	cmd.Flags().BoolVar(raw, "raw-csv", false, "with -o csv, write cells exactly as stored, for a round trip or another program: "+
+		"unsafe to open in a spreadsheet, where a cell starting with = + - or @ can run as a formula "+
+		"(by default such a cell is written after a single quote, which import removes again)")
+	cmd.PreRunE = chain(cmd.PreRunE, func(*cobra.Command, []string) error {
+		if *raw && *output != "csv" {
+			return usagef("--raw-csv applies to -o csv only")
+		}
+		return nil
+	})
+	return raw
+}
+
+// reportCSVFlag is rawCSVFlag for the report commands: with --raw-csv, -o
+// csv becomes report.FormatRawCSV.
+func reportCSVFlag(cmd *cobra.Command, output *string) {
+	raw := rawCSVFlag(cmd, output)
+	cmd.PreRunE = chain(cmd.PreRunE, func(*cobra.Command, []string) error {
+		if *raw {
+			*output = report.FormatRawCSV
+		}
+		return nil
 	})
 }
 

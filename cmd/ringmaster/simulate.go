@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
@@ -182,7 +182,7 @@ func (a *app) writeSimInventory(path string, all []synth.Device, fleet *fleetsim
 		return err
 	}
 	defer w.Abort()
-	cw := csv.NewWriter(w)
+	cw := safecsv.NewWriter(w)
 	_ = cw.Write(append(append([]string{}, synth.Header...), "address", "credential"))
 	row := make([]string, 0, len(synth.Header)+2)
 	for i := range all {

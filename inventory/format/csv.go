@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -33,6 +34,9 @@ type CSVReader struct {
 	b       rowBuilder
 	ignored []string
 	cells   cells
+	raw     bool // keep cells as written: no safecsv.Restore
+	lines   *lineCounter
+	bom     int64 // bytes of byte order mark before what the CSV reader sees
 }
 
 // NewCSVReader reads the header and returns a reader of the rows. Headers
@@ -41,12 +45,22 @@ type CSVReader struct {
 // columns are ignored and listed by Ignored. The delimiter is ',' unless the
 // header has none and has ';' (as spreadsheets in some locales write).
 // Facts without an observed_at or last_seen cell count as observed at now.
-func NewCSVReader(r io.Reader, name string, now time.Time) (*CSVReader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+// A leading single quote that an export added to neutralise a formula is
+// removed, unless RawCSV(true).
+func NewCSVReader(r io.Reader, name string, now time.Time, opts ...Option) (*CSVReader, error) {
+	// The CSV reader holds a record and at most a buffer of what follows:
+	// reading a buffer more than the limit past the last record means the
+	// record is over the limit.
+	const bufSize = 64 << 10
+	lc := &lineCounter{r: r, limit: MaxRecordBytes + bufSize}
+	br := bufio.NewReaderSize(lc, bufSize)
+	var skipped int64
 	// Drop a UTF-8 byte order mark, as Excel writes.
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3)
+		skipped = 3
 	}
+	lc.setMark(skipped)
 	first, _ := br.Peek(4096)
 	line, _, _ := bytes.Cut(first, []byte("\n"))
 	cr := csv.NewReader(br)
@@ -58,23 +72,30 @@ func NewCSVReader(r io.Reader, name string, now time.Time) (*CSVReader, error) {
 	if errors.Is(err, io.EOF) {
 		return nil, &FileError{Pos: inventory.Position{File: name, Line: 1}, Msg: "empty file: want a header row naming the columns"}
 	}
+	c := &CSVReader{name: name, r: cr, raw: collect(opts).rawCSV, lines: lc, bom: skipped}
+	if err := c.checkLength(err); err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, csvError(name, err)
 	}
-	c := &CSVReader{name: name, r: cr, index: make([]colID, len(header))}
+	c.index = make([]colID, len(header))
 	c.b = rowBuilder{noun: "column", columns: map[string]string{}, now: now}
 	for i, h := range header {
 		c.index[i] = -1
 		canon, ok := CanonicalColumn(h)
 		if !ok {
 			if strings.TrimSpace(h) != "" {
+				if inventory.CheckText(h, maxEchoHeader) != nil {
+					h = inventory.QuoteValue(h) // shown to the operator: no control characters, no runaway
+				}
 				c.ignored = append(c.ignored, h)
 			}
 			continue
 		}
 		if prev, dup := c.b.columns[canon]; dup {
 			return nil, &FileError{Pos: inventory.Position{File: name, Line: 1},
-				Msg: fmt.Sprintf("columns %q and %q both give %s: keep one", prev, h, canon)}
+				Msg: fmt.Sprintf("columns %s and %s both give %s: keep one", inventory.QuoteValue(prev), inventory.QuoteValue(h), canon)}
 		}
 		c.b.columns[canon] = h
 		c.index[i] = idOf(canon)
@@ -89,8 +110,30 @@ func NewCSVReader(r io.Reader, name string, now time.Time) (*CSVReader, error) {
 	return c, nil
 }
 
+// maxEchoHeader is the longest ignored header listed as it is; a longer
+// one, or one with control characters, is listed as inventory.QuoteValue
+// renders it.
+const maxEchoHeader = 64
+
 // Ignored lists the header names that map to no column.
 func (c *CSVReader) Ignored() []string { return c.ignored }
+
+// checkLength turns the limit reader's error into a refusal naming the
+// record's line, refuses a record read whole but over MaxRecordBytes, and
+// marks where the next record starts.
+func (c *CSVReader) checkLength(err error) error {
+	// A record starts where the last one ended (on the next line, unless
+	// blank lines come between).
+	if errors.Is(err, errRecordTooLong) {
+		return c.lines.tooLong(c.name, c.lines.mark)
+	}
+	end := c.bom + c.r.InputOffset()
+	if end-c.lines.mark > MaxRecordBytes {
+		return c.lines.tooLong(c.name, c.lines.mark)
+	}
+	c.lines.setMark(end)
+	return nil
+}
 
 // Next returns the next row as a record; problems with the row are in
 // Record.Errs. It returns io.EOF after the last row.
@@ -99,7 +142,9 @@ func (c *CSVReader) Next() (inventory.Record, error) {
 	if errors.Is(err, io.EOF) {
 		return inventory.Record{}, io.EOF
 	}
-	line, _ := c.r.FieldPos(0)
+	if err := c.checkLength(err); err != nil {
+		return inventory.Record{}, err
+	}
 	if err != nil {
 		var pe *csv.ParseError
 		if !errors.As(err, &pe) {
@@ -118,12 +163,16 @@ func (c *CSVReader) Next() (inventory.Record, error) {
 			Errs: []*inventory.RowError{{Pos: inventory.Position{File: c.name, Line: pe.StartLine},
 				Err: fmt.Errorf("row has %d cells, the header has %d", len(row), len(c.index))}}}, nil
 	}
+	line, _ := c.r.FieldPos(0) // only after a good read: a malformed row may have no fields
 	c.cells = cells{}
 	for i, v := range row {
 		if id := c.index[i]; id >= 0 {
 			l, _ := c.r.FieldPos(i)
 			if l == line {
 				l = 0
+			}
+			if !c.raw {
+				v = safecsv.Restore(v)
 			}
 			c.cells[id] = cellValue{text: v, line: l, set: true}
 		}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/jsontext"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -124,7 +125,10 @@ type JSONReader struct {
 // NewJSONReader prepares to read r. Facts without their own observation
 // time count as observed at now.
 func NewJSONReader(r io.Reader, name string, now time.Time) (*JSONReader, error) {
-	lc := &lineCounter{r: bufio.NewReaderSize(r, 64<<10)}
+	// The decoder holds a value and what it has read past it in one buffer
+	// that at most doubles as it fills: reading more than twice the limit
+	// past the last value means the value is over the limit.
+	lc := &lineCounter{r: bufio.NewReaderSize(r, 64<<10), limit: 2*MaxRecordBytes + 4096}
 	j := &JSONReader{name: name, lines: lc, dec: json.NewDecoder(lc)}
 	j.dec.UseNumber()
 	j.b = rowBuilder{noun: "field", columns: map[string]string{}, now: now}
@@ -154,6 +158,7 @@ func NewJSONReader(r io.Reader, name string, now time.Time) (*JSONReader, error)
 			return nil, j.syntaxError(err)
 		}
 	}
+	lc.setMark(j.dec.InputOffset())
 	return j, nil
 }
 
@@ -180,8 +185,13 @@ func (j *JSONReader) Next() (inventory.Record, error) {
 		}
 		return inventory.Record{}, j.syntaxError(err)
 	}
-	start := j.dec.InputOffset() - int64(len(raw))
-	pos := j.pos(start)
+	end := j.dec.InputOffset()
+	if len(raw) > MaxRecordBytes {
+		j.done = true
+		return inventory.Record{}, j.lines.tooLong(j.name, end-int64(len(raw)))
+	}
+	pos := j.pos(end - int64(len(raw)))
+	j.lines.setMark(end)
 	return j.record(pos, raw), nil
 }
 
@@ -190,6 +200,18 @@ func (j *JSONReader) pos(offset int64) inventory.Position {
 }
 
 func (j *JSONReader) syntaxError(err error) error {
+	j.done = true
+	if errors.Is(err, errRecordTooLong) {
+		// The decoder keeps the value it was reading, from the white space
+		// before it: the value starts at the first other byte.
+		start := j.dec.InputOffset()
+		if rest, rerr := io.ReadAll(j.dec.Buffered()); rerr == nil {
+			if i := bytes.IndexFunc(rest, func(r rune) bool { return !strings.ContainsRune(" \t\r\n,", r) }); i >= 0 {
+				start += int64(i)
+			}
+		}
+		return j.lines.tooLong(j.name, start)
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return &FileError{Pos: j.pos(se.Offset), Msg: "invalid JSON: " + se.Error()}
@@ -242,7 +264,7 @@ func (j *JSONReader) record(pos inventory.Position, raw json.RawMessage) invento
 			continue
 		}
 		if prev, dup := columns[canon]; dup {
-			bad(k, fmt.Errorf("gives %s, as %q does already", canon, prev))
+			bad(k, fmt.Errorf("gives %s, as %s does already", canon, inventory.QuoteValue(prev)))
 			continue
 		}
 		text, err := jsonText(v, canon)
@@ -300,6 +322,23 @@ func (j *JSONReader) record(pos inventory.Position, raw json.RawMessage) invento
 	return rec
 }
 
+var errNotUTF8 = errors.New("is not UTF-8 text (an invalid byte or an unpaired \\uD800-\\uDFFF escape)")
+
+// replacementsIn counts the U+FFFD characters a JSON string literal holds
+// as written: the character itself or a \uFFFD escape.
+func replacementsIn(lit []byte) int {
+	n := bytes.Count(lit, []byte("\uFFFD"))
+	for i := 0; i+6 <= len(lit); i++ {
+		if lit[i] == '\\' {
+			if lit[i+1] == 'u' && strings.EqualFold(string(lit[i+2:i+6]), "fffd") {
+				n++
+			}
+			i++ // an escaped character, perhaps a backslash
+		}
+	}
+	return n
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -307,16 +346,27 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// jsonText renders a JSON value as the text a CSV cell would hold.
+// jsonText renders a JSON value as the text a CSV cell would hold. Text
+// that is not UTF-8 is refused, as the CSV reader refuses it, rather than
+// replaced with U+FFFD as encoding/json would: an invalid byte, or a \u
+// escape of half a UTF-16 surrogate pair.
 func jsonText(v json.RawMessage, canon string) (string, error) {
 	v = bytes.TrimSpace(v)
+	if !utf8.Valid(v) {
+		return "", errNotUTF8
+	}
 	switch {
 	case len(v) == 0 || string(v) == "null":
 		return "", nil
 	case v[0] == '"':
 		var s string
-		err := json.Unmarshal(v, &s)
-		return s, err
+		if err := json.Unmarshal(v, &s); err != nil {
+			return "", err
+		}
+		if strings.ContainsRune(s, utf8.RuneError) && strings.Count(s, "\uFFFD") > replacementsIn(v) {
+			return "", errNotUTF8
+		}
+		return s, nil
 	case v[0] == '[':
 		var items []string
 		if err := json.Unmarshal(v, &items); err != nil {
@@ -334,7 +384,7 @@ func jsonText(v json.RawMessage, canon string) (string, error) {
 		keys := make([]string, 0, len(m))
 		for k := range m {
 			if strings.ContainsAny(k, ";,=") || strings.ContainsAny(m[k], ";,=") {
-				return "", fmt.Errorf("label %q: keys and values cannot hold ';', ',' or '='", k)
+				return "", fmt.Errorf("label %s: keys and values cannot hold ';', ',' or '='", inventory.QuoteValue(k))
 			}
 			keys = append(keys, k+"="+m[k])
 		}
@@ -345,45 +395,4 @@ func jsonText(v json.RawMessage, canon string) (string, error) {
 	default:
 		return string(v), nil // a number, as written
 	}
-}
-
-// lineCounter counts newlines in what the decoder reads, so byte offsets
-// can be turned into line numbers without keeping the file.
-type lineCounter struct {
-	r     io.Reader
-	read  int64   // bytes handed to the decoder
-	nl    []int64 // offsets of newlines not yet passed by lineAt
-	lines int     // newlines before the last lineAt offset
-}
-
-func (l *lineCounter) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	for i, c := range p[:n] {
-		if c == '\n' {
-			l.nl = append(l.nl, l.read+int64(i))
-		}
-	}
-	l.read += int64(n)
-	return n, err
-}
-
-// note records a byte consumed before the decoder started.
-func (l *lineCounter) note(b byte) {
-	if b == '\n' {
-		l.lines++
-	}
-}
-
-// lineAt returns the 1-based line of decoder offset off; offsets must not decrease.
-func (l *lineCounter) lineAt(off int64) int {
-	i := 0
-	for i < len(l.nl) && l.nl[i] < off {
-		i++
-	}
-	l.lines += i
-	l.nl = l.nl[i:]
-	if cap(l.nl) > 1024 && len(l.nl) < cap(l.nl)/4 {
-		l.nl = slices.Clone(l.nl)
-	}
-	return l.lines + 1
 }

@@ -129,7 +129,7 @@ func (b *rowBuilder) build(pos inventory.Position, cells *cells) inventory.Recor
 		if c, ok := get(m.id); ok && c.text != "" {
 			mb, err := strconv.ParseFloat(c.text, 64)
 			if err != nil || mb < 0 {
-				fail(m.id, c, fmt.Errorf("%q is not a size in MB", c.text))
+				fail(m.id, c, fmt.Errorf("%s is not a size in MB", inventory.QuoteValue(c.text)))
 				continue
 			}
 			gb := strconv.FormatFloat(float64(int64(mb/1024*100+0.5))/100, 'f', -1, 64)

@@ -2,13 +2,13 @@ package format
 
 import (
 	"bufio"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -41,11 +41,35 @@ type Reader interface {
 	Ignored() []string
 }
 
+// Option changes how a reader or writer treats a file.
+type Option func(*options)
+
+type options struct {
+	rawCSV bool
+}
+
+func collect(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// RawCSV(true) writes and reads CSV cells exactly as they are. By default
+// a writer neutralises a cell a spreadsheet would run as a formula (one
+// starting with = + - @, a tab or a carriage return) with a leading single
+// quote, and a reader removes exactly that quote again, so an export reads
+// back unchanged either way (see internal/safecsv). Raw output is for
+// other programs: opened in a spreadsheet, a hostile name can run as a
+// formula. It has no effect on JSON.
+func RawCSV(raw bool) Option { return func(o *options) { o.rawCSV = raw } }
+
 // NewReader returns a streaming reader for the given format.
-func NewReader(kind Kind, r io.Reader, name string, now time.Time) (Reader, error) {
+func NewReader(kind Kind, r io.Reader, name string, now time.Time, opts ...Option) (Reader, error) {
 	switch kind {
 	case CSV:
-		return NewCSVReader(r, name, now)
+		return NewCSVReader(r, name, now, opts...)
 	case JSON, NDJSON:
 		return NewJSONReader(r, name, now)
 	}
@@ -61,11 +85,13 @@ type Writer interface {
 	Close() error
 }
 
-// NewWriter returns a writer of the given format.
-func NewWriter(kind Kind, w io.Writer) (Writer, error) {
+// NewWriter returns a writer of the given format. CSV cells that a
+// spreadsheet would run as formulas are neutralised unless RawCSV(true).
+func NewWriter(kind Kind, w io.Writer, opts ...Option) (Writer, error) {
 	switch kind {
 	case CSV:
-		cw := csv.NewWriter(w)
+		cw := safecsv.NewWriter(w)
+		cw.Raw = collect(opts).rawCSV
 		if err := cw.Write(Columns); err != nil {
 			return nil, err
 		}
@@ -78,7 +104,7 @@ func NewWriter(kind Kind, w io.Writer) (Writer, error) {
 }
 
 type csvWriter struct {
-	w   *csv.Writer
+	w   *safecsv.Writer
 	row []string
 }
 

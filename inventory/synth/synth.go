@@ -10,7 +10,6 @@
 package synth
 
 import (
-	"encoding/csv"
 	"fmt"
 	"io"
 	"iter"
@@ -20,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 )
 
 // Options say what to generate.
@@ -287,7 +288,7 @@ func Generate(w io.Writer, o Options) ([]Org, error) {
 	if err != nil {
 		return nil, err
 	}
-	cw := csv.NewWriter(w)
+	cw := safecsv.NewWriter(w) // synthetic names never need it; every CSV writer goes through it
 	if err := cw.Write(Header); err != nil {
 		return nil, err
 	}

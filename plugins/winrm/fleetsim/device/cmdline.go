@@ -6,15 +6,19 @@ import (
 
 // cmd.exe's command operators and redirections, as deployment tools use
 // them: "a && b" runs b when a succeeded, "a || b" when it failed, "a & b"
-// always; "> FILE", ">> FILE", "2> FILE", "2>&1" and "> nul" send output
-// to a file, nowhere or the other stream.
+// always, "a | b" both with a's output going to b (which the simulated
+// programs do not read); "> FILE", ">> FILE", "2> FILE", "2>&1" and
+// "> nul" send output to a file, nowhere or the other stream. A caret
+// outside double quotes makes the next character plain ("^&" is an
+// ampersand) and is removed.
 
 type cmdSegment struct {
-	op      string // "", "&&", "||" or "&": how this command joins the previous one
+	op      string // "", "&&", "||", "&" or "|": how this command joins the previous one
 	command string
 }
 
-// splitCmdOps splits a command line at &&, || and & outside double quotes.
+// splitCmdOps splits a command line at &&, ||, & and | outside double
+// quotes and not escaped by a caret.
 func splitCmdOps(line string) []cmdSegment {
 	var out []cmdSegment
 	op, start, quoted := "", 0, false
@@ -24,8 +28,10 @@ func splitCmdOps(line string) []cmdSegment {
 		case c == '"':
 			quoted = !quoted
 		case quoted:
+		case c == '^':
+			i++ // the next character is plain
 		case c == '&' && i > 0 && line[i-1] == '>': // 2>&1
-		case c == '&' || (c == '|' && i+1 < len(line) && line[i+1] == '|'):
+		case c == '&' || c == '|':
 			next := string(c)
 			if i+1 < len(line) && line[i+1] == c {
 				next += string(c)
@@ -37,6 +43,30 @@ func splitCmdOps(line string) []cmdSegment {
 		}
 	}
 	return append(out, cmdSegment{op, strings.TrimSpace(line[start:])})
+}
+
+// uncaret removes the carets cmd.exe reads as escapes: outside double
+// quotes, "^x" is x.
+func uncaret(cmd string) string {
+	if !strings.Contains(cmd, "^") {
+		return cmd
+	}
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(cmd); i++ {
+		c := cmd[i]
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == '^' && !quoted:
+			if i++; i == len(cmd) {
+				return b.String()
+			}
+			c = cmd[i]
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // redirect is where a command's output goes.
@@ -55,6 +85,11 @@ func cutRedirects(cmd string) (string, redirect) {
 		c := cmd[i]
 		if c == '"' {
 			quoted = !quoted
+		}
+		if c == '^' && !quoted && i+1 < len(cmd) {
+			b.WriteString(cmd[i : i+2]) // an escaped character stays, for uncaret
+			i++
+			continue
 		}
 		if quoted || c != '>' {
 			b.WriteByte(c)
@@ -113,8 +148,11 @@ func (m *Machine) runLine(segs []cmdSegment, s session) *Proc {
 				continue
 			}
 			command, r := cutRedirects(seg.command)
-			stdout, stderr, c := readAll(m.runOne(command, s))
+			stdout, stderr, c := readAll(m.cmdCommand(uncaret(command), s))
 			code = c
+			if i+1 < len(segs) && segs[i+1].op == "|" && r.stdout == "" {
+				stdout = "" // piped to the next command, which does not read it
+			}
 			if r.errToOut {
 				stdout, stderr = stdout+stderr, ""
 				if r.stderr == "" {

@@ -38,9 +38,11 @@ func TestCommands(t *testing.T) {
 		{"powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand " + encoded("Write-Output 'é ünïcode'"), "é ünïcode\r\n", "", 0},
 		{"powershell -Command \"hostname\"", "PC000001\r\n", "", 0},
 		{"powershell -EncodedCommand !!!", "", "Cannot process the command because the value specified with -EncodedCommand is not properly encoded. The value must be Base64 encoded.\r\n", 1},
-		{"powershell -Command Get-CimInstance Win32_OperatingSystem | Select-Object Caption,BuildNumber | ConvertTo-Json",
+		// Quoted, or cmd.exe would pipe powershell's output to a program named Select-Object.
+		{`powershell -Command "Get-CimInstance Win32_OperatingSystem | Select-Object Caption,BuildNumber | ConvertTo-Json"`,
 			"{\r\n    \"Caption\":  \"Microsoft Windows 10 Enterprise\",\r\n    \"BuildNumber\":  \"19045\"\r\n}\r\n", "", 0},
-		{"powershell -Command Get-HotFix | Measure-Object | Select-Object -ExpandProperty Count", "2\r\n", "", 0},
+		{`powershell -Command "Get-HotFix | Measure-Object | Select-Object -ExpandProperty Count"`, "2\r\n", "", 0},
+		{"powershell -Command Get-HotFix | Measure-Object", "", "'Measure-Object' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n", 9009},
 		{"powershell -Command (Get-CimInstance Win32_LogicalDisk -Filter \"DeviceID='C:'\").FreeSpace", "52076478464\r\n", "", 0},
 		{"powershell -Command $ErrorActionPreference = 'Continue'; Get-Nothing; Write-Output after", "after\r\n",
 			"Get-Nothing : The term 'Get-Nothing' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.\r\n", 0},

@@ -37,8 +37,16 @@
 //	bitsadmin /transfer NAME [/download] [/priority P] URL FILE   (refused from WinRM)
 //	icacls PATH ...                  accepted; permissions are not modelled
 //
-// Commands join with &&, || and &, and redirect with > FILE, >> FILE,
-// 2> FILE, 2>&1 and > nul, as in cmd.exe. The disk holds the files tools
+// Commands join with &&, ||, & and |, redirect with > FILE, >> FILE,
+// 2> FILE, 2>&1 and > nul, and take ^ as an escape, as in cmd.exe. Only
+// cmd.exe parses those: a line the WinRM shell runs, or what follows
+// cmd.exe /c. A program started otherwise (from PowerShell, Start-Process
+// or a scheduled task) is started as CreateProcess starts it and splits
+// its command line as the Microsoft C runtime does, so & | < > ^ % in its
+// arguments are plain characters (see exec.go). With Spec.AuditProcesses
+// the machine records every program started (Processes), and Files lists
+// what is on its disk, so tests can check that nothing else ran or was
+// written. The disk holds the files tools
 // write (scripts, logs, staged media) and survives reboots; D:\ is mounted
 // installation media, and setup.exe run by a full path elsewhere must have
 // been staged there first.
@@ -73,7 +81,11 @@
 // writes PowerShell's "The term 'X' is not recognized as the name of a
 // cmdlet, function, script file, or operable program..." to stderr. The
 // script's exit code is its exit N, else 1 if its last statement failed,
-// else 0, as powershell.exe -Command reports it.
+// else 0, as powershell.exe -Command reports it. A native program gets its
+// arguments as Windows PowerShell 5.1 passes them: each evaluated argument
+// as it is, in double quotes if it holds white space, nothing escaped, and
+// no cmd.exe in between; its output lines can go on through pipeline
+// stages such as Out-Null.
 //
 // # Upgrades, patches and reboots
 //

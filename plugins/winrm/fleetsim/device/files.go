@@ -2,6 +2,7 @@ package device
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -33,6 +34,16 @@ func (m *Machine) writeFile(p, content string) {
 func (m *Machine) readFile(p string) (string, bool) {
 	c, ok := m.files[fileKey(p)]
 	return c, ok
+}
+
+// Files lists the files on the disk, sorted, each path in lower case (the
+// disk compares paths as NTFS does, ignoring case).
+func (m *Machine) Files() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := slices.Collect(maps.Keys(m.files))
+	slices.Sort(out)
+	return out
 }
 
 // exists reports a file or directory. The caller holds m.mu.
@@ -204,7 +215,9 @@ func (m *Machine) startProcess(args []string, s session) ([]any, *psError) {
 	if !nativePrograms[program(file)] {
 		return nil, &psError{"Start-Process : This command cannot be run due to the error: The system cannot find the file specified.\r\n"}
 	}
-	_, _, code := readAll(m.run(line, s))
+	// Start-Process hands the file and the argument list, joined as they
+	// are, to the system (ShellExecuteEx, then CreateProcess): no cmd.exe.
+	_, _, code := readAll(m.exec(line, s))
 	if !containsFold(args, "-passthru") {
 		return nil, nil
 	}

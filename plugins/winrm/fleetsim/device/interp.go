@@ -17,62 +17,23 @@ type session struct {
 	system bool
 }
 
-// Start runs a command line as a WinRM shell receives it. It implements
-// the shell's view of the machine and never blocks.
+// Start runs a command line as a WinRM shell receives it: cmd.exe parses
+// it, operators, redirections and all. It implements the shell's view of
+// the machine and never blocks.
 func (m *Machine) Start(command string, args []string) *Proc {
 	line := strings.TrimSpace(strings.Join(append([]string{command}, args...), " "))
 	return m.run(line, session{})
 }
 
+// run is cmd.exe running a command line: it splits the line at its
+// operators, applies redirections, and runs each command with cmdCommand.
 func (m *Machine) run(line string, s session) *Proc {
 	if segs := splitCmdOps(line); len(segs) > 1 || strings.Contains(line, ">") {
 		if _, r := cutRedirects(line); len(segs) > 1 || r != (redirect{}) {
 			return m.runLine(segs, s)
 		}
 	}
-	return m.runOne(line, s)
-}
-
-// runOne runs one command, without operators or redirections.
-func (m *Machine) runOne(line string, s session) *Proc {
-	words := fields(line, false)
-	if len(words) == 0 {
-		return finished("", "", 0)
-	}
-	prog := program(words[0])
-	switch prog {
-	case "powershell", "pwsh":
-		script, problem := powershellScript(words[1:])
-		if file, isFile := strings.CutPrefix(script, fileScript); isFile {
-			m.mu.Lock()
-			body, ok := m.readFile(file)
-			m.mu.Unlock()
-			if !ok {
-				problem = fmt.Sprintf("The argument '%s' to the -File parameter does not exist. Provide the path to an existing '.ps1' file as an argument to the -File parameter.", file)
-			}
-			script = body
-		}
-		if problem != "" {
-			return finished("", problem+"\r\n", 1)
-		}
-		return m.powershell(script, s)
-	case "cmd":
-		if len(words) > 2 && strings.EqualFold(words[1], "/c") {
-			return m.run(strings.Join(words[2:], " "), s)
-		}
-	}
-	if prog == "setup" && strings.Contains(words[0], `\`) {
-		m.mu.Lock()
-		found := m.exists(words[0])
-		m.mu.Unlock()
-		if !found {
-			return finished("", "The system cannot find the path specified.\r\n", 3)
-		}
-	}
-	if p := m.native(prog, words[1:], line, s); p != nil {
-		return p
-	}
-	return finished("", fmt.Sprintf("'%s' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n", words[0]), 9009)
+	return m.cmdCommand(uncaret(line), s)
 }
 
 // program is the lower-case base name of an executable, without .exe.
@@ -122,12 +83,37 @@ func powershellScript(args []string) (script, problem string) {
 // fileScript marks a script to be read from a file (powershell -File).
 const fileScript = "\x00file:"
 
-// native runs the executables and cmd built-ins the simulator knows, or
-// returns nil.
-func (m *Machine) native(prog string, args []string, line string, s session) *Proc {
+// native runs the executables the simulator knows, or returns nil.
+func (m *Machine) native(prog string, args []string, s session) *Proc {
 	switch prog {
 	case "hostname":
 		return finished(m.Name()+"\r\n", "", 0)
+	case "reg":
+		return m.reg(args)
+	case "setup":
+		return m.setup(args, s)
+	case "wusa":
+		return m.wusa(args, s)
+	case "dism":
+		return m.dism(args, s)
+	case "shutdown":
+		return m.shutdown(args)
+	case "schtasks":
+		return m.schtasks(args)
+	case "robocopy":
+		return m.robocopy(args, s)
+	case "bitsadmin":
+		return m.bitsadmin(args, s)
+	case "icacls":
+		// Permissions are not modelled; icacls reports success as Windows does.
+		return finished("processed file: "+strings.Join(args[:min(1, len(args))], "")+"\r\nSuccessfully processed 1 files; Failed processing 0 files\r\n", "", 0)
+	}
+	return nil
+}
+
+// cmdBuiltin runs a command built into cmd.exe, or returns nil.
+func (m *Machine) cmdBuiltin(name string, args []string, line string) *Proc {
+	switch name {
 	case "echo":
 		_, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
 		return finished(rest+"\r\n", "", 0)
@@ -143,18 +129,6 @@ func (m *Machine) native(prog string, args []string, line string, s session) *Pr
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		return finished(fmt.Sprintf("\r\nMicrosoft Windows [Version %s.%d]\r\n", m.s.Build, m.s.UBR), "", 0)
-	case "reg":
-		return m.reg(args)
-	case "setup":
-		return m.setup(args, s)
-	case "wusa":
-		return m.wusa(args, s)
-	case "dism":
-		return m.dism(args, s)
-	case "shutdown":
-		return m.shutdown(args)
-	case "schtasks":
-		return m.schtasks(args)
 	case "del", "erase":
 		m.mu.Lock()
 		for _, a := range args {
@@ -164,13 +138,6 @@ func (m *Machine) native(prog string, args []string, line string, s session) *Pr
 		}
 		m.mu.Unlock()
 		return finished("", "", 0)
-	case "robocopy":
-		return m.robocopy(args, s)
-	case "bitsadmin":
-		return m.bitsadmin(args, s)
-	case "icacls":
-		// Permissions are not modelled; icacls reports success as Windows does.
-		return finished("processed file: "+strings.Join(args[:min(1, len(args))], "")+"\r\nSuccessfully processed 1 files; Failed processing 0 files\r\n", "", 0)
 	}
 	return nil
 }

@@ -24,6 +24,10 @@ type Spec struct {
 	// Battery is set for laptops: Win32_Battery then reports one battery,
 	// on AC power unless Behaviour.OnBattery.
 	Battery bool
+	// AuditProcesses keeps a log of every program the machine starts
+	// (Processes), as Windows' process-creation auditing can; tests use it
+	// to check that nothing ran that should not have.
+	AuditProcesses bool
 
 	Behaviour Behaviour
 }
@@ -84,6 +88,7 @@ type Machine struct {
 	offline       bool // off the network (a laptop taken home), though running
 	truth         Truth
 	onPower       []func(up bool)
+	processes     []Process // with Spec.AuditProcesses
 }
 
 type pendingUpgrade struct {

@@ -88,14 +88,26 @@ func (m *Machine) runScript(script string, s session, self *Proc) (string, strin
 			ok = true
 			continue
 		}
-		// A native program inside the script: run it and keep its exit code.
-		words := fields(expandVars(st, vars, true), true)
+		// A native program inside the script: run it and keep its exit
+		// code. The statement is split into its pipeline before variables
+		// expand, so a value can never add a stage; each expanded value is
+		// one argument, which the program receives as Windows PowerShell
+		// 5.1 passes it (nativeCommandLine), never through cmd.exe.
+		stages := splitOutside(st, "|")
+		words := fields(expandVars(stages[0], vars, true), true)
 		if len(words) > 1 && words[0] == "&" {
 			words = words[1:]
 		}
-		if nativePrograms[program(strings.TrimPrefix(words[0], "&"))] {
-			words[0] = strings.TrimPrefix(words[0], "&")
-			o, e, code := readAll(m.run(quoteWords(words), s))
+		if len(words) > 0 && nativePrograms[program(strings.TrimPrefix(words[0], "&"))] {
+			prog := strings.TrimPrefix(words[0], "&")
+			o, e, code := readAll(m.exec(nativeCommandLine(prog, words[1:]), s))
+			if len(stages) > 1 {
+				// Later stages get the program's output, one string per line.
+				var perr *psError
+				if o, perr = pipeText(o, stages[1:]); perr != nil {
+					e += perr.msg
+				}
+			}
 			stdout.WriteString(o)
 			stderr.WriteString(e)
 			lastExit = code
@@ -377,16 +389,30 @@ var nativePrograms = map[string]bool{
 	"ver": false,
 }
 
-// quoteWords rebuilds a command line, quoting words with spaces.
-func quoteWords(words []string) string {
-	out := make([]string, len(words))
-	for i, w := range words {
-		if strings.ContainsAny(w, " \t") {
-			w = `"` + w + `"`
+// pipeText sends a native program's output, one string per line, through
+// later pipeline stages (Out-Null, Select-Object ...), and renders what
+// comes out.
+func pipeText(out string, stages []string) (string, *psError) {
+	var vals []any
+	for l := range strings.SplitSeq(strings.TrimSuffix(strings.ReplaceAll(out, "\r\n", "\n"), "\n"), "\n") {
+		if out != "" {
+			vals = append(vals, l)
 		}
-		out[i] = w
 	}
-	return strings.Join(out, " ")
+	for _, stage := range stages {
+		var err *psError
+		if vals, err = filter(strings.TrimSpace(stage), vals); err != nil {
+			return "", err
+		}
+	}
+	var b strings.Builder
+	for _, v := range vals {
+		b.WriteString(text(v))
+		if _, isObj := v.(object); !isObj {
+			b.WriteString("\r\n")
+		}
+	}
+	return b.String(), nil
 }
 
 // preferenceAssignment accepts the preference variables scripts set first.

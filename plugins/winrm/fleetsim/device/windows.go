@@ -23,6 +23,7 @@ const (
 	WusaNotApplicable   = -2145124329 // 0x80240017: the update does not apply to this machine
 	AccessDenied        = 5           // ERROR_ACCESS_DENIED
 	AccessDeniedHResult = -2147024891 // 0x80070005
+	fileNotFoundHResult = -2147024894 // 0x80070002: a task's program does not exist
 	ElementNotFound     = 1168        // ERROR_NOT_FOUND, as DISM reports it
 	TerminatedExitCode  = -1073741510 // 0xC000013A
 	taskNotYetRun       = 267011      // 0x41303 SCHED_S_TASK_HAS_NOT_RUN
@@ -290,7 +291,13 @@ func (m *Machine) schtasks(args []string) *Proc {
 		t.running, t.ran, t.lastRun, t.lastResult = true, true, m.clock.Now(), taskRunning
 		system := strings.EqualFold(t.runAs, "SYSTEM") || strings.EqualFold(t.runAs, `NT AUTHORITY\SYSTEM`)
 		go func() {
-			_, _, code := readAll(m.run(t.command, session{system: system}))
+			// The Task Scheduler starts the task's program directly, as
+			// CreateProcess does: cmd.exe parses the command only if the
+			// task names it (cmd.exe /c ...).
+			code := fileNotFoundHResult
+			if p := m.exec(t.command, session{system: system}); p != nil {
+				_, _, code = readAll(p)
+			}
 			m.mu.Lock()
 			if t.running {
 				t.running, t.lastResult = false, code
