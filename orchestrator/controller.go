@@ -35,6 +35,7 @@ const (
 	BlockPaused           BlockReason = "paused"            // the campaign is paused
 	BlockDeadline         BlockReason = "deadline_passed"   // nothing new starts after the deadline
 	BlockWindowClosed     BlockReason = "window_closed"     // outside the organisation's maintenance window
+	BlockNoWindow         BlockReason = "no_window"         // the organisation's window never opens again
 	BlockWaveCap          BlockReason = "wave_concurrency"  // the wave's max_concurrency is reached
 	BlockOrgCap           BlockReason = "org_cap"           // the per-organisation cap is reached
 	BlockSiteCap          BlockReason = "site_cap"          // the per-site cap is reached
@@ -73,8 +74,9 @@ type Plan struct {
 
 // NeedsPerson reports whether a campaign with this plan can go no further
 // without a person: nothing to dispatch or wake up for, no device queued,
-// running or deferred, and work held by a halt or a wave awaiting
-// approval (campaign retry, resume or approve moves it on).
+// running or deferred, and work held by a halt, a wave awaiting approval
+// or a window that never opens again (campaign retry, resume, approve or
+// cancel moves it on).
 func (p Plan) NeedsPerson(v View) bool {
 	if p.Done || len(p.Dispatch) > 0 || !p.WakeAt.IsZero() {
 		return false
@@ -86,10 +88,12 @@ func (p Plan) NeedsPerson(v View) bool {
 	}
 	held := false
 	for _, b := range p.Blocked {
-		if b.Reason != BlockHalted && b.Reason != BlockAwaitingApproval {
+		switch b.Reason {
+		case BlockHalted, BlockAwaitingApproval, BlockNoWindow:
+			held = true
+		default:
 			return false
 		}
-		held = true
 	}
 	return held
 }
@@ -364,7 +368,10 @@ func (d *decider) gate(m Member, halted map[string]bool, deadline bool) (BlockRe
 	if open, _ := cal.Open(d.now); open {
 		return "", time.Time{}
 	}
-	next, _ := cal.NextOpen(d.now)
+	next, ok := cal.NextOpen(d.now)
+	if !ok {
+		return BlockNoWindow, time.Time{}
+	}
 	return BlockWindowClosed, next
 }
 

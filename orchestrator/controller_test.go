@@ -414,3 +414,29 @@ waves:
 		t.Errorf("blocked %+v (RAA held %d, want its 16 pending); needs a person %v, want true", p.Blocked, held, p.NeedsPerson(v))
 	}
 }
+
+// TestDecideWindowThatNeverOpens: a stored campaign whose window never
+// opens (cron finds no 30 February and says so with the zero time) holds
+// its devices, never dispatches them all at once, and waits for a person.
+func TestDecideWindowThatNeverOpens(t *testing.T) {
+	s := spec(t, `
+name: never
+playbook: discover
+windows:
+  default: {cron: "0 0 30 2 *", duration: 8h}
+waves: [{name: all}]
+`)
+	ms := members(s, map[string]int{"RAA": 4})
+	v := view(s, ms, StatusRunning)
+	v.Calendars["RAA"], _ = s.Calendar("RAA", "Europe/London")
+	p := Decide(v, t0)
+	for _, c := range p.WaveChanges {
+		v.Waves[c.Wave] = c.State
+	}
+	if len(p.Dispatch) != 0 || blocked(p, BlockNoWindow) != 4 || !p.WakeAt.IsZero() {
+		t.Fatalf("dispatched %v, blocked %+v, wake %s; want all 4 held with no window and no wake-up", p.Dispatch, p.Blocked, p.WakeAt)
+	}
+	if !p.NeedsPerson(v) {
+		t.Error("needs a person = false, want true: only cancelling the campaign moves it on")
+	}
+}

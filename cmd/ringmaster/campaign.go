@@ -82,7 +82,8 @@ func (a *app) campaignSources() scheduler.Sources {
 			}
 			return out, nil
 		},
-		Playbook: playbookSource,
+		Playbook:  playbookSource,
+		TimeZones: inventoryAdapter{a}.TimeZones,
 	}
 }
 

@@ -83,6 +83,7 @@ func (e *estate) sources() scheduler.Sources {
 			src, err := builtin.Source(name)
 			return "builtin/" + name + ".yaml", src, err
 		},
+		TimeZones: e.TimeZones,
 	}
 }
 
