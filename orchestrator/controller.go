@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -73,29 +74,59 @@ type Plan struct {
 }
 
 // NeedsPerson reports whether a campaign with this plan can go no further
-// without a person: nothing to dispatch or wake up for, no device queued,
-// running or deferred, and work held by a halt, a wave awaiting approval
-// or a window that never opens again (campaign retry, resume, approve or
-// cancel moves it on).
-func (p Plan) NeedsPerson(v View) bool {
-	if p.Done || len(p.Dispatch) > 0 || !p.WakeAt.IsZero() {
-		return false
+// without a person (PersonWait says what waits).
+func (p Plan) NeedsPerson(v View) bool { return p.PersonWait(v) != "" }
+
+// PersonWait says what in a running campaign with this plan only a person
+// can move on, with the command that does, or "" when the campaign goes on
+// by itself (or is not running): something is dispatched, in flight or due
+// to wake it, or held for a reason that lifts on its own. What only a
+// person moves on is a halted wave (even one with nothing pending because
+// every device in it failed), an organisation halted in a wave, a wave
+// awaiting approval and an organisation whose window never opens again.
+// It reads the waves as the plan leaves them, so it may be asked before
+// the plan is applied.
+func (p Plan) PersonWait(v View) string {
+	if v.Status != StatusRunning || p.Done || len(p.Dispatch) > 0 || !p.WakeAt.IsZero() {
+		return ""
 	}
 	for _, m := range v.Members {
-		if m.State == DeviceQueued || m.State == DeviceRunning || m.State == DeviceDeferred {
-			return false
+		if m.State.InFlight() {
+			return ""
 		}
 	}
-	held := false
+	waves := slices.Clone(v.Waves)
+	for _, c := range p.WaveChanges {
+		waves[c.Wave] = c.State
+	}
+	haltedWave := map[string]bool{}
+	var why []string
+	for i, w := range waves {
+		if w.Status == WaveHalted && i < len(v.Spec.Waves) {
+			name := v.Spec.Waves[i].Name
+			haltedWave[name] = true
+			why = append(why, fmt.Sprintf("wave %s halted: %s (campaign retry --failed)", name, w.Reason))
+		}
+	}
 	for _, b := range p.Blocked {
-		switch b.Reason {
-		case BlockHalted, BlockAwaitingApproval, BlockNoWindow:
-			held = true
+		var w string
+		switch {
+		case b.Reason == BlockHalted && (b.Org == "" || haltedWave[b.Wave]):
+			continue // the wave's halt, said above
+		case b.Reason == BlockHalted:
+			w = fmt.Sprintf("organisation %s halted in wave %s (campaign retry --failed)", b.Org, b.Wave)
+		case b.Reason == BlockAwaitingApproval:
+			w = fmt.Sprintf("wave %s awaits approval (campaign approve)", b.Wave)
+		case b.Reason == BlockNoWindow:
+			w = fmt.Sprintf("organisation %s's maintenance window never opens again (campaign cancel)", b.Org)
 		default:
-			return false
+			return "" // lifts on its own
+		}
+		if !slices.Contains(why, w) {
+			why = append(why, w)
 		}
 	}
-	return held
+	return strings.Join(why, "; ")
 }
 
 // Decide computes the next plan from a view of state and the time. It is a

@@ -305,8 +305,10 @@ type campaignShow struct {
 	States  map[string]int `json:"states"`
 	WakeAt  *time.Time     `json:"wake_at"`
 	// NeedsPerson: it can go no further until someone retries, approves
-	// or resumes (a halt, an approval).
-	NeedsPerson bool `json:"needs_person"`
+	// or cancels (a halt, an approval, a window that never opens again);
+	// WaitsFor says what waits and the command that moves it on.
+	NeedsPerson bool   `json:"needs_person"`
+	WaitsFor    string `json:"waits_for"`
 }
 
 type waveShow struct {
@@ -417,7 +419,8 @@ func (a *app) describe(ctx context.Context, s *osqlite.Store, c osqlite.Campaign
 	for _, b := range plan.Blocked {
 		sh.Blocked = append(sh.Blocked, blockShow{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
 	}
-	sh.NeedsPerson = c.Status == orchestrator.StatusRunning && plan.NeedsPerson(v)
+	sh.WaitsFor = plan.PersonWait(v)
+	sh.NeedsPerson = sh.WaitsFor != ""
 	return sh, nil
 }
 
@@ -463,6 +466,9 @@ func (a *app) printShow(sh campaignShow) {
 			}
 			fmt.Fprintf(a.stdout, "  %-32s %-18s %d devices%s\n", who, b.Reason, b.Devices, until)
 		}
+	}
+	if sh.NeedsPerson {
+		fmt.Fprintf(a.stdout, "\nwaits for a person: %s\n", sh.WaitsFor)
 	}
 }
 
