@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
@@ -44,7 +45,16 @@ type app struct {
 
 	dbPath   string
 	logLevel string
-	store    *sqlite.Store
+	// maxFileSize bounds the input files commands read (--max-file-size);
+	// read them through fileLimit.
+	maxFileSize int64
+	store       *sqlite.Store
+}
+
+// fileLimit is the size limit on the files an operator hands to a command
+// (campaigns, playbooks, alerts), raised with --max-file-size.
+func (a *app) fileLimit() inputfile.Limit {
+	return inputfile.Limit{Max: a.maxFileSize, Raise: "--max-file-size"}
 }
 
 // open opens the database named by --db, $RINGMASTER_DB or ./ringmaster.db.

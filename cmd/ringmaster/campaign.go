@@ -150,7 +150,7 @@ today, so editing it later does not change a campaign in progress.`,
 			if file == "" {
 				return usagef("give the campaign file with -f FILE")
 			}
-			data, err := os.ReadFile(file)
+			data, err := a.fileLimit().ReadFile(file)
 			if err != nil {
 				return fmt.Errorf("campaign create: %w", err)
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 )
@@ -186,5 +187,52 @@ func TestRunUntilDoneStopsForAPerson(t *testing.T) {
 	sh, _, _ := call("", "campaign", "show", "doomed", "-o", "json")
 	if !strings.Contains(sh, `"needs_person":true`) || !strings.Contains(sh, why) {
 		t.Errorf("campaign show -o json:\n%s", sh)
+	}
+}
+
+// TestCampaignCreateRefuses: campaign create refuses, storing nothing, a
+// file larger than --max-file-size (before parsing it) and a window that
+// never opens, naming the file, line and window.
+func TestCampaignCreateRefuses(t *testing.T) {
+	s := newScript(t) // now is 2026-11-02T10:00:00Z
+	os.WriteFile("d.csv", []byte("hostname,org\npc1.ra.nhs.uk,RA\n"), 0o644)
+	if code := s.run("inventory", "import", "d.csv", "--create-orgs", "--org-timezone", "Europe/London"); code != 0 {
+		t.Fatal(s.out.String())
+	}
+	const valid = "name: c\nplaybook: discover\nwaves: [{name: all}]\n"
+	huge := valid + "# " + strings.Repeat("x", int(inputfile.DefaultMax)) + "\n"
+	tests := []struct {
+		name  string
+		file  string
+		flags []string
+		code  int
+		want  string // in stderr
+	}{
+		{"over --max-file-size", valid, []string{"--max-file-size", "40"}, 1,
+			"error: campaign create: c.yaml: larger than the limit of 40 bytes (raise it with --max-file-size)"},
+		{"over the default limit", huge, nil, 1,
+			"error: campaign create: c.yaml: larger than the limit of 4194304 bytes (raise it with --max-file-size)"},
+		{"a limit that is no limit", valid, []string{"--max-file-size", "0"}, 2, "--max-file-size 0: want a positive number of bytes"},
+		{"30 February", "name: c\nplaybook: discover\nwindows:\n  default: {cron: \"0 0 30 2 *\", duration: 8h}\nwaves: [{name: all}]\n", nil, 1,
+			`c.yaml:4: windows.default: cron "0 0 30 2 *" never opens from 2026-11-02 to 2028-11-02 (read in organisation RA's zone, Europe/London): its devices would wait forever`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile("c.yaml", []byte(tt.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var o, e bytes.Buffer
+			code := run(context.Background(), append(tt.flags, "campaign", "create", "-f", "c.yaml"), strings.NewReader(""), &o, &e,
+				func(k string) string { return s.env[k] })
+			if code != tt.code || !strings.Contains(e.String(), tt.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d and %q", code, e.String(), tt.code, tt.want)
+			}
+		})
+	}
+	// Within the limit and with a window that opens, it is created: nothing
+	// of the refused attempts was stored.
+	os.WriteFile("c.yaml", []byte(valid), 0o644)
+	if code := s.run("--max-file-size", "1000", "campaign", "create", "-f", "c.yaml"); code != 0 || !strings.Contains(s.out.String(), "created campaign c (draft): 1 devices") {
+		t.Errorf("create within the limit: exit %d\n%s", code, s.out.String())
 	}
 }

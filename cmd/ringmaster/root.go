@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -29,7 +31,11 @@ The database is --db PATH, else $RINGMASTER_DB, else ./ringmaster.db.`,
 	})
 	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "database file (default $RINGMASTER_DB, else ./ringmaster.db)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
+	root.PersistentFlags().Int64Var(&a.maxFileSize, "max-file-size", inputfile.DefaultMax, "largest operator file a command reads, such as a campaign, in bytes")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if a.maxFileSize <= 0 {
+			return usagef("--max-file-size %d: want a positive number of bytes", a.maxFileSize)
+		}
 		var lvl slog.Level
 		if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
 			return usagef("--log-level %q: want debug, info, warn or error", a.logLevel)
