@@ -66,7 +66,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	q := url.Values{}
 	for _, p := range []string{
-		"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)",
+		// busy_timeout first: it makes the pragmas after it wait for a lock.
+		"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)",
 		fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024),
 	} {
 		q.Add("_pragma", p)
@@ -80,7 +81,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, cacheKiB: opts.CacheMiB * 1024}
-	if err := db.PingContext(ctx); err != nil {
+	if err := connect(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -91,6 +92,27 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.schema = v
 	return s, nil
+}
+
+// connect opens the pool's connection, which switches a new file to WAL.
+// Two processes opening a new file at once (two ringmaster runs) race to
+// switch it, and SQLite answers the loser SQLITE_BUSY at once, without
+// waiting out busy_timeout: connect tries again, a few times, backing off.
+func connect(ctx context.Context, db *sql.DB) error {
+	wait := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || attempt == 8 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+			wait *= 2
+		}
+	}
 }
 
 // Close closes the database.
