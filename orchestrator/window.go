@@ -130,7 +130,7 @@ func (c Calendar) next(t time.Time) time.Time {
 func dayAfter(t time.Time, loc *time.Location) time.Time {
 	y, m, d := t.In(loc).Date()
 	start := time.Date(y, m, d+1, 0, 0, 0, 0, loc)
-	if !start.After(t) || start.In(loc).Day() == d {
+	if start.In(loc).Day() == d { // Go normalised the missing midnight to 23:00
 		start = time.Date(y, m, d+1, 1, 0, 0, 0, loc)
 	}
 	return start
@@ -178,11 +178,19 @@ func (c Calendar) OpensBy(t, until time.Time) bool {
 func (s *Spec) CheckWindows(now time.Time, orgZones map[string]string) error {
 	until := now.AddDate(WindowHorizonYears, 0, 0)
 	v := &specChecker{file: s.File}
-	refused := map[*Window]bool{}
+	type use struct {
+		w    *Window
+		zone string
+	}
+	refused, checked := map[*Window]bool{}, map[use]bool{}
 	check := func(where string, w *Window, org, zone string) {
-		if refused[w] {
-			return
+		if w.TimeZone != "" {
+			zone = w.TimeZone
 		}
+		if refused[w] || checked[use{w, zone}] {
+			return // one problem per window; organisations share zones
+		}
+		checked[use{w, zone}] = true
 		cal, err := s.calendar(w, zone)
 		if err != nil {
 			// ParseSpec reported the window's own problems; this is an
@@ -222,6 +230,7 @@ func (s *Spec) CheckWindows(now time.Time, orgZones map[string]string) error {
 		}
 	}
 	if len(v.problems) > 0 {
+		slices.SortStableFunc(v.problems, func(a, b yamlfile.Problem) int { return a.Line - b.Line })
 		return &yamlfile.Error{What: "campaign", Problems: v.problems}
 	}
 	return nil

@@ -38,7 +38,8 @@ windows:
     EARLY: {cron: "30 1 * * *", duration: 2h}
     NEVER: {cron: "0 0 30 2 *", duration: 8h}
     MINUTE: {cron: "* * * * *", duration: 1m, timezone: UTC}
-blackout: [2026-12-25]
+    SCL: {cron: "* * * * *", duration: 1m, timezone: America/Santiago}
+blackout: [2026-09-05, 2026-12-25]
 waves: [{name: all}]
 `)
 	london, _ := s.Calendar("RXX", "Europe/London")
@@ -47,6 +48,7 @@ waves: [{name: all}]
 	early, _ := s.Calendar("EARLY", "Europe/London")
 	never, _ := s.Calendar("NEVER", "Europe/London")
 	minute, _ := s.Calendar("MINUTE", "Europe/London")
+	santiago, _ := s.Calendar("SCL", "Europe/London")
 	none, _ := (&Spec{}).Calendar("X", "")
 	tests := []struct {
 		name     string
@@ -85,6 +87,9 @@ waves: [{name: all}]
 		{"every minute: blackout day", minute, "2026-12-25T00:00:30Z", false, "", "2026-12-26T00:00:00Z"},
 		{"every minute: blackout afternoon", minute, "2026-12-25T15:00:00Z", false, "", "2026-12-26T00:00:00Z"},
 		{"every minute: the day before", minute, "2026-12-24T23:59:30Z", true, "2026-12-25T00:00:00Z", ""},
+		// Santiago's clocks skip from midnight to 01:00 on 6 September 2026:
+		// the day after the blackout begins at 01:00 (04:00 UTC).
+		{"every minute: blackout before a skipped midnight", santiago, "2026-09-05T16:00:00Z", false, "", "2026-09-06T04:00:00Z"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,6 +181,14 @@ windows:
 `, "2026-11-02T10:00:00Z", map[string]string{"RXX": "Mars/Olympus"}, `invalid campaign:
   c.yaml:6: windows.default: organisation RXX: time zone "Mars/Olympus": unknown time zone Mars/Olympus`},
 		{"no windows", "", "2026-11-02T10:00:00Z", map[string]string{"RXX": "Europe/London"}, ""},
+		{"problems in line order", `
+windows:
+  default: {cron: "0 0 30 2 *", duration: 8h}
+  orgs:
+    AAA: {cron: "0 0 31 4 *", duration: 8h}
+`, "2026-11-02T10:00:00Z", map[string]string{"AAA": "UTC", "ZZZ": "UTC"}, `invalid campaign:
+  c.yaml:6: windows.default: cron "0 0 30 2 *" never opens from 2026-11-02 to 2028-11-02 (read in organisation ZZZ's zone, UTC): its devices would wait forever
+  c.yaml:8: windows.orgs.AAA: cron "0 0 31 4 *" never opens from 2026-11-02 to 2028-11-02 (read in organisation AAA's zone, UTC): its devices would wait forever`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
