@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -129,7 +130,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func parseDuration(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > maxDays {
 			return 0, fmt.Errorf("%q is not a duration such as 90m, 48h or 7d", s)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
@@ -140,6 +141,21 @@ func parseDuration(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// maxDays is the most days a Duration holds (time.Duration's range).
+const maxDays = math.MaxInt64 / int(24*time.Hour)
+
+// Limits on a campaign file's lists, far above any real campaign: they keep
+// a runaway or hostile file from costing minutes of CPU (every wave is a
+// pass over the targets, every selector is parsed and matched against every
+// device, every blackout date can be a step of a window search) and turn
+// it into a clear error at its line. Organisations with their own window,
+// like any mapping, are at most yamlfile.MaxMappingKeys.
+const (
+	MaxWaves       = 100  // waves in a campaign
+	MaxBlackouts   = 1000 // blackout dates
+	MaxSelectorLen = 4096 // bytes in the target or a wave's selector
+)
 
 // Default timings.
 const (
@@ -197,10 +213,7 @@ func (v *specChecker) check(s *Spec) {
 	if s.Playbook == "" {
 		v.addf(yamlfile.KeyLine(v.root, "playbook"), "playbook: name a built-in playbook or a file")
 	}
-	var err error
-	if s.target, err = inventory.ParseSelector(s.Target); err != nil {
-		v.addf(yamlfile.KeyLine(v.root, "target"), "target: %s", firstLine(err))
-	}
+	s.target = v.selector(yamlfile.KeyLine(v.root, "target"), "target", s.Target)
 	for _, ts := range []*Timestamp{s.Start, s.Deadline} {
 		if ts != nil && ts.Time.IsZero() {
 			v.addf(ts.line, "%q is not a time such as 2026-12-01T08:00:00Z", ts.raw)
@@ -227,7 +240,12 @@ func (v *specChecker) check(s *Spec) {
 		v.window("windows.orgs."+code, w)
 	}
 	s.blackout = map[string]bool{}
-	for i, d := range s.Blackout {
+	blackout := s.Blackout
+	if n := len(blackout); n > MaxBlackouts {
+		v.addf(yamlfile.KeyLine(v.root, "blackout"), "blackout: %d dates, at most %d", n, MaxBlackouts)
+		blackout = nil
+	}
+	for i, d := range blackout {
 		if _, err := time.Parse(time.DateOnly, d); err != nil {
 			line := yamlfile.KeyLine(v.root, "blackout")
 			if items := yamlfile.Items(v.root, "blackout"); i < len(items) {
@@ -252,9 +270,14 @@ func (v *specChecker) check(s *Spec) {
 	if len(s.Waves) == 0 {
 		v.addf(yamlfile.KeyLine(v.root, "waves"), "a campaign needs at least one wave")
 	}
+	waves := s.Waves
+	if n := len(waves); n > MaxWaves {
+		v.addf(yamlfile.KeyLine(v.root, "waves"), "waves: %d waves, at most %d", n, MaxWaves)
+		waves = nil
+	}
 	items := yamlfile.Items(v.root, "waves")
 	seen := map[string]int{}
-	for i := range s.Waves {
+	for i := range waves {
 		w := &s.Waves[i]
 		if i < len(items) {
 			w.Line = items[i].Line
@@ -265,6 +288,20 @@ func (v *specChecker) check(s *Spec) {
 		}
 		seen[w.Name] = w.Line
 	}
+}
+
+// selector parses the selector of where (the target, a wave), refusing one
+// longer than MaxSelectorLen unread.
+func (v *specChecker) selector(line int, where, src string) inventory.Selector {
+	if len(src) > MaxSelectorLen {
+		v.addf(line, "%s: selector of %d bytes, at most %d", where, len(src), MaxSelectorLen)
+		return inventory.Selector{}
+	}
+	sel, err := inventory.ParseSelector(src)
+	if err != nil {
+		v.addf(line, "%s: %s", where, firstLine(err))
+	}
+	return sel
 }
 
 func (v *specChecker) duration(where string, d *Duration) {
@@ -297,10 +334,7 @@ func (v *specChecker) wave(w *Wave) {
 	if !nameRE.MatchString(w.Name) {
 		v.addf(w.Line, "wave name %q: want lower-case letters, digits, '.', '-' or '_'", w.Name)
 	}
-	var err error
-	if w.selector, err = inventory.ParseSelector(w.Selector); err != nil {
-		v.addf(w.Line, "wave %s: %s", w.Name, firstLine(err))
-	}
+	w.selector = v.selector(w.Line, "wave "+w.Name, w.Selector)
 	switch {
 	case w.Count < 0:
 		v.addf(w.Line, "wave %s: count must not be negative", w.Name)

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,61 @@ func TestInvalidSpecs(t *testing.T) {
 			}
 			if got != string(want) {
 				t.Errorf("got:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestSpecLimits: each list of a campaign file is bounded, and one past the
+// bound is refused at its line, without checking its items one by one.
+func TestSpecLimits(t *testing.T) {
+	list := func(n int, item func(i int) string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = item(i)
+		}
+		return "[" + strings.Join(items, ", ") + "]"
+	}
+	waves := func(n int) string {
+		return "waves: " + list(n, func(i int) string { return fmt.Sprintf("{name: w%d}", i) }) + "\n"
+	}
+	blackouts := func(n int) string {
+		day := utc("2026-01-01T00:00:00Z")
+		return "blackout: " + list(n, func(i int) string { return day.AddDate(0, 0, i).Format(time.DateOnly) }) + "\n"
+	}
+	orgs := func(n int) string {
+		return "windows:\n  orgs: {" + strings.Trim(list(n, func(i int) string { return fmt.Sprintf("R%04d: {cron: \"0 19 * * *\", duration: 8h}", i) }), "[]") + "}\n"
+	}
+	selector := func(key string, n int) string {
+		return key + ": 'site in (" + strings.Repeat("a", n-len("site in ()")) + ")'\n"
+	}
+	tests := []struct {
+		name string
+		src  string
+		want string // the problem, after "c.yaml:"; "" for accepted
+	}{
+		{"100 waves", waves(MaxWaves), ""},
+		{"101 waves", waves(MaxWaves + 1), "3: waves: 101 waves, at most 100"},
+		{"1000 blackout dates", blackouts(MaxBlackouts) + waves(1), ""},
+		{"1001 blackout dates", blackouts(MaxBlackouts+1) + waves(1), "3: blackout: 1001 dates, at most 1000"},
+		{"1000 organisations' windows", orgs(yamlfile.MaxMappingKeys) + waves(1), ""},
+		{"1001 organisations' windows", orgs(yamlfile.MaxMappingKeys+1) + waves(1), "4: windows.orgs: 1001 keys, at most 1000"},
+		{"a target of 4096 bytes", selector("target", MaxSelectorLen) + waves(1), ""},
+		{"a target of 4097 bytes", selector("target", MaxSelectorLen+1) + waves(1), "3: target: selector of 4097 bytes, at most 4096"},
+		{"a wave selector of 4097 bytes", "waves:\n  - name: w\n  " + selector("  selector", MaxSelectorLen+1), "4: wave w: selector of 4097 bytes, at most 4096"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseSpec("c.yaml", []byte("name: c\nplaybook: discover\n"+tt.src))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ye *yamlfile.Error
+			if !errors.As(err, &ye) || len(ye.Problems) != 1 || ye.Problems[0].String() != "c.yaml:"+tt.want {
+				t.Fatalf("err = %v, want the one problem c.yaml:%s", err, tt.want)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -35,6 +36,7 @@ const (
 	BlockPaused           BlockReason = "paused"            // the campaign is paused
 	BlockDeadline         BlockReason = "deadline_passed"   // nothing new starts after the deadline
 	BlockWindowClosed     BlockReason = "window_closed"     // outside the organisation's maintenance window
+	BlockNoWindow         BlockReason = "no_window"         // the organisation's window never opens again
 	BlockWaveCap          BlockReason = "wave_concurrency"  // the wave's max_concurrency is reached
 	BlockOrgCap           BlockReason = "org_cap"           // the per-organisation cap is reached
 	BlockSiteCap          BlockReason = "site_cap"          // the per-site cap is reached
@@ -72,26 +74,59 @@ type Plan struct {
 }
 
 // NeedsPerson reports whether a campaign with this plan can go no further
-// without a person: nothing to dispatch or wake up for, no device queued,
-// running or deferred, and work held by a halt or a wave awaiting
-// approval (campaign retry, resume or approve moves it on).
-func (p Plan) NeedsPerson(v View) bool {
-	if p.Done || len(p.Dispatch) > 0 || !p.WakeAt.IsZero() {
-		return false
+// without a person (PersonWait says what waits).
+func (p Plan) NeedsPerson(v View) bool { return p.PersonWait(v) != "" }
+
+// PersonWait says what in a running campaign with this plan only a person
+// can move on, with the command that does, or "" when the campaign goes on
+// by itself (or is not running): something is dispatched, in flight or due
+// to wake it, or held for a reason that lifts on its own. What only a
+// person moves on is a halted wave (even one with nothing pending because
+// every device in it failed), an organisation halted in a wave, a wave
+// awaiting approval and an organisation whose window never opens again.
+// It reads the waves as the plan leaves them, so it may be asked before
+// the plan is applied.
+func (p Plan) PersonWait(v View) string {
+	if v.Status != StatusRunning || p.Done || len(p.Dispatch) > 0 || !p.WakeAt.IsZero() {
+		return ""
 	}
 	for _, m := range v.Members {
-		if m.State == DeviceQueued || m.State == DeviceRunning || m.State == DeviceDeferred {
-			return false
+		if m.State.InFlight() {
+			return ""
 		}
 	}
-	held := false
+	waves := slices.Clone(v.Waves)
+	for _, c := range p.WaveChanges {
+		waves[c.Wave] = c.State
+	}
+	haltedWave := map[string]bool{}
+	var why []string
+	for i, w := range waves {
+		if w.Status == WaveHalted && i < len(v.Spec.Waves) {
+			name := v.Spec.Waves[i].Name
+			haltedWave[name] = true
+			why = append(why, fmt.Sprintf("wave %s halted: %s (campaign retry --failed)", name, w.Reason))
+		}
+	}
 	for _, b := range p.Blocked {
-		if b.Reason != BlockHalted && b.Reason != BlockAwaitingApproval {
-			return false
+		var w string
+		switch {
+		case b.Reason == BlockHalted && (b.Org == "" || haltedWave[b.Wave]):
+			continue // the wave's halt, said above
+		case b.Reason == BlockHalted:
+			w = fmt.Sprintf("organisation %s halted in wave %s (campaign retry --failed)", b.Org, b.Wave)
+		case b.Reason == BlockAwaitingApproval:
+			w = fmt.Sprintf("wave %s awaits approval (campaign approve)", b.Wave)
+		case b.Reason == BlockNoWindow:
+			w = fmt.Sprintf("organisation %s's maintenance window never opens again (campaign cancel)", b.Org)
+		default:
+			return "" // lifts on its own
 		}
-		held = true
+		if !slices.Contains(why, w) {
+			why = append(why, w)
+		}
 	}
-	return held
+	return strings.Join(why, "; ")
 }
 
 // Decide computes the next plan from a view of state and the time. It is a
@@ -364,7 +399,10 @@ func (d *decider) gate(m Member, halted map[string]bool, deadline bool) (BlockRe
 	if open, _ := cal.Open(d.now); open {
 		return "", time.Time{}
 	}
-	next, _ := cal.NextOpen(d.now)
+	next, ok := cal.NextOpen(d.now)
+	if !ok {
+		return BlockNoWindow, time.Time{}
+	}
 	return BlockWindowClosed, next
 }
 

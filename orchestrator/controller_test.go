@@ -414,3 +414,112 @@ waves:
 		t.Errorf("blocked %+v (RAA held %d, want its 16 pending); needs a person %v, want true", p.Blocked, held, p.NeedsPerson(v))
 	}
 }
+
+// TestDecideWindowThatNeverOpens: a stored campaign whose window never
+// opens (cron finds no 30 February and says so with the zero time) holds
+// its devices, never dispatches them all at once, and waits for a person.
+func TestDecideWindowThatNeverOpens(t *testing.T) {
+	s := spec(t, `
+name: never
+playbook: discover
+windows:
+  default: {cron: "0 0 30 2 *", duration: 8h}
+waves: [{name: all}]
+`)
+	ms := members(s, map[string]int{"RAA": 4})
+	v := view(s, ms, StatusRunning)
+	v.Calendars["RAA"], _ = s.Calendar("RAA", "Europe/London")
+	p := Decide(v, t0)
+	for _, c := range p.WaveChanges {
+		v.Waves[c.Wave] = c.State
+	}
+	if len(p.Dispatch) != 0 || blocked(p, BlockNoWindow) != 4 || !p.WakeAt.IsZero() {
+		t.Fatalf("dispatched %v, blocked %+v, wake %s; want all 4 held with no window and no wake-up", p.Dispatch, p.Blocked, p.WakeAt)
+	}
+	if !p.NeedsPerson(v) {
+		t.Error("needs a person = false, want true: only cancelling the campaign moves it on")
+	}
+}
+
+// TestNeedsPerson: a campaign that nothing but a person can move on says
+// so, and what waits, whether its halted wave still holds pending devices
+// or every device in it failed; one that will move on by itself does not.
+func TestNeedsPerson(t *testing.T) {
+	one := spec(t, `
+name: one
+playbook: discover
+waves: [{name: only, max_failure_percent: 10}]
+`)
+	two := spec(t, `
+name: two
+playbook: discover
+waves:
+  - {name: first, percent: 50, max_failure_percent: 10}
+  - {name: last, approval: manual}
+`)
+	const (
+		failed = "rolled_back:0xC1900101"
+		why    = "20 of 20 devices failed, above max_failure_percent 10"
+		halted = "wave only halted: " + why + " (campaign retry --failed)"
+	)
+	fail := func(m *Member) { m.State, m.Reason = DeviceFailed, failed }
+	tests := []struct {
+		name  string
+		spec  *Spec
+		setup func(v *View) // from the first wave active and every device pending
+		want  string        // what waits for a person; "" when nothing does
+	}{
+		{"the only wave: every device failed, halting now", one, func(v *View) {
+			set(v, 0, fail)
+		}, halted},
+		{"the only wave: every device failed, halted before", one, func(v *View) {
+			v.Waves[0] = WaveState{Status: WaveHalted, Reason: why}
+			set(v, 0, fail)
+		}, halted},
+		{"the only wave: halted, holding a deferred device", one, func(v *View) {
+			v.Waves[0] = WaveState{Status: WaveHalted, Reason: why}
+			set(v, 0, fail)
+			v.Members[0].State, v.Members[0].NextAttempt = DeviceDeferred, t0.Add(time.Hour)
+		}, halted},
+		{"the only wave: halted, a device still running", one, func(v *View) {
+			set(v, 0, fail)
+			v.Members[0].State = DeviceRunning
+		}, ""},
+		{"a halted wave holds the next", two, func(v *View) {
+			set(v, 0, fail)
+		}, "wave first halted: 10 of 10 devices failed, above max_failure_percent 10 (campaign retry --failed)"},
+		{"awaiting approval", two, func(v *View) {
+			v.Waves[0] = WaveState{Status: WaveDone, Completed: t0.Add(-time.Hour)}
+			set(v, 0, func(m *Member) { m.State = DeviceSucceeded })
+		}, "wave last awaits approval (campaign approve)"},
+		{"a deferred device waits for its retry", one, func(v *View) {
+			set(v, 0, func(m *Member) { m.State = DeviceSucceeded })
+			v.Members[0].State, v.Members[0].NextAttempt, v.Members[0].Changed = DeviceDeferred, t0.Add(time.Hour), t0
+		}, ""},
+		{"work to dispatch", one, func(v *View) {}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := view(tt.spec, members(tt.spec, map[string]int{"RAA": 10, "RBB": 10}), StatusRunning)
+			v.Waves[0].Status = WaveActive
+			tt.setup(&v)
+			p := Decide(v, t0)
+			// As campaign show and run's live view ask: before the plan is applied.
+			if got := p.PersonWait(v); got != tt.want {
+				t.Errorf("waits for a person: %q, want %q", got, tt.want)
+			}
+			if got := p.NeedsPerson(v); got != (tt.want != "") {
+				t.Errorf("needs a person = %v, want %v", got, tt.want != "")
+			}
+		})
+	}
+}
+
+// set changes every member of a wave.
+func set(v *View, wave int, f func(*Member)) {
+	for i := range v.Members {
+		if v.Members[i].Wave == wave {
+			f(&v.Members[i])
+		}
+	}
+}

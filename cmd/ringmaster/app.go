@@ -45,8 +45,8 @@ type app struct {
 
 	dbPath   string
 	logLevel string
-	// maxFileSize is --max-file-size: the largest input file read, in
-	// bytes (see fileLimit).
+	// maxFileSize bounds the input files commands read (--max-file-size);
+	// read them through fileLimit.
 	maxFileSize int64
 	store       *sqlite.Store
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -82,14 +81,15 @@ func (a *app) campaignSources() scheduler.Sources {
 			}
 			return out, nil
 		},
-		Playbook: playbookSource,
+		Playbook:  a.playbookSource,
+		TimeZones: inventoryAdapter{a}.TimeZones,
 	}
 }
 
 // playbookSource reads a playbook file, or a built-in one by name when no
 // such file exists, as loadPlaybook does.
-func playbookSource(ref string) (string, []byte, error) {
-	data, err := os.ReadFile(ref)
+func (a *app) playbookSource(ref string) (string, []byte, error) {
+	data, err := a.fileLimit().ReadFile(ref)
 	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(ref, `/\.`) {
 		src, err := builtin.Source(ref)
 		return "builtin/" + ref + ".yaml", src, err
@@ -149,7 +149,7 @@ today, so editing it later does not change a campaign in progress.`,
 			if file == "" {
 				return usagef("give the campaign file with -f FILE")
 			}
-			data, err := os.ReadFile(file)
+			data, err := a.fileLimit().ReadFile(file)
 			if err != nil {
 				return fmt.Errorf("campaign create: %w", err)
 			}
@@ -304,8 +304,10 @@ type campaignShow struct {
 	States  map[string]int `json:"states"`
 	WakeAt  *time.Time     `json:"wake_at"`
 	// NeedsPerson: it can go no further until someone retries, approves
-	// or resumes (a halt, an approval).
-	NeedsPerson bool `json:"needs_person"`
+	// or cancels (a halt, an approval, a window that never opens again);
+	// WaitsFor says what waits and the command that moves it on.
+	NeedsPerson bool   `json:"needs_person"`
+	WaitsFor    string `json:"waits_for"`
 }
 
 type waveShow struct {
@@ -416,7 +418,8 @@ func (a *app) describe(ctx context.Context, s *osqlite.Store, c osqlite.Campaign
 	for _, b := range plan.Blocked {
 		sh.Blocked = append(sh.Blocked, blockShow{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
 	}
-	sh.NeedsPerson = c.Status == orchestrator.StatusRunning && plan.NeedsPerson(v)
+	sh.WaitsFor = plan.PersonWait(v)
+	sh.NeedsPerson = sh.WaitsFor != ""
 	return sh, nil
 }
 
@@ -462,6 +465,9 @@ func (a *app) printShow(sh campaignShow) {
 			}
 			fmt.Fprintf(a.stdout, "  %-32s %-18s %d devices%s\n", who, b.Reason, b.Devices, until)
 		}
+	}
+	if sh.NeedsPerson {
+		fmt.Fprintf(a.stdout, "\nwaits for a person: %s\n", sh.WaitsFor)
 	}
 }
 

@@ -136,14 +136,14 @@ func (a *app) newTargets(ctx context.Context, o targetFlags) (*targets, error) {
 		r.orgs[org.Code] = org.Credential
 	}
 	if o.caFile != "" {
-		if r.ca, err = os.ReadFile(o.caFile); err != nil {
+		if r.ca, err = a.fileLimit().ReadFile(o.caFile); err != nil {
 			return nil, fmt.Errorf("--ca-file: %w", err)
 		}
 	}
 	opts := map[string]string{}
 	for k, v := range o.options {
 		if file, ok := strings.CutPrefix(v, "@"); ok {
-			b, err := os.ReadFile(file)
+			b, err := a.fileLimit().ReadFile(file)
 			if err != nil {
 				return nil, fmt.Errorf("--option %s: %w", k, err)
 			}

@@ -89,7 +89,7 @@ func newPlaybookCmd(a *app) *cobra.Command {
 		RunE: func(_ *cobra.Command, argv []string) error {
 			bad := 0
 			for _, f := range argv {
-				data, err := os.ReadFile(f)
+				data, err := a.fileLimit().ReadFile(f)
 				if err != nil {
 					return fmt.Errorf("playbook validate: %w", err)
 				}
@@ -121,8 +121,8 @@ func newPlaybookCmd(a *app) *cobra.Command {
 
 // loadPlaybook reads a playbook file, or a built-in one by name when no
 // such file exists.
-func loadPlaybook(ref string) (*playbooks.Playbook, error) {
-	data, err := os.ReadFile(ref)
+func (a *app) loadPlaybook(ref string) (*playbooks.Playbook, error) {
+	data, err := a.fileLimit().ReadFile(ref)
 	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(ref, `/\.`) {
 		return builtin.Get(ref)
 	}
@@ -151,7 +151,7 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 			if host == "" {
 				return usagef("--device HOSTNAME is required")
 			}
-			pb, err := loadPlaybook(argv[0])
+			pb, err := a.loadPlaybook(argv[0])
 			if err != nil {
 				return fmt.Errorf("playbook run: %w", err)
 			}

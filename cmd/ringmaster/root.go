@@ -32,8 +32,11 @@ The database is --db PATH, else $RINGMASTER_DB, else ./ringmaster.db.`,
 	})
 	root.PersistentFlags().StringVar(&a.dbPath, "db", "", "database file (default $RINGMASTER_DB, else ./ringmaster.db)")
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "warn", "log level: debug, info, warn or error (logs go to stderr)")
-	root.PersistentFlags().Int64Var(&a.maxFileSize, "max-file-size", inputfile.DefaultMax, "largest input file (such as an alert) read, in bytes")
+	root.PersistentFlags().Int64Var(&a.maxFileSize, "max-file-size", inputfile.DefaultMax, "largest operator file a command reads (a campaign, playbook or alert), in bytes")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if a.maxFileSize <= 0 {
+			return usagef("--max-file-size %d: want a positive number of bytes", a.maxFileSize)
+		}
 		var lvl slog.Level
 		if err := lvl.UnmarshalText([]byte(a.logLevel)); err != nil {
 			return usagef("--log-level %q: want debug, info, warn or error", a.logLevel)

@@ -77,7 +77,7 @@ throughput and ETA); otherwise it writes structured log lines.`,
 	}
 	o.register(cmd)
 	cmd.Flags().IntVar(&workers, "workers", 50, "devices this process runs at once")
-	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once no campaign is running or paused, but for those waiting for a person (halted, awaiting approval)")
+	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once no campaign is running or paused, but for those waiting for a person (halted, awaiting approval, no window), saying what they wait for")
 	cmd.Flags().StringVar(&view, "view", "auto", "auto (live on a terminal), live or plain")
 	cmd.Flags().DurationVar(&lease, "lease", 30*time.Second, "how long a worker may be silent before its device resumes elsewhere (after a crash)")
 	return cmd
@@ -160,7 +160,7 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rates := map[string]*rate{}
-	waiting := map[string]bool{} // campaigns reported as needing a person
+	waiting := map[string]string{} // what waits for a person, by campaign, as last reported
 	lastLog := time.Time{}
 	var lastSnapshot time.Time // by the scheduler's clock
 	wasActive := false
@@ -188,9 +188,10 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 			}
 			if sh.NeedsPerson {
 				waitingNow = append(waitingNow, c.Name)
-				if !waiting[c.Name] {
-					waiting[c.Name] = true
-					log.Warn("campaign waits for a person: see ringmaster campaign show, then retry, approve or resume", "campaign", c.Name)
+				if waiting[c.Name] != sh.WaitsFor {
+					waiting[c.Name] = sh.WaitsFor
+					log.Warn("campaign waits for a person: see ringmaster campaign show, then retry, approve or cancel",
+						"campaign", c.Name, "waits_for", sh.WaitsFor)
 				}
 			} else {
 				active++
@@ -221,7 +222,7 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 		if live {
 			switch {
 			case active == 0 && len(waitingNow) > 0:
-				fmt.Fprintf(&b, "nothing more can run without a person: see ringmaster campaign show %s, then retry, approve or resume\n", strings.Join(waitingNow, ", "))
+				fmt.Fprintf(&b, "nothing more can run without a person: see ringmaster campaign show %s, then retry, approve or cancel\n", strings.Join(waitingNow, ", "))
 			case active == 0:
 				b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
 			}
@@ -297,6 +298,9 @@ func renderLive(b *strings.Builder, sh campaignShow, perMin float64, eta time.Du
 			until = " until " + bl.Until.Local().Format("Mon 15:04")
 		}
 		fmt.Fprintf(b, "  waiting: %s %s (%d)%s\n", who, bl.Reason, bl.Devices, until)
+	}
+	if sh.NeedsPerson {
+		fmt.Fprintf(b, "  waits for a person: %s\n", sh.WaitsFor)
 	}
 	b.WriteString("\n")
 }

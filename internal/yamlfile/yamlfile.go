@@ -39,13 +39,23 @@ func (e *Error) Error() string {
 
 var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
+// MaxMappingKeys bounds the keys of any one mapping in a file. yaml.v3
+// checks a mapping for duplicate keys by comparing every pair, so a file of
+// a few MB holding one huge mapping would take minutes of CPU to decode; no
+// file an operator writes comes near this.
+const MaxMappingKeys = 1000
+
 // Decode decodes data into v, refusing unknown fields, and returns the
 // document's root mapping node for line look-ups. Problems come back as an
-// *Error naming file and lines.
+// *Error naming file and lines. A mapping of more than MaxMappingKeys keys
+// is refused before it is decoded.
 func Decode(what, file string, data []byte, v any) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{What: what, Problems: []Problem{problem(file, err)}}
+	}
+	if ps := oversized(file, &root, ""); len(ps) > 0 {
+		return nil, &Error{What: what, Problems: ps}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -65,6 +75,38 @@ func Decode(what, file string, data []byte, v any) (*yaml.Node, error) {
 		doc = doc.Content[0]
 	}
 	return doc, nil
+}
+
+// oversized reports the mappings under n with more than MaxMappingKeys
+// keys; path is n's place in the document ("windows.orgs", "waves[2]").
+func oversized(file string, n *yaml.Node, path string) []Problem {
+	var ps []Problem
+	switch n.Kind {
+	case yaml.MappingNode:
+		if keys := len(n.Content) / 2; keys > MaxMappingKeys {
+			where := path
+			if where == "" {
+				where = "the document"
+			}
+			return []Problem{{File: file, Line: n.Line, Msg: fmt.Sprintf("%s: %d keys, at most %d", where, keys, MaxMappingKeys)}}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			if path != "" {
+				key = path + "." + key
+			}
+			ps = append(ps, oversized(file, n.Content[i+1], key)...)
+		}
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := path
+			if n.Kind == yaml.SequenceNode {
+				p = fmt.Sprintf("%s[%d]", path, i)
+			}
+			ps = append(ps, oversized(file, c, p)...)
+		}
+	}
+	return ps
 }
 
 // problem turns a yaml.v3 error ("yaml: line 3: ...") into a Problem.

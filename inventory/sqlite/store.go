@@ -81,7 +81,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 func open(ctx context.Context, path string, opts Options, readOnly bool) (*Store, error) {
 	q := url.Values{}
-	pragmas := []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)",
+	// busy_timeout first: it makes the pragmas after it wait for a lock.
+	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)",
 		fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)}
 	if readOnly {
 		pragmas = []string{"foreign_keys(1)", fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)}
@@ -100,7 +101,7 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*Store
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	s := &Store{db: db, path: path, now: opts.Now, log: opts.Logger, cacheKiB: opts.CacheMiB * 1024, readOnly: readOnly}
-	if err := db.PingContext(ctx); err != nil {
+	if err := connect(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -119,6 +120,27 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*Store
 // ReadOnly reports whether the database was opened for reading only,
 // because its filesystem is read-only; every write then fails.
 func (s *Store) ReadOnly() bool { return s.readOnly }
+
+// connect opens the pool's connection, which switches a new file to WAL.
+// Two processes opening a new file at once (two ringmaster runs) race to
+// switch it, and SQLite answers the loser SQLITE_BUSY at once, without
+// waiting out busy_timeout: connect tries again, a few times, backing off.
+func connect(ctx context.Context, db *sql.DB) error {
+	wait := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || attempt == 8 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+			wait *= 2
+		}
+	}
+}
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }

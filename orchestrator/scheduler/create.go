@@ -17,6 +17,10 @@ type Sources struct {
 	// Playbook resolves a campaign's playbook name (a built-in or a file) to
 	// where it came from and its YAML.
 	Playbook func(name string) (file string, src []byte, err error)
+	// TimeZones returns the organisations' IANA time zones by code, which
+	// maintenance windows without a zone of their own are read in; nil
+	// reads them in UTC.
+	TimeZones func(ctx context.Context) (map[string]string, error)
 }
 
 // Created summarises a new campaign.
@@ -27,8 +31,10 @@ type Created struct {
 }
 
 // Create validates a campaign file against its playbook (the parameters
-// must suit it), splits the target devices into waves and stores it as a
-// draft; nothing is stored when anything is wrong.
+// must suit it) and its windows against the calendar (each must open
+// within orchestrator.WindowHorizonYears of the store's now, in the zone
+// of every organisation it serves), splits the target devices into waves
+// and stores it as a draft; nothing is stored when anything is wrong.
 func Create(ctx context.Context, store *sqlite.Store, src Sources, file string, data []byte) (Created, error) {
 	spec, err := orchestrator.ParseSpec(file, data)
 	if err != nil {
@@ -52,6 +58,13 @@ func Create(ctx context.Context, store *sqlite.Store, src Sources, file string, 
 	if len(devices) == 0 {
 		return Created{}, fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)
 	}
+	zones, err := orgZones(ctx, src, devices)
+	if err != nil {
+		return Created{}, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := spec.CheckWindows(store.Now(), zones); err != nil {
+		return Created{}, err
+	}
 	members := orchestrator.Assign(spec, devices)
 	out := Created{Spec: spec, WaveSizes: make([]int, len(spec.Waves))}
 	names := make([]string, len(spec.Waves))
@@ -70,4 +83,20 @@ func Create(ctx context.Context, store *sqlite.Store, src Sources, file string, 
 		return Created{}, err
 	}
 	return out, nil
+}
+
+// orgZones maps the organisations of devices to their time zones.
+func orgZones(ctx context.Context, src Sources, devices []*inventory.Device) (map[string]string, error) {
+	var all map[string]string
+	if src.TimeZones != nil {
+		var err error
+		if all, err = src.TimeZones(ctx); err != nil {
+			return nil, fmt.Errorf("organisations' time zones: %w", err)
+		}
+	}
+	zones := map[string]string{}
+	for _, d := range devices {
+		zones[d.Org] = all[d.Org]
+	}
+	return zones, nil
 }

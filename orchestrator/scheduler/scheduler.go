@@ -25,6 +25,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
@@ -88,13 +89,30 @@ type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
 
-// Migrate creates or updates River's tables in the database.
+// Migrate creates or updates River's tables in the database. Two
+// processes starting on a fresh database both migrate it: River reads the
+// applied versions outside the transaction that applies the next one, so
+// the second failed ("table river_notification already exists"). Migrate
+// instead applies every pending version in one transaction under SQLite's
+// write lock (sqlmigrate.Locked), reading the versions inside it: the
+// second process waits, then finds nothing to do.
 func Migrate(ctx context.Context, db *sql.DB) error {
 	m, err := rivermigrate.New(riversqlite.New(db), nil)
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+	// Every start but the first finds River up to date, reading only.
+	if applied, err := m.ExistingVersions(ctx); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	} else if len(applied) == len(m.AllVersions()) {
+		return nil
+	}
+	err = sqlmigrate.Locked(ctx, db, func(tx *sql.Tx) error {
+		//lint:ignore SA1019 MigrateTx is deprecated because some PostgreSQL migrations cannot share a transaction; SQLite's DDL is transactional, and one transaction is what holds the lock from the version check on.
+		_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
 	return nil

@@ -83,6 +83,7 @@ func (e *estate) sources() scheduler.Sources {
 			src, err := builtin.Source(name)
 			return "builtin/" + name + ".yaml", src, err
 		},
+		TimeZones: e.TimeZones,
 	}
 }
 
@@ -601,6 +602,46 @@ supersedence:
 		}
 		if w.compliant == 0 || w.exposed == 0 {
 			t.Errorf("%s: %+v: the estate should have both compliant and exposed devices", r.Org, *w)
+		}
+	}
+}
+
+// TestConcurrentStart: two processes starting on a fresh database file at
+// once (two ringmaster runs: each opens the inventory and the campaign
+// store, then migrates River) both start. Each used to fail now and then:
+// River's migrations read the applied versions outside the transaction
+// that applied the next ("table river_notification already exists"), the
+// stores' did the same, and switching the new file to WAL answered the
+// loser SQLITE_BUSY at once.
+func TestConcurrentStart(t *testing.T) {
+	ctx := context.Background()
+	for round := range 40 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("r%d.db", round))
+		start := make(chan struct{})
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				<-start
+				inv, err := invsqlite.Open(ctx, path, invsqlite.Options{})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer inv.Close()
+				if _, err := sqlite.Open(ctx, inv.DB(), nil); err != nil {
+					errs[i] = err
+					return
+				}
+				errs[i] = scheduler.Migrate(ctx, inv.DB())
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, process %d: %v", round, i, err)
+			}
 		}
 	}
 }

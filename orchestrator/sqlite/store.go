@@ -50,6 +50,9 @@ func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error)
 	return &Store{db: db, now: now}, nil
 }
 
+// Now is the time by the store's clock.
+func (s *Store) Now() time.Time { return s.now() }
+
 // newRunID names a device's run: short (it goes into scheduled task names
 // on the device) and unique per campaign, device and start.
 func newRunID(campaign, host string, at time.Time) string {
