@@ -280,6 +280,25 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 			t.Errorf("%s: transitions %+v do not run from pending to %s", m.Hostname, tr, m.State)
 		}
 	}
+	// What the workers reported as each run ended agrees with the store:
+	// the last outcome per device is its final state and reason, and the
+	// device that was offline reported its failed attempt before that.
+	mu.Lock()
+	for _, m := range members {
+		got := outcomes[m.Hostname]
+		if len(got) == 0 {
+			t.Errorf("%s: no outcome reported", m.Hostname)
+			continue
+		}
+		last := got[len(got)-1]
+		if string(last.Status) != string(m.State) || string(last.Reason) != m.Reason {
+			t.Errorf("%s: last outcome %s %s, store says %s %s", m.Hostname, last.Status, last.Reason, m.State, m.Reason)
+		}
+	}
+	if got := outcomes["pc011.rc.nhs.uk"]; len(got) < 2 || got[0].Reason != playbooks.ReasonUnreachable {
+		t.Errorf("the offline device reported %+v, want unreachable and then its final outcome", got)
+	}
+	mu.Unlock()
 	tr, _ := e.store.Transitions(ctx, "upgrade-22h2", "pc011.rc.nhs.uk")
 	deferred := false
 	for _, x := range tr {
@@ -346,7 +365,7 @@ func TestPauseAndCancel(t *testing.T) {
 	if _, err := scheduler.Create(ctx, e.store, e.sources(), "slow.yaml", []byte(slowCampaign)); err != nil {
 		t.Fatal(err)
 	}
-	e.start(t, nil)
+	sched := e.start(t, nil)
 	states := func() map[orchestrator.DeviceState]int {
 		ms, err := e.store.Members(ctx, "slow")
 		if err != nil {
@@ -377,7 +396,13 @@ func TestPauseAndCancel(t *testing.T) {
 	}
 	// Paused: the three finish, and nothing new is queued.
 	waitFor("the running three finish", func(st map[orchestrator.DeviceState]int) bool { return st[orchestrator.DeviceSucceeded] == 3 })
-	time.Sleep(300 * time.Millisecond) // several control ticks
+	// Decide for the paused campaign a few more times, as the periodic
+	// control job would: each pass must start nothing.
+	for range 3 {
+		if err := sched.Control(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if st := states(); st[orchestrator.DevicePending] != 9 {
 		t.Fatalf("paused campaign started more devices: %v", st)
 	}

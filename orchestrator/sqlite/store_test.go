@@ -53,7 +53,7 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err := s.SetStatus(ctx, "c1", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 1 {
+	if due := mustDue(t, s, c.t, c.t); len(due) != 1 {
 		t.Fatalf("due = %v, want the started campaign", due)
 	}
 	// Apply a plan that dispatches a twice and b: a is queued once.
@@ -65,10 +65,10 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err != nil || len(ds) != 2 || len(enqueued) != 2 || ds[0].Generation != 1 {
 		t.Fatalf("apply: %v %+v", err, ds)
 	}
-	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 0 {
+	if due := mustDue(t, s, c.t, c.t); len(due) != 0 {
 		t.Fatalf("due right after deciding = %v, want none until the wake-up", due)
 	}
-	if due, _ := s.Due(ctx, c.t.Add(time.Hour), c.t); len(due) != 1 {
+	if due := mustDue(t, s, c.t.Add(time.Hour), c.t); len(due) != 1 {
 		t.Fatalf("due at the wake-up = %v", due)
 	}
 	// An enqueue failure rolls the whole plan back.
@@ -77,7 +77,7 @@ func TestCampaignLifecycle(t *testing.T) {
 	if _, err := s.Apply(ctx, "c1", cur.Seq-1, orchestrator.Plan{}, c.t, "controller", nil); err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 1 {
+	if due := mustDue(t, s, c.t, c.t); len(due) != 1 {
 		t.Fatalf("due after a decision on a stale view = %v, want the campaign again", due)
 	}
 	if _, err := s.Apply(ctx, "c1", cur.Seq, orchestrator.Plan{WakeAt: c.t.Add(time.Hour)}, c.t, "controller", nil); err != nil {
@@ -109,11 +109,11 @@ func TestCampaignLifecycle(t *testing.T) {
 	// The worker dies: after the lease the device is an orphan, which makes
 	// the campaign due, and it is queued again under a new generation with
 	// its checkpoint.
-	if due, _ := s.Due(ctx, c.t, c.t); len(due) != 0 {
+	if due := mustDue(t, s, c.t, c.t); len(due) != 0 {
 		t.Fatalf("due while the worker's lease holds = %v", due)
 	}
 	c.t = c.t.Add(2 * time.Minute)
-	if due, _ := s.Due(ctx, c.t.Add(-time.Hour*24*365), c.t); len(due) != 1 {
+	if due := mustDue(t, s, c.t.Add(-time.Hour*24*365), c.t); len(due) != 1 {
 		t.Fatalf("due with a lapsed lease = %v", due)
 	}
 	orphans, err := s.Orphans(ctx, "c1", c.t, nil)
@@ -161,4 +161,15 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err := s.Approve(ctx, "c1", "nope"); !errors.Is(err, sqlite.ErrNotFound) {
 		t.Errorf("approve a missing wave: %v", err)
 	}
+}
+
+// mustDue is Store.Due, failing the test on an error: a failing call must
+// not read as "nothing is due".
+func mustDue(t *testing.T, s *sqlite.Store, now, wall time.Time) []string {
+	t.Helper()
+	due, err := s.Due(context.Background(), now, wall)
+	if err != nil {
+		t.Fatalf("due: %v", err)
+	}
+	return due
 }

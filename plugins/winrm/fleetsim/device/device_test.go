@@ -88,8 +88,10 @@ func TestScaledClock(t *testing.T) {
 	c := NewScaledClock(start, 3600) // an hour a second
 	real0 := time.Now()
 	<-c.After(90 * time.Minute)
-	if took := time.Since(real0); took < 1400*time.Millisecond || took > 5*time.Second {
-		t.Fatalf("90 simulated minutes at 3600x took %v of real time", took)
+	// Never early; how late depends on the machine's load, which is not
+	// the clock's to promise.
+	if took := time.Since(real0); took < 1400*time.Millisecond {
+		t.Fatalf("90 simulated minutes at 3600x took only %v of real time", took)
 	}
 	if now := c.Now(); now.Sub(start) < 90*time.Minute {
 		t.Fatalf("clock reads %v after 90 simulated minutes", now.Sub(start))
