@@ -95,21 +95,19 @@ func TestCampaignCLI(t *testing.T) {
 	if _, e, code := call("", "campaign", "start", "discover-all"); code != 0 {
 		t.Fatal(e)
 	}
-	// The rest wave needs approval: approve it as soon as the pilot is done,
-	// from "another shell", while run works.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			o, _, _ := call("", "campaign", "show", "discover-all")
-			if strings.Contains(o, "awaiting_approval") {
-				call("", "campaign", "approve", "discover-all", "rest")
-				return
-			}
-		}
-	}()
+	// The rest wave needs approval: run --until-done stops when the pilot
+	// is done and says what it waits for; approved, a second run finishes.
 	o, e, code := call("", "run", "--until-done", "--view", "plain", "--workers", "4")
-	<-done
+	if code != 0 || !strings.Contains(o+e, "campaign approve") {
+		t.Fatalf("run up to the approval: %d %q %s", code, o, e)
+	}
+	if o, _, _ := call("", "campaign", "show", "discover-all"); !strings.Contains(o, "awaiting_approval") {
+		t.Fatalf("after the first run the rest wave does not await approval:\n%s", o)
+	}
+	if _, e, code := call("", "campaign", "approve", "discover-all", "rest"); code != 0 {
+		t.Fatal(e)
+	}
+	o, e, code = call("", "run", "--until-done", "--view", "plain", "--workers", "4")
 	if code != 0 || !strings.Contains(e, "msg=progress") && !strings.Contains(e, "device finished") {
 		t.Fatalf("run: %d %q %s", code, o, e)
 	}
