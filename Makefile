@@ -21,8 +21,9 @@ help: ## list the targets
 build: ## build bin/ringmaster
 	$(GO) build -o $(BIN) ./cmd/ringmaster
 
-test: ## run every test with the race detector (20 minutes at most a package)
+test: ## run every test with the race detector, then the slow crash-safety test (each run 20 minutes at most)
 	$(GO) test -race -timeout 20m $(PKGS)
+	$(GO) test -race -timeout 20m -tags slow -run '^TestCrashSafety$$' ./cmd/ringmaster
 
 stress: ## the timing-sensitive packages' tests three times under -race while stress-ng keeps both cores busy: any flake fails
 	@command -v stress-ng >/dev/null || { echo "stress-ng not found: apt-get install stress-ng"; exit 1; }

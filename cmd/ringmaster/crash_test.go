@@ -1,3 +1,5 @@
+//go:build slow
+
 package main
 
 import (
@@ -33,11 +35,10 @@ waves:
 // times, while a feature-update campaign runs, then lets a last run finish:
 // every device ends in exactly one final state, none is lost, and the
 // simulator's own count shows setup launched at most once on every device
-// (exactly once where it upgraded).
+// (exactly once where it upgraded). It runs on the wall clock for a few
+// minutes, so it is built only with -tags slow: make test runs it as a
+// test run of its own, with its own timeout.
 func TestCrashSafety(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kills and restarts ringmaster run for a few minutes")
-	}
 	const n = 16
 	var specs []device.Spec
 	for i := range n {
