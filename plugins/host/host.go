@@ -1,10 +1,3 @@
-// Package host runs executor plugins for Ringmaster: it starts a plugin
-// binary through hashicorp/go-plugin (gRPC, the sdk handshake and protocol
-// version, AutoMTLS), refuses a binary whose SHA-256 is not the one
-// registered for it, routes the plugin's hclog output into slog, and keeps
-// the plugin's failures out of the orchestrator: a plugin that crashes,
-// hangs or answers garbage fails the calls it was serving with typed
-// errors and is started afresh for the next ones.
 package host
 
 import (
@@ -131,7 +124,7 @@ func (p *Plugin) current() (sdk.Executor, error) {
 			p.spec.Name, p.spec.Path, ErrChecksum, p.spec.SHA256, actual)
 	}
 	cmd := exec.Command(p.spec.Path, p.spec.Args...)
-	cmd.Env = pluginEnv() // nothing secret reaches a plugin through its environment
+	cmd.Env = pluginEnv(os.Environ()) // nothing secret reaches a plugin through its environment
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(nil),
@@ -139,6 +132,7 @@ func (p *Plugin) current() (sdk.Executor, error) {
 		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		SkipHostEnv:      true, // go-plugin would otherwise append the host's whole environment to cmd.Env
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: p.spec.Name, Output: &slogWriter{log: p.log}, JSONFormat: true, Level: hclog.Debug}),
 		Managed:          false,
 	})
@@ -162,18 +156,6 @@ func (p *Plugin) current() (sdk.Executor, error) {
 	}
 	p.client, p.exec = client, x
 	return x, nil
-}
-
-// pluginEnv is the environment a plugin starts with: the host's, without
-// Ringmaster's own settings (database, key file).
-func pluginEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !bytes.HasPrefix([]byte(kv), []byte("RINGMASTER_")) {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // call runs f on the current plugin; if the plugin failed while serving it

@@ -133,16 +133,41 @@ func TestPluginLogsReachSlog(t *testing.T) {
 	}
 }
 
-func TestNoRingmasterSettingsInPluginEnvironment(t *testing.T) {
-	t.Setenv("RINGMASTER_KEY_FILE", "/secret/key")
-	t.Setenv("RINGMASTER_DB", "/var/lib/ringmaster.db")
+func TestPluginEnvironmentIsAllowListed(t *testing.T) {
+	for name, value := range map[string]string{
+		"RINGMASTER_KEY_FILE":   "/secret/key",
+		"RINGMASTER_DB":         "/var/lib/ringmaster.db",
+		"WINRM_PASSWORD":        "hunter2",
+		"AWS_SECRET_ACCESS_KEY": "x",
+		"HTTPS_PROXY":           "http://u:pw@proxy:3128",
+		"LD_PRELOAD":            "/tmp/evil.so",
+		"TZ":                    "Europe/London",
+		"LC_TIME":               "en_GB.UTF-8",
+	} {
+		t.Setenv(name, value)
+	}
 	p := start(t, nil)
 	res, err := p.Exec(context.Background(), sdk.Target{}, sdk.Command{Script: "env"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(res.Stdout), "RINGMASTER_KEY_FILE") || strings.Contains(string(res.Stdout), "RINGMASTER_DB") {
-		t.Fatalf("the plugin saw Ringmaster's settings:\n%s", res.Stdout)
+	seen := map[string]bool{}
+	for _, name := range strings.Split(string(res.Stdout), "\n") {
+		seen[name] = true
+	}
+	// go-plugin's own variables, then the allow-list.
+	allowed := map[string]bool{sdk.Handshake.MagicCookieKey: true, "PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true,
+		"PLUGIN_PROTOCOL_VERSIONS": true, "PLUGIN_CLIENT_CERT": true,
+		"PATH": true, "HOME": true, "TMPDIR": true, "TZ": true, "LANG": true, "LANGUAGE": true, "SSL_CERT_FILE": true, "SSL_CERT_DIR": true}
+	for name := range seen {
+		if !allowed[name] && !strings.HasPrefix(name, "LC_") {
+			t.Errorf("the plugin saw %s", name)
+		}
+	}
+	for _, name := range []string{"PATH", "TZ", "LC_TIME", sdk.Handshake.MagicCookieKey} {
+		if !seen[name] {
+			t.Errorf("the plugin did not get %s; it saw %q", name, res.Stdout)
+		}
 	}
 }
 

@@ -1,0 +1,23 @@
+// Package host runs executor plugins for Ringmaster: it starts a plugin
+// binary through hashicorp/go-plugin (gRPC, the sdk handshake and protocol
+// version, AutoMTLS), refuses a binary whose SHA-256 is not the one
+// registered for it, routes the plugin's hclog output into slog, and keeps
+// the plugin's failures out of the orchestrator: a plugin that crashes,
+// hangs or answers garbage fails the calls it was serving with typed
+// errors and is started afresh for the next ones.
+//
+// # Environment
+//
+// A plugin does not inherit the host's environment, which may hold
+// Ringmaster's settings (RINGMASTER_DB, RINGMASTER_KEY_FILE) or secrets an
+// operator exported (WINRM_PASSWORD, a proxy URL with a password). It
+// starts with these variables only, each if the host has it:
+//
+//	PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_*, SSL_CERT_FILE, SSL_CERT_DIR
+//
+// plus the ones go-plugin sets for the handshake: the sdk's magic cookie,
+// PLUGIN_MIN_PORT, PLUGIN_MAX_PORT, PLUGIN_PROTOCOL_VERSIONS and
+// PLUGIN_CLIENT_CERT. Everything a plugin needs to reach a device travels
+// in the sdk.Target of each call, over the mutually authenticated
+// connection.
+package host
