@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -34,6 +37,11 @@ this digest is refused; install it again to accept a change.`,
 		Example: "  ringmaster plugin install /opt/ringmaster/plugins/ringmaster-executor-ssh\n  ringmaster exec pc1.rxx.nhs.uk --executor ssh -- hostname",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			if name != "" {
+				if err := host.CheckName(name, builtinNames()...); err != nil {
+					return usageError{err}
+				}
+			}
 			path, err := filepath.Abs(argv[0])
 			if err != nil {
 				return err
@@ -52,10 +60,10 @@ this digest is refused; install it again to accept a change.`,
 				return err
 			}
 			if name == "" {
+				if err := host.CheckName(info.Name, builtinNames()...); err != nil {
+					return usagef("%s reports a name that cannot be registered (%w); give --name", path, err)
+				}
 				name = info.Name
-			}
-			if name == "winrm" {
-				return usagef("the name winrm belongs to the built-in executor; give --name")
 			}
 			s, err := a.open(cmd.Context())
 			if err != nil {
@@ -64,11 +72,11 @@ this digest is refused; install it again to accept a change.`,
 			if err := s.InstallPlugin(cmd.Context(), sqlite.PluginRecord{Name: name, Path: path, SHA256: sum}); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", name, info.Version, path, sum)
+			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", name, printable(info.Version), path, sum)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "name to register it under (default: the name it reports)")
+	cmd.Flags().StringVar(&name, "name", "", "name to register it under: lower-case letters, digits, - and _ (default: the name it reports)")
 	return cmd
 }
 
@@ -97,7 +105,13 @@ func newPluginListCmd(a *app) *cobra.Command {
 				} else if sum != p.SHA256 {
 					status = "changed: refused until reinstalled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, status, p.SHA256[:16]+"...", p.Path)
+				name := p.Name
+				if err := host.CheckName(name, builtinNames()...); err != nil {
+					// Registered before names were checked: shown quoted, so
+					// that it cannot write to the terminal.
+					name, status = strconv.Quote(name), "invalid name: remove it and install again with --name"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, status, p.SHA256[:16]+"...", printable(p.Path))
 			}
 			return tw.Flush()
 		},
@@ -123,6 +137,21 @@ func newPluginRemoveCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// builtinNames are the names plugins cannot take.
+func builtinNames() []string {
+	return slices.Sorted(maps.Keys(builtinExecutors))
+}
+
+// printable returns s as it is if it is printable, else quoted, so that
+// text from a plugin or an old registry cannot write escapes to a
+// terminal.
+func printable(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
 }
 
 // startExecutor starts the named executor: the built-in WinRM one, or a
