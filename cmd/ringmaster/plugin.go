@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -33,7 +35,12 @@ func newPluginInstallCmd(a *app) *cobra.Command {
 		Long: `Register an executor plugin: its path and the SHA-256 of the binary as it is
 now. The plugin is started once to check it speaks the protocol; its name is
 the one it reports unless --name is given. Later, a binary that no longer has
-this digest is refused; install it again to accept a change.`,
+this digest is refused; install it again to accept a change.
+
+The file and every directory above it must be owned by root or by the user
+running ringmaster and be writable by no one else (so not under /tmp), or
+someone else could replace the plugin; such a plugin is refused, at install
+and at every start.`,
 		Example: "  ringmaster plugin install /opt/ringmaster/plugins/ringmaster-executor-ssh\n  ringmaster exec pc1.rxx.nhs.uk --executor ssh -- hostname",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -46,7 +53,7 @@ this digest is refused; install it again to accept a change.`,
 			if err != nil {
 				return err
 			}
-			sum, err := host.FileSHA256(path)
+			sum, err := host.CheckFile(path)
 			if err != nil {
 				return fmt.Errorf("plugin install: %w", err)
 			}
@@ -100,9 +107,15 @@ func newPluginListCmd(a *app) *cobra.Command {
 			fmt.Fprintln(tw, "winrm\tbuilt in\t-\t(this binary)")
 			for _, p := range ps {
 				status := "ok"
-				if sum, err := host.FileSHA256(p.Path); err != nil {
+				var unsafe *host.UnsafePathError
+				switch sum, err := host.CheckFile(p.Path); {
+				case errors.As(err, &unsafe):
+					status = fmt.Sprintf("refused: %s has mode %04o, owner uid %d", unsafe.Path, unsafe.Mode, unsafe.UID)
+				case errors.Is(err, fs.ErrNotExist):
 					status = "missing"
-				} else if sum != p.SHA256 {
+				case err != nil:
+					status = "refused: " + err.Error()
+				case sum != p.SHA256:
 					status = "changed: refused until reinstalled"
 				}
 				name := p.Name

@@ -6,6 +6,25 @@
 // hangs or answers garbage fails the calls it was serving with typed
 // errors and is started afresh for the next ones.
 //
+// # What runs is what was pinned
+//
+// Start opens the plugin file once, checks that descriptor and hashes it,
+// and the child executes that same descriptor (inherited as its fd 3, run
+// as /proc/self/fd/3), never the path again: renaming another file or
+// re-pointing a symbolic link onto the path after the check changes
+// nothing. "#!" scripts work too, as their interpreter can open the
+// inherited descriptor. exec_linux.go explains why this design and not a
+// private copy; it needs Linux and /proc, and elsewhere plugins are
+// refused.
+//
+// A plugin file is refused (an *UnsafePathError naming the culprit, its
+// mode and owner, and the fix) unless it, and every directory from / down
+// to it (through any symbolic link on the way), is owned by root or by the
+// user running Ringmaster and writable by neither its group nor others.
+// There is no exception for sticky shared directories such as /tmp. The
+// built-in executors (Spec.Self) are this process's own executable, run
+// from /proc/self/exe, so they need no pin and no check.
+//
 // # Environment
 //
 // A plugin does not inherit the host's environment, which may hold

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
@@ -20,7 +21,13 @@ import (
 var flakyBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ringmaster-host-test-")
+	// Started as a plugin of itself (TestSelfRunsThisExecutable).
+	if len(os.Args) > 1 && os.Args[1] == "serve-self" {
+		sdk.Serve(self{})
+		os.Exit(0)
+	}
+	// Not os.MkdirTemp("", ...): the host refuses plugins under /tmp.
+	dir, err := plugintest.MkdirTemp()
 	if err != nil {
 		panic(err)
 	}
@@ -31,6 +38,32 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// self is the executor this test binary serves when started as a plugin.
+type self struct{}
+
+func (self) Info(context.Context) (sdk.Info, error) { return sdk.Info{Name: "self", Version: "1"}, nil }
+
+func (self) Probe(context.Context, sdk.Target) (sdk.ProbeResult, error) {
+	return sdk.ProbeResult{}, nil
+}
+
+func (self) Exec(context.Context, sdk.Target, sdk.Command, func(sdk.Chunk)) (sdk.Result, error) {
+	return sdk.Result{}, nil
+}
+
+// The built-in executors run this process's own executable: Spec.Path is
+// only what the process is called, and is never opened.
+func TestSelfRunsThisExecutable(t *testing.T) {
+	p, err := host.Start(context.Background(), host.Spec{Name: "self", Self: true, Path: "/nonexistent/ringmaster", Args: []string{"serve-self"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if info, err := p.Info(context.Background()); err != nil || info.Name != "self" {
+		t.Fatalf("info %+v %v", info, err)
+	}
 }
 
 type logSink struct {
@@ -74,7 +107,7 @@ func TestTamperedPluginRefused(t *testing.T) {
 		t.Fatalf("unregistered binary: %v", err)
 	}
 	// A binary changed after it was registered.
-	copyBin := filepath.Join(t.TempDir(), "flaky")
+	copyBin := filepath.Join(plugintest.Dir(t), "flaky")
 	b, _ := os.ReadFile(flakyBin)
 	if err := os.WriteFile(copyBin, b, 0o755); err != nil {
 		t.Fatal(err)
