@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +29,10 @@ func newPluginCmd(a *app) *cobra.Command {
 }
 
 func newPluginInstallCmd(a *app) *cobra.Command {
-	var name string
+	var (
+		name         string
+		startTimeout time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "install PATH [--name NAME]",
 		Short: "Register an executor plugin binary and its SHA-256",
@@ -40,7 +44,8 @@ this digest is refused; install it again to accept a change.
 The file and every directory above it must be owned by root or by the user
 running ringmaster and be writable by no one else (so not under /tmp), or
 someone else could replace the plugin; such a plugin is refused, at install
-and at every start.`,
+and at every start. A file that has not completed the plugin handshake
+within --start-timeout is stopped, with anything it started, and refused.`,
 		Example: "  ringmaster plugin install /opt/ringmaster/plugins/ringmaster-executor-ssh\n  ringmaster exec pc1.rxx.nhs.uk --executor ssh -- hostname",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -57,7 +62,11 @@ and at every start.`,
 			if err != nil {
 				return fmt.Errorf("plugin install: %w", err)
 			}
-			p, err := host.Start(cmd.Context(), host.Spec{Name: filepath.Base(path), Path: path, SHA256: sum}, a.log)
+			p, err := host.Start(cmd.Context(), host.Spec{Name: filepath.Base(path), Path: path, SHA256: sum, StartTimeout: startTimeout}, a.log)
+			var slow *host.HandshakeError
+			if errors.As(err, &slow) && slow.Timeout > 0 {
+				return fmt.Errorf("%w (if it is a plugin that needs longer to start, raise --start-timeout)", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -83,6 +92,7 @@ and at every start.`,
 			return nil
 		},
 	}
+	cmd.Flags().DurationVar(&startTimeout, "start-timeout", host.DefaultStartTimeout, "refuse the file if it has not completed the plugin handshake within this long")
 	cmd.Flags().StringVar(&name, "name", "", "name to register it under: lower-case letters, digits, - and _ (default: the name it reports)")
 	return cmd
 }

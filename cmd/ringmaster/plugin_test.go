@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 )
 
@@ -51,5 +55,31 @@ func TestPluginListQuotesInvalidNames(t *testing.T) {
 	}
 	if out := o.String(); hasControl(out) || !strings.Contains(out, `"evil\x1b[2J"`) || !strings.Contains(out, "invalid name") || !strings.Contains(out, `"/opt/evil\x1b]0;x\a"`) {
 		t.Fatalf("plugin list wrote:\n%q", out)
+	}
+}
+
+// A file that never completes the handshake is refused within
+// --start-timeout, not after go-plugin's minute and whatever its children
+// take to exit.
+func TestPluginInstallRefusesNonPluginsPromptly(t *testing.T) {
+	s := newScript(t)
+	dir := plugintest.Dir(t)
+	for _, tc := range []struct{ name, body, want string }{
+		{"silent", "#!/bin/sh\nsleep 300\n", "did not speak the Ringmaster plugin protocol: it wrote no handshake within 1s (if it is a plugin that needs longer to start, raise --start-timeout)"},
+		{"chatty", "#!/bin/sh\necho 'hello \033[2J'\nsleep 300\n", `did not speak the Ringmaster plugin protocol: it wrote "hello \x1b[2J" where the handshake belongs`},
+	} {
+		path := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(path, []byte(tc.body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var o, e bytes.Buffer
+		began := time.Now()
+		code := run(context.Background(), []string{"plugin", "install", path, "--start-timeout", "1s"}, strings.NewReader(""), &o, &e, func(k string) string { return s.env[k] })
+		if took := time.Since(began); took > 15*time.Second {
+			t.Errorf("install %s: refused after %v", tc.name, took)
+		}
+		if code != 1 || !strings.Contains(e.String(), path+" "+tc.want) || hasControl(e.String()) || strings.Contains(e.String(), "Unrecognized remote plugin message") {
+			t.Errorf("install %s: exit %d, stderr %q; want exit 1 and %q", tc.name, code, e.String(), path+" "+tc.want)
+		}
 	}
 }

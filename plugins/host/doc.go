@@ -25,6 +25,15 @@
 // built-in executors (Spec.Self) are this process's own executable, run
 // from /proc/self/exe, so they need no pin and no check.
 //
+// # Starting
+//
+// A plugin has Spec.StartTimeout (DefaultStartTimeout, 10 s) to complete
+// go-plugin's handshake and answer Info. A file that says nothing for that
+// long, exits, writes something else or speaks another protocol version is
+// killed with its whole process group and refused with a *HandshakeError
+// (errors.Is ErrNotPlugin) that names the file and quotes what it wrote;
+// go-plugin's own multi-line diagnostics never reach the caller.
+//
 // # Environment
 //
 // A plugin does not inherit the host's environment, which may hold

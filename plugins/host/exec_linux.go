@@ -93,7 +93,9 @@ func openSelf() (*os.File, error) {
 }
 
 // command returns the command that runs the verified file f with argv0
-// and args: see the comment at the top of this file.
+// and args: see the comment at the top of this file. The plugin gets its
+// own process group, so that one that fails to start can be killed with
+// everything it started (killGroup).
 func command(f *os.File, argv0 string, args []string, env []string) (*exec.Cmd, error) {
 	if _, err := os.Stat(childFD); err != nil {
 		return nil, fmt.Errorf("plugins are run through /proc/self/fd: %w (is /proc mounted?)", err)
@@ -102,7 +104,17 @@ func command(f *os.File, argv0 string, args []string, env []string) (*exec.Cmd, 
 	cmd.Args[0] = argv0
 	cmd.Env = env
 	cmd.ExtraFiles = []*os.File{f}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	return cmd, nil
+}
+
+// killGroup kills the process group of a started command: the plugin and
+// anything it started that still holds its stdout or stderr, which would
+// otherwise keep go-plugin's Kill waiting for as long as it lives.
+func killGroup(cmd *exec.Cmd) {
+	if cmd.Process != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 }
 
 func digest(f *os.File) ([]byte, error) {

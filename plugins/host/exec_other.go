@@ -23,4 +23,6 @@ func openSelf() (*os.File, error) { return nil, errNeedsLinux }
 
 func command(*os.File, string, []string, []string) (*exec.Cmd, error) { return nil, errNeedsLinux }
 
+func killGroup(*exec.Cmd) {}
+
 func digest(*os.File) ([]byte, error) { return nil, errNeedsLinux }

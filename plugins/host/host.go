@@ -31,6 +31,10 @@ type Spec struct {
 	// inode is the one already running here, so there is nothing to pin or
 	// to check.
 	Self bool
+	// StartTimeout bounds the start: the handshake and the first Info call
+	// (default DefaultStartTimeout). A file that says nothing for that
+	// long is killed, with anything it started, and refused.
+	StartTimeout time.Duration
 	// CallTimeout bounds a single call that has no deadline of its own, so a
 	// hung plugin cannot hold a caller forever (default 10 minutes).
 	CallTimeout time.Duration
@@ -88,6 +92,9 @@ func Start(ctx context.Context, spec Spec, log *slog.Logger) (*Plugin, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if spec.StartTimeout <= 0 {
+		spec.StartTimeout = DefaultStartTimeout
+	}
 	if spec.CallTimeout <= 0 {
 		spec.CallTimeout = 10 * time.Minute
 	}
@@ -95,6 +102,8 @@ func Start(ctx context.Context, spec Spec, log *slog.Logger) (*Plugin, error) {
 	if _, err := p.current(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, spec.StartTimeout)
+	defer cancel()
 	if _, err := p.Info(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
@@ -181,14 +190,19 @@ func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
 		// file by the time it runs. openPlugin checked what cmd runs.
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
+		StartTimeout:     p.spec.StartTimeout,
 		SkipHostEnv:      true, // go-plugin would otherwise append the host's whole environment to cmd.Env
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: p.spec.Name, Output: &slogWriter{log: p.log}, JSONFormat: true, Level: hclog.Debug}),
 		Managed:          false,
 	})
 	rpc, err := client.Client()
 	if err != nil {
-		client.Kill()
-		return nil, nil, fmt.Errorf("start: %w", err)
+		killGroup(cmd)
+		// Kill waits for go-plugin's goroutines, which wait for the pipes
+		// to close; a process that left the group could hold them, and
+		// that wait must not hold the caller.
+		go client.Kill()
+		return nil, nil, startError(argv0, p.spec.StartTimeout, err)
 	}
 	return client, rpc, nil
 }
