@@ -158,6 +158,10 @@ func (p *Plugin) current() (sdk.Executor, error) {
 	return x, nil
 }
 
+// killWait bounds the wait for go-plugin to finish with a plugin that
+// failed to start, once its process group has been killed.
+const killWait = 2 * time.Second
+
 // launch opens the plugin file, checks it and starts exactly what it
 // checked (see exec_linux.go), and completes go-plugin's handshake.
 func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
@@ -182,6 +186,7 @@ func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	logw := &slogWriter{log: p.log}
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(nil),
@@ -192,16 +197,27 @@ func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
 		AutoMTLS:         true,
 		StartTimeout:     p.spec.StartTimeout,
 		SkipHostEnv:      true, // go-plugin would otherwise append the host's whole environment to cmd.Env
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: p.spec.Name, Output: &slogWriter{log: p.log}, JSONFormat: true, Level: hclog.Debug}),
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: p.spec.Name, Output: logw, JSONFormat: true, Level: hclog.Debug}),
 		Managed:          false,
 	})
 	rpc, err := client.Client()
 	if err != nil {
 		killGroup(cmd)
-		// Kill waits for go-plugin's goroutines, which wait for the pipes
-		// to close; a process that left the group could hold them, and
-		// that wait must not hold the caller.
-		go client.Kill()
+		// Kill waits for go-plugin's goroutines, which wait for the
+		// plugin's stdout and stderr to close. With the group dead that is
+		// at once, but a process that left the group could hold them for
+		// as long as it lives, and that must not hold the caller.
+		killed := make(chan struct{})
+		go func() {
+			client.Kill()
+			close(killed)
+		}()
+		select {
+		case <-killed:
+		case <-time.After(killWait):
+			p.log.Warn("a process the plugin started left its process group and holds its output open")
+		}
+		logw.close()
 		return nil, nil, startError(argv0, p.spec.StartTimeout, err)
 	}
 	return client, rpc, nil
@@ -262,14 +278,26 @@ func (p *Plugin) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func
 // slogWriter re-logs go-plugin's JSON hclog lines (its own and the
 // plugin's stderr) through slog.
 type slogWriter struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	buf []byte
+	log    *slog.Logger
+	mu     sync.Mutex
+	buf    []byte
+	closed bool
+}
+
+// close drops whatever is written from now on: go-plugin may still log
+// about a plugin whose start the caller has already been told failed.
+func (w *slogWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
 }
 
 func (w *slogWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return len(b), nil
+	}
 	w.buf = append(w.buf, b...)
 	for {
 		i := bytes.IndexByte(w.buf, '\n')

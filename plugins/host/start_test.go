@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,5 +76,44 @@ func TestNotAPluginRefused(t *testing.T) {
 				t.Errorf("refused after %v, want within %v", took, limit)
 			}
 		})
+	}
+}
+
+// A process that left the plugin's process group escapes the kill and
+// holds the plugin's stdout and stderr open; the start must still fail
+// within its bound rather than wait for that process.
+func TestEscapedChildDoesNotHoldStart(t *testing.T) {
+	if _, err := exec.LookPath("setsid"); err != nil {
+		t.Skip("needs setsid(1)")
+	}
+	dir := plugintest.Dir(t)
+	pidFile := filepath.Join(dir, "escaped.pid")
+	path := filepath.Join(dir, "not-a-plugin")
+	body := "#!/bin/sh\nsetsid sh -c 'echo $$ > " + pidFile + "; exec sleep 300' &\nsleep 300\n"
+	if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	sum, err := host.CheckFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	_, err = host.Start(context.Background(), host.Spec{Name: "x", Path: path, SHA256: sum, StartTimeout: time.Second}, nil)
+	took := time.Since(began)
+	if !errors.Is(err, host.ErrNotPlugin) {
+		t.Fatalf("start: %v", err)
+	}
+	if _, statErr := os.Stat(pidFile); statErr != nil {
+		t.Fatalf("the escaped process never started, so this proved nothing: %v", statErr)
+	}
+	if limit := 20 * time.Second; took > limit {
+		t.Fatalf("refused after %v, want within %v", took, limit)
 	}
 }
