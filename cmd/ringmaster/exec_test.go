@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 )
@@ -158,7 +159,7 @@ func TestProbe(t *testing.T) {
 }
 
 func TestPluginCommands(t *testing.T) {
-	dir := t.TempDir()
+	dir := plugintest.Dir(t) // not t.TempDir(): plugins under /tmp are refused
 	bin := filepath.Join(dir, "flaky")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../plugins/host/testdata/flaky").CombinedOutput(); err != nil {
 		t.Fatalf("build the test plugin: %v\n%s", err, out)
@@ -170,11 +171,36 @@ func TestPluginCommands(t *testing.T) {
 		code := run(context.Background(), args, strings.NewReader(""), &o, &e, env)
 		return o.String(), e.String(), code
 	}
+	// In a directory others can write, it is refused before it runs.
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(bin, filepath.Join(shared, "flaky")); err != nil {
+		t.Fatal(err)
+	}
+	if _, e, code := runOut("plugin", "install", filepath.Join(shared, "flaky")); code != 1 ||
+		!strings.Contains(e, "directory "+shared+" (mode 0757") || !strings.Contains(e, "fix: chmod go-w "+shared) {
+		t.Fatalf("install from a directory others can write: %q %d", e, code)
+	}
 	if o, e, code := runOut("plugin", "install", bin); code != 0 || !strings.Contains(o, "installed plugin flaky 1.0.0") {
 		t.Fatalf("install: %q %q %d", o, e, code)
 	}
 	if o, _, _ := runOut("plugin", "list"); !strings.Contains(o, "flaky") || !strings.Contains(o, "ok") || !strings.Contains(o, "winrm") {
 		t.Fatalf("list: %q", o)
+	}
+	// Its directory opened to others: listed as refused, naming the directory.
+	if err := os.Chmod(dir, 0o757); err != nil {
+		t.Fatal(err)
+	}
+	if o, _, _ := runOut("plugin", "list"); !strings.Contains(o, "refused: "+dir+" has mode 0757") {
+		t.Fatalf("list with the plugin's directory writable by others: %q", o)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
 	}
 	// Tamper with the binary: listed as changed, and refused.
 	b, _ := os.ReadFile(bin)

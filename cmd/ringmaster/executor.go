@@ -50,17 +50,10 @@ func newExecutorPluginCmd() *cobra.Command {
 }
 
 // startBuiltinExecutor runs a built-in executor out of process, from this
-// very binary, checked by its SHA-256 like any plugin.
+// very binary: the host executes the file this process is running, so
+// there is nothing to pin.
 func startBuiltinExecutor(ctx context.Context, name string, log *slog.Logger) (*host.Plugin, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find this executable: %w", err)
-	}
-	sum, err := host.FileSHA256(self)
-	if err != nil {
-		return nil, err
-	}
-	return host.Start(ctx, host.Spec{Name: name, Path: self, Args: []string{"executor-plugin", name}, SHA256: sum}, log)
+	return host.Start(ctx, host.Spec{Name: name, Self: true, Args: []string{"executor-plugin", name}}, log)
 }
 
 // target builds how to reach a device: its address (else hostname), HTTPS

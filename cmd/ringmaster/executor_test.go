@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk/conformance"
@@ -20,11 +21,11 @@ import (
 // built-in WinRM executor as a plugin of itself, and runs the conformance
 // kit through that process boundary against the simulated fleet.
 func TestBuiltinWinRMExecutorOutOfProcess(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "ringmaster")
+	bin := filepath.Join(plugintest.Dir(t), "ringmaster") // not t.TempDir(): plugins under /tmp are refused
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	sum, err := host.FileSHA256(bin)
+	sum, err := host.CheckFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}

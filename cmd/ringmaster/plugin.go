@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,26 +29,44 @@ func newPluginCmd(a *app) *cobra.Command {
 }
 
 func newPluginInstallCmd(a *app) *cobra.Command {
-	var name string
+	var (
+		name         string
+		startTimeout time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "install PATH [--name NAME]",
 		Short: "Register an executor plugin binary and its SHA-256",
 		Long: `Register an executor plugin: its path and the SHA-256 of the binary as it is
 now. The plugin is started once to check it speaks the protocol; its name is
 the one it reports unless --name is given. Later, a binary that no longer has
-this digest is refused; install it again to accept a change.`,
+this digest is refused; install it again to accept a change.
+
+The file and every directory above it must be owned by root or by the user
+running ringmaster and be writable by no one else (so not under /tmp), or
+someone else could replace the plugin; such a plugin is refused, at install
+and at every start. A file that has not completed the plugin handshake
+within --start-timeout is stopped, with anything it started, and refused.`,
 		Example: "  ringmaster plugin install /opt/ringmaster/plugins/ringmaster-executor-ssh\n  ringmaster exec pc1.rxx.nhs.uk --executor ssh -- hostname",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
+			if name != "" {
+				if err := host.CheckName(name, builtinNames()...); err != nil {
+					return usageError{err}
+				}
+			}
 			path, err := filepath.Abs(argv[0])
 			if err != nil {
 				return err
 			}
-			sum, err := host.FileSHA256(path)
+			sum, err := host.CheckFile(path)
 			if err != nil {
 				return fmt.Errorf("plugin install: %w", err)
 			}
-			p, err := host.Start(cmd.Context(), host.Spec{Name: filepath.Base(path), Path: path, SHA256: sum}, a.log)
+			p, err := host.Start(cmd.Context(), host.Spec{Name: filepath.Base(path), Path: path, SHA256: sum, StartTimeout: startTimeout}, a.log)
+			var slow *host.HandshakeError
+			if errors.As(err, &slow) && slow.Timeout > 0 {
+				return fmt.Errorf("%w (if it is a plugin that needs longer to start, raise --start-timeout)", err)
+			}
 			if err != nil {
 				return err
 			}
@@ -52,10 +76,10 @@ this digest is refused; install it again to accept a change.`,
 				return err
 			}
 			if name == "" {
+				if err := host.CheckName(info.Name, builtinNames()...); err != nil {
+					return usagef("%s reports a name that cannot be registered (%w); give --name", path, err)
+				}
 				name = info.Name
-			}
-			if name == "winrm" {
-				return usagef("the name winrm belongs to the built-in executor; give --name")
 			}
 			s, err := a.open(cmd.Context())
 			if err != nil {
@@ -64,11 +88,12 @@ this digest is refused; install it again to accept a change.`,
 			if err := s.InstallPlugin(cmd.Context(), sqlite.PluginRecord{Name: name, Path: path, SHA256: sum}); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", name, info.Version, path, sum)
+			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", name, printable(info.Version), path, sum)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "name to register it under (default: the name it reports)")
+	cmd.Flags().DurationVar(&startTimeout, "start-timeout", host.DefaultStartTimeout, "refuse the file if it has not completed the plugin handshake within this long")
+	cmd.Flags().StringVar(&name, "name", "", "name to register it under: lower-case letters, digits, - and _ (default: the name it reports)")
 	return cmd
 }
 
@@ -92,12 +117,24 @@ func newPluginListCmd(a *app) *cobra.Command {
 			fmt.Fprintln(tw, "winrm\tbuilt in\t-\t(this binary)")
 			for _, p := range ps {
 				status := "ok"
-				if sum, err := host.FileSHA256(p.Path); err != nil {
+				var unsafe *host.UnsafePathError
+				switch sum, err := host.CheckFile(p.Path); {
+				case errors.As(err, &unsafe):
+					status = fmt.Sprintf("refused: %s has mode %04o, owner uid %d", unsafe.Path, unsafe.Mode, unsafe.UID)
+				case errors.Is(err, fs.ErrNotExist):
 					status = "missing"
-				} else if sum != p.SHA256 {
+				case err != nil:
+					status = "refused: " + err.Error()
+				case sum != p.SHA256:
 					status = "changed: refused until reinstalled"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, status, p.SHA256[:16]+"...", p.Path)
+				name := p.Name
+				if err := host.CheckName(name, builtinNames()...); err != nil {
+					// Registered before names were checked: shown quoted, so
+					// that it cannot write to the terminal.
+					name, status = strconv.Quote(name), "invalid name: remove it and install again with --name"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, status, p.SHA256[:16]+"...", printable(p.Path))
 			}
 			return tw.Flush()
 		},
@@ -123,6 +160,21 @@ func newPluginRemoveCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// builtinNames are the names plugins cannot take.
+func builtinNames() []string {
+	return slices.Sorted(maps.Keys(builtinExecutors))
+}
+
+// printable returns s as it is if it is printable, else quoted, so that
+// text from a plugin or an old registry cannot write escapes to a
+// terminal.
+func printable(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
 }
 
 // startExecutor starts the named executor: the built-in WinRM one, or a

@@ -1,10 +1,3 @@
-// Package host runs executor plugins for Ringmaster: it starts a plugin
-// binary through hashicorp/go-plugin (gRPC, the sdk handshake and protocol
-// version, AutoMTLS), refuses a binary whose SHA-256 is not the one
-// registered for it, routes the plugin's hclog output into slog, and keeps
-// the plugin's failures out of the orchestrator: a plugin that crashes,
-// hangs or answers garbage fails the calls it was serving with typed
-// errors and is started afresh for the next ones.
 package host
 
 import (
@@ -13,12 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"sync"
 	"time"
 
@@ -28,21 +19,47 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
-// ErrChecksum reports a plugin binary that is not the one registered.
-var ErrChecksum = errors.New("plugin binary does not match its registered SHA-256")
-
 // Spec says how to start one plugin.
 type Spec struct {
 	Name   string   // for logs and errors
-	Path   string   // the binary
+	Path   string   // the plugin file, an absolute path; with Self, only the name the process is given (argv[0])
 	Args   []string // e.g. the built-in executor's hidden subcommand
-	SHA256 string   // hex digest the binary must have
+	SHA256 string   // hex digest the file must have; not used with Self
+	// Self runs the executable this process is running, from
+	// /proc/self/exe, instead of a file: the built-in executors are this
+	// binary re-executed. Its path may since hold another file, but the
+	// inode is the one already running here, so there is nothing to pin or
+	// to check.
+	Self bool
+	// StartTimeout bounds the start: the handshake and the first Info call
+	// (default DefaultStartTimeout). A file that says nothing for that
+	// long is killed, with anything it started, and refused.
+	StartTimeout time.Duration
 	// CallTimeout bounds a single call that has no deadline of its own, so a
 	// hung plugin cannot hold a caller forever (default 10 minutes).
 	CallTimeout time.Duration
 }
 
-// FileSHA256 returns the hex SHA-256 of a file, for registering a plugin.
+// CheckFile opens the plugin file at path as Start does, refuses it on the
+// same grounds (a relative path, not a regular file, or an
+// *UnsafePathError: the file or a directory above it could be changed by
+// someone other than root and this user) and returns the hex SHA-256 of
+// what it opened, to register.
+func CheckFile(path string) (string, error) {
+	f, err := openChecked(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sum, err := digest(f)
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(sum), nil
+}
+
+// FileSHA256 returns the hex SHA-256 of whatever is at path now, with none
+// of CheckFile's checks; register plugins with CheckFile.
 func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -75,6 +92,9 @@ func Start(ctx context.Context, spec Spec, log *slog.Logger) (*Plugin, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if spec.StartTimeout <= 0 {
+		spec.StartTimeout = DefaultStartTimeout
+	}
 	if spec.CallTimeout <= 0 {
 		spec.CallTimeout = 10 * time.Minute
 	}
@@ -82,6 +102,8 @@ func Start(ctx context.Context, spec Spec, log *slog.Logger) (*Plugin, error) {
 	if _, err := p.current(); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, spec.StartTimeout)
+	defer cancel()
 	if _, err := p.Info(ctx); err != nil {
 		p.Close()
 		return nil, fmt.Errorf("plugin %s: %w", spec.Name, err)
@@ -118,37 +140,9 @@ func (p *Plugin) current() (sdk.Executor, error) {
 		p.restarts++
 		p.log.Warn("restarting executor plugin")
 	}
-	sum, err := hex.DecodeString(p.spec.SHA256)
-	if err != nil || len(sum) != sha256.Size {
-		return nil, fmt.Errorf("plugin %s: registered SHA-256 %q is not a hex SHA-256", p.spec.Name, p.spec.SHA256)
-	}
-	actual, err := FileSHA256(p.spec.Path)
+	client, rpc, err := p.launch()
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, err)
-	}
-	if actual != p.spec.SHA256 {
-		return nil, fmt.Errorf("plugin %s (%s): %w: registered %s, the file is %s; reinstall it with `ringmaster plugin install` if the change is yours",
-			p.spec.Name, p.spec.Path, ErrChecksum, p.spec.SHA256, actual)
-	}
-	cmd := exec.Command(p.spec.Path, p.spec.Args...)
-	cmd.Env = pluginEnv() // nothing secret reaches a plugin through its environment
-	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.PluginSets(nil),
-		Cmd:              cmd,
-		SecureConfig:     &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()},
-		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
-		Logger:           hclog.New(&hclog.LoggerOptions{Name: p.spec.Name, Output: &slogWriter{log: p.log}, JSONFormat: true, Level: hclog.Debug}),
-		Managed:          false,
-	})
-	rpc, err := client.Client()
-	if err != nil {
-		client.Kill()
-		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-			return nil, fmt.Errorf("plugin %s: %w", p.spec.Name, ErrChecksum)
-		}
-		return nil, fmt.Errorf("plugin %s: start: %w", p.spec.Name, err)
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
@@ -164,16 +158,69 @@ func (p *Plugin) current() (sdk.Executor, error) {
 	return x, nil
 }
 
-// pluginEnv is the environment a plugin starts with: the host's, without
-// Ringmaster's own settings (database, key file).
-func pluginEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !bytes.HasPrefix([]byte(kv), []byte("RINGMASTER_")) {
-			env = append(env, kv)
+// killWait bounds the wait for go-plugin to finish with a plugin that
+// failed to start, once its process group has been killed.
+const killWait = 2 * time.Second
+
+// launch opens the plugin file, checks it and starts exactly what it
+// checked (see exec_linux.go), and completes go-plugin's handshake.
+func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
+	var (
+		f     *os.File
+		err   error
+		argv0 = p.spec.Path
+	)
+	if p.spec.Self {
+		f, err = openSelf()
+		if argv0 == "" {
+			argv0 = os.Args[0]
 		}
+	} else {
+		f, err = openPlugin(p.spec.Path, p.spec.SHA256)
 	}
-	return env
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close() // once started, the child has its own descriptor
+	cmd, err := command(f, argv0, p.spec.Args, pluginEnv(os.Environ()))
+	if err != nil {
+		return nil, nil, err
+	}
+	logw := &slogWriter{log: p.log}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.PluginSets(nil),
+		Cmd:              cmd,
+		// No SecureConfig: it hashes cmd.Path, a path that may hold another
+		// file by the time it runs. openPlugin checked what cmd runs.
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		StartTimeout:     p.spec.StartTimeout,
+		SkipHostEnv:      true, // go-plugin would otherwise append the host's whole environment to cmd.Env
+		Logger:           hclog.New(&hclog.LoggerOptions{Name: p.spec.Name, Output: logw, JSONFormat: true, Level: hclog.Debug}),
+		Managed:          false,
+	})
+	rpc, err := client.Client()
+	if err != nil {
+		killGroup(cmd)
+		// Kill waits for go-plugin's goroutines, which wait for the
+		// plugin's stdout and stderr to close. With the group dead that is
+		// at once, but a process that left the group could hold them for
+		// as long as it lives, and that must not hold the caller.
+		killed := make(chan struct{})
+		go func() {
+			client.Kill()
+			close(killed)
+		}()
+		select {
+		case <-killed:
+		case <-time.After(killWait):
+			p.log.Warn("a process the plugin started left its process group and holds its output open")
+		}
+		logw.close()
+		return nil, nil, startError(argv0, p.spec.StartTimeout, err)
+	}
+	return client, rpc, nil
 }
 
 // call runs f on the current plugin; if the plugin failed while serving it
@@ -231,14 +278,26 @@ func (p *Plugin) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func
 // slogWriter re-logs go-plugin's JSON hclog lines (its own and the
 // plugin's stderr) through slog.
 type slogWriter struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	buf []byte
+	log    *slog.Logger
+	mu     sync.Mutex
+	buf    []byte
+	closed bool
+}
+
+// close drops whatever is written from now on: go-plugin may still log
+// about a plugin whose start the caller has already been told failed.
+func (w *slogWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
 }
 
 func (w *slogWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.closed {
+		return len(b), nil
+	}
 	w.buf = append(w.buf, b...)
 	for {
 		i := bytes.IndexByte(w.buf, '\n')

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
@@ -20,7 +21,13 @@ import (
 var flakyBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "ringmaster-host-test-")
+	// Started as a plugin of itself (TestSelfRunsThisExecutable).
+	if len(os.Args) > 1 && os.Args[1] == "serve-self" {
+		sdk.Serve(self{})
+		os.Exit(0)
+	}
+	// Not os.MkdirTemp("", ...): the host refuses plugins under /tmp.
+	dir, err := plugintest.MkdirTemp()
 	if err != nil {
 		panic(err)
 	}
@@ -31,6 +38,32 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// self is the executor this test binary serves when started as a plugin.
+type self struct{}
+
+func (self) Info(context.Context) (sdk.Info, error) { return sdk.Info{Name: "self", Version: "1"}, nil }
+
+func (self) Probe(context.Context, sdk.Target) (sdk.ProbeResult, error) {
+	return sdk.ProbeResult{}, nil
+}
+
+func (self) Exec(context.Context, sdk.Target, sdk.Command, func(sdk.Chunk)) (sdk.Result, error) {
+	return sdk.Result{}, nil
+}
+
+// The built-in executors run this process's own executable: Spec.Path is
+// only what the process is called, and is never opened.
+func TestSelfRunsThisExecutable(t *testing.T) {
+	p, err := host.Start(context.Background(), host.Spec{Name: "self", Self: true, Path: "/nonexistent/ringmaster", Args: []string{"serve-self"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if info, err := p.Info(context.Background()); err != nil || info.Name != "self" {
+		t.Fatalf("info %+v %v", info, err)
+	}
 }
 
 type logSink struct {
@@ -74,7 +107,7 @@ func TestTamperedPluginRefused(t *testing.T) {
 		t.Fatalf("unregistered binary: %v", err)
 	}
 	// A binary changed after it was registered.
-	copyBin := filepath.Join(t.TempDir(), "flaky")
+	copyBin := filepath.Join(plugintest.Dir(t), "flaky")
 	b, _ := os.ReadFile(flakyBin)
 	if err := os.WriteFile(copyBin, b, 0o755); err != nil {
 		t.Fatal(err)
@@ -133,16 +166,41 @@ func TestPluginLogsReachSlog(t *testing.T) {
 	}
 }
 
-func TestNoRingmasterSettingsInPluginEnvironment(t *testing.T) {
-	t.Setenv("RINGMASTER_KEY_FILE", "/secret/key")
-	t.Setenv("RINGMASTER_DB", "/var/lib/ringmaster.db")
+func TestPluginEnvironmentIsAllowListed(t *testing.T) {
+	for name, value := range map[string]string{
+		"RINGMASTER_KEY_FILE":   "/secret/key",
+		"RINGMASTER_DB":         "/var/lib/ringmaster.db",
+		"WINRM_PASSWORD":        "hunter2",
+		"AWS_SECRET_ACCESS_KEY": "x",
+		"HTTPS_PROXY":           "http://u:pw@proxy:3128",
+		"LD_PRELOAD":            "/tmp/evil.so",
+		"TZ":                    "Europe/London",
+		"LC_TIME":               "en_GB.UTF-8",
+	} {
+		t.Setenv(name, value)
+	}
 	p := start(t, nil)
 	res, err := p.Exec(context.Background(), sdk.Target{}, sdk.Command{Script: "env"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(res.Stdout), "RINGMASTER_KEY_FILE") || strings.Contains(string(res.Stdout), "RINGMASTER_DB") {
-		t.Fatalf("the plugin saw Ringmaster's settings:\n%s", res.Stdout)
+	seen := map[string]bool{}
+	for _, name := range strings.Split(string(res.Stdout), "\n") {
+		seen[name] = true
+	}
+	// go-plugin's own variables, then the allow-list.
+	allowed := map[string]bool{sdk.Handshake.MagicCookieKey: true, "PLUGIN_MIN_PORT": true, "PLUGIN_MAX_PORT": true,
+		"PLUGIN_PROTOCOL_VERSIONS": true, "PLUGIN_CLIENT_CERT": true,
+		"PATH": true, "HOME": true, "TMPDIR": true, "TZ": true, "LANG": true, "LANGUAGE": true, "SSL_CERT_FILE": true, "SSL_CERT_DIR": true}
+	for name := range seen {
+		if !allowed[name] && !strings.HasPrefix(name, "LC_") {
+			t.Errorf("the plugin saw %s", name)
+		}
+	}
+	for _, name := range []string{"PATH", "TZ", "LC_TIME", sdk.Handshake.MagicCookieKey} {
+		if !seen[name] {
+			t.Errorf("the plugin did not get %s; it saw %q", name, res.Stdout)
+		}
 	}
 }
 

@@ -1,7 +1,7 @@
 // Command flaky is a test executor plugin that misbehaves on request:
 // Exec "crash" exits the process, "hang" never returns, "garbage" answers
-// with an error kind no host knows, "env" prints the names of its
-// environment variables; anything else is echoed.
+// with an error kind no host knows, "env" writes the names of its
+// environment variables to stdout, one a line; anything else is echoed.
 package main
 
 import (
@@ -41,7 +41,7 @@ func (f flaky) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func(s
 			names = append(names, name)
 		}
 		sort.Strings(names)
-		return sdk.Result{Stdout: []byte(strings.Join(names, "\n"))}, nil
+		c.Script = strings.Join(names, "\n")
 	}
 	if out != nil {
 		out(sdk.Chunk{Stream: sdk.Stdout, Data: []byte(c.Script)})
