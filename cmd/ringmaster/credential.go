@@ -15,6 +15,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 // keyFile is the key file's path: $RINGMASTER_KEY_FILE, else the
@@ -31,38 +32,6 @@ func (a *app) keyFile() string {
 		db = "ringmaster.db"
 	}
 	return db + ".key"
-}
-
-// keyMismatch is the error for a key file whose key is not the one the
-// stored credentials were sealed with.
-func keyMismatch(path string) error {
-	return fmt.Errorf("%w (set RINGMASTER_KEY_FILE to the file of the key they were sealed with)", &credential.KeyMismatchError{Path: path})
-}
-
-// unsealingKeyring loads the key that opens the stored credentials, for
-// commands that only read them (exec, probe, run, playbook run): it never
-// creates a key, and refuses a key file others may read or write and a
-// key other than the one whose check value is recorded with the
-// credentials. legacy says that none is recorded (a database from before
-// check values): the caller records it once the key opens a credential.
-func (a *app) unsealingKeyring(ctx context.Context, s *sqlite.Store) (k *credential.Keyring, legacy bool, err error) {
-	path := a.keyFile()
-	check, n, err := s.KeyCheck(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	k, err = credential.LoadKey(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("%w: the %s cannot be opened without the key they were sealed with (set RINGMASTER_KEY_FILE to its file)",
-			err, plural(n, "stored credential", "stored credentials"))
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	if check != nil && !k.Matches(check) {
-		return nil, false, keyMismatch(path)
-	}
-	return k, check == nil, nil
 }
 
 // sealingKeyring loads the key a new credential is sealed with. Only
@@ -96,7 +65,7 @@ func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Store) (*credential.
 	case n == 0:
 		return k, nil
 	case check != nil && !k.Matches(check):
-		return nil, keyMismatch(path)
+		return nil, targets.KeyMismatch(path)
 	case check == nil:
 		// From before check values: the key must open what is stored.
 		creds, err := s.Credentials(ctx)
@@ -109,11 +78,11 @@ func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Store) (*credential.
 				return nil, err
 			}
 			if _, err := k.Open(c.Name, c.Sealed); err != nil {
-				return nil, keyMismatch(path)
+				return nil, targets.KeyMismatch(path)
 			}
 		}
 		if err := s.RecordKeyCheck(ctx, k.Check()); errors.Is(err, inventory.ErrConflict) {
-			return nil, keyMismatch(path)
+			return nil, targets.KeyMismatch(path)
 		} else if err != nil {
 			return nil, err
 		}
@@ -172,7 +141,7 @@ key file that group or others may read or write is refused.`,
 			}
 			err = s.AddCredential(ctx, c.Name, c.Username, k.Seal(c.Name, c.Secret), k.Check())
 			if errors.Is(err, inventory.ErrConflict) { // another key's credential came meanwhile
-				return keyMismatch(a.keyFile())
+				return targets.KeyMismatch(a.keyFile())
 			}
 			if err != nil {
 				return err

@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
+	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 // builtinExecutors are served by this binary itself, re-executed as a
@@ -49,22 +48,13 @@ func newExecutorPluginCmd() *cobra.Command {
 	}
 }
 
-// startBuiltinExecutor runs a built-in executor out of process, from this
-// very binary: the host executes the file this process is running, so
-// there is nothing to pin.
-func startBuiltinExecutor(ctx context.Context, name string, log *slog.Logger) (*host.Plugin, error) {
-	return host.Start(ctx, host.Spec{Name: name, Self: true, Args: []string{"executor-plugin", name}}, log)
-}
-
-// target builds how to reach a device: its address (else hostname), HTTPS
-// when the port is 5986 or --https says so, and the device's credential,
-// else its organisation's.
+// target builds how to reach a device (see targets.Resolver.Target).
 func (a *app) target(ctx context.Context, d *inventory.Device, o targetFlags) (sdk.Target, error) {
-	r, err := a.newTargets(ctx, o)
+	r, err := a.resolver(ctx, o)
 	if err != nil {
 		return sdk.Target{}, err
 	}
-	return r.target(ctx, d)
+	return r.Target(ctx, d)
 }
 
 // reach looks a device up in the inventory, builds its target and starts
@@ -78,11 +68,15 @@ func (a *app) reach(ctx context.Context, hostname string, o targetFlags) (invent
 	if err != nil {
 		return inventory.Device{}, sdk.Target{}, nil, err
 	}
-	t, err := a.target(ctx, &d, o)
+	r, err := a.resolver(ctx, o)
 	if err != nil {
 		return inventory.Device{}, sdk.Target{}, nil, err
 	}
-	x, err := a.startExecutor(ctx, o.executor)
+	t, err := r.Target(ctx, &d)
+	if err != nil {
+		return inventory.Device{}, sdk.Target{}, nil, err
+	}
+	x, err := r.StartExecutor(ctx)
 	if err != nil {
 		return inventory.Device{}, sdk.Target{}, nil, err
 	}
@@ -99,123 +93,75 @@ func (a *app) writeChunk(c sdk.Chunk) {
 	_, _ = w.Write(c.Data)
 }
 
-// targets resolves devices to targets, opening each credential once.
-type targets struct {
-	a     *app
-	o     targetFlags
-	ca    []byte
-	orgs  map[string]string // org code -> default credential
-	creds map[string][2]string
-	keys  *credential.Keyring
-	// unchecked: no check value is recorded for the stored credentials'
-	// key yet (a database from before them); keys records it on first use.
-	unchecked bool
-}
-
-func (a *app) newTargets(ctx context.Context, o targetFlags) (*targets, error) {
+// resolver builds the targets.Resolver for the target flags over the
+// inventory, printing the warning forced Basic authentication calls for,
+// and putting errors in the flags' terms.
+func (a *app) resolver(ctx context.Context, o targetFlags) (*targets.Resolver, error) {
 	s, err := a.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := o.checkAuth(a.stderr); err != nil {
-		return nil, err
-	}
-	r := &targets{a: a, o: o, orgs: map[string]string{}, creds: map[string][2]string{}}
-	orgs, err := s.Organisations(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, org := range orgs {
-		r.orgs[org.Code] = org.Credential
-	}
-	if o.caFile != "" {
-		if r.ca, err = a.fileLimit().ReadFile(o.caFile); err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
-		}
-	}
-	opts := map[string]string{}
-	for k, v := range o.options {
-		if file, ok := strings.CutPrefix(v, "@"); ok {
-			b, err := a.fileLimit().ReadFile(file)
-			if err != nil {
-				return nil, fmt.Errorf("--option %s: %w", k, err)
-			}
-			v = string(b)
-		}
-		opts[k] = v
-	}
-	if o.basicWithoutTLS {
-		opts[winrm.OptionAllowBasicWithoutTLS] = "true"
-	}
-	r.o.options = opts
-	return r, nil
-}
-
-// checkAuth refuses Basic authentication where the password would cross
-// the network readable (plain HTTP, or TLS whose certificate is not
-// verified) unless --allow-basic-without-tls says so, and then warns.
-// Devices whose address is on port 5986 use HTTPS too, but --auth basic
-// asks for --https so that the choice is explicit for every device.
-func (o *targetFlags) checkAuth(stderr io.Writer) error {
-	if !strings.EqualFold(o.auth, "basic") {
-		return nil
-	}
-	exposed := !o.https || o.insecure
+	opts := o.targetOptions()
+	warning, err := opts.CheckAuth()
+	var basic *targets.BasicAuthError
 	switch {
-	case exposed && !o.basicWithoutTLS && !o.https:
-		return usagef("--auth basic without --https would send passwords in clear: add --https (with --ca-file if the devices' certificates are from a private CA), use --auth ntlm, or add --allow-basic-without-tls to accept that")
-	case exposed && !o.basicWithoutTLS:
-		return usagef("--auth basic with --insecure-skip-verify would hand passwords to whoever answers: verify certificates (--ca-file), use --auth ntlm, or add --allow-basic-without-tls to accept that")
-	case exposed:
-		fmt.Fprintln(stderr, "warning: --allow-basic-without-tls: passwords cross the network where anyone on the path can read them")
+	case errors.As(err, &basic) && basic.Unverified:
+		return nil, usagef("--auth basic with --insecure-skip-verify would hand passwords to whoever answers: verify certificates (--ca-file), use --auth ntlm, or add --allow-basic-without-tls to accept that")
+	case errors.As(err, &basic):
+		return nil, usagef("--auth basic without --https would send passwords in clear: add --https (with --ca-file if the devices' certificates are from a private CA), use --auth ntlm, or add --allow-basic-without-tls to accept that")
+	case err != nil:
+		return nil, err
+	case warning != "":
+		fmt.Fprintf(a.stderr, "warning: --allow-basic-without-tls: %s\n", warning)
 	}
-	return nil
+	r, err := targets.New(ctx, a.targetsConfig(s), opts)
+	var file *targets.FileError
+	switch {
+	case errors.As(err, &file) && file.Option == "":
+		return nil, fmt.Errorf("--ca-file: %w", file.Err)
+	case errors.As(err, &file):
+		return nil, fmt.Errorf("--option %s: %w", file.Option, file.Err)
+	}
+	return r, err
 }
 
-func (r *targets) target(ctx context.Context, d *inventory.Device) (sdk.Target, error) {
-	credName := d.Credential
-	if credName == "" {
-		credName = r.orgs[d.Org]
+// targetsConfig wires a targets.Resolver to the inventory store, the key
+// file and the executors.
+func (a *app) targetsConfig(s *sqlite.Store) targets.Config {
+	builtins := make(map[string]host.Spec, len(builtinExecutors))
+	for name := range builtinExecutors {
+		// This very binary, re-executed: there is nothing to pin.
+		builtins[name] = host.Spec{Name: name, Self: true, Args: []string{"executor-plugin", name}}
 	}
-	if credName == "" {
-		return sdk.Target{}, fmt.Errorf("device %s has no credential and organisation %s has none either (ringmaster org set-credential %s NAME)", d.Hostname, d.Org, d.Org)
+	return targets.Config{Organisations: s, Credentials: storeCredentials{s}, KeyFile: a.keyFile(), Files: a.fileLimit(),
+		Builtins: builtins, Plugins: storeCredentials{s}, Logger: a.log}
+}
+
+// storeCredentials adapts the inventory store to what targets consumes.
+type storeCredentials struct{ s *sqlite.Store }
+
+func (c storeCredentials) SealedCredential(ctx context.Context, name string) (targets.Sealed, error) {
+	stored, err := c.s.Credential(ctx, name)
+	if err != nil {
+		return targets.Sealed{}, err
 	}
-	c, ok := r.creds[credName]
-	if !ok {
-		s, err := r.a.open(ctx)
-		if err != nil {
-			return sdk.Target{}, err
-		}
-		stored, err := s.Credential(ctx, credName)
-		if err != nil {
-			return sdk.Target{}, err
-		}
-		if r.keys == nil {
-			if r.keys, r.unchecked, err = r.a.unsealingKeyring(ctx, s); err != nil {
-				return sdk.Target{}, err
-			}
-		}
-		secret, err := r.keys.Open(stored.Name, stored.Sealed)
-		if err != nil {
-			return sdk.Target{}, fmt.Errorf("credential %s: %w (key file %s)", stored.Name, err, r.a.keyFile())
-		}
-		if r.unchecked {
-			// A database from before check values: the key that opened
-			// a credential is theirs.
-			if err := s.RecordKeyCheck(ctx, r.keys.Check()); errors.Is(err, inventory.ErrConflict) {
-				return sdk.Target{}, keyMismatch(r.a.keyFile())
-			} else if err != nil {
-				return sdk.Target{}, err
-			}
-			r.unchecked = false
-		}
-		c = [2]string{stored.Username, secret}
-		r.creds[credName] = c
+	return targets.Sealed{Name: stored.Name, Username: stored.Username, Secret: stored.Sealed}, nil
+}
+
+func (c storeCredentials) KeyCheck(ctx context.Context) ([]byte, int, error) {
+	return c.s.KeyCheck(ctx)
+}
+
+func (c storeCredentials) RecordKeyCheck(ctx context.Context, check []byte) error {
+	return c.s.RecordKeyCheck(ctx, check)
+}
+
+func (c storeCredentials) PluginSpec(ctx context.Context, name string) (host.Spec, error) {
+	rec, err := c.s.Plugin(ctx, name)
+	if err != nil {
+		return host.Spec{}, err
 	}
-	o := r.o
-	return sdk.Target{Hostname: d.Hostname, Address: d.Address, HTTPS: o.https || strings.HasSuffix(d.Address, ":5986"),
-		CACertPEM: r.ca, InsecureSkipVerify: o.insecure, Auth: o.auth, Username: c[0], Password: c[1], ConnectTimeout: o.connect,
-		Options: o.options}, nil
+	return host.Spec{Name: rec.Name, Path: rec.Path, SHA256: rec.SHA256}, nil
 }
 
 type targetFlags struct {
@@ -224,6 +170,12 @@ type targetFlags struct {
 	auth, caFile, executor string
 	connect                time.Duration
 	options                map[string]string
+}
+
+// options are the flags as targets.Options.
+func (o *targetFlags) targetOptions() targets.Options {
+	return targets.Options{HTTPS: o.https, CAFile: o.caFile, InsecureSkipVerify: o.insecure, Auth: o.auth,
+		AllowBasicWithoutTLS: o.basicWithoutTLS, ConnectTimeout: o.connect, Executor: o.executor, ExecutorOptions: o.options}
 }
 
 func (o *targetFlags) register(cmd *cobra.Command) {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -175,21 +174,4 @@ func printable(s string) string {
 		return q
 	}
 	return s
-}
-
-// startExecutor starts the named executor: the built-in WinRM one, or a
-// registered plugin, checked against its recorded SHA-256.
-func (a *app) startExecutor(ctx context.Context, name string) (*host.Plugin, error) {
-	if _, ok := builtinExecutors[name]; ok {
-		return startBuiltinExecutor(ctx, name, a.log)
-	}
-	s, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := s.Plugin(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	return host.Start(ctx, host.Spec{Name: rec.Name, Path: rec.Path, SHA256: rec.SHA256}, a.log)
 }

@@ -61,17 +61,17 @@ device answered, 1 when none did.`,
 				fmt.Fprintln(a.stderr, "no devices match")
 				return nil
 			}
-			resolver, err := a.newTargets(ctx, o)
+			resolver, err := a.resolver(ctx, o)
 			if err != nil {
 				return err
 			}
 			targets := make([]sdk.Target, len(devices))
 			for i, d := range devices {
-				if targets[i], err = resolver.target(ctx, d); err != nil {
+				if targets[i], err = resolver.Target(ctx, d); err != nil {
 					return err
 				}
 			}
-			x, err := a.startExecutor(ctx, o.executor)
+			x, err := resolver.StartExecutor(ctx)
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -20,14 +19,14 @@ import (
 	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 // reacher resolves devices to targets for the scheduler's workers, all
 // through one executor.
 type reacher struct {
 	a  *app
-	mu sync.Mutex // targets caches credentials in maps
-	tg *targets
+	tg *targets.Resolver
 	x  playbooks.Executor
 }
 
@@ -40,9 +39,7 @@ func (r *reacher) Reach(ctx context.Context, hostname string) (sdk.Target, playb
 	if err != nil {
 		return sdk.Target{}, nil, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	t, err := r.tg.target(ctx, &d)
+	t, err := r.tg.Target(ctx, &d)
 	return t, r.x, err
 }
 
@@ -106,11 +103,11 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
 		return err
 	}
-	tg, err := a.newTargets(ctx, o.targets)
+	tg, err := a.resolver(ctx, o.targets)
 	if err != nil {
 		return err
 	}
-	x, err := a.startExecutor(ctx, o.targets.executor)
+	x, err := tg.StartExecutor(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,34 @@
+package targets
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+)
+
+// Plugins finds registered executor plugins: where each is and the SHA-256
+// it was pinned to, as a host.Spec.
+type Plugins interface {
+	// PluginSpec returns how to start the named plugin, or an error
+	// wrapping inventory.ErrNotFound.
+	PluginSpec(ctx context.Context, name string) (host.Spec, error)
+}
+
+// StartExecutor starts the executor the options name: a built-in one of
+// this binary, else a registered plugin, which the host checks against
+// its pinned SHA-256. The caller closes it.
+func (r *Resolver) StartExecutor(ctx context.Context) (*host.Plugin, error) {
+	name := r.o.executor()
+	if spec, ok := r.cfg.Builtins[name]; ok {
+		return host.Start(ctx, spec, r.cfg.Logger)
+	}
+	if r.cfg.Plugins == nil {
+		return nil, fmt.Errorf("executor %q is not built in, and no plugins are registered", name)
+	}
+	spec, err := r.cfg.Plugins.PluginSpec(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return host.Start(ctx, spec, r.cfg.Logger)
+}
