@@ -161,3 +161,11 @@ func (d *Device) Problems() []*FieldError {
 // Release names the device's Windows release from its observed build, or ""
 // when the build is unknown or not a known release.
 func (d *Device) Release() string { return d.Facts.OSBuild.Release() }
+
+// Observation is what was seen on one device at one time: facts to merge
+// into it (per fact, the newest observation wins) and when it was seen.
+type Observation struct {
+	Hostname string
+	Facts    Facts
+	Seen     time.Time
+}

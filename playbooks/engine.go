@@ -106,6 +106,9 @@ type Event struct {
 	Attempt int            // 1-based, for step_started
 	Chunk   sdk.Chunk      // for output
 	Facts   map[string]any // for facts: the names that changed and their values
+	// Probe is set on the facts event of a probe of the device (at the
+	// start of a run and after each reboot): the facts as it reported them.
+	Probe *sdk.Facts
 	// Checkpoint is set on step_finished: store it to resume after this step.
 	Checkpoint *Checkpoint
 	Outcome    *Outcome // for outcome
@@ -539,6 +542,14 @@ func (st *runState) setFacts(phase Phase, i int, step string, changed map[string
 	st.emit(Event{Kind: EventFacts, Phase: phase, Index: i, Step: step, Facts: changed})
 }
 
+// probed records a probe's facts into the run, and emits them both as a
+// playbook sees them and as the device reported them.
+func (st *runState) probed(step string, f sdk.Facts) {
+	changed := DeviceFacts(f)
+	maps.Copy(st.facts, changed)
+	st.emit(Event{Kind: EventFacts, Index: -1, Step: step, Facts: changed, Probe: &f})
+}
+
 var reasonRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(:0x[0-9A-Fa-f]+)?$`)
 
 // splitReason reads a fail or skip step's "reason" or "reason: message".
@@ -586,7 +597,7 @@ func (st *runState) probe(ctx context.Context) (out Outcome, ok bool) {
 	if err != nil {
 		return transportOutcome(err), false
 	}
-	st.setFacts("", -1, "", DeviceFacts(res.Facts))
+	st.probed("", res.Facts)
 	return Outcome{}, true
 }
 
@@ -630,7 +641,7 @@ func (st *runState) reboot(ctx context.Context, s *Step) (Outcome, bool, error) 
 		}
 		res, err := st.e.Executor.Probe(ctx, st.r.Target)
 		if err == nil && res.Facts.LastBoot.UTC().Format(time.RFC3339) != before {
-			st.setFacts("", -1, s.Name, DeviceFacts(res.Facts))
+			st.probed(s.Name, res.Facts)
 			return Outcome{}, false, nil
 		}
 		if err != nil && sdk.IsKind(err, sdk.AuthFailed) {

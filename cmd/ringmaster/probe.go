@@ -1,20 +1,16 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"os"
-	"sort"
-	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
@@ -65,9 +61,9 @@ device answered, 1 when none did.`,
 			if err != nil {
 				return err
 			}
-			targets := make([]sdk.Target, len(devices))
+			reach := make([]sdk.Target, len(devices))
 			for i, d := range devices {
-				if targets[i], err = resolver.Target(ctx, d); err != nil {
+				if reach[i], err = resolver.Target(ctx, d); err != nil {
 					return err
 				}
 			}
@@ -76,84 +72,16 @@ device answered, 1 when none did.`,
 				return err
 			}
 			defer x.Close()
-
-			// Probes run concurrently; what they observe is stored as it
-			// arrives, in batches, by one writer (SQLite has one).
-			var next, done atomic.Int64
-			var wg sync.WaitGroup
-			found := make(chan sqlite.Observation, 512)
-			writeErr := make(chan error, 1)
-			go func() {
-				var batch []sqlite.Observation
-				var err error
-				for o := range found {
-					batch = append(batch, o)
-					if len(batch) == 256 && err == nil {
-						err = s.RecordObservations(ctx, batch)
-						batch = batch[:0]
-					}
-				}
-				if err == nil {
-					err = s.RecordObservations(ctx, batch)
-				}
-				writeErr <- err
-			}()
-			var mu sync.Mutex
-			counts := map[string]int{}
-			ok := 0
+			var done atomic.Int64
 			stopProgress := a.progress(&done, len(devices))
-			for range min(concurrency, len(devices)) {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						i := int(next.Add(1) - 1)
-						if i >= len(devices) || ctx.Err() != nil {
-							return
-						}
-						pctx, cancel := context.WithTimeout(ctx, timeout)
-						res, err := x.Probe(pctx, targets[i])
-						cancel()
-						done.Add(1)
-						mu.Lock()
-						if err != nil {
-							kind := string(sdk.KindOf(err))
-							if kind == "" {
-								kind = "error"
-							}
-							counts[kind]++
-						} else {
-							ok++
-						}
-						mu.Unlock()
-						if err != nil {
-							a.log.Debug("probe failed", "device", devices[i].Hostname, "err", err)
-							continue
-						}
-						found <- sqlite.Observation{Hostname: devices[i].Hostname, Facts: toFacts(res), Seen: res.ObservedAt}
-					}
-				}()
-			}
-			wg.Wait()
-			close(found)
+			sum, err := discovery.Probe(ctx, x, s, reach, discovery.Options{Concurrency: concurrency, Timeout: timeout,
+				Progress: func(int) { done.Add(1) }, Logger: a.log})
 			stopProgress()
-			if err := <-writeErr; err != nil {
+			if err != nil && !errors.Is(err, discovery.ErrNoneAnswered) {
 				return err
 			}
-			kinds := make([]string, 0, len(counts))
-			for k := range counts {
-				kinds = append(kinds, k)
-			}
-			sort.Strings(kinds)
-			parts := []string{fmt.Sprintf("%d answered", ok)}
-			for _, k := range kinds {
-				parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
-			}
-			fmt.Fprintf(a.stdout, "probed %s: %s\n", plural(len(devices), "device", "devices"), strings.Join(parts, ", "))
-			if ok == 0 {
-				return fmt.Errorf("no device answered")
-			}
-			return nil
+			fmt.Fprintf(a.stdout, "probed %s: %s\n", plural(len(devices), "device", "devices"), sum)
+			return err
 		},
 	}
 	o.register(cmd)
@@ -161,28 +89,6 @@ device answered, 1 when none did.`,
 	cmd.Flags().IntVar(&concurrency, "concurrency", 100, "devices probed at once")
 	cmd.Flags().DurationVar(&timeout, "timeout", 2*time.Minute, "give up on a device after this long")
 	return cmd
-}
-
-// toFacts turns what a probe reported into inventory facts observed then.
-func toFacts(r sdk.ProbeResult) inventory.Facts {
-	var f inventory.Facts
-	at := r.ObservedAt
-	set := func(fact inventory.Fact, v string) {
-		if v != "" {
-			_ = f.Set(fact, v, at) // a malformed value is left unobserved
-		}
-	}
-	pf := r.Facts
-	set(inventory.FactManufacturer, pf.Manufacturer)
-	set(inventory.FactModel, pf.Model)
-	set(inventory.FactOSCaption, pf.OSCaption)
-	set(inventory.FactOSEdition, pf.OSEdition)
-	set(inventory.FactOSBuild, pf.OSBuild)
-	set(inventory.FactUBR, strconv.Itoa(pf.UBR))
-	_ = f.Set(inventory.FactKBs, strings.Join(pf.KBs, ";"), at) // "" records: none installed
-	set(inventory.FactDiskFreeGB, strconv.FormatFloat(pf.DiskFreeGB, 'f', -1, 64))
-	set(inventory.FactRAMGB, strconv.FormatFloat(pf.RAMGB, 'f', -1, 64))
-	return f
 }
 
 // progress shows "probed N/M" on a terminal until stopped.

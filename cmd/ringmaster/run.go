@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
@@ -119,8 +119,8 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	}
 	cfg := scheduler.Config{DB: inv.DB(), Store: store, Inventory: inventoryAdapter{a},
 		Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
-		Observe: func(ctx context.Context, host string, facts map[string]any, at time.Time) error {
-			return inv.RecordObservation(ctx, host, inventory.FactsFromMap(facts, at), at)
+		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
+			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
 		}}
 	if a.clock != nil { // a simulated estate's compressed time (the demo)
 		cfg.Clock, cfg.EngineClock = a.clock, a.clock

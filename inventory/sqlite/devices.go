@@ -215,16 +215,12 @@ func versionFromKey(k int64) inventory.Version {
 }
 
 // Observation is what was seen on one device at one time.
-type Observation struct {
-	Hostname string
-	Facts    inventory.Facts
-	Seen     time.Time
-}
+type Observation = inventory.Observation
 
 // RecordObservation merges facts observed on a device (keeping, per fact,
 // the newest observation) and marks it seen at seen.
 func (s *Store) RecordObservation(ctx context.Context, hostname string, f inventory.Facts, seen time.Time) error {
-	return s.RecordObservations(ctx, []Observation{{hostname, f, seen}})
+	return s.RecordObservations(ctx, []Observation{{Hostname: hostname, Facts: f, Seen: seen}})
 }
 
 // RecordObservations records many observations in one transaction.

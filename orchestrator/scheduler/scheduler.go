@@ -73,9 +73,10 @@ type Config struct {
 	// OnOutcome, if set, is called after each device's outcome is stored.
 	OnOutcome func(campaign, hostname string, o playbooks.Outcome)
 	// Observe, if set, records what the last probe of a run saw on the
-	// device (os_build, kbs, ...; after its restarts), so that reports rest
-	// on observed facts.
-	Observe func(ctx context.Context, hostname string, facts map[string]any, at time.Time) error
+	// device (after its restarts), observed at at on the engine's clock,
+	// so that reports rest on observed facts (discovery.Facts maps them to
+	// the inventory's).
+	Observe func(ctx context.Context, hostname string, facts sdk.Facts, at time.Time) error
 }
 
 // Scheduler runs campaigns.

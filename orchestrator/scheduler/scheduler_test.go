@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
@@ -126,8 +127,8 @@ func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o pla
 	s, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: e,
 		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: 50 * time.Millisecond,
 		Lease: 5 * time.Second, OnOutcome: onOutcome,
-		Observe: func(ctx context.Context, host string, facts map[string]any, at time.Time) error {
-			return e.inv.RecordObservation(ctx, host, inventory.FactsFromMap(facts, at), at)
+		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
+			return e.inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
 		},
 		Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {

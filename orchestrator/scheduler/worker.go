@@ -13,6 +13,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
 type deviceWorker struct {
@@ -103,7 +104,7 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 		msg = fmt.Sprintf("step %q: %s", out.Step, out.Message)
 	}
 	if observed, at := lease.observed(); observed != nil && s.cfg.Observe != nil {
-		if err := s.cfg.Observe(ctx, a.Hostname, observed, at); err != nil {
+		if err := s.cfg.Observe(ctx, a.Hostname, *observed, at); err != nil {
 			s.log.Warn("could not record what the run observed", "device", a.Hostname, "err", err)
 		}
 	}
@@ -138,12 +139,12 @@ type leaseKeeper struct {
 	mu    sync.Mutex
 	step  string
 	err   error
-	facts map[string]any // the last probe's facts
+	facts *sdk.Facts // the last probe's facts
 	seen  time.Time
 }
 
 // observed returns the last probe's facts and when they were seen.
-func (l *leaseKeeper) observed() (map[string]any, time.Time) {
+func (l *leaseKeeper) observed() (*sdk.Facts, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.facts, l.seen
@@ -169,9 +170,9 @@ func (l *leaseKeeper) event(ctx context.Context, e playbooks.Event) {
 	s := l.w.s
 	switch e.Kind {
 	case playbooks.EventFacts:
-		if _, probe := e.Facts["os_build"]; probe { // a probe's facts, not a registered one
+		if e.Probe != nil { // a probe's facts, not a registered one
 			l.mu.Lock()
-			l.facts, l.seen = e.Facts, e.At
+			l.facts, l.seen = e.Probe, e.At
 			l.mu.Unlock()
 		}
 	case playbooks.EventStepStarted:
