@@ -284,32 +284,3 @@ func ParseKBs(s string) ([]string, error) {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-// FactsFromMap reads facts named as Fact.String names them (os_build,
-// kbs, disk_free_gb, ...) from a map of observed values, such as a playbook
-// run's probe, each observed at at. Lists become ';'-joined text; a value a
-// fact cannot take, or a name that is not a fact, is left unknown.
-func FactsFromMap(m map[string]any, at time.Time) Facts {
-	var f Facts
-	for k, v := range m {
-		fact, ok := FactByName(k)
-		if !ok {
-			continue
-		}
-		text := fmt.Sprint(v)
-		if list, isList := v.([]any); isList {
-			parts := make([]string, len(list))
-			for i, x := range list {
-				parts[i] = fmt.Sprint(x)
-			}
-			text = strings.Join(parts, ";")
-		}
-		if text == "" && fact != FactKBs {
-			continue
-		}
-		if err := f.Set(fact, text, at); err != nil {
-			f.ObservedAt[fact] = time.Time{} // refused: stays unknown
-		}
-	}
-	return f
-}

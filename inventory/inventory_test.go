@@ -185,15 +185,3 @@ func TestSummarise(t *testing.T) {
 		t.Fatalf("total %+v", total)
 	}
 }
-
-func TestFactsFromMap(t *testing.T) {
-	at := time.Date(2027, 1, 12, 20, 0, 0, 0, time.UTC)
-	f := inventory.FactsFromMap(map[string]any{"os_build": "10.0.19045", "ubr": 3803, "kbs": []any{"KB5034441", "KB5036892"},
-		"disk_free_gb": 48.5, "hostname": "ignored", "ram_gb": "lots"}, at)
-	if f.OSBuild.String() != "10.0.19045" || f.UBR != 3803 || len(f.KBs) != 2 || f.DiskFreeGB != 48.5 || !f.ObservedAt[inventory.FactOSBuild].Equal(at) {
-		t.Errorf("facts %+v", f)
-	}
-	if f.Known(inventory.FactRAMGB) || f.Known(inventory.FactModel) {
-		t.Errorf("a refused or absent value is known: %+v", f.ObservedAt)
-	}
-}

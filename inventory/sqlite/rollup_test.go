@@ -161,7 +161,10 @@ func TestRollupStaysExact(t *testing.T) {
 			continue
 		}
 		at := testNow.Add(time.Duration(i%3) * 24 * time.Hour)
-		f := inventory.FactsFromMap(map[string]any{"os_build": "10.0.19045", "kbs": "KB4512578,KB5000001"}, at)
+		var f inventory.Facts
+		if err := errors.Join(f.Set(inventory.FactOSBuild, "10.0.19045", at), f.Set(inventory.FactKBs, "KB4512578,KB5000001", at)); err != nil {
+			t.Fatal(err)
+		}
 		obs = append(obs, sqlite.Observation{Hostname: d.Hostname, Facts: f, Seen: at})
 	}
 	if err := s.RecordObservations(ctx, obs); err != nil {
