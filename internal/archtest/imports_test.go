@@ -48,6 +48,11 @@ var rules = []struct {
 	// migrates River's tables under sqlmigrate's lock.
 	{"orchestrator/scheduler", []string{"inventory", "orchestrator", "orchestrator/sqlite", "playbooks", "plugins/sdk", "internal/sqlmigrate"}},
 	{"cmd/...", []string{"..."}},
+	// Application packages: one per job a user does, each a Go API the
+	// CLI, the server and tests call alike. They know the domain and the
+	// executor host, never the CLI (see TestAppPackagesAreNotCLI).
+	{"targets", []string{"inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
+	{"discovery", []string{"inventory", "plugins/sdk"}},
 	// Reports compute figures from the domain types only.
 	{"report", []string{"inventory", "alerts", "internal/safecsv"}},
 	{"report/html", []string{"report"}},
@@ -85,6 +90,59 @@ func TestImportDirection(t *testing.T) {
 			}
 		}
 	}
+}
+
+// appPackages are the application layer; cliDeps what none of them may
+// depend on, even indirectly: the CLI and its flag libraries.
+var (
+	appPackages = []string{"targets", "discovery"}
+	cliDeps     = []string{module + "/cmd/...", "github.com/spf13/cobra/...", "github.com/spf13/pflag/..."}
+	// domainPackages may not depend on the application layer, even
+	// indirectly: it is built on them.
+	domainPackages = []string{"inventory/...", "credential", "orchestrator", "playbooks/...", "plugins/sdk/...", "alerts", "report"}
+)
+
+// TestAppPackagesAreNotCLI: the application packages build without the
+// CLI, and the domain without the application packages, counting
+// indirect dependencies.
+func TestAppPackagesAreNotCLI(t *testing.T) {
+	touchSources(t)
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/")
+		var forbidden []string
+		switch {
+		case slicesContainsMatch(appPackages, pkg):
+			seen++
+			forbidden = cliDeps
+		case slicesContainsMatch(domainPackages, pkg):
+			for _, app := range appPackages {
+				forbidden = append(forbidden, module+"/"+app+"/...")
+			}
+		}
+		for _, dep := range fields[1:] {
+			if slicesContainsMatch(forbidden, dep) {
+				t.Errorf("%s depends on %s, which the layout forbids", pkg, dep)
+			}
+		}
+	}
+	if seen != len(appPackages) {
+		t.Errorf("found %d of the application packages %v", seen, appPackages)
+	}
+}
+
+func slicesContainsMatch(patterns []string, pkg string) bool {
+	for _, p := range patterns {
+		if match(p, pkg) {
+			return true
+		}
+	}
+	return false
 }
 
 func ruleFor(pkg string) ([]string, bool) {
