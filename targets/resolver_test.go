@@ -42,7 +42,10 @@ type estate struct {
 	dir     string
 }
 
-func newEstate(t *testing.T) *estate {
+func newEstate(t *testing.T) *estate { return newEstateWith(t, "") }
+
+// newEstateWith adds devices (CSV rows: hostname,org,address,credential).
+func newEstateWith(t *testing.T, rows string) *estate {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -72,7 +75,7 @@ func newEstate(t *testing.T) *estate {
 	csv := "hostname,org,address,credential\n" +
 		"pc1.rxx.nhs.uk,RXX,10.0.0.1,device-admin\n" +
 		"pc2.rxx.nhs.uk,RXX,10.0.0.2:5986,\n" +
-		"pc3.ryy.nhs.uk,RYY,,\n"
+		"pc3.ryy.nhs.uk,RYY,,\n" + rows
 	r, err := format.NewCSVReader(strings.NewReader(csv), "d.csv", testNow)
 	if err != nil {
 		t.Fatal(err)
