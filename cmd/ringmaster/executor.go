@@ -133,14 +133,15 @@ func (a *app) targetsConfig(s *sqlite.Store) targets.Config {
 		// This very binary, re-executed: there is nothing to pin.
 		builtins[name] = host.Spec{Name: name, Self: true, Args: []string{"executor-plugin", name}}
 	}
-	return targets.Config{Organisations: s, Credentials: storeCredentials{s}, KeyFile: a.keyFile(), Files: a.fileLimit(),
-		Builtins: builtins, Plugins: storeCredentials{s}, Logger: a.log}
+	return targets.Config{Organisations: s, Credentials: targetStore{s}, KeyFile: a.keyFile(), Files: a.fileLimit(),
+		Builtins: builtins, Plugins: targetStore{s}, Logger: a.log}
 }
 
-// storeCredentials adapts the inventory store to what targets consumes.
-type storeCredentials struct{ s *sqlite.Store }
+// targetStore adapts the inventory store to what targets consumes: sealed
+// credentials, their key check value and registered plugins.
+type targetStore struct{ s *sqlite.Store }
 
-func (c storeCredentials) SealedCredential(ctx context.Context, name string) (targets.Sealed, error) {
+func (c targetStore) SealedCredential(ctx context.Context, name string) (targets.Sealed, error) {
 	stored, err := c.s.Credential(ctx, name)
 	if err != nil {
 		return targets.Sealed{}, err
@@ -148,15 +149,15 @@ func (c storeCredentials) SealedCredential(ctx context.Context, name string) (ta
 	return targets.Sealed{Name: stored.Name, Username: stored.Username, Secret: stored.Sealed}, nil
 }
 
-func (c storeCredentials) KeyCheck(ctx context.Context) ([]byte, int, error) {
+func (c targetStore) KeyCheck(ctx context.Context) ([]byte, int, error) {
 	return c.s.KeyCheck(ctx)
 }
 
-func (c storeCredentials) RecordKeyCheck(ctx context.Context, check []byte) error {
+func (c targetStore) RecordKeyCheck(ctx context.Context, check []byte) error {
 	return c.s.RecordKeyCheck(ctx, check)
 }
 
-func (c storeCredentials) PluginSpec(ctx context.Context, name string) (host.Spec, error) {
+func (c targetStore) PluginSpec(ctx context.Context, name string) (host.Spec, error) {
 	rec, err := c.s.Plugin(ctx, name)
 	if err != nil {
 		return host.Spec{}, err
@@ -172,7 +173,7 @@ type targetFlags struct {
 	options                map[string]string
 }
 
-// options are the flags as targets.Options.
+// targetOptions are the flags as targets.Options.
 func (o *targetFlags) targetOptions() targets.Options {
 	return targets.Options{HTTPS: o.https, CAFile: o.caFile, InsecureSkipVerify: o.insecure, Auth: o.auth,
 		AllowBasicWithoutTLS: o.basicWithoutTLS, ConnectTimeout: o.connect, Executor: o.executor, ExecutorOptions: o.options}
