@@ -54,6 +54,9 @@ var rules = []struct {
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
 	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate"}},
 	{"report/sqlite", []string{"report", "internal/sqlmigrate"}},
+	// The reports application: inputs, assembly and the snapshotter, over
+	// the domain only; stores come in through its interfaces.
+	{"reports", []string{"inventory", "alerts", "orchestrator", "report", "report/html"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
