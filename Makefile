@@ -13,13 +13,16 @@ FUZZTIME ?= 10s
 # loaded machine would turn flaky if they relied on timing.
 STRESS_PKGS := ./plugins/... ./orchestrator/... ./playbooks/...
 
-.PHONY: help build test stress lint fuzz proto verify-proto bench bench-scale bench-sim bench-probe bench-campaign demo clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-sim bench-probe bench-campaign demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/ringmaster
 	$(GO) build -o $(BIN) ./cmd/ringmaster
+
+check-tree: ## fail if the repository tracks a binary, a run output (what .gitignore ignores) or a file over 1 MB
+	.ci/check-tree
 
 test: ## run every test with the race detector, then the slow crash-safety test (each run 20 minutes at most)
 	$(GO) test -race -timeout 20m $(PKGS)
