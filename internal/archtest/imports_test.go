@@ -54,11 +54,46 @@ var rules = []struct {
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
 	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate"}},
 	{"report/sqlite", []string{"report", "internal/sqlmigrate"}},
+	// The reports application: inputs, assembly and the snapshotter, over
+	// the domain only; stores come in through its interfaces.
+	{"reports", []string{"inventory", "alerts", "orchestrator", "report", "report/html"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
 	{"internal/safecsv", nil}, // every CSV writer's formula neutralising: standard library only
+	{"internal/inputfile", nil},
+	{"internal/archtest", nil},
+	// Test helpers: a plugin host for tests, simulated devices behind WinRM.
+	{"internal/plugintest", []string{"plugins/host"}},
+	{"internal/simtest", []string{"playbooks", "plugins/sdk", "plugins/winrm", "plugins/winrm/fleetsim", "plugins/winrm/fleetsim/device"}},
+	// Helpers still to get their own rule; TestNothingImportsUpward keeps
+	// them (and everything else) from importing commands.
 	{"internal/...", []string{"..."}},
+}
+
+// Packages nobody outside cmd/ may import: the commands, the benchmark
+// programs beside them, and what used to hold the benchmarks.
+var topOnly = []string{"cmd/...", "internal/tools/..."}
+
+// The domain packages: they know nothing of storage, HTTP, WinRM or the
+// command line.
+var domain = []string{"inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html"}
+
+// The application packages: a Go API per job a user does, called by the
+// CLI and the server alike; stores come in through their interfaces.
+var application = []string{"reports"}
+
+// foreign lists, for each kind of package, the imports from outside the
+// module it may not use directly.
+var foreign = []struct {
+	kind string
+	pkgs []string
+	deny []string
+}{
+	{"domain", domain, []string{"database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...", "net/http/...",
+		"github.com/masterzen/winrm/...", "github.com/spf13/cobra/...", "github.com/spf13/pflag/..."}},
+	{"application", application, []string{"database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...",
+		"github.com/spf13/cobra/...", "github.com/spf13/pflag/...", "os/exec"}},
 }
 
 func TestImportDirection(t *testing.T) {
@@ -82,6 +117,63 @@ func TestImportDirection(t *testing.T) {
 			dep := strings.TrimPrefix(imp, module+"/")
 			if !allowed(rule, dep) {
 				t.Errorf("%s imports %s, which the layout forbids (allowed: %v)", pkg, dep, rule)
+			}
+		}
+	}
+}
+
+// imports lists every package of the module with what it imports
+// directly, module packages without the module prefix.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	touchSources(t)
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/")
+		for _, imp := range fields[1:] {
+			m[pkg] = append(m[pkg], strings.TrimPrefix(imp, module+"/"))
+		}
+		if _, ok := m[pkg]; !ok {
+			m[pkg] = nil
+		}
+	}
+	return m
+}
+
+// TestNothingImportsUpward: the commands and benchmark programs are the
+// top of the graph; nothing else imports them.
+func TestNothingImportsUpward(t *testing.T) {
+	for pkg, deps := range imports(t) {
+		if allowed([]string{"cmd/..."}, pkg) {
+			continue
+		}
+		for _, dep := range deps {
+			if allowed(topOnly, dep) {
+				t.Errorf("%s imports %s: only commands may", pkg, dep)
+			}
+		}
+	}
+}
+
+// TestForeignImports: domain packages use no storage, HTTP, WinRM or
+// command line; application packages no command line and no database.
+func TestForeignImports(t *testing.T) {
+	all := imports(t)
+	for _, f := range foreign {
+		for _, pkg := range f.pkgs {
+			deps, ok := all[pkg]
+			if !ok {
+				t.Errorf("%s package %s does not exist: update this test", f.kind, pkg)
+			}
+			for _, dep := range deps {
+				if allowed(f.deny, dep) {
+					t.Errorf("%s package %s imports %s", f.kind, pkg, dep)
+				}
 			}
 		}
 	}

@@ -260,3 +260,28 @@ func TestWatchKBsCancelled(t *testing.T) {
 		}
 	}
 }
+
+// TestUnwatchedKBs checks that UnwatchedKBs names, once each and
+// upper-cased, the updates the rollup does not count, and writes nothing.
+func TestUnwatchedKBs(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	if _, err := s.WatchKBs(ctx, []string{"KB1", "kb2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kbs, want []string
+	}{
+		{nil, nil},
+		{[]string{"KB1", "kb2"}, nil},
+		{[]string{"kb1", "KB3", "kb3", "KB4"}, []string{"KB3", "KB4"}},
+	} {
+		got, err := s.UnwatchedKBs(ctx, tc.kbs)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("UnwatchedKBs(%v) = %v, %v; want %v", tc.kbs, got, err, tc.want)
+		}
+	}
+	if got, err := s.UnwatchedKBs(ctx, []string{"KB3"}); err != nil || len(got) != 1 {
+		t.Errorf("asking watched KB3: %v, %v", got, err)
+	}
+}
