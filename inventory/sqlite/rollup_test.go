@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -179,37 +179,6 @@ func TestRollupStaysExact(t *testing.T) {
 	check("removal")
 }
 
-// countdown is a context whose Err reports cancellation from its n-th
-// call on, and whose Done is closed then: a cancellation that arrives at a
-// chosen point of the work, without timing.
-type countdown struct {
-	context.Context
-	mu   sync.Mutex // database/sql and context look from other goroutines
-	n    int
-	done chan struct{}
-}
-
-func (c *countdown) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n--; c.n > 0 {
-		return nil
-	}
-	if c.n == 0 {
-		close(c.done)
-	}
-	return context.Canceled
-}
-
-func (c *countdown) Done() <-chan struct{} { return c.done }
-
-// fired reports whether the cancellation came.
-func (c *countdown) fired() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n <= 0
-}
-
 // TestWatchKBsCancelled cancels watching thousands of updates at every
 // point the work looks at its context, until it is let finish: each time
 // it stops with an error, and nothing it did is kept.
@@ -233,9 +202,9 @@ func TestWatchKBsCancelled(t *testing.T) {
 	}
 	before := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil)
 	for n := 1; ; n++ {
-		c := &countdown{Context: ctx, n: n, done: make(chan struct{})}
+		c := ctxtest.NewCountdown(ctx, n)
 		_, err := s.WatchKBs(c, kbs)
-		if !c.fired() { // finished before the cancellation came
+		if !c.Fired() { // finished before the cancellation came
 			if err != nil {
 				t.Fatalf("not cancelled: %v", err)
 			}
