@@ -13,13 +13,16 @@ FUZZTIME ?= 10s
 # loaded machine would turn flaky if they relied on timing.
 STRESS_PKGS := ./plugins/... ./orchestrator/... ./playbooks/...
 
-.PHONY: help build test stress lint fuzz proto verify-proto bench bench-scale bench-sim bench-probe bench-campaign demo clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-sim bench-probe bench-campaign demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build bin/ringmaster
 	$(GO) build -o $(BIN) ./cmd/ringmaster
+
+check-tree: ## fail if the repository tracks a binary, a run output (what .gitignore ignores) or a file over 1 MB
+	.ci/check-tree
 
 test: ## run every test with the race detector, then the slow crash-safety test (each run 20 minutes at most)
 	$(GO) test -race -timeout 20m $(PKGS)
@@ -65,16 +68,16 @@ bench: ## Go benchmarks, then the 1.3M-device scale run and the simulator benchm
 	$(MAKE) bench-campaign
 
 bench-scale: build ## import a generated 1.3M-device estate and list organisations from it
-	$(GO) run ./internal/tools/scalebench -bin $(BIN) -devices 1300000 -orgs 300
+	$(GO) run ./cmd/scalebench -bin $(BIN) -devices 1300000 -orgs 300
 
 bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500
-	$(GO) run ./internal/tools/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s
+	$(GO) run ./cmd/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s
 
 bench-campaign: build ## a win10-feature-update campaign over 5,000 simulated devices at concurrency 500, against a bare executor loop
-	$(GO) run ./internal/tools/campaignbench -bin $(BIN) -devices 5000 -concurrency 500 -time-scale 600
+	$(GO) run ./cmd/campaignbench -bin $(BIN) -devices 5000 -concurrency 500 -time-scale 600
 
 bench-probe: build ## ringmaster probe over 5,000 simulated devices against a plain masterzen loop
-	$(GO) run ./internal/tools/probebench -bin $(BIN) -devices 5000 -concurrency 500
+	$(GO) run ./cmd/probebench -bin $(BIN) -devices 5000 -concurrency 500
 
 demo: build ## the main job end to end on a simulated estate: import, discover, a 3-wave upgrade campaign, an alert, the HTML report (in ./ringmaster-demo)
 	$(BIN) demo --dir ringmaster-demo

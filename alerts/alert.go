@@ -81,7 +81,9 @@ func ParseContext(ctx context.Context, file string, data []byte) (*Alert, error)
 		return nil, err
 	}
 	var a Alert
-	root, err := yamlfile.Decode("alert", file, data, &a)
+	// One past the largest list an alert may hold, so that the limits below
+	// give their own messages.
+	root, err := yamlfile.DecodeLimit("alert", file, data, &a, max(MaxBuilds, MaxKBsPerBuild, MaxSuperseded, MaxSupersedingPer)+1)
 	if err != nil {
 		return nil, err
 	}

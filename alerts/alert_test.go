@@ -8,11 +8,11 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -192,34 +192,6 @@ func TestParseProblemLines(t *testing.T) {
 	}
 }
 
-// countdown is a context whose Err reports cancellation from its n-th
-// call on (and whose Done is closed then): a cancellation that arrives
-// part way through, without timing.
-type countdown struct {
-	context.Context
-	mu   sync.Mutex // database/sql and context look from other goroutines
-	n    int
-	done chan struct{}
-}
-
-func newCountdown(n int) *countdown {
-	return &countdown{Context: context.Background(), n: n, done: make(chan struct{})}
-}
-
-func (c *countdown) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n--; c.n > 0 {
-		return nil
-	}
-	if c.n == 0 {
-		close(c.done)
-	}
-	return context.Canceled
-}
-
-func (c *countdown) Done() <-chan struct{} { return c.done }
-
 // TestParseStopsWhenCancelled checks that parsing a large alert gives up,
 // with the context's error, when the context is cancelled part way.
 func TestParseStopsWhenCancelled(t *testing.T) {
@@ -228,7 +200,7 @@ func TestParseStopsWhenCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []int{1, 2, 3, 10} {
-		if _, err := alerts.ParseContext(newCountdown(n), "big.yaml", data); !errors.Is(err, context.Canceled) {
+		if _, err := alerts.ParseContext(ctxtest.NewCountdown(context.Background(), n), "big.yaml", data); !errors.Is(err, context.Canceled) {
 			t.Errorf("cancelled at the %d-th look: %v, want context.Canceled", n, err)
 		}
 	}

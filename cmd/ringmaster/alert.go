@@ -136,30 +136,6 @@ func newAlertListCmd(a *app) *cobra.Command {
 	}
 }
 
-// compliance computes a stored alert's compliance over the devices a
-// selector matches, and lists the exposed ones.
-func (a *app) compliance(ctx context.Context, in *reportInputs, al *alerts.Alert, sel inventory.Selector, listExposed bool) (report.Compliance, []string, error) {
-	b := report.NewCompliance(al, in.orgs, a.now())
-	b.UseHistory(in.history)
-	if !listExposed {
-		if err := in.each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) { b.AddCohort(c) }); err != nil {
-			return report.Compliance{}, nil, err
-		}
-		return b.Build(), nil, nil
-	}
-	var exposed []string
-	for d, err := range in.store.Devices(ctx, sel) {
-		if err != nil {
-			return report.Compliance{}, nil, err
-		}
-		b.Add(d)
-		if al.Check(d) == alerts.Exposed {
-			exposed = append(exposed, d.Hostname)
-		}
-	}
-	return b.Build(), exposed, nil
-}
-
 func newAlertRemoveCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:     "remove ID",
@@ -213,18 +189,15 @@ func newAlertShowCmd(a *app) *cobra.Command {
 		Example: "  ringmaster alert show HSA-2019-0042\n  ringmaster alert show HSA-2019-0042 -o csv",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			in, err := a.reportInputs(cmd.Context(), "")
+			svc, err := a.reports(cmd.Context())
 			if err != nil {
 				return err
 			}
-			al, err := in.alert(argv[0])
+			list, err := svc.Compliance(cmd.Context(), inventory.Everything(), argv[0])
 			if err != nil {
 				return err
 			}
-			c, _, err := a.compliance(cmd.Context(), in, al, inventory.Everything(), false)
-			if err != nil {
-				return err
-			}
+			al, c := list[0].Alert, list[0].Compliance
 			if output == report.FormatTable {
 				builds := make([]string, 0, len(al.Remediation))
 				for b := range al.Remediation {
@@ -264,15 +237,11 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 				return usagef("give the folder holding the updates (KBnnnnnnn.msu) with --source")
 			}
 			ctx := cmd.Context()
-			in, err := a.reportInputs(ctx, "")
+			svc, err := a.reports(ctx)
 			if err != nil {
 				return err
 			}
-			al, err := in.alert(argv[0])
-			if err != nil {
-				return err
-			}
-			_, exposed, err := a.compliance(ctx, in, al, inventory.Everything(), true)
+			al, exposed, err := svc.Exposed(ctx, argv[0])
 			if err != nil {
 				return err
 			}

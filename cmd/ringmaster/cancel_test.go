@@ -7,43 +7,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
 )
-
-// countdown is a context whose Err reports cancellation from its n-th
-// call on, and whose Done is closed then: a cancellation (as SIGINT or
-// SIGTERM makes one) that arrives at a chosen point, without timing.
-type countdown struct {
-	context.Context
-	mu   sync.Mutex
-	n    int
-	done chan struct{}
-}
-
-func newCountdown(n int) *countdown {
-	return &countdown{Context: context.Background(), n: n, done: make(chan struct{})}
-}
-
-func (c *countdown) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n--; c.n > 0 {
-		return nil
-	}
-	if c.n == 0 {
-		close(c.done)
-	}
-	return context.Canceled
-}
-
-func (c *countdown) Done() <-chan struct{} { return c.done }
-
-func (c *countdown) fired() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n <= 0
-}
 
 // TestCancelledCommands cancels alert add (of an alert naming 5,000
 // updates) and the reports at every point they look at their context,
@@ -92,13 +59,13 @@ func TestCancelledCommands(t *testing.T) {
 			if n > 1000 {
 				t.Fatalf("%s: not finished after 1,000 cancellations", strings.Join(args, " "))
 			}
-			ctx := newCountdown(n)
+			ctx := ctxtest.NewCountdown(context.Background(), n)
 			code, o, e := call(ctx, args...)
 			if code != 0 && !strings.Contains(e, "context canceled") {
 				t.Fatalf("%s, cancelled at look %d: exit %d\n%s", strings.Join(args, " "), n, code, e)
 			}
 			check(n, code, o, e)
-			if !ctx.fired() {
+			if !ctx.Fired() {
 				t.Logf("%s: finished at look %d", strings.Join(args, " "), n)
 				return
 			}

@@ -2,21 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/alerts"
-	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
 	rsqlite "github.com/ringmaster-fleet/ringmaster/report/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/reports"
 )
 
 func newReportCmd(a *app) *cobra.Command {
@@ -52,18 +49,16 @@ days, each row with the date of the oldest observation behind it.`,
 			if err != nil {
 				return usagef("--supported-build %q: %v", supported, err)
 			}
-			in, err := a.reportInputs(ctx, "")
+			svc, err := a.reports(ctx)
 			if err != nil {
 				return err
 			}
-			b := report.NewScorecard(in.orgs, sb, in.alerts, a.now())
-			b.UseHistory(in.history)
-			if err := in.each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) { b.AddCohort(c) }); err != nil {
-				return err
-			}
-			sc := b.Build()
-			if err := report.SortScorecard(&sc, sortBy); err != nil {
+			sc, err := svc.Scorecard(ctx, reports.ScorecardOptions{Selector: sel, SupportedBuild: sb, Sort: sortBy})
+			if errors.Is(err, reports.ErrInvalid) {
 				return usageError{err}
+			}
+			if err != nil {
+				return err
 			}
 			w, err := a.createOutput(out)
 			if err != nil {
@@ -108,35 +103,24 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 			if output == formatHTML {
 				return a.htmlTo(ctx, out, htmlOptions{sel: sel, target: defaultTarget, supported: defaultSupported})
 			}
-			in, err := a.reportInputs(ctx, "")
+			svc, err := a.reports(ctx)
 			if err != nil {
 				return err
 			}
-			list := in.alerts
-			if len(argv) > 0 {
-				list = nil
-				for _, id := range argv {
-					al, err := in.alert(id)
-					if err != nil {
-						return err
-					}
-					list = append(list, al)
-				}
+			list, err := svc.Compliance(ctx, sel, argv...)
+			if err != nil {
+				return err
 			}
 			w, err := a.createOutput(out)
 			if err != nil {
 				return err
 			}
 			defer w.Abort()
-			for i, al := range list {
-				c, _, err := a.compliance(ctx, in, al, sel, false)
-				if err != nil {
-					return err
-				}
+			for i, c := range list {
 				if i > 0 && output == report.FormatTable {
 					fmt.Fprintln(w)
 				}
-				if err := report.WriteCompliance(w, c, output); err != nil {
+				if err := report.WriteCompliance(w, c.Compliance, output); err != nil {
 					return err
 				}
 			}
@@ -182,13 +166,12 @@ oldest build observation behind it.`,
 			if err != nil {
 				return usagef("--target-build %q: %v", target, err)
 			}
-			in, err := a.reportInputs(ctx, campaign)
+			svc, err := a.reports(ctx)
 			if err != nil {
 				return err
 			}
-			b := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: a.now(), BySite: by == "site"})
-			in.pace(b)
-			if err := in.each(ctx, sel, b.AddCohort); err != nil {
+			p, err := svc.Progress(ctx, reports.ProgressOptions{Selector: sel, Campaign: campaign, TargetBuild: tb, BySite: by == "site"})
+			if err != nil {
 				return err
 			}
 			w, err := a.createOutput(out)
@@ -196,7 +179,7 @@ oldest build observation behind it.`,
 				return err
 			}
 			defer w.Abort()
-			if err := report.WriteProgress(w, b.Build(), output); err != nil {
+			if err := report.WriteProgress(w, p, output); err != nil {
 				return fmt.Errorf("report progress: %w", err)
 			}
 			if err := w.Commit(); err != nil {
@@ -218,7 +201,7 @@ oldest build observation behind it.`,
 	return cmd
 }
 
-// htmlOptions are what the HTML report is computed over.
+// htmlOptions are what the HTML report is computed over, as given by flags.
 type htmlOptions struct {
 	sel       inventory.Selector
 	campaign  string
@@ -226,116 +209,47 @@ type htmlOptions struct {
 	supported string
 }
 
-// writeHTML computes every report (progress, each alert's compliance, the
-// scorecard) in one pass over the devices and writes the HTML page.
-func (a *app) writeHTML(ctx context.Context, w io.Writer, o htmlOptions) error {
-	r, err := a.estateReports(ctx, o)
-	if err != nil {
-		return err
-	}
-	return rhtml.Write(w, r)
-}
+// The HTML format: the whole estate report, whichever report asks for it.
+const (
+	formatHTML       = "html"
+	defaultTarget    = reports.DefaultTargetBuild
+	defaultSupported = reports.DefaultSupportedBuild
+)
 
-// estateReports computes every report in one pass over the devices.
-func (a *app) estateReports(ctx context.Context, o htmlOptions) (rhtml.Report, error) {
+// htmlTo writes the HTML report to out (a file written whole or not at
+// all) or standard output.
+func (a *app) htmlTo(ctx context.Context, out string, o htmlOptions) error {
 	tb, _, err := inventory.ParseVersion(o.target)
 	if err != nil {
-		return rhtml.Report{}, usagef("--target-build %q: %v", o.target, err)
+		return usagef("--target-build %q: %v", o.target, err)
 	}
 	sb, _, err := inventory.ParseVersion(o.supported)
 	if err != nil {
-		return rhtml.Report{}, usagef("--supported-build %q: %v", o.supported, err)
+		return usagef("--supported-build %q: %v", o.supported, err)
 	}
-	in, err := a.reportInputs(ctx, o.campaign)
+	svc, err := a.reports(ctx)
 	if err != nil {
-		return rhtml.Report{}, err
+		return err
 	}
-	now := a.now()
-	pb := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: now})
-	in.pace(pb)
-	sites := report.NewProgress(in.orgs, report.ProgressOptions{TargetBuild: tb, Now: now, BySite: true})
-	sc := report.NewScorecard(in.orgs, sb, in.alerts, now)
-	sc.UseHistory(in.history)
-	cbs := make([]*report.ComplianceBuilder, len(in.alerts))
-	for i, al := range in.alerts {
-		cbs[i] = report.NewCompliance(al, in.orgs, now)
-		cbs[i].UseHistory(in.history)
-	}
-	err = in.each(ctx, o.sel, func(c *inventory.Cohort, st *report.CampaignState) {
-		pb.AddCohort(c, st)
-		sites.AddCohort(c, st)
-		sc.AddCohort(c)
-		for _, cb := range cbs {
-			cb.AddCohort(c)
-		}
-	})
+	r, err := svc.Estate(ctx, reports.EstateOptions{Selector: o.sel, Campaign: o.campaign, TargetBuild: tb, SupportedBuild: sb})
 	if err != nil {
-		return rhtml.Report{}, err
+		return err
 	}
-	campaigns, err := a.campaignSummaries(ctx)
+	w, err := a.createOutput(out)
 	if err != nil {
-		return rhtml.Report{}, err
+		return err
 	}
-	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Sites: sites.Build(), Scorecard: sc.Build(),
-		History: in.history, Campaign: in.campaign, Campaigns: campaigns}
-	for _, cb := range cbs {
-		r.Compliance = append(r.Compliance, cb.Build())
+	defer w.Abort()
+	if err := rhtml.Write(w, r); err != nil {
+		return err
 	}
-	return r, nil
-}
-
-// campaignSummaries counts every campaign's devices per wave and state.
-func (a *app) campaignSummaries(ctx context.Context) ([]report.CampaignSummary, error) {
-	cs, err := a.campaigns(ctx)
-	if err != nil {
-		return nil, err
+	if err := w.Commit(); err != nil {
+		return err
 	}
-	list, err := cs.Campaigns(ctx)
-	if err != nil {
-		return nil, err
+	if out != "" {
+		fmt.Fprintf(a.stderr, "wrote %s\n", out)
 	}
-	var out []report.CampaignSummary
-	for _, c := range list {
-		names, waves, err := cs.Waves(ctx, c.Name)
-		if err != nil {
-			return nil, err
-		}
-		counts, err := cs.StateCounts(ctx, c.Name)
-		if err != nil {
-			return nil, err
-		}
-		sum := report.CampaignSummary{Name: c.Name, Playbook: strings.TrimSuffix(filepath.Base(c.PlaybookFile), filepath.Ext(c.PlaybookFile)),
-			Status: string(c.Status)}
-		for i, n := range names {
-			sum.Waves = append(sum.Waves, report.WaveSummary{Name: n, Status: string(waves[i].Status), States: map[string]int{}})
-		}
-		for _, k := range counts {
-			if k.Wave >= 0 && k.Wave < len(sum.Waves) {
-				sum.Waves[k.Wave].States[string(k.State)] += k.Devices
-				sum.Waves[k.Wave].Devices += k.Devices
-			}
-		}
-		out = append(out, sum)
-	}
-	return out, nil
-}
-
-// snapshot records today's figures of the whole estate in the daily
-// history (replacing any taken earlier today).
-func (a *app) snapshot(ctx context.Context) ([]report.Snapshot, error) {
-	r, err := a.estateReports(ctx, htmlOptions{sel: inventory.Everything(), target: defaultTarget, supported: defaultSupported})
-	if err != nil {
-		return nil, err
-	}
-	h, err := a.history(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snaps := report.Snapshots(a.now(), r.Progress, r.Scorecard, r.Compliance)
-	if err := h.Record(ctx, snaps); err != nil {
-		return nil, fmt.Errorf("snapshot: %w", err)
-	}
-	return snaps, nil
+	return nil
 }
 
 func newReportSnapshotCmd(a *app) *cobra.Command {
@@ -352,7 +266,11 @@ no scheduler runs.`,
 		Example: "  ringmaster report snapshot",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			snaps, err := a.snapshot(cmd.Context())
+			sn, err := a.snapshotter(cmd.Context())
+			if err != nil {
+				return err
+			}
+			snaps, err := sn.Once(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -371,168 +289,114 @@ func (a *app) history(ctx context.Context) (*rsqlite.Store, error) {
 	return rsqlite.Open(ctx, s.DB(), a.now)
 }
 
-// The HTML format: the whole estate report, whichever report asks for it.
-const (
-	formatHTML       = "html"
-	defaultTarget    = "10.0.19045"
-	defaultSupported = "10.0.19044"
-)
-
-// htmlTo writes the HTML report to out (a file written whole or not at
-// all) or standard output.
-func (a *app) htmlTo(ctx context.Context, out string, o htmlOptions) error {
-	w, err := a.createOutput(out)
+// reports builds the reports service over the database's stores.
+func (a *app) reports(ctx context.Context) (*reports.Service, error) {
+	inv, err := a.open(ctx)
 	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := a.writeHTML(ctx, w, o); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
-	if out != "" {
-		fmt.Fprintf(a.stderr, "wrote %s\n", out)
-	}
-	return nil
-}
-
-// each calls f for what the reports count: cohorts of devices alike from
-// the inventory's rollup or, when a campaign is followed, every device (a
-// cohort of one) with its state in the campaign.
-func (in *reportInputs) each(ctx context.Context, sel inventory.Selector, f func(*inventory.Cohort, *report.CampaignState)) error {
-	if !in.followed {
-		for c, err := range in.store.Cohorts(ctx, sel) {
-			if err != nil {
-				return err
-			}
-			f(&c, nil)
-		}
-		return nil
-	}
-	for d, err := range in.store.Devices(ctx, sel) {
-		if err != nil {
-			return err
-		}
-		c := inventory.CohortOf(d)
-		f(&c, in.states[d.Hostname])
-	}
-	return nil
-}
-
-// reportInputs is what every report reads besides the devices: the
-// organisations, the alerts, and, when following a campaign, each device's
-// state in it and the campaign's pace.
-type reportInputs struct {
-	store  *sqlite.Store
-	orgs   []inventory.Organisation
-	alerts []*alerts.Alert
-	states map[string]*report.CampaignState
-	pace   func(*report.ProgressBuilder)
-	// followed is set when a campaign is followed: devices are then
-	// counted one by one, with their state in it.
-	followed bool
-	history  []report.Snapshot
-	campaign *report.CampaignProgress // the campaign followed, over time
-}
-
-func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs, error) {
-	s, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	in := &reportInputs{store: s, states: map[string]*report.CampaignState{}, pace: func(*report.ProgressBuilder) {}}
-	if in.orgs, err = s.Organisations(ctx); err != nil {
 		return nil, err
 	}
 	as, err := a.alerts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if in.alerts, err = as.List(ctx); err != nil {
+	hs, err := a.history(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if err := watchAlerts(ctx, s, in.alerts...); err != nil {
+	return reports.New(reports.Config{Inventory: inv, Alerts: as, History: hs, Campaigns: campaignReader{a}, Now: a.now})
+}
+
+// snapshotter builds the daily history's snapshotter, on the scheduler's
+// clock when one is set (the demo's compressed time).
+func (a *app) snapshotter(ctx context.Context) (*reports.Snapshotter, error) {
+	svc, err := a.reports(ctx)
+	if err != nil {
 		return nil, err
 	}
 	hs, err := a.history(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if in.history, err = hs.Load(ctx); err != nil {
-		return nil, err
+	var clock reports.Clock = nowClock(a.now)
+	if a.clock != nil {
+		clock = a.clock
 	}
-	if campaign == "" {
-		return in, nil
-	}
-	in.followed = true
-	cs, err := a.campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := cs.Campaign(ctx, campaign); err != nil {
-		return nil, err
-	}
-	ms, err := cs.Members(ctx, campaign)
-	if err != nil {
-		return nil, err
-	}
-	org := make(map[string]string, len(ms))
-	for _, m := range ms {
-		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
-		org[m.Hostname] = m.Org
-	}
-	// The pace: the campaign's transitions into final states.
-	tr, err := cs.Transitions(ctx, campaign, "")
-	if err != nil {
-		return nil, err
-	}
-	in.pace = func(b *report.ProgressBuilder) {
-		for _, t := range tr {
-			if t.To.Final() {
-				b.Finished(org[t.Hostname], t.At)
-			}
-		}
-	}
-	// Its burn-down: when each device now final last became so.
-	final := map[string]time.Time{}
-	for _, t := range tr {
-		if t.To.Final() {
-			final[t.Hostname] = t.At
-		}
-	}
-	cp := &report.CampaignProgress{Name: campaign, Devices: len(ms)}
-	for _, m := range ms {
-		if at, ok := final[m.Hostname]; ok && m.State.Final() {
-			cp.Finished = append(cp.Finished, at)
-		}
-	}
-	in.campaign = cp
-	return in, nil
+	return reports.NewSnapshotter(reports.SnapshotterConfig{Reports: svc, History: hs, Clock: clock, Logger: a.log})
 }
 
-// alert returns the stored alert id.
-func (in *reportInputs) alert(id string) (*alerts.Alert, error) {
-	for _, al := range in.alerts {
-		if al.ID == id {
-			return al, nil
-		}
+// nowClock is a clock that reads a.now and waits on the wall clock.
+type nowClock func() time.Time
+
+func (c nowClock) Now() time.Time                       { return c() }
+func (nowClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// campaignReader gives reports what they read of campaigns, opening the
+// campaign store only when a report asks.
+type campaignReader struct{ a *app }
+
+func (r campaignReader) Campaigns(ctx context.Context) ([]reports.Campaign, error) {
+	cs, err := r.a.campaigns(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("alert %s: %w", id, asqlite.ErrNotFound)
+	list, err := cs.Campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reports.Campaign, len(list))
+	for i, c := range list {
+		out[i] = reports.Campaign{Name: c.Name, PlaybookFile: c.PlaybookFile, Status: c.Status}
+	}
+	return out, nil
 }
 
-// watchAlerts makes sure the inventory's rollup counts the updates the
-// alerts look for: a no-op when it already does, as alert add watches them
-// when it stores the alert; it mends a database where an earlier version
-// stored an alert without.
-func watchAlerts(ctx context.Context, s *sqlite.Store, as ...*alerts.Alert) error {
-	var kbs []string
-	for _, al := range as {
-		kbs = append(kbs, al.KBs()...)
+func (r campaignReader) Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error) {
+	cs, err := r.a.campaigns(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	if _, err := s.WatchKBs(ctx, kbs); err != nil {
-		return fmt.Errorf("watch the updates alerts name: %w", err)
+	return cs.Waves(ctx, name)
+}
+
+func (r campaignReader) StateCounts(ctx context.Context, name string) ([]reports.StateCount, error) {
+	cs, err := r.a.campaigns(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	counts, err := cs.StateCounts(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reports.StateCount, len(counts))
+	for i, k := range counts {
+		out[i] = reports.StateCount{Wave: k.Wave, State: k.State, Devices: k.Devices}
+	}
+	return out, nil
+}
+
+func (r campaignReader) Members(ctx context.Context, name string) ([]orchestrator.Member, error) {
+	cs, err := r.a.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := cs.Campaign(ctx, name); err != nil {
+		return nil, err
+	}
+	ms, err := cs.Members(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]orchestrator.Member, len(ms))
+	for i, m := range ms {
+		out[i] = m.Member
+	}
+	return out, nil
+}
+
+func (r campaignReader) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
+	cs, err := r.a.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cs.Transitions(ctx, name, hostname)
 }

@@ -132,7 +132,21 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err := sch.Start(ctx); err != nil {
 		return err
 	}
-	err = a.watch(ctx, store, o.live, o.untilDone, log)
+	// The daily history on its own timer: hourly, and when the watch sees
+	// the last campaign stop running.
+	snap, err := a.snapshotter(ctx)
+	if err != nil {
+		return err
+	}
+	snapCtx, stopSnap := context.WithCancel(ctx)
+	snapped := make(chan struct{})
+	go func() {
+		defer close(snapped)
+		snap.Run(snapCtx)
+	}()
+	err = a.watch(ctx, store, o.live, o.untilDone, log, snap.Ask)
+	stopSnap()
+	<-snapped
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if serr := sch.Stop(stopCtx); serr != nil && err == nil {
@@ -152,14 +166,14 @@ func isTerminal(w io.Writer) bool {
 
 // watch shows progress until ctx ends or, with untilDone, no campaign is
 // left running or paused but for those that need a person to go on (a
-// halted wave, an approval).
-func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool, log *slog.Logger) error {
+// halted wave, an approval). It calls stopped when the last running
+// campaign stops (the snapshotter then renews the daily history).
+func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool, log *slog.Logger, stopped func()) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rates := map[string]*rate{}
 	waiting := map[string]string{} // what waits for a person, by campaign, as last reported
 	lastLog := time.Time{}
-	var lastSnapshot time.Time // by the scheduler's clock
 	wasActive := false
 	for {
 		cs, err := s.Campaigns(ctx)
@@ -225,13 +239,8 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 			}
 			fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
 		}
-		// The daily history: today's figures, renewed every hour and when
-		// the last campaign stops running (not every tick while idle).
-		if now := a.now(); now.Sub(lastSnapshot) >= time.Hour || (active == 0 && wasActive) {
-			lastSnapshot = now
-			if _, err := a.snapshot(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("could not record the daily snapshot; the next try is in an hour", "err", err)
-			}
+		if active == 0 && wasActive {
+			stopped()
 		}
 		wasActive = active > 0
 		if untilDone && active == 0 {

@@ -48,22 +48,57 @@ var rules = []struct {
 	// migrates River's tables under sqlmigrate's lock.
 	{"orchestrator/scheduler", []string{"inventory", "orchestrator", "orchestrator/sqlite", "playbooks", "plugins/sdk", "internal/sqlmigrate"}},
 	{"cmd/...", []string{"..."}},
-	// Application packages: one per job a user does, each a Go API the
-	// CLI, the server and tests call alike. They know the domain and the
-	// executor host, never the CLI (see TestAppPackagesAreNotCLI).
-	{"targets", []string{"inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
-	{"discovery", []string{"inventory", "plugins/sdk"}},
 	// Reports compute figures from the domain types only.
 	{"report", []string{"inventory", "alerts", "internal/safecsv"}},
 	{"report/html", []string{"report"}},
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
 	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate"}},
 	{"report/sqlite", []string{"report", "internal/sqlmigrate"}},
+	// The reports application: inputs, assembly and the snapshotter, over
+	// the domain only; stores come in through its interfaces.
+	{"reports", []string{"inventory", "alerts", "orchestrator", "report", "report/html"}},
+	// Device -> executor target: the domain, credential sealing, bounded
+	// file reads and the executor host (built-in or pinned plugin).
+	{"targets", []string{"inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
+	// Probe fan-out and the one probe -> facts mapping: sdk to inventory.
+	{"discovery", []string{"inventory", "plugins/sdk"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
 	{"internal/safecsv", nil}, // every CSV writer's formula neutralising: standard library only
+	{"internal/inputfile", nil},
+	{"internal/archtest", nil},
+	// Test helpers: a plugin host for tests, simulated devices behind WinRM.
+	{"internal/plugintest", []string{"plugins/host"}},
+	{"internal/simtest", []string{"playbooks", "plugins/sdk", "plugins/winrm", "plugins/winrm/fleetsim", "plugins/winrm/fleetsim/device"}},
+	// Helpers still to get their own rule; TestNothingImportsUpward keeps
+	// them (and everything else) from importing commands.
 	{"internal/...", []string{"..."}},
+}
+
+// Packages nobody outside cmd/ may import: the commands, the benchmark
+// programs beside them, and what used to hold the benchmarks.
+var topOnly = []string{"cmd/...", "internal/tools/..."}
+
+// The domain packages: they know nothing of storage, HTTP, WinRM or the
+// command line.
+var domain = []string{"inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html"}
+
+// The application packages: a Go API per job a user does, called by the
+// CLI and the server alike; stores come in through their interfaces.
+var application = []string{"reports", "targets", "discovery"}
+
+// foreign lists, for each kind of package, the imports from outside the
+// module it may not use directly.
+var foreign = []struct {
+	kind string
+	pkgs []string
+	deny []string
+}{
+	{"domain", domain, []string{"database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...", "net/http/...",
+		"github.com/masterzen/winrm/...", "github.com/spf13/cobra/...", "github.com/spf13/pflag/..."}},
+	{"application", application, []string{"database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...",
+		"github.com/spf13/cobra/...", "github.com/spf13/pflag/...", "os/exec"}},
 }
 
 func TestImportDirection(t *testing.T) {
@@ -92,57 +127,94 @@ func TestImportDirection(t *testing.T) {
 	}
 }
 
-// appPackages are the application layer; cliDeps what none of them may
-// depend on, even indirectly: the CLI and its flag libraries.
-var (
-	appPackages = []string{"targets", "discovery"}
-	cliDeps     = []string{module + "/cmd/...", "github.com/spf13/cobra/...", "github.com/spf13/pflag/..."}
-	// domainPackages may not depend on the application layer, even
-	// indirectly: it is built on them.
-	domainPackages = []string{"inventory/...", "credential", "orchestrator", "playbooks/...", "plugins/sdk/...", "alerts", "report"}
-)
+// imports lists every package of the module with what it imports
+// directly, module packages without the module prefix.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	touchSources(t)
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/")
+		for _, imp := range fields[1:] {
+			m[pkg] = append(m[pkg], strings.TrimPrefix(imp, module+"/"))
+		}
+		if _, ok := m[pkg]; !ok {
+			m[pkg] = nil
+		}
+	}
+	return m
+}
 
-// TestAppPackagesAreNotCLI: the application packages build without the
-// CLI, and the domain without the application packages, counting
-// indirect dependencies.
-func TestAppPackagesAreNotCLI(t *testing.T) {
+// TestNothingImportsUpward: the commands and benchmark programs are the
+// top of the graph; nothing else imports them.
+func TestNothingImportsUpward(t *testing.T) {
+	for pkg, deps := range imports(t) {
+		if allowed([]string{"cmd/..."}, pkg) {
+			continue
+		}
+		for _, dep := range deps {
+			if allowed(topOnly, dep) {
+				t.Errorf("%s imports %s: only commands may", pkg, dep)
+			}
+		}
+	}
+}
+
+// TestForeignImports: domain packages use no storage, HTTP, WinRM or
+// command line; application packages no command line and no database.
+func TestForeignImports(t *testing.T) {
+	all := imports(t)
+	for _, f := range foreign {
+		for _, pkg := range f.pkgs {
+			deps, ok := all[pkg]
+			if !ok {
+				t.Errorf("%s package %s does not exist: update this test", f.kind, pkg)
+			}
+			for _, dep := range deps {
+				if allowed(f.deny, dep) {
+					t.Errorf("%s package %s imports %s", f.kind, pkg, dep)
+				}
+			}
+		}
+	}
+}
+
+// TestApplicationBuildsWithoutCLI: counting indirect dependencies too (an
+// application package reaches cobra through nothing it imports), the
+// application packages build without the commands and their flag
+// libraries, and the domain without the application packages.
+func TestApplicationBuildsWithoutCLI(t *testing.T) {
 	touchSources(t)
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`, module+"/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
-	seen := 0
+	cli := []string{module + "/cmd/...", "github.com/spf13/cobra/...", "github.com/spf13/pflag/..."}
+	var app []string
+	for _, pkg := range application {
+		app = append(app, module+"/"+pkg+"/...")
+	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		pkg := strings.TrimPrefix(strings.TrimPrefix(fields[0], module), "/")
-		var forbidden []string
+		var deny []string
 		switch {
-		case slicesContainsMatch(appPackages, pkg):
-			seen++
-			forbidden = cliDeps
-		case slicesContainsMatch(domainPackages, pkg):
-			for _, app := range appPackages {
-				forbidden = append(forbidden, module+"/"+app+"/...")
-			}
+		case allowed(application, pkg):
+			deny = cli
+		case allowed(domain, pkg):
+			deny = app
 		}
 		for _, dep := range fields[1:] {
-			if slicesContainsMatch(forbidden, dep) {
+			if allowed(deny, dep) {
 				t.Errorf("%s depends on %s, which the layout forbids", pkg, dep)
 			}
 		}
 	}
-	if seen != len(appPackages) {
-		t.Errorf("found %d of the application packages %v", seen, appPackages)
-	}
-}
-
-func slicesContainsMatch(patterns []string, pkg string) bool {
-	for _, p := range patterns {
-		if match(p, pkg) {
-			return true
-		}
-	}
-	return false
 }
 
 func ruleFor(pkg string) ([]string, bool) {

@@ -50,11 +50,20 @@ const MaxMappingKeys = 1000
 // *Error naming file and lines. A mapping of more than MaxMappingKeys keys
 // is refused before it is decoded.
 func Decode(what, file string, data []byte, v any) (*yaml.Node, error) {
+	return DecodeLimit(what, file, data, v, MaxMappingKeys)
+}
+
+// DecodeLimit is Decode with another bound on a mapping's keys, for a kind
+// of file whose own, tighter limits on its lists say more than a count of
+// keys would (an alert allows 10,000 updates under supersedence and says so
+// itself; the bound here must be above that, so its message is the one
+// seen). The decode costs time quadratic in maxKeys.
+func DecodeLimit(what, file string, data []byte, v any, maxKeys int) (*yaml.Node, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{What: what, Problems: []Problem{problem(file, err)}}
 	}
-	if ps := oversized(file, &root, ""); len(ps) > 0 {
+	if ps := oversized(file, &root, "", maxKeys); len(ps) > 0 {
 		return nil, &Error{What: what, Problems: ps}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -79,23 +88,23 @@ func Decode(what, file string, data []byte, v any) (*yaml.Node, error) {
 
 // oversized reports the mappings under n with more than MaxMappingKeys
 // keys; path is n's place in the document ("windows.orgs", "waves[2]").
-func oversized(file string, n *yaml.Node, path string) []Problem {
+func oversized(file string, n *yaml.Node, path string, maxKeys int) []Problem {
 	var ps []Problem
 	switch n.Kind {
 	case yaml.MappingNode:
-		if keys := len(n.Content) / 2; keys > MaxMappingKeys {
+		if keys := len(n.Content) / 2; keys > maxKeys {
 			where := path
 			if where == "" {
 				where = "the document"
 			}
-			return []Problem{{File: file, Line: n.Line, Msg: fmt.Sprintf("%s: %d keys, at most %d", where, keys, MaxMappingKeys)}}
+			return []Problem{{File: file, Line: n.Line, Msg: fmt.Sprintf("%s: %d keys, at most %d", where, keys, maxKeys)}}
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
 			if path != "" {
 				key = path + "." + key
 			}
-			ps = append(ps, oversized(file, n.Content[i+1], key)...)
+			ps = append(ps, oversized(file, n.Content[i+1], key, maxKeys)...)
 		}
 	case yaml.DocumentNode, yaml.SequenceNode:
 		for i, c := range n.Content {
@@ -103,7 +112,7 @@ func oversized(file string, n *yaml.Node, path string) []Problem {
 			if n.Kind == yaml.SequenceNode {
 				p = fmt.Sprintf("%s[%d]", path, i)
 			}
-			ps = append(ps, oversized(file, c, p)...)
+			ps = append(ps, oversized(file, c, p, maxKeys)...)
 		}
 	}
 	return ps

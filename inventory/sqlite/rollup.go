@@ -166,6 +166,26 @@ const likeTerms = 32
 // under SQLite's limit on bound parameters.
 const insertRows = 500
 
+// UnwatchedKBs returns those of kbs (any case) the rollup does not count,
+// upper-cased, once each, in the order given: a report whose alerts name
+// one cannot be drawn from cohorts and counts device by device instead.
+// It only reads.
+func (s *Store) UnwatchedKBs(ctx context.Context, kbs []string) ([]string, error) {
+	watched, err := watchedKBs(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, kb := range kbs {
+		kb = strings.ToUpper(kb)
+		if !watched[kb] {
+			watched[kb] = true // once each
+			out = append(out, kb)
+		}
+	}
+	return out, nil
+}
+
 // WatchKBs adds updates to those reports look for (an alert's remediating
 // and superseding updates) and, when any is new, recomputes the watched
 // updates of the devices that have one, in one transaction. It returns how

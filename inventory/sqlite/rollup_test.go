@@ -5,10 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -182,37 +182,6 @@ func TestRollupStaysExact(t *testing.T) {
 	check("removal")
 }
 
-// countdown is a context whose Err reports cancellation from its n-th
-// call on, and whose Done is closed then: a cancellation that arrives at a
-// chosen point of the work, without timing.
-type countdown struct {
-	context.Context
-	mu   sync.Mutex // database/sql and context look from other goroutines
-	n    int
-	done chan struct{}
-}
-
-func (c *countdown) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n--; c.n > 0 {
-		return nil
-	}
-	if c.n == 0 {
-		close(c.done)
-	}
-	return context.Canceled
-}
-
-func (c *countdown) Done() <-chan struct{} { return c.done }
-
-// fired reports whether the cancellation came.
-func (c *countdown) fired() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n <= 0
-}
-
 // TestWatchKBsCancelled cancels watching thousands of updates at every
 // point the work looks at its context, until it is let finish: each time
 // it stops with an error, and nothing it did is kept.
@@ -236,9 +205,9 @@ func TestWatchKBsCancelled(t *testing.T) {
 	}
 	before := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil)
 	for n := 1; ; n++ {
-		c := &countdown{Context: ctx, n: n, done: make(chan struct{})}
+		c := ctxtest.NewCountdown(ctx, n)
 		_, err := s.WatchKBs(c, kbs)
-		if !c.fired() { // finished before the cancellation came
+		if !c.Fired() { // finished before the cancellation came
 			if err != nil {
 				t.Fatalf("not cancelled: %v", err)
 			}
@@ -261,5 +230,30 @@ func TestWatchKBsCancelled(t *testing.T) {
 		if after := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil); watched != 0 || !maps.Equal(before, after) {
 			t.Fatalf("cancelled at look %d: %d updates watched, the rollup changed: the work was kept in part", n, watched)
 		}
+	}
+}
+
+// TestUnwatchedKBs checks that UnwatchedKBs names, once each and
+// upper-cased, the updates the rollup does not count, and writes nothing.
+func TestUnwatchedKBs(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, "")
+	if _, err := s.WatchKBs(ctx, []string{"KB1", "kb2"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kbs, want []string
+	}{
+		{nil, nil},
+		{[]string{"KB1", "kb2"}, nil},
+		{[]string{"kb1", "KB3", "kb3", "KB4"}, []string{"KB3", "KB4"}},
+	} {
+		got, err := s.UnwatchedKBs(ctx, tc.kbs)
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("UnwatchedKBs(%v) = %v, %v; want %v", tc.kbs, got, err, tc.want)
+		}
+	}
+	if got, err := s.UnwatchedKBs(ctx, []string{"KB3"}); err != nil || len(got) != 1 {
+		t.Errorf("asking watched KB3: %v, %v", got, err)
 	}
 }

@@ -523,12 +523,22 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 		}
 	}
 	var stuck int
+	// Only the jobs the dead process took: the jobs that dispatched the
+	// devices again may still read running for a moment after the campaign
+	// is done, until River's completer records them.
 	if err := e.inv.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ringmaster_device_run' AND state = 'running'
-		AND json_extract(metadata, '$.cancel_attempted_at') IS NULL`).Scan(&stuck); err != nil {
+		AND attempted_by = '["dead-process"]' AND json_extract(metadata, '$.cancel_attempted_at') IS NULL`).Scan(&stuck); err != nil {
 		t.Fatal(err)
 	}
 	if stuck != 0 {
 		t.Errorf("%d dead device jobs left running and not cancelled", stuck)
+	}
+	var dead int
+	if err := e.inv.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE attempted_by = '["dead-process"]'`).Scan(&dead); err != nil {
+		t.Fatal(err)
+	}
+	if dead != 3 {
+		t.Errorf("%d jobs of the dead process found, want 3: the check above looked at the wrong rows", dead)
 	}
 }
 

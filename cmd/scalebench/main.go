@@ -3,7 +3,7 @@
 // into a fresh database, and lists organisations out of it, reporting wall
 // time and peak memory (RSS) of each step against the targets.
 //
-//	go run ./internal/tools/scalebench -bin ./bin/ringmaster -devices 1300000
+//	go run ./cmd/scalebench -bin ./bin/ringmaster -devices 1300000
 package main
 
 import (

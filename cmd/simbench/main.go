@@ -5,7 +5,7 @@
 // simulator's CPU time per command (read from /proc, so the clients' own
 // CPU is not counted).
 //
-//	go run ./internal/tools/simbench -bin bin/ringmaster -devices 10000
+//	go run ./cmd/simbench -bin bin/ringmaster -devices 10000
 package main
 
 import (
@@ -24,7 +24,7 @@ import (
 
 	"github.com/masterzen/winrm"
 
-	"github.com/ringmaster-fleet/ringmaster/internal/tools/benchutil"
+	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
 )
 
 func main() {

@@ -4,7 +4,7 @@
 // `ringmaster probe` doing the same through the plugin boundary and the
 // inventory, and reports the wall time and CPU each took.
 //
-//	go run ./internal/tools/probebench -bin bin/ringmaster -devices 5000 -concurrency 500
+//	go run ./cmd/probebench -bin bin/ringmaster -devices 5000 -concurrency 500
 package main
 
 import (
@@ -25,7 +25,7 @@ import (
 
 	wr "github.com/masterzen/winrm"
 
-	"github.com/ringmaster-fleet/ringmaster/internal/tools/benchutil"
+	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
 )
 

@@ -8,7 +8,7 @@
 // second, this process's CPU seconds per device for both, and their ratio:
 // the orchestrator's overhead over the floor of just sending the commands.
 //
-//	go run ./internal/tools/campaignbench -bin bin/ringmaster -devices 5000 -concurrency 500
+//	go run ./cmd/campaignbench -bin bin/ringmaster -devices 5000 -concurrency 500
 package main
 
 import (
@@ -24,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ringmaster-fleet/ringmaster/internal/tools/benchutil"
+	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"

@@ -1,0 +1,227 @@
+package reports
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/report"
+	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
+)
+
+// ProgressOptions say what a progress report is computed over.
+type ProgressOptions struct {
+	// Selector chooses the devices counted.
+	Selector inventory.Selector
+	// Campaign, when not empty, splits the devices not yet migrated by
+	// their state in that campaign.
+	Campaign string
+	// TargetBuild is the build (or later) that counts as migrated.
+	TargetBuild inventory.Version
+	// BySite gives a row per organisation and site.
+	BySite bool
+}
+
+// Progress computes the Windows 10 migration per organisation (or site).
+func (s *Service) Progress(ctx context.Context, o ProgressOptions) (report.Progress, error) {
+	in, err := s.Inputs(ctx, o.Campaign)
+	if err != nil {
+		return report.Progress{}, err
+	}
+	b := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: s.now(), BySite: o.BySite})
+	in.pace(b)
+	if err := in.Each(ctx, o.Selector, b.AddCohort); err != nil {
+		return report.Progress{}, err
+	}
+	return b.Build(), nil
+}
+
+// ScorecardOptions say what a scorecard is computed over.
+type ScorecardOptions struct {
+	Selector inventory.Selector
+	// SupportedBuild is the oldest Windows 10 build that counts as
+	// supported.
+	SupportedBuild inventory.Version
+	// Sort orders the rows: org (or empty), supported, not_seen or an
+	// alert id; any other is an error matching ErrInvalid.
+	Sort string
+}
+
+// Scorecard computes the leadership scorecard: a row per organisation.
+func (s *Service) Scorecard(ctx context.Context, o ScorecardOptions) (report.Scorecard, error) {
+	in, err := s.Inputs(ctx, "")
+	if err != nil {
+		return report.Scorecard{}, err
+	}
+	b := report.NewScorecard(in.Orgs, o.SupportedBuild, in.Alerts, s.now())
+	b.UseHistory(in.History)
+	if err := in.Each(ctx, o.Selector, func(c *inventory.Cohort, _ *report.CampaignState) { b.AddCohort(c) }); err != nil {
+		return report.Scorecard{}, err
+	}
+	sc := b.Build()
+	if err := report.SortScorecard(&sc, o.Sort); err != nil {
+		return report.Scorecard{}, invalidError{err}
+	}
+	return sc, nil
+}
+
+// AlertCompliance is an alert with the compliance computed for it.
+type AlertCompliance struct {
+	Alert      *alerts.Alert
+	Compliance report.Compliance
+}
+
+// Compliance computes compliance per organisation with the alerts named
+// by ids (every stored alert when none is named), in that order, in one
+// pass over the devices sel matches. An unknown id is an error wrapping
+// inventory.ErrNotFound.
+func (s *Service) Compliance(ctx context.Context, sel inventory.Selector, ids ...string) ([]AlertCompliance, error) {
+	in, err := s.Inputs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	list := in.Alerts
+	if len(ids) > 0 {
+		list = make([]*alerts.Alert, 0, len(ids))
+		for _, id := range ids {
+			al, err := in.Alert(id)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, al)
+		}
+	}
+	now := s.now()
+	bs := make([]*report.ComplianceBuilder, len(list))
+	for i, al := range list {
+		bs[i] = report.NewCompliance(al, in.Orgs, now)
+		bs[i].UseHistory(in.History)
+	}
+	err = in.Each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) {
+		for _, b := range bs {
+			b.AddCohort(c)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AlertCompliance, len(list))
+	for i, al := range list {
+		out[i] = AlertCompliance{Alert: al, Compliance: bs[i].Build()}
+	}
+	return out, nil
+}
+
+// Exposed returns the alert id and the hostnames of the devices observed
+// to be exposed to it (on a build it names, without a remediating update),
+// in the inventory's order. An unknown id is an error wrapping
+// inventory.ErrNotFound.
+func (s *Service) Exposed(ctx context.Context, id string) (*alerts.Alert, []string, error) {
+	in, err := s.Inputs(ctx, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	al, err := in.Alert(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var exposed []string
+	for d, err := range s.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			return nil, nil, err
+		}
+		if al.Check(d) == alerts.Exposed {
+			exposed = append(exposed, d.Hostname)
+		}
+	}
+	return al, exposed, nil
+}
+
+// EstateOptions say what the whole-estate report is computed over.
+type EstateOptions struct {
+	Selector inventory.Selector
+	// Campaign, when not empty, is followed as in ProgressOptions.
+	Campaign       string
+	TargetBuild    inventory.Version
+	SupportedBuild inventory.Version
+}
+
+// Estate computes every report (progress per organisation and per site,
+// each alert's compliance, the scorecard, every campaign's summary) in one
+// pass over the devices: what the HTML page shows and the daily snapshot
+// records.
+func (s *Service) Estate(ctx context.Context, o EstateOptions) (rhtml.Report, error) {
+	in, err := s.Inputs(ctx, o.Campaign)
+	if err != nil {
+		return rhtml.Report{}, err
+	}
+	now := s.now()
+	pb := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: now})
+	in.pace(pb)
+	sites := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: now, BySite: true})
+	sc := report.NewScorecard(in.Orgs, o.SupportedBuild, in.Alerts, now)
+	sc.UseHistory(in.History)
+	cbs := make([]*report.ComplianceBuilder, len(in.Alerts))
+	for i, al := range in.Alerts {
+		cbs[i] = report.NewCompliance(al, in.Orgs, now)
+		cbs[i].UseHistory(in.History)
+	}
+	err = in.Each(ctx, o.Selector, func(c *inventory.Cohort, st *report.CampaignState) {
+		pb.AddCohort(c, st)
+		sites.AddCohort(c, st)
+		sc.AddCohort(c)
+		for _, cb := range cbs {
+			cb.AddCohort(c)
+		}
+	})
+	if err != nil {
+		return rhtml.Report{}, err
+	}
+	campaigns, err := s.CampaignSummaries(ctx)
+	if err != nil {
+		return rhtml.Report{}, err
+	}
+	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Sites: sites.Build(), Scorecard: sc.Build(),
+		History: in.History, Campaign: in.Campaign, Campaigns: campaigns}
+	for _, cb := range cbs {
+		r.Compliance = append(r.Compliance, cb.Build())
+	}
+	return r, nil
+}
+
+// CampaignSummaries counts every campaign's devices per wave and state.
+func (s *Service) CampaignSummaries(ctx context.Context) ([]report.CampaignSummary, error) {
+	if s.campaigns == nil {
+		return nil, nil
+	}
+	list, err := s.campaigns.Campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []report.CampaignSummary
+	for _, c := range list {
+		names, waves, err := s.campaigns.Waves(ctx, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		counts, err := s.campaigns.StateCounts(ctx, c.Name)
+		if err != nil {
+			return nil, err
+		}
+		sum := report.CampaignSummary{Name: c.Name, Playbook: strings.TrimSuffix(filepath.Base(c.PlaybookFile), filepath.Ext(c.PlaybookFile)),
+			Status: string(c.Status)}
+		for i, n := range names {
+			sum.Waves = append(sum.Waves, report.WaveSummary{Name: n, Status: string(waves[i].Status), States: map[string]int{}})
+		}
+		for _, k := range counts {
+			if k.Wave >= 0 && k.Wave < len(sum.Waves) {
+				sum.Waves[k.Wave].States[string(k.State)] += k.Devices
+				sum.Waves[k.Wave].Devices += k.Devices
+			}
+		}
+		out = append(out, sum)
+	}
+	return out, nil
+}

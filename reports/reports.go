@@ -1,0 +1,249 @@
+package reports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/report"
+)
+
+// The builds reports count against unless told otherwise.
+const (
+	// DefaultTargetBuild is the build (or later) that counts as migrated.
+	DefaultTargetBuild = "10.0.19045"
+	// DefaultSupportedBuild is the oldest Windows 10 build that counts as
+	// supported.
+	DefaultSupportedBuild = "10.0.19044"
+)
+
+// ErrInvalid marks a request the caller got wrong, such as a sort column
+// that does not exist; test with errors.Is. The error's text is the
+// problem's alone.
+var ErrInvalid = errors.New("invalid report request")
+
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string        { return e.err.Error() }
+func (e invalidError) Unwrap() error        { return e.err }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+
+// Inventory is what reports read of the inventory.
+type Inventory interface {
+	Organisations(ctx context.Context) ([]inventory.Organisation, error)
+	// Cohorts yields devices alike, from the rollup, that sel matches.
+	Cohorts(ctx context.Context, sel inventory.Selector) iter.Seq2[inventory.Cohort, error]
+	// Devices yields every device sel matches.
+	Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error]
+	// UnwatchedKBs returns those of kbs the rollup does not count.
+	UnwatchedKBs(ctx context.Context, kbs []string) ([]string, error)
+}
+
+// Alerts is what reports read of the stored alerts.
+type Alerts interface {
+	List(ctx context.Context) ([]*alerts.Alert, error)
+}
+
+// History is the daily history reports read.
+type History interface {
+	Load(ctx context.Context) ([]report.Snapshot, error)
+}
+
+// Campaign is what reports show of one campaign.
+type Campaign struct {
+	Name string
+	// PlaybookFile is the file the campaign's playbook was created from.
+	PlaybookFile string
+	Status       orchestrator.Status
+}
+
+// StateCount is how many of a campaign's devices in one wave are in one
+// state.
+type StateCount struct {
+	Wave    int
+	State   orchestrator.DeviceState
+	Devices int
+}
+
+// Campaigns is what reports read of campaigns.
+type Campaigns interface {
+	// Campaigns lists every campaign.
+	Campaigns(ctx context.Context) ([]Campaign, error)
+	// Waves returns a campaign's wave names and states, in order.
+	Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error)
+	// StateCounts counts a campaign's devices per wave and state.
+	StateCounts(ctx context.Context, name string) ([]StateCount, error)
+	// Members returns a campaign's devices; it fails for a campaign that
+	// does not exist.
+	Members(ctx context.Context, name string) ([]orchestrator.Member, error)
+	// Transitions returns a campaign's state changes (of every device
+	// when hostname is empty), oldest first.
+	Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error)
+}
+
+// Config is what a Service reads from.
+type Config struct {
+	Inventory Inventory
+	Alerts    Alerts
+	History   History
+	// Campaigns may be nil: reports then follow no campaign and the
+	// estate page lists none.
+	Campaigns Campaigns
+	// Now is the time reports are computed at (default time.Now).
+	Now func() time.Time
+}
+
+// Service computes reports. Its methods only read, and are safe for
+// concurrent use when the stores are.
+type Service struct {
+	inv       Inventory
+	alerts    Alerts
+	history   History
+	campaigns Campaigns
+	now       func() time.Time
+}
+
+// New returns a Service over the stores in cfg.
+func New(cfg Config) (*Service, error) {
+	if cfg.Inventory == nil || cfg.Alerts == nil || cfg.History == nil {
+		return nil, errors.New("reports: Inventory, Alerts and History are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{inv: cfg.Inventory, alerts: cfg.Alerts, history: cfg.History, campaigns: cfg.Campaigns, now: cfg.Now}, nil
+}
+
+// Inputs is what every report reads besides the devices: the
+// organisations, the alerts, the daily history and, when a campaign is
+// followed, each device's state in it and the campaign's pace.
+type Inputs struct {
+	Orgs    []inventory.Organisation
+	Alerts  []*alerts.Alert
+	History []report.Snapshot
+	// Campaign is the campaign followed over time (nil: none).
+	Campaign *report.CampaignProgress
+
+	inv    Inventory
+	states map[string]*report.CampaignState
+	// finished are the followed campaign's transitions into final
+	// states, with the organisation of each device.
+	finished []finished
+	// perDevice is set when cohorts cannot answer: a campaign is
+	// followed (each device has its own state) or an alert names an
+	// update the rollup does not count.
+	perDevice bool
+}
+
+type finished struct {
+	org string
+	at  time.Time
+}
+
+// Inputs reads what every report needs; campaign, when not empty, is the
+// campaign whose devices' states split the figures.
+func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) {
+	in := &Inputs{inv: s.inv, states: map[string]*report.CampaignState{}}
+	var err error
+	if in.Orgs, err = s.inv.Organisations(ctx); err != nil {
+		return nil, err
+	}
+	if in.Alerts, err = s.alerts.List(ctx); err != nil {
+		return nil, err
+	}
+	var kbs []string
+	for _, al := range in.Alerts {
+		kbs = append(kbs, al.KBs()...)
+	}
+	unwatched, err := s.inv.UnwatchedKBs(ctx, kbs)
+	if err != nil {
+		return nil, fmt.Errorf("read the updates alerts name: %w", err)
+	}
+	in.perDevice = len(unwatched) > 0
+	if in.History, err = s.history.Load(ctx); err != nil {
+		return nil, err
+	}
+	if campaign == "" {
+		return in, nil
+	}
+	if s.campaigns == nil {
+		return nil, fmt.Errorf("campaign %s: no campaign store: %w", campaign, inventory.ErrNotFound)
+	}
+	in.perDevice = true
+	ms, err := s.campaigns.Members(ctx, campaign)
+	if err != nil {
+		return nil, err
+	}
+	org := make(map[string]string, len(ms))
+	for _, m := range ms {
+		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
+		org[m.Hostname] = m.Org
+	}
+	tr, err := s.campaigns.Transitions(ctx, campaign, "")
+	if err != nil {
+		return nil, err
+	}
+	// The pace, and the burn-down: when each device now final last
+	// became so.
+	last := map[string]time.Time{}
+	for _, t := range tr {
+		if t.To.Final() {
+			in.finished = append(in.finished, finished{org: org[t.Hostname], at: t.At})
+			last[t.Hostname] = t.At
+		}
+	}
+	cp := &report.CampaignProgress{Name: campaign, Devices: len(ms)}
+	for _, m := range ms {
+		if at, ok := last[m.Hostname]; ok && m.State.Final() {
+			cp.Finished = append(cp.Finished, at)
+		}
+	}
+	in.Campaign = cp
+	return in, nil
+}
+
+// Alert returns the stored alert id; the error wraps inventory.ErrNotFound
+// when there is none.
+func (in *Inputs) Alert(id string) (*alerts.Alert, error) {
+	for _, al := range in.Alerts {
+		if al.ID == id {
+			return al, nil
+		}
+	}
+	return nil, fmt.Errorf("alert %s: %w", id, inventory.ErrNotFound)
+}
+
+// pace gives a progress builder the followed campaign's pace.
+func (in *Inputs) pace(b *report.ProgressBuilder) {
+	for _, f := range in.finished {
+		b.Finished(f.org, f.at)
+	}
+}
+
+// Each calls f for what the reports count: cohorts of devices alike from
+// the inventory's rollup or, when cohorts cannot answer, every device (a
+// cohort of one) with its state in the followed campaign (nil: none).
+func (in *Inputs) Each(ctx context.Context, sel inventory.Selector, f func(*inventory.Cohort, *report.CampaignState)) error {
+	if !in.perDevice {
+		for c, err := range in.inv.Cohorts(ctx, sel) {
+			if err != nil {
+				return err
+			}
+			f(&c, nil)
+		}
+		return nil
+	}
+	for d, err := range in.inv.Devices(ctx, sel) {
+		if err != nil {
+			return err
+		}
+		c := inventory.CohortOf(d)
+		f(&c, in.states[d.Hostname])
+	}
+	return nil
+}

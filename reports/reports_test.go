@@ -1,0 +1,370 @@
+package reports_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	rsqlite "github.com/ringmaster-fleet/ringmaster/report/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/reports"
+)
+
+var testNow = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+
+func now() time.Time { return testNow }
+
+// estate is a real SQLite database holding a generated estate, with the
+// stores reports read.
+type estate struct {
+	inv     *sqlite.Store
+	alerts  *asqlite.Store
+	history *rsqlite.Store
+}
+
+func newEstate(t *testing.T, devices int) *estate {
+	t.Helper()
+	ctx := context.Background()
+	inv, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ringmaster.db"), sqlite.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inv.Close() })
+	var buf strings.Builder
+	if _, err := synth.Generate(&buf, synth.Options{Devices: devices, Orgs: 4, Seed: 7, Now: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := format.NewCSVReader(strings.NewReader(buf.String()), "estate.csv", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inv.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+		t.Fatal(err)
+	}
+	e := &estate{inv: inv}
+	if e.alerts, err = asqlite.Open(ctx, inv.DB(), now); err != nil {
+		t.Fatal(err)
+	}
+	if e.history, err = rsqlite.Open(ctx, inv.DB(), now); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// addAlert stores the DejaBlue alert; watched says whether the rollup
+// counts its updates (as alert add does) or not (as an earlier version
+// left it).
+func (e *estate) addAlert(t *testing.T, watched bool) *alerts.Alert {
+	t.Helper()
+	data, err := os.ReadFile("../report/testdata/dejablue.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	al, err := alerts.Parse("dejablue.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.alerts.Add(context.Background(), al, data, func(ctx context.Context, tx *sql.Tx) error {
+		if !watched {
+			return nil
+		}
+		_, err := e.inv.WatchKBsTx(ctx, tx, al.KBs())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return al
+}
+
+func (e *estate) service(t *testing.T, cs reports.Campaigns) *reports.Service {
+	t.Helper()
+	svc, err := reports.New(reports.Config{Inventory: e.inv, Alerts: e.alerts, History: e.history, Campaigns: cs, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// changes is how many rows the store's one connection has written.
+func (e *estate) changes(t *testing.T) int64 {
+	t.Helper()
+	var n int64
+	if err := e.inv.DB().QueryRow(`SELECT total_changes()`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func version(t *testing.T, s string) inventory.Version {
+	t.Helper()
+	v, _, err := inventory.ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func selector(t *testing.T, s string) inventory.Selector {
+	t.Helper()
+	sel, err := inventory.ParseSelector(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel
+}
+
+// count returns how many devices sel matches, one by one.
+func (e *estate) count(t *testing.T, sel inventory.Selector) int {
+	t.Helper()
+	n := 0
+	for _, err := range e.inv.Devices(context.Background(), sel) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+// TestReports calls every report through the Go API over a generated
+// estate and checks that each counts every device the selector matches
+// and that none writes to the database.
+func TestReports(t *testing.T) {
+	ctx := context.Background()
+	e := newEstate(t, 600)
+	e.addAlert(t, true)
+	svc := e.service(t, nil)
+	target, supported := version(t, reports.DefaultTargetBuild), version(t, reports.DefaultSupportedBuild)
+	for _, tc := range []struct {
+		name, selector string
+	}{
+		{"everything", ""},
+		{"one organisation", "org=" + firstOrg(t, e)},
+		{"old builds", "build<10.0.19041"},
+		{"a label (device by device)", "hostname!=nobody"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sel := selector(t, tc.selector)
+			want := e.count(t, sel)
+			before := e.changes(t)
+			p, err := svc.Progress(ctx, reports.ProgressOptions{Selector: sel, TargetBuild: target})
+			if err != nil || p.Total.Devices != want {
+				t.Fatalf("Progress: %d devices, %v; want %d", p.Total.Devices, err, want)
+			}
+			sites, err := svc.Progress(ctx, reports.ProgressOptions{Selector: sel, TargetBuild: target, BySite: true})
+			if err != nil || sites.Total.Devices != want || len(sites.Rows) < len(p.Rows) {
+				t.Fatalf("Progress by site: %d devices in %d rows, %v; want %d in at least %d", sites.Total.Devices, len(sites.Rows), err, want, len(p.Rows))
+			}
+			sc, err := svc.Scorecard(ctx, reports.ScorecardOptions{Selector: sel, SupportedBuild: supported, Sort: "supported"})
+			if err != nil || sc.Total.Devices != want {
+				t.Fatalf("Scorecard: %d devices, %v; want %d", sc.Total.Devices, err, want)
+			}
+			cs, err := svc.Compliance(ctx, sel)
+			if err != nil || len(cs) != 1 || cs[0].Alert.ID != "HSA-2019-0042" || cs[0].Compliance.Total.Devices != want {
+				t.Fatalf("Compliance: %+v, %v", cs, err)
+			}
+			r, err := svc.Estate(ctx, reports.EstateOptions{Selector: sel, TargetBuild: target, SupportedBuild: supported})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(r.Progress, p) || !reflect.DeepEqual(r.Sites, sites) || len(r.Compliance) != 1 ||
+				!reflect.DeepEqual(r.Compliance[0], cs[0].Compliance) {
+				t.Errorf("Estate differs from the reports computed one by one")
+			}
+			if after := e.changes(t); after != before {
+				t.Errorf("reports wrote %d rows; they must only read", after-before)
+			}
+		})
+	}
+}
+
+func firstOrg(t *testing.T, e *estate) string {
+	t.Helper()
+	orgs, err := e.inv.Organisations(context.Background())
+	if err != nil || len(orgs) == 0 {
+		t.Fatalf("organisations: %v, %v", orgs, err)
+	}
+	return orgs[0].Code
+}
+
+// TestUnwatchedAlert: an alert stored without its updates watched (an
+// earlier version's database) is counted device by device, exactly as
+// the rollup counts it once watched, and the report does not mend the
+// rollup (it writes nothing).
+func TestUnwatchedAlert(t *testing.T) {
+	ctx := context.Background()
+	e := newEstate(t, 400)
+	al := e.addAlert(t, false)
+	svc := e.service(t, nil)
+	before := e.changes(t)
+	unwatched, err := svc.Compliance(ctx, inventory.Everything())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after := e.changes(t); after != before {
+		t.Fatalf("the report wrote %d rows", after-before)
+	}
+	if _, err := e.inv.WatchKBs(ctx, al.KBs()); err != nil {
+		t.Fatal(err)
+	}
+	watched, err := svc.Compliance(ctx, inventory.Everything())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(unwatched[0].Compliance, watched[0].Compliance) {
+		t.Errorf("device by device:\n%+v\nfrom the rollup:\n%+v", unwatched[0].Compliance.Total, watched[0].Compliance.Total)
+	}
+	if watched[0].Compliance.Total.Affected == 0 {
+		t.Errorf("no device affected: the test proves nothing")
+	}
+}
+
+// TestErrors: callers decide by the error's type.
+func TestErrors(t *testing.T) {
+	ctx := context.Background()
+	e := newEstate(t, 50)
+	e.addAlert(t, true)
+	svc := e.service(t, nil)
+	for _, tc := range []struct {
+		name string
+		call func() error
+		is   error
+		msg  string
+	}{
+		{"unknown alert", func() error { _, err := svc.Compliance(ctx, inventory.Everything(), "HSA-NONE"); return err },
+			inventory.ErrNotFound, "alert HSA-NONE: not found"},
+		{"unknown alert to remediate", func() error { _, _, err := svc.Exposed(ctx, "HSA-NONE"); return err },
+			inventory.ErrNotFound, "alert HSA-NONE: not found"},
+		{"bad sort", func() error { _, err := svc.Scorecard(ctx, reports.ScorecardOptions{Sort: "colour"}); return err },
+			reports.ErrInvalid, "colour"},
+		{"campaign without a campaign store", func() error {
+			_, err := svc.Progress(ctx, reports.ProgressOptions{Campaign: "c"})
+			return err
+		}, inventory.ErrNotFound, "campaign c"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("got %v; want %v containing %q", err, tc.is, tc.msg)
+			}
+		})
+	}
+}
+
+// TestExposed lists exactly the devices the alert's check finds exposed.
+func TestExposed(t *testing.T) {
+	ctx := context.Background()
+	e := newEstate(t, 300)
+	al := e.addAlert(t, true)
+	_, got, err := e.service(t, nil).Exposed(ctx, al.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if al.Check(d) == alerts.Exposed {
+			want = append(want, d.Hostname)
+		}
+	}
+	if len(want) == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("exposed: %d devices, want %d", len(got), len(want))
+	}
+}
+
+// campaigns is a campaign store in memory: one campaign over the given
+// devices, two waves.
+type campaigns struct {
+	members     []orchestrator.Member
+	transitions []orchestrator.Transition
+}
+
+func (c *campaigns) Campaigns(context.Context) ([]reports.Campaign, error) {
+	return []reports.Campaign{{Name: "win10", PlaybookFile: "/pb/win10-feature-update.yaml", Status: orchestrator.StatusRunning}}, nil
+}
+
+func (c *campaigns) Waves(context.Context, string) ([]string, []orchestrator.WaveState, error) {
+	return []string{"pilot", "rest"}, []orchestrator.WaveState{{Status: "done"}, {Status: "running"}}, nil
+}
+
+func (c *campaigns) StateCounts(context.Context, string) ([]reports.StateCount, error) {
+	var out []reports.StateCount
+	for _, m := range c.members {
+		out = append(out, reports.StateCount{Wave: m.Wave, State: m.State, Devices: 1})
+	}
+	return out, nil
+}
+
+func (c *campaigns) Members(_ context.Context, name string) ([]orchestrator.Member, error) {
+	if name != "win10" {
+		return nil, errors.New("campaign " + name + ": not found")
+	}
+	return c.members, nil
+}
+
+func (c *campaigns) Transitions(context.Context, string, string) ([]orchestrator.Transition, error) {
+	return c.transitions, nil
+}
+
+// TestFollowCampaign splits the devices by their state in a campaign and
+// summarises it on the estate page.
+func TestFollowCampaign(t *testing.T) {
+	ctx := context.Background()
+	e := newEstate(t, 200)
+	cs := &campaigns{}
+	states := []orchestrator.DeviceState{orchestrator.DeviceFailed, orchestrator.DeviceRunning, orchestrator.DeviceSucceeded}
+	i := 0
+	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 30 {
+			break
+		}
+		st := states[i%len(states)]
+		cs.members = append(cs.members, orchestrator.Member{Hostname: d.Hostname, Org: d.Org, Wave: i % 2, State: st, Reason: "disk_space"})
+		if st.Final() {
+			cs.transitions = append(cs.transitions, orchestrator.Transition{Campaign: "win10", Hostname: d.Hostname, To: st, At: testNow.Add(-time.Hour)})
+		}
+		i++
+	}
+	svc := e.service(t, cs)
+	target := version(t, reports.DefaultTargetBuild)
+	p, err := svc.Progress(ctx, reports.ProgressOptions{Selector: inventory.Everything(), Campaign: "win10", TargetBuild: target})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Total.Devices != 200 || p.Total.Failed == 0 || p.Total.InProgress == 0 {
+		t.Errorf("progress following the campaign: %+v", p.Total)
+	}
+	r, err := svc.Estate(ctx, reports.EstateOptions{Selector: inventory.Everything(), Campaign: "win10", TargetBuild: target,
+		SupportedBuild: version(t, reports.DefaultSupportedBuild)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Campaign == nil || r.Campaign.Devices != 30 || len(r.Campaign.Finished) != 20 {
+		t.Errorf("campaign progress: %+v", r.Campaign)
+	}
+	if len(r.Campaigns) != 1 || r.Campaigns[0].Playbook != "win10-feature-update" || len(r.Campaigns[0].Waves) != 2 ||
+		r.Campaigns[0].Waves[0].Devices+r.Campaigns[0].Waves[1].Devices != 30 {
+		t.Errorf("campaign summaries: %+v", r.Campaigns)
+	}
+	if _, err := svc.Progress(ctx, reports.ProgressOptions{Campaign: "nope", TargetBuild: target}); err == nil {
+		t.Errorf("following an unknown campaign: no error")
+	}
+}
