@@ -290,6 +290,42 @@ steps:
 
 // TestEngineWaitUntil checks that a wait ends when until holds over the
 // registered output, and times out when it never does.
+// TestProbeFactsEvent: the facts event of a probe carries the device's
+// facts as it reported them (what campaign runs record in the inventory);
+// facts a step registers do not.
+func TestProbeFactsEvent(t *testing.T) {
+	e, target, _ := simulated(t, device.Behaviour{})
+	pb, err := builtin.Get("discover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probes, registered int
+	out, err := e.Execute(context.Background(), playbooks.Run{Playbook: pb, Target: target}, playbooks.SinkFunc(func(ev playbooks.Event) {
+		if ev.Kind != playbooks.EventFacts {
+			return
+		}
+		_, named := ev.Facts["os_build"]
+		switch {
+		case ev.Probe != nil:
+			probes++
+			if !named || ev.Probe.OSBuild != "10.0.19044" || ev.Probe.UBR != 2965 || ev.Probe.Model != "OptiPlex 7090" {
+				t.Errorf("probe event: facts %v, probe %+v", ev.Facts, *ev.Probe)
+			}
+		default:
+			registered++
+			if named {
+				t.Errorf("a probe's facts without the probe: %v", ev.Facts)
+			}
+		}
+	}))
+	if err != nil || out.Status != playbooks.StatusSucceeded {
+		t.Fatalf("outcome = %+v, %v", out, err)
+	}
+	if probes != 1 || registered == 0 {
+		t.Errorf("%d probe and %d registered facts events", probes, registered)
+	}
+}
+
 func TestEngineWaitUntil(t *testing.T) {
 	e, target, _ := simulated(t, device.Behaviour{})
 	pb := parse(t, waiting)
