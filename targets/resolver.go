@@ -178,6 +178,21 @@ func (r *Resolver) Target(ctx context.Context, d *inventory.Device) (sdk.Target,
 		ConnectTimeout: o.ConnectTimeout, Options: r.options}, nil
 }
 
+// Targets returns the target of every device, in order; the first device
+// that cannot be resolved stops it with its error, so that a batch starts
+// only when every device in it can be reached.
+func (r *Resolver) Targets(ctx context.Context, devices []*inventory.Device) ([]sdk.Target, error) {
+	out := make([]sdk.Target, len(devices))
+	for i, d := range devices {
+		t, err := r.Target(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
 // login opens the named credential, once.
 func (r *Resolver) login(ctx context.Context, name string) (login, error) {
 	r.mu.Lock()

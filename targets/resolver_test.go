@@ -165,6 +165,26 @@ func TestTarget(t *testing.T) {
 	}
 }
 
+// TestTargets: a batch resolves in order, or stops at the first device
+// that cannot be reached, naming it.
+func TestTargets(t *testing.T) {
+	e := newEstate(t)
+	ctx := context.Background()
+	r, err := targets.New(ctx, e.config(), targets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc1, pc2, pc3 := e.device(t, "pc1.rxx.nhs.uk"), e.device(t, "pc2.rxx.nhs.uk"), e.device(t, "pc3.ryy.nhs.uk")
+	got, err := r.Targets(ctx, []*inventory.Device{pc2, pc1})
+	if err != nil || len(got) != 2 || got[0].Hostname != pc2.Hostname || got[1].Username != `NHS\dev` {
+		t.Fatalf("Targets = %+v, %v", got, err)
+	}
+	var nc *targets.NoCredentialError
+	if _, err := r.Targets(ctx, []*inventory.Device{pc1, pc3, pc2}); !errors.As(err, &nc) || nc.Hostname != pc3.Hostname {
+		t.Fatalf("Targets with an unreachable device: %v", err)
+	}
+}
+
 type targetView struct {
 	auth    string
 	options map[string]string

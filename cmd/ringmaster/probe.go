@@ -11,7 +11,6 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
 func newProbeCmd(a *app) *cobra.Command {
@@ -61,11 +60,9 @@ device answered, 1 when none did.`,
 			if err != nil {
 				return err
 			}
-			reach := make([]sdk.Target, len(devices))
-			for i, d := range devices {
-				if reach[i], err = resolver.Target(ctx, d); err != nil {
-					return err
-				}
+			reach, err := resolver.Targets(ctx, devices)
+			if err != nil {
+				return err
 			}
 			x, err := resolver.StartExecutor(ctx)
 			if err != nil {
