@@ -176,6 +176,12 @@ func write(ctx context.Context, rec Recorder, found <-chan inventory.Observation
 		if err == nil && len(batch) > 0 {
 			if err = ctx.Err(); err == nil {
 				if err = rec.RecordObservations(ctx, batch); err != nil {
+					if ctx.Err() != nil {
+						// Cancelled mid-write: the store rolled back, and
+						// database/sql may say only that the
+						// transaction is done.
+						err = ctx.Err()
+					}
 					err = fmt.Errorf("record observations: %w", err)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/discovery"
+	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
@@ -56,6 +57,21 @@ func newEstate(t *testing.T, n int, faults fleetsim.FaultSpec) *estate {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
+	e := &estate{fleet: f}
+	for _, ep := range f.Endpoints() {
+		e.targets = append(e.targets, sdk.Target{Hostname: ep.Machine.Hostname(), Address: ep.Address(false), Auth: "basic",
+			Username: user, Password: password, ConnectTimeout: 5 * time.Second,
+			// Loopback, in a test: Basic is the cheapest scheme to drive.
+			Options: map[string]string{winrm.OptionAllowBasicWithoutTLS: "true"}})
+	}
+	e.store = e.newStore(t)
+	return e
+}
+
+// newStore is a new inventory of the fleet's devices, as yet unprobed.
+func (e *estate) newStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"), sqlite.Options{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
@@ -63,13 +79,8 @@ func newEstate(t *testing.T, n int, faults fleetsim.FaultSpec) *estate {
 	t.Cleanup(func() { s.Close() })
 	var csv strings.Builder
 	csv.WriteString("hostname,org\n")
-	e := &estate{fleet: f, store: s}
-	for _, ep := range f.Endpoints() {
-		fmt.Fprintf(&csv, "%s,RXX\n", ep.Machine.Hostname())
-		e.targets = append(e.targets, sdk.Target{Hostname: ep.Machine.Hostname(), Address: ep.Address(false), Auth: "basic",
-			Username: user, Password: password, ConnectTimeout: 5 * time.Second,
-			// Loopback, in a test: Basic is the cheapest scheme to drive.
-			Options: map[string]string{winrm.OptionAllowBasicWithoutTLS: "true"}})
+	for _, tg := range e.targets {
+		fmt.Fprintf(&csv, "%s,RXX\n", tg.Hostname)
 	}
 	r, err := format.NewCSVReader(strings.NewReader(csv.String()), "d.csv", testNow)
 	if err != nil {
@@ -78,7 +89,7 @@ func newEstate(t *testing.T, n int, faults fleetsim.FaultSpec) *estate {
 	if _, err := s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
 		t.Fatal(err)
 	}
-	return e
+	return s
 }
 
 // faulty returns the devices seeded with a fault, by hostname.
@@ -210,6 +221,60 @@ func TestProbeCancelled(t *testing.T) {
 	}
 	if recorded != 3 {
 		t.Errorf("%d devices recorded, want the first batch's 3", recorded)
+	}
+}
+
+// interrupting records through the store with a context that is
+// cancelled at its n-th look, part way through the write, and then cancels
+// the run, as a SIGINT arriving mid-transaction would.
+type interrupting struct {
+	store  *sqlite.Store
+	n      int
+	cancel context.CancelFunc
+	fired  bool
+	err    error // the store's
+}
+
+func (c *interrupting) RecordObservations(ctx context.Context, obs []inventory.Observation) error {
+	cd := ctxtest.NewCountdown(ctx, c.n)
+	c.err = c.store.RecordObservations(cd, obs)
+	if c.fired = cd.Fired(); c.fired {
+		c.cancel()
+	}
+	return c.err
+}
+
+// TestProbeInterruptedWrite: a run cancelled at any point of writing its
+// batch stores all of it (the cancellation came after the commit) or none,
+// and says it was cancelled.
+func TestProbeInterruptedWrite(t *testing.T) {
+	e := newEstate(t, 4, fleetsim.FaultSpec{})
+	for n := 1; ; n++ {
+		if n > 1000 {
+			t.Fatal("the write never finished")
+		}
+		e.store = e.newStore(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		rec := &interrupting{store: e.store, n: n, cancel: cancel}
+		_, err := discovery.Probe(ctx, winrm.New(winrm.Options{}), rec, e.targets, discovery.Options{Batch: 4})
+		cancel()
+		recorded := 0
+		for _, tg := range e.targets {
+			if observed(t, e.device(t, tg.Hostname)) {
+				recorded++
+			}
+		}
+		if !rec.fired {
+			if err != nil || recorded != 4 {
+				t.Fatalf("uninterrupted write (look %d): %v, %d devices recorded", n, err, recorded)
+			}
+			t.Logf("the write finished at look %d", n)
+			return
+		}
+		want := map[bool]int{true: 4, false: 0}[rec.err == nil]
+		if !errors.Is(err, context.Canceled) || recorded != want {
+			t.Fatalf("cancelled at look %d (store: %v): %v, %d devices recorded, want %d", n, rec.err, err, recorded, want)
+		}
 	}
 }
 
