@@ -22,6 +22,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 )
 
 //go:embed migrations/*.sql
@@ -102,7 +103,7 @@ func (s *Store) Add(ctx context.Context, a *alerts.Alert, source []byte, apply T
 			return fmt.Errorf("add alert %s: %w", a.ID, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqltx.Commit(ctx, tx); err != nil {
 		return fmt.Errorf("add alert %s: %w", a.ID, err)
 	}
 	return nil
@@ -160,7 +161,7 @@ func (s *Store) Remove(ctx context.Context, id string, apply RemoveFunc) error {
 			return fmt.Errorf("remove alert %s: %w", id, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqltx.Commit(ctx, tx); err != nil {
 		return fmt.Errorf("remove alert %s: %w", id, err)
 	}
 	return nil

@@ -21,7 +21,7 @@ var rules = []struct {
 	{"inventory", nil},  // pure domain: standard library only
 	{"credential", nil}, // domain and sealing: standard library only
 	{"inventory/format", []string{"inventory", "internal/jsontext", "internal/safecsv"}},
-	{"inventory/sqlite", []string{"inventory", "internal/jsontext", "internal/sqlmigrate"}},
+	{"inventory/sqlite", []string{"inventory", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
 	{"inventory/synth", []string{"internal/safecsv"}},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
 	{"playbooks/builtin", []string{"playbooks"}},
@@ -42,7 +42,7 @@ var rules = []struct {
 	// The orchestrator's domain (campaigns, waves, windows, the controller's
 	// decisions) knows inventory and playbooks, never storage or River.
 	{"orchestrator", []string{"inventory", "playbooks", "internal/yamlfile"}},
-	{"orchestrator/sqlite", []string{"orchestrator", "internal/sqlmigrate"}},
+	{"orchestrator/sqlite", []string{"orchestrator", "internal/sqlmigrate", "internal/sqltx"}},
 	// The scheduler applies the controller's plans on River and runs the
 	// engine; it reaches devices and the inventory through interfaces, and
 	// migrates River's tables under sqlmigrate's lock.
@@ -52,8 +52,8 @@ var rules = []struct {
 	{"report", []string{"inventory", "alerts", "internal/safecsv"}},
 	{"report/html", []string{"report"}},
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
-	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate"}},
-	{"report/sqlite", []string{"report", "internal/sqlmigrate"}},
+	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate", "internal/sqltx"}},
+	{"report/sqlite", []string{"report", "internal/sqlmigrate", "internal/sqltx"}},
 	// The reports application: inputs, assembly and the snapshotter, over
 	// the domain only; stores come in through its interfaces.
 	{"reports", []string{"inventory", "alerts", "orchestrator", "report", "report/html"}},
@@ -65,6 +65,7 @@ var rules = []struct {
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
+	{"internal/sqltx", nil},
 	{"internal/safecsv", nil}, // every CSV writer's formula neutralising: standard library only
 	{"internal/inputfile", nil},
 	{"internal/archtest", nil},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -58,7 +59,7 @@ func (s *Store) AddCredential(ctx context.Context, name, username string, sealed
 	if err != nil {
 		return fmt.Errorf("add credential %s: %w", name, err)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqltx.Commit(ctx, tx); err != nil {
 		return fmt.Errorf("add credential %s: %w", name, err)
 	}
 	return nil
@@ -97,7 +98,7 @@ func (s *Store) RecordKeyCheck(ctx context.Context, check []byte) error {
 	if err := recordKeyCheck(ctx, tx, check, s.now()); err != nil {
 		return fmt.Errorf("record key check value: %w", err)
 	}
-	return tx.Commit()
+	return sqltx.Commit(ctx, tx)
 }
 
 // rowQuerier is what both *sql.DB and *sql.Tx offer for one-row reads.
@@ -195,7 +196,7 @@ func (s *Store) RemoveCredential(ctx context.Context, name string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("credential %s: %w", name, inventory.ErrNotFound)
 	}
-	return tx.Commit()
+	return sqltx.Commit(ctx, tx)
 }
 
 // SetOrganisationCredential makes an organisation's devices use a

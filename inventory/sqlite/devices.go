@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -180,7 +181,7 @@ func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]st
 			return nil, fmt.Errorf("remove device %s: %w", h, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqltx.Commit(ctx, tx); err != nil {
 		return nil, err
 	}
 	return hosts, nil
@@ -239,7 +240,7 @@ func (s *Store) RecordObservations(ctx context.Context, obs []Observation) error
 			return err
 		}
 	}
-	return tx.Commit()
+	return sqltx.Commit(ctx, tx)
 }
 
 func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname string, f inventory.Facts, seen time.Time, watched map[string]bool) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -107,7 +108,7 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 	if opts.DryRun {
 		return res, nil // deferred Rollback discards everything
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqltx.Commit(ctx, tx); err != nil {
 		return res, fmt.Errorf("commit import: %w", err)
 	}
 	s.log.Info("import committed", "new", res.New, "updated", res.Updated, "unchanged", res.Unchanged,

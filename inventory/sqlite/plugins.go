@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -30,7 +31,7 @@ func (s *Store) InstallPlugin(ctx context.Context, p PluginRecord) error {
 		p.Name, p.Path, p.SHA256, micros(s.now())); err != nil {
 		return fmt.Errorf("install plugin %s: %w", p.Name, err)
 	}
-	return tx.Commit()
+	return sqltx.Commit(ctx, tx)
 }
 
 // Plugin returns a registered plugin.

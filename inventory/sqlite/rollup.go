@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -200,7 +201,7 @@ func (s *Store) WatchKBs(ctx context.Context, kbs []string) (int, error) {
 	if err != nil || n == 0 {
 		return n, err
 	}
-	return n, tx.Commit()
+	return n, sqltx.Commit(ctx, tx)
 }
 
 // WatchKBsTx is WatchKBs inside the caller's transaction, which must be on

@@ -15,6 +15,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -271,7 +272,7 @@ func (s *Store) RemoveOrganisation(ctx context.Context, code string) error {
 	if k, _ := res.RowsAffected(); k == 0 {
 		return fmt.Errorf("organisation %s: %w", code, inventory.ErrNotFound)
 	}
-	return tx.Commit()
+	return sqltx.Commit(ctx, tx)
 }
 
 // Check verifies the whole database file: SQLite's integrity_check, or

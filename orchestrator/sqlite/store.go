@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
 
@@ -133,7 +134,7 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	return sqltx.Commit(ctx, tx)
 }
 
 const campaignCols = `name, spec_file, spec, playbook_file, playbook, status, wake_at, seq, created_at, updated_at`

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
+	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
@@ -60,7 +61,7 @@ func (s *Store) Record(ctx context.Context, snaps []report.Snapshot) error {
 			}
 		}
 	}
-	return tx.Commit()
+	return sqltx.Commit(ctx, tx)
 }
 
 // Load returns every snapshot, by day then organisation.
