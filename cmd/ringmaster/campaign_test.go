@@ -174,7 +174,7 @@ func TestRunUntilDoneStopsForAPerson(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var o, e bytes.Buffer
-	code := run(ctx, []string{"run", "--until-done", "--view", "plain", "--auth", "basic", "--workers", "4"}, strings.NewReader(""), &o, &e, env)
+	code := run(ctx, []string{"run", "--until-done", "--view", "plain", "--auth", "basic", "--allow-basic-without-tls", "--workers", "4"}, strings.NewReader(""), &o, &e, env)
 	if ctx.Err() != nil || code != 0 {
 		t.Fatalf("run --until-done: exit %d, stopped by the test's deadline %v: %s", code, ctx.Err() != nil, e.String())
 	}
