@@ -480,7 +480,7 @@ func (a *app) reportInputs(ctx context.Context, campaign string) (*reportInputs,
 	}
 	org := make(map[string]string, len(ms))
 	for _, m := range ms {
-		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
+		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: string(m.Reason)}
 		org[m.Hostname] = m.Org
 	}
 	// The pace: the campaign's transitions into final states.
