@@ -1,14 +1,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"iter"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -222,27 +220,6 @@ func newCampaignRetryCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// campaignSummary is a campaign's counts, as list and show print them.
-type campaignSummary struct {
-	Name    string         `json:"name"`
-	Status  string         `json:"status"`
-	Devices int            `json:"devices"`
-	States  map[string]int `json:"states"`
-	Created time.Time      `json:"created_at"`
-}
-
-func countStates(ms []orchestrator.DeviceRecord) map[string]int {
-	out := map[string]int{}
-	for _, st := range []orchestrator.DeviceState{orchestrator.DevicePending, orchestrator.DeviceQueued, orchestrator.DeviceRunning,
-		orchestrator.DeviceSucceeded, orchestrator.DeviceFailed, orchestrator.DeviceSkipped, orchestrator.DeviceDeferred} {
-		out[string(st)] = 0
-	}
-	for _, m := range ms {
-		out[string(m.State)]++
-	}
-	return out
-}
-
 var stateColumns = []string{"pending", "queued", "running", "succeeded", "failed", "skipped", "deferred"}
 
 func newCampaignListCmd(a *app) *cobra.Command {
@@ -253,21 +230,13 @@ func newCampaignListCmd(a *app) *cobra.Command {
 		Example: "  ringmaster campaign list\n  ringmaster campaign list -o json",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.campaigns(cmd.Context())
+			svc, err := a.campaignApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			cs, err := s.Campaigns(cmd.Context())
+			sums, err := svc.List(cmd.Context())
 			if err != nil {
 				return err
-			}
-			sums := make([]campaignSummary, 0, len(cs))
-			for _, c := range cs {
-				ms, err := s.Members(cmd.Context(), c.Name)
-				if err != nil {
-					return err
-				}
-				sums = append(sums, campaignSummary{Name: c.Name, Status: string(c.Status), Devices: len(ms), States: countStates(ms), Created: c.CreatedAt})
 			}
 			if output == "json" {
 				return json.NewEncoder(a.stdout).Encode(sums)
@@ -288,52 +257,6 @@ func newCampaignListCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// campaignShow is what show prints.
-type campaignShow struct {
-	Name    string         `json:"name"`
-	Status  string         `json:"status"`
-	Waves   []waveShow     `json:"waves"`
-	Reasons []reasonCount  `json:"failure_reasons"`
-	Blocked []blockShow    `json:"blocked"`
-	States  map[string]int `json:"states"`
-	WakeAt  *time.Time     `json:"wake_at"`
-	// NeedsPerson: it can go no further until someone retries, approves
-	// or cancels (a halt, an approval, a window that never opens again);
-	// WaitsFor says what waits and the command that moves it on.
-	NeedsPerson bool   `json:"needs_person"`
-	WaitsFor    string `json:"waits_for"`
-}
-
-type waveShow struct {
-	Name      string         `json:"name"`
-	Status    string         `json:"status"`
-	Devices   int            `json:"devices"`
-	States    map[string]int `json:"states"`
-	Started   *time.Time     `json:"started_at"`
-	Completed *time.Time     `json:"completed_at"`
-	Reason    string         `json:"reason"`
-}
-
-type reasonCount struct {
-	Reason  string `json:"reason"`
-	Devices int    `json:"devices"`
-}
-
-type blockShow struct {
-	Wave    string     `json:"wave"`
-	Org     string     `json:"org"`
-	Reason  string     `json:"reason"`
-	Devices int        `json:"devices"`
-	Until   *time.Time `json:"until"`
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func newCampaignShowCmd(a *app) *cobra.Command {
 	var output, device string
 	cmd := &cobra.Command{
@@ -344,18 +267,19 @@ func newCampaignShowCmd(a *app) *cobra.Command {
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
-			s, err := a.campaigns(ctx)
+			svc, err := a.campaignApp(ctx)
 			if err != nil {
 				return err
 			}
 			if device != "" {
-				return a.showDevice(ctx, s, argv[0], device)
+				h, err := svc.Device(ctx, argv[0], device)
+				if err != nil {
+					return err
+				}
+				a.printHistory(h)
+				return nil
 			}
-			c, err := s.Campaign(ctx, argv[0])
-			if err != nil {
-				return err
-			}
-			sh, err := a.describe(ctx, s, c)
+			sh, err := svc.Show(ctx, argv[0])
 			if err != nil {
 				return err
 			}
@@ -371,53 +295,7 @@ func newCampaignShowCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// describe gathers what show prints; what waits and why comes from the
-// controller itself, deciding on the current state without applying it.
-func (a *app) describe(ctx context.Context, s *osqlite.Store, c orchestrator.Campaign) (campaignShow, error) {
-	names, waves, err := s.Waves(ctx, c.Name)
-	if err != nil {
-		return campaignShow{}, err
-	}
-	ms, err := s.Members(ctx, c.Name)
-	if err != nil {
-		return campaignShow{}, err
-	}
-	sh := campaignShow{Name: c.Name, Status: string(c.Status), States: countStates(ms), WakeAt: timePtr(c.WakeAt),
-		Reasons: []reasonCount{}, Blocked: []blockShow{}}
-	reasons := map[string]int{}
-	for i, n := range names {
-		var in []orchestrator.DeviceRecord
-		for _, m := range ms {
-			if m.Wave == i {
-				in = append(in, m)
-			}
-		}
-		sh.Waves = append(sh.Waves, waveShow{Name: n, Status: string(waves[i].Status), Devices: len(in), States: countStates(in),
-			Started: timePtr(waves[i].Started), Completed: timePtr(waves[i].Completed), Reason: waves[i].Reason})
-	}
-	for _, m := range ms {
-		if m.State == orchestrator.DeviceFailed || m.State == orchestrator.DeviceDeferred {
-			reasons[string(m.Reason)]++
-		}
-	}
-	for r, n := range reasons {
-		sh.Reasons = append(sh.Reasons, reasonCount{r, n})
-	}
-	slices.SortFunc(sh.Reasons, func(x, y reasonCount) int { return cmp.Or(y.Devices-x.Devices, strings.Compare(x.Reason, y.Reason)) })
-	v, err := orchestrator.ReadView(ctx, s, inventoryAdapter{a}, c)
-	if err != nil {
-		return campaignShow{}, err
-	}
-	plan := orchestrator.Decide(v, a.now())
-	for _, b := range plan.Blocked {
-		sh.Blocked = append(sh.Blocked, blockShow{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
-	}
-	sh.WaitsFor = plan.PersonWait(v)
-	sh.NeedsPerson = sh.WaitsFor != ""
-	return sh, nil
-}
-
-func (a *app) printShow(sh campaignShow) {
+func (a *app) printShow(sh campaigns.Detail) {
 	fmt.Fprintf(a.stdout, "campaign %s: %s\n", sh.Name, sh.Status)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "WAVE\tSTATUS\tDEVICES\t%s\tSTARTED\tCOMPLETED\n", strings.ToUpper(strings.Join(stateColumns, "\t")))
@@ -465,12 +343,9 @@ func (a *app) printShow(sh campaignShow) {
 	}
 }
 
-func (a *app) showDevice(ctx context.Context, s *osqlite.Store, name, host string) error {
-	d, err := s.Device(ctx, name, inventory.NormaliseHostname(host))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "%s in campaign %s: %s", d.Hostname, name, d.State)
+func (a *app) printHistory(h campaigns.History) {
+	d := h.Device
+	fmt.Fprintf(a.stdout, "%s in campaign %s: %s", d.Hostname, h.Campaign, d.State)
 	if d.Reason != "" {
 		fmt.Fprintf(a.stdout, " (%s)", d.Reason)
 	}
@@ -481,16 +356,11 @@ func (a *app) showDevice(ctx context.Context, s *osqlite.Store, name, host strin
 	if d.Message != "" {
 		fmt.Fprintf(a.stdout, "  %s\n", d.Message)
 	}
-	tr, err := s.Transitions(ctx, name, d.Hostname)
-	if err != nil {
-		return err
-	}
-	for _, t := range tr {
+	for _, t := range h.Transitions {
 		reason := ""
 		if t.Reason != "" {
 			reason = " (" + string(t.Reason) + ")"
 		}
 		fmt.Fprintf(a.stdout, "  %s  %s -> %s%s  by %s\n", t.At.UTC().Format(time.RFC3339), t.From, t.To, reason, t.Cause)
 	}
-	return nil
 }

@@ -14,10 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
-	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
@@ -135,7 +134,11 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err := sch.Start(ctx); err != nil {
 		return err
 	}
-	err = a.watch(ctx, store, o.live, o.untilDone, log)
+	app, err := a.campaignApp(ctx)
+	if err != nil {
+		return err
+	}
+	err = a.watch(ctx, app, o.live, o.untilDone, log)
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if serr := sch.Stop(stopCtx); serr != nil && err == nil {
@@ -156,7 +159,7 @@ func isTerminal(w io.Writer) bool {
 // watch shows progress until ctx ends or, with untilDone, no campaign is
 // left running or paused but for those that need a person to go on (a
 // halted wave, an approval).
-func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool, log *slog.Logger) error {
+func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone bool, log *slog.Logger) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rates := map[string]*rate{}
@@ -176,10 +179,10 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 		var waitingNow []string // campaigns that need a person, this round
 		active := 0
 		for _, c := range cs {
-			if c.Status != orchestrator.StatusRunning && c.Status != orchestrator.StatusPaused {
+			if !c.Status.Live() {
 				continue
 			}
-			sh, err := a.describe(ctx, s, c)
+			sh, err := s.Describe(ctx, c)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -271,7 +274,7 @@ func (r *rate) update(now time.Time, finished, left int) (perMin float64, eta ti
 	return perMin, eta
 }
 
-func renderLive(b *strings.Builder, sh campaignShow, perMin float64, eta time.Duration) {
+func renderLive(b *strings.Builder, sh campaigns.Detail, perMin float64, eta time.Duration) {
 	fmt.Fprintf(b, "campaign %s (%s)  %.1f devices/min", sh.Name, sh.Status, perMin)
 	if eta > 0 {
 		fmt.Fprintf(b, "  ETA %s", eta.Round(time.Minute))
