@@ -8,7 +8,9 @@
 // device whose worker went silent is re-queued under a new generation and
 // resumes from its checkpoint, and a stale job finds it superseded and
 // does nothing. The database is the embedded SQLite by default (River's
-// riversqlite driver on the inventory's pool).
+// riversqlite driver on the inventory's pool); campaigns are read and
+// changed through orchestrator.Store only, whose implementation calls the
+// scheduler back with its transaction to insert device jobs.
 package scheduler
 
 import (

@@ -1,8 +1,10 @@
 // Package sqlite stores campaigns, their waves, their devices' states and
 // every transition in the same SQLite database as the inventory, with its
 // own schema version (orchestrator_migrations). Every change of state is
-// guarded by the state it expects, so a stale or duplicate worker, or two
-// controllers, cannot move a device twice.
+// guarded by the state it expects, as orchestrator's state machine allows,
+// so a stale or duplicate worker, or two controllers, cannot move a device
+// twice. Store implements orchestrator.Store (the scheduler's contract) and
+// campaigns.Store (the application's).
 package sqlite
 
 import (
