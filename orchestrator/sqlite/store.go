@@ -355,16 +355,18 @@ func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrato
 				out = append(out, d)
 			}
 		}
-		// Done completes a running campaign decided on its current seq.
-		complete, _ := orchestrator.ChangeFor(orchestrator.ActionComplete)
-		from, to := complete.From[0], complete.From[0]
+		// A done plan completes the campaign (orchestrator.ActionComplete)
+		// only if nothing changed since seq: a pause or retry meanwhile wins.
+		status, args := `status`, []any{}
 		if p.Done {
-			to = complete.To
+			complete, _ := orchestrator.ChangeFor(orchestrator.ActionComplete)
+			status = `CASE WHEN seq = ? AND status IN (` + marks(len(complete.From)) + `) THEN ? ELSE status END`
+			args = append(append([]any{seq}, anys(complete.From)...), complete.To)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET wake_at = ?, dirty = CASE WHEN seq = ? THEN 0 ELSE 1 END, updated_at = ?,
-			status = CASE WHEN status = ? AND seq = ? THEN ? ELSE status END WHERE name = ?`,
-			micros(p.WakeAt), seq, micros(now), from, seq, to, name); err != nil {
-			return err
+			status = `+status+` WHERE name = ?`,
+			append(append([]any{micros(p.WakeAt), seq, micros(now)}, args...), name)...); err != nil {
+			return fmt.Errorf("campaign %s: apply: %w", name, err)
 		}
 		if len(out) > 0 && enqueue != nil {
 			return enqueue(ctx, tx, out)
