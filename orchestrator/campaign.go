@@ -19,19 +19,19 @@ import (
 // devices a selector names, in ordered waves, inside maintenance windows.
 type Spec struct {
 	File     string         `yaml:"-"`
-	Name     string         `yaml:"name"`
-	Playbook string         `yaml:"playbook"` // a built-in name or a file path
-	Params   map[string]any `yaml:"params"`
-	Target   string         `yaml:"target"` // selector of the campaign's devices ("" for all)
-	Start    *Timestamp     `yaml:"start"`
-	Deadline *Timestamp     `yaml:"deadline"`
-	Windows  Windows        `yaml:"windows"`
+	Name     string         `yaml:"name,omitempty"`
+	Playbook string         `yaml:"playbook,omitempty"` // a built-in name or a file path
+	Params   map[string]any `yaml:"params,omitempty"`
+	Target   string         `yaml:"target,omitempty"` // selector of the campaign's devices ("" for all)
+	Start    *Timestamp     `yaml:"start,omitempty"`
+	Deadline *Timestamp     `yaml:"deadline,omitempty"`
+	Windows  Windows        `yaml:"windows,omitempty"`
 	// Blackout dates (YYYY-MM-DD) when nothing starts, read in each
 	// organisation's time zone.
-	Blackout []string `yaml:"blackout"`
-	Caps     Caps     `yaml:"caps"`
-	Defer    Defer    `yaml:"defer"`
-	Waves    []Wave   `yaml:"waves"`
+	Blackout []string `yaml:"blackout,omitempty"`
+	Caps     Caps     `yaml:"caps,omitempty"`
+	Defer    Defer    `yaml:"defer,omitempty"`
+	Waves    []Wave   `yaml:"waves,omitempty"`
 
 	target   inventory.Selector
 	blackout map[string]bool
@@ -40,34 +40,34 @@ type Spec struct {
 // Windows are the maintenance windows: a default and per-organisation
 // overrides (by organisation code).
 type Windows struct {
-	Default *Window            `yaml:"default"`
-	Orgs    map[string]*Window `yaml:"orgs"`
+	Default *Window            `yaml:"default,omitempty"`
+	Orgs    map[string]*Window `yaml:"orgs,omitempty"`
 }
 
 // Window is a recurring maintenance window: it opens at each time of a cron
 // schedule and stays open for Duration. TimeZone (IANA) defaults to the
 // organisation's.
 type Window struct {
-	Cron     string   `yaml:"cron"`
-	Duration Duration `yaml:"duration"`
-	TimeZone string   `yaml:"timezone"`
+	Cron     string   `yaml:"cron,omitempty"`
+	Duration Duration `yaml:"duration,omitempty"`
+	TimeZone string   `yaml:"timezone,omitempty"`
 
 	line int
 }
 
 // Caps limit how many devices run at once, whatever the waves allow.
 type Caps struct {
-	PerOrg  int `yaml:"per_org"`  // 0: no cap
-	PerSite int `yaml:"per_site"` // 0: no cap; protects a site's network link
-	Total   int `yaml:"total"`    // 0: no cap
+	PerOrg  int `yaml:"per_org,omitempty"`  // 0: no cap
+	PerSite int `yaml:"per_site,omitempty"` // 0: no cap; protects a site's network link
+	Total   int `yaml:"total,omitempty"`    // 0: no cap
 }
 
 // Defer says how unreachable devices are retried: after Backoff, doubling
 // up to MaxBackoff, for as long as the campaign lasts, or at once when the
 // inventory sees the device again.
 type Defer struct {
-	Backoff    Duration `yaml:"backoff"`     // default 15m
-	MaxBackoff Duration `yaml:"max_backoff"` // default 12h
+	Backoff    Duration `yaml:"backoff,omitempty"`     // default 15m
+	MaxBackoff Duration `yaml:"max_backoff,omitempty"` // default 12h
 }
 
 // Approval says who lets a wave start once the previous one has soaked.
@@ -82,19 +82,19 @@ const (
 // Wave is one ring of a campaign.
 type Wave struct {
 	Line     int    `yaml:"-"`
-	Name     string `yaml:"name"`
-	Selector string `yaml:"selector"` // narrows the remaining targets ("" for any)
+	Name     string `yaml:"name,omitempty"`
+	Selector string `yaml:"selector,omitempty"` // narrows the remaining targets ("" for any)
 	// Count or Percent takes a share of the remaining targets (after the
 	// selector); neither takes them all.
-	Count          int     `yaml:"count"`
-	Percent        float64 `yaml:"percent"`
-	MaxConcurrency int     `yaml:"max_concurrency"` // 0: no limit but the caps
+	Count          int     `yaml:"count,omitempty"`
+	Percent        float64 `yaml:"percent,omitempty"`
+	MaxConcurrency int     `yaml:"max_concurrency,omitempty"` // 0: no limit but the caps
 	// MaxFailurePercent halts the wave when more than this share of its
 	// devices has failed, over the whole wave and per organisation (never
 	// per batch); unreachable and ineligible devices never count. Default 10.
-	MaxFailurePercent *float64 `yaml:"max_failure_percent"`
-	Soak              Duration `yaml:"soak"`     // wait after the wave before the next starts
-	Approval          Approval `yaml:"approval"` // auto (default) or manual
+	MaxFailurePercent *float64 `yaml:"max_failure_percent,omitempty"`
+	Soak              Duration `yaml:"soak,omitempty"`     // wait after the wave before the next starts
+	Approval          Approval `yaml:"approval,omitempty"` // auto (default) or manual
 
 	selector inventory.Selector
 }
@@ -113,6 +113,14 @@ func (t *Timestamp) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// MarshalYAML writes the time as it was read, or in RFC 3339.
+func (t Timestamp) MarshalYAML() (any, error) {
+	if t.raw != "" {
+		return t.raw, nil
+	}
+	return t.Format(time.RFC3339), nil
+}
+
 // Duration is a time.Duration written as "90s", "48h"; "7d" is seven days.
 type Duration struct {
 	time.Duration
@@ -125,6 +133,15 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	d.raw, d.line = n.Value, n.Line
 	d.Duration, _ = parseDuration(n.Value)
 	return nil
+}
+
+// MarshalYAML writes the duration as it was read, or as time.Duration
+// does ("4h0m0s").
+func (d Duration) MarshalYAML() (any, error) {
+	if d.raw != "" {
+		return d.raw, nil
+	}
+	return d.Duration.String(), nil
 }
 
 func parseDuration(s string) (time.Duration, error) {
@@ -175,6 +192,17 @@ func (w *Wave) WaveSelector() inventory.Selector { return w.selector }
 func (s *Spec) IsBlackout(date string) bool { return s.blackout[date] }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+
+// Marshal returns the campaign file of a spec built in code (as alert
+// remediate builds one), which ParseSpec checks as it checks any file: a
+// campaign is stored as its file, so that what runs is what was checked.
+func (s *Spec) Marshal() ([]byte, error) {
+	data, err := yaml.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: %w", s.Name, err)
+	}
+	return data, nil
+}
 
 // ParseSpec reads and validates a campaign file. Every problem is reported
 // with the file and line, in one *yamlfile.Error. Whether the playbook

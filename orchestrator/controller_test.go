@@ -140,7 +140,7 @@ waves:
 `)
 	ms := members(s, map[string]int{"RAA": 6, "RBB": 4})
 	v := view(s, ms, StatusRunning)
-	set := func(wave int, state DeviceState, reason string) {
+	set := func(wave int, state DeviceState, reason Reason) {
 		for i := range v.Members {
 			if v.Members[i].Wave == wave {
 				v.Members[i].State, v.Members[i].Reason = state, reason

@@ -5,11 +5,18 @@
 //
 // It is the domain: the campaign file (Spec, ParseSpec), maintenance
 // windows and blackout dates (Calendar, on robfig/cron), how targets are
-// split into waves (Assign), the states a device passes through, and the
-// controller's decisions. Decide is a pure function of a read-only View and
-// the time, as Nomad's scheduler computes a plan from a state snapshot: it
-// says which devices to dispatch, how waves move, why the rest waits and
-// when to look again. Storage (orchestrator/sqlite) and the River workers
-// that apply plans and run playbooks (orchestrator/scheduler) depend on
-// this package, never the reverse.
+// split into waves (Assign), the state machine (machine.go: campaign
+// status changes per Action, device moves per DeviceEvent, what retry
+// reopens, which Reasons count as failures, where an outcome leaves a
+// device), and the controller's decisions. Decide is a pure function of a
+// read-only View and the time, as Nomad's scheduler computes a plan from a
+// state snapshot: it says which devices to dispatch, how waves move, why
+// the rest waits and when to look again.
+//
+// It also declares the store contract the scheduler consumes (Reader,
+// Store, Enqueue), the stored types and the errors every store maps its
+// database's codes to (ErrNotFound, ErrExists, ErrState, ErrStale).
+// Storage (orchestrator/sqlite), the River workers that apply plans and
+// run playbooks (orchestrator/scheduler) and the application layer
+// (campaigns) depend on this package, never the reverse.
 package orchestrator

@@ -57,16 +57,6 @@ func (s DeviceState) Final() bool {
 // InFlight reports a dispatched device that has not finished.
 func (s DeviceState) InFlight() bool { return s == DeviceQueued || s == DeviceRunning }
 
-// CountsAsFailure reports whether a failed device counts towards a wave's
-// halt threshold: devices that could not be reached or logged on to, or
-// were not eligible, say nothing about the playbook and never count.
-func CountsAsFailure(state DeviceState, reason string) bool {
-	if state != DeviceFailed {
-		return false
-	}
-	return reason != "unreachable" && reason != "auth_failed" && !strings.HasPrefix(reason, "ineligible")
-}
-
 // Member is one device of a campaign: where it is and how it stands.
 type Member struct {
 	Hostname string
@@ -75,7 +65,7 @@ type Member struct {
 	Wave     int // index into the spec's waves; -1 for a target no wave took
 	Order    int // dispatch order within the campaign
 	State    DeviceState
-	Reason   string
+	Reason   Reason
 	Attempts int
 	// NextAttempt is when a deferred device is tried again.
 	NextAttempt time.Time
@@ -91,7 +81,7 @@ type Transition struct {
 	Campaign string
 	Hostname string
 	From, To DeviceState
-	Reason   string
+	Reason   Reason
 	At       time.Time
 	Cause    string // what made it happen: "controller", "worker", "retry command", ...
 }

@@ -28,6 +28,15 @@ const (
 	ReasonTaskFailed       Reason = "task_failed"   // a SYSTEM task could not be created, run or read
 )
 
+// ReasonIneligible starts every reason that says a device cannot take a
+// playbook at all, e.g. "ineligible_edition" or
+// "ineligible_hardware:0xC1900200": playbooks name their own (see
+// Reason.Ineligible).
+const ReasonIneligible Reason = "ineligible"
+
+// Ineligible reports a reason of the ReasonIneligible family.
+func (r Reason) Ineligible() bool { return strings.HasPrefix(string(r), string(ReasonIneligible)) }
+
 // Verdict is what a script's exit code means under a step's Expect.
 type Verdict int
 

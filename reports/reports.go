@@ -181,7 +181,7 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 	}
 	org := make(map[string]string, len(ms))
 	for _, m := range ms {
-		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
+		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: string(m.Reason)}
 		org[m.Hostname] = m.Org
 	}
 	tr, err := s.campaigns.Transitions(ctx, campaign, "")

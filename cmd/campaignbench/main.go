@@ -15,6 +15,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
@@ -107,6 +109,10 @@ func (b *bench) Reach(_ context.Context, host string) (sdk.Target, playbooks.Exe
 	return t, b.x, nil
 }
 
+func (b *bench) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
+	return b.inv.Devices(ctx, sel)
+}
+
 func (b *bench) TimeZones(ctx context.Context) (map[string]string, error) {
 	orgs, err := b.inv.Organisations(ctx)
 	out := map[string]string{}
@@ -178,22 +184,12 @@ params: {media_source: '\\dp01\media$\Win10_22H2'}
 target: 'build<10.0.19045'
 waves: [{name: all, max_failure_percent: 100}]
 `
-	created, err := scheduler.Create(ctx, store, scheduler.Sources{
-		Devices: func(ctx context.Context, sel inventory.Selector) ([]*inventory.Device, error) {
-			var out []*inventory.Device
-			for d, err := range inv.Devices(ctx, sel) {
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, d)
-			}
-			return out, nil
-		},
-		Playbook: func(name string) (string, []byte, error) {
+	app := campaigns.New(campaigns.Config{Store: store, Inventory: b, Now: clock.Now,
+		Playbooks: func(name string) (string, []byte, error) {
 			src, err := builtin.Source(name)
 			return "builtin/" + name + ".yaml", src, err
-		},
-	}, "bench.yaml", []byte(spec))
+		}})
+	created, err := app.Create(ctx, "bench.yaml", []byte(spec))
 	if err != nil {
 		return err
 	}
@@ -203,7 +199,7 @@ waves: [{name: all, max_failure_percent: 100}]
 	if err != nil {
 		return err
 	}
-	if err := store.SetStatus(ctx, "bench", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+	if _, err := app.Start(ctx, "bench"); err != nil {
 		return err
 	}
 	fmt.Printf("%d simulated devices, %d eligible for the feature update, concurrency %d, time scale %gx\n", n, targets, concurrency, scale)
@@ -231,7 +227,7 @@ waves: [{name: all, max_failure_percent: 100}]
 	}
 	states := map[string]int{}
 	for _, m := range ms {
-		states[string(m.State)+" "+m.Reason]++
+		states[string(m.State)+" "+string(m.Reason)]++
 	}
 	calls := rec.n.Load()
 	fmt.Printf("campaign: %d devices in %s: %.2f devices/s, %.1f ms CPU per device, %d executor calls (%.1f per device)\n",

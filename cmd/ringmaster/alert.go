@@ -9,13 +9,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
@@ -249,35 +248,17 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 				fmt.Fprintf(a.stdout, "no device is observed to be exposed to %s: nothing to do\n", al.ID)
 				return nil
 			}
-			if name == "" {
-				name = "remediate-" + strings.ToLower(al.ID)
-			}
-			spec := map[string]any{
-				"name":     name,
-				"playbook": "hsa-remediate",
-				"params":   map[string]any{"alert": al.ID, "required": al.Required(), "source": source},
-				"target":   "hostname in (" + strings.Join(exposed, ",") + ")",
-				"deadline": al.DeadlineAt().AddDate(0, 0, 1).Format("2006-01-02T15:04:05Z"),
-				"waves": []map[string]any{
-					{"name": "pilot", "count": max(1, len(exposed)/20), "soak": soak.String()},
-					{"name": "rest"},
-				},
-			}
-			data, err := yaml.Marshal(spec)
+			cs, err := a.campaignApp(ctx)
 			if err != nil {
 				return err
 			}
-			cs, err := a.campaigns(ctx)
-			if err != nil {
-				return err
-			}
-			file := name + ".yaml"
-			c, err := scheduler.Create(ctx, cs, a.campaignSources(), file, data)
+			c, err := cs.Remediate(ctx, campaigns.Remediation{Alert: al, Exposed: exposed, Source: source, Name: name, PilotSoak: soak})
 			if err != nil {
 				return fmt.Errorf("alert remediate: %w", err)
 			}
-			fmt.Fprintf(a.stdout, "created campaign %s (draft) for the %d exposed devices: pilot %d, rest %d\n", name, len(exposed), c.WaveSizes[0], c.WaveSizes[1])
-			fmt.Fprintf(a.stdout, "review it with ringmaster campaign show %s, then ringmaster campaign start %s\n", name, name)
+			created := c.Spec.Name
+			fmt.Fprintf(a.stdout, "created campaign %s (draft) for the %d exposed devices: pilot %d, rest %d\n", created, len(exposed), c.WaveSizes[0], c.WaveSizes[1])
+			fmt.Fprintf(a.stdout, "review it with ringmaster campaign show %s, then ringmaster campaign start %s\n", created, created)
 			return nil
 		},
 	}

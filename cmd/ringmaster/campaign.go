@@ -1,22 +1,21 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
+	"iter"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 )
@@ -30,8 +29,26 @@ func (a *app) campaigns(ctx context.Context) (*osqlite.Store, error) {
 	return osqlite.Open(ctx, s.DB(), a.now)
 }
 
-// inventoryAdapter gives the scheduler what it reads of the inventory.
+// campaignApp is the campaigns application over this database.
+func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
+	s, err := a.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inventoryAdapter{a}, Playbooks: a.playbookSource, Now: a.now}), nil
+}
+
+// inventoryAdapter gives the scheduler and the campaigns application what
+// they read of the inventory.
 type inventoryAdapter struct{ a *app }
+
+func (i inventoryAdapter) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
+	s, err := i.a.open(ctx)
+	if err != nil {
+		return func(yield func(*inventory.Device, error) bool) { yield(nil, err) }
+	}
+	return s.Devices(ctx, sel)
+}
 
 func (i inventoryAdapter) TimeZones(ctx context.Context) (map[string]string, error) {
 	s, err := i.a.open(ctx)
@@ -65,27 +82,6 @@ func (i inventoryAdapter) LastSeen(ctx context.Context, hosts []string) (map[str
 	return out, nil
 }
 
-func (a *app) campaignSources() scheduler.Sources {
-	return scheduler.Sources{
-		Devices: func(ctx context.Context, sel inventory.Selector) ([]*inventory.Device, error) {
-			s, err := a.open(ctx)
-			if err != nil {
-				return nil, err
-			}
-			var out []*inventory.Device
-			for d, err := range s.Devices(ctx, sel) {
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, d)
-			}
-			return out, nil
-		},
-		Playbook:  a.playbookSource,
-		TimeZones: inventoryAdapter{a}.TimeZones,
-	}
-}
-
 // playbookSource reads a playbook file, or a built-in one by name when no
 // such file exists, as loadPlaybook does.
 func (a *app) playbookSource(ref string) (string, []byte, error) {
@@ -103,16 +99,18 @@ func newCampaignCmd(a *app) *cobra.Command {
 		Aliases: []string{"campaigns"},
 		Short:   "Roll a playbook out in waves: create, start, pause, resume, cancel, approve, retry",
 	})
-	status := func(use, short, example string, to orchestrator.Status, from ...orchestrator.Status) *cobra.Command {
+	status := func(action orchestrator.Action, short string) *cobra.Command {
 		return &cobra.Command{
-			Use: use + " NAME", Short: short, Example: example, Args: args(cobra.ExactArgs(1)),
+			Use: string(action) + " NAME", Short: short, Example: "  ringmaster campaign " + string(action) + " win10-22h2",
+			Args: args(cobra.ExactArgs(1)),
 			RunE: func(cmd *cobra.Command, argv []string) error {
-				s, err := a.campaigns(cmd.Context())
+				svc, err := a.campaignApp(cmd.Context())
 				if err != nil {
 					return err
 				}
-				if err := s.SetStatus(cmd.Context(), argv[0], to, from...); err != nil {
-					return fmt.Errorf("campaign %s: %w", use, err)
+				to, err := svc.Act(cmd.Context(), argv[0], action)
+				if err != nil {
+					return err
 				}
 				fmt.Fprintf(a.stdout, "campaign %s is %s\n", argv[0], to)
 				return nil
@@ -120,14 +118,10 @@ func newCampaignCmd(a *app) *cobra.Command {
 		}
 	}
 	cmd.AddCommand(newCampaignCreateCmd(a), newCampaignListCmd(a), newCampaignShowCmd(a),
-		status("start", "Start a created campaign (ringmaster run does the work)", "  ringmaster campaign start win10-22h2",
-			orchestrator.StatusRunning, orchestrator.StatusDraft),
-		status("pause", "Start nothing new; runs in flight finish", "  ringmaster campaign pause win10-22h2",
-			orchestrator.StatusPaused, orchestrator.StatusRunning),
-		status("resume", "Resume a paused campaign", "  ringmaster campaign resume win10-22h2",
-			orchestrator.StatusRunning, orchestrator.StatusPaused),
-		status("cancel", "Stop a campaign for good; runs in flight stop", "  ringmaster campaign cancel win10-22h2",
-			orchestrator.StatusCancelled, orchestrator.StatusDraft, orchestrator.StatusRunning, orchestrator.StatusPaused),
+		status(orchestrator.ActionStart, "Start a created campaign (ringmaster run does the work)"),
+		status(orchestrator.ActionPause, "Start nothing new; runs in flight finish"),
+		status(orchestrator.ActionResume, "Resume a paused campaign"),
+		status(orchestrator.ActionCancel, "Stop a campaign for good; runs in flight stop"),
 		newCampaignApproveCmd(a), newCampaignRetryCmd(a))
 	return cmd
 }
@@ -153,21 +147,19 @@ today, so editing it later does not change a campaign in progress.`,
 			if err != nil {
 				return fmt.Errorf("campaign create: %w", err)
 			}
-			s, err := a.campaigns(cmd.Context())
+			svc, err := a.campaignApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			c, err := scheduler.Create(cmd.Context(), s, a.campaignSources(), file, data)
+			c, err := svc.Create(cmd.Context(), file, data)
 			if err != nil {
 				return fmt.Errorf("campaign create: %w", err)
 			}
-			total := c.Unwaved
 			var parts []string
 			for i, w := range c.Spec.Waves {
-				total += c.WaveSizes[i]
 				parts = append(parts, fmt.Sprintf("%s %d", w.Name, c.WaveSizes[i]))
 			}
-			fmt.Fprintf(a.stdout, "created campaign %s (draft): %d devices; waves: %s\n", c.Spec.Name, total, strings.Join(parts, ", "))
+			fmt.Fprintf(a.stdout, "created campaign %s (draft): %d devices; waves: %s\n", c.Spec.Name, c.Devices(), strings.Join(parts, ", "))
 			if c.Unwaved > 0 {
 				fmt.Fprintf(a.stdout, "%d target devices are in no wave (the waves' selectors and shares leave them out)\n", c.Unwaved)
 			}
@@ -186,12 +178,12 @@ func newCampaignApproveCmd(a *app) *cobra.Command {
 		Example: "  ringmaster campaign approve win10-22h2 ring1",
 		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.campaigns(cmd.Context())
+			svc, err := a.campaignApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := s.Approve(cmd.Context(), argv[0], argv[1]); err != nil {
-				return fmt.Errorf("campaign approve: %w", err)
+			if err := svc.Approve(cmd.Context(), argv[0], argv[1]); err != nil {
+				return err
 			}
 			fmt.Fprintf(a.stdout, "approved wave %s of campaign %s\n", argv[1], argv[0])
 			return nil
@@ -211,13 +203,13 @@ func newCampaignRetryCmd(a *app) *cobra.Command {
 			if !failed {
 				return usagef("say which devices to retry: --failed")
 			}
-			s, err := a.campaigns(cmd.Context())
+			svc, err := a.campaignApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			n, err := s.Retry(cmd.Context(), argv[0], reason)
+			n, err := svc.Retry(cmd.Context(), argv[0], orchestrator.Reason(reason))
 			if err != nil {
-				return fmt.Errorf("campaign retry: %w", err)
+				return err
 			}
 			fmt.Fprintf(a.stdout, "%d failed devices of campaign %s will run again\n", n, argv[0])
 			return nil
@@ -226,27 +218,6 @@ func newCampaignRetryCmd(a *app) *cobra.Command {
 	cmd.Flags().BoolVar(&failed, "failed", false, "retry failed devices")
 	cmd.Flags().StringVar(&reason, "reason", "", "only those that failed with this reason")
 	return cmd
-}
-
-// campaignSummary is a campaign's counts, as list and show print them.
-type campaignSummary struct {
-	Name    string         `json:"name"`
-	Status  string         `json:"status"`
-	Devices int            `json:"devices"`
-	States  map[string]int `json:"states"`
-	Created time.Time      `json:"created_at"`
-}
-
-func countStates(ms []osqlite.DeviceRecord) map[string]int {
-	out := map[string]int{}
-	for _, st := range []orchestrator.DeviceState{orchestrator.DevicePending, orchestrator.DeviceQueued, orchestrator.DeviceRunning,
-		orchestrator.DeviceSucceeded, orchestrator.DeviceFailed, orchestrator.DeviceSkipped, orchestrator.DeviceDeferred} {
-		out[string(st)] = 0
-	}
-	for _, m := range ms {
-		out[string(m.State)]++
-	}
-	return out
 }
 
 var stateColumns = []string{"pending", "queued", "running", "succeeded", "failed", "skipped", "deferred"}
@@ -259,21 +230,13 @@ func newCampaignListCmd(a *app) *cobra.Command {
 		Example: "  ringmaster campaign list\n  ringmaster campaign list -o json",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.campaigns(cmd.Context())
+			svc, err := a.campaignApp(cmd.Context())
 			if err != nil {
 				return err
 			}
-			cs, err := s.Campaigns(cmd.Context())
+			sums, err := svc.List(cmd.Context())
 			if err != nil {
 				return err
-			}
-			sums := make([]campaignSummary, 0, len(cs))
-			for _, c := range cs {
-				ms, err := s.Members(cmd.Context(), c.Name)
-				if err != nil {
-					return err
-				}
-				sums = append(sums, campaignSummary{Name: c.Name, Status: string(c.Status), Devices: len(ms), States: countStates(ms), Created: c.CreatedAt})
 			}
 			if output == "json" {
 				return json.NewEncoder(a.stdout).Encode(sums)
@@ -294,52 +257,6 @@ func newCampaignListCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// campaignShow is what show prints.
-type campaignShow struct {
-	Name    string         `json:"name"`
-	Status  string         `json:"status"`
-	Waves   []waveShow     `json:"waves"`
-	Reasons []reasonCount  `json:"failure_reasons"`
-	Blocked []blockShow    `json:"blocked"`
-	States  map[string]int `json:"states"`
-	WakeAt  *time.Time     `json:"wake_at"`
-	// NeedsPerson: it can go no further until someone retries, approves
-	// or cancels (a halt, an approval, a window that never opens again);
-	// WaitsFor says what waits and the command that moves it on.
-	NeedsPerson bool   `json:"needs_person"`
-	WaitsFor    string `json:"waits_for"`
-}
-
-type waveShow struct {
-	Name      string         `json:"name"`
-	Status    string         `json:"status"`
-	Devices   int            `json:"devices"`
-	States    map[string]int `json:"states"`
-	Started   *time.Time     `json:"started_at"`
-	Completed *time.Time     `json:"completed_at"`
-	Reason    string         `json:"reason"`
-}
-
-type reasonCount struct {
-	Reason  string `json:"reason"`
-	Devices int    `json:"devices"`
-}
-
-type blockShow struct {
-	Wave    string     `json:"wave"`
-	Org     string     `json:"org"`
-	Reason  string     `json:"reason"`
-	Devices int        `json:"devices"`
-	Until   *time.Time `json:"until"`
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func newCampaignShowCmd(a *app) *cobra.Command {
 	var output, device string
 	cmd := &cobra.Command{
@@ -350,18 +267,19 @@ func newCampaignShowCmd(a *app) *cobra.Command {
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
-			s, err := a.campaigns(ctx)
+			svc, err := a.campaignApp(ctx)
 			if err != nil {
 				return err
 			}
 			if device != "" {
-				return a.showDevice(ctx, s, argv[0], device)
+				h, err := svc.Device(ctx, argv[0], device)
+				if err != nil {
+					return err
+				}
+				a.printHistory(h)
+				return nil
 			}
-			c, err := s.Campaign(ctx, argv[0])
-			if err != nil {
-				return err
-			}
-			sh, err := a.describe(ctx, s, c)
+			sh, err := svc.Show(ctx, argv[0])
 			if err != nil {
 				return err
 			}
@@ -377,53 +295,7 @@ func newCampaignShowCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// describe gathers what show prints; what waits and why comes from the
-// controller itself, deciding on the current state without applying it.
-func (a *app) describe(ctx context.Context, s *osqlite.Store, c osqlite.Campaign) (campaignShow, error) {
-	names, waves, err := s.Waves(ctx, c.Name)
-	if err != nil {
-		return campaignShow{}, err
-	}
-	ms, err := s.Members(ctx, c.Name)
-	if err != nil {
-		return campaignShow{}, err
-	}
-	sh := campaignShow{Name: c.Name, Status: string(c.Status), States: countStates(ms), WakeAt: timePtr(c.WakeAt),
-		Reasons: []reasonCount{}, Blocked: []blockShow{}}
-	reasons := map[string]int{}
-	for i, n := range names {
-		var in []osqlite.DeviceRecord
-		for _, m := range ms {
-			if m.Wave == i {
-				in = append(in, m)
-			}
-		}
-		sh.Waves = append(sh.Waves, waveShow{Name: n, Status: string(waves[i].Status), Devices: len(in), States: countStates(in),
-			Started: timePtr(waves[i].Started), Completed: timePtr(waves[i].Completed), Reason: waves[i].Reason})
-	}
-	for _, m := range ms {
-		if m.State == orchestrator.DeviceFailed || m.State == orchestrator.DeviceDeferred {
-			reasons[m.Reason]++
-		}
-	}
-	for r, n := range reasons {
-		sh.Reasons = append(sh.Reasons, reasonCount{r, n})
-	}
-	slices.SortFunc(sh.Reasons, func(x, y reasonCount) int { return cmp.Or(y.Devices-x.Devices, strings.Compare(x.Reason, y.Reason)) })
-	v, err := scheduler.ViewOf(ctx, s, inventoryAdapter{a}, c)
-	if err != nil {
-		return campaignShow{}, err
-	}
-	plan := orchestrator.Decide(v, a.now())
-	for _, b := range plan.Blocked {
-		sh.Blocked = append(sh.Blocked, blockShow{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
-	}
-	sh.WaitsFor = plan.PersonWait(v)
-	sh.NeedsPerson = sh.WaitsFor != ""
-	return sh, nil
-}
-
-func (a *app) printShow(sh campaignShow) {
+func (a *app) printShow(sh campaigns.Detail) {
 	fmt.Fprintf(a.stdout, "campaign %s: %s\n", sh.Name, sh.Status)
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "WAVE\tSTATUS\tDEVICES\t%s\tSTARTED\tCOMPLETED\n", strings.ToUpper(strings.Join(stateColumns, "\t")))
@@ -471,12 +343,9 @@ func (a *app) printShow(sh campaignShow) {
 	}
 }
 
-func (a *app) showDevice(ctx context.Context, s *osqlite.Store, name, host string) error {
-	d, err := s.Device(ctx, name, inventory.NormaliseHostname(host))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(a.stdout, "%s in campaign %s: %s", d.Hostname, name, d.State)
+func (a *app) printHistory(h campaigns.History) {
+	d := h.Device
+	fmt.Fprintf(a.stdout, "%s in campaign %s: %s", d.Hostname, h.Campaign, d.State)
 	if d.Reason != "" {
 		fmt.Fprintf(a.stdout, " (%s)", d.Reason)
 	}
@@ -487,16 +356,11 @@ func (a *app) showDevice(ctx context.Context, s *osqlite.Store, name, host strin
 	if d.Message != "" {
 		fmt.Fprintf(a.stdout, "  %s\n", d.Message)
 	}
-	tr, err := s.Transitions(ctx, name, d.Hostname)
-	if err != nil {
-		return err
-	}
-	for _, t := range tr {
+	for _, t := range h.Transitions {
 		reason := ""
 		if t.Reason != "" {
-			reason = " (" + t.Reason + ")"
+			reason = " (" + string(t.Reason) + ")"
 		}
 		fmt.Fprintf(a.stdout, "  %s  %s -> %s%s  by %s\n", t.At.UTC().Format(time.RFC3339), t.From, t.To, reason, t.Cause)
 	}
-	return nil
 }

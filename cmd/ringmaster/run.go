@@ -13,10 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/discovery"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
-	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/targets"
@@ -138,13 +137,17 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
+	app, err := a.campaignApp(ctx)
+	if err != nil {
+		return err
+	}
 	snapCtx, stopSnap := context.WithCancel(ctx)
 	snapped := make(chan struct{})
 	go func() {
 		defer close(snapped)
 		snap.Run(snapCtx)
 	}()
-	err = a.watch(ctx, store, o.live, o.untilDone, log, snap.Ask)
+	err = a.watch(ctx, app, o.live, o.untilDone, log, snap.Ask)
 	stopSnap()
 	<-snapped
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -168,7 +171,7 @@ func isTerminal(w io.Writer) bool {
 // left running or paused but for those that need a person to go on (a
 // halted wave, an approval). It calls stopped when the last running
 // campaign stops (the snapshotter then renews the daily history).
-func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool, log *slog.Logger, stopped func()) error {
+func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone bool, log *slog.Logger, stopped func()) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	rates := map[string]*rate{}
@@ -187,10 +190,10 @@ func (a *app) watch(ctx context.Context, s *osqlite.Store, live, untilDone bool,
 		var waitingNow []string // campaigns that need a person, this round
 		active := 0
 		for _, c := range cs {
-			if c.Status != orchestrator.StatusRunning && c.Status != orchestrator.StatusPaused {
+			if !c.Status.Live() {
 				continue
 			}
-			sh, err := a.describe(ctx, s, c)
+			sh, err := s.Describe(ctx, c)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -277,7 +280,7 @@ func (r *rate) update(now time.Time, finished, left int) (perMin float64, eta ti
 	return perMin, eta
 }
 
-func renderLive(b *strings.Builder, sh campaignShow, perMin float64, eta time.Duration) {
+func renderLive(b *strings.Builder, sh campaigns.Detail, perMin float64, eta time.Duration) {
 	fmt.Fprintf(b, "campaign %s (%s)  %.1f devices/min", sh.Name, sh.Status, perMin)
 	if eta > 0 {
 		fmt.Fprintf(b, "  ETA %s", eta.Round(time.Minute))

@@ -39,14 +39,19 @@ var rules = []struct {
 	{"plugins/winrm/fleetsim/device", nil},
 	{"plugins/winrm/fleetsim/wsman", nil},
 	{"plugins/winrm/fleetsim", []string{"plugins/winrm/fleetsim/device", "plugins/winrm/fleetsim/wsman"}},
-	// The orchestrator's domain (campaigns, waves, windows, the controller's
-	// decisions) knows inventory and playbooks, never storage or River.
+	// The orchestrator's domain (campaigns, waves, windows, the state
+	// machine, the controller's decisions, the store contract) knows
+	// inventory and playbooks, never storage or River.
 	{"orchestrator", []string{"inventory", "playbooks", "internal/yamlfile"}},
 	{"orchestrator/sqlite", []string{"orchestrator", "internal/sqlmigrate", "internal/sqltx"}},
 	// The scheduler applies the controller's plans on River and runs the
-	// engine; it reaches devices and the inventory through interfaces, and
+	// engine; it reaches the campaign store (orchestrator.Store), devices
+	// and the inventory through interfaces, never a concrete store, and
 	// migrates River's tables under sqlmigrate's lock.
-	{"orchestrator/scheduler", []string{"inventory", "orchestrator", "orchestrator/sqlite", "playbooks", "plugins/sdk", "internal/sqlmigrate"}},
+	{"orchestrator/scheduler", []string{"inventory", "orchestrator", "playbooks", "plugins/sdk", "internal/sqlmigrate"}},
+	// The campaigns application: domain packages only, no store, River,
+	// cobra or cmd (forbidden third-party imports are checked below).
+	{"campaigns", []string{"inventory", "orchestrator", "playbooks", "alerts"}},
 	{"cmd/...", []string{"..."}},
 	// Reports compute figures from the domain types only.
 	{"report", []string{"inventory", "alerts", "internal/safecsv"}},

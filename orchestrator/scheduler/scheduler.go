@@ -8,7 +8,9 @@
 // device whose worker went silent is re-queued under a new generation and
 // resumes from its checkpoint, and a stale job finds it superseded and
 // does nothing. The database is the embedded SQLite by default (River's
-// riversqlite driver on the inventory's pool).
+// riversqlite driver on the inventory's pool); campaigns are read and
+// changed through orchestrator.Store only, whose implementation calls the
+// scheduler back with its transaction to insert device jobs.
 package scheduler
 
 import (
@@ -27,7 +29,6 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
@@ -43,19 +44,16 @@ type Reacher interface {
 	Reach(ctx context.Context, hostname string) (sdk.Target, playbooks.Executor, error)
 }
 
-// Inventory is what the scheduler reads of the inventory: organisations'
-// time zones (for their windows) and when devices were last seen alive (a
-// deferred device seen again is tried at once).
-type Inventory interface {
-	TimeZones(ctx context.Context) (map[string]string, error)
-	LastSeen(ctx context.Context, hostnames []string) (map[string]time.Time, error)
-}
-
 // Config wires a scheduler.
 type Config struct {
-	DB        *sql.DB // the SQLite database, with one open connection
-	Store     *sqlite.Store
-	Inventory Inventory
+	DB *sql.DB // the SQLite database, with one open connection
+	// Store is the campaign store; its transactions are on DB, so that
+	// device jobs are inserted in the transaction that dispatches them.
+	Store orchestrator.Store
+	// Inventory gives organisations' time zones (for their windows) and
+	// when devices were last seen alive (a deferred device seen again is
+	// tried at once).
+	Inventory orchestrator.Inventory
 	Reacher   Reacher
 	// Playbook parses a campaign's stored playbook.
 	Playbook    func(file string, src []byte) (*playbooks.Playbook, error)
@@ -209,18 +207,17 @@ func (controlArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: queueControl, MaxAttempts: 1}
 }
 
-// enqueue inserts device jobs in the transaction that queued them.
-func (s *Scheduler) enqueue(ctx context.Context) func(tx *sql.Tx, ds []sqlite.Dispatch) error {
-	return func(tx *sql.Tx, ds []sqlite.Dispatch) error {
-		params := make([]river.InsertManyParams, len(ds))
-		for i, d := range ds {
-			params[i] = river.InsertManyParams{Args: deviceArgs{Campaign: d.Campaign, Hostname: d.Hostname, Generation: d.Generation}}
-		}
-		if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
-			return fmt.Errorf("enqueue %d device runs: %w", len(ds), err)
-		}
-		return nil
+// enqueue inserts device jobs in the transaction that queued them: the
+// store calls it (an orchestrator.Enqueue) before it commits.
+func (s *Scheduler) enqueue(ctx context.Context, tx *sql.Tx, ds []orchestrator.Dispatch) error {
+	params := make([]river.InsertManyParams, len(ds))
+	for i, d := range ds {
+		params[i] = river.InsertManyParams{Args: deviceArgs{Campaign: d.Campaign, Hostname: d.Hostname, Generation: d.Generation}}
 	}
+	if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("enqueue %d device runs: %w", len(ds), err)
+	}
+	return nil
 }
 
 type controlWorker struct {
@@ -255,68 +252,17 @@ func (s *Scheduler) Control(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// View assembles the controller's view of a campaign.
+// View reads a campaign's state into the controller's view.
 func (s *Scheduler) View(ctx context.Context, name string) (orchestrator.View, error) {
 	c, err := s.cfg.Store.Campaign(ctx, name)
 	if err != nil {
 		return orchestrator.View{}, err
 	}
-	return ViewOf(ctx, s.cfg.Store, s.cfg.Inventory, c)
-}
-
-// ViewOf reads a campaign's state into a View for Decide (campaign show
-// asks the controller what waits and why this way, applying nothing).
-func ViewOf(ctx context.Context, store *sqlite.Store, inv Inventory, c sqlite.Campaign) (orchestrator.View, error) {
-	spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
-	if err != nil {
-		return orchestrator.View{}, fmt.Errorf("campaign %s: stored spec: %w", c.Name, err)
-	}
-	_, waves, err := store.Waves(ctx, c.Name)
-	if err != nil {
-		return orchestrator.View{}, err
-	}
-	recs, err := store.Members(ctx, c.Name)
-	if err != nil {
-		return orchestrator.View{}, err
-	}
-	members := make([]orchestrator.Member, len(recs))
-	var deferred []string
-	orgs := map[string]bool{}
-	for i, r := range recs {
-		members[i] = r.Member
-		orgs[r.Org] = true
-		if r.State == orchestrator.DeviceDeferred {
-			deferred = append(deferred, r.Hostname)
-		}
-	}
-	if len(deferred) > 0 {
-		seen, err := inv.LastSeen(ctx, deferred)
-		if err != nil {
-			return orchestrator.View{}, err
-		}
-		for i := range members {
-			if t, ok := seen[members[i].Hostname]; ok {
-				members[i].LastSeen = t
-			}
-		}
-	}
-	zones, err := inv.TimeZones(ctx)
-	if err != nil {
-		return orchestrator.View{}, err
-	}
-	cals := map[string]orchestrator.Calendar{}
-	for org := range orgs {
-		cal, err := spec.Calendar(org, zones[org])
-		if err != nil {
-			return orchestrator.View{}, fmt.Errorf("campaign %s: %w", c.Name, err)
-		}
-		cals[org] = cal
-	}
-	return orchestrator.View{Spec: spec, Status: c.Status, Waves: waves, Members: members, Calendars: cals}, nil
+	return orchestrator.ReadView(ctx, s.cfg.Store, s.cfg.Inventory, c)
 }
 
 func (s *Scheduler) control(ctx context.Context, name string, now time.Time) error {
-	if _, err := s.cfg.Store.Orphans(ctx, name, time.Now(), s.enqueue(ctx)); err != nil {
+	if _, err := s.cfg.Store.Orphans(ctx, name, time.Now(), s.enqueue); err != nil {
 		return err
 	}
 	// The campaign is read first: a change after this bumps its seq, and
@@ -325,12 +271,12 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time) err
 	if err != nil {
 		return err
 	}
-	v, err := ViewOf(ctx, s.cfg.Store, s.cfg.Inventory, c)
+	v, err := orchestrator.ReadView(ctx, s.cfg.Store, s.cfg.Inventory, c)
 	if err != nil {
 		return err
 	}
 	plan := orchestrator.Decide(v, now)
-	ds, err := s.cfg.Store.Apply(ctx, name, c.Seq, plan, now, "controller", s.enqueue(ctx))
+	ds, err := s.cfg.Store.Apply(ctx, name, c.Seq, plan, now, "controller", s.enqueue)
 	if err != nil {
 		return err
 	}
@@ -404,14 +350,14 @@ func (s *Scheduler) settleJob(ctx context.Context, j *rivertype.JobRow) error {
 	}
 	d, err := s.cfg.Store.Device(ctx, a.Campaign, a.Hostname)
 	switch {
-	case errors.Is(err, sqlite.ErrNotFound):
+	case errors.Is(err, orchestrator.ErrNotFound):
 	case err != nil:
 		return err
 	case d.Generation == a.Generation && d.State == orchestrator.DeviceRunning:
 		return nil
-	case d.Generation == a.Generation && d.State == orchestrator.DeviceQueued:
+	case d.Generation == a.Generation && orchestrator.EventRedispatch.Allows(d.State, orchestrator.DeviceQueued):
 		moved, err := s.cfg.Store.Redispatch(ctx, a.Campaign, a.Hostname, a.Generation,
-			"controller: the worker that took its job died before it began", s.enqueue(ctx))
+			"controller: the worker that took its job died before it began", s.enqueue)
 		if err != nil {
 			return err
 		}

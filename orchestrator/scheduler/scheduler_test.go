@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -68,24 +70,17 @@ func (e *estate) LastSeen(ctx context.Context, hosts []string) (map[string]time.
 	return out, nil
 }
 
-func (e *estate) sources() scheduler.Sources {
-	return scheduler.Sources{
-		Devices: func(ctx context.Context, sel inventory.Selector) ([]*inventory.Device, error) {
-			var out []*inventory.Device
-			for d, err := range e.inv.Devices(ctx, sel) {
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, d)
-			}
-			return out, nil
-		},
-		Playbook: func(name string) (string, []byte, error) {
+func (e *estate) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
+	return e.inv.Devices(ctx, sel)
+}
+
+// campaigns is the application the CLI creates campaigns through.
+func (e *estate) campaigns() *campaigns.Service {
+	return campaigns.New(campaigns.Config{Store: e.store, Inventory: e, Now: e.clock.Now,
+		Playbooks: func(name string) (string, []byte, error) {
 			src, err := builtin.Source(name)
 			return "builtin/" + name + ".yaml", src, err
-		},
-		TimeZones: e.TimeZones,
-	}
+		}})
 }
 
 // newEstate starts specs as simulated devices (600 times faster than the
@@ -223,7 +218,7 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 	}
 	e := newEstate(t, specs, func(i int) string { return fmt.Sprintf("R%c", 'A'+i%3) })
 	ctx := context.Background()
-	created, err := scheduler.Create(ctx, e.store, e.sources(), "upgrade.yaml", []byte(campaign))
+	created, err := e.campaigns().Create(ctx, "upgrade.yaml", []byte(campaign))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +240,7 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 			offline.SetOnline(true)
 		}
 	})
-	if err := e.store.SetStatus(ctx, "upgrade-22h2", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+	if _, err := e.store.ChangeStatus(ctx, "upgrade-22h2", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -263,7 +258,7 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 		truth := e.devices[m.Hostname].Endpoint.Machine.Truth()
 		var i int
 		fmt.Sscanf(m.Hostname, "pc%03d", &i)
-		want, reason, launched, build := orchestrator.DeviceSucceeded, "completed", 1, "10.0.19045"
+		want, reason, launched, build := orchestrator.DeviceSucceeded, orchestrator.Reason("completed"), 1, "10.0.19045"
 		switch i % 10 {
 		case 3:
 			want, reason, launched, build = orchestrator.DeviceFailed, "compat_blocked:0xC1900208", 0, "10.0.18363"
@@ -292,7 +287,7 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 			continue
 		}
 		last := got[len(got)-1]
-		if string(last.Status) != string(m.State) || string(last.Reason) != m.Reason {
+		if string(last.Status) != string(m.State) || last.Reason != m.Reason {
 			t.Errorf("%s: last outcome %s %s, store says %s %s", m.Hostname, last.Status, last.Reason, m.State, m.Reason)
 		}
 	}
@@ -363,7 +358,7 @@ func TestPauseAndCancel(t *testing.T) {
 	}
 	e := newEstate(t, specs, func(int) string { return "RA" })
 	ctx := context.Background()
-	if _, err := scheduler.Create(ctx, e.store, e.sources(), "slow.yaml", []byte(slowCampaign)); err != nil {
+	if _, err := e.campaigns().Create(ctx, "slow.yaml", []byte(slowCampaign)); err != nil {
 		t.Fatal(err)
 	}
 	sched := e.start(t, nil)
@@ -388,11 +383,11 @@ func TestPauseAndCancel(t *testing.T) {
 		t.Fatalf("%s: never; states %v", what, states())
 		return nil
 	}
-	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("three running", func(st map[orchestrator.DeviceState]int) bool { return st[orchestrator.DeviceRunning] == 3 })
-	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusPaused, orchestrator.StatusRunning); err != nil {
+	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionPause); err != nil {
 		t.Fatal(err)
 	}
 	// Paused: the three finish, and nothing new is queued.
@@ -407,11 +402,11 @@ func TestPauseAndCancel(t *testing.T) {
 	if st := states(); st[orchestrator.DevicePending] != 9 {
 		t.Fatalf("paused campaign started more devices: %v", st)
 	}
-	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusRunning, orchestrator.StatusPaused); err != nil {
+	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionResume); err != nil {
 		t.Fatal(err)
 	}
 	waitFor("three more running", func(st map[orchestrator.DeviceState]int) bool { return st[orchestrator.DeviceRunning] == 3 })
-	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusCancelled, orchestrator.StatusRunning); err != nil {
+	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionCancel); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -433,7 +428,7 @@ func TestPauseAndCancel(t *testing.T) {
 // checkProgressReport computes the migration report from the inventory (as
 // the runs observed it) and the campaign's states, and compares every
 // figure, organisation by organisation, with the simulator's ground truth.
-func checkProgressReport(t *testing.T, e *estate, members []sqlite.DeviceRecord) {
+func checkProgressReport(t *testing.T, e *estate, members []orchestrator.DeviceRecord) {
 	t.Helper()
 	ctx := context.Background()
 	orgs, err := e.inv.Organisations(ctx)
@@ -444,7 +439,7 @@ func checkProgressReport(t *testing.T, e *estate, members []sqlite.DeviceRecord)
 	target, _, _ := inventory.ParseVersion("10.0.19045")
 	states := map[string]*report.CampaignState{}
 	for _, m := range members {
-		states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: m.Reason}
+		states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: string(m.Reason)}
 	}
 	b := report.NewProgress(orgs, report.ProgressOptions{TargetBuild: target, Now: time.Now()})
 	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
@@ -483,10 +478,10 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 	}
 	e := newEstate(t, specs, func(int) string { return "RA" })
 	ctx := context.Background()
-	if _, err := scheduler.Create(ctx, e.store, e.sources(), "slow.yaml", []byte(slowCampaign)); err != nil {
+	if _, err := e.campaigns().Create(ctx, "slow.yaml", []byte(slowCampaign)); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.SetStatus(ctx, "slow", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
 	idle, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
@@ -550,7 +545,7 @@ type orgTruth struct {
 	affected, compliant, exposed, unknown int
 }
 
-func truthByOrg(t *testing.T, e *estate, members []sqlite.DeviceRecord) map[string]*orgTruth {
+func truthByOrg(t *testing.T, e *estate, members []orchestrator.DeviceRecord) map[string]*orgTruth {
 	t.Helper()
 	inCampaign := map[string]bool{}
 	for _, m := range members {

@@ -11,7 +11,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
@@ -32,10 +31,10 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	store := s.cfg.Store
 	run, err := store.Begin(ctx, a.Campaign, a.Hostname, a.Generation, time.Now(), s.cfg.Lease)
 	switch {
-	case errors.Is(err, sqlite.ErrStale), errors.Is(err, sqlite.ErrNotFound):
+	case errors.Is(err, orchestrator.ErrStale), errors.Is(err, orchestrator.ErrNotFound):
 		s.log.Info("stale device job dropped", "campaign", a.Campaign, "device", a.Hostname, "generation", a.Generation, "why", err)
 		return nil
-	case errors.Is(err, sqlite.ErrState): // another worker still holds it
+	case errors.Is(err, orchestrator.ErrState): // another worker still holds it
 		return river.JobSnooze(s.cfg.Lease)
 	case err != nil:
 		return err
@@ -45,7 +44,7 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 		return err
 	}
 	if c.Status == orchestrator.StatusCancelled {
-		return w.finish(ctx, a, orchestrator.DeviceSkipped, "cancelled", "the campaign was cancelled", time.Time{})
+		return w.finish(ctx, a, orchestrator.DeviceSkipped, orchestrator.ReasonCancelled, "the campaign was cancelled", time.Time{})
 	}
 	spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
 	if err != nil {
@@ -53,11 +52,11 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	}
 	pb, err := s.cfg.Playbook(c.PlaybookFile, []byte(c.Playbook))
 	if err != nil {
-		return w.finish(ctx, a, orchestrator.DeviceFailed, "bad_playbook", err.Error(), time.Time{})
+		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonBadPlaybook, err.Error(), time.Time{})
 	}
 	target, exec, err := s.cfg.Reacher.Reach(ctx, a.Hostname)
 	if err != nil {
-		return w.finish(ctx, a, orchestrator.DeviceFailed, "no_target", err.Error(), time.Time{})
+		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonNoTarget, err.Error(), time.Time{})
 	}
 	var resume *playbooks.Checkpoint
 	if len(run.Checkpoint) > 0 {
@@ -80,25 +79,15 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	}
 	switch {
 	case errors.Is(context.Cause(runCtx), errCampaignCancelled):
-		return w.finish(ctx, a, orchestrator.DeviceSkipped, "cancelled", "the campaign was cancelled while it ran", time.Time{})
+		return w.finish(ctx, a, orchestrator.DeviceSkipped, orchestrator.ReasonCancelled, "the campaign was cancelled while it ran", time.Time{})
 	case err != nil && ctx.Err() != nil:
 		// This process is stopping: leave the device running; its lease
 		// lapses and it resumes from its checkpoint.
 		return ctx.Err()
 	case err != nil:
-		return w.finish(ctx, a, orchestrator.DeviceFailed, "bad_run", err.Error(), time.Time{})
+		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonBadRun, err.Error(), time.Time{})
 	}
-	state, next := orchestrator.DeviceSucceeded, time.Time{}
-	switch {
-	case out.Status == playbooks.StatusSkipped:
-		state = orchestrator.DeviceSkipped
-	case out.Status == playbooks.StatusFailed && out.Reason == playbooks.ReasonUnreachable:
-		state = orchestrator.DeviceDeferred
-		backoff := spec.Defer.Backoff.Duration << min(run.Attempt-1, 16)
-		next = s.cfg.Clock.Now().Add(min(backoff, spec.Defer.MaxBackoff.Duration))
-	case out.Status == playbooks.StatusFailed:
-		state = orchestrator.DeviceFailed
-	}
+	state, next := spec.AfterRun(out, run.Attempt, s.cfg.Clock.Now())
 	msg := out.Message
 	if out.Step != "" {
 		msg = fmt.Sprintf("step %q: %s", out.Step, out.Message)
@@ -108,7 +97,7 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 			s.log.Warn("could not record what the run observed", "device", a.Hostname, "err", err)
 		}
 	}
-	if err := w.finish(ctx, a, state, string(out.Reason), msg, next); err != nil {
+	if err := w.finish(ctx, a, state, out.Reason, msg, next); err != nil {
 		return err
 	}
 	if s.cfg.OnOutcome != nil {
@@ -117,9 +106,9 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	return nil
 }
 
-func (w *deviceWorker) finish(ctx context.Context, a deviceArgs, state orchestrator.DeviceState, reason, msg string, next time.Time) error {
+func (w *deviceWorker) finish(ctx context.Context, a deviceArgs, state orchestrator.DeviceState, reason orchestrator.Reason, msg string, next time.Time) error {
 	err := w.s.cfg.Store.Finish(ctx, a.Campaign, a.Hostname, a.Generation, state, reason, msg, next)
-	if errors.Is(err, sqlite.ErrStale) {
+	if errors.Is(err, orchestrator.ErrStale) {
 		w.s.log.Warn("outcome of a superseded run dropped", "campaign", a.Campaign, "device", a.Hostname, "state", state, "reason", reason)
 		return nil
 	}

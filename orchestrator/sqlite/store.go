@@ -1,8 +1,10 @@
 // Package sqlite stores campaigns, their waves, their devices' states and
 // every transition in the same SQLite database as the inventory, with its
 // own schema version (orchestrator_migrations). Every change of state is
-// guarded by the state it expects, so a stale or duplicate worker, or two
-// controllers, cannot move a device twice.
+// guarded by the state it expects, as orchestrator's state machine allows,
+// so a stale or duplicate worker, or two controllers, cannot move a device
+// twice. Store implements orchestrator.Store (the scheduler's contract) and
+// campaigns.Store (the application's).
 package sqlite
 
 import (
@@ -12,8 +14,12 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
@@ -23,21 +29,16 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// Errors.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrExists   = errors.New("already exists")
-	// ErrState is a change the current state does not allow.
-	ErrState = errors.New("not allowed in the current state")
-	// ErrStale is a job for a dispatch that has since been superseded.
-	ErrStale = errors.New("stale dispatch")
-)
-
-// Store is the campaign store.
+// Store is the campaign store. It implements orchestrator.Store (what the
+// scheduler consumes) and what the campaigns application needs besides;
+// its errors wrap orchestrator.ErrNotFound, orchestrator.ErrExists, orchestrator.ErrState and
+// orchestrator.ErrStale.
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
 }
+
+var _ orchestrator.Store = (*Store)(nil)
 
 // Open migrates the campaign tables in db (shared with the inventory) and
 // returns the store. now is the clock (default time.Now).
@@ -76,31 +77,15 @@ func fromMicros(v sql.NullInt64) time.Time {
 	return time.UnixMicro(v.Int64).UTC()
 }
 
-// Campaign is a stored campaign.
-type Campaign struct {
-	Name         string
-	SpecFile     string
-	Spec         string // the campaign YAML as created
-	PlaybookFile string
-	Playbook     string // the playbook YAML as it was at creation
-	Status       orchestrator.Status
-	WakeAt       time.Time
-	// Seq counts the changes that call for a decision; Apply takes the Seq
-	// its view was read at.
-	Seq       int64
-	CreatedAt time.Time
-	UpdatedAt time.Time
-}
-
 // Create stores a campaign, its waves and its members in one transaction.
-func (s *Store) Create(ctx context.Context, c Campaign, waves []string, members []orchestrator.Member) error {
+func (s *Store) Create(ctx context.Context, c orchestrator.Campaign, waves []string, members []orchestrator.Member) error {
 	now := s.now()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO campaigns (name, spec_file, spec, playbook_file, playbook, status, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, micros(now), micros(now))
 		if err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
-				return fmt.Errorf("campaign %s: %w", c.Name, ErrExists)
+			if isUnique(err) {
+				return fmt.Errorf("campaign %s: %w", c.Name, orchestrator.ErrExists)
 			}
 			return fmt.Errorf("create campaign %s: %w", c.Name, err)
 		}
@@ -125,6 +110,12 @@ func (s *Store) Create(ctx context.Context, c Campaign, waves []string, members 
 	})
 }
 
+// isUnique reports a violated UNIQUE or PRIMARY KEY constraint, by code.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE)
+}
+
 func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -139,8 +130,8 @@ func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
 
 const campaignCols = `name, spec_file, spec, playbook_file, playbook, status, wake_at, seq, created_at, updated_at`
 
-func scanCampaign(row interface{ Scan(...any) error }) (Campaign, error) {
-	var c Campaign
+func scanCampaign(row interface{ Scan(...any) error }) (orchestrator.Campaign, error) {
+	var c orchestrator.Campaign
 	var wake, created, updated sql.NullInt64
 	err := row.Scan(&c.Name, &c.SpecFile, &c.Spec, &c.PlaybookFile, &c.Playbook, &c.Status, &wake, &c.Seq, &created, &updated)
 	c.WakeAt, c.CreatedAt, c.UpdatedAt = fromMicros(wake), fromMicros(created), fromMicros(updated)
@@ -148,22 +139,22 @@ func scanCampaign(row interface{ Scan(...any) error }) (Campaign, error) {
 }
 
 // Campaign returns one campaign.
-func (s *Store) Campaign(ctx context.Context, name string) (Campaign, error) {
+func (s *Store) Campaign(ctx context.Context, name string) (orchestrator.Campaign, error) {
 	c, err := scanCampaign(s.db.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("campaign %s: %w", name, ErrNotFound)
+		return c, fmt.Errorf("campaign %s: %w", name, orchestrator.ErrNotFound)
 	}
 	return c, err
 }
 
 // Campaigns lists the campaigns, oldest first.
-func (s *Store) Campaigns(ctx context.Context) ([]Campaign, error) {
+func (s *Store) Campaigns(ctx context.Context) ([]orchestrator.Campaign, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns ORDER BY created_at, name`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Campaign
+	var out []orchestrator.Campaign
 	for rows.Next() {
 		c, err := scanCampaign(rows)
 		if err != nil {
@@ -174,29 +165,31 @@ func (s *Store) Campaigns(ctx context.Context) ([]Campaign, error) {
 	return out, rows.Err()
 }
 
-// SetStatus moves a campaign to status to from one of from, and marks it
-// for the controller.
-func (s *Store) SetStatus(ctx context.Context, name string, to orchestrator.Status, from ...orchestrator.Status) error {
+// ChangeStatus applies a person's action (start, pause, resume, cancel) to
+// a campaign as the status machine allows (orchestrator.StatusChanges),
+// marks it for the controller, and returns its new status. A status the
+// action does not start from is an error wrapping orchestrator.ErrState.
+func (s *Store) ChangeStatus(ctx context.Context, name string, a orchestrator.Action) (orchestrator.Status, error) {
+	change, ok := orchestrator.ChangeFor(a)
+	if !ok {
+		return "", fmt.Errorf("campaign %s: unknown action %q: %w", name, a, orchestrator.ErrState)
+	}
 	c, err := s.Campaign(ctx, name)
 	if err != nil {
-		return err
+		return "", err
 	}
-	ok := false
-	for _, f := range from {
-		ok = ok || c.Status == f
-	}
-	if !ok {
-		return fmt.Errorf("campaign %s is %s: %w", name, c.Status, ErrState)
+	if !change.Allows(c.Status) {
+		return "", fmt.Errorf("campaign %s is %s: %w", name, c.Status, orchestrator.ErrState)
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE campaigns SET status = ?, dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ? AND status = ?`,
-		to, micros(s.now()), name, c.Status)
+		change.To, micros(s.now()), name, c.Status)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("campaign %s: %s: %w", name, a, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("campaign %s changed meanwhile: %w", name, ErrState)
+		return "", fmt.Errorf("campaign %s changed meanwhile: %w", name, orchestrator.ErrState)
 	}
-	return nil
+	return change.To, nil
 }
 
 // Approve gives a wave its manual approval.
@@ -209,7 +202,7 @@ func (s *Store) Approve(ctx context.Context, name, wave string) error {
 		if _, err := s.Campaign(ctx, name); err != nil {
 			return err
 		}
-		return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, ErrNotFound)
+		return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, orchestrator.ErrNotFound)
 	}
 	return s.markDirty(ctx, s.db, name)
 }
@@ -246,24 +239,17 @@ func (s *Store) Waves(ctx context.Context, name string) ([]string, []orchestrato
 	return names, states, rows.Err()
 }
 
-// StateCount is how many devices of a campaign's wave are in one state.
-type StateCount struct {
-	Wave    int
-	State   orchestrator.DeviceState
-	Devices int
-}
-
 // StateCounts counts a campaign's devices per wave and state, in the
 // database (a campaign may hold a million devices).
-func (s *Store) StateCounts(ctx context.Context, name string) ([]StateCount, error) {
+func (s *Store) StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT wave, state, count(*) FROM campaign_devices WHERE campaign = ? GROUP BY wave, state ORDER BY wave, state`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: count states: %w", name, err)
 	}
 	defer rows.Close()
-	var out []StateCount
+	var out []orchestrator.StateCount
 	for rows.Next() {
-		var c StateCount
+		var c orchestrator.StateCount
 		if err := rows.Scan(&c.Wave, &c.State, &c.Devices); err != nil {
 			return nil, err
 		}
@@ -272,25 +258,15 @@ func (s *Store) StateCounts(ctx context.Context, name string) ([]StateCount, err
 	return out, rows.Err()
 }
 
-// DeviceRecord is a campaign member with what the store keeps of its run.
-type DeviceRecord struct {
-	orchestrator.Member
-	Message    string
-	Step       string
-	Generation int
-	LeaseUntil time.Time
-	Checkpoint []byte
-}
-
 // Members returns a campaign's devices in dispatch order.
-func (s *Store) Members(ctx context.Context, name string) ([]DeviceRecord, error) {
+func (s *Store) Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 		generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? ORDER BY ord`, name)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []DeviceRecord
+	var out []orchestrator.DeviceRecord
 	for rows.Next() {
 		d, err := scanDevice(rows)
 		if err != nil {
@@ -301,8 +277,8 @@ func (s *Store) Members(ctx context.Context, name string) ([]DeviceRecord, error
 	return out, rows.Err()
 }
 
-func scanDevice(row interface{ Scan(...any) error }) (DeviceRecord, error) {
-	var d DeviceRecord
+func scanDevice(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord, error) {
+	var d orchestrator.DeviceRecord
 	var next, lease, changed sql.NullInt64
 	var cp sql.NullString
 	err := row.Scan(&d.Hostname, &d.Org, &d.Site, &d.Wave, &d.Order, &d.State, &d.Reason, &d.Message, &d.Step, &d.Attempts,
@@ -315,24 +291,30 @@ func scanDevice(row interface{ Scan(...any) error }) (DeviceRecord, error) {
 }
 
 // Device returns one member of a campaign.
-func (s *Store) Device(ctx context.Context, name, hostname string) (DeviceRecord, error) {
+func (s *Store) Device(ctx context.Context, name, hostname string) (orchestrator.DeviceRecord, error) {
 	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 		generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, hostname))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, ErrNotFound)
+		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, orchestrator.ErrNotFound)
 	}
 	return d, err
 }
 
-// Due lists the running campaigns the controller should decide for now:
+// Due lists the live campaigns the controller should decide for now:
 // those changed since it last did, whose wake-up time has come, or with a
 // device whose worker went silent (its lease expired before wall, the
 // wall-clock time).
 func (s *Store) Due(ctx context.Context, now, wall time.Time) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM campaigns c WHERE status IN (?, ?)
+	var live []orchestrator.Status
+	for _, st := range orchestrator.Statuses {
+		if st.Live() {
+			live = append(live, st)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM campaigns c WHERE status IN (`+marks(len(live))+`)
 		AND (dirty = 1 OR (wake_at IS NOT NULL AND wake_at <= ?) OR EXISTS (SELECT 1 FROM campaign_devices d
 			WHERE d.campaign = c.name AND d.state = ? AND d.lease_until < ?)) ORDER BY created_at`,
-		orchestrator.StatusRunning, orchestrator.StatusPaused, micros(now), orchestrator.DeviceRunning, micros(wall))
+		append(anys(live), micros(now), orchestrator.DeviceRunning, micros(wall))...)
 	if err != nil {
 		return nil, err
 	}
@@ -348,13 +330,6 @@ func (s *Store) Due(ctx context.Context, now, wall time.Time) ([]string, error) 
 	return out, rows.Err()
 }
 
-// Dispatch is a device queued to run, with the generation its job carries.
-type Dispatch struct {
-	Campaign   string
-	Hostname   string
-	Generation int
-}
-
 // Apply records a plan decided on the campaign as it was at seq: wave
 // changes, the devices it dispatches (moved to queued only from pending or
 // deferred, so a device is never queued twice), the wake-up time, and done.
@@ -362,8 +337,8 @@ type Dispatch struct {
 // decision. enqueue runs in the same transaction with the dispatches that
 // took, to insert their jobs: both commit or neither.
 func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrator.Plan, now time.Time, cause string,
-	enqueue func(tx *sql.Tx, ds []Dispatch) error) ([]Dispatch, error) {
-	var out []Dispatch
+	enqueue orchestrator.Enqueue) ([]orchestrator.Dispatch, error) {
+	var out []orchestrator.Dispatch
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, c := range p.WaveChanges {
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_waves SET status = ?, started_at = ?, completed_at = ?, approved = ?, reason = ?
@@ -373,8 +348,7 @@ func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrato
 			}
 		}
 		for _, h := range p.Dispatch {
-			d, ok, err := s.move(ctx, tx, name, h, now, cause, []orchestrator.DeviceState{orchestrator.DevicePending, orchestrator.DeviceDeferred},
-				orchestrator.DeviceQueued, "", true)
+			d, ok, err := s.move(ctx, tx, name, h, now, cause, orchestrator.EventDispatch, orchestrator.DeviceQueued)
 			if err != nil {
 				return err
 			}
@@ -382,17 +356,21 @@ func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrato
 				out = append(out, d)
 			}
 		}
-		status := orchestrator.StatusRunning
+		// A done plan completes the campaign (orchestrator.ActionComplete)
+		// only if nothing changed since seq: a pause or retry meanwhile wins.
+		status, args := `status`, []any{}
 		if p.Done {
-			status = orchestrator.StatusDone
+			complete, _ := orchestrator.ChangeFor(orchestrator.ActionComplete)
+			status = `CASE WHEN seq = ? AND status IN (` + marks(len(complete.From)) + `) THEN ? ELSE status END`
+			args = append(append([]any{seq}, anys(complete.From)...), complete.To)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET wake_at = ?, dirty = CASE WHEN seq = ? THEN 0 ELSE 1 END, updated_at = ?,
-			status = CASE WHEN status = ? AND seq = ? THEN ? ELSE status END WHERE name = ?`,
-			micros(p.WakeAt), seq, micros(now), orchestrator.StatusRunning, seq, status, name); err != nil {
-			return err
+			status = `+status+` WHERE name = ?`,
+			append(append([]any{micros(p.WakeAt), seq, micros(now)}, args...), name)...); err != nil {
+			return fmt.Errorf("campaign %s: apply: %w", name, err)
 		}
 		if len(out) > 0 && enqueue != nil {
-			return enqueue(tx, out)
+			return enqueue(ctx, tx, out)
 		}
 		return nil
 	})
@@ -402,78 +380,72 @@ func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrato
 	return out, nil
 }
 
-// move changes a device's state if it is in one of from, records the
-// transition, and (for a dispatch) starts a new generation.
+// move changes a device's state to to by event e if the state machine
+// allows it from its current state, records the transition, and starts a
+// new generation when the event does. It reports false, changing nothing,
+// when the device is in a state e does not move from.
 func (s *Store) move(ctx context.Context, tx *sql.Tx, name, host string, now time.Time, cause string,
-	from []orchestrator.DeviceState, to orchestrator.DeviceState, reason string, dispatch bool) (Dispatch, bool, error) {
+	e orchestrator.DeviceEvent, to orchestrator.DeviceState) (orchestrator.Dispatch, bool, error) {
+	rule, ok := orchestrator.MoveFor(e)
+	if !ok || !slices.Contains(rule.To, to) {
+		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %s cannot move to %s: %w", name, host, e, to, orchestrator.ErrState)
+	}
 	var cur orchestrator.DeviceState
 	var gen int
 	err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &gen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, ErrNotFound)
+		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
 	}
 	if err != nil {
-		return Dispatch{}, false, err
+		return orchestrator.Dispatch{}, false, err
 	}
-	allowed := false
-	for _, f := range from {
-		allowed = allowed || cur == f
+	if !slices.Contains(rule.From, cur) {
+		return orchestrator.Dispatch{}, false, nil
 	}
-	if !allowed {
-		return Dispatch{}, false, nil
-	}
-	if dispatch {
+	if rule.NewGeneration {
 		gen++
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = ?, generation = ?, changed_at = ?, lease_until = NULL
-		WHERE campaign = ? AND hostname = ?`, to, reason, gen, micros(now), name, host); err != nil {
-		return Dispatch{}, false, err
+	if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', generation = ?, changed_at = ?, lease_until = NULL
+		WHERE campaign = ? AND hostname = ?`, to, gen, micros(now), name, host); err != nil {
+		return orchestrator.Dispatch{}, false, err
 	}
-	if err := s.transition(ctx, tx, name, host, cur, to, reason, cause, now); err != nil {
-		return Dispatch{}, false, err
+	if err := s.transition(ctx, tx, name, host, cur, to, "", cause, now); err != nil {
+		return orchestrator.Dispatch{}, false, err
 	}
-	return Dispatch{Campaign: name, Hostname: host, Generation: gen}, true, nil
+	return orchestrator.Dispatch{Campaign: name, Hostname: host, Generation: gen}, true, nil
 }
 
-func (s *Store) transition(ctx context.Context, tx *sql.Tx, name, host string, from, to orchestrator.DeviceState, reason, cause string, at time.Time) error {
+func (s *Store) transition(ctx context.Context, tx *sql.Tx, name, host string, from, to orchestrator.DeviceState, reason orchestrator.Reason, cause string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, name, host, from, to, reason, cause, micros(at))
 	return err
 }
 
-// Run is what a worker needs to run a device: its attempt, the run's id on
-// the device (the same across resumes) and where the last run stopped.
-type Run struct {
-	Attempt    int
-	RunID      string
-	Checkpoint []byte
-}
-
 // Begin marks a queued device running for the job of generation gen, or
 // lets the same generation take it over again after its worker was lost
-// (its lease expired). It returns ErrStale when the job is not the device's
-// current dispatch, and ErrState when another worker holds it. Leases are
+// (its lease expired). It returns orchestrator.ErrStale when the job is not the device's
+// current dispatch, and orchestrator.ErrState when another worker holds it. Leases are
 // wall-clock time (wall is now on the wall), whatever the store's clock:
 // they measure whether a worker process is alive.
-func (s *Store) Begin(ctx context.Context, name, host string, gen int, wall time.Time, lease time.Duration) (Run, error) {
+func (s *Store) Begin(ctx context.Context, name, host string, gen int, wall time.Time, lease time.Duration) (orchestrator.Run, error) {
 	now := s.now()
-	var run Run
+	var run orchestrator.Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 			generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("campaign %s device %s: %w", name, host, ErrNotFound)
+			return fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
 		switch {
 		case d.Generation != gen:
-			return fmt.Errorf("campaign %s device %s: job generation %d, current %d: %w", name, host, gen, d.Generation, ErrStale)
+			return fmt.Errorf("campaign %s device %s: job generation %d, current %d: %w", name, host, gen, d.Generation, orchestrator.ErrStale)
 		case d.State == orchestrator.DeviceRunning && d.LeaseUntil.After(wall):
-			return fmt.Errorf("campaign %s device %s: running elsewhere until %s: %w", name, host, d.LeaseUntil.Format(time.RFC3339), ErrState)
-		case d.State != orchestrator.DeviceQueued && d.State != orchestrator.DeviceRunning:
-			return fmt.Errorf("campaign %s device %s is %s: %w", name, host, d.State, ErrStale)
+			return fmt.Errorf("campaign %s device %s: running elsewhere until %s: %w", name, host, d.LeaseUntil.Format(time.RFC3339), orchestrator.ErrState)
+		case !orchestrator.EventBegin.Allows(d.State, orchestrator.DeviceRunning):
+			return fmt.Errorf("campaign %s device %s is %s: %w", name, host, d.State, orchestrator.ErrStale)
 		}
 		cause := "worker"
 		if d.State == orchestrator.DeviceRunning {
@@ -509,7 +481,7 @@ func (s *Store) Heartbeat(ctx context.Context, name, host string, gen int, until
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("campaign %s device %s generation %d: %w", name, host, gen, ErrStale)
+		return fmt.Errorf("campaign %s device %s generation %d: %w", name, host, gen, orchestrator.ErrStale)
 	}
 	return nil
 }
@@ -517,7 +489,7 @@ func (s *Store) Heartbeat(ctx context.Context, name, host string, gen int, until
 // Finish records how a device's run ended: a final state, or deferred with
 // the time of its next attempt. The checkpoint is kept for a deferred
 // device (it resumes there) and cleared otherwise.
-func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orchestrator.DeviceState, reason, message string, next time.Time) error {
+func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orchestrator.DeviceState, reason orchestrator.Reason, message string, next time.Time) error {
 	now := s.now()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
@@ -525,8 +497,8 @@ func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orche
 		if err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen); err != nil {
 			return fmt.Errorf("campaign %s device %s: %w", name, host, err)
 		}
-		if curGen != gen || cur != orchestrator.DeviceRunning {
-			return fmt.Errorf("campaign %s device %s is %s (generation %d, job %d): %w", name, host, cur, curGen, gen, ErrStale)
+		if curGen != gen || !orchestrator.EventFinish.Allows(cur, to) {
+			return fmt.Errorf("campaign %s device %s is %s (generation %d, job %d): %w", name, host, cur, curGen, gen, orchestrator.ErrStale)
 		}
 		checkpoint := "checkpoint"
 		if to != orchestrator.DeviceDeferred {
@@ -547,9 +519,9 @@ func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orche
 // Orphans moves running devices whose worker went silent (lease expired by
 // wall, the wall-clock time) back to queued under a new generation, keeping
 // their checkpoint, and enqueues their jobs in the same transaction.
-func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueue func(tx *sql.Tx, ds []Dispatch) error) ([]Dispatch, error) {
+func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueue orchestrator.Enqueue) ([]orchestrator.Dispatch, error) {
 	now := s.now()
-	var out []Dispatch
+	var out []orchestrator.Dispatch
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT hostname FROM campaign_devices WHERE campaign = ? AND state = ? AND lease_until < ?`,
 			name, orchestrator.DeviceRunning, micros(wall))
@@ -568,7 +540,7 @@ func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueu
 		rows.Close()
 		for _, h := range hosts {
 			d, ok, err := s.move(ctx, tx, name, h, now, "controller: its worker went silent; resuming from the last checkpoint",
-				[]orchestrator.DeviceState{orchestrator.DeviceRunning}, orchestrator.DeviceQueued, "", true)
+				orchestrator.EventOrphaned, orchestrator.DeviceQueued)
 			if err != nil {
 				return err
 			}
@@ -577,7 +549,7 @@ func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueu
 			}
 		}
 		if len(out) > 0 && enqueue != nil {
-			return enqueue(tx, out)
+			return enqueue(ctx, tx, out)
 		}
 		return nil
 	})
@@ -589,7 +561,7 @@ func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueu
 // taken by a worker that died before it began (River still holds that job
 // as running and would never hand it out again). It reports false when the
 // device has moved on (another generation or state): then nothing changes.
-func (s *Store) Redispatch(ctx context.Context, name, host string, gen int, cause string, enqueue func(tx *sql.Tx, ds []Dispatch) error) (bool, error) {
+func (s *Store) Redispatch(ctx context.Context, name, host string, gen int, cause string, enqueue orchestrator.Enqueue) (bool, error) {
 	now := s.now()
 	var moved bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -597,81 +569,104 @@ func (s *Store) Redispatch(ctx context.Context, name, host string, gen int, caus
 		var curGen int
 		err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("campaign %s device %s: %w", name, host, ErrNotFound)
+			return fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
 		}
 		if err != nil {
 			return err
 		}
-		if cur != orchestrator.DeviceQueued || curGen != gen {
+		if !orchestrator.EventRedispatch.Allows(cur, orchestrator.DeviceQueued) || curGen != gen {
 			return nil
 		}
-		d, ok, err := s.move(ctx, tx, name, host, now, cause, []orchestrator.DeviceState{orchestrator.DeviceQueued}, orchestrator.DeviceQueued, "", true)
+		d, ok, err := s.move(ctx, tx, name, host, now, cause, orchestrator.EventRedispatch, orchestrator.DeviceQueued)
 		if err != nil || !ok {
 			return err
 		}
 		moved = true
 		if enqueue != nil {
-			return enqueue(tx, []Dispatch{d})
+			return enqueue(ctx, tx, []orchestrator.Dispatch{d})
 		}
 		return nil
 	})
 	return moved, err
 }
 
-// Retry makes failed devices (with reason, if not "") pending again, to
-// start afresh, and returns how many. A halted wave they belong to becomes
-// active again so that the controller dispatches them.
-func (s *Store) Retry(ctx context.Context, name, reason string) (int, error) {
+// Retry reopens a campaign's failed devices (with reason, if not "") as
+// the state machine says (orchestrator.EventRetry, RetryWaveFrom,
+// ActionRetry): each becomes pending, to start afresh; a halted or done
+// wave it belongs to becomes active again so that the controller
+// dispatches it, and a done campaign runs again. It returns how many
+// devices it reopened.
+func (s *Store) Retry(ctx context.Context, name string, reason orchestrator.Reason) (int, error) {
+	retry, _ := orchestrator.MoveFor(orchestrator.EventRetry)
+	reopen, _ := orchestrator.ChangeFor(orchestrator.ActionRetry)
 	now := s.now()
 	n := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT hostname, wave FROM campaign_devices WHERE campaign = ? AND state = ?`
-		args := []any{name, orchestrator.DeviceFailed}
+		q := `SELECT hostname, state, wave FROM campaign_devices WHERE campaign = ? AND state IN (` + marks(len(retry.From)) + `)`
+		args := append([]any{name}, anys(retry.From)...)
 		if reason != "" {
 			q += ` AND reason = ?`
 			args = append(args, reason)
 		}
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
-			return err
+			return fmt.Errorf("campaign %s: failed devices: %w", name, err)
 		}
-		type hw struct {
-			host string
-			wave int
+		type member struct {
+			host  string
+			state orchestrator.DeviceState
+			wave  int
 		}
-		var list []hw
+		var list []member
 		for rows.Next() {
-			var x hw
-			if err := rows.Scan(&x.host, &x.wave); err != nil {
+			var m member
+			if err := rows.Scan(&m.host, &m.state, &m.wave); err != nil {
 				rows.Close()
 				return err
 			}
-			list = append(list, x)
+			list = append(list, m)
 		}
 		rows.Close()
-		for _, x := range list {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		to := retry.To[0]
+		for _, m := range list {
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', message = '', checkpoint = NULL, run_id = '', changed_at = ?
-				WHERE campaign = ? AND hostname = ?`, orchestrator.DevicePending, micros(now), name, x.host); err != nil {
-				return err
+				WHERE campaign = ? AND hostname = ?`, to, micros(now), name, m.host); err != nil {
+				return fmt.Errorf("campaign %s device %s: retry: %w", name, m.host, err)
 			}
-			if err := s.transition(ctx, tx, name, x.host, orchestrator.DeviceFailed, orchestrator.DevicePending, "", "retry command", now); err != nil {
+			if err := s.transition(ctx, tx, name, m.host, m.state, to, "", "retry command", now); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_waves SET status = ?, reason = '', completed_at = NULL
-				WHERE campaign = ? AND idx = ? AND status IN (?, ?)`, orchestrator.WaveActive, name, x.wave, orchestrator.WaveHalted, orchestrator.WaveDone); err != nil {
-				return err
+				WHERE campaign = ? AND idx = ? AND status IN (`+marks(len(orchestrator.RetryWaveFrom))+`)`,
+				append([]any{orchestrator.WaveActive, name, m.wave}, anys(orchestrator.RetryWaveFrom)...)...); err != nil {
+				return fmt.Errorf("campaign %s wave %d: reopen: %w", name, m.wave, err)
 			}
 			n++
 		}
 		if n > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = ? WHERE name = ? AND status = ?`,
-				orchestrator.StatusRunning, name, orchestrator.StatusDone); err != nil {
-				return err
+			if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = ? WHERE name = ? AND status IN (`+marks(len(reopen.From))+`)`,
+				append([]any{reopen.To, name}, anys(reopen.From)...)...); err != nil {
+				return fmt.Errorf("campaign %s: reopen: %w", name, err)
 			}
 		}
 		return s.markDirty(ctx, tx, name)
 	})
 	return n, err
+}
+
+// marks returns n comma-separated placeholders.
+func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// anys turns values into query arguments.
+func anys[T any](vs []T) []any {
+	out := make([]any, len(vs))
+	for i, v := range vs {
+		out[i] = v
+	}
+	return out
 }
 
 // Transitions returns a device's recorded transitions, oldest first (all

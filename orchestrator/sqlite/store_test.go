@@ -40,28 +40,28 @@ func TestCampaignLifecycle(t *testing.T) {
 		{Hostname: "b.rxx.nhs.uk", Org: "RXX", Site: "s1", Wave: 0, Order: 1},
 		{Hostname: "c.ryy.nhs.uk", Org: "RYY", Wave: 1, Order: 2},
 	}
-	camp := sqlite.Campaign{Name: "c1", SpecFile: "c1.yaml", Spec: "name: c1", PlaybookFile: "builtin", Playbook: "name: p"}
+	camp := orchestrator.Campaign{Name: "c1", SpecFile: "c1.yaml", Spec: "name: c1", PlaybookFile: "builtin", Playbook: "name: p"}
 	if err := s.Create(ctx, camp, []string{"pilot", "rest"}, members); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create(ctx, camp, []string{"pilot"}, nil); !errors.Is(err, sqlite.ErrExists) {
+	if err := s.Create(ctx, camp, []string{"pilot"}, nil); !errors.Is(err, orchestrator.ErrExists) {
 		t.Fatalf("second create: %v, want ErrExists", err)
 	}
-	if err := s.SetStatus(ctx, "c1", orchestrator.StatusPaused, orchestrator.StatusRunning); !errors.Is(err, sqlite.ErrState) {
+	if _, err := s.ChangeStatus(ctx, "c1", orchestrator.ActionPause); !errors.Is(err, orchestrator.ErrState) {
 		t.Fatalf("pause a draft: %v, want ErrState", err)
 	}
-	if err := s.SetStatus(ctx, "c1", orchestrator.StatusRunning, orchestrator.StatusDraft); err != nil {
+	if _, err := s.ChangeStatus(ctx, "c1", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
 	if due := mustDue(t, s, c.t, c.t); len(due) != 1 {
 		t.Fatalf("due = %v, want the started campaign", due)
 	}
 	// Apply a plan that dispatches a twice and b: a is queued once.
-	var enqueued []sqlite.Dispatch
+	var enqueued []orchestrator.Dispatch
 	plan := orchestrator.Plan{Dispatch: []string{"a.rxx.nhs.uk", "a.rxx.nhs.uk", "b.rxx.nhs.uk"}, WakeAt: c.t.Add(time.Hour),
 		WaveChanges: []orchestrator.WaveChange{{Wave: 0, State: orchestrator.WaveState{Status: orchestrator.WaveActive, Started: c.t}}}}
 	cur, _ := s.Campaign(ctx, "c1")
-	ds, err := s.Apply(ctx, "c1", cur.Seq, plan, c.t, "controller", func(tx *sql.Tx, ds []sqlite.Dispatch) error { enqueued = ds; return nil })
+	ds, err := s.Apply(ctx, "c1", cur.Seq, plan, c.t, "controller", func(_ context.Context, tx *sql.Tx, ds []orchestrator.Dispatch) error { enqueued = ds; return nil })
 	if err != nil || len(ds) != 2 || len(enqueued) != 2 || ds[0].Generation != 1 {
 		t.Fatalf("apply: %v %+v", err, ds)
 	}
@@ -84,7 +84,7 @@ func TestCampaignLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.Apply(ctx, "c1", cur.Seq, orchestrator.Plan{Dispatch: []string{"c.ryy.nhs.uk"}}, c.t, "controller",
-		func(*sql.Tx, []sqlite.Dispatch) error { return boom }); !errors.Is(err, boom) {
+		func(context.Context, *sql.Tx, []orchestrator.Dispatch) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("apply with a failing enqueue: %v", err)
 	}
 	if d, _ := s.Device(ctx, "c1", "c.ryy.nhs.uk"); d.State != orchestrator.DevicePending {
@@ -93,14 +93,14 @@ func TestCampaignLifecycle(t *testing.T) {
 
 	// A worker runs a; a stale generation is refused; a second worker is
 	// refused while the lease holds.
-	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 0, c.t, time.Minute); !errors.Is(err, sqlite.ErrStale) {
+	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 0, c.t, time.Minute); !errors.Is(err, orchestrator.ErrStale) {
 		t.Fatalf("begin with a stale generation: %v", err)
 	}
 	run, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 1, c.t, time.Minute)
 	if err != nil || run.Attempt != 1 {
 		t.Fatalf("begin: %+v %v", run, err)
 	}
-	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 1, c.t, time.Minute); !errors.Is(err, sqlite.ErrState) {
+	if _, err := s.Begin(ctx, "c1", "a.rxx.nhs.uk", 1, c.t, time.Minute); !errors.Is(err, orchestrator.ErrState) {
 		t.Fatalf("begin while leased: %v", err)
 	}
 	if err := s.Heartbeat(ctx, "c1", "a.rxx.nhs.uk", 1, c.t.Add(time.Minute), "upgrade", []byte(`{"Next":5}`)); err != nil {
@@ -120,7 +120,7 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err != nil || len(orphans) != 1 || orphans[0].Generation != 2 {
 		t.Fatalf("orphans: %+v %v", orphans, err)
 	}
-	if err := s.Finish(ctx, "c1", "a.rxx.nhs.uk", 1, orchestrator.DeviceSucceeded, "completed", "", time.Time{}); !errors.Is(err, sqlite.ErrStale) {
+	if err := s.Finish(ctx, "c1", "a.rxx.nhs.uk", 1, orchestrator.DeviceSucceeded, "completed", "", time.Time{}); !errors.Is(err, orchestrator.ErrStale) {
 		t.Fatalf("the lost worker finishing: %v, want ErrStale", err)
 	}
 	run, err = s.Begin(ctx, "c1", "a.rxx.nhs.uk", 2, c.t, time.Minute)
@@ -158,7 +158,7 @@ func TestCampaignLifecycle(t *testing.T) {
 			t.Errorf("transition %d = %+v, want %s", i, x, want[i])
 		}
 	}
-	if err := s.Approve(ctx, "c1", "nope"); !errors.Is(err, sqlite.ErrNotFound) {
+	if err := s.Approve(ctx, "c1", "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
 		t.Errorf("approve a missing wave: %v", err)
 	}
 }

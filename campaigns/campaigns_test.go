@@ -1,0 +1,368 @@
+package campaigns_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+)
+
+// now is the tests' time: a Monday morning.
+var now = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+
+// estate is a real inventory and campaign store on one SQLite file.
+type estate struct {
+	inv   *invsqlite.Store
+	store *sqlite.Store
+	dir   string
+	now   time.Time
+}
+
+func (e *estate) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
+	return e.inv.Devices(ctx, sel)
+}
+
+func (e *estate) TimeZones(ctx context.Context) (map[string]string, error) {
+	orgs, err := e.inv.Organisations(ctx)
+	out := map[string]string{}
+	for _, o := range orgs {
+		out[o.Code] = o.TimeZone
+	}
+	return out, err
+}
+
+func (e *estate) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for _, h := range hosts {
+		d, err := e.inv.Device(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		out[h] = d.LastSeen
+	}
+	return out, nil
+}
+
+// playbook resolves a built-in name, or a file in the test's directory.
+func (e *estate) playbook(ref string) (string, []byte, error) {
+	if strings.HasSuffix(ref, ".yaml") {
+		src, err := os.ReadFile(filepath.Join(e.dir, ref))
+		return ref, src, err
+	}
+	src, err := builtin.Source(ref)
+	return "builtin/" + ref + ".yaml", src, err
+}
+
+func (e *estate) service() *campaigns.Service {
+	return campaigns.New(campaigns.Config{Store: e.store, Inventory: e, Playbooks: e.playbook, Now: func() time.Time { return e.now }})
+}
+
+// newEstate imports devices given as "hostname,org,build[,address]" lines.
+func newEstate(t *testing.T, rows ...string) *estate {
+	t.Helper()
+	ctx := context.Background()
+	e := &estate{dir: t.TempDir(), now: now}
+	clock := func() time.Time { return e.now }
+	var err error
+	if e.inv, err = invsqlite.Open(ctx, filepath.Join(e.dir, "r.db"), invsqlite.Options{Now: clock}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.inv.Close() })
+	csv := "hostname,org,build,address\n" + strings.Join(rows, "\n") + "\n"
+	r, err := format.NewCSVReader(strings.NewReader(csv), "estate.csv", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.inv.Import(ctx, r, invsqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+		t.Fatal(err)
+	}
+	if e.store, err = sqlite.Open(ctx, e.inv.DB(), clock); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *estate) write(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hosts returns n devices spread over two organisations.
+func hosts(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("pc%03d.r%c.nhs.uk,R%c,10.0.18363,", i, 'a'+i%2, 'A'+i%2)
+	}
+	return out
+}
+
+func TestCreate(t *testing.T) {
+	const failing = "name: always-fails\nversion: 1.0.0\ndescription: Fails.\nsteps:\n  - {name: refuse, fail: \"broken: on purpose\"}\n"
+	tests := []struct {
+		name    string
+		file    string
+		waves   []int // wave sizes; nil when refused
+		unwaved int
+		errHas  string // the error says it
+	}{
+		{name: "waves", file: "name: c\nplaybook: discover\nwaves: [{name: pilot, count: 2}, {name: rest}]\n", waves: []int{2, 8}},
+		{name: "percent and a target", file: "name: c\nplaybook: discover\ntarget: org=RA\nwaves: [{name: half, percent: 50}, {name: rest}]\n",
+			waves: []int{3, 2}},
+		{name: "a wave selector leaves devices out", file: "name: c\nplaybook: discover\nwaves: [{name: ra, selector: org=RA}]\n",
+			waves: []int{5}, unwaved: 5},
+		{name: "a playbook file", file: "name: c\nplaybook: fail.yaml\nwaves: [{name: all}]\n", waves: []int{10}},
+		{name: "a bad file", file: "name: C!\nplaybook: discover\nwaves: []\n",
+			errHas: "c.yaml:1: name \"C!\""},
+		{name: "an unknown playbook", file: "name: c\nplaybook: nope\nwaves: [{name: all}]\n", errHas: "c.yaml: playbook nope"},
+		{name: "parameters the playbook refuses", file: "name: c\nplaybook: discover\nparams: {nope: 1}\nwaves: [{name: all}]\n",
+			errHas: "c.yaml: params for playbook discover"},
+		{name: "no device", file: "name: c\nplaybook: discover\ntarget: org=RZ\nwaves: [{name: all}]\n",
+			errHas: `c.yaml: target "org=RZ" matches no device in the inventory`},
+		{name: "a window that never opens", file: "name: c\nplaybook: discover\nwindows: {default: {cron: \"0 19 30 2 *\", duration: 8h}}\nwaves: [{name: all}]\n",
+			errHas: "never opens"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEstate(t, hosts(10)...)
+			e.write(t, "fail.yaml", failing)
+			ctx := context.Background()
+			c, err := e.service().Create(ctx, "c.yaml", []byte(tt.file))
+			if tt.waves == nil {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("err %v, want one saying %q", err, tt.errHas)
+				}
+				if cs, _ := e.store.Campaigns(ctx); len(cs) != 0 {
+					t.Fatalf("a refused campaign was stored: %v", cs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(c.WaveSizes) != fmt.Sprint(tt.waves) || c.Unwaved != tt.unwaved {
+				t.Fatalf("waves %v, %d unwaved; want %v, %d", c.WaveSizes, c.Unwaved, tt.waves, tt.unwaved)
+			}
+			if c.Devices() != 10 && tt.unwaved+sum(tt.waves) == 10 {
+				t.Errorf("Devices() = %d", c.Devices())
+			}
+			stored, err := e.store.Campaign(ctx, "c")
+			if err != nil || stored.Status != orchestrator.StatusDraft || stored.Spec != tt.file {
+				t.Fatalf("stored %+v, %v; want a draft with the file as given", stored, err)
+			}
+			if _, err := e.service().Create(ctx, "c.yaml", []byte(tt.file)); !errors.Is(err, orchestrator.ErrExists) {
+				t.Fatalf("create again: %v, want ErrExists", err)
+			}
+		})
+	}
+}
+
+func sum(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
+}
+
+// TestActions walks a person's commands through the status machine: each
+// allowed one says the new status, each refused one wraps ErrState and
+// changes nothing.
+func TestActions(t *testing.T) {
+	type step struct {
+		do   orchestrator.Action
+		want orchestrator.Status // "" when refused
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"start, pause, resume, cancel", []step{{orchestrator.ActionStart, orchestrator.StatusRunning}, {orchestrator.ActionPause, orchestrator.StatusPaused},
+			{orchestrator.ActionResume, orchestrator.StatusRunning}, {orchestrator.ActionCancel, orchestrator.StatusCancelled}}},
+		{"nothing to pause or resume in a draft", []step{{orchestrator.ActionPause, ""}, {orchestrator.ActionResume, ""}, {orchestrator.ActionStart, orchestrator.StatusRunning}}},
+		{"a draft can be cancelled", []step{{orchestrator.ActionCancel, orchestrator.StatusCancelled}, {orchestrator.ActionStart, ""}}},
+		{"cancelled is for good", []step{{orchestrator.ActionStart, orchestrator.StatusRunning}, {orchestrator.ActionCancel, orchestrator.StatusCancelled},
+			{orchestrator.ActionResume, ""}, {orchestrator.ActionCancel, ""}}},
+		{"start once", []step{{orchestrator.ActionStart, orchestrator.StatusRunning}, {orchestrator.ActionStart, ""}}},
+		{"only the controller completes", []step{{orchestrator.ActionStart, orchestrator.StatusRunning}, {orchestrator.ActionComplete, orchestrator.StatusDone},
+			{orchestrator.ActionPause, ""}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEstate(t, hosts(2)...)
+			ctx := context.Background()
+			svc := e.service()
+			if _, err := svc.Create(ctx, "c.yaml", []byte("name: c\nplaybook: discover\nwaves: [{name: all}]\n")); err != nil {
+				t.Fatal(err)
+			}
+			status := orchestrator.StatusDraft
+			for _, s := range tt.steps {
+				got, err := svc.Act(ctx, "c", s.do)
+				switch {
+				case s.want == "" && !errors.Is(err, orchestrator.ErrState):
+					t.Fatalf("%s a %s campaign: %s, %v; want ErrState", s.do, status, got, err)
+				case s.want == "" && !strings.Contains(err.Error(), "campaign "+string(s.do)+": campaign c is "+string(status)):
+					t.Fatalf("%s: %v, want it to say the command and the status", s.do, err)
+				case s.want != "" && (err != nil || got != s.want):
+					t.Fatalf("%s a %s campaign: %s, %v; want %s", s.do, status, got, err, s.want)
+				case s.want != "":
+					status = s.want
+				}
+				c, err := e.store.Campaign(ctx, "c")
+				if err != nil || c.Status != status {
+					t.Fatalf("after %s: stored %s, %v; want %s", s.do, c.Status, err, status)
+				}
+			}
+		})
+	}
+	t.Run("named commands", func(t *testing.T) {
+		e := newEstate(t, hosts(2)...)
+		ctx := context.Background()
+		svc := e.service()
+		if _, err := svc.Create(ctx, "c.yaml", []byte("name: c\nplaybook: discover\nwaves: [{name: all, approval: manual}]\n")); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []func(context.Context, string) (orchestrator.Status, error){svc.Start, svc.Pause, svc.Resume, svc.Cancel} {
+			if _, err := f(ctx, "c"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := svc.Start(ctx, "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
+			t.Errorf("start an unknown campaign: %v, want ErrNotFound", err)
+		}
+		if err := svc.Approve(ctx, "c", "all"); err != nil {
+			t.Errorf("approve: %v", err)
+		}
+		if err := svc.Approve(ctx, "c", "nope"); !errors.Is(err, orchestrator.ErrNotFound) || !strings.HasPrefix(err.Error(), "campaign approve: ") {
+			t.Errorf("approve an unknown wave: %v, want ErrNotFound", err)
+		}
+		if n, err := svc.Retry(ctx, "c", ""); n != 0 || err != nil {
+			t.Errorf("retry with nothing failed: %d, %v", n, err)
+		}
+	})
+}
+
+func TestRemediate(t *testing.T) {
+	const alert = `id: HSA-2019-0042
+title: DejaBlue
+issued: 2019-08-13
+deadline: 2019-08-27
+remediation:
+  "10.0.18363": [KB4512508]
+`
+	al, err := alerts.ParseContext(context.Background(), "a.yaml", []byte(alert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := hosts(45)
+	exposed := make([]string, 0, len(all))
+	for _, h := range all {
+		name, _, _ := strings.Cut(h, ",")
+		exposed = append(exposed, name)
+	}
+	tests := []struct {
+		name         string
+		r            campaigns.Remediation
+		campaign     string
+		pilot, rest  int
+		errIs        error
+		soak         time.Duration
+		wantDeadline string
+	}{
+		{name: "defaults", r: campaigns.Remediation{Alert: al, Exposed: exposed, Source: `\\dp01\updates$`, PilotSoak: 4 * time.Hour},
+			campaign: "remediate-hsa-2019-0042", pilot: 2, rest: 43, soak: 4 * time.Hour},
+		{name: "named, one device", r: campaigns.Remediation{Alert: al, Exposed: exposed[:1], Source: `C:\updates`, Name: "dejablue"},
+			campaign: "dejablue", pilot: 1, rest: 0},
+		{name: "nothing exposed", r: campaigns.Remediation{Alert: al, Source: `C:\updates`}, errIs: orchestrator.ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEstate(t, all...)
+			ctx := context.Background()
+			c, err := e.service().Remediate(ctx, tt.r)
+			if tt.errIs != nil {
+				if !errors.Is(err, tt.errIs) {
+					t.Fatalf("err %v, want %v", err, tt.errIs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Spec.Name != tt.campaign || len(c.WaveSizes) != 2 || c.WaveSizes[0] != tt.pilot || c.WaveSizes[1] != tt.rest {
+				t.Fatalf("%s waves %v, want %s pilot %d rest %d", c.Spec.Name, c.WaveSizes, tt.campaign, tt.pilot, tt.rest)
+			}
+			// What is stored is a campaign file that reads back as the
+			// typed spec: what runs is what was checked.
+			stored, err := e.store.Campaign(ctx, tt.campaign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := orchestrator.ParseSpec(stored.SpecFile, []byte(stored.Spec))
+			if err != nil {
+				t.Fatalf("stored spec: %v\n%s", err, stored.Spec)
+			}
+			if spec.Playbook != campaigns.RemediatePlaybook || spec.Params["alert"] != al.ID || spec.Params["source"] != tt.r.Source ||
+				spec.Waves[0].Soak.Duration != tt.soak || !spec.Deadline.Equal(time.Date(2019, 8, 28, 0, 0, 0, 0, time.UTC)) {
+				t.Fatalf("stored spec %+v\n%s", spec, stored.Spec)
+			}
+			if stored.SpecFile != tt.campaign+".yaml" || !strings.HasPrefix(stored.PlaybookFile, "builtin/hsa-remediate") {
+				t.Fatalf("stored %s from %s", stored.SpecFile, stored.PlaybookFile)
+			}
+		})
+	}
+}
+
+// TestReadModels: list and show before anything runs, and their errors.
+func TestReadModels(t *testing.T) {
+	e := newEstate(t, hosts(4)...)
+	ctx := context.Background()
+	svc := e.service()
+	if got, err := svc.List(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("list of nothing: %v, %v", got, err)
+	}
+	if _, err := svc.Create(ctx, "c.yaml", []byte("name: c\nplaybook: discover\nwaves: [{name: pilot, count: 1}, {name: rest, approval: manual}]\n")); err != nil {
+		t.Fatal(err)
+	}
+	list, err := svc.List(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %v, %v", list, err)
+	}
+	if s := list[0]; s.Name != "c" || s.Status != "draft" || s.Devices != 4 || s.States["pending"] != 4 || len(s.States) != len(orchestrator.DeviceStates) ||
+		!s.Created.Equal(now) {
+		t.Fatalf("summary %+v", s)
+	}
+	d, err := svc.Show(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Waves) != 2 || d.Waves[0].Devices != 1 || d.Waves[1].Devices != 3 || d.Waves[0].Started != nil || d.NeedsPerson ||
+		len(d.Reasons) != 0 || d.Blocked == nil {
+		t.Fatalf("show %+v", d)
+	}
+	if _, err := svc.Show(ctx, "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
+		t.Errorf("show unknown: %v, want ErrNotFound", err)
+	}
+	h, err := svc.Device(ctx, "c", "PC001.RB.NHS.UK")
+	if err != nil || h.Device.Hostname != "pc001.rb.nhs.uk" || h.Device.State != orchestrator.DevicePending || len(h.Transitions) != 0 {
+		t.Fatalf("device (hostname normalised): %+v, %v", h, err)
+	}
+	if _, err := svc.Device(ctx, "c", "nope.nhs.uk"); !errors.Is(err, orchestrator.ErrNotFound) {
+		t.Errorf("unknown device: %v, want ErrNotFound", err)
+	}
+}

@@ -1,0 +1,159 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+)
+
+// Created summarises a new campaign.
+type Created struct {
+	Spec      *orchestrator.Spec
+	WaveSizes []int // devices per wave, in the spec's order
+	Unwaved   int   // targets no wave took
+}
+
+// Devices is how many devices the campaign holds, in waves or not.
+func (c Created) Devices() int {
+	n := c.Unwaved
+	for _, w := range c.WaveSizes {
+		n += w
+	}
+	return n
+}
+
+// Create creates a campaign from a campaign file's bytes (file names it in
+// errors). It checks the file whole, its parameters against its playbook
+// and its windows against the calendar (each must open within
+// orchestrator.WindowHorizonYears of now, in the zone of every
+// organisation it serves), splits the targets into waves, and stores the
+// campaign as a draft with the playbook as it is now; nothing is stored
+// when anything is wrong.
+func (s *Service) Create(ctx context.Context, file string, data []byte) (Created, error) {
+	spec, err := orchestrator.ParseSpec(file, data)
+	if err != nil {
+		return Created{}, err
+	}
+	pbFile, pbSrc, err := s.playbooks(spec.Playbook)
+	if err != nil {
+		return Created{}, fmt.Errorf("%s: playbook %s: %w", file, spec.Playbook, err)
+	}
+	pb, err := playbooks.Parse(pbFile, pbSrc)
+	if err != nil {
+		return Created{}, fmt.Errorf("%s: playbook %s: %w", file, spec.Playbook, err)
+	}
+	if _, err := pb.Values(spec.Params); err != nil {
+		return Created{}, fmt.Errorf("%s: params for playbook %s: %w", file, pb.Name, err)
+	}
+	var devices []*inventory.Device
+	for d, err := range s.inv.Devices(ctx, spec.TargetSelector()) {
+		if err != nil {
+			return Created{}, fmt.Errorf("%s: target: %w", file, err)
+		}
+		devices = append(devices, d)
+	}
+	if len(devices) == 0 {
+		return Created{}, fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)
+	}
+	zones, err := s.orgZones(ctx, devices)
+	if err != nil {
+		return Created{}, fmt.Errorf("%s: %w", file, err)
+	}
+	if err := spec.CheckWindows(s.now(), zones); err != nil {
+		return Created{}, err
+	}
+	members := orchestrator.Assign(spec, devices)
+	out := Created{Spec: spec, WaveSizes: make([]int, len(spec.Waves))}
+	names := make([]string, len(spec.Waves))
+	for i, w := range spec.Waves {
+		names[i] = w.Name
+	}
+	for _, m := range members {
+		if m.Wave < 0 {
+			out.Unwaved++
+		} else {
+			out.WaveSizes[m.Wave]++
+		}
+	}
+	c := orchestrator.Campaign{Name: spec.Name, SpecFile: file, Spec: string(data), PlaybookFile: pbFile, Playbook: string(pbSrc)}
+	if err := s.store.Create(ctx, c, names, members); err != nil {
+		return Created{}, err
+	}
+	return out, nil
+}
+
+// orgZones maps the organisations of devices to their time zones.
+func (s *Service) orgZones(ctx context.Context, devices []*inventory.Device) (map[string]string, error) {
+	all, err := s.inv.TimeZones(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("organisations' time zones: %w", err)
+	}
+	zones := map[string]string{}
+	for _, d := range devices {
+		zones[d.Org] = all[d.Org]
+	}
+	return zones, nil
+}
+
+// RemediatePlaybook is the built-in playbook a remediation runs.
+const RemediatePlaybook = "hsa-remediate"
+
+// Remediation asks for a campaign that installs an alert's updates on the
+// devices observed to be exposed to it.
+type Remediation struct {
+	Alert *alerts.Alert
+	// Exposed are the hostnames observed to be exposed (on a build the
+	// alert names, without a remediating update).
+	Exposed []string
+	// Source is the folder (share or local) holding the updates as
+	// KBnnnnnnn.msu.
+	Source string
+	// Name is the campaign's name (default "remediate-" and the alert's
+	// id in lower case).
+	Name string
+	// PilotSoak is how long the pilot wave (a twentieth of the devices, at
+	// least one) soaks before the rest.
+	PilotSoak time.Duration
+}
+
+// Spec is the remediation campaign: the hsa-remediate playbook on the
+// exposed devices, in a pilot wave and the rest, with a deadline the day
+// after the alert's.
+func (r Remediation) Spec() *orchestrator.Spec {
+	name := r.Name
+	if name == "" {
+		name = "remediate-" + strings.ToLower(r.Alert.ID)
+	}
+	deadline := r.Alert.DeadlineAt().AddDate(0, 0, 1).UTC()
+	return &orchestrator.Spec{
+		Name:     name,
+		Playbook: RemediatePlaybook,
+		Params:   map[string]any{"alert": r.Alert.ID, "required": r.Alert.Required(), "source": r.Source},
+		Target:   "hostname in (" + strings.Join(r.Exposed, ",") + ")",
+		Deadline: &orchestrator.Timestamp{Time: deadline},
+		Waves: []orchestrator.Wave{
+			{Name: "pilot", Count: max(1, len(r.Exposed)/20), Soak: orchestrator.Duration{Duration: r.PilotSoak}},
+			{Name: "rest"},
+		},
+	}
+}
+
+// Remediate creates the draft campaign of r (see Remediation.Spec), as
+// Create does from a file named after the campaign.
+func (s *Service) Remediate(ctx context.Context, r Remediation) (Created, error) {
+	if len(r.Exposed) == 0 {
+		return Created{}, fmt.Errorf("alert %s: no device is exposed: %w", r.Alert.ID, orchestrator.ErrNotFound)
+	}
+	spec := r.Spec()
+	data, err := spec.Marshal()
+	if err != nil {
+		return Created{}, err
+	}
+	return s.Create(ctx, spec.Name+".yaml", data)
+}

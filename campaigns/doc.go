@@ -1,0 +1,14 @@
+// Package campaigns is the application layer of campaigns: what a person
+// does with one, the same from the CLI, an HTTP server or a test. It
+// creates a campaign from a file's bytes or, for an alert, from a typed
+// spec; starts, pauses, resumes, cancels, approves and retries it; and
+// reads what list and show print (summaries, the controller's account of
+// what waits and why, a device's history).
+//
+// It owns no rules of its own: a campaign's file, waves, windows and state
+// machine are orchestrator's, and every change goes to the store through
+// the contract declared here (Store), which orchestrator/sqlite
+// implements. It never starts devices: the scheduler (orchestrator/
+// scheduler) picks a changed campaign up, decides, and inserts device jobs
+// in the store's own transaction.
+package campaigns

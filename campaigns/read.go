@@ -1,0 +1,190 @@
+package campaigns
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+)
+
+// Summary is a campaign's device counts, as campaign list shows them.
+type Summary struct {
+	Name    string         `json:"name"`
+	Status  string         `json:"status"`
+	Devices int            `json:"devices"`
+	States  map[string]int `json:"states"` // every device state, zeros included
+	Created time.Time      `json:"created_at"`
+}
+
+// Detail is a campaign as campaign show shows it: its waves, counts per
+// state, failure reasons, and what waits and why, as the controller
+// decides on the current state without applying anything.
+type Detail struct {
+	Name    string         `json:"name"`
+	Status  string         `json:"status"`
+	Waves   []WaveDetail   `json:"waves"`
+	Reasons []ReasonCount  `json:"failure_reasons"`
+	Blocked []Blocked      `json:"blocked"`
+	States  map[string]int `json:"states"`
+	WakeAt  *time.Time     `json:"wake_at"`
+	// NeedsPerson: it can go no further until someone retries, approves
+	// or cancels (a halt, an approval, a window that never opens again);
+	// WaitsFor says what waits and the command that moves it on.
+	NeedsPerson bool   `json:"needs_person"`
+	WaitsFor    string `json:"waits_for"`
+}
+
+// WaveDetail is one wave of a Detail.
+type WaveDetail struct {
+	Name      string         `json:"name"`
+	Status    string         `json:"status"`
+	Devices   int            `json:"devices"`
+	States    map[string]int `json:"states"`
+	Started   *time.Time     `json:"started_at"`
+	Completed *time.Time     `json:"completed_at"`
+	Reason    string         `json:"reason"`
+}
+
+// ReasonCount is how many failed or deferred devices share a reason.
+type ReasonCount struct {
+	Reason  string `json:"reason"`
+	Devices int    `json:"devices"`
+}
+
+// Blocked is work that could start but waits, and why (orchestrator.Block).
+type Blocked struct {
+	Wave    string     `json:"wave"`
+	Org     string     `json:"org"`
+	Reason  string     `json:"reason"`
+	Devices int        `json:"devices"`
+	Until   *time.Time `json:"until"`
+}
+
+// History is one device of a campaign: where it stands and every
+// transition it went through, oldest first.
+type History struct {
+	Campaign    string
+	Device      orchestrator.DeviceRecord
+	Transitions []orchestrator.Transition
+}
+
+// Campaigns lists the stored campaigns, oldest first.
+func (s *Service) Campaigns(ctx context.Context) ([]orchestrator.Campaign, error) {
+	cs, err := s.store.Campaigns(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	return cs, nil
+}
+
+// List summarises every campaign, oldest first.
+func (s *Service) List(ctx context.Context) ([]Summary, error) {
+	cs, err := s.Campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Summary, 0, len(cs))
+	for _, c := range cs {
+		ms, err := s.store.Members(ctx, c.Name)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: devices: %w", c.Name, err)
+		}
+		out = append(out, Summary{Name: c.Name, Status: string(c.Status), Devices: len(ms), States: CountStates(ms), Created: c.CreatedAt})
+	}
+	return out, nil
+}
+
+// CountStates counts devices per state, every state present (zero when
+// none is in it).
+func CountStates(ms []orchestrator.DeviceRecord) map[string]int {
+	out := make(map[string]int, len(orchestrator.DeviceStates))
+	for _, st := range orchestrator.DeviceStates {
+		out[string(st)] = 0
+	}
+	for _, m := range ms {
+		out[string(m.State)]++
+	}
+	return out
+}
+
+// Show describes one campaign.
+func (s *Service) Show(ctx context.Context, name string) (Detail, error) {
+	c, err := s.store.Campaign(ctx, name)
+	if err != nil {
+		return Detail{}, err
+	}
+	return s.Describe(ctx, c)
+}
+
+// Describe describes a campaign already read (the live view reads them
+// all, then describes the live ones); what waits and why comes from the
+// controller itself, deciding at now on the current state.
+func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail, error) {
+	names, waves, err := s.store.Waves(ctx, c.Name)
+	if err != nil {
+		return Detail{}, fmt.Errorf("campaign %s: waves: %w", c.Name, err)
+	}
+	ms, err := s.store.Members(ctx, c.Name)
+	if err != nil {
+		return Detail{}, fmt.Errorf("campaign %s: devices: %w", c.Name, err)
+	}
+	d := Detail{Name: c.Name, Status: string(c.Status), States: CountStates(ms), WakeAt: timePtr(c.WakeAt),
+		Reasons: []ReasonCount{}, Blocked: []Blocked{}}
+	for i, n := range names {
+		var in []orchestrator.DeviceRecord
+		for _, m := range ms {
+			if m.Wave == i {
+				in = append(in, m)
+			}
+		}
+		d.Waves = append(d.Waves, WaveDetail{Name: n, Status: string(waves[i].Status), Devices: len(in), States: CountStates(in),
+			Started: timePtr(waves[i].Started), Completed: timePtr(waves[i].Completed), Reason: waves[i].Reason})
+	}
+	reasons := map[orchestrator.Reason]int{}
+	for _, m := range ms {
+		if m.State == orchestrator.DeviceFailed || m.State == orchestrator.DeviceDeferred {
+			reasons[m.Reason]++
+		}
+	}
+	for r, n := range reasons {
+		d.Reasons = append(d.Reasons, ReasonCount{string(r), n})
+	}
+	slices.SortFunc(d.Reasons, func(x, y ReasonCount) int { return cmp.Or(y.Devices-x.Devices, strings.Compare(x.Reason, y.Reason)) })
+	v, err := orchestrator.ReadView(ctx, s.store, s.inv, c)
+	if err != nil {
+		return Detail{}, err
+	}
+	plan := orchestrator.Decide(v, s.now())
+	for _, b := range plan.Blocked {
+		d.Blocked = append(d.Blocked, Blocked{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
+	}
+	d.WaitsFor = plan.PersonWait(v)
+	d.NeedsPerson = d.WaitsFor != ""
+	return d, nil
+}
+
+// Device returns one device's standing in a campaign and its history; the
+// hostname is normalised as the inventory does.
+func (s *Service) Device(ctx context.Context, name, hostname string) (History, error) {
+	d, err := s.store.Device(ctx, name, inventory.NormaliseHostname(hostname))
+	if err != nil {
+		return History{}, err
+	}
+	tr, err := s.store.Transitions(ctx, name, d.Hostname)
+	if err != nil {
+		return History{}, fmt.Errorf("campaign %s device %s: transitions: %w", name, d.Hostname, err)
+	}
+	return History{Campaign: name, Device: d, Transitions: tr}, nil
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
