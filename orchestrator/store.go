@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"time"
 )
@@ -75,9 +74,14 @@ type StateCount struct {
 
 // Enqueue inserts the jobs of dispatched devices inside the transaction
 // that queued them, so that both commit or neither. The store calls it; the
-// scheduler supplies it. The transaction is database/sql's, which River's
-// SQLite driver (and its database/sql driver for PostgreSQL) take.
-type Enqueue func(ctx context.Context, tx *sql.Tx, ds []Dispatch) error
+// scheduler supplies it.
+type Enqueue func(ctx context.Context, tx Tx, ds []Dispatch) error
+
+// Tx is a store's transaction, handed through the domain unopened: the
+// domain knows no database. A database/sql store passes its *sql.Tx, a pgx
+// one its pgx.Tx; the scheduler's job queue driver must take the same kind,
+// and refuses another with an error.
+type Tx any
 
 // Reader is what a View is read from: a campaign, its waves and members.
 type Reader interface {

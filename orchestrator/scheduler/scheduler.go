@@ -209,7 +209,11 @@ func (controlArgs) InsertOpts() river.InsertOpts {
 
 // enqueue inserts device jobs in the transaction that queued them: the
 // store calls it (an orchestrator.Enqueue) before it commits.
-func (s *Scheduler) enqueue(ctx context.Context, tx *sql.Tx, ds []orchestrator.Dispatch) error {
+func (s *Scheduler) enqueue(ctx context.Context, t orchestrator.Tx, ds []orchestrator.Dispatch) error {
+	tx, ok := t.(*sql.Tx)
+	if !ok {
+		return fmt.Errorf("enqueue %d device runs: the store's transaction is a %T; River's SQLite driver takes a *sql.Tx", len(ds), t)
+	}
 	params := make([]river.InsertManyParams, len(ds))
 	for i, d := range ds {
 		params[i] = river.InsertManyParams{Args: deviceArgs{Campaign: d.Campaign, Hostname: d.Hostname, Generation: d.Generation}}

@@ -61,7 +61,7 @@ func TestCampaignLifecycle(t *testing.T) {
 	plan := orchestrator.Plan{Dispatch: []string{"a.rxx.nhs.uk", "a.rxx.nhs.uk", "b.rxx.nhs.uk"}, WakeAt: c.t.Add(time.Hour),
 		WaveChanges: []orchestrator.WaveChange{{Wave: 0, State: orchestrator.WaveState{Status: orchestrator.WaveActive, Started: c.t}}}}
 	cur, _ := s.Campaign(ctx, "c1")
-	ds, err := s.Apply(ctx, "c1", cur.Seq, plan, c.t, "controller", func(_ context.Context, tx *sql.Tx, ds []orchestrator.Dispatch) error { enqueued = ds; return nil })
+	ds, err := s.Apply(ctx, "c1", cur.Seq, plan, c.t, "controller", func(_ context.Context, tx orchestrator.Tx, ds []orchestrator.Dispatch) error { enqueued = ds; return nil })
 	if err != nil || len(ds) != 2 || len(enqueued) != 2 || ds[0].Generation != 1 {
 		t.Fatalf("apply: %v %+v", err, ds)
 	}
@@ -84,7 +84,7 @@ func TestCampaignLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := s.Apply(ctx, "c1", cur.Seq, orchestrator.Plan{Dispatch: []string{"c.ryy.nhs.uk"}}, c.t, "controller",
-		func(context.Context, *sql.Tx, []orchestrator.Dispatch) error { return boom }); !errors.Is(err, boom) {
+		func(context.Context, orchestrator.Tx, []orchestrator.Dispatch) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("apply with a failing enqueue: %v", err)
 	}
 	if d, _ := s.Device(ctx, "c1", "c.ryy.nhs.uk"); d.State != orchestrator.DevicePending {
