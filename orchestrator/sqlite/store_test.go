@@ -61,7 +61,10 @@ func TestCampaignLifecycle(t *testing.T) {
 	plan := orchestrator.Plan{Dispatch: []string{"a.rxx.nhs.uk", "a.rxx.nhs.uk", "b.rxx.nhs.uk"}, WakeAt: c.t.Add(time.Hour),
 		WaveChanges: []orchestrator.WaveChange{{Wave: 0, State: orchestrator.WaveState{Status: orchestrator.WaveActive, Started: c.t}}}}
 	cur, _ := s.Campaign(ctx, "c1")
-	ds, err := s.Apply(ctx, "c1", cur.Seq, plan, c.t, "controller", func(_ context.Context, tx orchestrator.Tx, ds []orchestrator.Dispatch) error { enqueued = ds; return nil })
+	ds, err := s.Apply(ctx, "c1", cur.Seq, plan, c.t, "controller", func(_ context.Context, tx orchestrator.Tx, ds []orchestrator.Dispatch) error {
+		enqueued = ds
+		return nil
+	})
 	if err != nil || len(ds) != 2 || len(enqueued) != 2 || ds[0].Generation != 1 {
 		t.Fatalf("apply: %v %+v", err, ds)
 	}
