@@ -11,7 +11,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 FUZZTIME ?= 10s
 # Packages whose tests wait on processes, networks and clocks: the ones a
 # loaded machine would turn flaky if they relied on timing.
-STRESS_PKGS := ./plugins/... ./orchestrator/... ./playbooks/...
+STRESS_PKGS := ./plugins/... ./orchestrator/... ./playbooks/... ./campaigns/... ./discovery/...
 
 .PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-sim bench-probe bench-campaign demo clean
 

@@ -115,7 +115,11 @@ func TestRun(t *testing.T) {
 	}
 
 	// The wave halts once enough failed (the last may still run then).
-	haltedAll := func(d campaigns.Detail) bool { return d.NeedsPerson && d.States["failed"] == 4 }
+	// Show asks the controller what waits before a control pass has stored
+	// the halt, so wait for the stored wave too.
+	haltedAll := func(d campaigns.Detail) bool {
+		return d.NeedsPerson && d.States["failed"] == 4 && d.Waves[0].Status == string(orchestrator.WaveHalted)
+	}
 	halts := func(why string) bool {
 		return strings.HasPrefix(why, "wave only halted: ") && strings.HasSuffix(why, "above max_failure_percent 10 (campaign retry --failed)")
 	}
