@@ -69,8 +69,11 @@ func TestLookups(t *testing.T) {
 	if got := KeyLine(root, "items"); got != 3 {
 		t.Errorf("KeyLine(items) = %d, want 3", got)
 	}
-	if got := KeyLine(root, "missing"); got != 0 && got != root.Line {
-		t.Errorf("KeyLine(missing) = %d, want 0 or the mapping's line", got)
+	if got := KeyLine(root, "missing"); got != root.Line {
+		t.Errorf("KeyLine(missing) = %d, want the mapping's own line %d", got, root.Line)
+	}
+	if got := KeyLine(nil, "name"); got != 1 {
+		t.Errorf("KeyLine(nil) = %d, want 1", got)
 	}
 	items := Items(root, "items")
 	if len(items) != 2 || items[1].Line != 5 || items[1].Value != "y" {
