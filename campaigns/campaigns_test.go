@@ -37,24 +37,11 @@ func (e *estate) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[
 }
 
 func (e *estate) TimeZones(ctx context.Context) (map[string]string, error) {
-	orgs, err := e.inv.Organisations(ctx)
-	out := map[string]string{}
-	for _, o := range orgs {
-		out[o.Code] = o.TimeZone
-	}
-	return out, err
+	return e.inv.TimeZones(ctx)
 }
 
 func (e *estate) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
-	out := map[string]time.Time{}
-	for _, h := range hosts {
-		d, err := e.inv.Device(ctx, h)
-		if err != nil {
-			return nil, err
-		}
-		out[h] = d.LastSeen
-	}
-	return out, nil
+	return e.inv.LastSeen(ctx, hosts)
 }
 
 // playbook resolves a built-in name, or a file in the test's directory.

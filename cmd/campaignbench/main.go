@@ -114,12 +114,7 @@ func (b *bench) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*
 }
 
 func (b *bench) TimeZones(ctx context.Context) (map[string]string, error) {
-	orgs, err := b.inv.Organisations(ctx)
-	out := map[string]string{}
-	for _, o := range orgs {
-		out[o.Code] = o.TimeZone
-	}
-	return out, err
+	return b.inv.TimeZones(ctx)
 }
 
 func (b *bench) LastSeen(context.Context, []string) (map[string]time.Time, error) {

@@ -55,12 +55,7 @@ func (i inventoryAdapter) TimeZones(ctx context.Context) (map[string]string, err
 	if err != nil {
 		return nil, err
 	}
-	orgs, err := s.Organisations(ctx)
-	out := map[string]string{}
-	for _, o := range orgs {
-		out[o.Code] = o.TimeZone
-	}
-	return out, err
+	return s.TimeZones(ctx)
 }
 
 func (i inventoryAdapter) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
@@ -68,18 +63,7 @@ func (i inventoryAdapter) LastSeen(ctx context.Context, hosts []string) (map[str
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]time.Time{}
-	for _, h := range hosts {
-		d, err := s.Device(ctx, h)
-		if errors.Is(err, inventory.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out[h] = d.LastSeen
-	}
-	return out, nil
+	return s.LastSeen(ctx, hosts)
 }
 
 // playbookSource reads a playbook file, or a built-in one by name when no

@@ -271,3 +271,59 @@ func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname stri
 	}
 	return nil
 }
+
+// TimeZones returns every organisation's IANA time zone by code: what
+// maintenance windows without a zone of their own are read in.
+func (s *Store) TimeZones(ctx context.Context) (map[string]string, error) {
+	orgs, err := s.Organisations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(orgs))
+	for _, o := range orgs {
+		out[o.Code] = o.TimeZone
+	}
+	return out, nil
+}
+
+// LastSeen returns when each of hosts was last seen, keyed by the hostname
+// as given (the zero time when it never was); hosts not in the inventory
+// are left out. It reads in chunks of 500, so its cost follows len(hosts),
+// not the estate.
+func (s *Store) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
+	const chunk = 500
+	out := make(map[string]time.Time, len(hosts))
+	for start := 0; start < len(hosts); start += chunk {
+		part := hosts[start:min(start+chunk, len(hosts))]
+		given := make(map[string][]string, len(part)) // normalised -> as given
+		args := make([]any, 0, len(part))
+		for _, h := range part {
+			n := inventory.NormaliseHostname(h)
+			if _, ok := given[n]; !ok {
+				args = append(args, n)
+			}
+			given[n] = append(given[n], h)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT hostname, last_seen FROM devices WHERE hostname IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("last seen: %w", err)
+		}
+		for rows.Next() {
+			var h string
+			var seen sql.NullInt64
+			if err := rows.Scan(&h, &seen); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("last seen: %w", err)
+			}
+			for _, g := range given[h] {
+				out[g] = fromMicros(seen)
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("last seen: %w", err)
+		}
+	}
+	return out, nil
+}
