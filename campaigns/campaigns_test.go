@@ -13,6 +13,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
@@ -152,8 +153,8 @@ func TestCreate(t *testing.T) {
 			if err != nil || stored.Status != orchestrator.StatusDraft || stored.Spec != tt.file {
 				t.Fatalf("stored %+v, %v; want a draft with the file as given", stored, err)
 			}
-			if _, err := e.service().Create(ctx, "c.yaml", []byte(tt.file)); !errors.Is(err, orchestrator.ErrExists) {
-				t.Fatalf("create again: %v, want ErrExists", err)
+			if _, err := e.service().Create(ctx, "c.yaml", []byte(tt.file)); !errors.Is(err, errkind.Exists) {
+				t.Fatalf("create again: %v, want errkind.Exists", err)
 			}
 		})
 	}
@@ -229,14 +230,14 @@ func TestActions(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := svc.Start(ctx, "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
-			t.Errorf("start an unknown campaign: %v, want ErrNotFound", err)
+		if _, err := svc.Start(ctx, "nope"); !errors.Is(err, errkind.NotFound) {
+			t.Errorf("start an unknown campaign: %v, want errkind.NotFound", err)
 		}
 		if err := svc.Approve(ctx, "c", "all"); err != nil {
 			t.Errorf("approve: %v", err)
 		}
-		if err := svc.Approve(ctx, "c", "nope"); !errors.Is(err, orchestrator.ErrNotFound) || !strings.HasPrefix(err.Error(), "campaign approve: ") {
-			t.Errorf("approve an unknown wave: %v, want ErrNotFound", err)
+		if err := svc.Approve(ctx, "c", "nope"); !errors.Is(err, errkind.NotFound) || !strings.HasPrefix(err.Error(), "campaign approve: ") {
+			t.Errorf("approve an unknown wave: %v, want errkind.NotFound", err)
 		}
 		if n, err := svc.Retry(ctx, "c", ""); n != 0 || err != nil {
 			t.Errorf("retry with nothing failed: %d, %v", n, err)
@@ -275,7 +276,7 @@ remediation:
 			campaign: "remediate-hsa-2019-0042", pilot: 2, rest: 43, soak: 4 * time.Hour},
 		{name: "named, one device", r: campaigns.Remediation{Alert: al, Exposed: exposed[:1], Source: `C:\updates`, Name: "dejablue"},
 			campaign: "dejablue", pilot: 1, rest: 0},
-		{name: "nothing exposed", r: campaigns.Remediation{Alert: al, Source: `C:\updates`}, errIs: orchestrator.ErrNotFound},
+		{name: "nothing exposed", r: campaigns.Remediation{Alert: al, Source: `C:\updates`}, errIs: errkind.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,14 +343,14 @@ func TestReadModels(t *testing.T) {
 		len(d.Reasons) != 0 || d.Blocked == nil {
 		t.Fatalf("show %+v", d)
 	}
-	if _, err := svc.Show(ctx, "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
-		t.Errorf("show unknown: %v, want ErrNotFound", err)
+	if _, err := svc.Show(ctx, "nope"); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("show unknown: %v, want errkind.NotFound", err)
 	}
 	h, err := svc.Device(ctx, "c", "PC001.RB.NHS.UK")
 	if err != nil || h.Device.Hostname != "pc001.rb.nhs.uk" || h.Device.State != orchestrator.DevicePending || len(h.Transitions) != 0 {
 		t.Fatalf("device (hostname normalised): %+v, %v", h, err)
 	}
-	if _, err := svc.Device(ctx, "c", "nope.nhs.uk"); !errors.Is(err, orchestrator.ErrNotFound) {
-		t.Errorf("unknown device: %v, want ErrNotFound", err)
+	if _, err := svc.Device(ctx, "c", "nope.nhs.uk"); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("unknown device: %v, want errkind.NotFound", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
 
 // Position is where a record came from: file name and 1-based line.
@@ -136,7 +138,7 @@ type ImportResult struct {
 	CreatedOrgs                       []string
 }
 
-// ImportError lists the bad rows of a rejected import. It wraps ErrInvalid.
+// ImportError lists the bad rows of a rejected import. It wraps errkind.Invalid.
 type ImportError struct {
 	Rows     []*RowError // errors of the first bad rows (up to MaxErrors errors)
 	Rejected int         // how many rows were bad in all
@@ -158,8 +160,8 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes an ImportError match ErrInvalid.
-func (e *ImportError) Unwrap() error { return ErrInvalid }
+// Unwrap makes an ImportError match errkind.Invalid.
+func (e *ImportError) Unwrap() error { return errkind.Invalid }
 
 // Import reads every record of src and upserts the devices by hostname
 // through tx. If any record is bad it keeps reading (to report every bad row,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/report"
@@ -23,15 +24,16 @@ const (
 )
 
 // ErrInvalid marks a request the caller got wrong, such as a sort column
-// that does not exist; test with errors.Is. The error's text is the
-// problem's alone.
+// that does not exist; test with errors.Is. Such an error matches
+// errkind.Invalid too; ErrInvalid tells it apart from invalid data the
+// report read. The error's text is the problem's alone.
 var ErrInvalid = errors.New("invalid report request")
 
 type invalidError struct{ err error }
 
 func (e invalidError) Error() string        { return e.err.Error() }
 func (e invalidError) Unwrap() error        { return e.err }
-func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid || target == errkind.Invalid }
 
 // Inventory is what reports read of the inventory.
 type Inventory interface {
@@ -172,7 +174,7 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 		return in, nil
 	}
 	if s.campaigns == nil {
-		return nil, fmt.Errorf("campaign %s: no campaign store: %w", campaign, inventory.ErrNotFound)
+		return nil, fmt.Errorf("campaign %s: no campaign store: %w", campaign, errkind.NotFound)
 	}
 	in.perDevice = true
 	ms, err := s.campaigns.Members(ctx, campaign)
@@ -207,7 +209,7 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 	return in, nil
 }
 
-// Alert returns the stored alert id; the error wraps inventory.ErrNotFound
+// Alert returns the stored alert id; the error wraps errkind.NotFound
 // when there is none.
 func (in *Inputs) Alert(id string) (*alerts.Alert, error) {
 	for _, al := range in.Alerts {
@@ -215,7 +217,7 @@ func (in *Inputs) Alert(id string) (*alerts.Alert, error) {
 			return al, nil
 		}
 	}
-	return nil, fmt.Errorf("alert %s: %w", id, inventory.ErrNotFound)
+	return nil, fmt.Errorf("alert %s: %w", id, errkind.NotFound)
 }
 
 // pace gives a progress builder the followed campaign's pace.

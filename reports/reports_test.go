@@ -13,6 +13,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
@@ -245,15 +246,15 @@ func TestErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown alert", func() error { _, err := svc.Compliance(ctx, inventory.Everything(), "HSA-NONE"); return err },
-			inventory.ErrNotFound, "alert HSA-NONE: not found"},
+			errkind.NotFound, "alert HSA-NONE: not found"},
 		{"unknown alert to remediate", func() error { _, _, err := svc.Exposed(ctx, "HSA-NONE"); return err },
-			inventory.ErrNotFound, "alert HSA-NONE: not found"},
+			errkind.NotFound, "alert HSA-NONE: not found"},
 		{"bad sort", func() error { _, err := svc.Scorecard(ctx, reports.ScorecardOptions{Sort: "colour"}); return err },
 			reports.ErrInvalid, "colour"},
 		{"campaign without a campaign store", func() error {
 			_, err := svc.Progress(ctx, reports.ProgressOptions{Campaign: "c"})
 			return err
-		}, inventory.ErrNotFound, "campaign c"},
+		}, errkind.NotFound, "campaign c"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()

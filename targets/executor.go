@@ -11,7 +11,7 @@ import (
 // it was pinned to, as a host.Spec.
 type Plugins interface {
 	// PluginSpec returns how to start the named plugin, or an error
-	// wrapping inventory.ErrNotFound.
+	// wrapping errkind.NotFound.
 	PluginSpec(ctx context.Context, name string) (host.Spec, error)
 }
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
-	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
@@ -94,7 +94,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.StartExecutor(ctx); !errors.Is(err, inventory.ErrNotFound) {
+	if _, err := r.StartExecutor(ctx); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("unregistered executor: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
@@ -33,13 +34,13 @@ type Sealed struct {
 // of the key that sealed them.
 type Credentials interface {
 	// SealedCredential returns the named credential, or an error wrapping
-	// inventory.ErrNotFound.
+	// errkind.NotFound.
 	SealedCredential(ctx context.Context, name string) (Sealed, error)
 	// KeyCheck returns the stored key's check value (nil if none is
 	// recorded) and how many credentials are stored.
 	KeyCheck(ctx context.Context) (check []byte, credentials int, err error)
 	// RecordKeyCheck records the key's check value where none is, and
-	// fails with inventory.ErrConflict where another is.
+	// fails with errkind.Conflict where another is.
 	RecordKeyCheck(ctx context.Context, check []byte) error
 }
 
@@ -216,7 +217,7 @@ func (r *Resolver) login(ctx context.Context, name string) (login, error) {
 	if r.unchecked {
 		// A database from before check values: the key that opened a
 		// credential is theirs.
-		if err := r.cfg.Credentials.RecordKeyCheck(ctx, r.keys.Check()); errors.Is(err, inventory.ErrConflict) {
+		if err := r.cfg.Credentials.RecordKeyCheck(ctx, r.keys.Check()); errors.Is(err, errkind.Conflict) {
 			return login{}, KeyMismatch(r.cfg.KeyFile)
 		} else if err != nil {
 			return login{}, fmt.Errorf("record the key's check value: %w", err)

@@ -21,18 +21,13 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
-
-// Errors.
-var (
-	ErrNotFound = errors.New("not found")
-	ErrExists   = errors.New("already exists")
-)
 
 // UnreadableError reports a stored alert that can no longer be read: one
 // stored by an earlier version, before files and their lists were
@@ -93,7 +88,7 @@ func (s *Store) Add(ctx context.Context, a *alerts.Alert, source []byte, apply T
 	_, err = tx.ExecContext(ctx, `INSERT INTO alerts (id, title, issued, deadline, file, source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		a.ID, a.Title, a.Issued, a.Deadline, a.File, string(source), s.now().UnixMicro())
 	if isUnique(err) {
-		return fmt.Errorf("alert %s: %w", a.ID, ErrExists)
+		return fmt.Errorf("alert %s: %w", a.ID, errkind.Exists)
 	}
 	if err != nil {
 		return fmt.Errorf("add alert %s: %w", a.ID, err)
@@ -126,7 +121,7 @@ type RemoveFunc func(ctx context.Context, tx *sql.Tx, left Remaining) error
 // Remove deletes the alert id and, in the same transaction, calls apply
 // (if not nil) with what the remaining alerts name. The alert removed need
 // not be readable: removing one that is not is how a database recovers
-// from it. An unknown id is an error wrapping ErrNotFound.
+// from it. An unknown id is an error wrapping errkind.NotFound.
 func (s *Store) Remove(ctx context.Context, id string, apply RemoveFunc) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -140,7 +135,7 @@ func (s *Store) Remove(ctx context.Context, id string, apply RemoveFunc) error {
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("remove alert %s: %w", id, err)
 	} else if n == 0 {
-		return fmt.Errorf("alert %s: %w", id, ErrNotFound)
+		return fmt.Errorf("alert %s: %w", id, errkind.NotFound)
 	}
 	if apply != nil {
 		var left Remaining
@@ -172,7 +167,7 @@ func (s *Store) Get(ctx context.Context, id string) (*alerts.Alert, error) {
 	for a, err := range s.each(ctx, s.db, id) {
 		return a, err
 	}
-	return nil, fmt.Errorf("alert %s: %w", id, ErrNotFound)
+	return nil, fmt.Errorf("alert %s: %w", id, errkind.NotFound)
 }
 
 // List returns every alert, by issue date. An alert that cannot be read

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	isqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
@@ -126,7 +127,7 @@ func TestAddAppliesInTheSameTransaction(t *testing.T) {
 	if !errors.Is(err, fail) {
 		t.Fatalf("add with a failing apply: %v", err)
 	}
-	if _, err := as.Get(ctx, a.ID); !errors.Is(err, asqlite.ErrNotFound) {
+	if _, err := as.Get(ctx, a.ID); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("alert stored although applying it failed: %v", err)
 	}
 	if kbs, _ := watched(t, inv); len(kbs) != 0 {
@@ -144,7 +145,7 @@ func TestAddAppliesInTheSameTransaction(t *testing.T) {
 	if len(kbs) != 5000 || !slices.Equal(rollup, []string{"", "KB5100042"}) {
 		t.Fatalf("watched %d updates, rollup has %q", len(kbs), rollup)
 	}
-	if err := as.Add(ctx, a, data, watch(inv, a)); !errors.Is(err, asqlite.ErrExists) {
+	if err := as.Add(ctx, a, data, watch(inv, a)); !errors.Is(err, errkind.Exists) {
 		t.Fatalf("add again: %v", err)
 	}
 }
@@ -179,11 +180,11 @@ func TestRemove(t *testing.T) {
 		wantWatched int
 		wantRollup  []string
 	}{
-		{"unknown alert", "HSA-NOPE", retain, asqlite.ErrNotFound, []string{"HSA-2019-0042", "HSA-BIG"}, 5006, []string{"", "KB4512508", "KB4524570,KB5100042"}},
+		{"unknown alert", "HSA-NOPE", retain, errkind.NotFound, []string{"HSA-2019-0042", "HSA-BIG"}, 5006, []string{"", "KB4512508", "KB4524570,KB5100042"}},
 		{"apply fails", "HSA-BIG", func(context.Context, *sql.Tx, asqlite.Remaining) error { return os.ErrPermission }, os.ErrPermission,
 			[]string{"HSA-2019-0042", "HSA-BIG"}, 5006, []string{"", "KB4512508", "KB4524570,KB5100042"}},
 		{"remove", "HSA-BIG", retain, nil, []string{"HSA-2019-0042"}, 6, []string{"", "KB4512508", "KB4524570"}},
-		{"again", "HSA-BIG", retain, asqlite.ErrNotFound, []string{"HSA-2019-0042"}, 6, []string{"", "KB4512508", "KB4524570"}},
+		{"again", "HSA-BIG", retain, errkind.NotFound, []string{"HSA-2019-0042"}, 6, []string{"", "KB4512508", "KB4524570"}},
 		{"the last", "HSA-2019-0042", retain, nil, nil, 0, []string{""}},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/targets"
@@ -81,7 +82,7 @@ func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Store) (*credential.
 				return nil, targets.KeyMismatch(path)
 			}
 		}
-		if err := s.RecordKeyCheck(ctx, k.Check()); errors.Is(err, inventory.ErrConflict) {
+		if err := s.RecordKeyCheck(ctx, k.Check()); errors.Is(err, errkind.Conflict) {
 			return nil, targets.KeyMismatch(path)
 		} else if err != nil {
 			return nil, err
@@ -140,7 +141,7 @@ key file that group or others may read or write is refused.`,
 				return err
 			}
 			err = s.AddCredential(ctx, c.Name, c.Username, k.Seal(c.Name, c.Secret), k.Check())
-			if errors.Is(err, inventory.ErrConflict) { // another key's credential came meanwhile
+			if errors.Is(err, errkind.Conflict) { // another key's credential came meanwhile
 				return targets.KeyMismatch(a.keyFile())
 			}
 			if err != nil {

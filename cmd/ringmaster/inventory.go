@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
@@ -410,7 +411,7 @@ func newRemoveCmd(a *app) *cobra.Command {
 				}
 			}
 			if len(missing) > 0 {
-				return fmt.Errorf("%w: not in the inventory: %s", inventory.ErrNotFound, strings.Join(missing, ", "))
+				return fmt.Errorf("%w: not in the inventory: %s", errkind.NotFound, strings.Join(missing, ", "))
 			}
 			return nil
 		},

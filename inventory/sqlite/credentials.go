@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -24,13 +25,13 @@ type StoredCredential struct {
 // AddCredential stores a new credential with its already sealed secret
 // and the check value of the key that sealed it, in one transaction. While
 // credentials are stored, the key must be theirs: a different check value
-// is refused with an error wrapping inventory.ErrConflict, as is any when
+// is refused with an error wrapping errkind.Conflict, as is any when
 // credentials are stored with none recorded (a database from before check
 // values: RecordKeyCheck, once a key opens one of them, comes first). With
 // no credentials stored, the check value is recorded (replacing any).
 func (s *Store) AddCredential(ctx context.Context, name, username string, sealed, keyCheck []byte) error {
 	if len(keyCheck) == 0 {
-		return fmt.Errorf("add credential %s: no key check value: %w", name, inventory.ErrInvalid)
+		return fmt.Errorf("add credential %s: no key check value: %w", name, errkind.Invalid)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -43,9 +44,9 @@ func (s *Store) AddCredential(ctx context.Context, name, username string, sealed
 	}
 	switch {
 	case n > 0 && recorded == nil:
-		return fmt.Errorf("add credential %s: the %d stored credentials have no key check value recorded yet: %w", name, n, inventory.ErrConflict)
+		return fmt.Errorf("add credential %s: the %d stored credentials have no key check value recorded yet: %w", name, n, errkind.Conflict)
 	case n > 0 && !bytes.Equal(recorded, keyCheck):
-		return fmt.Errorf("add credential %s: the key is not the one the %d stored credentials were sealed with: %w", name, n, inventory.ErrConflict)
+		return fmt.Errorf("add credential %s: the key is not the one the %d stored credentials were sealed with: %w", name, n, errkind.Conflict)
 	case n == 0 && !bytes.Equal(recorded, keyCheck):
 		if err := recordKeyCheck(ctx, tx, keyCheck, s.now()); err != nil {
 			return fmt.Errorf("add credential %s: %w", name, err)
@@ -54,7 +55,7 @@ func (s *Store) AddCredential(ctx context.Context, name, username string, sealed
 	_, err = tx.ExecContext(ctx, `INSERT INTO credentials (name, username, secret, created_at) VALUES (?, ?, ?, ?)`,
 		name, username, sealed, micros(s.now()))
 	if isConstraint(err, errUnique) {
-		return fmt.Errorf("credential %s: %w (remove it first to replace it)", name, inventory.ErrExists)
+		return fmt.Errorf("credential %s: %w (remove it first to replace it)", name, errkind.Exists)
 	}
 	if err != nil {
 		return fmt.Errorf("add credential %s: %w", name, err)
@@ -75,10 +76,10 @@ func (s *Store) KeyCheck(ctx context.Context) (check []byte, credentials int, er
 // RecordKeyCheck records the check value of a key that opened a stored
 // credential, when none is recorded: how a database from before check
 // values gets one. A different value already recorded, while credentials
-// are stored, is an error wrapping inventory.ErrConflict.
+// are stored, is an error wrapping errkind.Conflict.
 func (s *Store) RecordKeyCheck(ctx context.Context, check []byte) error {
 	if len(check) == 0 {
-		return fmt.Errorf("record key check value: none given: %w", inventory.ErrInvalid)
+		return fmt.Errorf("record key check value: none given: %w", errkind.Invalid)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -93,7 +94,7 @@ func (s *Store) RecordKeyCheck(ctx context.Context, check []byte) error {
 	case bytes.Equal(recorded, check):
 		return nil
 	case recorded != nil && n > 0:
-		return fmt.Errorf("record key check value: the key is not the one the %d stored credentials were sealed with: %w", n, inventory.ErrConflict)
+		return fmt.Errorf("record key check value: the key is not the one the %d stored credentials were sealed with: %w", n, errkind.Conflict)
 	}
 	if err := recordKeyCheck(ctx, tx, check, s.now()); err != nil {
 		return fmt.Errorf("record key check value: %w", err)
@@ -128,7 +129,7 @@ func (s *Store) Credential(ctx context.Context, name string) (StoredCredential, 
 	err := s.db.QueryRowContext(ctx, `SELECT name, username, secret, created_at FROM credentials WHERE name = ?`, name).
 		Scan(&c.Name, &c.Username, &c.Sealed, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("credential %s: %w", name, inventory.ErrNotFound)
+		return c, fmt.Errorf("credential %s: %w", name, errkind.NotFound)
 	}
 	if err != nil {
 		return c, fmt.Errorf("credential %s: %w", name, err)
@@ -187,14 +188,14 @@ func (s *Store) RemoveCredential(ctx context.Context, name string) error {
 		return fmt.Errorf("remove credential %s: %w", name, err)
 	}
 	if orgs+devices > 0 {
-		return fmt.Errorf("%w: credential %s is used by %d organisation(s) and %d device(s)", inventory.ErrInUse, name, orgs, devices)
+		return fmt.Errorf("%w: credential %s is used by %d organisation(s) and %d device(s)", errkind.InUse, name, orgs, devices)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("remove credential %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("credential %s: %w", name, inventory.ErrNotFound)
+		return fmt.Errorf("credential %s: %w", name, errkind.NotFound)
 	}
 	return sqltx.Commit(ctx, tx)
 }
@@ -213,7 +214,7 @@ func (s *Store) SetOrganisationCredential(ctx context.Context, code, name string
 		return fmt.Errorf("organisation %s: %w", code, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("organisation %s: %w", code, inventory.ErrNotFound)
+		return fmt.Errorf("organisation %s: %w", code, errkind.NotFound)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
 
 // TestCredentialKeyCheck walks the key check value through a database's
@@ -30,18 +30,18 @@ func TestCredentialKeyCheck(t *testing.T) {
 	}{
 		{"a new database", func() error { return nil }, nil, nil, 0},
 		{"first credential", func() error { return s.AddCredential(ctx, "one", "u", []byte("sealed"), a) }, nil, a, 1},
-		{"under another key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), b) }, inventory.ErrConflict, a, 1},
-		{"without a key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), nil) }, inventory.ErrInvalid, a, 1},
+		{"under another key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), b) }, errkind.Conflict, a, 1},
+		{"without a key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), nil) }, errkind.Invalid, a, 1},
 		{"under the same key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), a) }, nil, a, 2},
-		{"same name", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), a) }, inventory.ErrExists, a, 2},
-		{"record another", func() error { return s.RecordKeyCheck(ctx, b) }, inventory.ErrConflict, a, 2},
+		{"same name", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), a) }, errkind.Exists, a, 2},
+		{"record another", func() error { return s.RecordKeyCheck(ctx, b) }, errkind.Conflict, a, 2},
 		{"record the same", func() error { return s.RecordKeyCheck(ctx, a) }, nil, a, 2},
 		{"remove them", func() error {
 			return errors.Join(s.RemoveCredential(ctx, "one"), s.RemoveCredential(ctx, "two"))
 		}, nil, a, 0},
 		{"a new key once none is stored", func() error { return s.AddCredential(ctx, "three", "u", []byte("sealed"), b) }, nil, b, 1},
 		{"a database from before check values", exec(`DELETE FROM credential_key`), nil, nil, 1},
-		{"adding before a key opened one", func() error { return s.AddCredential(ctx, "four", "u", []byte("sealed"), b) }, inventory.ErrConflict, nil, 1},
+		{"adding before a key opened one", func() error { return s.AddCredential(ctx, "four", "u", []byte("sealed"), b) }, errkind.Conflict, nil, 1},
 		{"a key opened one", func() error { return s.RecordKeyCheck(ctx, b) }, nil, b, 1},
 		{"then adding", func() error { return s.AddCredential(ctx, "four", "u", []byte("sealed"), b) }, nil, b, 2},
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -38,7 +39,7 @@ func (s *Store) Device(ctx context.Context, hostname string) (inventory.Device, 
 	var d inventory.Device
 	row := s.db.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
 	if err := scanDevice(row, &d); errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("device %s: %w", h, inventory.ErrNotFound)
+		return d, fmt.Errorf("device %s: %w", h, errkind.NotFound)
 	} else if err != nil {
 		return d, fmt.Errorf("device %s: %w", h, err)
 	}
@@ -151,7 +152,7 @@ func allASCII(vals []string) bool {
 // (it would remove every device); "hostname" selects them all explicitly.
 func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]string, error) {
 	if sel.Empty() {
-		return nil, fmt.Errorf("remove devices: refusing an empty selector, which would remove every device: %w", inventory.ErrInvalid)
+		return nil, fmt.Errorf("remove devices: refusing an empty selector, which would remove every device: %w", errkind.Invalid)
 	}
 	var hosts []string
 	for d, err := range s.Devices(ctx, sel) {
@@ -176,7 +177,7 @@ func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]st
 		}
 		if _, err := stmt.ExecContext(ctx, h); err != nil {
 			if isConstraint(err, errForeignKey) {
-				return nil, fmt.Errorf("remove device %s: other records refer to it: %w", h, inventory.ErrInUse)
+				return nil, fmt.Errorf("remove device %s: other records refer to it: %w", h, errkind.InUse)
 			}
 			return nil, fmt.Errorf("remove device %s: %w", h, err)
 		}
@@ -248,7 +249,7 @@ func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname stri
 	var d inventory.Device
 	row := tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
 	if err := scanDevice(row, &d); errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("device %s: %w", h, inventory.ErrNotFound)
+		return fmt.Errorf("device %s: %w", h, errkind.NotFound)
 	} else if err != nil {
 		return fmt.Errorf("device %s: %w", h, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -410,7 +411,7 @@ func (t *importTx) Prepare(d *inventory.Device) any {
 func (t *importTx) row(d *inventory.Device, prepared any) (int64, *encodedRow, error) {
 	orgID, ok := t.orgIDs[d.Org]
 	if !ok {
-		return 0, nil, fmt.Errorf("organisation %s: %w", d.Org, inventory.ErrNotFound)
+		return 0, nil, fmt.Errorf("organisation %s: %w", d.Org, errkind.NotFound)
 	}
 	r, ok := prepared.(*encodedRow)
 	if !ok || r == nil {

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
-	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
 // PluginRecord is a registered executor plugin.
@@ -40,7 +40,7 @@ func (s *Store) Plugin(ctx context.Context, name string) (PluginRecord, error) {
 	var at sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT name, path, sha256, installed_at FROM plugins WHERE name = ?`, name).Scan(&p.Name, &p.Path, &p.SHA256, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return p, fmt.Errorf("plugin %s: %w (ringmaster plugin install PATH)", name, inventory.ErrNotFound)
+		return p, fmt.Errorf("plugin %s: %w (ringmaster plugin install PATH)", name, errkind.NotFound)
 	}
 	if err != nil {
 		return p, fmt.Errorf("plugin %s: %w", name, err)
@@ -76,7 +76,7 @@ func (s *Store) RemovePlugin(ctx context.Context, name string) error {
 		return fmt.Errorf("remove plugin %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("plugin %s: %w", name, inventory.ErrNotFound)
+		return fmt.Errorf("plugin %s: %w", name, errkind.NotFound)
 	}
 	return nil
 }

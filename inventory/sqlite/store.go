@@ -15,6 +15,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -188,7 +189,7 @@ func createOrg(ctx context.Context, db execer, o *inventory.Organisation, now ti
 	_, err := db.ExecContext(ctx, `INSERT INTO organisations (code, name, time_zone, tags, created_at) VALUES (?, ?, ?, ?, ?)`,
 		o.Code, o.Name, o.TimeZone, strings.Join(o.Tags, ","), micros(o.CreatedAt))
 	if isConstraint(err, errUnique) {
-		return fmt.Errorf("organisation %s: %w", o.Code, inventory.ErrExists)
+		return fmt.Errorf("organisation %s: %w", o.Code, errkind.Exists)
 	}
 	if err != nil {
 		return fmt.Errorf("create organisation %s: %w", o.Code, err)
@@ -204,7 +205,7 @@ func (s *Store) Organisation(ctx context.Context, code string) (inventory.Organi
 		return inventory.Organisation{}, err
 	}
 	if len(orgs) == 0 {
-		return inventory.Organisation{}, fmt.Errorf("organisation %s: %w", code, inventory.ErrNotFound)
+		return inventory.Organisation{}, fmt.Errorf("organisation %s: %w", code, errkind.NotFound)
 	}
 	return orgs[0].Organisation, nil
 }
@@ -263,14 +264,14 @@ func (s *Store) RemoveOrganisation(ctx context.Context, code string) error {
 		return fmt.Errorf("remove organisation %s: %w", code, err)
 	}
 	if n > 0 {
-		return fmt.Errorf("%w: organisation %s has %d device(s); remove them first (ringmaster inventory remove -l org=%s)", inventory.ErrInUse, code, n, code)
+		return fmt.Errorf("%w: organisation %s has %d device(s); remove them first (ringmaster inventory remove -l org=%s)", errkind.InUse, code, n, code)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM organisations WHERE code = ?`, code)
 	if err != nil {
 		return fmt.Errorf("remove organisation %s: %w", code, err)
 	}
 	if k, _ := res.RowsAffected(); k == 0 {
-		return fmt.Errorf("organisation %s: %w", code, inventory.ErrNotFound)
+		return fmt.Errorf("organisation %s: %w", code, errkind.NotFound)
 	}
 	return sqltx.Commit(ctx, tx)
 }

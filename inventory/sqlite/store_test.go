@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
@@ -218,8 +219,8 @@ func TestImportRejectsBadFiles(t *testing.T) {
 					if err == nil {
 						t.Fatalf("import succeeded (dry run %v)", dry)
 					}
-					if !errors.Is(err, inventory.ErrInvalid) {
-						t.Errorf("error does not wrap ErrInvalid: %v", err)
+					if !errors.Is(err, errkind.Invalid) {
+						t.Errorf("error does not wrap errkind.Invalid: %v", err)
 					}
 					if !seeded && !dry {
 						golden(t, file+".golden", err.Error()+"\n")
@@ -307,8 +308,8 @@ func TestImportUpsert(t *testing.T) {
 	if d2.Facts.OSBuild.String() != "10.0.19045" {
 		t.Errorf("an older observation replaced a newer one: build %s", d2.Facts.OSBuild)
 	}
-	if _, err := s.Device(ctx, "pc404.rxx.nhs.uk"); !errors.Is(err, inventory.ErrNotFound) {
-		t.Errorf("missing device: err = %v, want ErrNotFound", err)
+	if _, err := s.Device(ctx, "pc404.rxx.nhs.uk"); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("missing device: err = %v, want errkind.NotFound", err)
 	}
 }
 
@@ -335,7 +336,7 @@ func TestImportCreateOrgs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `tz.csv:2: column "org_timezone": "Mars/Olympus" is not an IANA time zone`) {
 		t.Fatalf("bad zone: %v", err)
 	}
-	if _, err := s.Organisation(ctx, "RZZ"); !errors.Is(err, inventory.ErrNotFound) {
+	if _, err := s.Organisation(ctx, "RZZ"); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("a rejected import created an organisation: %v", err)
 	}
 }
@@ -507,16 +508,16 @@ func TestRemove(t *testing.T) {
 	s := openStore(t, "")
 	addOrg(t, s, "RXX")
 	addOrg(t, s, "RYY")
-	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "rxx", Name: "Again", TimeZone: "UTC"}); !errors.Is(err, inventory.ErrExists) {
+	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "rxx", Name: "Again", TimeZone: "UTC"}); !errors.Is(err, errkind.Exists) {
 		t.Fatalf("duplicate organisation: %v", err)
 	}
 	if _, err := importText(t, s, "d.csv", "hostname,org\npc1.rxx.nhs.uk,RXX\npc2.rxx.nhs.uk,RXX\n", sqlite.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, inventory.ErrInUse) {
+	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, errkind.InUse) {
 		t.Fatalf("removing an organisation with devices: %v", err)
 	}
-	if _, err := s.RemoveDevices(ctx, inventory.Everything()); !errors.Is(err, inventory.ErrInvalid) {
+	if _, err := s.RemoveDevices(ctx, inventory.Everything()); !errors.Is(err, errkind.Invalid) {
 		t.Fatalf("empty selector: %v", err)
 	}
 	removed, err := s.RemoveDevices(ctx, inventory.MustParseSelector("org=RXX"))
@@ -526,7 +527,7 @@ func TestRemove(t *testing.T) {
 	if err := s.RemoveOrganisation(ctx, "rxx"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, inventory.ErrNotFound) {
+	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("removing a missing organisation: %v", err)
 	}
 }

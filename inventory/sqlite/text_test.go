@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 )
@@ -34,11 +35,11 @@ func TestCreatedOrgsAreChecked(t *testing.T) {
 		t.Errorf("error is %d bytes long", len(err.Error()))
 	}
 	for _, code := range []string{"RAA", "RAB"} {
-		if _, err := s.Organisation(ctx, code); !errors.Is(err, inventory.ErrNotFound) {
+		if _, err := s.Organisation(ctx, code); !errors.Is(err, errkind.NotFound) {
 			t.Errorf("%s: %v, want not found", code, err)
 		}
 	}
-	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "RAC", Name: "\x1b[2JTrust", TimeZone: "UTC"}); !errors.Is(err, inventory.ErrInvalid) {
+	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "RAC", Name: "\x1b[2JTrust", TimeZone: "UTC"}); !errors.Is(err, errkind.Invalid) {
 		t.Errorf("CreateOrganisation with an escape in the name: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
@@ -31,7 +32,7 @@ var migrationFS embed.FS
 
 // Store is the campaign store. It implements orchestrator.Store (what the
 // scheduler consumes) and what the campaigns application needs besides;
-// its errors wrap orchestrator.ErrNotFound, orchestrator.ErrExists, orchestrator.ErrState and
+// its errors wrap errkind.NotFound, errkind.Exists, orchestrator.ErrState and
 // orchestrator.ErrStale.
 type Store struct {
 	db  *sql.DB
@@ -85,7 +86,7 @@ func (s *Store) Create(ctx context.Context, c orchestrator.Campaign, waves []str
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, micros(now), micros(now))
 		if err != nil {
 			if isUnique(err) {
-				return fmt.Errorf("campaign %s: %w", c.Name, orchestrator.ErrExists)
+				return fmt.Errorf("campaign %s: %w", c.Name, errkind.Exists)
 			}
 			return fmt.Errorf("create campaign %s: %w", c.Name, err)
 		}
@@ -142,7 +143,7 @@ func scanCampaign(row interface{ Scan(...any) error }) (orchestrator.Campaign, e
 func (s *Store) Campaign(ctx context.Context, name string) (orchestrator.Campaign, error) {
 	c, err := scanCampaign(s.db.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("campaign %s: %w", name, orchestrator.ErrNotFound)
+		return c, fmt.Errorf("campaign %s: %w", name, errkind.NotFound)
 	}
 	return c, err
 }
@@ -202,7 +203,7 @@ func (s *Store) Approve(ctx context.Context, name, wave string) error {
 		if _, err := s.Campaign(ctx, name); err != nil {
 			return err
 		}
-		return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, orchestrator.ErrNotFound)
+		return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, errkind.NotFound)
 	}
 	return s.markDirty(ctx, s.db, name)
 }
@@ -295,7 +296,7 @@ func (s *Store) Device(ctx context.Context, name, hostname string) (orchestrator
 	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 		generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, hostname))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, orchestrator.ErrNotFound)
+		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, errkind.NotFound)
 	}
 	return d, err
 }
@@ -394,7 +395,7 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, name, host string, now tim
 	var gen int
 	err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &gen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
+		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 	}
 	if err != nil {
 		return orchestrator.Dispatch{}, false, err
@@ -434,7 +435,7 @@ func (s *Store) Begin(ctx context.Context, name, host string, gen int, wall time
 		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 			generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
+			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
 		if err != nil {
 			return err
@@ -569,7 +570,7 @@ func (s *Store) Redispatch(ctx context.Context, name, host string, gen int, caus
 		var curGen int
 		err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
+			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
 		if err != nil {
 			return err

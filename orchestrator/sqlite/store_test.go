@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
@@ -44,8 +45,8 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err := s.Create(ctx, camp, []string{"pilot", "rest"}, members); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create(ctx, camp, []string{"pilot"}, nil); !errors.Is(err, orchestrator.ErrExists) {
-		t.Fatalf("second create: %v, want ErrExists", err)
+	if err := s.Create(ctx, camp, []string{"pilot"}, nil); !errors.Is(err, errkind.Exists) {
+		t.Fatalf("second create: %v, want errkind.Exists", err)
 	}
 	if _, err := s.ChangeStatus(ctx, "c1", orchestrator.ActionPause); !errors.Is(err, orchestrator.ErrState) {
 		t.Fatalf("pause a draft: %v, want ErrState", err)
@@ -161,7 +162,7 @@ func TestCampaignLifecycle(t *testing.T) {
 			t.Errorf("transition %d = %+v, want %s", i, x, want[i])
 		}
 	}
-	if err := s.Approve(ctx, "c1", "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
+	if err := s.Approve(ctx, "c1", "nope"); !errors.Is(err, errkind.NotFound) {
 		t.Errorf("approve a missing wave: %v", err)
 	}
 }
