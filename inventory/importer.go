@@ -117,7 +117,10 @@ type ImportOptions struct {
 	// cover the whole file (a dry run, which rolls back anyway). Otherwise
 	// writing stops at the first bad row and only validation goes on.
 	KeepCounting bool
-	Now          time.Time
+	// DryRun, for a store's Import, runs the whole import, then rolls it
+	// back (and implies KeepCounting). Import itself ignores it.
+	DryRun bool
+	Now    time.Time
 	// OnChange, if set, is called for each new or updated device (dry-run listings).
 	OnChange func(kind ChangeKind, d *Device)
 }

@@ -1,102 +1,65 @@
-// Package sqlite stores High Severity Alerts in the inventory's database,
-// with its own schema version (alerts_migrations).
-//
-// What is derived from the alerts and kept by other stores in the same
-// database (the updates the inventory's rollup watches, the reports'
-// history) changes in the transaction that adds or removes an alert: Add
-// and Remove call the caller's function inside it, so an alert is stored
-// or removed together with what follows from it, or not at all.
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
-	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
-
-// UnreadableError reports a stored alert that can no longer be read: one
-// stored by an earlier version, before files and their lists were
-// limited. Removing it is the remedy.
-type UnreadableError struct {
-	ID  string
-	Err error
-}
-
-func (e *UnreadableError) Error() string {
-	return fmt.Sprintf("alert %s as stored cannot be read: %v", e.ID, e.Err)
-}
-
-// Unwrap returns why the alert cannot be read.
-func (e *UnreadableError) Unwrap() error { return e.Err }
-
-// Store keeps alerts.
-type Store struct {
+// Alerts keeps High Severity Alerts, with its own schema version
+// (alerts_migrations). What is derived from the alerts and kept by the
+// other stores in the same database changes in the transaction that adds
+// or removes an alert: Add watches the updates the alert names in the
+// inventory's rollup, and Remove stops watching those only it named and
+// forgets its figures in the daily history, so an alert is stored or
+// removed together with what follows from it, or not at all. It implements
+// alerts.Store.
+type Alerts struct {
+	d         *DB
 	db        *sql.DB
 	now       func() time.Time
+	inv       *Inventory
 	maxSource int64
 }
 
-// Open migrates the alert table in db and returns the store.
-func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error) {
-	if now == nil {
-		now = time.Now
-	}
-	if _, err := sqlmigrate.LoadAndApply(ctx, db, migrationFS, "migrations", "alerts_migrations", now().UTC().Format(time.RFC3339)); err != nil {
-		return nil, fmt.Errorf("alert store: %w", err)
-	}
-	return &Store{db: db, now: now}, nil
-}
+var _ alerts.Store = (*Alerts)(nil)
 
 // SetMaxSource makes Get and List report a stored alert longer than n
 // bytes as unreadable without parsing it (n <= 0: no limit): one stored
 // before alert files were limited would otherwise be parsed, at length,
 // by every report.
-func (s *Store) SetMaxSource(n int64) {
+func (s *Alerts) SetMaxSource(n int64) {
 	s.maxSource = n
 }
 
-// TxFunc does, inside the transaction that adds an alert, what must change
-// with it (such as watching the updates it names). The transaction is on
-// the store's database; an error rolls the whole change back.
-type TxFunc func(ctx context.Context, tx *sql.Tx) error
-
 // Add stores an alert parsed from source and, in the same transaction,
-// calls apply (if not nil): the alert is stored only if apply succeeds. An
-// alert with the same id is refused (alerts are published once; a
+// makes the inventory's rollup watch the updates it names, so reports count
+// them from the moment it is stored. An alert with the same id is refused
+// with an error wrapping errkind.Exists (alerts are published once; a
 // corrected one gets a new id, or replaces the old after Remove).
-func (s *Store) Add(ctx context.Context, a *alerts.Alert, source []byte, apply TxFunc) error {
+func (s *Alerts) Add(ctx context.Context, a *alerts.Alert, source []byte) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("add alert %s: %w", a.ID, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	_, err = tx.ExecContext(ctx, `INSERT INTO alerts (id, title, issued, deadline, file, source, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Title, a.Issued, a.Deadline, a.File, string(source), s.now().UnixMicro())
-	if isUnique(err) {
+		a.ID, a.Title, a.Issued, a.Deadline, a.File, string(source), micros(s.now()))
+	if constraint(err) == errkind.Exists {
 		return fmt.Errorf("alert %s: %w", a.ID, errkind.Exists)
 	}
 	if err != nil {
 		return fmt.Errorf("add alert %s: %w", a.ID, err)
 	}
-	if apply != nil {
-		if err := apply(ctx, tx); err != nil {
-			return fmt.Errorf("add alert %s: %w", a.ID, err)
-		}
+	if _, err := s.inv.watchKBsTx(ctx, tx, a.KBs()); err != nil {
+		return fmt.Errorf("add alert %s: watch the updates it names: %w", a.ID, err)
 	}
 	if err := sqltx.Commit(ctx, tx); err != nil {
 		return fmt.Errorf("add alert %s: %w", a.ID, err)
@@ -104,25 +67,28 @@ func (s *Store) Add(ctx context.Context, a *alerts.Alert, source []byte, apply T
 	return nil
 }
 
-// Remaining is what the alerts left after a removal name.
-type Remaining struct {
-	// KBs are the updates the remaining alerts name (each one's
+// remaining is what the alerts left after a removal name.
+type remaining struct {
+	// kbs are the updates the remaining alerts name (each one's
 	// alerts.Alert.KBs), sorted.
-	KBs []string
-	// Unreadable are the ids of remaining alerts that could not be read
-	// back (see UnreadableError): the updates they name are unknown.
-	Unreadable []string
+	kbs []string
+	// unreadable are the ids of remaining alerts that could not be read
+	// back (see alerts.UnreadableError): the updates they name are
+	// unknown.
+	unreadable []string
 }
 
-// RemoveFunc does, inside the transaction that removes an alert, what must
-// change with it, given what the remaining alerts name.
-type RemoveFunc func(ctx context.Context, tx *sql.Tx, left Remaining) error
-
-// Remove deletes the alert id and, in the same transaction, calls apply
-// (if not nil) with what the remaining alerts name. The alert removed need
-// not be readable: removing one that is not is how a database recovers
-// from it. An unknown id is an error wrapping errkind.NotFound.
-func (s *Store) Remove(ctx context.Context, id string, apply RemoveFunc) error {
+// Remove deletes the alert id and, in the same transaction, stops watching
+// the updates only it named (unless a remaining alert cannot be read: the
+// updates that one names are unknown, so all stay watched) and deletes its
+// figures from the daily history. The alert removed need not be readable:
+// removing one that is not is how a database recovers from it. An unknown
+// id is an error wrapping errkind.NotFound.
+func (s *Alerts) Remove(ctx context.Context, id string) error {
+	// The history's tables take part: they must exist first.
+	if _, err := s.d.History(ctx); err != nil {
+		return fmt.Errorf("remove alert %s: %w", id, err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("remove alert %s: %w", id, err)
@@ -137,24 +103,29 @@ func (s *Store) Remove(ctx context.Context, id string, apply RemoveFunc) error {
 	} else if n == 0 {
 		return fmt.Errorf("alert %s: %w", id, errkind.NotFound)
 	}
-	if apply != nil {
-		var left Remaining
-		for a, err := range s.each(ctx, tx, "") {
-			var ue *UnreadableError
-			switch {
-			case errors.As(err, &ue):
-				left.Unreadable = append(left.Unreadable, ue.ID)
-			case err != nil:
-				return fmt.Errorf("remove alert %s: %w", id, err)
-			default:
-				left.KBs = append(left.KBs, a.KBs()...)
-			}
-		}
-		slices.Sort(left.KBs)
-		left.KBs = slices.Compact(left.KBs)
-		if err := apply(ctx, tx, left); err != nil {
+	var left remaining
+	for a, err := range s.each(ctx, tx, "") {
+		var ue *alerts.UnreadableError
+		switch {
+		case errors.As(err, &ue):
+			left.unreadable = append(left.unreadable, ue.ID)
+		case err != nil:
 			return fmt.Errorf("remove alert %s: %w", id, err)
+		default:
+			left.kbs = append(left.kbs, a.KBs()...)
 		}
+	}
+	slices.Sort(left.kbs)
+	left.kbs = slices.Compact(left.kbs)
+	// While a remaining alert cannot be read, the updates it names are
+	// unknown: keep watching them all.
+	if len(left.unreadable) == 0 {
+		if _, err := s.inv.retainWatchedKBsTx(ctx, tx, left.kbs); err != nil {
+			return fmt.Errorf("remove alert %s: stop watching the updates only it named: %w", id, err)
+		}
+	}
+	if _, err := forgetAlert(ctx, tx, id); err != nil {
+		return fmt.Errorf("remove alert %s: %w", id, err)
 	}
 	if err := sqltx.Commit(ctx, tx); err != nil {
 		return fmt.Errorf("remove alert %s: %w", id, err)
@@ -163,7 +134,7 @@ func (s *Store) Remove(ctx context.Context, id string, apply RemoveFunc) error {
 }
 
 // Get returns one alert.
-func (s *Store) Get(ctx context.Context, id string) (*alerts.Alert, error) {
+func (s *Alerts) Get(ctx context.Context, id string) (*alerts.Alert, error) {
 	for a, err := range s.each(ctx, s.db, id) {
 		return a, err
 	}
@@ -172,7 +143,7 @@ func (s *Store) Get(ctx context.Context, id string) (*alerts.Alert, error) {
 
 // List returns every alert, by issue date. An alert that cannot be read
 // fails the whole list with an *UnreadableError naming it.
-func (s *Store) List(ctx context.Context) ([]*alerts.Alert, error) {
+func (s *Alerts) List(ctx context.Context) ([]*alerts.Alert, error) {
 	var out []*alerts.Alert
 	for a, err := range s.each(ctx, s.db, "") {
 		if err != nil {
@@ -183,14 +154,9 @@ func (s *Store) List(ctx context.Context) ([]*alerts.Alert, error) {
 	return out, nil
 }
 
-// querier is what both *sql.DB and *sql.Tx offer for reads.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
 // each yields the stored alerts (only id's, if not empty), by issue date,
 // each parsed or with an *UnreadableError; it ends after any other error.
-func (s *Store) each(ctx context.Context, q querier, id string) func(yield func(*alerts.Alert, error) bool) {
+func (s *Alerts) each(ctx context.Context, q querier, id string) func(yield func(*alerts.Alert, error) bool) {
 	return func(yield func(*alerts.Alert, error) bool) {
 		query, args := `SELECT id, file, source FROM alerts ORDER BY issued, id`, []any(nil)
 		if id != "" {
@@ -221,7 +187,7 @@ func (s *Store) each(ctx context.Context, q querier, id string) func(yield func(
 		}
 		for _, r := range stored {
 			if s.maxSource > 0 && int64(len(r.src)) > s.maxSource {
-				if !yield(nil, &UnreadableError{ID: r.id, Err: fmt.Errorf("%d bytes, over the limit of %d", len(r.src), s.maxSource)}) {
+				if !yield(nil, &alerts.UnreadableError{ID: r.id, Err: fmt.Errorf("%d bytes, over the limit of %d", len(r.src), s.maxSource)}) {
 					return
 				}
 				continue
@@ -232,17 +198,11 @@ func (s *Store) each(ctx context.Context, q querier, id string) func(yield func(
 				return
 			}
 			if err != nil {
-				err = &UnreadableError{ID: r.id, Err: err}
+				err = &alerts.UnreadableError{ID: r.id, Err: err}
 			}
 			if !yield(a, err) {
 				return
 			}
 		}
 	}
-}
-
-// isUnique reports a violated UNIQUE or PRIMARY KEY constraint, by code.
-func isUnique(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE)
 }

@@ -19,7 +19,7 @@ func TestCredentialKeyCheck(t *testing.T) {
 	s := openStore(t, "")
 	a, b := []byte("check value of key A............"), []byte("check value of key B............")
 	exec := func(q string) func() error {
-		return func() error { _, err := s.DB().ExecContext(ctx, q); return err }
+		return func() error { _, err := s.SQL().ExecContext(ctx, q); return err }
 	}
 	tests := []struct {
 		step      string
@@ -29,28 +29,28 @@ func TestCredentialKeyCheck(t *testing.T) {
 		wantCreds int
 	}{
 		{"a new database", func() error { return nil }, nil, nil, 0},
-		{"first credential", func() error { return s.AddCredential(ctx, "one", "u", []byte("sealed"), a) }, nil, a, 1},
-		{"under another key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), b) }, errkind.Conflict, a, 1},
-		{"without a key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), nil) }, errkind.Invalid, a, 1},
-		{"under the same key", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), a) }, nil, a, 2},
-		{"same name", func() error { return s.AddCredential(ctx, "two", "u", []byte("sealed"), a) }, errkind.Exists, a, 2},
-		{"record another", func() error { return s.RecordKeyCheck(ctx, b) }, errkind.Conflict, a, 2},
-		{"record the same", func() error { return s.RecordKeyCheck(ctx, a) }, nil, a, 2},
+		{"first credential", func() error { return s.Credentials().AddCredential(ctx, "one", "u", []byte("sealed"), a) }, nil, a, 1},
+		{"under another key", func() error { return s.Credentials().AddCredential(ctx, "two", "u", []byte("sealed"), b) }, errkind.Conflict, a, 1},
+		{"without a key", func() error { return s.Credentials().AddCredential(ctx, "two", "u", []byte("sealed"), nil) }, errkind.Invalid, a, 1},
+		{"under the same key", func() error { return s.Credentials().AddCredential(ctx, "two", "u", []byte("sealed"), a) }, nil, a, 2},
+		{"same name", func() error { return s.Credentials().AddCredential(ctx, "two", "u", []byte("sealed"), a) }, errkind.Exists, a, 2},
+		{"record another", func() error { return s.Credentials().RecordKeyCheck(ctx, b) }, errkind.Conflict, a, 2},
+		{"record the same", func() error { return s.Credentials().RecordKeyCheck(ctx, a) }, nil, a, 2},
 		{"remove them", func() error {
-			return errors.Join(s.RemoveCredential(ctx, "one"), s.RemoveCredential(ctx, "two"))
+			return errors.Join(s.Credentials().RemoveCredential(ctx, "one"), s.Credentials().RemoveCredential(ctx, "two"))
 		}, nil, a, 0},
-		{"a new key once none is stored", func() error { return s.AddCredential(ctx, "three", "u", []byte("sealed"), b) }, nil, b, 1},
+		{"a new key once none is stored", func() error { return s.Credentials().AddCredential(ctx, "three", "u", []byte("sealed"), b) }, nil, b, 1},
 		{"a database from before check values", exec(`DELETE FROM credential_key`), nil, nil, 1},
-		{"adding before a key opened one", func() error { return s.AddCredential(ctx, "four", "u", []byte("sealed"), b) }, errkind.Conflict, nil, 1},
-		{"a key opened one", func() error { return s.RecordKeyCheck(ctx, b) }, nil, b, 1},
-		{"then adding", func() error { return s.AddCredential(ctx, "four", "u", []byte("sealed"), b) }, nil, b, 2},
+		{"adding before a key opened one", func() error { return s.Credentials().AddCredential(ctx, "four", "u", []byte("sealed"), b) }, errkind.Conflict, nil, 1},
+		{"a key opened one", func() error { return s.Credentials().RecordKeyCheck(ctx, b) }, nil, b, 1},
+		{"then adding", func() error { return s.Credentials().AddCredential(ctx, "four", "u", []byte("sealed"), b) }, nil, b, 2},
 	}
 	for _, tt := range tests {
 		err := tt.do()
 		if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
 			t.Fatalf("%s: %v, want %v", tt.step, err, tt.wantErr)
 		}
-		check, n, err := s.KeyCheck(ctx)
+		check, n, err := s.Credentials().KeyCheck(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
