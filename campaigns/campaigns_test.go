@@ -16,10 +16,9 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 // now is the tests' time: a Monday morning.
@@ -27,8 +26,9 @@ var now = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
 // estate is a real inventory and campaign store on one SQLite file.
 type estate struct {
-	inv   *invsqlite.Store
-	store *sqlite.Store
+	db    *sqlite.DB
+	inv   *sqlite.Inventory
+	store *sqlite.Campaigns
 	dir   string
 	now   time.Time
 }
@@ -66,19 +66,20 @@ func newEstate(t *testing.T, rows ...string) *estate {
 	e := &estate{dir: t.TempDir(), now: now}
 	clock := func() time.Time { return e.now }
 	var err error
-	if e.inv, err = invsqlite.Open(ctx, filepath.Join(e.dir, "r.db"), invsqlite.Options{Now: clock}); err != nil {
+	if e.db, err = sqlite.Open(ctx, filepath.Join(e.dir, "r.db"), sqlite.Options{Now: clock}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.inv.Close() })
+	t.Cleanup(func() { e.db.Close() })
+	e.inv = e.db.Inventory()
 	csv := "hostname,org,build,address\n" + strings.Join(rows, "\n") + "\n"
 	r, err := format.NewCSVReader(strings.NewReader(csv), "estate.csv", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.inv.Import(ctx, r, invsqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+	if _, err := e.inv.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
 		t.Fatal(err)
 	}
-	if e.store, err = sqlite.Open(ctx, e.inv.DB(), clock); err != nil {
+	if e.store, err = e.db.Campaigns(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return e

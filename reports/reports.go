@@ -56,33 +56,19 @@ type History interface {
 	Load(ctx context.Context) ([]report.Snapshot, error)
 }
 
-// Campaign is what reports show of one campaign.
-type Campaign struct {
-	Name string
-	// PlaybookFile is the file the campaign's playbook was created from.
-	PlaybookFile string
-	Status       orchestrator.Status
-}
-
-// StateCount is how many of a campaign's devices in one wave are in one
-// state.
-type StateCount struct {
-	Wave    int
-	State   orchestrator.DeviceState
-	Devices int
-}
-
 // Campaigns is what reports read of campaigns.
 type Campaigns interface {
 	// Campaigns lists every campaign.
-	Campaigns(ctx context.Context) ([]Campaign, error)
+	Campaigns(ctx context.Context) ([]orchestrator.Campaign, error)
+	// Campaign returns one campaign, or an error wrapping
+	// errkind.NotFound.
+	Campaign(ctx context.Context, name string) (orchestrator.Campaign, error)
 	// Waves returns a campaign's wave names and states, in order.
 	Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error)
 	// StateCounts counts a campaign's devices per wave and state.
-	StateCounts(ctx context.Context, name string) ([]StateCount, error)
-	// Members returns a campaign's devices; it fails for a campaign that
-	// does not exist.
-	Members(ctx context.Context, name string) ([]orchestrator.Member, error)
+	StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error)
+	// Members returns a campaign's devices in dispatch order.
+	Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error)
 	// Transitions returns a campaign's state changes (of every device
 	// when hostname is empty), oldest first.
 	Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error)
@@ -177,6 +163,9 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 		return nil, fmt.Errorf("campaign %s: no campaign store: %w", campaign, errkind.NotFound)
 	}
 	in.perDevice = true
+	if _, err := s.campaigns.Campaign(ctx, campaign); err != nil {
+		return nil, err
+	}
 	ms, err := s.campaigns.Members(ctx, campaign)
 	if err != nil {
 		return nil, err

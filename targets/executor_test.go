@@ -30,14 +30,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// plugins adapts the SQLite store's plugin records to targets.Plugins.
-type plugins struct{ credentials }
-
-func (p plugins) PluginSpec(ctx context.Context, name string) (host.Spec, error) {
-	rec, err := p.s.Plugin(ctx, name)
-	return host.Spec{Name: rec.Name, Path: rec.Path, SHA256: rec.SHA256}, err
-}
-
 // TestReachSimulatedDevice resolves a device of a simulated fleet (HTTPS
 // on 5986, a private CA, NTLM, its organisation's credential) and probes
 // it through the built-in executor, out of process.
@@ -59,7 +51,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.AddCredential(ctx, "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
+	if err := e.creds.AddCredential(ctx, "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
 		t.Fatal(err)
 	}
 	ca := filepath.Join(e.dir, "ca.pem")
@@ -69,7 +61,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	cfg := e.config()
 	cfg.Files.Max = 1 << 20
 	cfg.Builtins = map[string]host.Spec{"winrm": {Name: "winrm", Self: true, Args: []string{"executor-plugin", "winrm"}}}
-	cfg.Plugins = plugins{credentials{e.store}}
+	cfg.Plugins = e.db.Plugins()
 
 	r, err := targets.New(ctx, cfg, targets.Options{CAFile: ca, ConnectTimeout: 5 * time.Second})
 	if err != nil {

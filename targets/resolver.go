@@ -24,18 +24,12 @@ type Organisations interface {
 	Organisations(ctx context.Context) ([]inventory.Organisation, error)
 }
 
-// Sealed is a stored credential whose secret is still sealed.
-type Sealed struct {
-	Name, Username string
-	Secret         []byte // sealed with the key whose check value is stored
-}
-
 // Credentials is the store of sealed credentials and of the check value
 // of the key that sealed them.
 type Credentials interface {
-	// SealedCredential returns the named credential, or an error wrapping
-	// errkind.NotFound.
-	SealedCredential(ctx context.Context, name string) (Sealed, error)
+	// Credential returns the named credential, its secret sealed, or an
+	// error wrapping errkind.NotFound.
+	Credential(ctx context.Context, name string) (credential.Stored, error)
 	// KeyCheck returns the stored key's check value (nil if none is
 	// recorded) and how many credentials are stored.
 	KeyCheck(ctx context.Context) (check []byte, credentials int, err error)
@@ -201,7 +195,7 @@ func (r *Resolver) login(ctx context.Context, name string) (login, error) {
 	if c, ok := r.creds[name]; ok {
 		return c, nil
 	}
-	stored, err := r.cfg.Credentials.SealedCredential(ctx, name)
+	stored, err := r.cfg.Credentials.Credential(ctx, name)
 	if err != nil {
 		return login{}, err
 	}
@@ -210,7 +204,7 @@ func (r *Resolver) login(ctx context.Context, name string) (login, error) {
 			return login{}, err
 		}
 	}
-	secret, err := r.keys.Open(stored.Name, stored.Secret)
+	secret, err := r.keys.Open(stored.Name, stored.Sealed)
 	if err != nil {
 		return login{}, fmt.Errorf("credential %s: %w (key file %s)", stored.Name, err, r.cfg.KeyFile)
 	}

@@ -247,8 +247,8 @@ func (s *Inventory) watchKBsTx(ctx context.Context, tx *sql.Tx, kbs []string) (i
 // retainWatchedKBsTx stops watching every update not in keep (the updates
 // the remaining alerts name, once one is removed) and recomputes the
 // watched updates of the devices that had one of them, inside a
-// transaction on the same database (Alerts.Remove's). It returns how many updates are no
-// longer watched.
+// transaction on the same database (Alerts.Remove's). It returns how many
+// updates are no longer watched.
 func (s *Inventory) retainWatchedKBsTx(ctx context.Context, tx *sql.Tx, keep []string) (int, error) {
 	watched, err := watchedKBs(ctx, tx)
 	if err != nil {
