@@ -17,7 +17,7 @@
 // Store, Enqueue), the stored types and the errors every store maps its
 // database's codes to (its own ErrState and ErrStale; errkind for
 // not-found and already-exists).
-// Storage (orchestrator/sqlite), the River workers that apply plans and
+// Storage (store/sqlite), the River workers that apply plans and
 // run playbooks (orchestrator/scheduler) and the application layer
 // (campaigns) depend on this package, never the reverse.
 package orchestrator
