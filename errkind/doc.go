@@ -2,7 +2,7 @@
 // failure that every store (SQLite today, PostgreSQL next) and every
 // application package reports the same way, declared once here.
 //
-// A store maps its database's typed error codes onto these sentinels (never
+// A store maps its database's typed error codes onto these kinds (never
 // by matching message strings) and wraps them with what was not found or
 // already exists; callers decide with errors.Is:
 //

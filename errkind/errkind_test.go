@@ -9,17 +9,17 @@ import (
 )
 
 func TestOf(t *testing.T) {
-	for _, k := range []error{errkind.NotFound, errkind.Exists, errkind.Conflict, errkind.InUse, errkind.Invalid, errkind.Forbidden} {
+	for _, k := range []errkind.Kind{errkind.NotFound, errkind.Exists, errkind.Conflict, errkind.InUse, errkind.Invalid, errkind.Forbidden} {
 		wrapped := fmt.Errorf("thing x: %w", k)
 		if got := errkind.Of(wrapped); got != k {
 			t.Errorf("Of(%v) = %v, want %v", wrapped, got, k)
 		}
 	}
-	if got := errkind.Of(errors.New("disk on fire")); got != nil {
-		t.Errorf("Of(an error of no kind) = %v, want nil", got)
+	if got := errkind.Of(errors.New("disk on fire")); got != "" {
+		t.Errorf("Of(an error of no kind) = %q, want none", got)
 	}
-	if got := errkind.Of(nil); got != nil {
-		t.Errorf("Of(nil) = %v, want nil", got)
+	if got := errkind.Of(nil); got != "" {
+		t.Errorf("Of(nil) = %q, want none", got)
 	}
 }
 

@@ -65,11 +65,11 @@ func withTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 // constraint maps a violated constraint, by SQLite's extended result code
 // (never by its message), to its kind: a UNIQUE or PRIMARY KEY constraint
 // to errkind.Exists, a FOREIGN KEY one to errkind.InUse (a row others
-// refer to). It returns nil for any other error, and for nil.
-func constraint(err error) error {
+// refer to). It returns "" for any other error, and for nil.
+func constraint(err error) errkind.Kind {
 	var coded interface{ Code() int }
 	if !errors.As(err, &coded) {
-		return nil
+		return ""
 	}
 	switch coded.Code() {
 	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -77,7 +77,7 @@ func constraint(err error) error {
 	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return errkind.InUse
 	}
-	return nil
+	return ""
 }
 
 // marks returns n comma-separated placeholders.
