@@ -11,7 +11,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 FUZZTIME ?= 10s
 # Packages whose tests wait on processes, networks and clocks: the ones a
 # loaded machine would turn flaky if they relied on timing.
-STRESS_PKGS := ./plugins/... ./orchestrator/... ./playbooks/... ./campaigns/... ./discovery/...
+STRESS_PKGS := ./plugins/... ./orchestrator/... ./store/... ./playbooks/... ./campaigns/... ./discovery/...
 
 .PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-sim bench-probe bench-campaign demo clean
 
@@ -60,7 +60,7 @@ verify-proto: proto ## fail if the committed generated code differs from executo
 	git diff --exit-code -- plugins/sdk/proto
 
 bench: ## Go benchmarks, then the 1.3M-device scale run and the simulator benchmark
-	RINGMASTER_BENCH_DEVICES=100000 $(GO) test -run '^$$' -bench . -benchtime 3x ./inventory/...
+	RINGMASTER_BENCH_DEVICES=100000 $(GO) test -run '^$$' -bench . -benchtime 3x ./inventory/... ./store/...
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./plugins/...
 	$(MAKE) bench-scale
 	$(MAKE) bench-sim

@@ -1,6 +1,8 @@
 // Package alerts owns High Severity Alerts: what an alert requires of each
 // OS build (any one of its updates, or a later one that supersedes it), and
-// whether a device, as observed, complies. It knows nothing of storage.
+// whether a device, as observed, complies. It knows nothing of storage: it
+// declares the contract every alert store implements (Store, in store.go),
+// and store/sqlite implements it.
 package alerts
 
 import (

@@ -15,7 +15,7 @@ import (
 type Store interface {
 	orchestrator.Reader
 	// Create stores a campaign, its waves and members in one transaction,
-	// or fails with an error wrapping orchestrator.ErrExists.
+	// or fails with an error wrapping errkind.Exists.
 	Create(ctx context.Context, c orchestrator.Campaign, waves []string, members []orchestrator.Member) error
 	// Campaigns lists the campaigns, oldest first.
 	Campaigns(ctx context.Context) ([]orchestrator.Campaign, error)

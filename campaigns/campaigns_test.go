@@ -13,12 +13,12 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 // now is the tests' time: a Monday morning.
@@ -26,8 +26,9 @@ var now = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
 // estate is a real inventory and campaign store on one SQLite file.
 type estate struct {
-	inv   *invsqlite.Store
-	store *sqlite.Store
+	db    *sqlite.DB
+	inv   *sqlite.Inventory
+	store *sqlite.Campaigns
 	dir   string
 	now   time.Time
 }
@@ -65,19 +66,20 @@ func newEstate(t *testing.T, rows ...string) *estate {
 	e := &estate{dir: t.TempDir(), now: now}
 	clock := func() time.Time { return e.now }
 	var err error
-	if e.inv, err = invsqlite.Open(ctx, filepath.Join(e.dir, "r.db"), invsqlite.Options{Now: clock}); err != nil {
+	if e.db, err = sqlite.Open(ctx, filepath.Join(e.dir, "r.db"), sqlite.Options{Now: clock}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.inv.Close() })
+	t.Cleanup(func() { e.db.Close() })
+	e.inv = e.db.Inventory()
 	csv := "hostname,org,build,address\n" + strings.Join(rows, "\n") + "\n"
 	r, err := format.NewCSVReader(strings.NewReader(csv), "estate.csv", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.inv.Import(ctx, r, invsqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+	if _, err := e.inv.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
 		t.Fatal(err)
 	}
-	if e.store, err = sqlite.Open(ctx, e.inv.DB(), clock); err != nil {
+	if e.store, err = e.db.Campaigns(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -152,8 +154,8 @@ func TestCreate(t *testing.T) {
 			if err != nil || stored.Status != orchestrator.StatusDraft || stored.Spec != tt.file {
 				t.Fatalf("stored %+v, %v; want a draft with the file as given", stored, err)
 			}
-			if _, err := e.service().Create(ctx, "c.yaml", []byte(tt.file)); !errors.Is(err, orchestrator.ErrExists) {
-				t.Fatalf("create again: %v, want ErrExists", err)
+			if _, err := e.service().Create(ctx, "c.yaml", []byte(tt.file)); !errors.Is(err, errkind.Exists) {
+				t.Fatalf("create again: %v, want errkind.Exists", err)
 			}
 		})
 	}
@@ -229,14 +231,14 @@ func TestActions(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := svc.Start(ctx, "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
-			t.Errorf("start an unknown campaign: %v, want ErrNotFound", err)
+		if _, err := svc.Start(ctx, "nope"); !errors.Is(err, errkind.NotFound) {
+			t.Errorf("start an unknown campaign: %v, want errkind.NotFound", err)
 		}
 		if err := svc.Approve(ctx, "c", "all"); err != nil {
 			t.Errorf("approve: %v", err)
 		}
-		if err := svc.Approve(ctx, "c", "nope"); !errors.Is(err, orchestrator.ErrNotFound) || !strings.HasPrefix(err.Error(), "campaign approve: ") {
-			t.Errorf("approve an unknown wave: %v, want ErrNotFound", err)
+		if err := svc.Approve(ctx, "c", "nope"); !errors.Is(err, errkind.NotFound) || !strings.HasPrefix(err.Error(), "campaign approve: ") {
+			t.Errorf("approve an unknown wave: %v, want errkind.NotFound", err)
 		}
 		if n, err := svc.Retry(ctx, "c", ""); n != 0 || err != nil {
 			t.Errorf("retry with nothing failed: %d, %v", n, err)
@@ -275,7 +277,7 @@ remediation:
 			campaign: "remediate-hsa-2019-0042", pilot: 2, rest: 43, soak: 4 * time.Hour},
 		{name: "named, one device", r: campaigns.Remediation{Alert: al, Exposed: exposed[:1], Source: `C:\updates`, Name: "dejablue"},
 			campaign: "dejablue", pilot: 1, rest: 0},
-		{name: "nothing exposed", r: campaigns.Remediation{Alert: al, Source: `C:\updates`}, errIs: orchestrator.ErrNotFound},
+		{name: "nothing exposed", r: campaigns.Remediation{Alert: al, Source: `C:\updates`}, errIs: errkind.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,14 +344,14 @@ func TestReadModels(t *testing.T) {
 		len(d.Reasons) != 0 || d.Blocked == nil {
 		t.Fatalf("show %+v", d)
 	}
-	if _, err := svc.Show(ctx, "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
-		t.Errorf("show unknown: %v, want ErrNotFound", err)
+	if _, err := svc.Show(ctx, "nope"); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("show unknown: %v, want errkind.NotFound", err)
 	}
 	h, err := svc.Device(ctx, "c", "PC001.RB.NHS.UK")
 	if err != nil || h.Device.Hostname != "pc001.rb.nhs.uk" || h.Device.State != orchestrator.DevicePending || len(h.Transitions) != 0 {
 		t.Fatalf("device (hostname normalised): %+v, %v", h, err)
 	}
-	if _, err := svc.Device(ctx, "c", "nope.nhs.uk"); !errors.Is(err, orchestrator.ErrNotFound) {
-		t.Errorf("unknown device: %v, want ErrNotFound", err)
+	if _, err := svc.Device(ctx, "c", "nope.nhs.uk"); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("unknown device: %v, want errkind.NotFound", err)
 	}
 }

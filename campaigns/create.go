@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
@@ -148,7 +149,7 @@ func (r Remediation) Spec() *orchestrator.Spec {
 // Create does from a file named after the campaign.
 func (s *Service) Remediate(ctx context.Context, r Remediation) (Created, error) {
 	if len(r.Exposed) == 0 {
-		return Created{}, fmt.Errorf("alert %s: no device is exposed: %w", r.Alert.ID, orchestrator.ErrNotFound)
+		return Created{}, fmt.Errorf("alert %s: no device is exposed: %w", r.Alert.ID, errkind.NotFound)
 	}
 	spec := r.Spec()
 	data, err := spec.Marshal()

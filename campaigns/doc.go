@@ -7,7 +7,7 @@
 //
 // It owns no rules of its own: a campaign's file, waves, windows and state
 // machine are orchestrator's, and every change goes to the store through
-// the contract declared here (Store), which orchestrator/sqlite
+// the contract declared here (Store), which store/sqlite's Campaigns
 // implements. It never starts devices: the scheduler (orchestrator/
 // scheduler) picks a changed campaign up, decides, and inserts device jobs
 // in the store's own transaction.

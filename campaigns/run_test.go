@@ -46,10 +46,10 @@ func runEstate(t *testing.T, n int) *estate {
 	}
 	e := newEstate(t, rows...)
 	ctx := context.Background()
-	if err := scheduler.Migrate(ctx, e.inv.DB()); err != nil {
+	if err := scheduler.Migrate(ctx, e.db.SQL()); err != nil {
 		t.Fatal(err)
 	}
-	s, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: r, Playbook: playbooks.Parse,
+	s, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: r, Playbook: playbooks.Parse,
 		Clock: devs[0].Clock, EngineClock: devs[0].Clock, Workers: 10, Tick: 50 * time.Millisecond, Lease: 5 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

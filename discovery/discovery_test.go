@@ -16,11 +16,11 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 var testNow = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
@@ -31,7 +31,7 @@ const user, password = "svc", "Discovery-Secret-1"
 // inventory that holds them.
 type estate struct {
 	fleet   *fleetsim.Fleet
-	store   *sqlite.Store
+	store   *sqlite.Inventory
 	targets []sdk.Target
 }
 
@@ -69,14 +69,15 @@ func newEstate(t *testing.T, n int, faults fleetsim.FaultSpec) *estate {
 }
 
 // newStore is a new inventory of the fleet's devices, as yet unprobed.
-func (e *estate) newStore(t *testing.T) *sqlite.Store {
+func (e *estate) newStore(t *testing.T) *sqlite.Inventory {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"), sqlite.Options{Now: func() time.Time { return testNow }})
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"), sqlite.Options{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { db.Close() })
+	s := db.Inventory()
 	var csv strings.Builder
 	csv.WriteString("hostname,org\n")
 	for _, tg := range e.targets {
@@ -86,7 +87,7 @@ func (e *estate) newStore(t *testing.T) *sqlite.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+	if _, err := s.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -190,7 +191,7 @@ func TestProbeNoneAnswered(t *testing.T) {
 // cancelling records through the store and cancels the run as its call
 // arrives (the second one), as a Ctrl-C in the middle of a write would.
 type cancelling struct {
-	store  *sqlite.Store
+	store  *sqlite.Inventory
 	cancel context.CancelFunc
 	calls  atomic.Int32
 }
@@ -228,7 +229,7 @@ func TestProbeCancelled(t *testing.T) {
 // cancelled at its n-th look, part way through the write, and then cancels
 // the run, as a SIGINT arriving mid-transaction would.
 type interrupting struct {
-	store  *sqlite.Store
+	store  *sqlite.Inventory
 	n      int
 	cancel context.CancelFunc
 	fired  bool

@@ -9,7 +9,8 @@
 // table, drive a terminal or swell a report; errors repeat at most a short
 // excerpt of a value (QuoteValue).
 //
-// The package is pure domain: it imports only the standard library and knows
-// nothing of SQL, files, HTTP or WinRM. Storage (inventory/sqlite) and file
-// formats (inventory/format) depend on it, never the reverse.
+// The package is pure domain: it imports only the standard library and
+// errkind, and knows nothing of SQL, files, HTTP or WinRM. It declares the
+// store contract every engine implements (Store); storage (store/sqlite)
+// and file formats (inventory/format) depend on it, never the reverse.
 package inventory

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
 
 // Position is where a record came from: file name and 1-based line.
@@ -115,7 +117,10 @@ type ImportOptions struct {
 	// cover the whole file (a dry run, which rolls back anyway). Otherwise
 	// writing stops at the first bad row and only validation goes on.
 	KeepCounting bool
-	Now          time.Time
+	// DryRun, for a store's Import, runs the whole import, then rolls it
+	// back (and implies KeepCounting). Import itself ignores it.
+	DryRun bool
+	Now    time.Time
 	// OnChange, if set, is called for each new or updated device (dry-run listings).
 	OnChange func(kind ChangeKind, d *Device)
 }
@@ -136,7 +141,7 @@ type ImportResult struct {
 	CreatedOrgs                       []string
 }
 
-// ImportError lists the bad rows of a rejected import. It wraps ErrInvalid.
+// ImportError lists the bad rows of a rejected import. It wraps errkind.Invalid.
 type ImportError struct {
 	Rows     []*RowError // errors of the first bad rows (up to MaxErrors errors)
 	Rejected int         // how many rows were bad in all
@@ -158,8 +163,8 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
-// Unwrap makes an ImportError match ErrInvalid.
-func (e *ImportError) Unwrap() error { return ErrInvalid }
+// Unwrap makes an ImportError match errkind.Invalid.
+func (e *ImportError) Unwrap() error { return errkind.Invalid }
 
 // Import reads every record of src and upserts the devices by hostname
 // through tx. If any record is bad it keeps reading (to report every bad row,

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -96,7 +97,7 @@ func TestValidateDevice(t *testing.T) {
 	for _, tt := range tests {
 		err := tt.d.Validate()
 		var fe *inventory.FieldError
-		if !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, inventory.ErrInvalid) {
+		if !errors.As(err, &fe) || fe.Field != tt.field || !errors.Is(err, errkind.Invalid) {
 			t.Errorf("Validate(%+v) = %v, want a %s error", tt.d, err, tt.field)
 		}
 	}
@@ -118,8 +119,8 @@ func TestValidateOrganisation(t *testing.T) {
 		{Code: "RXX", Name: "x", TimeZone: "Europe/Londres"},
 		{Code: "RXX", Name: "x", TimeZone: "UTC", Tags: []string{"no spaces"}},
 	} {
-		if err := bad.Validate(); !errors.Is(err, inventory.ErrInvalid) {
-			t.Errorf("Validate(%+v) = %v, want ErrInvalid", bad, err)
+		if err := bad.Validate(); !errors.Is(err, errkind.Invalid) {
+			t.Errorf("Validate(%+v) = %v, want errkind.Invalid", bad, err)
 		}
 	}
 }

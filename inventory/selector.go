@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
 
 // Operator is a selector requirement's comparison.
@@ -167,8 +169,8 @@ func excerptAt(s string, pos int) (string, int) {
 	return b.String(), col
 }
 
-// Unwrap makes selector errors match ErrInvalid.
-func (e *SelectorError) Unwrap() error { return ErrInvalid }
+// Unwrap makes selector errors match errkind.Invalid.
+func (e *SelectorError) Unwrap() error { return errkind.Invalid }
 
 // ParseSelector parses the selector syntax described on Selector.
 func ParseSelector(src string) (Selector, error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -135,8 +136,8 @@ func TestSelectorErrors(t *testing.T) {
 		if se.Pos+1 != tt.pos || !strings.Contains(se.Msg, tt.message) {
 			t.Errorf("ParseSelector(%q): error at character %d %q, want character %d containing %q", tt.sel, se.Pos+1, se.Msg, tt.pos, tt.message)
 		}
-		if !errors.Is(err, inventory.ErrInvalid) {
-			t.Errorf("ParseSelector(%q): error does not wrap ErrInvalid", tt.sel)
+		if !errors.Is(err, errkind.Invalid) {
+			t.Errorf("ParseSelector(%q): error does not wrap errkind.Invalid", tt.sel)
 		}
 		// The caret line points at the character.
 		lines := strings.Split(err.Error(), "\n")

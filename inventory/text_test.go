@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -43,7 +44,7 @@ func TestCheckText(t *testing.T) {
 
 // TestTextFieldsAreChecked feeds each free-text field of an organisation,
 // a device and its facts a control sequence, a line break, invalid UTF-8
-// and a huge value: each is refused, as ErrInvalid where the field is
+// and a huge value: each is refused, as errkind.Invalid where the field is
 // declared, and no error repeats more than a short excerpt.
 func TestTextFieldsAreChecked(t *testing.T) {
 	huge := strings.Repeat("=", 10<<20)
@@ -81,8 +82,8 @@ func TestTextFieldsAreChecked(t *testing.T) {
 	}
 	for _, err := range errs[:4] { // the declared fields of the first value
 		var fe *inventory.FieldError
-		if !errors.As(err, &fe) || !errors.Is(err, inventory.ErrInvalid) {
-			t.Errorf("%v: want a *FieldError wrapping ErrInvalid", err)
+		if !errors.As(err, &fe) || !errors.Is(err, errkind.Invalid) {
+			t.Errorf("%v: want a *FieldError wrapping errkind.Invalid", err)
 		}
 	}
 }

@@ -15,8 +15,9 @@
 //
 // It also declares the store contract the scheduler consumes (Reader,
 // Store, Enqueue), the stored types and the errors every store maps its
-// database's codes to (ErrNotFound, ErrExists, ErrState, ErrStale).
-// Storage (orchestrator/sqlite), the River workers that apply plans and
+// database's codes to (its own ErrState and ErrStale; errkind for
+// not-found and already-exists).
+// Storage (store/sqlite), the River workers that apply plans and
 // run playbooks (orchestrator/scheduler) and the application layer
 // (campaigns) depend on this package, never the reverse.
 package orchestrator

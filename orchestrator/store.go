@@ -6,14 +6,12 @@ import (
 	"time"
 )
 
-// The store's errors, declared once here so that every store (SQLite
-// today, PostgreSQL next) maps its database's codes onto them and callers
-// decide with errors.Is, never by matching messages.
+// The store's errors besides errkind's (errkind.NotFound for a campaign,
+// wave or device that does not exist, errkind.Exists for a campaign name
+// already taken), declared once here so that every store (SQLite today,
+// PostgreSQL next) reports them alike and callers decide with errors.Is,
+// never by matching messages.
 var (
-	// ErrNotFound is a campaign, wave or device that does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrExists is a campaign created under a name already taken.
-	ErrExists = errors.New("already exists")
 	// ErrState is a change the current state does not allow (see
 	// Status.Apply and the device transitions), or a device another worker
 	// holds.
@@ -85,7 +83,7 @@ type Tx any
 
 // Reader is what a View is read from: a campaign, its waves and members.
 type Reader interface {
-	// Campaign returns one campaign, or an error wrapping ErrNotFound.
+	// Campaign returns one campaign, or an error wrapping errkind.NotFound.
 	Campaign(ctx context.Context, name string) (Campaign, error)
 	// Waves returns a campaign's waves' names and states, in order.
 	Waves(ctx context.Context, name string) ([]string, []WaveState, error)
@@ -99,7 +97,7 @@ type Reader interface {
 type Store interface {
 	Reader
 	// Device returns one member of a campaign, or an error wrapping
-	// ErrNotFound.
+	// errkind.NotFound.
 	Device(ctx context.Context, name, hostname string) (DeviceRecord, error)
 	// Due lists the live campaigns the controller should decide for now:
 	// changed since it last did, whose wake-up time has come, or with a

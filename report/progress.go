@@ -3,7 +3,8 @@
 // observed to be and how each device stands in a campaign. It knows
 // nothing of storage or of how figures are shown: callers feed it devices
 // and campaign states, and the CLI (and later a web dashboard) render the
-// result as a table, CSV, JSON or HTML.
+// result as a table, CSV, JSON or HTML. It declares the contract of the
+// daily history's store (HistoryStore), which store/sqlite implements.
 package report
 
 import (

@@ -76,7 +76,7 @@ type AlertCompliance struct {
 // Compliance computes compliance per organisation with the alerts named
 // by ids (every stored alert when none is named), in that order, in one
 // pass over the devices sel matches. An unknown id is an error wrapping
-// inventory.ErrNotFound.
+// errkind.NotFound.
 func (s *Service) Compliance(ctx context.Context, sel inventory.Selector, ids ...string) ([]AlertCompliance, error) {
 	in, err := s.Inputs(ctx, "")
 	if err != nil {
@@ -117,7 +117,7 @@ func (s *Service) Compliance(ctx context.Context, sel inventory.Selector, ids ..
 // Exposed returns the alert id and the hostnames of the devices observed
 // to be exposed to it (on a build it names, without a remediating update),
 // in the inventory's order. An unknown id is an error wrapping
-// inventory.ErrNotFound.
+// errkind.NotFound.
 func (s *Service) Exposed(ctx context.Context, id string) (*alerts.Alert, []string, error) {
 	in, err := s.Inputs(ctx, "")
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/report"
@@ -23,15 +24,16 @@ const (
 )
 
 // ErrInvalid marks a request the caller got wrong, such as a sort column
-// that does not exist; test with errors.Is. The error's text is the
-// problem's alone.
+// that does not exist; test with errors.Is. Such an error matches
+// errkind.Invalid too; ErrInvalid tells it apart from invalid data the
+// report read. The error's text is the problem's alone.
 var ErrInvalid = errors.New("invalid report request")
 
 type invalidError struct{ err error }
 
 func (e invalidError) Error() string        { return e.err.Error() }
 func (e invalidError) Unwrap() error        { return e.err }
-func (e invalidError) Is(target error) bool { return target == ErrInvalid }
+func (e invalidError) Is(target error) bool { return target == ErrInvalid || target == errkind.Invalid }
 
 // Inventory is what reports read of the inventory.
 type Inventory interface {
@@ -54,33 +56,19 @@ type History interface {
 	Load(ctx context.Context) ([]report.Snapshot, error)
 }
 
-// Campaign is what reports show of one campaign.
-type Campaign struct {
-	Name string
-	// PlaybookFile is the file the campaign's playbook was created from.
-	PlaybookFile string
-	Status       orchestrator.Status
-}
-
-// StateCount is how many of a campaign's devices in one wave are in one
-// state.
-type StateCount struct {
-	Wave    int
-	State   orchestrator.DeviceState
-	Devices int
-}
-
 // Campaigns is what reports read of campaigns.
 type Campaigns interface {
 	// Campaigns lists every campaign.
-	Campaigns(ctx context.Context) ([]Campaign, error)
+	Campaigns(ctx context.Context) ([]orchestrator.Campaign, error)
+	// Campaign returns one campaign, or an error wrapping
+	// errkind.NotFound.
+	Campaign(ctx context.Context, name string) (orchestrator.Campaign, error)
 	// Waves returns a campaign's wave names and states, in order.
 	Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error)
 	// StateCounts counts a campaign's devices per wave and state.
-	StateCounts(ctx context.Context, name string) ([]StateCount, error)
-	// Members returns a campaign's devices; it fails for a campaign that
-	// does not exist.
-	Members(ctx context.Context, name string) ([]orchestrator.Member, error)
+	StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error)
+	// Members returns a campaign's devices in dispatch order.
+	Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error)
 	// Transitions returns a campaign's state changes (of every device
 	// when hostname is empty), oldest first.
 	Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error)
@@ -172,9 +160,12 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 		return in, nil
 	}
 	if s.campaigns == nil {
-		return nil, fmt.Errorf("campaign %s: no campaign store: %w", campaign, inventory.ErrNotFound)
+		return nil, fmt.Errorf("campaign %s: no campaign store: %w", campaign, errkind.NotFound)
 	}
 	in.perDevice = true
+	if _, err := s.campaigns.Campaign(ctx, campaign); err != nil {
+		return nil, err
+	}
 	ms, err := s.campaigns.Members(ctx, campaign)
 	if err != nil {
 		return nil, err
@@ -207,7 +198,7 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 	return in, nil
 }
 
-// Alert returns the stored alert id; the error wraps inventory.ErrNotFound
+// Alert returns the stored alert id; the error wraps errkind.NotFound
 // when there is none.
 func (in *Inputs) Alert(id string) (*alerts.Alert, error) {
 	for _, al := range in.Alerts {
@@ -215,7 +206,7 @@ func (in *Inputs) Alert(id string) (*alerts.Alert, error) {
 			return al, nil
 		}
 	}
-	return nil, fmt.Errorf("alert %s: %w", id, inventory.ErrNotFound)
+	return nil, fmt.Errorf("alert %s: %w", id, errkind.NotFound)
 }
 
 // pace gives a progress builder the followed campaign's pace.

@@ -2,8 +2,8 @@ package reports_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,14 +12,13 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
-	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	rsqlite "github.com/ringmaster-fleet/ringmaster/report/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/reports"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 var testNow = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
@@ -29,19 +28,21 @@ func now() time.Time { return testNow }
 // estate is a real SQLite database holding a generated estate, with the
 // stores reports read.
 type estate struct {
-	inv     *sqlite.Store
-	alerts  *asqlite.Store
-	history *rsqlite.Store
+	db      *sqlite.DB
+	inv     *sqlite.Inventory
+	alerts  *sqlite.Alerts
+	history *sqlite.History
 }
 
 func newEstate(t *testing.T, devices int) *estate {
 	t.Helper()
 	ctx := context.Background()
-	inv, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ringmaster.db"), sqlite.Options{Now: now})
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ringmaster.db"), sqlite.Options{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { inv.Close() })
+	t.Cleanup(func() { db.Close() })
+	inv := db.Inventory()
 	var buf strings.Builder
 	if _, err := synth.Generate(&buf, synth.Options{Devices: devices, Orgs: 4, Seed: 7, Now: testNow}); err != nil {
 		t.Fatal(err)
@@ -50,14 +51,14 @@ func newEstate(t *testing.T, devices int) *estate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := inv.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+	if _, err := inv.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}); err != nil {
 		t.Fatal(err)
 	}
-	e := &estate{inv: inv}
-	if e.alerts, err = asqlite.Open(ctx, inv.DB(), now); err != nil {
+	e := &estate{db: db, inv: inv}
+	if e.alerts, err = db.Alerts(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e.history, err = rsqlite.Open(ctx, inv.DB(), now); err != nil {
+	if e.history, err = db.History(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -76,13 +77,12 @@ func (e *estate) addAlert(t *testing.T, watched bool) *alerts.Alert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = e.alerts.Add(context.Background(), al, data, func(ctx context.Context, tx *sql.Tx) error {
-		if !watched {
-			return nil
-		}
-		_, err := e.inv.WatchKBsTx(ctx, tx, al.KBs())
-		return err
-	})
+	if watched {
+		err = e.alerts.Add(context.Background(), al, data)
+	} else {
+		_, err = e.db.SQL().Exec(`INSERT INTO alerts (id, title, issued, deadline, file, source, added_at) VALUES (?, ?, ?, ?, ?, ?, 0)`,
+			al.ID, al.Title, al.Issued, al.Deadline, al.File, string(data))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func (e *estate) service(t *testing.T, cs reports.Campaigns) *reports.Service {
 func (e *estate) changes(t *testing.T) int64 {
 	t.Helper()
 	var n int64
-	if err := e.inv.DB().QueryRow(`SELECT total_changes()`).Scan(&n); err != nil {
+	if err := e.db.SQL().QueryRow(`SELECT total_changes()`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -245,15 +245,15 @@ func TestErrors(t *testing.T) {
 		msg  string
 	}{
 		{"unknown alert", func() error { _, err := svc.Compliance(ctx, inventory.Everything(), "HSA-NONE"); return err },
-			inventory.ErrNotFound, "alert HSA-NONE: not found"},
+			errkind.NotFound, "alert HSA-NONE: not found"},
 		{"unknown alert to remediate", func() error { _, _, err := svc.Exposed(ctx, "HSA-NONE"); return err },
-			inventory.ErrNotFound, "alert HSA-NONE: not found"},
+			errkind.NotFound, "alert HSA-NONE: not found"},
 		{"bad sort", func() error { _, err := svc.Scorecard(ctx, reports.ScorecardOptions{Sort: "colour"}); return err },
 			reports.ErrInvalid, "colour"},
 		{"campaign without a campaign store", func() error {
 			_, err := svc.Progress(ctx, reports.ProgressOptions{Campaign: "c"})
 			return err
-		}, inventory.ErrNotFound, "campaign c"},
+		}, errkind.NotFound, "campaign c"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.call()
@@ -294,27 +294,35 @@ type campaigns struct {
 	transitions []orchestrator.Transition
 }
 
-func (c *campaigns) Campaigns(context.Context) ([]reports.Campaign, error) {
-	return []reports.Campaign{{Name: "win10", PlaybookFile: "/pb/win10-feature-update.yaml", Status: orchestrator.StatusRunning}}, nil
+func (c *campaigns) Campaigns(context.Context) ([]orchestrator.Campaign, error) {
+	return []orchestrator.Campaign{{Name: "win10", PlaybookFile: "/pb/win10-feature-update.yaml", Status: orchestrator.StatusRunning}}, nil
+}
+
+func (c *campaigns) Campaign(_ context.Context, name string) (orchestrator.Campaign, error) {
+	if name != "win10" {
+		return orchestrator.Campaign{}, fmt.Errorf("campaign %s: %w", name, errkind.NotFound)
+	}
+	return orchestrator.Campaign{Name: "win10", PlaybookFile: "/pb/win10-feature-update.yaml", Status: orchestrator.StatusRunning}, nil
 }
 
 func (c *campaigns) Waves(context.Context, string) ([]string, []orchestrator.WaveState, error) {
 	return []string{"pilot", "rest"}, []orchestrator.WaveState{{Status: "done"}, {Status: "running"}}, nil
 }
 
-func (c *campaigns) StateCounts(context.Context, string) ([]reports.StateCount, error) {
-	var out []reports.StateCount
+func (c *campaigns) StateCounts(context.Context, string) ([]orchestrator.StateCount, error) {
+	var out []orchestrator.StateCount
 	for _, m := range c.members {
-		out = append(out, reports.StateCount{Wave: m.Wave, State: m.State, Devices: 1})
+		out = append(out, orchestrator.StateCount{Wave: m.Wave, State: m.State, Devices: 1})
 	}
 	return out, nil
 }
 
-func (c *campaigns) Members(_ context.Context, name string) ([]orchestrator.Member, error) {
-	if name != "win10" {
-		return nil, errors.New("campaign " + name + ": not found")
+func (c *campaigns) Members(_ context.Context, name string) ([]orchestrator.DeviceRecord, error) {
+	out := make([]orchestrator.DeviceRecord, len(c.members))
+	for i, m := range c.members {
+		out[i].Member = m
 	}
-	return c.members, nil
+	return out, nil
 }
 
 func (c *campaigns) Transitions(context.Context, string, string) ([]orchestrator.Transition, error) {

@@ -10,9 +10,9 @@ import (
 // Plugins finds registered executor plugins: where each is and the SHA-256
 // it was pinned to, as a host.Spec.
 type Plugins interface {
-	// PluginSpec returns how to start the named plugin, or an error
-	// wrapping inventory.ErrNotFound.
-	PluginSpec(ctx context.Context, name string) (host.Spec, error)
+	// Plugin returns the named plugin's registration (its Spec is how to
+	// start it), or an error wrapping errkind.NotFound.
+	Plugin(ctx context.Context, name string) (host.Registration, error)
 }
 
 // StartExecutor starts the executor the options name: a built-in one of
@@ -26,9 +26,9 @@ func (r *Resolver) StartExecutor(ctx context.Context) (*host.Plugin, error) {
 	if r.cfg.Plugins == nil {
 		return nil, fmt.Errorf("executor %q is not built in, and no plugins are registered", name)
 	}
-	spec, err := r.cfg.Plugins.PluginSpec(ctx, name)
+	reg, err := r.cfg.Plugins.Plugin(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return host.Start(ctx, spec, r.cfg.Logger)
+	return host.Start(ctx, reg.Spec(), r.cfg.Logger)
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
-	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
@@ -28,14 +28,6 @@ func TestMain(m *testing.M) {
 		return
 	}
 	os.Exit(m.Run())
-}
-
-// plugins adapts the SQLite store's plugin records to targets.Plugins.
-type plugins struct{ credentials }
-
-func (p plugins) PluginSpec(ctx context.Context, name string) (host.Spec, error) {
-	rec, err := p.s.Plugin(ctx, name)
-	return host.Spec{Name: rec.Name, Path: rec.Path, SHA256: rec.SHA256}, err
 }
 
 // TestReachSimulatedDevice resolves a device of a simulated fleet (HTTPS
@@ -59,7 +51,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.AddCredential(ctx, "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
+	if err := e.creds.AddCredential(ctx, "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
 		t.Fatal(err)
 	}
 	ca := filepath.Join(e.dir, "ca.pem")
@@ -69,7 +61,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	cfg := e.config()
 	cfg.Files.Max = 1 << 20
 	cfg.Builtins = map[string]host.Spec{"winrm": {Name: "winrm", Self: true, Args: []string{"executor-plugin", "winrm"}}}
-	cfg.Plugins = plugins{credentials{e.store}}
+	cfg.Plugins = e.db.Plugins()
 
 	r, err := targets.New(ctx, cfg, targets.Options{CAFile: ca, ConnectTimeout: 5 * time.Second})
 	if err != nil {
@@ -94,7 +86,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.StartExecutor(ctx); !errors.Is(err, inventory.ErrNotFound) {
+	if _, err := r.StartExecutor(ctx); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("unregistered executor: %v", err)
 	}
 }

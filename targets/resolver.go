@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
@@ -23,23 +24,17 @@ type Organisations interface {
 	Organisations(ctx context.Context) ([]inventory.Organisation, error)
 }
 
-// Sealed is a stored credential whose secret is still sealed.
-type Sealed struct {
-	Name, Username string
-	Secret         []byte // sealed with the key whose check value is stored
-}
-
 // Credentials is the store of sealed credentials and of the check value
 // of the key that sealed them.
 type Credentials interface {
-	// SealedCredential returns the named credential, or an error wrapping
-	// inventory.ErrNotFound.
-	SealedCredential(ctx context.Context, name string) (Sealed, error)
+	// Credential returns the named credential, its secret sealed, or an
+	// error wrapping errkind.NotFound.
+	Credential(ctx context.Context, name string) (credential.Stored, error)
 	// KeyCheck returns the stored key's check value (nil if none is
 	// recorded) and how many credentials are stored.
 	KeyCheck(ctx context.Context) (check []byte, credentials int, err error)
 	// RecordKeyCheck records the key's check value where none is, and
-	// fails with inventory.ErrConflict where another is.
+	// fails with errkind.Conflict where another is.
 	RecordKeyCheck(ctx context.Context, check []byte) error
 }
 
@@ -200,7 +195,7 @@ func (r *Resolver) login(ctx context.Context, name string) (login, error) {
 	if c, ok := r.creds[name]; ok {
 		return c, nil
 	}
-	stored, err := r.cfg.Credentials.SealedCredential(ctx, name)
+	stored, err := r.cfg.Credentials.Credential(ctx, name)
 	if err != nil {
 		return login{}, err
 	}
@@ -209,14 +204,14 @@ func (r *Resolver) login(ctx context.Context, name string) (login, error) {
 			return login{}, err
 		}
 	}
-	secret, err := r.keys.Open(stored.Name, stored.Secret)
+	secret, err := r.keys.Open(stored.Name, stored.Sealed)
 	if err != nil {
 		return login{}, fmt.Errorf("credential %s: %w (key file %s)", stored.Name, err, r.cfg.KeyFile)
 	}
 	if r.unchecked {
 		// A database from before check values: the key that opened a
 		// credential is theirs.
-		if err := r.cfg.Credentials.RecordKeyCheck(ctx, r.keys.Check()); errors.Is(err, inventory.ErrConflict) {
+		if err := r.cfg.Credentials.RecordKeyCheck(ctx, r.keys.Check()); errors.Is(err, errkind.Conflict) {
 			return login{}, KeyMismatch(r.cfg.KeyFile)
 		} else if err != nil {
 			return login{}, fmt.Errorf("record the key's check value: %w", err)

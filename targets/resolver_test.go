@@ -14,30 +14,19 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 var testNow = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
-// credentials adapts the SQLite store to targets.Credentials, as the CLI
-// does.
-type credentials struct{ s *sqlite.Store }
-
-func (c credentials) SealedCredential(ctx context.Context, name string) (targets.Sealed, error) {
-	stored, err := c.s.Credential(ctx, name)
-	return targets.Sealed{Name: stored.Name, Username: stored.Username, Secret: stored.Sealed}, err
-}
-func (c credentials) KeyCheck(ctx context.Context) ([]byte, int, error) { return c.s.KeyCheck(ctx) }
-func (c credentials) RecordKeyCheck(ctx context.Context, check []byte) error {
-	return c.s.RecordKeyCheck(ctx, check)
-}
-
 // estate is a real inventory: organisation RXX logs on with org-admin by
 // default, RYY has no credential; pc1 names its own credential.
 type estate struct {
-	store   *sqlite.Store
+	db      *sqlite.DB
+	store   *sqlite.Inventory
+	creds   *sqlite.Credentials
 	keyFile string
 	dir     string
 }
@@ -49,27 +38,28 @@ func newEstateWith(t *testing.T, rows string) *estate {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := sqlite.Open(ctx, filepath.Join(dir, "test.db"), sqlite.Options{Now: func() time.Time { return testNow }})
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "test.db"), sqlite.Options{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { db.Close() })
+	s, creds := db.Inventory(), db.Credentials()
 	for _, code := range []string{"RXX", "RYY"} {
 		if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: code, Name: "Trust " + code, TimeZone: "Europe/London"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	e := &estate{store: s, keyFile: filepath.Join(dir, "test.db.key"), dir: dir}
+	e := &estate{db: db, store: s, creds: creds, keyFile: filepath.Join(dir, "test.db.key"), dir: dir}
 	k, err := credential.CreateKey(e.keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ name, user, secret string }{{"org-admin", `NHS\org`, "Org-Secret-1"}, {"device-admin", `NHS\dev`, "Dev-Secret-1"}} {
-		if err := s.AddCredential(ctx, c.name, c.user, k.Seal(c.name, c.secret), k.Check()); err != nil {
+		if err := creds.AddCredential(ctx, c.name, c.user, k.Seal(c.name, c.secret), k.Check()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.SetOrganisationCredential(ctx, "RXX", "org-admin"); err != nil {
+	if err := creds.SetOrganisationCredential(ctx, "RXX", "org-admin"); err != nil {
 		t.Fatal(err)
 	}
 	csv := "hostname,org,address,credential\n" +
@@ -80,14 +70,14 @@ func newEstateWith(t *testing.T, rows string) *estate {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(ctx, r, sqlite.ImportOptions{}); err != nil {
+	if _, err := s.Import(ctx, r, inventory.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
 func (e *estate) config() targets.Config {
-	return targets.Config{Organisations: e.store, Credentials: credentials{e.store}, KeyFile: e.keyFile,
+	return targets.Config{Organisations: e.store, Credentials: e.creds, KeyFile: e.keyFile,
 		Files: inputfile.Limit{Max: 1024, Raise: "--max-file-size"}}
 }
 
@@ -285,7 +275,7 @@ func TestKeys(t *testing.T) {
 func TestLegacyKeyCheck(t *testing.T) {
 	e := newEstate(t)
 	ctx := context.Background()
-	if _, err := e.store.DB().ExecContext(ctx, `DELETE FROM credential_key`); err != nil {
+	if _, err := e.db.SQL().ExecContext(ctx, `DELETE FROM credential_key`); err != nil {
 		t.Fatal(err)
 	}
 	r, err := targets.New(ctx, e.config(), targets.Options{})
@@ -295,7 +285,7 @@ func TestLegacyKeyCheck(t *testing.T) {
 	if _, err := r.Target(ctx, e.device(t, "pc1.rxx.nhs.uk")); err != nil {
 		t.Fatal(err)
 	}
-	check, _, err := e.store.KeyCheck(ctx)
+	check, _, err := e.creds.KeyCheck(ctx)
 	if err != nil || check == nil {
 		t.Fatalf("check value %x recorded: %v", check, err)
 	}

@@ -29,15 +29,14 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
-	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 const (
@@ -96,7 +95,7 @@ func (r *recorder) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out fu
 
 // bench is the scheduler's view of the estate.
 type bench struct {
-	inv     *invsqlite.Store
+	inv     *sqlite.Inventory
 	targets map[string]sdk.Target
 	x       playbooks.Executor
 }
@@ -137,11 +136,14 @@ func run(bin string, n, concurrency int, scale float64) error {
 	}
 	defer sim.Stop()
 
-	inv, err := invsqlite.Open(ctx, filepath.Join(dir, "bench.db"), invsqlite.Options{})
+	// The inventory and the campaigns run on the scaled clock.
+	clock := device.NewScaledClock(time.Now(), scale)
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"), sqlite.Options{Now: clock.Now})
 	if err != nil {
 		return err
 	}
-	defer inv.Close()
+	defer db.Close()
+	inv := db.Inventory()
 	f, err := os.Open(fleetCSV)
 	if err != nil {
 		return err
@@ -150,7 +152,7 @@ func run(bin string, n, concurrency int, scale float64) error {
 	if err != nil {
 		return err
 	}
-	if _, err := inv.Import(ctx, rd, invsqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+	if _, err := inv.Import(ctx, rd, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
 		return err
 	}
 	f.Close()
@@ -165,12 +167,11 @@ func run(bin string, n, concurrency int, scale float64) error {
 	rec := &recorder{x: winrm.New(winrm.Options{}), by: map[string][]call{}}
 	b.x = rec
 
-	clock := device.NewScaledClock(time.Now(), scale)
-	store, err := osqlite.Open(ctx, inv.DB(), clock.Now)
+	store, err := db.Campaigns(ctx)
 	if err != nil {
 		return err
 	}
-	if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
+	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
 		return err
 	}
 	spec := `name: bench
@@ -189,7 +190,7 @@ waves: [{name: all, max_failure_percent: 100}]
 		return err
 	}
 	targets := created.WaveSizes[0]
-	sch, err := scheduler.New(scheduler.Config{DB: inv.DB(), Store: store, Inventory: b, Reacher: b, Playbook: playbooks.Parse,
+	sch, err := scheduler.New(scheduler.Config{DB: db.SQL(), Store: store, Inventory: b, Reacher: b, Playbook: playbooks.Parse,
 		Clock: clock, EngineClock: clock, Workers: concurrency, Tick: 200 * time.Millisecond})
 	if err != nil {
 		return err

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,32 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
-	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
-	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/report"
 )
-
-// alerts opens the alert store in the inventory's database. A stored
-// alert longer than the file limit is not parsed (one stored before files
-// were limited): reading it fails with an error naming it.
-func (a *app) alerts(ctx context.Context) (*asqlite.Store, error) {
-	s, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	as, err := asqlite.Open(ctx, s.DB(), a.now)
-	if err != nil {
-		return nil, err
-	}
-	limit := a.fileLimit().Max
-	if limit <= 0 {
-		limit = inputfile.DefaultMax
-	}
-	as.SetMaxSource(limit)
-	return as, nil
-}
 
 func newAlertCmd(a *app) *cobra.Command {
 	cmd := group(&cobra.Command{
@@ -85,23 +61,13 @@ nothing. Limits, far above real alerts: the file's size (--max-file-size),
 			if err != nil {
 				return fmt.Errorf("alert add: %w", err)
 			}
-			inv, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
 			s, err := a.alerts(ctx)
 			if err != nil {
 				return err
 			}
 			// Reports count the alert's updates from the moment it is
-			// stored: both in one transaction.
-			err = s.Add(ctx, al, data, func(ctx context.Context, tx *sql.Tx) error {
-				if _, err := inv.WatchKBsTx(ctx, tx, al.KBs()); err != nil {
-					return fmt.Errorf("watch the updates it names: %w", err)
-				}
-				return nil
-			})
-			if err != nil {
+			// stored: the store watches them in the same transaction.
+			if err := s.Add(ctx, al, data); err != nil {
 				return fmt.Errorf("alert add: %w", err)
 			}
 			fmt.Fprintf(a.stdout, "added alert %s (deadline %s, %d builds)\n", al.ID, al.Deadline, len(al.Remediation))
@@ -148,30 +114,13 @@ created from it stay.`,
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			ctx := cmd.Context()
-			inv, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
 			s, err := a.alerts(ctx)
 			if err != nil {
 				return err
 			}
-			h, err := a.history(ctx)
-			if err != nil {
-				return err
-			}
-			err = s.Remove(ctx, argv[0], func(ctx context.Context, tx *sql.Tx, left asqlite.Remaining) error {
-				// While a remaining alert cannot be read, the updates it
-				// names are unknown: keep watching them all.
-				if len(left.Unreadable) == 0 {
-					if _, err := inv.RetainWatchedKBsTx(ctx, tx, left.KBs); err != nil {
-						return fmt.Errorf("stop watching the updates only it named: %w", err)
-					}
-				}
-				_, err := h.ForgetAlertTx(ctx, tx, argv[0])
-				return err
-			})
-			if err != nil {
+			// The store stops watching the updates only it named and
+			// forgets its daily figures in the same transaction.
+			if err := s.Remove(ctx, argv[0]); err != nil {
 				return fmt.Errorf("alert remove: %w", err)
 			}
 			fmt.Fprintf(a.stdout, "removed alert %s\n", argv[0])

@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	asqlite "github.com/ringmaster-fleet/ringmaster/alerts/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 // Exit codes.
@@ -48,36 +48,7 @@ type app struct {
 	// maxFileSize bounds the input files commands read (--max-file-size);
 	// read them through fileLimit.
 	maxFileSize int64
-	store       *sqlite.Store
-}
-
-// open opens the database named by --db, $RINGMASTER_DB or ./ringmaster.db.
-func (a *app) open(ctx context.Context) (*sqlite.Store, error) {
-	if a.store != nil {
-		return a.store, nil
-	}
-	path := a.dbPath
-	if path == "" {
-		path = a.getenv("RINGMASTER_DB")
-	}
-	if path == "" {
-		path = "ringmaster.db"
-	}
-	s, err := sqlite.Open(ctx, path, sqlite.Options{Now: a.now, Logger: a.log})
-	if err != nil {
-		return nil, err
-	}
-	a.store = s
-	return s, nil
-}
-
-func (a *app) close() {
-	if a.store != nil {
-		if err := a.store.Close(); err != nil {
-			a.log.Error("close database", "err", err)
-		}
-		a.store = nil
-	}
+	db          *sqlite.DB // see wire.go
 }
 
 // run executes one command line and returns the process exit code.
@@ -104,7 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fmt.Fprintf(stderr, "error: %s\n", terminalSafe(err.Error()))
 	var ue usageError
 	var se *inventory.SelectorError
-	var unreadable *asqlite.UnreadableError
+	var unreadable *alerts.UnreadableError
 	switch {
 	case errors.As(err, &ue), errors.As(err, &se):
 		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", commandPath(root, args))

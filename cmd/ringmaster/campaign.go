@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"iter"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,20 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
-	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	osqlite "github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 )
-
-// campaigns opens the campaign store in the inventory's database.
-func (a *app) campaigns(ctx context.Context) (*osqlite.Store, error) {
-	s, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return osqlite.Open(ctx, s.DB(), a.now)
-}
 
 // campaignApp is the campaigns application over this database.
 func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
@@ -35,35 +23,11 @@ func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return campaigns.New(campaigns.Config{Store: s, Inventory: inventoryAdapter{a}, Playbooks: a.playbookSource, Now: a.now}), nil
-}
-
-// inventoryAdapter gives the scheduler and the campaigns application what
-// they read of the inventory.
-type inventoryAdapter struct{ a *app }
-
-func (i inventoryAdapter) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
-	s, err := i.a.open(ctx)
-	if err != nil {
-		return func(yield func(*inventory.Device, error) bool) { yield(nil, err) }
-	}
-	return s.Devices(ctx, sel)
-}
-
-func (i inventoryAdapter) TimeZones(ctx context.Context) (map[string]string, error) {
-	s, err := i.a.open(ctx)
+	inv, err := a.inventory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.TimeZones(ctx)
-}
-
-func (i inventoryAdapter) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
-	s, err := i.a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s.LastSeen(ctx, hosts)
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookSource, Now: a.now}), nil
 }
 
 // playbookSource reads a playbook file, or a built-in one by name when no

@@ -13,8 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
@@ -39,7 +40,7 @@ func (a *app) keyFile() string {
 // back it up) or be a key other than the stored credentials' one. A
 // database from before check values records the key's check value once
 // the key opens one of its credentials.
-func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Store) (*credential.Keyring, error) {
+func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Credentials) (*credential.Keyring, error) {
 	path := a.keyFile()
 	check, n, err := s.KeyCheck(ctx)
 	if err != nil {
@@ -81,7 +82,7 @@ func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Store) (*credential.
 				return nil, targets.KeyMismatch(path)
 			}
 		}
-		if err := s.RecordKeyCheck(ctx, k.Check()); errors.Is(err, inventory.ErrConflict) {
+		if err := s.RecordKeyCheck(ctx, k.Check()); errors.Is(err, errkind.Conflict) {
 			return nil, targets.KeyMismatch(path)
 		} else if err != nil {
 			return nil, err
@@ -131,7 +132,7 @@ key file that group or others may read or write is refused.`,
 				return usageError{err}
 			}
 			ctx := cmd.Context()
-			s, err := a.open(ctx)
+			s, err := a.credentials(ctx)
 			if err != nil {
 				return err
 			}
@@ -140,7 +141,7 @@ key file that group or others may read or write is refused.`,
 				return err
 			}
 			err = s.AddCredential(ctx, c.Name, c.Username, k.Seal(c.Name, c.Secret), k.Check())
-			if errors.Is(err, inventory.ErrConflict) { // another key's credential came meanwhile
+			if errors.Is(err, errkind.Conflict) { // another key's credential came meanwhile
 				return targets.KeyMismatch(a.keyFile())
 			}
 			if err != nil {
@@ -172,7 +173,7 @@ func newCredentialListCmd(a *app) *cobra.Command {
 		Example: "  ringmaster credential list",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.credentials(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -198,7 +199,7 @@ func newCredentialRemoveCmd(a *app) *cobra.Command {
 		Example: "  ringmaster credential remove old-admin",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.credentials(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -218,7 +219,7 @@ func newOrgSetCredentialCmd(a *app) *cobra.Command {
 		Example: "  ringmaster org set-credential RXX estate-admin",
 		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.credentials(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -53,7 +53,7 @@ func TestCredentialKeys(t *testing.T) {
 				log: slog.New(slog.DiscardHandler)}
 			defer a.close()
 			ctx := context.Background()
-			st, err := a.open(ctx)
+			st, err := a.inventory(ctx)
 			if err != nil {
 				return 1, err.Error()
 			}

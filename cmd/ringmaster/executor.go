@@ -11,10 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
@@ -60,7 +60,7 @@ func (a *app) target(ctx context.Context, d *inventory.Device, o targetFlags) (s
 // reach looks a device up in the inventory, builds its target and starts
 // the executor to reach it with; the caller closes the executor.
 func (a *app) reach(ctx context.Context, hostname string, o targetFlags) (inventory.Device, sdk.Target, *host.Plugin, error) {
-	s, err := a.open(ctx)
+	s, err := a.inventory(ctx)
 	if err != nil {
 		return inventory.Device{}, sdk.Target{}, nil, err
 	}
@@ -125,44 +125,16 @@ func (a *app) resolver(ctx context.Context, o targetFlags) (*targets.Resolver, e
 	return r, err
 }
 
-// targetsConfig wires a targets.Resolver to the inventory store, the key
-// file and the executors.
-func (a *app) targetsConfig(s *sqlite.Store) targets.Config {
+// targetsConfig wires a targets.Resolver to the stores, the key file and
+// the executors.
+func (a *app) targetsConfig(db *sqlite.DB) targets.Config {
 	builtins := make(map[string]host.Spec, len(builtinExecutors))
 	for name := range builtinExecutors {
 		// This very binary, re-executed: there is nothing to pin.
 		builtins[name] = host.Spec{Name: name, Self: true, Args: []string{"executor-plugin", name}}
 	}
-	return targets.Config{Organisations: s, Credentials: targetStore{s}, KeyFile: a.keyFile(), Files: a.fileLimit(),
-		Builtins: builtins, Plugins: targetStore{s}, Logger: a.log}
-}
-
-// targetStore adapts the inventory store to what targets consumes: sealed
-// credentials, their key check value and registered plugins.
-type targetStore struct{ s *sqlite.Store }
-
-func (c targetStore) SealedCredential(ctx context.Context, name string) (targets.Sealed, error) {
-	stored, err := c.s.Credential(ctx, name)
-	if err != nil {
-		return targets.Sealed{}, err
-	}
-	return targets.Sealed{Name: stored.Name, Username: stored.Username, Secret: stored.Sealed}, nil
-}
-
-func (c targetStore) KeyCheck(ctx context.Context) ([]byte, int, error) {
-	return c.s.KeyCheck(ctx)
-}
-
-func (c targetStore) RecordKeyCheck(ctx context.Context, check []byte) error {
-	return c.s.RecordKeyCheck(ctx, check)
-}
-
-func (c targetStore) PluginSpec(ctx context.Context, name string) (host.Spec, error) {
-	rec, err := c.s.Plugin(ctx, name)
-	if err != nil {
-		return host.Spec{}, err
-	}
-	return host.Spec{Name: rec.Name, Path: rec.Path, SHA256: rec.SHA256}, nil
+	return targets.Config{Organisations: db.Inventory(), Credentials: db.Credentials(), KeyFile: a.keyFile(), Files: a.fileLimit(),
+		Builtins: builtins, Plugins: db.Plugins(), Logger: a.log}
 }
 
 type targetFlags struct {

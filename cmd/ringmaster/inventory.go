@@ -14,9 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
 )
 
@@ -109,7 +109,7 @@ FILE "-" reads standard input (then --format is required).`,
 			} else {
 				name = "stdin"
 			}
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -131,8 +131,8 @@ FILE "-" reads standard input (then --format is required).`,
 					}
 				}
 			}
-			opts.Now = now
-			res, err := s.Import(cmd.Context(), src, sqlite.ImportOptions{ImportOptions: opts, DryRun: dryRun})
+			opts.Now, opts.DryRun = now, dryRun
+			res, err := s.Import(cmd.Context(), src, opts)
 			if err != nil {
 				var ie *inventory.ImportError
 				if dryRun && errors.As(err, &ie) {
@@ -211,7 +211,7 @@ that quote again. --raw-csv writes every cell as stored.`,
 
 // writeDevices streams the selected devices in a file format.
 func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind format.Kind, out string, opts ...format.Option) (err error) {
-	s, err := a.open(cmd.Context())
+	s, err := a.inventory(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func newListCmd(a *app) *cobra.Command {
 			if output != "table" {
 				return a.writeDevices(cmd, sel, format.Kind(output), "", format.RawCSV(*raw))
 			}
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -321,7 +321,7 @@ func newShowCmd(a *app) *cobra.Command {
 		Example: "  ringmaster inventory show pc000001.rxx.nhs.uk\n  ringmaster inventory show PC000001.RXX.NHS.UK -o json",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -394,7 +394,7 @@ func newRemoveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -410,7 +410,7 @@ func newRemoveCmd(a *app) *cobra.Command {
 				}
 			}
 			if len(missing) > 0 {
-				return fmt.Errorf("%w: not in the inventory: %s", inventory.ErrNotFound, strings.Join(missing, ", "))
+				return fmt.Errorf("%w: not in the inventory: %s", errkind.NotFound, strings.Join(missing, ", "))
 			}
 			return nil
 		},
@@ -503,7 +503,7 @@ func newSummaryCmd(a *app) *cobra.Command {
 		Example: "  ringmaster inventory summary\n  ringmaster inventory summary -o json",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}

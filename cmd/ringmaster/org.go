@@ -36,7 +36,7 @@ func newOrgAddCmd(a *app) *cobra.Command {
 			if err := o.Validate(); err != nil {
 				return usageError{err}
 			}
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ func newOrgListCmd(a *app) *cobra.Command {
 		Example: "  ringmaster org list\n  ringmaster org list -o json",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -129,7 +129,7 @@ func newOrgShowCmd(a *app) *cobra.Command {
 		Example: "  ringmaster org show RXX",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -181,7 +181,7 @@ func newOrgRemoveCmd(a *app) *cobra.Command {
 		Example: "  ringmaster inventory remove -l org=RXX\n  ringmaster org remove RXX",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 )
 
@@ -80,11 +79,11 @@ within --start-timeout is stopped, with anything it started, and refused.`,
 				}
 				name = info.Name
 			}
-			s, err := a.open(cmd.Context())
+			s, err := a.plugins(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := s.InstallPlugin(cmd.Context(), sqlite.PluginRecord{Name: name, Path: path, SHA256: sum}); err != nil {
+			if err := s.InstallPlugin(cmd.Context(), host.Registration{Name: name, Path: path, SHA256: sum}); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", name, printable(info.Version), path, sum)
@@ -103,7 +102,7 @@ func newPluginListCmd(a *app) *cobra.Command {
 		Example: "  ringmaster plugin list",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.plugins(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -148,7 +147,7 @@ func newPluginRemoveCmd(a *app) *cobra.Command {
 		Example: "  ringmaster plugin remove ssh",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.open(cmd.Context())
+			s, err := a.plugins(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 // hasControl reports whether s holds a C0 or C1 control character other
@@ -45,7 +46,7 @@ func TestPluginListQuotesInvalidNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.InstallPlugin(context.Background(), sqlite.PluginRecord{Name: "evil\x1b[2J", Path: "/opt/evil\x1b]0;x\a", SHA256: strings.Repeat("0", 64)}); err != nil {
+	if err := st.Plugins().InstallPlugin(context.Background(), host.Registration{Name: "evil\x1b[2J", Path: "/opt/evil\x1b]0;x\a", SHA256: strings.Repeat("0", 64)}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -41,7 +41,7 @@ device answered, 1 when none did.`,
 				return err
 			}
 			ctx := cmd.Context()
-			s, err := a.open(ctx)
+			s, err := a.inventory(ctx)
 			if err != nil {
 				return err
 			}

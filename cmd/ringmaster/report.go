@@ -9,10 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
-	rsqlite "github.com/ringmaster-fleet/ringmaster/report/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 )
 
@@ -280,18 +278,9 @@ no scheduler runs.`,
 	}
 }
 
-// history opens the reports' daily history.
-func (a *app) history(ctx context.Context) (*rsqlite.Store, error) {
-	s, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return rsqlite.Open(ctx, s.DB(), a.now)
-}
-
 // reports builds the reports service over the database's stores.
 func (a *app) reports(ctx context.Context) (*reports.Service, error) {
-	inv, err := a.open(ctx)
+	inv, err := a.inventory(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +292,11 @@ func (a *app) reports(ctx context.Context) (*reports.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return reports.New(reports.Config{Inventory: inv, Alerts: as, History: hs, Campaigns: campaignReader{a}, Now: a.now})
+	cs, err := a.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return reports.New(reports.Config{Inventory: inv, Alerts: as, History: hs, Campaigns: cs, Now: a.now})
 }
 
 // snapshotter builds the daily history's snapshotter, on the scheduler's
@@ -329,74 +322,3 @@ type nowClock func() time.Time
 
 func (c nowClock) Now() time.Time                       { return c() }
 func (nowClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-// campaignReader gives reports what they read of campaigns, opening the
-// campaign store only when a report asks.
-type campaignReader struct{ a *app }
-
-func (r campaignReader) Campaigns(ctx context.Context) ([]reports.Campaign, error) {
-	cs, err := r.a.campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	list, err := cs.Campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]reports.Campaign, len(list))
-	for i, c := range list {
-		out[i] = reports.Campaign{Name: c.Name, PlaybookFile: c.PlaybookFile, Status: c.Status}
-	}
-	return out, nil
-}
-
-func (r campaignReader) Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error) {
-	cs, err := r.a.campaigns(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cs.Waves(ctx, name)
-}
-
-func (r campaignReader) StateCounts(ctx context.Context, name string) ([]reports.StateCount, error) {
-	cs, err := r.a.campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	counts, err := cs.StateCounts(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]reports.StateCount, len(counts))
-	for i, k := range counts {
-		out[i] = reports.StateCount{Wave: k.Wave, State: k.State, Devices: k.Devices}
-	}
-	return out, nil
-}
-
-func (r campaignReader) Members(ctx context.Context, name string) ([]orchestrator.Member, error) {
-	cs, err := r.a.campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := cs.Campaign(ctx, name); err != nil {
-		return nil, err
-	}
-	ms, err := cs.Members(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]orchestrator.Member, len(ms))
-	for i, m := range ms {
-		out[i] = m.Member
-	}
-	return out, nil
-}
-
-func (r campaignReader) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
-	cs, err := r.a.campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return cs.Transitions(ctx, name, hostname)
-}

@@ -30,7 +30,7 @@ type reacher struct {
 }
 
 func (r *reacher) Reach(ctx context.Context, hostname string) (sdk.Target, playbooks.Executor, error) {
-	s, err := r.a.open(ctx)
+	s, err := r.a.inventory(ctx)
 	if err != nil {
 		return sdk.Target{}, nil, err
 	}
@@ -91,15 +91,16 @@ type runOptions struct {
 // runCampaigns runs the scheduler and workers until ctx ends or, with
 // untilDone, no campaign is left running or paused, showing progress.
 func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
-	inv, err := a.open(ctx)
+	db, err := a.open(ctx)
 	if err != nil {
 		return err
 	}
+	inv := db.Inventory()
 	store, err := a.campaigns(ctx)
 	if err != nil {
 		return err
 	}
-	if err := scheduler.Migrate(ctx, inv.DB()); err != nil {
+	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
 		return err
 	}
 	tg, err := a.resolver(ctx, o.targets)
@@ -116,7 +117,7 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		// Without a live view, progress is the log: at least info.
 		log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	cfg := scheduler.Config{DB: inv.DB(), Store: store, Inventory: inventoryAdapter{a},
+	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv,
 		Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)

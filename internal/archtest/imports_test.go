@@ -18,10 +18,13 @@ var rules = []struct {
 	pkg   string
 	allow []string
 }{
-	{"inventory", nil},  // pure domain: standard library only
-	{"credential", nil}, // domain and sealing: standard library only
-	{"inventory/format", []string{"inventory", "internal/jsontext", "internal/safecsv"}},
-	{"inventory/sqlite", []string{"inventory", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
+	{"errkind", nil},                   // the one error vocabulary: standard library only
+	{"inventory", []string{"errkind"}}, // pure domain: the standard library and errkind only
+	{"credential", nil},                // domain and sealing: standard library only
+	{"inventory/format", []string{"inventory", "errkind", "internal/jsontext", "internal/safecsv"}},
+	// The SQLite engine implements every domain's store contract.
+	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
+		"internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
 	{"inventory/synth", []string{"internal/safecsv"}},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
 	{"playbooks/builtin", []string{"playbooks"}},
@@ -42,29 +45,26 @@ var rules = []struct {
 	// The orchestrator's domain (campaigns, waves, windows, the state
 	// machine, the controller's decisions, the store contract) knows
 	// inventory and playbooks, never storage or River.
-	{"orchestrator", []string{"inventory", "playbooks", "internal/yamlfile"}},
-	{"orchestrator/sqlite", []string{"orchestrator", "internal/sqlmigrate", "internal/sqltx"}},
+	{"orchestrator", []string{"inventory", "playbooks", "errkind", "internal/yamlfile"}},
 	// The scheduler applies the controller's plans on River and runs the
 	// engine; it reaches the campaign store (orchestrator.Store), devices
 	// and the inventory through interfaces, never a concrete store, and
 	// migrates River's tables under sqlmigrate's lock.
-	{"orchestrator/scheduler", []string{"inventory", "orchestrator", "playbooks", "plugins/sdk", "internal/sqlmigrate"}},
+	{"orchestrator/scheduler", []string{"errkind", "inventory", "orchestrator", "playbooks", "plugins/sdk", "internal/sqlmigrate"}},
 	// The campaigns application: domain packages only, no store, River,
 	// cobra or cmd (forbidden third-party imports are checked below).
-	{"campaigns", []string{"inventory", "orchestrator", "playbooks", "alerts"}},
+	{"campaigns", []string{"errkind", "inventory", "orchestrator", "playbooks", "alerts"}},
 	{"cmd/...", []string{"..."}},
 	// Reports compute figures from the domain types only.
 	{"report", []string{"inventory", "alerts", "internal/safecsv"}},
 	{"report/html", []string{"report"}},
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
-	{"alerts/sqlite", []string{"alerts", "internal/sqlmigrate", "internal/sqltx"}},
-	{"report/sqlite", []string{"report", "internal/sqlmigrate", "internal/sqltx"}},
 	// The reports application: inputs, assembly and the snapshotter, over
 	// the domain only; stores come in through its interfaces.
-	{"reports", []string{"inventory", "alerts", "orchestrator", "report", "report/html"}},
+	{"reports", []string{"errkind", "inventory", "alerts", "orchestrator", "report", "report/html"}},
 	// Device -> executor target: the domain, credential sealing, bounded
 	// file reads and the executor host (built-in or pinned plugin).
-	{"targets", []string{"inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
+	{"targets", []string{"errkind", "inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
 	// Probe fan-out and the one probe -> facts mapping: sdk to inventory.
 	{"discovery", []string{"inventory", "plugins/sdk"}},
 	{"internal/jsontext", nil},
@@ -82,13 +82,15 @@ var rules = []struct {
 	{"internal/...", []string{"..."}},
 }
 
-// Packages nobody outside cmd/ may import: the commands, the benchmark
-// programs beside them, and what used to hold the benchmarks.
-var topOnly = []string{"cmd/...", "internal/tools/..."}
+// Packages nobody outside cmd/ may import (tests aside): the commands, the
+// benchmark programs beside them, what used to hold the benchmarks, and the
+// storage engines, which cmd/ringmaster's wiring opens and hands to the
+// application packages through their interfaces.
+var topOnly = []string{"cmd/...", "internal/tools/...", "store/..."}
 
 // The domain packages: they know nothing of storage, HTTP, WinRM or the
 // command line.
-var domain = []string{"inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html"}
+var domain = []string{"errkind", "inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html"}
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
@@ -101,9 +103,9 @@ var foreign = []struct {
 	pkgs []string
 	deny []string
 }{
-	{"domain", domain, []string{"database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...", "net/http/...",
+	{"domain", domain, []string{"store/...", "database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...", "net/http/...",
 		"github.com/masterzen/winrm/...", "github.com/spf13/cobra/...", "github.com/spf13/pflag/..."}},
-	{"application", application, []string{"database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...",
+	{"application", application, []string{"store/...", "database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...",
 		"github.com/spf13/cobra/...", "github.com/spf13/pflag/...", "os/exec"}},
 }
 

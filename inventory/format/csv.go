@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -23,8 +24,8 @@ type FileError struct {
 
 func (e *FileError) Error() string { return fmt.Sprintf("%s: %s", e.Pos, e.Msg) }
 
-// Unwrap makes file errors match inventory.ErrInvalid.
-func (e *FileError) Unwrap() error { return inventory.ErrInvalid }
+// Unwrap makes file errors match errkind.Invalid.
+func (e *FileError) Unwrap() error { return errkind.Invalid }
 
 // CSVReader streams devices from a CSV file with a header row.
 type CSVReader struct {

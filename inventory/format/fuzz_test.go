@@ -12,10 +12,10 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 )
 
-// seeds adds the import test files of inventory/sqlite (good and bad) and
+// seeds adds the import test files of store/sqlite (good and bad) and
 // extra inputs to a fuzz target's corpus.
 func seeds(f *testing.F, pattern string, extra ...string) {
-	files, _ := filepath.Glob(filepath.Join("..", "sqlite", "testdata", "*", pattern))
+	files, _ := filepath.Glob(filepath.Join("..", "..", "store", "sqlite", "testdata", "*", pattern))
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil && len(b) < 64<<10 {
 			f.Add(b)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 )
@@ -67,7 +68,7 @@ func TestLongRecordsAreRefused(t *testing.T) {
 				}
 			}
 			var fe *format.FileError
-			if !errors.As(err, &fe) || !errors.Is(err, inventory.ErrInvalid) || fe.Pos.Line != tt.line || n != tt.good {
+			if !errors.As(err, &fe) || !errors.Is(err, errkind.Invalid) || fe.Pos.Line != tt.line || n != tt.good {
 				t.Fatalf("after %d records: %v; want %d records, then a *FileError at line %d", n, err, tt.good, tt.line)
 			}
 			if !strings.Contains(err.Error(), "record longer than the limit") {

@@ -27,6 +27,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
@@ -354,7 +355,7 @@ func (s *Scheduler) settleJob(ctx context.Context, j *rivertype.JobRow) error {
 	}
 	d, err := s.cfg.Store.Device(ctx, a.Campaign, a.Hostname)
 	switch {
-	case errors.Is(err, orchestrator.ErrNotFound):
+	case errors.Is(err, errkind.NotFound):
 	case err != nil:
 		return err
 	case d.Generation == a.Generation && d.State == orchestrator.DeviceRunning:

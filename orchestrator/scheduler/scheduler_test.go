@@ -20,23 +20,23 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 	"github.com/ringmaster-fleet/ringmaster/report"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 // estate is a test estate: the inventory and campaign stores on one SQLite
 // file, and simulated devices that the scheduler reaches through the real
 // WinRM executor.
 type estate struct {
-	inv     *invsqlite.Store
-	store   *sqlite.Store
+	db      *sqlite.DB
+	inv     *sqlite.Inventory
+	store   *sqlite.Campaigns
 	devices map[string]simtest.Device
 	clock   *device.ScaledClock
 }
@@ -78,10 +78,12 @@ func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *est
 	devs := simtest.Start(t, 600, specs...)
 	e := &estate{devices: map[string]simtest.Device{}, clock: devs[0].Clock}
 	var err error
-	if e.inv, err = invsqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), invsqlite.Options{}); err != nil {
+	// The inventory and the campaigns on the simulated clock.
+	if e.db, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Now: e.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { e.inv.Close() })
+	t.Cleanup(func() { e.db.Close() })
+	e.inv = e.db.Inventory()
 	var csv strings.Builder
 	csv.WriteString("hostname,org,site,address,os_build\n") // as discovery would have observed
 	for i, d := range devs {
@@ -92,13 +94,13 @@ func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *est
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.inv.Import(ctx, r, invsqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}}); err != nil {
+	if _, err := e.inv.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
 		t.Fatal(err)
 	}
-	if e.store, err = sqlite.Open(ctx, e.inv.DB(), e.clock.Now); err != nil {
+	if e.store, err = e.db.Campaigns(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := scheduler.Migrate(ctx, e.inv.DB()); err != nil {
+	if err := scheduler.Migrate(ctx, e.db.SQL()); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -106,7 +108,7 @@ func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *est
 
 func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o playbooks.Outcome)) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: e,
+	s, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: e,
 		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: 50 * time.Millisecond,
 		Lease: 5 * time.Second, OnOutcome: onOutcome,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
@@ -471,14 +473,14 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
-	idle, err := scheduler.New(scheduler.Config{DB: e.inv.DB(), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
+	idle, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := idle.Control(ctx); err != nil { // queues the three; nothing works them
 		t.Fatal(err)
 	}
-	res, err := e.inv.DB().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1,
+	res, err := e.db.SQL().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1,
 		attempted_at = datetime('now', '-1 hour'), attempted_by = '["dead-process"]' WHERE kind = 'ringmaster_device_run'`)
 	if err != nil {
 		t.Fatal(err)
@@ -508,7 +510,7 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 	// Only the jobs the dead process took: the jobs that dispatched the
 	// devices again may still read running for a moment after the campaign
 	// is done, until River's completer records them.
-	if err := e.inv.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ringmaster_device_run' AND state = 'running'
+	if err := e.db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ringmaster_device_run' AND state = 'running'
 		AND attempted_by = '["dead-process"]' AND json_extract(metadata, '$.cancel_attempted_at') IS NULL`).Scan(&stuck); err != nil {
 		t.Fatal(err)
 	}
@@ -516,7 +518,7 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 		t.Errorf("%d dead device jobs left running and not cancelled", stuck)
 	}
 	var dead int
-	if err := e.inv.DB().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE attempted_by = '["dead-process"]'`).Scan(&dead); err != nil {
+	if err := e.db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE attempted_by = '["dead-process"]'`).Scan(&dead); err != nil {
 		t.Fatal(err)
 	}
 	if dead != 3 {
@@ -641,17 +643,17 @@ func TestConcurrentStart(t *testing.T) {
 		for i := range errs {
 			wg.Go(func() {
 				<-start
-				inv, err := invsqlite.Open(ctx, path, invsqlite.Options{})
+				db, err := sqlite.Open(ctx, path, sqlite.Options{})
 				if err != nil {
 					errs[i] = err
 					return
 				}
-				defer inv.Close()
-				if _, err := sqlite.Open(ctx, inv.DB(), nil); err != nil {
+				defer db.Close()
+				if _, err := db.Campaigns(ctx); err != nil {
 					errs[i] = err
 					return
 				}
-				errs[i] = scheduler.Migrate(ctx, inv.DB())
+				errs[i] = scheduler.Migrate(ctx, db.SQL())
 			})
 		}
 		close(start)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
@@ -31,7 +32,7 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	store := s.cfg.Store
 	run, err := store.Begin(ctx, a.Campaign, a.Hostname, a.Generation, time.Now(), s.cfg.Lease)
 	switch {
-	case errors.Is(err, orchestrator.ErrStale), errors.Is(err, orchestrator.ErrNotFound):
+	case errors.Is(err, orchestrator.ErrStale), errors.Is(err, errkind.NotFound):
 		s.log.Info("stale device job dropped", "campaign", a.Campaign, "device", a.Hostname, "generation", a.Generation, "why", err)
 		return nil
 	case errors.Is(err, orchestrator.ErrState): // another worker still holds it

@@ -22,11 +22,6 @@ import (
 
 const dayMicros = 24 * 60 * 60 * 1_000_000
 
-// querier is what both *sql.DB and *sql.Tx offer for reads.
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-}
-
 // watchedKBs reads the updates reports look for.
 func watchedKBs(ctx context.Context, q querier) (map[string]bool, error) {
 	rows, err := q.QueryContext(ctx, `SELECT kb FROM watched_kbs`)
@@ -171,7 +166,7 @@ const insertRows = 500
 // upper-cased, once each, in the order given: a report whose alerts name
 // one cannot be drawn from cohorts and counts device by device instead.
 // It only reads.
-func (s *Store) UnwatchedKBs(ctx context.Context, kbs []string) ([]string, error) {
+func (s *Inventory) UnwatchedKBs(ctx context.Context, kbs []string) ([]string, error) {
 	watched, err := watchedKBs(ctx, s.db)
 	if err != nil {
 		return nil, err
@@ -191,23 +186,23 @@ func (s *Store) UnwatchedKBs(ctx context.Context, kbs []string) ([]string, error
 // and superseding updates) and, when any is new, recomputes the watched
 // updates of the devices that have one, in one transaction. It returns how
 // many were new. Any number of updates may be given.
-func (s *Store) WatchKBs(ctx context.Context, kbs []string) (int, error) {
+func (s *Inventory) WatchKBs(ctx context.Context, kbs []string) (int, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	n, err := s.WatchKBsTx(ctx, tx, kbs)
+	n, err := s.watchKBsTx(ctx, tx, kbs)
 	if err != nil || n == 0 {
 		return n, err
 	}
 	return n, sqltx.Commit(ctx, tx)
 }
 
-// WatchKBsTx is WatchKBs inside the caller's transaction, which must be on
-// this store's database (DB): what makes the updates watched, such as
-// storing an alert, then commits or rolls back with them.
-func (s *Store) WatchKBsTx(ctx context.Context, tx *sql.Tx, kbs []string) (int, error) {
+// watchKBsTx is WatchKBs inside a transaction on the same database: what
+// makes the updates watched, such as storing an alert (Alerts.Add), then
+// commits or rolls back with them.
+func (s *Inventory) watchKBsTx(ctx context.Context, tx *sql.Tx, kbs []string) (int, error) {
 	watched, err := watchedKBs(ctx, tx)
 	if err != nil {
 		return 0, err
@@ -249,12 +244,12 @@ func (s *Store) WatchKBsTx(ctx context.Context, tx *sql.Tx, kbs []string) (int, 
 	})
 }
 
-// RetainWatchedKBsTx stops watching every update not in keep (the updates
+// retainWatchedKBsTx stops watching every update not in keep (the updates
 // the remaining alerts name, once one is removed) and recomputes the
-// watched updates of the devices that had one of them, inside the caller's
-// transaction on this store's database. It returns how many updates are no
-// longer watched.
-func (s *Store) RetainWatchedKBsTx(ctx context.Context, tx *sql.Tx, keep []string) (int, error) {
+// watched updates of the devices that had one of them, inside a
+// transaction on the same database (Alerts.Remove's). It returns how many
+// updates are no longer watched.
+func (s *Inventory) retainWatchedKBsTx(ctx context.Context, tx *sql.Tx, keep []string) (int, error) {
 	watched, err := watchedKBs(ctx, tx)
 	if err != nil {
 		return 0, err
@@ -354,18 +349,10 @@ func rewatch(ctx context.Context, tx *sql.Tx, q string, args []any, f func(facts
 	return nil
 }
 
-func anys(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
-}
-
 // Cohorts yields the devices the selector matches as cohorts, counted by
 // the rollup when the selector names only what cohorts keep, and device by
 // device otherwise (then each cohort is one device, with all its updates).
-func (s *Store) Cohorts(ctx context.Context, sel inventory.Selector) iter.Seq2[inventory.Cohort, error] {
+func (s *Inventory) Cohorts(ctx context.Context, sel inventory.Selector) iter.Seq2[inventory.Cohort, error] {
 	if !sel.ForCohorts() {
 		return func(yield func(inventory.Cohort, error) bool) {
 			for d, err := range s.Devices(ctx, sel) {

@@ -8,29 +8,32 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
-// StoredCredential is a credential as stored: the secret stays sealed.
-type StoredCredential struct {
-	Name, Username string
-	Sealed         []byte
-	CreatedAt      time.Time
-	Orgs           []string // organisations that use it by default
-	Devices        int      // devices that name it themselves
+// Credentials keeps credentials with their secrets sealed, and the check
+// value of the key that sealed them. It implements credential.Store.
+type Credentials struct {
+	db  *sql.DB
+	now func() time.Time
+	inv *Inventory // for the organisations that use a credential
 }
+
+var _ credential.Store = (*Credentials)(nil)
 
 // AddCredential stores a new credential with its already sealed secret
 // and the check value of the key that sealed it, in one transaction. While
 // credentials are stored, the key must be theirs: a different check value
-// is refused with an error wrapping inventory.ErrConflict, as is any when
+// is refused with an error wrapping errkind.Conflict, as is any when
 // credentials are stored with none recorded (a database from before check
 // values: RecordKeyCheck, once a key opens one of them, comes first). With
 // no credentials stored, the check value is recorded (replacing any).
-func (s *Store) AddCredential(ctx context.Context, name, username string, sealed, keyCheck []byte) error {
+func (s *Credentials) AddCredential(ctx context.Context, name, username string, sealed, keyCheck []byte) error {
 	if len(keyCheck) == 0 {
-		return fmt.Errorf("add credential %s: no key check value: %w", name, inventory.ErrInvalid)
+		return fmt.Errorf("add credential %s: no key check value: %w", name, errkind.Invalid)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -43,9 +46,9 @@ func (s *Store) AddCredential(ctx context.Context, name, username string, sealed
 	}
 	switch {
 	case n > 0 && recorded == nil:
-		return fmt.Errorf("add credential %s: the %d stored credentials have no key check value recorded yet: %w", name, n, inventory.ErrConflict)
+		return fmt.Errorf("add credential %s: the %d stored credentials have no key check value recorded yet: %w", name, n, errkind.Conflict)
 	case n > 0 && !bytes.Equal(recorded, keyCheck):
-		return fmt.Errorf("add credential %s: the key is not the one the %d stored credentials were sealed with: %w", name, n, inventory.ErrConflict)
+		return fmt.Errorf("add credential %s: the key is not the one the %d stored credentials were sealed with: %w", name, n, errkind.Conflict)
 	case n == 0 && !bytes.Equal(recorded, keyCheck):
 		if err := recordKeyCheck(ctx, tx, keyCheck, s.now()); err != nil {
 			return fmt.Errorf("add credential %s: %w", name, err)
@@ -53,8 +56,8 @@ func (s *Store) AddCredential(ctx context.Context, name, username string, sealed
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO credentials (name, username, secret, created_at) VALUES (?, ?, ?, ?)`,
 		name, username, sealed, micros(s.now()))
-	if isConstraint(err, errUnique) {
-		return fmt.Errorf("credential %s: %w (remove it first to replace it)", name, inventory.ErrExists)
+	if constraint(err) == errkind.Exists {
+		return fmt.Errorf("credential %s: %w (remove it first to replace it)", name, errkind.Exists)
 	}
 	if err != nil {
 		return fmt.Errorf("add credential %s: %w", name, err)
@@ -68,17 +71,17 @@ func (s *Store) AddCredential(ctx context.Context, name, username string, sealed
 // KeyCheck returns the check value of the key the stored credentials are
 // sealed with (nil when none is recorded) and how many credentials are
 // stored.
-func (s *Store) KeyCheck(ctx context.Context) (check []byte, credentials int, err error) {
+func (s *Credentials) KeyCheck(ctx context.Context) (check []byte, credentials int, err error) {
 	return readKeyCheck(ctx, s.db)
 }
 
 // RecordKeyCheck records the check value of a key that opened a stored
 // credential, when none is recorded: how a database from before check
 // values gets one. A different value already recorded, while credentials
-// are stored, is an error wrapping inventory.ErrConflict.
-func (s *Store) RecordKeyCheck(ctx context.Context, check []byte) error {
+// are stored, is an error wrapping errkind.Conflict.
+func (s *Credentials) RecordKeyCheck(ctx context.Context, check []byte) error {
 	if len(check) == 0 {
-		return fmt.Errorf("record key check value: none given: %w", inventory.ErrInvalid)
+		return fmt.Errorf("record key check value: none given: %w", errkind.Invalid)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -93,7 +96,7 @@ func (s *Store) RecordKeyCheck(ctx context.Context, check []byte) error {
 	case bytes.Equal(recorded, check):
 		return nil
 	case recorded != nil && n > 0:
-		return fmt.Errorf("record key check value: the key is not the one the %d stored credentials were sealed with: %w", n, inventory.ErrConflict)
+		return fmt.Errorf("record key check value: the key is not the one the %d stored credentials were sealed with: %w", n, errkind.Conflict)
 	}
 	if err := recordKeyCheck(ctx, tx, check, s.now()); err != nil {
 		return fmt.Errorf("record key check value: %w", err)
@@ -101,12 +104,7 @@ func (s *Store) RecordKeyCheck(ctx context.Context, check []byte) error {
 	return sqltx.Commit(ctx, tx)
 }
 
-// rowQuerier is what both *sql.DB and *sql.Tx offer for one-row reads.
-type rowQuerier interface {
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-}
-
-func readKeyCheck(ctx context.Context, q rowQuerier) (check []byte, credentials int, err error) {
+func readKeyCheck(ctx context.Context, q querier) (check []byte, credentials int, err error) {
 	err = q.QueryRowContext(ctx, `SELECT (SELECT key_check FROM credential_key WHERE id = 1), (SELECT COUNT(*) FROM credentials)`).
 		Scan(&check, &credentials)
 	if err != nil {
@@ -122,13 +120,13 @@ func recordKeyCheck(ctx context.Context, tx *sql.Tx, check []byte, now time.Time
 }
 
 // Credential returns one stored credential.
-func (s *Store) Credential(ctx context.Context, name string) (StoredCredential, error) {
-	var c StoredCredential
+func (s *Credentials) Credential(ctx context.Context, name string) (credential.Stored, error) {
+	var c credential.Stored
 	var created sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT name, username, secret, created_at FROM credentials WHERE name = ?`, name).
 		Scan(&c.Name, &c.Username, &c.Sealed, &created)
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("credential %s: %w", name, inventory.ErrNotFound)
+		return c, fmt.Errorf("credential %s: %w", name, errkind.NotFound)
 	}
 	if err != nil {
 		return c, fmt.Errorf("credential %s: %w", name, err)
@@ -138,16 +136,16 @@ func (s *Store) Credential(ctx context.Context, name string) (StoredCredential, 
 }
 
 // Credentials lists every credential with where it is used; secrets stay sealed.
-func (s *Store) Credentials(ctx context.Context) ([]StoredCredential, error) {
+func (s *Credentials) Credentials(ctx context.Context) ([]credential.Stored, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT c.name, c.username, c.created_at,
 		(SELECT COUNT(*) FROM devices d WHERE d.credential = c.name)
 		FROM credentials c ORDER BY c.name`)
 	if err != nil {
 		return nil, fmt.Errorf("list credentials: %w", err)
 	}
-	var out []StoredCredential
+	var out []credential.Stored
 	for rows.Next() {
-		var c StoredCredential
+		var c credential.Stored
 		var created sql.NullInt64
 		if err := rows.Scan(&c.Name, &c.Username, &created, &c.Devices); err != nil {
 			rows.Close()
@@ -160,7 +158,7 @@ func (s *Store) Credentials(ctx context.Context) ([]StoredCredential, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	orgs, err := s.Organisations(ctx)
+	orgs, err := s.inv.Organisations(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +173,7 @@ func (s *Store) Credentials(ctx context.Context) ([]StoredCredential, error) {
 }
 
 // RemoveCredential deletes a credential no organisation or device uses.
-func (s *Store) RemoveCredential(ctx context.Context, name string) error {
+func (s *Credentials) RemoveCredential(ctx context.Context, name string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -187,21 +185,21 @@ func (s *Store) RemoveCredential(ctx context.Context, name string) error {
 		return fmt.Errorf("remove credential %s: %w", name, err)
 	}
 	if orgs+devices > 0 {
-		return fmt.Errorf("%w: credential %s is used by %d organisation(s) and %d device(s)", inventory.ErrInUse, name, orgs, devices)
+		return fmt.Errorf("%w: credential %s is used by %d organisation(s) and %d device(s)", errkind.InUse, name, orgs, devices)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("remove credential %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("credential %s: %w", name, inventory.ErrNotFound)
+		return fmt.Errorf("credential %s: %w", name, errkind.NotFound)
 	}
 	return sqltx.Commit(ctx, tx)
 }
 
 // SetOrganisationCredential makes an organisation's devices use a
 // credential by default ("" clears it). The credential must exist.
-func (s *Store) SetOrganisationCredential(ctx context.Context, code, name string) error {
+func (s *Credentials) SetOrganisationCredential(ctx context.Context, code, name string) error {
 	code = inventory.NormaliseOrgCode(code)
 	if name != "" {
 		if _, err := s.Credential(ctx, name); err != nil {
@@ -213,7 +211,7 @@ func (s *Store) SetOrganisationCredential(ctx context.Context, code, name string
 		return fmt.Errorf("organisation %s: %w", code, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("organisation %s: %w", code, inventory.ErrNotFound)
+		return fmt.Errorf("organisation %s: %w", code, errkind.NotFound)
 	}
 	return nil
 }

@@ -1,42 +1,27 @@
-// Package sqlite keeps the reports' daily history in the inventory's
-// database, with its own schema version (report_migrations).
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"fmt"
 	"time"
 
-	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
-
-// Store keeps daily snapshots.
-type Store struct {
+// History keeps the reports' daily snapshots, with its own schema version
+// (report_migrations). It implements report.HistoryStore.
+type History struct {
 	db  *sql.DB
 	now func() time.Time
 }
 
-// Open migrates the history tables in db and returns the store.
-func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error) {
-	if now == nil {
-		now = time.Now
-	}
-	if _, err := sqlmigrate.LoadAndApply(ctx, db, migrationFS, "migrations", "report_migrations", now().UTC().Format(time.RFC3339)); err != nil {
-		return nil, fmt.Errorf("report history: %w", err)
-	}
-	return &Store{db: db, now: now}, nil
-}
+var _ report.HistoryStore = (*History)(nil)
 
 // Record stores snapshots, each replacing any taken earlier the same day
 // for the same organisation, in one transaction.
-func (s *Store) Record(ctx context.Context, snaps []report.Snapshot) error {
+func (s *History) Record(ctx context.Context, snaps []report.Snapshot) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -65,7 +50,7 @@ func (s *Store) Record(ctx context.Context, snaps []report.Snapshot) error {
 }
 
 // Load returns every snapshot, by day then organisation.
-func (s *Store) Load(ctx context.Context) ([]report.Snapshot, error) {
+func (s *History) Load(ctx context.Context) ([]report.Snapshot, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT day, org, devices, on_target, supported FROM report_history ORDER BY day, org`)
 	if err != nil {
 		return nil, fmt.Errorf("load report history: %w", err)
@@ -111,10 +96,10 @@ func (s *Store) Load(ctx context.Context) ([]report.Snapshot, error) {
 	return out, arows.Err()
 }
 
-// ForgetAlertTx deletes an alert's figures from the history, inside the
-// caller's transaction on this store's database (the one that removes the
-// alert), and returns how many were deleted.
-func (s *Store) ForgetAlertTx(ctx context.Context, tx *sql.Tx, alert string) (int64, error) {
+// forgetAlert deletes an alert's figures from the history, inside the
+// transaction that removes the alert (Alerts.Remove), and returns how many
+// were deleted.
+func forgetAlert(ctx context.Context, tx *sql.Tx, alert string) (int64, error) {
 	res, err := tx.ExecContext(ctx, `DELETE FROM report_history_alerts WHERE alert = ?`, alert)
 	if err != nil {
 		return 0, fmt.Errorf("forget alert %s: %w", alert, err)

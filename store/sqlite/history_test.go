@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -11,19 +10,19 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/ringmaster-fleet/ringmaster/report"
-	"github.com/ringmaster-fleet/ringmaster/report/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 // TestHistoryKeepsTheDaysLatest records snapshots on two days, the second
 // twice, and reads back one per day and organisation, the later one.
 func TestHistoryKeepsTheDaysLatest(t *testing.T) {
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "h.db"))
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	s, err := sqlite.Open(ctx, db, nil)
+	s, err := db.History(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,15 +54,8 @@ func TestHistoryKeepsTheDaysLatest(t *testing.T) {
 	}
 
 	// Removing an alert forgets its figures, with the removal.
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := s.ForgetAlertTx(ctx, tx, "HSA-1"); err != nil || n != 2 {
+	if n, err := sqlite.ForgetAlert(ctx, db, "HSA-1"); err != nil || n != 2 {
 		t.Fatalf("forget HSA-1: %d rows, %v", n, err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
 	}
 	if got, err = s.Load(ctx); err != nil {
 		t.Fatal(err)

@@ -8,33 +8,33 @@ import (
 	"testing"
 	"time"
 
-	invsqlite "github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/orchestrator/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
-func open(t *testing.T) (*sqlite.Store, *clock, *sql.DB) {
+func openCampaigns(t *testing.T) (*sqlite.Campaigns, *clock, *sql.DB) {
 	t.Helper()
 	c := &clock{t: time.Date(2027, 1, 12, 20, 0, 0, 0, time.UTC)}
-	inv, err := invsqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), invsqlite.Options{Now: c.now})
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { inv.Close() })
-	s, err := sqlite.Open(context.Background(), inv.DB(), c.now)
+	t.Cleanup(func() { db.Close() })
+	s, err := db.Campaigns(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, c, inv.DB()
+	return s, c, db.SQL()
 }
 
 func TestCampaignLifecycle(t *testing.T) {
 	ctx := context.Background()
-	s, c, _ := open(t)
+	s, c, _ := openCampaigns(t)
 	members := []orchestrator.Member{
 		{Hostname: "a.rxx.nhs.uk", Org: "RXX", Site: "s1", Wave: 0, Order: 0},
 		{Hostname: "b.rxx.nhs.uk", Org: "RXX", Site: "s1", Wave: 0, Order: 1},
@@ -44,8 +44,8 @@ func TestCampaignLifecycle(t *testing.T) {
 	if err := s.Create(ctx, camp, []string{"pilot", "rest"}, members); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create(ctx, camp, []string{"pilot"}, nil); !errors.Is(err, orchestrator.ErrExists) {
-		t.Fatalf("second create: %v, want ErrExists", err)
+	if err := s.Create(ctx, camp, []string{"pilot"}, nil); !errors.Is(err, errkind.Exists) {
+		t.Fatalf("second create: %v, want errkind.Exists", err)
 	}
 	if _, err := s.ChangeStatus(ctx, "c1", orchestrator.ActionPause); !errors.Is(err, orchestrator.ErrState) {
 		t.Fatalf("pause a draft: %v, want ErrState", err)
@@ -161,14 +161,14 @@ func TestCampaignLifecycle(t *testing.T) {
 			t.Errorf("transition %d = %+v, want %s", i, x, want[i])
 		}
 	}
-	if err := s.Approve(ctx, "c1", "nope"); !errors.Is(err, orchestrator.ErrNotFound) {
+	if err := s.Approve(ctx, "c1", "nope"); !errors.Is(err, errkind.NotFound) {
 		t.Errorf("approve a missing wave: %v", err)
 	}
 }
 
 // mustDue is Store.Due, failing the test on an error: a failing call must
 // not read as "nothing is due".
-func mustDue(t *testing.T, s *sqlite.Store, now, wall time.Time) []string {
+func mustDue(t *testing.T, s *sqlite.Campaigns, now, wall time.Time) []string {
 	t.Helper()
 	due, err := s.Due(context.Background(), now, wall)
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 // benchDevices is the estate size for the import benchmarks; the scale run
@@ -43,7 +43,7 @@ func writeEstate(b *testing.B, n int) string {
 	return path
 }
 
-func importFile(b *testing.B, s *sqlite.Store, path string) inventory.ImportResult {
+func importFile(b *testing.B, s *sqlite.Inventory, path string) inventory.ImportResult {
 	b.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -54,7 +54,7 @@ func importFile(b *testing.B, s *sqlite.Store, path string) inventory.ImportResu
 	if err != nil {
 		b.Fatal(err)
 	}
-	res, err := s.Import(context.Background(), src, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}})
+	res, err := s.Import(context.Background(), src, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func BenchmarkImportEmpty(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if res := importFile(b, s, path); res.New != n {
+		if res := importFile(b, s.Inventory(), path); res.New != n {
 			b.Fatalf("imported %d new, want %d", res.New, n)
 		}
 		b.StopTimer()
@@ -93,10 +93,10 @@ func BenchmarkReimport(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	importFile(b, s, path)
+	importFile(b, s.Inventory(), path)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if res := importFile(b, s, path); res.Unchanged != n {
+		if res := importFile(b, s.Inventory(), path); res.Unchanged != n {
 			b.Fatalf("unchanged %d, want %d", res.Unchanged, n)
 		}
 	}
@@ -112,8 +112,8 @@ func BenchmarkListOrg(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	importFile(b, s, path)
-	orgs, err := s.Organisations(context.Background())
+	importFile(b, s.Inventory(), path)
+	orgs, err := s.Inventory().Organisations(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func BenchmarkListOrg(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		count := 0
-		for _, err := range s.Devices(context.Background(), sel) {
+		for _, err := range s.Inventory().Devices(context.Background(), sel) {
 			if err != nil {
 				b.Fatal(err)
 			}

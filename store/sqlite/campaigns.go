@@ -1,59 +1,35 @@
-// Package sqlite stores campaigns, their waves, their devices' states and
-// every transition in the same SQLite database as the inventory, with its
-// own schema version (orchestrator_migrations). Every change of state is
-// guarded by the state it expects, as orchestrator's state machine allows,
-// so a stale or duplicate worker, or two controllers, cannot move a device
-// twice. Store implements orchestrator.Store (the scheduler's contract) and
-// campaigns.Store (the application's).
 package sqlite
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strings"
 	"time"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-
-	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
-	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
 
-//go:embed migrations/*.sql
-var migrationFS embed.FS
-
-// Store is the campaign store. It implements orchestrator.Store (what the
-// scheduler consumes) and what the campaigns application needs besides;
-// its errors wrap orchestrator.ErrNotFound, orchestrator.ErrExists, orchestrator.ErrState and
-// orchestrator.ErrStale.
-type Store struct {
+// Campaigns stores campaigns, their waves, their devices' states and every
+// transition, with its own schema version (orchestrator_migrations).
+// Every change of state is guarded by the state it expects, as
+// orchestrator's state machine allows, so a stale or duplicate worker, or
+// two controllers, cannot move a device twice. It implements
+// orchestrator.Store (what the scheduler consumes) and what the campaigns
+// application and reports read besides; its errors wrap errkind.NotFound,
+// errkind.Exists, orchestrator.ErrState and orchestrator.ErrStale.
+type Campaigns struct {
 	db  *sql.DB
 	now func() time.Time
 }
 
-var _ orchestrator.Store = (*Store)(nil)
-
-// Open migrates the campaign tables in db (shared with the inventory) and
-// returns the store. now is the clock (default time.Now).
-func Open(ctx context.Context, db *sql.DB, now func() time.Time) (*Store, error) {
-	if now == nil {
-		now = time.Now
-	}
-	if _, err := sqlmigrate.LoadAndApply(ctx, db, migrationFS, "migrations", "orchestrator_migrations", now().UTC().Format(time.RFC3339)); err != nil {
-		return nil, fmt.Errorf("campaign store: %w", err)
-	}
-	return &Store{db: db, now: now}, nil
-}
+var _ orchestrator.Store = (*Campaigns)(nil)
 
 // Now is the time by the store's clock.
-func (s *Store) Now() time.Time { return s.now() }
+func (s *Campaigns) Now() time.Time { return s.now() }
 
 // newRunID names a device's run: short (it goes into scheduled task names
 // on the device) and unique per campaign, device and start.
@@ -63,29 +39,15 @@ func newRunID(campaign, host string, at time.Time) string {
 	return fmt.Sprintf("c%015x", h.Sum64()>>4)
 }
 
-func micros(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
-}
-
-func fromMicros(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return time.UnixMicro(v.Int64).UTC()
-}
-
 // Create stores a campaign, its waves and its members in one transaction.
-func (s *Store) Create(ctx context.Context, c orchestrator.Campaign, waves []string, members []orchestrator.Member) error {
+func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves []string, members []orchestrator.Member) error {
 	now := s.now()
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return withTx(ctx, s.db, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO campaigns (name, spec_file, spec, playbook_file, playbook, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, micros(now), micros(now))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, nullMicros(now), nullMicros(now))
 		if err != nil {
-			if isUnique(err) {
-				return fmt.Errorf("campaign %s: %w", c.Name, orchestrator.ErrExists)
+			if constraint(err) == errkind.Exists {
+				return fmt.Errorf("campaign %s: %w", c.Name, errkind.Exists)
 			}
 			return fmt.Errorf("create campaign %s: %w", c.Name, err)
 		}
@@ -102,30 +64,12 @@ func (s *Store) Create(ctx context.Context, c orchestrator.Campaign, waves []str
 		}
 		defer stmt.Close()
 		for _, m := range members {
-			if _, err := stmt.ExecContext(ctx, c.Name, m.Hostname, m.Org, m.Site, m.Wave, m.Order, orchestrator.DevicePending, micros(now)); err != nil {
+			if _, err := stmt.ExecContext(ctx, c.Name, m.Hostname, m.Org, m.Site, m.Wave, m.Order, orchestrator.DevicePending, nullMicros(now)); err != nil {
 				return fmt.Errorf("create campaign %s device %s: %w", c.Name, m.Hostname, err)
 			}
 		}
 		return nil
 	})
-}
-
-// isUnique reports a violated UNIQUE or PRIMARY KEY constraint, by code.
-func isUnique(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE)
-}
-
-func (s *Store) tx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return sqltx.Commit(ctx, tx)
 }
 
 const campaignCols = `name, spec_file, spec, playbook_file, playbook, status, wake_at, seq, created_at, updated_at`
@@ -139,16 +83,16 @@ func scanCampaign(row interface{ Scan(...any) error }) (orchestrator.Campaign, e
 }
 
 // Campaign returns one campaign.
-func (s *Store) Campaign(ctx context.Context, name string) (orchestrator.Campaign, error) {
+func (s *Campaigns) Campaign(ctx context.Context, name string) (orchestrator.Campaign, error) {
 	c, err := scanCampaign(s.db.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("campaign %s: %w", name, orchestrator.ErrNotFound)
+		return c, fmt.Errorf("campaign %s: %w", name, errkind.NotFound)
 	}
 	return c, err
 }
 
 // Campaigns lists the campaigns, oldest first.
-func (s *Store) Campaigns(ctx context.Context) ([]orchestrator.Campaign, error) {
+func (s *Campaigns) Campaigns(ctx context.Context) ([]orchestrator.Campaign, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns ORDER BY created_at, name`)
 	if err != nil {
 		return nil, err
@@ -169,7 +113,7 @@ func (s *Store) Campaigns(ctx context.Context) ([]orchestrator.Campaign, error) 
 // a campaign as the status machine allows (orchestrator.StatusChanges),
 // marks it for the controller, and returns its new status. A status the
 // action does not start from is an error wrapping orchestrator.ErrState.
-func (s *Store) ChangeStatus(ctx context.Context, name string, a orchestrator.Action) (orchestrator.Status, error) {
+func (s *Campaigns) ChangeStatus(ctx context.Context, name string, a orchestrator.Action) (orchestrator.Status, error) {
 	change, ok := orchestrator.ChangeFor(a)
 	if !ok {
 		return "", fmt.Errorf("campaign %s: unknown action %q: %w", name, a, orchestrator.ErrState)
@@ -182,7 +126,7 @@ func (s *Store) ChangeStatus(ctx context.Context, name string, a orchestrator.Ac
 		return "", fmt.Errorf("campaign %s is %s: %w", name, c.Status, orchestrator.ErrState)
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE campaigns SET status = ?, dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ? AND status = ?`,
-		change.To, micros(s.now()), name, c.Status)
+		change.To, nullMicros(s.now()), name, c.Status)
 	if err != nil {
 		return "", fmt.Errorf("campaign %s: %s: %w", name, a, err)
 	}
@@ -193,7 +137,7 @@ func (s *Store) ChangeStatus(ctx context.Context, name string, a orchestrator.Ac
 }
 
 // Approve gives a wave its manual approval.
-func (s *Store) Approve(ctx context.Context, name, wave string) error {
+func (s *Campaigns) Approve(ctx context.Context, name, wave string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE campaign_waves SET approved = 1 WHERE campaign = ? AND name = ?`, name, wave)
 	if err != nil {
 		return err
@@ -202,22 +146,18 @@ func (s *Store) Approve(ctx context.Context, name, wave string) error {
 		if _, err := s.Campaign(ctx, name); err != nil {
 			return err
 		}
-		return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, orchestrator.ErrNotFound)
+		return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, errkind.NotFound)
 	}
 	return s.markDirty(ctx, s.db, name)
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
-func (s *Store) markDirty(ctx context.Context, db execer, name string) error {
-	_, err := db.ExecContext(ctx, `UPDATE campaigns SET dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ?`, micros(s.now()), name)
+func (s *Campaigns) markDirty(ctx context.Context, db execer, name string) error {
+	_, err := db.ExecContext(ctx, `UPDATE campaigns SET dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ?`, nullMicros(s.now()), name)
 	return err
 }
 
 // Waves returns a campaign's waves' names and states, in order.
-func (s *Store) Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error) {
+func (s *Campaigns) Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, status, started_at, completed_at, approved, reason
 		FROM campaign_waves WHERE campaign = ? ORDER BY idx`, name)
 	if err != nil {
@@ -241,7 +181,7 @@ func (s *Store) Waves(ctx context.Context, name string) ([]string, []orchestrato
 
 // StateCounts counts a campaign's devices per wave and state, in the
 // database (a campaign may hold a million devices).
-func (s *Store) StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error) {
+func (s *Campaigns) StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT wave, state, count(*) FROM campaign_devices WHERE campaign = ? GROUP BY wave, state ORDER BY wave, state`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: count states: %w", name, err)
@@ -259,7 +199,7 @@ func (s *Store) StateCounts(ctx context.Context, name string) ([]orchestrator.St
 }
 
 // Members returns a campaign's devices in dispatch order.
-func (s *Store) Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
+func (s *Campaigns) Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 		generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? ORDER BY ord`, name)
 	if err != nil {
@@ -268,7 +208,7 @@ func (s *Store) Members(ctx context.Context, name string) ([]orchestrator.Device
 	defer rows.Close()
 	var out []orchestrator.DeviceRecord
 	for rows.Next() {
-		d, err := scanDevice(rows)
+		d, err := scanMember(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -277,7 +217,7 @@ func (s *Store) Members(ctx context.Context, name string) ([]orchestrator.Device
 	return out, rows.Err()
 }
 
-func scanDevice(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord, error) {
+func scanMember(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord, error) {
 	var d orchestrator.DeviceRecord
 	var next, lease, changed sql.NullInt64
 	var cp sql.NullString
@@ -291,11 +231,11 @@ func scanDevice(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord,
 }
 
 // Device returns one member of a campaign.
-func (s *Store) Device(ctx context.Context, name, hostname string) (orchestrator.DeviceRecord, error) {
-	d, err := scanDevice(s.db.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
+func (s *Campaigns) Device(ctx context.Context, name, hostname string) (orchestrator.DeviceRecord, error) {
+	d, err := scanMember(s.db.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 		generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, hostname))
 	if errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, orchestrator.ErrNotFound)
+		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, errkind.NotFound)
 	}
 	return d, err
 }
@@ -304,7 +244,7 @@ func (s *Store) Device(ctx context.Context, name, hostname string) (orchestrator
 // those changed since it last did, whose wake-up time has come, or with a
 // device whose worker went silent (its lease expired before wall, the
 // wall-clock time).
-func (s *Store) Due(ctx context.Context, now, wall time.Time) ([]string, error) {
+func (s *Campaigns) Due(ctx context.Context, now, wall time.Time) ([]string, error) {
 	var live []orchestrator.Status
 	for _, st := range orchestrator.Statuses {
 		if st.Live() {
@@ -314,7 +254,7 @@ func (s *Store) Due(ctx context.Context, now, wall time.Time) ([]string, error) 
 	rows, err := s.db.QueryContext(ctx, `SELECT name FROM campaigns c WHERE status IN (`+marks(len(live))+`)
 		AND (dirty = 1 OR (wake_at IS NOT NULL AND wake_at <= ?) OR EXISTS (SELECT 1 FROM campaign_devices d
 			WHERE d.campaign = c.name AND d.state = ? AND d.lease_until < ?)) ORDER BY created_at`,
-		append(anys(live), micros(now), orchestrator.DeviceRunning, micros(wall))...)
+		append(anys(live), nullMicros(now), orchestrator.DeviceRunning, nullMicros(wall))...)
 	if err != nil {
 		return nil, err
 	}
@@ -336,13 +276,13 @@ func (s *Store) Due(ctx context.Context, now, wall time.Time) ([]string, error) 
 // If anything changed since seq, the campaign stays marked for another
 // decision. enqueue runs in the same transaction with the dispatches that
 // took, to insert their jobs: both commit or neither.
-func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrator.Plan, now time.Time, cause string,
+func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchestrator.Plan, now time.Time, cause string,
 	enqueue orchestrator.Enqueue) ([]orchestrator.Dispatch, error) {
 	var out []orchestrator.Dispatch
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		for _, c := range p.WaveChanges {
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_waves SET status = ?, started_at = ?, completed_at = ?, approved = ?, reason = ?
-				WHERE campaign = ? AND idx = ?`, c.State.Status, micros(c.State.Started), micros(c.State.Completed), c.State.Approved,
+				WHERE campaign = ? AND idx = ?`, c.State.Status, nullMicros(c.State.Started), nullMicros(c.State.Completed), c.State.Approved,
 				c.State.Reason, name, c.Wave); err != nil {
 				return fmt.Errorf("campaign %s wave %d: %w", name, c.Wave, err)
 			}
@@ -366,7 +306,7 @@ func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrato
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET wake_at = ?, dirty = CASE WHEN seq = ? THEN 0 ELSE 1 END, updated_at = ?,
 			status = `+status+` WHERE name = ?`,
-			append(append([]any{micros(p.WakeAt), seq, micros(now)}, args...), name)...); err != nil {
+			append(append([]any{nullMicros(p.WakeAt), seq, nullMicros(now)}, args...), name)...); err != nil {
 			return fmt.Errorf("campaign %s: apply: %w", name, err)
 		}
 		if len(out) > 0 && enqueue != nil {
@@ -384,7 +324,7 @@ func (s *Store) Apply(ctx context.Context, name string, seq int64, p orchestrato
 // allows it from its current state, records the transition, and starts a
 // new generation when the event does. It reports false, changing nothing,
 // when the device is in a state e does not move from.
-func (s *Store) move(ctx context.Context, tx *sql.Tx, name, host string, now time.Time, cause string,
+func (s *Campaigns) move(ctx context.Context, tx *sql.Tx, name, host string, now time.Time, cause string,
 	e orchestrator.DeviceEvent, to orchestrator.DeviceState) (orchestrator.Dispatch, bool, error) {
 	rule, ok := orchestrator.MoveFor(e)
 	if !ok || !slices.Contains(rule.To, to) {
@@ -394,7 +334,7 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, name, host string, now tim
 	var gen int
 	err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &gen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
+		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 	}
 	if err != nil {
 		return orchestrator.Dispatch{}, false, err
@@ -406,7 +346,7 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, name, host string, now tim
 		gen++
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', generation = ?, changed_at = ?, lease_until = NULL
-		WHERE campaign = ? AND hostname = ?`, to, gen, micros(now), name, host); err != nil {
+		WHERE campaign = ? AND hostname = ?`, to, gen, nullMicros(now), name, host); err != nil {
 		return orchestrator.Dispatch{}, false, err
 	}
 	if err := s.transition(ctx, tx, name, host, cur, to, "", cause, now); err != nil {
@@ -415,9 +355,9 @@ func (s *Store) move(ctx context.Context, tx *sql.Tx, name, host string, now tim
 	return orchestrator.Dispatch{Campaign: name, Hostname: host, Generation: gen}, true, nil
 }
 
-func (s *Store) transition(ctx context.Context, tx *sql.Tx, name, host string, from, to orchestrator.DeviceState, reason orchestrator.Reason, cause string, at time.Time) error {
+func (s *Campaigns) transition(ctx context.Context, tx *sql.Tx, name, host string, from, to orchestrator.DeviceState, reason orchestrator.Reason, cause string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, name, host, from, to, reason, cause, micros(at))
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, name, host, from, to, reason, cause, nullMicros(at))
 	return err
 }
 
@@ -427,14 +367,14 @@ func (s *Store) transition(ctx context.Context, tx *sql.Tx, name, host string, f
 // current dispatch, and orchestrator.ErrState when another worker holds it. Leases are
 // wall-clock time (wall is now on the wall), whatever the store's clock:
 // they measure whether a worker process is alive.
-func (s *Store) Begin(ctx context.Context, name, host string, gen int, wall time.Time, lease time.Duration) (orchestrator.Run, error) {
+func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall time.Time, lease time.Duration) (orchestrator.Run, error) {
 	now := s.now()
 	var run orchestrator.Run
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		d, err := scanDevice(tx.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
+	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
+		d, err := scanMember(tx.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
 			generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host))
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
+			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
 		if err != nil {
 			return err
@@ -459,7 +399,7 @@ func (s *Store) Begin(ctx context.Context, name, host string, gen int, wall time
 		}
 		run.Attempt, run.Checkpoint = d.Attempts+1, d.Checkpoint
 		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, attempts = attempts + 1, lease_until = ?, changed_at = ?, run_id = ?
-			WHERE campaign = ? AND hostname = ?`, orchestrator.DeviceRunning, micros(wall.Add(lease)), micros(now), run.RunID, name, host); err != nil {
+			WHERE campaign = ? AND hostname = ?`, orchestrator.DeviceRunning, nullMicros(wall.Add(lease)), nullMicros(now), run.RunID, name, host); err != nil {
 			return err
 		}
 		return s.transition(ctx, tx, name, host, d.State, orchestrator.DeviceRunning, "", cause, now)
@@ -469,12 +409,12 @@ func (s *Store) Begin(ctx context.Context, name, host string, gen int, wall time
 
 // Heartbeat extends a running device's lease to until (wall-clock time) and
 // records its current step and checkpoint (nil keeps the stored one).
-func (s *Store) Heartbeat(ctx context.Context, name, host string, gen int, until time.Time, step string, checkpoint []byte) error {
+func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, until time.Time, step string, checkpoint []byte) error {
 	q := `UPDATE campaign_devices SET lease_until = ?, step = ? WHERE campaign = ? AND hostname = ? AND generation = ? AND state = ?`
-	args := []any{micros(until), step, name, host, gen, orchestrator.DeviceRunning}
+	args := []any{nullMicros(until), step, name, host, gen, orchestrator.DeviceRunning}
 	if checkpoint != nil {
 		q = `UPDATE campaign_devices SET lease_until = ?, step = ?, checkpoint = ? WHERE campaign = ? AND hostname = ? AND generation = ? AND state = ?`
-		args = []any{micros(until), step, string(checkpoint), name, host, gen, orchestrator.DeviceRunning}
+		args = []any{nullMicros(until), step, string(checkpoint), name, host, gen, orchestrator.DeviceRunning}
 	}
 	res, err := s.db.ExecContext(ctx, q, args...)
 	if err != nil {
@@ -489,9 +429,9 @@ func (s *Store) Heartbeat(ctx context.Context, name, host string, gen int, until
 // Finish records how a device's run ended: a final state, or deferred with
 // the time of its next attempt. The checkpoint is kept for a deferred
 // device (it resumes there) and cleared otherwise.
-func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orchestrator.DeviceState, reason orchestrator.Reason, message string, next time.Time) error {
+func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to orchestrator.DeviceState, reason orchestrator.Reason, message string, next time.Time) error {
 	now := s.now()
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return withTx(ctx, s.db, func(tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
 		var curGen int
 		if err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen); err != nil {
@@ -506,7 +446,7 @@ func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orche
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = ?, message = ?, next_attempt_at = ?, lease_until = NULL,
 			step = '', changed_at = ?, checkpoint = `+checkpoint+` WHERE campaign = ? AND hostname = ?`,
-			to, reason, message, micros(next), micros(now), name, host); err != nil {
+			to, reason, message, nullMicros(next), nullMicros(now), name, host); err != nil {
 			return err
 		}
 		if err := s.transition(ctx, tx, name, host, cur, to, reason, "worker", now); err != nil {
@@ -519,12 +459,12 @@ func (s *Store) Finish(ctx context.Context, name, host string, gen int, to orche
 // Orphans moves running devices whose worker went silent (lease expired by
 // wall, the wall-clock time) back to queued under a new generation, keeping
 // their checkpoint, and enqueues their jobs in the same transaction.
-func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueue orchestrator.Enqueue) ([]orchestrator.Dispatch, error) {
+func (s *Campaigns) Orphans(ctx context.Context, name string, wall time.Time, enqueue orchestrator.Enqueue) ([]orchestrator.Dispatch, error) {
 	now := s.now()
 	var out []orchestrator.Dispatch
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT hostname FROM campaign_devices WHERE campaign = ? AND state = ? AND lease_until < ?`,
-			name, orchestrator.DeviceRunning, micros(wall))
+			name, orchestrator.DeviceRunning, nullMicros(wall))
 		if err != nil {
 			return err
 		}
@@ -561,15 +501,15 @@ func (s *Store) Orphans(ctx context.Context, name string, wall time.Time, enqueu
 // taken by a worker that died before it began (River still holds that job
 // as running and would never hand it out again). It reports false when the
 // device has moved on (another generation or state): then nothing changes.
-func (s *Store) Redispatch(ctx context.Context, name, host string, gen int, cause string, enqueue orchestrator.Enqueue) (bool, error) {
+func (s *Campaigns) Redispatch(ctx context.Context, name, host string, gen int, cause string, enqueue orchestrator.Enqueue) (bool, error) {
 	now := s.now()
 	var moved bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
 		var curGen int
 		err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("campaign %s device %s: %w", name, host, orchestrator.ErrNotFound)
+			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
 		if err != nil {
 			return err
@@ -596,12 +536,12 @@ func (s *Store) Redispatch(ctx context.Context, name, host string, gen int, caus
 // wave it belongs to becomes active again so that the controller
 // dispatches it, and a done campaign runs again. It returns how many
 // devices it reopened.
-func (s *Store) Retry(ctx context.Context, name string, reason orchestrator.Reason) (int, error) {
+func (s *Campaigns) Retry(ctx context.Context, name string, reason orchestrator.Reason) (int, error) {
 	retry, _ := orchestrator.MoveFor(orchestrator.EventRetry)
 	reopen, _ := orchestrator.ChangeFor(orchestrator.ActionRetry)
 	now := s.now()
 	n := 0
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		q := `SELECT hostname, state, wave FROM campaign_devices WHERE campaign = ? AND state IN (` + marks(len(retry.From)) + `)`
 		args := append([]any{name}, anys(retry.From)...)
 		if reason != "" {
@@ -633,7 +573,7 @@ func (s *Store) Retry(ctx context.Context, name string, reason orchestrator.Reas
 		to := retry.To[0]
 		for _, m := range list {
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', message = '', checkpoint = NULL, run_id = '', changed_at = ?
-				WHERE campaign = ? AND hostname = ?`, to, micros(now), name, m.host); err != nil {
+				WHERE campaign = ? AND hostname = ?`, to, nullMicros(now), name, m.host); err != nil {
 				return fmt.Errorf("campaign %s device %s: retry: %w", name, m.host, err)
 			}
 			if err := s.transition(ctx, tx, name, m.host, m.state, to, "", "retry command", now); err != nil {
@@ -657,21 +597,9 @@ func (s *Store) Retry(ctx context.Context, name string, reason orchestrator.Reas
 	return n, err
 }
 
-// marks returns n comma-separated placeholders.
-func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
-
-// anys turns values into query arguments.
-func anys[T any](vs []T) []any {
-	out := make([]any, len(vs))
-	for i, v := range vs {
-		out[i] = v
-	}
-	return out
-}
-
 // Transitions returns a device's recorded transitions, oldest first (all
 // devices' when hostname is "").
-func (s *Store) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
+func (s *Campaigns) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
 	q := `SELECT hostname, from_state, to_state, reason, cause, at FROM campaign_transitions WHERE campaign = ?`
 	args := []any{name}
 	if hostname != "" {

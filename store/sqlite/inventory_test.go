@@ -13,17 +13,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 var testNow = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
 
-func openStore(t *testing.T, path string) *sqlite.Store {
+// testStore is a database and its inventory, as the inventory's tests
+// use them.
+type testStore struct {
+	*sqlite.DB
+	*sqlite.Inventory
+}
+
+func openStore(t *testing.T, path string) testStore {
 	t.Helper()
 	if path == "" {
 		path = filepath.Join(t.TempDir(), "ringmaster.db")
@@ -33,10 +41,10 @@ func openStore(t *testing.T, path string) *sqlite.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return testStore{s, s.Inventory()}
 }
 
-func addOrg(t *testing.T, s *sqlite.Store, code string) {
+func addOrg(t *testing.T, s testStore, code string) {
 	t.Helper()
 	if err := s.CreateOrganisation(context.Background(), &inventory.Organisation{Code: code, Name: code + " Trust", TimeZone: "Europe/London"}); err != nil {
 		t.Fatal(err)
@@ -44,7 +52,7 @@ func addOrg(t *testing.T, s *sqlite.Store, code string) {
 }
 
 // importPath imports a file, picking the format from its name.
-func importPath(t *testing.T, s *sqlite.Store, path string, opts sqlite.ImportOptions) (inventory.ImportResult, error) {
+func importPath(t *testing.T, s testStore, path string, opts inventory.ImportOptions) (inventory.ImportResult, error) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -62,7 +70,7 @@ func importPath(t *testing.T, s *sqlite.Store, path string, opts sqlite.ImportOp
 	return s.Import(context.Background(), r, opts)
 }
 
-func importText(t *testing.T, s *sqlite.Store, name, text string, opts sqlite.ImportOptions) (inventory.ImportResult, error) {
+func importText(t *testing.T, s testStore, name, text string, opts inventory.ImportOptions) (inventory.ImportResult, error) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -208,18 +216,18 @@ func TestImportRejectsBadFiles(t *testing.T) {
 				s := openStore(t, path)
 				addOrg(t, s, "RXX")
 				if seeded {
-					if _, err := importText(t, s, "seed.csv", "hostname,org,site\npc1.rxx.nhs.uk,RXX,Leeds\npc9.rxx.nhs.uk,RXX,York\n", sqlite.ImportOptions{}); err != nil {
+					if _, err := importText(t, s, "seed.csv", "hostname,org,site\npc1.rxx.nhs.uk,RXX,Leeds\npc9.rxx.nhs.uk,RXX,York\n", inventory.ImportOptions{}); err != nil {
 						t.Fatal(err)
 					}
 				}
 				before := dump(t, path)
 				for _, dry := range []bool{true, false} {
-					_, err := importPath(t, s, file, sqlite.ImportOptions{DryRun: dry})
+					_, err := importPath(t, s, file, inventory.ImportOptions{DryRun: dry})
 					if err == nil {
 						t.Fatalf("import succeeded (dry run %v)", dry)
 					}
-					if !errors.Is(err, inventory.ErrInvalid) {
-						t.Errorf("error does not wrap ErrInvalid: %v", err)
+					if !errors.Is(err, errkind.Invalid) {
+						t.Errorf("error does not wrap errkind.Invalid: %v", err)
 					}
 					if !seeded && !dry {
 						golden(t, file+".golden", err.Error()+"\n")
@@ -242,7 +250,7 @@ func TestImportGoodFiles(t *testing.T) {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			s := openStore(t, "")
 			addOrg(t, s, "RXX")
-			if _, err := importPath(t, s, file, sqlite.ImportOptions{}); err != nil {
+			if _, err := importPath(t, s, file, inventory.ImportOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			var b strings.Builder
@@ -267,12 +275,12 @@ func TestImportUpsert(t *testing.T) {
 	first := "hostname,org,site,labels,address,os_build,disk_free_gb,last_seen\n" +
 		"pc1.rxx.nhs.uk,RXX,Leeds,ring=pilot,10.0.0.1,10.0.17763,40,2026-11-01T09:00:00Z\n" +
 		"pc2.rxx.nhs.uk,RXX,York,,,10.0.19045,30,2026-11-01T09:00:00Z\n"
-	res, err := importText(t, s, "a.csv", first, sqlite.ImportOptions{})
+	res, err := importText(t, s, "a.csv", first, inventory.ImportOptions{})
 	if err != nil || res.New != 2 {
 		t.Fatalf("first import: %+v, %v", res, err)
 	}
 	// Same file again: nothing changes.
-	res, err = importText(t, s, "a.csv", first, sqlite.ImportOptions{})
+	res, err = importText(t, s, "a.csv", first, inventory.ImportOptions{})
 	if err != nil || res.Unchanged != 2 || res.New+res.Updated != 0 {
 		t.Fatalf("re-import: %+v, %v", res, err)
 	}
@@ -283,7 +291,7 @@ func TestImportUpsert(t *testing.T) {
 		"PC1.RXX.NHS.UK,RYY,Leeds,,10.0.19045,12.5,2026-11-02T09:00:00Z\n" +
 		"pc2.rxx.nhs.uk,RXX,York,,10.0.17763,,2026-10-01T09:00:00Z\n" +
 		"pc3.rxx.nhs.uk,RXX,York,,,,\n"
-	res, err = importText(t, s, "b.csv", second, sqlite.ImportOptions{})
+	res, err = importText(t, s, "b.csv", second, inventory.ImportOptions{})
 	if err != nil || res.New != 1 || res.Updated != 1 || res.Unchanged != 1 {
 		t.Fatalf("second import: %+v, %v", res, err)
 	}
@@ -307,8 +315,8 @@ func TestImportUpsert(t *testing.T) {
 	if d2.Facts.OSBuild.String() != "10.0.19045" {
 		t.Errorf("an older observation replaced a newer one: build %s", d2.Facts.OSBuild)
 	}
-	if _, err := s.Device(ctx, "pc404.rxx.nhs.uk"); !errors.Is(err, inventory.ErrNotFound) {
-		t.Errorf("missing device: err = %v, want ErrNotFound", err)
+	if _, err := s.Device(ctx, "pc404.rxx.nhs.uk"); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("missing device: err = %v, want errkind.NotFound", err)
 	}
 }
 
@@ -316,7 +324,7 @@ func TestImportCreateOrgs(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, "")
 	text := "hostname,org,org_name,org_timezone\npc1.rab.nhs.uk,RAB,Example Trust,Europe/London\npc2.rac.nhs.uk,rac,,\n"
-	res, err := importText(t, s, "o.csv", text, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}})
+	res, err := importText(t, s, "o.csv", text, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,11 +339,11 @@ func TestImportCreateOrgs(t *testing.T) {
 	if err != nil || o.Name != "RAC" || o.TimeZone != "UTC" {
 		t.Fatalf("RAC = %+v, %v", o, err)
 	}
-	_, err = importText(t, s, "tz.csv", "hostname,org,org_timezone\npc1.rzz.nhs.uk,RZZ,Mars/Olympus\n", sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true}})
+	_, err = importText(t, s, "tz.csv", "hostname,org,org_timezone\npc1.rzz.nhs.uk,RZZ,Mars/Olympus\n", inventory.ImportOptions{CreateOrgs: true})
 	if err == nil || !strings.Contains(err.Error(), `tz.csv:2: column "org_timezone": "Mars/Olympus" is not an IANA time zone`) {
 		t.Fatalf("bad zone: %v", err)
 	}
-	if _, err := s.Organisation(ctx, "RZZ"); !errors.Is(err, inventory.ErrNotFound) {
+	if _, err := s.Organisation(ctx, "RZZ"); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("a rejected import created an organisation: %v", err)
 	}
 }
@@ -346,9 +354,9 @@ func TestDryRunWritesNothing(t *testing.T) {
 	addOrg(t, s, "RXX")
 	before := dump(t, path)
 	var changes []string
-	res, err := importText(t, s, "d.csv", "hostname,org\npc1.rxx.nhs.uk,RXX\npc2.rxx.nhs.uk,RXX\n", sqlite.ImportOptions{
-		DryRun:        true,
-		ImportOptions: inventory.ImportOptions{OnChange: func(k inventory.ChangeKind, d *inventory.Device) { changes = append(changes, string(k)+" "+d.Hostname) }},
+	res, err := importText(t, s, "d.csv", "hostname,org\npc1.rxx.nhs.uk,RXX\npc2.rxx.nhs.uk,RXX\n", inventory.ImportOptions{
+		DryRun:   true,
+		OnChange: func(k inventory.ChangeKind, d *inventory.Device) { changes = append(changes, string(k)+" "+d.Hostname) },
 	})
 	if err != nil || res.New != 2 {
 		t.Fatalf("dry run: %+v, %v", res, err)
@@ -376,7 +384,7 @@ func TestImportCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}})
+	_, err = s.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -394,10 +402,10 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := openStore(t, "")
-	if _, err := importText(t, src, "estate.csv", buf.String(), sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+	if _, err := importText(t, src, "estate.csv", buf.String(), inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}); err != nil {
 		t.Fatal(err)
 	}
-	export := func(s *sqlite.Store, kind format.Kind) string {
+	export := func(s testStore, kind format.Kind) string {
 		var b strings.Builder
 		w, err := format.NewWriter(kind, &b)
 		if err != nil {
@@ -420,7 +428,7 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Run(string(kind), func(t *testing.T) {
 			first := export(src, kind)
 			dst := openStore(t, "")
-			res, err := importText(t, dst, "export."+string(kind), first, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}})
+			res, err := importText(t, dst, "export."+string(kind), first, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -445,7 +453,7 @@ func TestSelectorPushdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openStore(t, "")
-	if _, err := importText(t, s, "estate.csv", buf.String(), sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+	if _, err := importText(t, s, "estate.csv", buf.String(), inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}); err != nil {
 		t.Fatal(err)
 	}
 	var all []*inventory.Device
@@ -507,16 +515,16 @@ func TestRemove(t *testing.T) {
 	s := openStore(t, "")
 	addOrg(t, s, "RXX")
 	addOrg(t, s, "RYY")
-	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "rxx", Name: "Again", TimeZone: "UTC"}); !errors.Is(err, inventory.ErrExists) {
+	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "rxx", Name: "Again", TimeZone: "UTC"}); !errors.Is(err, errkind.Exists) {
 		t.Fatalf("duplicate organisation: %v", err)
 	}
-	if _, err := importText(t, s, "d.csv", "hostname,org\npc1.rxx.nhs.uk,RXX\npc2.rxx.nhs.uk,RXX\n", sqlite.ImportOptions{}); err != nil {
+	if _, err := importText(t, s, "d.csv", "hostname,org\npc1.rxx.nhs.uk,RXX\npc2.rxx.nhs.uk,RXX\n", inventory.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, inventory.ErrInUse) {
+	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, errkind.InUse) {
 		t.Fatalf("removing an organisation with devices: %v", err)
 	}
-	if _, err := s.RemoveDevices(ctx, inventory.Everything()); !errors.Is(err, inventory.ErrInvalid) {
+	if _, err := s.RemoveDevices(ctx, inventory.Everything()); !errors.Is(err, errkind.Invalid) {
 		t.Fatalf("empty selector: %v", err)
 	}
 	removed, err := s.RemoveDevices(ctx, inventory.MustParseSelector("org=RXX"))
@@ -526,7 +534,7 @@ func TestRemove(t *testing.T) {
 	if err := s.RemoveOrganisation(ctx, "rxx"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, inventory.ErrNotFound) {
+	if err := s.RemoveOrganisation(ctx, "RXX"); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("removing a missing organisation: %v", err)
 	}
 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 )
 
 // TestCreatedOrgsAreChecked imports organisation names an operator could
@@ -20,7 +20,7 @@ func TestCreatedOrgsAreChecked(t *testing.T) {
 	s := openStore(t, "")
 	huge := strings.Repeat("N", 500<<10)
 	text := "hostname,org,org_name\npc1.raa.nhs.uk,RAA,\"Trust\x1b]0;pwned\x07\"\npc2.rab.nhs.uk,RAB," + huge + "\n"
-	_, err := importText(t, s, "o.csv", text, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}})
+	_, err := importText(t, s, "o.csv", text, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"})
 	want := []string{
 		`o.csv:2: column "org_name": "Trust\x1b]0;pwned\a" holds U+001B at byte 5`,
 		`o.csv:3: column "org_name": "` + strings.Repeat("N", 64) + `"… (512000 bytes) is longer than the limit of 200 bytes`,
@@ -34,11 +34,11 @@ func TestCreatedOrgsAreChecked(t *testing.T) {
 		t.Errorf("error is %d bytes long", len(err.Error()))
 	}
 	for _, code := range []string{"RAA", "RAB"} {
-		if _, err := s.Organisation(ctx, code); !errors.Is(err, inventory.ErrNotFound) {
+		if _, err := s.Organisation(ctx, code); !errors.Is(err, errkind.NotFound) {
 			t.Errorf("%s: %v, want not found", code, err)
 		}
 	}
-	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "RAC", Name: "\x1b[2JTrust", TimeZone: "UTC"}); !errors.Is(err, inventory.ErrInvalid) {
+	if err := s.CreateOrganisation(ctx, &inventory.Organisation{Code: "RAC", Name: "\x1b[2JTrust", TimeZone: "UTC"}); !errors.Is(err, errkind.Invalid) {
 		t.Errorf("CreateOrganisation with an escape in the name: %v", err)
 	}
 }

@@ -5,16 +5,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/ctxtest"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
-	"github.com/ringmaster-fleet/ringmaster/inventory/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
 )
 
@@ -83,7 +84,7 @@ func TestRollupStaysExact(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+		if _, err := s.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -115,17 +116,10 @@ func TestRollupStaysExact(t *testing.T) {
 
 	// The alert is removed: the updates no other alert names are no longer
 	// watched, and the devices' watched updates lose them.
-	tx, err := s.DB().BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	keep := []string{"KB4512517", "KB4499175", "KB4512578", "kb4512508"}
-	n, err := s.RetainWatchedKBsTx(ctx, tx, keep)
+	n, err := sqlite.RetainWatchedKBs(ctx, s.DB, keep)
 	if err != nil || n != len(many)-1 {
 		t.Fatalf("retain %v: %d no longer watched, %v", keep, n, err)
-	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
 	}
 	clear(watched)
 	for _, kb := range keep {
@@ -151,7 +145,7 @@ func TestRollupStaysExact(t *testing.T) {
 	check("import update")
 
 	// Probes observe new builds and updates, some on another day.
-	var obs []sqlite.Observation
+	var obs []inventory.Observation
 	i := 0
 	for d, err := range s.Devices(ctx, inventory.Selector{}) {
 		if err != nil {
@@ -165,7 +159,7 @@ func TestRollupStaysExact(t *testing.T) {
 		if err := errors.Join(f.Set(inventory.FactOSBuild, "10.0.19045", at), f.Set(inventory.FactKBs, "KB4512578,KB5000001", at)); err != nil {
 			t.Fatal(err)
 		}
-		obs = append(obs, sqlite.Observation{Hostname: d.Hostname, Facts: f, Seen: at})
+		obs = append(obs, inventory.Observation{Hostname: d.Hostname, Facts: f, Seen: at})
 	}
 	if err := s.RecordObservations(ctx, obs); err != nil {
 		t.Fatal(err)
@@ -196,7 +190,7 @@ func TestWatchKBsCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Import(ctx, r, sqlite.ImportOptions{ImportOptions: inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}}); err != nil {
+	if _, err := s.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "UTC"}); err != nil {
 		t.Fatal(err)
 	}
 	kbs := []string{"KB4512508", "KB5005565"}
@@ -224,7 +218,7 @@ func TestWatchKBsCancelled(t *testing.T) {
 			t.Fatalf("cancelled at look %d: %v", n, err)
 		}
 		var watched int
-		if err := s.DB().QueryRow(`SELECT count(*) FROM watched_kbs`).Scan(&watched); err != nil {
+		if err := s.SQL().QueryRow(`SELECT count(*) FROM watched_kbs`).Scan(&watched); err != nil {
 			t.Fatal(err)
 		}
 		if after := cohortCounts(t, s.Cohorts(ctx, inventory.Selector{}), nil); watched != 0 || !maps.Equal(before, after) {

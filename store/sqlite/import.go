@@ -10,16 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
-
-// ImportOptions tune Store.Import.
-type ImportOptions struct {
-	inventory.ImportOptions
-	// DryRun runs the whole import, then rolls it back.
-	DryRun bool
-}
 
 // Import upserts every record of src in one transaction: all rows or none.
 // On a bad row, or when DryRun is set, the transaction is rolled back and
@@ -29,7 +23,7 @@ type ImportOptions struct {
 // estate) its indexes are dropped for the load and rebuilt before commit:
 // sorting once is several times faster than maintaining a B-tree row by row,
 // and duplicates within the file are caught by inventory.Import itself.
-func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts ImportOptions) (inventory.ImportResult, error) {
+func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts inventory.ImportOptions) (inventory.ImportResult, error) {
 	if opts.Now.IsZero() {
 		opts.Now = s.now()
 	}
@@ -72,7 +66,7 @@ func (s *Store) Import(ctx context.Context, src inventory.RecordSource, opts Imp
 	defer it.close() // idempotent; closes early on the error paths
 
 	start := time.Now()
-	res, err := inventory.Import(ctx, src, it, opts.ImportOptions)
+	res, err := inventory.Import(ctx, src, it, opts)
 	if err == nil {
 		err = it.flush(ctx)
 	}
@@ -127,7 +121,7 @@ const bulkIndexCacheKiB = 8 << 10
 // pre-existing pages, so the load stays all-or-nothing at half the writes.
 // The returned func switches back to WAL. If the switch is refused (another
 // connection, or a non-empty table) the load runs in WAL as usual.
-func (s *Store) bulkJournal(ctx context.Context, conn *sql.Conn) (restore func(), ok bool) {
+func (s *Inventory) bulkJournal(ctx context.Context, conn *sql.Conn) (restore func(), ok bool) {
 	var n int
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM devices LIMIT 1) AS t`).Scan(&n); err != nil || n > 0 {
 		return nil, false
@@ -410,7 +404,7 @@ func (t *importTx) Prepare(d *inventory.Device) any {
 func (t *importTx) row(d *inventory.Device, prepared any) (int64, *encodedRow, error) {
 	orgID, ok := t.orgIDs[d.Org]
 	if !ok {
-		return 0, nil, fmt.Errorf("organisation %s: %w", d.Org, inventory.ErrNotFound)
+		return 0, nil, fmt.Errorf("organisation %s: %w", d.Org, errkind.NotFound)
 	}
 	r, ok := prepared.(*encodedRow)
 	if !ok || r == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -33,12 +34,12 @@ func scanDevice(rows interface{ Scan(...any) error }, d *inventory.Device) error
 }
 
 // Device returns the device with this hostname (case-insensitive).
-func (s *Store) Device(ctx context.Context, hostname string) (inventory.Device, error) {
+func (s *Inventory) Device(ctx context.Context, hostname string) (inventory.Device, error) {
 	h := inventory.NormaliseHostname(hostname)
 	var d inventory.Device
 	row := s.db.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
 	if err := scanDevice(row, &d); errors.Is(err, sql.ErrNoRows) {
-		return d, fmt.Errorf("device %s: %w", h, inventory.ErrNotFound)
+		return d, fmt.Errorf("device %s: %w", h, errkind.NotFound)
 	} else if err != nil {
 		return d, fmt.Errorf("device %s: %w", h, err)
 	}
@@ -49,7 +50,7 @@ func (s *Store) Device(ctx context.Context, hostname string) (inventory.Device, 
 // then hostname. The store narrows the query with the requirements it can
 // express in SQL; Selector.Matches decides. Stop early by breaking the loop.
 // Do not call the store from inside the loop: it holds the connection.
-func (s *Store) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
+func (s *Inventory) Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
 	return func(yield func(*inventory.Device, error) bool) {
 		where, args, err := s.pushdown(ctx, sel)
 		if err != nil {
@@ -88,7 +89,7 @@ const maxPushdownValues = 5000
 // pushdown turns the selector requirements that SQL can answer exactly or
 // as a superset into a WHERE clause. It must never exclude a device that
 // Selector.Matches would accept.
-func (s *Store) pushdown(ctx context.Context, sel inventory.Selector) (string, []any, error) {
+func (s *Inventory) pushdown(ctx context.Context, sel inventory.Selector) (string, []any, error) {
 	var conds []string
 	var args []any
 	in := func(col string, vals []string, not bool) {
@@ -149,9 +150,9 @@ func allASCII(vals []string) bool {
 // RemoveDevices deletes the devices the selector matches, in one
 // transaction, and returns their hostnames. An empty selector is refused
 // (it would remove every device); "hostname" selects them all explicitly.
-func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]string, error) {
+func (s *Inventory) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]string, error) {
 	if sel.Empty() {
-		return nil, fmt.Errorf("remove devices: refusing an empty selector, which would remove every device: %w", inventory.ErrInvalid)
+		return nil, fmt.Errorf("remove devices: refusing an empty selector, which would remove every device: %w", errkind.Invalid)
 	}
 	var hosts []string
 	for d, err := range s.Devices(ctx, sel) {
@@ -175,8 +176,8 @@ func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]st
 			return nil, err
 		}
 		if _, err := stmt.ExecContext(ctx, h); err != nil {
-			if isConstraint(err, errForeignKey) {
-				return nil, fmt.Errorf("remove device %s: other records refer to it: %w", h, inventory.ErrInUse)
+			if constraint(err) == errkind.InUse {
+				return nil, fmt.Errorf("remove device %s: other records refer to it: %w", h, errkind.InUse)
 			}
 			return nil, fmt.Errorf("remove device %s: %w", h, err)
 		}
@@ -189,7 +190,7 @@ func (s *Store) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]st
 
 // CountByOrgAndBuild counts devices per organisation and observed build
 // (the zero Version for an unknown build), for summaries.
-func (s *Store) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCount, error) {
+func (s *Inventory) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCount, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.code, d.os_build_key, COUNT(d.id) FROM organisations o
 		LEFT JOIN devices d ON d.org_id = o.id GROUP BY o.code, d.os_build_key ORDER BY o.code, d.os_build_key`)
 	if err != nil {
@@ -215,17 +216,14 @@ func versionFromKey(k int64) inventory.Version {
 	return inventory.Version{Major: int(k / 1_000_000_000_000), Minor: int(k / 1_000_000 % 1_000_000), Build: int(k % 1_000_000)}
 }
 
-// Observation is what was seen on one device at one time.
-type Observation = inventory.Observation
-
 // RecordObservation merges facts observed on a device (keeping, per fact,
 // the newest observation) and marks it seen at seen.
-func (s *Store) RecordObservation(ctx context.Context, hostname string, f inventory.Facts, seen time.Time) error {
-	return s.RecordObservations(ctx, []Observation{{Hostname: hostname, Facts: f, Seen: seen}})
+func (s *Inventory) RecordObservation(ctx context.Context, hostname string, f inventory.Facts, seen time.Time) error {
+	return s.RecordObservations(ctx, []inventory.Observation{{Hostname: hostname, Facts: f, Seen: seen}})
 }
 
 // RecordObservations records many observations in one transaction.
-func (s *Store) RecordObservations(ctx context.Context, obs []Observation) error {
+func (s *Inventory) RecordObservations(ctx context.Context, obs []inventory.Observation) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -243,12 +241,12 @@ func (s *Store) RecordObservations(ctx context.Context, obs []Observation) error
 	return sqltx.Commit(ctx, tx)
 }
 
-func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname string, f inventory.Facts, seen time.Time, watched map[string]bool) error {
+func (s *Inventory) recordObservation(ctx context.Context, tx *sql.Tx, hostname string, f inventory.Facts, seen time.Time, watched map[string]bool) error {
 	h := inventory.NormaliseHostname(hostname)
 	var d inventory.Device
 	row := tx.QueryRowContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id WHERE d.hostname = ?`, h)
 	if err := scanDevice(row, &d); errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("device %s: %w", h, inventory.ErrNotFound)
+		return fmt.Errorf("device %s: %w", h, errkind.NotFound)
 	} else if err != nil {
 		return fmt.Errorf("device %s: %w", h, err)
 	}
@@ -274,7 +272,7 @@ func (s *Store) recordObservation(ctx context.Context, tx *sql.Tx, hostname stri
 
 // TimeZones returns every organisation's IANA time zone by code: what
 // maintenance windows without a zone of their own are read in.
-func (s *Store) TimeZones(ctx context.Context) (map[string]string, error) {
+func (s *Inventory) TimeZones(ctx context.Context) (map[string]string, error) {
 	orgs, err := s.Organisations(ctx)
 	if err != nil {
 		return nil, err
@@ -290,7 +288,7 @@ func (s *Store) TimeZones(ctx context.Context) (map[string]string, error) {
 // as given (the zero time when it never was); hosts not in the inventory
 // are left out. It reads in chunks of 500, so its cost follows len(hosts),
 // not the estate.
-func (s *Store) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
+func (s *Inventory) LastSeen(ctx context.Context, hosts []string) (map[string]time.Time, error) {
 	const chunk = 500
 	out := make(map[string]time.Time, len(hosts))
 	for start := 0; start < len(hosts); start += chunk {

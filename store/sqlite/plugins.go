@@ -7,18 +7,22 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
-	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 )
 
-// PluginRecord is a registered executor plugin.
-type PluginRecord struct {
-	Name, Path, SHA256 string
-	InstalledAt        time.Time
+// Plugins is the registry of executor plugins: each one's binary and the
+// SHA-256 it is pinned to. It implements host.Registry.
+type Plugins struct {
+	db  *sql.DB
+	now func() time.Time
 }
 
+var _ host.Registry = (*Plugins)(nil)
+
 // InstallPlugin registers (or re-registers) a plugin binary and its digest.
-func (s *Store) InstallPlugin(ctx context.Context, p PluginRecord) error {
+func (s *Plugins) InstallPlugin(ctx context.Context, p host.Registration) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -35,12 +39,12 @@ func (s *Store) InstallPlugin(ctx context.Context, p PluginRecord) error {
 }
 
 // Plugin returns a registered plugin.
-func (s *Store) Plugin(ctx context.Context, name string) (PluginRecord, error) {
-	var p PluginRecord
+func (s *Plugins) Plugin(ctx context.Context, name string) (host.Registration, error) {
+	var p host.Registration
 	var at sql.NullInt64
 	err := s.db.QueryRowContext(ctx, `SELECT name, path, sha256, installed_at FROM plugins WHERE name = ?`, name).Scan(&p.Name, &p.Path, &p.SHA256, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return p, fmt.Errorf("plugin %s: %w (ringmaster plugin install PATH)", name, inventory.ErrNotFound)
+		return p, fmt.Errorf("plugin %s: %w (ringmaster plugin install PATH)", name, errkind.NotFound)
 	}
 	if err != nil {
 		return p, fmt.Errorf("plugin %s: %w", name, err)
@@ -50,15 +54,15 @@ func (s *Store) Plugin(ctx context.Context, name string) (PluginRecord, error) {
 }
 
 // Plugins lists the registered plugins by name.
-func (s *Store) Plugins(ctx context.Context) ([]PluginRecord, error) {
+func (s *Plugins) Plugins(ctx context.Context) ([]host.Registration, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT name, path, sha256, installed_at FROM plugins ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list plugins: %w", err)
 	}
 	defer rows.Close()
-	var out []PluginRecord
+	var out []host.Registration
 	for rows.Next() {
-		var p PluginRecord
+		var p host.Registration
 		var at sql.NullInt64
 		if err := rows.Scan(&p.Name, &p.Path, &p.SHA256, &at); err != nil {
 			return nil, fmt.Errorf("list plugins: %w", err)
@@ -70,13 +74,13 @@ func (s *Store) Plugins(ctx context.Context) ([]PluginRecord, error) {
 }
 
 // RemovePlugin forgets a plugin.
-func (s *Store) RemovePlugin(ctx context.Context, name string) error {
+func (s *Plugins) RemovePlugin(ctx context.Context, name string) error {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM plugins WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("remove plugin %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("plugin %s: %w", name, inventory.ErrNotFound)
+		return fmt.Errorf("plugin %s: %w", name, errkind.NotFound)
 	}
 	return nil
 }

@@ -1,0 +1,246 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Options tune a DB.
+type Options struct {
+	// Now is the clock; tests inject a fixed one. Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// CacheMiB is SQLite's page cache per connection (default 64).
+	CacheMiB int
+}
+
+// DB is one Ringmaster database file and the stores over it. Open applies
+// the inventory's migrations (organisations, devices, credentials,
+// plugins); the campaigns', alerts' and history's are applied by the first
+// call that asks for their store, so a command that reads only the
+// inventory works on a database it may not change (read-only, or newer
+// components absent).
+type DB struct {
+	db       *sql.DB
+	path     string
+	now      func() time.Time
+	log      *slog.Logger
+	schema   int
+	cacheKiB int
+	readOnly bool
+
+	inv   *Inventory
+	creds *Credentials
+	plugs *Plugins
+
+	mu       sync.Mutex
+	migrated map[string]bool // components whose migrations this DB applied
+}
+
+// Open opens (creating if needed) the database at path and migrates the
+// inventory's schema. On a read-only filesystem it opens the file
+// immutable, for reading (see ReadOnly).
+func Open(ctx context.Context, path string, opts Options) (*DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CacheMiB <= 0 {
+		opts.CacheMiB = 64
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("open database %s: directory %s does not exist", path, dir)
+		}
+	}
+	s, err := open(ctx, path, opts, false)
+	if err != nil && readOnlyFS(path) {
+		// On a read-only filesystem (a snapshot, a backup mounted for
+		// inspection) SQLite cannot create the WAL's shared-memory file, so
+		// even reads fail. Nothing can write there, so the file cannot change
+		// under us: open it immutable, for reading.
+		if ro, rerr := open(ctx, path, opts, true); rerr == nil {
+			opts.Logger.Info("database opened read-only: its filesystem is read-only", "path", path)
+			return ro, nil
+		}
+	}
+	return s, err
+}
+
+func open(ctx context.Context, path string, opts Options, readOnly bool) (*DB, error) {
+	q := url.Values{}
+	// busy_timeout first: it makes the pragmas after it wait for a lock.
+	pragmas := []string{"busy_timeout(10000)", "foreign_keys(1)", "journal_mode(WAL)", "synchronous(NORMAL)",
+		fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)}
+	if readOnly {
+		pragmas = []string{"foreign_keys(1)", fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)}
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
+	}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate") // writers take the lock up front: no deadlocked upgrades
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	// One connection: SQLite has one writer, and River on SQLite wants this too.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	d := &DB{db: db, path: path, now: opts.Now, log: opts.Logger, cacheKiB: opts.CacheMiB * 1024, readOnly: readOnly,
+		migrated: map[string]bool{}}
+	if err := connect(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	v, err := migrate(ctx, db, inventoryMigrations, d.now())
+	if err != nil {
+		db.Close()
+		if readOnly {
+			return nil, fmt.Errorf("open database %s on a read-only filesystem: %w", path, err)
+		}
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	d.schema = v
+	d.inv = &Inventory{db: db, now: d.now, log: d.log, cacheKiB: d.cacheKiB}
+	d.creds = &Credentials{db: db, now: d.now, inv: d.inv}
+	d.plugs = &Plugins{db: db, now: d.now}
+	return d, nil
+}
+
+// connect opens the pool's connection, which switches a new file to WAL.
+// Two processes opening a new file at once (two ringmaster runs) race to
+// switch it, and SQLite answers the loser SQLITE_BUSY at once, without
+// waiting out busy_timeout: connect tries again, a few times, backing off.
+func connect(ctx context.Context, db *sql.DB) error {
+	wait := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := db.PingContext(ctx)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || attempt == 8 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+			wait *= 2
+		}
+	}
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// SQL is the handle, for what shares the database without being a store
+// here: the job queue (River's driver and migrations).
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Path is the database file.
+func (d *DB) Path() string { return d.path }
+
+// SchemaVersion is the version of the inventory's last migration applied
+// (schema_migrations).
+func (d *DB) SchemaVersion() int { return d.schema }
+
+// ReadOnly reports whether the database was opened for reading only,
+// because its filesystem is read-only; every write then fails.
+func (d *DB) ReadOnly() bool { return d.readOnly }
+
+// Now is the time by the database's clock (Options.Now).
+func (d *DB) Now() time.Time { return d.now() }
+
+// Inventory is the store of organisations and devices.
+func (d *DB) Inventory() *Inventory { return d.inv }
+
+// Credentials is the store of sealed credentials.
+func (d *DB) Credentials() *Credentials { return d.creds }
+
+// Plugins is the registry of executor plugins.
+func (d *DB) Plugins() *Plugins { return d.plugs }
+
+// Campaigns is the campaign store, its tables migrated on first use
+// (orchestrator_migrations).
+func (d *DB) Campaigns(ctx context.Context) (*Campaigns, error) {
+	if err := d.ensure(ctx, campaignMigrations); err != nil {
+		return nil, fmt.Errorf("campaign store: %w", err)
+	}
+	return &Campaigns{db: d.db, now: d.now}, nil
+}
+
+// History is the reports' daily history, its tables migrated on first use
+// (report_migrations).
+func (d *DB) History(ctx context.Context) (*History, error) {
+	if err := d.ensure(ctx, historyMigrations); err != nil {
+		return nil, fmt.Errorf("report history: %w", err)
+	}
+	return &History{db: d.db, now: d.now}, nil
+}
+
+// Alerts is the store of High Severity Alerts, its table migrated on first
+// use (alerts_migrations).
+func (d *DB) Alerts(ctx context.Context) (*Alerts, error) {
+	if err := d.ensure(ctx, alertMigrations); err != nil {
+		return nil, fmt.Errorf("alert store: %w", err)
+	}
+	return &Alerts{d: d, db: d.db, now: d.now, inv: d.inv}, nil
+}
+
+// ensure applies a component's migrations once per DB.
+func (d *DB) ensure(ctx context.Context, c component) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.migrated[c.table] {
+		return nil
+	}
+	if _, err := migrate(ctx, d.db, c, d.now()); err != nil {
+		return err
+	}
+	d.migrated[c.table] = true
+	return nil
+}
+
+// Check verifies the whole database file: SQLite's integrity_check, or
+// quick_check when quick (which skips matching indexes to their tables).
+// It returns the problems found, none when the file is sound. A query only
+// notices damage in the pages it reads, so a report can succeed over a file
+// whose other pages are damaged: Check is how an operator finds out.
+func (d *DB) Check(ctx context.Context, quick bool) ([]string, error) {
+	pragma := "integrity_check(100)"
+	if quick {
+		pragma = "quick_check(100)"
+	}
+	rows, err := d.db.QueryContext(ctx, "PRAGMA "+pragma)
+	if err != nil {
+		return nil, fmt.Errorf("check database %s: %w", d.path, err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, fmt.Errorf("check database %s: %w", d.path, err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check database %s: %w", d.path, err)
+	}
+	return problems, nil
+}
