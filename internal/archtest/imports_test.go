@@ -67,6 +67,10 @@ var rules = []struct {
 	{"targets", []string{"inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
 	// Probe fan-out and the one probe -> facts mapping: sdk to inventory.
 	{"discovery", []string{"inventory", "plugins/sdk"}},
+	// The inventory job (import, export, list, remove, summaries,
+	// organisations): the domain and its file formats, stores through
+	// interfaces.
+	{"estate", []string{"inventory", "inventory/format"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
@@ -92,7 +96,7 @@ var domain = []string{"inventory", "credential", "orchestrator", "playbooks", "p
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"reports", "targets", "discovery"}
+var application = []string{"reports", "targets", "discovery", "estate"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.
