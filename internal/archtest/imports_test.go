@@ -38,6 +38,8 @@ var rules = []struct {
 	// nothing of each other or of the product; fleetsim wires them.
 	{"plugins/winrm/fleetsim/device", nil},
 	{"plugins/winrm/fleetsim/wsman", nil},
+	// A generated estate on the fleet, and the demo's scenario.
+	{"plugins/winrm/fleetsim/scenario", []string{"plugins/winrm/fleetsim", "plugins/winrm/fleetsim/device", "inventory/synth", "internal/safecsv"}},
 	{"plugins/winrm/fleetsim", []string{"plugins/winrm/fleetsim/device", "plugins/winrm/fleetsim/wsman"}},
 	// The orchestrator's domain (campaigns, waves, windows, the state
 	// machine, the controller's decisions, the store contract) knows
