@@ -73,6 +73,8 @@ var rules = []struct {
 	// organisations): the domain and its file formats, stores through
 	// interfaces.
 	{"estate", []string{"inventory", "inventory/format"}},
+	// Which key seals a new credential, over the domain's sealing.
+	{"credentials", []string{"inventory", "credential", "targets"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
@@ -98,7 +100,7 @@ var domain = []string{"inventory", "credential", "orchestrator", "playbooks", "p
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"reports", "targets", "discovery", "estate"}
+var application = []string{"reports", "targets", "discovery", "estate", "credentials"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.
