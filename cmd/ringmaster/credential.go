@@ -1,22 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/credential"
-	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/credentials"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
-	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 // keyFile is the key file's path: $RINGMASTER_KEY_FILE, else the
@@ -35,60 +30,20 @@ func (a *app) keyFile() string {
 	return db + ".key"
 }
 
-// sealingKeyring loads the key a new credential is sealed with. Only
-// while no credential is stored may it create one (telling the operator to
-// back it up) or be a key other than the stored credentials' one. A
-// database from before check values records the key's check value once
-// the key opens one of its credentials.
+// sealingKeyring loads the key a new credential is sealed with (see
+// credentials.Sealing), telling the operator to back up a key it created.
 func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Credentials) (*credential.Keyring, error) {
 	path := a.keyFile()
-	check, n, err := s.KeyCheck(ctx)
-	if err != nil {
-		return nil, err
-	}
-	k, err := credential.LoadKey(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && n > 0:
+	k, created, err := credentials.Sealing(ctx, s, path)
+	var kc *credentials.KeyCountError
+	if errors.As(err, &kc) {
 		return nil, fmt.Errorf("%w, and the database holds %s sealed with another key: set RINGMASTER_KEY_FILE to that key's file (a new key is made only while no credential is stored)",
-			err, plural(n, "credential", "credentials"))
-	case errors.Is(err, fs.ErrNotExist):
-		k, err = credential.CreateKey(path)
-		if errors.Is(err, fs.ErrExist) { // another command made it meanwhile
-			k, err = credential.LoadKey(path)
-		} else if err == nil {
-			fmt.Fprintf(a.stderr, "note: created a new key file %s (mode 0600) to encrypt stored credentials; back it up and keep it apart from the database: without it they cannot be read\n", path)
-		}
+			kc.Err, plural(kc.Credentials, "credential", "credentials"))
 	}
-	if err != nil {
-		return nil, err
+	if created {
+		fmt.Fprintf(a.stderr, "note: created a new key file %s (mode 0600) to encrypt stored credentials; back it up and keep it apart from the database: without it they cannot be read\n", path)
 	}
-	switch {
-	case n == 0:
-		return k, nil
-	case check != nil && !k.Matches(check):
-		return nil, targets.KeyMismatch(path)
-	case check == nil:
-		// From before check values: the key must open what is stored.
-		creds, err := s.Credentials(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if len(creds) > 0 {
-			c, err := s.Credential(ctx, creds[0].Name)
-			if err != nil {
-				return nil, err
-			}
-			if _, err := k.Open(c.Name, c.Sealed); err != nil {
-				return nil, targets.KeyMismatch(path)
-			}
-		}
-		if err := s.RecordKeyCheck(ctx, k.Check()); errors.Is(err, errkind.Conflict) {
-			return nil, targets.KeyMismatch(path)
-		} else if err != nil {
-			return nil, err
-		}
-	}
-	return k, nil
+	return k, err
 }
 
 func newCredentialCmd(a *app) *cobra.Command {
@@ -123,7 +78,7 @@ key file that group or others may read or write is refused.`,
 			if !fromStdin {
 				return usagef("give the password on standard input with --password-stdin")
 			}
-			secret, err := readSecret(a.stdin)
+			secret, err := credentials.ReadSecret(a.stdin)
 			if err != nil {
 				return err
 			}
@@ -140,11 +95,7 @@ key file that group or others may read or write is refused.`,
 			if err != nil {
 				return err
 			}
-			err = s.AddCredential(ctx, c.Name, c.Username, k.Seal(c.Name, c.Secret), k.Check())
-			if errors.Is(err, errkind.Conflict) { // another key's credential came meanwhile
-				return targets.KeyMismatch(a.keyFile())
-			}
-			if err != nil {
+			if err := credentials.Add(ctx, s, k, a.keyFile(), c); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "added credential %s (user %s)\n", c.Name, c.Username)
@@ -154,16 +105,6 @@ key file that group or others may read or write is refused.`,
 	cmd.Flags().StringVar(&user, "username", "", "user name, e.g. DOMAIN\\user or user@domain (required)")
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
 	return cmd
-}
-
-// readSecret reads a password from standard input: everything, less one
-// trailing newline.
-func readSecret(r io.Reader) (string, error) {
-	b, err := io.ReadAll(bufio.NewReader(io.LimitReader(r, 4096)))
-	if err != nil {
-		return "", fmt.Errorf("read the password from standard input: %w", err)
-	}
-	return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
 }
 
 func newCredentialListCmd(a *app) *cobra.Command {
@@ -181,10 +122,9 @@ func newCredentialListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tUSERNAME\tORGANISATIONS\tDEVICES\tADDED")
+			tw := newTable(a.stdout, "NAME", "USERNAME", "ORGANISATIONS", "DEVICES", "ADDED")
 			for _, c := range creds {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", c.Name, c.Username, dash(strings.Join(c.Orgs, ",")), c.Devices, stamp(c.CreatedAt))
+				row(tw, c.Name, c.Username, dash(strings.Join(c.Orgs, ",")), fmt.Sprint(c.Devices), stamp(c.CreatedAt))
 			}
 			return tw.Flush()
 		},

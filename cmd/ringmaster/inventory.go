@@ -5,16 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/estate"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
@@ -47,11 +43,8 @@ func parseSelector(s string) (inventory.Selector, error) {
 
 func newImportCmd(a *app) *cobra.Command {
 	var (
-		kind      string
-		dryRun    bool
-		rawCSV    bool
-		opts      inventory.ImportOptions
-		showLimit int
+		kind string
+		o    estate.ImportOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "import FILE",
@@ -83,98 +76,72 @@ FILE "-" reads standard input (then --format is required).`,
   ringmaster inventory export -o ndjson | ringmaster --db other.db inventory import - --format ndjson`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			name := argv[0]
-			k := format.Kind(kind)
-			if k == "" {
-				if name == "-" {
-					return usagef("--format is required when reading standard input")
-				}
-				if k = format.KindFromName(name); k == "" {
-					return usagef("%s: cannot tell the format from the extension; give --format csv, json or ndjson", name)
-				}
+			o.Name, o.Format, o.Now = argv[0], format.Kind(kind), a.now()
+			src, err := estate.Open(o, a.stdin)
+			var fe *estate.FormatError
+			var tz *estate.TimeZoneError
+			switch {
+			case errors.As(err, &fe) && fe.Name == estate.Stdin:
+				return usagef("--format is required when reading standard input")
+			case errors.As(err, &fe):
+				return usagef("%s: cannot tell the format from the extension; give --format csv, json or ndjson", fe.Name)
+			case errors.As(err, &tz):
+				return usagef("--org-timezone: %v", tz.Err)
+			case err != nil:
+				return err
 			}
-			if opts.CreateOrgs {
-				if err := inventory.ValidateTimeZone(opts.DefaultTimeZone); err != nil {
-					return usagef("--org-timezone: %v", err)
-				}
-			}
-			var r io.Reader = a.stdin
-			if name != "-" {
-				f, err := os.Open(name)
-				if err != nil {
-					return fmt.Errorf("import: %w", err)
-				}
-				defer f.Close()
-				r = f
-			} else {
-				name = "stdin"
-			}
+			defer src.Close()
 			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
-			now := a.now()
-			src, err := format.NewReader(k, r, name, now, format.RawCSV(rawCSV))
-			if err != nil {
-				return err
+			rep, err := estate.Import(cmd.Context(), s, src, o)
+			if ign := rep.Ignored; len(ign) > 0 {
+				fmt.Fprintf(a.stderr, "note: %s: ignoring %s: %s\n", rep.Name, plural(len(ign), "column", "columns"), strings.Join(ign, ", "))
 			}
-			if ign := src.Ignored(); len(ign) > 0 {
-				fmt.Fprintf(a.stderr, "note: %s: ignoring %s: %s\n", name, plural(len(ign), "column", "columns"), strings.Join(ign, ", "))
-			}
-			var shown []string
-			changes := 0
-			if dryRun {
-				opts.OnChange = func(kind inventory.ChangeKind, d *inventory.Device) {
-					changes++
-					if len(shown) < showLimit {
-						shown = append(shown, fmt.Sprintf("  %-9s %s", kind, d.Hostname))
-					}
-				}
-			}
-			opts.Now, opts.DryRun = now, dryRun
-			res, err := s.Import(cmd.Context(), src, opts)
+			counts := fmt.Sprintf("%s: %d new, %d updated, %d unchanged, %d rejected", rep.Name, rep.New, rep.Updated, rep.Unchanged, rep.Rejected)
 			if err != nil {
 				var ie *inventory.ImportError
-				if dryRun && errors.As(err, &ie) {
-					fmt.Fprintf(a.stdout, "dry run, nothing written; %s: %d new, %d updated, %d unchanged, %d rejected\n", name, res.New, res.Updated, res.Unchanged, res.Rejected)
+				if o.DryRun && errors.As(err, &ie) {
+					fmt.Fprintf(a.stdout, "dry run, nothing written; %s\n", counts)
 				}
 				return err
 			}
 			verb := "imported"
-			if dryRun {
+			if o.DryRun {
 				verb = "dry run, nothing written; would import"
 			}
-			fmt.Fprintf(a.stdout, "%s %s: %d new, %d updated, %d unchanged, %d rejected\n", verb, name, res.New, res.Updated, res.Unchanged, res.Rejected)
-			if len(res.CreatedOrgs) > 0 {
+			fmt.Fprintf(a.stdout, "%s %s\n", verb, counts)
+			if len(rep.CreatedOrgs) > 0 {
 				v := "created"
-				if dryRun {
+				if o.DryRun {
 					v = "would create"
 				}
-				codes := res.CreatedOrgs
+				codes := rep.CreatedOrgs
 				more := ""
 				if len(codes) > 20 {
 					codes, more = codes[:20], fmt.Sprintf(" and %d more", len(codes)-20)
 				}
-				fmt.Fprintf(a.stdout, "%s %s: %s%s\n", v, plural(len(res.CreatedOrgs), "organisation", "organisations"), strings.Join(codes, ", "), more)
+				fmt.Fprintf(a.stdout, "%s %s: %s%s\n", v, plural(len(rep.CreatedOrgs), "organisation", "organisations"), strings.Join(codes, ", "), more)
 			}
-			for _, l := range shown {
-				fmt.Fprintln(a.stdout, l)
+			for _, c := range rep.Changes {
+				fmt.Fprintf(a.stdout, "  %-9s %s\n", c.Kind, c.Hostname)
 			}
-			if changes > len(shown) {
-				fmt.Fprintf(a.stdout, "  ... and %d more\n", changes-len(shown))
+			if rep.More > 0 {
+				fmt.Fprintf(a.stdout, "  ... and %d more\n", rep.More)
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&kind, "format", "", "csv, json or ndjson (default: from the file extension)")
-	f.BoolVar(&dryRun, "dry-run", false, "show what would change and write nothing")
-	f.BoolVar(&rawCSV, "raw-csv", false, "read CSV cells exactly as written, for a file exported with --raw-csv "+
+	f.BoolVar(&o.DryRun, "dry-run", false, "show what would change and write nothing")
+	f.BoolVar(&o.RawCSV, "raw-csv", false, "read CSV cells exactly as written, for a file exported with --raw-csv "+
 		"(by default the single quote export puts before a cell starting with = + - or @ is removed)")
-	f.BoolVar(&opts.CreateOrgs, "create-orgs", false, "create organisations the file names but the database lacks")
-	f.StringVar(&opts.DefaultTimeZone, "org-timezone", "Europe/London", "time zone of created organisations without an org_timezone column")
-	f.IntVar(&opts.MaxErrors, "max-errors", 50, "report at most this many bad rows")
-	f.IntVar(&showLimit, "show", 20, "with --dry-run, list at most this many changed devices")
+	f.BoolVar(&o.CreateOrgs, "create-orgs", false, "create organisations the file names but the database lacks")
+	f.StringVar(&o.DefaultTimeZone, "org-timezone", "Europe/London", "time zone of created organisations without an org_timezone column")
+	f.IntVar(&o.MaxErrors, "max-errors", 50, "report at most this many bad rows")
+	f.IntVar(&o.Show, "show", 20, "with --dry-run, list at most this many changed devices")
 	return cmd
 }
 
@@ -220,19 +187,7 @@ func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind form
 		return err
 	}
 	defer w.Abort()
-	fw, err := format.NewWriter(kind, w, opts...)
-	if err != nil {
-		return err
-	}
-	for d, err := range s.Devices(cmd.Context(), sel) {
-		if err != nil {
-			return err
-		}
-		if err := fw.Write(d); err != nil {
-			return err
-		}
-	}
-	if err := fw.Close(); err != nil {
+	if err := estate.Export(cmd.Context(), s, sel, w, kind, opts...); err != nil {
 		return err
 	}
 	return w.Commit()
@@ -261,19 +216,14 @@ func newListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOSTNAME\tORG\tSITE\tRELEASE\tBUILD\tLAST SEEN\tLABELS")
+			tw := newTable(a.stdout, "HOSTNAME", "ORG", "SITE", "RELEASE", "BUILD", "LAST SEEN", "LABELS")
 			n := 0
 			for d, err := range s.Devices(cmd.Context(), sel) {
 				if err != nil {
 					return err
 				}
 				n++
-				build := d.Facts.Value(inventory.FactOSBuild)
-				if build != "" && d.Facts.Known(inventory.FactUBR) {
-					build += "." + d.Facts.Value(inventory.FactUBR)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Hostname, d.Org, dash(d.Site), dash(d.Release()), dash(build), dash(ago(a.now(), d.LastSeen)), dash(d.Labels.String()))
+				row(tw, d.Hostname, d.Org, dash(d.Site), dash(d.Release()), dash(estate.Build(d)), dash(ago(a.now(), d.LastSeen)), dash(d.Labels.String()))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -338,7 +288,7 @@ func newShowCmd(a *app) *cobra.Command {
 				_, err := a.stdout.Write(buf.Bytes())
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			tw := newTable(a.stdout)
 			fmt.Fprintf(tw, "Hostname:\t%s\n", d.Hostname)
 			fmt.Fprintf(tw, "Organisation:\t%s\n", d.Org)
 			fmt.Fprintf(tw, "Site:\t%s\n", dash(d.Site))
@@ -384,11 +334,7 @@ func newRemoveCmd(a *app) *cobra.Command {
 				return usagef("give hostnames or -l SELECTOR (one of them)")
 			}
 			if selector == "" {
-				hosts := make([]string, len(argv))
-				for i, h := range argv {
-					hosts[i] = `"` + inventory.NormaliseHostname(h) + `"`
-				}
-				selector = "hostname in (" + strings.Join(hosts, ",") + ")"
+				selector = estate.HostSelector(argv)
 			}
 			sel, err := parseSelector(selector)
 			if err != nil {
@@ -398,21 +344,12 @@ func newRemoveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			removed, err := s.RemoveDevices(cmd.Context(), sel)
-			if err != nil {
-				return err
+			n, err := estate.Remove(cmd.Context(), s, sel, argv)
+			var missing *estate.MissingError
+			if err == nil || errors.As(err, &missing) {
+				fmt.Fprintf(a.stdout, "removed %s\n", plural(n, "device", "devices"))
 			}
-			fmt.Fprintf(a.stdout, "removed %s\n", plural(len(removed), "device", "devices"))
-			var missing []string
-			for _, h := range argv {
-				if !slices.Contains(removed, inventory.NormaliseHostname(h)) {
-					missing = append(missing, h)
-				}
-			}
-			if len(missing) > 0 {
-				return fmt.Errorf("%w: not in the inventory: %s", errkind.NotFound, strings.Join(missing, ", "))
-			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "remove the devices matching this selector")
@@ -471,30 +408,6 @@ fields. The output is the same for the same --seed and --now.`,
 	return cmd
 }
 
-type summaryJSON struct {
-	Org       string         `json:"org"`
-	Name      string         `json:"name,omitempty"`
-	Devices   int            `json:"devices"`
-	Windows10 int            `json:"windows10"`
-	Windows7  int            `json:"windows7"`
-	Other     int            `json:"other"`
-	Unknown   int            `json:"unknown"`
-	Releases  map[string]int `json:"releases"`
-}
-
-func toSummaryJSON(s inventory.OrgSummary) summaryJSON {
-	return summaryJSON{Org: s.Org, Devices: s.Devices, Windows10: s.Windows10, Windows7: s.Windows7, Other: s.Other, Unknown: s.Unknown, Releases: s.Releases}
-}
-
-func sortedReleases(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func newSummaryCmd(a *app) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
@@ -507,40 +420,21 @@ func newSummaryCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			counts, err := s.CountByOrgAndBuild(cmd.Context())
+			sum, err := estate.Summarise(cmd.Context(), s)
 			if err != nil {
 				return err
-			}
-			orgs, total := inventory.Summarise(counts)
-			all, err := s.Organisations(cmd.Context())
-			if err != nil {
-				return err
-			}
-			names := map[string]string{}
-			for _, o := range all {
-				names[o.Code] = o.Name
 			}
 			if output == "json" {
-				out := struct {
-					Orgs  []summaryJSON `json:"orgs"`
-					Total summaryJSON   `json:"total"`
-				}{Orgs: []summaryJSON{}, Total: toSummaryJSON(total)}
-				for _, o := range orgs {
-					j := toSummaryJSON(o)
-					j.Name = names[o.Org]
-					out.Orgs = append(out.Orgs, j)
-				}
-				return writeJSON(a, out)
+				return writeJSON(a, sum)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ORG\tNAME\tDEVICES\tWINDOWS 10\tWINDOWS 7\tOTHER\tBUILD UNKNOWN")
-			row := func(o inventory.OrgSummary, name string) {
+			tw := newTable(a.stdout, "ORG", "NAME", "DEVICES", "WINDOWS 10", "WINDOWS 7", "OTHER", "BUILD UNKNOWN")
+			line := func(o estate.Counts, name string) {
 				fmt.Fprintf(tw, "%s\t%s\t%7d\t%7d %5.1f%%\t%7d\t%5d\t%13d\n", o.Org, name, o.Devices, o.Windows10, inventory.Percent(o.Windows10, o.Devices), o.Windows7, o.Other, o.Unknown)
 			}
-			for _, o := range orgs {
-				row(o, names[o.Org])
+			for _, o := range sum.Orgs {
+				line(o, o.Name)
 			}
-			row(total, fmt.Sprintf("all %s", plural(len(orgs), "organisation", "organisations")))
+			line(sum.Total, fmt.Sprintf("all %s", plural(len(sum.Orgs), "organisation", "organisations")))
 			return tw.Flush()
 		},
 	}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ringmaster-fleet/ringmaster/estate"
 	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -32,15 +30,14 @@ func newOrgAddCmd(a *app) *cobra.Command {
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			o.Code = argv[0]
-			o.Normalise()
-			if err := o.Validate(); err != nil {
+			if err := estate.CheckOrganisation(&o); err != nil {
 				return usageError{err}
 			}
 			s, err := a.inventory(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := s.CreateOrganisation(cmd.Context(), &o); err != nil {
+			if err := estate.AddOrganisation(cmd.Context(), s, &o); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "added organisation %s (%s)\n", o.Code, o.Name)
@@ -51,16 +48,6 @@ func newOrgAddCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVar(&o.TimeZone, "timezone", "", "IANA time zone its maintenance windows are in, e.g. Europe/London (required)")
 	cmd.Flags().StringSliceVar(&o.Tags, "tag", nil, "tag (repeatable)")
 	return cmd
-}
-
-// orgJSON is the stable JSON form of an organisation.
-type orgJSON struct {
-	Code      string    `json:"code"`
-	Name      string    `json:"name"`
-	TimeZone  string    `json:"time_zone"`
-	Tags      []string  `json:"tags"`
-	Devices   int       `json:"devices"`
-	CreatedAt time.Time `json:"created_at"`
 }
 
 func newOrgListCmd(a *app) *cobra.Command {
@@ -76,24 +63,9 @@ func newOrgListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			orgs, err := s.Organisations(cmd.Context())
+			out, err := estate.ListOrganisations(cmd.Context(), s)
 			if err != nil {
 				return err
-			}
-			counts, err := s.CountByOrgAndBuild(cmd.Context())
-			if err != nil {
-				return err
-			}
-			devices := map[string]int{}
-			for _, c := range counts {
-				devices[c.Org] += c.Devices
-			}
-			out := make([]orgJSON, len(orgs))
-			for i, o := range orgs {
-				out[i] = orgJSON{Code: o.Code, Name: o.Name, TimeZone: o.TimeZone, Tags: o.Tags, Devices: devices[o.Code], CreatedAt: o.CreatedAt.UTC()}
-				if out[i].Tags == nil {
-					out[i].Tags = []string{}
-				}
 			}
 			switch output {
 			case "json":
@@ -108,10 +80,9 @@ func newOrgListCmd(a *app) *cobra.Command {
 				w.Flush()
 				return w.Error()
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "CODE\tNAME\tTIME ZONE\tDEVICES\tTAGS")
+			tw := newTable(a.stdout, "CODE", "NAME", "TIME ZONE", "DEVICES", "TAGS")
 			for _, o := range out {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", o.Code, o.Name, o.TimeZone, o.Devices, strings.Join(o.Tags, ","))
+				row(tw, o.Code, o.Name, o.TimeZone, fmt.Sprint(o.Devices), strings.Join(o.Tags, ","))
 			}
 			return tw.Flush()
 		},
@@ -133,28 +104,15 @@ func newOrgShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o, err := s.Organisation(cmd.Context(), argv[0])
+			d, err := estate.ShowOrganisation(cmd.Context(), s, argv[0])
 			if err != nil {
 				return err
 			}
-			counts, err := s.CountByOrgAndBuild(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var mine []inventory.BuildCount
-			for _, c := range counts {
-				if c.Org == o.Code {
-					mine = append(mine, c)
-				}
-			}
-			_, sum := inventory.Summarise(mine)
 			if output == "json" {
-				return writeJSON(a, struct {
-					orgJSON
-					Summary summaryJSON `json:"summary"`
-				}{orgJSON{o.Code, o.Name, o.TimeZone, nonNil(o.Tags), sum.Devices, o.CreatedAt.UTC()}, toSummaryJSON(sum)})
+				return writeJSON(a, d)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
+			o, sum := d.Org, d.Summary
+			tw := newTable(a.stdout)
 			fmt.Fprintf(tw, "Code:\t%s\n", o.Code)
 			fmt.Fprintf(tw, "Name:\t%s\n", o.Name)
 			fmt.Fprintf(tw, "Time zone:\t%s\n", o.TimeZone)
@@ -163,7 +121,7 @@ func newOrgShowCmd(a *app) *cobra.Command {
 			fmt.Fprintf(tw, "Windows 10:\t%d (%.1f%%)\n", sum.Windows10, inventory.Percent(sum.Windows10, sum.Devices))
 			fmt.Fprintf(tw, "Windows 7:\t%d\n", sum.Windows7)
 			fmt.Fprintf(tw, "Build unknown:\t%d\n", sum.Unknown)
-			for _, r := range sortedReleases(sum.Releases) {
+			for _, r := range sum.SortedReleases() {
 				fmt.Fprintf(tw, "  %s:\t%d\n", r, sum.Releases[r])
 			}
 			return tw.Flush()
@@ -192,17 +150,4 @@ func newOrgRemoveCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-func writeJSON(a *app, v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

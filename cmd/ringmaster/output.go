@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"text/tabwriter"
 )
 
 // output is a buffered destination for a command's result: standard
@@ -75,3 +78,26 @@ func (o *output) name() string {
 }
 
 var _ io.Writer = (*output)(nil)
+
+// newTable starts a table on w: columns two spaces apart, the header
+// (when given) first. Write rows with row, or tab-separated lines; Flush
+// prints it.
+func newTable(w io.Writer, header ...string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if len(header) > 0 {
+		row(tw, header...)
+	}
+	return tw
+}
+
+// row writes one row of a table.
+func row(tw *tabwriter.Writer, cells ...string) {
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+}
+
+// writeJSON writes v to standard output as indented JSON.
+func writeJSON(a *app, v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -110,9 +109,8 @@ func newPluginListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATUS\tSHA256\tPATH")
-			fmt.Fprintln(tw, "winrm\tbuilt in\t-\t(this binary)")
+			tw := newTable(a.stdout, "NAME", "STATUS", "SHA256", "PATH")
+			row(tw, "winrm", "built in", "-", "(this binary)")
 			for _, p := range ps {
 				status := "ok"
 				var unsafe *host.UnsafePathError
@@ -132,7 +130,7 @@ func newPluginListCmd(a *app) *cobra.Command {
 					// that it cannot write to the terminal.
 					name, status = strconv.Quote(name), "invalid name: remove it and install again with --name"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, status, p.SHA256[:16]+"...", printable(p.Path))
+				row(tw, name, status, p.SHA256[:16]+"...", printable(p.Path))
 			}
 			return tw.Flush()
 		},

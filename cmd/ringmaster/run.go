@@ -168,117 +168,41 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// watch shows progress until ctx ends or, with untilDone, no campaign is
-// left running or paused but for those that need a person to go on (a
-// halted wave, an approval). It calls stopped when the last running
-// campaign stops (the snapshotter then renews the daily history).
+// watch shows progress, live or as log lines, until ctx ends or, with
+// untilDone, no campaign is left running or paused but for those that need
+// a person to go on (see campaigns.Service.Watch).
 func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone bool, log *slog.Logger, stopped func()) error {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	rates := map[string]*rate{}
-	waiting := map[string]string{} // what waits for a person, by campaign, as last reported
 	lastLog := time.Time{}
-	wasActive := false
-	for {
-		cs, err := s.Campaigns(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
+	return s.Watch(ctx, campaigns.WatchOptions{Clock: nowClock(time.Now), UntilDone: untilDone, Stopped: stopped, Round: func(r campaigns.Round) {
 		var b strings.Builder
-		var waitingNow []string // campaigns that need a person, this round
-		active := 0
-		for _, c := range cs {
-			if !c.Status.Live() {
-				continue
+		logNow := !live && time.Since(lastLog) >= 10*time.Second
+		for _, p := range r.Campaigns {
+			if p.NewlyWaiting {
+				log.Warn("campaign waits for a person: see ringmaster campaign show, then retry, approve or cancel",
+					"campaign", p.Name, "waits_for", p.WaitsFor)
 			}
-			sh, err := s.Describe(ctx, c)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
-			}
-			if sh.NeedsPerson {
-				waitingNow = append(waitingNow, c.Name)
-				if waiting[c.Name] != sh.WaitsFor {
-					waiting[c.Name] = sh.WaitsFor
-					log.Warn("campaign waits for a person: see ringmaster campaign show, then retry, approve or cancel",
-						"campaign", c.Name, "waits_for", sh.WaitsFor)
-				}
-			} else {
-				active++
-				delete(waiting, c.Name)
-			}
-			r := rates[c.Name]
-			if r == nil {
-				r = &rate{}
-				rates[c.Name] = r
-			}
-			finished := sh.States["succeeded"] + sh.States["failed"] + sh.States["skipped"]
-			total := 0
-			for _, n := range sh.States {
-				total += n
-			}
-			perMin, eta := r.update(time.Now(), finished, total-finished)
 			if live {
-				renderLive(&b, sh, perMin, eta)
-			} else if time.Since(lastLog) >= 10*time.Second {
-				log.Info("progress", "campaign", c.Name, "status", c.Status, "finished", finished, "total", total,
-					"running", sh.States["running"], "failed", sh.States["failed"], "deferred", sh.States["deferred"],
-					"per_minute", fmt.Sprintf("%.1f", perMin), "eta", eta.Round(time.Second))
+				renderLive(&b, p.Detail, p.PerMinute, p.ETA)
+			} else if logNow {
+				log.Info("progress", "campaign", p.Name, "status", p.Status, "finished", p.Finished, "total", p.Total,
+					"running", p.States["running"], "failed", p.States["failed"], "deferred", p.States["deferred"],
+					"per_minute", fmt.Sprintf("%.1f", p.PerMinute), "eta", p.ETA.Round(time.Second))
 			}
 		}
-		if !live && time.Since(lastLog) >= 10*time.Second {
+		if logNow {
 			lastLog = time.Now()
 		}
-		if live {
-			switch {
-			case active == 0 && len(waitingNow) > 0:
-				fmt.Fprintf(&b, "nothing more can run without a person: see ringmaster campaign show %s, then retry, approve or cancel\n", strings.Join(waitingNow, ", "))
-			case active == 0:
-				b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
-			}
-			fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
+		if !live {
+			return
 		}
-		if active == 0 && wasActive {
-			stopped()
+		switch {
+		case r.Active == 0 && len(r.Waiting) > 0:
+			fmt.Fprintf(&b, "nothing more can run without a person: see ringmaster campaign show %s, then retry, approve or cancel\n", strings.Join(r.Waiting, ", "))
+		case r.Active == 0:
+			b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
 		}
-		wasActive = active > 0
-		if untilDone && active == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-	}
-}
-
-// rate estimates throughput over the last few minutes.
-type rate struct {
-	samples []sample
-}
-
-type sample struct {
-	at       time.Time
-	finished int
-}
-
-func (r *rate) update(now time.Time, finished, left int) (perMin float64, eta time.Duration) {
-	r.samples = append(r.samples, sample{now, finished})
-	for len(r.samples) > 1 && now.Sub(r.samples[0].at) > 5*time.Minute {
-		r.samples = r.samples[1:]
-	}
-	first := r.samples[0]
-	if d := now.Sub(first.at); d > 0 && finished > first.finished {
-		perMin = float64(finished-first.finished) / d.Minutes()
-		eta = time.Duration(float64(left) / perMin * float64(time.Minute))
-	}
-	return perMin, eta
+		fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
+	}})
 }
 
 func renderLive(b *strings.Builder, sh campaigns.Detail, perMin float64, eta time.Duration) {

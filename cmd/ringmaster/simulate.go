@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/scenario"
 )
 
 // Default credentials of the simulated fleet (a test tool's, not a secret).
@@ -76,24 +75,14 @@ returns the same JSON.`,
 			if _, err := fleetsim.AddressIndex(first); err != nil {
 				return usagef("--first-address: %v", err)
 			}
-			if err := checkDescriptors(o.Devices, https); err != nil {
+			if err := scenario.CheckDescriptors(o.Devices, https); err != nil {
 				return err
 			}
 			o.Now = a.now().UTC().Truncate(24 * time.Hour)
-			orgs, devices, err := synth.Devices(o)
-			if err != nil {
-				return err
-			}
-			var all []synth.Device
-			var specs []device.Spec
-			for d := range devices {
-				all = append(all, d)
-				specs = append(specs, simSpec(d))
-			}
-			fleet, err := fleetsim.Start(cmd.Context(), fleetsim.Config{
-				Devices: specs, Username: user, Password: password, HTTPS: https, Faults: spec, Seed: o.Seed,
+			fleet, err := scenario.Start(cmd.Context(), scenario.Config{Synth: o, Fleet: fleetsim.Config{
+				Username: user, Password: password, HTTPS: https, Faults: spec, Seed: o.Seed,
 				Clock: device.NewScaledClock(a.now(), scale), Logger: a.log, FirstAddress: first, IdleConnTimeout: idleConn,
-			})
+			}})
 			if err != nil {
 				return err
 			}
@@ -108,12 +97,12 @@ returns the same JSON.`,
 				}
 			}
 			if inventoryOut != "" {
-				if err := a.writeSimInventory(inventoryOut, all, fleet, https, credName); err != nil {
+				if err := a.writeSimInventory(inventoryOut, fleet, https, credName); err != nil {
 					return err
 				}
 			}
 			fmt.Fprintf(a.stdout, "ready devices=%d orgs=%d first=%s control=http://%s/truth https=%v faults=%q\n",
-				len(specs), len(orgs), fleet.Endpoints()[0].Address(https), ctl, https, spec.String())
+				len(fleet.Devices), len(fleet.Orgs), fleet.Endpoints()[0].Address(https), ctl, https, spec.String())
 			<-cmd.Context().Done()
 			a.log.Info("simulator stopping")
 			if truthOut != "" {
@@ -147,52 +136,15 @@ returns the same JSON.`,
 	return cmd
 }
 
-// simSpec is the simulated machine of a generated device, as generated.
-func simSpec(d synth.Device) device.Spec {
-	return device.Spec{Hostname: d.Hostname, Caption: d.OSCaption, Edition: d.OSEdition, Build: d.OSBuild, UBR: d.UBR, KBs: d.KBs,
-		DiskFreeGB: d.DiskFreeGB, RAMGB: d.RAMGB, Manufacturer: d.Manufacturer, Model: d.Model, Serial: d.Serial}
-}
-
-// checkDescriptors refuses a fleet that cannot fit in the open-file limit:
-// one descriptor per listener, and room for connections.
-func checkDescriptors(devices int, https bool) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return nil
-	}
-	if lim.Cur < lim.Max { // use what the hard limit allows
-		lim.Cur = lim.Max
-		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-	need := uint64(devices)
-	if https {
-		need *= 2
-	}
-	if need+1024 > lim.Cur {
-		return fmt.Errorf("%d devices need %d listening sockets plus room for connections, but the open-file limit is %d: use fewer devices, drop --https, or raise the limit (ulimit -n)", devices, need, lim.Cur)
-	}
-	return nil
-}
-
 // writeSimInventory writes the simulated devices as inventory CSV, with
-// their addresses and a credential name.
-func (a *app) writeSimInventory(path string, all []synth.Device, fleet *fleetsim.Fleet, https bool, credName string) error {
+// their addresses and a credential name, to path (whole or not at all).
+func (a *app) writeSimInventory(path string, fleet *scenario.Estate, https bool, credName string) error {
 	w, err := a.createOutput(path)
 	if err != nil {
 		return err
 	}
 	defer w.Abort()
-	cw := safecsv.NewWriter(w)
-	_ = cw.Write(append(append([]string{}, synth.Header...), "address", "credential"))
-	row := make([]string, 0, len(synth.Header)+2)
-	for i := range all {
-		row = append(all[i].Row(row), fleet.Endpoints()[i].Address(https), credName)
-		if err := cw.Write(row); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	if err := fleet.WriteInventory(w, https, credName); err != nil {
 		return err
 	}
 	return w.Commit()

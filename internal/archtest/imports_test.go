@@ -41,6 +41,8 @@ var rules = []struct {
 	// nothing of each other or of the product; fleetsim wires them.
 	{"plugins/winrm/fleetsim/device", nil},
 	{"plugins/winrm/fleetsim/wsman", nil},
+	// A generated estate on the fleet, and the demo's scenario.
+	{"plugins/winrm/fleetsim/scenario", []string{"plugins/winrm/fleetsim", "plugins/winrm/fleetsim/device", "inventory/synth", "internal/safecsv"}},
 	{"plugins/winrm/fleetsim", []string{"plugins/winrm/fleetsim/device", "plugins/winrm/fleetsim/wsman"}},
 	// The orchestrator's domain (campaigns, waves, windows, the state
 	// machine, the controller's decisions, the store contract) knows
@@ -67,6 +69,12 @@ var rules = []struct {
 	{"targets", []string{"errkind", "inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
 	// Probe fan-out and the one probe -> facts mapping: sdk to inventory.
 	{"discovery", []string{"inventory", "plugins/sdk"}},
+	// The inventory job (import, export, list, remove, summaries,
+	// organisations): the domain and its file formats, stores through
+	// interfaces.
+	{"estate", []string{"errkind", "inventory", "inventory/format"}},
+	// Which key seals a new credential, over the domain's sealing.
+	{"credentials", []string{"errkind", "credential", "targets"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
@@ -94,7 +102,7 @@ var domain = []string{"errkind", "inventory", "credential", "orchestrator", "pla
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"reports", "targets", "discovery"}
+var application = []string{"reports", "targets", "discovery", "estate", "credentials"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.
