@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
 )
 
 // CampaignState is how a device stands in the campaign a report follows.
@@ -189,7 +190,7 @@ func (r *ProgressRow) add(c *inventory.Cohort, st *CampaignState, o ProgressOpti
 	case st.State == "deferred":
 		r.Deferred += n
 		r.inCamp += n
-	case st.State == "skipped" && strings.HasPrefix(st.Reason, "ineligible"):
+	case st.State == "skipped" && playbooks.Reason(st.Reason).Ineligible():
 		r.Ineligible += n
 	case st.State == "failed":
 		r.Failed += n

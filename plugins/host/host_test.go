@@ -67,14 +67,35 @@ func TestSelfRunsThisExecutable(t *testing.T) {
 }
 
 type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // signalled (without blocking) after each write
 }
+
+func newLogSink() *logSink { return &logSink{written: make(chan struct{}, 1)} }
 
 func (l *logSink) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.buf.Write(p)
+	n, err := l.buf.Write(p)
+	select {
+	case l.written <- struct{}{}:
+	default:
+	}
+	return n, err
+}
+
+// waitFor waits until the logs hold text, failing t after timeout.
+func (l *logSink) waitFor(t *testing.T, text string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for !strings.Contains(l.String(), text) {
+		select {
+		case <-l.written:
+		case <-deadline:
+			t.Fatalf("no %q in the logs within %s:\n%s", text, timeout, l.String())
+		}
+	}
 }
 
 func (l *logSink) String() string {
@@ -152,18 +173,14 @@ func TestHangingPluginIsolated(t *testing.T) {
 }
 
 func TestPluginLogsReachSlog(t *testing.T) {
-	logs := &logSink{}
+	logs := newLogSink()
 	p := start(t, logs)
 	if _, err := p.Exec(context.Background(), sdk.Target{}, sdk.Command{Script: "log me"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), "running a command") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the plugin's log line did not reach slog:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The log line crosses the plugin's stderr asynchronously: wait for it
+	// to be written, not for a guessed time.
+	logs.waitFor(t, "running a command", 5*time.Second)
 }
 
 func TestPluginEnvironmentIsAllowListed(t *testing.T) {

@@ -1,0 +1,693 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/reports"
+)
+
+// CampaignStore is the campaign store an engine provides: everything each
+// of its consumers declares it takes (the scheduler, campaign commands and
+// read models, reports), so that the suite follows them as they change.
+type CampaignStore interface {
+	orchestrator.Store
+	campaigns.Store
+	reports.Campaigns
+}
+
+// OpenCampaigns opens a campaign store over a fresh, empty database whose
+// time is now; the database is closed when t ends.
+type OpenCampaigns func(t *testing.T, now func() time.Time) CampaignStore
+
+// Campaigns runs the campaign store's conformance suite.
+func Campaigns(t *testing.T, open OpenCampaigns) {
+	t.Run("CreateAndRead", func(t *testing.T) { campaignCreateAndRead(t, open) })
+	t.Run("CreateIsAtomic", func(t *testing.T) { campaignCreateIsAtomic(t, open) })
+	t.Run("StatusMachine", func(t *testing.T) { campaignStatusMachine(t, open) })
+	t.Run("ApplyAndDue", func(t *testing.T) { campaignApplyAndDue(t, open) })
+	t.Run("Approve", func(t *testing.T) { campaignApprove(t, open) })
+	t.Run("RetryReopensWaves", func(t *testing.T) { campaignRetryReopensWaves(t, open) })
+	t.Run("DeviceMachine", func(t *testing.T) { campaignDeviceMachine(t, open) })
+}
+
+var (
+	ctx   = context.Background()
+	waves = []string{"pilot", "rest"}
+)
+
+// newCampaign creates a campaign of n devices, the first half in wave 0,
+// in organisations RXX and RYY.
+func newCampaign(t *testing.T, s CampaignStore, name string, n int) []orchestrator.Member {
+	t.Helper()
+	ms := make([]orchestrator.Member, n)
+	for i := range ms {
+		org := []string{"RXX", "RYY"}[i%2]
+		ms[i] = orchestrator.Member{Hostname: fmt.Sprintf("d%02d.%s.nhs.uk", i, org), Org: org, Site: fmt.Sprintf("s%d", i%3),
+			Wave: i * 2 / n, Order: i}
+	}
+	c := orchestrator.Campaign{Name: name, SpecFile: name + ".yaml", Spec: "name: " + name, PlaybookFile: "builtin:win10-22h2", Playbook: "name: p"}
+	if err := s.Create(ctx, c, waves, ms); err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	return ms
+}
+
+func campaignCreateAndRead(t *testing.T, open OpenCampaigns) {
+	clock := NewClock(start)
+	s := open(t, clock.Now)
+	ms := newCampaign(t, s, "c1", 6)
+	c, err := s.Campaign(ctx, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := orchestrator.Campaign{Name: "c1", SpecFile: "c1.yaml", Spec: "name: c1", PlaybookFile: "builtin:win10-22h2", Playbook: "name: p",
+		Status: orchestrator.StatusDraft, Seq: c.Seq, CreatedAt: start, UpdatedAt: start}
+	if c != want {
+		t.Errorf("campaign = %+v\nwant %+v", c, want)
+	}
+	names, states, err := s.Waves(ctx, "c1")
+	if err != nil || !slices.Equal(names, waves) || len(states) != 2 || states[0].Status != orchestrator.WavePending || states[1].Status != orchestrator.WavePending {
+		t.Errorf("waves = %v %+v %v, want %v pending", names, states, err, waves)
+	}
+	got, err := s.Members(ctx, "c1")
+	if err != nil || len(got) != len(ms) {
+		t.Fatalf("members = %d %v, want %d", len(got), err, len(ms))
+	}
+	for i, m := range got {
+		w := ms[i]
+		if m.Hostname != w.Hostname || m.Org != w.Org || m.Site != w.Site || m.Wave != w.Wave || m.Order != w.Order ||
+			m.State != orchestrator.DevicePending || m.Generation != 0 || m.Attempts != 0 || !m.Changed.Equal(start) {
+			t.Errorf("member %d = %+v, want %+v pending since %s", i, m, w, start)
+		}
+	}
+	d, err := s.Device(ctx, "c1", ms[3].Hostname)
+	if err != nil || d.Hostname != ms[3].Hostname || d.Wave != 1 {
+		t.Errorf("device = %+v %v", d, err)
+	}
+	counts, err := s.StateCounts(ctx, "c1")
+	wantCounts := []orchestrator.StateCount{{Wave: 0, State: orchestrator.DevicePending, Devices: 3}, {Wave: 1, State: orchestrator.DevicePending, Devices: 3}}
+	if err != nil || !slices.Equal(counts, wantCounts) {
+		t.Errorf("state counts = %+v %v, want %+v", counts, err, wantCounts)
+	}
+
+	for _, tc := range []struct {
+		what string
+		err  error
+	}{
+		{"campaign", second(s.Campaign(ctx, "nope"))},
+		{"device of a missing campaign", second(s.Device(ctx, "nope", ms[0].Hostname))},
+		{"missing device", second(s.Device(ctx, "c1", "nope.rxx.nhs.uk"))},
+		{"status of a missing campaign", second(s.ChangeStatus(ctx, "nope", orchestrator.ActionStart))},
+		{"approve in a missing campaign", s.Approve(ctx, "nope", "pilot")},
+		{"begin a missing device", second(s.Begin(ctx, "c1", "nope.rxx.nhs.uk", 1, start, time.Minute))},
+		{"redispatch a missing device", second(s.Redispatch(ctx, "c1", "nope.rxx.nhs.uk", 1, "test", nil))},
+	} {
+		if !errors.Is(tc.err, errkind.NotFound) {
+			t.Errorf("%s: %v, want an error wrapping errkind.NotFound", tc.what, tc.err)
+		}
+	}
+	if err := s.Create(ctx, orchestrator.Campaign{Name: "c1"}, waves, nil); !errors.Is(err, errkind.Exists) {
+		t.Errorf("create c1 again: %v, want an error wrapping errkind.Exists", err)
+	}
+
+	// Campaigns lists oldest first, whatever the names.
+	clock.Advance(time.Minute)
+	newCampaign(t, s, "a-later", 2)
+	clock.Advance(time.Minute)
+	newCampaign(t, s, "b-latest", 2)
+	all, err := s.Campaigns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, c := range all {
+		order = append(order, c.Name)
+	}
+	if !slices.Equal(order, []string{"c1", "a-later", "b-latest"}) {
+		t.Errorf("campaigns in order %v, want oldest first", order)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+// campaignCreateIsAtomic: a create that fails part way (a member named
+// twice) leaves nothing behind, and the name stays free.
+func campaignCreateIsAtomic(t *testing.T, open OpenCampaigns) {
+	s := open(t, NewClock(start).Now)
+	ms := []orchestrator.Member{{Hostname: "a.rxx.nhs.uk", Org: "RXX"}, {Hostname: "a.rxx.nhs.uk", Org: "RXX", Order: 1}}
+	if err := s.Create(ctx, orchestrator.Campaign{Name: "dup"}, waves, ms); err == nil {
+		t.Fatal("create with a member named twice: no error")
+	}
+	if _, err := s.Campaign(ctx, "dup"); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("after a failed create the campaign reads %v, want errkind.NotFound", err)
+	}
+	if all, err := s.Campaigns(ctx); err != nil || len(all) != 0 {
+		t.Fatalf("after a failed create: %d campaigns %v", len(all), err)
+	}
+	newCampaign(t, s, "dup", 2)
+}
+
+// campaignStatusMachine drives a campaign into every status and applies
+// every action there: the store must allow exactly what the domain's
+// status machine allows, ending where it says, and refuse the rest with
+// ErrState, changing nothing.
+func campaignStatusMachine(t *testing.T, open OpenCampaigns) {
+	paths := map[orchestrator.Status][]orchestrator.Action{
+		orchestrator.StatusDraft:     nil,
+		orchestrator.StatusRunning:   {orchestrator.ActionStart},
+		orchestrator.StatusPaused:    {orchestrator.ActionStart, orchestrator.ActionPause},
+		orchestrator.StatusCancelled: {orchestrator.ActionCancel},
+		orchestrator.StatusDone:      {orchestrator.ActionStart, orchestrator.ActionComplete},
+	}
+	for _, from := range orchestrator.Statuses {
+		for _, change := range orchestrator.StatusChanges() {
+			a := change.Action
+			if a == orchestrator.ActionComplete || a == orchestrator.ActionRetry {
+				continue // not a person's status command: Apply's Done and Retry, tested with them
+			}
+			t.Run(fmt.Sprintf("%s/%s", from, a), func(t *testing.T) {
+				s := open(t, NewClock(start).Now)
+				newCampaign(t, s, "c", 2)
+				for _, step := range paths[from] {
+					if step == orchestrator.ActionComplete {
+						c, _ := s.Campaign(ctx, "c")
+						if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Done: true}, start, "test", nil); err != nil {
+							t.Fatal(err)
+						}
+						continue
+					}
+					if _, err := s.ChangeStatus(ctx, "c", step); err != nil {
+						t.Fatalf("%s on the way to %s: %v", step, from, err)
+					}
+				}
+				if c, _ := s.Campaign(ctx, "c"); c.Status != from {
+					t.Fatalf("set up %s, got %s", from, c.Status)
+				}
+				want, wantErr := from.Apply(a)
+				got, err := s.ChangeStatus(ctx, "c", a)
+				if wantErr != nil {
+					if !errors.Is(err, orchestrator.ErrState) {
+						t.Fatalf("%s a %s campaign: %v, want ErrState", a, from, err)
+					}
+					if c, _ := s.Campaign(ctx, "c"); c.Status != from {
+						t.Fatalf("a refused %s moved the campaign to %s", a, c.Status)
+					}
+					return
+				}
+				if err != nil || got != want {
+					t.Fatalf("%s a %s campaign: %s %v, want %s", a, from, got, err, want)
+				}
+				if c, _ := s.Campaign(ctx, "c"); c.Status != want {
+					t.Fatalf("stored status %s, want %s", c.Status, want)
+				}
+			})
+		}
+	}
+}
+
+// campaignApplyAndDue: what makes a campaign due, a plan's effects, a
+// decision on a stale view, and an enqueue failure rolling a plan back.
+func campaignApplyAndDue(t *testing.T, open OpenCampaigns) {
+	clock := NewClock(start)
+	s := open(t, clock.Now)
+	ms := newCampaign(t, s, "c", 4)
+	due := func(now, wall time.Time) []string {
+		t.Helper()
+		d, err := s.Due(ctx, now, wall)
+		if err != nil {
+			t.Fatalf("due: %v", err)
+		}
+		return d
+	}
+	if d := due(start, start); len(d) != 0 {
+		t.Fatalf("a draft is due: %v", d)
+	}
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	if d := due(start, start); !slices.Equal(d, []string{"c"}) {
+		t.Fatalf("due after start = %v, want [c]", d)
+	}
+	c, _ := s.Campaign(ctx, "c")
+	var enqueued []orchestrator.Dispatch
+	plan := orchestrator.Plan{
+		Dispatch:    []string{ms[0].Hostname, ms[0].Hostname, ms[1].Hostname},
+		WakeAt:      start.Add(time.Hour),
+		WaveChanges: []orchestrator.WaveChange{{Wave: 0, State: orchestrator.WaveState{Status: orchestrator.WaveActive, Started: start}}},
+	}
+	ds, err := s.Apply(ctx, "c", c.Seq, plan, start, "controller", func(_ context.Context, tx orchestrator.Tx, ds []orchestrator.Dispatch) error {
+		if tx == nil {
+			return errors.New("enqueue called without the store's transaction")
+		}
+		enqueued = slices.Clone(ds)
+		return nil
+	})
+	wantDs := []orchestrator.Dispatch{{Campaign: "c", Hostname: ms[0].Hostname, Generation: 1}, {Campaign: "c", Hostname: ms[1].Hostname, Generation: 1}}
+	if err != nil || !slices.Equal(ds, wantDs) || !slices.Equal(enqueued, wantDs) {
+		t.Fatalf("apply = %+v %v (enqueued %+v), want each device dispatched once: %+v", ds, err, enqueued, wantDs)
+	}
+	_, st, _ := s.Waves(ctx, "c")
+	if st[0].Status != orchestrator.WaveActive || !st[0].Started.Equal(start) || st[1].Status != orchestrator.WavePending {
+		t.Fatalf("waves after apply = %+v", st)
+	}
+	if c2, _ := s.Campaign(ctx, "c"); !c2.WakeAt.Equal(start.Add(time.Hour)) {
+		t.Fatalf("wake at %s, want %s", c2.WakeAt, start.Add(time.Hour))
+	}
+	if d := due(start, start); len(d) != 0 {
+		t.Fatalf("due right after a decision = %v, want none until the wake-up", d)
+	}
+	if d := due(start.Add(time.Hour), start); !slices.Equal(d, []string{"c"}) {
+		t.Fatalf("due at the wake-up = %v", d)
+	}
+
+	// A change after the view was read (here a pause and resume) keeps the
+	// campaign due after a decision on the older view.
+	c, _ = s.Campaign(ctx, "c")
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionPause); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionResume); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{WakeAt: start.Add(time.Hour)}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := due(start, start); !slices.Equal(d, []string{"c"}) {
+		t.Fatalf("due after a decision on a stale view = %v, want [c] again", d)
+	}
+	// A done plan on a stale view does not complete the campaign.
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Done: true}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c2, _ := s.Campaign(ctx, "c"); c2.Status != orchestrator.StatusRunning {
+		t.Fatalf("a done plan on a stale view left the campaign %s, want running", c2.Status)
+	}
+
+	// An enqueue that fails rolls the whole plan back: no device queued,
+	// no wave changed, no wake-up moved, the campaign still due.
+	c, _ = s.Campaign(ctx, "c")
+	boom := errors.New("boom")
+	_, err = s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Dispatch: []string{ms[2].Hostname}, WakeAt: start.Add(9 * time.Hour),
+		WaveChanges: []orchestrator.WaveChange{{Wave: 1, State: orchestrator.WaveState{Status: orchestrator.WaveActive, Started: start}}}},
+		start, "controller", func(context.Context, orchestrator.Tx, []orchestrator.Dispatch) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Fatalf("apply with a failing enqueue: %v, want boom", err)
+	}
+	if d, _ := s.Device(ctx, "c", ms[2].Hostname); d.State != orchestrator.DevicePending || d.Generation != 0 {
+		t.Fatalf("after a failed apply the device is %s generation %d, want pending 0", d.State, d.Generation)
+	}
+	if _, st, _ := s.Waves(ctx, "c"); st[1].Status != orchestrator.WavePending {
+		t.Fatalf("after a failed apply wave 1 is %s", st[1].Status)
+	}
+	if tr, _ := s.Transitions(ctx, "c", ms[2].Hostname); len(tr) != 0 {
+		t.Fatalf("after a failed apply the device has transitions %+v", tr)
+	}
+	if d := due(start, start); !slices.Equal(d, []string{"c"}) {
+		t.Fatalf("due after a failed apply = %v, want [c]", d)
+	}
+
+	// A done plan on the current view completes the campaign, which is
+	// then never due.
+	c, _ = s.Campaign(ctx, "c")
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Done: true}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c2, _ := s.Campaign(ctx, "c"); c2.Status != orchestrator.StatusDone {
+		t.Fatalf("after a done plan the campaign is %s", c2.Status)
+	}
+	if d := due(start.Add(24*time.Hour), start.Add(24*time.Hour)); len(d) != 0 {
+		t.Fatalf("a done campaign is due: %v", d)
+	}
+}
+
+func campaignApprove(t *testing.T, open OpenCampaigns) {
+	s := open(t, NewClock(start).Now)
+	newCampaign(t, s, "c", 2)
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Campaign(ctx, "c")
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{WakeAt: start.Add(time.Hour)}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Approve(ctx, "c", "rest"); err != nil {
+		t.Fatal(err)
+	}
+	_, st, _ := s.Waves(ctx, "c")
+	if st[0].Approved || !st[1].Approved {
+		t.Fatalf("approved %v %v, want only rest", st[0].Approved, st[1].Approved)
+	}
+	if d, _ := s.Due(ctx, start, start); !slices.Equal(d, []string{"c"}) {
+		t.Fatalf("due after an approval = %v, want [c]: the controller must look again", d)
+	}
+	if err := s.Approve(ctx, "c", "nope"); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("approve a missing wave: %v, want errkind.NotFound", err)
+	}
+}
+
+// campaignRetryReopensWaves: retry --failed makes failed devices (of one
+// reason, or all) pending, reopens the halted or done waves they are in,
+// leaves others alone, and runs a done campaign again.
+func campaignRetryReopensWaves(t *testing.T, open OpenCampaigns) {
+	clock := NewClock(start)
+	s := open(t, clock.Now)
+	ms := newCampaign(t, s, "c", 4)
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := s.Campaign(ctx, "c")
+	hosts := []string{ms[0].Hostname, ms[1].Hostname, ms[2].Hostname}
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Dispatch: hosts}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	reasons := []orchestrator.Reason{"rolled_back:0xC1900101", "insufficient_disk", "rolled_back:0xC1900101"}
+	for i, h := range hosts {
+		if _, err := s.Begin(ctx, "c", h, 1, start, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Heartbeat(ctx, "c", h, 1, start.Add(time.Minute), "upgrade", []byte(`{"Next":2}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish(ctx, "c", h, 1, orchestrator.DeviceFailed, reasons[i], "failed", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ = s.Campaign(ctx, "c")
+	halted := orchestrator.WaveState{Status: orchestrator.WaveHalted, Started: start, Reason: "2 of 2 failed"}
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{WaveChanges: []orchestrator.WaveChange{
+		{Wave: 0, State: halted}, {Wave: 1, State: orchestrator.WaveState{Status: orchestrator.WaveAwaitingApproval}}}}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Retry(ctx, "c", "no_such_reason"); err != nil || n != 0 {
+		t.Fatalf("retry of a reason no device has: %d %v", n, err)
+	}
+	if _, st, _ := s.Waves(ctx, "c"); st[0].Status != orchestrator.WaveHalted {
+		t.Fatalf("a retry that reopened nothing changed wave 0 to %s", st[0].Status)
+	}
+	clock.Advance(time.Minute)
+	n, err := s.Retry(ctx, "c", "rolled_back:0xC1900101")
+	if err != nil || n != 2 {
+		t.Fatalf("retry rolled_back = %d %v, want 2", n, err)
+	}
+	for i, h := range hosts {
+		d, _ := s.Device(ctx, "c", h)
+		wantState := orchestrator.DevicePending
+		if i == 1 {
+			wantState = orchestrator.DeviceFailed
+		}
+		if d.State != wantState {
+			t.Errorf("%s after retry is %s, want %s", h, d.State, wantState)
+		}
+		if wantState == orchestrator.DevicePending && (d.Reason != "" || d.Checkpoint != nil || !d.Changed.Equal(clock.Now())) {
+			t.Errorf("%s after retry = %+v, want no reason, no checkpoint, changed now", h, d)
+		}
+	}
+	_, st, _ := s.Waves(ctx, "c")
+	if st[0].Status != orchestrator.WaveActive || st[0].Reason != "" {
+		t.Errorf("halted wave 0 after retry = %+v, want active with no reason", st[0])
+	}
+	if st[1].Status != orchestrator.WaveAwaitingApproval {
+		t.Errorf("wave 1, awaiting approval, after retry = %s: retry reopens halted or done waves only", st[1].Status)
+	}
+
+	// A done campaign runs again when a retry reopens a device.
+	c, _ = s.Campaign(ctx, "c")
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Done: true}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = s.Campaign(ctx, "c"); c.Status != orchestrator.StatusDone {
+		t.Fatalf("campaign %s, want done", c.Status)
+	}
+	if n, err := s.Retry(ctx, "c", ""); err != nil || n != 1 {
+		t.Fatalf("retry every failure = %d %v, want 1", n, err)
+	}
+	if c, _ = s.Campaign(ctx, "c"); c.Status != orchestrator.StatusRunning {
+		t.Fatalf("a done campaign after a retry is %s, want running", c.Status)
+	}
+}
+
+// model is what a device's record must be, kept by the domain's device
+// machine alone.
+type model struct {
+	state      orchestrator.DeviceState
+	gen        int
+	attempts   int
+	lease      time.Time // zero when not running
+	checkpoint []byte
+	reason     orchestrator.Reason
+	runID      string // "" until a worker begins; cleared by retry
+	retiredRun string // the run id a retry cleared: the next run is a new one
+	moves      int    // transitions recorded
+}
+
+// campaignDeviceMachine runs random sequences of the scheduler's calls
+// (dispatch, begin, heartbeat, finish, orphans, redispatch, retry) against
+// the store and against a model built from orchestrator.DeviceMoves, and
+// compares every device after every call: state, generation, attempts,
+// reason, checkpoint, lease, run id, transitions and errors.
+func campaignDeviceMachine(t *testing.T, open OpenCampaigns) {
+	const seeds, steps, devices = 8, 400, 4
+	for seed := uint64(1); seed <= seeds; seed++ {
+		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
+			clock := NewClock(start)
+			s := open(t, clock.Now)
+			ms := newCampaign(t, s, "c", devices)
+			if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
+				t.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(seed, 99))
+			m := map[string]*model{}
+			for _, x := range ms {
+				m[x.Hostname] = &model{state: orchestrator.DevicePending}
+			}
+			wall := start
+			const lease = 2 * time.Minute
+			var log []string
+			fail := func(format string, args ...any) {
+				t.Helper()
+				t.Fatalf("seed %d after %d calls, the last %v: %s", seed, len(log), log[max(0, len(log)-12):], fmt.Sprintf(format, args...))
+			}
+			for step := 0; step < steps; step++ {
+				clock.Advance(time.Second)
+				wall = wall.Add(time.Duration(r.IntN(90)) * time.Second)
+				h := ms[r.IntN(len(ms))].Hostname
+				d := m[h]
+				// A job's generation: mostly the current one, sometimes stale.
+				gen := d.gen
+				if r.IntN(5) == 0 {
+					gen = max(0, d.gen-1)
+				}
+				switch op := r.IntN(7); op {
+				case 0: // dispatch
+					log = append(log, "dispatch "+h)
+					c, _ := s.Campaign(ctx, "c")
+					ds, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Dispatch: []string{h}}, clock.Now(), "controller", nil)
+					if err != nil {
+						fail("apply: %v", err)
+					}
+					if orchestrator.EventDispatch.Allows(d.state, orchestrator.DeviceQueued) {
+						d.state, d.gen, d.lease, d.reason = orchestrator.DeviceQueued, d.gen+1, time.Time{}, ""
+						d.moves++
+						if len(ds) != 1 || ds[0].Generation != d.gen {
+							fail("dispatch returned %+v, want generation %d", ds, d.gen)
+						}
+					} else if len(ds) != 0 {
+						fail("dispatch of a %s device took: %+v", d.state, ds)
+					}
+				case 1: // begin
+					log = append(log, fmt.Sprintf("begin %s g%d", h, gen))
+					run, err := s.Begin(ctx, "c", h, gen, wall, lease)
+					switch {
+					case gen != d.gen:
+						if !errors.Is(err, orchestrator.ErrStale) {
+							fail("begin with generation %d of %d: %v, want ErrStale", gen, d.gen, err)
+						}
+					case d.state == orchestrator.DeviceRunning && d.lease.After(wall):
+						if !errors.Is(err, orchestrator.ErrState) {
+							fail("begin while leased: %v, want ErrState", err)
+						}
+					case !orchestrator.EventBegin.Allows(d.state, orchestrator.DeviceRunning):
+						if !errors.Is(err, orchestrator.ErrStale) {
+							fail("begin a %s device: %v, want ErrStale", d.state, err)
+						}
+					default:
+						if err != nil {
+							fail("begin: %v", err)
+						}
+						d.attempts++
+						if run.Attempt != d.attempts || !slices.Equal(run.Checkpoint, d.checkpoint) || run.RunID == "" {
+							fail("begin = %+v, want attempt %d checkpoint %q", run, d.attempts, d.checkpoint)
+						}
+						if d.runID != "" && run.RunID != d.runID {
+							fail("run id %q changed to %q without a retry", d.runID, run.RunID)
+						}
+						if d.runID == "" && run.RunID == d.retiredRun {
+							fail("run id %q kept after a retry, want a new run", run.RunID)
+						}
+						d.state, d.lease, d.runID = orchestrator.DeviceRunning, wall.Add(lease), run.RunID
+						d.moves++
+					}
+				case 2: // heartbeat
+					cp := []byte(fmt.Sprintf(`{"Next":%d}`, step))
+					if r.IntN(3) == 0 {
+						cp = nil
+					}
+					log = append(log, fmt.Sprintf("heartbeat %s g%d", h, gen))
+					err := s.Heartbeat(ctx, "c", h, gen, wall.Add(lease), "step", cp)
+					if gen == d.gen && d.state == orchestrator.DeviceRunning {
+						if err != nil {
+							fail("heartbeat: %v", err)
+						}
+						d.lease = wall.Add(lease)
+						if cp != nil {
+							d.checkpoint = cp
+						}
+					} else if !errors.Is(err, orchestrator.ErrStale) {
+						fail("heartbeat of a %s device (generation %d of %d): %v, want ErrStale", d.state, gen, d.gen, err)
+					}
+				case 3: // finish
+					to := []orchestrator.DeviceState{orchestrator.DeviceSucceeded, orchestrator.DeviceFailed, orchestrator.DeviceSkipped,
+						orchestrator.DeviceDeferred}[r.IntN(4)]
+					reason := orchestrator.Reason([]string{"completed", "rolled_back:0xC1900101", "already_compliant", "unreachable"}[r.IntN(4)])
+					log = append(log, fmt.Sprintf("finish %s g%d %s", h, gen, to))
+					err := s.Finish(ctx, "c", h, gen, to, reason, "message", wall.Add(time.Hour))
+					if gen == d.gen && orchestrator.EventFinish.Allows(d.state, to) {
+						if err != nil {
+							fail("finish: %v", err)
+						}
+						d.state, d.reason, d.lease = to, reason, time.Time{}
+						if to != orchestrator.DeviceDeferred {
+							d.checkpoint = nil
+						}
+						d.moves++
+					} else if !errors.Is(err, orchestrator.ErrStale) {
+						fail("finish a %s device as %s (generation %d of %d): %v, want ErrStale", d.state, to, gen, d.gen, err)
+					}
+				case 4: // orphans
+					log = append(log, "orphans")
+					ds, err := s.Orphans(ctx, "c", wall, nil)
+					if err != nil {
+						fail("orphans: %v", err)
+					}
+					var want []orchestrator.Dispatch
+					for host, x := range m {
+						if x.state == orchestrator.DeviceRunning && x.lease.Before(wall) {
+							x.state, x.gen, x.lease = orchestrator.DeviceQueued, x.gen+1, time.Time{}
+							x.moves++
+							want = append(want, orchestrator.Dispatch{Campaign: "c", Hostname: host, Generation: x.gen})
+						}
+					}
+					byHost := func(a, b orchestrator.Dispatch) int { return cmpString(a.Hostname, b.Hostname) }
+					slices.SortFunc(ds, byHost)
+					slices.SortFunc(want, byHost)
+					if !slices.Equal(ds, want) {
+						fail("orphans = %+v, want %+v", ds, want)
+					}
+				case 5: // redispatch
+					log = append(log, fmt.Sprintf("redispatch %s g%d", h, gen))
+					moved, err := s.Redispatch(ctx, "c", h, gen, "test", nil)
+					if err != nil {
+						fail("redispatch: %v", err)
+					}
+					want := d.state == orchestrator.DeviceQueued && gen == d.gen
+					if moved != want {
+						fail("redispatch of a %s device (generation %d of %d) = %v, want %v", d.state, gen, d.gen, moved, want)
+					}
+					if want {
+						d.gen++
+						d.moves++
+					}
+				case 6: // retry
+					log = append(log, "retry")
+					n, err := s.Retry(ctx, "c", "")
+					if err != nil {
+						fail("retry: %v", err)
+					}
+					want := 0
+					for _, x := range m {
+						if x.state == orchestrator.DeviceFailed {
+							x.state, x.reason, x.checkpoint, x.runID, x.retiredRun = orchestrator.DevicePending, "", nil, "", x.runID
+							x.moves++
+							want++
+						}
+					}
+					if n != want {
+						fail("retry reopened %d, want %d", n, want)
+					}
+				}
+				for host, x := range m {
+					got, err := s.Device(ctx, "c", host)
+					if err != nil {
+						fail("device %s: %v", host, err)
+					}
+					if got.State != x.state || got.Generation != x.gen || got.Attempts != x.attempts || got.Reason != x.reason ||
+						!slices.Equal(got.Checkpoint, x.checkpoint) || !got.LeaseUntil.Equal(x.lease) {
+						fail("%s = state %s gen %d attempts %d reason %q checkpoint %q lease %s\nwant state %s gen %d attempts %d reason %q checkpoint %q lease %s",
+							host, got.State, got.Generation, got.Attempts, got.Reason, got.Checkpoint, got.LeaseUntil,
+							x.state, x.gen, x.attempts, x.reason, x.checkpoint, x.lease)
+					}
+				}
+			}
+			// Every move was recorded, each continuing from where the last
+			// one left the device, and the counts agree with the members.
+			counts := map[orchestrator.DeviceState]int{}
+			for host, x := range m {
+				tr, err := s.Transitions(ctx, "c", host)
+				if err != nil || len(tr) != x.moves {
+					t.Fatalf("seed %d: %s has %d transitions %v, want %d", seed, host, len(tr), err, x.moves)
+				}
+				from := orchestrator.DevicePending
+				for i, x := range tr {
+					if x.From != from || x.Hostname != host || x.Cause == "" || x.At.IsZero() {
+						t.Fatalf("seed %d: %s transition %d = %+v, want from %s", seed, host, i, x, from)
+					}
+					from = x.To
+				}
+				if from != x.state {
+					t.Fatalf("seed %d: %s transitions end at %s, device is %s", seed, host, from, x.state)
+				}
+				counts[x.state]++
+			}
+			sc, err := s.StateCounts(ctx, "c")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[orchestrator.DeviceState]int{}
+			for _, c := range sc {
+				got[c.State] += c.Devices
+			}
+			if fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(counts)) {
+				t.Fatalf("seed %d: state counts %v, want %v", seed, got, counts)
+			}
+		})
+	}
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func sortedCounts(m map[orchestrator.DeviceState]int) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, fmt.Sprintf("%s=%d", k, v))
+	}
+	sort.Strings(out)
+	return out
+}
