@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestScriptsAndFiles runs, in order on one machine, the command shapes
@@ -92,9 +93,14 @@ func TestStagingAsSystem(t *testing.T) {
 	}
 }
 
+// waitTask polls the task as a playbook does (schtasks /Query) until it is
+// Ready again, then checks its last result. The task runs on its own
+// goroutine, so on a loaded machine it may take a while: the bound is
+// time, not a number of queries.
 func waitTask(t *testing.T, m *Machine, name string, want int) {
 	t.Helper()
-	for range 1000 {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
 		out, _, _ := readAll(m.Start("schtasks /Query /TN "+name+" /FO LIST /V", nil))
 		if strings.Contains(out, "Status:                               Ready") {
 			if !strings.Contains(out, "Last Result:                          "+strconv.Itoa(want)+"\r\n") {
@@ -102,6 +108,7 @@ func waitTask(t *testing.T, m *Machine, name string, want int) {
 			}
 			return
 		}
+		time.Sleep(time.Millisecond)
 	}
-	t.Fatalf("task %s never finished", name)
+	t.Fatalf("task %s not finished within 10s", name)
 }
