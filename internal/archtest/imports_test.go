@@ -79,6 +79,8 @@ var rules = []struct {
 	{"estate", []string{"errkind", "inventory", "inventory/format"}},
 	// Which key seals a new credential, over the domain's sealing.
 	{"credentials", []string{"errkind", "credential", "targets"}},
+	// The plugin registry job: names, pins and standing, over plugins/host.
+	{"plugins/registry", []string{"plugins/host"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
@@ -106,7 +108,7 @@ var domain = []string{"errkind", "inventory", "credential", "orchestrator", "pla
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials"}
+var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.
