@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 )
 
 // campaignApp is the campaigns application over this database.
@@ -27,18 +24,7 @@ func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookSource, Now: a.now}), nil
-}
-
-// playbookSource reads a playbook file, or a built-in one by name when no
-// such file exists, as loadPlaybook does.
-func (a *app) playbookSource(ref string) (string, []byte, error) {
-	data, err := a.fileLimit().ReadFile(ref)
-	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(ref, `/\.`) {
-		src, err := builtin.Source(ref)
-		return "builtin/" + ref + ".yaml", src, err
-	}
-	return ref, data, err
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
 }
 
 func newCampaignCmd(a *app) *cobra.Command {

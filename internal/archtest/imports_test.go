@@ -31,7 +31,9 @@ var rules = []struct {
 		"campaigns", "reports", "targets", "discovery", "estate", "credentials"}},
 	{"inventory/synth", []string{"internal/safecsv"}},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
-	{"playbooks/builtin", []string{"playbooks"}},
+	// The shipped playbooks, and resolving a reference: a file (under the
+	// input limit) else a built-in.
+	{"playbooks/builtin", []string{"playbooks", "internal/inputfile"}},
 	{"plugins", nil},
 	// The public SDK depends on nothing of ours; executors on the SDK only.
 	{"plugins/sdk", []string{"plugins/sdk/proto"}},
