@@ -134,7 +134,11 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 				return fmt.Errorf("playbook run: %w", err)
 			}
 			ctx := cmd.Context()
-			d, t, x, err := a.reach(ctx, host, o)
+			r, err := a.resolver(ctx, o)
+			if err != nil {
+				return err
+			}
+			d, t, x, err := r.Reach(ctx, host)
 			if err != nil {
 				return err
 			}

@@ -72,7 +72,8 @@ var rules = []struct {
 	{"reports", []string{"errkind", "inventory", "alerts", "orchestrator", "report", "report/html"}},
 	// Device -> executor target: the domain, credential sealing, bounded
 	// file reads and the executor host (built-in or pinned plugin).
-	{"targets", []string{"errkind", "inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
+	// (Reacher hands the scheduler's workers a playbooks.Executor.)
+	{"targets", []string{"errkind", "inventory", "credential", "playbooks", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
 	// Probe fan-out and the one probe -> facts mapping: sdk to inventory.
 	{"discovery", []string{"inventory", "plugins/sdk"}},
 	// The inventory job (import, export, list, remove, summaries,
