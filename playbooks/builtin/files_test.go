@@ -43,7 +43,9 @@ func TestFilesResolve(t *testing.T) {
 		{ref: "discover", file: "builtin/discover.yaml", name: "discover", src: discover},
 		// A file of that name comes first.
 		{ref: "install-kb", file: "install-kb", name: "own"},
-		{ref: "nope", err: func(err error) bool { return strings.Contains(err.Error(), `no built-in playbook "nope" (built-in: discover,`) }},
+		{ref: "nope", err: func(err error) bool {
+			return strings.Contains(err.Error(), `no built-in playbook "nope" (built-in: discover,`)
+		}},
 		// What looks like a path is never taken for a name.
 		{ref: "discover.yaml", err: func(err error) bool { return errors.Is(err, fs.ErrNotExist) }},
 		{ref: "./discover", err: func(err error) bool { return errors.Is(err, fs.ErrNotExist) }},
