@@ -286,14 +286,8 @@ remediation:
 			e := newEstate(t, all...)
 			ctx := context.Background()
 			c, err := e.service().Remediate(ctx, tt.r)
-			if tt.errIs != nil {
-				if !errors.Is(err, tt.errIs) {
-					t.Fatalf("err %v, want %v", err, tt.errIs)
-				}
+			if errorWanted(t, err, tt.errIs) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Spec.Name != tt.campaign || len(c.WaveSizes) != 2 || c.WaveSizes[0] != tt.pilot || c.WaveSizes[1] != tt.rest {
 				t.Fatalf("%s waves %v, want %s pilot %d rest %d", c.Spec.Name, c.WaveSizes, tt.campaign, tt.pilot, tt.rest)
@@ -407,14 +401,8 @@ func TestRemediateAlert(t *testing.T) {
 				t.Fatal(err)
 			}
 			rem, c, err := e.service().RemediateAlert(ctx, rs, tt.id, campaigns.Remediation{Source: `\\dp01\updates$`, PilotSoak: time.Hour})
-			if tt.errIs != nil {
-				if !errors.Is(err, tt.errIs) {
-					t.Fatalf("err %v, want %v", err, tt.errIs)
-				}
+			if errorWanted(t, err, tt.errIs) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			slices.Sort(rem.Exposed)
 			if rem.Alert == nil || rem.Alert.ID != tt.id || !slices.Equal(rem.Exposed, tt.exposed) {
@@ -435,4 +423,20 @@ func TestRemediateAlert(t *testing.T) {
 			}
 		})
 	}
+}
+
+// errorWanted fails t unless err matches want (nil: no error) and says
+// whether an error was wanted, which ends the case.
+func errorWanted(t *testing.T, err, want error) bool {
+	t.Helper()
+	if want != nil {
+		if !errors.Is(err, want) {
+			t.Fatalf("err %v, want %v", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }
