@@ -8,6 +8,7 @@ package alerts
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -311,6 +312,12 @@ func (a *Alert) CheckCohort(c *inventory.Cohort) Standing {
 		}
 	}
 	return Exposed
+}
+
+// Builds lists the builds the alert names, sorted as text: the order in
+// which its remediation is shown.
+func (a *Alert) Builds() []string {
+	return slices.Sorted(maps.Keys(a.Remediation))
 }
 
 // KBs lists every update the alert names (remediating or superseding),

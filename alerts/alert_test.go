@@ -233,3 +233,22 @@ func TestSampleAlerts(t *testing.T) {
 		}
 	}
 }
+
+func TestBuilds(t *testing.T) {
+	for _, tc := range []struct {
+		remediation map[string][]string
+		want        []string
+	}{
+		{map[string][]string{"6.1.7601": {"KB1"}, "10.0.18363": {"KB2"}, "10.0.17763": {"KB3"}}, []string{"10.0.17763", "10.0.18363", "6.1.7601"}},
+		{map[string][]string{"10.0.19045": {"KB1"}}, []string{"10.0.19045"}},
+		{nil, []string{}},
+	} {
+		a := &alerts.Alert{Remediation: tc.remediation}
+		if got := a.Builds(); !slices.Equal(got, tc.want) {
+			t.Errorf("Builds of %v = %v, want %v", tc.remediation, got, tc.want)
+		}
+	}
+	if got := dejablue(t).Builds(); !slices.Equal(got, []string{"10.0.17763", "10.0.18362", "10.0.18363", "6.1.7601"}) {
+		t.Errorf("dejablue's builds: %v", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
@@ -284,14 +286,8 @@ remediation:
 			e := newEstate(t, all...)
 			ctx := context.Background()
 			c, err := e.service().Remediate(ctx, tt.r)
-			if tt.errIs != nil {
-				if !errors.Is(err, tt.errIs) {
-					t.Fatalf("err %v, want %v", err, tt.errIs)
-				}
+			if errorWanted(t, err, tt.errIs) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.Spec.Name != tt.campaign || len(c.WaveSizes) != 2 || c.WaveSizes[0] != tt.pilot || c.WaveSizes[1] != tt.rest {
 				t.Fatalf("%s waves %v, want %s pilot %d rest %d", c.Spec.Name, c.WaveSizes, tt.campaign, tt.pilot, tt.rest)
@@ -354,4 +350,93 @@ func TestReadModels(t *testing.T) {
 	if _, err := svc.Device(ctx, "c", "nope.nhs.uk"); !errors.Is(err, errkind.NotFound) {
 		t.Errorf("unknown device: %v, want errkind.NotFound", err)
 	}
+}
+
+// TestRemediateAlert finds the exposed devices through the reports
+// application on the same database, as alert remediate does.
+func TestRemediateAlert(t *testing.T) {
+	const alert = "id: %s\ntitle: T\nissued: 2019-08-13\ndeadline: 2019-08-27\nremediation:\n  %q: [KB4512508]\n"
+	tests := []struct {
+		name, id, build string
+		exposed         []string
+		errIs           error
+	}{
+		{name: "exposed devices", id: "HSA-1", build: "10.0.18363", exposed: []string{"pc1.ra.nhs.uk", "pc2.ra.nhs.uk", "pc4.rb.nhs.uk"}},
+		{name: "nothing exposed", id: "HSA-2", build: "10.0.17763"},
+		{name: "unknown alert", id: "HSA-3", errIs: errkind.NotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEstate(t)
+			csv := "hostname,org,build,kbs\npc1.ra.nhs.uk,RA,10.0.18363,KB1000001\npc2.ra.nhs.uk,RA,10.0.18363,KB1000002\n" +
+				"pc3.rb.nhs.uk,RB,10.0.18363,KB4512508\npc4.rb.nhs.uk,RB,10.0.18363,KB1000002;KB1000003\npc5.rb.nhs.uk,RB,10.0.19045,KB1000001\n"
+			r, err := format.NewCSVReader(strings.NewReader(csv), "kbs.csv", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.inv.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
+				t.Fatal(err)
+			}
+			as, err := e.db.Alerts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.build != "" {
+				data := []byte(fmt.Sprintf(alert, tt.id, tt.build))
+				al, err := alerts.ParseContext(ctx, "a.yaml", data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := as.Add(ctx, al, data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hs, err := e.db.History(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := reports.New(reports.Config{Inventory: e.inv, Alerts: as, History: hs, Campaigns: e.store, Now: func() time.Time { return e.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rem, c, err := e.service().RemediateAlert(ctx, rs, tt.id, campaigns.Remediation{Source: `\\dp01\updates$`, PilotSoak: time.Hour})
+			if errorWanted(t, err, tt.errIs) {
+				return
+			}
+			slices.Sort(rem.Exposed)
+			if rem.Alert == nil || rem.Alert.ID != tt.id || !slices.Equal(rem.Exposed, tt.exposed) {
+				t.Fatalf("remediation of %v for %v", rem.Alert, rem.Exposed)
+			}
+			list, err := e.store.Campaigns(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tt.exposed) == 0 {
+				if c.Spec != nil || len(list) != 0 {
+					t.Fatalf("nothing exposed, yet created %+v (%d stored)", c, len(list))
+				}
+				return
+			}
+			if want := "remediate-" + strings.ToLower(tt.id); c.Spec.Name != want || c.Devices() != len(tt.exposed) || len(list) != 1 {
+				t.Fatalf("created %s with %d devices (%d stored), want %s with %d", c.Spec.Name, c.Devices(), len(list), want, len(tt.exposed))
+			}
+		})
+	}
+}
+
+// errorWanted fails t unless err matches want (nil: no error) and says
+// whether an error was wanted, which ends the case.
+func errorWanted(t *testing.T, err, want error) bool {
+	t.Helper()
+	if want != nil {
+		if !errors.Is(err, want) {
+			t.Fatalf("err %v, want %v", err, want)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }

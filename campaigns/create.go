@@ -158,3 +158,29 @@ func (s *Service) Remediate(ctx context.Context, r Remediation) (Created, error)
 	}
 	return s.Create(ctx, spec.Name+".yaml", data)
 }
+
+// Exposure finds the devices observed to be exposed to a stored alert
+// (*reports.Service is one).
+type Exposure interface {
+	// Exposed returns the alert and the hostnames of the devices exposed
+	// to it; an unknown alert is an error wrapping errkind.NotFound.
+	Exposed(ctx context.Context, id string) (*alerts.Alert, []string, error)
+}
+
+// RemediateAlert remediates the stored alert id: it asks ex which devices
+// are exposed to it and creates the draft campaign of r (see Remediate)
+// for them, r's Alert and Exposed filled in. It returns r so filled in;
+// when no device is exposed there is nothing to do, and it creates
+// nothing and returns a zero Created.
+func (s *Service) RemediateAlert(ctx context.Context, ex Exposure, id string, r Remediation) (Remediation, Created, error) {
+	al, exposed, err := ex.Exposed(ctx, id)
+	if err != nil {
+		return r, Created{}, err
+	}
+	r.Alert, r.Exposed = al, exposed
+	if len(exposed) == 0 {
+		return r, Created{}, nil
+	}
+	c, err := s.Remediate(ctx, r)
+	return r, c, err
+}

@@ -50,6 +50,9 @@ type Keyring interface {
 type Config struct {
 	Organisations Organisations
 	Credentials   Credentials
+	// Devices looks hostnames up for Device, Reach and Reacher (nil: only
+	// Target and Targets, on devices the caller has).
+	Devices Devices
 	// KeyFile is the key file's path; LoadKey loads it and must never
 	// create it (nil: credential.LoadKey).
 	KeyFile string

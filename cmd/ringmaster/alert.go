@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -147,13 +146,8 @@ func newAlertShowCmd(a *app) *cobra.Command {
 			}
 			al, c := list[0].Alert, list[0].Compliance
 			if output == report.FormatTable {
-				builds := make([]string, 0, len(al.Remediation))
-				for b := range al.Remediation {
-					builds = append(builds, b)
-				}
-				slices.Sort(builds)
 				fmt.Fprintf(a.stdout, "remediated by (any one, or a later update that supersedes it):\n")
-				for _, b := range builds {
+				for _, b := range al.Builds() {
 					fmt.Fprintf(a.stdout, "  %-12s %s\n", b, strings.Join(al.Satisfying(b), ", "))
 				}
 				fmt.Fprintln(a.stdout)
@@ -185,28 +179,24 @@ supersedes it), in a pilot wave and the rest, before the alert's deadline.`,
 				return usagef("give the folder holding the updates (KBnnnnnnn.msu) with --source")
 			}
 			ctx := cmd.Context()
-			svc, err := a.reports(ctx)
+			rs, err := a.reports(ctx)
 			if err != nil {
 				return err
-			}
-			al, exposed, err := svc.Exposed(ctx, argv[0])
-			if err != nil {
-				return err
-			}
-			if len(exposed) == 0 {
-				fmt.Fprintf(a.stdout, "no device is observed to be exposed to %s: nothing to do\n", al.ID)
-				return nil
 			}
 			cs, err := a.campaignApp(ctx)
 			if err != nil {
 				return err
 			}
-			c, err := cs.Remediate(ctx, campaigns.Remediation{Alert: al, Exposed: exposed, Source: source, Name: name, PilotSoak: soak})
+			r, c, err := cs.RemediateAlert(ctx, rs, argv[0], campaigns.Remediation{Source: source, Name: name, PilotSoak: soak})
 			if err != nil {
 				return fmt.Errorf("alert remediate: %w", err)
 			}
+			if len(r.Exposed) == 0 {
+				fmt.Fprintf(a.stdout, "no device is observed to be exposed to %s: nothing to do\n", r.Alert.ID)
+				return nil
+			}
 			created := c.Spec.Name
-			fmt.Fprintf(a.stdout, "created campaign %s (draft) for the %d exposed devices: pilot %d, rest %d\n", created, len(exposed), c.WaveSizes[0], c.WaveSizes[1])
+			fmt.Fprintf(a.stdout, "created campaign %s (draft) for the %d exposed devices: pilot %d, rest %d\n", created, len(r.Exposed), c.WaveSizes[0], c.WaveSizes[1])
 			fmt.Fprintf(a.stdout, "review it with ringmaster campaign show %s, then ringmaster campaign start %s\n", created, created)
 			return nil
 		},

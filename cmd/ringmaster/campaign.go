@@ -3,18 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 )
 
 // campaignApp is the campaigns application over this database.
@@ -27,18 +24,7 @@ func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookSource, Now: a.now}), nil
-}
-
-// playbookSource reads a playbook file, or a built-in one by name when no
-// such file exists, as loadPlaybook does.
-func (a *app) playbookSource(ref string) (string, []byte, error) {
-	data, err := a.fileLimit().ReadFile(ref)
-	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(ref, `/\.`) {
-		src, err := builtin.Source(ref)
-		return "builtin/" + ref + ".yaml", src, err
-	}
-	return ref, data, err
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
 }
 
 func newCampaignCmd(a *app) *cobra.Command {
@@ -170,6 +156,24 @@ func newCampaignRetryCmd(a *app) *cobra.Command {
 
 var stateColumns = []string{"pending", "queued", "running", "succeeded", "failed", "skipped", "deferred"}
 
+// stateHeaders are the state columns' headers.
+func stateHeaders() []string {
+	headers := make([]string, len(stateColumns))
+	for i, st := range stateColumns {
+		headers[i] = strings.ToUpper(st)
+	}
+	return headers
+}
+
+// stateCounts are the state columns' cells for counts by state.
+func stateCounts(states map[string]int) []string {
+	cells := make([]string, len(stateColumns))
+	for i, st := range stateColumns {
+		cells[i] = fmt.Sprint(states[st])
+	}
+	return cells
+}
+
 func newCampaignListCmd(a *app) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
@@ -189,14 +193,9 @@ func newCampaignListCmd(a *app) *cobra.Command {
 			if output == "json" {
 				return json.NewEncoder(a.stdout).Encode(sums)
 			}
-			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintf(tw, "NAME\tSTATUS\tDEVICES\t%s\n", strings.ToUpper(strings.Join(stateColumns, "\t")))
+			tw := newTable(a.stdout, append([]string{"NAME", "STATUS", "DEVICES"}, stateHeaders()...)...)
 			for _, c := range sums {
-				fmt.Fprintf(tw, "%s\t%s\t%d", c.Name, c.Status, c.Devices)
-				for _, st := range stateColumns {
-					fmt.Fprintf(tw, "\t%d", c.States[st])
-				}
-				fmt.Fprintln(tw)
+				row(tw, append([]string{c.Name, fmt.Sprint(c.Status), fmt.Sprint(c.Devices)}, stateCounts(c.States)...)...)
 			}
 			return tw.Flush()
 		},
@@ -245,8 +244,7 @@ func newCampaignShowCmd(a *app) *cobra.Command {
 
 func (a *app) printShow(sh campaigns.Detail) {
 	fmt.Fprintf(a.stdout, "campaign %s: %s\n", sh.Name, sh.Status)
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "WAVE\tSTATUS\tDEVICES\t%s\tSTARTED\tCOMPLETED\n", strings.ToUpper(strings.Join(stateColumns, "\t")))
+	tw := newTable(a.stdout, slices.Concat([]string{"WAVE", "STATUS", "DEVICES"}, stateHeaders(), []string{"STARTED", "COMPLETED"})...)
 	when := func(t *time.Time) string {
 		if t == nil {
 			return "-"
@@ -254,11 +252,7 @@ func (a *app) printShow(sh campaigns.Detail) {
 		return t.UTC().Format("2006-01-02 15:04")
 	}
 	for _, w := range sh.Waves {
-		fmt.Fprintf(tw, "%s\t%s\t%d", w.Name, w.Status, w.Devices)
-		for _, st := range stateColumns {
-			fmt.Fprintf(tw, "\t%d", w.States[st])
-		}
-		fmt.Fprintf(tw, "\t%s\t%s\n", when(w.Started), when(w.Completed))
+		row(tw, slices.Concat([]string{w.Name, fmt.Sprint(w.Status), fmt.Sprint(w.Devices)}, stateCounts(w.States), []string{when(w.Started), when(w.Completed)})...)
 	}
 	tw.Flush()
 	for _, w := range sh.Waves {

@@ -20,14 +20,7 @@ func (a *app) keyFile() string {
 	if path := a.getenv("RINGMASTER_KEY_FILE"); path != "" {
 		return path
 	}
-	db := a.dbPath
-	if db == "" {
-		db = a.getenv("RINGMASTER_DB")
-	}
-	if db == "" {
-		db = "ringmaster.db"
-	}
-	return db + ".key"
+	return a.dbFile() + ".key"
 }
 
 // sealingKeyring loads the key a new credential is sealed with (see

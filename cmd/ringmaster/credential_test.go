@@ -53,15 +53,11 @@ func TestCredentialKeys(t *testing.T) {
 				log: slog.New(slog.DiscardHandler)}
 			defer a.close()
 			ctx := context.Background()
-			st, err := a.inventory(ctx)
+			r, err := a.resolver(ctx, targetFlags{})
 			if err != nil {
 				return 1, err.Error()
 			}
-			d, err := st.Device(ctx, hostname)
-			if err != nil {
-				return 1, err.Error()
-			}
-			if _, err := a.target(ctx, &d, targetFlags{}); err != nil {
+			if _, _, err := r.Device(ctx, hostname); err != nil {
 				return 1, err.Error()
 			}
 			return 0, ""

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
@@ -46,41 +45,6 @@ func newExecutorPluginCmd() *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// target builds how to reach a device (see targets.Resolver.Target).
-func (a *app) target(ctx context.Context, d *inventory.Device, o targetFlags) (sdk.Target, error) {
-	r, err := a.resolver(ctx, o)
-	if err != nil {
-		return sdk.Target{}, err
-	}
-	return r.Target(ctx, d)
-}
-
-// reach looks a device up in the inventory, builds its target and starts
-// the executor to reach it with; the caller closes the executor.
-func (a *app) reach(ctx context.Context, hostname string, o targetFlags) (inventory.Device, sdk.Target, *host.Plugin, error) {
-	s, err := a.inventory(ctx)
-	if err != nil {
-		return inventory.Device{}, sdk.Target{}, nil, err
-	}
-	d, err := s.Device(ctx, hostname)
-	if err != nil {
-		return inventory.Device{}, sdk.Target{}, nil, err
-	}
-	r, err := a.resolver(ctx, o)
-	if err != nil {
-		return inventory.Device{}, sdk.Target{}, nil, err
-	}
-	t, err := r.Target(ctx, &d)
-	if err != nil {
-		return inventory.Device{}, sdk.Target{}, nil, err
-	}
-	x, err := r.StartExecutor(ctx)
-	if err != nil {
-		return inventory.Device{}, sdk.Target{}, nil, err
-	}
-	return d, t, x, nil
 }
 
 // writeChunk copies a command's output to this process's stdout or stderr,
@@ -133,7 +97,7 @@ func (a *app) targetsConfig(db *sqlite.DB) targets.Config {
 		// This very binary, re-executed: there is nothing to pin.
 		builtins[name] = host.Spec{Name: name, Self: true, Args: []string{"executor-plugin", name}}
 	}
-	return targets.Config{Organisations: db.Inventory(), Credentials: db.Credentials(), KeyFile: a.keyFile(), Files: a.fileLimit(),
+	return targets.Config{Organisations: db.Inventory(), Devices: db.Inventory(), Credentials: db.Credentials(), KeyFile: a.keyFile(), Files: a.fileLimit(),
 		Builtins: builtins, Plugins: db.Plugins(), Logger: a.log}
 }
 
@@ -187,7 +151,11 @@ or cmd.`,
 				return usagef("--shell %q: want powershell or cmd", shell)
 			}
 			ctx := cmd.Context()
-			_, t, x, err := a.reach(ctx, argv[0], o)
+			r, err := a.resolver(ctx, o)
+			if err != nil {
+				return err
+			}
+			_, t, x, err := r.Reach(ctx, argv[0])
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -182,15 +183,7 @@ func (a *app) writeDevices(cmd *cobra.Command, sel inventory.Selector, kind form
 	if err != nil {
 		return err
 	}
-	w, err := a.createOutput(out)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := estate.Export(cmd.Context(), s, sel, w, kind, opts...); err != nil {
-		return err
-	}
-	return w.Commit()
+	return a.writeTo(out, func(w io.Writer) error { return estate.Export(cmd.Context(), s, sel, w, kind, opts...) })
 }
 
 func newListCmd(a *app) *cobra.Command {
@@ -381,16 +374,8 @@ fields. The output is the same for the same --seed and --now.`,
 			if o.Devices < 1 || o.Orgs < 1 || o.Devices < o.Orgs {
 				return usagef("want --devices >= --orgs >= 1")
 			}
-			w, err := a.createOutput(out)
-			if err != nil {
-				return err
-			}
-			defer w.Abort()
-			orgs, err := synth.Generate(w, o)
-			if err != nil {
-				return err
-			}
-			if err := w.Commit(); err != nil {
+			var orgs []synth.Org
+			if err := a.writeTo(out, func(w io.Writer) (err error) { orgs, err = synth.Generate(w, o); return err }); err != nil {
 				return err
 			}
 			if out != "" {
@@ -424,18 +409,17 @@ func newSummaryCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(a, sum)
-			}
-			tw := newTable(a.stdout, "ORG", "NAME", "DEVICES", "WINDOWS 10", "WINDOWS 7", "OTHER", "BUILD UNKNOWN")
-			line := func(o estate.Counts, name string) {
-				fmt.Fprintf(tw, "%s\t%s\t%7d\t%7d %5.1f%%\t%7d\t%5d\t%13d\n", o.Org, name, o.Devices, o.Windows10, inventory.Percent(o.Windows10, o.Devices), o.Windows7, o.Other, o.Unknown)
-			}
-			for _, o := range sum.Orgs {
-				line(o, o.Name)
-			}
-			line(sum.Total, fmt.Sprintf("all %s", plural(len(sum.Orgs), "organisation", "organisations")))
-			return tw.Flush()
+			return a.printAs(output, sum, func() error {
+				tw := newTable(a.stdout, "ORG", "NAME", "DEVICES", "WINDOWS 10", "WINDOWS 7", "OTHER", "BUILD UNKNOWN")
+				line := func(o estate.Counts, name string) {
+					fmt.Fprintf(tw, "%s\t%s\t%7d\t%7d %5.1f%%\t%7d\t%5d\t%13d\n", o.Org, name, o.Devices, o.Windows10, inventory.Percent(o.Windows10, o.Devices), o.Windows7, o.Other, o.Unknown)
+				}
+				for _, o := range sum.Orgs {
+					line(o, o.Name)
+				}
+				line(sum.Total, fmt.Sprintf("all %s", plural(len(sum.Orgs), "organisation", "organisations")))
+				return tw.Flush()
+			})
 		},
 	}
 	outputFlag(cmd, &output, "table", "table", "json")

@@ -108,23 +108,22 @@ func newOrgShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(a, d)
-			}
-			o, sum := d.Org, d.Summary
-			tw := newTable(a.stdout)
-			fmt.Fprintf(tw, "Code:\t%s\n", o.Code)
-			fmt.Fprintf(tw, "Name:\t%s\n", o.Name)
-			fmt.Fprintf(tw, "Time zone:\t%s\n", o.TimeZone)
-			fmt.Fprintf(tw, "Tags:\t%s\n", strings.Join(o.Tags, ", "))
-			fmt.Fprintf(tw, "Devices:\t%d\n", sum.Devices)
-			fmt.Fprintf(tw, "Windows 10:\t%d (%.1f%%)\n", sum.Windows10, inventory.Percent(sum.Windows10, sum.Devices))
-			fmt.Fprintf(tw, "Windows 7:\t%d\n", sum.Windows7)
-			fmt.Fprintf(tw, "Build unknown:\t%d\n", sum.Unknown)
-			for _, r := range sum.SortedReleases() {
-				fmt.Fprintf(tw, "  %s:\t%d\n", r, sum.Releases[r])
-			}
-			return tw.Flush()
+			return a.printAs(output, d, func() error {
+				o, sum := d.Org, d.Summary
+				tw := newTable(a.stdout)
+				fmt.Fprintf(tw, "Code:\t%s\n", o.Code)
+				fmt.Fprintf(tw, "Name:\t%s\n", o.Name)
+				fmt.Fprintf(tw, "Time zone:\t%s\n", o.TimeZone)
+				fmt.Fprintf(tw, "Tags:\t%s\n", strings.Join(o.Tags, ", "))
+				fmt.Fprintf(tw, "Devices:\t%d\n", sum.Devices)
+				fmt.Fprintf(tw, "Windows 10:\t%d (%.1f%%)\n", sum.Windows10, inventory.Percent(sum.Windows10, sum.Devices))
+				fmt.Fprintf(tw, "Windows 7:\t%d\n", sum.Windows7)
+				fmt.Fprintf(tw, "Build unknown:\t%d\n", sum.Unknown)
+				for _, r := range sum.SortedReleases() {
+					fmt.Fprintf(tw, "  %s:\t%d\n", r, sum.Releases[r])
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	outputFlag(cmd, &output, "table", "table", "json")

@@ -79,6 +79,29 @@ func (o *output) name() string {
 
 var _ io.Writer = (*output)(nil)
 
+// writeTo writes through write to out, a file that appears whole or not
+// at all ("" for standard output).
+func (a *app) writeTo(out string, write func(io.Writer) error) error {
+	w, err := a.createOutput(out)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	if err := write(w); err != nil {
+		return err
+	}
+	return w.Commit()
+}
+
+// printAs prints v as indented JSON when output is "json", else as table
+// prints it.
+func (a *app) printAs(output string, v any, table func() error) error {
+	if output == "json" {
+		return writeJSON(a, v)
+	}
+	return table()
+}
+
 // newTable starts a table on w: columns two spaces apart, the header
 // (when given) first. Write rows with row, or tab-separated lines; Flush
 // prints it.

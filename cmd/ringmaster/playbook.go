@@ -3,9 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,28 +52,13 @@ func newPlaybookCmd(a *app) *cobra.Command {
 		Example: "  ringmaster playbook export discover ./playbooks",
 		Args:    args(cobra.ExactArgs(2)),
 		RunE: func(_ *cobra.Command, argv []string) error {
-			src, err := builtin.Source(argv[0])
-			if err != nil {
-				return fmt.Errorf("playbook export: %w", err)
-			}
-			if err := os.MkdirAll(argv[1], 0o755); err != nil {
-				return fmt.Errorf("playbook export: %w", err)
-			}
-			dst := filepath.Join(argv[1], argv[0]+".yaml")
-			f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("playbook export: %s already exists; it is never overwritten (move it or pick another DIR)", dst)
+			dst, err := builtin.Export(argv[0], argv[1])
+			var exists *builtin.ExistsError
+			if errors.As(err, &exists) {
+				return fmt.Errorf("playbook export: %w (move it or pick another DIR)", err)
 			}
 			if err != nil {
 				return fmt.Errorf("playbook export: %w", err)
-			}
-			if _, err := f.Write(src); err != nil {
-				f.Close()
-				os.Remove(dst)
-				return fmt.Errorf("playbook export %s: %w", dst, err)
-			}
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("playbook export %s: %w", dst, err)
 			}
 			fmt.Fprintf(a.stdout, "wrote %s\n", dst)
 			return nil
@@ -87,19 +69,18 @@ func newPlaybookCmd(a *app) *cobra.Command {
 		Example: "  ringmaster playbook validate my-upgrade.yaml",
 		Args:    args(cobra.MinimumNArgs(1)),
 		RunE: func(_ *cobra.Command, argv []string) error {
+			checked, err := a.playbookFiles().Validate(argv)
 			bad := 0
-			for _, f := range argv {
-				data, err := a.fileLimit().ReadFile(f)
-				if err != nil {
-					return fmt.Errorf("playbook validate: %w", err)
-				}
-				pb, err := playbooks.Parse(f, data)
-				if err != nil {
-					fmt.Fprintln(a.stderr, err)
+			for _, c := range checked {
+				if c.Err != nil {
+					fmt.Fprintln(a.stderr, c.Err)
 					bad++
 					continue
 				}
-				fmt.Fprintf(a.stdout, "%s: ok (%s %s, %d steps)\n", f, pb.Name, pb.Version, len(pb.Steps)+len(pb.OnFailure)+len(pb.Verify))
+				fmt.Fprintf(a.stdout, "%s: ok (%s %s, %d steps)\n", c.File, c.Playbook.Name, c.Playbook.Version, c.Steps())
+			}
+			if err != nil {
+				return fmt.Errorf("playbook validate: %w", err)
 			}
 			if bad > 0 {
 				return fmt.Errorf("%d of %d playbooks are invalid", bad, len(argv))
@@ -119,17 +100,10 @@ func newPlaybookCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// loadPlaybook reads a playbook file, or a built-in one by name when no
-// such file exists.
-func (a *app) loadPlaybook(ref string) (*playbooks.Playbook, error) {
-	data, err := a.fileLimit().ReadFile(ref)
-	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(ref, `/\.`) {
-		return builtin.Get(ref)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return playbooks.Parse(ref, data)
+// playbookFiles resolves playbook references: a file within the input
+// file limit, else a built-in playbook by name.
+func (a *app) playbookFiles() builtin.Files {
+	return builtin.Files{Limit: a.fileLimit()}
 }
 
 func newPlaybookRunCmd(a *app) *cobra.Command {
@@ -151,7 +125,7 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 			if host == "" {
 				return usagef("--device HOSTNAME is required")
 			}
-			pb, err := a.loadPlaybook(argv[0])
+			pb, err := a.playbookFiles().Load(argv[0])
 			if err != nil {
 				return fmt.Errorf("playbook run: %w", err)
 			}
@@ -160,7 +134,11 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 				return fmt.Errorf("playbook run: %w", err)
 			}
 			ctx := cmd.Context()
-			d, t, x, err := a.reach(ctx, host, o)
+			r, err := a.resolver(ctx, o)
+			if err != nil {
+				return err
+			}
+			d, t, x, err := r.Reach(ctx, host)
 			if err != nil {
 				return err
 			}

@@ -1,11 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
 )
 
 func newPluginCmd(a *app) *cobra.Command {
@@ -46,46 +46,25 @@ within --start-timeout is stopped, with anything it started, and refused.`,
 		Example: "  ringmaster plugin install /opt/ringmaster/plugins/ringmaster-executor-ssh\n  ringmaster exec pc1.rxx.nhs.uk --executor ssh -- hostname",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if name != "" {
-				if err := host.CheckName(name, builtinNames()...); err != nil {
-					return usageError{err}
-				}
-			}
-			path, err := filepath.Abs(argv[0])
+			r, err := a.pluginRegistry(cmd.Context())
 			if err != nil {
 				return err
 			}
-			sum, err := host.CheckFile(path)
-			if err != nil {
-				return fmt.Errorf("plugin install: %w", err)
-			}
-			p, err := host.Start(cmd.Context(), host.Spec{Name: filepath.Base(path), Path: path, SHA256: sum, StartTimeout: startTimeout}, a.log)
+			p, err := r.Install(cmd.Context(), argv[0], registry.InstallOptions{Name: name, StartTimeout: startTimeout})
+			var reported *registry.ReportedNameError
+			var bad *host.NameError
 			var slow *host.HandshakeError
-			if errors.As(err, &slow) && slow.Timeout > 0 {
+			switch {
+			case errors.As(err, &reported):
+				return usagef("%s reports a name that cannot be registered (%w); give --name", reported.Path, reported.Err)
+			case errors.As(err, &bad):
+				return usageError{err}
+			case errors.As(err, &slow) && slow.Timeout > 0:
 				return fmt.Errorf("%w (if it is a plugin that needs longer to start, raise --start-timeout)", err)
-			}
-			if err != nil {
+			case err != nil:
 				return err
 			}
-			info, err := p.Info(cmd.Context())
-			p.Close()
-			if err != nil {
-				return err
-			}
-			if name == "" {
-				if err := host.CheckName(info.Name, builtinNames()...); err != nil {
-					return usagef("%s reports a name that cannot be registered (%w); give --name", path, err)
-				}
-				name = info.Name
-			}
-			s, err := a.plugins(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if err := s.InstallPlugin(cmd.Context(), host.Registration{Name: name, Path: path, SHA256: sum}); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", name, printable(info.Version), path, sum)
+			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", p.Name, printable(p.Version), p.Path, p.SHA256)
 			return nil
 		},
 	}
@@ -101,34 +80,32 @@ func newPluginListCmd(a *app) *cobra.Command {
 		Example: "  ringmaster plugin list",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.plugins(cmd.Context())
+			r, err := a.pluginRegistry(cmd.Context())
 			if err != nil {
 				return err
 			}
-			ps, err := s.Plugins(cmd.Context())
+			list, err := r.List(cmd.Context())
 			if err != nil {
 				return err
 			}
 			tw := newTable(a.stdout, "NAME", "STATUS", "SHA256", "PATH")
-			row(tw, "winrm", "built in", "-", "(this binary)")
-			for _, p := range ps {
-				status := "ok"
-				var unsafe *host.UnsafePathError
-				switch sum, err := host.CheckFile(p.Path); {
-				case errors.As(err, &unsafe):
-					status = fmt.Sprintf("refused: %s has mode %04o, owner uid %d", unsafe.Path, unsafe.Mode, unsafe.UID)
-				case errors.Is(err, fs.ErrNotExist):
-					status = "missing"
-				case err != nil:
-					status = "refused: " + err.Error()
-				case sum != p.SHA256:
-					status = "changed: refused until reinstalled"
+			for _, p := range list {
+				if p.Health == registry.BuiltIn {
+					row(tw, p.Name, string(p.Health), "-", "(this binary)")
+					continue
 				}
-				name := p.Name
-				if err := host.CheckName(name, builtinNames()...); err != nil {
-					// Registered before names were checked: shown quoted, so
-					// that it cannot write to the terminal.
+				name, status := p.Name, string(p.Health)
+				var unsafe *host.UnsafePathError
+				switch {
+				case p.Health == registry.InvalidName:
+					// Shown quoted, so that it cannot write to the terminal.
 					name, status = strconv.Quote(name), "invalid name: remove it and install again with --name"
+				case errors.As(p.Err, &unsafe):
+					status = fmt.Sprintf("refused: %s has mode %04o, owner uid %d", unsafe.Path, unsafe.Mode, unsafe.UID)
+				case p.Health == registry.Refused:
+					status = "refused: " + p.Err.Error()
+				case p.Health == registry.Changed:
+					status = "changed: refused until reinstalled"
 				}
 				row(tw, name, status, p.SHA256[:16]+"...", printable(p.Path))
 			}
@@ -145,11 +122,11 @@ func newPluginRemoveCmd(a *app) *cobra.Command {
 		Example: "  ringmaster plugin remove ssh",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			s, err := a.plugins(cmd.Context())
+			r, err := a.pluginRegistry(cmd.Context())
 			if err != nil {
 				return err
 			}
-			if err := s.RemovePlugin(cmd.Context(), argv[0]); err != nil {
+			if err := r.Remove(cmd.Context(), argv[0]); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "removed plugin %s\n", argv[0])
@@ -158,9 +135,14 @@ func newPluginRemoveCmd(a *app) *cobra.Command {
 	}
 }
 
-// builtinNames are the names plugins cannot take.
-func builtinNames() []string {
-	return slices.Sorted(maps.Keys(builtinExecutors))
+// pluginRegistry is the plugin registry over this database; the built-in
+// executors' names are taken.
+func (a *app) pluginRegistry(ctx context.Context) (*registry.Registry, error) {
+	s, err := a.plugins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(registry.Config{Store: s, Builtins: slices.Sorted(maps.Keys(builtinExecutors)), Logger: a.log})
 }
 
 // printable returns s as it is if it is printable, else quoted, so that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,15 +59,7 @@ days, each row with the date of the oldest observation behind it.`,
 			if err != nil {
 				return err
 			}
-			w, err := a.createOutput(out)
-			if err != nil {
-				return err
-			}
-			defer w.Abort()
-			if err := report.WriteScorecard(w, sc, output); err != nil {
-				return err
-			}
-			return w.Commit()
+			return a.writeTo(out, func(w io.Writer) error { return report.WriteScorecard(w, sc, output) })
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
@@ -109,20 +102,17 @@ Every row says how fresh it is: the oldest observation of updates behind it.`,
 			if err != nil {
 				return err
 			}
-			w, err := a.createOutput(out)
-			if err != nil {
-				return err
-			}
-			defer w.Abort()
-			for i, c := range list {
-				if i > 0 && output == report.FormatTable {
-					fmt.Fprintln(w)
+			return a.writeTo(out, func(w io.Writer) error {
+				for i, c := range list {
+					if i > 0 && output == report.FormatTable {
+						fmt.Fprintln(w)
+					}
+					if err := report.WriteCompliance(w, c.Compliance, output); err != nil {
+						return err
+					}
 				}
-				if err := report.WriteCompliance(w, c.Compliance, output); err != nil {
-					return err
-				}
-			}
-			return w.Commit()
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
@@ -172,21 +162,16 @@ oldest build observation behind it.`,
 			if err != nil {
 				return err
 			}
-			w, err := a.createOutput(out)
-			if err != nil {
-				return err
-			}
-			defer w.Abort()
-			if err := report.WriteProgress(w, p, output); err != nil {
-				return fmt.Errorf("report progress: %w", err)
-			}
-			if err := w.Commit(); err != nil {
-				return err
-			}
-			if out != "" {
+			err = a.writeTo(out, func(w io.Writer) error {
+				if err := report.WriteProgress(w, p, output); err != nil {
+					return fmt.Errorf("report progress: %w", err)
+				}
+				return nil
+			})
+			if err == nil && out != "" {
 				fmt.Fprintf(a.stderr, "wrote %s\n", out)
 			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only devices matching this selector")
@@ -233,21 +218,11 @@ func (a *app) htmlTo(ctx context.Context, out string, o htmlOptions) error {
 	if err != nil {
 		return err
 	}
-	w, err := a.createOutput(out)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := rhtml.Write(w, r); err != nil {
-		return err
-	}
-	if err := w.Commit(); err != nil {
-		return err
-	}
-	if out != "" {
+	err = a.writeTo(out, func(w io.Writer) error { return rhtml.Write(w, r) })
+	if err == nil && out != "" {
 		fmt.Fprintf(a.stderr, "wrote %s\n", out)
 	}
-	return nil
+	return err
 }
 
 func newReportSnapshotCmd(a *app) *cobra.Command {

@@ -21,27 +21,6 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
-// reacher resolves devices to targets for the scheduler's workers, all
-// through one executor.
-type reacher struct {
-	a  *app
-	tg *targets.Resolver
-	x  playbooks.Executor
-}
-
-func (r *reacher) Reach(ctx context.Context, hostname string) (sdk.Target, playbooks.Executor, error) {
-	s, err := r.a.inventory(ctx)
-	if err != nil {
-		return sdk.Target{}, nil, err
-	}
-	d, err := s.Device(ctx, hostname)
-	if err != nil {
-		return sdk.Target{}, nil, err
-	}
-	t, err := r.tg.Target(ctx, &d)
-	return t, r.x, err
-}
-
 func newRunCmd(a *app) *cobra.Command {
 	var (
 		o         targetFlags
@@ -118,7 +97,7 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv,
-		Reacher: &reacher{a: a, tg: tg, x: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
+		Reacher: targets.Reacher{Resolver: tg, Executor: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
 		}}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -97,7 +98,7 @@ returns the same JSON.`,
 				}
 			}
 			if inventoryOut != "" {
-				if err := a.writeSimInventory(inventoryOut, fleet, https, credName); err != nil {
+				if err := a.writeTo(inventoryOut, func(w io.Writer) error { return fleet.WriteInventory(w, https, credName) }); err != nil {
 					return err
 				}
 			}
@@ -134,18 +135,4 @@ returns the same JSON.`,
 	f.StringVar(&firstAddr, "first-address", "127.1.1.1", "loopback address of the first device; the others follow (127.x.y.z)")
 	f.StringVar(&control, "control", "127.0.0.1:0", "address of the control API (GET /truth, GET /ca.pem)")
 	return cmd
-}
-
-// writeSimInventory writes the simulated devices as inventory CSV, with
-// their addresses and a credential name, to path (whole or not at all).
-func (a *app) writeSimInventory(path string, fleet *scenario.Estate, https bool, credName string) error {
-	w, err := a.createOutput(path)
-	if err != nil {
-		return err
-	}
-	defer w.Abort()
-	if err := fleet.WriteInventory(w, https, credName); err != nil {
-		return err
-	}
-	return w.Commit()
 }

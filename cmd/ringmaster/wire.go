@@ -16,19 +16,23 @@ func (a *app) open(ctx context.Context) (*sqlite.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
-	path := a.dbPath
-	if path == "" {
-		path = a.getenv("RINGMASTER_DB")
-	}
-	if path == "" {
-		path = "ringmaster.db"
-	}
-	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: a.now, Logger: a.log})
+	db, err := sqlite.Open(ctx, a.dbFile(), sqlite.Options{Now: a.now, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
 	a.db = db
 	return db, nil
+}
+
+// dbFile is the database's path: --db, else $RINGMASTER_DB, else
+// ./ringmaster.db.
+func (a *app) dbFile() string {
+	for _, path := range []string{a.dbPath, a.getenv("RINGMASTER_DB")} {
+		if path != "" {
+			return path
+		}
+	}
+	return "ringmaster.db"
 }
 
 func (a *app) close() {

@@ -31,7 +31,9 @@ var rules = []struct {
 		"campaigns", "reports", "targets", "discovery", "estate", "credentials"}},
 	{"inventory/synth", []string{"internal/safecsv"}},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
-	{"playbooks/builtin", []string{"playbooks"}},
+	// The shipped playbooks, and resolving a reference: a file (under the
+	// input limit) else a built-in.
+	{"playbooks/builtin", []string{"playbooks", "internal/inputfile"}},
 	{"plugins", nil},
 	// The public SDK depends on nothing of ours; executors on the SDK only.
 	{"plugins/sdk", []string{"plugins/sdk/proto"}},
@@ -70,7 +72,8 @@ var rules = []struct {
 	{"reports", []string{"errkind", "inventory", "alerts", "orchestrator", "report", "report/html"}},
 	// Device -> executor target: the domain, credential sealing, bounded
 	// file reads and the executor host (built-in or pinned plugin).
-	{"targets", []string{"errkind", "inventory", "credential", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
+	// (Reacher hands the scheduler's workers a playbooks.Executor.)
+	{"targets", []string{"errkind", "inventory", "credential", "playbooks", "plugins/sdk", "plugins/host", "plugins/winrm", "internal/inputfile"}},
 	// Probe fan-out and the one probe -> facts mapping: sdk to inventory.
 	{"discovery", []string{"inventory", "plugins/sdk"}},
 	// The inventory job (import, export, list, remove, summaries,
@@ -79,6 +82,8 @@ var rules = []struct {
 	{"estate", []string{"errkind", "inventory", "inventory/format"}},
 	// Which key seals a new credential, over the domain's sealing.
 	{"credentials", []string{"errkind", "credential", "targets"}},
+	// The plugin registry job: names, pins and standing, over plugins/host.
+	{"plugins/registry", []string{"plugins/host"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
@@ -106,7 +111,7 @@ var domain = []string{"errkind", "inventory", "credential", "orchestrator", "pla
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials"}
+var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.
