@@ -2,7 +2,6 @@ package sqlite_test
 
 import (
 	"context"
-	"flag"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,10 +9,6 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/store/storetest"
 )
-
-// update rewrites the golden files of the conformance suites
-// (store/storetest/testdata) from what this engine gives.
-var update = flag.Bool("update", false, "rewrite the conformance suites' golden files")
 
 // openDB opens a fresh database file on the suite's clock, closed when t
 // ends.

@@ -68,12 +68,15 @@ func importTextContext(c context.Context, t *testing.T, s InventoryStore, name, 
 	return s.Import(c, r, opts)
 }
 
+// update rewrites the suites' golden files (this package's testdata)
+// from what the engine under test gives: go test ./store/sqlite -update.
+var update = flag.Bool("update", false, "rewrite store/storetest's golden files")
+
 // golden compares got with the file at path under this package's
-// directory, or rewrites the file when the test binary's -update flag is
-// set (an engine's test declares it).
+// directory, or rewrites the file under -update.
 func golden(t *testing.T, path, got string, want []byte) {
 	t.Helper()
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+	if *update {
 		_, self, _, _ := runtime.Caller(0)
 		if err := os.WriteFile(filepath.Join(filepath.Dir(self), path), []byte(got), 0o644); err != nil {
 			t.Fatal(err)
