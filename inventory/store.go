@@ -29,7 +29,8 @@ type Store interface {
 
 	// Device returns one device by hostname.
 	Device(ctx context.Context, hostname string) (Device, error)
-	// Devices yields every device sel matches, by hostname.
+	// Devices yields every device sel matches, by organisation, then
+	// hostname.
 	Devices(ctx context.Context, sel Selector) iter.Seq2[*Device, error]
 	// RemoveDevices deletes the devices sel matches, all or none, and
 	// returns their hostnames; an empty selector is refused.

@@ -27,7 +27,7 @@ var rules = []struct {
 		"internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
 	// The conformance suites hold every engine to what the domain and the
 	// application packages consume of it.
-	{"store/storetest", []string{"errkind", "inventory", "inventory/format", "credential", "orchestrator", "alerts", "report", "plugins/host",
+	{"store/storetest", []string{"errkind", "inventory", "inventory/format", "inventory/synth", "internal/ctxtest", "credential", "orchestrator", "alerts", "report", "plugins/host",
 		"campaigns", "reports", "targets", "discovery", "estate", "credentials"}},
 	{"inventory/synth", []string{"internal/safecsv"}},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract

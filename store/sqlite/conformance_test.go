@@ -22,16 +22,41 @@ func openDB(t *testing.T, now func() time.Time) *sqlite.DB {
 	return db
 }
 
+// openStores opens every store over one fresh database, as
+// cmd/ringmaster's wiring does.
+func openStores(t *testing.T, now func() time.Time) storetest.Stores {
+	t.Helper()
+	ctx := context.Background()
+	db := openDB(t, now)
+	c, err := db.Campaigns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := db.Alerts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := db.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storetest.Stores{Inventory: db.Inventory(), Campaigns: c, Alerts: a, History: h, Credentials: db.Credentials(), Plugins: db.Plugins()}
+}
+
 // TestConformance runs every store's conformance suite against the SQLite
 // engine.
 func TestConformance(t *testing.T) {
-	t.Run("Campaigns", func(t *testing.T) {
-		storetest.Campaigns(t, func(t *testing.T, now func() time.Time) storetest.CampaignStore {
-			s, err := openDB(t, now).Campaigns(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		})
-	})
+	for _, suite := range []struct {
+		name string
+		run  func(*testing.T, storetest.Open)
+	}{
+		{"Inventory", storetest.Inventory},
+		{"Campaigns", storetest.Campaigns},
+		{"Alerts", storetest.Alerts},
+		{"History", storetest.History},
+		{"Credentials", storetest.Credentials},
+		{"Plugins", storetest.Plugins},
+	} {
+		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
+	}
 }

@@ -29,6 +29,10 @@ func (s *History) Record(ctx context.Context, snaps []report.Snapshot) error {
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	taken := s.now().UnixMicro()
 	for _, sn := range snaps {
+		// A long batch stops when cancelled, and leaves nothing.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		day := sn.Day.UnixMicro()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO report_history (day, org, devices, on_target, supported, taken_at) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (day, org) DO UPDATE SET devices = excluded.devices, on_target = excluded.on_target,

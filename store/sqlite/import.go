@@ -72,6 +72,11 @@ func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts
 	}
 	it.close()
 	if err != nil {
+		// Cancelled part way, database/sql may have rolled the
+		// transaction back under the writer: say why.
+		if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return res, err
 	}
 	loaded := time.Now()

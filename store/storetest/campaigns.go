@@ -10,27 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
-	"github.com/ringmaster-fleet/ringmaster/reports"
 )
 
-// CampaignStore is the campaign store an engine provides: everything each
-// of its consumers declares it takes (the scheduler, campaign commands and
-// read models, reports), so that the suite follows them as they change.
-type CampaignStore interface {
-	orchestrator.Store
-	campaigns.Store
-	reports.Campaigns
-}
-
-// OpenCampaigns opens a campaign store over a fresh, empty database whose
-// time is now; the database is closed when t ends.
-type OpenCampaigns func(t *testing.T, now func() time.Time) CampaignStore
-
 // Campaigns runs the campaign store's conformance suite.
-func Campaigns(t *testing.T, open OpenCampaigns) {
+func Campaigns(t *testing.T, open Open) {
 	t.Run("CreateAndRead", func(t *testing.T) { campaignCreateAndRead(t, open) })
 	t.Run("CreateIsAtomic", func(t *testing.T) { campaignCreateIsAtomic(t, open) })
 	t.Run("StatusMachine", func(t *testing.T) { campaignStatusMachine(t, open) })
@@ -62,9 +47,9 @@ func newCampaign(t *testing.T, s CampaignStore, name string, n int) []orchestrat
 	return ms
 }
 
-func campaignCreateAndRead(t *testing.T, open OpenCampaigns) {
+func campaignCreateAndRead(t *testing.T, open Open) {
 	clock := NewClock(start)
-	s := open(t, clock.Now)
+	s := open(t, clock.Now).Campaigns
 	ms := newCampaign(t, s, "c1", 6)
 	c, err := s.Campaign(ctx, "c1")
 	if err != nil {
@@ -138,12 +123,10 @@ func campaignCreateAndRead(t *testing.T, open OpenCampaigns) {
 	}
 }
 
-func second[T any](_ T, err error) error { return err }
-
 // campaignCreateIsAtomic: a create that fails part way (a member named
 // twice) leaves nothing behind, and the name stays free.
-func campaignCreateIsAtomic(t *testing.T, open OpenCampaigns) {
-	s := open(t, NewClock(start).Now)
+func campaignCreateIsAtomic(t *testing.T, open Open) {
+	s := open(t, NewClock(start).Now).Campaigns
 	ms := []orchestrator.Member{{Hostname: "a.rxx.nhs.uk", Org: "RXX"}, {Hostname: "a.rxx.nhs.uk", Org: "RXX", Order: 1}}
 	if err := s.Create(ctx, orchestrator.Campaign{Name: "dup"}, waves, ms); err == nil {
 		t.Fatal("create with a member named twice: no error")
@@ -161,7 +144,7 @@ func campaignCreateIsAtomic(t *testing.T, open OpenCampaigns) {
 // every action there: the store must allow exactly what the domain's
 // status machine allows, ending where it says, and refuse the rest with
 // ErrState, changing nothing.
-func campaignStatusMachine(t *testing.T, open OpenCampaigns) {
+func campaignStatusMachine(t *testing.T, open Open) {
 	paths := map[orchestrator.Status][]orchestrator.Action{
 		orchestrator.StatusDraft:     nil,
 		orchestrator.StatusRunning:   {orchestrator.ActionStart},
@@ -176,7 +159,7 @@ func campaignStatusMachine(t *testing.T, open OpenCampaigns) {
 				continue // not a person's status command: Apply's Done and Retry, tested with them
 			}
 			t.Run(fmt.Sprintf("%s/%s", from, a), func(t *testing.T) {
-				s := open(t, NewClock(start).Now)
+				s := open(t, NewClock(start).Now).Campaigns
 				newCampaign(t, s, "c", 2)
 				for _, step := range paths[from] {
 					if step == orchestrator.ActionComplete {
@@ -217,9 +200,9 @@ func campaignStatusMachine(t *testing.T, open OpenCampaigns) {
 
 // campaignApplyAndDue: what makes a campaign due, a plan's effects, a
 // decision on a stale view, and an enqueue failure rolling a plan back.
-func campaignApplyAndDue(t *testing.T, open OpenCampaigns) {
+func campaignApplyAndDue(t *testing.T, open Open) {
 	clock := NewClock(start)
-	s := open(t, clock.Now)
+	s := open(t, clock.Now).Campaigns
 	ms := newCampaign(t, s, "c", 4)
 	due := func(now, wall time.Time) []string {
 		t.Helper()
@@ -330,8 +313,8 @@ func campaignApplyAndDue(t *testing.T, open OpenCampaigns) {
 	}
 }
 
-func campaignApprove(t *testing.T, open OpenCampaigns) {
-	s := open(t, NewClock(start).Now)
+func campaignApprove(t *testing.T, open Open) {
+	s := open(t, NewClock(start).Now).Campaigns
 	newCampaign(t, s, "c", 2)
 	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
@@ -358,9 +341,9 @@ func campaignApprove(t *testing.T, open OpenCampaigns) {
 // campaignRetryReopensWaves: retry --failed makes failed devices (of one
 // reason, or all) pending, reopens the halted or done waves they are in,
 // leaves others alone, and runs a done campaign again.
-func campaignRetryReopensWaves(t *testing.T, open OpenCampaigns) {
+func campaignRetryReopensWaves(t *testing.T, open Open) {
 	clock := NewClock(start)
-	s := open(t, clock.Now)
+	s := open(t, clock.Now).Campaigns
 	ms := newCampaign(t, s, "c", 4)
 	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
@@ -455,12 +438,12 @@ type model struct {
 // the store and against a model built from orchestrator.DeviceMoves, and
 // compares every device after every call: state, generation, attempts,
 // reason, checkpoint, lease, run id, transitions and errors.
-func campaignDeviceMachine(t *testing.T, open OpenCampaigns) {
+func campaignDeviceMachine(t *testing.T, open Open) {
 	const seeds, steps, devices = 8, 400, 4
 	for seed := uint64(1); seed <= seeds; seed++ {
 		t.Run(fmt.Sprintf("seed%d", seed), func(t *testing.T) {
 			clock := NewClock(start)
-			s := open(t, clock.Now)
+			s := open(t, clock.Now).Campaigns
 			ms := newCampaign(t, s, "c", devices)
 			if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
 				t.Fatal(err)
