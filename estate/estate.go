@@ -14,7 +14,8 @@ import (
 
 // Devices reads devices from the inventory store.
 type Devices interface {
-	// Devices streams the devices sel matches, in hostname order.
+	// Devices streams the devices sel matches, by organisation, then
+	// hostname (inventory.Store's order).
 	Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error]
 }
 
