@@ -616,6 +616,14 @@ func DeviceFacts(f sdk.Facts) map[string]any {
 	}
 }
 
+// expired reports whether a wait whose budget ends at deadline is over,
+// given that its last check began at checked: only a check begun at or
+// after the deadline can end the wait. A check begun before it and
+// answered after (a slow network, a loaded host, a simulated estate's
+// compressed time) earns one more look, so the time a check itself takes
+// never counts against the device.
+func expired(deadline, checked time.Time) bool { return !checked.Before(deadline) }
+
 // reboot restarts the device and waits, polling with backoff, until it has
 // gone away and come back (a later boot time), then re-probes its facts.
 // A device that does not return within the timeout is reboot_timeout.
@@ -639,6 +647,7 @@ func (st *runState) reboot(ctx context.Context, s *Step) (Outcome, bool, error) 
 			return Outcome{}, false, fmt.Errorf("playbook %s step %q: waiting for reboot: %w", st.r.Playbook.Name, s.Name, ctx.Err())
 		case <-st.clock.After(wait):
 		}
+		checked := st.clock.Now()
 		res, err := st.e.Executor.Probe(ctx, st.r.Target)
 		if err == nil && res.Facts.LastBoot.UTC().Format(time.RFC3339) != before {
 			st.probed(s.Name, res.Facts)
@@ -647,7 +656,7 @@ func (st *runState) reboot(ctx context.Context, s *Step) (Outcome, bool, error) 
 		if err != nil && sdk.IsKind(err, sdk.AuthFailed) {
 			return transportOutcome(err), true, nil
 		}
-		if !st.clock.Now().Before(deadline) {
+		if expired(deadline, checked) {
 			return Outcome{Status: StatusFailed, Reason: ReasonRebootTimeout,
 				Message: fmt.Sprintf("device did not come back within %s", timeout)}, true, nil
 		}
@@ -671,6 +680,7 @@ func (st *runState) waitUntil(ctx context.Context, phase Phase, i int, s *Step) 
 	for {
 		cmd := st.command(w.PowerShell, "", nil)
 		cmd.Timeout = interval
+		checked := st.clock.Now()
 		res, err := st.e.Executor.Exec(ctx, st.r.Target, cmd, nil)
 		switch {
 		case err == nil && res.ExitCode == 0:
@@ -686,7 +696,7 @@ func (st *runState) waitUntil(ctx context.Context, phase Phase, i int, s *Step) 
 		case err != nil && !sdk.IsKind(err, sdk.CommandFailed) && !sdk.KindOf(err).Retryable():
 			return transportOutcome(err), true, nil
 		}
-		if !st.clock.Now().Before(deadline) {
+		if expired(deadline, checked) {
 			return Outcome{Status: StatusFailed, Reason: ReasonTimedOut,
 				Message: fmt.Sprintf("%s: not true within %s", s.Name, timeout)}, true, nil
 		}

@@ -104,6 +104,7 @@ func (st *runState) asSystem(ctx context.Context, s *Step, name string, cmd sdk.
 		timeout = DefaultSystemTimeout
 	}
 	deadline := st.clock.Now().Add(timeout)
+	checked := st.clock.Now()
 	state, code, err := st.queryTask(ctx, task)
 	if err != nil {
 		return sdk.Result{}, err
@@ -126,7 +127,7 @@ func (st *runState) asSystem(ctx context.Context, s *Step, name string, cmd sdk.
 				return sdk.Result{}, &taskError{task, "schtasks /Run: " + strings.TrimSpace(string(res.Stderr))}
 			}
 		}
-		if !st.clock.Now().Before(deadline) {
+		if expired(deadline, checked) {
 			if lost != nil {
 				return sdk.Result{}, lost
 			}
@@ -138,6 +139,7 @@ func (st *runState) asSystem(ctx context.Context, s *Step, name string, cmd sdk.
 		case <-st.clock.After(wait):
 		}
 		wait = min(wait*2, taskPollMax)
+		checked = st.clock.Now()
 		state, code, err = st.queryTask(ctx, task)
 		lost = nil
 		switch {
