@@ -323,3 +323,10 @@ func dropControl(r rune) rune {
 	}
 	return r
 }
+
+// CheckSecretFile reports whether a secret file can be used (as sending
+// will read it), naming the file only.
+func CheckSecretFile(path string) error {
+	_, err := readSecret(path)
+	return err
+}
