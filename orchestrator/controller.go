@@ -458,3 +458,15 @@ func (d *decider) finish() Plan {
 	}
 	return d.plan
 }
+
+// AppliedPlan is a plan as the scheduler applied it: the campaign and the
+// seq its view was read at, the view, the plan, whether applying it
+// completed the campaign, and when. Notifications are derived from it.
+type AppliedPlan struct {
+	Campaign string
+	Seq      int64
+	View     View
+	Plan     Plan
+	Done     bool // the campaign is done after it
+	At       time.Time
+}

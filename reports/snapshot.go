@@ -41,6 +41,7 @@ type Snapshotter struct {
 	target   inventory.Version
 	support  inventory.Version
 	asked    chan struct{}
+	onComp   func(context.Context, []report.Compliance)
 }
 
 // SnapshotterConfig configures a Snapshotter.
@@ -55,6 +56,10 @@ type SnapshotterConfig struct {
 	// Logger receives a warning when a snapshot fails in Run (default
 	// slog.Default).
 	Logger *slog.Logger
+	// OnCompliance, if set, is given every alert's compliance computed
+	// for a snapshot once it is recorded, with each organisation's at-risk
+	// verdict (notify.Notifier.Compliance tells people of those at risk).
+	OnCompliance func(ctx context.Context, cs []report.Compliance)
 }
 
 // NewSnapshotter returns a Snapshotter.
@@ -69,7 +74,7 @@ func NewSnapshotter(cfg SnapshotterConfig) (*Snapshotter, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Snapshotter{reports: cfg.Reports, history: cfg.History, clock: cfg.Clock, interval: cfg.Interval, log: cfg.Logger,
-		asked: make(chan struct{}, 1)}
+		asked: make(chan struct{}, 1), onComp: cfg.OnCompliance}
 	var err error
 	if s.target, _, err = inventory.ParseVersion(DefaultTargetBuild); err != nil {
 		return nil, err
@@ -91,6 +96,9 @@ func (s *Snapshotter) Once(ctx context.Context) ([]report.Snapshot, error) {
 	snaps := report.Snapshots(s.clock.Now(), r.Progress, r.Scorecard, r.Compliance)
 	if err := s.history.Record(ctx, snaps); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
+	}
+	if s.onComp != nil {
+		s.onComp(ctx, r.Compliance)
 	}
 	return snaps, nil
 }

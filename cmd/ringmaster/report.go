@@ -239,7 +239,7 @@ no scheduler runs.`,
 		Example: "  ringmaster report snapshot",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sn, err := a.snapshotter(cmd.Context())
+			sn, err := a.snapshotter(cmd.Context(), nil)
 			if err != nil {
 				return err
 			}
@@ -276,7 +276,9 @@ func (a *app) reports(ctx context.Context) (*reports.Service, error) {
 
 // snapshotter builds the daily history's snapshotter, on the scheduler's
 // clock when one is set (the demo's compressed time).
-func (a *app) snapshotter(ctx context.Context) (*reports.Snapshotter, error) {
+// snapshotter records the daily history; onCompliance, if not nil, is
+// given each snapshot's compliance (at-risk notifications).
+func (a *app) snapshotter(ctx context.Context, onCompliance func(context.Context, []report.Compliance)) (*reports.Snapshotter, error) {
 	svc, err := a.reports(ctx)
 	if err != nil {
 		return nil, err
@@ -289,7 +291,8 @@ func (a *app) snapshotter(ctx context.Context) (*reports.Snapshotter, error) {
 	if a.clock != nil {
 		clock = a.clock
 	}
-	return reports.NewSnapshotter(reports.SnapshotterConfig{Reports: svc, History: hs, Clock: clock, Logger: a.log})
+	return reports.NewSnapshotter(reports.SnapshotterConfig{Reports: svc, History: hs, Clock: clock, Logger: a.log,
+		OnCompliance: onCompliance})
 }
 
 // nowClock is a clock that reads a.now and waits on the wall clock.

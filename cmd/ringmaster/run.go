@@ -96,7 +96,13 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		// Without a live view, progress is the log: at least info.
 		log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv,
+	// Notifications: the scheduler's applied plans and the snapshotter's
+	// compliance feed the outbox; the notifier delivers it while run runs.
+	notifier, err := a.notifier(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv, OnApplied: notifier.Applied,
 		Reacher: targets.Reacher{Resolver: tg, Executor: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
@@ -113,7 +119,7 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	}
 	// The daily history on its own timer: hourly, and when the watch sees
 	// the last campaign stop running.
-	snap, err := a.snapshotter(ctx)
+	snap, err := a.snapshotter(ctx, notifier.Compliance)
 	if err != nil {
 		return err
 	}
@@ -127,9 +133,26 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		defer close(snapped)
 		snap.Run(snapCtx)
 	}()
+	notifyCtx, stopNotify := context.WithCancel(ctx)
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		notifier.Run(notifyCtx)
+	}()
 	err = a.watch(ctx, app, o.live, o.untilDone, log, snap.Ask)
 	stopSnap()
 	<-snapped
+	// What the last pass and snapshot queued goes out before run ends
+	// (within a bound); what does not is retried by the next run.
+	flushCtx, stopFlush := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	for ctx.Err() == nil {
+		if k, err := notifier.Deliver(flushCtx); err != nil || k == 0 {
+			break
+		}
+	}
+	stopFlush()
+	stopNotify()
+	<-notified
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if serr := sch.Stop(stopCtx); serr != nil && err == nil {

@@ -108,3 +108,13 @@ func (a *app) history(ctx context.Context) (*sqlite.History, error) {
 	}
 	return db.History(ctx)
 }
+
+// notifications is the store of notification subscriptions and their
+// outbox.
+func (a *app) notifications(ctx context.Context) (*sqlite.Notifications, error) {
+	db, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return db.Notifications(ctx)
+}

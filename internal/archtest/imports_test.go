@@ -24,11 +24,11 @@ var rules = []struct {
 	{"inventory/format", []string{"inventory", "errkind", "internal/jsontext", "internal/safecsv"}},
 	// The SQLite engine implements every domain's store contract.
 	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
+		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
 	// The conformance suites hold every engine to what the domain and the
 	// application packages consume of it.
 	{"store/storetest", []string{"errkind", "inventory", "inventory/format", "inventory/synth", "internal/ctxtest", "credential", "orchestrator", "alerts", "report", "plugins/host",
-		"campaigns", "reports", "targets", "discovery", "estate", "credentials"}},
+		"campaigns", "reports", "targets", "discovery", "estate", "credentials", "notify"}},
 	{"inventory/synth", []string{"internal/safecsv"}},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
 	// The shipped playbooks, and resolving a reference: a file (under the
@@ -82,6 +82,14 @@ var rules = []struct {
 	{"estate", []string{"errkind", "inventory", "inventory/format"}},
 	// Which key seals a new credential, over the domain's sealing.
 	{"credentials", []string{"errkind", "credential", "targets"}},
+	// Notifications: events derived from the orchestrator's applied plans
+	// and the reports' compliance, rendered, signed and sent by HTTP and
+	// SMTP; subscriptions and the outbox through its Store. Nothing of
+	// the domain imports it: the scheduler and the snapshotter hand it
+	// what they decided through functions.
+	{"notify", []string{"errkind", "orchestrator", "report"}},
+	// A minimal SMTP server for tests: standard library only.
+	{"internal/smtptest", nil},
 	// The plugin registry job: names, pins and standing, over plugins/host.
 	{"plugins/registry", []string{"plugins/host"}},
 	{"internal/jsontext", nil},
@@ -111,7 +119,7 @@ var domain = []string{"errkind", "inventory", "credential", "orchestrator", "pla
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry"}
+var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry", "notify"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.
@@ -120,7 +128,7 @@ var foreign = []struct {
 	pkgs []string
 	deny []string
 }{
-	{"domain", domain, []string{"store/...", "database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...", "net/http/...",
+	{"domain", domain, []string{"store/...", "database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...", "net/http/...", "net/smtp",
 		"github.com/masterzen/winrm/...", "github.com/spf13/cobra/...", "github.com/spf13/pflag/..."}},
 	{"application", application, []string{"store/...", "database/sql", "modernc.org/sqlite/...", "github.com/riverqueue/...",
 		"github.com/spf13/cobra/...", "github.com/spf13/pflag/...", "os/exec"}},

@@ -76,6 +76,10 @@ type Config struct {
 	// so that reports rest on observed facts (discovery.Facts maps them to
 	// the inventory's).
 	Observe func(ctx context.Context, hostname string, facts sdk.Facts, at time.Time) error
+	// OnApplied, if set, is told of every plan applied, after it is
+	// stored (notify.Notifier.Applied derives from it the waves halted,
+	// approvals needed and campaigns done that people are told of).
+	OnApplied func(ctx context.Context, a orchestrator.AppliedPlan)
 }
 
 // Scheduler runs campaigns.
@@ -284,6 +288,18 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time) err
 	ds, err := s.cfg.Store.Apply(ctx, name, c.Seq, plan, now, "controller", s.enqueue)
 	if err != nil {
 		return err
+	}
+	if s.cfg.OnApplied != nil {
+		a := orchestrator.AppliedPlan{Campaign: name, Seq: c.Seq, View: v, Plan: plan, At: now}
+		if plan.Done {
+			// Apply completes it only if nothing changed meanwhile.
+			after, err := s.cfg.Store.Campaign(ctx, name)
+			if err != nil {
+				return err
+			}
+			a.Done = after.Status == orchestrator.StatusDone
+		}
+		s.cfg.OnApplied(ctx, a)
 	}
 	for _, c := range plan.WaveChanges {
 		s.log.Info("wave", "campaign", name, "wave", v.Spec.Waves[c.Wave].Name, "status", c.State.Status, "why", c.Reason)

@@ -39,6 +39,8 @@ type estate struct {
 	store   *sqlite.Campaigns
 	devices map[string]simtest.Device
 	clock   *device.ScaledClock
+	// onApplied, if set, is the scheduler's OnApplied.
+	onApplied func(ctx context.Context, a orchestrator.AppliedPlan)
 }
 
 func (e *estate) Reach(_ context.Context, hostname string) (sdk.Target, playbooks.Executor, error) {
@@ -110,7 +112,7 @@ func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o pla
 	t.Helper()
 	s, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: e,
 		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: 50 * time.Millisecond,
-		Lease: 5 * time.Second, OnOutcome: onOutcome,
+		Lease: 5 * time.Second, OnOutcome: onOutcome, OnApplied: e.onApplied,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return e.inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
 		},

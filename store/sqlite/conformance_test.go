@@ -40,7 +40,12 @@ func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return storetest.Stores{Inventory: db.Inventory(), Campaigns: c, Alerts: a, History: h, Credentials: db.Credentials(), Plugins: db.Plugins()}
+	n, err := db.Notifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return storetest.Stores{Inventory: db.Inventory(), Campaigns: c, Alerts: a, History: h, Credentials: db.Credentials(), Plugins: db.Plugins(),
+		Notifications: n}
 }
 
 // TestConformance runs every store's conformance suite against the SQLite
@@ -56,6 +61,7 @@ func TestConformance(t *testing.T) {
 		{"History", storetest.History},
 		{"Credentials", storetest.Credentials},
 		{"Plugins", storetest.Plugins},
+		{"Notifications", storetest.Notifications},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

@@ -191,6 +191,15 @@ func (d *DB) History(ctx context.Context) (*History, error) {
 	return &History{db: d.db, now: d.now}, nil
 }
 
+// Notifications is the store of notification subscriptions and their
+// outbox, its tables migrated on first use (notifications_migrations).
+func (d *DB) Notifications(ctx context.Context) (*Notifications, error) {
+	if err := d.ensure(ctx, notifyMigrations); err != nil {
+		return nil, fmt.Errorf("notification store: %w", err)
+	}
+	return &Notifications{db: d.db, now: d.now}, nil
+}
+
 // Alerts is the store of High Severity Alerts, its table migrated on first
 // use (alerts_migrations).
 func (d *DB) Alerts(ctx context.Context) (*Alerts, error) {

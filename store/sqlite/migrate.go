@@ -27,6 +27,7 @@ var (
 	campaignMigrations  = component{"campaigns", "orchestrator_migrations"}
 	alertMigrations     = component{"alerts", "alerts_migrations"}
 	historyMigrations   = component{"history", "report_migrations"}
+	notifyMigrations    = component{"notifications", "notifications_migrations"}
 )
 
 // Migration is one embedded schema change.

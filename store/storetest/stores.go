@@ -11,6 +11,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/estate"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/report"
@@ -70,6 +71,12 @@ type PluginRegistry interface {
 	targets.Plugins
 }
 
+// NotificationStore is the store of notification subscriptions and
+// their outbox an engine provides.
+type NotificationStore interface {
+	notify.Store
+}
+
 // Stores are every store of an engine over one fresh, empty database:
 // what one store does to another's data (an alert's updates watched by
 // the inventory's rollup, its figures forgotten by the history, a
@@ -81,6 +88,9 @@ type Stores struct {
 	History     HistoryStore
 	Credentials CredentialStore
 	Plugins     PluginRegistry
+	// Notifications may be nil for an engine without it yet: its suite
+	// then fails.
+	Notifications NotificationStore
 }
 
 // Open opens every store over a fresh, empty database whose time is now;

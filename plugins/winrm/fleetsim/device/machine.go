@@ -161,6 +161,15 @@ func (m *Machine) SetOnline(online bool) {
 	}
 }
 
+// SetCompatBlock installs (true) or removes (false) the application the
+// compatibility scan blocks on, as a person fixing a device after a failed
+// upgrade does.
+func (m *Machine) SetCompatBlock(block bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.s.Behaviour.CompatBlock = block
+}
+
 // Truth returns what has really happened to the machine so far.
 func (m *Machine) Truth() Truth {
 	m.mu.Lock()
