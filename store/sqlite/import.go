@@ -37,7 +37,14 @@ func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts
 	if restore, ok := s.bulkJournal(ctx, conn); ok {
 		defer restore()
 	}
-	tx, err := conn.BeginTx(ctx, nil)
+	// The transaction is begun without ctx's cancellation: database/sql
+	// would roll it back from its own goroutine the moment ctx ends, while
+	// flush may be writing through the driver connection (conn.Raw), which
+	// that rollback does not wait for; those rows would then land outside
+	// any transaction. Cancellation is honoured between batches and by
+	// each statement's own ctx instead, and the deferred Rollback runs
+	// after the last write.
+	tx, err := conn.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return inventory.ImportResult{}, fmt.Errorf("begin import: %w", err)
 	}
@@ -72,11 +79,6 @@ func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts
 	}
 	it.close()
 	if err != nil {
-		// Cancelled part way, database/sql may have rolled the
-		// transaction back under the writer: say why.
-		if errors.Is(err, sql.ErrTxDone) && ctx.Err() != nil {
-			err = ctx.Err()
-		}
 		return res, err
 	}
 	loaded := time.Now()
@@ -106,6 +108,9 @@ func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts
 	s.log.Debug("import indexes rebuilt", "took", time.Since(loaded))
 	if opts.DryRun {
 		return res, nil // deferred Rollback discards everything
+	}
+	if err := ctx.Err(); err != nil { // cancelled after the last batch: nothing is kept
+		return res, err
 	}
 	if err := sqltx.Commit(ctx, tx); err != nil {
 		return res, fmt.Errorf("commit import: %w", err)
