@@ -71,7 +71,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := r.StartExecutor(ctx)
+	x, err := r.StartExecutor(ctx, "winrm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +82,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	}
 
 	// An executor neither built in nor registered is not found, by name.
-	r, err = targets.New(ctx, cfg, targets.Options{Executor: "ssh"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.StartExecutor(ctx); !errors.Is(err, errkind.NotFound) {
+	if _, err := r.StartExecutor(ctx, "ssh"); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("unregistered executor: %v", err)
 	}
 }
