@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
@@ -238,7 +241,7 @@ func SetConnection(ctx context.Context, cfg Config, s ConnectionStore, c *invent
 			return "", &inventory.FieldError{Field: "executor", Value: executor, Msg: "is not built in, and no plugins are registered"}
 		}
 		if _, err := cfg.Plugins.Plugin(ctx, executor); err != nil {
-			return "", fmt.Errorf("executor: %w (register it with ringmaster plugin install)", err)
+			return "", fmt.Errorf("executor: %w", err)
 		}
 	}
 	if executor == DefaultExecutor && c.Auth != "" && c.Auth != "ntlm" && c.Auth != "negotiate" && c.Auth != "basic" {
@@ -254,4 +257,86 @@ func SetConnection(ctx context.Context, cfg Config, s ConnectionStore, c *invent
 		return "", err
 	}
 	return warning, s.SetConnection(ctx, c)
+}
+
+// Profile is the connection profile that serves an organisation's
+// devices, as shown to a person: the CA bundle by where it was read from
+// and how many certificates it holds, executor options by key.
+type Profile struct {
+	From                 string    `json:"from"` // "organisation", "default" or "none"
+	Executor             string    `json:"executor"`
+	HTTPS                bool      `json:"https"`
+	Port                 int       `json:"port,omitempty"`
+	Auth                 string    `json:"auth"`
+	AllowBasicWithoutTLS bool      `json:"allow_basic_without_tls,omitempty"`
+	CA                   string    `json:"ca"`
+	Options              []string  `json:"options,omitempty"`
+	Credential           string    `json:"credential,omitempty"`
+	UpdatedAt            time.Time `json:"updated_at,omitzero"`
+}
+
+// ProfileReader reads connection profiles and organisations
+// (store/sqlite's Inventory is one).
+type ProfileReader interface {
+	Organisation(ctx context.Context, code string) (inventory.Organisation, error)
+	Connection(ctx context.Context, org string) (inventory.Connection, error)
+}
+
+// ShowProfile returns the profile that serves org's devices ("" the
+// default): its own, else the default's, else none; the credential is
+// the organisation's, else the default profile's.
+func ShowProfile(ctx context.Context, s ProfileReader, org string) (Profile, error) {
+	var own string
+	if org != "" {
+		o, err := s.Organisation(ctx, org)
+		if err != nil {
+			return Profile{}, err
+		}
+		org, own = o.Code, o.Credential
+	}
+	p := Profile{From: "organisation"}
+	c, err := s.Connection(ctx, org)
+	if errors.Is(err, errkind.NotFound) && org != "" {
+		p.From = "default"
+		c, err = s.Connection(ctx, "")
+	}
+	switch {
+	case errors.Is(err, errkind.NotFound):
+		p.From, c = "none", inventory.Connection{}
+	case err != nil:
+		return Profile{}, err
+	}
+	p.Executor, p.HTTPS, p.Port, p.Auth, p.AllowBasicWithoutTLS = first(c.Executor, DefaultExecutor), c.HTTPS, c.Port, first(c.Auth, "ntlm"), c.AllowBasicWithoutTLS
+	p.CA, p.Credential, p.UpdatedAt = "system roots", first(own, c.Credential), c.UpdatedAt
+	if p.Credential == "" && p.From == "organisation" {
+		if d, err := s.Connection(ctx, ""); err == nil {
+			p.Credential = d.Credential
+		}
+	}
+	if len(c.CACert) > 0 {
+		p.CA = fmt.Sprintf("%s (%d bytes, stored)", c.CAName, len(c.CACert))
+	}
+	p.Options = slices.Sorted(maps.Keys(c.Options))
+	return p, nil
+}
+
+// String is the profile on one line.
+func (p Profile) String() string {
+	scheme := "HTTP"
+	if p.HTTPS {
+		scheme = "HTTPS"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s over %s", p.Executor, scheme)
+	if p.Port != 0 {
+		fmt.Fprintf(&b, " port %d", p.Port)
+	}
+	fmt.Fprintf(&b, ", %s, CA %s", p.Auth, p.CA)
+	if p.AllowBasicWithoutTLS {
+		b.WriteString(", Basic allowed without TLS")
+	}
+	if len(p.Options) > 0 {
+		fmt.Fprintf(&b, ", options %s", strings.Join(p.Options, ","))
+	}
+	return b.String()
 }

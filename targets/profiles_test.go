@@ -150,7 +150,7 @@ func TestProfileBasic(t *testing.T) {
 	}{
 		"not PEM":          {files: targets.ProfileFiles{CAFile: notPEM}, want: "holds no PEM certificate"},
 		"too large":        {files: targets.ProfileFiles{CAFile: big}, want: "--max-file-size"},
-		"unknown":          {c: inventory.Connection{Executor: "ssh"}, want: "register it with ringmaster plugin install"},
+		"unknown":          {c: inventory.Connection{Executor: "ssh"}, want: "plugin ssh: not found"},
 		"kerberos":         {c: inventory.Connection{Auth: "kerberos"}, want: "not supported by the winrm executor"},
 		"an option's file": {c: inventory.Connection{Options: map[string]string{"known_hosts": "@" + big}}, want: "executor option known_hosts"},
 	} {

@@ -86,18 +86,17 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	x, err := tg.StartExecutor(ctx)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
+	// One executor per name the connection profiles (or --executor)
+	// give, started when a device first needs it.
+	xs := tg.Executors()
+	defer xs.Close()
 	log := a.log
 	if !o.live && !a.log.Enabled(ctx, slog.LevelInfo) {
 		// Without a live view, progress is the log: at least info.
 		log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv,
-		Reacher: targets.Reacher{Resolver: tg, Executor: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
+		Reacher: targets.Reacher{Resolver: tg, Executors: xs}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
 		}}
