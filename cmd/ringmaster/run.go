@@ -127,6 +127,12 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		snap.Run(snapCtx)
 	}()
 	err = a.watch(ctx, app, o.live, o.untilDone, log, snap.Ask)
+	if ctx.Err() != nil {
+		// SIGTERM (systemd's stop) or Ctrl-C: River stops dispatching and
+		// cancels the steps in flight, whose devices keep their last
+		// checkpoint and resume on the next run.
+		log.Info("stopping: no more devices are dispatched; those in flight resume from their last finished step on the next run")
+	}
 	stopSnap()
 	<-snapped
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
