@@ -235,6 +235,7 @@ func TestEveryCommandHasHelpAndExample(t *testing.T) {
 	s := newScript(t)
 	s.run("--help")
 	s.run("inventory", "import", "--help")
+	s.run("org", "set-connection", "--help")
 	s.golden("help")
 }
 
