@@ -47,17 +47,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	}
 	defer f.Close()
 	e := newEstateWith(t, "pc9.rzz.nhs.uk,RXX,"+f.Endpoints()[0].Address(true)+",fleet-admin\n")
-	k, err := credential.LoadKey(e.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.creds.AddCredential(ctx, "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(e.dir, "ca.pem")
-	if err := os.WriteFile(ca, f.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := e.joinFleet(t, f)
 	cfg := e.config()
 	cfg.Files.Max = 1 << 20
 	cfg.Builtins = map[string]host.Spec{"winrm": {Name: "winrm", Self: true, Args: []string{"executor-plugin", "winrm"}}}
@@ -85,4 +75,22 @@ func TestReachSimulatedDevice(t *testing.T) {
 	if _, err := r.StartExecutor(ctx, "ssh"); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("unregistered executor: %v", err)
 	}
+}
+
+// joinFleet stores the simulated fleet's credential as fleet-admin and
+// writes its CA bundle, whose path it returns.
+func (e *estate) joinFleet(t *testing.T, f *fleetsim.Fleet) string {
+	t.Helper()
+	k, err := credential.LoadKey(e.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.creds.AddCredential(context.Background(), "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(e.dir, "ca.pem")
+	if err := os.WriteFile(ca, f.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }

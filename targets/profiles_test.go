@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
@@ -182,17 +181,7 @@ func TestProfilesSimulated(t *testing.T) {
 	defer f.Close()
 	eps := f.Endpoints()
 	e := newEstateWith(t, "pa.rxx.nhs.uk,RXX,"+eps[0].Address(true)+",fleet-admin\npb.ryy.nhs.uk,RYY,"+eps[1].Address(true)+",fleet-admin\n")
-	k, err := credential.LoadKey(e.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.creds.AddCredential(ctx, "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(e.dir, "ca.pem")
-	if err := os.WriteFile(ca, f.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := e.joinFleet(t, f)
 	cfg := e.config()
 	cfg.Files.Max = 1 << 20
 	cfg.Devices, cfg.Profiles = e.store, e.store

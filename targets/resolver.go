@@ -254,15 +254,20 @@ func (r *Resolver) Target(ctx context.Context, d *inventory.Device) (sdk.Target,
 // that cannot be resolved stops it with its error, so that a batch starts
 // only when every device in it can be reached.
 func (r *Resolver) Targets(ctx context.Context, devices []*inventory.Device) ([]sdk.Target, error) {
-	out := make([]sdk.Target, len(devices))
-	for i, d := range devices {
-		t, err := r.Target(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = t
+	reaches, err := r.Reaches(ctx, devices)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return TargetsOf(reaches), nil
+}
+
+// TargetsOf is the target of each reach, in order.
+func TargetsOf(reaches []Reach) []sdk.Target {
+	out := make([]sdk.Target, len(reaches))
+	for i, rc := range reaches {
+		out[i] = rc.Target
+	}
+	return out
 }
 
 // login opens the named credential, once.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 func newProbeCmd(a *app) *cobra.Command {
@@ -65,10 +65,7 @@ device answered, 1 when none did.`,
 			if err != nil {
 				return err
 			}
-			reach := make([]sdk.Target, len(reaches))
-			for i, rc := range reaches {
-				reach[i] = rc.Target
-			}
+			reach := targets.TargetsOf(reaches)
 			// Each organisation's executor, started once.
 			xs := resolver.Executors()
 			defer xs.Close()

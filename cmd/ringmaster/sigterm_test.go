@@ -56,14 +56,7 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 	if err := os.WriteFile("c.yaml", []byte(strings.Replace(crashSpec, "name: crash", "name: term", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := func(k string) string { return s.env[k] }
-	call := func(stdin string, argv ...string) string {
-		var o, e bytes.Buffer
-		if code := run(context.Background(), argv, strings.NewReader(stdin), &o, &e, env); code != 0 {
-			t.Fatalf("%s: exit %d: %s", strings.Join(argv, " "), code, e.String())
-		}
-		return o.String()
-	}
+	call := s.call
 	call("", "inventory", "import", "d.csv", "--create-orgs")
 	call("Term-Secret-1\n", "credential", "add", "svc", "--username", "svc", "--password-stdin")
 	call("", "org", "set-connection", "RA", "--credential", "svc")
@@ -72,18 +65,9 @@ func TestRunStopsOnSIGTERM(t *testing.T) {
 
 	db, _ := filepath.Abs(s.env["RINGMASTER_DB"])
 	child := func(logName string) (*exec.Cmd, chan error) {
-		cmd := exec.Command(os.Args[0], "run", "--until-done", "--view", "plain", "--workers", "4", "--lease", "2s")
-		cmd.Env = append(os.Environ(), "RINGMASTER_TEST_MAIN=1", "RINGMASTER_DB="+db)
-		logf, err := os.Create(logName)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd := runChild(t, db, logName, "--workers", "4", "--lease", "2s")
 		done := make(chan error, 1)
-		go func() { done <- cmd.Wait(); logf.Close() }()
+		go func() { done <- cmd.Wait() }()
 		return cmd, done
 	}
 	log := func(name string) string { b, _ := os.ReadFile(name); return string(b) }
@@ -158,3 +142,32 @@ target: 'build<10.0.19045'
 waves:
   - {name: all, max_failure_percent: 60}
 `
+
+// call runs a command in-process and returns its output, failing the
+// test on a non-zero exit.
+func (s *script) call(stdin string, argv ...string) string {
+	s.t.Helper()
+	var o, e bytes.Buffer
+	if code := run(context.Background(), argv, strings.NewReader(stdin), &o, &e, func(k string) string { return s.env[k] }); code != 0 {
+		s.t.Fatalf("%s: exit %d: %s", strings.Join(argv, " "), code, e.String())
+	}
+	return o.String()
+}
+
+// runChild starts this test binary as "ringmaster run --until-done" on
+// the database db, with args, its output to logName; the caller waits.
+func runChild(t *testing.T, db, logName string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"run", "--until-done", "--view", "plain"}, args...)...)
+	cmd.Env = append(os.Environ(), "RINGMASTER_TEST_MAIN=1", "RINGMASTER_DB="+db)
+	logf, err := os.Create(logName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
