@@ -24,9 +24,9 @@ build: ## build bin/ringmaster
 check-tree: ## fail if the repository tracks a binary, a run output (what .gitignore ignores) or a file over 1 MB
 	.ci/check-tree
 
-test: ## run every test with the race detector, then the slow crash-safety test (each run 20 minutes at most)
+test: ## run every test with the race detector, then the slow crash-safety and SIGTERM tests (each run 20 minutes at most)
 	$(GO) test -race -timeout 20m $(PKGS)
-	$(GO) test -race -timeout 20m -tags slow -run '^TestCrashSafety$$' ./cmd/ringmaster
+	$(GO) test -race -timeout 20m -tags slow -run '^(TestCrashSafety|TestRunStopsOnSIGTERM)$$' ./cmd/ringmaster
 
 stress: ## the timing-sensitive packages' tests three times under -race while stress-ng keeps both cores busy: any flake fails
 	@command -v stress-ng >/dev/null || { echo "stress-ng not found: apt-get install stress-ng"; exit 1; }

@@ -36,7 +36,8 @@ type Store interface {
 	Credential(ctx context.Context, name string) (Stored, error)
 	// Credentials lists every credential with where it is used, by name.
 	Credentials(ctx context.Context) ([]Stored, error)
-	// RemoveCredential deletes a credential nothing uses (else an error
+	// RemoveCredential deletes a credential nothing uses: no device, no
+	// organisation, not the default connection profile (else an error
 	// wrapping errkind.InUse).
 	RemoveCredential(ctx context.Context, name string) error
 	// SetOrganisationCredential makes an organisation's devices use a

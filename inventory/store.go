@@ -27,6 +27,22 @@ type Store interface {
 	// TimeZones maps each organisation's code to its time zone.
 	TimeZones(ctx context.Context) (map[string]string, error)
 
+	// SetConnection validates c and stores it as its organisation's
+	// connection profile (c.Org "" is the estate default), replacing any,
+	// with the organisation's credential in the same transaction; the
+	// organisation and a named credential must exist (errkind.NotFound).
+	SetConnection(ctx context.Context, c *Connection) error
+	// Connection returns an organisation's connection profile ("" the
+	// estate default), or an error wrapping errkind.NotFound.
+	Connection(ctx context.Context, org string) (Connection, error)
+	// Connections lists every connection profile, the default first, then
+	// by organisation code.
+	Connections(ctx context.Context) ([]Connection, error)
+	// ClearConnection removes an organisation's connection profile ("" the
+	// default's, with its credential), or fails with errkind.NotFound; an
+	// organisation's credential stays.
+	ClearConnection(ctx context.Context, org string) error
+
 	// Device returns one device by hostname.
 	Device(ctx context.Context, hostname string) (Device, error)
 	// Devices yields every device sel matches, by organisation, then

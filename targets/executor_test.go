@@ -47,17 +47,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	}
 	defer f.Close()
 	e := newEstateWith(t, "pc9.rzz.nhs.uk,RXX,"+f.Endpoints()[0].Address(true)+",fleet-admin\n")
-	k, err := credential.LoadKey(e.keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.creds.AddCredential(ctx, "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
-		t.Fatal(err)
-	}
-	ca := filepath.Join(e.dir, "ca.pem")
-	if err := os.WriteFile(ca, f.CACertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca := e.joinFleet(t, f)
 	cfg := e.config()
 	cfg.Files.Max = 1 << 20
 	cfg.Builtins = map[string]host.Spec{"winrm": {Name: "winrm", Self: true, Args: []string{"executor-plugin", "winrm"}}}
@@ -71,7 +61,7 @@ func TestReachSimulatedDevice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := r.StartExecutor(ctx)
+	x, err := r.StartExecutor(ctx, "winrm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,11 +72,25 @@ func TestReachSimulatedDevice(t *testing.T) {
 	}
 
 	// An executor neither built in nor registered is not found, by name.
-	r, err = targets.New(ctx, cfg, targets.Options{Executor: "ssh"})
+	if _, err := r.StartExecutor(ctx, "ssh"); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("unregistered executor: %v", err)
+	}
+}
+
+// joinFleet stores the simulated fleet's credential as fleet-admin and
+// writes its CA bundle, whose path it returns.
+func (e *estate) joinFleet(t *testing.T, f *fleetsim.Fleet) string {
+	t.Helper()
+	k, err := credential.LoadKey(e.keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.StartExecutor(ctx); !errors.Is(err, errkind.NotFound) {
-		t.Fatalf("unregistered executor: %v", err)
+	if err := e.creds.AddCredential(context.Background(), "fleet-admin", "svc", k.Seal("fleet-admin", "Fleet-Secret-1"), k.Check()); err != nil {
+		t.Fatal(err)
 	}
+	ca := filepath.Join(e.dir, "ca.pem")
+	if err := os.WriteFile(ca, f.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }

@@ -6,20 +6,26 @@ import (
 	"time"
 )
 
-// Options say how to reach devices. The zero value reaches them over HTTP
-// (HTTPS for an address on port 5986) with NTLM and the built-in WinRM
-// executor.
+// Options say how to reach devices, over their connection profiles: what
+// is set here overrides the profile (a bool only turns its setting on;
+// ExecutorOptions override key by key); what is left zero comes from the
+// device's organisation's profile, else the estate default's, else the
+// defaults: HTTP (HTTPS for an address on port 5986), NTLM, the system
+// roots and the built-in WinRM executor.
 type Options struct {
 	// HTTPS reaches every device over HTTPS; an address on port 5986 does
 	// so anyway.
 	HTTPS bool
 	// CAFile is a PEM bundle of the CAs that sign the devices'
-	// certificates; empty means the system roots.
+	// certificates; empty means the profile's, else the system roots.
 	CAFile string
+	// Port is the port to connect to where a device's address names none
+	// (0: the profile's, else the transport's default).
+	Port int
 	// InsecureSkipVerify accepts any certificate (testing only).
 	InsecureSkipVerify bool
-	// Auth is the authentication scheme: "ntlm" (Negotiate, the default
-	// when empty) or "basic".
+	// Auth is the authentication scheme: "ntlm" (Negotiate) or "basic";
+	// empty means the profile's, else ntlm.
 	Auth string
 	// AllowBasicWithoutTLS lets Basic send passwords over plain HTTP or
 	// unverified TLS (isolated labs only); see CheckAuth.
@@ -27,8 +33,8 @@ type Options struct {
 	// ConnectTimeout bounds connecting and each round trip; zero leaves
 	// the executor's default.
 	ConnectTimeout time.Duration
-	// Executor names the executor: a built-in one ("winrm", the default
-	// when empty) or a registered plugin.
+	// Executor names the executor: a built-in one ("winrm") or a
+	// registered plugin; empty means the profile's, else winrm.
 	Executor string
 	// ExecutorOptions are passed to the executor with every target. A
 	// value "@FILE" is replaced by the contents of FILE.
@@ -38,27 +44,27 @@ type Options struct {
 // DefaultExecutor is the executor used when Options.Executor is empty.
 const DefaultExecutor = "winrm"
 
-// executor is the executor the options name.
-func (o *Options) executor() string {
-	if o.Executor == "" {
-		return DefaultExecutor
-	}
-	return o.Executor
-}
-
 // BasicAuthError refuses Basic authentication where the password would
 // cross the network readable.
 type BasicAuthError struct {
 	// Unverified is true when HTTPS is asked for but certificates are not
 	// verified; false when the transport is plain HTTP.
 	Unverified bool
+	// Profile names the connection profile the setting came from
+	// ("organisation RXX's connection profile"); empty when the options
+	// alone ask for it.
+	Profile string
 }
 
 func (e *BasicAuthError) Error() string {
+	msg := "basic authentication without HTTPS would send passwords in clear"
 	if e.Unverified {
-		return "basic authentication over TLS without certificate verification would hand passwords to whoever answers"
+		msg = "basic authentication over TLS without certificate verification would hand passwords to whoever answers"
 	}
-	return "basic authentication without HTTPS would send passwords in clear"
+	if e.Profile != "" {
+		msg += " (with " + e.Profile + ")"
+	}
+	return msg
 }
 
 // CheckAuth refuses Basic authentication where the password would cross

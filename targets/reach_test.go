@@ -32,21 +32,18 @@ func TestDevice(t *testing.T) {
 		{host: "pc3.ryy.nhs.uk", wantErr: func(err error) bool { var nc *targets.NoCredentialError; return errors.As(err, &nc) }},
 	} {
 		t.Run(tc.host, func(t *testing.T) {
-			d, tg, err := r.Device(ctx, tc.host)
-			// A Reacher resolves the same way and hands out its executor.
-			x := &host.Plugin{}
-			rtg, rx, rerr := targets.Reacher{Resolver: r, Executor: x}.Reach(ctx, tc.host)
+			d, rc, err := r.Device(ctx, tc.host)
 			if tc.wantErr != nil {
-				if err == nil || !tc.wantErr(err) || rerr == nil || !tc.wantErr(rerr) {
-					t.Fatalf("Device: %v; Reacher: %v", err, rerr)
+				if err == nil || !tc.wantErr(err) {
+					t.Fatalf("Device: %v", err)
 				}
 				return
 			}
-			if err != nil || rerr != nil {
-				t.Fatalf("Device: %v; Reacher: %v", err, rerr)
+			if err != nil {
+				t.Fatalf("Device: %v", err)
 			}
-			if d.Hostname != tg.Hostname || tg.Username != tc.user || rtg.Username != tc.user || rx != x {
-				t.Fatalf("Device = %s, %s as %s; Reacher = %s, %v", d.Hostname, tg.Hostname, tg.Username, rtg.Username, rx)
+			if tg := rc.Target; d.Hostname != tg.Hostname || tg.Username != tc.user || rc.Executor != "winrm" || rc.Org != d.Org {
+				t.Fatalf("Device = %s, %s as %s through %s", d.Hostname, tg.Hostname, tg.Username, rc.Executor)
 			}
 		})
 	}
@@ -76,17 +73,16 @@ func TestReach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, tg, x, err := r.Reach(ctx, "pc1.rxx.nhs.uk")
+	d, tg, x, closeX, err := r.Reach(ctx, "pc1.rxx.nhs.uk")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer x.Close()
-	info, err := x.Info(ctx)
-	if err != nil || info.Name != "winrm" || d.Hostname != "pc1.rxx.nhs.uk" || tg.Username != `NHS\dev` {
-		t.Fatalf("Reach: %s as %s through %+v, %v", d.Hostname, tg.Username, info, err)
+	defer closeX()
+	if x == nil || d.Hostname != "pc1.rxx.nhs.uk" || tg.Username != `NHS\dev` {
+		t.Fatalf("Reach: %s as %s through %v", d.Hostname, tg.Username, x)
 	}
 	// A device that cannot be resolved starts nothing.
-	if _, _, x, err := r.Reach(ctx, "pc3.ryy.nhs.uk"); err == nil || x != nil {
+	if _, _, x, _, err := r.Reach(ctx, "pc3.ryy.nhs.uk"); err == nil || x != nil {
 		t.Fatalf("Reach of a device without a credential: %v, %v", x, err)
 	}
 }

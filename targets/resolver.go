@@ -15,7 +15,6 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
-	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
 )
 
 // Organisations lists organisations, for the credential each gives its
@@ -46,10 +45,19 @@ type Keyring interface {
 	Matches(check []byte) bool
 }
 
+// Profiles lists the connection profiles (store/sqlite's Inventory is
+// one): the estate default (Org "") and the organisations'.
+type Profiles interface {
+	Connections(ctx context.Context) ([]inventory.Connection, error)
+}
+
 // Config is what a Resolver consumes.
 type Config struct {
 	Organisations Organisations
 	Credentials   Credentials
+	// Profiles are the connection profiles devices are reached through
+	// (nil: none, only the Options).
+	Profiles Profiles
 	// Devices looks hostnames up for Device, Reach and Reacher (nil: only
 	// Target and Targets, on devices the caller has).
 	Devices Devices
@@ -69,11 +77,18 @@ type Config struct {
 // Resolver resolves devices to targets, opening each credential once. It
 // is safe for concurrent use.
 type Resolver struct {
-	cfg     Config
-	o       Options
-	ca      []byte
-	options map[string]string
-	orgs    map[string]string // organisation code -> its default credential
+	cfg      Config
+	o        Options
+	flagCA   []byte            // the Options' CA bundle, read
+	flagOpts map[string]string // the Options' executor options, files read
+	orgs     map[string]string // organisation code -> its default credential
+	// Each organisation's profile and the default's, merged with the
+	// Options; none is the Options alone, for devices of organisations
+	// without a profile when there is no default either.
+	profiles  map[string]*setting
+	def, none *setting
+	defCred   string // the default profile's credential
+	warnings  []string
 
 	mu    sync.Mutex // guards what follows: credentials are opened once
 	creds map[string]login
@@ -86,10 +101,14 @@ type Resolver struct {
 
 type login struct{ username, password string }
 
-// New checks the options (see Options.CheckAuth; it does not return the
-// warning, which the caller gets from CheckAuth), reads the files they
-// name and the organisations' default credentials. It loads no key: the
-// first Target that needs a credential does.
+// New reads the files the options name, the organisations' default
+// credentials and the connection profiles, and lays the options over
+// each profile (and over no profile, when there is no default), refusing
+// a result that would send Basic passwords readable (see
+// Options.CheckAuth: a *BasicAuthError, naming the profile). It does not
+// return the warning forcing Basic calls for: the caller gets the
+// options' own from CheckAuth and the profiles' from Warnings. It loads no key: the first
+// Target that needs a credential does.
 func New(ctx context.Context, cfg Config, o Options) (*Resolver, error) {
 	if cfg.Organisations == nil || cfg.Credentials == nil {
 		return nil, errors.New("targets: Config needs Organisations and Credentials")
@@ -100,10 +119,7 @@ func New(ctx context.Context, cfg Config, o Options) (*Resolver, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if _, err := o.CheckAuth(); err != nil {
-		return nil, err
-	}
-	r := &Resolver{cfg: cfg, o: o, orgs: map[string]string{}, creds: map[string]login{}}
+	r := &Resolver{cfg: cfg, o: o, orgs: map[string]string{}, creds: map[string]login{}, profiles: map[string]*setting{}}
 	orgs, err := cfg.Organisations.Organisations(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read organisations: %w", err)
@@ -112,26 +128,60 @@ func New(ctx context.Context, cfg Config, o Options) (*Resolver, error) {
 		r.orgs[org.Code] = org.Credential
 	}
 	if o.CAFile != "" {
-		if r.ca, err = cfg.Files.ReadFile(o.CAFile); err != nil {
+		if r.flagCA, err = cfg.Files.ReadFile(o.CAFile); err != nil {
 			return nil, &FileError{Err: err}
 		}
 	}
-	r.options = make(map[string]string, len(o.ExecutorOptions)+1)
+	r.flagOpts = make(map[string]string, len(o.ExecutorOptions))
 	for k, v := range o.ExecutorOptions {
-		if file, ok := strings.CutPrefix(v, "@"); ok {
-			b, err := cfg.Files.ReadFile(file)
-			if err != nil {
-				return nil, &FileError{Option: k, Err: err}
-			}
-			v = string(b)
+		if v, err = readOption(cfg.Files, k, v); err != nil {
+			return nil, err
 		}
-		r.options[k] = v
+		r.flagOpts[k] = v
 	}
-	if o.AllowBasicWithoutTLS {
-		r.options[winrm.OptionAllowBasicWithoutTLS] = "true"
+	if cfg.Profiles != nil {
+		profiles, err := cfg.Profiles.Connections(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read connection profiles: %w", err)
+		}
+		for i := range profiles {
+			p := &profiles[i]
+			s, err := r.merge(p)
+			if err != nil {
+				return nil, err
+			}
+			if p.Org == "" {
+				r.def, r.defCred = s, p.Credential
+			} else {
+				r.profiles[p.Org] = s
+			}
+		}
+	}
+	if r.def == nil { // devices of organisations without a profile
+		if r.none, err = r.merge(nil); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
+
+// readOption is an executor option's value: the contents of FILE for
+// "@FILE", read under the limit.
+func readOption(files inputfile.Limit, key, v string) (string, error) {
+	file, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return v, nil
+	}
+	b, err := files.ReadFile(file)
+	if err != nil {
+		return "", &FileError{Option: key, Err: err}
+	}
+	return string(b), nil
+}
+
+// Warnings are what the profiles that let Basic send passwords readable
+// call for the caller to show (the options' own come from CheckAuth).
+func (r *Resolver) Warnings() []string { return r.warnings }
 
 func loadKey(path string) (Keyring, error) {
 	k, err := credential.LoadKey(path)
@@ -142,53 +192,82 @@ func loadKey(path string) (Keyring, error) {
 }
 
 // NoCredentialError is a device with no credential of its own whose
-// organisation has no default credential either.
+// organisation has no default credential and the estate default
+// connection profile none either.
 type NoCredentialError struct {
 	Hostname, Org string
 }
 
 func (e *NoCredentialError) Error() string {
-	return fmt.Sprintf("device %s has no credential and organisation %s has none either (ringmaster org set-credential %s NAME)", e.Hostname, e.Org, e.Org)
+	return fmt.Sprintf("device %s has no credential, nor has organisation %s or the default connection profile (ringmaster org set-credential %s NAME, or ringmaster org set-connection --default --credential NAME)",
+		e.Hostname, e.Org, e.Org)
 }
 
-// Target returns how to reach d: its address (else its hostname), HTTPS
-// when the options say so or the address is on port 5986, and its own
-// credential, else its organisation's (a *NoCredentialError if neither).
-func (r *Resolver) Target(ctx context.Context, d *inventory.Device) (sdk.Target, error) {
+// Reach is how to reach one device: its target, the executor that runs
+// it, and where the CAs its certificate is checked against come from.
+type Reach struct {
+	Target   sdk.Target
+	Org      string // the device's organisation
+	Executor string // the executor's name
+	Trust    Trust
+}
+
+// Resolve returns how to reach d: through its organisation's connection
+// profile, else the estate default's, with the Options over it; its
+// address (else its hostname), on the profile's port where the address
+// names none; HTTPS when asked or the port is 5986; and its own
+// credential, else its organisation's, else the default profile's (a
+// *NoCredentialError if none).
+func (r *Resolver) Resolve(ctx context.Context, d *inventory.Device) (Reach, error) {
 	name := d.Credential
 	if name == "" {
 		name = r.orgs[d.Org]
 	}
 	if name == "" {
-		return sdk.Target{}, &NoCredentialError{Hostname: d.Hostname, Org: d.Org}
+		name = r.defCred
+	}
+	if name == "" {
+		return Reach{}, &NoCredentialError{Hostname: d.Hostname, Org: d.Org}
 	}
 	c, err := r.login(ctx, name)
 	if err != nil {
-		return sdk.Target{}, err
+		return Reach{}, err
 	}
-	o := &r.o
-	auth := o.Auth
-	if auth == "" {
-		auth = "ntlm"
+	s := r.setting(d.Org)
+	address := withPort(d.Hostname, d.Address, s.port)
+	t := sdk.Target{Hostname: d.Hostname, Address: d.Address, HTTPS: s.https || strings.HasSuffix(address, ":5986"),
+		CACertPEM: s.ca, InsecureSkipVerify: s.insecure, Auth: s.auth, Username: c.username, Password: c.password,
+		ConnectTimeout: r.o.ConnectTimeout, Options: s.options}
+	if address != d.Hostname {
+		t.Address = address
 	}
-	return sdk.Target{Hostname: d.Hostname, Address: d.Address, HTTPS: o.HTTPS || strings.HasSuffix(d.Address, ":5986"),
-		CACertPEM: r.ca, InsecureSkipVerify: o.InsecureSkipVerify, Auth: auth, Username: c.username, Password: c.password,
-		ConnectTimeout: o.ConnectTimeout, Options: r.options}, nil
+	return Reach{Target: t, Org: d.Org, Executor: s.executor, Trust: s.trust}, nil
+}
+
+// Target returns how to reach d (see Resolve).
+func (r *Resolver) Target(ctx context.Context, d *inventory.Device) (sdk.Target, error) {
+	rc, err := r.Resolve(ctx, d)
+	return rc.Target, err
 }
 
 // Targets returns the target of every device, in order; the first device
 // that cannot be resolved stops it with its error, so that a batch starts
 // only when every device in it can be reached.
 func (r *Resolver) Targets(ctx context.Context, devices []*inventory.Device) ([]sdk.Target, error) {
-	out := make([]sdk.Target, len(devices))
-	for i, d := range devices {
-		t, err := r.Target(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = t
+	reaches, err := r.Reaches(ctx, devices)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return TargetsOf(reaches), nil
+}
+
+// TargetsOf is the target of each reach, in order.
+func TargetsOf(reaches []Reach) []sdk.Target {
+	out := make([]sdk.Target, len(reaches))
+	for i, rc := range reaches {
+		out[i] = rc.Target
+	}
+	return out
 }
 
 // login opens the named credential, once.

@@ -62,14 +62,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	os.WriteFile("d.csv", []byte(csv.String()), 0o644)
 	os.WriteFile("c.yaml", []byte(crashCampaign), 0o644)
-	env := func(k string) string { return s.env[k] }
-	call := func(stdin string, argv ...string) string {
-		var o, e bytes.Buffer
-		if code := run(context.Background(), argv, strings.NewReader(stdin), &o, &e, env); code != 0 {
-			t.Fatalf("%s: exit %d: %s", strings.Join(argv, " "), code, e.String())
-		}
-		return o.String()
-	}
+	call := s.call
 	call("", "inventory", "import", "d.csv", "--create-orgs")
 	call("Crash-Secret-1\n", "credential", "add", "svc", "--username", "svc", "--password-stdin")
 	call("", "org", "set-credential", "RA", "svc")
@@ -81,22 +74,10 @@ func TestCrashSafety(t *testing.T) {
 	if db == "" {
 		db, _ = filepath.Abs("ringmaster.db")
 	}
-	child := func(logName string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "run", "--until-done", "--view", "plain", "--workers", "16", "--lease", "3s")
-		cmd.Env = append(os.Environ(), "RINGMASTER_TEST_MAIN=1", "RINGMASTER_DB="+db)
-		logf, err := os.Create(logName)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stdout, cmd.Stderr = logf, logf
-		return cmd
-	}
+	child := func(logName string) *exec.Cmd { return runChild(t, db, logName, "--workers", "16", "--lease", "3s") }
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	for k := range 5 {
 		cmd := child(fmt.Sprintf("run%d.log", k))
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
 		time.Sleep(time.Duration(3000+rng.IntN(9000)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -104,9 +85,6 @@ func TestCrashSafety(t *testing.T) {
 		cmd.Wait()
 	}
 	cmd := child("final.log")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {

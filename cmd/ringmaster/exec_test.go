@@ -69,9 +69,21 @@ func TestExec(t *testing.T) {
 		t.Fatalf("exec exit 3: %q %d", e, code)
 	}
 	_, e, code = execute("pc000001.rxx.nhs.uk", "--", "hostname") // no CA: the certificate cannot be verified
-	if code != 1 || !strings.Contains(e, "tls") || strings.Contains(e, "Exec-Secret-1") {
+	if code != 1 || !strings.Contains(e, "tls") || strings.Contains(e, "Exec-Secret-1") ||
+		!strings.Contains(e, "checked against the system's trusted roots") || !strings.Contains(e, "ringmaster org set-connection RXX --ca-file FILE") {
 		t.Fatalf("exec without the CA: %q %d", e, code)
 	}
+	// The CA set once in the organisation's connection profile.
+	s.run("org", "set-connection", "RXX", "--ca-file", "ca.pem")
+	if o, e, code := execute("pc000001.rxx.nhs.uk", "--", "hostname"); code != 0 || o != "PC000001\r\n" {
+		t.Fatalf("exec through the profile: %q %q %d\n%s", o, e, code, s.out.String())
+	}
+	// A flag overrides it, and a failure names the flag's CA.
+	_, e, code = execute("pc000001.rxx.nhs.uk", "--ca-file", "/etc/ssl/certs/ca-certificates.crt", "--", "hostname")
+	if _, err := os.Stat("/etc/ssl/certs/ca-certificates.crt"); err == nil && (code != 1 || !strings.Contains(e, "given with the command (--ca-file)")) {
+		t.Fatalf("exec with another --ca-file: %q %d", e, code)
+	}
+	s.run("org", "set-connection", "RXX", "--clear")
 	if _, e, code = execute("pc000001.rxx.nhs.uk", "hostname"); code != 2 {
 		t.Fatalf("exec without --: %q %d", e, code)
 	}

@@ -58,35 +58,49 @@ func (a *app) writeChunk(c sdk.Chunk) {
 }
 
 // resolver builds the targets.Resolver for the target flags over the
-// inventory, printing the warning forced Basic authentication calls for,
-// and putting errors in the flags' terms.
+// inventory and its connection profiles, printing the warnings forced
+// Basic authentication calls for, and putting errors in the flags' terms.
 func (a *app) resolver(ctx context.Context, o targetFlags) (*targets.Resolver, error) {
 	s, err := a.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	opts := o.targetOptions()
-	warning, err := opts.CheckAuth()
-	var basic *targets.BasicAuthError
-	switch {
-	case errors.As(err, &basic) && basic.Unverified:
-		return nil, usagef("--auth basic with --insecure-skip-verify would hand passwords to whoever answers: verify certificates (--ca-file), use --auth ntlm, or add --allow-basic-without-tls to accept that")
-	case errors.As(err, &basic):
-		return nil, usagef("--auth basic without --https would send passwords in clear: add --https (with --ca-file if the devices' certificates are from a private CA), use --auth ntlm, or add --allow-basic-without-tls to accept that")
-	case err != nil:
-		return nil, err
-	case warning != "":
-		fmt.Fprintf(a.stderr, "warning: --allow-basic-without-tls: %s\n", warning)
-	}
 	r, err := targets.New(ctx, a.targetsConfig(s), opts)
-	var file *targets.FileError
+	var (
+		basic *targets.BasicAuthError
+		file  *targets.FileError
+	)
 	switch {
+	case errors.As(err, &basic):
+		return nil, basicAuthError(basic)
 	case errors.As(err, &file) && file.Option == "":
 		return nil, fmt.Errorf("--ca-file: %w", file.Err)
 	case errors.As(err, &file):
 		return nil, fmt.Errorf("--option %s: %w", file.Option, file.Err)
+	case err != nil:
+		return nil, err
 	}
-	return r, err
+	if warning, _ := opts.CheckAuth(); warning != "" {
+		fmt.Fprintf(a.stderr, "warning: --allow-basic-without-tls: %s\n", warning)
+	}
+	for _, w := range r.Warnings() {
+		fmt.Fprintf(a.stderr, "warning: %s\n", w)
+	}
+	return r, nil
+}
+
+// basicAuthError words a refusal of Basic authentication in the flags'
+// terms, which set-connection shares with the target flags.
+func basicAuthError(basic *targets.BasicAuthError) error {
+	where := ""
+	if basic.Profile != "" {
+		where = " (" + basic.Profile + ")"
+	}
+	if basic.Unverified {
+		return usagef("--auth basic with --insecure-skip-verify%s would hand passwords to whoever answers: verify certificates (--ca-file), use --auth ntlm, or add --allow-basic-without-tls to accept that", where)
+	}
+	return usagef("--auth basic without --https%s would send passwords in clear: add --https (with --ca-file if the devices' certificates are from a private CA), use --auth ntlm, or add --allow-basic-without-tls to accept that", where)
 }
 
 // targetsConfig wires a targets.Resolver to the stores, the key file and
@@ -97,34 +111,37 @@ func (a *app) targetsConfig(db *sqlite.DB) targets.Config {
 		// This very binary, re-executed: there is nothing to pin.
 		builtins[name] = host.Spec{Name: name, Self: true, Args: []string{"executor-plugin", name}}
 	}
-	return targets.Config{Organisations: db.Inventory(), Devices: db.Inventory(), Credentials: db.Credentials(), KeyFile: a.keyFile(), Files: a.fileLimit(),
-		Builtins: builtins, Plugins: db.Plugins(), Logger: a.log}
+	return targets.Config{Organisations: db.Inventory(), Devices: db.Inventory(), Profiles: db.Inventory(), Credentials: db.Credentials(),
+		KeyFile: a.keyFile(), Files: a.fileLimit(), Builtins: builtins, Plugins: db.Plugins(), Logger: a.log}
 }
 
 type targetFlags struct {
 	https, insecure        bool
 	basicWithoutTLS        bool
 	auth, caFile, executor string
+	port                   int
 	connect                time.Duration
 	options                map[string]string
 }
 
-// targetOptions are the flags as targets.Options.
+// targetOptions are the flags as targets.Options: what is given
+// overrides the devices' connection profiles.
 func (o *targetFlags) targetOptions() targets.Options {
-	return targets.Options{HTTPS: o.https, CAFile: o.caFile, InsecureSkipVerify: o.insecure, Auth: o.auth,
+	return targets.Options{HTTPS: o.https, CAFile: o.caFile, Port: o.port, InsecureSkipVerify: o.insecure, Auth: o.auth,
 		AllowBasicWithoutTLS: o.basicWithoutTLS, ConnectTimeout: o.connect, Executor: o.executor, ExecutorOptions: o.options}
 }
 
 func (o *targetFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.BoolVar(&o.https, "https", false, "use HTTPS (also chosen by an address on port 5986)")
-	f.StringVar(&o.caFile, "ca-file", "", "PEM bundle of the CAs that sign the devices' WinRM certificates (default: system roots)")
+	f.BoolVar(&o.https, "https", false, "use HTTPS (also chosen by an address on port 5986; default: the connection profile's)")
+	f.StringVar(&o.caFile, "ca-file", "", "PEM bundle of the CAs that sign the devices' WinRM certificates (default: the connection profile's, else system roots)")
+	f.IntVar(&o.port, "port", 0, "port for devices whose address names none (default: the connection profile's, else 5985, or 5986 with HTTPS)")
 	f.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not verify the device's certificate (testing only)")
-	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm (Negotiate) or basic (basic needs HTTPS with a verified certificate)")
+	f.StringVar(&o.auth, "auth", "", "authentication: ntlm (Negotiate) or basic (basic needs HTTPS with a verified certificate) (default: the connection profile's, else ntlm)")
 	f.BoolVar(&o.basicWithoutTLS, "allow-basic-without-tls", false, "let --auth basic send passwords over plain HTTP or unverified TLS, where anyone on the path can read them (isolated labs only)")
 	f.DurationVar(&o.connect, "connect-timeout", 30*time.Second, "connect and round-trip timeout")
-	f.StringVar(&o.executor, "executor", "winrm", "executor: the built-in winrm, or a plugin registered with ringmaster plugin install")
-	keyValuesVar(f, &o.options, "option", "executor option key=value, repeatable; a value @FILE is read from FILE (e.g. known_hosts=@~/.ssh/known_hosts for ssh)")
+	f.StringVar(&o.executor, "executor", "", "executor: the built-in winrm, or a plugin registered with ringmaster plugin install (default: the connection profile's, else winrm)")
+	keyValuesVar(f, &o.options, "option", "executor option key=value, repeatable, over the connection profile's; a value @FILE is read from FILE (e.g. known_hosts=@~/.ssh/known_hosts for ssh)")
 }
 
 func newExecCmd(a *app) *cobra.Command {
@@ -155,11 +172,11 @@ or cmd.`,
 			if err != nil {
 				return err
 			}
-			_, t, x, err := r.Reach(ctx, argv[0])
+			_, t, x, closeX, err := r.Reach(ctx, argv[0])
 			if err != nil {
 				return err
 			}
-			defer x.Close()
+			defer closeX()
 			_, err = x.Exec(ctx, t, sdk.Command{Shell: sdk.Shell(shell), Script: strings.Join(argv[1:], " "), Timeout: timeout}, a.writeChunk)
 			return err
 		},

@@ -26,7 +26,7 @@ type script struct {
 func newScript(t *testing.T) *script {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"bad_values.csv", "sccm.csv"} {
+	for _, f := range []string{"bad_values.csv", "sccm.csv", "estate-ca.pem"} {
 		b, err := os.ReadFile(filepath.Join(wd, "testdata", f))
 		if err != nil {
 			t.Fatal(err)
@@ -112,6 +112,40 @@ func TestOrgCommands(t *testing.T) {
 	s.run("org", "remove", "A81001")
 	s.run("org", "list")
 	s.golden("org")
+}
+
+// TestOrgConnectionCommands sets, shows, refuses and clears connection
+// profiles.
+func TestOrgConnectionCommands(t *testing.T) {
+	s := newScript(t)
+	s.run("org", "add", "RXX", "--name", "X", "--timezone", "Europe/London")
+	s.run("org", "add", "RYY", "--name", "Y", "--timezone", "Europe/London")
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"credential", "add", "svc", "--username", "svc", "--password-stdin"},
+		strings.NewReader("Conn-Secret-1\n"), &out, &errOut, func(k string) string { return s.env[k] }); code != 0 {
+		t.Fatalf("credential add: %s", errOut.String())
+	}
+	s.run("org", "show", "RXX")
+	s.run("org", "set-connection", "--default", "--https", "--ca-file", "estate-ca.pem", "--credential", "svc")
+	s.run("org", "set-connection", "RXX", "--port", "15986")
+	s.run("org", "set-connection", "RXX", "--auth", "basic", "--https=false")
+	s.run("org", "set-connection", "RXX", "--auth", "basic", "--https=false", "--allow-basic-without-tls")
+	s.run("org", "show", "RXX")
+	s.run("org", "show", "RYY", "-o", "json")
+	s.run("org", "set-connection", "RXX", "--executor", "nosuch")
+	s.run("org", "set-connection", "RXX", "--auth", "kerberos")
+	s.run("org", "set-connection", "RXX", "--port", "70000")
+	s.run("org", "set-connection", "RXX", "--ca-file", "sccm.csv")
+	s.run("org", "set-connection", "RXX", "--credential", "nosuch")
+	s.run("org", "set-connection", "RZZ", "--https")
+	s.run("org", "set-connection", "RXX", "--default")
+	s.run("org", "set-connection")
+	s.run("credential", "remove", "svc")
+	s.run("org", "set-connection", "RXX", "--clear")
+	s.run("org", "set-connection", "RXX", "--clear")
+	s.run("org", "set-connection", "--default", "--clear")
+	s.run("org", "show", "RYY")
+	s.golden("connection")
 }
 
 func TestInventoryCommands(t *testing.T) {
@@ -201,6 +235,7 @@ func TestEveryCommandHasHelpAndExample(t *testing.T) {
 	s := newScript(t)
 	s.run("--help")
 	s.run("inventory", "import", "--help")
+	s.run("org", "set-connection", "--help")
 	s.golden("help")
 }
 

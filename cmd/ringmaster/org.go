@@ -9,6 +9,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/estate"
 	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 func newOrgCmd(a *app) *cobra.Command {
@@ -17,7 +18,7 @@ func newOrgCmd(a *app) *cobra.Command {
 		Aliases: []string{"orgs", "organisation"},
 		Short:   "Manage organisations (trusts, practices, care providers)",
 	})
-	cmd.AddCommand(newOrgAddCmd(a), newOrgListCmd(a), newOrgShowCmd(a), newOrgRemoveCmd(a), newOrgSetCredentialCmd(a))
+	cmd.AddCommand(newOrgAddCmd(a), newOrgListCmd(a), newOrgShowCmd(a), newOrgRemoveCmd(a), newOrgSetCredentialCmd(a), newOrgSetConnectionCmd(a))
 	return cmd
 }
 
@@ -108,13 +109,23 @@ func newOrgShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.printAs(output, d, func() error {
+			conn, err := targets.ShowProfile(cmd.Context(), s, d.Org.Code)
+			if err != nil {
+				return err
+			}
+			out := struct {
+				estate.OrgDetail
+				Connection targets.Profile `json:"connection"`
+			}{d, conn}
+			return a.printAs(output, out, func() error {
 				o, sum := d.Org, d.Summary
 				tw := newTable(a.stdout)
 				fmt.Fprintf(tw, "Code:\t%s\n", o.Code)
 				fmt.Fprintf(tw, "Name:\t%s\n", o.Name)
 				fmt.Fprintf(tw, "Time zone:\t%s\n", o.TimeZone)
 				fmt.Fprintf(tw, "Tags:\t%s\n", strings.Join(o.Tags, ", "))
+				fmt.Fprintf(tw, "Connection:\t%s (%s)\n", conn, profileFrom(conn.From, o.Code))
+				fmt.Fprintf(tw, "Credential:\t%s\n", dash(conn.Credential))
 				fmt.Fprintf(tw, "Devices:\t%d\n", sum.Devices)
 				fmt.Fprintf(tw, "Windows 10:\t%d (%.1f%%)\n", sum.Windows10, inventory.Percent(sum.Windows10, sum.Devices))
 				fmt.Fprintf(tw, "Windows 7:\t%d\n", sum.Windows7)
@@ -149,4 +160,15 @@ func newOrgRemoveCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// profileFrom says whose connection profile serves an organisation.
+func profileFrom(from, code string) string {
+	switch from {
+	case "organisation":
+		return "its own: ringmaster org set-connection " + code
+	case "default":
+		return "the default: ringmaster org set-connection --default"
+	}
+	return "no profile: ringmaster org set-connection"
 }

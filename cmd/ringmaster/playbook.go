@@ -138,11 +138,11 @@ are printed last; the command exits non-zero when the outcome is failed.`,
 			if err != nil {
 				return err
 			}
-			d, t, x, err := r.Reach(ctx, host)
+			d, t, x, closeX, err := r.Reach(ctx, host)
 			if err != nil {
 				return err
 			}
-			defer x.Close()
+			defer closeX()
 			e := &playbooks.Engine{Executor: x}
 			out, err := e.Execute(ctx, playbooks.Run{Playbook: pb, Target: t, Params: values}, playbooks.SinkFunc(func(ev playbooks.Event) {
 				switch ev.Kind {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
 func newProbeCmd(a *app) *cobra.Command {
@@ -60,18 +61,17 @@ device answered, 1 when none did.`,
 			if err != nil {
 				return err
 			}
-			reach, err := resolver.Targets(ctx, devices)
+			reaches, err := resolver.Reaches(ctx, devices)
 			if err != nil {
 				return err
 			}
-			x, err := resolver.StartExecutor(ctx)
-			if err != nil {
-				return err
-			}
-			defer x.Close()
+			reach := targets.TargetsOf(reaches)
+			// Each organisation's executor, started once.
+			xs := resolver.Executors()
+			defer xs.Close()
 			var done atomic.Int64
 			stopProgress := a.progress(&done, len(devices))
-			sum, err := discovery.Probe(ctx, x, s, reach, discovery.Options{Concurrency: concurrency, Timeout: timeout,
+			sum, err := discovery.Probe(ctx, xs.Prober(reaches), s, reach, discovery.Options{Concurrency: concurrency, Timeout: timeout,
 				Progress: func(int) { done.Add(1) }, Logger: a.log})
 			stopProgress()
 			if err != nil && !errors.Is(err, discovery.ErrNoneAnswered) {

@@ -86,11 +86,10 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	x, err := tg.StartExecutor(ctx)
-	if err != nil {
-		return err
-	}
-	defer x.Close()
+	// One executor per name the connection profiles (or --executor)
+	// give, started when a device first needs it.
+	xs := tg.Executors()
+	defer xs.Close()
 	log := a.log
 	if !o.live && !a.log.Enabled(ctx, slog.LevelInfo) {
 		// Without a live view, progress is the log: at least info.
@@ -103,7 +102,7 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		return err
 	}
 	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv, OnApplied: notifier.Applied,
-		Reacher: targets.Reacher{Resolver: tg, Executor: x}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
+		Reacher: targets.Reacher{Resolver: tg, Executors: xs}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
 		}}
@@ -140,6 +139,12 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		notifier.Run(notifyCtx)
 	}()
 	err = a.watch(ctx, app, o.live, o.untilDone, log, snap.Ask)
+	if ctx.Err() != nil {
+		// SIGTERM (systemd's stop) or Ctrl-C: River stops dispatching and
+		// cancels the steps in flight, whose devices keep their last
+		// checkpoint and resume on the next run.
+		log.Info("stopping: no more devices are dispatched; those in flight resume from their last finished step on the next run")
+	}
 	stopSnap()
 	<-snapped
 	// What the last pass and snapshot queued goes out before run ends

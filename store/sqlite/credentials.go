@@ -172,19 +172,24 @@ func (s *Credentials) Credentials(ctx context.Context) ([]credential.Stored, err
 	return out, nil
 }
 
-// RemoveCredential deletes a credential no organisation or device uses.
+// RemoveCredential deletes a credential no organisation, device or the
+// default connection profile uses.
 func (s *Credentials) RemoveCredential(ctx context.Context, name string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	var orgs, devices int
-	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM organisations WHERE credential = ?), (SELECT COUNT(*) FROM devices WHERE credential = ?)`,
-		name, name).Scan(&orgs, &devices); err != nil {
+	var orgs, devices, byDefault int
+	if err := tx.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM organisations WHERE credential = ?), (SELECT COUNT(*) FROM devices WHERE credential = ?),
+		(SELECT COUNT(*) FROM connection_profiles WHERE org_id IS NULL AND credential = ?)`,
+		name, name, name).Scan(&orgs, &devices, &byDefault); err != nil {
 		return fmt.Errorf("remove credential %s: %w", name, err)
 	}
-	if orgs+devices > 0 {
+	switch {
+	case byDefault > 0:
+		return fmt.Errorf("%w: credential %s is the default connection profile's (and used by %d organisation(s) and %d device(s))", errkind.InUse, name, orgs, devices)
+	case orgs+devices > 0:
 		return fmt.Errorf("%w: credential %s is used by %d organisation(s) and %d device(s)", errkind.InUse, name, orgs, devices)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM credentials WHERE name = ?`, name)

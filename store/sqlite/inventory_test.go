@@ -97,8 +97,9 @@ func TestMigrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := openStore(t, path)
-	if got := s.SchemaVersion(); got != len(ms) {
-		t.Fatalf("schema version %d, want %d", got, len(ms))
+	last := ms[len(ms)-1].Version
+	if got := s.SchemaVersion(); got != last {
+		t.Fatalf("schema version %d, want %d", got, last)
 	}
 	addOrg(t, s, "RXX")
 	s.Close()
@@ -116,7 +117,7 @@ func TestMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', 'x')`, len(ms)+1); err != nil {
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'from_the_future', 'x')`, last+1); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -125,7 +126,7 @@ func TestMigrations(t *testing.T) {
 	if !errors.Is(err, sqlite.ErrSchemaTooNew) {
 		t.Fatalf("opening a newer schema: err = %v, want ErrSchemaTooNew", err)
 	}
-	if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", len(ms)+1)) {
+	if !strings.Contains(err.Error(), fmt.Sprintf("schema version %d", last+1)) {
 		t.Errorf("error does not name the version: %v", err)
 	}
 	if after := dump(t, path); after != before {

@@ -40,6 +40,7 @@ func Inventory(t *testing.T, open Open) {
 	t.Run("WatchKBsCancelled", func(t *testing.T) { inventoryWatchKBsCancelled(t, open) })
 	t.Run("RollupAtScale", func(t *testing.T) { inventoryRollupAtScale(t, open) })
 	t.Run("RollupModel", func(t *testing.T) { inventoryRollupModel(t, open) })
+	t.Run("Connections", func(t *testing.T) { inventoryConnections(t, open) })
 }
 
 func addOrg(t *testing.T, s InventoryStore, code string) {

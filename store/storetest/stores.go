@@ -34,6 +34,7 @@ type InventoryStore interface {
 	estate.Importer
 	discovery.Recorder
 	targets.Organisations
+	targets.Profiles
 }
 
 // CampaignStore is the campaign store an engine provides: the
