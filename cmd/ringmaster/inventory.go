@@ -66,6 +66,14 @@ Unknown columns are ignored and listed. A cell Ringmaster's export
 neutralised for spreadsheets (a single quote before = + - or @) reads back
 without that quote, unless --raw-csv.
 
+Exports without an organisation column take --org CODE for every row (a
+file with the column keeps each row's own and --org fills its blanks).
+Dates are ISO 8601 unless --date-format says otherwise: dmy, mdy or ymd
+(that order, '/', '-' or '.' between, an optional time such as 09:14 or
+9:14 PM) or a Go layout such as "02/01/2006 15:04"; times without a zone
+are UTC. When two columns give one field (Configuration Manager's Name0
+and Netbios_Name0), the preferred one is used and the choice noted.
+
 A column the file lacks leaves the stored value alone; an empty cell in a
 declared column (address, site, labels, credential) clears it. Facts (OS,
 build, KBs, disk ...) are observations: they are replaced only by newer
@@ -74,6 +82,8 @@ ones, observed at observed_at, else last_seen, else now.
 FILE "-" reads standard input (then --format is required).`,
 		Example: `  ringmaster inventory import devices.csv --dry-run
   ringmaster inventory import devices.csv --create-orgs --org-timezone Europe/London
+  ringmaster inventory import configmgr.csv --org RXX --date-format dmy
+  ringmaster inventory import defender.csv --org RZZ --date-format "Jan 2, 2006 3:04:05 PM"
   ringmaster inventory export -o ndjson | ringmaster --db other.db inventory import - --format ndjson`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -81,7 +91,10 @@ FILE "-" reads standard input (then --format is required).`,
 			src, err := estate.Open(o, a.stdin)
 			var fe *estate.FormatError
 			var tz *estate.TimeZoneError
+			var oe *estate.OptionError
 			switch {
+			case errors.As(err, &oe):
+				return usagef("--%v", oe)
 			case errors.As(err, &fe) && fe.Name == estate.Stdin:
 				return usagef("--format is required when reading standard input")
 			case errors.As(err, &fe):
@@ -97,6 +110,9 @@ FILE "-" reads standard input (then --format is required).`,
 				return err
 			}
 			rep, err := estate.Import(cmd.Context(), s, src, o)
+			for _, n := range rep.Notes {
+				fmt.Fprintf(a.stderr, "note: %s: %s\n", rep.Name, n)
+			}
 			if ign := rep.Ignored; len(ign) > 0 {
 				fmt.Fprintf(a.stderr, "note: %s: ignoring %s: %s\n", rep.Name, plural(len(ign), "column", "columns"), strings.Join(ign, ", "))
 			}
@@ -141,6 +157,8 @@ FILE "-" reads standard input (then --format is required).`,
 		"(by default the single quote export puts before a cell starting with = + - or @ is removed)")
 	f.BoolVar(&o.CreateOrgs, "create-orgs", false, "create organisations the file names but the database lacks")
 	f.StringVar(&o.DefaultTimeZone, "org-timezone", "Europe/London", "time zone of created organisations without an org_timezone column")
+	f.StringVar(&o.Org, "org", "", "organisation of every row that names none (for exports without an organisation column)")
+	f.StringVar(&o.DateFormat, "date-format", "", `how the file writes dates: dmy, mdy, ymd, or a Go layout such as "02/01/2006 15:04" (default: ISO 8601)`)
 	f.IntVar(&o.MaxErrors, "max-errors", 50, "report at most this many bad rows")
 	f.IntVar(&o.Show, "show", 20, "with --dry-run, list at most this many changed devices")
 	return cmd
