@@ -29,7 +29,7 @@ Selectors (-l) pick devices, e.g.:
 Keys: ` + strings.Join(inventory.SelectorKeys(), ", ") + `.
 Operators: =, !=, in (...), notin (...), <, <=, >, >=, KEY (known), !KEY (unknown).`,
 	})
-	cmd.AddCommand(newImportCmd(a), newExportCmd(a), newListCmd(a), newShowCmd(a), newRemoveCmd(a),
+	cmd.AddCommand(newImportCmd(a), newExportCmd(a), newListCmd(a), newShowCmd(a), newLabelCmd(a), newRemoveCmd(a),
 		newGenerateCmd(a), newSummaryCmd(a))
 	return cmd
 }
@@ -286,10 +286,11 @@ func newShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.Device(cmd.Context(), argv[0])
+			detail, err := estate.ShowDevice(cmd.Context(), s, argv[0])
 			if err != nil {
 				return err
 			}
+			d := detail.Device
 			if output == "json" {
 				var buf bytes.Buffer
 				if err := json.Indent(&buf, format.AppendJSON(nil, &d), "", "  "); err != nil {
@@ -306,6 +307,14 @@ func newShowCmd(a *app) *cobra.Command {
 			fmt.Fprintf(tw, "Address:\t%s\n", dash(d.Address))
 			fmt.Fprintf(tw, "Credential:\t%s\n", dash(d.Credential))
 			fmt.Fprintf(tw, "Labels:\t%s\n", dash(d.Labels.String()))
+			if len(detail.LabelChanges) == 0 {
+				fmt.Fprintln(tw, "Label changes:\t-")
+			} else {
+				fmt.Fprintf(tw, "Label changes:\t(last %d)\n", estate.HistoryShown)
+			}
+			for _, e := range detail.LabelChanges {
+				fmt.Fprintf(tw, "  %s\t%s\tby %s\n", stamp(e.At), e, e.Actor)
+			}
 			fmt.Fprintf(tw, "Release:\t%s\n", dash(d.Release()))
 			fmt.Fprintf(tw, "Last seen:\t%s\n", dash(stamp(d.LastSeen)))
 			fmt.Fprintf(tw, "Added:\t%s\n", stamp(d.CreatedAt))
@@ -322,6 +331,67 @@ func newShowCmd(a *app) *cobra.Command {
 		},
 	}
 	outputFlag(cmd, &output, "table", "table", "json")
+	return cmd
+}
+
+func newLabelCmd(a *app) *cobra.Command {
+	var selector, actor string
+	cmd := &cobra.Command{
+		Use:   "label [HOSTNAME...] [-l SELECTOR] KEY=VALUE... KEY-...",
+		Short: "Add, change or remove labels on devices without re-importing them",
+		Long: `Add or change labels (KEY=VALUE) and remove them (KEY-) on the devices named
+or those a selector picks, in one transaction: every device or none. Each
+label added, changed or removed is recorded with the time and who made it
+(--actor, by default $USER); 'inventory show' lists the last changes. A
+hostname the inventory does not hold fails the whole change.`,
+		Example: `  ringmaster inventory label pc000001.rxx.nhs.uk excluded=true
+  ringmaster inventory label -l org=RXX,site=York ring=pilot
+  ringmaster inventory label pc000001.rxx.nhs.uk pc000002.rxx.nhs.uk excluded- ring=ring1`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			var hosts, changes []string
+			for _, arg := range argv {
+				// A hostname has no '=' and cannot end with '-'.
+				if strings.Contains(arg, "=") || strings.HasSuffix(arg, "-") {
+					changes = append(changes, arg)
+				} else {
+					hosts = append(hosts, arg)
+				}
+			}
+			if (len(hosts) == 0) == (selector == "") {
+				return usagef("give hostnames or -l SELECTOR (one of them), then the changes")
+			}
+			parsed, err := inventory.ParseLabelChanges(changes)
+			if err != nil {
+				return usageError{err}
+			}
+			if selector == "" {
+				selector = estate.HostSelector(hosts)
+			}
+			sel, err := parseSelector(selector)
+			if err != nil {
+				return err
+			}
+			if actor == "" {
+				actor = a.getenv("USER")
+			}
+			if actor == "" {
+				return usagef("--actor: say who is making the change ($USER is not set)")
+			}
+			s, err := a.inventory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := estate.Label(cmd.Context(), s, sel, hosts, parsed, actor)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "changed the labels of %s (%d matched)\n", plural(len(res.Changed), "device", "devices"), len(res.Matched))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label the devices matching this selector")
+	cmd.Flags().StringVar(&actor, "actor", "", "who is making the change, as the history records it (default: $USER)")
 	return cmd
 }
 

@@ -24,6 +24,7 @@ import (
 func Inventory(t *testing.T, open Open) {
 	t.Run("Organisations", func(t *testing.T) { inventoryOrganisations(t, open) })
 	t.Run("RemoveDevices", func(t *testing.T) { inventoryRemoveDevices(t, open) })
+	t.Run("Labels", func(t *testing.T) { inventoryLabels(t, open) })
 	t.Run("Times", func(t *testing.T) { inventoryTimes(t, open) })
 	t.Run("ImportUpsert", func(t *testing.T) { inventoryImportUpsert(t, open) })
 	t.Run("ImportCreateOrgs", func(t *testing.T) { inventoryImportCreateOrgs(t, open) })
