@@ -2,19 +2,16 @@ package estate_test
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ringmaster-fleet/ringmaster/estate"
+	"github.com/ringmaster-fleet/ringmaster/internal/golden"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // TestImportRealExports imports sample exports shaped like those of the
 // tools an estate's inventory comes from, each with the options its shape
@@ -83,25 +80,7 @@ func TestImportRealExports(t *testing.T) {
 			if err := estate.Export(ctx, s, inventory.Everything(), &b, format.NDJSON); err != nil {
 				t.Fatal(err)
 			}
-			goldenFile(t, filepath.Join("testdata", "exports", strings.TrimSuffix(tt.file, ".csv")+".golden"), b.String())
+			golden.Check(t, filepath.Join("testdata", "exports", strings.TrimSuffix(tt.file, ".csv")+".golden"), b.String())
 		})
-	}
-}
-
-// goldenFile compares got with the file at path, or rewrites it under -update.
-func goldenFile(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
 	}
 }

@@ -36,18 +36,10 @@ func TestLabel(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := seeded(t)
-			text := tt.sel
-			if text == "" {
-				text = estate.HostSelector(tt.hosts)
-			}
-			sel, err := inventory.ParseSelector(text)
-			if err != nil {
-				t.Fatal(err)
-			}
 			changes, err := inventory.ParseLabelChanges(tt.changes)
 			if err == nil {
 				var res inventory.LabelResult
-				res, err = estate.Label(ctx, s, sel, tt.hosts, changes, "ops")
+				res, err = estate.Label(ctx, s, pick(t, tt.hosts, tt.sel), tt.hosts, changes, "ops")
 				if len(res.Changed) != tt.changed {
 					t.Errorf("changed %v, want %d", res.Changed, tt.changed)
 				}

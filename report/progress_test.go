@@ -2,16 +2,13 @@ package report
 
 import (
 	"bytes"
-	"flag"
 	"io"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/golden"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var now = time.Date(2027, 1, 12, 20, 0, 0, 0, time.UTC)
 
@@ -135,19 +132,6 @@ func goldenForms(t *testing.T, name string, write func(w io.Writer, format strin
 		if err := write(&b, format); err != nil {
 			t.Fatal(err)
 		}
-		golden := "testdata/" + name + "." + format
-		if *update {
-			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(b.Bytes(), want) {
-			t.Errorf("%s form differs from %s:\n%s", format, golden, b.String())
-		}
+		golden.Check(t, "testdata/"+name+"."+format, b.String())
 	}
 }

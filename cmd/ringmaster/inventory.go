@@ -42,6 +42,18 @@ func parseSelector(s string) (inventory.Selector, error) {
 	return sel, nil
 }
 
+// hostsOrSelector is the selector of the hosts named or, when none are,
+// of -l; giving both or neither is a usage error (then says what follows).
+func hostsOrSelector(hosts []string, selector, then string) (inventory.Selector, error) {
+	if (len(hosts) == 0) == (selector == "") {
+		return inventory.Selector{}, usagef("give hostnames or -l SELECTOR (one of them)%s", then)
+	}
+	if selector == "" {
+		selector = estate.HostSelector(hosts)
+	}
+	return parseSelector(selector)
+}
+
 func newImportCmd(a *app) *cobra.Command {
 	var (
 		kind string
@@ -358,19 +370,13 @@ hostname the inventory does not hold fails the whole change.`,
 					hosts = append(hosts, arg)
 				}
 			}
-			if (len(hosts) == 0) == (selector == "") {
-				return usagef("give hostnames or -l SELECTOR (one of them), then the changes")
+			sel, err := hostsOrSelector(hosts, selector, ", then the changes")
+			if err != nil {
+				return err
 			}
 			parsed, err := inventory.ParseLabelChanges(changes)
 			if err != nil {
 				return usageError{err}
-			}
-			if selector == "" {
-				selector = estate.HostSelector(hosts)
-			}
-			sel, err := parseSelector(selector)
-			if err != nil {
-				return err
 			}
 			if actor == "" {
 				actor = a.getenv("USER")
@@ -411,13 +417,7 @@ func newRemoveCmd(a *app) *cobra.Command {
 		Example: "  ringmaster inventory remove pc000001.rxx.nhs.uk\n  ringmaster inventory remove -l org=RXX,label.decommissioned",
 		Args:    args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if (len(argv) == 0) == (selector == "") {
-				return usagef("give hostnames or -l SELECTOR (one of them)")
-			}
-			if selector == "" {
-				selector = estate.HostSelector(argv)
-			}
-			sel, err := parseSelector(selector)
+			sel, err := hostsOrSelector(argv, selector, "")
 			if err != nil {
 				return err
 			}

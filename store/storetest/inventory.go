@@ -128,6 +128,13 @@ func inventoryState(t *testing.T, s InventoryStore) string {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(&b, "counts %+v\n", counts)
+	b.WriteString(cohortsText(t, s))
+	return b.String()
+}
+
+// cohortsText renders every cohort of the rollup, a line each, sorted.
+func cohortsText(t *testing.T, s InventoryStore) string {
+	t.Helper()
 	var cohorts []string
 	for c, err := range s.Cohorts(ctx, inventory.Everything()) {
 		if err != nil {
@@ -136,8 +143,7 @@ func inventoryState(t *testing.T, s InventoryStore) string {
 		cohorts = append(cohorts, fmt.Sprintf("cohort %+v\n", c))
 	}
 	slices.Sort(cohorts)
-	b.WriteString(strings.Join(cohorts, ""))
-	return b.String()
+	return strings.Join(cohorts, "")
 }
 
 // inventoryOrganisations: organisations by code whatever the case given,

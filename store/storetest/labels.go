@@ -36,18 +36,7 @@ func inventoryLabels(t *testing.T, open Open) {
 		}
 		return strings.Join(out, "\n")
 	}
-	cohorts := func() string {
-		var out []string
-		for c, err := range s.Cohorts(ctx, inventory.Everything()) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, fmt.Sprintf("%+v", c))
-		}
-		slices.Sort(out)
-		return strings.Join(out, "\n")
-	}
-	rollup := cohorts()
+	rollup := cohortsText(t, s)
 	steps := []struct {
 		name    string
 		sel     string
@@ -93,7 +82,7 @@ func inventoryLabels(t *testing.T, open Open) {
 		if got := labels(); got != st.labels {
 			t.Errorf("%s: labels\n%s\nwant\n%s", st.name, got, st.labels)
 		}
-		if got := cohorts(); got != rollup {
+		if got := cohortsText(t, s); got != rollup {
 			t.Errorf("%s: the rollup changed:\n%s\nwas\n%s", st.name, got, rollup)
 		}
 	}
