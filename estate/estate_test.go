@@ -224,15 +224,7 @@ func TestRemove(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := seeded(t)
-			text := tt.sel
-			if text == "" {
-				text = estate.HostSelector(tt.hosts)
-			}
-			sel, err := inventory.ParseSelector(text)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := estate.Remove(ctx, s, sel, tt.hosts)
+			n, err := estate.Remove(ctx, s, pick(t, tt.hosts, tt.sel), tt.hosts)
 			var me *estate.MissingError
 			switch {
 			case tt.missing == nil && err != nil:
@@ -245,6 +237,19 @@ func TestRemove(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pick is the selector of the hosts named, or sel's when none are.
+func pick(t *testing.T, hosts []string, sel string) inventory.Selector {
+	t.Helper()
+	if sel == "" {
+		sel = estate.HostSelector(hosts)
+	}
+	s, err := inventory.ParseSelector(sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func TestExportRoundTrip(t *testing.T) {

@@ -2,6 +2,7 @@ package estate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,26 @@ type TimeZoneError struct{ Err error }
 func (e *TimeZoneError) Error() string { return "organisation time zone: " + e.Err.Error() }
 func (e *TimeZoneError) Unwrap() error { return e.Err }
 
+// OptionError is an import option that cannot be used: Option names it
+// as the CLI's flag does ("org", "date-format"). It wraps Err.
+type OptionError struct {
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.Option + ": " + e.Err.Error() }
+
+// optionError names the option a *inventory.FieldError is about instead
+// of the field, which would say it twice.
+func optionError(option string, err error) *OptionError {
+	var fe *inventory.FieldError
+	if errors.As(err, &fe) {
+		fe.Field = ""
+	}
+	return &OptionError{Option: option, Err: err}
+}
+func (e *OptionError) Unwrap() error { return e.Err }
+
 // ImportOptions say what to import and how.
 type ImportOptions struct {
 	// CreateOrgs, DefaultTimeZone, MaxErrors, Now and DryRun (run the
@@ -48,12 +69,20 @@ type ImportOptions struct {
 	Format format.Kind // "" to tell it from Name's extension
 	RawCSV bool        // read CSV cells as written (no formula quote removed)
 	Show   int         // with DryRun, list at most this many changes
+	// Org is the organisation of every record that names none: for an
+	// export without an organisation column (or with blank cells in one).
+	// A record's own organisation wins.
+	Org string
+	// DateFormat is how the file writes dates: "dmy", "mdy", "ymd" or a
+	// Go layout (format.ParseDateFormat); "" reads ISO 8601 only.
+	DateFormat string
 }
 
 // Source is an opened file to import, its format known.
 type Source struct {
 	name   string // as reports name it: "stdin" for standard input
 	kind   format.Kind
+	opts   []format.Option // how to read it
 	r      io.Reader
 	closer io.Closer
 }
@@ -87,14 +116,28 @@ func Open(o ImportOptions, stdin io.Reader) (*Source, error) {
 			return nil, &TimeZoneError{Err: err}
 		}
 	}
+	opts := []format.Option{format.RawCSV(o.RawCSV)}
+	if o.Org != "" {
+		if err := inventory.ValidateOrgCode(inventory.NormaliseOrgCode(o.Org)); err != nil {
+			return nil, optionError("org", err)
+		}
+		opts = append(opts, format.DefaultOrg(o.Org))
+	}
+	if o.DateFormat != "" {
+		df, err := format.ParseDateFormat(o.DateFormat)
+		if err != nil {
+			return nil, optionError("date-format", err)
+		}
+		opts = append(opts, format.Dates(df))
+	}
 	if o.Name == Stdin {
-		return &Source{name: "stdin", kind: k, r: stdin}, nil
+		return &Source{name: "stdin", kind: k, r: stdin, opts: opts}, nil
 	}
 	f, err := os.Open(o.Name)
 	if err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	return &Source{name: o.Name, kind: k, r: f, closer: f}, nil
+	return &Source{name: o.Name, kind: k, r: f, closer: f, opts: opts}, nil
 }
 
 // Change is one device an import adds or changes.
@@ -108,21 +151,23 @@ type ImportReport struct {
 	inventory.ImportResult
 	Name    string   // the file as named in reports
 	Ignored []string // columns of the file that mean nothing here
+	Notes   []string // how its header was read where a choice was made
 	Changes []Change // with DryRun, the first Show changes
 	More    int      // with DryRun, the changes beyond those
 }
 
-// Import reads src and writes its devices into s in one
-// transaction. The report is filled in as far as the import got: Ignored
-// once the file's header is read, the counts when the records were
-// checked, even when err is an *inventory.ImportError.
+// Import reads src (with the options Open checked: RawCSV, Org,
+// DateFormat) and writes its devices into s in one transaction. The
+// report is filled in as far as the import got: Ignored and Notes once
+// the file's header is read, the counts when the records were checked,
+// even when err is an *inventory.ImportError.
 func Import(ctx context.Context, s Importer, src *Source, o ImportOptions) (ImportReport, error) {
 	rep := ImportReport{Name: src.name}
-	rs, err := format.NewReader(src.kind, src.r, src.name, o.Now, format.RawCSV(o.RawCSV))
+	rs, err := format.NewReader(src.kind, src.r, src.name, o.Now, src.opts...)
 	if err != nil {
 		return rep, err
 	}
-	rep.Ignored = rs.Ignored()
+	rep.Ignored, rep.Notes = rs.Ignored(), rs.Notes()
 	opts := o.ImportOptions
 	opts.OnChange = nil
 	if o.DryRun {

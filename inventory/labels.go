@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Labels are operator-declared key=value pairs on a device, such as
@@ -123,4 +124,106 @@ func normaliseList(in []string, f func(string) string) []string {
 		return nil
 	}
 	return out
+}
+
+// LabelChange is one change to devices' labels: Key set to Value, or, with
+// Remove, Key removed.
+type LabelChange struct {
+	Key, Value string
+	Remove     bool
+}
+
+// String renders the change as ParseLabelChanges reads it: "k=v" or "k-".
+func (c LabelChange) String() string {
+	if c.Remove {
+		return c.Key + "-"
+	}
+	return c.Key + "=" + c.Value
+}
+
+// ParseLabelChanges reads changes written "key=value" (add or change) or
+// "key-" (remove), as kubectl label takes them. A key changed twice, a
+// bad key or value, or no change at all is an error naming the argument.
+func ParseLabelChanges(args []string) ([]LabelChange, error) {
+	if len(args) == 0 {
+		return nil, invalid("", "", "no label change given: want key=value to add or change, key- to remove")
+	}
+	out := make([]LabelChange, 0, len(args))
+	seen := map[string]bool{}
+	for _, a := range args {
+		var c LabelChange
+		if k, v, ok := strings.Cut(a, "="); ok {
+			c = LabelChange{Key: k, Value: v}
+		} else if k, ok := strings.CutSuffix(a, "-"); ok {
+			c = LabelChange{Key: k, Remove: true}
+		} else {
+			return nil, invalid("label change", a, "want key=value to add or change, or key- to remove")
+		}
+		if err := ValidateLabel(c.Key, c.Value); err != nil {
+			return nil, &FieldError{Field: "label change", Value: a, Msg: err.Error()}
+		}
+		if seen[c.Key] {
+			return nil, invalid("label change", a, "changes label %s again", QuoteValue(c.Key))
+		}
+		seen[c.Key] = true
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Apply returns l with the changes made, what each changed (changes that
+// leave a label as it was are left out), or an error wrapping
+// errkind.Invalid when the result would hold more than MaxLabels.
+func (l Labels) Apply(changes []LabelChange) (Labels, []LabelEvent, error) {
+	out := make(Labels, len(l)+len(changes))
+	for k, v := range l {
+		out[k] = v
+	}
+	var done []LabelEvent
+	for _, c := range changes {
+		old, had := out[c.Key]
+		switch {
+		case c.Remove && !had, !c.Remove && had && old == c.Value:
+			continue
+		case c.Remove:
+			delete(out, c.Key)
+		default:
+			out[c.Key] = c.Value
+		}
+		done = append(done, LabelEvent{Change: c, Previous: old, HadPrevious: had})
+	}
+	if len(out) > MaxLabels {
+		return l, nil, invalid("labels", "", "would be more than %d", MaxLabels)
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	return out, done, nil
+}
+
+// LabelEvent is one change made to a device's labels, as the label
+// history records it.
+type LabelEvent struct {
+	Hostname    string
+	Change      LabelChange
+	Previous    string // the value before, when HadPrevious
+	HadPrevious bool
+	At          time.Time
+	Actor       string // who made it, as the caller named them
+}
+
+// String renders what changed: "ring=pilot (was ring1)", "ring=pilot
+// (added)", "excluded- (was true)".
+func (e LabelEvent) String() string {
+	if !e.HadPrevious {
+		return e.Change.String() + " (added)"
+	}
+	return e.Change.String() + " (was " + QuoteValue(e.Previous) + ")"
+}
+
+// LabelResult is what a label change did: the devices it matched and
+// those whose labels changed, by hostname.
+type LabelResult struct {
+	Matched []string
+	Changed []string
 }

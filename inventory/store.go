@@ -61,6 +61,16 @@ type Store interface {
 	// RecordObservations records many observations, all or none.
 	RecordObservations(ctx context.Context, obs []Observation) error
 
+	// LabelDevices makes the changes to the labels of every device sel
+	// matches in one transaction, all or none, and records each label
+	// it adds, changes or removes in the label history with the store's
+	// time and actor (who asked). An empty selector is refused; a change
+	// that would give a device too many labels fails it all (Invalid).
+	LabelDevices(ctx context.Context, sel Selector, changes []LabelChange, actor string) (LabelResult, error)
+	// LabelHistory returns a device's last label changes, newest first,
+	// at most limit of them (NotFound for a device not held).
+	LabelHistory(ctx context.Context, hostname string, limit int) ([]LabelEvent, error)
+
 	// Import merges every record of src into the store in one
 	// transaction (Import's rules), all or nothing; opts.DryRun rolls it
 	// back after counting.

@@ -86,6 +86,10 @@ type Progress struct {
 	GeneratedAt time.Time     `json:"generated_at"`
 	Rows        []ProgressRow `json:"organisations"`
 	Total       ProgressRow   `json:"total"`
+	// BySite says the rows are per organisation and site
+	// (ProgressOptions.BySite): the table and CSV then have a SITE column,
+	// as the JSON rows have a site.
+	BySite bool `json:"-"`
 }
 
 // ProgressBuilder accumulates devices into a Progress.
@@ -204,7 +208,7 @@ func (r *ProgressRow) add(c *inventory.Cohort, st *CampaignState, o ProgressOpti
 
 // Build finishes the report: rows sorted by organisation code.
 func (b *ProgressBuilder) Build() Progress {
-	p := Progress{TargetBuild: b.opts.TargetBuild.String(), GeneratedAt: b.opts.Now}
+	p := Progress{TargetBuild: b.opts.TargetBuild.String(), GeneratedAt: b.opts.Now, BySite: b.opts.BySite}
 	for _, r := range b.rows {
 		p.Rows = append(p.Rows, r.finish(b))
 	}

@@ -2,16 +2,13 @@ package report
 
 import (
 	"bytes"
-	"flag"
 	"io"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/golden"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var now = time.Date(2027, 1, 12, 20, 0, 0, 0, time.UTC)
 
@@ -97,6 +94,35 @@ func TestProgressFormats(t *testing.T) {
 	}
 }
 
+// TestProgressBySiteFormats pins the forms of a report per organisation
+// and site: the table and CSV have a SITE column, as the JSON rows have
+// a site; a device without a site has a row of its own with an empty one.
+func TestProgressBySiteFormats(t *testing.T) {
+	target, _, _ := inventory.ParseVersion("10.0.19045")
+	b := NewProgress([]inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}},
+		ProgressOptions{TargetBuild: target, Now: now, BySite: true})
+	obs := now.Add(-2 * 24 * time.Hour)
+	for _, d := range []struct {
+		host, org, site, build string
+		st                     *CampaignState
+	}{
+		{"a1", "RAA", "Leeds General", "10.0.19045", nil},
+		{"a2", "RAA", "Leeds General", "10.0.18363", &CampaignState{"failed", "rolled_back:0xC1900101"}},
+		{"a3", "RAA", "York Clinic", "10.0.18363", &CampaignState{"running", ""}},
+		{"a4", "RAA", "", "10.0.18363", nil},
+		{"b1", "RBB", "Hull", "10.0.22621", nil},
+	} {
+		dv := dev(d.host, d.org, d.build, now, obs)
+		dv.Site = d.site
+		b.Add(dv, d.st)
+	}
+	p := b.Build()
+	if !p.BySite || len(p.Rows) != 4 || p.Rows[0].Site != "" || p.Rows[1].Site != "Leeds General" {
+		t.Fatalf("rows %+v", p.Rows)
+	}
+	goldenForms(t, "progress-site", func(w io.Writer, format string) error { return WriteProgress(w, p, format) })
+}
+
 // goldenForms writes a report in every format and compares each with
 // testdata/NAME.FORMAT (rewritten with -update).
 func goldenForms(t *testing.T, name string, write func(w io.Writer, format string) error) {
@@ -106,19 +132,6 @@ func goldenForms(t *testing.T, name string, write func(w io.Writer, format strin
 		if err := write(&b, format); err != nil {
 			t.Fatal(err)
 		}
-		golden := "testdata/" + name + "." + format
-		if *update {
-			if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test -update)", err)
-		}
-		if !bytes.Equal(b.Bytes(), want) {
-			t.Errorf("%s form differs from %s:\n%s", format, golden, b.String())
-		}
+		golden.Check(t, "testdata/"+name+"."+format, b.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -26,7 +27,9 @@ const (
 var progressHeader = []string{"ORG", "NAME", "DEVICES", "ON TARGET", "%", "IN PROGRESS", "FAILED", "DEFERRED", "INELIGIBLE",
 	"NOT STARTED", "NOT SEEN 30D", "BUILD UNKNOWN", "TOP FAILURE", "PER DAY", "ETA", "AS OF"}
 
-func (r ProgressRow) cells() []string {
+// cells are the row's table and CSV cells, with its site after the
+// organisation when bySite.
+func (r ProgressRow) cells(bySite bool) []string {
 	top := ""
 	if len(r.TopReasons) > 0 {
 		top = fmt.Sprintf("%s (%d)", r.TopReasons[0].Reason, r.TopReasons[0].Devices)
@@ -42,25 +45,34 @@ func (r ProgressRow) cells() []string {
 	if r.ETA != nil {
 		eta = r.ETA.UTC().Format(time.DateOnly)
 	}
-	return []string{r.Org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.OnTarget), fmt.Sprintf("%.1f", r.OnTargetPc),
+	org := []string{r.Org}
+	if bySite {
+		org = append(org, r.Site)
+	}
+	return append(org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.OnTarget), fmt.Sprintf("%.1f", r.OnTargetPc),
 		strconv.Itoa(r.InProgress), strconv.Itoa(r.Failed), strconv.Itoa(r.Deferred), strconv.Itoa(r.Ineligible),
-		strconv.Itoa(r.NotStarted), strconv.Itoa(r.NotSeen), strconv.Itoa(r.Unknown), top, perDay, eta, asOf}
+		strconv.Itoa(r.NotStarted), strconv.Itoa(r.NotSeen), strconv.Itoa(r.Unknown), top, perDay, eta, asOf)
 }
 
 // WriteProgress writes the progress report as a table, CSV or JSON. Every
 // row says how fresh it is: the date of the oldest build observation
-// behind it.
+// behind it. A report by site has a SITE column after ORG (empty for a
+// device without a site, and for the total).
 func WriteProgress(w io.Writer, p Progress, format string) error {
-	csvHeader := make([]string, len(progressHeader))
-	for i, h := range progressHeader {
+	header := progressHeader
+	if p.BySite {
+		header = slices.Insert(slices.Clone(progressHeader), 1, "SITE")
+	}
+	csvHeader := make([]string, len(header))
+	for i, h := range header {
 		csvHeader[i] = csvName(h)
 	}
 	var rows [][]string
 	for _, r := range append(p.Rows, p.Total) {
-		rows = append(rows, r.cells())
+		rows = append(rows, r.cells(p.BySite))
 	}
 	title := fmt.Sprintf("Windows 10 migration: on build %s or later, as observed; generated %s\n", p.TargetBuild, p.GeneratedAt.UTC().Format(time.RFC3339))
-	return writeForm(w, format, p, title, progressHeader, csvHeader, rows)
+	return writeForm(w, format, p, title, header, csvHeader, rows)
 }
 
 // writeForm writes a report in one of the formats: v as indented JSON, or

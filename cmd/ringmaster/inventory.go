@@ -29,7 +29,7 @@ Selectors (-l) pick devices, e.g.:
 Keys: ` + strings.Join(inventory.SelectorKeys(), ", ") + `.
 Operators: =, !=, in (...), notin (...), <, <=, >, >=, KEY (known), !KEY (unknown).`,
 	})
-	cmd.AddCommand(newImportCmd(a), newExportCmd(a), newListCmd(a), newShowCmd(a), newRemoveCmd(a),
+	cmd.AddCommand(newImportCmd(a), newExportCmd(a), newListCmd(a), newShowCmd(a), newLabelCmd(a), newRemoveCmd(a),
 		newGenerateCmd(a), newSummaryCmd(a))
 	return cmd
 }
@@ -40,6 +40,18 @@ func parseSelector(s string) (inventory.Selector, error) {
 		return sel, usageError{err}
 	}
 	return sel, nil
+}
+
+// hostsOrSelector is the selector of the hosts named or, when none are,
+// of -l; giving both or neither is a usage error (then says what follows).
+func hostsOrSelector(hosts []string, selector, then string) (inventory.Selector, error) {
+	if (len(hosts) == 0) == (selector == "") {
+		return inventory.Selector{}, usagef("give hostnames or -l SELECTOR (one of them)%s", then)
+	}
+	if selector == "" {
+		selector = estate.HostSelector(hosts)
+	}
+	return parseSelector(selector)
 }
 
 func newImportCmd(a *app) *cobra.Command {
@@ -66,6 +78,14 @@ Unknown columns are ignored and listed. A cell Ringmaster's export
 neutralised for spreadsheets (a single quote before = + - or @) reads back
 without that quote, unless --raw-csv.
 
+Exports without an organisation column take --org CODE for every row (a
+file with the column keeps each row's own and --org fills its blanks).
+Dates are ISO 8601 unless --date-format says otherwise: dmy, mdy or ymd
+(that order, '/', '-' or '.' between, an optional time such as 09:14 or
+9:14 PM) or a Go layout such as "02/01/2006 15:04"; times without a zone
+are UTC. When two columns give one field (Configuration Manager's Name0
+and Netbios_Name0), the preferred one is used and the choice noted.
+
 A column the file lacks leaves the stored value alone; an empty cell in a
 declared column (address, site, labels, credential) clears it. Facts (OS,
 build, KBs, disk ...) are observations: they are replaced only by newer
@@ -74,6 +94,8 @@ ones, observed at observed_at, else last_seen, else now.
 FILE "-" reads standard input (then --format is required).`,
 		Example: `  ringmaster inventory import devices.csv --dry-run
   ringmaster inventory import devices.csv --create-orgs --org-timezone Europe/London
+  ringmaster inventory import configmgr.csv --org RXX --date-format dmy
+  ringmaster inventory import defender.csv --org RZZ --date-format "Jan 2, 2006 3:04:05 PM"
   ringmaster inventory export -o ndjson | ringmaster --db other.db inventory import - --format ndjson`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
@@ -81,7 +103,10 @@ FILE "-" reads standard input (then --format is required).`,
 			src, err := estate.Open(o, a.stdin)
 			var fe *estate.FormatError
 			var tz *estate.TimeZoneError
+			var oe *estate.OptionError
 			switch {
+			case errors.As(err, &oe):
+				return usagef("--%v", oe)
 			case errors.As(err, &fe) && fe.Name == estate.Stdin:
 				return usagef("--format is required when reading standard input")
 			case errors.As(err, &fe):
@@ -97,6 +122,9 @@ FILE "-" reads standard input (then --format is required).`,
 				return err
 			}
 			rep, err := estate.Import(cmd.Context(), s, src, o)
+			for _, n := range rep.Notes {
+				fmt.Fprintf(a.stderr, "note: %s: %s\n", rep.Name, n)
+			}
 			if ign := rep.Ignored; len(ign) > 0 {
 				fmt.Fprintf(a.stderr, "note: %s: ignoring %s: %s\n", rep.Name, plural(len(ign), "column", "columns"), strings.Join(ign, ", "))
 			}
@@ -141,6 +169,8 @@ FILE "-" reads standard input (then --format is required).`,
 		"(by default the single quote export puts before a cell starting with = + - or @ is removed)")
 	f.BoolVar(&o.CreateOrgs, "create-orgs", false, "create organisations the file names but the database lacks")
 	f.StringVar(&o.DefaultTimeZone, "org-timezone", "Europe/London", "time zone of created organisations without an org_timezone column")
+	f.StringVar(&o.Org, "org", "", "organisation of every row that names none (for exports without an organisation column)")
+	f.StringVar(&o.DateFormat, "date-format", "", `how the file writes dates: dmy, mdy, ymd, or a Go layout such as "02/01/2006 15:04" (default: ISO 8601)`)
 	f.IntVar(&o.MaxErrors, "max-errors", 50, "report at most this many bad rows")
 	f.IntVar(&o.Show, "show", 20, "with --dry-run, list at most this many changed devices")
 	return cmd
@@ -268,10 +298,11 @@ func newShowCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := s.Device(cmd.Context(), argv[0])
+			detail, err := estate.ShowDevice(cmd.Context(), s, argv[0])
 			if err != nil {
 				return err
 			}
+			d := detail.Device
 			if output == "json" {
 				var buf bytes.Buffer
 				if err := json.Indent(&buf, format.AppendJSON(nil, &d), "", "  "); err != nil {
@@ -288,6 +319,14 @@ func newShowCmd(a *app) *cobra.Command {
 			fmt.Fprintf(tw, "Address:\t%s\n", dash(d.Address))
 			fmt.Fprintf(tw, "Credential:\t%s\n", dash(d.Credential))
 			fmt.Fprintf(tw, "Labels:\t%s\n", dash(d.Labels.String()))
+			if len(detail.LabelChanges) == 0 {
+				fmt.Fprintln(tw, "Label changes:\t-")
+			} else {
+				fmt.Fprintf(tw, "Label changes:\t(last %d)\n", estate.HistoryShown)
+			}
+			for _, e := range detail.LabelChanges {
+				fmt.Fprintf(tw, "  %s\t%s\tby %s\n", stamp(e.At), e, e.Actor)
+			}
 			fmt.Fprintf(tw, "Release:\t%s\n", dash(d.Release()))
 			fmt.Fprintf(tw, "Last seen:\t%s\n", dash(stamp(d.LastSeen)))
 			fmt.Fprintf(tw, "Added:\t%s\n", stamp(d.CreatedAt))
@@ -307,6 +346,61 @@ func newShowCmd(a *app) *cobra.Command {
 	return cmd
 }
 
+func newLabelCmd(a *app) *cobra.Command {
+	var selector, actor string
+	cmd := &cobra.Command{
+		Use:   "label [HOSTNAME...] [-l SELECTOR] KEY=VALUE... KEY-...",
+		Short: "Add, change or remove labels on devices without re-importing them",
+		Long: `Add or change labels (KEY=VALUE) and remove them (KEY-) on the devices named
+or those a selector picks, in one transaction: every device or none. Each
+label added, changed or removed is recorded with the time and who made it
+(--actor, by default $USER); 'inventory show' lists the last changes. A
+hostname the inventory does not hold fails the whole change.`,
+		Example: `  ringmaster inventory label pc000001.rxx.nhs.uk excluded=true
+  ringmaster inventory label -l org=RXX,site=York ring=pilot
+  ringmaster inventory label pc000001.rxx.nhs.uk pc000002.rxx.nhs.uk excluded- ring=ring1`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			var hosts, changes []string
+			for _, arg := range argv {
+				// A hostname has no '=' and cannot end with '-'.
+				if strings.Contains(arg, "=") || strings.HasSuffix(arg, "-") {
+					changes = append(changes, arg)
+				} else {
+					hosts = append(hosts, arg)
+				}
+			}
+			sel, err := hostsOrSelector(hosts, selector, ", then the changes")
+			if err != nil {
+				return err
+			}
+			parsed, err := inventory.ParseLabelChanges(changes)
+			if err != nil {
+				return usageError{err}
+			}
+			if actor == "" {
+				actor = a.getenv("USER")
+			}
+			if actor == "" {
+				return usagef("--actor: say who is making the change ($USER is not set)")
+			}
+			s, err := a.inventory(cmd.Context())
+			if err != nil {
+				return err
+			}
+			res, err := estate.Label(cmd.Context(), s, sel, hosts, parsed, actor)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "changed the labels of %s (%d matched)\n", plural(len(res.Changed), "device", "devices"), len(res.Matched))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label the devices matching this selector")
+	cmd.Flags().StringVar(&actor, "actor", "", "who is making the change, as the history records it (default: $USER)")
+	return cmd
+}
+
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return ""
@@ -323,13 +417,7 @@ func newRemoveCmd(a *app) *cobra.Command {
 		Example: "  ringmaster inventory remove pc000001.rxx.nhs.uk\n  ringmaster inventory remove -l org=RXX,label.decommissioned",
 		Args:    args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if (len(argv) == 0) == (selector == "") {
-				return usagef("give hostnames or -l SELECTOR (one of them)")
-			}
-			if selector == "" {
-				selector = estate.HostSelector(argv)
-			}
-			sel, err := parseSelector(selector)
+			sel, err := hostsOrSelector(argv, selector, "")
 			if err != nil {
 				return err
 			}

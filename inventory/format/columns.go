@@ -23,49 +23,85 @@ const (
 	colObservedAt  = "observed_at"
 )
 
-// columnAliases maps a folded header (lower case, letters and digits only)
-// to its canonical column. Aliases cover common Configuration Manager
-// (console and v_R_System / v_GS_* view) and Active Directory export headers.
-var columnAliases = map[string]string{
-	"hostname": "hostname", "name": "hostname", "fqdn": "hostname", "dnshostname": "hostname",
-	"dnsname": "hostname", "computer": "hostname", "computername": "hostname", "devicename": "hostname",
-	"name0": "hostname", "netbiosname0": "hostname", "netbiosname": "hostname", "resourcename": "hostname",
-
-	"address": "address", "ipaddress": "address", "ip": "address", "winrmaddress": "address",
-
-	"org": "org", "organisation": "org", "organization": "org", "orgcode": "org", "odscode": "org", "ods": "org",
-
-	"site": "site", "sitename": "site", "location": "site", "adsite": "site", "adsitename": "site", "adsitename0": "site",
-
-	"labels": "labels", "tags": "labels",
-	"credential": "credential", "credentialname": "credential",
-
-	"manufacturer": "manufacturer", "manufacturer0": "manufacturer", "make": "manufacturer",
-	"model": "model", "model0": "model",
-	"serial": "serial", "serialnumber": "serial", "serialnumber0": "serial", "biosserialnumber": "serial",
-
-	"oscaption": "os_caption", "os": "os_caption", "operatingsystem": "os_caption",
-	"operatingsystemname": "os_caption", "osname": "os_caption", "caption0": "os_caption",
-	"osedition": "os_edition", "edition": "os_edition", "operatingsystemedition": "os_edition",
-	"osbuild": "os_build", "build": "os_build", "buildnumber": "os_build", "buildnumber0": "os_build",
-	"osversion": "os_build", "version": "os_build", "version0": "os_build", "operatingsystembuild": "os_build",
-	"operatingsystemversion": "os_build",
-	"ubr":                    "ubr", "updatebuildrevision": "ubr",
-	"kbs": "kbs", "installedkbs": "kbs", "hotfixes": "kbs", "hotfixids": "kbs", "installedupdates": "kbs",
-
-	"diskfreegb": "disk_free_gb", "diskfree": "disk_free_gb", "freespacegb": "disk_free_gb",
-	"freediskspacegb": "disk_free_gb", "systemdrivefreegb": "disk_free_gb",
-	"diskfreemb": colDiskFreeMB, "freespacemb": colDiskFreeMB, "freespace0": colDiskFreeMB,
-	"ramgb": "ram_gb", "ram": "ram_gb", "memorygb": "ram_gb", "totalmemorygb": "ram_gb",
-	"rammb": colRAMMB, "memorymb": colRAMMB, "totalphysicalmemorymb": colRAMMB,
-
-	"lastseen": "last_seen", "lastactivetime": "last_seen", "lastactivity": "last_seen",
-	"lastcontact": "last_seen", "lastonline": "last_seen", "lastlogontimestamp": "last_seen",
-	"observedat": colObservedAt, "lasthardwarescan": colObservedAt, "lasthwscan": colObservedAt,
-
-	"orgname": colOrgName, "organisationname": colOrgName, "organizationname": colOrgName,
-	"orgtimezone": colOrgTimeZone, "timezone": colOrgTimeZone,
+// fieldAliases lists, per canonical column, the folded headers (lower case,
+// letters and digits only) that name it: common Configuration Manager
+// (console, and v_R_System / v_GS_* views), Active Directory, Intune and
+// Defender for Endpoint export headers. The headers of a column come in
+// tiers, in order of preference: when a file has two headers for one
+// column from different tiers, the earlier tier's is used and the other
+// ignored, with a note (Configuration Manager's Name0 over Netbios_Name0);
+// two from the same tier are refused as ambiguous.
+var fieldAliases = []struct {
+	canon string
+	tiers [][]string
+}{
+	{"hostname", [][]string{
+		{"hostname", "fqdn", "dnshostname", "dnsname", "computerdnsname"},
+		{"name", "computer", "computername", "devicename", "name0", "resourcename"},
+		{"netbiosname0", "netbiosname"},
+	}},
+	{"address", [][]string{{"address", "ipaddress", "ip", "winrmaddress"}}},
+	{"org", [][]string{{"org", "organisation", "organization", "orgcode", "odscode", "ods"}}},
+	{"site", [][]string{{"site", "sitename", "location", "adsite", "adsitename", "adsitename0"}}},
+	{"labels", [][]string{{"labels", "tags"}}},
+	{"credential", [][]string{{"credential", "credentialname"}}},
+	{"manufacturer", [][]string{{"manufacturer", "manufacturer0", "make"}}},
+	{"model", [][]string{{"model", "model0"}}},
+	{"serial", [][]string{{"serial", "serialnumber", "serialnumber0", "biosserialnumber"}}},
+	// A caption ("Microsoft Windows 10 Enterprise") over v_R_System's
+	// coarser Operating_System_Name_and0 ("Microsoft Windows NT Workstation 10.0").
+	{"os_caption", [][]string{
+		{"oscaption", "os", "operatingsystem", "osname", "caption0"},
+		{"operatingsystemname", "operatingsystemnameand0"},
+	}},
+	{"os_edition", [][]string{{"osedition", "edition", "operatingsystemedition"}}},
+	// A column that says build (10.0.19045) over one that says version,
+	// which some exports fill with a release name; a bare build number
+	// (BuildNumber0: 19045) last.
+	{"os_build", [][]string{
+		{"osbuild", "build", "build01", "operatingsystembuild"},
+		{"osversion", "version", "version0", "operatingsystemversion"},
+		{"buildnumber", "buildnumber0"},
+	}},
+	{"ubr", [][]string{{"ubr", "updatebuildrevision"}}},
+	{"kbs", [][]string{{"kbs", "installedkbs", "hotfixes", "hotfixids", "installedupdates"}}},
+	{"disk_free_gb", [][]string{{"diskfreegb", "diskfree", "freespacegb", "freediskspacegb", "systemdrivefreegb"}}},
+	{colDiskFreeMB, [][]string{{"diskfreemb", "freespacemb", "freespace0"}}},
+	{"ram_gb", [][]string{{"ramgb", "ram", "memorygb", "totalmemorygb"}}},
+	{colRAMMB, [][]string{{"rammb", "memorymb", "totalphysicalmemorymb"}}},
+	// When the device last reported (Configuration Manager's activity,
+	// Intune's check-in, Defender's last seen) over a user's last logon.
+	{"last_seen", [][]string{
+		{"lastseen", "lastactivetime", "lastactivity", "lastcontact", "lastonline", "lastcheckin"},
+		{"lastlogontimestamp", "lastlogontimestamp0"},
+	}},
+	{colObservedAt, [][]string{{"observedat", "lasthardwarescan", "lasthwscan"}}},
+	{colOrgName, [][]string{{"orgname", "organisationname", "organizationname"}}},
+	{colOrgTimeZone, [][]string{{"orgtimezone", "timezone"}}},
 }
+
+// alias is where a folded header leads: its canonical column and its
+// tier of preference there (0 the most preferred).
+type alias struct {
+	canon string
+	tier  int
+}
+
+// columnAliases maps a folded header to its column and tier.
+var columnAliases = func() map[string]alias {
+	m := map[string]alias{}
+	for _, f := range fieldAliases {
+		for tier, names := range f.tiers {
+			for _, n := range names {
+				if _, dup := m[n]; dup {
+					panic("format: header alias " + n + " given twice")
+				}
+				m[n] = alias{f.canon, tier}
+			}
+		}
+	}
+	return m
+}()
 
 // colID numbers the canonical columns (Columns, then the import-only ones),
 // so a row's cells live in an array rather than a map.
@@ -111,9 +147,13 @@ func foldHeader(h string) string {
 
 // CanonicalColumn returns the canonical column a header names, if any.
 func CanonicalColumn(header string) (string, bool) {
-	c, ok := columnAliases[foldHeader(header)]
-	return c, ok
+	a, ok := columnAliases[foldHeader(header)]
+	return a.canon, ok
 }
+
+// headerTier is the tier of preference of a header among those naming
+// its column (0 the most preferred; see fieldAliases).
+func headerTier(header string) int { return columnAliases[foldHeader(header)].tier }
 
 // factColumns maps canonical fact columns to facts.
 var factColumns = map[string]inventory.Fact{

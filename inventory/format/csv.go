@@ -34,6 +34,7 @@ type CSVReader struct {
 	index   []colID // canonical column per file column (-1 = ignored)
 	b       rowBuilder
 	ignored []string
+	notes   []string
 	cells   cells
 	raw     bool // keep cells as written: no safecsv.Restore
 	lines   *lineCounter
@@ -73,7 +74,8 @@ func NewCSVReader(r io.Reader, name string, now time.Time, opts ...Option) (*CSV
 	if errors.Is(err, io.EOF) {
 		return nil, &FileError{Pos: inventory.Position{File: name, Line: 1}, Msg: "empty file: want a header row naming the columns"}
 	}
-	c := &CSVReader{name: name, r: cr, raw: collect(opts).rawCSV, lines: lc, bom: skipped}
+	o := collect(opts)
+	c := &CSVReader{name: name, r: cr, raw: o.rawCSV, lines: lc, bom: skipped}
 	if err := c.checkLength(err); err != nil {
 		return nil, err
 	}
@@ -81,30 +83,47 @@ func NewCSVReader(r io.Reader, name string, now time.Time, opts ...Option) (*CSV
 		return nil, csvError(name, err)
 	}
 	c.index = make([]colID, len(header))
-	c.b = rowBuilder{noun: "column", columns: map[string]string{}, now: now}
+	c.b = newRowBuilder("column", now, o)
+	at := map[string]int{} // canonical -> the file column giving it
 	for i, h := range header {
 		c.index[i] = -1
 		canon, ok := CanonicalColumn(h)
 		if !ok {
 			if strings.TrimSpace(h) != "" {
-				if inventory.CheckText(h, maxEchoHeader) != nil {
-					h = inventory.QuoteValue(h) // shown to the operator: no control characters, no runaway
-				}
-				c.ignored = append(c.ignored, h)
+				c.ignored = append(c.ignored, echoHeader(h))
 			}
 			continue
 		}
 		if prev, dup := c.b.columns[canon]; dup {
-			return nil, &FileError{Pos: inventory.Position{File: name, Line: 1},
-				Msg: fmt.Sprintf("columns %s and %s both give %s: keep one", inventory.QuoteValue(prev), inventory.QuoteValue(h), canon)}
+			// The header of the earlier tier wins; one tier is ambiguous.
+			pt, ht := headerTier(prev), headerTier(h)
+			if pt == ht {
+				return nil, &FileError{Pos: inventory.Position{File: name, Line: 1},
+					Msg: fmt.Sprintf("columns %s and %s both give %s: keep one", inventory.QuoteValue(prev), inventory.QuoteValue(h), canon)}
+			}
+			use, skip := prev, h
+			if ht < pt {
+				use, skip = h, prev
+				c.index[at[canon]] = -1
+				c.b.columns[canon], at[canon] = h, i
+				c.index[i] = idOf(canon)
+			}
+			c.notes = append(c.notes, fmt.Sprintf("using %s for %s; ignoring %s", echoHeader(use), canon, echoHeader(skip)))
+			continue
 		}
-		c.b.columns[canon] = h
+		c.b.columns[canon], at[canon] = h, i
 		c.index[i] = idOf(canon)
 	}
 	for _, req := range []string{inventory.FieldHostname, inventory.FieldOrg} {
+		if req == inventory.FieldOrg && c.b.org != "" {
+			continue // DefaultOrg gives every row one
+		}
 		if _, ok := c.b.columns[req]; !ok {
-			return nil, &FileError{Pos: inventory.Position{File: name, Line: 1},
-				Msg: fmt.Sprintf("no %s column (accepted headers: %s)", req, strings.Join(aliasesOf(req), ", "))}
+			msg := fmt.Sprintf("no %s column (accepted headers: %s)", req, strings.Join(aliasesOf(req), ", "))
+			if req == inventory.FieldOrg {
+				msg += "; or give the organisation of every row (--org CODE)"
+			}
+			return nil, &FileError{Pos: inventory.Position{File: name, Line: 1}, Msg: msg}
 		}
 	}
 	cr.FieldsPerRecord = len(header)
@@ -116,8 +135,21 @@ func NewCSVReader(r io.Reader, name string, now time.Time, opts ...Option) (*CSV
 // renders it.
 const maxEchoHeader = 64
 
+// echoHeader is a header as shown to the operator: as it is, or quoted
+// when it holds control characters or runs on.
+func echoHeader(h string) string {
+	if inventory.CheckText(h, maxEchoHeader) != nil {
+		return inventory.QuoteValue(h)
+	}
+	return h
+}
+
 // Ignored lists the header names that map to no column.
 func (c *CSVReader) Ignored() []string { return c.ignored }
+
+// Notes lists the choices made reading the header: which of two columns
+// giving one field is used, by the preference fieldAliases states.
+func (c *CSVReader) Notes() []string { return c.notes }
 
 // checkLength turns the limit reader's error into a refusal naming the
 // record's line, refuses a record read whole but over MaxRecordBytes, and
@@ -192,7 +224,7 @@ func csvError(name string, err error) error {
 func aliasesOf(canon string) []string {
 	var out []string
 	for a, c := range columnAliases {
-		if c == canon {
+		if c.canon == canon {
 			out = append(out, a)
 		}
 	}

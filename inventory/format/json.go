@@ -123,15 +123,16 @@ type JSONReader struct {
 }
 
 // NewJSONReader prepares to read r. Facts without their own observation
-// time count as observed at now.
-func NewJSONReader(r io.Reader, name string, now time.Time) (*JSONReader, error) {
+// time count as observed at now. DefaultOrg and Dates apply (to flat
+// fields; a DeviceJSON fact's observed_at is always RFC 3339).
+func NewJSONReader(r io.Reader, name string, now time.Time, opts ...Option) (*JSONReader, error) {
 	// The decoder holds a value and what it has read past it in one buffer
 	// that at most doubles as it fills: reading more than twice the limit
 	// past the last value means the value is over the limit.
 	lc := &lineCounter{r: bufio.NewReaderSize(r, 64<<10), limit: 2*MaxRecordBytes + 4096}
 	j := &JSONReader{name: name, lines: lc, dec: json.NewDecoder(lc)}
 	j.dec.UseNumber()
-	j.b = rowBuilder{noun: "field", columns: map[string]string{}, now: now}
+	j.b = newRowBuilder("field", now, collect(opts))
 	br := lc.r.(*bufio.Reader)
 	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte{0xEF, 0xBB, 0xBF}) {
 		_, _ = br.Discard(3) // UTF-8 byte order mark

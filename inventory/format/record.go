@@ -16,6 +16,13 @@ type rowBuilder struct {
 	noun    string            // "column" or "field"
 	columns map[string]string // canonical -> name in the file
 	now     time.Time         // observation time when the row gives none
+	org     string            // organisation of a row that names none (DefaultOrg)
+	dates   DateFormat        // how the file writes its times (Dates)
+}
+
+// newRowBuilder returns a builder of a file's rows with the reader's options.
+func newRowBuilder(noun string, now time.Time, o options) rowBuilder {
+	return rowBuilder{noun: noun, columns: map[string]string{}, now: now, org: o.org, dates: o.dates}
 }
 
 type cellValue struct {
@@ -81,7 +88,7 @@ func (b *rowBuilder) build(pos inventory.Position, cells *cells) inventory.Recor
 	// When were the facts in this row observed?
 	observed := b.now
 	if c, ok := get(idLastSeen); ok && c.text != "" {
-		t, err := inventory.ParseTime(c.text)
+		t, err := b.dates.Parse(c.text)
 		if err != nil {
 			fail(idLastSeen, c, err)
 		} else {
@@ -89,7 +96,7 @@ func (b *rowBuilder) build(pos inventory.Position, cells *cells) inventory.Recor
 		}
 	}
 	if c, ok := get(idObservedAt); ok && c.text != "" {
-		t, err := inventory.ParseTime(c.text)
+		t, err := b.dates.Parse(c.text)
 		if err != nil {
 			fail(idObservedAt, c, err)
 		} else {
@@ -106,6 +113,10 @@ func (b *rowBuilder) build(pos inventory.Position, cells *cells) inventory.Recor
 			*dst[i] = c.text
 			rec.Present.Add(colNames[id])
 		}
+	}
+	if d.Org == "" && b.org != "" {
+		d.Org = b.org
+		rec.Present.Add(inventory.FieldOrg)
 	}
 	if c, ok := get(idLabels); ok {
 		rec.Present.Add(inventory.FieldLabels)

@@ -38,7 +38,11 @@ func KindFromName(name string) Kind {
 // Reader is a source of import records that may have ignored columns.
 type Reader interface {
 	inventory.RecordSource
+	// Ignored lists the columns that mean nothing here.
 	Ignored() []string
+	// Notes says how the header was read where a choice was made, such
+	// as "using Name0 for hostname; ignoring Netbios_Name0".
+	Notes() []string
 }
 
 // Option changes how a reader or writer treats a file.
@@ -46,6 +50,8 @@ type Option func(*options)
 
 type options struct {
 	rawCSV bool
+	org    string
+	dates  DateFormat
 }
 
 func collect(opts []Option) options {
@@ -65,19 +71,34 @@ func collect(opts []Option) options {
 // formula. It has no effect on JSON.
 func RawCSV(raw bool) Option { return func(o *options) { o.rawCSV = raw } }
 
+// DefaultOrg gives every record without an organisation this one: a file
+// with no organisation column, or a blank cell in one. Where a record
+// names its organisation, that wins: one export may cover several.
+func DefaultOrg(code string) Option {
+	return func(o *options) { o.org = inventory.NormaliseOrgCode(code) }
+}
+
+// Dates reads a file's dates (last_seen, observed_at, and JSON's flat
+// fields) in the format f, then as ISO 8601.
+func Dates(f DateFormat) Option { return func(o *options) { o.dates = f } }
+
 // NewReader returns a streaming reader for the given format.
 func NewReader(kind Kind, r io.Reader, name string, now time.Time, opts ...Option) (Reader, error) {
 	switch kind {
 	case CSV:
 		return NewCSVReader(r, name, now, opts...)
 	case JSON, NDJSON:
-		return NewJSONReader(r, name, now)
+		return NewJSONReader(r, name, now, opts...)
 	}
 	return nil, fmt.Errorf("%s: unknown format %q (want csv, json or ndjson)", name, kind)
 }
 
 // Ignored is always empty for JSON: unknown fields are errors there.
 func (j *JSONReader) Ignored() []string { return nil }
+
+// Notes is always empty for JSON: two fields giving one column are errors
+// there.
+func (j *JSONReader) Notes() []string { return nil }
 
 // Writer writes devices in one format. Close flushes and ends the document.
 type Writer interface {

@@ -24,6 +24,7 @@ import (
 func Inventory(t *testing.T, open Open) {
 	t.Run("Organisations", func(t *testing.T) { inventoryOrganisations(t, open) })
 	t.Run("RemoveDevices", func(t *testing.T) { inventoryRemoveDevices(t, open) })
+	t.Run("Labels", func(t *testing.T) { inventoryLabels(t, open) })
 	t.Run("Times", func(t *testing.T) { inventoryTimes(t, open) })
 	t.Run("ImportUpsert", func(t *testing.T) { inventoryImportUpsert(t, open) })
 	t.Run("ImportCreateOrgs", func(t *testing.T) { inventoryImportCreateOrgs(t, open) })
@@ -128,6 +129,13 @@ func inventoryState(t *testing.T, s InventoryStore) string {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(&b, "counts %+v\n", counts)
+	b.WriteString(cohortsText(t, s))
+	return b.String()
+}
+
+// cohortsText renders every cohort of the rollup, a line each, sorted.
+func cohortsText(t *testing.T, s InventoryStore) string {
+	t.Helper()
 	var cohorts []string
 	for c, err := range s.Cohorts(ctx, inventory.Everything()) {
 		if err != nil {
@@ -136,8 +144,7 @@ func inventoryState(t *testing.T, s InventoryStore) string {
 		cohorts = append(cohorts, fmt.Sprintf("cohort %+v\n", c))
 	}
 	slices.Sort(cohorts)
-	b.WriteString(strings.Join(cohorts, ""))
-	return b.String()
+	return strings.Join(cohorts, "")
 }
 
 // inventoryOrganisations: organisations by code whatever the case given,

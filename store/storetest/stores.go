@@ -32,6 +32,7 @@ type InventoryStore interface {
 	estate.Store
 	estate.Devices
 	estate.Importer
+	estate.DeviceStore
 	discovery.Recorder
 	targets.Organisations
 	targets.Profiles
