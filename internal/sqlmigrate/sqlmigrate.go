@@ -28,10 +28,8 @@ type Migration struct {
 // ErrTooNew reports a database written by a newer program.
 var ErrTooNew = errors.New("database schema is newer than this ringmaster")
 
-// Load reads dir's NNNN_name.sql files from fsys, in version order.
-// Versions are unique and may leave gaps: branches developed side by side
-// each take a number, and a gap is a migration not merged yet (Apply
-// applies it once it arrives, however late).
+// Load reads dir's NNNN_name.sql files from fsys, in version order;
+// versions must run 1, 2, 3 ... without gaps.
 func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -52,21 +50,19 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	for i, m := range out {
-		if m.Version < 1 || i > 0 && m.Version == out[i-1].Version {
-			return nil, fmt.Errorf("migration %04d_%s: want a version of its own, above 0", m.Version, m.Name)
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migration %04d_%s: want version %d (versions run 1, 2, 3 ... without gaps)", m.Version, m.Name, i+1)
 		}
 	}
 	return out, nil
 }
 
-// Apply runs the migrations not yet recorded in table, in version order,
-// and returns the schema version reached (the highest recorded). A
-// migration below one already applied (a gap filled by a later merge) is
-// applied too. It refuses (ErrTooNew) a database whose version is above
-// the last migration, and changes nothing then. Several processes may
-// apply the same migrations to one database file at once: each migration
-// is applied under the write lock (Locked) after reading again whether it
-// is recorded, so one process applies it and the others find it done.
+// Apply runs the migrations not yet recorded in table and returns the
+// schema version reached. It refuses (ErrTooNew) a database whose version
+// is above the last migration, and changes nothing then. Several processes
+// may apply the same migrations to one database file at once: each
+// migration is applied under the write lock (Locked) after reading the
+// version again, so one process applies it and the others find it done.
 func Apply(ctx context.Context, db *sql.DB, table string, ms []Migration, now string) (int, error) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
 		version     INTEGER PRIMARY KEY,
@@ -75,68 +71,49 @@ func Apply(ctx context.Context, db *sql.DB, table string, ms []Migration, now st
 	)`); err != nil {
 		return 0, fmt.Errorf("create %s: %w", table, err)
 	}
-	known := 0
-	if len(ms) > 0 {
-		known = ms[len(ms)-1].Version
-	}
 	// Reading first keeps a database that is up to date (every open but
 	// the first) free of writes.
-	current, applied, err := recorded(ctx, db, table, known)
-	if err != nil {
-		return current, err
-	}
-	for _, m := range ms {
-		if applied[m.Version] {
-			continue
-		}
+	current, err := version(ctx, db, table, len(ms))
+	for err == nil && current < len(ms) {
+		var reached int
 		err = Locked(ctx, db, func(tx *sql.Tx) error {
-			v, again, err := recorded(ctx, tx, table, known)
-			if err != nil || again[m.Version] { // applied by another process meanwhile
-				current = v
+			v, err := version(ctx, tx, table, len(ms))
+			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
-				return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
+			if v < len(ms) { // not applied by another process meanwhile
+				m := ms[v]
+				if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+					return fmt.Errorf("apply migration %04d_%s: %w", m.Version, m.Name, err)
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, now); err != nil {
+					return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
+				}
+				v = m.Version
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, now); err != nil {
-				return fmt.Errorf("record migration %04d_%s: %w", m.Version, m.Name, err)
-			}
-			current = max(v, m.Version)
+			reached = v
 			return nil
 		})
-		if err != nil {
-			return current, err
+		if err == nil {
+			current = reached
 		}
 	}
-	return current, nil
+	return current, err
 }
 
-// recorded reads the versions recorded in table and the highest of them,
-// refusing one above known (ErrTooNew).
-func recorded(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, table string, known int) (int, map[int]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT version FROM `+table)
-	if err != nil {
-		return 0, nil, fmt.Errorf("read schema version: %w", err)
-	}
-	defer rows.Close()
-	v, applied := 0, map[int]bool{}
-	for rows.Next() {
-		var n int
-		if err := rows.Scan(&n); err != nil {
-			return 0, nil, fmt.Errorf("read schema version: %w", err)
-		}
-		applied[n] = true
-		v = max(v, n)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, fmt.Errorf("read schema version: %w", err)
+// version reads the schema version recorded in table, refusing one above
+// known (ErrTooNew).
+func version(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, table string, known int) (int, error) {
+	var v int
+	if err := q.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+table).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if v > known {
-		return v, nil, fmt.Errorf("%w: the database is at schema version %d (%s), this ringmaster knows up to %d; use a newer ringmaster", ErrTooNew, v, table, known)
+		return v, fmt.Errorf("%w: the database is at schema version %d (%s), this ringmaster knows up to %d; use a newer ringmaster", ErrTooNew, v, table, known)
 	}
-	return v, applied, nil
+	return v, nil
 }
 
 // lockTable holds the one row Locked writes to take the write lock.

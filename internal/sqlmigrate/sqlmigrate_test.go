@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"testing/fstest"
 
 	_ "modernc.org/sqlite"
 
@@ -107,29 +106,5 @@ func TestApplyRefusesNewer(t *testing.T) {
 	}
 	if v, err := sqlmigrate.Apply(ctx, db, "schema_migrations", migrations, "now"); err != nil || v != 3 {
 		t.Fatalf("again: version %d, err %v; want 3", v, err)
-	}
-}
-
-// TestApplyFillsGaps: migrations numbered on branches developed side by
-// side may leave a gap; the one that fills it later is applied when it
-// arrives, once, and a version taken twice is refused.
-func TestApplyFillsGaps(t *testing.T) {
-	db := open(t, newFile(t, "g.db"), "")
-	ctx := context.Background()
-	gapped := []sqlmigrate.Migration{migrations[0], migrations[2]}
-	if v, err := sqlmigrate.Apply(ctx, db, "schema_migrations", gapped, "now"); err != nil || v != 3 {
-		t.Fatalf("with a gap: version %d, err %v; want 3", v, err)
-	}
-	for range 2 {
-		if v, err := sqlmigrate.Apply(ctx, db, "schema_migrations", migrations, "now"); err != nil || v != 3 {
-			t.Fatalf("the gap filled: version %d, err %v; want 3", v, err)
-		}
-	}
-	if _, err := db.Exec(`UPDATE devices SET site = 'x'`); err != nil {
-		t.Fatalf("migration 2 was not applied: %v", err)
-	}
-	fsys := fstest.MapFS{"m/0001_a.sql": {Data: []byte("SELECT 1")}, "m/01_b.sql": {Data: []byte("SELECT 1")}}
-	if _, err := sqlmigrate.Load(fsys, "m"); err == nil {
-		t.Fatal("Load of two migrations numbered 1: no error")
 	}
 }
