@@ -43,7 +43,7 @@ func (s *Service) Approve(ctx context.Context, name, wave string, d Decision) er
 		return fmt.Errorf("campaign approve: wave %s of campaign %s has no manual gate (approval: %s): it starts by itself: %w",
 			wave, name, spec.Waves[i].Approval, orchestrator.ErrState)
 	}
-	ev.Wave = wave
+	ev.Wave, ev.Detail = wave, "approved"
 	if err := s.store.Approve(ctx, name, wave, ev); err != nil {
 		return fmt.Errorf("campaign approve: %w", err)
 	}
@@ -55,7 +55,7 @@ func (s *Service) Approve(ctx context.Context, name, wave string, d Decision) er
 // their halted or done waves and the campaign if it was done
 // (orchestrator.EventRetry), and returns how many.
 func (s *Service) Retry(ctx context.Context, name string, f orchestrator.DeviceFilter) (int, error) {
-	f, err := s.checkFilter(ctx, name, f)
+	f, _, err := s.checkFilter(ctx, name, f)
 	if err != nil {
 		return 0, fmt.Errorf("campaign retry: %w", err)
 	}
@@ -217,17 +217,19 @@ const (
 )
 
 // DevicePage is one page of devices; Next is the After of the next page,
-// "" on the last.
+// "" on the last. Waves are the campaign's waves' names, by index (a
+// device's Wave).
 type DevicePage struct {
 	Devices []orchestrator.DeviceRecord
 	Next    string
+	Waves   []string
 }
 
 // Devices lists a page of a campaign's devices by wave, organisation,
 // state and reason, answered from the store's index a page at a time (a
 // campaign may hold a million devices).
 func (s *Service) Devices(ctx context.Context, name string, q DeviceQuery) (DevicePage, error) {
-	f, err := s.checkFilter(ctx, name, q.DeviceFilter)
+	f, names, err := s.checkFilter(ctx, name, q.DeviceFilter)
 	if err != nil {
 		return DevicePage{}, fmt.Errorf("campaign devices: %w", err)
 	}
@@ -250,7 +252,7 @@ func (s *Service) Devices(ctx context.Context, name string, q DeviceQuery) (Devi
 	if err != nil {
 		return DevicePage{}, fmt.Errorf("campaign devices: %w", err)
 	}
-	p := DevicePage{Devices: ds}
+	p := DevicePage{Devices: ds, Waves: names}
 	if len(ds) > limit {
 		p.Devices = ds[:limit]
 		p.Next = ds[limit-1].Hostname
@@ -259,27 +261,26 @@ func (s *Service) Devices(ctx context.Context, name string, q DeviceQuery) (Devi
 }
 
 // checkFilter checks that the campaign and the filter's wave exist and its
-// state is a device state, and normalises its organisation code.
-func (s *Service) checkFilter(ctx context.Context, name string, f orchestrator.DeviceFilter) (orchestrator.DeviceFilter, error) {
+// state is a device state, and normalises its organisation code; it
+// returns the campaign's waves' names besides.
+func (s *Service) checkFilter(ctx context.Context, name string, f orchestrator.DeviceFilter) (orchestrator.DeviceFilter, []string, error) {
+	if _, err := s.store.Campaign(ctx, name); err != nil {
+		return f, nil, err
+	}
 	names, _, err := s.store.Waves(ctx, name)
 	if err != nil {
-		return f, err
-	}
-	if len(names) == 0 {
-		if _, err := s.store.Campaign(ctx, name); err != nil {
-			return f, err
-		}
+		return f, nil, err
 	}
 	if f.Wave != "" && !slices.Contains(names, f.Wave) {
-		return f, fmt.Errorf("campaign %s has no wave %s (waves: %s): %w", name, f.Wave, strings.Join(names, ", "), errkind.NotFound)
+		return f, nil, fmt.Errorf("campaign %s has no wave %s (waves: %s): %w", name, f.Wave, strings.Join(names, ", "), errkind.NotFound)
 	}
 	if f.State != "" && !slices.Contains(orchestrator.DeviceStates, f.State) {
-		return f, fmt.Errorf("state %q: want one of %s: %w", f.State, joinStates(), errkind.Invalid)
+		return f, nil, fmt.Errorf("state %q: want one of %s: %w", f.State, joinStates(), errkind.Invalid)
 	}
 	if f.Org != "" {
 		f.Org = inventory.NormaliseOrgCode(f.Org)
 	}
-	return f, nil
+	return f, names, nil
 }
 
 func joinStates() string {

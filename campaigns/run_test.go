@@ -121,7 +121,7 @@ func TestRun(t *testing.T) {
 		return d.NeedsPerson && d.States["failed"] == 4 && d.Waves[0].Status == string(orchestrator.WaveHalted)
 	}
 	halts := func(why string) bool {
-		return strings.HasPrefix(why, "wave only halted: ") && strings.HasSuffix(why, "above max_failure_percent 10 (campaign retry --failed)")
+		return strings.HasPrefix(why, "wave only halted: ") && strings.HasSuffix(why, "above max_failure_percent 10 (ringmaster campaign continue doomed --wave only, or ringmaster campaign retry doomed --failed --wave only)")
 	}
 	halted := waitFor(t, e, "doomed", haltedAll)
 	if !halts(halted.WaitsFor) || halted.Waves[0].Status != string(orchestrator.WaveHalted) || halted.States["failed"] != 4 ||

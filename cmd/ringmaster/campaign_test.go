@@ -178,7 +178,7 @@ func TestRunUntilDoneStopsForAPerson(t *testing.T) {
 	if ctx.Err() != nil || code != 0 {
 		t.Fatalf("run --until-done: exit %d, stopped by the test's deadline %v: %s", code, ctx.Err() != nil, e.String())
 	}
-	const why = "wave only halted: 4 of 4 devices failed, above max_failure_percent 10 (campaign retry --failed)"
+	const why = "wave only halted: 4 of 4 devices failed, above max_failure_percent 10 (ringmaster campaign continue doomed --wave only, or ringmaster campaign retry doomed --failed --wave only)"
 	if !strings.Contains(e.String(), "campaign waits for a person") || !strings.Contains(e.String(), why) {
 		t.Errorf("run --until-done does not say why it stopped:\n%s", e.String())
 	}
