@@ -36,10 +36,13 @@ type Detail struct {
 	// approves or cancels (a halt, an approval, a window that never opens
 	// again); WaitsFor says what waits and the command that moves it on,
 	// Waits the same one by one, and Next is the first command.
-	NeedsPerson bool                `json:"needs_person"`
-	WaitsFor    string              `json:"waits_for"`
-	Waits       []orchestrator.Wait `json:"waits"`
-	Next        string              `json:"next_command"`
+	NeedsPerson bool `json:"needs_person"`
+	// Settled: the store holds what the controller decides on it now (no
+	// wave change waits for its next pass), so what waits is as shown.
+	Settled  bool                `json:"-"`
+	WaitsFor string              `json:"waits_for"`
+	Waits    []orchestrator.Wait `json:"waits"`
+	Next     string              `json:"next_command"`
 	// Held are the organisations their own failures hold, each with the
 	// wave and the counts as they are now.
 	Held []HeldOrg `json:"held_orgs"`
@@ -194,6 +197,7 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 	for _, b := range plan.Blocked {
 		d.Blocked = append(d.Blocked, Blocked{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
 	}
+	d.Settled = len(plan.WaveChanges) == 0
 	d.Waits = plan.PersonWaits(v)
 	d.WaitsFor = plan.PersonWait(v)
 	d.NeedsPerson = len(d.Waits) > 0

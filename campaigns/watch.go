@@ -98,7 +98,10 @@ func (s *Service) round(ctx context.Context, now time.Time, rates map[string]*ra
 			return r, err
 		}
 		p := Progress{Detail: sh}
-		if sh.NeedsPerson {
+		// Waiting once the controller has applied what it decides (a halt
+		// is in the store), so that a watch ending here leaves show
+		// saying what it said.
+		if sh.NeedsPerson && sh.Settled {
 			r.Waiting = append(r.Waiting, c.Name)
 			if waiting[c.Name] != sh.WaitsFor {
 				waiting[c.Name] = sh.WaitsFor

@@ -151,23 +151,31 @@ func Amend(file string, src []byte, changes []Change) ([]byte, *Spec, error) {
 			deleteKey(root, "windows")
 		}
 	}
-	if len(problems) > 0 {
-		return nil, nil, &ChangeError{problems}
-	}
+	// The changes that could be applied are checked as a file is, so that
+	// every problem is reported at once.
 	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", file, err)
 	}
 	spec, err := ParseSpec(file, out)
 	if err != nil {
-		return nil, nil, blame(err, out, changes)
+		var ce *ChangeError
+		if !errors.As(blame(err, out, changes), &ce) {
+			return nil, nil, err
+		}
+		problems = append(problems, ce.Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, nil, &ChangeError{problems}
 	}
 	return out, spec, nil
 }
 
 // blame names, for each problem ParseSpec found in an amended file, the
 // change at its line (a change's line is its wave's, its cap's, the
-// deadline's or its window's, where ParseSpec reports them).
+// deadline's or its window's, where ParseSpec reports them), in a
+// *ChangeError; an error that is not ParseSpec's problems comes back as
+// it is.
 func blame(err error, out []byte, changes []Change) error {
 	var ye *yamlfile.Error
 	var doc yaml.Node

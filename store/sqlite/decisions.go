@@ -188,7 +188,7 @@ func (s *Campaigns) MoveDevices(ctx context.Context, name string, e orchestrator
 	}
 	to := rule.To[0]
 	now := s.now()
-	cause := string(e) + " by " + ev.Actor
+	cause := ev.Actor + " (" + string(e) + ")"
 	if ev.Reason != "" {
 		cause += ": " + ev.Reason
 	}
@@ -240,6 +240,9 @@ func (s *Campaigns) MoveDevices(ctx context.Context, name string, e orchestrator
 			}
 		}
 		ev.Detail = fmt.Sprintf("%d devices", len(out.Moved))
+		if len(out.Moved) > 0 && len(out.Moved) <= maxNamedInEvent {
+			ev.Detail += ": " + strings.Join(out.Moved, ", ")
+		}
 		if err := s.record(ctx, tx, name, ev); err != nil {
 			return err
 		}
@@ -247,6 +250,10 @@ func (s *Campaigns) MoveDevices(ctx context.Context, name string, e orchestrator
 	})
 	return out, err
 }
+
+// maxNamedInEvent is how many moved devices an event names; beyond it,
+// only their count (each device's own transitions name the decision).
+const maxNamedInEvent = 10
 
 // record inserts a person's decision into the campaign's events.
 func (s *Campaigns) record(ctx context.Context, tx *sql.Tx, name string, ev orchestrator.Event) error {

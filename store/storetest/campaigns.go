@@ -901,7 +901,7 @@ func campaignMoveDevices(t *testing.T, open Open) {
 		t.Fatalf("excluded device = %s (%s)", d.State, d.Reason)
 	}
 	tr, _ := s.Transitions(ctx, "c", ms[1].Hostname)
-	if len(tr) != 1 || tr[0].Cause != "exclude by carol: decommissioned" || tr[0].Reason != orchestrator.ReasonExcluded {
+	if len(tr) != 1 || tr[0].Cause != "carol (exclude): decommissioned" || tr[0].Reason != orchestrator.ReasonExcluded {
 		t.Fatalf("transitions = %+v", tr)
 	}
 	// Wave 0 done, the campaign done: include reopens both.
@@ -920,7 +920,7 @@ func campaignMoveDevices(t *testing.T, open Open) {
 	if c, _ := s.Campaign(ctx, "c"); c.Status != orchestrator.StatusRunning {
 		t.Fatalf("campaign after include = %s, want running", c.Status)
 	}
-	if evs, _ := s.Events(ctx, "c"); len(evs) != 2 || evs[0].Detail != "1 devices" || evs[1].Action != "include" {
+	if evs, _ := s.Events(ctx, "c"); len(evs) != 2 || evs[0].Detail != "1 devices: "+ms[1].Hostname || evs[1].Action != "include" {
 		t.Fatalf("events = %+v", evs)
 	}
 	if _, err := s.MoveDevices(ctx, "nope", orchestrator.EventExclude, nil, ev); !errors.Is(err, errkind.NotFound) {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
+	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
+)
+
+// lowDisk are the devices of TestCampaignHaltGolden with too little disk
+// for its playbook: the first and last land in the pilot, the middle two
+// in later waves.
+var lowDisk = []string{"pc002.ra.nhs.uk", "pc005.rb.nhs.uk", "pc008.ra.nhs.uk", "pc011.rb.nhs.uk"}
+
+const diskPlaybook = `name: disk-check
+version: 1.0.0
+description: Fails where the system disk has too little room for an upgrade.
+steps:
+  - {name: disk, when: 'facts.disk_free_gb < 20', fail: 'insufficient_disk: under 20 GB free on C:'}
+`
+
+const diskCampaign = `name: disk-check
+playbook: disk.yaml
+waves:
+  - {name: pilot, count: 6, max_failure_percent: 10}
+  - {name: ring1, count: 3, max_failure_percent: 10}
+  - {name: rest, approval: manual, max_failure_percent: 10}
+`
+
+// TestCampaignHaltGolden walks a halt as a person decides it: the pilot
+// halts, they list its failed devices as CSV, exclude the two low-disk
+// devices still to run, continue the pilot, raise the last wave's
+// threshold and approve it; every decision is in show with who and why.
+func TestCampaignHaltGolden(t *testing.T) {
+	var specs []device.Spec
+	for i := range 12 {
+		sp := device.Spec{Hostname: fmt.Sprintf("pc%03d.r%c.nhs.uk", i, 'a'+i%2), Caption: "Microsoft Windows 10 Enterprise",
+			Edition: "Enterprise", Build: "10.0.18363", UBR: 1556, DiskFreeGB: 40, RAMGB: 8}
+		if slices.Contains(lowDisk, sp.Hostname) {
+			sp.DiskFreeGB = 8
+		}
+		specs = append(specs, sp)
+	}
+	f, err := fleetsim.Start(context.Background(), fleetsim.Config{Username: "svc", Password: "Camp-Secret-1", Devices: specs,
+		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	s := newScript(t)
+	s.env["RINGMASTER_ACTOR"] = "alice"
+	var csv strings.Builder
+	csv.WriteString("hostname,org,address\n")
+	for i, ep := range f.Endpoints() {
+		fmt.Fprintf(&csv, "%s,R%c,%s\n", ep.Machine.Hostname(), 'A'+i%2, ep.Address(false))
+	}
+	for name, content := range map[string]string{"d.csv": csv.String(), "disk.yaml": diskPlaybook, "c.yaml": diskCampaign} {
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Setting up, and the runs, print what varies (addresses, timings):
+	// only their exit codes are checked.
+	quiet := func(stdin string, argv ...string) {
+		t.Helper()
+		code := run(context.Background(), argv, strings.NewReader(stdin), &strings.Builder{}, &strings.Builder{}, func(k string) string { return s.env[k] })
+		if code != 0 {
+			t.Fatalf("%s: exit %d", argv, code)
+		}
+	}
+	quiet("", "inventory", "import", "d.csv", "--create-orgs")
+	quiet("Camp-Secret-1\n", "credential", "add", "svc", "--username", "svc", "--password-stdin")
+	quiet("", "org", "set-credential", "RA", "svc")
+	quiet("", "org", "set-credential", "RB", "svc")
+	runCampaign := func() { quiet("", "run", "--until-done", "--view", "plain", "--workers", "8") }
+
+	s.run("campaign", "create", "-f", "c.yaml")
+	s.run("campaign", "approve", "disk-check", "ring1") // no manual gate: says so
+	s.run("campaign", "start", "disk-check")
+	runCampaign()
+	s.run("campaign", "show", "disk-check")
+	s.run("campaign", "devices", "disk-check", "--state", "failed", "-o", "csv")
+	s.run("campaign", "devices", "disk-check", "--wave", "pilot", "--limit", "4")
+	s.run("campaign", "exclude", "disk-check", lowDisk[1], lowDisk[2], lowDisk[3], "--reason", "disk too small; replaced in January")
+	s.run("campaign", "continue", "disk-check", "--wave", "pilot", "--reason", "low disk, known")
+	s.run("campaign", "continue", "disk-check", "--wave", "pilot")
+	s.run("campaign", "set", "disk-check", "--max-failure-percent", "rest=300", "--cap", "per_org=-1", "--window", "RA=0 19 * * 1-5")
+	s.run("campaign", "set", "disk-check", "--max-failure-percent", "rest=20", "--reason", "the rest is less critical")
+	runCampaign()
+	s.run("campaign", "show", "disk-check")
+	s.run("campaign", "approve", "disk-check", "rest", "--reason", "ring1 clean")
+	runCampaign()
+	s.run("campaign", "show", "disk-check")
+	s.run("campaign", "show", "disk-check", "--device", lowDisk[0])
+	s.run("campaign", "show", "disk-check", "--device", lowDisk[2])
+	s.run("campaign", "retry", "disk-check", "--failed", "--wave", "nope")
+	// The controller decides on the wall clock, not RINGMASTER_NOW: its
+	// times (a wave's start, a dispatch) are masked.
+	out := wallTime.ReplaceAllStringFunc(s.out.String(), func(t string) string {
+		if strings.HasPrefix(t, "2026-11-02") && strings.Contains(t, "10:00") {
+			return t
+		}
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return 'x'
+			}
+			return r
+		}, t)
+	})
+	s.out.Reset()
+	s.out.WriteString(out)
+	s.golden("halts")
+}
+
+var wallTime = regexp.MustCompile(`\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}Z)?`)
