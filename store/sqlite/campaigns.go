@@ -215,6 +215,11 @@ func (s *Campaigns) Members(ctx context.Context, name string) ([]orchestrator.De
 	if err != nil {
 		return nil, err
 	}
+	return scanMembers(rows)
+}
+
+// scanMembers reads every row of rows (memberCols) and closes them.
+func scanMembers(rows *sql.Rows) ([]orchestrator.DeviceRecord, error) {
 	defer rows.Close()
 	var out []orchestrator.DeviceRecord
 	for rows.Next() {

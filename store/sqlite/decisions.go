@@ -52,16 +52,7 @@ func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.Dev
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
 	}
-	defer rows.Close()
-	var out []orchestrator.DeviceRecord
-	for rows.Next() {
-		d, err := scanMember(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return scanMembers(rows)
 }
 
 // Orgs lists the organisations a campaign's devices belong to.
