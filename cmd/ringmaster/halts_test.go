@@ -6,7 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 )
 
@@ -94,3 +96,26 @@ func TestCampaignHaltGolden(t *testing.T) {
 }
 
 var wallTime = regexp.MustCompile(`\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}Z)?`)
+
+// TestLiveETA: while only a person can move a campaign on, its ETA is the
+// command they must run, not a time that grows while nothing runs.
+func TestLiveETA(t *testing.T) {
+	tests := []struct {
+		p    campaigns.Progress
+		want string
+	}{
+		{campaigns.Progress{ETA: 90 * time.Minute}, "1h30m0s"},
+		{campaigns.Progress{ETA: 90 * time.Minute, WaitingFor: "ringmaster campaign approve c rest"}, "waiting for a person: ringmaster campaign approve c rest"},
+		{campaigns.Progress{}, ""},
+	}
+	for _, tt := range tests {
+		if got := eta(tt.p); got != tt.want {
+			t.Errorf("eta(%+v) = %q, want %q", tt.p, got, tt.want)
+		}
+		var b strings.Builder
+		renderLive(&b, tt.p)
+		if tt.want != "" && !strings.Contains(b.String(), "ETA "+tt.want) {
+			t.Errorf("live view lacks %q:\n%s", tt.want, b.String())
+		}
+	}
+}
