@@ -22,11 +22,28 @@ type Store interface {
 	// ChangeStatus applies a status action as orchestrator's machine
 	// allows (else orchestrator.ErrState) and returns the new status.
 	ChangeStatus(ctx context.Context, name string, a orchestrator.Action) (orchestrator.Status, error)
-	// Approve gives a wave its manual approval.
-	Approve(ctx context.Context, name, wave string) error
-	// Retry reopens failed devices (with reason, if not "") and returns
-	// how many.
-	Retry(ctx context.Context, name string, reason orchestrator.Reason) (int, error)
+	// Approve gives a wave its manual approval and records the decision.
+	Approve(ctx context.Context, name, wave string, ev orchestrator.Event) error
+	// Retry reopens the failed devices f selects (by wave, organisation
+	// and reason) and returns how many.
+	Retry(ctx context.Context, name string, f orchestrator.DeviceFilter) (int, error)
+	// Devices returns up to limit devices f selects, in dispatch order,
+	// after dispatch order after (-1 for the first page), from an index.
+	Devices(ctx context.Context, name string, f orchestrator.DeviceFilter, after, limit int) ([]orchestrator.DeviceRecord, error)
+	// Orgs lists the organisations of a campaign's devices.
+	Orgs(ctx context.Context, name string) ([]string, error)
+	// Continue accepts a wave's (an organisation's in it) failures so far,
+	// makes a halted wave active again and records the decision; it
+	// returns how many failures it accepted.
+	Continue(ctx context.Context, name, wave, org string, ev orchestrator.Event) (int, error)
+	// Amend replaces the campaign's spec, still old, with spec and records
+	// the decision.
+	Amend(ctx context.Context, name, old, spec string, ev orchestrator.Event) error
+	// MoveDevices moves named devices by a person's event (exclude,
+	// include) as the state machine allows and records the decision.
+	MoveDevices(ctx context.Context, name string, e orchestrator.DeviceEvent, hosts []string, ev orchestrator.Event) (orchestrator.DeviceChange, error)
+	// Events returns the campaign's recorded decisions, oldest first.
+	Events(ctx context.Context, name string) ([]orchestrator.Event, error)
 	// Device returns one member of a campaign.
 	Device(ctx context.Context, name, hostname string) (orchestrator.DeviceRecord, error)
 	// Transitions returns a device's recorded transitions, oldest first.
@@ -106,24 +123,4 @@ func (s *Service) act(ctx context.Context, name string, a orchestrator.Action) (
 		return "", fmt.Errorf("campaign %s: %w", a, err)
 	}
 	return to, nil
-}
-
-// Approve approves a wave whose approval is manual.
-func (s *Service) Approve(ctx context.Context, name, wave string) error {
-	if err := s.store.Approve(ctx, name, wave); err != nil {
-		return fmt.Errorf("campaign approve: %w", err)
-	}
-	return nil
-}
-
-// Retry runs a campaign's failed devices (only those failed with reason,
-// if not "") again from the start, reopening their halted or done waves
-// and the campaign if it was done (orchestrator.EventRetry), and returns
-// how many.
-func (s *Service) Retry(ctx context.Context, name string, reason orchestrator.Reason) (int, error) {
-	n, err := s.store.Retry(ctx, name, reason)
-	if err != nil {
-		return 0, fmt.Errorf("campaign retry: %w", err)
-	}
-	return n, nil
 }

@@ -236,13 +236,13 @@ func TestActions(t *testing.T) {
 		if _, err := svc.Start(ctx, "nope"); !errors.Is(err, errkind.NotFound) {
 			t.Errorf("start an unknown campaign: %v, want errkind.NotFound", err)
 		}
-		if err := svc.Approve(ctx, "c", "all"); err != nil {
+		if err := svc.Approve(ctx, "c", "all", campaigns.Decision{Actor: "alice"}); err != nil {
 			t.Errorf("approve: %v", err)
 		}
-		if err := svc.Approve(ctx, "c", "nope"); !errors.Is(err, errkind.NotFound) || !strings.HasPrefix(err.Error(), "campaign approve: ") {
+		if err := svc.Approve(ctx, "c", "nope", campaigns.Decision{Actor: "alice"}); !errors.Is(err, errkind.NotFound) || !strings.HasPrefix(err.Error(), "campaign approve: ") {
 			t.Errorf("approve an unknown wave: %v, want errkind.NotFound", err)
 		}
-		if n, err := svc.Retry(ctx, "c", ""); n != 0 || err != nil {
+		if n, err := svc.Retry(ctx, "c", orchestrator.DeviceFilter{}); n != 0 || err != nil {
 			t.Errorf("retry with nothing failed: %d, %v", n, err)
 		}
 	})

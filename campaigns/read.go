@@ -32,11 +32,31 @@ type Detail struct {
 	Blocked []Blocked      `json:"blocked"`
 	States  map[string]int `json:"states"`
 	WakeAt  *time.Time     `json:"wake_at"`
-	// NeedsPerson: it can go no further until someone retries, approves
-	// or cancels (a halt, an approval, a window that never opens again);
-	// WaitsFor says what waits and the command that moves it on.
-	NeedsPerson bool   `json:"needs_person"`
-	WaitsFor    string `json:"waits_for"`
+	// NeedsPerson: it can go no further until someone continues, retries,
+	// approves or cancels (a halt, an approval, a window that never opens
+	// again); WaitsFor says what waits and the command that moves it on,
+	// Waits the same one by one, and Next is the first command.
+	NeedsPerson bool `json:"needs_person"`
+	// Settled: the store holds what the controller decides on it now (no
+	// wave change waits for its next pass), so what waits is as shown.
+	Settled  bool                `json:"-"`
+	WaitsFor string              `json:"waits_for"`
+	Waits    []orchestrator.Wait `json:"waits"`
+	Next     string              `json:"next_command"`
+	// Held are the organisations their own failures hold, each with the
+	// wave and the counts as they are now.
+	Held []HeldOrg `json:"held_orgs"`
+	// Events are the decisions people took on it, oldest first.
+	Events []orchestrator.Event `json:"events"`
+}
+
+// HeldOrg is an organisation held by its failures in a wave: why, with
+// the counts as they are now, and the command that lets it go on.
+type HeldOrg struct {
+	Org     string `json:"org"`
+	Wave    string `json:"wave"`
+	Reason  string `json:"reason"`
+	Command string `json:"command"`
 }
 
 // WaveDetail is one wave of a Detail.
@@ -47,7 +67,9 @@ type WaveDetail struct {
 	States    map[string]int `json:"states"`
 	Started   *time.Time     `json:"started_at"`
 	Completed *time.Time     `json:"completed_at"`
-	Reason    string         `json:"reason"`
+	// Reason is why a halted wave halted, with its failures counted now
+	// (not when it halted) against its threshold as it is now.
+	Reason string `json:"reason"`
 }
 
 // ReasonCount is how many failed or deferred devices share a reason.
@@ -65,12 +87,14 @@ type Blocked struct {
 	Until   *time.Time `json:"until"`
 }
 
-// History is one device of a campaign: where it stands and every
-// transition it went through, oldest first.
+// History is one device of a campaign: where it stands, every transition
+// it went through, oldest first, and the decisions that accepted its
+// failure (campaign continue on its wave).
 type History struct {
 	Campaign    string
 	Device      orchestrator.DeviceRecord
 	Transitions []orchestrator.Transition
+	Decisions   []orchestrator.Event
 }
 
 // Campaigns lists the stored campaigns, oldest first.
@@ -159,12 +183,35 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 	if err != nil {
 		return Detail{}, err
 	}
+	for i := range d.Waves {
+		if i < len(v.Spec.Waves) && waves[i].Status == orchestrator.WaveHalted {
+			d.Waves[i].Reason = v.WaveFailures(i).String()
+		}
+	}
+	d.Held = []HeldOrg{}
+	for _, f := range v.HeldOrgs() {
+		w := f.HeldWait(v.Spec)
+		d.Held = append(d.Held, HeldOrg{Org: f.Org, Wave: f.WaveName, Reason: f.String(), Command: w.Command})
+	}
 	plan := orchestrator.Decide(v, s.now())
 	for _, b := range plan.Blocked {
 		d.Blocked = append(d.Blocked, Blocked{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
 	}
+	d.Settled = len(plan.WaveChanges) == 0
+	d.Waits = plan.PersonWaits(v)
 	d.WaitsFor = plan.PersonWait(v)
-	d.NeedsPerson = d.WaitsFor != ""
+	d.NeedsPerson = len(d.Waits) > 0
+	if d.NeedsPerson {
+		d.Next, _, _ = strings.Cut(d.Waits[0].Command, ", or ")
+	} else {
+		d.Waits = []orchestrator.Wait{}
+	}
+	if d.Events, err = s.store.Events(ctx, c.Name); err != nil {
+		return Detail{}, err
+	}
+	if d.Events == nil {
+		d.Events = []orchestrator.Event{}
+	}
 	return d, nil
 }
 
@@ -179,7 +226,23 @@ func (s *Service) Device(ctx context.Context, name, hostname string) (History, e
 	if err != nil {
 		return History{}, fmt.Errorf("campaign %s device %s: transitions: %w", name, d.Hostname, err)
 	}
-	return History{Campaign: name, Device: d, Transitions: tr}, nil
+	h := History{Campaign: name, Device: d, Transitions: tr}
+	if d.Accepted {
+		names, _, err := s.store.Waves(ctx, name)
+		if err != nil {
+			return History{}, fmt.Errorf("campaign %s: waves: %w", name, err)
+		}
+		evs, err := s.store.Events(ctx, name)
+		if err != nil {
+			return History{}, err
+		}
+		for _, e := range evs {
+			if e.Action == "continue" && d.Wave >= 0 && d.Wave < len(names) && e.Wave == names[d.Wave] && (e.Org == "" || e.Org == d.Org) {
+				h.Decisions = append(h.Decisions, e)
+			}
+		}
+	}
+	return h, nil
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -121,7 +121,7 @@ func TestRun(t *testing.T) {
 		return d.NeedsPerson && d.States["failed"] == 4 && d.Waves[0].Status == string(orchestrator.WaveHalted)
 	}
 	halts := func(why string) bool {
-		return strings.HasPrefix(why, "wave only halted: ") && strings.HasSuffix(why, "above max_failure_percent 10 (campaign retry --failed)")
+		return strings.HasPrefix(why, "wave only halted: ") && strings.HasSuffix(why, "above max_failure_percent 10 (ringmaster campaign continue doomed --wave only, or ringmaster campaign retry doomed --failed --wave only)")
 	}
 	halted := waitFor(t, e, "doomed", haltedAll)
 	if !halts(halted.WaitsFor) || halted.Waves[0].Status != string(orchestrator.WaveHalted) || halted.States["failed"] != 4 ||
@@ -148,10 +148,10 @@ func TestRun(t *testing.T) {
 	// Retry: another reason reopens nothing; the failure's own reopens
 	// every device and the halted wave, and the campaign runs again (and
 	// halts again: the playbook still fails).
-	if n, err := svc.Retry(ctx, "doomed", "rolled_back:0xC1900101"); n != 0 || err != nil {
+	if n, err := svc.Retry(ctx, "doomed", orchestrator.DeviceFilter{Reason: "rolled_back:0xC1900101"}); n != 0 || err != nil {
 		t.Fatalf("retry another reason: %d, %v", n, err)
 	}
-	if n, err := svc.Retry(ctx, "doomed", "broken"); n != 4 || err != nil {
+	if n, err := svc.Retry(ctx, "doomed", orchestrator.DeviceFilter{Reason: "broken"}); n != 4 || err != nil {
 		t.Fatalf("retry: %d, %v", n, err)
 	}
 	again := waitFor(t, e, "doomed", haltedAll)

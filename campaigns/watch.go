@@ -16,7 +16,10 @@ type Progress struct {
 	Detail
 	Finished, Total int           // devices done (succeeded, failed, skipped) and in all
 	PerMinute       float64       // devices finished a minute, over the last five minutes
-	ETA             time.Duration // at that pace, until all are finished (0: unknown)
+	ETA             time.Duration // at that pace, until all are finished (0: unknown, or waiting for a person)
+	// WaitingFor is, while it waits for a person, the command that moves
+	// it on (Detail.Next): its ETA is that, not a time.
+	WaitingFor string
 	// NewlyWaiting: it waits for a person, for a reason not reported in
 	// an earlier round.
 	NewlyWaiting bool
@@ -95,7 +98,10 @@ func (s *Service) round(ctx context.Context, now time.Time, rates map[string]*ra
 			return r, err
 		}
 		p := Progress{Detail: sh}
-		if sh.NeedsPerson {
+		// Waiting once the controller has applied what it decides (a halt
+		// is in the store), so that a watch ending here leaves show
+		// saying what it said.
+		if sh.NeedsPerson && sh.Settled {
 			r.Waiting = append(r.Waiting, c.Name)
 			if waiting[c.Name] != sh.WaitsFor {
 				waiting[c.Name] = sh.WaitsFor
@@ -115,6 +121,9 @@ func (s *Service) round(ctx context.Context, now time.Time, rates map[string]*ra
 			p.Total += n
 		}
 		p.PerMinute, p.ETA = rt.update(now, p.Finished, p.Total-p.Finished)
+		if sh.NeedsPerson {
+			p.ETA, p.WaitingFor = 0, sh.Next
+		}
 		r.Campaigns = append(r.Campaigns, p)
 	}
 	return r, nil

@@ -75,58 +75,209 @@ type Plan struct {
 
 // NeedsPerson reports whether a campaign with this plan can go no further
 // without a person (PersonWait says what waits).
-func (p Plan) NeedsPerson(v View) bool { return p.PersonWait(v) != "" }
+func (p Plan) NeedsPerson(v View) bool { return len(p.PersonWaits(v)) > 0 }
+
+// Wait is something in a campaign only a person can move on: what waits,
+// and the command that moves it on.
+type Wait struct {
+	What    string `json:"what"`
+	Command string `json:"command"`
+}
+
+func (w Wait) String() string { return w.What + " (" + w.Command + ")" }
 
 // PersonWait says what in a running campaign with this plan only a person
-// can move on, with the command that does, or "" when the campaign goes on
-// by itself (or is not running): something is dispatched, in flight or due
-// to wake it, or held for a reason that lifts on its own. What only a
-// person moves on is a halted wave (even one with nothing pending because
-// every device in it failed), an organisation halted in a wave, a wave
-// awaiting approval and an organisation whose window never opens again.
-// It reads the waves as the plan leaves them, so it may be asked before
-// the plan is applied.
+// can move on, each with the command that does, joined by "; ", or ""
+// when the campaign goes on by itself (see PersonWaits).
 func (p Plan) PersonWait(v View) string {
+	var out []string
+	for _, w := range p.PersonWaits(v) {
+		out = append(out, w.String())
+	}
+	return strings.Join(out, "; ")
+}
+
+// PersonWaits lists what in a running campaign with this plan only a
+// person can move on, with the command that does, or nothing when the
+// campaign goes on by itself (or is not running): something is
+// dispatched, in flight or due to wake it, or held for a reason that
+// lifts on its own. What only a person moves on is a halted wave (even one
+// with nothing pending because every device in it failed), an
+// organisation halted in a wave, a wave awaiting approval and an
+// organisation whose window never opens again. Halts are told with the
+// counts as they are now, not as they were when the wave halted. It reads
+// the waves as the plan leaves them, so it may be asked before the plan
+// is applied.
+func (p Plan) PersonWaits(v View) []Wait {
 	if v.Status != StatusRunning || p.Done || len(p.Dispatch) > 0 || !p.WakeAt.IsZero() {
-		return ""
+		return nil
 	}
 	for _, m := range v.Members {
 		if m.State.InFlight() {
-			return ""
+			return nil
 		}
 	}
 	waves := slices.Clone(v.Waves)
 	for _, c := range p.WaveChanges {
 		waves[c.Wave] = c.State
 	}
+	name := v.Spec.Name
 	haltedWave := map[string]bool{}
-	var why []string
-	for i, w := range waves {
-		if w.Status == WaveHalted && i < len(v.Spec.Waves) {
-			name := v.Spec.Waves[i].Name
-			haltedWave[name] = true
-			why = append(why, fmt.Sprintf("wave %s halted: %s (campaign retry --failed)", name, w.Reason))
-		}
-	}
-	for _, b := range p.Blocked {
-		var w string
-		switch {
-		case b.Reason == BlockHalted && (b.Org == "" || haltedWave[b.Wave]):
-			continue // the wave's halt, said above
-		case b.Reason == BlockHalted:
-			w = fmt.Sprintf("organisation %s halted in wave %s (campaign retry --failed)", b.Org, b.Wave)
-		case b.Reason == BlockAwaitingApproval:
-			w = fmt.Sprintf("wave %s awaits approval (campaign approve)", b.Wave)
-		case b.Reason == BlockNoWindow:
-			w = fmt.Sprintf("organisation %s's maintenance window never opens again (campaign cancel)", b.Org)
-		default:
-			return "" // lifts on its own
-		}
+	var why []Wait
+	add := func(w Wait) {
 		if !slices.Contains(why, w) {
 			why = append(why, w)
 		}
 	}
-	return strings.Join(why, "; ")
+	for i, w := range waves {
+		if w.Status == WaveHalted && i < len(v.Spec.Waves) {
+			wave := v.Spec.Waves[i].Name
+			haltedWave[wave] = true
+			add(Wait{fmt.Sprintf("wave %s halted: %s", wave, v.WaveFailures(i)),
+				fmt.Sprintf("ringmaster campaign continue %s --wave %s, or ringmaster campaign retry %s --failed --wave %s", name, wave, name, wave)})
+		}
+	}
+	held := map[string]Failures{}
+	for _, f := range heldOrgs(v.Spec, waves, v.Members) {
+		held[f.Org] = f
+	}
+	for _, b := range p.Blocked {
+		switch {
+		case b.Reason == BlockHalted && (b.Org == "" || haltedWave[b.Wave]):
+			// the wave's halt, said above
+		case b.Reason == BlockHalted:
+			f, ok := held[b.Org]
+			if !ok {
+				return nil // no longer held: the next pass dispatches it
+			}
+			add(f.HeldWait(v.Spec))
+		case b.Reason == BlockAwaitingApproval:
+			add(Wait{fmt.Sprintf("wave %s awaits approval", b.Wave), fmt.Sprintf("ringmaster campaign approve %s %s", name, b.Wave)})
+		case b.Reason == BlockNoWindow:
+			add(Wait{fmt.Sprintf("organisation %s's maintenance window never opens again", b.Org),
+				fmt.Sprintf("ringmaster campaign set %s --window '%s=CRON for DURATION', or ringmaster campaign cancel %s", name, b.Org, name)})
+		default:
+			return nil // lifts on its own
+		}
+	}
+	return why
+}
+
+// Failures is how a wave's failed devices (of one organisation, or all)
+// stand against its halt threshold: those that count
+// (CountsAsFailure), how many of them a person accepted (campaign
+// continue), out of how many devices, and the wave's max_failure_percent.
+type Failures struct {
+	Wave     int     `json:"-"`
+	WaveName string  `json:"wave"`
+	Org      string  `json:"org,omitempty"` // "" for the whole wave
+	Failed   int     `json:"failed"`
+	Accepted int     `json:"accepted"`
+	Total    int     `json:"devices"`
+	Limit    float64 `json:"max_failure_percent"`
+}
+
+// Over reports failures beyond those accepted above the threshold; an
+// organisation needs at least MinOrgFailures of them besides.
+func (f Failures) Over() bool {
+	n := f.Failed - f.Accepted
+	if f.Total == 0 || (f.Org != "" && n < MinOrgFailures) {
+		return false
+	}
+	return float64(n)*100/float64(f.Total) > f.Limit
+}
+
+// String says the counts against the threshold, as they are: "8 of 54
+// devices failed, above max_failure_percent 10".
+func (f Failures) String() string {
+	of := fmt.Sprintf("%d of %d devices failed", f.Failed, f.Total)
+	if f.Org != "" {
+		of = fmt.Sprintf("%d of its %d devices failed", f.Failed, f.Total)
+	}
+	if f.Accepted > 0 {
+		of += fmt.Sprintf(" (%d accepted by campaign continue)", f.Accepted)
+	}
+	cmp := "above"
+	if !f.Over() {
+		cmp = "now within"
+	}
+	return fmt.Sprintf("%s, %s max_failure_percent %g", of, cmp, f.Limit)
+}
+
+// HeldWait is what an organisation held by these failures waits for,
+// and the command that moves it on.
+func (f Failures) HeldWait(s *Spec) Wait {
+	return Wait{fmt.Sprintf("organisation %s halted in wave %s: %s", f.Org, f.WaveName, f),
+		fmt.Sprintf("ringmaster campaign continue %s --wave %s --org %s", s.Name, f.WaveName, f.Org)}
+}
+
+// WaveFailures counts wave i's failures against its threshold, as the
+// view has them now.
+func (v View) WaveFailures(i int) Failures {
+	w := &v.Spec.Waves[i]
+	f := Failures{Wave: i, WaveName: w.Name, Limit: *w.MaxFailurePercent}
+	for _, m := range v.Members {
+		if m.Wave == i {
+			f.count(m)
+		}
+	}
+	return f
+}
+
+// HeldOrgs lists the organisations held by their own failures in a
+// started wave (nothing more starts for them in the campaign until a
+// person continues or retries), each with the wave and counts that hold
+// it, by organisation code.
+func (v View) HeldOrgs() []Failures { return heldOrgs(v.Spec, v.Waves, v.Members) }
+
+func (f *Failures) count(m Member) {
+	f.Total++
+	if CountsAsFailure(m.State, m.Reason) {
+		f.Failed++
+		if m.Accepted {
+			f.Accepted++
+		}
+	}
+}
+
+// heldOrgs are the organisations whose failures in some started wave pass
+// that wave's threshold (the first such wave holds each).
+func heldOrgs(s *Spec, waves []WaveState, members []Member) []Failures {
+	byWave := map[int]map[string]*Failures{}
+	for _, m := range members {
+		if m.Wave < 0 || m.Wave >= len(waves) {
+			continue
+		}
+		if st := waves[m.Wave].Status; st != WaveActive && st != WaveDone && st != WaveHalted {
+			continue
+		}
+		orgs := byWave[m.Wave]
+		if orgs == nil {
+			orgs = map[string]*Failures{}
+			byWave[m.Wave] = orgs
+		}
+		f := orgs[m.Org]
+		if f == nil {
+			w := &s.Waves[m.Wave]
+			f = &Failures{Wave: m.Wave, WaveName: w.Name, Org: m.Org, Limit: *w.MaxFailurePercent}
+			orgs[m.Org] = f
+		}
+		f.count(m)
+	}
+	held := map[string]Failures{}
+	for i := range waves {
+		for org, f := range byWave[i] {
+			if _, ok := held[org]; !ok && f.Over() {
+				held[org] = *f
+			}
+		}
+	}
+	out := make([]Failures, 0, len(held))
+	for _, f := range held {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b Failures) int { return strings.Compare(a.Org, b.Org) })
+	return out
 }
 
 // Decide computes the next plan from a view of state and the time. It is a
@@ -183,26 +334,23 @@ func (d *decider) change(i int, s WaveState, reason string) {
 
 // tally is a wave's device counts.
 type tally struct {
-	total, pending, inflight, failures int
-	orgTotal, orgFailures              map[string]int
+	pending, inflight int
+	failures          Failures
 }
 
 func (d *decider) tally(wave int, halted map[string]bool) tally {
-	t := tally{orgTotal: map[string]int{}, orgFailures: map[string]int{}}
+	w := &d.v.Spec.Waves[wave]
+	t := tally{failures: Failures{Wave: wave, WaveName: w.Name, Limit: *w.MaxFailurePercent}}
 	for _, m := range d.v.Members {
 		if m.Wave != wave {
 			continue
 		}
-		t.total++
-		t.orgTotal[m.Org]++
+		t.failures.count(m)
 		switch {
 		case m.State == DevicePending && !halted[m.Org]:
 			t.pending++
 		case m.State.InFlight():
 			t.inflight++
-		case CountsAsFailure(m.State, m.Reason):
-			t.failures++
-			t.orgFailures[m.Org]++
 		}
 	}
 	return t
@@ -213,21 +361,14 @@ func (d *decider) tally(wave int, halted map[string]bool) tally {
 // holding two of its devices is noise, not a trend.
 const MinOrgFailures = 2
 
-// haltedOrgs are the organisations whose failures in some started wave
-// passed that wave's threshold: nothing more starts for them in this
-// campaign until failed devices are retried.
+// haltedOrgs are the organisations whose failures (beyond those a person
+// accepted) in some started wave passed that wave's threshold: nothing
+// more starts for them in this campaign until a person continues or
+// retries.
 func (d *decider) haltedOrgs() map[string]bool {
 	halted := map[string]bool{}
-	for i, ws := range d.waves {
-		if ws.Status != WaveActive && ws.Status != WaveDone && ws.Status != WaveHalted {
-			continue
-		}
-		t := d.tally(i, nil)
-		for org, n := range t.orgFailures {
-			if n >= MinOrgFailures && float64(n)*100/float64(t.orgTotal[org]) > *d.v.Spec.Waves[i].MaxFailurePercent {
-				halted[org] = true
-			}
-		}
+	for _, f := range heldOrgs(d.v.Spec, d.waves, d.v.Members) {
+		halted[f.Org] = true
 	}
 	return halted
 }
@@ -291,9 +432,9 @@ func (d *decider) decide() Plan {
 		}
 		// Active: halt when failures over the whole wave pass the threshold.
 		t := d.tally(i, halted)
-		if limit := *w.MaxFailurePercent; t.total > 0 && float64(t.failures)*100/float64(t.total) > limit {
+		if t.failures.Over() {
 			d.change(i, WaveState{Status: WaveHalted, Started: ws.Started, Approved: ws.Approved,
-				Reason: fmt.Sprintf("%d of %d devices failed, above max_failure_percent %g", t.failures, t.total, limit)}, "halted")
+				Reason: t.failures.String()}, "halted")
 			d.blockFrom(i, BlockHalted)
 			break
 		}

@@ -1,12 +1,14 @@
 package orchestrator
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -460,7 +462,7 @@ waves:
 	const (
 		failed = "rolled_back:0xC1900101"
 		why    = "20 of 20 devices failed, above max_failure_percent 10"
-		halted = "wave only halted: " + why + " (campaign retry --failed)"
+		halted = "wave only halted: " + why + " (ringmaster campaign continue one --wave only, or ringmaster campaign retry one --failed --wave only)"
 	)
 	fail := func(m *Member) { m.State, m.Reason = DeviceFailed, failed }
 	tests := []struct {
@@ -480,18 +482,38 @@ waves:
 			v.Waves[0] = WaveState{Status: WaveHalted, Reason: why}
 			set(v, 0, fail)
 			v.Members[0].State, v.Members[0].NextAttempt = DeviceDeferred, t0.Add(time.Hour)
-		}, halted},
+		}, strings.Replace(halted, "20 of 20", "19 of 20", 1)}, // the count as it is now, not when it halted
 		{"the only wave: halted, a device still running", one, func(v *View) {
 			set(v, 0, fail)
 			v.Members[0].State = DeviceRunning
 		}, ""},
 		{"a halted wave holds the next", two, func(v *View) {
 			set(v, 0, fail)
-		}, "wave first halted: 10 of 10 devices failed, above max_failure_percent 10 (campaign retry --failed)"},
+		}, "wave first halted: 10 of 10 devices failed, above max_failure_percent 10 (ringmaster campaign continue two --wave first, or ringmaster campaign retry two --failed --wave first)"},
+		{"a halted wave whose failures were accepted", two, func(v *View) {
+			set(v, 0, fail)
+			set(v, 0, func(m *Member) { m.Accepted = true })
+		}, "wave last awaits approval (ringmaster campaign approve two last)"},
+		{"an organisation held in a finished wave, with its reason", two, func(v *View) {
+			v.Waves[0] = WaveState{Status: WaveDone, Completed: t0.Add(-time.Hour)}
+			set(v, 0, func(m *Member) { m.State = DeviceSucceeded })
+			v.Waves[1].Approved = true
+			set(v, 1, func(m *Member) {
+				if m.Org == "RAA" {
+					m.State = DeviceSucceeded
+				}
+			})
+			for i, n := 0, 0; i < len(v.Members) && n < 3; i++ {
+				if m := &v.Members[i]; m.Wave == 0 && m.Org == "RBB" {
+					fail(m)
+					n++
+				}
+			}
+		}, "organisation RBB halted in wave first: 3 of its 5 devices failed, above max_failure_percent 10 (ringmaster campaign continue two --wave first --org RBB)"},
 		{"awaiting approval", two, func(v *View) {
 			v.Waves[0] = WaveState{Status: WaveDone, Completed: t0.Add(-time.Hour)}
 			set(v, 0, func(m *Member) { m.State = DeviceSucceeded })
-		}, "wave last awaits approval (campaign approve)"},
+		}, "wave last awaits approval (ringmaster campaign approve two last)"},
 		{"a deferred device waits for its retry", one, func(v *View) {
 			set(v, 0, func(m *Member) { m.State = DeviceSucceeded })
 			v.Members[0].State, v.Members[0].NextAttempt, v.Members[0].Changed = DeviceDeferred, t0.Add(time.Hour), t0
@@ -521,5 +543,127 @@ func set(v *View, wave int, f func(*Member)) {
 		if v.Members[i].Wave == wave {
 			f(&v.Members[i])
 		}
+	}
+}
+
+// TestDecideAcceptedFailures: failures a person accepted (campaign
+// continue) do not halt the wave again; new ones beyond the threshold do,
+// and the halt says the counts with the accepted ones.
+func TestDecideAcceptedFailures(t *testing.T) {
+	s := spec(t, `
+name: acc
+playbook: discover
+waves: [{name: only, max_failure_percent: 10}]
+`)
+	tests := []struct {
+		name     string
+		accepted int // of the first failures
+		failed   int // devices failed, of 20
+		halt     string
+	}{
+		{"accepted failures do not halt", 5, 5, ""},
+		{"new failures within the threshold do not halt", 5, 7, ""},
+		{"new failures beyond the threshold halt", 5, 8, "8 of 20 devices failed (5 accepted by campaign continue), above max_failure_percent 10"},
+		{"nothing accepted", 0, 3, "3 of 20 devices failed, above max_failure_percent 10"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := view(s, members(s, map[string]int{"RAA": 10, "RBB": 10}), StatusRunning)
+			v.Waves[0].Status = WaveActive
+			for i := range tt.failed {
+				v.Members[i].State, v.Members[i].Reason, v.Members[i].Accepted = DeviceFailed, "rolled_back:0xC1900101", i < tt.accepted
+			}
+			p := Decide(v, t0)
+			var got string
+			for _, c := range p.WaveChanges {
+				if c.State.Status == WaveHalted {
+					got = c.State.Reason
+				}
+			}
+			if got != tt.halt {
+				t.Fatalf("halt %q, want %q", got, tt.halt)
+			}
+			if tt.halt == "" && len(p.Dispatch) == 0 {
+				t.Fatal("nothing dispatched after the failures were accepted")
+			}
+		})
+	}
+}
+
+// TestAmend: campaign set's changes are applied to the stored file, the
+// rest kept, and checked as a new file is, each problem naming the change
+// that caused it.
+func TestAmend(t *testing.T) {
+	const src = `name: c
+playbook: discover
+# the pilot first
+waves:
+  - {name: pilot, count: 2}
+  - name: rest
+    approval: manual
+`
+	c := func(f Field, key, value string) Change {
+		return Change{Field: f, Key: key, Value: value, Source: fmt.Sprintf("--%s %s=%s", f, key, value)}
+	}
+	tests := []struct {
+		name    string
+		changes []Change
+		check   func(*Spec) bool
+		errs    []string // each problem, in order
+	}{
+		{"a threshold", []Change{c(FieldMaxFailurePercent, "rest", "20")},
+			func(s *Spec) bool { return *s.Waves[1].MaxFailurePercent == 20 && *s.Waves[0].MaxFailurePercent == 10 }, nil},
+		{"caps, concurrency, deadline and windows",
+			[]Change{c(FieldCapPerOrg, "", "5"), c(FieldMaxConcurrency, "pilot", "3"), c(FieldDeadline, "", "2026-12-24T18:00:00Z"),
+				c(FieldWindow, "default", "0 19 * * 1-5 for 8h"), c(FieldWindow, "RXX", "0 22 * * * for 4h in Europe/Paris")},
+			func(s *Spec) bool {
+				return s.Caps.PerOrg == 5 && s.Waves[0].MaxConcurrency == 3 && s.Deadline.Year() == 2026 &&
+					s.Windows.Default.Cron == "0 19 * * 1-5" && s.Windows.Orgs["RXX"].TimeZone == "Europe/Paris"
+			}, nil},
+		{"every problem with its change",
+			[]Change{c(FieldMaxFailurePercent, "rest", "300"), c(FieldMaxFailurePercent, "nope", "5"), c(FieldCapTotal, "", "-1"),
+				c(FieldWindow, "default", "0 19 * * 1-5"), c(FieldDeadline, "", "soon"), c(FieldMaxConcurrency, "pilot", "x")}, nil,
+			[]string{
+				`--max_failure_percent nope=5: no wave "nope" (waves: pilot, rest)`,
+				`--window default=0 19 * * 1-5: "0 19 * * 1-5": want "CRON for DURATION", e.g. "0 19 * * 1-5 for 8h", optionally "in Europe/London"`,
+				`--max_concurrency pilot=x: "x" is not a whole number`,
+				`--max_failure_percent rest=300: wave rest: max_failure_percent must be between 0 and 100`,
+				`--caps.total =-1: caps must not be negative`,
+				`--deadline =soon: "soon" is not a time such as 2026-12-01T08:00:00Z`,
+			}},
+		{"problems ParseSpec finds, with their change",
+			[]Change{c(FieldMaxFailurePercent, "rest", "300"), c(FieldCapTotal, "", "-1"), c(FieldDeadline, "", "soon")}, nil,
+			[]string{
+				`--max_failure_percent rest=300: wave rest: max_failure_percent must be between 0 and 100`,
+				`--caps.total =-1: caps must not be negative`,
+				`--deadline =soon: "soon" is not a time such as 2026-12-01T08:00:00Z`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, s, err := Amend("c.yaml", []byte(src), tt.changes)
+			if tt.errs != nil {
+				var ce *ChangeError
+				if !errors.As(err, &ce) || !errors.Is(err, errkind.Invalid) {
+					t.Fatalf("err %v, want a *ChangeError wrapping errkind.Invalid", err)
+				}
+				var got []string
+				for _, p := range ce.Problems {
+					got = append(got, p.Source+": "+p.Msg)
+				}
+				slices.Sort(got)
+				want := slices.Sorted(slices.Values(tt.errs))
+				if !slices.Equal(got, want) {
+					t.Fatalf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+				}
+				return
+			}
+			if err != nil || !tt.check(s) {
+				t.Fatalf("amended %+v, %v:\n%s", s, err, out)
+			}
+			if !strings.Contains(string(out), "# the pilot first") || len(s.Waves) != 2 || s.Waves[1].Approval != ApprovalManual {
+				t.Fatalf("the rest of the file was not kept:\n%s", out)
+			}
+		})
 	}
 }

@@ -27,6 +27,7 @@ const (
 	ReasonBadPlaybook Reason = "bad_playbook" // the stored playbook no longer parses
 	ReasonNoTarget    Reason = "no_target"    // the device could not be turned into an executor target
 	ReasonBadRun      Reason = "bad_run"      // the engine could not run the playbook at all
+	ReasonExcluded    Reason = "excluded"     // a person took the device out of the campaign (campaign exclude)
 )
 
 // CountsAsFailure reports whether a device in state with reason counts
@@ -66,6 +67,7 @@ const (
 	ActionCancel   Action = "cancel"   // campaign cancel
 	ActionRetry    Action = "retry"    // campaign retry --failed, when it reopened any device
 	ActionComplete Action = "complete" // the controller: Plan.Done
+	ActionInclude  Action = "include"  // campaign include, when it put any device back
 )
 
 // StatusChange is one row of the campaign status machine: an action moves
@@ -85,6 +87,7 @@ var statusChanges = []StatusChange{
 	{ActionCancel, []Status{StatusDraft, StatusRunning, StatusPaused}, StatusCancelled},
 	{ActionRetry, []Status{StatusDone}, StatusRunning},
 	{ActionComplete, []Status{StatusRunning}, StatusDone},
+	{ActionInclude, []Status{StatusDone}, StatusRunning},
 }
 
 // StatusChanges returns the campaign status machine, one row per action.
@@ -127,28 +130,45 @@ const (
 	EventBegin      DeviceEvent = "begin"      // a worker takes its job (or takes it over after a lost worker)
 	EventFinish     DeviceEvent = "finish"     // the run ended: an outcome, or deferred while unreachable
 	EventRetry      DeviceEvent = "retry"      // campaign retry --failed
+	EventExclude    DeviceEvent = "exclude"    // campaign exclude: a person takes a device out
+	EventInclude    DeviceEvent = "include"    // campaign include: a person puts an excluded device back
 )
 
 // DeviceMove is one row of the device state machine: an event moves a
-// device in any of From to one of To, starting a new dispatch generation
-// (a new job; jobs of older generations do nothing) when NewGeneration.
+// device in any of From (and, when FromReason is set, only one with that
+// reason) to one of To, giving it Reason, and starting a new dispatch
+// generation (a new job; jobs of older generations do nothing) when
+// NewGeneration.
 type DeviceMove struct {
 	Event         DeviceEvent
 	From          []DeviceState
 	To            []DeviceState
 	NewGeneration bool
+	FromReason    Reason
+	Reason        Reason
+}
+
+// Moves reports whether the move applies to a device in state with
+// reason.
+func (m DeviceMove) Moves(state DeviceState, reason Reason) bool {
+	return slices.Contains(m.From, state) && (m.FromReason == "" || m.FromReason == reason)
 }
 
 // deviceMoves is the device state machine. A device in a final state
 // (succeeded, failed, skipped) leaves it only by retry, and only from
-// failed.
+// failed, or by include, and only from skipped as excluded. Exclude takes
+// only a device that has not started (pending) or waits between attempts
+// (deferred): one in flight finishes its run, and a final one keeps what
+// happened to it.
 var deviceMoves = []DeviceMove{
-	{EventDispatch, []DeviceState{DevicePending, DeviceDeferred}, []DeviceState{DeviceQueued}, true},
-	{EventRedispatch, []DeviceState{DeviceQueued}, []DeviceState{DeviceQueued}, true},
-	{EventOrphaned, []DeviceState{DeviceRunning}, []DeviceState{DeviceQueued}, true},
-	{EventBegin, []DeviceState{DeviceQueued, DeviceRunning}, []DeviceState{DeviceRunning}, false},
-	{EventFinish, []DeviceState{DeviceRunning}, []DeviceState{DeviceSucceeded, DeviceFailed, DeviceSkipped, DeviceDeferred}, false},
-	{EventRetry, []DeviceState{DeviceFailed}, []DeviceState{DevicePending}, false},
+	{Event: EventDispatch, From: []DeviceState{DevicePending, DeviceDeferred}, To: []DeviceState{DeviceQueued}, NewGeneration: true},
+	{Event: EventRedispatch, From: []DeviceState{DeviceQueued}, To: []DeviceState{DeviceQueued}, NewGeneration: true},
+	{Event: EventOrphaned, From: []DeviceState{DeviceRunning}, To: []DeviceState{DeviceQueued}, NewGeneration: true},
+	{Event: EventBegin, From: []DeviceState{DeviceQueued, DeviceRunning}, To: []DeviceState{DeviceRunning}},
+	{Event: EventFinish, From: []DeviceState{DeviceRunning}, To: []DeviceState{DeviceSucceeded, DeviceFailed, DeviceSkipped, DeviceDeferred}},
+	{Event: EventRetry, From: []DeviceState{DeviceFailed}, To: []DeviceState{DevicePending}},
+	{Event: EventExclude, From: []DeviceState{DevicePending, DeviceDeferred}, To: []DeviceState{DeviceSkipped}, Reason: ReasonExcluded},
+	{Event: EventInclude, From: []DeviceState{DeviceSkipped}, To: []DeviceState{DevicePending}, FromReason: ReasonExcluded},
 }
 
 // DeviceMoves returns the device state machine, one row per event.
@@ -190,6 +210,22 @@ var RetryWaveFrom = []WaveStatus{WaveHalted, WaveDone}
 // ReopensWave reports whether retry --failed makes a wave in status w
 // active again.
 func ReopensWave(w WaveStatus) bool { return slices.Contains(RetryWaveFrom, w) }
+
+// IncludeWaveFrom lists the wave statuses campaign include makes active
+// again for a wave it puts a device back in: a done wave has work again.
+// A halted wave stays halted (only a person's continue or retry moves it
+// on), and a pending or awaiting one is reached in order.
+var IncludeWaveFrom = []WaveStatus{WaveDone}
+
+// ContinueFrom lists the wave statuses campaign continue accepts the
+// failures of: a halted wave, and a started one holding an organisation
+// its own failures halted. Continue makes a halted wave active again; the
+// controller halts it anew only on failures beyond those accepted.
+var ContinueFrom = []WaveStatus{WaveHalted, WaveActive, WaveDone}
+
+// Amendable lists the campaign statuses campaign set may change the
+// thresholds, windows, caps and deadline of: any not yet over.
+var Amendable = []Status{StatusDraft, StatusRunning, StatusPaused}
 
 // AfterRun says where a playbook's outcome leaves a device on its
 // attempt-th run (1 for the first): succeeded, skipped, failed, or, when

@@ -14,7 +14,7 @@ import (
 // non-final status can be left, and the final ones (cancelled) only as
 // the table says.
 func TestStatusMachineComplete(t *testing.T) {
-	actions := []Action{ActionStart, ActionPause, ActionResume, ActionCancel, ActionRetry, ActionComplete}
+	actions := []Action{ActionStart, ActionPause, ActionResume, ActionCancel, ActionRetry, ActionComplete, ActionInclude}
 	changes := StatusChanges()
 	if len(changes) != len(actions) {
 		t.Fatalf("%d rows for %d actions", len(changes), len(actions))
@@ -80,30 +80,35 @@ func TestStatusApply(t *testing.T) {
 		{StatusDraft, ActionCancel, StatusCancelled},
 		{StatusDraft, ActionRetry, ""},
 		{StatusDraft, ActionComplete, ""},
+		{StatusDraft, ActionInclude, ""},
 		{StatusRunning, ActionStart, ""},
 		{StatusRunning, ActionPause, StatusPaused},
 		{StatusRunning, ActionResume, ""},
 		{StatusRunning, ActionCancel, StatusCancelled},
 		{StatusRunning, ActionRetry, ""},
 		{StatusRunning, ActionComplete, StatusDone},
+		{StatusRunning, ActionInclude, ""},
 		{StatusPaused, ActionStart, ""},
 		{StatusPaused, ActionPause, ""},
 		{StatusPaused, ActionResume, StatusRunning},
 		{StatusPaused, ActionCancel, StatusCancelled},
 		{StatusPaused, ActionRetry, ""},
 		{StatusPaused, ActionComplete, ""},
+		{StatusPaused, ActionInclude, ""},
 		{StatusCancelled, ActionStart, ""},
 		{StatusCancelled, ActionPause, ""},
 		{StatusCancelled, ActionResume, ""},
 		{StatusCancelled, ActionCancel, ""},
 		{StatusCancelled, ActionRetry, ""},
 		{StatusCancelled, ActionComplete, ""},
+		{StatusCancelled, ActionInclude, ""},
 		{StatusDone, ActionStart, ""},
 		{StatusDone, ActionPause, ""},
 		{StatusDone, ActionResume, ""},
 		{StatusDone, ActionCancel, ""},
 		{StatusDone, ActionRetry, StatusRunning},
 		{StatusDone, ActionComplete, ""},
+		{StatusDone, ActionInclude, StatusRunning},
 	}
 	if want := len(Statuses) * len(StatusChanges()); len(tests) != want {
 		t.Fatalf("%d cases, want every status and action (%d)", len(tests), want)
@@ -129,7 +134,7 @@ func TestStatusApply(t *testing.T) {
 // and can be left (final states only by retry, and only failed), and a
 // dispatch is what starts a new generation.
 func TestDeviceMachineComplete(t *testing.T) {
-	events := []DeviceEvent{EventDispatch, EventRedispatch, EventOrphaned, EventBegin, EventFinish, EventRetry}
+	events := []DeviceEvent{EventDispatch, EventRedispatch, EventOrphaned, EventBegin, EventFinish, EventRetry, EventExclude, EventInclude}
 	moves := DeviceMoves()
 	if len(moves) != len(events) {
 		t.Fatalf("%d rows for %d events", len(moves), len(events))
@@ -179,7 +184,9 @@ func TestDeviceMachineComplete(t *testing.T) {
 		switch {
 		case s == DeviceFailed && !slices.Equal(leave, []DeviceEvent{EventRetry}):
 			t.Errorf("failed is left by %v, want retry only", leave)
-		case s.Final() && s != DeviceFailed && len(leave) > 0:
+		case s == DeviceSkipped && !slices.Equal(leave, []DeviceEvent{EventInclude}):
+			t.Errorf("skipped is left by %v, want include only", leave)
+		case s.Final() && s != DeviceFailed && s != DeviceSkipped && len(leave) > 0:
 			t.Errorf("final state %s is left by %v", s, leave)
 		case !s.Final() && len(leave) == 0:
 			t.Errorf("state %s can never be left", s)

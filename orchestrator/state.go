@@ -67,6 +67,9 @@ type Member struct {
 	State    DeviceState
 	Reason   Reason
 	Attempts int
+	// Accepted: a person accepted its failure (campaign continue), so it
+	// no longer counts towards a halt; a retry clears it.
+	Accepted bool
 	// NextAttempt is when a deferred device is tried again.
 	NextAttempt time.Time
 	// Changed is when the device last changed state.

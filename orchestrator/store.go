@@ -70,6 +70,39 @@ type StateCount struct {
 	Devices int
 }
 
+// DeviceFilter selects a campaign's devices for a listing or a retry:
+// every field that is set must match.
+type DeviceFilter struct {
+	Wave   string      // a wave's name
+	Org    string      // an organisation's code
+	State  DeviceState // a device state
+	Reason Reason      // the reason it ended or waits
+}
+
+// Event is a person's decision on a campaign, as recorded: who took it,
+// when, what (continue, set, exclude, include, approve), where (a wave,
+// an organisation), what it changed, and why.
+type Event struct {
+	ID       int64     `json:"id"`
+	Campaign string    `json:"campaign"`
+	At       time.Time `json:"at"`
+	Actor    string    `json:"actor"`
+	Action   string    `json:"action"`
+	Wave     string    `json:"wave,omitempty"`
+	Org      string    `json:"org,omitempty"`
+	Detail   string    `json:"detail"`
+	Reason   string    `json:"reason,omitempty"`
+}
+
+// DeviceChange is what a person's move of named devices (exclude,
+// include) did: the devices it moved, those in a state the move does not
+// take (as they stand), and the names not in the campaign.
+type DeviceChange struct {
+	Moved   []string
+	Unmoved []Member
+	Missing []string
+}
+
 // Enqueue inserts the jobs of dispatched devices inside the transaction
 // that queued them, so that both commit or neither. The store calls it; the
 // scheduler supplies it.

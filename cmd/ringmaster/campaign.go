@@ -31,7 +31,7 @@ func newCampaignCmd(a *app) *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:     "campaign",
 		Aliases: []string{"campaigns"},
-		Short:   "Roll a playbook out in waves: create, start, pause, resume, cancel, approve, retry",
+		Short:   "Roll a playbook out in waves: create, start, pause, resume, cancel, approve, retry, continue, set, exclude",
 	})
 	status := func(action orchestrator.Action, short string) *cobra.Command {
 		return &cobra.Command{
@@ -56,7 +56,8 @@ func newCampaignCmd(a *app) *cobra.Command {
 		status(orchestrator.ActionPause, "Start nothing new; runs in flight finish"),
 		status(orchestrator.ActionResume, "Resume a paused campaign"),
 		status(orchestrator.ActionCancel, "Stop a campaign for good; runs in flight stop"),
-		newCampaignApproveCmd(a), newCampaignRetryCmd(a))
+		newCampaignApproveCmd(a), newCampaignRetryCmd(a), newCampaignContinueCmd(a), newCampaignSetCmd(a),
+		newCampaignMoveCmd(a, false), newCampaignMoveCmd(a, true), newCampaignDevicesCmd(a))
 	return cmd
 }
 
@@ -106,7 +107,8 @@ today, so editing it later does not change a campaign in progress.`,
 }
 
 func newCampaignApproveCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var reason string
+	cmd := &cobra.Command{
 		Use:     "approve NAME WAVE",
 		Short:   "Approve a wave whose approval is manual",
 		Example: "  ringmaster campaign approve win10-22h2 ring1",
@@ -116,23 +118,26 @@ func newCampaignApproveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := svc.Approve(cmd.Context(), argv[0], argv[1]); err != nil {
+			if err := svc.Approve(cmd.Context(), argv[0], argv[1], a.decision(reason)); err != nil {
 				return err
 			}
 			fmt.Fprintf(a.stdout, "approved wave %s of campaign %s\n", argv[1], argv[0])
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	return cmd
 }
 
 func newCampaignRetryCmd(a *app) *cobra.Command {
 	var failed bool
-	var reason string
+	var f orchestrator.DeviceFilter
 	cmd := &cobra.Command{
-		Use:     "retry NAME --failed [--reason R]",
-		Short:   "Run failed devices again, from the start",
-		Example: "  ringmaster campaign retry win10-22h2 --failed\n  ringmaster campaign retry win10-22h2 --failed --reason rolled_back:0xC1900101",
-		Args:    args(cobra.ExactArgs(1)),
+		Use:   "retry NAME --failed [--wave W] [--org O] [--reason R]",
+		Short: "Run failed devices again, from the start",
+		Example: "  ringmaster campaign retry win10-22h2 --failed\n  ringmaster campaign retry win10-22h2 --failed --reason rolled_back:0xC1900101\n" +
+			"  ringmaster campaign retry win10-22h2 --failed --wave pilot --org RXX",
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if !failed {
 				return usagef("say which devices to retry: --failed")
@@ -141,7 +146,7 @@ func newCampaignRetryCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := svc.Retry(cmd.Context(), argv[0], orchestrator.Reason(reason))
+			n, err := svc.Retry(cmd.Context(), argv[0], f)
 			if err != nil {
 				return err
 			}
@@ -150,7 +155,7 @@ func newCampaignRetryCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&failed, "failed", false, "retry failed devices")
-	cmd.Flags().StringVar(&reason, "reason", "", "only those that failed with this reason")
+	filterFlags(cmd, &f, false)
 	return cmd
 }
 
@@ -280,9 +285,19 @@ func (a *app) printShow(sh campaigns.Detail) {
 			fmt.Fprintf(a.stdout, "  %-32s %-18s %d devices%s\n", who, b.Reason, b.Devices, until)
 		}
 	}
-	if sh.NeedsPerson {
-		fmt.Fprintf(a.stdout, "\nwaits for a person: %s\n", sh.WaitsFor)
+	if len(sh.Held) > 0 {
+		fmt.Fprintln(a.stdout, "\nheld organisations:")
+		for _, h := range sh.Held {
+			fmt.Fprintf(a.stdout, "  %s in wave %s: %s (%s)\n", h.Org, h.Wave, h.Reason, h.Command)
+		}
 	}
+	if sh.NeedsPerson {
+		fmt.Fprintln(a.stdout, "\nwaits for a person:")
+		for _, w := range sh.Waits {
+			fmt.Fprintf(a.stdout, "  %s\n    %s\n", w.What, w.Command)
+		}
+	}
+	a.printEvents(sh.Events)
 }
 
 func (a *app) printHistory(h campaigns.History) {
@@ -305,4 +320,8 @@ func (a *app) printHistory(h campaigns.History) {
 		}
 		fmt.Fprintf(a.stdout, "  %s  %s -> %s%s  by %s\n", t.At.UTC().Format(time.RFC3339), t.From, t.To, reason, t.Cause)
 	}
+	if d.Accepted {
+		fmt.Fprintln(a.stdout, "  its failure was accepted: it no longer counts towards a halt")
+	}
+	a.printEvents(h.Decisions)
 }

@@ -31,10 +31,22 @@ waves:
 // is the environment it runs in.
 func campaignEstate(t *testing.T, n int) (call func(stdin string, argv ...string) (string, string, int), env func(string) string) {
 	t.Helper()
+	_, call, env = fleetEstate(t, n, nil)
+	return call, env
+}
+
+// fleetEstate is campaignEstate with each device's spec adjusted (when
+// adjust is not nil) before the fleet starts, and the script it set up.
+func fleetEstate(t *testing.T, n int, adjust func(*device.Spec)) (s *script, call func(stdin string, argv ...string) (string, string, int),
+	env func(string) string) {
+	t.Helper()
 	var specs []device.Spec
 	for i := range n {
 		specs = append(specs, device.Spec{Hostname: fmt.Sprintf("pc%03d.r%c.nhs.uk", i, 'a'+i%2), Caption: "Microsoft Windows 10 Enterprise",
 			Edition: "Enterprise", Build: "10.0.18363", UBR: 1556, DiskFreeGB: 40, RAMGB: 8})
+		if adjust != nil {
+			adjust(&specs[i])
+		}
 	}
 	f, err := fleetsim.Start(context.Background(), fleetsim.Config{Username: "svc", Password: "Camp-Secret-1", Devices: specs,
 		FirstAddress: net.IPv4(127, byte(100+rand.IntN(150)), byte(1+rand.IntN(250)), 1)})
@@ -42,7 +54,7 @@ func campaignEstate(t *testing.T, n int) (call func(stdin string, argv ...string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	s := newScript(t)
+	s = newScript(t)
 	var csv strings.Builder
 	csv.WriteString("hostname,org,address\n")
 	for i, ep := range f.Endpoints() {
@@ -68,7 +80,7 @@ func campaignEstate(t *testing.T, n int) (call func(stdin string, argv ...string
 			t.Fatal(e)
 		}
 	}
-	return call, env
+	return s, call, env
 }
 
 // TestCampaignCLI drives campaigns through the commands an operator uses:
@@ -178,7 +190,7 @@ func TestRunUntilDoneStopsForAPerson(t *testing.T) {
 	if ctx.Err() != nil || code != 0 {
 		t.Fatalf("run --until-done: exit %d, stopped by the test's deadline %v: %s", code, ctx.Err() != nil, e.String())
 	}
-	const why = "wave only halted: 4 of 4 devices failed, above max_failure_percent 10 (campaign retry --failed)"
+	const why = "wave only halted: 4 of 4 devices failed, above max_failure_percent 10 (ringmaster campaign continue doomed --wave only, or ringmaster campaign retry doomed --failed --wave only)"
 	if !strings.Contains(e.String(), "campaign waits for a person") || !strings.Contains(e.String(), why) {
 		t.Errorf("run --until-done does not say why it stopped:\n%s", e.String())
 	}

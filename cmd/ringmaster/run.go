@@ -185,15 +185,15 @@ func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone b
 		logNow := !live && time.Since(lastLog) >= 10*time.Second
 		for _, p := range r.Campaigns {
 			if p.NewlyWaiting {
-				log.Warn("campaign waits for a person: see ringmaster campaign show, then retry, approve or cancel",
+				log.Warn("campaign waits for a person: see ringmaster campaign show, then continue, retry, approve or cancel",
 					"campaign", p.Name, "waits_for", p.WaitsFor)
 			}
 			if live {
-				renderLive(&b, p.Detail, p.PerMinute, p.ETA)
+				renderLive(&b, p)
 			} else if logNow {
 				log.Info("progress", "campaign", p.Name, "status", p.Status, "finished", p.Finished, "total", p.Total,
 					"running", p.States["running"], "failed", p.States["failed"], "deferred", p.States["deferred"],
-					"per_minute", fmt.Sprintf("%.1f", p.PerMinute), "eta", p.ETA.Round(time.Second))
+					"per_minute", fmt.Sprintf("%.1f", p.PerMinute), "eta", eta(p))
 			}
 		}
 		if logNow {
@@ -204,7 +204,7 @@ func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone b
 		}
 		switch {
 		case r.Active == 0 && len(r.Waiting) > 0:
-			fmt.Fprintf(&b, "nothing more can run without a person: see ringmaster campaign show %s, then retry, approve or cancel\n", strings.Join(r.Waiting, ", "))
+			fmt.Fprintf(&b, "nothing more can run without a person: see ringmaster campaign show %s, then continue, retry, approve or cancel\n", strings.Join(r.Waiting, ", "))
 		case r.Active == 0:
 			b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
 		}
@@ -212,10 +212,24 @@ func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone b
 	}})
 }
 
-func renderLive(b *strings.Builder, sh campaigns.Detail, perMin float64, eta time.Duration) {
-	fmt.Fprintf(b, "campaign %s (%s)  %.1f devices/min", sh.Name, sh.Status, perMin)
-	if eta > 0 {
-		fmt.Fprintf(b, "  ETA %s", eta.Round(time.Minute))
+// eta is a campaign's ETA as the live view and the log say it: a time at
+// its pace, or, while only a person can move it on, the command they must
+// run (it would only grow while nothing can run).
+func eta(p campaigns.Progress) string {
+	switch {
+	case p.WaitingFor != "":
+		return "waiting for a person: " + p.WaitingFor
+	case p.ETA > 0:
+		return p.ETA.Round(time.Minute).String()
+	}
+	return ""
+}
+
+func renderLive(b *strings.Builder, p campaigns.Progress) {
+	sh := p.Detail
+	fmt.Fprintf(b, "campaign %s (%s)  %.1f devices/min", sh.Name, sh.Status, p.PerMinute)
+	if e := eta(p); e != "" {
+		fmt.Fprintf(b, "  ETA %s", e)
 	}
 	b.WriteString("\n")
 	for _, w := range sh.Waves {
@@ -240,8 +254,8 @@ func renderLive(b *strings.Builder, sh campaigns.Detail, perMin float64, eta tim
 		}
 		fmt.Fprintf(b, "  waiting: %s %s (%d)%s\n", who, bl.Reason, bl.Devices, until)
 	}
-	if sh.NeedsPerson {
-		fmt.Fprintf(b, "  waits for a person: %s\n", sh.WaitsFor)
+	for _, w := range sh.Waits {
+		fmt.Fprintf(b, "  waits for a person: %s\n", w)
 	}
 	b.WriteString("\n")
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
 	"github.com/ringmaster-fleet/ringmaster/internal/smtptest"
 	"github.com/ringmaster-fleet/ringmaster/notify"
@@ -122,11 +123,11 @@ func TestNotificationsEndToEnd(t *testing.T) {
 	}
 	waitWave(t, e, name, 0, orchestrator.WaveHalted)
 	blocked.SetCompatBlock(false) // a person removes the incompatible app
-	if k, err := e.campaigns().Retry(ctx, name, ""); err != nil || k != 1 {
+	if k, err := e.campaigns().Retry(ctx, name, orchestrator.DeviceFilter{}); err != nil || k != 1 {
 		t.Fatalf("retry: %d, %v", k, err)
 	}
 	waitWave(t, e, name, 1, orchestrator.WaveAwaitingApproval)
-	if err := e.campaigns().Approve(ctx, name, "rest"); err != nil {
+	if err := e.campaigns().Approve(ctx, name, "rest", campaigns.Decision{Actor: "test", Reason: "the pilot is good"}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitDone(t, name, 2*time.Minute)

@@ -84,7 +84,12 @@ func scanCampaign(row interface{ Scan(...any) error }) (orchestrator.Campaign, e
 
 // Campaign returns one campaign.
 func (s *Campaigns) Campaign(ctx context.Context, name string) (orchestrator.Campaign, error) {
-	c, err := scanCampaign(s.db.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE name = ?`, name))
+	return s.campaignIn(ctx, s.db, name)
+}
+
+// campaignIn reads one campaign through db (the store's, or a transaction).
+func (s *Campaigns) campaignIn(ctx context.Context, db querier, name string) (orchestrator.Campaign, error) {
+	c, err := scanCampaign(db.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("campaign %s: %w", name, errkind.NotFound)
 	}
@@ -136,19 +141,25 @@ func (s *Campaigns) ChangeStatus(ctx context.Context, name string, a orchestrato
 	return change.To, nil
 }
 
-// Approve gives a wave its manual approval.
-func (s *Campaigns) Approve(ctx context.Context, name, wave string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE campaign_waves SET approved = 1 WHERE campaign = ? AND name = ?`, name, wave)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.Campaign(ctx, name); err != nil {
+// Approve gives a wave its manual approval and records ev, the person's
+// decision.
+func (s *Campaigns) Approve(ctx context.Context, name, wave string, ev orchestrator.Event) error {
+	return withTx(ctx, s.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE campaign_waves SET approved = 1 WHERE campaign = ? AND name = ?`, name, wave)
+		if err != nil {
 			return err
 		}
-		return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, errkind.NotFound)
-	}
-	return s.markDirty(ctx, s.db, name)
+		if n, _ := res.RowsAffected(); n == 0 {
+			if _, err := s.campaignIn(ctx, tx, name); err != nil {
+				return err
+			}
+			return fmt.Errorf("campaign %s has no wave %s: %w", name, wave, errkind.NotFound)
+		}
+		if err := s.record(ctx, tx, name, ev); err != nil {
+			return err
+		}
+		return s.markDirty(ctx, tx, name)
+	})
 }
 
 func (s *Campaigns) markDirty(ctx context.Context, db execer, name string) error {
@@ -200,11 +211,15 @@ func (s *Campaigns) StateCounts(ctx context.Context, name string) ([]orchestrato
 
 // Members returns a campaign's devices in dispatch order.
 func (s *Campaigns) Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
-		generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? ORDER BY ord`, name)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? ORDER BY ord`, name)
 	if err != nil {
 		return nil, err
 	}
+	return scanMembers(rows)
+}
+
+// scanMembers reads every row of rows (memberCols) and closes them.
+func scanMembers(rows *sql.Rows) ([]orchestrator.DeviceRecord, error) {
 	defer rows.Close()
 	var out []orchestrator.DeviceRecord
 	for rows.Next() {
@@ -217,12 +232,16 @@ func (s *Campaigns) Members(ctx context.Context, name string) ([]orchestrator.De
 	return out, rows.Err()
 }
 
+// memberCols are the columns scanMember reads.
+const memberCols = `hostname, org, site, wave, ord, state, reason, message, step, attempts,
+	generation, next_attempt_at, lease_until, changed_at, checkpoint, accepted`
+
 func scanMember(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord, error) {
 	var d orchestrator.DeviceRecord
 	var next, lease, changed sql.NullInt64
 	var cp sql.NullString
 	err := row.Scan(&d.Hostname, &d.Org, &d.Site, &d.Wave, &d.Order, &d.State, &d.Reason, &d.Message, &d.Step, &d.Attempts,
-		&d.Generation, &next, &lease, &changed, &cp)
+		&d.Generation, &next, &lease, &changed, &cp, &d.Accepted)
 	d.NextAttempt, d.LeaseUntil, d.Changed = fromMicros(next), fromMicros(lease), fromMicros(changed)
 	if cp.Valid {
 		d.Checkpoint = []byte(cp.String)
@@ -232,8 +251,7 @@ func scanMember(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord,
 
 // Device returns one member of a campaign.
 func (s *Campaigns) Device(ctx context.Context, name, hostname string) (orchestrator.DeviceRecord, error) {
-	d, err := scanMember(s.db.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
-		generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, hostname))
+	d, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, hostname))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, errkind.NotFound)
 	}
@@ -371,8 +389,7 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 	now := s.now()
 	var run orchestrator.Run
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
-		d, err := scanMember(tx.QueryRowContext(ctx, `SELECT hostname, org, site, wave, ord, state, reason, message, step, attempts,
-			generation, next_attempt_at, lease_until, changed_at, checkpoint FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host))
+		d, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
@@ -530,13 +547,15 @@ func (s *Campaigns) Redispatch(ctx context.Context, name, host string, gen int, 
 	return moved, err
 }
 
-// Retry reopens a campaign's failed devices (with reason, if not "") as
+// Retry reopens a campaign's failed devices (those f selects by wave,
+// organisation and reason; its state is ignored) as
 // the state machine says (orchestrator.EventRetry, RetryWaveFrom,
 // ActionRetry): each becomes pending, to start afresh; a halted or done
 // wave it belongs to becomes active again so that the controller
-// dispatches it, and a done campaign runs again. It returns how many
-// devices it reopened.
-func (s *Campaigns) Retry(ctx context.Context, name string, reason orchestrator.Reason) (int, error) {
+// dispatches it, and a done campaign runs again. An accepted failure is
+// no longer accepted: it runs again. It returns how many devices it
+// reopened.
+func (s *Campaigns) Retry(ctx context.Context, name string, f orchestrator.DeviceFilter) (int, error) {
 	retry, _ := orchestrator.MoveFor(orchestrator.EventRetry)
 	reopen, _ := orchestrator.ChangeFor(orchestrator.ActionRetry)
 	now := s.now()
@@ -544,10 +563,10 @@ func (s *Campaigns) Retry(ctx context.Context, name string, reason orchestrator.
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		q := `SELECT hostname, state, wave FROM campaign_devices WHERE campaign = ? AND state IN (` + marks(len(retry.From)) + `)`
 		args := append([]any{name}, anys(retry.From)...)
-		if reason != "" {
-			q += ` AND reason = ?`
-			args = append(args, reason)
-		}
+		f.State = ""
+		where, wargs := filterWhere(name, f)
+		q += where
+		args = append(args, wargs...)
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return fmt.Errorf("campaign %s: failed devices: %w", name, err)
@@ -572,8 +591,8 @@ func (s *Campaigns) Retry(ctx context.Context, name string, reason orchestrator.
 		}
 		to := retry.To[0]
 		for _, m := range list {
-			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', message = '', checkpoint = NULL, run_id = '', changed_at = ?
-				WHERE campaign = ? AND hostname = ?`, to, nullMicros(now), name, m.host); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', message = '', checkpoint = NULL, run_id = '', accepted = 0,
+				changed_at = ? WHERE campaign = ? AND hostname = ?`, to, nullMicros(now), name, m.host); err != nil {
 				return fmt.Errorf("campaign %s device %s: retry: %w", name, m.host, err)
 			}
 			if err := s.transition(ctx, tx, name, m.host, m.state, to, "", "retry command", now); err != nil {

@@ -23,11 +23,17 @@ func Campaigns(t *testing.T, open Open) {
 	t.Run("Approve", func(t *testing.T) { campaignApprove(t, open) })
 	t.Run("RetryReopensWaves", func(t *testing.T) { campaignRetryReopensWaves(t, open) })
 	t.Run("DeviceMachine", func(t *testing.T) { campaignDeviceMachine(t, open) })
+	t.Run("Devices", func(t *testing.T) { campaignDevices(t, open) })
+	t.Run("Continue", func(t *testing.T) { campaignContinue(t, open) })
+	t.Run("Amend", func(t *testing.T) { campaignAmend(t, open) })
+	t.Run("MoveDevices", func(t *testing.T) { campaignMoveDevices(t, open) })
 }
 
 var (
 	ctx   = context.Background()
 	waves = []string{"pilot", "rest"}
+	// approval is a person's approval, as recorded.
+	approval = orchestrator.Event{Actor: "alice", Action: "approve"}
 )
 
 // newCampaign creates a campaign of n devices, the first half in wave 0,
@@ -93,7 +99,7 @@ func campaignCreateAndRead(t *testing.T, open Open) {
 		{"device of a missing campaign", second(s.Device(ctx, "nope", ms[0].Hostname))},
 		{"missing device", second(s.Device(ctx, "c1", "nope.rxx.nhs.uk"))},
 		{"status of a missing campaign", second(s.ChangeStatus(ctx, "nope", orchestrator.ActionStart))},
-		{"approve in a missing campaign", s.Approve(ctx, "nope", "pilot")},
+		{"approve in a missing campaign", s.Approve(ctx, "nope", "pilot", approval)},
 		{"begin a missing device", second(s.Begin(ctx, "c1", "nope.rxx.nhs.uk", 1, start, time.Minute))},
 		{"redispatch a missing device", second(s.Redispatch(ctx, "c1", "nope.rxx.nhs.uk", 1, "test", nil))},
 	} {
@@ -155,8 +161,8 @@ func campaignStatusMachine(t *testing.T, open Open) {
 	for _, from := range orchestrator.Statuses {
 		for _, change := range orchestrator.StatusChanges() {
 			a := change.Action
-			if a == orchestrator.ActionComplete || a == orchestrator.ActionRetry {
-				continue // not a person's status command: Apply's Done and Retry, tested with them
+			if a == orchestrator.ActionComplete || a == orchestrator.ActionRetry || a == orchestrator.ActionInclude {
+				continue // not a person's status command: Apply's Done, Retry and include, tested with them
 			}
 			t.Run(fmt.Sprintf("%s/%s", from, a), func(t *testing.T) {
 				s := open(t, NewClock(start).Now).Campaigns
@@ -323,7 +329,7 @@ func campaignApprove(t *testing.T, open Open) {
 	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{WakeAt: start.Add(time.Hour)}, start, "controller", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Approve(ctx, "c", "rest"); err != nil {
+	if err := s.Approve(ctx, "c", "rest", approval); err != nil {
 		t.Fatal(err)
 	}
 	_, st, _ := s.Waves(ctx, "c")
@@ -333,7 +339,7 @@ func campaignApprove(t *testing.T, open Open) {
 	if d, _ := s.Due(ctx, start, start); !slices.Equal(d, []string{"c"}) {
 		t.Fatalf("due after an approval = %v, want [c]: the controller must look again", d)
 	}
-	if err := s.Approve(ctx, "c", "nope"); !errors.Is(err, errkind.NotFound) {
+	if err := s.Approve(ctx, "c", "nope", approval); !errors.Is(err, errkind.NotFound) {
 		t.Fatalf("approve a missing wave: %v, want errkind.NotFound", err)
 	}
 }
@@ -371,14 +377,14 @@ func campaignRetryReopensWaves(t *testing.T, open Open) {
 		{Wave: 0, State: halted}, {Wave: 1, State: orchestrator.WaveState{Status: orchestrator.WaveAwaitingApproval}}}}, start, "controller", nil); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.Retry(ctx, "c", "no_such_reason"); err != nil || n != 0 {
+	if n, err := s.Retry(ctx, "c", orchestrator.DeviceFilter{Reason: "no_such_reason"}); err != nil || n != 0 {
 		t.Fatalf("retry of a reason no device has: %d %v", n, err)
 	}
 	if _, st, _ := s.Waves(ctx, "c"); st[0].Status != orchestrator.WaveHalted {
 		t.Fatalf("a retry that reopened nothing changed wave 0 to %s", st[0].Status)
 	}
 	clock.Advance(time.Minute)
-	n, err := s.Retry(ctx, "c", "rolled_back:0xC1900101")
+	n, err := s.Retry(ctx, "c", orchestrator.DeviceFilter{Reason: "rolled_back:0xC1900101"})
 	if err != nil || n != 2 {
 		t.Fatalf("retry rolled_back = %d %v, want 2", n, err)
 	}
@@ -411,7 +417,7 @@ func campaignRetryReopensWaves(t *testing.T, open Open) {
 	if c, _ = s.Campaign(ctx, "c"); c.Status != orchestrator.StatusDone {
 		t.Fatalf("campaign %s, want done", c.Status)
 	}
-	if n, err := s.Retry(ctx, "c", ""); err != nil || n != 1 {
+	if n, err := s.Retry(ctx, "c", orchestrator.DeviceFilter{}); err != nil || n != 1 {
 		t.Fatalf("retry every failure = %d %v, want 1", n, err)
 	}
 	if c, _ = s.Campaign(ctx, "c"); c.Status != orchestrator.StatusRunning {
@@ -470,7 +476,7 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 				if r.IntN(5) == 0 {
 					gen = max(0, d.gen-1)
 				}
-				switch op := r.IntN(7); op {
+				switch op := r.IntN(9); op {
 				case 0: // dispatch
 					log = append(log, "dispatch "+h)
 					c, _ := s.Campaign(ctx, "c")
@@ -592,7 +598,7 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 					}
 				case 6: // retry
 					log = append(log, "retry")
-					n, err := s.Retry(ctx, "c", "")
+					n, err := s.Retry(ctx, "c", orchestrator.DeviceFilter{})
 					if err != nil {
 						fail("retry: %v", err)
 					}
@@ -606,6 +612,24 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 					}
 					if n != want {
 						fail("retry reopened %d, want %d", n, want)
+					}
+				case 7, 8: // a person excludes or includes the device
+					e := []orchestrator.DeviceEvent{orchestrator.EventExclude, orchestrator.EventInclude}[op-7]
+					rule, _ := orchestrator.MoveFor(e)
+					log = append(log, fmt.Sprintf("%s %s", e, h))
+					ch, err := s.MoveDevices(ctx, "c", e, []string{h}, orchestrator.Event{Actor: "alice", Action: string(e)})
+					if err != nil {
+						fail("%s: %v", e, err)
+					}
+					if rule.Moves(d.state, d.reason) {
+						if !slices.Equal(ch.Moved, []string{h}) || len(ch.Unmoved) != 0 {
+							fail("%s of a %s device (%s) = %+v, want it moved", e, d.state, d.reason, ch)
+						}
+						d.state, d.reason, d.checkpoint, d.lease = rule.To[0], rule.Reason, nil, time.Time{}
+						d.runID, d.retiredRun = "", d.runID
+						d.moves++
+					} else if len(ch.Moved) != 0 || len(ch.Unmoved) != 1 || ch.Unmoved[0].State != d.state {
+						fail("%s of a %s device (%s) = %+v, want it left as it is", e, d.state, d.reason, ch)
 					}
 				}
 				for host, x := range m {
@@ -673,4 +697,236 @@ func sortedCounts(m map[orchestrator.DeviceState]int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// finishAs dispatches, begins and finishes the named devices in state to
+// with reason, generation 1 (they must be pending).
+func finishAs(t *testing.T, s CampaignStore, name string, hosts []string, to orchestrator.DeviceState, reason orchestrator.Reason) {
+	t.Helper()
+	c, err := s.Campaign(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, name, c.Seq, orchestrator.Plan{Dispatch: hosts}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		d, _ := s.Device(ctx, name, h)
+		if _, err := s.Begin(ctx, name, h, d.Generation, start, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Finish(ctx, name, h, d.Generation, to, reason, "", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// campaignDevices: every filter and page size gives, page after page,
+// exactly the members the filter selects, in dispatch order.
+func campaignDevices(t *testing.T, open Open) {
+	s := open(t, NewClock(start).Now).Campaigns
+	ms := newCampaign(t, s, "c", 12)
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	finishAs(t, s, "c", []string{ms[0].Hostname, ms[1].Hostname, ms[3].Hostname}, orchestrator.DeviceFailed, "insufficient_disk")
+	finishAs(t, s, "c", []string{ms[2].Hostname}, orchestrator.DeviceFailed, "rolled_back:0xC1900101")
+	finishAs(t, s, "c", []string{ms[4].Hostname, ms[7].Hostname}, orchestrator.DeviceSucceeded, "completed")
+	all, err := s.Members(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []orchestrator.DeviceFilter{
+		{},
+		{State: orchestrator.DeviceFailed},
+		{State: orchestrator.DeviceFailed, Reason: "insufficient_disk"},
+		{Wave: "pilot", Org: "RXX"},
+		{Wave: "rest", State: orchestrator.DevicePending},
+		{Org: "RYY", State: orchestrator.DeviceSucceeded},
+		{Wave: "nope"},
+		{State: orchestrator.DeviceRunning},
+	} {
+		var want []string
+		for _, m := range all {
+			if (f.Wave == "" || waves[m.Wave] == f.Wave) && (f.Org == "" || m.Org == f.Org) && (f.State == "" || m.State == f.State) &&
+				(f.Reason == "" || m.Reason == f.Reason) {
+				want = append(want, m.Hostname)
+			}
+		}
+		for _, limit := range []int{1, 2, 5, 100} {
+			var got []string
+			after := -1
+			for pages := 0; ; pages++ {
+				page, err := s.Devices(ctx, "c", f, after, limit)
+				if err != nil {
+					t.Fatalf("%+v: %v", f, err)
+				}
+				if len(page) > limit || pages > len(all) {
+					t.Fatalf("%+v limit %d: a page of %d", f, limit, len(page))
+				}
+				for _, d := range page {
+					got = append(got, d.Hostname)
+				}
+				if len(page) < limit {
+					break
+				}
+				after = page[len(page)-1].Order
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("devices %+v in pages of %d = %v, want %v", f, limit, got, want)
+			}
+		}
+	}
+	if orgs, err := s.Orgs(ctx, "c"); err != nil || !slices.Equal(orgs, []string{"RXX", "RYY"}) {
+		t.Errorf("orgs = %v %v", orgs, err)
+	}
+}
+
+// campaignContinue: continue accepts a wave's failures (or one
+// organisation's), makes a halted wave active, records who and why, and
+// refuses a wave with nothing to continue; a retry clears acceptance.
+func campaignContinue(t *testing.T, open Open) {
+	clock := NewClock(start)
+	s := open(t, clock.Now).Campaigns
+	ms := newCampaign(t, s, "c", 8) // pilot: d00..d03
+	who := orchestrator.Event{Actor: "alice", Action: "continue", Reason: "known disk issue"}
+	if _, err := s.Continue(ctx, "c", "pilot", "", who); !errors.Is(err, orchestrator.ErrState) {
+		t.Fatalf("continue a draft: %v, want ErrState", err)
+	}
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Continue(ctx, "c", "pilot", "", who); !errors.Is(err, orchestrator.ErrState) {
+		t.Fatalf("continue a pending wave: %v, want ErrState", err)
+	}
+	if _, err := s.Continue(ctx, "c", "nope", "", who); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("continue a missing wave: %v, want NotFound", err)
+	}
+	if _, err := s.Continue(ctx, "nope", "pilot", "", who); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("continue a missing campaign: %v, want NotFound", err)
+	}
+	finishAs(t, s, "c", []string{ms[0].Hostname, ms[1].Hostname, ms[2].Hostname}, orchestrator.DeviceFailed, "insufficient_disk")
+	c, _ := s.Campaign(ctx, "c")
+	halted := orchestrator.WaveState{Status: orchestrator.WaveHalted, Started: start, Reason: "3 of 4 devices failed"}
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{WakeAt: start.Add(time.Hour),
+		WaveChanges: []orchestrator.WaveChange{{Wave: 0, State: halted}}}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	// One organisation first: only its failures are accepted; the wave
+	// goes on (the controller halts it again if the rest still pass).
+	n, err := s.Continue(ctx, "c", "pilot", "RYY", who)
+	if err != nil || n != 1 {
+		t.Fatalf("continue RYY = %d %v, want 1", n, err)
+	}
+	if _, st, _ := s.Waves(ctx, "c"); st[0].Status != orchestrator.WaveActive || st[0].Reason != "" {
+		t.Fatalf("wave after continue = %+v, want active", st[0])
+	}
+	if d, _ := s.Due(ctx, start, start); !slices.Equal(d, []string{"c"}) {
+		t.Fatalf("due after continue = %v, want [c]", d)
+	}
+	if _, err := s.Continue(ctx, "c", "pilot", "RYY", who); !errors.Is(err, orchestrator.ErrState) {
+		t.Fatalf("continue with nothing left to accept: %v, want ErrState", err)
+	}
+	if n, err := s.Continue(ctx, "c", "pilot", "", who); err != nil || n != 2 {
+		t.Fatalf("continue the wave = %d %v, want 2", n, err)
+	}
+	for i, want := range []bool{true, true, true, false} {
+		if d, _ := s.Device(ctx, "c", ms[i].Hostname); d.Accepted != want {
+			t.Errorf("%s accepted = %v, want %v", ms[i].Hostname, d.Accepted, want)
+		}
+	}
+	evs, err := s.Events(ctx, "c")
+	if err != nil || len(evs) != 2 || evs[0].Actor != "alice" || evs[0].Action != "continue" || evs[0].Wave != "pilot" || evs[0].Org != "RYY" ||
+		evs[0].Reason != "known disk issue" || evs[0].Detail != "accepted 1 failures" || !evs[0].At.Equal(start) || evs[1].Org != "" {
+		t.Fatalf("events = %+v %v", evs, err)
+	}
+	if n, err := s.Retry(ctx, "c", orchestrator.DeviceFilter{Org: "RXX"}); err != nil || n != 2 {
+		t.Fatalf("retry RXX = %d %v, want 2", n, err)
+	}
+	if d, _ := s.Device(ctx, "c", ms[0].Hostname); d.Accepted || d.State != orchestrator.DevicePending {
+		t.Errorf("after a retry %s = %s accepted %v, want pending, not accepted", d.Hostname, d.State, d.Accepted)
+	}
+	if d, _ := s.Device(ctx, "c", ms[1].Hostname); !d.Accepted || d.State != orchestrator.DeviceFailed {
+		t.Errorf("retry RXX touched %s (RYY): %s accepted %v", d.Hostname, d.State, d.Accepted)
+	}
+}
+
+// campaignAmend: set replaces the spec of a campaign not over, only if it
+// is still the one the change was made on, recording the decision.
+func campaignAmend(t *testing.T, open Open) {
+	s := open(t, NewClock(start).Now).Campaigns
+	newCampaign(t, s, "c", 2)
+	ev := orchestrator.Event{Actor: "bob", Action: "set", Detail: "--max-failure-percent rest=20"}
+	if err := s.Amend(ctx, "c", "name: c", "name: c\n# amended", ev); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Campaign(ctx, "c"); c.Spec != "name: c\n# amended" {
+		t.Fatalf("spec after amend = %q", c.Spec)
+	}
+	if err := s.Amend(ctx, "c", "name: c", "name: c\n# again", ev); !errors.Is(err, orchestrator.ErrState) {
+		t.Fatalf("amend from a spec changed meanwhile: %v, want ErrState", err)
+	}
+	if err := s.Amend(ctx, "nope", "", "", ev); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("amend a missing campaign: %v, want NotFound", err)
+	}
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionCancel); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Amend(ctx, "c", "name: c\n# amended", "name: c", ev); !errors.Is(err, orchestrator.ErrState) {
+		t.Fatalf("amend a cancelled campaign: %v, want ErrState", err)
+	}
+	if evs, err := s.Events(ctx, "c"); err != nil || len(evs) != 1 || evs[0] != (orchestrator.Event{ID: evs[0].ID, Campaign: "c", At: start,
+		Actor: "bob", Action: "set", Detail: "--max-failure-percent rest=20"}) {
+		t.Fatalf("events = %+v %v", evs, err)
+	}
+}
+
+// campaignMoveDevices: exclude and include report what they left and
+// what the campaign does not hold; include reopens a done wave and
+// campaign; the transitions name who and why.
+func campaignMoveDevices(t *testing.T, open Open) {
+	s := open(t, NewClock(start).Now).Campaigns
+	ms := newCampaign(t, s, "c", 4)
+	if _, err := s.ChangeStatus(ctx, "c", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	finishAs(t, s, "c", []string{ms[0].Hostname}, orchestrator.DeviceSucceeded, "completed")
+	ev := orchestrator.Event{Actor: "carol", Action: "exclude", Reason: "decommissioned"}
+	ch, err := s.MoveDevices(ctx, "c", orchestrator.EventExclude, []string{ms[0].Hostname, ms[1].Hostname, "nope.rxx.nhs.uk"}, ev)
+	if err != nil || !slices.Equal(ch.Moved, []string{ms[1].Hostname}) || len(ch.Unmoved) != 1 || ch.Unmoved[0].State != orchestrator.DeviceSucceeded ||
+		!slices.Equal(ch.Missing, []string{"nope.rxx.nhs.uk"}) {
+		t.Fatalf("exclude = %+v %v", ch, err)
+	}
+	if d, _ := s.Device(ctx, "c", ms[1].Hostname); d.State != orchestrator.DeviceSkipped || d.Reason != orchestrator.ReasonExcluded {
+		t.Fatalf("excluded device = %s (%s)", d.State, d.Reason)
+	}
+	tr, _ := s.Transitions(ctx, "c", ms[1].Hostname)
+	if len(tr) != 1 || tr[0].Cause != "carol (exclude): decommissioned" || tr[0].Reason != orchestrator.ReasonExcluded {
+		t.Fatalf("transitions = %+v", tr)
+	}
+	// Wave 0 done, the campaign done: include reopens both.
+	c, _ := s.Campaign(ctx, "c")
+	if _, err := s.Apply(ctx, "c", c.Seq, orchestrator.Plan{Done: true, WaveChanges: []orchestrator.WaveChange{
+		{Wave: 0, State: orchestrator.WaveState{Status: orchestrator.WaveDone, Completed: start}}}}, start, "controller", nil); err != nil {
+		t.Fatal(err)
+	}
+	ch, err = s.MoveDevices(ctx, "c", orchestrator.EventInclude, []string{ms[1].Hostname, ms[0].Hostname}, orchestrator.Event{Actor: "carol", Action: "include"})
+	if err != nil || !slices.Equal(ch.Moved, []string{ms[1].Hostname}) || len(ch.Unmoved) != 1 {
+		t.Fatalf("include = %+v %v", ch, err)
+	}
+	if _, st, _ := s.Waves(ctx, "c"); st[0].Status != orchestrator.WaveActive {
+		t.Fatalf("wave after include = %s, want active", st[0].Status)
+	}
+	if c, _ := s.Campaign(ctx, "c"); c.Status != orchestrator.StatusRunning {
+		t.Fatalf("campaign after include = %s, want running", c.Status)
+	}
+	if evs, _ := s.Events(ctx, "c"); len(evs) != 2 || evs[0].Detail != "1 devices: "+ms[1].Hostname || evs[1].Action != "include" {
+		t.Fatalf("events = %+v", evs)
+	}
+	if _, err := s.MoveDevices(ctx, "nope", orchestrator.EventExclude, nil, ev); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("exclude in a missing campaign: %v", err)
+	}
+	if _, err := s.MoveDevices(ctx, "c", orchestrator.EventFinish, nil, ev); !errors.Is(err, orchestrator.ErrState) {
+		t.Fatalf("a move that is not a person's: %v, want ErrState", err)
+	}
 }
