@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/user"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -119,4 +120,17 @@ func commandPath(root *cobra.Command, args []string) string {
 		return root.Name()
 	}
 	return cmd.CommandPath()
+}
+
+// actor is who runs this command, recorded with every campaign decision
+// and label change: $RINGMASTER_ACTOR (a shared service account, tests),
+// else the operating system's user.
+func (a *app) actor() string {
+	if v := a.getenv("RINGMASTER_ACTOR"); v != "" {
+		return v
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return a.getenv("USER")
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os/user"
 	"strings"
 	"time"
 
@@ -16,19 +15,6 @@ import (
 // The commands a person decides a running campaign with (continue, set,
 // exclude, include) and the device listing they decide from. Each only
 // wires flags to campaigns.Service and prints.
-
-// actor is who runs this command, recorded with every decision:
-// $RINGMASTER_ACTOR (a shared service account, tests), else the operating
-// system's user.
-func (a *app) actor() string {
-	if v := a.getenv("RINGMASTER_ACTOR"); v != "" {
-		return v
-	}
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		return u.Username
-	}
-	return a.getenv("USER")
-}
 
 func (a *app) decision(reason string) campaigns.Decision {
 	return campaigns.Decision{Actor: a.actor(), Reason: reason}

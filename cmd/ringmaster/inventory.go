@@ -347,14 +347,15 @@ func newShowCmd(a *app) *cobra.Command {
 }
 
 func newLabelCmd(a *app) *cobra.Command {
-	var selector, actor string
+	var selector string
 	cmd := &cobra.Command{
 		Use:   "label [HOSTNAME...] [-l SELECTOR] KEY=VALUE... KEY-...",
 		Short: "Add, change or remove labels on devices without re-importing them",
 		Long: `Add or change labels (KEY=VALUE) and remove them (KEY-) on the devices named
 or those a selector picks, in one transaction: every device or none. Each
 label added, changed or removed is recorded with the time and who made it
-(--actor, by default $USER); 'inventory show' lists the last changes. A
+($RINGMASTER_ACTOR, else the operating system's user, as for campaign
+decisions); 'inventory show' lists the last changes. A
 hostname the inventory does not hold fails the whole change.`,
 		Example: `  ringmaster inventory label pc000001.rxx.nhs.uk excluded=true
   ringmaster inventory label -l org=RXX,site=York ring=pilot
@@ -378,11 +379,9 @@ hostname the inventory does not hold fails the whole change.`,
 			if err != nil {
 				return usageError{err}
 			}
+			actor := a.actor()
 			if actor == "" {
-				actor = a.getenv("USER")
-			}
-			if actor == "" {
-				return usagef("--actor: say who is making the change ($USER is not set)")
+				return usagef("say who is making the change: set RINGMASTER_ACTOR")
 			}
 			s, err := a.inventory(cmd.Context())
 			if err != nil {
@@ -397,7 +396,6 @@ hostname the inventory does not hold fails the whole change.`,
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "label the devices matching this selector")
-	cmd.Flags().StringVar(&actor, "actor", "", "who is making the change, as the history records it (default: $USER)")
 	return cmd
 }
 

@@ -11,14 +11,16 @@ import (
 // changes nothing.
 func TestInventoryLabel(t *testing.T) {
 	s := newScript(t)
-	s.env["USER"] = "ops"
+	s.env["RINGMASTER_ACTOR"] = "ops"
 	csv := "hostname,org,site,labels\npc1.rxx.nhs.uk,RXX,Leeds,ring=pilot\npc2.rxx.nhs.uk,RXX,York,\npc3.ryy.nhs.uk,RYY,Hull,\n"
 	if err := os.WriteFile("devices.csv", []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.run("inventory", "import", "devices.csv", "--create-orgs")
 	s.run("inventory", "label", "pc1.rxx.nhs.uk", "excluded=true", "owner=it")
-	s.run("inventory", "label", "-l", "org=RXX", "ring=ring1", "--actor", "alice")
+	s.env["RINGMASTER_ACTOR"] = "alice"
+	s.run("inventory", "label", "-l", "org=RXX", "ring=ring1")
+	s.env["RINGMASTER_ACTOR"] = "ops"
 	s.run("inventory", "label", "PC1.RXX.NHS.UK", "excluded-")
 	s.run("inventory", "label", "pc1.rxx.nhs.uk", "nosuch.rxx.nhs.uk", "excluded=true")
 	s.run("inventory", "label", "pc1.rxx.nhs.uk")
