@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +92,10 @@ type transport struct {
 
 	url    string
 	client *http.Client
+	// post serialises NTLM requests: NTLM authenticates one connection,
+	// and a request sent beside a handshake would take the connection the
+	// challenge came on, leaving the handshake's last leg a new one.
+	post   sync.Mutex
 	mu     sync.Mutex
 	authed bool // an NTLM handshake succeeded on the kept-alive connection
 }
@@ -141,7 +146,7 @@ func (t *transport) Post(_ *wr.Client, m *soap.SoapMessage) (string, error) {
 	url := t.url
 	switch t.scheme {
 	case "basic":
-		resp, err := t.send(url, body, "Basic "+base64.StdEncoding.EncodeToString([]byte(t.user+":"+t.password)))
+		resp, err := t.send(url, body, "Basic "+base64.StdEncoding.EncodeToString([]byte(t.user+":"+t.password)), nil)
 		if err != nil {
 			return "", err
 		}
@@ -152,11 +157,13 @@ func (t *transport) Post(_ *wr.Client, m *soap.SoapMessage) (string, error) {
 }
 
 func (t *transport) postNTLM(url string, body []byte) (string, error) {
+	t.post.Lock()
+	defer t.post.Unlock()
 	t.mu.Lock()
 	authed := t.authed
 	t.mu.Unlock()
 	if authed {
-		resp, err := t.send(url, body, "")
+		resp, err := t.send(url, body, "", nil)
 		if err != nil {
 			return "", err
 		}
@@ -173,6 +180,13 @@ func (t *transport) postNTLM(url string, body []byte) (string, error) {
 		t.mu.Unlock()
 	}
 	resp, err := t.handshake(url, body)
+	if errors.Is(err, errLegsApart) {
+		// The challenge's connection closed before the last leg (the
+		// server, a proxy or a restarting listener closed it): the server
+		// never saw the password, so one more handshake costs no failed
+		// logon against the account's lockout.
+		resp, err = t.handshake(url, body)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -193,7 +207,8 @@ func (t *transport) handshake(url string, body []byte) (*http.Response, error) {
 		return nil, fmt.Errorf("ntlm: %w", err)
 	}
 	scheme := "Negotiate"
-	resp, err := t.send(url, body, scheme+" "+base64.StdEncoding.EncodeToString(negotiate))
+	var challenged, answered net.Conn // the connections the challenge came on and the last leg went on
+	resp, err := t.send(url, body, scheme+" "+base64.StdEncoding.EncodeToString(negotiate), &challenged)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +221,7 @@ func (t *transport) handshake(url string, body []byte) (*http.Response, error) {
 	if !ok && offers(offered, "NTLM") {
 		// A server that speaks the older bare NTLM scheme only.
 		scheme = "NTLM"
-		if resp, err = t.send(url, body, scheme+" "+base64.StdEncoding.EncodeToString(negotiate)); err != nil {
+		if resp, err = t.send(url, body, scheme+" "+base64.StdEncoding.EncodeToString(negotiate), &challenged); err != nil {
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusUnauthorized {
@@ -230,13 +245,27 @@ func (t *transport) handshake(url string, body []byte) (*http.Response, error) {
 	if err != nil {
 		return nil, &statusError{code: http.StatusUnauthorized, body: "ntlm: " + err.Error()}
 	}
-	return t.send(url, body, scheme+" "+base64.StdEncoding.EncodeToString(authenticate))
+	resp, err = t.send(url, body, scheme+" "+base64.StdEncoding.EncodeToString(authenticate), &answered)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized && answered != challenged {
+		drain(resp)
+		return nil, errLegsApart
+	}
+	return resp, err
 }
 
-func (t *transport) send(url string, body []byte, authorization string) (*http.Response, error) {
+// errLegsApart is a handshake whose last leg went out on another
+// connection than the challenge came on: the server, which keeps the
+// challenge per connection, refused it without checking the password.
+var errLegsApart = &statusError{code: http.StatusUnauthorized, body: "the NTLM handshake's connection closed between its legs"}
+
+// send posts body; conn, when not nil, is set to the connection it went on.
+func (t *transport) send(url string, body []byte, authorization string, conn *net.Conn) (*http.Response, error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body)) //nolint:noctx // the library's interface carries no context; timeouts bound it
 	if err != nil {
 		return nil, fmt.Errorf("impossible to create http request %w", err)
+	}
+	if conn != nil {
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { *conn = i.Conn }}))
 	}
 	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
 	if authorization != "" {
