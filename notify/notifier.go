@@ -186,8 +186,22 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 	if err != nil || len(ds) == 0 {
 		return 0, err
 	}
+	// Stopping: the leases of the deliveries not made are freed, due again
+	// at once (a flush, the next run), not held for the lease's minutes.
+	interrupted := func(rest []Delivery, made int) (int, error) {
+		now := n.cfg.Now()
+		for _, d := range rest {
+			if err := n.cfg.Store.Settle(context.WithoutCancel(ctx), d.ID, Result{At: now, Err: "interrupted", Next: now}); err != nil {
+				return made, err
+			}
+		}
+		return made, ctx.Err()
+	}
 	subs := map[int64]Subscription{}
-	for _, d := range ds {
+	for i, d := range ds {
+		if ctx.Err() != nil {
+			return interrupted(ds[i:], i)
+		}
 		s, ok := subs[d.Subscription]
 		if !ok {
 			if s, err = n.cfg.Store.Subscription(ctx, d.Subscription); err != nil {
@@ -200,15 +214,12 @@ func (n *Notifier) Deliver(ctx context.Context) (int, error) {
 		if serr == nil {
 			serr = n.Send(ctx, s, e)
 		}
-		if ctx.Err() != nil {
-			// Stopping: the lease is freed, and the delivery is due again at
-			// once when a process runs.
-			serr = ctx.Err()
-			if err := n.cfg.Store.Settle(context.WithoutCancel(ctx), d.ID, Result{At: n.cfg.Now(), Err: "interrupted", Next: n.cfg.Now()}); err != nil {
-				return 0, err
-			}
-			return 0, serr
+		if serr != nil && ctx.Err() != nil {
+			return interrupted(ds[i:], i)
 		}
+		// A send that succeeded is recorded as delivered even when ctx
+		// ended meanwhile: sending it again would repeat it.
+		ctx := context.WithoutCancel(ctx)
 		r := Result{At: n.cfg.Now()}
 		if serr != nil {
 			r.Err = serr.Error()

@@ -341,3 +341,50 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// cancelling sends successfully, cancelling the context during its first
+// send (a stop arriving while a delivery is in flight).
+type cancelling struct {
+	cancel func()
+	sent   []string
+}
+
+func (c *cancelling) Send(_ context.Context, s notify.Subscription, _ notify.Event) error {
+	if c.cancel != nil {
+		c.cancel()
+		c.cancel = nil
+	}
+	c.sent = append(c.sent, s.Target())
+	return nil
+}
+
+// TestStopMidBatch: a send that succeeded while the process was stopping
+// is recorded as delivered, not sent again, and the rest of the batch is
+// due again at once, not leased for minutes.
+func TestStopMidBatch(t *testing.T) {
+	clk := &clock{t: time.Date(2027, 1, 12, 20, 0, 0, 0, time.UTC)}
+	_, store := openStore(t, filepath.Join(t.TempDir(), "r.db"), clk.Now)
+	for _, u := range []string{"https://a.example/", "https://b.example/"} {
+		if _, err := store.AddSubscription(ctx, notify.Subscription{Channel: notify.Webhook, URL: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopping, stop := context.WithCancel(ctx)
+	send := &cancelling{cancel: stop}
+	n, _ := notify.New(notify.Config{Store: store, Now: clk.Now, Webhook: send})
+	if err := n.Emit(ctx, halted); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := n.Deliver(stopping); k != 1 || err == nil {
+		t.Fatalf("stopped delivery: %d, %v; want 1 made and the context's error", k, err)
+	}
+	if k, err := n.Deliver(ctx); k != 1 || err != nil { // at once: no lease held
+		t.Fatalf("after the stop: %d, %v", k, err)
+	}
+	if k, _ := n.Deliver(ctx); k != 0 {
+		t.Fatalf("delivered again: %d", k)
+	}
+	if len(send.sent) != 2 || send.sent[0] == send.sent[1] {
+		t.Errorf("sent %v, want each subscription once", send.sent)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -245,6 +246,13 @@ func newNotifyTestCmd(a *app) *cobra.Command {
 	}
 }
 
+// smtpTLS, when not nil, is the TLS configuration email is sent with
+// instead of the system's roots. Only tests set it, to trust the
+// certificate of the SMTP server they start (internal/smtptest), as the
+// notify package's tests give notify.Mailer its TLS; it adds a CA and
+// never turns verification off.
+var smtpTLS *tls.Config
+
 // notifier delivers notifications on the wall clock.
 func (a *app) notifier(ctx context.Context) (*notify.Notifier, error) {
 	store, err := a.notifications(ctx)
@@ -252,5 +260,5 @@ func (a *app) notifier(ctx context.Context) (*notify.Notifier, error) {
 		return nil, err
 	}
 	return notify.New(notify.Config{Store: store, Logger: a.log,
-		Webhook: &notify.Poster{Timeout: 10 * time.Second}, Email: &notify.Mailer{Timeout: 30 * time.Second}})
+		Webhook: &notify.Poster{Timeout: 10 * time.Second}, Email: &notify.Mailer{Timeout: 30 * time.Second, TLS: smtpTLS}})
 }

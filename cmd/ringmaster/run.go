@@ -147,6 +147,12 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	}
 	stopSnap()
 	<-snapped
+	// The delivery loop stops first: a delivery it has in flight is freed,
+	// due again at once, rather than leased by a loop that is about to be
+	// cancelled while the flush below finds nothing due and run ends with
+	// it unsent.
+	stopNotify()
+	<-notified
 	// What the last pass and snapshot queued goes out before run ends
 	// (within a bound); what does not is retried by the next run.
 	flushCtx, stopFlush := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
@@ -156,8 +162,6 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		}
 	}
 	stopFlush()
-	stopNotify()
-	<-notified
 	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if serr := sch.Stop(stopCtx); serr != nil && err == nil {
