@@ -88,7 +88,8 @@ func PlanEvents(a orchestrator.AppliedPlan) []Event {
 			e.Type = WaveHalted
 			e.Key = fmt.Sprintf("%s/%s/halted/%d", a.Campaign, wave, a.Seq)
 			e.Summary = fmt.Sprintf("Campaign %s: wave %s halted: %s. Nothing more starts in it or after it until a person acts: "+
-				"see ringmaster campaign show %s, then retry the failed devices or cancel.", a.Campaign, wave, c.State.Reason, a.Campaign)
+				"see ringmaster campaign show %s, then ringmaster campaign continue %s --wave %s to accept the failures so far, "+
+				"retry the failed devices, or cancel.", a.Campaign, wave, c.State.Reason, a.Campaign, a.Campaign, wave)
 		case orchestrator.WaveAwaitingApproval:
 			e.Type = ApprovalNeeded
 			e.Key = fmt.Sprintf("%s/%s/awaiting_approval/%d", a.Campaign, wave, a.Seq)
@@ -109,7 +110,8 @@ func PlanEvents(a orchestrator.AppliedPlan) []Event {
 			Key:    fmt.Sprintf("%s/%s/org_halted/%s", a.Campaign, b.Wave, b.Org),
 			Counts: map[string]int{"org_halted": 1, "devices_held": b.Devices}}
 		e.Summary = fmt.Sprintf("Campaign %s: organisation %s halted in wave %s on its own failures; %d of its devices wait. "+
-			"See ringmaster campaign show %s, then retry the failed devices or cancel.", a.Campaign, b.Org, b.Wave, b.Devices, a.Campaign)
+			"See ringmaster campaign show %s, then ringmaster campaign continue %s --wave %s --org %s to accept its failures so far, "+
+			"retry the failed devices, or cancel.", a.Campaign, b.Org, b.Wave, b.Devices, a.Campaign, a.Campaign, b.Wave, b.Org)
 		out = append(out, e)
 	}
 	if a.Done {
