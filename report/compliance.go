@@ -33,8 +33,11 @@ type ComplianceRow struct {
 	// MedianDays is the median number of days from the alert's issue to a
 	// device's remediation, from the daily history (nil without it).
 	MedianDays *float64 `json:"median_days_to_patch"`
-	// AsOf is the oldest observation of installed updates behind the row.
-	AsOf time.Time `json:"as_of"`
+	// AsOf is the oldest observation of installed updates behind the row,
+	// AsOfMedian the day by which half its devices' had been observed.
+	AsOf       time.Time `json:"as_of"`
+	AsOfMedian time.Time `json:"as_of_median"`
+	fresh      freshness
 }
 
 // Compliance is an alert's report: a row per organisation and the total.
@@ -110,6 +113,9 @@ func (b *ComplianceBuilder) AddCohort(c *inventory.Cohort) {
 		if c.KBsKnown && !c.ObservedDay.IsZero() && (row.AsOf.IsZero() || c.ObservedDay.Before(row.AsOf)) {
 			row.AsOf = c.ObservedDay
 		}
+		if c.KBsKnown {
+			row.fresh.add(c.ObservedDay, n)
+		}
 	}
 }
 
@@ -118,6 +124,7 @@ func (b *ComplianceBuilder) Build() Compliance {
 	days := int(math.Floor(b.a.DeadlineAt().AddDate(0, 0, 1).Sub(b.now).Hours() / 24))
 	c := Compliance{Alert: b.a.ID, Title: b.a.Title, Deadline: b.a.Deadline, DaysLeft: days, GeneratedAt: b.now}
 	finish := func(r ComplianceRow) ComplianceRow {
+		r.AsOfMedian, r.fresh = r.fresh.median(), nil
 		r.CompliantPc = 100
 		if r.Affected > 0 {
 			r.CompliantPc = float64(r.Compliant) * 100 / float64(r.Affected)
@@ -157,10 +164,7 @@ func (r ComplianceRow) cells() []string {
 	if r.AtRisk {
 		risk = "yes"
 	}
-	asOf := ""
-	if !r.AsOf.IsZero() {
-		asOf = r.AsOf.UTC().Format(time.DateOnly)
-	}
+	asOf := asOfCell(r.AsOfMedian, r.AsOf)
 	return []string{r.Org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.Affected), strconv.Itoa(r.Compliant),
 		fmt.Sprintf("%.1f", r.CompliantPc), strconv.Itoa(r.Exposed), strconv.Itoa(r.Overdue), strconv.Itoa(r.Unknown),
 		optFloat(r.PerDay), optFloat(r.MedianDays), risk, asOf}

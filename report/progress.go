@@ -67,8 +67,11 @@ type ProgressRow struct {
 	// Unknown have no observed build: they cannot count as migrated.
 	Unknown int `json:"build_unknown"`
 	// AsOf is the UTC day of the oldest observation behind the row's
-	// builds: how fresh the figures are (zero when no build is known).
-	AsOf time.Time `json:"as_of"`
+	// builds, and AsOfMedian the day by which half its devices' builds
+	// had been observed: how fresh the figures are (zero when no build is
+	// known).
+	AsOf       time.Time `json:"as_of"`
+	AsOfMedian time.Time `json:"as_of_median"`
 	// PerDay is how many of its devices the campaign finished per day over
 	// the last week, and ETA when the rest would be done at that pace
 	// (nil without a campaign or without a pace).
@@ -76,6 +79,7 @@ type ProgressRow struct {
 	ETA    *time.Time `json:"eta"`
 
 	reasons  map[string]int
+	fresh    freshness
 	finished int // by the campaign in the pace window
 	inCamp   int // devices in the campaign and not final
 }
@@ -174,6 +178,7 @@ func (r *ProgressRow) add(c *inventory.Cohort, st *CampaignState, o ProgressOpti
 		if r.AsOf.IsZero() || c.ObservedDay.Before(r.AsOf) {
 			r.AsOf = c.ObservedDay
 		}
+		r.fresh.add(c.ObservedDay, n)
 	} else {
 		r.Unknown += n
 	}
@@ -243,5 +248,6 @@ func (r *ProgressRow) finish(b *ProgressBuilder) ProgressRow {
 		out.TopReasons = out.TopReasons[:3]
 	}
 	out.reasons = nil
+	out.AsOfMedian, out.fresh = r.fresh.median(), nil
 	return out
 }

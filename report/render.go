@@ -34,10 +34,7 @@ func (r ProgressRow) cells(bySite bool) []string {
 	if len(r.TopReasons) > 0 {
 		top = fmt.Sprintf("%s (%d)", r.TopReasons[0].Reason, r.TopReasons[0].Devices)
 	}
-	asOf := ""
-	if !r.AsOf.IsZero() {
-		asOf = r.AsOf.UTC().Format(time.DateOnly)
-	}
+	asOf := asOfCell(r.AsOfMedian, r.AsOf)
 	perDay, eta := "", ""
 	if r.PerDay != nil {
 		perDay = fmt.Sprintf("%.1f", *r.PerDay)

@@ -30,8 +30,11 @@ type ScorecardRow struct {
 	MedianDays map[string]float64 `json:"median_days_to_patch"`
 	// NotSeen30d have not been seen alive for 30 days (or never).
 	NotSeen30d int `json:"not_seen_30d"`
-	// AsOf is the oldest observation behind the row.
-	AsOf time.Time `json:"as_of"`
+	// AsOf is the oldest observation behind the row, AsOfMedian the day
+	// by which half its devices had been observed.
+	AsOf       time.Time `json:"as_of"`
+	AsOfMedian time.Time `json:"as_of_median"`
+	fresh      freshness
 
 	supported int
 	affected  map[string]int
@@ -109,6 +112,7 @@ func (b *ScorecardBuilder) AddCohort(c *inventory.Cohort) {
 		if !c.ObservedDay.IsZero() && (row.AsOf.IsZero() || c.ObservedDay.Before(row.AsOf)) {
 			row.AsOf = c.ObservedDay
 		}
+		row.fresh.add(c.ObservedDay, n)
 		for i, a := range b.alerts {
 			switch standings[i] {
 			case alerts.Compliant:
@@ -129,6 +133,7 @@ func (b *ScorecardBuilder) Build() Scorecard {
 	}
 	finish := func(r *ScorecardRow) ScorecardRow {
 		out := *r
+		out.AsOfMedian, out.fresh = r.fresh.median(), nil
 		if out.Devices > 0 {
 			out.SupportedPc = float64(out.supported) * 100 / float64(out.Devices)
 			out.Supported = out.supported
@@ -195,10 +200,7 @@ func (s Scorecard) cells(r ScorecardRow) []string {
 		}
 		c = append(c, fmt.Sprintf("%.1f", r.AlertPc[id]), median)
 	}
-	asOf := ""
-	if !r.AsOf.IsZero() {
-		asOf = r.AsOf.UTC().Format(time.DateOnly)
-	}
+	asOf := asOfCell(r.AsOfMedian, r.AsOf)
 	return append(c, strconv.Itoa(r.NotSeen30d), asOf)
 }
 

@@ -22,6 +22,9 @@ var files embed.FS
 var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
 	"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
 	"date": func(t time.Time) string { return dateOr(t) },
+	// asof is a row's freshness: its median observation day, and the
+	// oldest when older.
+	"asof": report.AsOfText,
 	"abs": func(n int) int {
 		if n < 0 {
 			return -n
