@@ -98,23 +98,16 @@ func run(bin, dir string, devices, orgs, runs int) error {
 	slices.SortFunc(sizes, func(a, b orgSize) int { return a.devices - b.devices })
 	picks := []orgSize{sizes[len(sizes)/2], sizes[len(sizes)*9/10], sizes[len(sizes)-1]}
 	for i, o := range picks {
-		var walls []time.Duration
-		var rss int64
-		for range runs {
-			r, err := timed(bin, dir, io.Discard, "inventory", "list", "-l", "org="+o.code, "-o", "json")
-			if err != nil {
-				return err
-			}
-			walls = append(walls, r.wall)
-			rss = max(rss, r.rss)
+		med, err := median(bin, dir, runs, "inventory", "list", "-l", "org="+o.code, "-o", "json")
+		if err != nil {
+			return err
 		}
-		slices.Sort(walls)
 		target := ""
 		if i == 0 {
 			target = "list <= 300ms"
 		}
 		label := []string{"median", "90th percentile", "largest"}[i]
-		fmt.Printf("%-62s %9s %9s   %s\n", fmt.Sprintf("list -o json org=%s (%s org, %d devices)", o.code, label, o.devices), round(walls[len(walls)/2]), mib(rss), target)
+		fmt.Printf("%-62s %9s %9s   %s\n", fmt.Sprintf("list -o json org=%s (%s org, %d devices)", o.code, label, o.devices), round(med.wall), mib(med.rss), target)
 	}
 
 	// Reports over the whole estate, with an alert to score.
@@ -133,18 +126,11 @@ func run(bin, dir string, devices, orgs, runs int) error {
 		{"report scorecard", "<= 1s", []string{"report", "scorecard"}},
 		{"report progress -o html", "<= 3s", []string{"report", "progress", "-o", "html", "--out", "report.html"}},
 	} {
-		var walls []time.Duration
-		var rss int64
-		for range runs {
-			res, err := timed(bin, dir, io.Discard, r.args...)
-			if err != nil {
-				return err
-			}
-			walls = append(walls, res.wall)
-			rss = max(rss, res.rss)
+		med, err := median(bin, dir, runs, r.args...)
+		if err != nil {
+			return err
 		}
-		slices.Sort(walls)
-		fmt.Printf("%-62s %9s %9s   %s\n", r.label+" (median)", round(walls[len(walls)/2]), mib(rss), r.target)
+		fmt.Printf("%-62s %9s %9s   %s\n", r.label+" (median)", round(med.wall), mib(med.rss), r.target)
 	}
 
 	// Day-to-day operations over the national estate: labels on the
@@ -171,20 +157,29 @@ func run(bin, dir string, devices, orgs, runs int) error {
 		{"campaign devices --state pending --limit 100", []string{"campaign", "devices", "national", "--state", "pending", "--limit", "100", "-o", "json"}},
 		{"campaign devices --wave rest --org " + largest.code + " --limit 100", []string{"campaign", "devices", "national", "--wave", "rest", "--org", largest.code, "--limit", "100", "-o", "json"}},
 	} {
-		var walls []time.Duration
-		var rss int64
-		for range runs {
-			res, err := timed(bin, dir, io.Discard, r.args...)
-			if err != nil {
-				return err
-			}
-			walls = append(walls, res.wall)
-			rss = max(rss, res.rss)
+		med, err := median(bin, dir, runs, r.args...)
+		if err != nil {
+			return err
 		}
-		slices.Sort(walls)
-		fmt.Printf("%-62s %9s %9s\n", r.label+" (median)", round(walls[len(walls)/2]), mib(rss))
+		fmt.Printf("%-62s %9s %9s\n", r.label+" (median)", round(med.wall), mib(med.rss))
 	}
 	return nil
+}
+
+// median runs a command runs times: the median wall time, the peak RSS.
+func median(bin, dir string, runs int, args ...string) (result, error) {
+	var walls []time.Duration
+	var rss int64
+	for range runs {
+		res, err := timed(bin, dir, io.Discard, args...)
+		if err != nil {
+			return result{}, err
+		}
+		walls = append(walls, res.wall)
+		rss = max(rss, res.rss)
+	}
+	slices.Sort(walls)
+	return result{wall: walls[len(walls)/2], rss: rss}, nil
 }
 
 // nationalCampaign is the first thing a national team does: one feature
