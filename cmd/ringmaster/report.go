@@ -239,7 +239,11 @@ no scheduler runs.`,
 		Example: "  ringmaster report snapshot",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sn, err := a.snapshotter(cmd.Context(), nil)
+			sc, err := a.snapshots(cmd.Context())
+			if err != nil {
+				return err
+			}
+			sn, err := reports.NewSnapshotter(sc)
 			if err != nil {
 				return err
 			}
@@ -274,25 +278,22 @@ func (a *app) reports(ctx context.Context) (*reports.Service, error) {
 	return reports.New(reports.Config{Inventory: inv, Alerts: as, History: hs, Campaigns: cs, Now: a.now})
 }
 
-// snapshotter builds the daily history's snapshotter, on the scheduler's
-// clock when one is set (the demo's compressed time).
-// snapshotter records the daily history; onCompliance, if not nil, is
-// given each snapshot's compliance (at-risk notifications).
-func (a *app) snapshotter(ctx context.Context, onCompliance func(context.Context, []report.Compliance)) (*reports.Snapshotter, error) {
+// snapshots configures the daily history's snapshotter, on the
+// scheduler's clock when one is set (the demo's compressed time).
+func (a *app) snapshots(ctx context.Context) (reports.SnapshotterConfig, error) {
 	svc, err := a.reports(ctx)
 	if err != nil {
-		return nil, err
+		return reports.SnapshotterConfig{}, err
 	}
 	hs, err := a.history(ctx)
 	if err != nil {
-		return nil, err
+		return reports.SnapshotterConfig{}, err
 	}
 	var clock reports.Clock = nowClock(a.now)
 	if a.clock != nil {
 		clock = a.clock
 	}
-	return reports.NewSnapshotter(reports.SnapshotterConfig{Reports: svc, History: hs, Clock: clock, Logger: a.log,
-		OnCompliance: onCompliance})
+	return reports.SnapshotterConfig{Reports: svc, History: hs, Clock: clock, Logger: a.log}, nil
 }
 
 // nowClock is a clock that reads a.now and waits on the wall clock.

@@ -14,10 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
-	"github.com/ringmaster-fleet/ringmaster/discovery"
+	"github.com/ringmaster-fleet/ringmaster/node"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
-	"github.com/ringmaster-fleet/ringmaster/playbooks"
-	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
@@ -67,19 +65,16 @@ type runOptions struct {
 	lease     time.Duration
 }
 
-// runCampaigns runs the scheduler and workers until ctx ends or, with
-// untilDone, no campaign is left running or paused, showing progress.
+// runCampaigns runs a node (the scheduler and workers, notifications and
+// the daily history) until ctx ends or, with untilDone, no campaign is
+// left running or paused, showing progress.
 func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	db, err := a.open(ctx)
 	if err != nil {
 		return err
 	}
-	inv := db.Inventory()
 	store, err := a.campaigns(ctx)
 	if err != nil {
-		return err
-	}
-	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
 		return err
 	}
 	tg, err := a.resolver(ctx, o.targets)
@@ -95,30 +90,11 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		// Without a live view, progress is the log: at least info.
 		log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	// Notifications: the scheduler's applied plans and the snapshotter's
-	// compliance feed the outbox; the notifier delivers it while run runs.
 	notifier, err := a.notifier(ctx)
 	if err != nil {
 		return err
 	}
-	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv, OnApplied: notifier.Applied,
-		Reacher: targets.Reacher{Resolver: tg, Executors: xs}, Playbook: playbooks.Parse, Workers: o.workers, Lease: o.lease, Logger: log,
-		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
-			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
-		}}
-	if a.clock != nil { // a simulated estate's compressed time (the demo)
-		cfg.Clock, cfg.EngineClock = a.clock, a.clock
-	}
-	sch, err := scheduler.New(cfg)
-	if err != nil {
-		return err
-	}
-	if err := sch.Start(ctx); err != nil {
-		return err
-	}
-	// The daily history on its own timer: hourly, and when the watch sees
-	// the last campaign stop running.
-	snap, err := a.snapshotter(ctx, notifier.Compliance)
+	snapshots, err := a.snapshots(ctx)
 	if err != nil {
 		return err
 	}
@@ -126,48 +102,13 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	snapCtx, stopSnap := context.WithCancel(ctx)
-	snapped := make(chan struct{})
-	go func() {
-		defer close(snapped)
-		snap.Run(snapCtx)
-	}()
-	notifyCtx, stopNotify := context.WithCancel(ctx)
-	notified := make(chan struct{})
-	go func() {
-		defer close(notified)
-		notifier.Run(notifyCtx)
-	}()
-	err = a.watch(ctx, app, o.live, o.untilDone, log, snap.Ask)
-	if ctx.Err() != nil {
-		// SIGTERM (systemd's stop) or Ctrl-C: River stops dispatching and
-		// cancels the steps in flight, whose devices keep their last
-		// checkpoint and resume on the next run.
-		log.Info("stopping: no more devices are dispatched; those in flight resume from their last finished step on the next run")
+	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: db.Inventory(), Reacher: targets.Reacher{Resolver: tg, Executors: xs},
+		Workers: o.workers, Lease: o.lease, Logger: log}
+	if a.clock != nil { // a simulated estate's compressed time (the demo)
+		cfg.Clock, cfg.EngineClock = a.clock, a.clock
 	}
-	stopSnap()
-	<-snapped
-	// The delivery loop stops first: a delivery it has in flight is freed,
-	// due again at once, rather than leased by a loop that is about to be
-	// cancelled while the flush below finds nothing due and run ends with
-	// it unsent.
-	stopNotify()
-	<-notified
-	// What the last pass and snapshot queued goes out before run ends
-	// (within a bound); what does not is retried by the next run.
-	flushCtx, stopFlush := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	for ctx.Err() == nil {
-		if k, err := notifier.Deliver(flushCtx); err != nil || k == 0 {
-			break
-		}
-	}
-	stopFlush()
-	stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if serr := sch.Stop(stopCtx); serr != nil && err == nil {
-		err = fmt.Errorf("stop: %w", serr)
-	}
-	return err
+	return node.Run(ctx, node.Config{Scheduler: cfg, Observations: db.Inventory(), Notifier: notifier, Snapshots: snapshots,
+		Campaigns: app, Watch: a.watch(o.live, o.untilDone, log)})
 }
 
 func isTerminal(w io.Writer) bool {
@@ -179,12 +120,13 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// watch shows progress, live or as log lines, until ctx ends or, with
-// untilDone, no campaign is left running or paused but for those that need
-// a person to go on (see campaigns.Service.Watch).
-func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone bool, log *slog.Logger, stopped func()) error {
+// watch is how run watches the campaigns: showing progress, live or as
+// log lines, until ctx ends or, with untilDone, no campaign is left running
+// or paused but for those that need a person to go on (see
+// campaigns.Service.Watch).
+func (a *app) watch(live, untilDone bool, log *slog.Logger) campaigns.WatchOptions {
 	lastLog := time.Time{}
-	return s.Watch(ctx, campaigns.WatchOptions{Clock: nowClock(time.Now), UntilDone: untilDone, Stopped: stopped, Round: func(r campaigns.Round) {
+	return campaigns.WatchOptions{Clock: nowClock(time.Now), UntilDone: untilDone, Round: func(r campaigns.Round) {
 		var b strings.Builder
 		logNow := !live && time.Since(lastLog) >= 10*time.Second
 		for _, p := range r.Campaigns {
@@ -213,7 +155,7 @@ func (a *app) watch(ctx context.Context, s *campaigns.Service, live, untilDone b
 			b.WriteString("no campaign is running: start one with ringmaster campaign start NAME\n")
 		}
 		fmt.Fprint(a.stdout, "\033[H\033[2J"+b.String())
-	}})
+	}}
 }
 
 // eta is a campaign's ETA as the live view and the log say it: a time at

@@ -17,6 +17,8 @@ var forbidden = []struct {
 	{"orchestrator", []string{"modernc.org/", "github.com/riverqueue/", "github.com/jackc/", "github.com/spf13/", "net/http"}},
 	{"orchestrator/scheduler", []string{"modernc.org/", "github.com/jackc/", "github.com/spf13/", "net/http"}},
 	{"campaigns", []string{"modernc.org/", "github.com/riverqueue/", "github.com/jackc/", "github.com/spf13/", "net/http"}},
+	// A node assembles; the scheduler owns River, store/sqlite the driver.
+	{"node", []string{"modernc.org/", "github.com/riverqueue/", "github.com/jackc/", "github.com/spf13/", "net/http", "database/sql"}},
 }
 
 func TestForbiddenExternalImports(t *testing.T) {

@@ -90,6 +90,10 @@ var rules = []struct {
 	// the domain imports it: the scheduler and the snapshotter hand it
 	// what they decided through functions.
 	{"notify", []string{"errkind", "orchestrator", "report"}},
+	// A node: the scheduler, the notifier and the snapshotter run side by
+	// side and stopped in order, wired to each other; stores come in
+	// through the scheduler's and the application packages' interfaces.
+	{"node", []string{"campaigns", "discovery", "inventory", "notify", "orchestrator/scheduler", "playbooks", "plugins/sdk", "reports"}},
 	// A minimal SMTP server for tests: standard library only.
 	{"internal/smtptest", nil},
 	// The plugin registry job: names, pins and standing, over plugins/host.
