@@ -259,6 +259,33 @@ func SetConnection(ctx context.Context, cfg Config, s ConnectionStore, c *invent
 	return warning, s.SetConnection(ctx, c)
 }
 
+// EditProfile returns the profile to change for org ("" the default),
+// for a caller to lay the changes over and hand to SetConnection: the
+// stored one; else, for an organisation, a new one that starts from the
+// default's transport, with the organisation's own credential; else, for
+// the default, an empty one. An unknown organisation is errkind.NotFound.
+func EditProfile(ctx context.Context, s ProfileReader, org string) (inventory.Connection, error) {
+	p, err := s.Connection(ctx, org)
+	switch {
+	case errors.Is(err, errkind.NotFound) && org != "":
+		o, err := s.Organisation(ctx, org)
+		if err != nil {
+			return inventory.Connection{}, err
+		}
+		// A new profile starts from the default's transport.
+		p, err = s.Connection(ctx, "")
+		if err != nil && !errors.Is(err, errkind.NotFound) {
+			return inventory.Connection{}, err
+		}
+		p.Org, p.Credential = o.Code, o.Credential
+	case errors.Is(err, errkind.NotFound):
+		p = inventory.Connection{}
+	case err != nil:
+		return inventory.Connection{}, err
+	}
+	return p, nil
+}
+
 // Profile is the connection profile that serves an organisation's
 // devices, as shown to a person: the CA bundle by where it was read from
 // and how many certificates it holds, executor options by key.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
@@ -235,5 +236,55 @@ func TestProfilesSimulated(t *testing.T) {
 	set(inventory.Connection{Org: "RYY", Executor: "winrm-b", HTTPS: true}, targets.ProfileFiles{CAFile: ca})
 	if got := probe(); got["pa.rxx.nhs.uk"] != nil || got["pb.ryy.nhs.uk"] != nil {
 		t.Fatalf("probes with RYY's CA set: %v", got)
+	}
+}
+
+// TestEditProfile: the profile set-connection changes is the stored one,
+// else for an organisation a new one on the default's transport with the
+// organisation's own credential, else an empty one.
+func TestEditProfile(t *testing.T) {
+	ctx := context.Background()
+	def := inventory.Connection{HTTPS: true, Port: 5986, CACert: []byte(testCA), CAName: "estate-ca.pem", Credential: "device-admin"}
+	rxx := inventory.Connection{Org: "RXX", Executor: "winrm2", Port: 15985}
+	for _, tc := range []struct {
+		name     string
+		profiles []inventory.Connection
+		org      string
+		want     inventory.Connection
+		err      error
+	}{
+		{name: "an organisation's own", profiles: []inventory.Connection{def, rxx}, org: "RXX", want: rxx},
+		{name: "a new one on the default's transport", profiles: []inventory.Connection{def, rxx}, org: "RYY",
+			want: inventory.Connection{Org: "RYY", HTTPS: true, Port: 5986, CACert: []byte(testCA), CAName: "estate-ca.pem"}},
+		{name: "with the organisation's credential", profiles: []inventory.Connection{def}, org: "rxx",
+			want: inventory.Connection{Org: "RXX", HTTPS: true, Port: 5986, CACert: []byte(testCA), CAName: "estate-ca.pem", Credential: "org-admin"}},
+		{name: "a new one with no default", org: "RXX", want: inventory.Connection{Org: "RXX", Credential: "org-admin"}},
+		{name: "the default", profiles: []inventory.Connection{def, rxx}, want: def},
+		{name: "no default yet", profiles: []inventory.Connection{rxx}, want: inventory.Connection{}},
+		{name: "an unknown organisation", profiles: []inventory.Connection{def}, org: "RZZ", err: errkind.NotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEstate(t)
+			for _, p := range tc.profiles {
+				if err := e.store.SetConnection(ctx, &p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := targets.EditProfile(ctx, e.store, tc.org)
+			if tc.err != nil {
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err %v, want %v", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.UpdatedAt = time.Time{}
+			if got.Org != tc.want.Org || got.Executor != tc.want.Executor || got.HTTPS != tc.want.HTTPS || got.Port != tc.want.Port ||
+				string(got.CACert) != string(tc.want.CACert) || got.CAName != tc.want.CAName || got.Credential != tc.want.Credential {
+				t.Errorf("got %+v\nwant %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
@@ -61,22 +60,8 @@ goes with its credential.`,
 				fmt.Fprintf(a.stdout, "cleared %s\n", targets.ProfileName(org))
 				return nil
 			}
-			p, err := s.Connection(ctx, org)
-			switch {
-			case errors.Is(err, errkind.NotFound) && org != "":
-				o, err := s.Organisation(ctx, org)
-				if err != nil {
-					return err
-				}
-				// A new profile starts from the default's transport.
-				p, err = s.Connection(ctx, "")
-				if err != nil && !errors.Is(err, errkind.NotFound) {
-					return err
-				}
-				p.Org, p.Credential = o.Code, o.Credential
-			case errors.Is(err, errkind.NotFound):
-				p = inventory.Connection{}
-			case err != nil:
+			p, err := targets.EditProfile(ctx, s, org)
+			if err != nil {
 				return err
 			}
 			f := cmd.Flags()
@@ -91,22 +76,12 @@ goes with its credential.`,
 				}
 			}
 			warning, err := targets.SetConnection(ctx, a.targetsConfig(db), s, &p, targets.ProfileFiles{CAFile: caFile})
-			var (
-				basic *targets.BasicAuthError
-				file  *targets.FileError
-				field *inventory.FieldError
-			)
-			switch {
-			case errors.As(err, &basic):
-				return basicAuthError(basic)
-			case errors.As(err, &file) && file.Option == "":
-				return fmt.Errorf("--ca-file: %w", file.Err)
-			case errors.As(err, &file):
-				return fmt.Errorf("--option %s: %w", file.Option, file.Err)
-			case errors.As(err, &field):
+			var field *inventory.FieldError
+			if errors.As(err, &field) { // (no targets error wraps one)
 				return usagef("--%s: %s", field.Field, field.Error())
-			case err != nil:
-				return err
+			}
+			if err != nil {
+				return targetsError(err)
 			}
 			if warning != "" {
 				fmt.Fprintf(a.stderr, "warning: --allow-basic-without-tls: %s\n", warning)

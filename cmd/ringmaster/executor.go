@@ -67,19 +67,8 @@ func (a *app) resolver(ctx context.Context, o targetFlags) (*targets.Resolver, e
 	}
 	opts := o.targetOptions()
 	r, err := targets.New(ctx, a.targetsConfig(s), opts)
-	var (
-		basic *targets.BasicAuthError
-		file  *targets.FileError
-	)
-	switch {
-	case errors.As(err, &basic):
-		return nil, basicAuthError(basic)
-	case errors.As(err, &file) && file.Option == "":
-		return nil, fmt.Errorf("--ca-file: %w", file.Err)
-	case errors.As(err, &file):
-		return nil, fmt.Errorf("--option %s: %w", file.Option, file.Err)
-	case err != nil:
-		return nil, err
+	if err != nil {
+		return nil, targetsError(err)
 	}
 	if warning, _ := opts.CheckAuth(); warning != "" {
 		fmt.Fprintf(a.stderr, "warning: --allow-basic-without-tls: %s\n", warning)
@@ -88,6 +77,25 @@ func (a *app) resolver(ctx context.Context, o targetFlags) (*targets.Resolver, e
 		fmt.Fprintf(a.stderr, "warning: %s\n", w)
 	}
 	return r, nil
+}
+
+// targetsError words the errors of targets' options in the flags' terms,
+// which set-connection shares with the target flags; others it returns
+// as they are.
+func targetsError(err error) error {
+	var (
+		basic *targets.BasicAuthError
+		file  *targets.FileError
+	)
+	switch {
+	case errors.As(err, &basic):
+		return basicAuthError(basic)
+	case errors.As(err, &file) && file.Option == "":
+		return fmt.Errorf("--ca-file: %w", file.Err)
+	case errors.As(err, &file):
+		return fmt.Errorf("--option %s: %w", file.Option, file.Err)
+	}
+	return err
 }
 
 // basicAuthError words a refusal of Basic authentication in the flags'
