@@ -16,5 +16,9 @@
 // that failed while the process stopped is tried again when it runs again.
 // Secrets (a webhook's signing secret, an SMTP password) are never stored:
 // a subscription names a file read at send time, and no error or log line
-// carries a secret or a webhook's full URL.
+// carries a secret or a webhook's full URL. A subscription is added in two
+// steps a caller can put its own checks between: Subscription.Prepare
+// (secret files made absolute and checked, settings validated, before any
+// store is touched) and Subscribe (the organisation must be the
+// inventory's, then it is stored).
 package notify

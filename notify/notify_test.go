@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/smtptest"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
@@ -386,5 +388,86 @@ func TestStopMidBatch(t *testing.T) {
 	}
 	if len(send.sent) != 2 || send.sent[0] == send.sent[1] {
 		t.Errorf("sent %v, want each subscription once", send.sent)
+	}
+}
+
+// orgs is an inventory of organisations by code.
+type orgs []string
+
+func (o orgs) Organisations(context.Context) ([]inventory.Organisation, error) {
+	out := make([]inventory.Organisation, len(o))
+	for i, code := range o {
+		out[i] = inventory.Organisation{Code: code}
+	}
+	return out, nil
+}
+
+// TestPrepareAndSubscribe: secret files are made absolute and checked,
+// settings validated, and an organisation the inventory lacks refused,
+// each as a typed error; what passes is stored.
+func TestPrepareAndSubscribe(t *testing.T) {
+	dir := t.TempDir()
+	private, public := filepath.Join(dir, "private"), filepath.Join(dir, "public")
+	if err := os.WriteFile(private, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(public, []byte("s3cret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "n.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	outbox, err := store.Notifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := notify.Subscription{Channel: notify.Webhook, URL: "https://hooks.example/x"}
+	with := func(f func(*notify.Subscription)) notify.Subscription { s := hook; f(&s); return s }
+	for _, tc := range []struct {
+		name    string
+		s       notify.Subscription
+		request bool   // a *RequestError from Prepare
+		unknown string // an *UnknownOrgError for this organisation from Subscribe
+		secret  string // the secret file stored
+	}{
+		{name: "national", s: hook},
+		{name: "an organisation the inventory has", s: with(func(s *notify.Subscription) { s.Org = "RXX" })},
+		{name: "signed, its secret made absolute", s: with(func(s *notify.Subscription) { s.SecretFile = "private" }), secret: private},
+		{name: "a secret others may read", s: with(func(s *notify.Subscription) { s.SecretFile = "public" }), request: true},
+		{name: "a missing secret", s: with(func(s *notify.Subscription) { s.SecretFile = "nowhere" }), request: true},
+		{name: "a missing SMTP password", s: notify.Subscription{Channel: notify.Email, To: "a@b.uk", SMTP: "h:25", PasswordFile: "nowhere"}, request: true},
+		{name: "invalid settings", s: with(func(s *notify.Subscription) { s.URL = "ftp://x" }), request: true},
+		{name: "an unknown organisation", s: with(func(s *notify.Subscription) { s.Org = "RZZ" }), unknown: "RZZ"},
+		{name: "codes as the inventory writes them", s: with(func(s *notify.Subscription) { s.Org = "rxx" }), unknown: "rxx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.s
+			err := s.Prepare()
+			var bad *notify.RequestError
+			if got := errors.As(err, &bad); got != tc.request || (err != nil && !got) {
+				t.Fatalf("Prepare: %v, want a request error %v", err, tc.request)
+			}
+			if tc.request {
+				return
+			}
+			added, err := notify.Subscribe(ctx, outbox, orgs{"RXX", "RYY"}, s)
+			var unknown *notify.UnknownOrgError
+			if tc.unknown != "" {
+				if !errors.As(err, &unknown) || unknown.Org != tc.unknown {
+					t.Fatalf("Subscribe: %v, want organisation %s unknown", err, tc.unknown)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := outbox.Subscription(ctx, added.ID)
+			if err != nil || got.Org != s.Org || got.SecretFile != tc.secret {
+				t.Errorf("stored %+v, %v; want org %q secret %q", got, err, s.Org, tc.secret)
+			}
+		})
 	}
 }

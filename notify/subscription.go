@@ -7,11 +7,14 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
 // Channel is how a subscription is told.
@@ -153,6 +156,67 @@ type Result struct {
 	At   time.Time
 	Err  string
 	Next time.Time
+}
+
+// RequestError is a subscription refused for what was asked: settings
+// Validate refuses, or a secret file that cannot be read or that others
+// may read. Its text is the reason's.
+type RequestError struct{ Err error }
+
+func (e *RequestError) Error() string { return e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
+
+// Prepare readies s to be stored: the secret files it names are made
+// absolute (run reads them when sending, from wherever it runs) and
+// checked as sending will (CheckSecretFile), then s is validated. What it
+// refuses is a *RequestError.
+func (s *Subscription) Prepare() error {
+	for _, f := range []*string{&s.SecretFile, &s.PasswordFile} {
+		if *f == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*f)
+		if err != nil {
+			return err
+		}
+		if err := CheckSecretFile(abs); err != nil {
+			return &RequestError{err}
+		}
+		*f = abs
+	}
+	if err := s.Validate(); err != nil {
+		return &RequestError{err}
+	}
+	return nil
+}
+
+// UnknownOrgError is a subscription to an organisation the inventory does
+// not have (its code as the inventory writes it, upper case).
+type UnknownOrgError struct{ Org string }
+
+func (e *UnknownOrgError) Error() string {
+	return fmt.Sprintf("organisation %s is not in the inventory", e.Org)
+}
+
+// Organisations lists the inventory's organisations (store/sqlite's
+// Inventory is one).
+type Organisations interface {
+	Organisations(ctx context.Context) ([]inventory.Organisation, error)
+}
+
+// Subscribe stores a prepared subscription (Prepare), refusing one for
+// an organisation orgs does not list with an *UnknownOrgError.
+func Subscribe(ctx context.Context, store Store, orgs Organisations, s Subscription) (Subscription, error) {
+	if s.Org != "" {
+		list, err := orgs.Organisations(ctx)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if !slices.ContainsFunc(list, func(o inventory.Organisation) bool { return o.Code == s.Org }) {
+			return Subscription{}, &UnknownOrgError{s.Org}
+		}
+	}
+	return store.AddSubscription(ctx, s)
 }
 
 // Store keeps subscriptions and the outbox of deliveries (store/sqlite's

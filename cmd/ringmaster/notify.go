@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -65,33 +65,27 @@ must not be readable by group or others.`,
 			default:
 				s.Channel = notify.Email
 			}
-			for _, f := range []*string{&s.SecretFile, &s.PasswordFile} {
-				if *f == "" {
-					continue
-				}
-				abs, err := filepath.Abs(*f)
-				if err != nil {
-					return err
-				}
-				if err := notify.CheckSecretFile(abs); err != nil {
-					return usageError{err}
-				}
-				*f = abs
-			}
-			if err := s.Validate(); err != nil {
+			var bad *notify.RequestError
+			switch err := s.Prepare(); {
+			case errors.As(err, &bad):
 				return usageError{err}
+			case err != nil:
+				return err
 			}
 			ctx := cmd.Context()
 			store, err := a.notifications(ctx)
 			if err != nil {
 				return err
 			}
-			if s.Org != "" {
-				if err := a.knownOrg(ctx, s.Org); err != nil {
-					return err
-				}
+			inv, err := a.inventory(ctx)
+			if err != nil {
+				return err
 			}
-			added, err := store.AddSubscription(ctx, s)
+			added, err := notify.Subscribe(ctx, store, inv, s)
+			var unknown *notify.UnknownOrgError
+			if errors.As(err, &unknown) {
+				return usagef("%v (ringmaster org list)", unknown)
+			}
 			if err != nil {
 				return err
 			}
@@ -112,24 +106,6 @@ must not be readable by group or others.`,
 	f.StringVar(&s.PasswordFile, "smtp-password-file", "", "file holding the SMTP password")
 	f.BoolVar(&s.AllowPlain, "smtp-allow-plain", false, "send without TLS when the server offers no STARTTLS")
 	return cmd
-}
-
-// knownOrg refuses an organisation the inventory does not have.
-func (a *app) knownOrg(ctx context.Context, code string) error {
-	inv, err := a.inventory(ctx)
-	if err != nil {
-		return err
-	}
-	orgs, err := inv.Organisations(ctx)
-	if err != nil {
-		return err
-	}
-	for _, o := range orgs {
-		if o.Code == code {
-			return nil
-		}
-	}
-	return usagef("organisation %s is not in the inventory (ringmaster org list)", code)
 }
 
 func newNotifyListCmd(a *app) *cobra.Command {

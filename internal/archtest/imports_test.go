@@ -89,7 +89,8 @@ var rules = []struct {
 	// SMTP; subscriptions and the outbox through its Store. Nothing of
 	// the domain imports it: the scheduler and the snapshotter hand it
 	// what they decided through functions.
-	{"notify", []string{"errkind", "orchestrator", "report"}},
+	// (A subscription names an organisation of the inventory.)
+	{"notify", []string{"errkind", "inventory", "orchestrator", "report"}},
 	// A node: the scheduler, the notifier and the snapshotter run side by
 	// side and stopped in order, wired to each other; stores come in
 	// through the scheduler's and the application packages' interfaces.
