@@ -57,7 +57,7 @@ database, inventory file and report are left in --dir to explore after.`,
 		Example: "  ringmaster demo\n  ringmaster demo --dir /tmp/demo --devices 500",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.devices < o.orgs || o.orgs < 1 {
+			if synth.CheckSize(o.devices, o.orgs) != nil {
 				return usagef("want --devices >= --orgs >= 1")
 			}
 			if o.scale <= 0 {

@@ -457,7 +457,7 @@ fields. The output is the same for the same --seed and --now.`,
 					return usagef("--now: %v", err)
 				}
 			}
-			if o.Devices < 1 || o.Orgs < 1 || o.Devices < o.Orgs {
+			if synth.CheckSize(o.Devices, o.Orgs) != nil {
 				return usagef("want --devices >= --orgs >= 1")
 			}
 			var orgs []synth.Org

@@ -56,7 +56,7 @@ returns the same JSON.`,
     --inventory-out fleet.csv --truth-out truth.json`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Devices < 1 || o.Orgs < 1 || o.Devices < o.Orgs {
+			if synth.CheckSize(o.Devices, o.Orgs) != nil {
 				return usagef("want --devices >= --orgs >= 1")
 			}
 			if o.Devices > fleetsim.MaxDevices {

@@ -91,12 +91,22 @@ var towns = []string{
 
 var siteKinds = []string{"General Hospital", "Royal Infirmary", "Community Hospital", "Health Centre", "Clinic", "Headquarters"}
 
+// CheckSize refuses an estate that Plan cannot make: fewer than one
+// organisation, or fewer devices than organisations (each gets one at
+// least).
+func CheckSize(devices, orgs int) error {
+	if orgs < 1 || devices < orgs {
+		return fmt.Errorf("synth: want at least one organisation and at least one device per organisation (got %d devices, %d orgs)", devices, orgs)
+	}
+	return nil
+}
+
 // Plan chooses the organisations and how many devices each gets, without
 // generating devices. Sizes follow a Zipf-like law: a few large trusts,
 // a long tail of small practices.
 func Plan(o Options) ([]Org, error) {
-	if o.Orgs < 1 || o.Devices < o.Orgs {
-		return nil, fmt.Errorf("synth: want at least one organisation and at least one device per organisation (got %d devices, %d orgs)", o.Devices, o.Orgs)
+	if err := CheckSize(o.Devices, o.Orgs); err != nil {
+		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
 	// A fifth of the organisations are hospital trusts holding most devices

@@ -109,3 +109,16 @@ func TestRejectsImpossibleOptions(t *testing.T) {
 		t.Fatal("missing reference time accepted")
 	}
 }
+
+// TestCheckSize: every organisation needs a device; the commands that make
+// estates (generate, simulate, demo) refuse with it before starting.
+func TestCheckSize(t *testing.T) {
+	for _, tc := range []struct {
+		devices, orgs int
+		ok            bool
+	}{{1, 1, true}, {2000, 12, true}, {12, 12, true}, {11, 12, false}, {0, 0, false}, {5, 0, false}, {-1, -1, false}, {0, 1, false}} {
+		if err := synth.CheckSize(tc.devices, tc.orgs); (err == nil) != tc.ok {
+			t.Errorf("CheckSize(%d, %d) = %v, want ok %v", tc.devices, tc.orgs, err, tc.ok)
+		}
+	}
+}
