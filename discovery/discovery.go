@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"slices"
 	"strings"
@@ -24,6 +25,25 @@ type Prober interface {
 // Recorder stores observations; each call is all or nothing.
 type Recorder interface {
 	RecordObservations(ctx context.Context, obs []inventory.Observation) error
+}
+
+// Devices lists the devices a selector picks (store/sqlite's Inventory
+// is one).
+type Devices interface {
+	Devices(ctx context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error]
+}
+
+// Select collects the devices sel picks, the ones a Probe is to reach
+// (resolve them to targets first).
+func Select(ctx context.Context, devs Devices, sel inventory.Selector) ([]*inventory.Device, error) {
+	var out []*inventory.Device
+	for d, err := range devs.Devices(ctx, sel) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // Defaults for the zero Options.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -296,5 +298,62 @@ func TestProbeWriteFails(t *testing.T) {
 	}
 	if sum.Answered+len(sum.Failed) >= 12 {
 		t.Errorf("probing went on after the write failed: %+v", sum)
+	}
+}
+
+// devices is a Devices over a fixed list, failing at failAt (-1 never).
+type devices struct {
+	list   []string
+	failAt int
+}
+
+func (d devices) Devices(_ context.Context, sel inventory.Selector) iter.Seq2[*inventory.Device, error] {
+	return func(yield func(*inventory.Device, error) bool) {
+		for i, h := range d.list {
+			if i == d.failAt {
+				yield(nil, errors.New("read failed"))
+				return
+			}
+			dev := &inventory.Device{Hostname: h, Org: "RXX"}
+			if sel.Matches(dev) && !yield(dev, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestSelect collects what the selector picks, in order, and fails whole
+// on a read error.
+func TestSelect(t *testing.T) {
+	all := []string{"a.rxx.nhs.uk", "b.rxx.nhs.uk", "c.rxx.nhs.uk"}
+	for _, tc := range []struct {
+		name     string
+		devs     devices
+		selector string
+		want     []string
+		err      bool
+	}{
+		{name: "everything", devs: devices{all, -1}, want: all},
+		{name: "one", devs: devices{all, -1}, selector: "hostname=b.rxx.nhs.uk", want: all[1:2]},
+		{name: "none", devs: devices{all, -1}, selector: "org=RYY"},
+		{name: "a read fails", devs: devices{all, 2}, err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sel, err := inventory.ParseSelector(tc.selector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := discovery.Select(context.Background(), tc.devs, sel)
+			if (err != nil) != tc.err {
+				t.Fatalf("err %v, want one %v", err, tc.err)
+			}
+			var hosts []string
+			for _, d := range got {
+				hosts = append(hosts, d.Hostname)
+			}
+			if !slices.Equal(hosts, tc.want) {
+				t.Errorf("got %v, want %v", hosts, tc.want)
+			}
+		})
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/discovery"
-	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
@@ -46,12 +45,9 @@ device answered, 1 when none did.`,
 			if err != nil {
 				return err
 			}
-			var devices []*inventory.Device
-			for d, err := range s.Devices(ctx, sel) {
-				if err != nil {
-					return err
-				}
-				devices = append(devices, d)
+			devices, err := discovery.Select(ctx, s, sel)
+			if err != nil {
+				return err
 			}
 			if len(devices) == 0 {
 				fmt.Fprintln(a.stderr, "no devices match")
