@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -13,19 +12,6 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
-
-// campaignApp is the campaigns application over this database.
-func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
-	s, err := a.campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	inv, err := a.inventory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
-}
 
 func newCampaignCmd(a *app) *cobra.Command {
 	cmd := group(&cobra.Command{

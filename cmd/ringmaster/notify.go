@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -228,13 +226,3 @@ func newNotifyTestCmd(a *app) *cobra.Command {
 // notify package's tests give notify.Mailer its TLS; it adds a CA and
 // never turns verification off.
 var smtpTLS *tls.Config
-
-// notifier delivers notifications on the wall clock.
-func (a *app) notifier(ctx context.Context) (*notify.Notifier, error) {
-	store, err := a.notifications(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return notify.New(notify.Config{Store: store, Logger: a.log,
-		Webhook: &notify.Poster{Timeout: 10 * time.Second}, Email: &notify.Mailer{Timeout: 30 * time.Second, TLS: smtpTLS}})
-}

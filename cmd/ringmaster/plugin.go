@@ -1,11 +1,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"time"
 
@@ -133,16 +130,6 @@ func newPluginRemoveCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// pluginRegistry is the plugin registry over this database; the built-in
-// executors' names are taken.
-func (a *app) pluginRegistry(ctx context.Context) (*registry.Registry, error) {
-	s, err := a.plugins(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return registry.New(registry.Config{Store: s, Builtins: slices.Sorted(maps.Keys(builtinExecutors)), Logger: a.log})
 }
 
 // printable returns s as it is if it is printable, else quoted, so that

@@ -257,45 +257,6 @@ no scheduler runs.`,
 	}
 }
 
-// reports builds the reports service over the database's stores.
-func (a *app) reports(ctx context.Context) (*reports.Service, error) {
-	inv, err := a.inventory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	as, err := a.alerts(ctx)
-	if err != nil {
-		return nil, err
-	}
-	hs, err := a.history(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := a.campaigns(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return reports.New(reports.Config{Inventory: inv, Alerts: as, History: hs, Campaigns: cs, Now: a.now})
-}
-
-// snapshots configures the daily history's snapshotter, on the
-// scheduler's clock when one is set (the demo's compressed time).
-func (a *app) snapshots(ctx context.Context) (reports.SnapshotterConfig, error) {
-	svc, err := a.reports(ctx)
-	if err != nil {
-		return reports.SnapshotterConfig{}, err
-	}
-	hs, err := a.history(ctx)
-	if err != nil {
-		return reports.SnapshotterConfig{}, err
-	}
-	var clock reports.Clock = nowClock(a.now)
-	if a.clock != nil {
-		clock = a.clock
-	}
-	return reports.SnapshotterConfig{Reports: svc, History: hs, Clock: clock, Logger: a.log}, nil
-}
-
 // nowClock is a clock that reads a.now and waits on the wall clock.
 type nowClock func() time.Time
 

@@ -2,12 +2,20 @@ package main
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
+	"github.com/ringmaster-fleet/ringmaster/notify"
+	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
+	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
-// The one place the CLI opens the database and builds the stores over it.
+// The one place the CLI opens the database and builds the stores over it,
+// and the application services over those.
 // A command opens it on first use (--db, $RINGMASTER_DB, else
 // ./ringmaster.db) and run closes it after the command.
 
@@ -44,51 +52,42 @@ func (a *app) close() {
 	}
 }
 
-// inventory is the store of organisations and devices.
-func (a *app) inventory(ctx context.Context) (*sqlite.Inventory, error) {
+// opened opens the database, once per command, and returns what get
+// builds over it: one of its stores, each migrated on first use.
+func opened[S any](ctx context.Context, a *app, get func(*sqlite.DB) (S, error)) (S, error) {
 	db, err := a.open(ctx)
 	if err != nil {
-		return nil, err
+		var none S
+		return none, err
 	}
-	return db.Inventory(), nil
+	return get(db)
+}
+
+// inventory is the store of organisations and devices.
+func (a *app) inventory(ctx context.Context) (*sqlite.Inventory, error) {
+	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Inventory, error) { return db.Inventory(), nil })
 }
 
 // credentials is the store of sealed credentials.
 func (a *app) credentials(ctx context.Context) (*sqlite.Credentials, error) {
-	db, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return db.Credentials(), nil
+	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Credentials, error) { return db.Credentials(), nil })
 }
 
 // plugins is the registry of executor plugins.
 func (a *app) plugins(ctx context.Context) (*sqlite.Plugins, error) {
-	db, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return db.Plugins(), nil
+	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Plugins, error) { return db.Plugins(), nil })
 }
 
 // campaigns is the campaign store.
 func (a *app) campaigns(ctx context.Context) (*sqlite.Campaigns, error) {
-	db, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return db.Campaigns(ctx)
+	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Campaigns, error) { return db.Campaigns(ctx) })
 }
 
 // alerts is the alert store. A stored alert longer than the file limit is
 // not parsed (one stored before files were limited): reading it fails with
 // an error naming it.
 func (a *app) alerts(ctx context.Context) (*sqlite.Alerts, error) {
-	db, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	as, err := db.Alerts(ctx)
+	as, err := opened(ctx, a, func(db *sqlite.DB) (*sqlite.Alerts, error) { return db.Alerts(ctx) })
 	if err != nil {
 		return nil, err
 	}
@@ -102,19 +101,85 @@ func (a *app) alerts(ctx context.Context) (*sqlite.Alerts, error) {
 
 // history is the reports' daily history.
 func (a *app) history(ctx context.Context) (*sqlite.History, error) {
-	db, err := a.open(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return db.History(ctx)
+	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.History, error) { return db.History(ctx) })
 }
 
 // notifications is the store of notification subscriptions and their
 // outbox.
 func (a *app) notifications(ctx context.Context) (*sqlite.Notifications, error) {
-	db, err := a.open(ctx)
+	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Notifications, error) { return db.Notifications(ctx) })
+}
+
+// The services the commands call, over those stores.
+
+// campaignApp is the campaigns application over this database.
+func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
+	s, err := a.campaigns(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return db.Notifications(ctx)
+	inv, err := a.inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
+}
+
+// reports builds the reports service over the database's stores.
+func (a *app) reports(ctx context.Context) (*reports.Service, error) {
+	inv, err := a.inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	as, err := a.alerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := a.history(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := a.campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return reports.New(reports.Config{Inventory: inv, Alerts: as, History: hs, Campaigns: cs, Now: a.now})
+}
+
+// snapshots configures the daily history's snapshotter, on the
+// scheduler's clock when one is set (the demo's compressed time).
+func (a *app) snapshots(ctx context.Context) (reports.SnapshotterConfig, error) {
+	svc, err := a.reports(ctx)
+	if err != nil {
+		return reports.SnapshotterConfig{}, err
+	}
+	hs, err := a.history(ctx)
+	if err != nil {
+		return reports.SnapshotterConfig{}, err
+	}
+	var clock reports.Clock = nowClock(a.now)
+	if a.clock != nil {
+		clock = a.clock
+	}
+	return reports.SnapshotterConfig{Reports: svc, History: hs, Clock: clock, Logger: a.log}, nil
+}
+
+// notifier delivers notifications on the wall clock.
+func (a *app) notifier(ctx context.Context) (*notify.Notifier, error) {
+	store, err := a.notifications(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return notify.New(notify.Config{Store: store, Logger: a.log,
+		Webhook: &notify.Poster{Timeout: 10 * time.Second}, Email: &notify.Mailer{Timeout: 30 * time.Second, TLS: smtpTLS}})
+}
+
+// pluginRegistry is the plugin registry over this database; the built-in
+// executors' names are taken.
+func (a *app) pluginRegistry(ctx context.Context) (*registry.Registry, error) {
+	s, err := a.plugins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return registry.New(registry.Config{Store: s, Builtins: slices.Sorted(maps.Keys(builtinExecutors)), Logger: a.log})
 }
