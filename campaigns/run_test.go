@@ -13,20 +13,8 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
-	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 )
-
-// reacher reaches simulated devices by hostname.
-type reacher map[string]simtest.Device
-
-func (r reacher) Reach(_ context.Context, host string) (sdk.Target, playbooks.Executor, error) {
-	d, ok := r[host]
-	if !ok {
-		return sdk.Target{}, nil, fmt.Errorf("no simulated device %s", host)
-	}
-	return d.Target, d.Engine.Executor, nil
-}
 
 // runEstate is an estate of simulated devices with a scheduler running
 // its campaigns through the real WinRM executor.
@@ -40,10 +28,7 @@ func runEstate(t *testing.T, n int) *estate {
 		rows[i] = fmt.Sprintf("%s,R%c,%s,", specs[i].Hostname, 'A'+i%2, specs[i].Build)
 	}
 	devs := simtest.Start(t, 600, specs...)
-	r := reacher{}
-	for _, d := range devs {
-		r[d.Target.Hostname] = d
-	}
+	r := simtest.ReacherOf(devs)
 	e := newEstate(t, rows...)
 	ctx := context.Background()
 	if err := scheduler.Migrate(ctx, e.db.SQL()); err != nil {

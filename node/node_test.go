@@ -21,24 +21,11 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
-	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
-	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
-
-// reacher reaches simulated devices by hostname.
-type reacher map[string]simtest.Device
-
-func (r reacher) Reach(_ context.Context, host string) (sdk.Target, playbooks.Executor, error) {
-	d, ok := r[host]
-	if !ok {
-		return sdk.Target{}, nil, fmt.Errorf("no simulated device %s", host)
-	}
-	return d.Target, d.Engine.Executor, nil
-}
 
 // hook is a webhook receiver that keeps the events it was sent.
 type hook struct {
@@ -94,10 +81,7 @@ func newFixture(t *testing.T, n int) *fixture {
 		rows = append(rows, specs[i].Hostname+",RXX,10.0.18363")
 	}
 	devs := simtest.Start(t, 600, specs...)
-	r := reacher{}
-	for _, d := range devs {
-		r[d.Target.Hostname] = d
-	}
+	r := simtest.ReacherOf(devs)
 	clock := devs[0].Clock
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "node.db"), sqlite.Options{Now: clock.Now})
 	if err != nil {

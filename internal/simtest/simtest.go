@@ -79,3 +79,25 @@ func Start(t testing.TB, scale float64, specs ...device.Spec) []Device {
 	}
 	return out
 }
+
+// Reacher reaches simulated devices by hostname, as the scheduler's
+// workers reach real ones (scheduler.Reacher).
+type Reacher map[string]Device
+
+// Reach returns the device's target and the executor that reaches it.
+func (r Reacher) Reach(_ context.Context, host string) (sdk.Target, playbooks.Executor, error) {
+	d, ok := r[host]
+	if !ok {
+		return sdk.Target{}, nil, fmt.Errorf("no simulated device %s", host)
+	}
+	return d.Target, d.Engine.Executor, nil
+}
+
+// ReacherOf is a Reacher of devs.
+func ReacherOf(devs []Device) Reacher {
+	r := Reacher{}
+	for _, d := range devs {
+		r[d.Target.Hostname] = d
+	}
+	return r
+}
