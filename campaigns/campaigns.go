@@ -14,9 +14,10 @@ import (
 // View, and the changes a person makes.
 type Store interface {
 	orchestrator.Reader
-	// Create stores a campaign, its waves and members in one transaction,
-	// or fails with an error wrapping errkind.Exists.
-	Create(ctx context.Context, c orchestrator.Campaign, waves []string, members []orchestrator.Member) error
+	// Create stores a campaign, its waves and members (read once, in
+	// dispatch order, as it stores them) in one transaction, or fails with
+	// an error wrapping errkind.Exists.
+	Create(ctx context.Context, c orchestrator.Campaign, waves []string, members iter.Seq[orchestrator.Member]) error
 	// Campaigns lists the campaigns, oldest first.
 	Campaigns(ctx context.Context) ([]orchestrator.Campaign, error)
 	// ChangeStatus applies a status action as orchestrator's machine

@@ -8,7 +8,6 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
-	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 )
@@ -52,52 +51,49 @@ func (s *Service) Create(ctx context.Context, file string, data []byte) (Created
 	if _, err := pb.Values(spec.Params); err != nil {
 		return Created{}, fmt.Errorf("%s: params for playbook %s: %w", file, pb.Name, err)
 	}
-	var devices []*inventory.Device
+	// The targets stream into the split; only what it needs of each is
+	// kept, and the members stream from it into the store.
+	split := orchestrator.NewAssignment(spec)
+	orgs := map[string]bool{}
 	for d, err := range s.inv.Devices(ctx, spec.TargetSelector()) {
 		if err != nil {
 			return Created{}, fmt.Errorf("%s: target: %w", file, err)
 		}
-		devices = append(devices, d)
+		split.Add(d)
+		orgs[d.Org] = true
 	}
-	if len(devices) == 0 {
+	if split.Len() == 0 {
 		return Created{}, fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)
 	}
-	zones, err := s.orgZones(ctx, devices)
+	zones, err := s.orgZones(ctx, orgs)
 	if err != nil {
 		return Created{}, fmt.Errorf("%s: %w", file, err)
 	}
 	if err := spec.CheckWindows(s.now(), zones); err != nil {
 		return Created{}, err
 	}
-	members := orchestrator.Assign(spec, devices)
-	out := Created{Spec: spec, WaveSizes: make([]int, len(spec.Waves))}
+	out := Created{Spec: spec}
+	out.WaveSizes, out.Unwaved = split.WaveSizes()
 	names := make([]string, len(spec.Waves))
 	for i, w := range spec.Waves {
 		names[i] = w.Name
 	}
-	for _, m := range members {
-		if m.Wave < 0 {
-			out.Unwaved++
-		} else {
-			out.WaveSizes[m.Wave]++
-		}
-	}
 	c := orchestrator.Campaign{Name: spec.Name, SpecFile: file, Spec: string(data), PlaybookFile: pbFile, Playbook: string(pbSrc)}
-	if err := s.store.Create(ctx, c, names, members); err != nil {
+	if err := s.store.Create(ctx, c, names, split.Members()); err != nil {
 		return Created{}, err
 	}
 	return out, nil
 }
 
-// orgZones maps the organisations of devices to their time zones.
-func (s *Service) orgZones(ctx context.Context, devices []*inventory.Device) (map[string]string, error) {
+// orgZones maps organisations to their time zones.
+func (s *Service) orgZones(ctx context.Context, orgs map[string]bool) (map[string]string, error) {
 	all, err := s.inv.TimeZones(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("organisations' time zones: %w", err)
 	}
 	zones := map[string]string{}
-	for _, d := range devices {
-		zones[d.Org] = all[d.Org]
+	for org := range orgs {
+		zones[org] = all[org]
 	}
 	return zones, nil
 }

@@ -114,26 +114,31 @@ func (s *Service) List(ctx context.Context) ([]Summary, error) {
 	}
 	out := make([]Summary, 0, len(cs))
 	for _, c := range cs {
-		ms, err := s.store.Members(ctx, c.Name)
+		counts, err := s.store.Counts(ctx, c.Name)
 		if err != nil {
-			return nil, fmt.Errorf("campaign %s: devices: %w", c.Name, err)
+			return nil, fmt.Errorf("campaign %s: %w", c.Name, err)
 		}
-		out = append(out, Summary{Name: c.Name, Status: string(c.Status), Devices: len(ms), States: CountStates(ms), Created: c.CreatedAt})
+		states, n := CountStates(counts, func(orchestrator.Count) bool { return true })
+		out = append(out, Summary{Name: c.Name, Status: string(c.Status), Devices: n, States: states, Created: c.CreatedAt})
 	}
 	return out, nil
 }
 
-// CountStates counts devices per state, every state present (zero when
-// none is in it).
-func CountStates(ms []orchestrator.DeviceRecord) map[string]int {
+// CountStates sums the counts that keep selects per state, every state
+// present (zero when none is in it), and in all.
+func CountStates(counts []orchestrator.Count, keep func(orchestrator.Count) bool) (map[string]int, int) {
 	out := make(map[string]int, len(orchestrator.DeviceStates))
 	for _, st := range orchestrator.DeviceStates {
 		out[string(st)] = 0
 	}
-	for _, m := range ms {
-		out[string(m.State)]++
+	n := 0
+	for _, c := range counts {
+		if keep(c) {
+			out[string(c.State)] += c.Devices
+			n += c.Devices
+		}
 	}
-	return out
+	return out, n
 }
 
 // Show describes one campaign.
@@ -153,36 +158,27 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 	if err != nil {
 		return Detail{}, fmt.Errorf("campaign %s: waves: %w", c.Name, err)
 	}
-	ms, err := s.store.Members(ctx, c.Name)
+	v, err := orchestrator.ReadView(ctx, s.store, s.inv, c)
 	if err != nil {
-		return Detail{}, fmt.Errorf("campaign %s: devices: %w", c.Name, err)
+		return Detail{}, err
 	}
-	d := Detail{Name: c.Name, Status: string(c.Status), States: CountStates(ms), WakeAt: timePtr(c.WakeAt),
-		Reasons: []ReasonCount{}, Blocked: []Blocked{}}
+	d := Detail{Name: c.Name, Status: string(c.Status), WakeAt: timePtr(c.WakeAt), Reasons: []ReasonCount{}, Blocked: []Blocked{}}
+	d.States, _ = CountStates(v.Counts, func(orchestrator.Count) bool { return true })
 	for i, n := range names {
-		var in []orchestrator.DeviceRecord
-		for _, m := range ms {
-			if m.Wave == i {
-				in = append(in, m)
-			}
-		}
-		d.Waves = append(d.Waves, WaveDetail{Name: n, Status: string(waves[i].Status), Devices: len(in), States: CountStates(in),
+		states, devices := CountStates(v.Counts, func(c orchestrator.Count) bool { return c.Wave == i })
+		d.Waves = append(d.Waves, WaveDetail{Name: n, Status: string(waves[i].Status), Devices: devices, States: states,
 			Started: timePtr(waves[i].Started), Completed: timePtr(waves[i].Completed), Reason: waves[i].Reason})
 	}
 	reasons := map[orchestrator.Reason]int{}
-	for _, m := range ms {
-		if m.State == orchestrator.DeviceFailed || m.State == orchestrator.DeviceDeferred {
-			reasons[m.Reason]++
+	for _, c := range v.Counts {
+		if c.State == orchestrator.DeviceFailed || c.State == orchestrator.DeviceDeferred {
+			reasons[c.Reason] += c.Devices
 		}
 	}
 	for r, n := range reasons {
 		d.Reasons = append(d.Reasons, ReasonCount{string(r), n})
 	}
 	slices.SortFunc(d.Reasons, func(x, y ReasonCount) int { return cmp.Or(y.Devices-x.Devices, strings.Compare(x.Reason, y.Reason)) })
-	v, err := orchestrator.ReadView(ctx, s.store, s.inv, c)
-	if err != nil {
-		return Detail{}, err
-	}
 	for i := range d.Waves {
 		if i < len(v.Spec.Waves) && waves[i].Status == orchestrator.WaveHalted {
 			d.Waves[i].Reason = v.WaveFailures(i).String()
@@ -194,6 +190,9 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 		d.Held = append(d.Held, HeldOrg{Org: f.Org, Wave: f.WaveName, Reason: f.String(), Command: w.Command})
 	}
 	plan := orchestrator.Decide(v, s.now())
+	if err := v.Err(); err != nil {
+		return Detail{}, err
+	}
 	for _, b := range plan.Blocked {
 		d.Blocked = append(d.Blocked, Blocked{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
 	}

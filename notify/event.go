@@ -148,15 +148,15 @@ func waveCounts(v orchestrator.View, wave int) (map[string]int, []string) {
 	counts := map[string]int{}
 	seen := map[string]bool{}
 	var orgs []string
-	for _, m := range v.Members {
-		if m.Wave < 0 || (wave >= 0 && m.Wave != wave) {
+	for _, c := range v.DeviceCounts() {
+		if c.Wave < 0 || (wave >= 0 && c.Wave != wave) {
 			continue
 		}
-		counts["devices"]++
-		counts[string(m.State)]++
-		if !seen[m.Org] {
-			seen[m.Org] = true
-			orgs = append(orgs, m.Org)
+		counts["devices"] += c.Devices
+		counts[string(c.State)] += c.Devices
+		if !seen[c.Org] {
+			seen[c.Org] = true
+			orgs = append(orgs, c.Org)
 		}
 	}
 	sort.Strings(orgs)

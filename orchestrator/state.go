@@ -1,11 +1,6 @@
 package orchestrator
 
 import (
-	"cmp"
-	"hash/fnv"
-	"math"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -89,58 +84,16 @@ type Transition struct {
 	Cause    string // what made it happen: "controller", "worker", "retry command", ...
 }
 
-// Assign splits a campaign's targets into its waves, in order: each wave
-// takes, from the targets no earlier wave took, those its selector matches,
-// then its count or percent of them (all without either). The order within
-// and across organisations is a hash of campaign and hostname: stable for a
-// campaign, and spread over organisations so a wave's share is not one
-// organisation's devices. Targets no wave takes get Wave -1.
+// Assign splits a campaign's targets into its waves, as an Assignment
+// does, and returns the members in dispatch order.
 func Assign(s *Spec, targets []*inventory.Device) []Member {
-	type ranked struct {
-		d    *inventory.Device
-		rank uint64
+	a := NewAssignment(s)
+	for _, d := range targets {
+		a.Add(d)
 	}
-	rest := make([]ranked, len(targets))
-	for i, d := range targets {
-		h := fnv.New64a()
-		h.Write([]byte(s.Name + "\x00" + d.Hostname))
-		rest[i] = ranked{d, h.Sum64()}
-	}
-	slices.SortFunc(rest, func(a, b ranked) int {
-		return cmp.Or(cmp.Compare(a.rank, b.rank), strings.Compare(a.d.Hostname, b.d.Hostname))
-	})
-	out := make([]Member, 0, len(targets))
-	add := func(r ranked, wave int) {
-		out = append(out, Member{Hostname: r.d.Hostname, Org: r.d.Org, Site: r.d.Site, Wave: wave, Order: len(out),
-			State: DevicePending, LastSeen: r.d.LastSeen})
-	}
-	for wi := range s.Waves {
-		w := &s.Waves[wi]
-		var match, keep []ranked
-		for _, r := range rest {
-			if w.selector.Matches(r.d) {
-				match = append(match, r)
-			} else {
-				keep = append(keep, r)
-			}
-		}
-		n := len(match)
-		switch {
-		case w.Count > 0:
-			n = min(n, w.Count)
-		case w.Percent > 0:
-			n = min(n, int(math.Ceil(float64(len(match))*w.Percent/100)))
-		}
-		for _, r := range match[:n] {
-			add(r, wi)
-		}
-		rest = append(keep, match[n:]...)
-		slices.SortFunc(rest, func(a, b ranked) int {
-			return cmp.Or(cmp.Compare(a.rank, b.rank), strings.Compare(a.d.Hostname, b.d.Hostname))
-		})
-	}
-	for _, r := range rest {
-		add(r, -1)
+	out := make([]Member, 0, a.Len())
+	for m := range a.Members() {
+		out = append(out, m)
 	}
 	return out
 }

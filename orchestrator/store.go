@@ -114,14 +114,24 @@ type Enqueue func(ctx context.Context, tx Tx, ds []Dispatch) error
 // and refuses another with an error.
 type Tx any
 
-// Reader is what a View is read from: a campaign, its waves and members.
+// Reader is what a View is read from: a campaign, its waves, its devices'
+// counts, its deferred devices and, a page at a time, its pending ones.
+// Nothing it returns grows with the campaign's devices but the deferred
+// ones and the pages asked for.
 type Reader interface {
 	// Campaign returns one campaign, or an error wrapping errkind.NotFound.
 	Campaign(ctx context.Context, name string) (Campaign, error)
 	// Waves returns a campaign's waves' names and states, in order.
 	Waves(ctx context.Context, name string) ([]string, []WaveState, error)
-	// Members returns a campaign's devices in dispatch order.
-	Members(ctx context.Context, name string) ([]DeviceRecord, error)
+	// Counts returns a campaign's devices counted by wave, organisation,
+	// site, state, reason and acceptance, kept exact by the store in the
+	// transactions that move devices.
+	Counts(ctx context.Context, name string) ([]Count, error)
+	// Deferred returns a campaign's deferred devices in dispatch order.
+	Deferred(ctx context.Context, name string) ([]DeviceRecord, error)
+	// Pending returns up to limit pending devices of a wave in org whose
+	// dispatch order is after after, in dispatch order, from an index.
+	Pending(ctx context.Context, name string, wave int, org string, after, limit int) ([]Member, error)
 }
 
 // Store is the campaign store as the scheduler consumes it: reading views,

@@ -16,10 +16,11 @@ type Inventory interface {
 }
 
 // ReadView reads campaign c's state into the View Decide takes: its stored
-// spec, waves and members, the last sighting of its deferred devices, and
-// each organisation's calendar. The scheduler decides on it and applies
-// the plan; campaign show decides on it to say what waits and why,
-// applying nothing.
+// spec, waves and counts, its deferred devices with their last sighting,
+// each organisation's calendar, and a reader of its pending devices that
+// Decide pages through as it dispatches (check View.Err after deciding).
+// The scheduler decides on it and applies the plan; campaign show decides
+// on it to say what waits and why, applying nothing.
 func ReadView(ctx context.Context, store Reader, inv Inventory, c Campaign) (View, error) {
 	spec, err := ParseSpec(c.SpecFile, []byte(c.Spec))
 	if err != nil {
@@ -29,28 +30,27 @@ func ReadView(ctx context.Context, store Reader, inv Inventory, c Campaign) (Vie
 	if err != nil {
 		return View{}, fmt.Errorf("campaign %s: waves: %w", c.Name, err)
 	}
-	recs, err := store.Members(ctx, c.Name)
+	counts, err := store.Counts(ctx, c.Name)
 	if err != nil {
-		return View{}, fmt.Errorf("campaign %s: devices: %w", c.Name, err)
+		return View{}, fmt.Errorf("campaign %s: counts: %w", c.Name, err)
 	}
-	members := make([]Member, len(recs))
-	var deferred []string
-	orgs := map[string]bool{}
+	recs, err := store.Deferred(ctx, c.Name)
+	if err != nil {
+		return View{}, fmt.Errorf("campaign %s: deferred devices: %w", c.Name, err)
+	}
+	deferred := make([]Member, len(recs))
+	hosts := make([]string, len(recs))
 	for i, r := range recs {
-		members[i] = r.Member
-		orgs[r.Org] = true
-		if r.State == DeviceDeferred {
-			deferred = append(deferred, r.Hostname)
-		}
+		deferred[i], hosts[i] = r.Member, r.Hostname
 	}
-	if len(deferred) > 0 {
-		seen, err := inv.LastSeen(ctx, deferred)
+	if len(hosts) > 0 {
+		seen, err := inv.LastSeen(ctx, hosts)
 		if err != nil {
 			return View{}, fmt.Errorf("campaign %s: last seen: %w", c.Name, err)
 		}
-		for i := range members {
-			if t, ok := seen[members[i].Hostname]; ok {
-				members[i].LastSeen = t
+		for i := range deferred {
+			if t, ok := seen[deferred[i].Hostname]; ok {
+				deferred[i].LastSeen = t
 			}
 		}
 	}
@@ -59,12 +59,38 @@ func ReadView(ctx context.Context, store Reader, inv Inventory, c Campaign) (Vie
 		return View{}, fmt.Errorf("campaign %s: time zones: %w", c.Name, err)
 	}
 	cals := map[string]Calendar{}
-	for org := range orgs {
-		cal, err := spec.Calendar(org, zones[org])
+	for _, n := range counts {
+		if _, ok := cals[n.Org]; ok {
+			continue
+		}
+		cal, err := spec.Calendar(n.Org, zones[n.Org])
 		if err != nil {
 			return View{}, fmt.Errorf("campaign %s: %w", c.Name, err)
 		}
-		cals[org] = cal
+		cals[n.Org] = cal
 	}
-	return View{Spec: spec, Status: c.Status, Waves: waves, Members: members, Calendars: cals}, nil
+	return View{Spec: spec, Status: c.Status, Waves: waves, Counts: counts, Deferred: deferred,
+		Pending: &storePending{ctx: ctx, store: store, name: c.Name}, Calendars: cals}, nil
 }
+
+// storePending is a PendingReader over a store.
+type storePending struct {
+	ctx   context.Context
+	store Reader
+	name  string
+	err   error
+}
+
+func (p *storePending) Pending(wave int, org string, after, limit int) []Member {
+	if p.err != nil {
+		return nil
+	}
+	ms, err := p.store.Pending(p.ctx, p.name, wave, org, after, limit)
+	if err != nil {
+		p.err = fmt.Errorf("campaign %s: %w", p.name, err)
+		return nil
+	}
+	return ms
+}
+
+func (p *storePending) Err() error { return p.err }

@@ -285,6 +285,9 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time) err
 		return err
 	}
 	plan := orchestrator.Decide(v, now)
+	if err := v.Err(); err != nil {
+		return err // a plan decided on a view read in part is not applied
+	}
 	ds, err := s.cfg.Store.Apply(ctx, name, c.Seq, plan, now, "controller", s.enqueue)
 	if err != nil {
 		return err

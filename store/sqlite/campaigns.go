@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"iter"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
@@ -39,12 +41,16 @@ func newRunID(campaign, host string, at time.Time) string {
 	return fmt.Sprintf("c%015x", h.Sum64()>>4)
 }
 
-// Create stores a campaign, its waves and its members in one transaction.
-func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves []string, members []orchestrator.Member) error {
-	now := s.now()
+// Create stores a campaign, its waves and its members in one
+// transaction, reading members as it writes them: a national campaign is
+// never held in memory. Members come in dispatch order, so the rows and
+// the dispatch-order indexes grow at their ends; they go in createBatch
+// rows per statement.
+func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves []string, members iter.Seq[orchestrator.Member]) error {
+	now := nullMicros(s.now())
 	return withTx(ctx, s.db, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO campaigns (name, spec_file, spec, playbook_file, playbook, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, nullMicros(now), nullMicros(now))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, now, now)
 		if err != nil {
 			if constraint(err) == errkind.Exists {
 				return fmt.Errorf("campaign %s: %w", c.Name, errkind.Exists)
@@ -57,20 +63,55 @@ func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves [
 				return fmt.Errorf("create campaign %s wave %s: %w", c.Name, w, err)
 			}
 		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO campaign_devices (campaign, hostname, org, site, wave, ord, state, changed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		const cols = 8
+		insert := func(rows int) string {
+			return `INSERT INTO campaign_devices (campaign, hostname, org, site, wave, ord, state, changed_at) VALUES ` +
+				strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?),`, rows), ",")
+		}
+		full, err := tx.PrepareContext(ctx, insert(createBatch))
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
-		for _, m := range members {
-			if _, err := stmt.ExecContext(ctx, c.Name, m.Hostname, m.Org, m.Site, m.Wave, m.Order, orchestrator.DevicePending, nullMicros(now)); err != nil {
-				return fmt.Errorf("create campaign %s device %s: %w", c.Name, m.Hostname, err)
+		defer full.Close()
+		args := make([]any, 0, createBatch*cols)
+		var first string // the batch's first hostname, to name in an error
+		flush := func() error {
+			if len(args) == 0 {
+				return nil
+			}
+			var err error
+			if len(args) == cap(args) {
+				_, err = full.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, insert(len(args)/cols), args...)
+			}
+			if err != nil {
+				if constraint(err) == errkind.Exists {
+					return fmt.Errorf("create campaign %s: a device is listed twice (in the batch from %s): %w", c.Name, first, errkind.Invalid)
+				}
+				return fmt.Errorf("create campaign %s: devices from %s: %w", c.Name, first, err)
+			}
+			args = args[:0]
+			return nil
+		}
+		for m := range members {
+			if len(args) == 0 {
+				first = m.Hostname
+			}
+			args = append(args, c.Name, m.Hostname, m.Org, m.Site, m.Wave, m.Order, orchestrator.DevicePending, now)
+			if len(args) == cap(args) {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		return flush()
 	})
 }
+
+// createBatch is how many devices one statement of Create inserts: few
+// statements, and far under SQLite's limit of 32,766 parameters.
+const createBatch = 256
 
 const campaignCols = `name, spec_file, spec, playbook_file, playbook, status, wake_at, seq, created_at, updated_at`
 
@@ -110,6 +151,60 @@ func (s *Campaigns) Campaigns(ctx context.Context) ([]orchestrator.Campaign, err
 			return nil, err
 		}
 		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Counts returns a campaign's devices counted by wave, organisation,
+// site, state, reason and acceptance, from the counts the store's
+// triggers keep (migration 0003): a few hundred rows for a national
+// campaign.
+func (s *Campaigns) Counts(ctx context.Context, name string) ([]orchestrator.Count, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT wave, org, site, state, reason, accepted, devices FROM campaign_counts
+		WHERE campaign = ? AND devices > 0 ORDER BY wave, org, site, state, reason, accepted`, name)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: counts: %w", name, err)
+	}
+	defer rows.Close()
+	var out []orchestrator.Count
+	for rows.Next() {
+		var c orchestrator.Count
+		if err := rows.Scan(&c.Wave, &c.Org, &c.Site, &c.State, &c.Reason, &c.Accepted, &c.Devices); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Deferred returns a campaign's deferred devices in dispatch order.
+func (s *Campaigns) Deferred(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND state = ? ORDER BY ord`,
+		name, orchestrator.DeviceDeferred)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: deferred devices: %w", name, err)
+	}
+	return scanMembers(rows)
+}
+
+// Pending returns up to limit pending devices of a campaign's wave in org
+// whose dispatch order is after after, in dispatch order: one range of
+// campaign_devices_group.
+func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org string, after, limit int) ([]orchestrator.Member, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT hostname, site, ord FROM campaign_devices
+		WHERE campaign = ? AND state = ? AND wave = ? AND org = ? AND ord > ? ORDER BY ord LIMIT ?`,
+		name, orchestrator.DevicePending, wave, org, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: pending devices of %s: %w", name, org, err)
+	}
+	defer rows.Close()
+	var out []orchestrator.Member
+	for rows.Next() {
+		m := orchestrator.Member{Org: org, Wave: wave, State: orchestrator.DevicePending}
+		if err := rows.Scan(&m.Hostname, &m.Site, &m.Order); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	return out, rows.Err()
 }
@@ -190,10 +285,11 @@ func (s *Campaigns) Waves(ctx context.Context, name string) ([]string, []orchest
 	return names, states, rows.Err()
 }
 
-// StateCounts counts a campaign's devices per wave and state, in the
-// database (a campaign may hold a million devices).
+// StateCounts counts a campaign's devices per wave and state, from the
+// counts the triggers keep.
 func (s *Campaigns) StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT wave, state, count(*) FROM campaign_devices WHERE campaign = ? GROUP BY wave, state ORDER BY wave, state`, name)
+	rows, err := s.db.QueryContext(ctx, `SELECT wave, state, sum(devices) FROM campaign_counts WHERE campaign = ?
+		GROUP BY wave, state HAVING sum(devices) > 0 ORDER BY wave, state`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: count states: %w", name, err)
 	}

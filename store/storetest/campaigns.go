@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +30,7 @@ func Campaigns(t *testing.T, open Open) {
 	t.Run("Continue", func(t *testing.T) { campaignContinue(t, open) })
 	t.Run("Amend", func(t *testing.T) { campaignAmend(t, open) })
 	t.Run("MoveDevices", func(t *testing.T) { campaignMoveDevices(t, open) })
+	t.Run("CountsAndView", func(t *testing.T) { campaignCountsAndView(t, open) })
 }
 
 var (
@@ -47,7 +51,7 @@ func newCampaign(t *testing.T, s CampaignStore, name string, n int) []orchestrat
 			Wave: i * 2 / n, Order: i}
 	}
 	c := orchestrator.Campaign{Name: name, SpecFile: name + ".yaml", Spec: "name: " + name, PlaybookFile: "builtin:win10-22h2", Playbook: "name: p"}
-	if err := s.Create(ctx, c, waves, ms); err != nil {
+	if err := s.Create(ctx, c, waves, slices.Values(ms)); err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
 	return ms
@@ -133,8 +137,14 @@ func campaignCreateAndRead(t *testing.T, open Open) {
 // twice) leaves nothing behind, and the name stays free.
 func campaignCreateIsAtomic(t *testing.T, open Open) {
 	s := open(t, NewClock(start).Now).Campaigns
-	ms := []orchestrator.Member{{Hostname: "a.rxx.nhs.uk", Org: "RXX"}, {Hostname: "a.rxx.nhs.uk", Org: "RXX", Order: 1}}
-	if err := s.Create(ctx, orchestrator.Campaign{Name: "dup"}, waves, ms); err == nil {
+	// Many members, the second of a hostname far from the first: a store
+	// that writes in batches must still undo every one.
+	var ms []orchestrator.Member
+	for i := range 1000 {
+		ms = append(ms, orchestrator.Member{Hostname: fmt.Sprintf("d%04d.rxx.nhs.uk", i), Org: "RXX", Order: i})
+	}
+	ms[900].Hostname = ms[3].Hostname
+	if err := s.Create(ctx, orchestrator.Campaign{Name: "dup"}, waves, slices.Values(ms)); err == nil {
 		t.Fatal("create with a member named twice: no error")
 	}
 	if _, err := s.Campaign(ctx, "dup"); !errors.Is(err, errkind.NotFound) {
@@ -144,6 +154,22 @@ func campaignCreateIsAtomic(t *testing.T, open Open) {
 		t.Fatalf("after a failed create: %d campaigns %v", len(all), err)
 	}
 	newCampaign(t, s, "dup", 2)
+
+	// A campaign of any size reads back whole, in dispatch order.
+	big := newCampaign(t, s, "big", 1001)
+	got, err := s.Members(ctx, "big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(big) {
+		t.Fatalf("created %d members, read back %d", len(big), len(got))
+	}
+	for i, d := range got {
+		if m := big[i]; d.Hostname != m.Hostname || d.Org != m.Org || d.Site != m.Site || d.Wave != m.Wave || d.Order != m.Order ||
+			d.State != orchestrator.DevicePending {
+			t.Fatalf("member %d reads back %+v, created %+v (pending)", i, d.Member, m)
+		}
+	}
 }
 
 // campaignStatusMachine drives a campaign into every status and applies
@@ -929,4 +955,182 @@ func campaignMoveDevices(t *testing.T, open Open) {
 	if _, err := s.MoveDevices(ctx, "c", orchestrator.EventFinish, nil, ev); !errors.Is(err, orchestrator.ErrState) {
 		t.Fatalf("a move that is not a person's: %v, want ErrState", err)
 	}
+}
+
+// noInventory is an inventory of no time zones that has seen no device.
+type noInventory struct{}
+
+func (noInventory) TimeZones(context.Context) (map[string]string, error) { return map[string]string{}, nil }
+func (noInventory) LastSeen(context.Context, []string) (map[string]time.Time, error) {
+	return map[string]time.Time{}, nil
+}
+
+// campaignCountsAndView moves the devices of a campaign of several
+// organisations and sites through every kind of write (dispatch, begin,
+// finish in each state, orphans, retry, continue, exclude, include), and
+// after each round checks what the controller reads instead of the
+// members: the counts equal the members counted, the pending devices
+// read a page at a time are the members pending, and the controller
+// decides on the store's view exactly as on the members themselves.
+func campaignCountsAndView(t *testing.T, open Open) {
+	clock := NewClock(start)
+	s := open(t, clock.Now).Campaigns
+	const spec = `name: v
+playbook: p
+caps: {per_org: 9, per_site: 4, total: 25}
+waves: [{name: pilot, max_concurrency: 12, max_failure_percent: 60}, {name: rest, max_failure_percent: 60}]
+`
+	var ms []orchestrator.Member
+	for i := range 240 {
+		org := []string{"RXX", "RYY", "RZZ"}[i%3]
+		site := []string{"a", "b", "c", ""}[i*7%4]
+		ms = append(ms, orchestrator.Member{Hostname: fmt.Sprintf("d%03d.%s.nhs.uk", i, strings.ToLower(org)), Org: org, Site: site,
+			Wave: min(1, i/60), Order: i})
+	}
+	c := orchestrator.Campaign{Name: "v", SpecFile: "v.yaml", Spec: spec, PlaybookFile: "p.yaml", Playbook: "name: p"}
+	if err := s.Create(ctx, c, waves, slices.Values(ms)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ChangeStatus(ctx, "v", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 5))
+	reasons := []orchestrator.Reason{"rolled_back:0xC1900101", "unreachable", "ineligible_edition", "completed"}
+	for round := range 90 {
+		clock.Advance(time.Minute)
+		now := clock.Now()
+		c, err := s.Campaign(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := s.Members(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The counts are the members counted.
+		want := map[orchestrator.Count]int{}
+		for _, m := range all {
+			want[orchestrator.Count{Wave: m.Wave, Org: m.Org, Site: m.Site, State: m.State, Reason: m.Reason, Accepted: m.Accepted}]++
+		}
+		counts, err := s.Counts(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[orchestrator.Count]int{}
+		for _, n := range counts {
+			k := n
+			k.Devices = 0
+			got[k] += n.Devices
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("round %d: counts %v\nwant the members counted: %v", round, got, want)
+		}
+		// Pending devices, page by page, are the members pending.
+		for _, org := range []string{"RXX", "RYY", "RZZ"} {
+			for wave := range waves {
+				var want, got []string
+				for _, m := range all {
+					if m.State == orchestrator.DevicePending && m.Org == org && m.Wave == wave {
+						want = append(want, m.Hostname)
+					}
+				}
+				after := -1
+				for {
+					page, err := s.Pending(ctx, "v", wave, org, after, 7)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, m := range page {
+						if m.Org != org || m.Wave != wave || m.State != orchestrator.DevicePending || m.Order <= after {
+							t.Fatalf("round %d: pending page has %+v", round, m)
+						}
+						got = append(got, m.Hostname)
+						after = m.Order
+					}
+					if len(page) < 7 {
+						break
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("round %d: pending of wave %d in %s read %v, want %v", round, wave, org, got, want)
+				}
+			}
+		}
+		// The controller decides alike on the store's view and on the
+		// members.
+		v, err := orchestrator.ReadView(ctx, s, noInventory{}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := orchestrator.Decide(v, now)
+		if err := v.Err(); err != nil {
+			t.Fatal(err)
+		}
+		mv := v
+		mv.Members = nil
+		for _, m := range all {
+			mv.Members = append(mv.Members, m.Member)
+		}
+		if ref := orchestrator.Decide(mv, now); !reflect.DeepEqual(plan, ref) {
+			t.Fatalf("round %d: on the store's view the controller decides\n%+v\non the members\n%+v", round, plan, ref)
+		}
+		if _, err := s.Apply(ctx, "v", c.Seq, plan, now, "controller", nil); err != nil {
+			t.Fatal(err)
+		}
+		// Workers and people move devices.
+		all, err = s.Members(ctx, "v")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range all {
+			switch {
+			case d.State == orchestrator.DeviceQueued && r.IntN(3) > 0:
+				if _, err := s.Begin(ctx, "v", d.Hostname, d.Generation, now, time.Hour); err != nil {
+					t.Fatal(err)
+				}
+			case d.State == orchestrator.DeviceRunning && r.IntN(2) == 0:
+				to, reason, next := orchestrator.DeviceFailed, reasons[r.IntN(3)], time.Time{}
+				switch r.IntN(4) {
+				case 0:
+					to, reason = orchestrator.DeviceSucceeded, "completed"
+				case 1:
+					to, reason = orchestrator.DeviceSkipped, "already_compliant"
+				case 2:
+					to, reason, next = orchestrator.DeviceDeferred, "unreachable", now.Add(time.Duration(r.IntN(5))*time.Minute)
+				}
+				if err := s.Finish(ctx, "v", d.Hostname, d.Generation, to, reason, "", next); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		switch r.IntN(5) {
+		case 0:
+			if _, err := s.Retry(ctx, "v", orchestrator.DeviceFilter{Org: []string{"RXX", "RYY"}[r.IntN(2)]}); err != nil {
+				t.Fatal(err)
+			}
+		case 1:
+			_, err := s.Continue(ctx, "v", waves[r.IntN(2)], "", orchestrator.Event{Actor: "alice", Action: "continue"})
+			if err != nil && !errors.Is(err, orchestrator.ErrState) {
+				t.Fatal(err)
+			}
+		case 2:
+			h := all[r.IntN(len(all))].Hostname
+			for _, e := range []orchestrator.DeviceEvent{orchestrator.EventExclude, orchestrator.EventInclude} {
+				if r.IntN(2) == 0 {
+					if _, err := s.MoveDevices(ctx, "v", e, []string{h}, orchestrator.Event{Actor: "alice", Action: string(e)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		case 3:
+			if _, err := s.Orphans(ctx, "v", now.Add(2*time.Hour), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sc, err := s.StateCounts(ctx, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after 90 rounds, by wave and state: %v", sc)
 }

@@ -1,0 +1,617 @@
+package orchestrator
+
+import (
+	"cmp"
+	"container/heap"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// This file holds Decide: the controller's pass over a View. It works
+// from the view's counts, walks the deferred devices, and reads pending
+// devices organisation by organisation in dispatch order only while they
+// may still be dispatched, so a pass over a national campaign costs what
+// it dispatches, not what the campaign holds. It decides exactly as the
+// first controller, which walked every member (reference_test.go).
+
+// Decide computes the next plan from a view of state and the time. It is a
+// pure function: the same view and time give the same plan. A view over a
+// store may fail to read part way; check View.Err before applying the plan.
+func Decide(v View, now time.Time) Plan {
+	v = v.counted()
+	d := decider{v: v, now: now, waves: slices.Clone(v.Waves), blocked: map[blockKey]*Block{}, t: tallyCounts(v)}
+	return d.decide()
+}
+
+// WaveFailures counts wave i's failures against its threshold, as the
+// view has them now.
+func (v View) WaveFailures(i int) Failures { return tallyCounts(v.counted()).waveFailures(i) }
+
+// HeldOrgs lists the organisations held by their own failures in a
+// started wave (nothing more starts for them in the campaign until a
+// person continues or retries), each with the wave and counts that hold
+// it, by organisation code.
+func (v View) HeldOrgs() []Failures {
+	return tallyCounts(v.counted()).heldOrgs(v.Spec, v.Waves)
+}
+
+// DeviceCounts are the view's devices counted (Counts, or its Members
+// counted when it has them).
+func (v View) DeviceCounts() []Count { return v.counted().Counts }
+
+// MinOrgFailures is how many counted failures an organisation needs in a
+// wave before its own failure rate can halt it: one failure in a wave
+// holding two of its devices is noise, not a trend.
+const MinOrgFailures = 2
+
+func (s WaveStatus) started() bool { return s == WaveActive || s == WaveDone || s == WaveHalted }
+
+// counted is v with Counts, Deferred and Pending made from its Members
+// when it has them.
+func (v View) counted() View {
+	if v.Members == nil {
+		return v
+	}
+	type key struct {
+		wave      int
+		org, site string
+		state     DeviceState
+		reason    Reason
+		accepted  bool
+	}
+	n := map[key]int{}
+	pending := memberPending{}
+	v.Deferred = nil
+	for _, m := range v.Members {
+		n[key{m.Wave, m.Org, m.Site, m.State, m.Reason, m.Accepted}]++
+		switch m.State {
+		case DeviceDeferred:
+			v.Deferred = append(v.Deferred, m)
+		case DevicePending:
+			k := waveOrg{m.Wave, m.Org}
+			pending[k] = append(pending[k], m)
+		}
+	}
+	v.Counts = make([]Count, 0, len(n))
+	for k, c := range n {
+		v.Counts = append(v.Counts, Count{Wave: k.wave, Org: k.org, Site: k.site, State: k.state, Reason: k.reason, Accepted: k.accepted, Devices: c})
+	}
+	for _, ms := range pending {
+		slices.SortFunc(ms, func(a, b Member) int { return a.Order - b.Order })
+	}
+	v.Pending = pending
+	v.Members = nil
+	return v
+}
+
+type waveOrg struct {
+	wave int
+	org  string
+}
+
+// memberPending reads pending devices from members held in memory.
+type memberPending map[waveOrg][]Member
+
+func (p memberPending) Pending(wave int, org string, after, limit int) []Member {
+	ms := p[waveOrg{wave, org}]
+	i := sort.Search(len(ms), func(i int) bool { return ms[i].Order > after })
+	return ms[i:min(len(ms), i+limit)]
+}
+
+func (memberPending) Err() error { return nil }
+
+// tallies are a view's counts summed the ways the controller asks.
+type tallies struct {
+	waves    []waveTally
+	inflight int // devices queued or running, in any wave
+	// in flight by organisation, by organisation and site ("org/site") and
+	// by wave
+	orgInflight, siteInflight map[string]int
+	waveInflight              map[int]int
+}
+
+// waveTally is one wave's counts.
+type waveTally struct {
+	devices, pending, inflight, deferred int
+	failures                             Failures             // the whole wave's
+	orgs                                 map[string]*Failures // each organisation's
+	orgPending                           map[string]int
+	sitePending                          map[string]map[string]int // by organisation, then site
+}
+
+func tallyCounts(v View) tallies {
+	t := tallies{waves: make([]waveTally, len(v.Spec.Waves)), orgInflight: map[string]int{}, siteInflight: map[string]int{}, waveInflight: map[int]int{}}
+	for i := range t.waves {
+		w := &v.Spec.Waves[i]
+		t.waves[i] = waveTally{failures: Failures{Wave: i, WaveName: w.Name, Limit: *w.MaxFailurePercent}, orgs: map[string]*Failures{},
+			orgPending: map[string]int{}, sitePending: map[string]map[string]int{}}
+	}
+	for _, c := range v.Counts {
+		if c.State.InFlight() {
+			t.inflight += c.Devices
+			t.orgInflight[c.Org] += c.Devices
+			t.siteInflight[c.Org+"/"+c.Site] += c.Devices
+			t.waveInflight[c.Wave] += c.Devices
+		}
+		if c.Wave < 0 || c.Wave >= len(t.waves) {
+			continue
+		}
+		w := &t.waves[c.Wave]
+		w.devices += c.Devices
+		f := w.orgs[c.Org]
+		if f == nil {
+			f = &Failures{Wave: c.Wave, WaveName: w.failures.WaveName, Org: c.Org, Limit: w.failures.Limit}
+			w.orgs[c.Org] = f
+		}
+		for _, f := range []*Failures{&w.failures, f} {
+			f.Total += c.Devices
+			if CountsAsFailure(c.State, c.Reason) {
+				f.Failed += c.Devices
+				if c.Accepted {
+					f.Accepted += c.Devices
+				}
+			}
+		}
+		switch {
+		case c.State == DevicePending:
+			w.pending += c.Devices
+			w.orgPending[c.Org] += c.Devices
+			sites := w.sitePending[c.Org]
+			if sites == nil {
+				sites = map[string]int{}
+				w.sitePending[c.Org] = sites
+			}
+			sites[c.Site] += c.Devices
+		case c.State.InFlight():
+			w.inflight += c.Devices
+		case c.State == DeviceDeferred:
+			w.deferred += c.Devices
+		}
+	}
+	return t
+}
+
+func (t tallies) waveFailures(i int) Failures { return t.waves[i].failures }
+
+// heldOrgs are the organisations whose failures in some started wave (as
+// waves has them) pass that wave's threshold, the first such wave holding
+// each, by organisation code.
+func (t tallies) heldOrgs(s *Spec, waves []WaveState) []Failures {
+	held := map[string]Failures{}
+	for i := range waves {
+		if i >= len(t.waves) || !waves[i].Status.started() {
+			continue
+		}
+		for org, f := range t.waves[i].orgs {
+			if _, ok := held[org]; !ok && f.Over() {
+				held[org] = *f
+			}
+		}
+	}
+	out := slices.Collect(maps.Values(held))
+	slices.SortFunc(out, func(a, b Failures) int { return strings.Compare(a.Org, b.Org) })
+	return out
+}
+
+type blockKey struct {
+	wave   int
+	org    string
+	reason BlockReason
+}
+
+// sortBlocks lists blocks by wave, organisation and reason.
+func sortBlocks(m map[blockKey]*Block) []Block {
+	keys := slices.SortedFunc(maps.Keys(m), func(a, b blockKey) int {
+		return cmp.Or(cmp.Compare(a.wave, b.wave), strings.Compare(a.org, b.org), strings.Compare(string(a.reason), string(b.reason)))
+	})
+	out := make([]Block, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *m[k])
+	}
+	return out
+}
+
+// gate says why no device of org may start now (its organisation halted,
+// the deadline, its window), or "".
+func gate(cals map[string]Calendar, now time.Time, org string, halted map[string]bool, deadline bool) (BlockReason, time.Time) {
+	if halted[org] {
+		return BlockHalted, time.Time{}
+	}
+	if deadline {
+		return BlockDeadline, time.Time{}
+	}
+	cal, ok := cals[org]
+	if !ok {
+		return "", time.Time{}
+	}
+	if open, _ := cal.Open(now); open {
+		return "", time.Time{}
+	}
+	next, ok := cal.NextOpen(now)
+	if !ok {
+		return BlockNoWindow, time.Time{}
+	}
+	return BlockWindowClosed, next
+}
+
+type decider struct {
+	v       View
+	now     time.Time
+	waves   []WaveState
+	t       tallies
+	plan    Plan
+	blocked map[blockKey]*Block
+}
+
+// block records n devices of a wave (of org, or "" for the wave's own
+// reason) waiting for r until until (zero if unknown).
+func (d *decider) block(wave int, org string, r BlockReason, until time.Time, n int) {
+	if n <= 0 {
+		return
+	}
+	k := blockKey{wave, org, r}
+	b := d.blocked[k]
+	if b == nil {
+		b = &Block{Wave: d.v.Spec.Waves[wave].Name, Org: org, Reason: r, Until: until}
+		d.blocked[k] = b
+	}
+	b.Devices += n
+	if !until.IsZero() && (b.Until.IsZero() || until.Before(b.Until)) {
+		b.Until = until
+	}
+	d.wake(until)
+}
+
+func (d *decider) wake(t time.Time) {
+	if !t.IsZero() && t.After(d.now) && (d.plan.WakeAt.IsZero() || t.Before(d.plan.WakeAt)) {
+		d.plan.WakeAt = t
+	}
+}
+
+func (d *decider) change(i int, s WaveState, reason string) {
+	d.waves[i] = s
+	d.plan.WaveChanges = append(d.plan.WaveChanges, WaveChange{Wave: i, State: s, Reason: reason})
+}
+
+// haltedOrgs are the organisations held by their own failures: nothing
+// more starts for them in this campaign until a person continues or
+// retries.
+func (d *decider) haltedOrgs() map[string]bool {
+	halted := map[string]bool{}
+	for _, f := range d.t.heldOrgs(d.v.Spec, d.waves) {
+		halted[f.Org] = true
+	}
+	return halted
+}
+
+func (d *decider) decide() Plan {
+	spec := d.v.Spec
+	switch d.v.Status {
+	case StatusRunning:
+	case StatusPaused:
+		d.blockAll(BlockPaused)
+		return d.finish()
+	default: // draft, cancelled, done: nothing to do
+		return d.finish()
+	}
+	if spec.Start != nil && d.now.Before(spec.Start.Time) {
+		d.blockAll(BlockNotStarted)
+		d.wake(spec.Start.Time)
+		return d.finish()
+	}
+	deadline := spec.Deadline != nil && !d.now.Before(spec.Deadline.Time)
+	halted := d.haltedOrgs()
+	active := -1
+	for i := range d.waves {
+		w := &spec.Waves[i]
+		ws := d.waves[i]
+		if ws.Status == WavePending || ws.Status == "" {
+			if i > 0 {
+				prev := d.waves[i-1]
+				if prev.Status != WaveDone {
+					break
+				}
+				if until := prev.Completed.Add(spec.Waves[i-1].Soak.Duration); d.now.Before(until) {
+					d.blockWave(i, BlockSoaking, until)
+					break
+				}
+			}
+			if w.Approval == ApprovalManual && !ws.Approved {
+				if ws.Status != WaveAwaitingApproval {
+					d.change(i, WaveState{Status: WaveAwaitingApproval}, "waiting for approval")
+				}
+				d.blockWave(i, BlockAwaitingApproval, time.Time{})
+				break
+			}
+			ws = WaveState{Status: WaveActive, Started: d.now, Approved: ws.Approved}
+			d.change(i, ws, "started")
+		}
+		if ws.Status == WaveAwaitingApproval {
+			if !ws.Approved {
+				d.blockWave(i, BlockAwaitingApproval, time.Time{})
+				break
+			}
+			ws = WaveState{Status: WaveActive, Started: d.now, Approved: true}
+			d.change(i, ws, "approved and started")
+		}
+		if ws.Status == WaveHalted {
+			d.blockFrom(i, BlockHalted)
+			break
+		}
+		if ws.Status == WaveDone {
+			continue
+		}
+		// Active: halt when failures over the whole wave pass the threshold.
+		wt := &d.t.waves[i]
+		if wt.failures.Over() {
+			d.change(i, WaveState{Status: WaveHalted, Started: ws.Started, Approved: ws.Approved,
+				Reason: wt.failures.String()}, "halted")
+			d.blockFrom(i, BlockHalted)
+			break
+		}
+		// Done when nothing is left to start or finish, but for the devices
+		// of organisations halted by their own failures.
+		pending := wt.pending
+		for org := range halted {
+			pending -= wt.orgPending[org]
+		}
+		if pending == 0 && wt.inflight == 0 {
+			d.change(i, WaveState{Status: WaveDone, Started: ws.Started, Completed: d.now, Approved: ws.Approved}, "every device finished")
+			continue
+		}
+		active = i
+		break
+	}
+	d.dispatch(active, halted, deadline)
+	if d.complete() {
+		d.plan.Done = true
+	}
+	return d.finish()
+}
+
+// group is where a device is for the caps: its wave, organisation and
+// site.
+type group struct {
+	wave      int
+	org, site string
+}
+
+// dispatch picks the devices to start: pending ones of the active wave and
+// deferred ones due again, in dispatch order, within windows and caps.
+// Each organisation whose gate is open is read as a stream of pending
+// devices, merged with the deferred devices due; a stream stops as soon
+// as none of its devices left could start. What a cap holds back is told
+// under the cap that is full when the pass ends.
+func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
+	spec := d.v.Spec
+	perOrg, perSite, perWave := maps.Clone(d.t.orgInflight), maps.Clone(d.t.siteInflight), maps.Clone(d.t.waveInflight)
+	total := d.t.inflight
+	candidates := map[group]int{} // gated through, by group
+	for i := range d.waves {
+		if i != active && d.waves[i].Status == WaveDone {
+			for org, n := range d.t.waves[i].orgPending {
+				if halted[org] { // left behind in a finished wave by its organisation's halt
+					d.block(i, org, BlockHalted, time.Time{}, n)
+				}
+			}
+		}
+	}
+	deferred := slices.Clone(d.v.Deferred)
+	slices.SortFunc(deferred, func(a, b Member) int { return a.Order - b.Order })
+	due := &stream{deferred: true}
+	for _, m := range deferred {
+		if m.Wave < 0 || m.Wave >= len(d.waves) {
+			continue
+		}
+		switch d.waves[m.Wave].Status {
+		case WaveActive, WaveDone:
+		case WaveHalted:
+			d.block(m.Wave, m.Org, BlockHalted, time.Time{}, 1)
+			continue
+		default:
+			continue
+		}
+		if d.now.Before(m.NextAttempt) && !m.LastSeen.After(m.Changed) {
+			d.block(m.Wave, m.Org, BlockDeferred, m.NextAttempt, 1)
+			continue
+		}
+		if why, until := gate(d.v.Calendars, d.now, m.Org, halted, deadline); why != "" {
+			d.block(m.Wave, m.Org, why, until, 1)
+			continue
+		}
+		due.buf = append(due.buf, m)
+		candidates[group{m.Wave, m.Org, m.Site}]++
+	}
+	var h streams
+	if len(due.buf) > 0 {
+		h = append(h, due)
+	}
+	byOrg := map[string]*stream{}
+	if active >= 0 {
+		wt := &d.t.waves[active]
+		for _, org := range slices.Sorted(maps.Keys(wt.orgPending)) {
+			n := wt.orgPending[org]
+			if n == 0 {
+				continue
+			}
+			if why, until := gate(d.v.Calendars, d.now, org, halted, deadline); why != "" {
+				d.block(active, org, why, until, n)
+				continue
+			}
+			s := &stream{wave: active, org: org, left: n, after: -1, remaining: maps.Clone(wt.sitePending[org])}
+			for site, k := range s.remaining {
+				candidates[group{active, org, site}] += k
+				if !d.siteFull(perSite, org, site) {
+					s.open += k
+				}
+			}
+			if s.open > 0 && s.fill(d.v.Pending) {
+				h = append(h, s)
+				byOrg[org] = s
+			}
+		}
+	}
+	heap.Init(&h)
+	dispatched := map[group]int{}
+	for len(h) > 0 && (spec.Caps.Total == 0 || total < spec.Caps.Total) {
+		s := h[0]
+		m := s.buf[s.next]
+		s.next++
+		if !s.deferred {
+			s.left--
+			s.remaining[m.Site]--
+			if !d.siteFull(perSite, m.Org, m.Site) {
+				s.open--
+			}
+		}
+		w := &spec.Waves[m.Wave]
+		stop := false // the stream can start nothing more
+		site := m.Org + "/" + m.Site
+		switch {
+		case w.MaxConcurrency > 0 && perWave[m.Wave] >= w.MaxConcurrency, spec.Caps.PerOrg > 0 && perOrg[m.Org] >= spec.Caps.PerOrg:
+			stop = !s.deferred
+		case d.siteFull(perSite, m.Org, m.Site):
+		default:
+			d.plan.Dispatch = append(d.plan.Dispatch, m.Hostname)
+			dispatched[group{m.Wave, m.Org, m.Site}]++
+			perOrg[m.Org]++
+			perSite[site]++
+			perWave[m.Wave]++
+			total++
+			if o := byOrg[m.Org]; o != nil && d.siteFull(perSite, m.Org, m.Site) {
+				o.open -= o.remaining[m.Site] // its devices left at this site cannot start now
+			}
+		}
+		if stop || (!s.deferred && s.open <= 0) || !s.fill(d.v.Pending) {
+			heap.Pop(&h)
+			continue
+		}
+		heap.Fix(&h, 0)
+	}
+	for _, g := range slices.SortedFunc(maps.Keys(candidates), func(a, b group) int {
+		return cmp.Or(cmp.Compare(a.wave, b.wave), strings.Compare(a.org, b.org), strings.Compare(a.site, b.site))
+	}) {
+		n := candidates[g] - dispatched[g]
+		w := &spec.Waves[g.wave]
+		switch {
+		case w.MaxConcurrency > 0 && perWave[g.wave] >= w.MaxConcurrency:
+			d.block(g.wave, "", BlockWaveCap, time.Time{}, n)
+		case spec.Caps.Total > 0 && total >= spec.Caps.Total:
+			d.block(g.wave, "", BlockTotalCap, time.Time{}, n)
+		case spec.Caps.PerOrg > 0 && perOrg[g.org] >= spec.Caps.PerOrg:
+			d.block(g.wave, g.org, BlockOrgCap, time.Time{}, n)
+		case d.siteFull(perSite, g.org, g.site):
+			d.block(g.wave, g.org, BlockSiteCap, time.Time{}, n)
+		}
+	}
+}
+
+// siteFull reports a site at its cap (a device with no site has none).
+func (d *decider) siteFull(perSite map[string]int, org, site string) bool {
+	c := d.v.Spec.Caps.PerSite
+	return c > 0 && site != "" && perSite[org+"/"+site] >= c
+}
+
+// stream is the candidates of one organisation in the active wave, read a
+// page at a time, or (deferred) the deferred devices due again.
+type stream struct {
+	deferred bool
+	wave     int
+	org      string
+	buf      []Member
+	next     int
+	after    int // dispatch order of the last device read
+	left     int // pending devices not yet read... or taken
+	page     int
+	// remaining counts the devices not yet taken by site; open those of
+	// them at sites not at their cap (the stream stops at 0).
+	remaining map[string]int
+	open      int
+}
+
+// fill makes sure the stream has a device to take, reading the next page
+// when it has taken its last; false when it has none left.
+func (s *stream) fill(r PendingReader) bool {
+	if s.next < len(s.buf) {
+		return true
+	}
+	if s.deferred || s.left <= 0 || r == nil {
+		return false
+	}
+	s.page = min(max(2*s.page, firstPage), maxPage, s.left)
+	s.buf, s.next = r.Pending(s.wave, s.org, s.after, s.page), 0
+	if len(s.buf) == 0 {
+		return false
+	}
+	s.after = s.buf[len(s.buf)-1].Order
+	return true
+}
+
+// The pages a stream reads: small first (most organisations have room for
+// a few devices), doubling while it keeps taking them.
+const (
+	firstPage = 16
+	maxPage   = 4096
+)
+
+// streams is a heap of streams by the dispatch order of their next device.
+type streams []*stream
+
+func (h streams) Len() int           { return len(h) }
+func (h streams) Less(i, j int) bool { return h[i].buf[h[i].next].Order < h[j].buf[h[j].next].Order }
+func (h streams) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *streams) Push(x any)        { *h = append(*h, x.(*stream)) }
+func (h *streams) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// blockWave records the pending devices of a wave as blocked.
+func (d *decider) blockWave(wave int, r BlockReason, until time.Time) {
+	d.block(wave, "", r, until, d.t.waves[wave].pending)
+	d.wake(until)
+}
+
+// blockFrom blocks the pending devices of a wave and of every later wave:
+// a halted wave holds back the ones after it.
+func (d *decider) blockFrom(wave int, r BlockReason) {
+	for i := wave; i < len(d.waves); i++ {
+		d.blockWave(i, r, time.Time{})
+	}
+}
+
+func (d *decider) blockAll(r BlockReason) {
+	for i := range d.t.waves {
+		d.block(i, "", r, time.Time{}, d.t.waves[i].pending+d.t.waves[i].deferred)
+	}
+}
+
+// complete reports a campaign with every wave done and no device left to
+// run or retry (deferred devices keep it going until its deadline).
+func (d *decider) complete() bool {
+	for _, w := range d.waves {
+		if w.Status != WaveDone {
+			return false
+		}
+	}
+	deadline := d.v.Spec.Deadline != nil && !d.now.Before(d.v.Spec.Deadline.Time)
+	if d.t.inflight > 0 {
+		return false
+	}
+	for _, w := range d.t.waves {
+		if w.pending > 0 || (w.deferred > 0 && !deadline) {
+			return false
+		}
+	}
+	return len(d.plan.Dispatch) == 0
+}
+
+func (d *decider) finish() Plan {
+	d.plan.Blocked = sortBlocks(d.blocked)
+	return d.plan
+}
