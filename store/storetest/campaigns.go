@@ -960,7 +960,9 @@ func campaignMoveDevices(t *testing.T, open Open) {
 // noInventory is an inventory of no time zones that has seen no device.
 type noInventory struct{}
 
-func (noInventory) TimeZones(context.Context) (map[string]string, error) { return map[string]string{}, nil }
+func (noInventory) TimeZones(context.Context) (map[string]string, error) {
+	return map[string]string{}, nil
+}
 func (noInventory) LastSeen(context.Context, []string) (map[string]time.Time, error) {
 	return map[string]time.Time{}, nil
 }
