@@ -3,11 +3,17 @@ package campaigns
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 )
@@ -53,21 +59,21 @@ func (s *Service) Create(ctx context.Context, file string, data []byte) (Created
 	}
 	// The targets stream into the split; only what it needs of each is
 	// kept, and the members stream from it into the store.
+	all, err := s.inv.TimeZones(ctx)
+	if err != nil {
+		return Created{}, fmt.Errorf("%s: organisations' time zones: %w", file, err)
+	}
 	split := orchestrator.NewAssignment(spec)
-	orgs := map[string]bool{}
-	for d, err := range s.inv.Devices(ctx, spec.TargetSelector()) {
-		if err != nil {
-			return Created{}, fmt.Errorf("%s: target: %w", file, err)
-		}
-		split.Add(d)
-		orgs[d.Org] = true
+	orgs, err := s.readTargets(ctx, spec.TargetSelector(), slices.Sorted(maps.Keys(all)), split)
+	if err != nil {
+		return Created{}, fmt.Errorf("%s: target: %w", file, err)
 	}
 	if split.Len() == 0 {
 		return Created{}, fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)
 	}
-	zones, err := s.orgZones(ctx, orgs)
-	if err != nil {
-		return Created{}, fmt.Errorf("%s: %w", file, err)
+	zones := map[string]string{}
+	for org := range orgs {
+		zones[org] = all[org]
 	}
 	if err := spec.CheckWindows(s.now(), zones); err != nil {
 		return Created{}, err
@@ -85,17 +91,50 @@ func (s *Service) Create(ctx context.Context, file string, data []byte) (Created
 	return out, nil
 }
 
-// orgZones maps organisations to their time zones.
-func (s *Service) orgZones(ctx context.Context, orgs map[string]bool) (map[string]string, error) {
-	all, err := s.inv.TimeZones(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("organisations' time zones: %w", err)
+// readers is how many readers read a new campaign's targets at once,
+// each the devices of its share of the organisations: reading and
+// decoding devices is most of what creating a campaign costs, and
+// readers on separate connections share it between cores.
+const readers = 2
+
+// readTargets adds the devices sel selects to split, reading the
+// organisations orgs in shares at once, and returns the organisations
+// they belong to. The split does not depend on the order devices come in.
+func (s *Service) readTargets(ctx context.Context, sel inventory.Selector, orgs []string, split *orchestrator.Assignment) (map[string]bool, error) {
+	shares := make([]inventory.Selector, 0, readers)
+	for i := range min(readers, len(orgs)) {
+		var share []string
+		for j := i; j < len(orgs); j += readers {
+			share = append(share, orgs[j])
+		}
+		only, err := inventory.ParseSelector("org in (" + strings.Join(share, ",") + ")")
+		if err != nil { // a code a selector cannot spell: read it all at once
+			shares = []inventory.Selector{sel}
+			break
+		}
+		shares = append(shares, sel.And(only))
 	}
-	zones := map[string]string{}
-	for org := range orgs {
-		zones[org] = all[org]
+	if len(shares) == 0 {
+		shares = []inventory.Selector{sel}
 	}
-	return zones, nil
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	g, ctx := errgroup.WithContext(ctx)
+	for _, share := range shares {
+		g.Go(func() error {
+			for d, err := range s.inv.Devices(ctx, share) {
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				split.Add(d)
+				seen[d.Org] = true
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	return seen, g.Wait()
 }
 
 // RemediatePlaybook is the built-in playbook a remediation runs.

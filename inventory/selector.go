@@ -108,6 +108,18 @@ func (s Selector) String() string { return s.src }
 // Empty reports whether the selector selects everything.
 func (s Selector) Empty() bool { return len(s.reqs) == 0 }
 
+// And selects the devices both s and o select.
+func (s Selector) And(o Selector) Selector {
+	src := s.src
+	switch {
+	case src == "":
+		src = o.src
+	case o.src != "":
+		src += ", " + o.src
+	}
+	return Selector{src: src, reqs: slices.Concat(s.reqs, o.reqs)}
+}
+
 // Requirements returns the selector's terms, for storage layers that push
 // some of them down into queries. Matches remains the reference semantics.
 func (s Selector) Requirements() []Requirement { return slices.Clone(s.reqs) }

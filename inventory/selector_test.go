@@ -222,3 +222,28 @@ func TestSelectorLongLists(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectorAnd: a joined selector selects what both do, and says so.
+func TestSelectorAnd(t *testing.T) {
+	d := sampleDevice(t)
+	for _, tc := range []struct {
+		a, b    string
+		want    bool
+		written string
+	}{
+		{"", "", true, ""},
+		{"org=RXX", "", true, "org=RXX"},
+		{"", "build<10.0.19045", true, "build<10.0.19045"},
+		{"org=RXX", "label.ring=pilot", true, "org=RXX, label.ring=pilot"},
+		{"org=RXX", "org in (RYY,RZZ)", false, "org=RXX, org in (RYY,RZZ)"},
+		{"build>=10.0.19045", "org=RXX", false, "build>=10.0.19045, org=RXX"},
+	} {
+		sel := inventory.MustParseSelector(tc.a).And(inventory.MustParseSelector(tc.b))
+		if got := sel.Matches(d); got != tc.want || sel.String() != tc.written {
+			t.Errorf("%q and %q: matches %v, written %q; want %v, %q", tc.a, tc.b, got, sel.String(), tc.want, tc.written)
+		}
+		if again := inventory.MustParseSelector(sel.String()); again.Matches(d) != tc.want {
+			t.Errorf("%q as written reads back selecting differently", sel.String())
+		}
+	}
+}

@@ -3,16 +3,19 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"iter"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"modernc.org/sqlite"
 )
 
 // Campaigns stores campaigns, their waves, their devices' states and every
@@ -24,14 +27,24 @@ import (
 // application and reports read besides; its errors wrap errkind.NotFound,
 // errkind.Exists, orchestrator.ErrState and orchestrator.ErrStale.
 type Campaigns struct {
-	db  *sql.DB
-	now func() time.Time
+	db       *sql.DB
+	now      func() time.Time
+	cacheKiB int // the connections' page cache
+	log      *slog.Logger
 }
 
 var _ orchestrator.Store = (*Campaigns)(nil)
 
 // Now is the time by the store's clock.
 func (s *Campaigns) Now() time.Time { return s.now() }
+
+// hostRank is a campaign's device's rank (orchestrator.Rank), as its
+// index by hostname stores it: (campaign, rank, hostname). A campaign's
+// devices are written in dispatch order, wave by wave in rank order, so
+// that index grows in a few sweeps rather than at random places, and a
+// lookup by hostname computes the rank first (SQL can too, with
+// campaign_rank, which the migration filling it in uses).
+func hostRank(campaign, host string) int64 { return int64(orchestrator.Rank(campaign, host)) }
 
 // newRunID names a device's run: short (it goes into scheduled task names
 // on the device) and unique per campaign, device and start.
@@ -48,9 +61,21 @@ func newRunID(campaign, host string, at time.Time) string {
 // rows per statement.
 func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves []string, members iter.Seq[orchestrator.Member]) error {
 	now := nullMicros(s.now())
-	return withTx(ctx, s.db, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO campaigns (name, spec_file, spec, playbook_file, playbook, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, now, now)
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("create campaign %s: %w", c.Name, err)
+	}
+	defer conn.Close()
+	if restore, ok := rollbackJournal(ctx, conn, s.log); ok {
+		defer restore()
+	}
+	return withConnTx(ctx, conn, func(tx *sql.Tx) error {
+		var num int64
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(num), 0) + 1 FROM campaigns`).Scan(&num); err != nil {
+			return fmt.Errorf("create campaign %s: %w", c.Name, err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO campaigns (name, num, spec_file, spec, playbook_file, playbook, status, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.Name, num, c.SpecFile, c.Spec, c.PlaybookFile, c.Playbook, orchestrator.StatusDraft, now, now)
 		if err != nil {
 			if constraint(err) == errkind.Exists {
 				return fmt.Errorf("campaign %s: %w", c.Name, errkind.Exists)
@@ -63,10 +88,33 @@ func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves [
 				return fmt.Errorf("create campaign %s wave %s: %w", c.Name, w, err)
 			}
 		}
-		const cols = 8
+		// Every B-tree the devices go into grows at its end or in a few
+		// sweeps, so a small page cache holds what the writes touch; the
+		// usual one would only grow the process by its size.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size=-%d`, createCacheKiB)); err != nil {
+			return err
+		}
+		defer tx.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size=-%d`, s.cacheKiB))
+		// The counts trigger would update a count for every device; the
+		// counts of a new campaign are written once, after its devices,
+		// with the trigger dropped meanwhile (inside this transaction, so
+		// no other connection ever sees the schema without it).
+		var trigger string
+		if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'campaign_counts_insert'`).Scan(&trigger); err != nil {
+			return fmt.Errorf("create campaign %s: counts trigger: %w", c.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `DROP TRIGGER campaign_counts_insert`); err != nil {
+			return err
+		}
+		type group struct {
+			wave      int
+			org, site string
+		}
+		counts := map[group]int{}
+		const cols = 10
 		insert := func(rows int) string {
-			return `INSERT INTO campaign_devices (campaign, hostname, org, site, wave, ord, state, changed_at) VALUES ` +
-				strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?),`, rows), ",")
+			return `INSERT INTO campaign_devices (id, campaign, hostname, rank, org, site, wave, ord, state, changed_at) VALUES ` +
+				strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?, ?),`, rows), ",")
 		}
 		full, err := tx.PrepareContext(ctx, insert(createBatch))
 		if err != nil {
@@ -98,20 +146,40 @@ func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves [
 			if len(args) == 0 {
 				first = m.Hostname
 			}
-			args = append(args, c.Name, m.Hostname, m.Org, m.Site, m.Wave, m.Order, orchestrator.DevicePending, now)
+			if m.Order < 0 || m.Order >= 1<<32 {
+				return fmt.Errorf("create campaign %s: device %s: dispatch order %d out of range: %w", c.Name, m.Hostname, m.Order, errkind.Invalid)
+			}
+			args = append(args, num<<32|int64(m.Order), c.Name, m.Hostname, hostRank(c.Name, m.Hostname), m.Org, m.Site, m.Wave, m.Order, orchestrator.DevicePending, now)
+			counts[group{m.Wave, m.Org, m.Site}]++
 			if len(args) == cap(args) {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
 		}
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		for g, n := range counts {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_counts (campaign, wave, org, site, state, reason, accepted, devices)
+				VALUES (?, ?, ?, ?, ?, '', 0, ?)`, c.Name, g.wave, g.org, g.site, orchestrator.DevicePending, n); err != nil {
+				return fmt.Errorf("create campaign %s: counts: %w", c.Name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, trigger); err != nil {
+			return fmt.Errorf("create campaign %s: counts trigger: %w", c.Name, err)
+		}
+		return nil
 	})
 }
 
 // createBatch is how many devices one statement of Create inserts: few
 // statements, and far under SQLite's limit of 32,766 parameters.
 const createBatch = 256
+
+// createCacheKiB is the page cache of the connection writing a new
+// campaign's devices.
+const createCacheKiB = 16 << 10
 
 const campaignCols = `name, spec_file, spec, playbook_file, playbook, status, wake_at, seq, created_at, updated_at`
 
@@ -307,7 +375,7 @@ func (s *Campaigns) StateCounts(ctx context.Context, name string) ([]orchestrato
 
 // Members returns a campaign's devices in dispatch order.
 func (s *Campaigns) Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? ORDER BY ord`, name)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE `+idAfter+` ORDER BY id`, name, -1, name)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +415,7 @@ func scanMember(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord,
 
 // Device returns one member of a campaign.
 func (s *Campaigns) Device(ctx context.Context, name, hostname string) (orchestrator.DeviceRecord, error) {
-	d, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, hostname))
+	d, err := scanMember(s.db.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, hostname), hostname))
 	if errors.Is(err, sql.ErrNoRows) {
 		return d, fmt.Errorf("campaign %s device %s: %w", name, hostname, errkind.NotFound)
 	}
@@ -446,7 +514,7 @@ func (s *Campaigns) move(ctx context.Context, tx *sql.Tx, name, host string, now
 	}
 	var cur orchestrator.DeviceState
 	var gen int
-	err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &gen)
+	err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&cur, &gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 	}
@@ -460,7 +528,7 @@ func (s *Campaigns) move(ctx context.Context, tx *sql.Tx, name, host string, now
 		gen++
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', generation = ?, changed_at = ?, lease_until = NULL
-		WHERE campaign = ? AND hostname = ?`, to, gen, nullMicros(now), name, host); err != nil {
+		WHERE campaign = ? AND rank = ? AND hostname = ?`, to, gen, nullMicros(now), name, hostRank(name, host), host); err != nil {
 		return orchestrator.Dispatch{}, false, err
 	}
 	if err := s.transition(ctx, tx, name, host, cur, to, "", cause, now); err != nil {
@@ -485,7 +553,7 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 	now := s.now()
 	var run orchestrator.Run
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
-		d, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host))
+		d, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
@@ -504,7 +572,7 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 		if d.State == orchestrator.DeviceRunning {
 			cause = "worker: resuming after its previous worker was lost"
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT run_id FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&run.RunID); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT run_id FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&run.RunID); err != nil {
 			return err
 		}
 		if run.RunID == "" {
@@ -512,7 +580,7 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 		}
 		run.Attempt, run.Checkpoint = d.Attempts+1, d.Checkpoint
 		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, attempts = attempts + 1, lease_until = ?, changed_at = ?, run_id = ?
-			WHERE campaign = ? AND hostname = ?`, orchestrator.DeviceRunning, nullMicros(wall.Add(lease)), nullMicros(now), run.RunID, name, host); err != nil {
+			WHERE campaign = ? AND rank = ? AND hostname = ?`, orchestrator.DeviceRunning, nullMicros(wall.Add(lease)), nullMicros(now), run.RunID, name, hostRank(name, host), host); err != nil {
 			return err
 		}
 		return s.transition(ctx, tx, name, host, d.State, orchestrator.DeviceRunning, "", cause, now)
@@ -523,11 +591,11 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 // Heartbeat extends a running device's lease to until (wall-clock time) and
 // records its current step and checkpoint (nil keeps the stored one).
 func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, until time.Time, step string, checkpoint []byte) error {
-	q := `UPDATE campaign_devices SET lease_until = ?, step = ? WHERE campaign = ? AND hostname = ? AND generation = ? AND state = ?`
-	args := []any{nullMicros(until), step, name, host, gen, orchestrator.DeviceRunning}
+	q := `UPDATE campaign_devices SET lease_until = ?, step = ? WHERE campaign = ? AND rank = ? AND hostname = ? AND generation = ? AND state = ?`
+	args := []any{nullMicros(until), step, name, hostRank(name, host), host, gen, orchestrator.DeviceRunning}
 	if checkpoint != nil {
-		q = `UPDATE campaign_devices SET lease_until = ?, step = ?, checkpoint = ? WHERE campaign = ? AND hostname = ? AND generation = ? AND state = ?`
-		args = []any{nullMicros(until), step, string(checkpoint), name, host, gen, orchestrator.DeviceRunning}
+		q = `UPDATE campaign_devices SET lease_until = ?, step = ?, checkpoint = ? WHERE campaign = ? AND rank = ? AND hostname = ? AND generation = ? AND state = ?`
+		args = []any{nullMicros(until), step, string(checkpoint), name, hostRank(name, host), host, gen, orchestrator.DeviceRunning}
 	}
 	res, err := s.db.ExecContext(ctx, q, args...)
 	if err != nil {
@@ -547,7 +615,7 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 	return withTx(ctx, s.db, func(tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
 		var curGen int
-		if err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&cur, &curGen); err != nil {
 			return fmt.Errorf("campaign %s device %s: %w", name, host, err)
 		}
 		if curGen != gen || !orchestrator.EventFinish.Allows(cur, to) {
@@ -558,8 +626,8 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 			checkpoint = "NULL"
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = ?, message = ?, next_attempt_at = ?, lease_until = NULL,
-			step = '', changed_at = ?, checkpoint = `+checkpoint+` WHERE campaign = ? AND hostname = ?`,
-			to, reason, message, nullMicros(next), nullMicros(now), name, host); err != nil {
+			step = '', changed_at = ?, checkpoint = `+checkpoint+` WHERE campaign = ? AND rank = ? AND hostname = ?`,
+			to, reason, message, nullMicros(next), nullMicros(now), name, hostRank(name, host), host); err != nil {
 			return err
 		}
 		if err := s.transition(ctx, tx, name, host, cur, to, reason, "worker", now); err != nil {
@@ -620,7 +688,7 @@ func (s *Campaigns) Redispatch(ctx context.Context, name, host string, gen int, 
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
 		var curGen int
-		err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, host).Scan(&cur, &curGen)
+		err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&cur, &curGen)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
@@ -688,7 +756,7 @@ func (s *Campaigns) Retry(ctx context.Context, name string, f orchestrator.Devic
 		to := retry.To[0]
 		for _, m := range list {
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', message = '', checkpoint = NULL, run_id = '', accepted = 0,
-				changed_at = ? WHERE campaign = ? AND hostname = ?`, to, nullMicros(now), name, m.host); err != nil {
+				changed_at = ? WHERE campaign = ? AND rank = ? AND hostname = ?`, to, nullMicros(now), name, hostRank(name, m.host), m.host); err != nil {
 				return fmt.Errorf("campaign %s device %s: retry: %w", name, m.host, err)
 			}
 			if err := s.transition(ctx, tx, name, m.host, m.state, to, "", "retry command", now); err != nil {
@@ -737,4 +805,17 @@ func (s *Campaigns) Transitions(ctx context.Context, name, hostname string) ([]o
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// campaign_rank(campaign, hostname) is hostRank in SQL, for the
+// migration that fills in the ranks of devices stored before it.
+func init() {
+	sqlite.MustRegisterDeterministicScalarFunction("campaign_rank", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		campaign, ok1 := args[0].(string)
+		host, ok2 := args[1].(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("campaign_rank(%T, %T): want two texts", args[0], args[1])
+		}
+		return hostRank(campaign, host), nil
+	})
 }

@@ -179,7 +179,7 @@ func (d *DB) Campaigns(ctx context.Context) (*Campaigns, error) {
 	if err := d.ensure(ctx, campaignMigrations); err != nil {
 		return nil, fmt.Errorf("campaign store: %w", err)
 	}
-	return &Campaigns{db: d.db, now: d.now}, nil
+	return &Campaigns{db: d.db, now: d.now, cacheKiB: d.cacheKiB, log: d.log}, nil
 }
 
 // History is the reports' daily history, its tables migrated on first use

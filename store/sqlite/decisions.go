@@ -43,21 +43,85 @@ func filterWhere(name string, f orchestrator.DeviceFilter) (string, []any) {
 
 // Devices returns up to limit devices of a campaign that f selects, in
 // dispatch order, after the device of dispatch order after (-1 for the
-// first page). It is one indexed range scan (campaign, state, ord) or
-// (campaign, ord): its cost follows the page, not the campaign.
+// first page). Without a state it reads one range of the table, which is
+// in dispatch order; with one, it reads a range of campaign_devices_group
+// per wave and organisation holding devices in that state (from the
+// counts) and merges them. Its cost follows the page and the campaign's
+// organisations, not its devices.
 func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.DeviceFilter, after, limit int) ([]orchestrator.DeviceRecord, error) {
-	where, args := filterWhere(name, f)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND ord > ?`+where+
-		` ORDER BY ord LIMIT ?`, slices.Concat([]any{name, after}, args, []any{limit})...)
+	if f.State == "" {
+		where, args := filterWhere(name, f)
+		rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE `+idAfter+where+` ORDER BY id LIMIT ?`,
+			slices.Concat([]any{name, after, name}, args, []any{limit})...)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+		}
+		return scanMembers(rows)
+	}
+	q, args := `SELECT DISTINCT wave, org FROM campaign_counts WHERE campaign = ? AND state = ? AND devices > 0`, []any{name, f.State}
+	if f.Wave != "" {
+		q += ` AND wave = (SELECT idx FROM campaign_waves WHERE campaign = ? AND name = ?)`
+		args = append(args, name, f.Wave)
+	}
+	if f.Org != "" {
+		q += ` AND org = ?`
+		args = append(args, f.Org)
+	}
+	if f.Reason != "" {
+		q += ` AND reason = ?`
+		args = append(args, f.Reason)
+	}
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
 	}
-	return scanMembers(rows)
+	type group struct {
+		wave int
+		org  string
+	}
+	var groups []group
+	for rows.Next() {
+		var g group
+		if err := rows.Scan(&g.wave, &g.org); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		groups = append(groups, g)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []orchestrator.DeviceRecord
+	for _, g := range groups {
+		q, args := `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND state = ? AND wave = ? AND org = ? AND ord > ?`,
+			[]any{name, f.State, g.wave, g.org, after}
+		if f.Reason != "" {
+			q += ` AND reason = ?`
+			args = append(args, f.Reason)
+		}
+		rows, err := s.db.QueryContext(ctx, q+` ORDER BY ord LIMIT ?`, append(args, limit)...)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+		}
+		page, err := scanMembers(rows)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+		}
+		out = append(out, page...)
+	}
+	slices.SortFunc(out, func(a, b orchestrator.DeviceRecord) int { return a.Order - b.Order })
+	return out[:min(len(out), limit)], nil
 }
+
+// idAfter is the condition selecting a campaign's rows after a dispatch
+// order, by row id (the campaign's number << 32 | order); its arguments
+// are the campaign's name, the order and the name again.
+const idAfter = `id > (SELECT num << 32 FROM campaigns WHERE name = ?) + ? AND id < (SELECT (num + 1) << 32 FROM campaigns WHERE name = ?)`
 
 // Orgs lists the organisations a campaign's devices belong to.
 func (s *Campaigns) Orgs(ctx context.Context, name string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT org FROM campaign_devices WHERE campaign = ? ORDER BY org`, name)
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT org FROM campaign_counts WHERE campaign = ? AND devices > 0 ORDER BY org`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: organisations: %w", name, err)
 	}
@@ -191,7 +255,7 @@ func (s *Campaigns) MoveDevices(ctx context.Context, name string, e orchestrator
 		}
 		reopen := map[int]bool{}
 		for _, h := range hosts {
-			d, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND hostname = ?`, name, h))
+			d, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, h), h))
 			if errors.Is(err, sql.ErrNoRows) {
 				out.Missing = append(out.Missing, h)
 				continue
@@ -204,8 +268,8 @@ func (s *Campaigns) MoveDevices(ctx context.Context, name string, e orchestrator
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = ?, message = '', checkpoint = NULL, run_id = '',
-				lease_until = NULL, next_attempt_at = NULL, accepted = 0, changed_at = ? WHERE campaign = ? AND hostname = ?`,
-				to, rule.Reason, nullMicros(now), name, h); err != nil {
+				lease_until = NULL, next_attempt_at = NULL, accepted = 0, changed_at = ? WHERE campaign = ? AND rank = ? AND hostname = ?`,
+				to, rule.Reason, nullMicros(now), name, hostRank(name, h), h); err != nil {
 				return fmt.Errorf("campaign %s device %s: %s: %w", name, h, e, err)
 			}
 			if err := s.transition(ctx, tx, name, h, d.State, to, rule.Reason, cause, now); err != nil {

@@ -9,9 +9,11 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
-// TestDevicePageUsesIndex: a page of a campaign's devices, by state or
-// not, is a range scan of an index in dispatch order, never a scan of the
-// table or a sort of every member (a campaign may hold a million).
+// TestDevicePageUsesIndex: a page of a campaign's devices (the pending
+// ones the controller reads, a listing by state, a listing of all) is a
+// range scan in dispatch order, of campaign_devices_group per wave and
+// organisation or of the table's own row ids, never a scan of the table
+// or a sort of every member (a campaign may hold a million).
 func TestDevicePageUsesIndex(t *testing.T) {
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{})
@@ -23,10 +25,13 @@ func TestDevicePageUsesIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ where, index string }{
-		{"campaign = 'c' AND ord > 10 AND state = 'failed'", "campaign_devices_state"},
-		{"campaign = 'c' AND ord > 10", "campaign_devices_ord"},
+		{"campaign = 'c' AND state = 'failed' AND wave = 1 AND org = 'RXX' AND ord > 10 ORDER BY ord", "campaign_devices_group"},
+		{"campaign = 'c' AND state = 'pending' AND wave = 0 AND org = 'RXX' AND ord > 10 AND reason = 'x' ORDER BY ord", "campaign_devices_group"},
+		{"campaign = 'c' AND rank = 5 AND hostname = 'x'", "campaign_devices_hostname (campaign=? AND rank=? AND hostname=?)"},
+		{"id > (SELECT num << 32 FROM campaigns WHERE name = 'c') + 10 AND id < (SELECT (num + 1) << 32 FROM campaigns WHERE name = 'c') ORDER BY id",
+			"INTEGER PRIMARY KEY (rowid>? AND rowid<?)"},
 	} {
-		rows, err := db.SQL().QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT hostname FROM campaign_devices WHERE "+tc.where+" ORDER BY ord LIMIT 100")
+		rows, err := db.SQL().QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT hostname FROM campaign_devices WHERE "+tc.where+" LIMIT 100")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +46,7 @@ func TestDevicePageUsesIndex(t *testing.T) {
 		}
 		rows.Close()
 		p := strings.Join(plan, "; ")
-		if !strings.Contains(p, "USING INDEX "+tc.index) || strings.Contains(p, "TEMP B-TREE") {
+		if !strings.Contains(p, "INDEX "+tc.index) && !strings.Contains(p, "USING "+tc.index) || strings.Contains(p, "TEMP B-TREE") {
 			t.Errorf("%s: plan %q, want a range of %s and no sort", tc.where, p, tc.index)
 		}
 	}

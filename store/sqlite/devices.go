@@ -57,7 +57,22 @@ func (s *Inventory) Devices(ctx context.Context, sel inventory.Selector) iter.Se
 			yield(nil, err)
 			return
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id`+where+` ORDER BY o.code, d.hostname`, args...)
+		// A scan reads each page once: a small page cache on its own
+		// connection for it, so that reading the estate (a national
+		// campaign's targets, two readers at once) does not fill the
+		// usual cache on every connection it passes through.
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			yield(nil, fmt.Errorf("list devices: %w", err))
+			return
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size=-%d`, scanCacheKiB)); err != nil {
+			yield(nil, fmt.Errorf("list devices: %w", err))
+			return
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf(`PRAGMA cache_size=-%d`, s.cacheKiB))
+		rows, err := conn.QueryContext(ctx, `SELECT `+deviceColumns+` FROM devices d JOIN organisations o ON o.id = d.org_id`+where+` ORDER BY o.code, d.hostname`, args...)
 		if err != nil {
 			yield(nil, fmt.Errorf("list devices: %w", err))
 			return
@@ -78,6 +93,9 @@ func (s *Inventory) Devices(ctx context.Context, sel inventory.Selector) iter.Se
 		}
 	}
 }
+
+// scanCacheKiB is the page cache of a connection while Devices reads.
+const scanCacheKiB = 8 << 10
 
 // maxPushdownValues is the most values of one requirement pushdown puts in
 // an IN list. A longer list (alert remediate names every exposed device)

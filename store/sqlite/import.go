@@ -136,19 +136,7 @@ func (s *Inventory) bulkJournal(ctx context.Context, conn *sql.Conn) (restore fu
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM devices LIMIT 1) AS t`).Scan(&n); err != nil || n > 0 {
 		return nil, false
 	}
-	var mode string
-	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil || mode != "delete" {
-		s.log.Debug("bulk load stays in WAL mode", "mode", mode, "err", err)
-		return nil, false
-	}
-	return func() {
-		var mode string
-		err := conn.QueryRowContext(context.WithoutCancel(ctx), `PRAGMA journal_mode=WAL`).Scan(&mode)
-		if err != nil || mode != "wal" {
-			// The next Open switches back to WAL; nothing is lost meanwhile.
-			s.log.Warn("could not switch the database back to WAL mode", "mode", mode, "err", err)
-		}
-	}, true
+	return rollbackJournal(ctx, conn, s.log)
 }
 
 // dropIndexes drops a table's explicit indexes and triggers and returns

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -51,6 +52,17 @@ type querier interface {
 // withTx runs f in a transaction on db and commits it (sqltx.Commit: a
 // cancelled context is reported as such), or rolls it back when f fails.
 func withTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
+	return txDo(ctx, db, f)
+}
+
+// withConnTx is withTx on one connection.
+func withConnTx(ctx context.Context, conn *sql.Conn, f func(*sql.Tx) error) error {
+	return txDo(ctx, conn, f)
+}
+
+func txDo(ctx context.Context, db interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, f func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -90,4 +102,28 @@ func anys[T any](vs []T) []any {
 		out[i] = v
 	}
 	return out
+}
+
+// rollbackJournal switches the database from WAL to a rollback journal
+// for one large write on conn, when no other connection has the database
+// open (else it stays in WAL and reports false). In WAL mode every page of
+// a large write is written twice, to the WAL and at the checkpoint to the
+// database; with a rollback journal, pages added at the file's end go
+// straight to the database and the journal keeps only the pages that
+// existed before, so the write stays all-or-nothing at half the writes.
+// The returned func switches back to WAL.
+func rollbackJournal(ctx context.Context, conn *sql.Conn, log *slog.Logger) (restore func(), ok bool) {
+	var mode string
+	if err := conn.QueryRowContext(ctx, `PRAGMA journal_mode=DELETE`).Scan(&mode); err != nil || mode != "delete" {
+		log.Debug("large write stays in WAL mode", "mode", mode, "err", err)
+		return nil, false
+	}
+	return func() {
+		var mode string
+		err := conn.QueryRowContext(context.WithoutCancel(ctx), `PRAGMA journal_mode=WAL`).Scan(&mode)
+		if err != nil || mode != "wal" {
+			// The next Open switches back to WAL; nothing is lost meanwhile.
+			log.Warn("could not switch the database back to WAL mode", "mode", mode, "err", err)
+		}
+	}, true
 }
