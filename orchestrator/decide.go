@@ -430,6 +430,11 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 		h = append(h, due)
 	}
 	byOrg := map[string]*stream{}
+	full := func(wave int, org string) bool { // nothing more of wave in org can start in this pass
+		w := &spec.Waves[wave]
+		return (w.MaxConcurrency > 0 && perWave[wave] >= w.MaxConcurrency) || (spec.Caps.Total > 0 && total >= spec.Caps.Total) ||
+			(spec.Caps.PerOrg > 0 && perOrg[org] >= spec.Caps.PerOrg)
+	}
 	if active >= 0 {
 		wt := &d.t.waves[active]
 		for _, org := range slices.Sorted(maps.Keys(wt.orgPending)) {
@@ -448,7 +453,9 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 					s.open += k
 				}
 			}
-			if s.open > 0 && s.fill(d.v.Pending) {
+			// An organisation that can start nothing is not read at all: a
+			// pass while a wave is at its cap reads no device.
+			if s.open > 0 && !full(active, org) && s.fill(d.v.Pending) {
 				h = append(h, s)
 				byOrg[org] = s
 			}

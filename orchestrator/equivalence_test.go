@@ -188,3 +188,57 @@ func equivalenceRun(t *testing.T, seed uint64) int {
 	}
 	return passes
 }
+
+// countingReader counts the pending devices a pass reads.
+type countingReader struct {
+	PendingReader
+	pages, devices int
+}
+
+func (r *countingReader) Pending(wave int, org string, after, limit int) []Member {
+	ms := r.PendingReader.Pending(wave, org, after, limit)
+	r.pages++
+	r.devices += len(ms)
+	return ms
+}
+
+// TestDecideReadsWhatItMayDispatch: a pass reads pending devices only of
+// organisations that may start one, a small page first; at the wave's cap
+// it reads none.
+func TestDecideReadsWhatItMayDispatch(t *testing.T) {
+	s := spec(t, `
+name: reads
+playbook: discover
+waves: [{name: all, max_concurrency: 20}]
+`)
+	orgs := map[string]int{}
+	for i := range 30 {
+		orgs[fmt.Sprintf("R%02d", i)] = 200
+	}
+	v := view(s, members(s, orgs), StatusRunning)
+	v.Waves[0].Status = WaveActive
+	for i := range 17 {
+		v.Members[i].State = DeviceRunning
+	}
+	for _, tc := range []struct {
+		running, dispatch, maxPages int
+	}{
+		{20, 0, 0},  // at the cap: nothing read
+		{17, 3, 30}, // three to start: the first page of each organisation at most
+	} {
+		for i := range v.Members {
+			v.Members[i].State = DevicePending
+			if i < tc.running {
+				v.Members[i].State = DeviceRunning
+			}
+		}
+		cv := v.counted()
+		r := &countingReader{PendingReader: cv.Pending}
+		cv.Pending = r
+		p := Decide(cv, t0)
+		if len(p.Dispatch) != tc.dispatch || r.pages > tc.maxPages || r.devices > tc.maxPages*firstPage {
+			t.Errorf("%d running: dispatched %d reading %d pages, %d devices; want %d dispatched from at most %d pages",
+				tc.running, len(p.Dispatch), r.pages, r.devices, tc.dispatch, tc.maxPages)
+		}
+	}
+}

@@ -22,7 +22,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
@@ -54,12 +53,6 @@ func main() {
 		slog.Error("campaignbench", "err", err)
 		os.Exit(1)
 	}
-}
-
-func cpu() time.Duration {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // call is one executor call the campaign made.
@@ -199,7 +192,7 @@ waves: [{name: all, max_failure_percent: 100}]
 		return err
 	}
 	fmt.Printf("%d simulated devices, %d eligible for the feature update, concurrency %d, time scale %gx\n", n, targets, concurrency, scale)
-	cpu0, t0 := cpu(), time.Now()
+	cpu0, t0 := benchutil.CPU(), time.Now()
 	if err := sch.Start(ctx); err != nil {
 		return err
 	}
@@ -213,7 +206,7 @@ waves: [{name: all, max_failure_percent: 100}]
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	wall, used := time.Since(t0), cpu()-cpu0
+	wall, used := time.Since(t0), benchutil.CPU()-cpu0
 	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	_ = sch.Stop(stopCtx)
 	cancel()
@@ -236,7 +229,7 @@ waves: [{name: all, max_failure_percent: 100}]
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	x := winrm.New(winrm.Options{})
-	cpu1, t1 := cpu(), time.Now()
+	cpu1, t1 := benchutil.CPU(), time.Now()
 	for range concurrency {
 		wg.Add(1)
 		go func() {
@@ -265,7 +258,7 @@ waves: [{name: all, max_failure_percent: 100}]
 	}
 	close(hosts)
 	wg.Wait()
-	floorWall, floorCPU := time.Since(t1), cpu()-cpu1
+	floorWall, floorCPU := time.Since(t1), benchutil.CPU()-cpu1
 	fmt.Printf("floor (bare executor loop, same %d calls): %s, %.1f ms CPU per device (%d calls failed)\n",
 		calls, floorWall.Round(time.Millisecond), ms1(floorCPU)/float64(len(ms)), failed.Load())
 	fmt.Printf("CPU per device, campaign / floor: %.2f (target <= 1.15)\n", float64(used)/float64(floorCPU))

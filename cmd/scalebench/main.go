@@ -13,12 +13,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"syscall"
-	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
 )
 
 func main() {
@@ -34,29 +33,6 @@ func main() {
 	}
 }
 
-type result struct {
-	wall time.Duration
-	rss  int64 // KiB
-}
-
-// timed runs the binary and reports its wall time and peak RSS.
-func timed(bin, dir string, stdout io.Writer, args ...string) (result, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout = stdout
-	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), "RINGMASTER_DB="+filepath.Join(dir, "scale.db"))
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%s %v: %w", bin, args, err)
-	}
-	r := result{wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rss = ru.Maxrss
-	}
-	return r, nil
-}
-
 func run(bin, dir string, devices, orgs, runs int) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
@@ -68,37 +44,38 @@ func run(bin, dir string, devices, orgs, runs int) error {
 		}
 		defer os.RemoveAll(dir)
 	}
+	rb := benchutil.Runner{Bin: bin, Dir: dir, DB: filepath.Join(dir, "scale.db")}
 	fmt.Printf("scale run: %d devices in %d organisations, in %s\n\n", devices, orgs, dir)
-	gen, err := timed(bin, dir, io.Discard, "inventory", "generate", "--devices", strconv.Itoa(devices),
+	gen, err := rb.Timed(io.Discard, "inventory", "generate", "--devices", strconv.Itoa(devices),
 		"--orgs", strconv.Itoa(orgs), "--seed", "7", "--now", "2026-11-01", "--out", "estate.csv")
 	if err != nil {
 		return err
 	}
-	imp, err := timed(bin, dir, io.Discard, "inventory", "import", "estate.csv", "--create-orgs")
+	imp, err := rb.Timed(io.Discard, "inventory", "import", "estate.csv", "--create-orgs")
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%-62s %9s %9s   %s\n", "step", "wall", "peak RSS", "target")
-	fmt.Printf("%-62s %9s %9s\n", "generate CSV", round(gen.wall), mib(gen.rss))
-	fmt.Printf("%-62s %9s %9s   import <= 15s, RSS <= 300 MiB\n", fmt.Sprintf("import %d devices (empty store)", devices), round(imp.wall), mib(imp.rss))
+	fmt.Printf("%-62s %9s %9s\n", "generate CSV", benchutil.Round(gen.Wall), benchutil.MiB(gen.RSS))
+	fmt.Printf("%-62s %9s %9s   import <= 15s, RSS <= 300 MiB\n", fmt.Sprintf("import %d devices (empty store)", devices), benchutil.Round(imp.Wall), benchutil.MiB(imp.RSS))
 
 	// The same file again: every device is looked up and found unchanged
 	// (the upsert path a weekly re-import from Configuration Manager takes).
-	re, err := timed(bin, dir, io.Discard, "inventory", "import", "estate.csv")
+	re, err := rb.Timed(io.Discard, "inventory", "import", "estate.csv")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%-62s %9s %9s\n", fmt.Sprintf("re-import the same %d devices (all unchanged)", devices), round(re.wall), mib(re.rss))
+	fmt.Printf("%-62s %9s %9s\n", fmt.Sprintf("re-import the same %d devices (all unchanged)", devices), benchutil.Round(re.Wall), benchutil.MiB(re.RSS))
 
 	// Organisation sizes, from the store.
-	sizes, err := orgSizes(bin, dir)
+	sizes, err := orgSizes(rb)
 	if err != nil {
 		return err
 	}
 	slices.SortFunc(sizes, func(a, b orgSize) int { return a.devices - b.devices })
 	picks := []orgSize{sizes[len(sizes)/2], sizes[len(sizes)*9/10], sizes[len(sizes)-1]}
 	for i, o := range picks {
-		med, err := median(bin, dir, runs, "inventory", "list", "-l", "org="+o.code, "-o", "json")
+		med, err := rb.Median(runs, "inventory", "list", "-l", "org="+o.code, "-o", "json")
 		if err != nil {
 			return err
 		}
@@ -107,18 +84,18 @@ func run(bin, dir string, devices, orgs, runs int) error {
 			target = "list <= 300ms"
 		}
 		label := []string{"median", "90th percentile", "largest"}[i]
-		fmt.Printf("%-62s %9s %9s   %s\n", fmt.Sprintf("list -o json org=%s (%s org, %d devices)", o.code, label, o.devices), round(med.wall), mib(med.rss), target)
+		fmt.Printf("%-62s %9s %9s   %s\n", fmt.Sprintf("list -o json org=%s (%s org, %d devices)", o.code, label, o.devices), benchutil.Round(med.Wall), benchutil.MiB(med.RSS), target)
 	}
 
 	// Reports over the whole estate, with an alert to score.
 	if err := os.WriteFile(filepath.Join(dir, "alert.yaml"), []byte(scaleAlert), 0o644); err != nil {
 		return err
 	}
-	al, err := timed(bin, dir, io.Discard, "alert", "add", "-f", "alert.yaml")
+	al, err := rb.Timed(io.Discard, "alert", "add", "-f", "alert.yaml")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%-62s %9s %9s\n", "alert add (the rollup starts counting its updates)", round(al.wall), mib(al.rss))
+	fmt.Printf("%-62s %9s %9s\n", "alert add (the rollup starts counting its updates)", benchutil.Round(al.Wall), benchutil.MiB(al.RSS))
 	for _, r := range []struct {
 		label, target string
 		args          []string
@@ -126,30 +103,30 @@ func run(bin, dir string, devices, orgs, runs int) error {
 		{"report scorecard", "<= 1s", []string{"report", "scorecard"}},
 		{"report progress -o html", "<= 3s", []string{"report", "progress", "-o", "html", "--out", "report.html"}},
 	} {
-		med, err := median(bin, dir, runs, r.args...)
+		med, err := rb.Median(runs, r.args...)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-62s %9s %9s   %s\n", r.label+" (median)", round(med.wall), mib(med.rss), r.target)
+		fmt.Printf("%-62s %9s %9s   %s\n", r.label+" (median)", benchutil.Round(med.Wall), benchutil.MiB(med.RSS), r.target)
 	}
 
 	// Day-to-day operations over the national estate: labels on the
 	// largest organisation, and a national campaign's devices read a page
 	// at a time (its creation is the national-scale issue's baseline).
 	largest := picks[len(picks)-1]
-	lb, err := timed(bin, dir, io.Discard, "inventory", "label", "-l", "org="+largest.code, "ring=pilot")
+	lb, err := rb.Timed(io.Discard, "inventory", "label", "-l", "org="+largest.code, "ring=pilot")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%-62s %9s %9s\n", fmt.Sprintf("inventory label -l org=%s (%d devices)", largest.code, largest.devices), round(lb.wall), mib(lb.rss))
+	fmt.Printf("%-62s %9s %9s\n", fmt.Sprintf("inventory label -l org=%s (%d devices)", largest.code, largest.devices), benchutil.Round(lb.Wall), benchutil.MiB(lb.RSS))
 	if err := os.WriteFile(filepath.Join(dir, "national.yaml"), []byte(nationalCampaign), 0o644); err != nil {
 		return err
 	}
-	cc, err := timed(bin, dir, io.Discard, "campaign", "create", "-f", "national.yaml")
+	cc, err := rb.Timed(io.Discard, "campaign", "create", "-f", "national.yaml")
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%-62s %9s %9s\n", "campaign create (build<10.0.19045, the whole estate)", round(cc.wall), mib(cc.rss))
+	fmt.Printf("%-62s %9s %9s\n", "campaign create (build<10.0.19045, the whole estate)", benchutil.Round(cc.Wall), benchutil.MiB(cc.RSS))
 	for _, r := range []struct {
 		label string
 		args  []string
@@ -157,29 +134,13 @@ func run(bin, dir string, devices, orgs, runs int) error {
 		{"campaign devices --state pending --limit 100", []string{"campaign", "devices", "national", "--state", "pending", "--limit", "100", "-o", "json"}},
 		{"campaign devices --wave rest --org " + largest.code + " --limit 100", []string{"campaign", "devices", "national", "--wave", "rest", "--org", largest.code, "--limit", "100", "-o", "json"}},
 	} {
-		med, err := median(bin, dir, runs, r.args...)
+		med, err := rb.Median(runs, r.args...)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%-62s %9s %9s\n", r.label+" (median)", round(med.wall), mib(med.rss))
+		fmt.Printf("%-62s %9s %9s\n", r.label+" (median)", benchutil.Round(med.Wall), benchutil.MiB(med.RSS))
 	}
 	return nil
-}
-
-// median runs a command runs times: the median wall time, the peak RSS.
-func median(bin, dir string, runs int, args ...string) (result, error) {
-	var walls []time.Duration
-	var rss int64
-	for range runs {
-		res, err := timed(bin, dir, io.Discard, args...)
-		if err != nil {
-			return result{}, err
-		}
-		walls = append(walls, res.wall)
-		rss = max(rss, res.rss)
-	}
-	slices.Sort(walls)
-	return result{wall: walls[len(walls)/2], rss: rss}, nil
 }
 
 // nationalCampaign is the first thing a national team does: one feature
@@ -213,13 +174,13 @@ type orgSize struct {
 	devices int
 }
 
-func orgSizes(bin, dir string) ([]orgSize, error) {
-	f, err := os.Create(filepath.Join(dir, "orgs.csv"))
+func orgSizes(rb benchutil.Runner) ([]orgSize, error) {
+	f, err := os.Create(filepath.Join(rb.Dir, "orgs.csv"))
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	if _, err := timed(bin, dir, f, "org", "list", "-o", "csv"); err != nil {
+	if _, err := rb.Timed(f, "org", "list", "-o", "csv"); err != nil {
 		return nil, err
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -242,12 +203,3 @@ func orgSizes(bin, dir string) ([]orgSize, error) {
 	}
 	return out, nil
 }
-
-func round(d time.Duration) string {
-	if d < time.Second {
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(10 * time.Millisecond).String()
-}
-
-func mib(kib int64) string { return fmt.Sprintf("%d MiB", kib/1024) }

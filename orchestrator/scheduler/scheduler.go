@@ -80,6 +80,9 @@ type Config struct {
 	// stored (notify.Notifier.Applied derives from it the waves halted,
 	// approvals needed and campaigns done that people are told of).
 	OnApplied func(ctx context.Context, a orchestrator.AppliedPlan)
+	// OnPass, if set, is told of every control pass when it ends (a
+	// server's metrics, a benchmark's timings).
+	OnPass func(Pass)
 }
 
 // Scheduler runs campaigns.
@@ -87,6 +90,9 @@ type Scheduler struct {
 	cfg    Config
 	client *river.Client[*sql.Tx]
 	log    *slog.Logger
+	// swept is when a control pass last swept device jobs: every third of
+	// a lease, so a worker that died is found within a lease.
+	swept time.Time
 }
 
 type wallClock struct{}
@@ -155,8 +161,11 @@ func New(cfg Config) (*Scheduler, error) {
 			queueControl: {MaxWorkers: 1},
 		},
 		Workers: workers,
-		// SQLite has no LISTEN/NOTIFY: River polls for new jobs.
-		FetchPollInterval: 200 * time.Millisecond,
+		// SQLite has no LISTEN/NOTIFY: River polls for new jobs. Each poll
+		// is a query on the one write connection, on every queue, idle or
+		// not; a second between them is nothing beside runs that last
+		// hours, and keeps an idle node idle.
+		FetchPollInterval: time.Second,
 		FetchCooldown:     50 * time.Millisecond,
 		// A playbook run takes hours (a feature update with its restarts);
 		// the engine bounds every step itself, so River sets no timeout.
@@ -239,26 +248,71 @@ func (w *controlWorker) Work(ctx context.Context, _ *river.Job[controlArgs]) err
 	return w.s.Control(ctx)
 }
 
-// Control runs the controller once for every due campaign. The periodic
-// control job calls it; tests may too.
+// Control runs the controller for every due campaign, and again at once
+// while a pass leaves a campaign with more to dispatch (see MaxDispatch).
+// The periodic control job calls it; tests may too.
 func (s *Scheduler) Control(ctx context.Context) error {
+	for {
+		more, err := s.pass(ctx)
+		if err != nil || !more || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// MaxDispatch is the most devices one control pass dispatches for a
+// campaign, so that a pass stays short (a pause or a halt waits for no
+// more than one) whatever a wave opens; a pass that could dispatch more
+// leaves the campaign due, and the control job passes again at once.
+const MaxDispatch = 500
+
+// Pass is what one control pass did: how many campaigns it decided for,
+// how many devices it dispatched, and how long it took (sweeping stale
+// jobs when due, finding the due campaigns, reading, deciding, applying).
+type Pass struct {
+	Campaigns  int
+	Dispatched int
+	Took       time.Duration
+	// Read is the part of Took spent reading views and deciding, Apply
+	// the part spent applying plans (the store's write transactions).
+	Read, Apply time.Duration
+}
+
+// pass is one control pass; more reports a campaign left with more to
+// dispatch at once.
+func (s *Scheduler) pass(ctx context.Context) (more bool, err error) {
+	start := time.Now()
+	var pass Pass
+	defer func() {
+		if s.cfg.OnPass != nil {
+			pass.Took = time.Since(start)
+			s.cfg.OnPass(pass)
+		}
+	}()
 	var errs []error
-	if err := s.sweepJobs(ctx); err != nil {
-		s.log.Error("sweeping device jobs failed", "err", err)
-		errs = append(errs, err)
+	if time.Since(s.swept) >= s.cfg.Lease/3 {
+		s.swept = time.Now()
+		if err := s.sweepJobs(ctx); err != nil {
+			s.log.Error("sweeping device jobs failed", "err", err)
+			errs = append(errs, err)
+		}
 	}
 	now := s.cfg.Clock.Now()
 	names, err := s.cfg.Store.Due(ctx, now, time.Now())
 	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("control: %w", err))...)
+		return false, errors.Join(append(errs, fmt.Errorf("control: %w", err))...)
 	}
+	pass.Campaigns = len(names)
 	for _, name := range names {
-		if err := s.control(ctx, name, now); err != nil {
+		n, rest, err := s.control(ctx, name, now, &pass)
+		pass.Dispatched += n
+		more = more || rest
+		if err != nil {
 			s.log.Error("campaign control failed", "campaign", name, "err", err)
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return more, errors.Join(errs...)
 }
 
 // View reads a campaign's state into the controller's view.
@@ -270,35 +324,48 @@ func (s *Scheduler) View(ctx context.Context, name string) (orchestrator.View, e
 	return orchestrator.ReadView(ctx, s.cfg.Store, s.cfg.Inventory, c)
 }
 
-func (s *Scheduler) control(ctx context.Context, name string, now time.Time) error {
-	if _, err := s.cfg.Store.Orphans(ctx, name, time.Now(), s.enqueue); err != nil {
-		return err
+// control re-queues a campaign's orphaned devices, decides for it and
+// applies the plan: it returns how many devices it dispatched, and
+// whether it left more to dispatch at once.
+func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pass *Pass) (int, bool, error) {
+	orphans, err := s.cfg.Store.Orphans(ctx, name, time.Now(), s.enqueue)
+	if err != nil {
+		return 0, false, err
 	}
 	// The campaign is read first: a change after this bumps its seq, and
 	// Apply then leaves it marked for another decision.
+	read := time.Now()
 	c, err := s.cfg.Store.Campaign(ctx, name)
 	if err != nil {
-		return err
+		return len(orphans), false, err
 	}
 	v, err := orchestrator.ReadView(ctx, s.cfg.Store, s.cfg.Inventory, c)
 	if err != nil {
-		return err
+		return len(orphans), false, err
 	}
 	plan := orchestrator.Decide(v, now)
 	if err := v.Err(); err != nil {
-		return err // a plan decided on a view read in part is not applied
+		return len(orphans), false, err // a plan decided on a view read in part is not applied
 	}
+	more := len(plan.Dispatch) > MaxDispatch
+	if more {
+		plan.Dispatch, plan.WakeAt = plan.Dispatch[:MaxDispatch], now
+	}
+	apply := time.Now()
+	pass.Read += apply.Sub(read)
 	ds, err := s.cfg.Store.Apply(ctx, name, c.Seq, plan, now, "controller", s.enqueue)
+	pass.Apply += time.Since(apply)
 	if err != nil {
-		return err
+		return len(orphans), false, err
 	}
+	n := len(orphans) + len(ds)
 	if s.cfg.OnApplied != nil {
 		a := orchestrator.AppliedPlan{Campaign: name, Seq: c.Seq, View: v, Plan: plan, At: now}
 		if plan.Done {
 			// Apply completes it only if nothing changed meanwhile.
 			after, err := s.cfg.Store.Campaign(ctx, name)
 			if err != nil {
-				return err
+				return n, more, err
 			}
 			a.Done = after.Status == orchestrator.StatusDone
 		}
@@ -310,7 +377,7 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time) err
 	if len(ds) > 0 || plan.Done {
 		s.log.Info("dispatched", "campaign", name, "devices", len(ds), "done", plan.Done, "wake_at", plan.WakeAt)
 	}
-	return nil
+	return n, more, nil
 }
 
 // minLevel passes only records at or above its level to a handler.

@@ -28,6 +28,7 @@ import (
 // errkind.Exists, orchestrator.ErrState and orchestrator.ErrStale.
 type Campaigns struct {
 	db       *sql.DB
+	rdb      *sql.DB // read-only connections, for what only reads
 	now      func() time.Time
 	cacheKiB int // the connections' page cache
 	log      *slog.Logger
@@ -66,6 +67,9 @@ func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves [
 		return fmt.Errorf("create campaign %s: %w", c.Name, err)
 	}
 	defer conn.Close()
+	if s.rdb != s.db {
+		quiesceReaders(s.rdb)
+	}
 	if restore, ok := rollbackJournal(ctx, conn, s.log); ok {
 		defer restore()
 	}
@@ -193,7 +197,7 @@ func scanCampaign(row interface{ Scan(...any) error }) (orchestrator.Campaign, e
 
 // Campaign returns one campaign.
 func (s *Campaigns) Campaign(ctx context.Context, name string) (orchestrator.Campaign, error) {
-	return s.campaignIn(ctx, s.db, name)
+	return s.campaignIn(ctx, s.rdb, name)
 }
 
 // campaignIn reads one campaign through db (the store's, or a transaction).
@@ -207,7 +211,7 @@ func (s *Campaigns) campaignIn(ctx context.Context, db querier, name string) (or
 
 // Campaigns lists the campaigns, oldest first.
 func (s *Campaigns) Campaigns(ctx context.Context) ([]orchestrator.Campaign, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns ORDER BY created_at, name`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns ORDER BY created_at, name`)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +232,7 @@ func (s *Campaigns) Campaigns(ctx context.Context) ([]orchestrator.Campaign, err
 // triggers keep (migration 0003): a few hundred rows for a national
 // campaign.
 func (s *Campaigns) Counts(ctx context.Context, name string) ([]orchestrator.Count, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT wave, org, site, state, reason, accepted, devices FROM campaign_counts
+	rows, err := s.rdb.QueryContext(ctx, `SELECT wave, org, site, state, reason, accepted, devices FROM campaign_counts
 		WHERE campaign = ? AND devices > 0 ORDER BY wave, org, site, state, reason, accepted`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: counts: %w", name, err)
@@ -247,7 +251,7 @@ func (s *Campaigns) Counts(ctx context.Context, name string) ([]orchestrator.Cou
 
 // Deferred returns a campaign's deferred devices in dispatch order.
 func (s *Campaigns) Deferred(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND state = ? ORDER BY ord`,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND state = ? ORDER BY ord`,
 		name, orchestrator.DeviceDeferred)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: deferred devices: %w", name, err)
@@ -259,7 +263,7 @@ func (s *Campaigns) Deferred(ctx context.Context, name string) ([]orchestrator.D
 // whose dispatch order is after after, in dispatch order: one range of
 // campaign_devices_group.
 func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org string, after, limit int) ([]orchestrator.Member, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT hostname, site, ord FROM campaign_devices
+	rows, err := s.rdb.QueryContext(ctx, `SELECT hostname, site, ord FROM campaign_devices
 		WHERE campaign = ? AND state = ? AND wave = ? AND org = ? AND ord > ? ORDER BY ord LIMIT ?`,
 		name, orchestrator.DevicePending, wave, org, after, limit)
 	if err != nil {
@@ -332,7 +336,7 @@ func (s *Campaigns) markDirty(ctx context.Context, db execer, name string) error
 
 // Waves returns a campaign's waves' names and states, in order.
 func (s *Campaigns) Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, status, started_at, completed_at, approved, reason
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name, status, started_at, completed_at, approved, reason
 		FROM campaign_waves WHERE campaign = ? ORDER BY idx`, name)
 	if err != nil {
 		return nil, nil, err
@@ -356,7 +360,7 @@ func (s *Campaigns) Waves(ctx context.Context, name string) ([]string, []orchest
 // StateCounts counts a campaign's devices per wave and state, from the
 // counts the triggers keep.
 func (s *Campaigns) StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT wave, state, sum(devices) FROM campaign_counts WHERE campaign = ?
+	rows, err := s.rdb.QueryContext(ctx, `SELECT wave, state, sum(devices) FROM campaign_counts WHERE campaign = ?
 		GROUP BY wave, state HAVING sum(devices) > 0 ORDER BY wave, state`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: count states: %w", name, err)
@@ -375,7 +379,7 @@ func (s *Campaigns) StateCounts(ctx context.Context, name string) ([]orchestrato
 
 // Members returns a campaign's devices in dispatch order.
 func (s *Campaigns) Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE `+idAfter+` ORDER BY id`, name, -1, name)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE `+idAfter+` ORDER BY id`, name, -1, name)
 	if err != nil {
 		return nil, err
 	}
@@ -433,7 +437,7 @@ func (s *Campaigns) Due(ctx context.Context, now, wall time.Time) ([]string, err
 			live = append(live, st)
 		}
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT name FROM campaigns c WHERE status IN (`+marks(len(live))+`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT name FROM campaigns c WHERE status IN (`+marks(len(live))+`)
 		AND (dirty = 1 OR (wake_at IS NOT NULL AND wake_at <= ?) OR EXISTS (SELECT 1 FROM campaign_devices d
 			WHERE d.campaign = c.name AND d.state = ? AND d.lease_until < ?)) ORDER BY created_at`,
 		append(anys(live), nullMicros(now), orchestrator.DeviceRunning, nullMicros(wall))...)
@@ -642,6 +646,13 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 // their checkpoint, and enqueues their jobs in the same transaction.
 func (s *Campaigns) Orphans(ctx context.Context, name string, wall time.Time, enqueue orchestrator.Enqueue) ([]orchestrator.Dispatch, error) {
 	now := s.now()
+	// Most passes find none: look on a reader first, and take the write
+	// lock only for orphans.
+	var any int
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM campaign_devices WHERE campaign = ? AND state = ? AND lease_until < ? LIMIT 1)`,
+		name, orchestrator.DeviceRunning, nullMicros(wall)).Scan(&any); err != nil || any == 0 {
+		return nil, err
+	}
 	var out []orchestrator.Dispatch
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT hostname FROM campaign_devices WHERE campaign = ? AND state = ? AND lease_until < ?`,
@@ -789,7 +800,7 @@ func (s *Campaigns) Transitions(ctx context.Context, name, hostname string) ([]o
 		q += ` AND hostname = ?`
 		args = append(args, hostname)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}

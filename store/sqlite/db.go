@@ -32,7 +32,12 @@ type Options struct {
 // inventory works on a database it may not change (read-only, or newer
 // components absent).
 type DB struct {
-	db       *sql.DB
+	db *sql.DB
+	// rdb is a pool of read-only connections: in WAL mode readers do not
+	// wait for the one writer, so what only reads (listings, the
+	// controller's view, reports) does not queue behind the workers'
+	// writes on db. It is db itself for a read-only file.
+	rdb      *sql.DB
 	path     string
 	now      func() time.Time
 	log      *slog.Logger
@@ -116,10 +121,49 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*DB, e
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	d.schema = v
-	d.inv = &Inventory{db: db, now: d.now, log: d.log, cacheKiB: d.cacheKiB}
+	d.rdb = db
+	if !readOnly {
+		if d.rdb, err = openReaders(ctx, path, opts); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	d.inv = &Inventory{db: db, rdb: d.rdb, now: d.now, log: d.log, cacheKiB: d.cacheKiB}
 	d.creds = &Credentials{db: db, now: d.now, inv: d.inv}
 	d.plugs = &Plugins{db: db, now: d.now}
 	return d, nil
+}
+
+// readers is how many read-only connections a DB keeps.
+const readers = 4
+
+// openReaders opens the pool of read-only connections (query_only): they
+// never write, so they take no lock a writer waits for. Idle ones close
+// after a while, so that a large write can still find itself alone with
+// the file (rollbackJournal).
+func openReaders(ctx context.Context, path string, opts Options) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "query_only(1)", fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)} {
+		q.Add("_pragma", p)
+	}
+	rdb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
+	rdb.SetConnMaxIdleTime(30 * time.Second)
+	if err := connect(ctx, rdb); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	return rdb, nil
+}
+
+// quiesceReaders closes the idle read-only connections.
+func quiesceReaders(rdb *sql.DB) {
+	rdb.SetMaxIdleConns(0)
+	rdb.SetMaxIdleConns(readers)
 }
 
 // connect opens the pool's connection, which switches a new file to WAL.
@@ -144,7 +188,13 @@ func connect(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	var err error
+	if d.rdb != d.db {
+		err = d.rdb.Close()
+	}
+	return errors.Join(err, d.db.Close())
+}
 
 // SQL is the handle, for what shares the database without being a store
 // here: the job queue (River's driver and migrations).
@@ -179,7 +229,7 @@ func (d *DB) Campaigns(ctx context.Context) (*Campaigns, error) {
 	if err := d.ensure(ctx, campaignMigrations); err != nil {
 		return nil, fmt.Errorf("campaign store: %w", err)
 	}
-	return &Campaigns{db: d.db, now: d.now, cacheKiB: d.cacheKiB, log: d.log}, nil
+	return &Campaigns{db: d.db, rdb: d.rdb, now: d.now, cacheKiB: d.cacheKiB, log: d.log}, nil
 }
 
 // History is the reports' daily history, its tables migrated on first use

@@ -51,7 +51,7 @@ func filterWhere(name string, f orchestrator.DeviceFilter) (string, []any) {
 func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.DeviceFilter, after, limit int) ([]orchestrator.DeviceRecord, error) {
 	if f.State == "" {
 		where, args := filterWhere(name, f)
-		rows, err := s.db.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE `+idAfter+where+` ORDER BY id LIMIT ?`,
+		rows, err := s.rdb.QueryContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE `+idAfter+where+` ORDER BY id LIMIT ?`,
 			slices.Concat([]any{name, after, name}, args, []any{limit})...)
 		if err != nil {
 			return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
@@ -71,7 +71,7 @@ func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.Dev
 		q += ` AND reason = ?`
 		args = append(args, f.Reason)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
 	}
@@ -100,7 +100,7 @@ func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.Dev
 			q += ` AND reason = ?`
 			args = append(args, f.Reason)
 		}
-		rows, err := s.db.QueryContext(ctx, q+` ORDER BY ord LIMIT ?`, append(args, limit)...)
+		rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY ord LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
 		}
@@ -121,7 +121,7 @@ const idAfter = `id > (SELECT num << 32 FROM campaigns WHERE name = ?) + ? AND i
 
 // Orgs lists the organisations a campaign's devices belong to.
 func (s *Campaigns) Orgs(ctx context.Context, name string) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT org FROM campaign_counts WHERE campaign = ? AND devices > 0 ORDER BY org`, name)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT DISTINCT org FROM campaign_counts WHERE campaign = ? AND devices > 0 ORDER BY org`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: organisations: %w", name, err)
 	}
@@ -325,7 +325,7 @@ func (s *Campaigns) record(ctx context.Context, tx *sql.Tx, name string, ev orch
 
 // Events returns a campaign's recorded decisions, oldest first.
 func (s *Campaigns) Events(ctx context.Context, name string) ([]orchestrator.Event, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, at, actor, action, wave, org, detail, reason FROM campaign_events
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, at, actor, action, wave, org, detail, reason FROM campaign_events
 		WHERE campaign = ? ORDER BY id`, name)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: events: %w", name, err)

@@ -61,7 +61,7 @@ func (s *Inventory) Devices(ctx context.Context, sel inventory.Selector) iter.Se
 		// connection for it, so that reading the estate (a national
 		// campaign's targets, two readers at once) does not fill the
 		// usual cache on every connection it passes through.
-		conn, err := s.db.Conn(ctx)
+		conn, err := s.rdb.Conn(ctx)
 		if err != nil {
 			yield(nil, fmt.Errorf("list devices: %w", err))
 			return
@@ -320,7 +320,7 @@ func (s *Inventory) LastSeen(ctx context.Context, hosts []string) (map[string]ti
 			}
 			given[n] = append(given[n], h)
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT hostname, last_seen FROM devices WHERE hostname IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
+		rows, err := s.rdb.QueryContext(ctx, `SELECT hostname, last_seen FROM devices WHERE hostname IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("last seen: %w", err)
 		}

@@ -19,6 +19,7 @@ import (
 // It implements inventory.Store.
 type Inventory struct {
 	db       *sql.DB
+	rdb      *sql.DB // read-only connections, for scans and look-ups
 	now      func() time.Time
 	log      *slog.Logger
 	cacheKiB int
@@ -65,7 +66,7 @@ func (s *Inventory) Organisation(ctx context.Context, code string) (inventory.Or
 
 // Organisations lists every organisation, by code.
 func (s *Inventory) Organisations(ctx context.Context) ([]inventory.Organisation, error) {
-	rows, err := queryOrgs(ctx, s.db, "")
+	rows, err := queryOrgs(ctx, s.rdb, "")
 	if err != nil {
 		return nil, err
 	}

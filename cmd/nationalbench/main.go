@@ -1,0 +1,329 @@
+// Command nationalbench is the benchmark behind `make bench-national`: one
+// campaign over the whole national estate. With the ringmaster binary it
+// generates and imports the estate, creates a campaign over every device
+// below 22H2, and times campaign show, list and the HTML progress report
+// over it. Then it runs the scheduler in this process on that database,
+// with River's real queue and many workers, against an executor that
+// answers every command at once, so that what is measured is the
+// orchestrator: the pilot wave runs to the end; while the next wave soaks
+// nothing changes and the process should be idle; then the clock moves
+// past the soak and the next wave dispatches as fast as the controller,
+// the store and the queue allow. It reports each figure against the
+// national-scale issue's targets.
+//
+//	go run ./cmd/nationalbench -bin bin/ringmaster -devices 1300000 -orgs 300 -workers 1000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+)
+
+type options struct {
+	bin, dir     string
+	devices      int
+	orgs         int
+	workers      int
+	runs         int
+	idle, busy   time.Duration
+	reuse        bool
+	waveCap      int
+	pilotDevices int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/ringmaster", "ringmaster binary")
+	flag.StringVar(&o.dir, "dir", "", "working directory (default: a new temporary one, removed after)")
+	flag.IntVar(&o.devices, "devices", 1_300_000, "devices in the generated estate")
+	flag.IntVar(&o.orgs, "orgs", 300, "organisations in the generated estate")
+	flag.IntVar(&o.workers, "workers", 1000, "devices run at once by the scheduler")
+	flag.IntVar(&o.runs, "runs", 5, "runs of each read command (the median is reported)")
+	flag.DurationVar(&o.idle, "idle", 20*time.Second, "how long to measure the idle process")
+	flag.DurationVar(&o.busy, "busy", 45*time.Second, "how long to run the second wave")
+	flag.IntVar(&o.waveCap, "wave-cap", 20000, "max_concurrency of the second wave (devices queued or running at once)")
+	flag.IntVar(&o.pilotDevices, "pilot", 500, "devices in the pilot wave")
+	flag.BoolVar(&o.reuse, "reuse", false, "reuse the estate and campaign already in -dir (skip generate, import and create)")
+	flag.Parse()
+	if err := run(o); err != nil {
+		slog.Error("nationalbench", "err", err)
+		os.Exit(1)
+	}
+}
+
+// campaign is the national campaign: every device below 22H2, a pilot that
+// soaks a day, then a tenth of the rest at most waveCap at once, then the
+// rest. It runs the read-only discover playbook: the benchmark measures
+// the orchestrator, not an upgrade.
+func campaign(pilot, waveCap int) string {
+	return fmt.Sprintf(`name: national
+playbook: discover
+target: 'build<10.0.19045'
+waves:
+  - {name: pilot, count: %d, soak: 24h, max_failure_percent: 100}
+  - {name: ring1, percent: 10, max_concurrency: %d, soak: 24h, max_failure_percent: 100}
+  - {name: rest, max_failure_percent: 100}
+`, pilot, waveCap)
+}
+
+func run(o options) error {
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	if o.dir == "" {
+		if o.dir, err = os.MkdirTemp("", "ringmaster-national-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(o.dir)
+	}
+	rb := benchutil.Runner{Bin: bin, Dir: o.dir, DB: filepath.Join(o.dir, "national.db")}
+	fmt.Printf("national run: %d devices in %d organisations, %d workers, in %s\n\n", o.devices, o.orgs, o.workers, o.dir)
+	fmt.Printf("%-58s %10s %9s   %s\n", "step", "wall", "peak RSS", "target")
+	row := func(step string, r benchutil.Result, target string) {
+		fmt.Printf("%-58s %10s %9s   %s\n", step, benchutil.Round(r.Wall), benchutil.MiB(r.RSS), target)
+	}
+	if !o.reuse {
+		gen, err := rb.Timed(io.Discard, "inventory", "generate", "--devices", strconv.Itoa(o.devices), "--orgs", strconv.Itoa(o.orgs),
+			"--seed", "7", "--now", "2026-11-01", "--out", "estate.csv")
+		if err != nil {
+			return err
+		}
+		row("generate CSV", gen, "")
+		imp, err := rb.Timed(io.Discard, "inventory", "import", "estate.csv", "--create-orgs")
+		if err != nil {
+			return err
+		}
+		row("inventory import", imp, "")
+		if err := os.WriteFile(filepath.Join(o.dir, "national.yaml"), []byte(campaign(o.pilotDevices, o.waveCap)), 0o644); err != nil {
+			return err
+		}
+		cc, err := rb.Timed(os.Stdout, "campaign", "create", "-f", "national.yaml")
+		if err != nil {
+			return err
+		}
+		row("campaign create (build<10.0.19045, the whole estate)", cc, "<= 15s, <= 300 MiB")
+	}
+	for _, r := range []struct {
+		step string
+		args []string
+	}{
+		{"campaign show (median)", []string{"campaign", "show", "national"}},
+		{"campaign list (median)", []string{"campaign", "list"}},
+		{"report progress -o html (median)", []string{"report", "progress", "-o", "html", "--out", "report.html"}},
+	} {
+		res, err := rb.Median(o.runs, r.args...)
+		if err != nil {
+			return err
+		}
+		row(r.step, res, "<= 1s")
+	}
+	return runCampaign(o, rb.DB)
+}
+
+// offsetClock is the wall clock moved on by an offset: the benchmark
+// moves it past a soak.
+type offsetClock struct{ off atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *offsetClock) advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// instant is an executor that answers every command at once, as the
+// discover playbook expects a healthy device to.
+type instant struct{ calls atomic.Int64 }
+
+func (x *instant) Reach(_ context.Context, host string) (sdk.Target, playbooks.Executor, error) {
+	return sdk.Target{Hostname: host, Address: host}, x, nil
+}
+
+func (x *instant) Probe(_ context.Context, t sdk.Target) (sdk.ProbeResult, error) {
+	x.calls.Add(1)
+	return sdk.ProbeResult{Facts: sdk.Facts{Hostname: t.Hostname}, ObservedAt: time.Now()}, nil
+}
+
+func (x *instant) Exec(_ context.Context, _ sdk.Target, c sdk.Command, out func(sdk.Chunk)) (sdk.Result, error) {
+	x.calls.Add(1)
+	stdout := []byte("{}\r\n")
+	if strings.Contains(c.Script, "Test-Path") {
+		stdout = []byte("False\r\nFalse\r\n")
+	}
+	if out != nil {
+		out(sdk.Chunk{Stream: sdk.Stdout, Data: stdout})
+	}
+	return sdk.Result{Stdout: stdout}, nil
+}
+
+// passes records the scheduler's control passes.
+type passes struct {
+	mu  sync.Mutex
+	all []scheduler.Pass
+}
+
+func (p *passes) add(x scheduler.Pass) {
+	p.mu.Lock()
+	p.all = append(p.all, x)
+	p.mu.Unlock()
+}
+
+func (p *passes) since(i int) []scheduler.Pass {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.all[i:])
+}
+
+func (p *passes) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.all)
+}
+
+func runCampaign(o options, path string) error {
+	ctx := context.Background()
+	clock := &offsetClock{}
+	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: clock.Now})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := db.Campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
+		return err
+	}
+	x := &instant{}
+	ps := &passes{}
+	sch, err := scheduler.New(scheduler.Config{DB: db.SQL(), Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
+		Clock: clock, Workers: o.workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return err
+	}
+	if _, err := store.ChangeStatus(ctx, "national", orchestrator.ActionStart); err != nil {
+		return err
+	}
+	if err := sch.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		stop, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		_ = sch.Stop(stop)
+	}()
+
+	// The pilot runs to the end.
+	start := time.Now()
+	if err := waitWave(ctx, store, 0, orchestrator.WaveDone, 15*time.Minute); err != nil {
+		return err
+	}
+	fmt.Printf("\nrun with %d workers, an executor that answers at once:\n", o.workers)
+	fmt.Printf("  pilot: %d devices done in %s\n", o.pilotDevices, benchutil.Round(time.Since(start)))
+
+	// Nothing changes while ring1 soaks.
+	time.Sleep(3 * time.Second)
+	cpu0, t0 := benchutil.CPU(), time.Now()
+	time.Sleep(o.idle)
+	idle := float64(benchutil.CPU()-cpu0) / float64(time.Since(t0)) * 100
+	fmt.Printf("  idle while ring1 soaks: %.2f%% of a core over %s   (target <= 2%%)\n", idle, o.idle)
+
+	// Past the soak, ring1 dispatches up to its cap and tops it up as its
+	// devices finish.
+	before, err := finished(ctx, store)
+	if err != nil {
+		return err
+	}
+	first := ps.len()
+	clock.advance(25 * time.Hour)
+	cpu1, t1 := benchutil.CPU(), time.Now()
+	time.Sleep(o.busy)
+	busy := time.Since(t1)
+	used := benchutil.CPU() - cpu1
+	after, err := finished(ctx, store)
+	if err != nil {
+		return err
+	}
+	run := ps.since(first)
+	var took []time.Duration
+	var read, apply time.Duration
+	dispatched, biggest := 0, scheduler.Pass{}
+	for _, p := range run {
+		took = append(took, p.Took)
+		read, apply = read+p.Read, apply+p.Apply
+		dispatched += p.Dispatched
+		if p.Dispatched > biggest.Dispatched {
+			biggest = p
+		}
+	}
+	slices.Sort(took)
+	pct := func(q float64) time.Duration {
+		if len(took) == 0 {
+			return 0
+		}
+		return took[min(len(took)-1, int(q*float64(len(took))))]
+	}
+	fmt.Printf("  ring1 for %s: %d control passes, p50 %s, p99 %s, max %s   (target p99 <= 100ms)\n",
+		benchutil.Round(busy), len(run), pct(0.5), pct(0.99), slices.Max(append(took, 0)))
+	if len(run) > 0 {
+		fmt.Printf("    on average %s reading views and deciding, %s applying plans\n",
+			benchutil.Round(read/time.Duration(len(run))), benchutil.Round(apply/time.Duration(len(run))))
+	}
+	if biggest.Dispatched > 0 {
+		fmt.Printf("  largest dispatch: %d devices into the queue in one pass of %s: %.0f devices/s   (target >= 2,000/s)\n",
+			biggest.Dispatched, benchutil.Round(biggest.Took), float64(biggest.Dispatched)/biggest.Took.Seconds())
+	}
+	fmt.Printf("  dispatched %d devices (%.0f/s), %d finished (%.0f/s), %d executor calls; CPU %.2f cores\n",
+		dispatched, float64(dispatched)/busy.Seconds(), after-before, float64(after-before)/busy.Seconds(), x.calls.Load(),
+		used.Seconds()/busy.Seconds())
+	fmt.Printf("  peak RSS of this process (scheduler, River, store, %d workers): %s   (target <= 400 MiB)\n",
+		o.workers, benchutil.MiB(benchutil.PeakRSS()))
+	return nil
+}
+
+// waitWave waits until a wave of the national campaign reaches status.
+func waitWave(ctx context.Context, store *sqlite.Campaigns, wave int, status orchestrator.WaveStatus, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		_, waves, err := store.Waves(ctx, "national")
+		if err != nil {
+			return err
+		}
+		if waves[wave].Status == status {
+			return nil
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return fmt.Errorf("wave %d not %s after %s", wave, status, limit)
+}
+
+// finished counts the campaign's devices in a final state.
+func finished(ctx context.Context, store *sqlite.Campaigns) (int, error) {
+	counts, err := store.StateCounts(ctx, "national")
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range counts {
+		if c.State.Final() {
+			n += c.Devices
+		}
+	}
+	return n, nil
+}
