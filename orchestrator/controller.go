@@ -64,6 +64,10 @@ type PendingReader interface {
 	// Pending returns up to limit pending devices of wave in org whose
 	// dispatch order is after after, in dispatch order.
 	Pending(wave int, org string, after, limit int) []Member
+	// Heads returns the first limit pending devices of wave in each of
+	// orgs, in dispatch order, one list per organisation in orgs' order:
+	// the first page of many organisations in one read.
+	Heads(wave int, orgs []string, limit int) [][]Member
 	// Err is the first error a read met, or nil.
 	Err() error
 }

@@ -101,6 +101,14 @@ func (p memberPending) Pending(wave int, org string, after, limit int) []Member 
 	return ms[i:min(len(ms), i+limit)]
 }
 
+func (p memberPending) Heads(wave int, orgs []string, limit int) [][]Member {
+	out := make([][]Member, len(orgs))
+	for i, org := range orgs {
+		out[i] = p.Pending(wave, org, -1, limit)
+	}
+	return out
+}
+
 func (memberPending) Err() error { return nil }
 
 // tallies are a view's counts summed the ways the controller asks.
@@ -430,6 +438,7 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 		h = append(h, due)
 	}
 	byOrg := map[string]*stream{}
+	var open []*stream // organisations of the active wave that may start a device
 	full := func(wave int, org string) bool { // nothing more of wave in org can start in this pass
 		w := &spec.Waves[wave]
 		return (w.MaxConcurrency > 0 && perWave[wave] >= w.MaxConcurrency) || (spec.Caps.Total > 0 && total >= spec.Caps.Total) ||
@@ -455,9 +464,24 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 			}
 			// An organisation that can start nothing is not read at all: a
 			// pass while a wave is at its cap reads no device.
-			if s.open > 0 && !full(active, org) && s.fill(d.v.Pending) {
+			if s.open > 0 && !full(active, org) {
+				open = append(open, s)
+			}
+		}
+		// The first page of every organisation that may start a device,
+		// in one read.
+		orgs := make([]string, len(open))
+		for i, s := range open {
+			orgs[i] = s.org
+		}
+		var heads [][]Member
+		if len(open) > 0 && d.v.Pending != nil {
+			heads = d.v.Pending.Heads(active, orgs, firstPage)
+		}
+		for i, s := range open {
+			if i < len(heads) && s.take(heads[i]) {
 				h = append(h, s)
-				byOrg[org] = s
+				byOrg[s.org] = s
 			}
 		}
 	}
@@ -549,11 +573,18 @@ func (s *stream) fill(r PendingReader) bool {
 		return false
 	}
 	s.page = min(max(2*s.page, firstPage), maxPage, s.left)
-	s.buf, s.next = r.Pending(s.wave, s.org, s.after, s.page), 0
-	if len(s.buf) == 0 {
+	return s.take(r.Pending(s.wave, s.org, s.after, s.page))
+}
+
+// take makes page the stream's devices to take next; false when it is
+// empty.
+func (s *stream) take(page []Member) bool {
+	s.page = max(s.page, len(page))
+	s.buf, s.next = page, 0
+	if len(page) == 0 {
 		return false
 	}
-	s.after = s.buf[len(s.buf)-1].Order
+	s.after = page[len(page)-1].Order
 	return true
 }
 

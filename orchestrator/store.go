@@ -132,6 +132,10 @@ type Reader interface {
 	// Pending returns up to limit pending devices of a wave in org whose
 	// dispatch order is after after, in dispatch order, from an index.
 	Pending(ctx context.Context, name string, wave int, org string, after, limit int) ([]Member, error)
+	// PendingHeads returns the first limit pending devices of a wave in
+	// each of orgs, in dispatch order, one list per organisation in orgs'
+	// order, in as few reads as the store can.
+	PendingHeads(ctx context.Context, name string, wave int, orgs []string, limit int) ([][]Member, error)
 }
 
 // Store is the campaign store as the scheduler consumes it: reading views,

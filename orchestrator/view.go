@@ -93,4 +93,16 @@ func (p *storePending) Pending(wave int, org string, after, limit int) []Member 
 	return ms
 }
 
+func (p *storePending) Heads(wave int, orgs []string, limit int) [][]Member {
+	if p.err != nil {
+		return nil
+	}
+	heads, err := p.store.PendingHeads(p.ctx, p.name, wave, orgs, limit)
+	if err != nil {
+		p.err = fmt.Errorf("campaign %s: %w", p.name, err)
+		return nil
+	}
+	return heads
+}
+
 func (p *storePending) Err() error { return p.err }

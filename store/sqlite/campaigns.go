@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
@@ -32,12 +33,62 @@ type Campaigns struct {
 	now      func() time.Time
 	cacheKiB int // the connections' page cache
 	log      *slog.Logger
+	stmts    sync.Map // SQL text -> *sql.Stmt on db (see prepared)
+	wanted   sync.Map // SQL text -> true: to prepare on db (see warm)
 }
 
 var _ orchestrator.Store = (*Campaigns)(nil)
 
 // Now is the time by the store's clock.
 func (s *Campaigns) Now() time.Time { return s.now() }
+
+// prepared is q prepared once on the writer, and in tx when tx is not
+// nil. The workers run the same few statements thousands of times a
+// second, and SQLite parsing one costs about what running it does. The
+// writer is one connection, which a transaction holds: a statement first
+// met inside one is prepared on the transaction that time, and on the
+// writer by warm once the transaction is over.
+func (s *Campaigns) prepared(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		if tx != nil {
+			return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+		}
+		return st.(*sql.Stmt), nil
+	}
+	if tx != nil {
+		s.wanted.Store(q, true)
+		return tx.PrepareContext(ctx, q)
+	}
+	p, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if st, loaded := s.stmts.LoadOrStore(q, p); loaded {
+		p.Close()
+		return st.(*sql.Stmt), nil
+	}
+	return p, nil
+}
+
+// warm prepares on the writer the statements first met inside a
+// transaction (see prepared); call it outside one.
+func (s *Campaigns) warm(ctx context.Context) {
+	s.wanted.Range(func(q, _ any) bool {
+		s.wanted.Delete(q)
+		_, _ = s.prepared(ctx, nil, q.(string)) // a failure only leaves it unprepared
+		return true
+	})
+}
+
+// exec runs q, prepared once (see prepared), in tx, or on the writer when
+// tx is nil.
+func (s *Campaigns) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	st, err := s.prepared(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
 
 // hostRank is a campaign's device's rank (orchestrator.Rank), as its
 // index by hostname stores it: (campaign, rank, hostname). A campaign's
@@ -281,6 +332,57 @@ func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org stri
 	return out, rows.Err()
 }
 
+// PendingHeads returns the first limit pending devices of a campaign's
+// wave in each of orgs, one list per organisation: one statement per
+// headsBatch organisations, each a UNION ALL of ranges of
+// campaign_devices_group, where a read per organisation would pay a
+// round trip each.
+func (s *Campaigns) PendingHeads(ctx context.Context, name string, wave int, orgs []string, limit int) ([][]orchestrator.Member, error) {
+	distinct := slices.Compact(slices.Sorted(slices.Values(orgs)))
+	by := make(map[string][]orchestrator.Member, len(distinct))
+	for start := 0; start < len(distinct); start += headsBatch {
+		part := distinct[start:min(start+headsBatch, len(distinct))]
+		var q strings.Builder
+		args := make([]any, 0, 5*len(part))
+		for i, org := range part {
+			if i > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			q.WriteString(`SELECT * FROM (SELECT org, hostname, site, ord FROM campaign_devices
+				WHERE campaign = ? AND state = ? AND wave = ? AND org = ? ORDER BY ord LIMIT ?)`)
+			args = append(args, name, orchestrator.DevicePending, wave, org, limit)
+		}
+		rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: pending devices: %w", name, err)
+		}
+		for rows.Next() {
+			m := orchestrator.Member{Wave: wave, State: orchestrator.DevicePending}
+			if err := rows.Scan(&m.Org, &m.Hostname, &m.Site, &m.Order); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			by[m.Org] = append(by[m.Org], m)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("campaign %s: pending devices: %w", name, err)
+		}
+	}
+	out := make([][]orchestrator.Member, len(orgs))
+	for i, org := range orgs {
+		ms := slices.Clone(by[org])
+		// A compound SELECT promises no order.
+		slices.SortFunc(ms, func(a, b orchestrator.Member) int { return a.Order - b.Order })
+		out[i] = ms
+	}
+	return out, nil
+}
+
+// headsBatch is how many organisations one statement of PendingHeads
+// reads (SQLite allows 500 terms in a compound SELECT).
+const headsBatch = 200
+
 // ChangeStatus applies a person's action (start, pause, resume, cancel) to
 // a campaign as the status machine allows (orchestrator.StatusChanges),
 // marks it for the controller, and returns its new status. A status the
@@ -330,7 +432,12 @@ func (s *Campaigns) Approve(ctx context.Context, name, wave string, ev orchestra
 }
 
 func (s *Campaigns) markDirty(ctx context.Context, db execer, name string) error {
-	_, err := db.ExecContext(ctx, `UPDATE campaigns SET dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ?`, nullMicros(s.now()), name)
+	const q = `UPDATE campaigns SET dirty = 1, seq = seq + 1, updated_at = ? WHERE name = ?`
+	if tx, ok := db.(*sql.Tx); ok {
+		_, err := s.exec(ctx, tx, q, nullMicros(s.now()), name)
+		return err
+	}
+	_, err := db.ExecContext(ctx, q, nullMicros(s.now()), name)
 	return err
 }
 
@@ -406,15 +513,22 @@ const memberCols = `hostname, org, site, wave, ord, state, reason, message, step
 
 func scanMember(row interface{ Scan(...any) error }) (orchestrator.DeviceRecord, error) {
 	var d orchestrator.DeviceRecord
+	err := scanMemberInto(row, &d)
+	return d, err
+}
+
+// scanMemberInto reads memberCols into d, and the columns after them into
+// more.
+func scanMemberInto(row interface{ Scan(...any) error }, d *orchestrator.DeviceRecord, more ...any) error {
 	var next, lease, changed sql.NullInt64
 	var cp sql.NullString
-	err := row.Scan(&d.Hostname, &d.Org, &d.Site, &d.Wave, &d.Order, &d.State, &d.Reason, &d.Message, &d.Step, &d.Attempts,
-		&d.Generation, &next, &lease, &changed, &cp, &d.Accepted)
+	err := row.Scan(append([]any{&d.Hostname, &d.Org, &d.Site, &d.Wave, &d.Order, &d.State, &d.Reason, &d.Message, &d.Step, &d.Attempts,
+		&d.Generation, &next, &lease, &changed, &cp, &d.Accepted}, more...)...)
 	d.NextAttempt, d.LeaseUntil, d.Changed = fromMicros(next), fromMicros(lease), fromMicros(changed)
 	if cp.Valid {
 		d.Checkpoint = []byte(cp.String)
 	}
-	return d, err
+	return err
 }
 
 // Device returns one member of a campaign.
@@ -473,15 +587,11 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 				return fmt.Errorf("campaign %s wave %d: %w", name, c.Wave, err)
 			}
 		}
-		for _, h := range p.Dispatch {
-			d, ok, err := s.move(ctx, tx, name, h, now, cause, orchestrator.EventDispatch, orchestrator.DeviceQueued)
-			if err != nil {
-				return err
-			}
-			if ok {
-				out = append(out, d)
-			}
+		moved, err := s.moveMany(ctx, tx, name, p.Dispatch, now, cause, orchestrator.EventDispatch, orchestrator.DeviceQueued)
+		if err != nil {
+			return err
 		}
+		out = moved
 		// A done plan completes the campaign (orchestrator.ActionComplete)
 		// only if nothing changed since seq: a pause or retry meanwhile wins.
 		status, args := `status`, []any{}
@@ -505,6 +615,83 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 	}
 	return out, nil
 }
+
+// moveMany is move for many devices at once, in a few statements per
+// moveBatch devices rather than three per device: one UPDATE per state
+// e moves from, returning what it moved, and one INSERT of their
+// transitions. It returns the devices moved, in hosts' order; those in a
+// state e does not move from, or not in the campaign, are left as they
+// are.
+func (s *Campaigns) moveMany(ctx context.Context, tx *sql.Tx, name string, hosts []string, now time.Time, cause string,
+	e orchestrator.DeviceEvent, to orchestrator.DeviceState) ([]orchestrator.Dispatch, error) {
+	rule, ok := orchestrator.MoveFor(e)
+	if !ok || !slices.Contains(rule.To, to) {
+		return nil, fmt.Errorf("campaign %s: %s cannot move to %s: %w", name, e, to, orchestrator.ErrState)
+	}
+	gen := "generation"
+	if rule.NewGeneration {
+		gen = "generation + 1"
+	}
+	type movedDev struct {
+		from orchestrator.DeviceState
+		gen  int
+	}
+	moved := map[string]movedDev{}
+	for start := 0; start < len(hosts); start += moveBatch {
+		part := hosts[start:min(start+moveBatch, len(hosts))]
+		keys := make([]any, 0, 2*len(part))
+		for _, h := range part {
+			keys = append(keys, hostRank(name, h), h)
+		}
+		in := strings.TrimSuffix(strings.Repeat("(?, ?),", len(part)), ",")
+		for _, from := range rule.From {
+			rows, err := tx.QueryContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', generation = `+gen+`, changed_at = ?, lease_until = NULL
+				WHERE campaign = ? AND +state = ? AND (rank, hostname) IN (VALUES `+in+`) RETURNING hostname, generation`,
+				slices.Concat([]any{to, nullMicros(now), name, from}, keys)...)
+			if err != nil {
+				return nil, fmt.Errorf("campaign %s: %s: %w", name, e, err)
+			}
+			for rows.Next() {
+				var h string
+				var g int
+				if err := rows.Scan(&h, &g); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				moved[h] = movedDev{from, g}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return nil, fmt.Errorf("campaign %s: %s: %w", name, e, err)
+			}
+		}
+	}
+	var out []orchestrator.Dispatch
+	var trans []any
+	for _, h := range hosts {
+		m, ok := moved[h]
+		if !ok {
+			continue
+		}
+		delete(moved, h) // a host named twice moves once
+		out = append(out, orchestrator.Dispatch{Campaign: name, Hostname: h, Generation: m.gen})
+		trans = append(trans, name, h, m.from, to, "", cause, nullMicros(now))
+	}
+	const cols = 7
+	for start := 0; start < len(trans); start += moveBatch * cols {
+		part := trans[start:min(start+moveBatch*cols, len(trans))]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?),", len(part)/cols), ","), part...); err != nil {
+			return nil, fmt.Errorf("campaign %s: %s: transitions: %w", name, e, err)
+		}
+	}
+	return out, nil
+}
+
+// moveBatch is how many devices one statement of moveMany names. (Its
+// UPDATE writes +state so that SQLite finds the devices by the hostname
+// index, never by scanning every device in the state.)
+const moveBatch = 200
 
 // move changes a device's state to to by event e if the state machine
 // allows it from its current state, records the transition, and starts a
@@ -542,7 +729,7 @@ func (s *Campaigns) move(ctx context.Context, tx *sql.Tx, name, host string, now
 }
 
 func (s *Campaigns) transition(ctx context.Context, tx *sql.Tx, name, host string, from, to orchestrator.DeviceState, reason orchestrator.Reason, cause string, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at)
+	_, err := s.exec(ctx, tx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, name, host, from, to, reason, cause, nullMicros(at))
 	return err
 }
@@ -557,7 +744,12 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 	now := s.now()
 	var run orchestrator.Run
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
-		d, err := scanMember(tx.QueryRowContext(ctx, `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host))
+		sel, err := s.prepared(ctx, tx, `SELECT `+memberCols+`, run_id FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`)
+		if err != nil {
+			return err
+		}
+		var d orchestrator.DeviceRecord
+		err = scanMemberInto(sel.QueryRowContext(ctx, name, hostRank(name, host), host), &d, &run.RunID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
@@ -576,19 +768,17 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 		if d.State == orchestrator.DeviceRunning {
 			cause = "worker: resuming after its previous worker was lost"
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT run_id FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&run.RunID); err != nil {
-			return err
-		}
 		if run.RunID == "" {
 			run.RunID = newRunID(name, host, now)
 		}
 		run.Attempt, run.Checkpoint = d.Attempts+1, d.Checkpoint
-		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, attempts = attempts + 1, lease_until = ?, changed_at = ?, run_id = ?
+		if _, err := s.exec(ctx, tx, `UPDATE campaign_devices SET state = ?, attempts = attempts + 1, lease_until = ?, changed_at = ?, run_id = ?
 			WHERE campaign = ? AND rank = ? AND hostname = ?`, orchestrator.DeviceRunning, nullMicros(wall.Add(lease)), nullMicros(now), run.RunID, name, hostRank(name, host), host); err != nil {
 			return err
 		}
 		return s.transition(ctx, tx, name, host, d.State, orchestrator.DeviceRunning, "", cause, now)
 	})
+	s.warm(ctx)
 	return run, err
 }
 
@@ -601,7 +791,7 @@ func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, u
 		q = `UPDATE campaign_devices SET lease_until = ?, step = ?, checkpoint = ? WHERE campaign = ? AND rank = ? AND hostname = ? AND generation = ? AND state = ?`
 		args = []any{nullMicros(until), step, string(checkpoint), name, hostRank(name, host), host, gen, orchestrator.DeviceRunning}
 	}
-	res, err := s.db.ExecContext(ctx, q, args...)
+	res, err := s.exec(ctx, nil, q, args...)
 	if err != nil {
 		return err
 	}
@@ -616,10 +806,15 @@ func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, u
 // device (it resumes there) and cleared otherwise.
 func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to orchestrator.DeviceState, reason orchestrator.Reason, message string, next time.Time) error {
 	now := s.now()
+	defer s.warm(ctx)
 	return withTx(ctx, s.db, func(tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
 		var curGen int
-		if err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&cur, &curGen); err != nil {
+		sel, err := s.prepared(ctx, tx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`)
+		if err != nil {
+			return err
+		}
+		if err := sel.QueryRowContext(ctx, name, hostRank(name, host), host).Scan(&cur, &curGen); err != nil {
 			return fmt.Errorf("campaign %s device %s: %w", name, host, err)
 		}
 		if curGen != gen || !orchestrator.EventFinish.Allows(cur, to) {
@@ -629,7 +824,7 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 		if to != orchestrator.DeviceDeferred {
 			checkpoint = "NULL"
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE campaign_devices SET state = ?, reason = ?, message = ?, next_attempt_at = ?, lease_until = NULL,
+		if _, err := s.exec(ctx, tx, `UPDATE campaign_devices SET state = ?, reason = ?, message = ?, next_attempt_at = ?, lease_until = NULL,
 			step = '', changed_at = ?, checkpoint = `+checkpoint+` WHERE campaign = ? AND rank = ? AND hostname = ?`,
 			to, reason, message, nullMicros(next), nullMicros(now), name, hostRank(name, host), host); err != nil {
 			return err
@@ -670,16 +865,12 @@ func (s *Campaigns) Orphans(ctx context.Context, name string, wall time.Time, en
 			hosts = append(hosts, h)
 		}
 		rows.Close()
-		for _, h := range hosts {
-			d, ok, err := s.move(ctx, tx, name, h, now, "controller: its worker went silent; resuming from the last checkpoint",
-				orchestrator.EventOrphaned, orchestrator.DeviceQueued)
-			if err != nil {
-				return err
-			}
-			if ok {
-				out = append(out, d)
-			}
+		moved, err := s.moveMany(ctx, tx, name, hosts, now, "controller: its worker went silent; resuming from the last checkpoint",
+			orchestrator.EventOrphaned, orchestrator.DeviceQueued)
+		if err != nil {
+			return err
 		}
+		out = moved
 		if len(out) > 0 && enqueue != nil {
 			return enqueue(ctx, tx, out)
 		}

@@ -28,6 +28,8 @@ func TestDevicePageUsesIndex(t *testing.T) {
 		{"campaign = 'c' AND state = 'failed' AND wave = 1 AND org = 'RXX' AND ord > 10 ORDER BY ord", "campaign_devices_group"},
 		{"campaign = 'c' AND state = 'pending' AND wave = 0 AND org = 'RXX' AND ord > 10 AND reason = 'x' ORDER BY ord", "campaign_devices_group"},
 		{"campaign = 'c' AND rank = 5 AND hostname = 'x'", "campaign_devices_hostname (campaign=? AND rank=? AND hostname=?)"},
+		{"campaign = 'c' AND +state = 'pending' AND (rank, hostname) IN (VALUES (1, 'a'), (2, 'b'))", "campaign_devices_hostname (campaign=? AND rank=? AND hostname=?)"},
+		{"campaign = 'c' AND rank = 5 AND hostname = 'x' AND generation = 1 AND state = 'running'", "campaign_devices_hostname (campaign=? AND rank=? AND hostname=?)"},
 		{"id > (SELECT num << 32 FROM campaigns WHERE name = 'c') + 10 AND id < (SELECT (num + 1) << 32 FROM campaigns WHERE name = 'c') ORDER BY id",
 			"INTEGER PRIMARY KEY (rowid>? AND rowid<?)"},
 	} {

@@ -1056,6 +1056,17 @@ waves: [{name: pilot, max_concurrency: 12, max_failure_percent: 60}, {name: rest
 				if !slices.Equal(got, want) {
 					t.Fatalf("round %d: pending of wave %d in %s read %v, want %v", round, wave, org, got, want)
 				}
+				heads, err := s.PendingHeads(ctx, "v", wave, []string{"RZZ", org, "NONE"}, 5)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var head []string
+				for _, m := range heads[1] {
+					head = append(head, m.Hostname)
+				}
+				if len(heads) != 3 || len(heads[2]) != 0 || !slices.Equal(head, want[:min(5, len(want))]) {
+					t.Fatalf("round %d: heads of wave %d in %s read %v, want %v", round, wave, org, head, want[:min(5, len(want))])
+				}
 			}
 		}
 		// The controller decides alike on the store's view and on the
