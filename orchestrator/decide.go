@@ -438,8 +438,11 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 		h = append(h, due)
 	}
 	byOrg := map[string]*stream{}
-	var open []*stream // organisations of the active wave that may start a device
-	full := func(wave int, org string) bool { // nothing more of wave in org can start in this pass
+	// open are the organisations of the active wave that may start a
+	// device; full says that nothing more of a wave in an organisation
+	// can start in this pass.
+	var open []*stream
+	full := func(wave int, org string) bool {
 		w := &spec.Waves[wave]
 		return (w.MaxConcurrency > 0 && perWave[wave] >= w.MaxConcurrency) || (spec.Caps.Total > 0 && total >= spec.Caps.Total) ||
 			(spec.Caps.PerOrg > 0 && perOrg[org] >= spec.Caps.PerOrg)

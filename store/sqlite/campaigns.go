@@ -34,6 +34,7 @@ type Campaigns struct {
 	cacheKiB int // the connections' page cache
 	log      *slog.Logger
 	stmts    sync.Map // SQL text -> *sql.Stmt on db (see prepared)
+	group    writeGroup
 	wanted   sync.Map // SQL text -> true: to prepare on db (see warm)
 }
 
@@ -743,7 +744,7 @@ func (s *Campaigns) transition(ctx context.Context, tx *sql.Tx, name, host strin
 func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall time.Time, lease time.Duration) (orchestrator.Run, error) {
 	now := s.now()
 	var run orchestrator.Run
-	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		sel, err := s.prepared(ctx, tx, `SELECT `+memberCols+`, run_id FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`)
 		if err != nil {
 			return err
@@ -791,14 +792,16 @@ func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, u
 		q = `UPDATE campaign_devices SET lease_until = ?, step = ?, checkpoint = ? WHERE campaign = ? AND rank = ? AND hostname = ? AND generation = ? AND state = ?`
 		args = []any{nullMicros(until), step, string(checkpoint), name, hostRank(name, host), host, gen, orchestrator.DeviceRunning}
 	}
-	res, err := s.exec(ctx, nil, q, args...)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("campaign %s device %s generation %d: %w", name, host, gen, orchestrator.ErrStale)
-	}
-	return nil
+	return s.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := s.exec(ctx, tx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("campaign %s device %s generation %d: %w", name, host, gen, orchestrator.ErrStale)
+		}
+		return nil
+	})
 }
 
 // Finish records how a device's run ended: a final state, or deferred with
@@ -807,7 +810,7 @@ func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, u
 func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to orchestrator.DeviceState, reason orchestrator.Reason, message string, next time.Time) error {
 	now := s.now()
 	defer s.warm(ctx)
-	return withTx(ctx, s.db, func(tx *sql.Tx) error {
+	return s.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
 		var curGen int
 		sel, err := s.prepared(ctx, tx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`)
@@ -1020,4 +1023,102 @@ func init() {
 		}
 		return hostRank(campaign, host), nil
 	})
+}
+
+// writeGroup runs the small writes of many workers (begin, heartbeat,
+// finish) in shared transactions: group commit. A write joins the queue;
+// if no transaction is running, its writer becomes the leader and commits
+// what is queued, batch after batch, until the queue is empty. Every
+// write is committed before its caller returns (a checkpoint is saved
+// before the next step starts), and the writer's one connection is taken
+// once per batch rather than once per write, so that the controller's
+// pass waits behind one batch, not behind every worker.
+type writeGroup struct {
+	mu      sync.Mutex
+	pending []*groupWrite
+	running bool
+}
+
+// groupWrite is one write waiting in a writeGroup.
+type groupWrite struct {
+	ctx  context.Context
+	f    func(ctx context.Context, tx *sql.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// maxGroup is the most writes one shared transaction commits.
+const maxGroup = 256
+
+// grouped runs f in a transaction shared with other workers' writes and
+// returns its error once that transaction is over. f returns a refusal
+// (orchestrator.ErrStale, orchestrator.ErrState, errkind.NotFound) before
+// it writes anything, so a refusal leaves the others to commit; any other
+// error rolls the batch back and runs each write of it alone.
+func (s *Campaigns) grouped(ctx context.Context, f func(ctx context.Context, tx *sql.Tx) error) error {
+	w := &groupWrite{ctx: ctx, f: f, done: make(chan struct{})}
+	g := &s.group
+	g.mu.Lock()
+	g.pending = append(g.pending, w)
+	if g.running {
+		g.mu.Unlock()
+		<-w.done // the leader runs it with w.ctx, which bounds it
+		return w.err
+	}
+	g.running = true
+	g.mu.Unlock()
+	for {
+		g.mu.Lock()
+		n := min(len(g.pending), maxGroup)
+		batch := g.pending[:n:n]
+		g.pending = g.pending[n:]
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			break
+		}
+		g.mu.Unlock()
+		s.commitGroup(batch)
+	}
+	<-w.done
+	return w.err
+}
+
+// commitGroup commits a batch of writes in one transaction, or, when one
+// fails other than by a refusal, each alone.
+func (s *Campaigns) commitGroup(batch []*groupWrite) {
+	defer func() {
+		for _, w := range batch {
+			close(w.done)
+		}
+	}()
+	if len(batch) > 1 {
+		errs := make([]error, len(batch))
+		err := withTx(context.Background(), s.db, func(tx *sql.Tx) error {
+			for i, w := range batch {
+				if err := w.f(w.ctx, tx); err != nil {
+					if !refusal(err) {
+						return err
+					}
+					errs[i] = err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			for i, w := range batch {
+				w.err = errs[i]
+			}
+			return
+		}
+	}
+	for _, w := range batch {
+		w.err = withTx(w.ctx, s.db, func(tx *sql.Tx) error { return w.f(w.ctx, tx) })
+	}
+}
+
+// refusal reports an error by which a store's write refuses, having
+// written nothing.
+func refusal(err error) bool {
+	return errors.Is(err, orchestrator.ErrStale) || errors.Is(err, orchestrator.ErrState) || errors.Is(err, errkind.NotFound)
 }
