@@ -95,7 +95,7 @@ func (s *Inventory) Devices(ctx context.Context, sel inventory.Selector) iter.Se
 }
 
 // scanCacheKiB is the page cache of a connection while Devices reads.
-const scanCacheKiB = 8 << 10
+const scanCacheKiB = 4 << 10
 
 // maxPushdownValues is the most values of one requirement pushdown puts in
 // an IN list. A longer list (alert remediate names every exposed device)
