@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -90,9 +91,11 @@ type Scheduler struct {
 	cfg    Config
 	client *river.Client[*sql.Tx]
 	log    *slog.Logger
-	// swept is when a control pass last swept device jobs: every third of
-	// a lease, so a worker that died is found within a lease.
-	swept time.Time
+	// swept is when a control pass last swept device jobs (Unix
+	// nanoseconds): every third of a lease, so a worker that died is found
+	// within a lease. Control may run from the control job and a caller at
+	// once.
+	swept atomic.Int64
 }
 
 type wallClock struct{}
@@ -290,8 +293,7 @@ func (s *Scheduler) pass(ctx context.Context) (more bool, err error) {
 		}
 	}()
 	var errs []error
-	if time.Since(s.swept) >= s.cfg.Lease/3 {
-		s.swept = time.Now()
+	if last := s.swept.Load(); time.Since(time.Unix(0, last)) >= s.cfg.Lease/3 && s.swept.CompareAndSwap(last, time.Now().UnixNano()) {
 		if err := s.sweepJobs(ctx); err != nil {
 			s.log.Error("sweeping device jobs failed", "err", err)
 			errs = append(errs, err)
