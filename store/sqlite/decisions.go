@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -92,23 +93,79 @@ func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.Dev
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	var out []orchestrator.DeviceRecord
-	for _, g := range groups {
-		q, args := `SELECT `+memberCols+` FROM campaign_devices WHERE campaign = ? AND state = ? AND wave = ? AND org = ? AND ord > ?`,
-			[]any{name, f.State, g.wave, g.org, after}
+	// A small first page of every group, in compound SELECTs; then, for
+	// the groups whose page was full and might hold more of the first
+	// limit devices, their devices up to the limit-th order found so far.
+	reason := ""
+	if f.Reason != "" {
+		reason = ` AND reason = ?`
+	}
+	page := func(g group, from, to, n int) (string, []any) {
+		args := []any{name, f.State, g.wave, g.org, from, to}
 		if f.Reason != "" {
-			q += ` AND reason = ?`
 			args = append(args, f.Reason)
 		}
-		rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY ord LIMIT ?`, append(args, limit)...)
-		if err != nil {
-			return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+		return `SELECT * FROM (SELECT ` + memberCols + ` FROM campaign_devices WHERE campaign = ? AND state = ? AND wave = ? AND org = ?
+			AND ord > ? AND ord <= ?` + reason + ` ORDER BY ord LIMIT ` + fmt.Sprint(n) + `)`, args
+	}
+	read := func(gs []group, from []int, to, n int) ([]orchestrator.DeviceRecord, error) {
+		var out []orchestrator.DeviceRecord
+		for start := 0; start < len(gs); start += headsBatch {
+			var q strings.Builder
+			var args []any
+			for i, g := range gs[start:min(start+headsBatch, len(gs))] {
+				if i > 0 {
+					q.WriteString(" UNION ALL ")
+				}
+				part, a := page(g, from[start+i], to, n)
+				q.WriteString(part)
+				args = append(args, a...)
+			}
+			rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
+			if err != nil {
+				return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+			}
+			ms, err := scanMembers(rows)
+			if err != nil {
+				return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+			}
+			out = append(out, ms...)
 		}
-		page, err := scanMembers(rows)
-		if err != nil {
-			return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+		return out, nil
+	}
+	first := min(limit, 8)
+	froms := make([]int, len(groups))
+	for i := range froms {
+		froms[i] = after
+	}
+	out, err := read(groups, froms, math.MaxInt64, first)
+	if err != nil {
+		return nil, err
+	}
+	byOrder := func(a, b orchestrator.DeviceRecord) int { return a.Order - b.Order }
+	slices.SortFunc(out, byOrder)
+	threshold := math.MaxInt64
+	if len(out) >= limit {
+		threshold = out[limit-1].Order
+	}
+	last, n := map[group]int{}, map[group]int{}
+	for _, d := range out {
+		g := group{d.Wave, d.Org}
+		last[g], n[g] = max(last[g], d.Order), n[g]+1
+	}
+	var more []group
+	froms = froms[:0]
+	for _, g := range groups {
+		if n[g] == first && last[g] < threshold {
+			more, froms = append(more, g), append(froms, last[g])
 		}
-		out = append(out, page...)
+	}
+	if len(more) > 0 && limit > first {
+		rest, err := read(more, froms, threshold, limit-first)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rest...)
 	}
 	slices.SortFunc(out, func(a, b orchestrator.DeviceRecord) int { return a.Order - b.Order })
 	return out[:min(len(out), limit)], nil

@@ -1069,6 +1069,28 @@ waves: [{name: pilot, max_concurrency: 12, max_failure_percent: 60}, {name: rest
 				}
 			}
 		}
+		// A page of devices in a state is the members in that state, in
+		// dispatch order (pages merge a range per wave and organisation).
+		for _, st := range []orchestrator.DeviceState{orchestrator.DevicePending, orchestrator.DeviceSucceeded, orchestrator.DeviceFailed} {
+			after, limit := r.IntN(120)-1, []int{1, 9, 20, 300}[r.IntN(4)]
+			var want []string
+			for _, m := range all {
+				if m.State == st && m.Order > after && len(want) < limit {
+					want = append(want, m.Hostname)
+				}
+			}
+			page, err := s.Devices(ctx, "v", orchestrator.DeviceFilter{State: st}, after, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range page {
+				got = append(got, d.Hostname)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d: %s devices after %d, %d a page: %v, want %v", round, st, after, limit, got, want)
+			}
+		}
 		// The controller decides alike on the store's view and on the
 		// members.
 		v, err := orchestrator.ReadView(ctx, s, noInventory{}, c)
