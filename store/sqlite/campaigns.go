@@ -1027,16 +1027,17 @@ func init() {
 
 // writeGroup runs the small writes of many workers (begin, heartbeat,
 // finish) in shared transactions: group commit. A write joins the queue;
-// if no transaction is running, its writer becomes the leader and commits
-// what is queued, batch after batch, until the queue is empty. Every
-// write is committed before its caller returns (a checkpoint is saved
-// before the next step starts), and the writer's one connection is taken
-// once per batch rather than once per write, so that the controller's
-// pass waits behind one batch, not behind every worker.
+// if no batch is being committed, its writer commits the next batch (its
+// own write first in it) and hands whatever queued meanwhile to a new
+// goroutine, which does the same until the queue is empty; no worker is
+// kept serving others. Every write is committed before its caller returns
+// (a checkpoint is saved before the next step starts), and the writer's
+// one connection is taken once per batch rather than once per write, so
+// that the controller's pass waits behind one batch, not every worker.
 type writeGroup struct {
 	mu      sync.Mutex
 	pending []*groupWrite
-	running bool
+	running bool // a batch is being committed; false only with nothing pending
 }
 
 // groupWrite is one write waiting in a writeGroup.
@@ -1062,26 +1063,33 @@ func (s *Campaigns) grouped(ctx context.Context, f func(ctx context.Context, tx 
 	g.pending = append(g.pending, w)
 	if g.running {
 		g.mu.Unlock()
-		<-w.done // the leader runs it with w.ctx, which bounds it
+		<-w.done // a batch runs it with w.ctx, which bounds it
 		return w.err
 	}
 	g.running = true
 	g.mu.Unlock()
-	for {
-		g.mu.Lock()
-		n := min(len(g.pending), maxGroup)
-		batch := g.pending[:n:n]
-		g.pending = g.pending[n:]
-		if n == 0 {
-			g.running = false
-			g.mu.Unlock()
-			break
-		}
-		g.mu.Unlock()
-		s.commitGroup(batch)
-	}
+	s.commitNext() // nothing was pending: w leads the batch
 	<-w.done
 	return w.err
+}
+
+// commitNext commits the next batch of queued writes, then hands what
+// queued meanwhile to a new goroutine, or ends the run of batches.
+func (s *Campaigns) commitNext() {
+	g := &s.group
+	g.mu.Lock()
+	n := min(len(g.pending), maxGroup)
+	batch := g.pending[:n:n]
+	g.pending = g.pending[n:]
+	g.mu.Unlock()
+	s.commitGroup(batch)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.pending) == 0 {
+		g.running = false
+		return
+	}
+	go s.commitNext()
 }
 
 // commitGroup commits a batch of writes in one transaction, or, when one
