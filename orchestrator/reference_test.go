@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -127,18 +128,8 @@ func refHeldOrgs(s *Spec, waves []WaveState, members []Member) []Failures {
 	for _, f := range held {
 		out = append(out, f)
 	}
-	slices.SortFunc(out, func(a, b Failures) int { return cmpString(a.Org, b.Org) })
+	slices.SortFunc(out, func(a, b Failures) int { return strings.Compare(a.Org, b.Org) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (d *refDecider) decide() Plan {
