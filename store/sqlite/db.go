@@ -99,7 +99,7 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*DB, e
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate") // writers take the lock up front: no deadlocked upgrades
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := openDB("file:" + path + "?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
@@ -134,6 +134,16 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*DB, e
 	return d, nil
 }
 
+// openDB is a pool of connections to dsn that keep the statements run on
+// them prepared (see connector).
+func openDB(dsn string) (*sql.DB, error) {
+	c, err := newConnector(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return sql.OpenDB(c), nil
+}
+
 // readers is how many read-only connections a DB keeps.
 const readers = 4
 
@@ -146,7 +156,7 @@ func openReaders(ctx context.Context, path string, opts Options) (*sql.DB, error
 	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "query_only(1)", fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)} {
 		q.Add("_pragma", p)
 	}
-	rdb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	rdb, err := openDB("file:" + path + "?" + q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
 	}
