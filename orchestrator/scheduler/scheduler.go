@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,10 @@ type Scheduler struct {
 	// within a lease. Control may run from the control job and a caller at
 	// once.
 	swept atomic.Int64
+	// parsed is each campaign's spec and playbook as a device job last
+	// parsed them (see runnable).
+	parsedMu sync.Mutex
+	parsed   map[string]*parsedCampaign
 }
 
 type wallClock struct{}
@@ -151,7 +156,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{cfg: cfg, log: cfg.Logger}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, parsed: map[string]*parsedCampaign{}}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deviceWorker{s: s})
 	river.AddWorker(workers, &controlWorker{s: s})
@@ -345,14 +350,12 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 	if err != nil {
 		return len(orphans), false, err
 	}
+	v.MaxDispatch = MaxDispatch
 	plan := orchestrator.Decide(v, now)
 	if err := v.Err(); err != nil {
 		return len(orphans), false, err // a plan decided on a view read in part is not applied
 	}
-	more := len(plan.Dispatch) > MaxDispatch
-	if more {
-		plan.Dispatch, plan.WakeAt = plan.Dispatch[:MaxDispatch], now
-	}
+	more := plan.More
 	apply := time.Now()
 	pass.Read += apply.Sub(read)
 	ds, err := s.cfg.Store.Apply(ctx, name, c.Seq, plan, now, "controller", s.enqueue)

@@ -47,13 +47,13 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	if c.Status == orchestrator.StatusCancelled {
 		return w.finish(ctx, a, orchestrator.DeviceSkipped, orchestrator.ReasonCancelled, "the campaign was cancelled", time.Time{})
 	}
-	spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
-	if err != nil {
-		return fmt.Errorf("campaign %s: stored spec: %w", c.Name, err)
+	p := s.runnable(c)
+	if p.specErr != nil {
+		return fmt.Errorf("campaign %s: stored spec: %w", c.Name, p.specErr)
 	}
-	pb, err := s.cfg.Playbook(c.PlaybookFile, []byte(c.Playbook))
-	if err != nil {
-		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonBadPlaybook, err.Error(), time.Time{})
+	spec, pb := p.spec, p.playbook
+	if p.playbookErr != nil {
+		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonBadPlaybook, p.playbookErr.Error(), time.Time{})
 	}
 	target, exec, err := s.cfg.Reacher.Reach(ctx, a.Hostname)
 	if err != nil {
@@ -105,6 +105,41 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 		s.cfg.OnOutcome(a.Campaign, a.Hostname, out)
 	}
 	return nil
+}
+
+// parsedCampaign is a campaign's stored spec and playbook, parsed. Runs
+// share it: neither is changed once parsed.
+type parsedCampaign struct {
+	specText, playbookText string
+	spec                   *orchestrator.Spec
+	specErr                error
+	playbook               *playbooks.Playbook
+	playbookErr            error
+}
+
+// maxParsed bounds the campaigns whose parsed spec and playbook are kept.
+const maxParsed = 256
+
+// runnable is c's spec and playbook parsed, parsed again only when their
+// stored text is not what it was: every device job of a campaign needs
+// them, and parsing YAML for each was a tenth of a busy node's CPU.
+func (s *Scheduler) runnable(c orchestrator.Campaign) *parsedCampaign {
+	s.parsedMu.Lock()
+	p, ok := s.parsed[c.Name]
+	s.parsedMu.Unlock()
+	if ok && p.specText == c.Spec && p.playbookText == c.Playbook {
+		return p
+	}
+	p = &parsedCampaign{specText: c.Spec, playbookText: c.Playbook}
+	p.spec, p.specErr = orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
+	p.playbook, p.playbookErr = s.cfg.Playbook(c.PlaybookFile, []byte(c.Playbook))
+	s.parsedMu.Lock()
+	if len(s.parsed) >= maxParsed {
+		clear(s.parsed)
+	}
+	s.parsed[c.Name] = p
+	s.parsedMu.Unlock()
+	return p
 }
 
 func (w *deviceWorker) finish(ctx context.Context, a deviceArgs, state orchestrator.DeviceState, reason orchestrator.Reason, msg string, next time.Time) error {
