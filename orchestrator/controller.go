@@ -36,6 +36,11 @@ type View struct {
 	// dispatch order.
 	Pending   PendingReader
 	Calendars map[string]Calendar // by organisation code; absent means always open
+	// MaxDispatch, when above 0, is the most devices the plan dispatches:
+	// a plan that could dispatch more dispatches the first MaxDispatch of
+	// them (in the order it would have), says More and wakes at once, so
+	// that one decision reads and writes no more than that many devices.
+	MaxDispatch int
 	// Members, when set, are every member of the campaign, for a view
 	// built in memory (tests, a replay of the controller): Decide then
 	// counts them itself, and Counts, Deferred and Pending are ignored.
@@ -125,6 +130,9 @@ type Plan struct {
 	Done        bool      // the campaign is complete
 	WakeAt      time.Time // decide again then (zero: only when something changes)
 	Blocked     []Block
+	// More says the plan stopped at the view's MaxDispatch with more
+	// devices it could dispatch now (WakeAt is then the decision's time).
+	More bool
 }
 
 // NeedsPerson reports whether a campaign with this plan can go no further

@@ -479,7 +479,7 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 		}
 		var heads [][]Member
 		if len(open) > 0 && d.v.Pending != nil {
-			heads = d.v.Pending.Heads(active, orgs, firstPage)
+			heads = d.v.Pending.Heads(active, orgs, headPage(len(open), d.v.MaxDispatch))
 		}
 		for i, s := range open {
 			if i < len(heads) && s.take(heads[i]) {
@@ -490,6 +490,7 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 	}
 	heap.Init(&h)
 	dispatched := map[group]int{}
+merge:
 	for len(h) > 0 && (spec.Caps.Total == 0 || total < spec.Caps.Total) {
 		s := h[0]
 		m := s.buf[s.next]
@@ -508,6 +509,9 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 		case w.MaxConcurrency > 0 && perWave[m.Wave] >= w.MaxConcurrency, spec.Caps.PerOrg > 0 && perOrg[m.Org] >= spec.Caps.PerOrg:
 			stop = !s.deferred
 		case d.siteFull(perSite, m.Org, m.Site):
+		case d.v.MaxDispatch > 0 && len(d.plan.Dispatch) >= d.v.MaxDispatch:
+			d.plan.More, d.plan.WakeAt = true, d.now
+			break merge
 		default:
 			d.plan.Dispatch = append(d.plan.Dispatch, m.Hostname)
 			dispatched[group{m.Wave, m.Org, m.Site}]++
@@ -589,6 +593,16 @@ func (s *stream) take(page []Member) bool {
 	}
 	s.after = page[len(page)-1].Order
 	return true
+}
+
+// headPage is the first page read of each of open organisations: a few
+// more than each would take if a plan of at most limit devices (0: no
+// limit) shared them evenly, and no more than firstPage.
+func headPage(open, limit int) int {
+	if limit <= 0 {
+		return firstPage
+	}
+	return min(firstPage, max(2, 2*limit/open+1))
 }
 
 // The pages a stream reads: small first (most organisations have room for

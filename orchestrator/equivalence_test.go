@@ -125,6 +125,19 @@ func equivalenceRun(t *testing.T, seed uint64) int {
 			t.Fatalf("seed %d pass %d at %s: Decide and the reference differ\nspec:\n%s\nDecide:    %+v\nreference: %+v",
 				seed, pass, now, b.String(), got, want)
 		}
+		// A plan held to MaxDispatch is the full plan's first devices,
+		// and says whether there were more.
+		if n := len(want.Dispatch); n > 0 {
+			limited := v
+			limited.Members, limited.MaxDispatch = slices.Clone(v.Members), 1+rng.IntN(n+1)
+			lp := Decide(limited, now)
+			wantMore := n > limited.MaxDispatch
+			if !slices.Equal(lp.Dispatch, want.Dispatch[:min(n, limited.MaxDispatch)]) || lp.More != wantMore ||
+				!reflect.DeepEqual(lp.WaveChanges, want.WaveChanges) || lp.Done != want.Done || (wantMore && !lp.WakeAt.Equal(now)) {
+				t.Fatalf("seed %d pass %d at %s: at most %d of %d devices: plan %+v\nfull plan %+v",
+					seed, pass, now, limited.MaxDispatch, n, lp, want)
+			}
+		}
 		// Apply the plan as the store would, then move devices at random.
 		for _, c := range want.WaveChanges {
 			v.Waves[c.Wave] = c.State

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -334,55 +335,47 @@ func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org stri
 }
 
 // PendingHeads returns the first limit pending devices of a campaign's
-// wave in each of orgs, one list per organisation: one statement per
-// headsBatch organisations, each a UNION ALL of ranges of
-// campaign_devices_group, where a read per organisation would pay a
-// round trip each.
+// wave in each of orgs, one list per organisation, in one statement (see
+// headsQuery).
 func (s *Campaigns) PendingHeads(ctx context.Context, name string, wave int, orgs []string, limit int) ([][]orchestrator.Member, error) {
 	distinct := slices.Compact(slices.Sorted(slices.Values(orgs)))
+	list, err := json.Marshal(distinct)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.rdb.QueryContext(ctx, headsQuery, string(list), name, orchestrator.DevicePending, wave, limit)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: pending devices: %w", name, err)
+	}
+	defer rows.Close()
 	by := make(map[string][]orchestrator.Member, len(distinct))
-	for start := 0; start < len(distinct); start += headsBatch {
-		part := distinct[start:min(start+headsBatch, len(distinct))]
-		var q strings.Builder
-		args := make([]any, 0, 5*len(part))
-		for i, org := range part {
-			if i > 0 {
-				q.WriteString(" UNION ALL ")
-			}
-			q.WriteString(`SELECT * FROM (SELECT org, hostname, site, ord FROM campaign_devices
-				WHERE campaign = ? AND state = ? AND wave = ? AND org = ? ORDER BY ord LIMIT ?)`)
-			args = append(args, name, orchestrator.DevicePending, wave, org, limit)
+	for rows.Next() {
+		m := orchestrator.Member{Wave: wave, State: orchestrator.DevicePending}
+		if err := rows.Scan(&m.Org, &m.Hostname, &m.Site, &m.Order); err != nil {
+			return nil, err
 		}
-		rows, err := s.rdb.QueryContext(ctx, q.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("campaign %s: pending devices: %w", name, err)
-		}
-		for rows.Next() {
-			m := orchestrator.Member{Wave: wave, State: orchestrator.DevicePending}
-			if err := rows.Scan(&m.Org, &m.Hostname, &m.Site, &m.Order); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			by[m.Org] = append(by[m.Org], m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("campaign %s: pending devices: %w", name, err)
-		}
+		by[m.Org] = append(by[m.Org], m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("campaign %s: pending devices: %w", name, err)
 	}
 	out := make([][]orchestrator.Member, len(orgs))
 	for i, org := range orgs {
 		ms := slices.Clone(by[org])
-		// A compound SELECT promises no order.
+		// The statement returns each organisation's devices by id.
 		slices.SortFunc(ms, func(a, b orchestrator.Member) int { return a.Order - b.Order })
 		out[i] = ms
 	}
 	return out, nil
 }
 
-// headsBatch is how many organisations one statement of PendingHeads
-// reads (SQLite allows 500 terms in a compound SELECT).
-const headsBatch = 200
+// headsQuery reads the first few pending devices of each organisation in
+// a JSON list: for each, a range of campaign_devices_group (a correlated
+// subquery, which may carry a LIMIT where a join cannot), then each device
+// by id. One text whatever the organisations, so it is prepared once.
+const headsQuery = `SELECT d.org, d.hostname, d.site, d.ord FROM json_each(?) o
+	JOIN campaign_devices d ON d.id IN (SELECT id FROM campaign_devices
+		WHERE campaign = ? AND state = ? AND wave = ? AND org = o.value ORDER BY ord LIMIT ?)`
 
 // ChangeStatus applies a person's action (start, pause, resume, cancel) to
 // a campaign as the status machine allows (orchestrator.StatusChanges),

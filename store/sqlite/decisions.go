@@ -171,6 +171,10 @@ func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.Dev
 	return out[:min(len(out), limit)], nil
 }
 
+// headsBatch is how many groups one compound SELECT of a device page
+// reads (SQLite allows 500 terms in a compound SELECT).
+const headsBatch = 200
+
 // idAfter is the condition selecting a campaign's rows after a dispatch
 // order, by row id (the campaign's number << 32 | order); its arguments
 // are the campaign's name, the order and the name again.
