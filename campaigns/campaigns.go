@@ -6,6 +6,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
@@ -64,11 +65,18 @@ type Inventory interface {
 // file) to where it came from and its YAML.
 type Playbooks func(ref string) (file string, src []byte, err error)
 
+// Alerts finds a stored alert; an unknown id is an error wrapping
+// errkind.NotFound.
+type Alerts interface {
+	Get(ctx context.Context, id string) (*alerts.Alert, error)
+}
+
 // Service runs campaigns' commands and read models over a store.
 type Service struct {
 	store     Store
 	inv       Inventory
 	playbooks Playbooks
+	alerts    Alerts
 	now       func() time.Time
 }
 
@@ -77,6 +85,9 @@ type Config struct {
 	Store     Store
 	Inventory Inventory
 	Playbooks Playbooks
+	// Alerts finds the alert a campaign's exposed_to names (alerts.Store
+	// is one); a Service without it creates no such campaign.
+	Alerts Alerts
 	// Now is the time windows are checked against and the controller
 	// decides at (default time.Now).
 	Now func() time.Time
@@ -87,7 +98,7 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, inv: cfg.Inventory, playbooks: cfg.Playbooks, now: cfg.Now}
+	return &Service{store: cfg.Store, inv: cfg.Inventory, playbooks: cfg.Playbooks, alerts: cfg.Alerts, now: cfg.Now}
 }
 
 // Start starts a draft campaign: the scheduler dispatches its devices.

@@ -58,7 +58,41 @@ func (e *estate) playbook(ref string) (string, []byte, error) {
 }
 
 func (e *estate) service() *campaigns.Service {
-	return campaigns.New(campaigns.Config{Store: e.store, Inventory: e, Playbooks: e.playbook, Now: func() time.Time { return e.now }})
+	as, err := e.db.Alerts(context.Background())
+	if err != nil {
+		panic(err) // opened by newEstate already
+	}
+	return campaigns.New(campaigns.Config{Store: e.store, Inventory: e, Alerts: as, Playbooks: e.playbook, Now: func() time.Time { return e.now }})
+}
+
+// addAlert parses and stores an alert.
+func (e *estate) addAlert(t *testing.T, src string) *alerts.Alert {
+	t.Helper()
+	ctx := context.Background()
+	al, err := alerts.ParseContext(ctx, "a.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := e.db.Alerts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := as.Add(ctx, al, []byte(src)); err != nil {
+		t.Fatal(err)
+	}
+	return al
+}
+
+// importCSV imports more devices from CSV text.
+func (e *estate) importCSV(t *testing.T, csv string) {
+	t.Helper()
+	r, err := format.NewCSVReader(strings.NewReader(csv), "more.csv", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.inv.Import(context.Background(), r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // newEstate imports devices given as "hostname,org,build[,address]" lines.
@@ -125,6 +159,12 @@ func TestCreate(t *testing.T) {
 			errHas: "c.yaml: params for playbook discover"},
 		{name: "no device", file: "name: c\nplaybook: discover\ntarget: org=RZ\nwaves: [{name: all}]\n",
 			errHas: `c.yaml: target "org=RZ" matches no device in the inventory`},
+		{name: "exposed to an unknown alert", file: "name: c\nplaybook: discover\nexposed_to: HSA-9\nwaves: [{name: all}]\n",
+			errHas: "c.yaml: exposed_to: alert HSA-9"},
+		{name: "exposed to an alert, none observed so", file: "name: c\nplaybook: discover\ntarget: org=RA\nexposed_to: HSA-1\nwaves: [{name: all}]\n",
+			errHas: `c.yaml: exposed_to: no device target "org=RA" selects is observed to be exposed to HSA-1`},
+		{name: "exposed to nothing", file: "name: c\nplaybook: discover\nexposed_to: \"\"\nwaves: [{name: all}]\n",
+			errHas: "c.yaml:3: exposed_to \"\": name an alert by its id"},
 		{name: "a window that never opens", file: "name: c\nplaybook: discover\nwindows: {default: {cron: \"0 19 30 2 *\", duration: 8h}}\nwaves: [{name: all}]\n",
 			errHas: "never opens"},
 	}
@@ -132,6 +172,7 @@ func TestCreate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEstate(t, hosts(10)...)
 			e.write(t, "fail.yaml", failing)
+			e.addAlert(t, "id: HSA-1\ntitle: T\nissued: 2019-08-13\ndeadline: 2019-08-27\nremediation:\n  \"10.0.18363\": [KB4512508]\n")
 			ctx := context.Background()
 			c, err := e.service().Create(ctx, "c.yaml", []byte(tt.file))
 			if tt.waves == nil {
@@ -256,15 +297,19 @@ deadline: 2019-08-27
 remediation:
   "10.0.18363": [KB4512508]
 `
+	// 45 devices observed exposed (on the build, another update
+	// installed), one remediated, one on another build.
+	csv := "hostname,org,build,kbs\n"
+	var exposed []string
+	for i := range 45 {
+		h := fmt.Sprintf("pc%03d.r%c.nhs.uk", i, 'a'+i%2)
+		exposed = append(exposed, h)
+		csv += fmt.Sprintf("%s,R%c,10.0.18363,KB1000001\n", h, 'A'+i%2)
+	}
+	csv += "patched.ra.nhs.uk,RA,10.0.18363,KB4512508\nnewer.ra.nhs.uk,RA,10.0.19045,KB1000001\n"
 	al, err := alerts.ParseContext(context.Background(), "a.yaml", []byte(alert))
 	if err != nil {
 		t.Fatal(err)
-	}
-	all := hosts(45)
-	exposed := make([]string, 0, len(all))
-	for _, h := range all {
-		name, _, _ := strings.Cut(h, ",")
-		exposed = append(exposed, name)
 	}
 	tests := []struct {
 		name         string
@@ -277,13 +322,17 @@ remediation:
 	}{
 		{name: "defaults", r: campaigns.Remediation{Alert: al, Exposed: exposed, Source: `\\dp01\updates$`, PilotSoak: 4 * time.Hour},
 			campaign: "remediate-hsa-2019-0042", pilot: 2, rest: 43, soak: 4 * time.Hour},
+		// Told of one device, it sizes the pilot by it; the campaign holds
+		// every device exposed when it is created.
 		{name: "named, one device", r: campaigns.Remediation{Alert: al, Exposed: exposed[:1], Source: `C:\updates`, Name: "dejablue"},
-			campaign: "dejablue", pilot: 1, rest: 0},
+			campaign: "dejablue", pilot: 1, rest: 44},
 		{name: "nothing exposed", r: campaigns.Remediation{Alert: al, Source: `C:\updates`}, errIs: errkind.NotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEstate(t, all...)
+			e := newEstate(t)
+			e.importCSV(t, csv)
+			e.addAlert(t, alert)
 			ctx := context.Background()
 			c, err := e.service().Remediate(ctx, tt.r)
 			if errorWanted(t, err, tt.errIs) {
@@ -308,6 +357,15 @@ remediation:
 			}
 			if stored.SpecFile != tt.campaign+".yaml" || !strings.HasPrefix(stored.PlaybookFile, "builtin/hsa-remediate") {
 				t.Fatalf("stored %s from %s", stored.SpecFile, stored.PlaybookFile)
+			}
+			// The spec names the alert, not its devices; the campaign holds
+			// every device exposed when it was created, whatever the
+			// remediation was told.
+			if spec.ExposedTo != al.ID || strings.Contains(stored.Spec, "pc000") {
+				t.Fatalf("stored spec names its devices, or not the alert:\n%s", stored.Spec)
+			}
+			if c.Devices() != len(exposed) {
+				t.Fatalf("campaign of %d devices, want the %d exposed", c.Devices(), len(exposed))
 			}
 		})
 	}

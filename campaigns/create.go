@@ -63,10 +63,28 @@ func (s *Service) Create(ctx context.Context, file string, data []byte) (Created
 	if err != nil {
 		return Created{}, fmt.Errorf("%s: organisations' time zones: %w", file, err)
 	}
+	keep := func(*inventory.Device) bool { return true }
+	if spec.ExposedTo != "" {
+		if s.alerts == nil {
+			return Created{}, fmt.Errorf("%s: exposed_to: alerts are not available here", file)
+		}
+		al, err := s.alerts.Get(ctx, spec.ExposedTo)
+		if err != nil {
+			return Created{}, fmt.Errorf("%s: exposed_to: %w", file, err)
+		}
+		keep = func(d *inventory.Device) bool { return al.Check(d) == alerts.Exposed }
+	}
 	split := orchestrator.NewAssignment(spec)
-	orgs, err := s.readTargets(ctx, spec.TargetSelector(), slices.Sorted(maps.Keys(all)), split)
+	orgs, err := s.readTargets(ctx, spec.TargetSelector(), keep, slices.Sorted(maps.Keys(all)), split)
 	if err != nil {
 		return Created{}, fmt.Errorf("%s: target: %w", file, err)
+	}
+	if split.Len() == 0 && spec.ExposedTo != "" {
+		of := "in the inventory"
+		if spec.Target != "" {
+			of = fmt.Sprintf("target %q selects", spec.Target)
+		}
+		return Created{}, fmt.Errorf("%s: exposed_to: no device %s is observed to be exposed to %s: %w", file, of, spec.ExposedTo, errkind.NotFound)
 	}
 	if split.Len() == 0 {
 		return Created{}, fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)
@@ -97,10 +115,12 @@ func (s *Service) Create(ctx context.Context, file string, data []byte) (Created
 // readers on separate connections share it between cores.
 const readers = 2
 
-// readTargets adds the devices sel selects to split, reading the
-// organisations orgs in shares at once, and returns the organisations
-// they belong to. The split does not depend on the order devices come in.
-func (s *Service) readTargets(ctx context.Context, sel inventory.Selector, orgs []string, split *orchestrator.Assignment) (map[string]bool, error) {
+// readTargets adds the devices sel selects and keep keeps to split,
+// reading the organisations orgs in shares at once, and returns the
+// organisations they belong to. The split does not depend on the order
+// devices come in.
+func (s *Service) readTargets(ctx context.Context, sel inventory.Selector, keep func(*inventory.Device) bool, orgs []string,
+	split *orchestrator.Assignment) (map[string]bool, error) {
 	shares := make([]inventory.Selector, 0, readers)
 	for i := range min(readers, len(orgs)) {
 		var share []string
@@ -126,6 +146,9 @@ func (s *Service) readTargets(ctx context.Context, sel inventory.Selector, orgs 
 				if err != nil {
 					return err
 				}
+				if !keep(d) {
+					continue
+				}
 				mu.Lock()
 				split.Add(d)
 				seen[d.Org] = true
@@ -145,7 +168,9 @@ const RemediatePlaybook = "hsa-remediate"
 type Remediation struct {
 	Alert *alerts.Alert
 	// Exposed are the hostnames observed to be exposed (on a build the
-	// alert names, without a remediating update).
+	// alert names, without a remediating update): they size the pilot.
+	// The campaign itself keeps the devices exposed when it is created
+	// (its spec's exposed_to).
 	Exposed []string
 	// Source is the folder (share or local) holding the updates as
 	// KBnnnnnnn.msu.
@@ -171,8 +196,12 @@ func (r Remediation) Spec() *orchestrator.Spec {
 		Name:     name,
 		Playbook: RemediatePlaybook,
 		Params:   map[string]any{"alert": r.Alert.ID, "required": r.Alert.Required(), "source": r.Source},
-		Target:   "hostname in (" + strings.Join(r.Exposed, ",") + ")",
-		Deadline: &orchestrator.Timestamp{Time: deadline},
+		// The alert's builds, and of their devices those exposed when the
+		// campaign is created: a selector naming every exposed device would
+		// be megabytes at the national estate's scale.
+		Target:    "build in (" + strings.Join(r.Alert.Builds(), ",") + ")",
+		ExposedTo: r.Alert.ID,
+		Deadline:  &orchestrator.Timestamp{Time: deadline},
 		Waves: []orchestrator.Wave{
 			{Name: "pilot", Count: max(1, len(r.Exposed)/20), Soak: orchestrator.Duration{Duration: r.PilotSoak}},
 			{Name: "rest"},

@@ -23,6 +23,11 @@ type Spec struct {
 	Playbook string         `yaml:"playbook,omitempty"` // a built-in name or a file path
 	Params   map[string]any `yaml:"params,omitempty"`
 	Target   string         `yaml:"target,omitempty"` // selector of the campaign's devices ("" for all)
+	// ExposedTo, an alert's id, keeps of the devices Target selects only
+	// those observed to be exposed to that alert when the campaign is
+	// created (alert remediate writes it): a remediation over every
+	// exposed device of the estate, without naming each one.
+	ExposedTo string `yaml:"exposed_to,omitempty"`
 	Start    *Timestamp     `yaml:"start,omitempty"`
 	Deadline *Timestamp     `yaml:"deadline,omitempty"`
 	Windows  Windows        `yaml:"windows,omitempty"`
@@ -242,6 +247,9 @@ func (v *specChecker) check(s *Spec) {
 		v.addf(yamlfile.KeyLine(v.root, "playbook"), "playbook: name a built-in playbook or a file")
 	}
 	s.target = v.selector(yamlfile.KeyLine(v.root, "target"), "target", s.Target)
+	if s.ExposedTo != strings.TrimSpace(s.ExposedTo) || (s.ExposedTo == "" && yamlfile.Value(v.root, "exposed_to") != nil) {
+		v.addf(yamlfile.KeyLine(v.root, "exposed_to"), "exposed_to %q: name an alert by its id, such as HSA-2019-0042", s.ExposedTo)
+	}
 	for _, ts := range []*Timestamp{s.Start, s.Deadline} {
 		if ts != nil && ts.Time.IsZero() {
 			v.addf(ts.line, "%q is not a time such as 2026-12-01T08:00:00Z", ts.raw)

@@ -122,7 +122,11 @@ func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
+	as, err := a.alerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Alerts: as, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
 }
 
 // reports builds the reports service over the database's stores.
