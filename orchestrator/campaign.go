@@ -27,10 +27,10 @@ type Spec struct {
 	// those observed to be exposed to that alert when the campaign is
 	// created (alert remediate writes it): a remediation over every
 	// exposed device of the estate, without naming each one.
-	ExposedTo string `yaml:"exposed_to,omitempty"`
-	Start    *Timestamp     `yaml:"start,omitempty"`
-	Deadline *Timestamp     `yaml:"deadline,omitempty"`
-	Windows  Windows        `yaml:"windows,omitempty"`
+	ExposedTo string     `yaml:"exposed_to,omitempty"`
+	Start     *Timestamp `yaml:"start,omitempty"`
+	Deadline  *Timestamp `yaml:"deadline,omitempty"`
+	Windows   Windows    `yaml:"windows,omitempty"`
 	// Blackout dates (YYYY-MM-DD) when nothing starts, read in each
 	// organisation's time zone.
 	Blackout []string `yaml:"blackout,omitempty"`

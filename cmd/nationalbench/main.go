@@ -15,6 +15,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -286,6 +287,11 @@ func runCampaign(o options, path string) error {
 	if len(run) > 0 {
 		fmt.Printf("    reading views and deciding: mean %s, p99 %s; applying plans: mean %s, p99 %s\n",
 			benchutil.Round(read/time.Duration(len(run))), pct(reads, 0.99), benchutil.Round(apply/time.Duration(len(run))), pct(applies, 0.99))
+	}
+	slowest := slices.SortedFunc(slices.Values(run), func(a, b scheduler.Pass) int { return cmp.Compare(b.Took, a.Took) })
+	for _, p := range slowest[:min(3, len(slowest))] {
+		fmt.Printf("    a slow pass: %s: reading %s, applying %s (%d devices), the rest (sweeping jobs, orphans, due campaigns) %s\n",
+			benchutil.Round(p.Took), benchutil.Round(p.Read), benchutil.Round(p.Apply), p.Dispatched, benchutil.Round(p.Took-p.Read-p.Apply))
 	}
 	if biggest.Dispatched > 0 {
 		fmt.Printf("  largest dispatch: %d devices into the queue in one pass of %s: %.0f devices/s   (target >= 2,000/s)\n",
