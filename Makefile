@@ -88,7 +88,7 @@ bench-campaign: build ## a win10-feature-update campaign over 5,000 simulated de
 	$(GO) run ./cmd/campaignbench -bin $(BIN) -devices 5000 -concurrency 500 -time-scale 600
 
 bench-inflight: build ## 10,000 simulated feature updates in flight at once under the real ringmaster run: its RSS <= 1 GiB, <= 1 core, every device succeeded
-	$(GO) run ./cmd/inflightbench -bin $(BIN) -devices 10000 -time-scale 60
+	$(GO) run ./cmd/inflightbench -bin $(BIN) -devices 10000 -time-scale 20
 
 bench-probe: build ## ringmaster probe over 5,000 simulated devices against a plain masterzen loop
 	$(GO) run ./cmd/probebench -bin $(BIN) -devices 5000 -concurrency 500

@@ -11,7 +11,7 @@
 // the end every device must have succeeded: a device failed or timed out
 // under load fails the benchmark.
 //
-//	go run ./cmd/inflightbench -bin bin/ringmaster -devices 10000 -time-scale 40
+//	go run ./cmd/inflightbench -bin bin/ringmaster -devices 10000 -time-scale 20
 package main
 
 import (
@@ -69,9 +69,9 @@ func main() {
 	flag.StringVar(&o.dir, "dir", "", "working directory (default: a new temporary one, removed after)")
 	flag.IntVar(&o.devices, "devices", 10000, "devices upgraded at once (all in one wave)")
 	flag.IntVar(&o.workers, "workers", 0, "ringmaster run --workers (default: -devices)")
-	flag.Float64Var(&o.scale, "time-scale", 40, "simulated seconds per real second (an upgrade takes about 75 simulated minutes)")
+	flag.Float64Var(&o.scale, "time-scale", 20, "simulated seconds per real second (an upgrade takes about 75 simulated minutes)")
 	flag.DurationVar(&o.lease, "lease", 30*time.Second, "ringmaster run --lease")
-	flag.DurationVar(&o.limit, "timeout", 15*time.Minute, "give up when the campaign has not finished after this long")
+	flag.DurationVar(&o.limit, "timeout", 25*time.Minute, "give up when the campaign has not finished after this long")
 	flag.Int64Var(&o.rssTarget, "rss-target", 1024, "ringmaster's peak RSS target, MiB")
 	flag.Float64Var(&o.cpuTarget, "cpu-target", 1, "ringmaster's CPU target while the devices are in flight, cores")
 	flag.Parse()
