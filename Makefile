@@ -19,7 +19,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-sim bench-probe bench-campaign demo clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-sim bench-probe bench-campaign bench-inflight demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,7 @@ bench: ## Go benchmarks, then the 1.3M-device scale run and the simulator benchm
 	$(MAKE) bench-probe
 	$(MAKE) bench-campaign
 	$(MAKE) bench-national
+	$(MAKE) bench-inflight
 
 bench-scale: build ## import a generated 1.3M-device estate and list organisations from it
 	$(GO) run ./cmd/scalebench -bin $(BIN) -devices 1300000 -orgs 300
@@ -85,6 +86,9 @@ bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concur
 
 bench-campaign: build ## a win10-feature-update campaign over 5,000 simulated devices at concurrency 500, against a bare executor loop
 	$(GO) run ./cmd/campaignbench -bin $(BIN) -devices 5000 -concurrency 500 -time-scale 600
+
+bench-inflight: build ## 10,000 simulated feature updates in flight at once under the real ringmaster run: its RSS <= 1 GiB, <= 1 core, every device succeeded
+	$(GO) run ./cmd/inflightbench -bin $(BIN) -devices 10000 -time-scale 20
 
 bench-probe: build ## ringmaster probe over 5,000 simulated devices against a plain masterzen loop
 	$(GO) run ./cmd/probebench -bin $(BIN) -devices 5000 -concurrency 500

@@ -31,6 +31,7 @@ func newSimulateCmd(a *app) *cobra.Command {
 		https                                  bool
 		firstAddr                              string
 		idleConn                               time.Duration
+		minDisk                                float64
 	)
 	cmd := &cobra.Command{
 		Use:   "simulate --devices N [flags]",
@@ -80,7 +81,10 @@ returns the same JSON.`,
 				return err
 			}
 			o.Now = a.now().UTC().Truncate(24 * time.Hour)
-			fleet, err := scenario.Start(cmd.Context(), scenario.Config{Synth: o, Fleet: fleetsim.Config{
+			if minDisk < 0 {
+				return usagef("--min-free-disk-gb %v: want zero or more", minDisk)
+			}
+			fleet, err := scenario.Start(cmd.Context(), scenario.Config{Synth: o, MinDiskFreeGB: minDisk, Fleet: fleetsim.Config{
 				Username: user, Password: password, HTTPS: https, Faults: spec, Seed: o.Seed,
 				Clock: device.NewScaledClock(a.now(), scale), Logger: a.log, FirstAddress: first, IdleConnTimeout: idleConn,
 			}})
@@ -133,6 +137,7 @@ returns the same JSON.`,
 	f.StringVar(&caOut, "ca-out", "", "write the simulator's CA certificate (PEM)")
 	f.DurationVar(&idleConn, "idle-conn-timeout", 120*time.Second, "close keep-alive connections idle this long (HTTP.sys's default is 120s)")
 	f.StringVar(&firstAddr, "first-address", "127.1.1.1", "loopback address of the first device; the others follow (127.x.y.z)")
+	f.Float64Var(&minDisk, "min-free-disk-gb", 0, "raise every device's free disk space to at least this (an estate cleaned up before its upgrade; lowdisk faults still apply)")
 	f.StringVar(&control, "control", "127.0.0.1:0", "address of the control API (GET /truth, GET /ca.pem)")
 	return cmd
 }

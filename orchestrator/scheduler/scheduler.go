@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -97,10 +96,11 @@ type Scheduler struct {
 	// within a lease. Control may run from the control job and a caller at
 	// once.
 	swept atomic.Int64
-	// parsed is each campaign's spec and playbook as a device job last
-	// parsed them (see runnable).
-	parsedMu sync.Mutex
-	parsed   map[string]*parsedCampaign
+	// cancels tells running devices their campaign was cancelled.
+	cancels *cancelWatch
+	// parsed holds each campaign's spec and playbook parsed once for
+	// all its devices.
+	parsed parsedCache
 }
 
 type wallClock struct{}
@@ -156,7 +156,8 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{cfg: cfg, log: cfg.Logger, parsed: map[string]*parsedCampaign{}}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger,
+		cancels: &cancelWatch{campaign: cfg.Store.Campaign, every: min(cfg.Tick, time.Second), timeout: cfg.Lease}}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deviceWorker{s: s})
 	river.AddWorker(workers, &controlWorker{s: s})

@@ -30,7 +30,8 @@ var errCampaignCancelled = errors.New("campaign cancelled")
 func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) error {
 	s, a := w.s, job.Args
 	store := s.cfg.Store
-	run, err := store.Begin(ctx, a.Campaign, a.Hostname, a.Generation, time.Now(), s.cfg.Lease)
+	begun := time.Now()
+	run, err := store.Begin(ctx, a.Campaign, a.Hostname, a.Generation, begun, s.cfg.Lease)
 	switch {
 	case errors.Is(err, orchestrator.ErrStale), errors.Is(err, errkind.NotFound):
 		s.log.Info("stale device job dropped", "campaign", a.Campaign, "device", a.Hostname, "generation", a.Generation, "why", err)
@@ -47,13 +48,13 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	if c.Status == orchestrator.StatusCancelled {
 		return w.finish(ctx, a, orchestrator.DeviceSkipped, orchestrator.ReasonCancelled, "the campaign was cancelled", time.Time{})
 	}
-	p := s.runnable(c)
-	if p.specErr != nil {
-		return fmt.Errorf("campaign %s: stored spec: %w", c.Name, p.specErr)
+	parsed := s.parsed.get(c, s.cfg.Playbook)
+	if parsed.specErr != nil {
+		return parsed.specErr
 	}
-	spec, pb := p.spec, p.playbook
-	if p.playbookErr != nil {
-		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonBadPlaybook, p.playbookErr.Error(), time.Time{})
+	spec, pb := parsed.parsedSpec, parsed.parsedPB
+	if parsed.pbErr != nil {
+		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonBadPlaybook, parsed.pbErr.Error(), time.Time{})
 	}
 	target, exec, err := s.cfg.Reacher.Reach(ctx, a.Hostname)
 	if err != nil {
@@ -68,7 +69,7 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	}
 	runCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	lease := &leaseKeeper{w: w, a: a}
+	lease := &leaseKeeper{w: w, a: a, renewed: begun}
 	stop := lease.keep(runCtx, cancel)
 	defer stop()
 	engine := &playbooks.Engine{Executor: exec, Clock: s.cfg.EngineClock}
@@ -107,41 +108,6 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	return nil
 }
 
-// parsedCampaign is a campaign's stored spec and playbook, parsed. Runs
-// share it: neither is changed once parsed.
-type parsedCampaign struct {
-	specText, playbookText string
-	spec                   *orchestrator.Spec
-	specErr                error
-	playbook               *playbooks.Playbook
-	playbookErr            error
-}
-
-// maxParsed bounds the campaigns whose parsed spec and playbook are kept.
-const maxParsed = 256
-
-// runnable is c's spec and playbook parsed, parsed again only when their
-// stored text is not what it was: every device job of a campaign needs
-// them, and parsing YAML for each was a tenth of a busy node's CPU.
-func (s *Scheduler) runnable(c orchestrator.Campaign) *parsedCampaign {
-	s.parsedMu.Lock()
-	p, ok := s.parsed[c.Name]
-	s.parsedMu.Unlock()
-	if ok && p.specText == c.Spec && p.playbookText == c.Playbook {
-		return p
-	}
-	p = &parsedCampaign{specText: c.Spec, playbookText: c.Playbook}
-	p.spec, p.specErr = orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
-	p.playbook, p.playbookErr = s.cfg.Playbook(c.PlaybookFile, []byte(c.Playbook))
-	s.parsedMu.Lock()
-	if len(s.parsed) >= maxParsed {
-		clear(s.parsed)
-	}
-	s.parsed[c.Name] = p
-	s.parsedMu.Unlock()
-	return p
-}
-
 func (w *deviceWorker) finish(ctx context.Context, a deviceArgs, state orchestrator.DeviceState, reason orchestrator.Reason, msg string, next time.Time) error {
 	err := w.s.cfg.Store.Finish(ctx, a.Campaign, a.Hostname, a.Generation, state, reason, msg, next)
 	if errors.Is(err, orchestrator.ErrStale) {
@@ -166,6 +132,9 @@ type leaseKeeper struct {
 	err   error
 	facts *sdk.Facts // the last probe's facts
 	seen  time.Time
+	// renewed is when the lease was last renewed (by a heartbeat or a
+	// checkpoint): the next renewal is due a third of a lease after it.
+	renewed time.Time
 }
 
 // observed returns the last probe's facts and when they were seen.
@@ -205,49 +174,80 @@ func (l *leaseKeeper) event(ctx context.Context, e playbooks.Event) {
 		l.step = e.Step
 		l.mu.Unlock()
 	case playbooks.EventStepFinished:
+		at := time.Now()
 		cp, err := json.Marshal(e.Checkpoint)
 		if err == nil {
-			err = s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, time.Now().Add(s.cfg.Lease), e.Step, cp)
+			err = s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, at.Add(s.cfg.Lease), e.Step, cp)
 		}
 		if err != nil {
 			l.fail(fmt.Errorf("save checkpoint after step %q: %w", e.Step, err))
+		} else {
+			l.renewedAt(at)
 		}
 	}
 }
 
-// keep renews the lease every third of its length until stop, and cancels
-// the run when the campaign is cancelled or the lease cannot be renewed
-// (another worker may then take the device over).
+// keep renews the lease every third of its length until stop (a
+// checkpoint saved after a step renews it too, and the next renewal is a
+// third of a lease after it), and cancels the run when the campaign is
+// cancelled or the lease cannot be renewed (another worker may then take
+// the device over). It holds no goroutine while it waits: a timer renews
+// the lease and the scheduler's cancel watch cancels the run, so ten
+// thousand devices waiting on reboots cost ten thousand timers. Once stop
+// returns, no renewal runs or will run.
 func (l *leaseKeeper) keep(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	s := l.w.s
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		// Renew every third of the lease, and look for a cancel at least
-		// every two seconds.
-		t := time.NewTicker(min(s.cfg.Lease/3, 2*time.Second))
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			l.mu.Lock()
-			step := l.step
-			l.mu.Unlock()
-			if err := s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, time.Now().Add(s.cfg.Lease), step, nil); err != nil {
-				l.fail(fmt.Errorf("renew lease: %w", err))
-				cancel(err)
-				return
-			}
-			if c, err := s.cfg.Store.Campaign(ctx, l.a.Campaign); err == nil && c.Status == orchestrator.StatusCancelled {
-				cancel(errCampaignCancelled)
-				return
-			}
+	every := s.cfg.Lease / 3
+	release := s.cancels.watch(l.a.Campaign, func() { cancel(errCampaignCancelled) })
+	var (
+		renewing sync.Mutex // held by a renewal while it runs
+		stopped  bool       // under l.mu
+		timer    *time.Timer
+	)
+	renew := func() {
+		renewing.Lock()
+		defer renewing.Unlock()
+		l.mu.Lock()
+		step, due, done := l.step, l.renewed.Add(every), stopped
+		l.mu.Unlock()
+		if done {
+			return
 		}
-	}()
-	return func() { once.Do(func() { close(done) }) }
+		if wait := time.Until(due); wait > 0 { // a checkpoint renewed it since
+			timer.Reset(wait)
+			return
+		}
+		at := time.Now()
+		if err := s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, at.Add(s.cfg.Lease), step, nil); err != nil {
+			l.fail(fmt.Errorf("renew lease: %w", err))
+			cancel(err)
+			return
+		}
+		l.renewedAt(at)
+		timer.Reset(every)
+	}
+	renewing.Lock() // the timer's first renewal waits until timer is set
+	timer = time.AfterFunc(every, renew)
+	renewing.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.mu.Lock()
+			stopped = true
+			l.mu.Unlock()
+			timer.Stop()
+			renewing.Lock() // a renewal under way ends first
+			release()
+			renewing.Unlock()
+		})
+	}
+}
+
+// renewedAt records a renewal of the lease that began at at.
+func (l *leaseKeeper) renewedAt(at time.Time) {
+	l.mu.Lock()
+	if at.After(l.renewed) {
+		l.renewed = at
+	}
+	l.mu.Unlock()
 }
