@@ -1,0 +1,452 @@
+// Command densebench is the benchmark behind `make bench-dense`: the
+// orchestrator's cost per command, measured against the floor of sending
+// the same commands with nothing around them. In one run it starts
+// `ringmaster simulate` with a fleet in its own process, then alternates:
+//
+//   - a campaign of a five-command playbook (health-check.yaml) over every
+//     device, run as `ringmaster run` runs one: River on SQLite with the
+//     given workers, the playbook engine, a checkpoint saved after every
+//     step, and the built-in WinRM executor out of process behind the
+//     plugin host (the ringmaster binary re-executed as `executor-plugin
+//     winrm`, pinned to its SHA-256), reached through the connection
+//     profile and a sealed credential as the CLI reaches devices;
+//   - a bare loop of the very calls the first campaign made (its probe and
+//     its five commands per device, in order), from plain masterzen/winrm
+//     clients, one per device with NTLM and kept-alive connections, at the
+//     same concurrency.
+//
+// It reports commands (executor calls) per second for each round, the
+// medians and their ratio (the issue asks >= 0.85). Profiles of the
+// campaign rounds (this process: the scheduler, River, SQLite, the engine
+// and the plugin host) are written with -cpuprofile and -blockprofile.
+//
+//	go run ./cmd/densebench -bin bin/ringmaster -devices 1000 -workers 500
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	wr "github.com/masterzen/winrm"
+
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
+	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/discovery"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
+	"github.com/ringmaster-fleet/ringmaster/playbooks"
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/targets"
+)
+
+//go:embed health-check.yaml
+var playbook []byte
+
+const (
+	user     = "bench"
+	password = "Bench-Pa55word!"
+	credName = "simulated" // the credential `simulate --inventory-out` names
+)
+
+func main() {
+	bin := flag.String("bin", "bin/ringmaster", "ringmaster binary (the simulator and the executor plugin)")
+	devices := flag.Int("devices", 1000, "simulated devices")
+	workers := flag.Int("workers", 500, "campaign workers, and the bare loop's concurrency")
+	rounds := flag.Int("rounds", 3, "campaign rounds, each followed by a bare round")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the campaign rounds here")
+	blockProfile := flag.String("blockprofile", "", "write a block profile of the campaign rounds here")
+	flag.Parse()
+	b := &bench{bin: *bin, devices: *devices, workers: *workers}
+	if err := b.run(context.Background(), *rounds, *cpuProfile, *blockProfile); err != nil {
+		slog.Error("densebench", "err", err)
+		os.Exit(1)
+	}
+}
+
+type bench struct {
+	bin              string
+	devices, workers int
+
+	db      *sqlite.DB
+	store   *sqlite.Campaigns
+	app     *campaigns.Service
+	sch     *scheduler.Scheduler
+	reacher *recordingReacher
+	addrs   map[string]string // hostname -> address
+}
+
+// call is one executor call a campaign made.
+type call struct {
+	probe bool
+	cmd   sdk.Command
+}
+
+// recordingReacher reaches devices as `ringmaster run` does
+// (targets.Reacher) and counts the executor calls; while recording, it
+// keeps each device's calls for the bare loop to replay.
+type recordingReacher struct {
+	r         targets.Reacher
+	n         atomic.Int64
+	failed    atomic.Int64
+	recording atomic.Bool
+	mu        sync.Mutex
+	by        map[string][]call
+}
+
+func (rr *recordingReacher) Reach(ctx context.Context, host string) (sdk.Target, playbooks.Executor, error) {
+	t, x, err := rr.r.Reach(ctx, host)
+	if err != nil {
+		return t, nil, err
+	}
+	return t, &counted{x: x, rr: rr}, nil
+}
+
+type counted struct {
+	x  playbooks.Executor
+	rr *recordingReacher
+}
+
+func (c *counted) add(host string, k call, err error) {
+	c.rr.n.Add(1)
+	if err != nil && !sdk.IsKind(err, sdk.CommandFailed) {
+		c.rr.failed.Add(1)
+	}
+	if c.rr.recording.Load() {
+		c.rr.mu.Lock()
+		c.rr.by[host] = append(c.rr.by[host], k)
+		c.rr.mu.Unlock()
+	}
+}
+
+func (c *counted) Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error) {
+	res, err := c.x.Probe(ctx, t)
+	c.add(t.Hostname, call{probe: true}, err)
+	return res, err
+}
+
+func (c *counted) Exec(ctx context.Context, t sdk.Target, cmd sdk.Command, out func(sdk.Chunk)) (sdk.Result, error) {
+	res, err := c.x.Exec(ctx, t, cmd, out)
+	c.add(t.Hostname, call{cmd: cmd}, err)
+	return res, err
+}
+
+func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile string) error {
+	dir, err := os.MkdirTemp("", "densebench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := b.setup(ctx, dir); err != nil {
+		return err
+	}
+	defer b.db.Close()
+	sim, err := benchutil.StartSimulator(b.bin, "--devices", strconv.Itoa(b.devices), "--orgs", "20", "--seed", "1",
+		"--username", user, "--password", password, "--inventory-out", filepath.Join(dir, "fleet.csv"),
+		"--first-address", "127.70.1.1")
+	if err != nil {
+		return err
+	}
+	defer sim.Stop()
+	if err := b.load(ctx, dir); err != nil {
+		return err
+	}
+	if err := b.sch.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = b.sch.Stop(stopCtx)
+	}()
+	fmt.Printf("%d simulated devices, %d workers and a bare loop at concurrency %d, playbook health-check (5 commands and the engine's probe per device)\n",
+		b.devices, b.workers, b.workers)
+
+	// A first campaign records the calls the bare loop replays, and warms
+	// both sides (the plugin started, the simulator's pages touched).
+	b.reacher.recording.Store(true)
+	if _, err := b.campaign(ctx, "warm-up"); err != nil {
+		return err
+	}
+	b.reacher.recording.Store(false)
+
+	var camp, bare []float64
+	fmt.Printf("%-8s %-9s %10s %10s %12s %8s\n", "round", "side", "commands", "failed", "wall", "cmd/s")
+	for i := range rounds {
+		r, err := b.bare(ctx)
+		if err != nil {
+			return err
+		}
+		bare = append(bare, r.rate())
+		r.print(i+1, "bare")
+		profile := cpuProfile != "" && i == 0 // the first campaign round only
+		if profile {
+			f, err := os.Create(cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+		}
+		if blockProfile != "" { // campaign rounds only
+			runtime.SetBlockProfileRate(int(10 * time.Microsecond))
+		}
+		r, err = b.campaign(ctx, fmt.Sprintf("round-%d", i+1))
+		runtime.SetBlockProfileRate(0)
+		if profile {
+			pprof.StopCPUProfile()
+		}
+		if err != nil {
+			return err
+		}
+		camp = append(camp, r.rate())
+		r.print(i+1, "campaign")
+	}
+	if blockProfile != "" {
+		if err := writeProfile("block", blockProfile); err != nil {
+			return err
+		}
+	}
+	cm, bm := median(camp), median(bare)
+	fmt.Printf("median: campaign %.0f cmd/s, bare %.0f cmd/s, campaign / bare %.2f (issue 15 asks >= 0.85)\n", cm, bm, cm/bm)
+	return nil
+}
+
+func writeProfile(name, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup(name).WriteTo(f, 0)
+}
+
+// setup opens the database and builds the scheduler and the campaigns'
+// service on it, with the executor plugin wired as the CLI wires it.
+func (b *bench) setup(ctx context.Context, dir string) error {
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "bench.db"), sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	b.db = db
+	if b.store, err = db.Campaigns(ctx); err != nil {
+		return err
+	}
+	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
+		return err
+	}
+	b.app = campaigns.New(campaigns.Config{Store: b.store, Inventory: db.Inventory(), Now: time.Now,
+		Playbooks: func(string) (string, []byte, error) { return "health-check.yaml", playbook, nil }})
+
+	// The credential sealed in the store, the key in a file beside it, as
+	// `ringmaster credential add` leaves them.
+	keyFile := filepath.Join(dir, "bench.db.key")
+	k, err := credential.CreateKey(keyFile)
+	if err != nil {
+		return err
+	}
+	if err := db.Credentials().AddCredential(ctx, credName, user, k.Seal(credName, password), k.Check()); err != nil {
+		return err
+	}
+	// The built-in executor as `ringmaster run` starts it, but from the
+	// binary's file (this process is not ringmaster), pinned to its hash.
+	bin, err := filepath.Abs(b.bin)
+	if err != nil {
+		return err
+	}
+	sum, err := host.CheckFile(bin)
+	if err != nil {
+		return fmt.Errorf("executor plugin %s: %w", bin, err)
+	}
+	inv := db.Inventory()
+	tg, err := targets.New(ctx, targets.Config{Organisations: inv, Devices: inv, Profiles: inv, Credentials: db.Credentials(),
+		KeyFile: keyFile, Builtins: map[string]host.Spec{"winrm": {Name: "winrm", Path: bin, SHA256: sum, Args: []string{"executor-plugin", "winrm"}}},
+		Plugins: db.Plugins()}, targets.Options{})
+	if err != nil {
+		return err
+	}
+	b.reacher = &recordingReacher{r: targets.Reacher{Resolver: tg, Executors: tg.Executors()}, by: map[string][]call{}}
+	b.sch, err = scheduler.New(scheduler.Config{DB: db.SQL(), Store: b.store, Inventory: inv, Reacher: b.reacher,
+		Playbook: playbooks.Parse, Workers: b.workers,
+		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
+			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
+		}})
+	return err
+}
+
+// load imports the simulator's inventory.
+func (b *bench) load(ctx context.Context, dir string) error {
+	path := filepath.Join(dir, "fleet.csv")
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rd, err := format.NewCSVReader(f, path, time.Now())
+	if err != nil {
+		return err
+	}
+	inv := b.db.Inventory()
+	if _, err := inv.Import(ctx, rd, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
+		return err
+	}
+	b.addrs = map[string]string{}
+	for d, err := range inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			return err
+		}
+		b.addrs[d.Hostname] = d.Address
+	}
+	return nil
+}
+
+type result struct {
+	calls, failed int64
+	wall          time.Duration
+}
+
+func (r result) rate() float64 { return float64(r.calls) / r.wall.Seconds() }
+
+func (r result) print(round int, side string) {
+	fmt.Printf("%-8d %-9s %10d %10d %12s %8.0f\n", round, side, r.calls, r.failed, benchutil.Round(r.wall), r.rate())
+}
+
+// campaign creates and starts a campaign over every device and waits for
+// it to be done.
+func (b *bench) campaign(ctx context.Context, name string) (result, error) {
+	spec := fmt.Sprintf("name: %s\nplaybook: health-check\ntarget: 'org!=NONE'\nwaves: [{name: all, max_failure_percent: 100}]\n", name)
+	if _, err := b.app.Create(ctx, name+".yaml", []byte(spec)); err != nil {
+		return result{}, err
+	}
+	n0, f0 := b.reacher.n.Load(), b.reacher.failed.Load()
+	t0 := time.Now()
+	if _, err := b.app.Start(ctx, name); err != nil {
+		return result{}, err
+	}
+	for {
+		c, err := b.store.Campaign(ctx, name)
+		if err != nil {
+			return result{}, err
+		}
+		if c.Status == orchestrator.StatusDone {
+			break
+		}
+		if c.Status != orchestrator.StatusRunning {
+			return result{}, fmt.Errorf("campaign %s is %s", name, c.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := result{calls: b.reacher.n.Load() - n0, failed: b.reacher.failed.Load() - f0, wall: time.Since(t0)}
+	ms, err := b.store.Members(ctx, name)
+	if err != nil {
+		return result{}, err
+	}
+	for _, m := range ms {
+		if m.State != orchestrator.DeviceSucceeded {
+			return r, fmt.Errorf("campaign %s: device %s %s %s: %s", name, m.Hostname, m.State, m.Reason, m.Message)
+		}
+	}
+	return r, nil
+}
+
+// bare replays every device's recorded calls, in order, from a plain
+// masterzen client per device at the bench's concurrency.
+func (b *bench) bare(ctx context.Context) (result, error) {
+	hosts := make(chan string)
+	var wg sync.WaitGroup
+	var calls, failed atomic.Int64
+	var firstErr atomic.Value
+	var connsMu sync.Mutex
+	var conns []net.Conn
+	t0 := time.Now()
+	for range b.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := range hosts {
+				addr, portText, _ := strings.Cut(b.addrs[h], ":")
+				port, _ := strconv.Atoi(portText)
+				params := *wr.DefaultParameters
+				params.TransportDecorator = func() wr.Transporter { return &wr.ClientNTLM{} }
+				params.Dial = func(network, a string) (net.Conn, error) {
+					c, err := (&net.Dialer{Timeout: 30 * time.Second}).Dial(network, a)
+					if err == nil {
+						connsMu.Lock()
+						conns = append(conns, c)
+						connsMu.Unlock()
+					}
+					return c, err
+				}
+				client, err := wr.NewClientWithParameters(wr.NewEndpoint(addr, port, false, false, nil, nil, nil, 30*time.Second), user, password, &params)
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					failed.Add(1)
+					continue
+				}
+				for _, c := range b.reacher.by[h] {
+					line := sdk.WindowsFactsScript
+					if !c.probe {
+						line = c.cmd.Script
+					}
+					if c.probe || c.cmd.Shell != sdk.Cmd {
+						line = wr.Powershell(line)
+					}
+					var stdout, stderr bytes.Buffer
+					_, err := client.RunWithContext(ctx, line, &stdout, &stderr)
+					calls.Add(1)
+					if err != nil {
+						failed.Add(1)
+						firstErr.CompareAndSwap(nil, err)
+					}
+				}
+			}
+		}()
+	}
+	for h := range b.reacher.by {
+		hosts <- h
+	}
+	close(hosts)
+	wg.Wait()
+	r := result{calls: calls.Load(), failed: failed.Load(), wall: time.Since(t0)}
+	for _, c := range conns {
+		c.Close()
+	}
+	if e, ok := firstErr.Load().(error); ok {
+		return r, fmt.Errorf("bare loop: %d calls failed, the first: %w", r.failed, e)
+	}
+	if r.calls == 0 {
+		return r, errors.New("bare loop: no calls recorded")
+	}
+	return r, nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
