@@ -76,9 +76,10 @@ func main() {
 	rounds := flag.Int("rounds", 3, "campaign rounds, each followed by a bare round")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the campaign rounds here")
 	blockProfile := flag.String("blockprofile", "", "write a block profile of the campaign rounds here")
+	bareProfile := flag.String("bareprofile", "", "write a CPU profile of the first bare round here")
 	flag.Parse()
 	b := &bench{bin: *bin, devices: *devices, workers: *workers}
-	if err := b.run(context.Background(), *rounds, *cpuProfile, *blockProfile); err != nil {
+	if err := b.run(context.Background(), *rounds, *cpuProfile, *blockProfile, *bareProfile); err != nil {
 		slog.Error("densebench", "err", err)
 		os.Exit(1)
 	}
@@ -94,6 +95,23 @@ type bench struct {
 	sch     *scheduler.Scheduler
 	reacher *recordingReacher
 	addrs   map[string]string // hostname -> address
+	simPID  int
+}
+
+// cpu is the CPU time so far of this process, the simulator and the
+// other children (the executor plugin).
+type cpu struct{ self, sim, plugin time.Duration }
+
+func (b *bench) cpu() cpu {
+	c := cpu{self: benchutil.CPU()}
+	for _, pid := range benchutil.Children() {
+		if pid == b.simPID {
+			c.sim += benchutil.ProcessCPU(pid)
+		} else {
+			c.plugin += benchutil.ProcessCPU(pid)
+		}
+	}
+	return c
 }
 
 // call is one executor call a campaign made.
@@ -151,7 +169,7 @@ func (c *counted) Exec(ctx context.Context, t sdk.Target, cmd sdk.Command, out f
 	return res, err
 }
 
-func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile string) error {
+func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile, bareProfile string) error {
 	dir, err := os.MkdirTemp("", "densebench")
 	if err != nil {
 		return err
@@ -168,6 +186,7 @@ func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile st
 		return err
 	}
 	defer sim.Stop()
+	b.simPID = sim.Cmd.Process.Pid
 	if err := b.load(ctx, dir); err != nil {
 		return err
 	}
@@ -191,33 +210,30 @@ func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile st
 	b.reacher.recording.Store(false)
 
 	var camp, bare []float64
-	fmt.Printf("%-8s %-9s %10s %10s %12s %8s\n", "round", "side", "commands", "failed", "wall", "cmd/s")
+	fmt.Printf("%-6s %-9s %9s %7s %9s %7s %15s %15s %15s\n", "round", "side", "commands", "failed", "wall", "cmd/s",
+		"CPU/cmd: this", "plugin", "simulator")
 	for i := range rounds {
-		r, err := b.bare(ctx)
+		stop, err := startCPUProfile(bareProfile, i == 0)
+		if err != nil {
+			return err
+		}
+		r, err := b.measure(func() (result, error) { return b.bare(ctx) })
+		stop()
 		if err != nil {
 			return err
 		}
 		bare = append(bare, r.rate())
 		r.print(i+1, "bare")
-		profile := cpuProfile != "" && i == 0 // the first campaign round only
-		if profile {
-			f, err := os.Create(cpuProfile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
+		stop, err = startCPUProfile(cpuProfile, i == 0)
+		if err != nil {
+			return err
 		}
 		if blockProfile != "" { // campaign rounds only
 			runtime.SetBlockProfileRate(int(10 * time.Microsecond))
 		}
-		r, err = b.campaign(ctx, fmt.Sprintf("round-%d", i+1))
+		r, err = b.measure(func() (result, error) { return b.campaign(ctx, fmt.Sprintf("round-%d", i+1)) })
 		runtime.SetBlockProfileRate(0)
-		if profile {
-			pprof.StopCPUProfile()
-		}
+		stop()
 		if err != nil {
 			return err
 		}
@@ -232,6 +248,26 @@ func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile st
 	cm, bm := median(camp), median(bare)
 	fmt.Printf("median: campaign %.0f cmd/s, bare %.0f cmd/s, campaign / bare %.2f (issue 15 asks >= 0.85)\n", cm, bm, cm/bm)
 	return nil
+}
+
+// startCPUProfile starts a CPU profile into path when path is set and
+// first holds (only the first round of a side is profiled).
+func startCPUProfile(path string, first bool) (stop func(), err error) {
+	if path == "" || !first {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func writeProfile(name, path string) error {
@@ -325,12 +361,26 @@ func (b *bench) load(ctx context.Context, dir string) error {
 type result struct {
 	calls, failed int64
 	wall          time.Duration
+	cpu           cpu // used in the round
+}
+
+// measure runs f and adds the CPU each process used meanwhile to its result.
+func (b *bench) measure(f func() (result, error)) (result, error) {
+	c0 := b.cpu()
+	r, err := f()
+	c1 := b.cpu()
+	r.cpu = cpu{self: c1.self - c0.self, sim: c1.sim - c0.sim, plugin: c1.plugin - c0.plugin}
+	return r, err
 }
 
 func (r result) rate() float64 { return float64(r.calls) / r.wall.Seconds() }
 
 func (r result) print(round int, side string) {
-	fmt.Printf("%-8d %-9s %10d %10d %12s %8.0f\n", round, side, r.calls, r.failed, benchutil.Round(r.wall), r.rate())
+	per := func(d time.Duration) string {
+		return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(max(r.calls, 1)))
+	}
+	fmt.Printf("%-6d %-9s %9d %7d %9s %7.0f %15s %15s %15s\n", round, side, r.calls, r.failed, benchutil.Round(r.wall), r.rate(),
+		per(r.cpu.self), per(r.cpu.plugin), per(r.cpu.sim))
 }
 
 // campaign creates and starts a campaign over every device and waits for
