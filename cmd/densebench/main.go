@@ -125,6 +125,8 @@ type call struct {
 // keeps each device's calls for the bare loop to replay.
 type recordingReacher struct {
 	r         targets.Reacher
+	first     atomic.Int64 // when the round's first call started, Unix nanoseconds
+	last      atomic.Int64 // when its last call ended
 	n         atomic.Int64
 	failed    atomic.Int64
 	recording atomic.Bool
@@ -145,7 +147,19 @@ type counted struct {
 	rr *recordingReacher
 }
 
-func (c *counted) add(host string, k call, err error) {
+func (c *counted) add(host string, k call, started time.Time, err error) {
+	for at := started.UnixNano(); ; {
+		first := c.rr.first.Load()
+		if (first != 0 && first <= at) || c.rr.first.CompareAndSwap(first, at) {
+			break
+		}
+	}
+	for now := time.Now().UnixNano(); ; {
+		last := c.rr.last.Load()
+		if now <= last || c.rr.last.CompareAndSwap(last, now) {
+			break
+		}
+	}
 	c.rr.n.Add(1)
 	if err != nil && !sdk.IsKind(err, sdk.CommandFailed) {
 		c.rr.failed.Add(1)
@@ -158,14 +172,16 @@ func (c *counted) add(host string, k call, err error) {
 }
 
 func (c *counted) Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error) {
+	started := time.Now()
 	res, err := c.x.Probe(ctx, t)
-	c.add(t.Hostname, call{probe: true}, err)
+	c.add(t.Hostname, call{probe: true}, started, err)
 	return res, err
 }
 
 func (c *counted) Exec(ctx context.Context, t sdk.Target, cmd sdk.Command, out func(sdk.Chunk)) (sdk.Result, error) {
+	started := time.Now()
 	res, err := c.x.Exec(ctx, t, cmd, out)
-	c.add(t.Hostname, call{cmd: cmd}, err)
+	c.add(t.Hostname, call{cmd: cmd}, started, err)
 	return res, err
 }
 
@@ -209,8 +225,8 @@ func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile, b
 	}
 	b.reacher.recording.Store(false)
 
-	var camp, bare []float64
-	fmt.Printf("%-6s %-9s %9s %7s %9s %7s %15s %15s %15s\n", "round", "side", "commands", "failed", "wall", "cmd/s",
+	var camp, bare, campBusy []float64
+	fmt.Printf("%-6s %-9s %9s %7s %9s %7s %9s %7s %15s %15s %15s\n", "round", "side", "commands", "failed", "wall", "cmd/s", "busy", "cmd/s",
 		"CPU/cmd: this", "plugin", "simulator")
 	for i := range rounds {
 		stop, err := startCPUProfile(bareProfile, i == 0)
@@ -238,6 +254,7 @@ func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile, b
 			return err
 		}
 		camp = append(camp, r.rate())
+		campBusy = append(campBusy, r.busyRate())
 		r.print(i+1, "campaign")
 	}
 	if blockProfile != "" {
@@ -245,8 +262,9 @@ func (b *bench) run(ctx context.Context, rounds int, cpuProfile, blockProfile, b
 			return err
 		}
 	}
-	cm, bm := median(camp), median(bare)
+	cm, bm, cb := median(camp), median(bare), median(campBusy)
 	fmt.Printf("median: campaign %.0f cmd/s, bare %.0f cmd/s, campaign / bare %.2f (issue 15 asks >= 0.85)\n", cm, bm, cm/bm)
+	fmt.Printf("        campaign while its commands ran (from the first call to the last) %.0f cmd/s, / bare %.2f\n", cb, cb/bm)
 	return nil
 }
 
@@ -361,7 +379,12 @@ func (b *bench) load(ctx context.Context, dir string) error {
 type result struct {
 	calls, failed int64
 	wall          time.Duration
-	cpu           cpu // used in the round
+	// busy is from the first call's start to the last one's end: the wall
+	// time less the wait for the controller's first and last passes.
+	busy time.Duration
+	// before is from the campaign's start to its first call.
+	before time.Duration
+	cpu    cpu // used in the round
 }
 
 // measure runs f and adds the CPU each process used meanwhile to its result.
@@ -375,12 +398,18 @@ func (b *bench) measure(f func() (result, error)) (result, error) {
 
 func (r result) rate() float64 { return float64(r.calls) / r.wall.Seconds() }
 
+func (r result) busyRate() float64 { return float64(r.calls) / r.busy.Seconds() }
+
 func (r result) print(round int, side string) {
 	per := func(d time.Duration) string {
 		return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(max(r.calls, 1)))
 	}
-	fmt.Printf("%-6d %-9s %9d %7d %9s %7.0f %15s %15s %15s\n", round, side, r.calls, r.failed, benchutil.Round(r.wall), r.rate(),
+	fmt.Printf("%-6d %-9s %9d %7d %9s %7.0f %9s %7.0f %15s %15s %15s\n", round, side, r.calls, r.failed, benchutil.Round(r.wall), r.rate(),
+		benchutil.Round(r.busy), r.busyRate(),
 		per(r.cpu.self), per(r.cpu.plugin), per(r.cpu.sim))
+	if r.before > 0 {
+		fmt.Printf("       (start to first command %s, last command to done %s)\n", benchutil.Round(r.before), benchutil.Round(r.wall-r.busy-r.before))
+	}
 }
 
 // campaign creates and starts a campaign over every device and waits for
@@ -391,6 +420,8 @@ func (b *bench) campaign(ctx context.Context, name string) (result, error) {
 		return result{}, err
 	}
 	n0, f0 := b.reacher.n.Load(), b.reacher.failed.Load()
+	b.reacher.first.Store(0)
+	b.reacher.last.Store(0)
 	t0 := time.Now()
 	if _, err := b.app.Start(ctx, name); err != nil {
 		return result{}, err
@@ -408,7 +439,9 @@ func (b *bench) campaign(ctx context.Context, name string) (result, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	r := result{calls: b.reacher.n.Load() - n0, failed: b.reacher.failed.Load() - f0, wall: time.Since(t0)}
+	r := result{calls: b.reacher.n.Load() - n0, failed: b.reacher.failed.Load() - f0, wall: time.Since(t0),
+		busy: time.Duration(b.reacher.last.Load() - b.reacher.first.Load())}
+	r.before = time.Duration(b.reacher.first.Load() - t0.UnixNano())
 	ms, err := b.store.Members(ctx, name)
 	if err != nil {
 		return result{}, err
@@ -480,11 +513,17 @@ func (b *bench) bare(ctx context.Context) (result, error) {
 	close(hosts)
 	wg.Wait()
 	r := result{calls: calls.Load(), failed: failed.Load(), wall: time.Since(t0)}
+	r.busy = r.wall
 	for _, c := range conns {
 		c.Close()
 	}
 	if e, ok := firstErr.Load().(error); ok {
-		return r, fmt.Errorf("bare loop: %d calls failed, the first: %w", r.failed, e)
+		// masterzen's NTLM transport (go-ntlmssp) now and then loses a
+		// handshake to a connection race: the floor's own failures, shown.
+		fmt.Printf("       (bare: %d calls failed, the first: %v)\n", r.failed, e)
+		if r.failed*100 > r.calls {
+			return r, fmt.Errorf("bare loop: %d of %d calls failed", r.failed, r.calls)
+		}
 	}
 	if r.calls == 0 {
 		return r, errors.New("bare loop: no calls recorded")
