@@ -19,7 +19,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-sim bench-probe bench-campaign bench-inflight demo clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-sim bench-probe bench-campaign bench-inflight bench-dense demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,7 @@ bench: ## Go benchmarks, then the 1.3M-device scale run and the simulator benchm
 	$(MAKE) bench-sim
 	$(MAKE) bench-probe
 	$(MAKE) bench-campaign
+	$(MAKE) bench-dense
 	$(MAKE) bench-national
 	$(MAKE) bench-inflight
 
@@ -89,6 +90,9 @@ bench-campaign: build ## a win10-feature-update campaign over 5,000 simulated de
 
 bench-inflight: build ## 10,000 simulated feature updates in flight at once under the real ringmaster run: its RSS <= 1 GiB, <= 1 core, every device succeeded
 	$(GO) run ./cmd/inflightbench -bin $(BIN) -devices 10000 -time-scale 20
+
+bench-dense: build ## a five-command playbook campaign over 1,000 simulated devices at 500 workers, against a bare masterzen loop of the same commands (commands per second, ratio)
+	$(GO) run ./cmd/densebench -bin $(BIN) -devices 1000 -workers 500 -rounds 3
 
 bench-probe: build ## ringmaster probe over 5,000 simulated devices against a plain masterzen loop
 	$(GO) run ./cmd/probebench -bin $(BIN) -devices 5000 -concurrency 500

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ntlmssp "github.com/Azure/go-ntlmssp"
@@ -98,7 +99,17 @@ type transport struct {
 	post   sync.Mutex
 	mu     sync.Mutex
 	authed bool // an NTLM handshake succeeded on the kept-alive connection
+
+	connect time.Duration // the session's connect timeout, for a new one like it
+	answers atomic.Int64  // responses received in the current operation
 }
+
+// begin starts counting an operation's answers.
+func (t *transport) begin() { t.answers.Store(0) }
+
+// answered is how many responses the current operation has received: none
+// means the host saw nothing of it that it answered.
+func (t *transport) answered() int64 { return t.answers.Load() }
 
 var _ wr.Transporter = (*transport)(nil)
 
@@ -275,6 +286,7 @@ func (t *transport) send(url string, body []byte, authorization string, conn *ne
 	if err != nil {
 		return nil, fmt.Errorf("unknown error %w", err)
 	}
+	t.answers.Add(1)
 	return resp, nil
 }
 

@@ -2,6 +2,7 @@ package winrm
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/xml"
@@ -11,9 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -38,7 +41,18 @@ type Options struct {
 	MaxConcurrent int
 	// ConnectTimeout is the default for targets that set none (default 30 s).
 	ConnectTimeout time.Duration
-	Logger         *slog.Logger
+	// IdleTimeout is how long a device's connection, already
+	// authenticated, is kept after an operation for the next one on the
+	// same target (default 2 s; negative: never kept). A playbook's steps
+	// follow one another within milliseconds, so keeping it that long
+	// spares most operations a TCP connect (and TLS) and NTLM's two extra
+	// round trips; it is kept well under what a host allows an idle
+	// connection (HTTP.sys's default is 120 s).
+	IdleTimeout time.Duration
+	// MaxIdle bounds the connections kept idle across all targets
+	// (default 1024): each holds a file descriptor here and on the host.
+	MaxIdle int
+	Logger  *slog.Logger
 }
 
 // Executor is the WinRM sdk.Executor. It is safe for concurrent use.
@@ -47,6 +61,13 @@ type Executor struct {
 	connect   time.Duration
 	log       *slog.Logger
 	warnBasic sync.Once
+
+	idleFor time.Duration
+	maxIdle int
+	mu      sync.Mutex
+	idle    map[string][]*session // by sessionKey: sessions kept for reuse
+	nidle   int
+	dials   atomic.Int64 // connections opened, for tests
 }
 
 var _ sdk.Executor = (*Executor)(nil)
@@ -62,7 +83,14 @@ func New(o Options) *Executor {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Executor{sem: make(chan struct{}, o.MaxConcurrent), connect: o.ConnectTimeout, log: o.Logger}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 2 * time.Second
+	}
+	if o.MaxIdle <= 0 {
+		o.MaxIdle = 1024
+	}
+	return &Executor{sem: make(chan struct{}, o.MaxConcurrent), connect: o.ConnectTimeout, log: o.Logger,
+		idleFor: o.IdleTimeout, maxIdle: o.MaxIdle, idle: map[string][]*session{}}
 }
 
 // Info implements sdk.Executor.
@@ -93,14 +121,25 @@ func newTransport(t sdk.Target, dial func(network, addr string) (net.Conn, error
 	return tr, nil
 }
 
-// session is one operation's client and the connections it opened, all
-// closed when the operation ends: nothing is shared between operations.
+// session is a client for one target and the connections it opened. One
+// operation uses it at a time; after an operation that went well it may be
+// kept (Executor.put) for the next operation on the very same target:
+// same address, TLS settings, scheme and credentials (sessionKey), so that
+// a connection authenticated as one account never carries another's
+// requests. It is closed after any failure.
 type session struct {
 	client *wr.Client
+	tr     *transport
+	key    string
 	mu     sync.Mutex
 	conns  []net.Conn
 	target string
+	timer  *time.Timer // closes it when it has been idle too long
 }
+
+// maxSessionConns retires a session that has had to dial this often (its
+// host keeps closing its connections): it is not kept for reuse.
+const maxSessionConns = 4
 
 func (s *session) close() {
 	s.mu.Lock()
@@ -111,14 +150,108 @@ func (s *session) close() {
 	s.conns = nil
 }
 
-func (e *Executor) open(ctx context.Context, t sdk.Target, op string) (*session, error) {
-	host, port, err := hostPort(t)
-	if err != nil {
-		return nil, &sdk.Error{Kind: sdk.Internal, Op: op, Target: t.Hostname, Err: err}
+// sessionKey is what a session may be reused for: everything about a
+// target that decides where its requests go, how the host is verified and
+// as whom they are authenticated. It is a digest, so that the idle map
+// holds no password.
+func sessionKey(t sdk.Target, connect time.Duration) string {
+	h := sha256.New()
+	for _, f := range []string{t.Hostname, t.Address, strconv.FormatBool(t.HTTPS), strconv.FormatBool(t.InsecureSkipVerify),
+		string(t.CACertPEM), t.TLSServerName, t.Auth, t.Options[OptionAllowBasicWithoutTLS], t.Username, t.Password, connect.String()} {
+		h.Write([]byte(f))
+		h.Write([]byte{0})
 	}
+	return string(h.Sum(nil))
+}
+
+// take returns a kept session for t, or opens a new one; reused says which.
+func (e *Executor) take(ctx context.Context, t sdk.Target, op string) (s *session, reused bool, err error) {
 	connect := t.ConnectTimeout
 	if connect <= 0 {
 		connect = e.connect
+	}
+	key := sessionKey(t, connect)
+	e.mu.Lock()
+	if kept := e.idle[key]; len(kept) > 0 {
+		s = kept[len(kept)-1]
+		kept[len(kept)-1] = nil
+		if len(kept) == 1 {
+			delete(e.idle, key)
+		} else {
+			e.idle[key] = kept[:len(kept)-1]
+		}
+		e.nidle--
+		s.timer.Stop() // if it fired already, evict finds s gone and leaves it
+		e.mu.Unlock()
+		return s, true, nil
+	}
+	e.mu.Unlock()
+	s, err = e.open(ctx, t, op, connect)
+	if err != nil {
+		return nil, false, err
+	}
+	s.key = key
+	return s, false, nil
+}
+
+// put keeps s for the next operation on its target, unless keeping is off,
+// the executor keeps enough already, or s has had to redial too often.
+func (e *Executor) put(s *session) {
+	s.mu.Lock()
+	conns := len(s.conns)
+	s.mu.Unlock()
+	e.mu.Lock()
+	if e.idleFor < 0 || e.nidle >= e.maxIdle || conns > maxSessionConns {
+		e.mu.Unlock()
+		s.close()
+		return
+	}
+	e.idle[s.key] = append(e.idle[s.key], s)
+	e.nidle++
+	s.timer = time.AfterFunc(e.idleFor, func() { e.evict(s) })
+	e.mu.Unlock()
+}
+
+// evict closes s if it is still kept idle.
+func (e *Executor) evict(s *session) {
+	e.mu.Lock()
+	kept := e.idle[s.key]
+	i := slices.Index(kept, s)
+	if i < 0 { // taken meanwhile
+		e.mu.Unlock()
+		return
+	}
+	kept = slices.Delete(kept, i, i+1)
+	if len(kept) == 0 {
+		delete(e.idle, s.key)
+	} else {
+		e.idle[s.key] = kept
+	}
+	e.nidle--
+	e.mu.Unlock()
+	s.close()
+}
+
+// CloseIdle closes every connection kept for reuse.
+func (e *Executor) CloseIdle() {
+	e.mu.Lock()
+	var all []*session
+	for _, kept := range e.idle {
+		all = append(all, kept...)
+	}
+	clear(e.idle)
+	e.nidle = 0
+	e.mu.Unlock()
+	for _, s := range all {
+		s.timer.Stop()
+		s.close()
+	}
+}
+
+func (e *Executor) open(ctx context.Context, t sdk.Target, op string, connect time.Duration) (*session, error) {
+	host, port, err := hostPort(t)
+	if err != nil {
+		return nil, &sdk.Error{Kind: sdk.Internal, Op: op, Target: t.Hostname, Err: err}
 	}
 	s := &session{target: t.Hostname}
 	if s.target == "" {
@@ -142,6 +275,7 @@ func (e *Executor) open(ctx context.Context, t sdk.Target, op string) (*session,
 		if err != nil {
 			return nil, err
 		}
+		e.dials.Add(1)
 		s.mu.Lock()
 		s.conns = append(s.conns, c)
 		s.mu.Unlock()
@@ -151,6 +285,7 @@ func (e *Executor) open(ctx context.Context, t sdk.Target, op string) (*session,
 	if err != nil {
 		return nil, &sdk.Error{Kind: sdk.Internal, Op: op, Target: s.target, Err: err}
 	}
+	tr.connect = connect
 	if tr.scheme == "basic" && (!t.HTTPS || t.InsecureSkipVerify) {
 		e.warnBasic.Do(func() {
 			e.log.Warn("sending passwords with Basic authentication where anyone on the path can read them (allow_basic_without_tls is set)", "first_target", s.target)
@@ -161,7 +296,7 @@ func (e *Executor) open(ctx context.Context, t sdk.Target, op string) (*session,
 	if err != nil {
 		return nil, &sdk.Error{Kind: classify(ctx, err), Op: op, Target: s.target, Err: scrub(err, t.Password)}
 	}
-	s.client = c
+	s.client, s.tr = c, tr
 	return s, nil
 }
 
@@ -224,24 +359,46 @@ func (e *Executor) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out fu
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	if err := e.acquire(ctx); err != nil {
-		return sdk.Result{}, &sdk.Error{Kind: classify(ctx, err), Op: "exec", Target: t.Hostname, Err: err}
-	}
-	defer e.release()
-	s, err := e.open(ctx, t, "exec")
-	if err != nil {
-		return sdk.Result{}, err
-	}
-	defer s.close()
-
 	line := c.Script
 	switch c.Shell {
 	case sdk.PowerShell, "":
 		line = wr.Powershell(c.Script)
 	case sdk.Cmd:
 	default:
-		return sdk.Result{}, sdk.Errorf(sdk.Internal, "exec", s.target, "shell %q is not supported (want powershell or cmd)", c.Shell)
+		return sdk.Result{}, sdk.Errorf(sdk.Internal, "exec", t.Hostname, "shell %q is not supported (want powershell or cmd)", c.Shell)
 	}
+	if err := e.acquire(ctx); err != nil {
+		return sdk.Result{}, &sdk.Error{Kind: classify(ctx, err), Op: "exec", Target: t.Hostname, Err: err}
+	}
+	defer e.release()
+	s, reused, err := e.take(ctx, t, "exec")
+	if err != nil {
+		return sdk.Result{}, err
+	}
+	res, err := e.run(ctx, s, t, c, line, out)
+	if err != nil && reused && s.tr.answered() == 0 && ctx.Err() == nil && sdk.IsKind(err, sdk.Unreachable) {
+		// The kept connection was closed by the host (its idle timeout, a
+		// restart of WinRM) before it answered anything of this operation:
+		// the shell was never created, let alone the command started, so
+		// it is run again once on a new connection.
+		s.close()
+		if s, err = e.open(ctx, t, "exec", s.tr.connect); err != nil {
+			return sdk.Result{}, err
+		}
+		s.key = sessionKey(t, s.tr.connect)
+		res, err = e.run(ctx, s, t, c, line, out)
+	}
+	if err == nil || sdk.IsKind(err, sdk.CommandFailed) {
+		e.put(s) // the conversation went as WS-Management says: the connection is sound
+	} else {
+		s.close()
+	}
+	return res, err
+}
+
+// run runs one command line on s.
+func (e *Executor) run(ctx context.Context, s *session, t sdk.Target, c sdk.Command, line string, out func(sdk.Chunk)) (sdk.Result, error) {
+	s.tr.begin()
 	var mu sync.Mutex
 	stdout := &streamWriter{stream: sdk.Stdout, out: out, mu: &mu}
 	stderr := &streamWriter{stream: sdk.Stderr, out: out, mu: &mu}

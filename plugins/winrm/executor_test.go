@@ -24,7 +24,7 @@ const (
 	pass = "Exec-Pa55word!"
 )
 
-func fleet(t *testing.T, cfg fleetsim.Config) *fleetsim.Fleet {
+func fleet(t testing.TB, cfg fleetsim.Config) *fleetsim.Fleet {
 	t.Helper()
 	if cfg.Devices == nil {
 		cfg.Devices = []device.Spec{
