@@ -77,6 +77,7 @@ type Service struct {
 	inv       Inventory
 	playbooks Playbooks
 	alerts    Alerts
+	changed   func()
 	now       func() time.Time
 }
 
@@ -88,6 +89,11 @@ type Config struct {
 	// Alerts finds the alert a campaign's exposed_to names (alerts.Store
 	// is one); a Service without it creates no such campaign.
 	Alerts Alerts
+	// Changed, when set, is called after a person's start, pause, resume,
+	// cancel, approve, retry or continue: a node running the scheduler in
+	// this process passes its Kick, so that the controller decides at once
+	// rather than at its next tick.
+	Changed func()
 	// Now is the time windows are checked against and the controller
 	// decides at (default time.Now).
 	Now func() time.Time
@@ -98,7 +104,10 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{store: cfg.Store, inv: cfg.Inventory, playbooks: cfg.Playbooks, alerts: cfg.Alerts, now: cfg.Now}
+	if cfg.Changed == nil {
+		cfg.Changed = func() {}
+	}
+	return &Service{store: cfg.Store, inv: cfg.Inventory, playbooks: cfg.Playbooks, alerts: cfg.Alerts, changed: cfg.Changed, now: cfg.Now}
 }
 
 // Start starts a draft campaign: the scheduler dispatches its devices.
@@ -134,5 +143,6 @@ func (s *Service) act(ctx context.Context, name string, a orchestrator.Action) (
 	if err != nil {
 		return "", fmt.Errorf("campaign %s: %w", a, err)
 	}
+	s.changed()
 	return to, nil
 }

@@ -47,6 +47,7 @@ func (s *Service) Approve(ctx context.Context, name, wave string, d Decision) er
 	if err := s.store.Approve(ctx, name, wave, ev); err != nil {
 		return fmt.Errorf("campaign approve: %w", err)
 	}
+	s.changed()
 	return nil
 }
 
@@ -63,6 +64,7 @@ func (s *Service) Retry(ctx context.Context, name string, f orchestrator.DeviceF
 	if err != nil {
 		return 0, fmt.Errorf("campaign retry: %w", err)
 	}
+	s.changed()
 	return n, nil
 }
 
@@ -82,6 +84,7 @@ func (s *Service) Continue(ctx context.Context, name, wave, org string, d Decisi
 	if err != nil {
 		return 0, fmt.Errorf("campaign continue: %w", err)
 	}
+	s.changed()
 	return n, nil
 }
 

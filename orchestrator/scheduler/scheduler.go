@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,12 @@ type Scheduler struct {
 	// within a lease. Control may run from the control job and a caller at
 	// once.
 	swept atomic.Int64
+	// kicked says a kick's control job is about to be inserted (see Kick);
+	// kicks counts those not done yet, which Stop waits for.
+	kicked   atomic.Bool
+	kickMu   sync.Mutex
+	stopping bool
+	kicks    sync.WaitGroup
 	// cancels tells running devices their campaign was cancelled.
 	cancels *cancelWatch
 	// parsed holds each campaign's spec and playbook parsed once for
@@ -196,11 +203,23 @@ func New(cfg Config) (*Scheduler, error) {
 
 // Start runs the control job (when this process is River's leader) and
 // device workers until ctx ends or Stop.
-func (s *Scheduler) Start(ctx context.Context) error { return s.client.Start(ctx) }
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.kickMu.Lock()
+	s.stopping = false
+	s.kickMu.Unlock()
+	return s.client.Start(ctx)
+}
 
 // Stop stops taking jobs and waits for running ones to finish (they stop
 // promptly when ctx is cancelled; a stopped device resumes later).
-func (s *Scheduler) Stop(ctx context.Context) error { return s.client.Stop(ctx) }
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.kickMu.Lock()
+	s.stopping = true
+	s.kickMu.Unlock()
+	err := s.client.Stop(ctx)
+	s.kicks.Wait()
+	return err
+}
 
 const (
 	queueDevices = "devices"
@@ -268,6 +287,39 @@ func (s *Scheduler) Control(ctx context.Context) error {
 		}
 	}
 }
+
+// Kick asks for a control pass soon rather than at the next tick: a
+// device finished, or a person acted on a campaign in this process. Kicks
+// within kickDelay of one another make one control job, inserted like the
+// periodic one (so a pass still runs wherever River runs the control
+// queue, one at a time); an idle node inserts none.
+func (s *Scheduler) Kick() {
+	s.kickMu.Lock()
+	defer s.kickMu.Unlock()
+	if s.stopping || !s.kicked.CompareAndSwap(false, true) {
+		return
+	}
+	s.kicks.Add(1)
+	time.AfterFunc(kickDelay, func() {
+		defer s.kicks.Done()
+		s.kicked.Store(false)
+		s.kickMu.Lock()
+		stopping := s.stopping
+		s.kickMu.Unlock()
+		if stopping {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Lease)
+		defer cancel()
+		if _, err := s.client.Insert(ctx, controlArgs{}, nil); err != nil {
+			s.log.Warn("could not ask for a control pass: the next tick decides", "err", err)
+		}
+	})
+}
+
+// kickDelay gathers the kicks of one burst (a wave's devices finishing
+// together) into one control job.
+const kickDelay = 100 * time.Millisecond
 
 // MaxDispatch is the most devices one control pass dispatches for a
 // campaign, so that a pass stays short (a pause or a halt waits for no

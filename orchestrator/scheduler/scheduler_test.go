@@ -110,8 +110,14 @@ func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *est
 
 func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o playbooks.Outcome)) *scheduler.Scheduler {
 	t.Helper()
+	return e.startTick(t, 50*time.Millisecond, onOutcome)
+}
+
+// startTick starts a scheduler whose periodic control job runs every tick.
+func (e *estate) startTick(t *testing.T, tick time.Duration, onOutcome func(campaign, host string, o playbooks.Outcome)) *scheduler.Scheduler {
+	t.Helper()
 	s, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: e,
-		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: 50 * time.Millisecond,
+		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: tick,
 		Lease: 5 * time.Second, OnOutcome: onOutcome, OnApplied: e.onApplied,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return e.inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
@@ -635,6 +641,37 @@ supersedence:
 // that applied the next ("table river_notification already exists"), the
 // stores' did the same, and switching the new file to WAL answered the
 // loser SQLITE_BUSY at once.
+// TestKick: with a tick of an hour, only the periodic job's pass at start
+// and kicks decide. A campaign started through the application, its
+// Changed wired to Kick as a node serving people would, dispatches its
+// first wave; its devices finishing kick the passes that start the second
+// wave and complete the campaign. Without kicks it would wait an hour.
+func TestKick(t *testing.T) {
+	specs := make([]device.Spec, 4)
+	for i := range specs {
+		s := simtest.Win10(device.Behaviour{})
+		s.Hostname = fmt.Sprintf("pc%03d.ra.nhs.uk", i)
+		s.Build = "10.0.18363"
+		specs[i] = s
+	}
+	e := newEstate(t, specs, func(int) string { return "RA" })
+	ctx := context.Background()
+	sched := e.startTick(t, time.Hour, nil)
+	app := campaigns.New(campaigns.Config{Store: e.store, Inventory: e, Now: e.clock.Now, Changed: sched.Kick,
+		Playbooks: func(name string) (string, []byte, error) {
+			src, err := builtin.Source(name)
+			return "builtin/" + name + ".yaml", src, err
+		}})
+	if _, err := app.Create(ctx, "kicked.yaml", []byte("name: kicked\nplaybook: discover\nwaves: [{name: one, count: 2}, {name: two}]\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the pass at start has seen the draft
+	if _, err := app.Start(ctx, "kicked"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitDone(t, "kicked", time.Minute)
+}
+
 func TestConcurrentStart(t *testing.T) {
 	ctx := context.Background()
 	for round := range 40 {

@@ -102,6 +102,7 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	if err := w.finish(ctx, a, state, out.Reason, msg, next); err != nil {
 		return err
 	}
+	s.Kick() // a cap has room, or the wave or campaign may be done
 	if s.cfg.OnOutcome != nil {
 		s.cfg.OnOutcome(a.Campaign, a.Hostname, out)
 	}
