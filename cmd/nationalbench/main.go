@@ -290,7 +290,7 @@ func runCampaign(o options, path string) error {
 	}
 	slowest := slices.SortedFunc(slices.Values(run), func(a, b scheduler.Pass) int { return cmp.Compare(b.Took, a.Took) })
 	for _, p := range slowest[:min(3, len(slowest))] {
-		fmt.Printf("    a slow pass: %s: reading %s, applying %s (%d devices), the rest (sweeping jobs, orphans, due campaigns) %s\n",
+		fmt.Printf("    a slow pass: %s: reading %s, applying %s (%d devices), the rest (orphans, due campaigns) %s\n",
 			benchutil.Round(p.Took), benchutil.Round(p.Read), benchutil.Round(p.Apply), p.Dispatched, benchutil.Round(p.Took-p.Read-p.Apply))
 	}
 	if biggest.Dispatched > 0 {

@@ -92,11 +92,6 @@ type Scheduler struct {
 	cfg    Config
 	client *river.Client[*sql.Tx]
 	log    *slog.Logger
-	// swept is when a control pass last swept device jobs (Unix
-	// nanoseconds): every third of a lease, so a worker that died is found
-	// within a lease. Control may run from the control job and a caller at
-	// once.
-	swept atomic.Int64
 	// kicked says a kick's control job is about to be inserted (see Kick);
 	// kicks counts those not done yet, which Stop waits for.
 	kicked   atomic.Bool
@@ -168,6 +163,7 @@ func New(cfg Config) (*Scheduler, error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deviceWorker{s: s})
 	river.AddWorker(workers, &controlWorker{s: s})
+	river.AddWorker(workers, &sweepWorker{s: s})
 	client, err := river.NewClient(riversqlite.New(cfg.DB), &river.Config{
 		// River's own info lines (job counts every few seconds) would drown
 		// the campaign's progress: only its warnings and errors pass.
@@ -175,6 +171,7 @@ func New(cfg Config) (*Scheduler, error) {
 		Queues: map[string]river.QueueConfig{
 			queueDevices: {MaxWorkers: cfg.Workers},
 			queueControl: {MaxWorkers: 1},
+			queueSweep:   {MaxWorkers: 1},
 		},
 		Workers: workers,
 		// SQLite has no LISTEN/NOTIFY: River polls for new jobs. Each poll
@@ -192,7 +189,14 @@ func New(cfg Config) (*Scheduler, error) {
 		RescueStuckJobsAfter: max(10*cfg.Lease, time.Minute),
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.Tick),
 			func() (river.JobArgs, *river.InsertOpts) { return controlArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true, ID: "ringmaster_control"})},
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "ringmaster_control"}),
+			// Dead workers' jobs are swept apart from the control passes,
+			// which they would otherwise lengthen (every running job is
+			// listed), every third of a lease so a dead one is found
+			// within a lease.
+			river.NewPeriodicJob(river.PeriodicInterval(max(cfg.Lease/3, time.Second)),
+				func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil },
+				&river.PeriodicJobOpts{ID: "ringmaster_sweep"})},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
@@ -224,6 +228,7 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 const (
 	queueDevices = "devices"
 	queueControl = "control"
+	queueSweep   = "sweep"
 )
 
 // deviceArgs is the job that runs a campaign's playbook on one device, for
@@ -262,6 +267,29 @@ func (s *Scheduler) enqueue(ctx context.Context, t orchestrator.Tx, ds []orchest
 	}
 	if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
 		return fmt.Errorf("enqueue %d device runs: %w", len(ds), err)
+	}
+	return nil
+}
+
+// sweepArgs is the periodic job that sweeps dead workers' device jobs.
+type sweepArgs struct{}
+
+func (sweepArgs) Kind() string { return "ringmaster_sweep" }
+
+func (sweepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: queueSweep, MaxAttempts: 1}
+}
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	s *Scheduler
+}
+
+// Work sweeps device jobs (see sweepJobs).
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
+	if err := w.s.sweepJobs(ctx); err != nil {
+		w.s.log.Error("sweeping device jobs failed", "err", err)
+		return err
 	}
 	return nil
 }
@@ -331,8 +359,8 @@ const kickDelay = 100 * time.Millisecond
 const MaxDispatch = 200
 
 // Pass is what one control pass did: how many campaigns it decided for,
-// how many devices it dispatched, and how long it took (sweeping stale
-// jobs when due, finding the due campaigns, reading, deciding, applying).
+// how many devices it dispatched, and how long it took (finding the due
+// campaigns and their orphans, reading, deciding, applying).
 type Pass struct {
 	Campaigns  int
 	Dispatched int
@@ -354,12 +382,6 @@ func (s *Scheduler) pass(ctx context.Context) (more bool, err error) {
 		}
 	}()
 	var errs []error
-	if last := s.swept.Load(); time.Since(time.Unix(0, last)) >= s.cfg.Lease/3 && s.swept.CompareAndSwap(last, time.Now().UnixNano()) {
-		if err := s.sweepJobs(ctx); err != nil {
-			s.log.Error("sweeping device jobs failed", "err", err)
-			errs = append(errs, err)
-		}
-	}
 	now := s.cfg.Clock.Now()
 	names, err := s.cfg.Store.Due(ctx, now, time.Now())
 	if err != nil {
