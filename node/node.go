@@ -110,6 +110,15 @@ func Run(ctx context.Context, c Config) error {
 	}
 	stopSnap()
 	<-snapped
+	// The scheduler stops before the notices are flushed: a control pass
+	// still running (one that just completed a campaign, kicked by its
+	// last device) records its notices before Stop returns, so the flush
+	// below sends them.
+	stopCtx, cancel := context.WithTimeout(context.Background(), StopTimeout)
+	defer cancel()
+	if serr := sch.Stop(stopCtx); serr != nil && err == nil {
+		err = fmt.Errorf("stop: %w", serr)
+	}
 	// The delivery loop stops first: a delivery it has in flight is freed,
 	// due again at once, rather than leased by a loop that is about to be
 	// cancelled while the flush below finds nothing due and run ends with
@@ -125,10 +134,5 @@ func Run(ctx context.Context, c Config) error {
 		}
 	}
 	stopFlush()
-	stopCtx, cancel := context.WithTimeout(context.Background(), StopTimeout)
-	defer cancel()
-	if serr := sch.Stop(stopCtx); serr != nil && err == nil {
-		err = fmt.Errorf("stop: %w", serr)
-	}
 	return err
 }
