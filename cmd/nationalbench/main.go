@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
+	"github.com/ringmaster-fleet/ringmaster/discovery"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
@@ -50,6 +51,7 @@ type options struct {
 	waveCap      int
 	pilotDevices int
 	cpuProfile   string
+	observe      bool
 }
 
 func main() {
@@ -65,6 +67,7 @@ func main() {
 	flag.IntVar(&o.waveCap, "wave-cap", 20000, "max_concurrency of the second wave (devices queued or running at once)")
 	flag.IntVar(&o.pilotDevices, "pilot", 500, "devices in the pilot wave")
 	flag.BoolVar(&o.reuse, "reuse", false, "reuse the estate and campaign already in -dir (skip generate, import and create)")
+	flag.BoolVar(&o.observe, "observe", true, "record what each run's probe saw into the inventory, as ringmaster run does")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the second wave's run to this file")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -216,8 +219,15 @@ func runCampaign(o options, path string) error {
 	}
 	x := &instant{}
 	ps := &passes{}
-	sch, err := scheduler.New(scheduler.Config{DB: db.SQL(), Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
-		Clock: clock, Workers: o.workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	cfg := scheduler.Config{DB: db.SQL(), Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
+		Clock: clock, Workers: o.workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if o.observe {
+		// As node.Run wires it for ringmaster run.
+		cfg.Observe = func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
+			return db.Inventory().RecordObservation(ctx, host, discovery.Facts(facts, at), at)
+		}
+	}
+	sch, err := scheduler.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -34,9 +34,9 @@ type Campaigns struct {
 	now      func() time.Time
 	cacheKiB int // the connections' page cache
 	log      *slog.Logger
-	stmts    sync.Map // SQL text -> *sql.Stmt on db (see prepared)
-	group    writeGroup
-	wanted   sync.Map // SQL text -> true: to prepare on db (see warm)
+	stmts    sync.Map    // SQL text -> *sql.Stmt on db (see prepared)
+	group    *writeGroup // shared with the inventory's observations
+	wanted   sync.Map    // SQL text -> true: to prepare on db (see warm)
 }
 
 var _ orchestrator.Store = (*Campaigns)(nil)
@@ -573,6 +573,9 @@ func (s *Campaigns) Due(ctx context.Context, now, wall time.Time) ([]string, err
 func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchestrator.Plan, now time.Time, cause string,
 	enqueue orchestrator.Enqueue) ([]orchestrator.Dispatch, error) {
 	var out []orchestrator.Dispatch
+	// A control pass goes before the workers' next batch (see writeGroup).
+	release := s.group.claim()
+	defer release() // the first call releases
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		for _, c := range p.WaveChanges {
 			if _, err := tx.ExecContext(ctx, `UPDATE campaign_waves SET status = ?, started_at = ?, completed_at = ?, approved = ?, reason = ?
@@ -599,11 +602,18 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 			append(append([]any{nullMicros(p.WakeAt), seq, nullMicros(now)}, args...), name)...); err != nil {
 			return fmt.Errorf("campaign %s: apply: %w", name, err)
 		}
+		if err := noCheckpoint(ctx, tx); err != nil {
+			return err
+		}
 		if len(out) > 0 && enqueue != nil {
 			return enqueue(ctx, tx, out)
 		}
 		return nil
 	})
+	release()
+	if rerr := s.group.restoreCheckpoints(context.WithoutCancel(ctx)); rerr != nil {
+		s.log.Warn("automatic WAL checkpoints not restored", "err", rerr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -737,7 +747,7 @@ func (s *Campaigns) transition(ctx context.Context, tx *sql.Tx, name, host strin
 func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall time.Time, lease time.Duration) (orchestrator.Run, error) {
 	now := s.now()
 	var run orchestrator.Run
-	err := s.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.group.run(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		sel, err := s.prepared(ctx, tx, `SELECT `+memberCols+`, run_id FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`)
 		if err != nil {
 			return err
@@ -785,7 +795,7 @@ func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, u
 		q = `UPDATE campaign_devices SET lease_until = ?, step = ?, checkpoint = ? WHERE campaign = ? AND rank = ? AND hostname = ? AND generation = ? AND state = ?`
 		args = []any{nullMicros(until), step, string(checkpoint), name, hostRank(name, host), host, gen, orchestrator.DeviceRunning}
 	}
-	return s.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.group.run(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := s.exec(ctx, tx, q, args...)
 		if err != nil {
 			return err
@@ -803,7 +813,7 @@ func (s *Campaigns) Heartbeat(ctx context.Context, name, host string, gen int, u
 func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to orchestrator.DeviceState, reason orchestrator.Reason, message string, next time.Time) error {
 	now := s.now()
 	defer s.warm(ctx)
-	return s.grouped(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.group.run(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var cur orchestrator.DeviceState
 		var curGen int
 		sel, err := s.prepared(ctx, tx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`)
@@ -1016,110 +1026,4 @@ func init() {
 		}
 		return hostRank(campaign, host), nil
 	})
-}
-
-// writeGroup runs the small writes of many workers (begin, heartbeat,
-// finish) in shared transactions: group commit. A write joins the queue;
-// if no batch is being committed, its writer commits the next batch (its
-// own write first in it) and hands whatever queued meanwhile to a new
-// goroutine, which does the same until the queue is empty; no worker is
-// kept serving others. Every write is committed before its caller returns
-// (a checkpoint is saved before the next step starts), and the writer's
-// one connection is taken once per batch rather than once per write, so
-// that the controller's pass waits behind one batch, not every worker.
-type writeGroup struct {
-	mu      sync.Mutex
-	pending []*groupWrite
-	running bool // a batch is being committed; false only with nothing pending
-}
-
-// groupWrite is one write waiting in a writeGroup.
-type groupWrite struct {
-	ctx  context.Context
-	f    func(ctx context.Context, tx *sql.Tx) error
-	err  error
-	done chan struct{}
-}
-
-// maxGroup is the most writes one shared transaction commits.
-const maxGroup = 256
-
-// grouped runs f in a transaction shared with other workers' writes and
-// returns its error once that transaction is over. f returns a refusal
-// (orchestrator.ErrStale, orchestrator.ErrState, errkind.NotFound) before
-// it writes anything, so a refusal leaves the others to commit; any other
-// error rolls the batch back and runs each write of it alone.
-func (s *Campaigns) grouped(ctx context.Context, f func(ctx context.Context, tx *sql.Tx) error) error {
-	w := &groupWrite{ctx: ctx, f: f, done: make(chan struct{})}
-	g := &s.group
-	g.mu.Lock()
-	g.pending = append(g.pending, w)
-	if g.running {
-		g.mu.Unlock()
-		<-w.done // a batch runs it with w.ctx, which bounds it
-		return w.err
-	}
-	g.running = true
-	g.mu.Unlock()
-	s.commitNext() // nothing was pending: w leads the batch
-	<-w.done
-	return w.err
-}
-
-// commitNext commits the next batch of queued writes, then hands what
-// queued meanwhile to a new goroutine, or ends the run of batches.
-func (s *Campaigns) commitNext() {
-	g := &s.group
-	g.mu.Lock()
-	n := min(len(g.pending), maxGroup)
-	batch := g.pending[:n:n]
-	g.pending = g.pending[n:]
-	g.mu.Unlock()
-	s.commitGroup(batch)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.pending) == 0 {
-		g.running = false
-		return
-	}
-	go s.commitNext()
-}
-
-// commitGroup commits a batch of writes in one transaction, or, when one
-// fails other than by a refusal, each alone.
-func (s *Campaigns) commitGroup(batch []*groupWrite) {
-	defer func() {
-		for _, w := range batch {
-			close(w.done)
-		}
-	}()
-	if len(batch) > 1 {
-		errs := make([]error, len(batch))
-		err := withTx(context.Background(), s.db, func(tx *sql.Tx) error {
-			for i, w := range batch {
-				if err := w.f(w.ctx, tx); err != nil {
-					if !refusal(err) {
-						return err
-					}
-					errs[i] = err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			for i, w := range batch {
-				w.err = errs[i]
-			}
-			return
-		}
-	}
-	for _, w := range batch {
-		w.err = withTx(w.ctx, s.db, func(tx *sql.Tx) error { return w.f(w.ctx, tx) })
-	}
-}
-
-// refusal reports an error by which a store's write refuses, having
-// written nothing.
-func refusal(err error) bool {
-	return errors.Is(err, orchestrator.ErrStale) || errors.Is(err, orchestrator.ErrState) || errors.Is(err, errkind.NotFound)
 }

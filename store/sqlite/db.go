@@ -45,6 +45,11 @@ type DB struct {
 	cacheKiB int
 	readOnly bool
 
+	// group commits the small writes of many workers (campaign devices'
+	// begin, heartbeat and finish; what their runs observed) in shared
+	// transactions.
+	group *writeGroup
+
 	inv   *Inventory
 	creds *Credentials
 	plugs *Plugins
@@ -128,7 +133,8 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*DB, e
 			return nil, err
 		}
 	}
-	d.inv = &Inventory{db: db, rdb: d.rdb, now: d.now, log: d.log, cacheKiB: d.cacheKiB}
+	d.group = &writeGroup{db: db}
+	d.inv = &Inventory{db: db, rdb: d.rdb, group: d.group, now: d.now, log: d.log, cacheKiB: d.cacheKiB}
 	d.creds = &Credentials{db: db, now: d.now, inv: d.inv}
 	d.plugs = &Plugins{db: db, now: d.now}
 	return d, nil
@@ -239,7 +245,7 @@ func (d *DB) Campaigns(ctx context.Context) (*Campaigns, error) {
 	if err := d.ensure(ctx, campaignMigrations); err != nil {
 		return nil, fmt.Errorf("campaign store: %w", err)
 	}
-	return &Campaigns{db: d.db, rdb: d.rdb, now: d.now, cacheKiB: d.cacheKiB, log: d.log}, nil
+	return &Campaigns{db: d.db, rdb: d.rdb, group: d.group, now: d.now, cacheKiB: d.cacheKiB, log: d.log}, nil
 }
 
 // History is the reports' daily history, its tables migrated on first use

@@ -237,7 +237,15 @@ func versionFromKey(k int64) inventory.Version {
 // RecordObservation merges facts observed on a device (keeping, per fact,
 // the newest observation) and marks it seen at seen.
 func (s *Inventory) RecordObservation(ctx context.Context, hostname string, f inventory.Facts, seen time.Time) error {
-	return s.RecordObservations(ctx, []inventory.Observation{{Hostname: hostname, Facts: f, Seen: seen}})
+	// Workers' runs each record one as they finish: they share
+	// transactions with one another and with the workers' campaign writes.
+	return s.group.run(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		watched, err := watchedKBs(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return s.recordObservation(ctx, tx, hostname, f, seen, watched)
+	})
 }
 
 // RecordObservations records many observations in one transaction.

@@ -2,14 +2,19 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
 
@@ -87,6 +92,147 @@ func TestGroupedWrites(t *testing.T) {
 			}
 		case errs[i] != nil || d.State != orchestrator.DeviceSucceeded:
 			t.Errorf("%s: %v, device %s; want it succeeded", h, errs[i], d.State)
+		}
+	}
+}
+
+// TestControlPassGoesFirst: while a control pass claims the writer, the
+// workers' next batch waits for it, rather than taking the one connection
+// first by database/sql's random choice among its waiters.
+func TestControlPassGoesFirst(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE turn (who TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	write := func(ctx context.Context, tx *sql.Tx, who string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO turn (who) VALUES (?)`, who)
+		return err
+	}
+	for round := range 20 {
+		release := db.group.claim()
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.group.run(ctx, func(ctx context.Context, tx *sql.Tx) error { return write(ctx, tx, "worker") })
+			}()
+		}
+		time.Sleep(time.Millisecond) // the workers queue up
+		if err := withTx(ctx, db.db, func(tx *sql.Tx) error { return write(ctx, tx, "controller") }); err != nil {
+			t.Fatal(err)
+		}
+		release()
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		var first string
+		if err := db.db.QueryRowContext(ctx, `SELECT who FROM turn ORDER BY rowid LIMIT 1`).Scan(&first); err != nil {
+			t.Fatal(err)
+		}
+		if first != "controller" {
+			t.Fatalf("round %d: %s wrote first; want the controller, which claimed the writer", round, first)
+		}
+		if _, err := db.db.ExecContext(ctx, `DELETE FROM turn`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestObservationsGrouped: runs recording what they observed share the
+// workers' transactions; an unknown device is refused alone.
+func TestObservationsGrouped(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var csv strings.Builder
+	csv.WriteString("hostname,org\n")
+	const n = 200
+	for i := range n {
+		fmt.Fprintf(&csv, "d%03d.rxx,RXX\n", i)
+	}
+	r, err := format.NewCSVReader(strings.NewReader(csv.String()), "estate.csv", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := db.Inventory()
+	if _, err := inv.Import(ctx, r, inventory.ImportOptions{CreateOrgs: true, DefaultTimeZone: "Europe/London"}); err != nil {
+		t.Fatal(err)
+	}
+	seen := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make([]error, n+1)
+	for i := range n + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := fmt.Sprintf("d%03d.rxx", i) // the last is not in the inventory
+			var f inventory.Facts
+			if err := f.Set(inventory.FactOSBuild, "10.0.19045", seen); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = inv.RecordObservation(ctx, h, f, seen)
+		}()
+	}
+	wg.Wait()
+	if !errors.Is(errs[n], errkind.NotFound) {
+		t.Errorf("an unknown device: %v, want NotFound", errs[n])
+	}
+	for i := range n {
+		h := fmt.Sprintf("d%03d.rxx", i)
+		d, err := inv.Device(ctx, h)
+		if err != nil || errs[i] != nil {
+			t.Fatalf("%s: %v %v", h, errs[i], err)
+		}
+		if !d.LastSeen.Equal(seen) || d.Facts.OSBuild.Build != 19045 {
+			t.Errorf("%s: seen %s build %s; want the observation recorded", h, d.LastSeen, d.Facts.OSBuild)
+		}
+	}
+}
+
+// TestApplyLeavesCheckpointsOn: a control pass's commit does not
+// checkpoint the WAL, but with no batch of the workers' to do it next, the
+// pass turns automatic checkpoints back on, so the WAL cannot grow while
+// the workers are idle.
+func TestApplyLeavesCheckpointsOn(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cs, err := db.Campaigns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := []orchestrator.Member{{Hostname: "a.rxx", Org: "RXX"}, {Hostname: "b.rxx", Org: "RXX", Order: 1}}
+	if err := cs.Create(ctx, orchestrator.Campaign{Name: "g"}, []string{"w"}, slices.Values(ms)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.ChangeStatus(ctx, "g", orchestrator.ActionStart); err != nil {
+		t.Fatal(err)
+	}
+	for _, plan := range []orchestrator.Plan{{Dispatch: []string{"a.rxx"}}, {}} {
+		if _, err := cs.Apply(ctx, "g", 1, plan, time.Now(), "test", nil); err != nil {
+			t.Fatal(err)
+		}
+		var pages int
+		if err := db.db.QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		if pages != autoCheckpoint {
+			t.Errorf("after a control pass dispatching %d: wal_autocheckpoint %d, want %d", len(plan.Dispatch), pages, autoCheckpoint)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 type Inventory struct {
 	db       *sql.DB
 	rdb      *sql.DB // read-only connections, for scans and look-ups
+	group    *writeGroup
 	now      func() time.Time
 	log      *slog.Logger
 	cacheKiB int
