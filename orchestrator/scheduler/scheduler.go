@@ -14,6 +14,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -50,6 +51,11 @@ type Reacher interface {
 // Config wires a scheduler.
 type Config struct {
 	DB *sql.DB // the SQLite database, with one open connection
+	// ListenDB, if set, is a read-only pool on the same database where
+	// River's notifications are read (see pollListener), so that those
+	// reads do not queue for DB's one connection beside the control pass
+	// and the workers' writes (default DB).
+	ListenDB *sql.DB
 	// Store is the campaign store; its transactions are on DB, so that
 	// device jobs are inserted in the transaction that dispatches them.
 	Store orchestrator.Store
@@ -103,6 +109,9 @@ type Scheduler struct {
 	// parsed holds each campaign's spec and playbook parsed once for
 	// all its devices.
 	parsed parsedCache
+	// listener reads River's notifications; woken when this process
+	// commits jobs.
+	listener *pollListener
 }
 
 type wallClock struct{}
@@ -164,14 +173,18 @@ func New(cfg Config) (*Scheduler, error) {
 	river.AddWorker(workers, &deviceWorker{s: s})
 	river.AddWorker(workers, &controlWorker{s: s})
 	river.AddWorker(workers, &sweepWorker{s: s})
-	client, err := river.NewClient(riversqlite.New(cfg.DB), &river.Config{
+	s.listener = newPollListener(cmp.Or(cfg.ListenDB, cfg.DB), listenPoll)
+	client, err := river.NewClient(sqliteDriver{riversqlite.New(cfg.DB), s.listener}, &river.Config{
 		// River's own info lines (job counts every few seconds) would drown
 		// the campaign's progress: only its warnings and errors pass.
 		Logger: slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()}),
 		Queues: map[string]river.QueueConfig{
 			queueDevices: {MaxWorkers: cfg.Workers},
-			queueControl: {MaxWorkers: 1},
-			queueSweep:   {MaxWorkers: 1},
+			// The control and sweep jobs are inserted by River's periodic
+			// enqueuer or by Kick, and the insert's notification wakes
+			// their producers: polling is only the backstop.
+			queueControl: {MaxWorkers: 1, FetchPollInterval: backstopPoll},
+			queueSweep:   {MaxWorkers: 1, FetchPollInterval: backstopPoll},
 		},
 		Workers: workers,
 		// SQLite has no LISTEN/NOTIFY: River polls for new jobs. Each poll
@@ -224,6 +237,10 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.kicks.Wait()
 	return err
 }
+
+// backstopPoll is how often the control and sweep queues are polled for a
+// job whose insert notification was missed.
+const backstopPoll = 10 * time.Second
 
 const (
 	queueDevices = "devices"
@@ -341,7 +358,9 @@ func (s *Scheduler) Kick() {
 		defer cancel()
 		if _, err := s.client.Insert(ctx, controlArgs{}, nil); err != nil {
 			s.log.Warn("could not ask for a control pass: the next tick decides", "err", err)
+			return
 		}
+		s.listener.wake()
 	})
 }
 
@@ -417,6 +436,9 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 	if err != nil {
 		return 0, false, err
 	}
+	if len(orphans) > 0 {
+		s.listener.wake() // their jobs are committed: fetch them now
+	}
 	// The campaign is read first: a change after this bumps its seq, and
 	// Apply then leaves it marked for another decision.
 	read := time.Now()
@@ -440,6 +462,9 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 	pass.Apply += time.Since(apply)
 	if err != nil {
 		return len(orphans), false, err
+	}
+	if len(ds) > 0 {
+		s.listener.wake()
 	}
 	n := len(orphans) + len(ds)
 	if s.cfg.OnApplied != nil {
@@ -536,6 +561,7 @@ func (s *Scheduler) settleJob(ctx context.Context, j *rivertype.JobRow) error {
 			return err
 		}
 		if moved {
+			s.listener.wake()
 			s.log.Info("device job taken by a dead worker: dispatched again", "campaign", a.Campaign, "device", a.Hostname, "generation", a.Generation)
 		}
 	}

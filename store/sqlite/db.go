@@ -216,6 +216,11 @@ func (d *DB) Close() error {
 // here: the job queue (River's driver and migrations).
 func (d *DB) SQL() *sql.DB { return d.db }
 
+// ReadSQL is the pool of read-only connections beside SQL's one writer,
+// for what shares the database and only reads: River's notification
+// polls (scheduler.Config.ListenDB).
+func (d *DB) ReadSQL() *sql.DB { return d.rdb }
+
 // Path is the database file.
 func (d *DB) Path() string { return d.path }
 
