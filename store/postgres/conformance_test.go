@@ -1,0 +1,100 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/pgtest"
+	"github.com/ringmaster-fleet/ringmaster/store/postgres"
+	"github.com/ringmaster-fleet/ringmaster/store/storetest"
+)
+
+// open opens a database on the suite's clock, closed when t ends.
+func open(t *testing.T, url string, now func() time.Time) *postgres.DB {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url, postgres.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db
+}
+
+// openStores opens the stores this engine has so far over a new database.
+func openStores(t *testing.T, now func() time.Time) storetest.Stores {
+	t.Helper()
+	db := open(t, pgtest.URL(t), now)
+	return storetest.Stores{Plugins: db.Plugins()}
+}
+
+// TestConformance runs the conformance suite of every store this engine
+// has against PostgreSQL; the others follow (see the package doc).
+func TestConformance(t *testing.T) {
+	for _, suite := range []struct {
+		name string
+		run  func(*testing.T, storetest.Open)
+	}{
+		{"Plugins", storetest.Plugins},
+	} {
+		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
+	}
+}
+
+// TestOpenTogether opens one new database from several nodes at once:
+// each store's migrations are applied once (the advisory lock), and every
+// node finds the schema current.
+func TestOpenTogether(t *testing.T) {
+	url := pgtest.URL(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := postgres.Open(context.Background(), url, postgres.Options{})
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	db := open(t, url, time.Now)
+	var applied int
+	if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM plugins_migrations`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != 1 {
+		t.Errorf("plugins_migrations holds %d versions, want 1 (each applied once)", applied)
+	}
+}
+
+// TestSchemaTooNew refuses a database a newer Ringmaster has migrated.
+func TestSchemaTooNew(t *testing.T) {
+	url := pgtest.URL(t)
+	db := open(t, url, time.Now)
+	if _, err := db.Pool().Exec(context.Background(), `INSERT INTO plugins_migrations (version, name, applied_at) VALUES (99, 'future', now())`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if !errors.Is(err, postgres.ErrSchemaTooNew) {
+		t.Fatalf("open a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// TestOpenBadURL names what is wrong with a URL without echoing its
+// password.
+func TestOpenBadURL(t *testing.T) {
+	_, err := postgres.Open(context.Background(), "postgres://u:secret-password@host:notaport/db", postgres.Options{})
+	if err == nil {
+		t.Fatal("a URL with a bad port opened")
+	}
+	if msg := err.Error(); msg == "" || strings.Contains(msg, "secret-password") {
+		t.Errorf("error %q: want it to say what is wrong without the password", msg)
+	}
+}

@@ -1,0 +1,88 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock; tests inject one. Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// MaxConns is the pool's size (default pgxpool's: the larger of 4 and
+	// the number of CPUs).
+	MaxConns int32
+}
+
+// DB is one PostgreSQL database and the stores over it.
+type DB struct {
+	pool  *pgxpool.Pool
+	now   func() time.Time
+	log   *slog.Logger
+	plugs *Plugins
+}
+
+// Open connects to the database at url (postgres://user:pass@host/db?...,
+// or key=value settings as libpq takes them) and applies the pending
+// migrations of every store.
+func Open(ctx context.Context, url string, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgx's error quotes the URL, password included: say only what
+		// is wrong with it.
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			return nil, fmt.Errorf("open database: the PostgreSQL URL does not parse: %w", pe.Unwrap())
+		}
+		return nil, errors.New("open database: the PostgreSQL URL does not parse")
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
+	}
+	d := &DB{pool: pool, now: opts.Now, log: opts.Logger}
+	for _, c := range components {
+		if _, err := migrate(ctx, pool, c, d.now()); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
+		}
+	}
+	d.plugs = &Plugins{pool: pool, now: d.now}
+	return d, nil
+}
+
+// where names a database for an error without its password.
+func where(cfg *pgxpool.Config) string {
+	c := cfg.ConnConfig
+	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// Close closes the pool.
+func (d *DB) Close() { d.pool.Close() }
+
+// Pool is the connection pool, for what shares the database without
+// being a store here: the job queue (River's driver and migrations).
+func (d *DB) Pool() *pgxpool.Pool { return d.pool }
+
+// Plugins is the registry of executor plugins.
+func (d *DB) Plugins() *Plugins { return d.plugs }
