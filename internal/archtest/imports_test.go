@@ -26,7 +26,7 @@ var rules = []struct {
 	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
 		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
 	// The PostgreSQL engine, store by store as it is built.
-	{"store/postgres", []string{"plugins/host", "errkind", "internal/sqlmigrate"}},
+	{"store/postgres", []string{"plugins/host", "report", "notify", "errkind", "internal/sqlmigrate"}},
 	// The conformance suites hold every engine to what the domain and the
 	// application packages consume of it.
 	{"store/storetest", []string{"errkind", "inventory", "inventory/format", "inventory/synth", "internal/ctxtest", "credential", "orchestrator", "alerts", "report", "plugins/host",

@@ -3,12 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/pgtest"
+	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/store/postgres"
 	"github.com/ringmaster-fleet/ringmaster/store/storetest"
 )
@@ -28,7 +30,7 @@ func open(t *testing.T, url string, now func() time.Time) *postgres.DB {
 func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 	t.Helper()
 	db := open(t, pgtest.URL(t), now)
-	return storetest.Stores{Plugins: db.Plugins()}
+	return storetest.Stores{Plugins: db.Plugins(), History: db.History(), Notifications: db.Notifications()}
 }
 
 // TestConformance runs the conformance suite of every store this engine
@@ -39,6 +41,8 @@ func TestConformance(t *testing.T) {
 		run  func(*testing.T, storetest.Open)
 	}{
 		{"Plugins", storetest.Plugins},
+		{"History", storetest.History},
+		{"Notifications", storetest.Notifications},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}
@@ -96,5 +100,63 @@ func TestOpenBadURL(t *testing.T) {
 	}
 	if msg := err.Error(); msg == "" || strings.Contains(msg, "secret-password") {
 		t.Errorf("error %q: want it to say what is wrong without the password", msg)
+	}
+}
+
+// TestClaimFromSeveralNodes claims one outbox from several nodes at once:
+// every delivery is claimed by exactly one of them.
+func TestClaimFromSeveralNodes(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	now := time.Date(2027, 1, 12, 9, 0, 0, 0, time.UTC)
+	s := open(t, url, func() time.Time { return now }).Notifications()
+	var subs []int64
+	for i := range 50 {
+		n, err := s.AddSubscription(ctx, notify.Subscription{Org: fmt.Sprintf("R%02d", i), Channel: notify.Webhook, URL: "https://example.nhs.uk/hook"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, n.ID)
+	}
+	for e := range 4 {
+		if _, err := s.Enqueue(ctx, fmt.Sprintf("event-%d", e), []byte(`{}`), subs, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const nodes = 4
+	claimed := make([][]int64, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		node := open(t, url, func() time.Time { return now }).Notifications()
+		wg.Go(func() {
+			for {
+				ds, err := node.Claim(ctx, now, now.Add(time.Minute), 7)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				for _, d := range ds {
+					claimed[i] = append(claimed[i], d.ID)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[int64]int{}
+	for _, ids := range claimed {
+		for _, id := range ids {
+			seen[id]++
+		}
+	}
+	if len(seen) != 4*len(subs) {
+		t.Errorf("%d deliveries claimed, want %d", len(seen), 4*len(subs))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("delivery %d claimed %d times", id, n)
+		}
 	}
 }

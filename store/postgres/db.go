@@ -27,6 +27,8 @@ type DB struct {
 	now   func() time.Time
 	log   *slog.Logger
 	plugs *Plugins
+	hist  *History
+	notes *Notifications
 }
 
 // Open connects to the database at url (postgres://user:pass@host/db?...,
@@ -68,6 +70,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 	}
 	d.plugs = &Plugins{pool: pool, now: d.now}
+	d.hist = &History{pool: pool, now: d.now}
+	d.notes = &Notifications{pool: pool, now: d.now}
 	return d, nil
 }
 
@@ -86,3 +90,10 @@ func (d *DB) Pool() *pgxpool.Pool { return d.pool }
 
 // Plugins is the registry of executor plugins.
 func (d *DB) Plugins() *Plugins { return d.plugs }
+
+// History is the reports' daily history.
+func (d *DB) History() *History { return d.hist }
+
+// Notifications is the store of notification subscriptions and their
+// outbox.
+func (d *DB) Notifications() *Notifications { return d.notes }
