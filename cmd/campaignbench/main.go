@@ -183,7 +183,11 @@ waves: [{name: all, max_failure_percent: 100}]
 		return err
 	}
 	targets := created.WaveSizes[0]
-	sch, err := scheduler.New(scheduler.Config{DB: db.SQL(), ListenDB: db.ReadSQL(), Store: store, Inventory: b, Reacher: b, Playbook: playbooks.Parse,
+	listen, err := db.ListenSQL(ctx)
+	if err != nil {
+		return err
+	}
+	sch, err := scheduler.New(scheduler.Config{DB: db.SQL(), ListenDB: listen, Store: store, Inventory: b, Reacher: b, Playbook: playbooks.Parse,
 		Clock: clock, EngineClock: clock, Workers: concurrency, Tick: 200 * time.Millisecond})
 	if err != nil {
 		return err

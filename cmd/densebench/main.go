@@ -345,7 +345,11 @@ func (b *bench) setup(ctx context.Context, dir string) error {
 		return err
 	}
 	b.reacher = &recordingReacher{r: targets.Reacher{Resolver: tg, Executors: tg.Executors()}, by: map[string][]call{}}
-	b.sch, err = scheduler.New(scheduler.Config{DB: db.SQL(), ListenDB: db.ReadSQL(), Store: b.store, Inventory: inv, Reacher: b.reacher,
+	listen, err := db.ListenSQL(ctx)
+	if err != nil {
+		return err
+	}
+	b.sch, err = scheduler.New(scheduler.Config{DB: db.SQL(), ListenDB: listen, Store: b.store, Inventory: inv, Reacher: b.reacher,
 		Playbook: playbooks.Parse, Workers: b.workers,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)

@@ -219,9 +219,13 @@ func runCampaign(o options, path string) error {
 	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
 		return err
 	}
+	listen, err := db.ListenSQL(ctx)
+	if err != nil {
+		return err
+	}
 	x := &instant{}
 	ps := &passes{}
-	cfg := scheduler.Config{DB: db.SQL(), ListenDB: db.ReadSQL(), Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
+	cfg := scheduler.Config{DB: db.SQL(), ListenDB: listen, Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
 		Clock: clock, Workers: o.workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if o.observe {
 		// As node.Run wires it for ringmaster run.

@@ -13,16 +13,17 @@ import (
 )
 
 // listenPoll is how often pollListener reads River's notifications when
-// nothing in this process woke it. It bounds how late a job inserted by
-// another process (or River's periodic enqueuer) is fetched: a control
-// pass or a device job waits for it at most this long.
+// nothing in this process woke it: how late, at most, a notified insert by
+// another process (or by River's periodic enqueuer) is fetched. An insert
+// whose notification River's limiter held back, or that came while the
+// listener reconnected, waits for its queue's poll instead.
 const listenPoll = 200 * time.Millisecond
 
 // pollListener is River's listener on SQLite, which has no LISTEN: River
 // writes a notification row into river_notification in the transaction
 // that inserts jobs, and the listener reads the rows after the last it
 // saw. River's own SQLite listener reads them twenty times a second on the
-// driver's pool; this one reads on a read-only pool (ListenDB), listenPoll
+// driver's pool; this one reads on a read-only connection (ListenDB), listenPoll
 // apart, and at once when this process says it has just committed jobs
 // (wake), which is when nearly every notification is written. On an idle
 // node those reads were the largest part of its CPU.

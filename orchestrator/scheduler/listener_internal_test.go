@@ -34,7 +34,11 @@ func TestPollListener(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l := newPollListener(db.ReadSQL(), time.Hour)
+	listen, err := db.ListenSQL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newPollListener(listen, time.Hour)
 	if _, err := l.WaitForNotification(ctx); err == nil {
 		t.Fatal("WaitForNotification before Connect: no error")
 	}

@@ -51,10 +51,11 @@ type Reacher interface {
 // Config wires a scheduler.
 type Config struct {
 	DB *sql.DB // the SQLite database, with one open connection
-	// ListenDB, if set, is a read-only pool on the same database where
-	// River's notifications are read (see pollListener), so that those
-	// reads do not queue for DB's one connection beside the control pass
-	// and the workers' writes (default DB).
+	// ListenDB, if set, is a read-only connection of its own on the same
+	// database (sqlite.DB.ListenSQL) where River's notifications are read
+	// (see pollListener), so that those reads queue neither for DB's one
+	// connection beside the control pass and the workers' writes, nor
+	// behind long scans on shared readers (default DB).
 	ListenDB *sql.DB
 	// Store is the campaign store; its transactions are on DB, so that
 	// device jobs are inserted in the transaction that dispatches them.
@@ -239,8 +240,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 }
 
 // backstopPoll is how often the control and sweep queues are polled for a
-// job whose insert notification was missed.
-const backstopPoll = 10 * time.Second
+// job whose insert notification was missed (while the listener
+// reconnects, or one River's insert limiter held back): a few ticks.
+const backstopPoll = 3 * time.Second
 
 const (
 	queueDevices = "devices"
@@ -436,9 +438,6 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 	if err != nil {
 		return 0, false, err
 	}
-	if len(orphans) > 0 {
-		s.listener.wake() // their jobs are committed: fetch them now
-	}
 	// The campaign is read first: a change after this bumps its seq, and
 	// Apply then leaves it marked for another decision.
 	read := time.Now()
@@ -463,8 +462,8 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 	if err != nil {
 		return len(orphans), false, err
 	}
-	if len(ds) > 0 {
-		s.listener.wake()
+	if len(orphans)+len(ds) > 0 {
+		s.listener.wake() // their jobs are committed: fetch them now
 	}
 	n := len(orphans) + len(ds)
 	if s.cfg.OnApplied != nil {

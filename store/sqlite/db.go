@@ -37,7 +37,10 @@ type DB struct {
 	// wait for the one writer, so what only reads (listings, the
 	// controller's view, reports) does not queue behind the workers'
 	// writes on db. It is db itself for a read-only file.
-	rdb      *sql.DB
+	rdb *sql.DB
+	// listen is ListenSQL's pool, opened on first use.
+	listenMu sync.Mutex
+	listen   *sql.DB
 	path     string
 	now      func() time.Time
 	log      *slog.Logger
@@ -128,7 +131,7 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*DB, e
 	d.schema = v
 	d.rdb = db
 	if !readOnly {
-		if d.rdb, err = openReaders(ctx, path, opts); err != nil {
+		if d.rdb, err = openReaders(ctx, path, opts, readers); err != nil {
 			db.Close()
 			return nil, err
 		}
@@ -157,7 +160,7 @@ const readers = 4
 // never write, so they take no lock a writer waits for. Idle ones close
 // after a while, so that a large write can still find itself alone with
 // the file (rollbackJournal).
-func openReaders(ctx context.Context, path string, opts Options) (*sql.DB, error) {
+func openReaders(ctx context.Context, path string, opts Options, conns int) (*sql.DB, error) {
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "query_only(1)", fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)} {
 		q.Add("_pragma", p)
@@ -166,8 +169,8 @@ func openReaders(ctx context.Context, path string, opts Options) (*sql.DB, error
 	if err != nil {
 		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
 	}
-	rdb.SetMaxOpenConns(readers)
-	rdb.SetMaxIdleConns(readers)
+	rdb.SetMaxOpenConns(conns)
+	rdb.SetMaxIdleConns(conns)
 	rdb.SetConnMaxIdleTime(30 * time.Second)
 	if err := connect(ctx, rdb); err != nil {
 		rdb.Close()
@@ -209,6 +212,12 @@ func (d *DB) Close() error {
 	if d.rdb != d.db {
 		err = d.rdb.Close()
 	}
+	d.listenMu.Lock()
+	if d.listen != nil && d.listen != d.db {
+		err = errors.Join(err, d.listen.Close())
+	}
+	d.listen = nil
+	d.listenMu.Unlock()
 	return errors.Join(err, d.db.Close())
 }
 
@@ -216,10 +225,29 @@ func (d *DB) Close() error {
 // here: the job queue (River's driver and migrations).
 func (d *DB) SQL() *sql.DB { return d.db }
 
-// ReadSQL is the pool of read-only connections beside SQL's one writer,
-// for what shares the database and only reads: River's notification
-// polls (scheduler.Config.ListenDB).
-func (d *DB) ReadSQL() *sql.DB { return d.rdb }
+// ListenSQL is a read-only connection of its own beside SQL's one writer,
+// for what shares the database and polls it: River's notification reads
+// (scheduler.Config.ListenDB). It never waits for a connection behind the
+// long scans of the shared readers (a report, a campaign's targets), nor
+// for the writer. It is opened on the first call and closed with the DB;
+// on a read-only file it is SQL itself.
+func (d *DB) ListenSQL(ctx context.Context) (*sql.DB, error) {
+	d.listenMu.Lock()
+	defer d.listenMu.Unlock()
+	if d.listen != nil {
+		return d.listen, nil
+	}
+	if d.readOnly {
+		d.listen = d.db
+		return d.listen, nil
+	}
+	l, err := openReaders(ctx, d.path, Options{CacheMiB: 1}, 1)
+	if err != nil {
+		return nil, err
+	}
+	d.listen = l
+	return l, nil
+}
 
 // Path is the database file.
 func (d *DB) Path() string { return d.path }
