@@ -240,7 +240,9 @@ type Store interface {
 	// Claim takes up to n undelivered deliveries due by now whose lease
 	// has lapsed, leasing them until until, oldest first.
 	Claim(ctx context.Context, now, until time.Time, n int) ([]Delivery, error)
-	// Settle records how an attempt at a delivery ended and frees it.
+	// Settle records how an attempt at a delivery ended and frees it; a
+	// delivery already delivered stays delivered (a late result from a
+	// node whose lease outlived another's changes nothing).
 	Settle(ctx context.Context, id int64, r Result) error
 	// Pending counts the deliveries not yet delivered nor given up, per
 	// subscription.

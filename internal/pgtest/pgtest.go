@@ -45,7 +45,9 @@ func URL(t testing.TB) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "ringmaster_test_" + hex.EncodeToString(b)
-	exec(t, admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	// UTF-8 whatever the cluster's default; the stores order text by byte
+	// (COLLATE "C"), as SQLite does, not by the cluster's locale.
+	exec(t, admin, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0 ENCODING 'UTF8'")
 	t.Cleanup(func() { exec(t, admin, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)") })
 	u.Path = "/" + name
 	return u.String()

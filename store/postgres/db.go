@@ -48,6 +48,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	// The stores' transactions are written for READ COMMITTED (a claim
+	// skipping rows another node holds, migrations under a lock taken by
+	// their first statement), whatever the server's default is.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}

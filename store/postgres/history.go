@@ -59,7 +59,7 @@ func (s *History) Load(ctx context.Context) ([]report.Snapshot, error) {
 	}
 	var out []report.Snapshot
 	idx := map[key]int{}
-	rows, _ := s.pool.Query(ctx, `SELECT day, org, devices, on_target, supported FROM report_history ORDER BY day, org`)
+	rows, _ := s.pool.Query(ctx, `SELECT day, org, devices, on_target, supported FROM report_history ORDER BY day, org COLLATE "C"`)
 	var sn report.Snapshot
 	_, err := pgx.ForEachRow(rows, []any{&sn.Day, &sn.Org, &sn.Devices, &sn.OnTarget, &sn.Supported}, func() error {
 		sn.Day = sn.Day.UTC()

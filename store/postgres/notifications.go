@@ -90,9 +90,12 @@ func (s *Notifications) Enqueue(ctx context.Context, key string, event []byte, s
 	added := 0
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, id := range subs {
+			// FOR KEY SHARE: a subscription removed meanwhile by another
+			// node is skipped, not a foreign-key error that would lose the
+			// event for every other subscription.
 			tag, err := tx.Exec(ctx, `INSERT INTO notify_deliveries (subscription, event_key, event, next_at, created_at)
-				SELECT $1::bigint, $2::text, $3::text, $4::timestamptz, $4::timestamptz
-				WHERE EXISTS (SELECT 1 FROM notify_subscriptions WHERE id = $1::bigint)
+				SELECT s.id, $2::text, $3::text, $4::timestamptz, $4::timestamptz
+				FROM notify_subscriptions s WHERE s.id = $1::bigint FOR KEY SHARE
 				ON CONFLICT (subscription, event_key) DO NOTHING`, id, key, string(event), now.UTC())
 			if err != nil {
 				return fmt.Errorf("enqueue %s for notification %d: %w", key, id, err)
@@ -143,12 +146,14 @@ func (s *Notifications) Claim(ctx context.Context, now, until time.Time, n int) 
 	return out, nil
 }
 
-// Settle records an attempt's result and frees the delivery's lease.
+// Settle records an attempt's result and frees the delivery's lease. A
+// delivery already delivered (by a node whose lease outlived another's)
+// stays as it is.
 func (s *Notifications) Settle(ctx context.Context, id int64, r notify.Result) error {
 	var err error
 	if r.Err == "" {
 		_, err = s.pool.Exec(ctx, `UPDATE notify_deliveries SET attempts = attempts + 1, delivered_at = $1, next_at = NULL,
-			lease_until = NULL, last_error = '' WHERE id = $2`, r.At.UTC(), id)
+			lease_until = NULL, last_error = '' WHERE id = $2 AND delivered_at IS NULL`, r.At.UTC(), id)
 	} else {
 		var next *time.Time
 		if !r.Next.IsZero() {
@@ -156,7 +161,7 @@ func (s *Notifications) Settle(ctx context.Context, id int64, r notify.Result) e
 			next = &t
 		}
 		_, err = s.pool.Exec(ctx, `UPDATE notify_deliveries SET attempts = attempts + 1, next_at = $1, lease_until = NULL,
-			last_error = $2 WHERE id = $3`, next, r.Err, id)
+			last_error = $2 WHERE id = $3 AND delivered_at IS NULL`, next, r.Err, id)
 	}
 	if err != nil {
 		return fmt.Errorf("settle notification delivery %d: %w", id, err)

@@ -48,7 +48,7 @@ func (s *Plugins) Plugin(ctx context.Context, name string) (host.Registration, e
 
 // Plugins lists the registered plugins by name.
 func (s *Plugins) Plugins(ctx context.Context) ([]host.Registration, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT name, path, sha256, installed_at FROM plugins ORDER BY name`)
+	rows, _ := s.pool.Query(ctx, `SELECT name, path, sha256, installed_at FROM plugins ORDER BY name COLLATE "C"`)
 	ps, err := pgx.CollectRows(rows, scanPlugin)
 	if err != nil {
 		return nil, fmt.Errorf("list plugins: %w", err)

@@ -154,15 +154,16 @@ func (s *Notifications) Claim(ctx context.Context, now, until time.Time, n int) 
 	return out, nil
 }
 
-// Settle records an attempt's result and frees the delivery's lease.
+// Settle records an attempt's result and frees the delivery's lease; a
+// delivery already delivered stays as it is.
 func (s *Notifications) Settle(ctx context.Context, id int64, r notify.Result) error {
 	var err error
 	if r.Err == "" {
 		_, err = s.db.ExecContext(ctx, `UPDATE notify_deliveries SET attempts = attempts + 1, delivered_at = ?, next_at = NULL,
-			lease_until = NULL, last_error = '' WHERE id = ?`, micros(r.At), id)
+			lease_until = NULL, last_error = '' WHERE id = ? AND delivered_at IS NULL`, micros(r.At), id)
 	} else {
 		_, err = s.db.ExecContext(ctx, `UPDATE notify_deliveries SET attempts = attempts + 1, next_at = ?, lease_until = NULL,
-			last_error = ? WHERE id = ?`, nullMicros(r.Next), r.Err, id)
+			last_error = ? WHERE id = ? AND delivered_at IS NULL`, nullMicros(r.Next), r.Err, id)
 	}
 	if err != nil {
 		return fmt.Errorf("settle notification delivery %d: %w", id, err)

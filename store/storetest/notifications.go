@@ -124,6 +124,11 @@ func notifyClaimLeasesAndSettles(t *testing.T, open Open) {
 	if err := s.Settle(ctx, ds[0].ID, notify.Result{At: c.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	// A late failure (a node whose lease outlived another's) leaves a
+	// delivered one delivered: never due again, never pending.
+	if err := s.Settle(ctx, ds[0].ID, notify.Result{At: c.Now(), Err: "late", Next: c.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Settle(ctx, ds[1].ID, notify.Result{At: c.Now(), Err: "500", Next: c.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
