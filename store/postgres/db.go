@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
 
 // Options configure Open.
@@ -101,3 +103,16 @@ func (d *DB) History() *History { return d.hist }
 // Notifications is the store of notification subscriptions and their
 // outbox.
 func (d *DB) Notifications() *Notifications { return d.notes }
+
+// removeOne runs a DELETE of one record, what names it: none deleted is
+// an error wrapping errkind.NotFound.
+func removeOne(ctx context.Context, pool *pgxpool.Pool, what, sql string, args ...any) error {
+	tag, err := pool.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", what, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", what, errkind.NotFound)
+	}
+	return nil
+}

@@ -74,14 +74,7 @@ func (s *Notifications) Subscription(ctx context.Context, id int64) (notify.Subs
 
 // RemoveSubscription deletes a subscription and its deliveries.
 func (s *Notifications) RemoveSubscription(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM notify_subscriptions WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("remove notification %d: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("notification %d: %w", id, errkind.NotFound)
-	}
-	return nil
+	return removeOne(ctx, s.pool, fmt.Sprintf("notification %d", id), `DELETE FROM notify_subscriptions WHERE id = $1`, id)
 }
 
 // Enqueue records a delivery of the event to each subscription that has

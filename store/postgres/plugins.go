@@ -65,12 +65,5 @@ func scanPlugin(row pgx.CollectableRow) (host.Registration, error) {
 
 // RemovePlugin forgets a plugin.
 func (s *Plugins) RemovePlugin(ctx context.Context, name string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM plugins WHERE name = $1`, name)
-	if err != nil {
-		return fmt.Errorf("remove plugin %s: %w", name, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("plugin %s: %w", name, errkind.NotFound)
-	}
-	return nil
+	return removeOne(ctx, s.pool, "plugin "+name, `DELETE FROM plugins WHERE name = $1`, name)
 }

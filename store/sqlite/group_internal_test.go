@@ -18,17 +18,24 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
 
+// openInternal opens a new database file, closed when t ends.
+func openInternal(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(context.Background(), filepath.Join(t.TempDir(), "t.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // TestGroupedWrites: many workers beginning, saving and finishing devices
 // at once share transactions, yet each write is committed when its call
 // returns, a refusal (a stale job) refuses only that write, and a write
 // that fails otherwise (its context cancelled) fails alone.
 func TestGroupedWrites(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openInternal(t)
 	cs, err := db.Campaigns(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -101,11 +108,7 @@ func TestGroupedWrites(t *testing.T) {
 // first by database/sql's random choice among its waiters.
 func TestControlPassGoesFirst(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openInternal(t)
 	if _, err := db.db.ExecContext(ctx, `CREATE TABLE turn (who TEXT)`); err != nil {
 		t.Fatal(err)
 	}
@@ -150,11 +153,7 @@ func TestControlPassGoesFirst(t *testing.T) {
 // workers' transactions; an unknown device is refused alone.
 func TestObservationsGrouped(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openInternal(t)
 	var csv strings.Builder
 	csv.WriteString("hostname,org\n")
 	const n = 200
@@ -207,11 +206,7 @@ func TestObservationsGrouped(t *testing.T) {
 // the workers are idle.
 func TestApplyLeavesCheckpointsOn(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "g.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openInternal(t)
 	cs, err := db.Campaigns(ctx)
 	if err != nil {
 		t.Fatal(err)

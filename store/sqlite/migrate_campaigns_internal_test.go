@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
@@ -16,11 +15,7 @@ import (
 // counts equal to its devices counted.
 func TestCampaignCountsMigration(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "old.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openInternal(t)
 	ms, err := campaignMigrations.load()
 	if err != nil {
 		t.Fatal(err)
