@@ -45,13 +45,8 @@ lint: ## go vet, gofmt and staticcheck
 	@test -x "$$($(GO) env GOPATH)/bin/staticcheck" || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck $(PKGS)
 
-fuzz: ## run every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each (default 10s)
-	@set -e; for f in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+\(' .); do \
-		for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' "$$f" | cut -d' ' -f2); do \
-			echo "== $$(dirname $$f) $$t"; \
-			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) "./$$(dirname $$f)"; \
-		done; \
-	done
+fuzz: ## run every fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each (default 10s); see .ci/fuzz
+	FUZZTIME=$(FUZZTIME) GO=$(GO) .ci/fuzz
 
 proto: ## regenerate plugins/sdk/proto from executor.proto (needs protoc: apt-get install protobuf-compiler)
 	@command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler"; exit 1; }
