@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,8 +15,7 @@ import (
 // Options configure Open.
 type Options struct {
 	// Now is the clock; tests inject one. Default time.Now.
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now func() time.Time
 	// MaxConns is the pool's size (default pgxpool's: the larger of 4 and
 	// the number of CPUs).
 	MaxConns int32
@@ -27,7 +25,6 @@ type Options struct {
 type DB struct {
 	pool  *pgxpool.Pool
 	now   func() time.Time
-	log   *slog.Logger
 	plugs *Plugins
 	hist  *History
 	notes *Notifications
@@ -57,9 +54,6 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
@@ -68,7 +62,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
 	}
-	d := &DB{pool: pool, now: opts.Now, log: opts.Logger}
+	d := &DB{pool: pool, now: opts.Now}
 	for _, c := range components {
 		if _, err := migrate(ctx, pool, c, d.now()); err != nil {
 			pool.Close()

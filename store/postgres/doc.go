@@ -1,7 +1,7 @@
 // Package postgres is Ringmaster's PostgreSQL storage engine, for an
 // estate run by several nodes (github.com/jackc/pgx/v5, one pool):
 //
-//	db, err := postgres.Open(ctx, "postgres://...", postgres.Options{Now: now, Logger: log})
+//	db, err := postgres.Open(ctx, "postgres://...", postgres.Options{Now: now})
 //	db.Plugins()        *Plugins        the executor plugin registry (host.Registry)
 //	db.History()        *History        the reports' daily snapshots (report.HistoryStore)
 //	db.Notifications()  *Notifications  subscriptions and their outbox (notify.Store)
