@@ -31,10 +31,10 @@ func runEstate(t *testing.T, n int) *estate {
 	r := simtest.ReacherOf(devs)
 	e := newEstate(t, rows...)
 	ctx := context.Background()
-	if err := scheduler.Migrate(ctx, e.db.SQL()); err != nil {
+	if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(e.db.SQL(), nil)); err != nil {
 		t.Fatal(err)
 	}
-	s, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: r, Playbook: playbooks.Parse,
+	s, err := scheduler.New(scheduler.Config{Jobs: scheduler.SQLiteJobs(e.db.SQL(), nil), Store: e.store, Inventory: e, Reacher: r, Playbook: playbooks.Parse,
 		Clock: devs[0].Clock, EngineClock: devs[0].Clock, Workers: 10, Tick: 50 * time.Millisecond, Lease: 5 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {

@@ -61,7 +61,7 @@ func Run(ctx context.Context, c Config) error {
 	if c.Notifier == nil || c.Campaigns == nil || c.Observations == nil {
 		return errors.New("node: Run needs Notifier, Campaigns and Observations")
 	}
-	if err := scheduler.Migrate(ctx, c.Scheduler.DB); err != nil {
+	if err := scheduler.Migrate(ctx, c.Scheduler.Jobs); err != nil {
 		return err
 	}
 	cfg := c.Scheduler

@@ -127,7 +127,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	}
 	svc := campaigns.New(campaigns.Config{Store: store, Inventory: inv, Playbooks: builtin.Files{}.Source, Now: clock.Now})
 	return &fixture{inv: inv, hist: hist, hook: h, clock: clock, cfg: node.Config{
-		Scheduler: scheduler.Config{DB: db.SQL(), Store: store, Inventory: inv, Reacher: r, Clock: clock, EngineClock: clock,
+		Scheduler: scheduler.Config{Jobs: scheduler.SQLiteJobs(db.SQL(), nil), Store: store, Inventory: inv, Reacher: r, Clock: clock, EngineClock: clock,
 			Workers: 10, Tick: 50 * time.Millisecond, Lease: 5 * time.Second, Logger: quiet},
 		Observations: inv, Notifier: notifier, Campaigns: svc,
 		Snapshots: reports.SnapshotterConfig{Reports: rs, History: hist, Clock: clock, Logger: quiet},

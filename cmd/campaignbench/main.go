@@ -164,7 +164,7 @@ func run(bin string, n, concurrency int, scale float64) error {
 	if err != nil {
 		return err
 	}
-	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
+	if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(db.SQL(), nil)); err != nil {
 		return err
 	}
 	spec := `name: bench
@@ -187,7 +187,7 @@ waves: [{name: all, max_failure_percent: 100}]
 	if err != nil {
 		return err
 	}
-	sch, err := scheduler.New(scheduler.Config{DB: db.SQL(), ListenDB: listen, Store: store, Inventory: b, Reacher: b, Playbook: playbooks.Parse,
+	sch, err := scheduler.New(scheduler.Config{Jobs: scheduler.SQLiteJobs(db.SQL(), listen), Store: store, Inventory: b, Reacher: b, Playbook: playbooks.Parse,
 		Clock: clock, EngineClock: clock, Workers: concurrency, Tick: 200 * time.Millisecond})
 	if err != nil {
 		return err

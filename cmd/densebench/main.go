@@ -308,7 +308,7 @@ func (b *bench) setup(ctx context.Context, dir string) error {
 	if b.store, err = db.Campaigns(ctx); err != nil {
 		return err
 	}
-	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
+	if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(db.SQL(), nil)); err != nil {
 		return err
 	}
 	// As a node serving people's commands would, the campaign's start
@@ -349,7 +349,7 @@ func (b *bench) setup(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	b.sch, err = scheduler.New(scheduler.Config{DB: db.SQL(), ListenDB: listen, Store: b.store, Inventory: inv, Reacher: b.reacher,
+	b.sch, err = scheduler.New(scheduler.Config{Jobs: scheduler.SQLiteJobs(db.SQL(), listen), Store: b.store, Inventory: inv, Reacher: b.reacher,
 		Playbook: playbooks.Parse, Workers: b.workers,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
 			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)

@@ -216,7 +216,7 @@ func runCampaign(o options, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := scheduler.Migrate(ctx, db.SQL()); err != nil {
+	if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(db.SQL(), nil)); err != nil {
 		return err
 	}
 	listen, err := db.ListenSQL(ctx)
@@ -225,7 +225,7 @@ func runCampaign(o options, path string) error {
 	}
 	x := &instant{}
 	ps := &passes{}
-	cfg := scheduler.Config{DB: db.SQL(), ListenDB: listen, Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
+	cfg := scheduler.Config{Jobs: scheduler.SQLiteJobs(db.SQL(), listen), Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
 		Clock: clock, Workers: o.workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	if o.observe {
 		// As node.Run wires it for ringmaster run.

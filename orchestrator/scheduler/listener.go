@@ -23,7 +23,7 @@ const listenPoll = 200 * time.Millisecond
 // writes a notification row into river_notification in the transaction
 // that inserts jobs, and the listener reads the rows after the last it
 // saw. River's own SQLite listener reads them twenty times a second on the
-// driver's pool; this one reads on a read-only connection (ListenDB), listenPoll
+// driver's pool; this one reads on a read-only connection (SQLiteJobs' listen), listenPoll
 // apart, and at once when this process says it has just committed jobs
 // (wake), which is when nearly every notification is written. On an idle
 // node those reads were the largest part of its CPU.

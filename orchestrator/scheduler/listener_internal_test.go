@@ -25,7 +25,7 @@ func TestPollListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := Migrate(ctx, db.SQL()); err != nil {
+	if err := Migrate(ctx, SQLiteJobs(db.SQL(), nil)); err != nil {
 		t.Fatal(err)
 	}
 	notify := func(topic, payload string) {

@@ -7,16 +7,16 @@
 // Workers hold a lease on their device and renew it while they run; a
 // device whose worker went silent is re-queued under a new generation and
 // resumes from its checkpoint, and a stale job finds it superseded and
-// does nothing. The database is the embedded SQLite by default (River's
-// riversqlite driver on the inventory's pool); campaigns are read and
-// changed through orchestrator.Store only, whose implementation calls the
-// scheduler back with its transaction to insert device jobs.
+// does nothing. River keeps its jobs in the campaign store's database
+// (Jobs): the embedded SQLite by default (riversqlite), or PostgreSQL
+// shared by several nodes (riverpgxv5), where River's elected leader runs
+// the control passes and every node's workers run devices. Campaigns are
+// read and changed through orchestrator.Store only, whose implementation
+// calls the scheduler back with its transaction to insert device jobs.
 package scheduler
 
 import (
-	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,12 +26,9 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
-	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
@@ -50,15 +47,12 @@ type Reacher interface {
 
 // Config wires a scheduler.
 type Config struct {
-	DB *sql.DB // the SQLite database, with one open connection
-	// ListenDB, if set, is a read-only connection of its own on the same
-	// database (sqlite.DB.ListenSQL) where River's notifications are read
-	// (see pollListener), so that those reads queue neither for DB's one
-	// connection beside the control pass and the workers' writes, nor
-	// behind long scans on shared readers (default DB).
-	ListenDB *sql.DB
-	// Store is the campaign store; its transactions are on DB, so that
-	// device jobs are inserted in the transaction that dispatches them.
+	// Jobs is where River keeps its jobs: the campaign store's database
+	// (SQLiteJobs, PostgresJobs).
+	Jobs Jobs
+	// Store is the campaign store; its transactions are on Jobs' database,
+	// so that device jobs are inserted in the transaction that dispatches
+	// them.
 	Store orchestrator.Store
 	// Inventory gives organisations' time zones (for their windows) and
 	// when devices were last seen alive (a deferred device seen again is
@@ -97,7 +91,7 @@ type Config struct {
 // Scheduler runs campaigns.
 type Scheduler struct {
 	cfg    Config
-	client *river.Client[*sql.Tx]
+	client queue
 	log    *slog.Logger
 	// kicked says a kick's control job is about to be inserted (see Kick);
 	// kicks counts those not done yet, which Stop waits for.
@@ -110,43 +104,14 @@ type Scheduler struct {
 	// parsed holds each campaign's spec and playbook parsed once for
 	// all its devices.
 	parsed parsedCache
-	// listener reads River's notifications; woken when this process
-	// commits jobs.
-	listener *pollListener
+	// wakeListener, if set, tells River's listener that this process has
+	// just committed jobs (see pollListener).
+	wakeListener func()
 }
 
 type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
-
-// Migrate creates or updates River's tables in the database. Two
-// processes starting on a fresh database both migrate it: River reads the
-// applied versions outside the transaction that applies the next one, so
-// the second failed ("table river_notification already exists"). Migrate
-// instead applies every pending version in one transaction under SQLite's
-// write lock (sqlmigrate.Locked), reading the versions inside it: the
-// second process waits, then finds nothing to do.
-func Migrate(ctx context.Context, db *sql.DB) error {
-	m, err := rivermigrate.New(riversqlite.New(db), nil)
-	if err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	// Every start but the first finds River up to date, reading only.
-	if applied, err := m.ExistingVersions(ctx); err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	} else if len(applied) == len(m.AllVersions()) {
-		return nil
-	}
-	err = sqlmigrate.Locked(ctx, db, func(tx *sql.Tx) error {
-		//lint:ignore SA1019 MigrateTx is deprecated because some PostgreSQL migrations cannot share a transaction; SQLite's DDL is transactional, and one transaction is what holds the lock from the version check on.
-		_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("river migrations: %w", err)
-	}
-	return nil
-}
 
 // New returns a scheduler; Start runs it.
 func New(cfg Config) (*Scheduler, error) {
@@ -174,8 +139,10 @@ func New(cfg Config) (*Scheduler, error) {
 	river.AddWorker(workers, &deviceWorker{s: s})
 	river.AddWorker(workers, &controlWorker{s: s})
 	river.AddWorker(workers, &sweepWorker{s: s})
-	s.listener = newPollListener(cmp.Or(cfg.ListenDB, cfg.DB), listenPoll)
-	client, err := river.NewClient(sqliteDriver{riversqlite.New(cfg.DB), s.listener}, &river.Config{
+	if cfg.Jobs == nil {
+		return nil, errors.New("scheduler: Config.Jobs is not set: say where River keeps its jobs")
+	}
+	client, wake, err := cfg.Jobs.client(&river.Config{
 		// River's own info lines (job counts every few seconds) would drown
 		// the campaign's progress: only its warnings and errors pass.
 		Logger: slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()}),
@@ -188,10 +155,11 @@ func New(cfg Config) (*Scheduler, error) {
 			queueSweep:   {MaxWorkers: 1, FetchPollInterval: backstopPoll},
 		},
 		Workers: workers,
-		// SQLite has no LISTEN/NOTIFY: River polls for new jobs. Each poll
-		// is a query on the one write connection, on every queue, idle or
-		// not; a second between them is nothing beside runs that last
-		// hours, and keeps an idle node idle.
+		// Inserts notify the queues' producers (LISTEN/NOTIFY on
+		// PostgreSQL, pollListener on SQLite); polling is a backstop. Each
+		// poll is a query per queue, on SQLite on the one write connection,
+		// idle or not; a second between them is nothing beside runs that
+		// last hours, and keeps an idle node idle.
 		FetchPollInterval: time.Second,
 		FetchCooldown:     50 * time.Millisecond,
 		// A playbook run takes hours (a feature update with its restarts);
@@ -201,6 +169,10 @@ func New(cfg Config) (*Scheduler, error) {
 		// (sweepJobs), and the rescuer only finalises the jobs it cancels.
 		JobTimeout:           -1,
 		RescueStuckJobsAfter: max(10*cfg.Lease, time.Minute),
+		// A device's outcome is the campaign store's; River's row of a
+		// completed job serves nothing after it, and a national campaign
+		// completes over a million of them: an hour, not River's day.
+		CompletedJobRetentionPeriod: time.Hour,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(cfg.Tick),
 			func() (river.JobArgs, *river.InsertOpts) { return controlArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "ringmaster_control"}),
@@ -215,7 +187,7 @@ func New(cfg Config) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	s.client = client
+	s.client, s.wakeListener = client, wake
 	return s, nil
 }
 
@@ -276,15 +248,11 @@ func (controlArgs) InsertOpts() river.InsertOpts {
 // enqueue inserts device jobs in the transaction that queued them: the
 // store calls it (an orchestrator.Enqueue) before it commits.
 func (s *Scheduler) enqueue(ctx context.Context, t orchestrator.Tx, ds []orchestrator.Dispatch) error {
-	tx, ok := t.(*sql.Tx)
-	if !ok {
-		return fmt.Errorf("enqueue %d device runs: the store's transaction is a %T; River's SQLite driver takes a *sql.Tx", len(ds), t)
-	}
 	params := make([]river.InsertManyParams, len(ds))
 	for i, d := range ds {
 		params[i] = river.InsertManyParams{Args: deviceArgs{Campaign: d.Campaign, Hostname: d.Hostname, Generation: d.Generation}}
 	}
-	if _, err := s.client.InsertManyTx(ctx, tx, params); err != nil {
+	if err := s.client.insertManyTx(ctx, t, params); err != nil {
 		return fmt.Errorf("enqueue %d device runs: %w", len(ds), err)
 	}
 	return nil
@@ -362,7 +330,7 @@ func (s *Scheduler) Kick() {
 			s.log.Warn("could not ask for a control pass: the next tick decides", "err", err)
 			return
 		}
-		s.listener.wake()
+		s.wake()
 	})
 }
 
@@ -463,7 +431,7 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 		return len(orphans), false, err
 	}
 	if len(orphans)+len(ds) > 0 {
-		s.listener.wake() // their jobs are committed: fetch them now
+		s.wake() // their jobs are committed: fetch them now
 	}
 	n := len(orphans) + len(ds)
 	if s.cfg.OnApplied != nil {
@@ -485,6 +453,14 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 		s.log.Info("dispatched", "campaign", name, "devices", len(ds), "done", plan.Done, "wake_at", plan.WakeAt)
 	}
 	return n, more, nil
+}
+
+// wake tells River's listener, if it needs telling, that this process
+// has just committed jobs: fetch them now.
+func (s *Scheduler) wake() {
+	if s.wakeListener != nil {
+		s.wakeListener()
+	}
 }
 
 // minLevel passes only records at or above its level to a handler.
@@ -560,7 +536,7 @@ func (s *Scheduler) settleJob(ctx context.Context, j *rivertype.JobRow) error {
 			return err
 		}
 		if moved {
-			s.listener.wake()
+			s.wake()
 			s.log.Info("device job taken by a dead worker: dispatched again", "campaign", a.Campaign, "device", a.Hostname, "generation", a.Generation)
 		}
 	}

@@ -102,7 +102,7 @@ func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *est
 	if e.store, err = e.db.Campaigns(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := scheduler.Migrate(ctx, e.db.SQL()); err != nil {
+	if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(e.db.SQL(), nil)); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -116,7 +116,7 @@ func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o pla
 // startTick starts a scheduler whose periodic control job runs every tick.
 func (e *estate) startTick(t *testing.T, tick time.Duration, onOutcome func(campaign, host string, o playbooks.Outcome)) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: e,
+	s, err := scheduler.New(scheduler.Config{Jobs: scheduler.SQLiteJobs(e.db.SQL(), nil), Store: e.store, Inventory: e, Reacher: e,
 		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: tick,
 		Lease: 5 * time.Second, OnOutcome: onOutcome, OnApplied: e.onApplied,
 		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
@@ -481,7 +481,7 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
-	idle, err := scheduler.New(scheduler.Config{DB: e.db.SQL(), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
+	idle, err := scheduler.New(scheduler.Config{Jobs: scheduler.SQLiteJobs(e.db.SQL(), nil), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -692,7 +692,7 @@ func TestConcurrentStart(t *testing.T) {
 					errs[i] = err
 					return
 				}
-				errs[i] = scheduler.Migrate(ctx, db.SQL())
+				errs[i] = scheduler.Migrate(ctx, scheduler.SQLiteJobs(db.SQL(), nil))
 			})
 		}
 		close(start)

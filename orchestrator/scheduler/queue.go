@@ -1,0 +1,163 @@
+package scheduler
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+)
+
+// Jobs is the database River keeps its jobs in: the campaign store's own,
+// so that a plan's device jobs are inserted in the transaction that
+// dispatches them. SQLiteJobs or PostgresJobs make one; the campaign
+// store's transactions must be of the same engine.
+type Jobs interface {
+	// migrate creates or updates River's tables.
+	migrate(ctx context.Context) error
+	// client makes River's client for cfg; wake, if not nil, asks its
+	// listener to read notifications now.
+	client(cfg *river.Config) (q queue, wake func(), err error)
+}
+
+// queue is the part of River's client the scheduler uses, whatever its
+// driver's transaction type.
+type queue interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	// insertManyTx inserts jobs in a store's transaction, which must be
+	// of the driver's type.
+	insertManyTx(ctx context.Context, tx orchestrator.Tx, params []river.InsertManyParams) error
+}
+
+// client is River's client over a driver whose transactions are TTx.
+type client[TTx any] struct {
+	*river.Client[TTx]
+	engine string
+}
+
+func (c client[TTx]) insertManyTx(ctx context.Context, t orchestrator.Tx, params []river.InsertManyParams) error {
+	tx, ok := t.(TTx)
+	if !ok {
+		var want TTx
+		return fmt.Errorf("the store's transaction is a %T; River on %s takes a %T: the campaign store and the job queue must share one database", t, c.engine, want)
+	}
+	_, err := c.InsertManyTx(ctx, tx, params)
+	return err
+}
+
+// SQLiteJobs keeps the jobs in an SQLite database: db is its one write
+// connection (the campaign store's), listen a read-only connection of its
+// own on the same file where River's notifications are read (see
+// pollListener; nil reads them on db).
+func SQLiteJobs(db, listen *sql.DB) Jobs {
+	if listen == nil {
+		listen = db
+	}
+	return sqliteJobs{db: db, listen: listen}
+}
+
+type sqliteJobs struct{ db, listen *sql.DB }
+
+// migrate applies every pending version of River's schema in one
+// transaction under SQLite's write lock (sqlmigrate.Locked), reading the
+// applied versions inside it. River's own Migrate reads them outside the
+// transaction that applies the next one, so two processes starting on a
+// fresh database both tried to apply it ("table river_notification
+// already exists"); now the second waits, then finds nothing to do.
+func (j sqliteJobs) migrate(ctx context.Context) error {
+	m, err := rivermigrate.New(riversqlite.New(j.db), nil)
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	// Every start but the first finds River up to date, reading only.
+	if applied, err := m.ExistingVersions(ctx); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	} else if len(applied) == len(m.AllVersions()) {
+		return nil
+	}
+	err = sqlmigrate.Locked(ctx, j.db, func(tx *sql.Tx) error {
+		//lint:ignore SA1019 MigrateTx is deprecated because some PostgreSQL migrations cannot share a transaction; SQLite's DDL is transactional, and one transaction is what holds the lock from the version check on.
+		_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+func (j sqliteJobs) client(cfg *river.Config) (queue, func(), error) {
+	l := newPollListener(j.listen, listenPoll)
+	c, err := river.NewClient(sqliteDriver{riversqlite.New(j.db), l}, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client[*sql.Tx]{c, "SQLite"}, l.wake, nil
+}
+
+// PostgresJobs keeps the jobs in a PostgreSQL database, on the campaign
+// store's pool. Several nodes share it: River elects one leader among
+// them, which alone runs the periodic control and sweep jobs, and every
+// node's workers take device jobs. PostgreSQL's LISTEN/NOTIFY tells each
+// node of inserted jobs at once, on one connection River holds apart.
+func PostgresJobs(pool *pgxpool.Pool) Jobs { return pgJobs{pool} }
+
+type pgJobs struct{ pool *pgxpool.Pool }
+
+// riverMigrationLock is the advisory lock under which a node migrates
+// River's schema ("rivermig" in ASCII), apart from the stores' own.
+const riverMigrationLock int64 = 0x72697665726d6967
+
+// migrate applies River's pending versions in one transaction under an
+// advisory lock, reading the applied versions inside it, so that nodes
+// starting together on a fresh database apply each once. None of River's
+// PostgreSQL migrations builds an index CONCURRENTLY (which would refuse a
+// transaction); their transactional DDL is what makes a failed start leave
+// nothing half-applied.
+func (j pgJobs) migrate(ctx context.Context) error {
+	m, err := rivermigrate.New(riverpgxv5.New(j.pool), nil)
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	if applied, err := m.ExistingVersions(ctx); err == nil && len(applied) == len(m.AllVersions()) {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, riverMigrationLock); err != nil {
+			return fmt.Errorf("take the migration lock: %w", err)
+		}
+		//lint:ignore SA1019 see above: every migration River has today runs in a transaction, and one transaction is what holds the lock from the version check on.
+		_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+func (j pgJobs) client(cfg *river.Config) (queue, func(), error) {
+	c, err := river.NewClient(riverpgxv5.New(j.pool), cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client[pgx.Tx]{c, "PostgreSQL"}, nil, nil
+}
+
+// Migrate creates or updates River's tables in the job queue's database;
+// every node calls it on start, and nodes starting together apply each
+// version once.
+func Migrate(ctx context.Context, jobs Jobs) error { return jobs.migrate(ctx) }
