@@ -14,7 +14,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
-	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store"
 )
 
 // Exit codes.
@@ -49,7 +49,7 @@ type app struct {
 	// maxFileSize bounds the input files commands read (--max-file-size);
 	// read them through fileLimit.
 	maxFileSize int64
-	db          *sqlite.DB // see wire.go
+	db          store.DB // see wire.go
 }
 
 // run executes one command line and returns the process exit code.

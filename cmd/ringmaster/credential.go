@@ -11,21 +11,25 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/credentials"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
-	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store"
 )
 
 // keyFile is the key file's path: $RINGMASTER_KEY_FILE, else the
-// database path plus ".key".
+// database path plus ".key", or for a PostgreSQL database ./ringmaster.key
+// (every node of it needs a copy of the same file).
 func (a *app) keyFile() string {
 	if path := a.getenv("RINGMASTER_KEY_FILE"); path != "" {
 		return path
+	}
+	if store.IsURL(a.dbFile()) {
+		return "ringmaster.key"
 	}
 	return a.dbFile() + ".key"
 }
 
 // sealingKeyring loads the key a new credential is sealed with (see
 // credentials.Sealing), telling the operator to back up a key it created.
-func (a *app) sealingKeyring(ctx context.Context, s *sqlite.Credentials) (*credential.Keyring, error) {
+func (a *app) sealingKeyring(ctx context.Context, s credentials.Store) (*credential.Keyring, error) {
 	path := a.keyFile()
 	k, created, err := credentials.Sealing(ctx, s, path)
 	var kc *credentials.KeyCountError

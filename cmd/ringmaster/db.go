@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/ringmaster-fleet/ringmaster/store"
+
 	"github.com/spf13/cobra"
 )
 
@@ -29,9 +31,13 @@ problems, and exits 1 when there are any.`,
 		Example: "  ringmaster db check\n  ringmaster db check --quick",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := a.open(cmd.Context())
+			db, err := a.open(cmd.Context())
 			if err != nil {
 				return err
+			}
+			s, ok := db.(*store.SQLite)
+			if !ok {
+				return fmt.Errorf("db check verifies an SQLite file; %s is PostgreSQL, whose pages its own tools check (the amcheck extension's pg_amcheck)", db.Where())
 			}
 			problems, err := s.Check(cmd.Context(), quick)
 			if err != nil {

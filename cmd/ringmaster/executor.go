@@ -14,7 +14,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm"
-	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
 
@@ -120,7 +120,7 @@ func basicAuthError(basic *targets.BasicAuthError) error {
 
 // targetsConfig wires a targets.Resolver to the stores, the key file and
 // the executors.
-func (a *app) targetsConfig(db *sqlite.DB) targets.Config {
+func (a *app) targetsConfig(db store.DB) targets.Config {
 	builtins := make(map[string]host.Spec, len(builtinExecutors))
 	for name := range builtinExecutors {
 		// This very binary, re-executed: there is nothing to pin.

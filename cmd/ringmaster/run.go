@@ -122,11 +122,11 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
-	listen, err := db.ListenSQL(ctx)
+	jobs, err := a.jobs(ctx)
 	if err != nil {
 		return err
 	}
-	cfg := scheduler.Config{DB: db.SQL(), ListenDB: listen, Store: store, Inventory: db.Inventory(), Reacher: targets.Reacher{Resolver: tg, Executors: xs},
+	cfg := scheduler.Config{Jobs: jobs, Store: store, Inventory: db.Inventory(), Reacher: targets.Reacher{Resolver: tg, Executors: xs},
 		Workers: o.workers, Lease: o.lease, Logger: log}
 	if a.clock != nil { // a simulated estate's compressed time (the demo)
 		cfg.Clock, cfg.EngineClock = a.clock, a.clock

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -9,9 +10,10 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/notify"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
 	"github.com/ringmaster-fleet/ringmaster/reports"
-	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store"
 )
 
 // The one place the CLI opens the database and builds the stores over it,
@@ -20,11 +22,15 @@ import (
 // ./ringmaster.db) and run closes it after the command.
 
 // open opens the database, once per command.
-func (a *app) open(ctx context.Context) (*sqlite.DB, error) {
+func (a *app) open(ctx context.Context) (store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
-	db, err := sqlite.Open(ctx, a.dbFile(), sqlite.Options{Now: a.now, Logger: a.log})
+	limit := a.fileLimit().Max
+	if limit <= 0 {
+		limit = inputfile.DefaultMax
+	}
+	db, err := store.Open(ctx, a.dbFile(), store.Options{Now: a.now, Logger: a.log, MaxAlertSource: limit})
 	if err != nil {
 		return nil, err
 	}
@@ -32,8 +38,8 @@ func (a *app) open(ctx context.Context) (*sqlite.DB, error) {
 	return db, nil
 }
 
-// dbFile is the database's path: --db, else $RINGMASTER_DB, else
-// ./ringmaster.db.
+// dbFile is the database: --db, else $RINGMASTER_DB, else
+// ./ringmaster.db; a file's path, or a postgres:// URL.
 func (a *app) dbFile() string {
 	for _, path := range []string{a.dbPath, a.getenv("RINGMASTER_DB")} {
 		if path != "" {
@@ -54,7 +60,7 @@ func (a *app) close() {
 
 // opened opens the database, once per command, and returns what get
 // builds over it: one of its stores, each migrated on first use.
-func opened[S any](ctx context.Context, a *app, get func(*sqlite.DB) (S, error)) (S, error) {
+func opened[S any](ctx context.Context, a *app, get func(store.DB) (S, error)) (S, error) {
 	db, err := a.open(ctx)
 	if err != nil {
 		var none S
@@ -64,50 +70,60 @@ func opened[S any](ctx context.Context, a *app, get func(*sqlite.DB) (S, error))
 }
 
 // inventory is the store of organisations and devices.
-func (a *app) inventory(ctx context.Context) (*sqlite.Inventory, error) {
-	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Inventory, error) { return db.Inventory(), nil })
+func (a *app) inventory(ctx context.Context) (store.Inventory, error) {
+	return opened(ctx, a, func(db store.DB) (store.Inventory, error) { return db.Inventory(), nil })
 }
 
 // credentials is the store of sealed credentials.
-func (a *app) credentials(ctx context.Context) (*sqlite.Credentials, error) {
-	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Credentials, error) { return db.Credentials(), nil })
+func (a *app) credentials(ctx context.Context) (store.Credentials, error) {
+	return opened(ctx, a, func(db store.DB) (store.Credentials, error) { return db.Credentials(), nil })
 }
 
 // plugins is the registry of executor plugins.
-func (a *app) plugins(ctx context.Context) (*sqlite.Plugins, error) {
-	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Plugins, error) { return db.Plugins(), nil })
+func (a *app) plugins(ctx context.Context) (store.Plugins, error) {
+	return opened(ctx, a, func(db store.DB) (store.Plugins, error) { return db.Plugins(), nil })
 }
 
 // campaigns is the campaign store.
-func (a *app) campaigns(ctx context.Context) (*sqlite.Campaigns, error) {
-	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Campaigns, error) { return db.Campaigns(ctx) })
+func (a *app) campaigns(ctx context.Context) (store.Campaigns, error) {
+	return opened(ctx, a, func(db store.DB) (store.Campaigns, error) { return db.Campaigns(ctx) })
 }
 
 // alerts is the alert store. A stored alert longer than the file limit is
 // not parsed (one stored before files were limited): reading it fails with
 // an error naming it.
-func (a *app) alerts(ctx context.Context) (*sqlite.Alerts, error) {
-	as, err := opened(ctx, a, func(db *sqlite.DB) (*sqlite.Alerts, error) { return db.Alerts(ctx) })
-	if err != nil {
-		return nil, err
-	}
-	limit := a.fileLimit().Max
-	if limit <= 0 {
-		limit = inputfile.DefaultMax
-	}
-	as.SetMaxSource(limit)
-	return as, nil
+func (a *app) alerts(ctx context.Context) (store.Alerts, error) {
+	return opened(ctx, a, func(db store.DB) (store.Alerts, error) { return db.Alerts(ctx) })
 }
 
 // history is the reports' daily history.
-func (a *app) history(ctx context.Context) (*sqlite.History, error) {
-	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.History, error) { return db.History(ctx) })
+func (a *app) history(ctx context.Context) (store.History, error) {
+	return opened(ctx, a, func(db store.DB) (store.History, error) { return db.History(ctx) })
 }
 
 // notifications is the store of notification subscriptions and their
 // outbox.
-func (a *app) notifications(ctx context.Context) (*sqlite.Notifications, error) {
-	return opened(ctx, a, func(db *sqlite.DB) (*sqlite.Notifications, error) { return db.Notifications(ctx) })
+func (a *app) notifications(ctx context.Context) (store.Notifications, error) {
+	return opened(ctx, a, func(db store.DB) (store.Notifications, error) { return db.Notifications(ctx) })
+}
+
+// jobs is where the scheduler's River keeps its jobs: the database's own
+// (see scheduler.Jobs).
+func (a *app) jobs(ctx context.Context) (scheduler.Jobs, error) {
+	db, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch db := db.(type) {
+	case *store.SQLite:
+		listen, err := db.ListenSQL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return scheduler.SQLiteJobs(db.SQL(), listen), nil
+	default:
+		return nil, fmt.Errorf("the job queue cannot run on %s (a %T)", db.Where(), db)
+	}
 }
 
 // The services the commands call, over those stores.

@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/credential"
+	"github.com/ringmaster-fleet/ringmaster/credentials"
+	"github.com/ringmaster-fleet/ringmaster/discovery"
+	"github.com/ringmaster-fleet/ringmaster/estate"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/notify"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+	"github.com/ringmaster-fleet/ringmaster/report"
+	"github.com/ringmaster-fleet/ringmaster/reports"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/targets"
+)
+
+// Each store's type is its domain contract together with everything its
+// consumers declare they take of it: what the wiring hands on, and what
+// the conformance suites (store/storetest) hold every engine to.
+
+// Inventory is the store of organisations, devices, their observed facts
+// and labels, connection profiles, and the rollup reports read.
+type Inventory interface {
+	inventory.Store
+	orchestrator.Inventory // the controller's reads
+	campaigns.Inventory
+	reports.Inventory
+	estate.Store
+	estate.Devices
+	estate.Importer
+	estate.DeviceStore
+	discovery.Recorder
+	targets.Organisations
+	targets.Profiles
+}
+
+// Campaigns is the campaign store: the scheduler's, campaign commands'
+// and read models', and reports'.
+type Campaigns interface {
+	orchestrator.Store
+	campaigns.Store
+	reports.Campaigns
+}
+
+// Alerts is the store of High Severity Alerts.
+type Alerts interface {
+	alerts.Store
+	reports.Alerts
+}
+
+// History is the store of the reports' daily history.
+type History interface {
+	report.HistoryStore
+	reports.History
+	reports.Recorder
+}
+
+// Credentials is the store of sealed credentials.
+type Credentials interface {
+	credential.Store
+	credentials.Store
+	targets.Credentials
+}
+
+// Plugins is the registry of executor plugins.
+type Plugins interface {
+	host.Registry
+	targets.Plugins
+}
+
+// Notifications is the store of notification subscriptions and their
+// outbox.
+type Notifications interface {
+	notify.Store
+}
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock; tests inject one. Default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// MaxAlertSource, if positive, is the longest stored alert that is
+	// parsed: a longer one (stored before files were limited) is reported
+	// by name instead.
+	MaxAlertSource int64
+}
+
+// DB is one Ringmaster database and the stores over it, whichever engine
+// holds it.
+type DB interface {
+	// Where names the database for people: the SQLite file's path, or
+	// the PostgreSQL server and database without a password.
+	Where() string
+	Inventory() Inventory
+	Credentials() Credentials
+	Plugins() Plugins
+	// The stores below are migrated on first use on SQLite (so that a
+	// command reading only the inventory works on a file it may not
+	// change); on PostgreSQL every store is migrated by Open.
+	Campaigns(ctx context.Context) (Campaigns, error)
+	Alerts(ctx context.Context) (Alerts, error)
+	History(ctx context.Context) (History, error)
+	Notifications(ctx context.Context) (Notifications, error)
+	Close() error
+}
+
+// IsURL reports whether where names a PostgreSQL server (a postgres:// or
+// postgresql:// URL) rather than an SQLite file.
+func IsURL(where string) bool {
+	return strings.HasPrefix(where, "postgres://") || strings.HasPrefix(where, "postgresql://")
+}
+
+// Open opens the database where names: a postgres:// URL opens PostgreSQL
+// (*Postgres), anything else is the path of an SQLite file, created if
+// need be (*SQLite).
+func Open(ctx context.Context, where string, opts Options) (DB, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if IsURL(where) {
+		return nil, errors.New("open database: PostgreSQL holds only some of the stores so far; use an SQLite file")
+	}
+	if where == "" {
+		return nil, errors.New("open database: no database named: give --db a file or a postgres:// URL")
+	}
+	db, err := sqlite.Open(ctx, where, sqlite.Options{Now: opts.Now, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	return &SQLite{DB: db, maxAlert: opts.MaxAlertSource}, nil
+}
+
+// SQLite is the embedded engine: one file, one node.
+type SQLite struct {
+	*sqlite.DB
+	maxAlert int64
+}
+
+// Where is the file's path.
+func (d *SQLite) Where() string { return d.Path() }
+
+// Inventory is the store of organisations and devices.
+func (d *SQLite) Inventory() Inventory { return d.DB.Inventory() }
+
+// Credentials is the store of sealed credentials.
+func (d *SQLite) Credentials() Credentials { return d.DB.Credentials() }
+
+// Plugins is the registry of executor plugins.
+func (d *SQLite) Plugins() Plugins { return d.DB.Plugins() }
+
+// Campaigns is the campaign store.
+func (d *SQLite) Campaigns(ctx context.Context) (Campaigns, error) {
+	return either[Campaigns](d.DB.Campaigns(ctx))
+}
+
+// Alerts is the alert store.
+func (d *SQLite) Alerts(ctx context.Context) (Alerts, error) {
+	as, err := d.DB.Alerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d.maxAlert > 0 {
+		as.SetMaxSource(d.maxAlert)
+	}
+	return as, nil
+}
+
+// History is the reports' daily history.
+func (d *SQLite) History(ctx context.Context) (History, error) {
+	return either[History](d.DB.History(ctx))
+}
+
+// Notifications is the store of subscriptions and their outbox.
+func (d *SQLite) Notifications(ctx context.Context) (Notifications, error) {
+	return either[Notifications](d.DB.Notifications(ctx))
+}
+
+// either returns an engine's store as the interface S, or its error (a
+// nil store as a nil interface, never a typed nil).
+func either[S any, T any](s T, err error) (S, error) {
+	var none S
+	if err != nil {
+		return none, err
+	}
+	v, ok := any(s).(S)
+	if !ok {
+		return none, fmt.Errorf("store: %T is not a %T", s, &none)
+	}
+	return v, nil
+}
