@@ -30,7 +30,11 @@ func open(t *testing.T, url string, now func() time.Time) *postgres.DB {
 func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 	t.Helper()
 	db := open(t, pgtest.URL(t), now)
-	return storetest.Stores{Plugins: db.Plugins(), History: db.History(), Notifications: db.Notifications()}
+	return storetest.Stores{Plugins: db.Plugins(), History: db.History(), Notifications: db.Notifications(),
+		Inventory:   db.Inventory(),
+		Credentials: db.Credentials(),
+		Alerts:      db.Alerts(),
+	}
 }
 
 // TestConformance runs the conformance suite of every store this engine
@@ -43,6 +47,9 @@ func TestConformance(t *testing.T) {
 		{"Plugins", storetest.Plugins},
 		{"History", storetest.History},
 		{"Notifications", storetest.Notifications},
+		{"Inventory", storetest.Inventory},
+		{"Credentials", storetest.Credentials},
+		{"Alerts", storetest.Alerts},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

@@ -28,6 +28,9 @@ type DB struct {
 	plugs *Plugins
 	hist  *History
 	notes *Notifications
+	inv   *Inventory
+	creds *Credentials
+	alert *Alerts
 }
 
 // Open connects to the database at url (postgres://user:pass@host/db?...,
@@ -72,6 +75,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	d.plugs = &Plugins{pool: pool, now: d.now}
 	d.hist = &History{pool: pool, now: d.now}
 	d.notes = &Notifications{pool: pool, now: d.now}
+	d.inv = &Inventory{pool: pool, now: d.now}
+	d.creds = &Credentials{pool: pool, now: d.now}
+	d.alert = &Alerts{pool: pool, now: d.now}
 	return d, nil
 }
 
@@ -97,6 +103,15 @@ func (d *DB) History() *History { return d.hist }
 // Notifications is the store of notification subscriptions and their
 // outbox.
 func (d *DB) Notifications() *Notifications { return d.notes }
+
+// Inventory is the store of organisations and devices.
+func (d *DB) Inventory() *Inventory { return d.inv }
+
+// Credentials is the store of sealed credentials.
+func (d *DB) Credentials() *Credentials { return d.creds }
+
+// Alerts is the store of High Severity Alerts.
+func (d *DB) Alerts() *Alerts { return d.alert }
 
 // removeOne runs a DELETE of one record, what names it: none deleted is
 // an error wrapping errkind.NotFound.
