@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -16,14 +18,21 @@ import (
 type Options struct {
 	// Now is the clock; tests inject one. Default time.Now.
 	Now func() time.Time
-	// MaxConns is the pool's size (default pgxpool's: the larger of 4 and
-	// the number of CPUs).
+	// MaxConns is the stores' pool's size: default the URL's
+	// pool_max_conns, else 16 (enough for a node's control pass and
+	// hundreds of workers' short writes; pgxpool's own default, the
+	// number of CPUs, queued them).
 	MaxConns int32
+	// QueueConns is the size of the job queue's own pool (QueuePool),
+	// default 10.
+	QueueConns int32
 }
 
 // DB is one PostgreSQL database and the stores over it.
 type DB struct {
 	pool  *pgxpool.Pool
+	queue *pgxpool.Pool // River's, apart from the stores' (see QueuePool)
+	where string
 	now   func() time.Time
 	plugs *Plugins
 	hist  *History
@@ -47,8 +56,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		}
 		return nil, errors.New("open database: the PostgreSQL URL does not parse")
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = 16
 	}
 	// The stores' transactions are written for READ COMMITTED (a claim
 	// skipping rows another node holds, migrations under a lock taken by
@@ -65,12 +77,18 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
 	}
-	d := &DB{pool: pool, now: opts.Now}
+	d := &DB{pool: pool, where: where(cfg), now: opts.Now}
 	for _, c := range components {
 		if _, err := migrate(ctx, pool, c, d.now()); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
 		}
+	}
+	qcfg := cfg.Copy()
+	qcfg.MaxConns = cmp.Or(opts.QueueConns, 10)
+	if d.queue, err = pgxpool.NewWithConfig(ctx, qcfg); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open database %s: %w", where(cfg), err)
 	}
 	d.plugs = &Plugins{pool: pool, now: d.now}
 	d.hist = &History{pool: pool, now: d.now}
@@ -87,12 +105,25 @@ func where(cfg *pgxpool.Config) string {
 	return fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
 }
 
-// Close closes the pool.
-func (d *DB) Close() { d.pool.Close() }
+// Close closes the pools.
+func (d *DB) Close() {
+	d.queue.Close()
+	d.pool.Close()
+}
 
-// Pool is the connection pool, for what shares the database without
-// being a store here: the job queue (River's driver and migrations).
+// Where names the database for people: user, server and database, never
+// the password.
+func (d *DB) Where() string { return d.where }
+
+// Pool is the stores' connection pool.
 func (d *DB) Pool() *pgxpool.Pool { return d.pool }
+
+// QueuePool is a pool of its own for the job queue (River's driver and
+// migrations): River's leader election, fetches and notifications never
+// wait behind the stores' queries for a connection, which is how River
+// sharing an exhausted pool loses its leader (riverqueue/river#695). Jobs
+// are still inserted in the stores' transactions, on Pool.
+func (d *DB) QueuePool() *pgxpool.Pool { return d.queue }
 
 // Plugins is the registry of executor plugins.
 func (d *DB) Plugins() *Plugins { return d.plugs }
