@@ -30,7 +30,9 @@ func open(t *testing.T, url string, now func() time.Time) *postgres.DB {
 func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 	t.Helper()
 	db := open(t, pgtest.URL(t), now)
-	return storetest.Stores{Plugins: db.Plugins(), History: db.History(), Notifications: db.Notifications()}
+	stores := storetest.Stores{Plugins: db.Plugins(), History: db.History(), Notifications: db.Notifications()}
+	stores.Campaigns = db.Campaigns()
+	return stores
 }
 
 // TestConformance runs the conformance suite of every store this engine
@@ -43,6 +45,7 @@ func TestConformance(t *testing.T) {
 		{"Plugins", storetest.Plugins},
 		{"History", storetest.History},
 		{"Notifications", storetest.Notifications},
+		{"Campaigns", storetest.Campaigns},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

@@ -28,6 +28,7 @@ type DB struct {
 	plugs *Plugins
 	hist  *History
 	notes *Notifications
+	camps *Campaigns
 }
 
 // Open connects to the database at url (postgres://user:pass@host/db?...,
@@ -72,6 +73,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	d.plugs = &Plugins{pool: pool, now: d.now}
 	d.hist = &History{pool: pool, now: d.now}
 	d.notes = &Notifications{pool: pool, now: d.now}
+	d.camps = &Campaigns{pool: pool, now: d.now}
 	return d, nil
 }
 
@@ -97,6 +99,9 @@ func (d *DB) History() *History { return d.hist }
 // Notifications is the store of notification subscriptions and their
 // outbox.
 func (d *DB) Notifications() *Notifications { return d.notes }
+
+// Campaigns is the campaign store.
+func (d *DB) Campaigns() *Campaigns { return d.camps }
 
 // removeOne runs a DELETE of one record, what names it: none deleted is
 // an error wrapping errkind.NotFound.

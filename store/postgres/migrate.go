@@ -26,7 +26,9 @@ type component struct {
 
 // components are the stores' schemas, in the order Open applies them.
 var components = []component{{"plugins", "plugins_migrations"}, {"history", "report_migrations"},
-	{"notifications", "notifications_migrations"}}
+	{"notifications", "notifications_migrations"},
+	{"campaigns", "campaigns_migrations"},
+}
 
 // migrationLock is the advisory lock every node takes to migrate (any
 // constant unlikely to be another application's: "ringmstr" in ASCII).
