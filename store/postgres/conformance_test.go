@@ -34,6 +34,7 @@ func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 		Inventory:   db.Inventory(),
 		Credentials: db.Credentials(),
 		Alerts:      db.Alerts(),
+		Campaigns:   db.Campaigns(),
 	}
 }
 
@@ -50,6 +51,7 @@ func TestConformance(t *testing.T) {
 		{"Inventory", storetest.Inventory},
 		{"Credentials", storetest.Credentials},
 		{"Alerts", storetest.Alerts},
+		{"Campaigns", storetest.Campaigns},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

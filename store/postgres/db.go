@@ -40,6 +40,7 @@ type DB struct {
 	inv   *Inventory
 	creds *Credentials
 	alert *Alerts
+	camps *Campaigns
 }
 
 // Open connects to the database at url (postgres://user:pass@host/db?...,
@@ -96,6 +97,7 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	d.inv = &Inventory{pool: pool, now: d.now}
 	d.creds = &Credentials{pool: pool, now: d.now}
 	d.alert = &Alerts{pool: pool, now: d.now}
+	d.camps = &Campaigns{pool: pool, now: d.now}
 	return d, nil
 }
 
@@ -143,6 +145,9 @@ func (d *DB) Credentials() *Credentials { return d.creds }
 
 // Alerts is the store of High Severity Alerts.
 func (d *DB) Alerts() *Alerts { return d.alert }
+
+// Campaigns is the campaign store.
+func (d *DB) Campaigns() *Campaigns { return d.camps }
 
 // removeOne runs a DELETE of one record, what names it: none deleted is
 // an error wrapping errkind.NotFound.

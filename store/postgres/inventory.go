@@ -33,39 +33,6 @@ type Inventory struct {
 
 var _ inventory.Store = (*Inventory)(nil)
 
-// querier is what the pool and a transaction both offer.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// uniqueViolation reports whether err is PostgreSQL's unique_violation.
-func uniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-// stamp is t as stored: UTC, microseconds.
-func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-// nullTime is t as stored, NULL for the zero time.
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	s := stamp(t)
-	return &s
-}
-
-// fromNull is a stored nullable time, in UTC (zero for NULL).
-func fromNull(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 // CreateOrganisation stores a new organisation after validating it.
 func (s *Inventory) CreateOrganisation(ctx context.Context, o *inventory.Organisation) error {
 	return createOrg(ctx, s.pool, o, s.now())

@@ -29,6 +29,7 @@ var components = []component{{"plugins", "plugins_migrations"}, {"history", "rep
 	{"notifications", "notifications_migrations"},
 	{"inventory", "inventory_migrations"},
 	{"alerts", "alerts_migrations"},
+	{"campaigns", "campaigns_migrations"},
 }
 
 // migrationLock is the advisory lock every node takes to migrate (any
