@@ -20,6 +20,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	"github.com/ringmaster-fleet/ringmaster/reports"
+	"github.com/ringmaster-fleet/ringmaster/store/postgres"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
@@ -128,7 +129,12 @@ func Open(ctx context.Context, where string, opts Options) (DB, error) {
 		opts.Now = time.Now
 	}
 	if IsURL(where) {
-		return nil, errors.New("open database: PostgreSQL holds only some of the stores so far; use an SQLite file")
+		db, err := postgres.Open(ctx, where, postgres.Options{Now: opts.Now})
+		if err != nil {
+			return nil, err
+		}
+		db.Alerts().SetMaxSource(opts.MaxAlertSource)
+		return &Postgres{db}, nil
 	}
 	if where == "" {
 		return nil, errors.New("open database: no database named: give --db a file or a postgres:// URL")
@@ -183,6 +189,41 @@ func (d *SQLite) History(ctx context.Context) (History, error) {
 // Notifications is the store of subscriptions and their outbox.
 func (d *SQLite) Notifications(ctx context.Context) (Notifications, error) {
 	return either[Notifications](d.DB.Notifications(ctx))
+}
+
+// Postgres is the engine for an estate run by several nodes: one
+// PostgreSQL database they share.
+type Postgres struct {
+	*postgres.DB
+}
+
+// Close closes the pools.
+func (d *Postgres) Close() error {
+	d.DB.Close()
+	return nil
+}
+
+// Inventory is the store of organisations and devices.
+func (d *Postgres) Inventory() Inventory { return d.DB.Inventory() }
+
+// Credentials is the store of sealed credentials.
+func (d *Postgres) Credentials() Credentials { return d.DB.Credentials() }
+
+// Plugins is the registry of executor plugins.
+func (d *Postgres) Plugins() Plugins { return d.DB.Plugins() }
+
+// Campaigns is the campaign store.
+func (d *Postgres) Campaigns(context.Context) (Campaigns, error) { return d.DB.Campaigns(), nil }
+
+// Alerts is the alert store.
+func (d *Postgres) Alerts(context.Context) (Alerts, error) { return d.DB.Alerts(), nil }
+
+// History is the reports' daily history.
+func (d *Postgres) History(context.Context) (History, error) { return d.DB.History(), nil }
+
+// Notifications is the store of subscriptions and their outbox.
+func (d *Postgres) Notifications(context.Context) (Notifications, error) {
+	return d.DB.Notifications(), nil
 }
 
 // either returns an engine's store as the interface S, or its error (a

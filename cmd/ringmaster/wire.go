@@ -121,6 +121,8 @@ func (a *app) jobs(ctx context.Context) (scheduler.Jobs, error) {
 			return nil, err
 		}
 		return scheduler.SQLiteJobs(db.SQL(), listen), nil
+	case *store.Postgres:
+		return scheduler.PostgresJobs(db.QueuePool()), nil
 	default:
 		return nil, fmt.Errorf("the job queue cannot run on %s (a %T)", db.Where(), db)
 	}

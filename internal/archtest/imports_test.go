@@ -25,8 +25,9 @@ var rules = []struct {
 	// The SQLite engine implements every domain's store contract.
 	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
 		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
-	// The PostgreSQL engine, store by store as it is built.
-	{"store/postgres", []string{"plugins/host", "report", "notify", "errkind", "internal/sqlmigrate"}},
+	// The PostgreSQL engine implements the same contracts.
+	{"store/postgres", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
+		"notify", "internal/jsontext", "internal/sqlmigrate"}},
 	// Opening a database of either engine, and the stores' types: what
 	// each store's consumers (domain and application packages) take of it.
 	{"store", []string{"store/sqlite", "store/postgres", "inventory", "credential", "orchestrator", "alerts", "report", "plugins/host",

@@ -40,7 +40,9 @@ waves:
 // campaign completes: a signed webhook and an email arrive for each of the
 // three events, once, and an organisation with no device in the campaign
 // hears nothing.
-func TestNotificationsEndToEnd(t *testing.T) {
+func TestNotificationsEndToEnd(t *testing.T) { forEngines(t, notificationsEndToEnd) }
+
+func notificationsEndToEnd(t *testing.T, eng engine) {
 	specs := make([]device.Spec, 8)
 	for i := range specs {
 		s := simtest.Win10(device.Behaviour{UpgradeTime: 20 * time.Minute})
@@ -48,7 +50,7 @@ func TestNotificationsEndToEnd(t *testing.T) {
 		s.Build, s.UBR = "10.0.18363", 1556
 		specs[i] = s
 	}
-	e := newEstate(t, specs, func(i int) string { return fmt.Sprintf("R%c", 'A'+i%2) })
+	e := newEstate(t, eng, specs, func(i int) string { return fmt.Sprintf("R%c", 'A'+i%2) })
 	ctx := context.Background()
 
 	// The receivers: a webhook endpoint and an SMTP server, both local.

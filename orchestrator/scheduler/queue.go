@@ -121,12 +121,12 @@ type pgJobs struct{ pool *pgxpool.Pool }
 // River's schema ("rivermig" in ASCII), apart from the stores' own.
 const riverMigrationLock int64 = 0x72697665726d6967
 
-// migrate applies River's pending versions in one transaction under an
-// advisory lock, reading the applied versions inside it, so that nodes
-// starting together on a fresh database apply each once. None of River's
-// PostgreSQL migrations builds an index CONCURRENTLY (which would refuse a
-// transaction); their transactional DDL is what makes a failed start leave
-// nothing half-applied.
+// migrate applies River's pending versions under an advisory lock held
+// on a connection of its own, so that nodes starting together on a fresh
+// database apply each once: the second waits, then finds them applied.
+// River applies each version in a transaction of its own; they cannot
+// share one (version 4 adds an enum value that version 6 uses, which
+// PostgreSQL refuses within the transaction that added it).
 func (j pgJobs) migrate(ctx context.Context) error {
 	m, err := rivermigrate.New(riverpgxv5.New(j.pool), nil)
 	if err != nil {
@@ -135,15 +135,22 @@ func (j pgJobs) migrate(ctx context.Context) error {
 	if applied, err := m.ExistingVersions(ctx); err == nil && len(applied) == len(m.AllVersions()) {
 		return nil
 	}
-	err = pgx.BeginFunc(ctx, j.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, riverMigrationLock); err != nil {
-			return fmt.Errorf("take the migration lock: %w", err)
-		}
-		//lint:ignore SA1019 see above: every migration River has today runs in a transaction, and one transaction is what holds the lock from the version check on.
-		_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
-		return err
-	})
+	conn, err := j.pool.Acquire(ctx)
 	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, riverMigrationLock); err != nil {
+		return fmt.Errorf("river migrations: take the migration lock: %w", err)
+	}
+	defer func() {
+		// A lock left held dies with its session: if the unlock fails
+		// the connection is closed rather than returned to the pool.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, riverMigrationLock); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
 	return nil

@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/discovery"
+	"github.com/ringmaster-fleet/ringmaster/internal/pgtest"
 	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
@@ -27,16 +29,51 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 	"github.com/ringmaster-fleet/ringmaster/report"
+	"github.com/ringmaster-fleet/ringmaster/store"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
-// estate is a test estate: the inventory and campaign stores on one SQLite
-// file, and simulated devices that the scheduler reaches through the real
-// WinRM executor.
+// engine is a database engine the scheduler's tests run on.
+type engine struct {
+	name string
+	// new returns where a new, empty database is (a file, a URL).
+	new func(t *testing.T) string
+}
+
+// engines are the engines every scheduler test runs on: the embedded
+// SQLite, and PostgreSQL when the test has one (see pgtest).
+var engines = []engine{
+	{"SQLite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "r.db") }},
+	{"PostgreSQL", func(t *testing.T) string { return pgtest.URL(t) }},
+}
+
+// forEngines runs test on every engine, each in a subtest named for it.
+func forEngines(t *testing.T, test func(t *testing.T, eng engine)) {
+	for _, eng := range engines {
+		t.Run(eng.name, func(t *testing.T) { test(t, eng) })
+	}
+}
+
+// jobs is River's queue on db's own database.
+func jobs(t *testing.T, db store.DB) scheduler.Jobs {
+	switch db := db.(type) {
+	case *store.SQLite:
+		return scheduler.SQLiteJobs(db.SQL(), nil)
+	case *store.Postgres:
+		return scheduler.PostgresJobs(db.QueuePool())
+	}
+	t.Fatalf("no job queue on a %T", db)
+	return nil
+}
+
+// estate is a test estate: the inventory and campaign stores on one
+// database, and simulated devices that the scheduler reaches through the
+// real WinRM executor.
 type estate struct {
-	db      *sqlite.DB
-	inv     *sqlite.Inventory
-	store   *sqlite.Campaigns
+	where   string // the database
+	db      store.DB
+	inv     store.Inventory
+	store   store.Campaigns
 	devices map[string]simtest.Device
 	clock   *device.ScaledClock
 	// onApplied, if set, is the scheduler's OnApplied.
@@ -73,18 +110,16 @@ func (e *estate) campaigns() *campaigns.Service {
 }
 
 // newEstate starts specs as simulated devices (600 times faster than the
-// wall) and imports them, spread over organisations, into a new database.
-func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *estate {
+// wall) and imports them, spread over organisations, into a new database
+// of the engine.
+func newEstate(t *testing.T, eng engine, specs []device.Spec, orgOf func(i int) string) *estate {
 	t.Helper()
 	ctx := context.Background()
 	devs := simtest.Start(t, 600, specs...)
-	e := &estate{devices: map[string]simtest.Device{}, clock: devs[0].Clock}
+	e := &estate{where: eng.new(t), devices: map[string]simtest.Device{}, clock: devs[0].Clock}
 	var err error
 	// The inventory and the campaigns on the simulated clock.
-	if e.db, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Now: e.clock.Now}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.db.Close() })
+	e.db = e.open(t)
 	e.inv = e.db.Inventory()
 	var csv strings.Builder
 	csv.WriteString("hostname,org,site,address,os_build\n") // as discovery would have observed
@@ -102,10 +137,77 @@ func newEstate(t *testing.T, specs []device.Spec, orgOf func(i int) string) *est
 	if e.store, err = e.db.Campaigns(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(e.db.SQL(), nil)); err != nil {
+	if err := scheduler.Migrate(ctx, jobs(t, e.db)); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// open opens the estate's database once more, on its simulated clock, as
+// another node would; it is closed when t ends.
+func (e *estate) open(t *testing.T) store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), e.where, store.Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// node is one scheduler on its own connections to the estate's database.
+type node struct {
+	db    store.DB
+	sched *scheduler.Scheduler
+	kill  context.CancelFunc // stops it as a dying process would
+	// reached counts the devices its workers have begun to run.
+	reached atomic.Int64
+}
+
+// nodeReacher reaches the estate's devices for a node, counting them.
+type nodeReacher struct {
+	*estate
+	n *node
+}
+
+func (r nodeReacher) Reach(ctx context.Context, hostname string) (sdk.Target, playbooks.Executor, error) {
+	r.n.reached.Add(1)
+	return r.estate.Reach(ctx, hostname)
+}
+
+// startNode starts a scheduler on db (the estate's or another opened on
+// it), whose periodic control job runs every tick; it is stopped when t
+// ends.
+func (e *estate) startNode(t *testing.T, db store.DB, tick time.Duration, onOutcome func(campaign, host string, o playbooks.Outcome)) *node {
+	t.Helper()
+	cs, err := db.Campaigns(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := db.Inventory()
+	n := &node{db: db}
+	s, err := scheduler.New(scheduler.Config{Jobs: jobs(t, db), Store: cs, Inventory: e, Reacher: nodeReacher{e, n},
+		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: tick,
+		Lease: 5 * time.Second, OnOutcome: onOutcome, OnApplied: e.onApplied,
+		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
+			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
+		},
+		Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, kill := context.WithCancel(context.Background())
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		s.Stop(ctx)
+		kill()
+	})
+	n.sched, n.kill = s, kill
+	return n
 }
 
 func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o playbooks.Outcome)) *scheduler.Scheduler {
@@ -113,28 +215,11 @@ func (e *estate) start(t *testing.T, onOutcome func(campaign, host string, o pla
 	return e.startTick(t, 50*time.Millisecond, onOutcome)
 }
 
-// startTick starts a scheduler whose periodic control job runs every tick.
+// startTick starts a scheduler on the estate's database whose periodic
+// control job runs every tick.
 func (e *estate) startTick(t *testing.T, tick time.Duration, onOutcome func(campaign, host string, o playbooks.Outcome)) *scheduler.Scheduler {
 	t.Helper()
-	s, err := scheduler.New(scheduler.Config{Jobs: scheduler.SQLiteJobs(e.db.SQL(), nil), Store: e.store, Inventory: e, Reacher: e,
-		Playbook: playbooks.Parse, Clock: e.clock, EngineClock: e.clock, Workers: 100, Tick: tick,
-		Lease: 5 * time.Second, OnOutcome: onOutcome, OnApplied: e.onApplied,
-		Observe: func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
-			return e.inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
-		},
-		Logger: slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		s.Stop(ctx)
-	})
-	return s
+	return e.startNode(t, e.db, tick, onOutcome).sched
 }
 
 func (e *estate) waitDone(t *testing.T, name string, within time.Duration) {
@@ -193,6 +278,23 @@ waves:
 // already upgraded, one offline for a while) and checks every device's
 // final state and reason against what the simulator says happened to it.
 func TestCampaignAgainstGroundTruth(t *testing.T) {
+	forEngines(t, func(t *testing.T, eng engine) { groundTruth(t, eng, 1, false) })
+}
+
+// TestSeveralNodesAgainstGroundTruth runs the ground-truth campaign from
+// three nodes sharing one PostgreSQL database, and kills one of them while
+// devices run: River's leader among the others passes on, the dead node's
+// devices are found by their lapsed leases and resume on the others from
+// their checkpoints, and every device ends as the simulator says, setup
+// launched once.
+func TestSeveralNodesAgainstGroundTruth(t *testing.T) {
+	groundTruth(t, engines[1], 3, true)
+}
+
+// groundTruth runs the ground-truth campaign on nodes schedulers sharing
+// one database of eng; with kill, the first node dies once a fifth of the
+// devices have finished.
+func groundTruth(t *testing.T, eng engine, nodes int, kill bool) {
 	n := scaleDevices(t)
 	specs := make([]device.Spec, n)
 	for i := range specs {
@@ -213,7 +315,7 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 		}
 		specs[i] = s
 	}
-	e := newEstate(t, specs, func(i int) string { return fmt.Sprintf("R%c", 'A'+i%3) })
+	e := newEstate(t, eng, specs, func(i int) string { return fmt.Sprintf("R%c", 'A'+i%3) })
 	ctx := context.Background()
 	created, err := e.campaigns().Create(ctx, "upgrade.yaml", []byte(campaign))
 	if err != nil {
@@ -229,20 +331,88 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 	offline.SetOnline(false)
 	var mu sync.Mutex
 	outcomes := map[string][]playbooks.Outcome{}
-	e.start(t, func(_, host string, o playbooks.Outcome) {
-		mu.Lock()
-		outcomes[host] = append(outcomes[host], o)
-		mu.Unlock()
-		if host == "pc011.rc.nhs.uk" {
-			offline.SetOnline(true)
+	ran := make([]int, nodes) // devices' outcomes per node
+	finished := make(chan struct{}, n)
+	running := make([]*node, nodes)
+	for i := range running {
+		db := e.db
+		if i > 0 {
+			db = e.open(t)
 		}
-	})
+		running[i] = e.startNode(t, db, 50*time.Millisecond, func(_, host string, o playbooks.Outcome) {
+			mu.Lock()
+			outcomes[host] = append(outcomes[host], o)
+			ran[i]++
+			mu.Unlock()
+			if host == "pc011.rc.nhs.uk" {
+				offline.SetOnline(true)
+			}
+			finished <- struct{}{}
+		})
+	}
 	if _, err := e.store.ChangeStatus(ctx, "upgrade-22h2", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	if kill {
+		for range n / 5 {
+			select {
+			case <-finished:
+			case <-time.After(5 * time.Minute):
+				t.Fatal("a fifth of the devices did not finish within 5 minutes")
+			}
+		}
+		// Killed while it runs devices: begun, not finished.
+		for inFlight := 0; inFlight < 10; time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			inFlight = int(running[0].reached.Load()) - ran[0]
+			mu.Unlock()
+			if time.Since(start) > 5*time.Minute {
+				t.Fatal("the first node never had ten devices in flight")
+			}
+		}
+		running[0].kill()
+		t.Logf("killed the first node after %s", time.Since(start).Round(time.Millisecond))
+	}
 	e.waitDone(t, "upgrade-22h2", 10*time.Minute)
-	t.Logf("%d devices through win10-feature-update in %s", n-1, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d devices through win10-feature-update in %s on %d nodes (outcomes per node %v)", n-1, time.Since(start).Round(time.Millisecond), nodes, ran)
+	if nodes > 1 {
+		for i, r := range ran {
+			if r == 0 {
+				t.Errorf("node %d ran no device: the nodes did not share the work", i)
+			}
+		}
+	}
+	if kill {
+		// The dead node had devices in flight: another node resumed them
+		// once their leases lapsed, taking River's retry of the same job
+		// (running again) or, found by its lease, a new one (the checks
+		// below see each end as the simulator says, setup launched once).
+		resumed := 0
+		all, err := e.store.Members(ctx, "upgrade-22h2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range all {
+			tr, err := e.store.Transitions(ctx, "upgrade-22h2", m.Hostname)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range tr {
+				if x.From == orchestrator.DeviceRunning && x.To != orchestrator.DeviceRunning && x.To != orchestrator.DeviceQueued {
+					continue
+				}
+				if x.From == orchestrator.DeviceRunning {
+					resumed++
+					break
+				}
+			}
+		}
+		if resumed == 0 {
+			t.Error("no device was running on the killed node: the kill tested nothing")
+		}
+		t.Logf("%d devices resumed after their node died", resumed)
+	}
 
 	members, err := e.store.Members(ctx, "upgrade-22h2")
 	if err != nil {
@@ -345,7 +515,9 @@ waves:
 // TestPauseAndCancel pauses a campaign while devices run (they finish,
 // nothing new starts), resumes it, then cancels it (running devices stop
 // and end skipped as cancelled; pending ones never start).
-func TestPauseAndCancel(t *testing.T) {
+func TestPauseAndCancel(t *testing.T) { forEngines(t, pauseAndCancel) }
+
+func pauseAndCancel(t *testing.T, eng engine) {
 	specs := make([]device.Spec, 12)
 	for i := range specs {
 		s := simtest.Win10(device.Behaviour{UpgradeTime: time.Hour}) // about 8 s at 600x: long enough to be caught running
@@ -353,7 +525,7 @@ func TestPauseAndCancel(t *testing.T) {
 		s.Build = "10.0.18363"
 		specs[i] = s
 	}
-	e := newEstate(t, specs, func(int) string { return "RA" })
+	e := newEstate(t, eng, specs, func(int) string { return "RA" })
 	ctx := context.Background()
 	if _, err := e.campaigns().Create(ctx, "slow.yaml", []byte(slowCampaign)); err != nil {
 		t.Fatal(err)
@@ -465,7 +637,9 @@ func checkProgressReport(t *testing.T, e *estate, members []orchestrator.DeviceR
 // after taking them would (River holds them as running, their devices are
 // still queued, no lease) and checks that the control pass dispatches those
 // devices again and cancels the dead jobs, so the campaign finishes.
-func TestJobTakenByDeadWorker(t *testing.T) {
+func TestJobTakenByDeadWorker(t *testing.T) { forEngines(t, jobTakenByDeadWorker) }
+
+func jobTakenByDeadWorker(t *testing.T, eng engine) {
 	specs := make([]device.Spec, 3)
 	for i := range specs {
 		s := simtest.Win10(device.Behaviour{})
@@ -473,7 +647,7 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 		s.Build = "10.0.18363"
 		specs[i] = s
 	}
-	e := newEstate(t, specs, func(int) string { return "RA" })
+	e := newEstate(t, eng, specs, func(int) string { return "RA" })
 	ctx := context.Background()
 	if _, err := e.campaigns().Create(ctx, "slow.yaml", []byte(slowCampaign)); err != nil {
 		t.Fatal(err)
@@ -481,19 +655,16 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 	if _, err := e.store.ChangeStatus(ctx, "slow", orchestrator.ActionStart); err != nil {
 		t.Fatal(err)
 	}
-	idle, err := scheduler.New(scheduler.Config{Jobs: scheduler.SQLiteJobs(e.db.SQL(), nil), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
+	idle, err := scheduler.New(scheduler.Config{Jobs: jobs(t, e.db), Store: e.store, Inventory: e, Reacher: e, Playbook: playbooks.Parse, Clock: e.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := idle.Control(ctx); err != nil { // queues the three; nothing works them
 		t.Fatal(err)
 	}
-	res, err := e.db.SQL().ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1,
-		attempted_at = datetime('now', '-1 hour'), attempted_by = '["dead-process"]' WHERE kind = 'ringmaster_device_run'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _ := res.RowsAffected(); n != 3 {
+	// River's tables, as each engine's driver lays them out.
+	q := riverSQL(t, e.db)
+	if n := q.exec(ctx, q.markDead); n != 3 {
 		t.Fatalf("%d device jobs queued, want 3", n)
 	}
 	e.start(t, nil)
@@ -514,24 +685,77 @@ func TestJobTakenByDeadWorker(t *testing.T) {
 			t.Errorf("%s: setup launched %d times, want 1", s.Hostname, got)
 		}
 	}
-	var stuck int
 	// Only the jobs the dead process took: the jobs that dispatched the
 	// devices again may still read running for a moment after the campaign
 	// is done, until River's completer records them.
-	if err := e.db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE kind = 'ringmaster_device_run' AND state = 'running'
-		AND attempted_by = '["dead-process"]' AND json_extract(metadata, '$.cancel_attempted_at') IS NULL`).Scan(&stuck); err != nil {
-		t.Fatal(err)
-	}
-	if stuck != 0 {
+	if stuck := q.count(ctx, q.stuck); stuck != 0 {
 		t.Errorf("%d dead device jobs left running and not cancelled", stuck)
 	}
-	var dead int
-	if err := e.db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM river_job WHERE attempted_by = '["dead-process"]'`).Scan(&dead); err != nil {
-		t.Fatal(err)
-	}
-	if dead != 3 {
+	if dead := q.count(ctx, q.dead); dead != 3 {
 		t.Errorf("%d jobs of the dead process found, want 3: the check above looked at the wrong rows", dead)
 	}
+}
+
+// riverQueries are the statements jobTakenByDeadWorker runs on River's
+// tables in one engine's dialect.
+type riverQueries struct {
+	// markDead marks every device job running, taken an hour ago by a
+	// process that is gone.
+	markDead string
+	// stuck counts the dead process's device jobs still running and not
+	// being cancelled; dead counts all of its jobs.
+	stuck, dead string
+	exec        func(ctx context.Context, sql string) int64
+	count       func(ctx context.Context, sql string) int
+}
+
+func riverSQL(t *testing.T, db store.DB) riverQueries {
+	fail := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	switch db := db.(type) {
+	case *store.SQLite:
+		return riverQueries{
+			markDead: `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = datetime('now', '-1 hour'),
+				attempted_by = '["dead-process"]' WHERE kind = 'ringmaster_device_run'`,
+			stuck: `SELECT count(*) FROM river_job WHERE kind = 'ringmaster_device_run' AND state = 'running'
+				AND attempted_by = '["dead-process"]' AND json_extract(metadata, '$.cancel_attempted_at') IS NULL`,
+			dead: `SELECT count(*) FROM river_job WHERE attempted_by = '["dead-process"]'`,
+			exec: func(ctx context.Context, sql string) int64 {
+				res, err := db.SQL().ExecContext(ctx, sql)
+				fail(err)
+				n, err := res.RowsAffected()
+				fail(err)
+				return n
+			},
+			count: func(ctx context.Context, sql string) (n int) {
+				fail(db.SQL().QueryRowContext(ctx, sql).Scan(&n))
+				return n
+			},
+		}
+	case *store.Postgres:
+		return riverQueries{
+			markDead: `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() - interval '1 hour',
+				attempted_by = ARRAY['dead-process'] WHERE kind = 'ringmaster_device_run'`,
+			stuck: `SELECT count(*) FROM river_job WHERE kind = 'ringmaster_device_run' AND state = 'running'
+				AND attempted_by = ARRAY['dead-process'] AND metadata->>'cancel_attempted_at' IS NULL`,
+			dead: `SELECT count(*) FROM river_job WHERE attempted_by = ARRAY['dead-process']`,
+			exec: func(ctx context.Context, sql string) int64 {
+				tag, err := db.Pool().Exec(ctx, sql)
+				fail(err)
+				return tag.RowsAffected()
+			},
+			count: func(ctx context.Context, sql string) (n int) {
+				fail(db.Pool().QueryRow(ctx, sql).Scan(&n))
+				return n
+			},
+		}
+	}
+	t.Fatalf("no River tables on a %T", db)
+	return riverQueries{}
 }
 
 // orgTruth is what the simulator says of an organisation's devices after
@@ -646,7 +870,9 @@ supersedence:
 // Changed wired to Kick as a node serving people would, dispatches its
 // first wave; its devices finishing kick the passes that start the second
 // wave and complete the campaign. Without kicks it would wait an hour.
-func TestKick(t *testing.T) {
+func TestKick(t *testing.T) { forEngines(t, kick) }
+
+func kick(t *testing.T, eng engine) {
 	specs := make([]device.Spec, 4)
 	for i := range specs {
 		s := simtest.Win10(device.Behaviour{})
@@ -654,7 +880,7 @@ func TestKick(t *testing.T) {
 		s.Build = "10.0.18363"
 		specs[i] = s
 	}
-	e := newEstate(t, specs, func(int) string { return "RA" })
+	e := newEstate(t, eng, specs, func(int) string { return "RA" })
 	ctx := context.Background()
 	sched := e.startTick(t, time.Hour, nil)
 	app := campaigns.New(campaigns.Config{Store: e.store, Inventory: e, Now: e.clock.Now, Changed: sched.Kick,
