@@ -352,9 +352,7 @@ func (s *Campaigns) Deferred(ctx context.Context, name string) ([]orchestrator.D
 // whose dispatch order is after after, in dispatch order: one range of
 // campaign_devices_group.
 func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org string, after, limit int) ([]orchestrator.Member, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT hostname, site, ord FROM campaign_devices
-		WHERE campaign = $1 AND state = $2 AND wave = $3 AND org = $4 AND ord > $5 ORDER BY ord LIMIT $6`,
-		name, string(orchestrator.DevicePending), wave, org, after, limit)
+	rows, _ := s.pool.Query(ctx, pendingQuery, name, string(orchestrator.DevicePending), wave, org, after, limit)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orchestrator.Member, error) {
 		m := orchestrator.Member{Org: org, Wave: wave, State: orchestrator.DevicePending}
 		err := row.Scan(&m.Hostname, &m.Site, &m.Order)
@@ -366,16 +364,26 @@ func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org stri
 	return out, nil
 }
 
+// pendingQuery reads a page of a wave's pending devices in an
+// organisation: campaign, state, wave, org, after, limit.
+const pendingQuery = `SELECT hostname, site, ord FROM campaign_devices
+	WHERE campaign = $1 AND state = $2 AND wave = $3 AND org = $4 AND ord > $5 ORDER BY ord LIMIT $6`
+
+// headsQuery reads the first few pending devices of each organisation
+// in a list: for each, a range of campaign_devices_group. Its
+// parameters: the organisations, campaign, state, wave, limit.
+const headsQuery = `SELECT o.org, d.hostname, d.site, d.ord FROM unnest($1::text[]) AS o(org)
+	CROSS JOIN LATERAL (SELECT hostname, site, ord FROM campaign_devices
+		WHERE campaign = $2 AND state = $3 AND wave = $4 AND org = o.org ORDER BY ord LIMIT $5) d
+	ORDER BY d.ord`
+
 // PendingHeads returns the first limit pending devices of a campaign's
 // wave in each of orgs, one list per organisation in orgs' order, in one
 // statement: for each organisation a range of campaign_devices_group
 // (a LATERAL join with a LIMIT).
 func (s *Campaigns) PendingHeads(ctx context.Context, name string, wave int, orgs []string, limit int) ([][]orchestrator.Member, error) {
 	distinct := slices.Compact(slices.Sorted(slices.Values(orgs)))
-	rows, _ := s.pool.Query(ctx, `SELECT o.org, d.hostname, d.site, d.ord FROM unnest($1::text[]) AS o(org)
-		CROSS JOIN LATERAL (SELECT hostname, site, ord FROM campaign_devices
-			WHERE campaign = $2 AND state = $3 AND wave = $4 AND org = o.org ORDER BY ord LIMIT $5) d
-		ORDER BY d.ord`, distinct, name, string(orchestrator.DevicePending), wave, limit)
+	rows, _ := s.pool.Query(ctx, headsQuery, distinct, name, string(orchestrator.DevicePending), wave, limit)
 	by := make(map[string][]orchestrator.Member, len(distinct))
 	m := orchestrator.Member{Wave: wave, State: orchestrator.DevicePending}
 	_, err := pgx.ForEachRow(rows, []any{&m.Org, &m.Hostname, &m.Site, &m.Order}, func() error {
@@ -392,6 +400,13 @@ func (s *Campaigns) PendingHeads(ctx context.Context, name string, wave int, org
 	return out, nil
 }
 
+// dueQuery lists the campaigns in a status of $1 that are dirty, whose
+// wake-up time is before $2, or with a running device whose lease lapsed
+// before $3.
+const dueQuery = `SELECT name FROM campaigns c WHERE status = ANY($1)
+	AND (dirty OR wake_at <= $2 OR EXISTS (SELECT 1 FROM campaign_devices d
+		WHERE d.campaign = c.name AND d.` + isRunning + ` AND d.lease_until < $3)) ORDER BY created_at, name COLLATE "C"`
+
 // Due lists the live campaigns the controller should decide for now:
 // those changed since it last did, whose wake-up time has come, or with a
 // device whose worker went silent (its lease expired before wall, the
@@ -403,10 +418,7 @@ func (s *Campaigns) Due(ctx context.Context, now, wall time.Time) ([]string, err
 			live = append(live, string(st))
 		}
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT name FROM campaigns c WHERE status = ANY($1)
-		AND (dirty OR wake_at <= $2 OR EXISTS (SELECT 1 FROM campaign_devices d
-			WHERE d.campaign = c.name AND d.state = $3 AND d.lease_until < $4)) ORDER BY created_at, name COLLATE "C"`,
-		live, now.UTC(), string(orchestrator.DeviceRunning), wall.UTC())
+	rows, _ := s.pool.Query(ctx, dueQuery, live, now.UTC(), wall.UTC())
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("due campaigns: %w", err)
@@ -735,6 +747,15 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 	})
 }
 
+// isRunning selects running devices. It is a constant, not a parameter,
+// so that every plan, generic ones too, may read them from
+// campaign_devices_running (an index of the running devices alone).
+const isRunning = `state = '` + string(orchestrator.DeviceRunning) + `'`
+
+// orphansQuery says whether a campaign ($1) has a running device whose
+// lease lapsed before $2.
+const orphansQuery = `SELECT EXISTS (SELECT 1 FROM campaign_devices WHERE campaign = $1 AND ` + isRunning + ` AND lease_until < $2)`
+
 // Orphans moves running devices whose worker went silent (lease expired
 // before wall, the wall-clock time) back to queued under a new
 // generation, keeping their checkpoint, and enqueues their jobs in the
@@ -744,8 +765,7 @@ func (s *Campaigns) Orphans(ctx context.Context, name string, wall time.Time, en
 	now := s.now()
 	// Most passes find none: look without locking first.
 	var found bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_devices WHERE campaign = $1 AND state = $2 AND lease_until < $3)`,
-		name, string(orchestrator.DeviceRunning), wall.UTC()).Scan(&found); err != nil {
+	if err := s.pool.QueryRow(ctx, orphansQuery, name, wall.UTC()).Scan(&found); err != nil {
 		return nil, fmt.Errorf("campaign %s: orphans: %w", name, err)
 	}
 	if !found {
@@ -754,7 +774,7 @@ func (s *Campaigns) Orphans(ctx context.Context, name string, wall time.Time, en
 	var out []orchestrator.Dispatch
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = nil
-		devs, err := lockDevices(ctx, tx, name, `state = 'running' AND lease_until < $2`, wall.UTC())
+		devs, err := lockDevices(ctx, tx, name, isRunning+` AND lease_until < $2`, wall.UTC())
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,17 @@ import (
 // at most limit devices (a LATERAL join), merged. Its cost follows the
 // page and the campaign's organisations, not its devices.
 func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.DeviceFilter, after, limit int) ([]orchestrator.DeviceRecord, error) {
+	q, a := devicesQuery(name, f, after, limit)
+	rows, _ := s.pool.Query(ctx, q, a...)
+	out, err := pgx.CollectRows(rows, scanMember)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+	}
+	return out, nil
+}
+
+// devicesQuery is the statement of Devices and its arguments.
+func devicesQuery(name string, f orchestrator.DeviceFilter, after, limit int) (string, params) {
 	a := params{name}
 	var q string
 	if f.State == "" {
@@ -51,12 +62,7 @@ func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.Dev
 			WHERE d.campaign = $1 AND d.state = $2 AND d.wave = g.wave AND d.org = g.org AND d.ord > ` + a.add(after) + reason + `
 			ORDER BY d.ord LIMIT ` + lim + `) d ORDER BY d.ord LIMIT ` + lim
 	}
-	rows, _ := s.pool.Query(ctx, q, a...)
-	out, err := pgx.CollectRows(rows, scanMember)
-	if err != nil {
-		return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
-	}
-	return out, nil
+	return q, a
 }
 
 // prefixed is a list of columns each prefixed with p.
