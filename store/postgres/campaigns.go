@@ -132,6 +132,9 @@ func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves [
 			org, site string
 		}
 		counts := map[group]int{}
+		if members == nil {
+			members = func(func(orchestrator.Member) bool) {}
+		}
 		next, stop := iter.Pull(members)
 		defer stop()
 		row := make([]any, 8)
@@ -524,7 +527,9 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 		var err error
 		if len(p.Dispatch) > 0 {
 			rule, _ := orchestrator.MoveFor(orchestrator.EventDispatch)
-			locked, err := lockDevices(ctx, tx, name, `hostname = ANY($2)`, p.Dispatch)
+			// Only devices it may dispatch: a running one a worker is
+			// finishing is neither waited for nor held.
+			locked, err := lockDevices(ctx, tx, name, `hostname = ANY($2) AND state = ANY($3)`, p.Dispatch, texts(rule.From))
 			if err != nil {
 				return err
 			}
@@ -580,11 +585,12 @@ type locked struct {
 }
 
 // lockDevices locks the rows of a campaign's ($1) devices that where
-// selects (with arg as $2), in hostname order, and returns them as they
-// now stand (READ COMMITTED: the latest committed version of each row).
-func lockDevices(ctx context.Context, tx pgx.Tx, name, where string, arg any) (map[string]locked, error) {
+// selects (with args from $2), in hostname order, and returns them as
+// they now stand: READ COMMITTED re-reads a row another transaction
+// changed once it is free, and where is checked again on what it reads.
+func lockDevices(ctx context.Context, tx pgx.Tx, name, where string, args ...any) (map[string]locked, error) {
 	rows, _ := tx.Query(ctx, `SELECT hostname, state, reason, wave, generation FROM campaign_devices
-		WHERE campaign = $1 AND `+where+` ORDER BY hostname FOR UPDATE`, name, arg)
+		WHERE campaign = $1 AND `+where+` ORDER BY hostname FOR UPDATE`, append([]any{name}, args...)...)
 	out := map[string]locked{}
 	var h string
 	var l locked

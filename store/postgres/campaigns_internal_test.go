@@ -15,7 +15,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
 
-// campaignSize is the campaign TestCampaignReadsFromIndexes creates:
+// campaignSize is the campaign TestCampaignsReadFromIndexes creates:
 // RINGMASTER_BENCH_DEVICES (a national one is 1,180,000), else 30,000.
 func campaignSize(t *testing.T) int {
 	if s := os.Getenv("RINGMASTER_BENCH_DEVICES"); s != "" {
@@ -28,13 +28,13 @@ func campaignSize(t *testing.T) int {
 	return 30_000
 }
 
-// TestCampaignReadsFromIndexes creates a campaign of 300 organisations
+// TestCampaignsReadFromIndexes creates a campaign of 300 organisations
 // (with COPY), moves some of its devices, and checks that what the
 // controller and the listings read by page comes from an index, never a
 // scan of the campaign's devices: the pending page, the heads of every
 // organisation, a page of devices by state, the running devices of Due
 // and Orphans. It logs how long the create and each read took.
-func TestCampaignReadsFromIndexes(t *testing.T) {
+func TestCampaignsReadFromIndexes(t *testing.T) {
 	ctx := context.Background()
 	n := campaignSize(t)
 	db, err := Open(ctx, pgtest.URL(t), Options{})

@@ -16,7 +16,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/store/postgres"
 )
 
-// TestCampaignFromSeveralNodes runs one campaign from several nodes at
+// TestCampaignsFromSeveralNodes runs one campaign from several nodes at
 // once, each with its own pool: two control passes dispatching the same
 // pending devices, a third requeuing orphans, a person retrying failures,
 // and workers that each get every job twice (as a queue delivering a job
@@ -25,7 +25,7 @@ import (
 // fail but as the state machine says (ErrStale, ErrState: never a deadlock
 // or a serialization failure), every successful begin is an attempt, and
 // the counts equal the devices counted.
-func TestCampaignFromSeveralNodes(t *testing.T) {
+func TestCampaignsFromSeveralNodes(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	node := func() *postgres.Campaigns {
