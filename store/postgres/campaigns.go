@@ -550,15 +550,14 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 		// A done plan completes the campaign (orchestrator.ActionComplete)
 		// only if nothing changed since seq: a pause or retry meanwhile
 		// wins (the row's lock orders this after any change committed).
-		var a params
+		a := params{name, seq, nullStamp(p.WakeAt), stamp(now)}
 		status := `status`
-		q := `UPDATE campaigns SET wake_at = ` + a.add(nullStamp(p.WakeAt)) + `, dirty = (seq <> ` + a.add(seq) + `), updated_at = ` +
-			a.add(stamp(now))
 		if p.Done {
 			complete, _ := orchestrator.ChangeFor(orchestrator.ActionComplete)
 			status = `CASE WHEN seq = $2 AND status = ANY(` + a.add(texts(complete.From)) + `) THEN ` + a.add(string(complete.To)) + ` ELSE status END`
 		}
-		tag, err := tx.Exec(ctx, q+`, status = `+status+` WHERE name = `+a.add(name), a...)
+		tag, err := tx.Exec(ctx, `UPDATE campaigns SET wake_at = $3, dirty = (seq <> $2), updated_at = $4, status = `+status+`
+			WHERE name = $1`, a...)
 		if err != nil {
 			return fmt.Errorf("campaign %s: apply: %w", name, err)
 		}

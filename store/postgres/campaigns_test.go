@@ -162,6 +162,29 @@ func TestCampaignsFromSeveralNodes(t *testing.T) {
 			}
 		})
 	}
+	// The counts equal the devices counted in every snapshot, read in one
+	// statement while the nodes write.
+	{
+		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		control.Go(func() {
+			for time.Now().Before(deadline) {
+				var wrong int
+				if err := db.Pool().QueryRow(ctx, countsDiffer, "national").Scan(&wrong); err != nil {
+					fail(fmt.Errorf("compare counts: %w", err))
+					return
+				}
+				if wrong > 0 {
+					fail(fmt.Errorf("%d counts differ from the devices counted in the same snapshot", wrong))
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
 	// Workers.
 	for i := range 4 {
 		s := node()
@@ -277,3 +300,14 @@ func TestCampaignsFromSeveralNodes(t *testing.T) {
 		t.Errorf("only %d runs began: the nodes hardly ran at once", moved)
 	}
 }
+
+// countsDiffer counts the keys of a campaign ($1) whose stored count
+// (folded counts and deltas) differs from its devices counted, in one
+// snapshot.
+const countsDiffer = `WITH d AS (SELECT wave, org, site, state, reason, accepted, count(*) AS n FROM campaign_devices WHERE campaign = $1
+		GROUP BY wave, org, site, state, reason, accepted),
+	c AS (SELECT wave, org, site, state, reason, accepted, sum(n) AS n FROM (
+			SELECT wave, org, site, state, reason, accepted, devices AS n FROM campaign_counts WHERE campaign = $1
+			UNION ALL SELECT wave, org, site, state, reason, accepted, delta FROM campaign_count_deltas WHERE campaign = $1) x
+		GROUP BY wave, org, site, state, reason, accepted HAVING sum(n) <> 0)
+	SELECT count(*) FROM d FULL JOIN c USING (wave, org, site, state, reason, accepted) WHERE d.n IS DISTINCT FROM c.n`
