@@ -644,6 +644,17 @@ func (s *Campaigns) moveLocked(ctx context.Context, tx pgx.Tx, name string, host
 	return out, nil
 }
 
+// guarded is the result of an UPDATE of one device's row, locked
+// before and guarded by the state and generation read then: an error
+// wrapping orchestrator.ErrStale if it changed no row, which the lock
+// makes impossible unless the schema is not what this store expects.
+func guarded(tag pgconn.CommandTag, err error) error {
+	if err == nil && tag.RowsAffected() != 1 {
+		return fmt.Errorf("the device moved under its lock: %w", orchestrator.ErrStale)
+	}
+	return err
+}
+
 // transitions records the moves of hosts, each from its from, to to.
 func transitions(ctx context.Context, tx pgx.Tx, name string, hosts, from []string, to string, reason orchestrator.Reason, cause string, at time.Time) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at)
@@ -692,8 +703,9 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 			run.RunID = newRunID(name, host, now)
 		}
 		run.Attempt, run.Checkpoint = d.Attempts+1, d.Checkpoint
-		if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, attempts = attempts + 1, lease_until = $2, changed_at = $3, run_id = $4
-			WHERE campaign = $5 AND hostname = $6`, string(orchestrator.DeviceRunning), stamp(wall.Add(lease)), now, run.RunID, name, host); err != nil {
+		if err := guarded(tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, attempts = attempts + 1, lease_until = $2, changed_at = $3, run_id = $4
+			WHERE campaign = $5 AND hostname = $6 AND state = $7 AND generation = $8`,
+			string(orchestrator.DeviceRunning), stamp(wall.Add(lease)), now, run.RunID, name, host, string(d.State), gen)); err != nil {
 			return fmt.Errorf("campaign %s device %s: begin: %w", name, host, err)
 		}
 		return transitions(ctx, tx, name, []string{host}, []string{string(d.State)}, string(orchestrator.DeviceRunning), "", cause, now)
@@ -740,9 +752,9 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 		if to != orchestrator.DeviceDeferred {
 			checkpoint = "NULL"
 		}
-		if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = $2, message = $3, next_attempt_at = $4, lease_until = NULL,
-			step = '', changed_at = $5, checkpoint = `+checkpoint+` WHERE campaign = $6 AND hostname = $7`,
-			string(to), string(reason), message, nullStamp(next), now, name, host); err != nil {
+		if err := guarded(tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = $2, message = $3, next_attempt_at = $4, lease_until = NULL,
+			step = '', changed_at = $5, checkpoint = `+checkpoint+` WHERE campaign = $6 AND hostname = $7 AND state = $8 AND generation = $9`,
+			string(to), string(reason), message, nullStamp(next), now, name, host, string(cur), gen)); err != nil {
 			return fmt.Errorf("campaign %s device %s: finish: %w", name, host, err)
 		}
 		if err := transitions(ctx, tx, name, []string{host}, []string{string(cur)}, string(to), reason, "worker", now); err != nil {
@@ -872,7 +884,8 @@ func (s *Campaigns) Retry(ctx context.Context, name string, f orchestrator.Devic
 		if len(hosts) > 0 {
 			to := string(retry.To[0])
 			if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = '', message = '', checkpoint = NULL, run_id = '',
-				accepted = false, changed_at = $2 WHERE campaign = $3 AND hostname = ANY($4)`, to, now, name, hosts); err != nil {
+				accepted = false, changed_at = $2 WHERE campaign = $3 AND hostname = ANY($4) AND state = ANY($5)`,
+				to, now, name, hosts, texts(retry.From)); err != nil {
 				return fmt.Errorf("campaign %s: retry: %w", name, err)
 			}
 			if err := transitions(ctx, tx, name, hosts, from, to, "", "retry command", now); err != nil {

@@ -232,8 +232,8 @@ func (s *Campaigns) MoveDevices(ctx context.Context, name string, e orchestrator
 		}
 		if len(out.Moved) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = $2, message = '', checkpoint = NULL, run_id = '',
-				lease_until = NULL, next_attempt_at = NULL, accepted = false, changed_at = $3 WHERE campaign = $4 AND hostname = ANY($5)`,
-				string(to), string(rule.Reason), now, name, out.Moved); err != nil {
+				lease_until = NULL, next_attempt_at = NULL, accepted = false, changed_at = $3 WHERE campaign = $4 AND hostname = ANY($5)
+				AND state = ANY($6)`, string(to), string(rule.Reason), now, name, out.Moved, texts(rule.From)); err != nil {
 				return fmt.Errorf("campaign %s: %s: %w", name, e, err)
 			}
 			if err := transitions(ctx, tx, name, out.Moved, from, string(to), rule.Reason, cause, now); err != nil {
