@@ -43,7 +43,8 @@ func devicesQuery(name string, f orchestrator.DeviceFilter, after, limit int) (s
 		q = `SELECT ` + memberCols + ` FROM campaign_devices WHERE campaign = $1 AND ord > ` + a.add(after) + filterWhere(&a, f) +
 			` ORDER BY ord LIMIT ` + a.add(limit)
 	} else {
-		groups := `SELECT wave, org FROM ` + countsOf + ` WHERE state = ` + a.add(string(f.State))
+		state := a.add(string(f.State))
+		groups := `SELECT wave, org FROM ` + countsOf + ` WHERE state = ` + state
 		if f.Wave != "" {
 			groups += ` AND wave = (SELECT idx FROM campaign_waves WHERE campaign = $1 AND name = ` + a.add(f.Wave) + `)`
 		}
@@ -59,7 +60,7 @@ func devicesQuery(name string, f orchestrator.DeviceFilter, after, limit int) (s
 		groups += ` GROUP BY wave, org HAVING sum(devices) > 0`
 		lim := a.add(limit)
 		q = `SELECT ` + prefixed("d.", memberCols) + ` FROM (` + groups + `) g CROSS JOIN LATERAL (SELECT * FROM campaign_devices d
-			WHERE d.campaign = $1 AND d.state = $2 AND d.wave = g.wave AND d.org = g.org AND d.ord > ` + a.add(after) + reason + `
+			WHERE d.campaign = $1 AND d.state = ` + state + ` AND d.wave = g.wave AND d.org = g.org AND d.ord > ` + a.add(after) + reason + `
 			ORDER BY d.ord LIMIT ` + lim + `) d ORDER BY d.ord LIMIT ` + lim
 	}
 	return q, a
