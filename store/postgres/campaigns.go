@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
@@ -102,6 +103,9 @@ func (s *Campaigns) Create(ctx context.Context, c orchestrator.Campaign, waves [
 			org, site string
 		}
 		counts := map[group]int{}
+		if members == nil {
+			members = func(func(orchestrator.Member) bool) {}
+		}
 		next, stop := iter.Pull(members)
 		defer stop()
 		row := make([]any, 8)
@@ -316,9 +320,7 @@ func (s *Campaigns) Deferred(ctx context.Context, name string) ([]orchestrator.D
 // whose dispatch order is after after, in dispatch order: one range of
 // campaign_devices_group.
 func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org string, after, limit int) ([]orchestrator.Member, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT hostname, site, ord FROM campaign_devices
-		WHERE campaign = $1 AND state = $2 AND wave = $3 AND org = $4 AND ord > $5 ORDER BY ord LIMIT $6`,
-		name, string(orchestrator.DevicePending), wave, org, after, limit)
+	rows, _ := s.pool.Query(ctx, pendingQuery, name, string(orchestrator.DevicePending), wave, org, after, limit)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orchestrator.Member, error) {
 		m := orchestrator.Member{Org: org, Wave: wave, State: orchestrator.DevicePending}
 		err := row.Scan(&m.Hostname, &m.Site, &m.Order)
@@ -330,16 +332,26 @@ func (s *Campaigns) Pending(ctx context.Context, name string, wave int, org stri
 	return out, nil
 }
 
+// pendingQuery reads a page of a wave's pending devices in an
+// organisation: campaign, state, wave, org, after, limit.
+const pendingQuery = `SELECT hostname, site, ord FROM campaign_devices
+	WHERE campaign = $1 AND state = $2 AND wave = $3 AND org = $4 AND ord > $5 ORDER BY ord LIMIT $6`
+
+// headsQuery reads the first few pending devices of each organisation
+// in a list: for each, a range of campaign_devices_group. Its
+// parameters: the organisations, campaign, state, wave, limit.
+const headsQuery = `SELECT o.org, d.hostname, d.site, d.ord FROM unnest($1::text[]) AS o(org)
+	CROSS JOIN LATERAL (SELECT hostname, site, ord FROM campaign_devices
+		WHERE campaign = $2 AND state = $3 AND wave = $4 AND org = o.org ORDER BY ord LIMIT $5) d
+	ORDER BY d.ord`
+
 // PendingHeads returns the first limit pending devices of a campaign's
 // wave in each of orgs, one list per organisation in orgs' order, in one
 // statement: for each organisation a range of campaign_devices_group
 // (a LATERAL join with a LIMIT).
 func (s *Campaigns) PendingHeads(ctx context.Context, name string, wave int, orgs []string, limit int) ([][]orchestrator.Member, error) {
 	distinct := slices.Compact(slices.Sorted(slices.Values(orgs)))
-	rows, _ := s.pool.Query(ctx, `SELECT o.org, d.hostname, d.site, d.ord FROM unnest($1::text[]) AS o(org)
-		CROSS JOIN LATERAL (SELECT hostname, site, ord FROM campaign_devices
-			WHERE campaign = $2 AND state = $3 AND wave = $4 AND org = o.org ORDER BY ord LIMIT $5) d
-		ORDER BY d.ord`, distinct, name, string(orchestrator.DevicePending), wave, limit)
+	rows, _ := s.pool.Query(ctx, headsQuery, distinct, name, string(orchestrator.DevicePending), wave, limit)
 	by := make(map[string][]orchestrator.Member, len(distinct))
 	m := orchestrator.Member{Wave: wave, State: orchestrator.DevicePending}
 	_, err := pgx.ForEachRow(rows, []any{&m.Org, &m.Hostname, &m.Site, &m.Order}, func() error {
@@ -356,6 +368,13 @@ func (s *Campaigns) PendingHeads(ctx context.Context, name string, wave int, org
 	return out, nil
 }
 
+// dueQuery lists the campaigns in a status of $1 that are dirty, whose
+// wake-up time is before $2, or with a running device whose lease lapsed
+// before $3.
+const dueQuery = `SELECT name FROM campaigns c WHERE status = ANY($1)
+	AND (dirty OR wake_at <= $2 OR EXISTS (SELECT 1 FROM campaign_devices d
+		WHERE d.campaign = c.name AND d.` + isRunning + ` AND d.lease_until < $3)) ORDER BY created_at, name COLLATE "C"`
+
 // Due lists the live campaigns the controller should decide for now:
 // those changed since it last did, whose wake-up time has come, or with a
 // device whose worker went silent (its lease expired before wall, the
@@ -367,10 +386,7 @@ func (s *Campaigns) Due(ctx context.Context, now, wall time.Time) ([]string, err
 			live = append(live, string(st))
 		}
 	}
-	rows, _ := s.pool.Query(ctx, `SELECT name FROM campaigns c WHERE status = ANY($1)
-		AND (dirty OR wake_at <= $2 OR EXISTS (SELECT 1 FROM campaign_devices d
-			WHERE d.campaign = c.name AND d.state = $3 AND d.lease_until < $4)) ORDER BY created_at, name COLLATE "C"`,
-		live, now.UTC(), string(orchestrator.DeviceRunning), wall.UTC())
+	rows, _ := s.pool.Query(ctx, dueQuery, live, now.UTC(), wall.UTC())
 	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return nil, fmt.Errorf("due campaigns: %w", err)
@@ -476,7 +492,9 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 		var err error
 		if len(p.Dispatch) > 0 {
 			rule, _ := orchestrator.MoveFor(orchestrator.EventDispatch)
-			locked, err := lockDevices(ctx, tx, name, `hostname = ANY($2)`, p.Dispatch)
+			// Only devices it may dispatch: a running one a worker is
+			// finishing is neither waited for nor held.
+			locked, err := lockDevices(ctx, tx, name, `hostname = ANY($2) AND state = ANY($3)`, p.Dispatch, texts(rule.From))
 			if err != nil {
 				return err
 			}
@@ -497,15 +515,14 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 		// A done plan completes the campaign (orchestrator.ActionComplete)
 		// only if nothing changed since seq: a pause or retry meanwhile
 		// wins (the row's lock orders this after any change committed).
-		var a params
+		a := params{name, seq, nullTime(p.WakeAt), stamp(now)}
 		status := `status`
-		q := `UPDATE campaigns SET wake_at = ` + a.add(nullTime(p.WakeAt)) + `, dirty = (seq <> ` + a.add(seq) + `), updated_at = ` +
-			a.add(stamp(now))
 		if p.Done {
 			complete, _ := orchestrator.ChangeFor(orchestrator.ActionComplete)
 			status = `CASE WHEN seq = $2 AND status = ANY(` + a.add(texts(complete.From)) + `) THEN ` + a.add(string(complete.To)) + ` ELSE status END`
 		}
-		tag, err := tx.Exec(ctx, q+`, status = `+status+` WHERE name = `+a.add(name), a...)
+		tag, err := tx.Exec(ctx, `UPDATE campaigns SET wake_at = $3, dirty = (seq <> $2), updated_at = $4, status = `+status+`
+			WHERE name = $1`, a...)
 		if err != nil {
 			return fmt.Errorf("campaign %s: apply: %w", name, err)
 		}
@@ -532,11 +549,12 @@ type locked struct {
 }
 
 // lockDevices locks the rows of a campaign's ($1) devices that where
-// selects (with arg as $2), in hostname order, and returns them as they
-// now stand (READ COMMITTED: the latest committed version of each row).
-func lockDevices(ctx context.Context, tx pgx.Tx, name, where string, arg any) (map[string]locked, error) {
+// selects (with args from $2), in hostname order, and returns them as
+// they now stand: READ COMMITTED re-reads a row another transaction
+// changed once it is free, and where is checked again on what it reads.
+func lockDevices(ctx context.Context, tx pgx.Tx, name, where string, args ...any) (map[string]locked, error) {
 	rows, _ := tx.Query(ctx, `SELECT hostname, state, reason, wave, generation FROM campaign_devices
-		WHERE campaign = $1 AND `+where+` ORDER BY hostname FOR UPDATE`, name, arg)
+		WHERE campaign = $1 AND `+where+` ORDER BY hostname FOR UPDATE`, append([]any{name}, args...)...)
 	out := map[string]locked{}
 	var h string
 	var l locked
@@ -591,6 +609,17 @@ func (s *Campaigns) moveLocked(ctx context.Context, tx pgx.Tx, name string, host
 	return out, nil
 }
 
+// guarded is the result of an UPDATE of one device's row, locked
+// before and guarded by the state and generation read then: an error
+// wrapping orchestrator.ErrStale if it changed no row, which the lock
+// makes impossible unless the schema is not what this store expects.
+func guarded(tag pgconn.CommandTag, err error) error {
+	if err == nil && tag.RowsAffected() != 1 {
+		return fmt.Errorf("the device moved under its lock: %w", orchestrator.ErrStale)
+	}
+	return err
+}
+
 // transitions records the moves of hosts, each from its from, to to.
 func transitions(ctx context.Context, tx pgx.Tx, name string, hosts, from []string, to string, reason orchestrator.Reason, cause string, at time.Time) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at)
@@ -639,8 +668,9 @@ func (s *Campaigns) Begin(ctx context.Context, name, host string, gen int, wall 
 			run.RunID = newRunID(name, host, now)
 		}
 		run.Attempt, run.Checkpoint = d.Attempts+1, d.Checkpoint
-		if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, attempts = attempts + 1, lease_until = $2, changed_at = $3, run_id = $4
-			WHERE campaign = $5 AND hostname = $6`, string(orchestrator.DeviceRunning), stamp(wall.Add(lease)), now, run.RunID, name, host); err != nil {
+		if err := guarded(tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, attempts = attempts + 1, lease_until = $2, changed_at = $3, run_id = $4
+			WHERE campaign = $5 AND hostname = $6 AND state = $7 AND generation = $8`,
+			string(orchestrator.DeviceRunning), stamp(wall.Add(lease)), now, run.RunID, name, host, string(d.State), gen)); err != nil {
 			return fmt.Errorf("campaign %s device %s: begin: %w", name, host, err)
 		}
 		return transitions(ctx, tx, name, []string{host}, []string{string(d.State)}, string(orchestrator.DeviceRunning), "", cause, now)
@@ -687,9 +717,9 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 		if to != orchestrator.DeviceDeferred {
 			checkpoint = "NULL"
 		}
-		if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = $2, message = $3, next_attempt_at = $4, lease_until = NULL,
-			step = '', changed_at = $5, checkpoint = `+checkpoint+` WHERE campaign = $6 AND hostname = $7`,
-			string(to), string(reason), message, nullTime(next), now, name, host); err != nil {
+		if err := guarded(tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = $2, message = $3, next_attempt_at = $4, lease_until = NULL,
+			step = '', changed_at = $5, checkpoint = `+checkpoint+` WHERE campaign = $6 AND hostname = $7 AND state = $8 AND generation = $9`,
+			string(to), string(reason), message, nullTime(next), now, name, host, string(cur), gen)); err != nil {
 			return fmt.Errorf("campaign %s device %s: finish: %w", name, host, err)
 		}
 		if err := transitions(ctx, tx, name, []string{host}, []string{string(cur)}, string(to), reason, "worker", now); err != nil {
@@ -698,6 +728,15 @@ func (s *Campaigns) Finish(ctx context.Context, name, host string, gen int, to o
 		return s.markDirty(ctx, tx, name)
 	})
 }
+
+// isRunning selects running devices. It is a constant, not a parameter,
+// so that every plan, generic ones too, may read them from
+// campaign_devices_running (an index of the running devices alone).
+const isRunning = `state = '` + string(orchestrator.DeviceRunning) + `'`
+
+// orphansQuery says whether a campaign ($1) has a running device whose
+// lease lapsed before $2.
+const orphansQuery = `SELECT EXISTS (SELECT 1 FROM campaign_devices WHERE campaign = $1 AND ` + isRunning + ` AND lease_until < $2)`
 
 // Orphans moves running devices whose worker went silent (lease expired
 // before wall, the wall-clock time) back to queued under a new
@@ -708,8 +747,7 @@ func (s *Campaigns) Orphans(ctx context.Context, name string, wall time.Time, en
 	now := s.now()
 	// Most passes find none: look without locking first.
 	var found bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_devices WHERE campaign = $1 AND state = $2 AND lease_until < $3)`,
-		name, string(orchestrator.DeviceRunning), wall.UTC()).Scan(&found); err != nil {
+	if err := s.pool.QueryRow(ctx, orphansQuery, name, wall.UTC()).Scan(&found); err != nil {
 		return nil, fmt.Errorf("campaign %s: orphans: %w", name, err)
 	}
 	if !found {
@@ -718,7 +756,7 @@ func (s *Campaigns) Orphans(ctx context.Context, name string, wall time.Time, en
 	var out []orchestrator.Dispatch
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		out = nil
-		devs, err := lockDevices(ctx, tx, name, `state = 'running' AND lease_until < $2`, wall.UTC())
+		devs, err := lockDevices(ctx, tx, name, isRunning+` AND lease_until < $2`, wall.UTC())
 		if err != nil {
 			return err
 		}
@@ -811,7 +849,8 @@ func (s *Campaigns) Retry(ctx context.Context, name string, f orchestrator.Devic
 		if len(hosts) > 0 {
 			to := string(retry.To[0])
 			if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = '', message = '', checkpoint = NULL, run_id = '',
-				accepted = false, changed_at = $2 WHERE campaign = $3 AND hostname = ANY($4)`, to, now, name, hosts); err != nil {
+				accepted = false, changed_at = $2 WHERE campaign = $3 AND hostname = ANY($4) AND state = ANY($5)`,
+				to, now, name, hosts, texts(retry.From)); err != nil {
 				return fmt.Errorf("campaign %s: retry: %w", name, err)
 			}
 			if err := transitions(ctx, tx, name, hosts, from, to, "", "retry command", now); err != nil {

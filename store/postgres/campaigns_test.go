@@ -16,7 +16,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/store/postgres"
 )
 
-// TestCampaignFromSeveralNodes runs one campaign from several nodes at
+// TestCampaignsFromSeveralNodes runs one campaign from several nodes at
 // once, each with its own pool: two control passes dispatching the same
 // pending devices, a third requeuing orphans, a person retrying failures,
 // and workers that each get every job twice (as a queue delivering a job
@@ -25,7 +25,7 @@ import (
 // fail but as the state machine says (ErrStale, ErrState: never a deadlock
 // or a serialization failure), every successful begin is an attempt, and
 // the counts equal the devices counted.
-func TestCampaignFromSeveralNodes(t *testing.T) {
+func TestCampaignsFromSeveralNodes(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	node := func() *postgres.Campaigns {
@@ -162,6 +162,29 @@ func TestCampaignFromSeveralNodes(t *testing.T) {
 			}
 		})
 	}
+	// The counts equal the devices counted in every snapshot, read in one
+	// statement while the nodes write.
+	{
+		db, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		control.Go(func() {
+			for time.Now().Before(deadline) {
+				var wrong int
+				if err := db.Pool().QueryRow(ctx, countsDiffer, "national").Scan(&wrong); err != nil {
+					fail(fmt.Errorf("compare counts: %w", err))
+					return
+				}
+				if wrong > 0 {
+					fail(fmt.Errorf("%d counts differ from the devices counted in the same snapshot", wrong))
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
 	// Workers.
 	for i := range 4 {
 		s := node()
@@ -277,3 +300,14 @@ func TestCampaignFromSeveralNodes(t *testing.T) {
 		t.Errorf("only %d runs began: the nodes hardly ran at once", moved)
 	}
 }
+
+// countsDiffer counts the keys of a campaign ($1) whose stored count
+// (folded counts and deltas) differs from its devices counted, in one
+// snapshot.
+const countsDiffer = `WITH d AS (SELECT wave, org, site, state, reason, accepted, count(*) AS n FROM campaign_devices WHERE campaign = $1
+		GROUP BY wave, org, site, state, reason, accepted),
+	c AS (SELECT wave, org, site, state, reason, accepted, sum(n) AS n FROM (
+			SELECT wave, org, site, state, reason, accepted, devices AS n FROM campaign_counts WHERE campaign = $1
+			UNION ALL SELECT wave, org, site, state, reason, accepted, delta FROM campaign_count_deltas WHERE campaign = $1) x
+		GROUP BY wave, org, site, state, reason, accepted HAVING sum(n) <> 0)
+	SELECT count(*) FROM d FULL JOIN c USING (wave, org, site, state, reason, accepted) WHERE d.n IS DISTINCT FROM c.n`

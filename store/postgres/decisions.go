@@ -26,13 +26,25 @@ import (
 // at most limit devices (a LATERAL join), merged. Its cost follows the
 // page and the campaign's organisations, not its devices.
 func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.DeviceFilter, after, limit int) ([]orchestrator.DeviceRecord, error) {
+	q, a := devicesQuery(name, f, after, limit)
+	rows, _ := s.pool.Query(ctx, q, a...)
+	out, err := pgx.CollectRows(rows, scanMember)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
+	}
+	return out, nil
+}
+
+// devicesQuery is the statement of Devices and its arguments.
+func devicesQuery(name string, f orchestrator.DeviceFilter, after, limit int) (string, params) {
 	a := params{name}
 	var q string
 	if f.State == "" {
 		q = `SELECT ` + memberCols + ` FROM campaign_devices WHERE campaign = $1 AND ord > ` + a.add(after) + filterWhere(&a, f) +
 			` ORDER BY ord LIMIT ` + a.add(limit)
 	} else {
-		groups := `SELECT wave, org FROM ` + countsOf + ` WHERE state = ` + a.add(string(f.State))
+		state := a.add(string(f.State))
+		groups := `SELECT wave, org FROM ` + countsOf + ` WHERE state = ` + state
 		if f.Wave != "" {
 			groups += ` AND wave = (SELECT idx FROM campaign_waves WHERE campaign = $1 AND name = ` + a.add(f.Wave) + `)`
 		}
@@ -48,15 +60,10 @@ func (s *Campaigns) Devices(ctx context.Context, name string, f orchestrator.Dev
 		groups += ` GROUP BY wave, org HAVING sum(devices) > 0`
 		lim := a.add(limit)
 		q = `SELECT ` + prefixed("d.", memberCols) + ` FROM (` + groups + `) g CROSS JOIN LATERAL (SELECT * FROM campaign_devices d
-			WHERE d.campaign = $1 AND d.state = $2 AND d.wave = g.wave AND d.org = g.org AND d.ord > ` + a.add(after) + reason + `
+			WHERE d.campaign = $1 AND d.state = ` + state + ` AND d.wave = g.wave AND d.org = g.org AND d.ord > ` + a.add(after) + reason + `
 			ORDER BY d.ord LIMIT ` + lim + `) d ORDER BY d.ord LIMIT ` + lim
 	}
-	rows, _ := s.pool.Query(ctx, q, a...)
-	out, err := pgx.CollectRows(rows, scanMember)
-	if err != nil {
-		return nil, fmt.Errorf("campaign %s: devices: %w", name, err)
-	}
-	return out, nil
+	return q, a
 }
 
 // prefixed is a list of columns each prefixed with p.
@@ -226,8 +233,8 @@ func (s *Campaigns) MoveDevices(ctx context.Context, name string, e orchestrator
 		}
 		if len(out.Moved) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE campaign_devices SET state = $1, reason = $2, message = '', checkpoint = NULL, run_id = '',
-				lease_until = NULL, next_attempt_at = NULL, accepted = false, changed_at = $3 WHERE campaign = $4 AND hostname = ANY($5)`,
-				string(to), string(rule.Reason), now, name, out.Moved); err != nil {
+				lease_until = NULL, next_attempt_at = NULL, accepted = false, changed_at = $3 WHERE campaign = $4 AND hostname = ANY($5)
+				AND state = ANY($6)`, string(to), string(rule.Reason), now, name, out.Moved, texts(rule.From)); err != nil {
 				return fmt.Errorf("campaign %s: %s: %w", name, e, err)
 			}
 			if err := transitions(ctx, tx, name, out.Moved, from, string(to), rule.Reason, cause, now); err != nil {

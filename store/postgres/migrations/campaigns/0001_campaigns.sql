@@ -69,9 +69,15 @@ CREATE UNIQUE INDEX campaign_devices_ord ON campaign_devices (campaign, ord);
 CREATE INDEX campaign_devices_group ON campaign_devices (campaign, state, wave, org, ord);
 CREATE INDEX campaign_devices_running ON campaign_devices (campaign, lease_until) WHERE state = 'running';
 
+-- Every change of a device's state. Workers on every node append to it
+-- (and to campaign_count_deltas) all the time: neither has a foreign key,
+-- whose check would lock the campaign's row (FOR KEY SHARE) in every
+-- worker's transaction. Their rows are written only beside a device of
+-- the campaign, found and locked first; deleting a campaign (nothing
+-- does yet) must delete them too.
 CREATE TABLE campaign_transitions (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    campaign        text COLLATE "C" NOT NULL REFERENCES campaigns(name) ON DELETE CASCADE,
+    campaign        text COLLATE "C" NOT NULL,
     hostname        text COLLATE "C" NOT NULL,
     from_state      text NOT NULL,
     to_state        text NOT NULL,
@@ -121,7 +127,7 @@ CREATE TABLE campaign_counts (
 );
 
 CREATE TABLE campaign_count_deltas (
-    campaign        text COLLATE "C" NOT NULL REFERENCES campaigns(name) ON DELETE CASCADE,
+    campaign        text COLLATE "C" NOT NULL, -- no foreign key: see campaign_transitions
     wave            integer NOT NULL,
     org             text COLLATE "C" NOT NULL,
     site            text COLLATE "C" NOT NULL,
