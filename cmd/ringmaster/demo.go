@@ -19,6 +19,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/device"
 	"github.com/ringmaster-fleet/ringmaster/plugins/winrm/fleetsim/scenario"
+	"github.com/ringmaster-fleet/ringmaster/store"
 )
 
 // demoOptions are the demo's flags.
@@ -80,7 +81,7 @@ database, inventory file and report are left in --dir to explore after.`,
 }
 
 // demoFiles are what a demo writes into its directory (and replaces).
-var demoFiles = []string{"demo.db", "demo.db-wal", "demo.db-shm", "demo.db.key", "estate.csv", "win10-22h2.yaml",
+var demoFiles = []string{"demo.db", "demo.db-wal", "demo.db-shm", "demo.db.key", "ringmaster.key", "estate.csv", "win10-22h2.yaml",
 	"alert.yaml", "report.html"}
 
 func (a *app) demo(ctx context.Context, o demoOptions) error {
@@ -100,7 +101,15 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 	if err := scenario.CheckDescriptors(o.devices, false); err != nil {
 		return err
 	}
-	db := filepath.Join(dir, "demo.db")
+	// The demo's own SQLite file, unless --db names a PostgreSQL
+	// database: then that one, which must be empty.
+	db, shown := filepath.Join(dir, "demo.db"), ""
+	if where := a.dbFile(); store.IsURL(where) {
+		if err := a.demoEmpty(ctx); err != nil {
+			return err
+		}
+		db, shown = where, "the PostgreSQL database you named with --db"
+	}
 	clock := device.NewScaledClock(time.Now().UTC(), o.scale)
 	a.clock, a.now = clock, clock.Now
 	d := &demoRun{a: a, ctx: ctx, db: db, dir: dir, began: began}
@@ -185,6 +194,17 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 	upgraded := est.Upgraded(device.DefaultMedia.Build)
 	d.heading("Done in %s (%s of simulated time)", time.Since(began).Round(time.Second), clock.Now().Sub(clock.Start).Round(time.Minute))
 	d.say("the simulator says %d devices now run Windows 10 22H2; the reports count what the devices were observed to be", upgraded)
+	if shown != "" {
+		fmt.Fprintf(a.stdout, `
+Open the report:  %s
+Explore the demo's database, %s (the simulated estate has
+stopped; reports and campaign history remain), with the same --db or
+$RINGMASTER_DB:
+  ringmaster campaign show %s --device HOSTNAME
+  ringmaster report progress --by site -l 'org=%s'
+`, filepath.Join(dir, "report.html"), shown, scenario.DemoCampaign, est.Orgs[0].Code)
+		return nil
+	}
 	fmt.Fprintf(a.stdout, `
 Open the report:  %s
 Explore the demo's database (the simulated estate has stopped; reports and
@@ -194,6 +214,24 @@ campaign history remain):
   ringmaster report progress --by site -l 'org=%s'
   ringmaster report scorecard --sort supported -o csv
 `, filepath.Join(dir, "report.html"), db, scenario.DemoCampaign, est.Orgs[0].Code)
+	return nil
+}
+
+// demoEmpty refuses a database that already holds organisations: the
+// demo imports an estate of its own and would mix the two.
+func (a *app) demoEmpty(ctx context.Context) error {
+	inv, err := a.inventory(ctx)
+	if err != nil {
+		return err
+	}
+	defer a.close() // the steps open it again, as commands a user types
+	orgs, err := inv.Organisations(ctx)
+	if err != nil {
+		return err
+	}
+	if len(orgs) > 0 {
+		return usagef("demo: the database %s already holds %s; the demo needs an empty one", a.db.Where(), plural(len(orgs), "organisation", "organisations"))
+	}
 	return nil
 }
 
