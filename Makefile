@@ -19,7 +19,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-sim bench-probe bench-campaign bench-inflight bench-dense demo clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -95,5 +95,8 @@ bench-probe: build ## ringmaster probe over 5,000 simulated devices against a pl
 demo: build ## the main job end to end on a simulated estate: import, discover, a 3-wave upgrade campaign, an alert, the HTML report (in ./ringmaster-demo)
 	$(BIN) demo --dir ringmaster-demo
 
+demo-postgres: build ## the demo (500 devices) on PostgreSQL: a fresh database ringmaster_demo on the server .ci/postgres starts
+	$(BIN) demo --dir ringmaster-demo-pg --devices 500 --db "$$(.ci/postgres ringmaster_demo)"
+
 clean: ## remove build output and demo files
-	rm -rf bin ringmaster-demo
+	rm -rf bin ringmaster-demo ringmaster-demo-pg
