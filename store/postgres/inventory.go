@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -308,7 +309,8 @@ func allASCII(vals []string) bool {
 }
 
 // RemoveDevices deletes the devices the selector matches, in one
-// transaction and one statement, and returns their hostnames. An empty
+// transaction and one statement, and returns their hostnames. The devices
+// are locked as they are read (NOWAIT: see retryLocked). An empty
 // selector is refused (it would remove every device); "hostname" selects
 // them all explicitly.
 func (s *Inventory) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]string, error) {
@@ -320,35 +322,38 @@ func (s *Inventory) RemoveDevices(ctx context.Context, sel inventory.Selector) (
 		return nil, err
 	}
 	var hosts []string
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var ids []int64
-		rows, _ := tx.Query(ctx, `SELECT d.id, `+deviceColumns+deviceFrom+where+` ORDER BY o.code COLLATE "C", d.hostname COLLATE "C"`, args...)
-		for rows.Next() {
-			var id int64
-			d := new(inventory.Device)
-			if err := scanDevice(rows, d, &id); err != nil {
-				rows.Close()
+	err = retryLocked(ctx, func() error {
+		hosts = nil
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var ids []int64
+			rows, _ := tx.Query(ctx, `SELECT d.id, `+deviceColumns+deviceFrom+where+` ORDER BY o.code COLLATE "C", d.hostname COLLATE "C" FOR UPDATE OF d NOWAIT`, args...)
+			for rows.Next() {
+				var id int64
+				d := new(inventory.Device)
+				if err := scanDevice(rows, d, &id); err != nil {
+					rows.Close()
+					return fmt.Errorf("remove devices: %w", err)
+				}
+				if sel.Matches(d) {
+					ids, hosts = append(ids, id), append(hosts, d.Hostname)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return fmt.Errorf("remove devices: %w", err)
 			}
-			if sel.Matches(d) {
-				ids, hosts = append(ids, id), append(hosts, d.Hostname)
+			if len(ids) == 0 {
+				return nil
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("remove devices: %w", err)
-		}
-		if len(ids) == 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM devices WHERE id = ANY($1)`, ids); err != nil {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
+					return fmt.Errorf("remove devices: other records refer to them: %w", errkind.InUse)
+				}
+				return fmt.Errorf("remove devices: %w", err)
+			}
 			return nil
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM devices WHERE id = ANY($1)`, ids); err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
-				return fmt.Errorf("remove devices: other records refer to them: %w", errkind.InUse)
-			}
-			return fmt.Errorf("remove devices: %w", err)
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -419,10 +424,10 @@ func (s *Inventory) RecordObservation(ctx context.Context, hostname string, f in
 }
 
 // RecordObservations records many observations in one transaction. The
-// devices are locked in hostname order (so two nodes' batches cannot
-// deadlock over them) and read under the lock, so observations of one
-// device from several nodes merge rather than overwrite one another; the
-// changed devices are written by one statement.
+// devices are locked (NOWAIT: see retryLocked) and read under the lock, so
+// observations of one device from several nodes, or an import's changes
+// to it, merge rather than overwrite one another; the changed devices are
+// written by one statement.
 func (s *Inventory) RecordObservations(ctx context.Context, obs []inventory.Observation) error {
 	if len(obs) == 0 {
 		return nil
@@ -435,6 +440,50 @@ func (s *Inventory) RecordObservations(ctx context.Context, obs []inventory.Obse
 	slices.Sort(uniq)
 	uniq = slices.Compact(uniq)
 	now := stamp(s.now())
+	return retryLocked(ctx, func() error { return s.recordObservations(ctx, obs, hosts, uniq, now) })
+}
+
+// retryLocked runs a short transaction over devices, attempt, again while
+// it fails because a device it would lock is held by another (it locks
+// them NOWAIT) or because PostgreSQL broke a deadlock by aborting it.
+//
+// An import locks the devices it merges into in the order of its file,
+// and holds them until it commits: a short writer that waited for one of
+// them while holding others could deadlock with it, and PostgreSQL might
+// then abort the import. Locking NOWAIT, a short writer never waits while
+// it holds a device; it lets go of all, and tries again a little later,
+// until ctx ends.
+func retryLocked(ctx context.Context, attempt func() error) error {
+	wait := 10 * time.Millisecond
+	for {
+		err := attempt()
+		if !retryable(err) {
+			return err
+		}
+		// Jitter, so that two writers that met do not meet again.
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (waiting for devices another change holds: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// retryable reports whether err is PostgreSQL's lock_not_available (a
+// NOWAIT lock refused), deadlock_detected or serialization_failure: the
+// transaction was rolled back and may be run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// recordObservations is one attempt of RecordObservations, hosts being
+// the observations' normalised hostnames and uniq the same sorted, once
+// each.
+func (s *Inventory) recordObservations(ctx context.Context, obs []inventory.Observation, hosts, uniq []string, now time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		watched, err := shareWatched(ctx, tx)
 		if err != nil {
@@ -447,7 +496,7 @@ func (s *Inventory) RecordObservations(ctx context.Context, obs []inventory.Obse
 		}
 		devs := make(map[string]*held, len(uniq))
 		rows, _ := tx.Query(ctx, `SELECT d.id, `+deviceColumns+deviceFrom+` WHERE d.hostname = ANY($1)
-			ORDER BY d.hostname COLLATE "C" FOR NO KEY UPDATE OF d`, uniq)
+			ORDER BY d.hostname COLLATE "C" FOR NO KEY UPDATE OF d NOWAIT`, uniq)
 		for rows.Next() {
 			h := new(held)
 			if err := scanDevice(rows, &h.d, &h.id); err != nil {
