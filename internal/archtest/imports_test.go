@@ -24,9 +24,10 @@ var rules = []struct {
 	{"inventory/format", []string{"inventory", "errkind", "internal/jsontext", "internal/safecsv"}},
 	// The SQLite engine implements every domain's store contract.
 	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
+		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx", "internal/factsdoc"}},
 	// The PostgreSQL engine, store by store as it is built.
-	{"store/postgres", []string{"plugins/host", "report", "notify", "errkind", "internal/sqlmigrate"}},
+	{"store/postgres", []string{"plugins/host", "report", "notify", "errkind", "internal/sqlmigrate",
+		"inventory", "credential", "alerts", "internal/factsdoc"}},
 	// The conformance suites hold every engine to what the domain and the
 	// application packages consume of it.
 	{"store/storetest", []string{"errkind", "inventory", "inventory/format", "inventory/synth", "internal/ctxtest", "credential", "orchestrator", "alerts", "report", "plugins/host",

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -200,7 +201,7 @@ func scanDevice(row pgx.Row, d *inventory.Device, extra ...any) error {
 	if d.Labels, err = inventory.ParseLabels(labels); err != nil {
 		return fmt.Errorf("device %s: labels: %w", d.Hostname, err)
 	}
-	if err := decodeFacts(facts, &d.Facts); err != nil {
+	if err := factsdoc.Decode(facts, &d.Facts); err != nil {
 		return fmt.Errorf("device %s: %w", d.Hostname, err)
 	}
 	d.LastSeen, d.CreatedAt, d.UpdatedAt = fromNull(lastSeen), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
@@ -563,7 +564,7 @@ type encodedRow struct {
 // encodeDevice encodes a device's observed columns, its watched updates
 // among watched.
 func encodeDevice(d *inventory.Device, watched map[string]bool) encodedRow {
-	r := encodedRow{facts: string(appendFacts(make([]byte, 0, 320), &d.Facts)), lastSeen: nullTime(d.LastSeen)}
+	r := encodedRow{facts: string(factsdoc.Append(make([]byte, 0, 320), &d.Facts)), lastSeen: nullTime(d.LastSeen)}
 	if d.Facts.Known(inventory.FactOSBuild) {
 		k := d.Facts.OSBuild.Key()
 		r.build = &k

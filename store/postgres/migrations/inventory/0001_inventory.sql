@@ -33,7 +33,7 @@ CREATE TABLE organisations (
 );
 
 -- facts is one JSON document per device (values as text, observation
--- times in Unix microseconds; see facts.go); os_build_key is the observed
+-- times in Unix microseconds; internal/factsdoc); os_build_key is the observed
 -- build as an ordered integer, for selectors. watched_kbs are the device's
 -- observed updates that are watched (sorted, comma-separated; NULL when
 -- its updates were never observed) and observed_at the oldest observation
