@@ -23,9 +23,11 @@
 // migrations/inventory), so observations from workers on several nodes
 // and imports running together keep it exact without contending for a
 // cohort's row. An import streams its devices with COPY into a temporary
-// table and writes them with one upsert. Observations merge under the
-// device's row lock; changing the watched updates waits for the device
-// writes under way (an advisory lock they share).
+// table and writes them with one upsert, holding the stored devices it
+// merges into until it commits. Observations, labels and removals merge
+// under the devices' row locks, taken NOWAIT and tried again, so they
+// never deadlock with an import; changing the watched updates waits for
+// the device writes under way (an advisory lock they share).
 //
 // Each store's schema is versioned by migrations embedded under
 // migrations/<store>/ and recorded in its own table (plugins_migrations,

@@ -29,7 +29,8 @@ func importCSV(t *testing.T, s *postgres.Inventory, csv string, now time.Time) e
 	return err
 }
 
-// cohortKey is a cohort without its count.
+// cohortKey is a cohort without its count, keeping of its updates those
+// watched (all when watched is nil).
 func cohortKey(c inventory.Cohort, watched map[string]bool) string {
 	var kbs []string
 	for _, kb := range c.KBs {
@@ -42,7 +43,8 @@ func cohortKey(c inventory.Cohort, watched map[string]bool) string {
 		c.SeenDay.Format(time.DateOnly), c.ObservedDay.Format(time.DateOnly))
 }
 
-// checkRollup compares the rollup with the devices counted one by one.
+// checkRollup compares the rollup with the devices counted one by one,
+// keeping of their updates those watched (not nil).
 func checkRollup(t *testing.T, s *postgres.Inventory, watched map[string]bool) {
 	t.Helper()
 	ctx := context.Background()
@@ -66,8 +68,8 @@ func checkRollup(t *testing.T, s *postgres.Inventory, watched map[string]bool) {
 
 // TestInventoryFromSeveralNodes writes one estate from several nodes at
 // once (workers' observations of the same devices, each of another fact;
-// an import moving devices; updates watched): no observation is lost and
-// the rollup is exact.
+// two imports of a file moving devices; updates watched): no observation
+// is lost and the rollup is exact.
 func TestInventoryFromSeveralNodes(t *testing.T) {
 	ctx := context.Background()
 	url := pgtest.URL(t)
@@ -131,12 +133,16 @@ func TestInventoryFromSeveralNodes(t *testing.T) {
 		}
 		moved.WriteString(l + "\n")
 	}
-	importer := open(t, url, clock).Inventory()
-	wg.Go(func() {
-		if err := importCSV(t, importer, moved.String(), now); err != nil {
-			errs <- fmt.Errorf("import: %w", err)
-		}
-	})
+	// Two nodes import it at once: the second waits for the first's
+	// devices, and finds them as the first left them.
+	for range 2 {
+		importer := open(t, url, clock).Inventory()
+		wg.Go(func() {
+			if err := importCSV(t, importer, moved.String(), now); err != nil {
+				errs <- fmt.Errorf("import: %w", err)
+			}
+		})
+	}
 	watcher := open(t, url, clock).Inventory()
 	wg.Go(func() {
 		if _, err := watcher.WatchKBs(ctx, []string{"KB5000001"}); err != nil {
@@ -151,9 +157,13 @@ func TestInventoryFromSeveralNodes(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	movedN := 0
 	for d, err := range first.Devices(ctx, inventory.Everything()) {
 		if err != nil {
 			t.Fatal(err)
+		}
+		if d.Site == "Moved Site" {
+			movedN++
 		}
 		for _, f := range facts {
 			if !d.Facts.Known(f) {
@@ -161,5 +171,59 @@ func TestInventoryFromSeveralNodes(t *testing.T) {
 			}
 		}
 	}
+	if want := (len(lines) + 1) / 3; movedN != want {
+		t.Errorf("%d devices moved, want %d", movedN, want)
+	}
 	checkRollup(t, first, map[string]bool{"KB5000001": true})
+}
+
+// TestRollupFolds: a writer alone folds the rows of the keys it touches,
+// so the rollup holds one row per cohort, however many writes made it.
+func TestRollupFolds(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	db := open(t, pgtest.URL(t), func() time.Time { return now })
+	s := db.Inventory()
+	var estate bytes.Buffer
+	if _, err := synth.Generate(&estate, synth.Options{Devices: 500, Orgs: 3, Seed: 5, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := importCSV(t, s, estate.String(), now); err != nil {
+		t.Fatal(err)
+	}
+	var hosts []string
+	for d, err := range s.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts = append(hosts, d.Hostname)
+	}
+	for i, h := range hosts {
+		var f inventory.Facts
+		at := now.Add(time.Duration(i%3) * 24 * time.Hour)
+		if err := f.Set(inventory.FactOSBuild, "10.0.19045", at); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordObservation(ctx, h, f, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.RemoveDevices(ctx, inventory.MustParseSelector("hostname in ("+strings.Join(hosts[:50], ",")+")")); err != nil {
+		t.Fatal(err)
+	}
+	checkRollup(t, s, map[string]bool{}) // no update watched
+	cohorts := 0
+	for _, err := range s.Cohorts(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		cohorts++
+	}
+	var rows int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM device_rollup`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != cohorts {
+		t.Errorf("the rollup holds %d rows for %d cohorts", rows, cohorts)
+	}
 }
