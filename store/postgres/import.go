@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,7 +186,7 @@ func (t *importTx) CreateOrganisation(ctx context.Context, o *inventory.Organisa
 	}
 	var id int64
 	err := t.tx.QueryRow(ctx, `INSERT INTO organisations (code, name, time_zone, tags, created_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (code) DO NOTHING RETURNING id`, o.Code, o.Name, o.TimeZone, "", stamp(o.CreatedAt)).Scan(&id)
+		ON CONFLICT (code) DO NOTHING RETURNING id`, o.Code, o.Name, o.TimeZone, strings.Join(o.Tags, ","), stamp(o.CreatedAt)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = t.tx.QueryRow(ctx, `SELECT id FROM organisations WHERE code = $1`, o.Code).Scan(&id)
 	}
