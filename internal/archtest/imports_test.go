@@ -24,10 +24,10 @@ var rules = []struct {
 	{"inventory/format", []string{"inventory", "errkind", "internal/jsontext", "internal/safecsv"}},
 	// The SQLite engine implements every domain's store contract.
 	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx"}},
+		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx", "internal/factsdoc"}},
 	// The PostgreSQL engine implements the same contracts.
 	{"store/postgres", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"notify", "internal/jsontext", "internal/sqlmigrate"}},
+		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/factsdoc"}},
 	// Opening a database of either engine, and the stores' types: what
 	// each store's consumers (domain and application packages) take of it.
 	{"store", []string{"store/sqlite", "store/postgres", "inventory", "credential", "orchestrator", "alerts", "report", "plugins/host",

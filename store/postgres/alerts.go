@@ -43,7 +43,7 @@ func (s *Alerts) SetMaxSource(n int64) {
 // count them from the moment it is stored. An alert with the same id is
 // refused with an error wrapping errkind.Exists.
 func (s *Alerts) Add(ctx context.Context, a *alerts.Alert, source []byte) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO alerts (id, title, issued, deadline, file, source, added_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			a.ID, a.Title, a.Issued, a.Deadline, a.File, string(source), stamp(s.now()))
 		if uniqueViolation(err) {
@@ -57,10 +57,6 @@ func (s *Alerts) Add(ctx context.Context, a *alerts.Alert, source []byte) error 
 		}
 		return nil
 	})
-	if err != nil && errkind.Of(err) == "" && !errors.Is(err, ctx.Err()) {
-		return fmt.Errorf("add alert %s: %w", a.ID, err)
-	}
-	return err
 }
 
 // Remove deletes the alert id and, in the same transaction, stops watching

@@ -23,11 +23,13 @@
 //     counts per key, folded by each writer without waiting for another
 //     (see migrations/inventory), so observations from workers on several
 //     nodes and imports running together keep it exact without contending
-//     for a cohort's row. Observations merge under the device's row lock;
-//     changing the watched updates waits for the device writes under way
-//     (an advisory lock they share).
+//     for a cohort's row.
 //   - An import streams its devices with COPY into a temporary table and
-//     writes them with one upsert.
+//     writes them with one upsert, holding the stored devices it merges
+//     into until it commits. Observations, labels and removals merge under
+//     the devices' row locks, taken NOWAIT and tried again, so they never
+//     deadlock with an import; changing the watched updates waits for the
+//     device writes under way (an advisory lock they share).
 //   - The notification outbox is claimed with FOR UPDATE SKIP LOCKED, so
 //     several nodes deliver without sending an event twice.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,8 +29,14 @@ import (
 //
 // Two imports may run at once: an organisation both create is created
 // once, and a device both add is written by the one that commits last
-// (its counts may call it new). The import holds the watched updates'
-// lock shared (see rollup.go), so an alert added meanwhile waits for it.
+// (its counts may call it new); devices are written in hostname order.
+// Two imports of files that list the same stored devices in different
+// orders can deadlock over them, and PostgreSQL then fails one (SQLSTATE
+// 40P01, nothing written): run it again. Shorter writers (observations,
+// labels, removals) never wait for a device while holding another, so an
+// import does not deadlock with them (see retryLocked). The import holds
+// the watched updates' lock shared (see rollup.go), so an alert added
+// meanwhile waits for it.
 func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts inventory.ImportOptions) (inventory.ImportResult, error) {
 	if opts.Now.IsZero() {
 		opts.Now = s.now()
@@ -70,7 +77,7 @@ func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts
 		if _, err := tx.Exec(ctx, `INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts,
 				last_seen, watched_kbs, observed_at, created_at, updated_at)
 			SELECT hostname, org_id, site, address, credential, labels, os_build_key, facts, last_seen, watched_kbs, observed_at, $1, $1
-			FROM import_devices
+			FROM import_devices ORDER BY hostname COLLATE "C"
 			ON CONFLICT (hostname) DO UPDATE SET org_id = excluded.org_id, site = excluded.site, address = excluded.address,
 				credential = excluded.credential, labels = excluded.labels, os_build_key = excluded.os_build_key, facts = excluded.facts,
 				last_seen = excluded.last_seen, watched_kbs = excluded.watched_kbs, observed_at = excluded.observed_at,
@@ -179,7 +186,7 @@ func (t *importTx) CreateOrganisation(ctx context.Context, o *inventory.Organisa
 	}
 	var id int64
 	err := t.tx.QueryRow(ctx, `INSERT INTO organisations (code, name, time_zone, tags, created_at) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (code) DO NOTHING RETURNING id`, o.Code, o.Name, o.TimeZone, "", stamp(o.CreatedAt)).Scan(&id)
+		ON CONFLICT (code) DO NOTHING RETURNING id`, o.Code, o.Name, o.TimeZone, strings.Join(o.Tags, ","), stamp(o.CreatedAt)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		err = t.tx.QueryRow(ctx, `SELECT id FROM organisations WHERE code = $1`, o.Code).Scan(&id)
 	}

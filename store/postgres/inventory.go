@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -166,7 +168,7 @@ func scanDevice(row pgx.Row, d *inventory.Device, extra ...any) error {
 	if d.Labels, err = inventory.ParseLabels(labels); err != nil {
 		return fmt.Errorf("device %s: labels: %w", d.Hostname, err)
 	}
-	if err := decodeFacts(facts, &d.Facts); err != nil {
+	if err := factsdoc.Decode(facts, &d.Facts); err != nil {
 		return fmt.Errorf("device %s: %w", d.Hostname, err)
 	}
 	d.LastSeen, d.CreatedAt, d.UpdatedAt = fromNull(lastSeen), d.CreatedAt.UTC(), d.UpdatedAt.UTC()
@@ -275,7 +277,8 @@ func allASCII(vals []string) bool {
 }
 
 // RemoveDevices deletes the devices the selector matches, in one
-// transaction and one statement, and returns their hostnames. An empty
+// transaction and one statement, and returns their hostnames. The devices
+// are locked as they are read (NOWAIT: see retryLocked). An empty
 // selector is refused (it would remove every device); "hostname" selects
 // them all explicitly.
 func (s *Inventory) RemoveDevices(ctx context.Context, sel inventory.Selector) ([]string, error) {
@@ -287,35 +290,38 @@ func (s *Inventory) RemoveDevices(ctx context.Context, sel inventory.Selector) (
 		return nil, err
 	}
 	var hosts []string
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var ids []int64
-		rows, _ := tx.Query(ctx, `SELECT d.id, `+deviceColumns+deviceFrom+where+` ORDER BY o.code COLLATE "C", d.hostname COLLATE "C"`, args...)
-		for rows.Next() {
-			var id int64
-			d := new(inventory.Device)
-			if err := scanDevice(rows, d, &id); err != nil {
-				rows.Close()
+	err = retryLocked(ctx, func() error {
+		hosts = nil
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var ids []int64
+			rows, _ := tx.Query(ctx, `SELECT d.id, `+deviceColumns+deviceFrom+where+` ORDER BY o.code COLLATE "C", d.hostname COLLATE "C" FOR UPDATE OF d NOWAIT`, args...)
+			for rows.Next() {
+				var id int64
+				d := new(inventory.Device)
+				if err := scanDevice(rows, d, &id); err != nil {
+					rows.Close()
+					return fmt.Errorf("remove devices: %w", err)
+				}
+				if sel.Matches(d) {
+					ids, hosts = append(ids, id), append(hosts, d.Hostname)
+				}
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return fmt.Errorf("remove devices: %w", err)
 			}
-			if sel.Matches(d) {
-				ids, hosts = append(ids, id), append(hosts, d.Hostname)
+			if len(ids) == 0 {
+				return nil
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("remove devices: %w", err)
-		}
-		if len(ids) == 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM devices WHERE id = ANY($1)`, ids); err != nil {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
+					return fmt.Errorf("remove devices: other records refer to them: %w", errkind.InUse)
+				}
+				return fmt.Errorf("remove devices: %w", err)
+			}
 			return nil
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM devices WHERE id = ANY($1)`, ids); err != nil {
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
-				return fmt.Errorf("remove devices: other records refer to them: %w", errkind.InUse)
-			}
-			return fmt.Errorf("remove devices: %w", err)
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -386,10 +392,10 @@ func (s *Inventory) RecordObservation(ctx context.Context, hostname string, f in
 }
 
 // RecordObservations records many observations in one transaction. The
-// devices are locked in hostname order (so two nodes' batches cannot
-// deadlock over them) and read under the lock, so observations of one
-// device from several nodes merge rather than overwrite one another; the
-// changed devices are written by one statement.
+// devices are locked (NOWAIT: see retryLocked) and read under the lock, so
+// observations of one device from several nodes, or an import's changes
+// to it, merge rather than overwrite one another; the changed devices are
+// written by one statement.
 func (s *Inventory) RecordObservations(ctx context.Context, obs []inventory.Observation) error {
 	if len(obs) == 0 {
 		return nil
@@ -402,6 +408,50 @@ func (s *Inventory) RecordObservations(ctx context.Context, obs []inventory.Obse
 	slices.Sort(uniq)
 	uniq = slices.Compact(uniq)
 	now := stamp(s.now())
+	return retryLocked(ctx, func() error { return s.recordObservations(ctx, obs, hosts, uniq, now) })
+}
+
+// retryLocked runs a short transaction over devices, attempt, again while
+// it fails because a device it would lock is held by another (it locks
+// them NOWAIT) or because PostgreSQL broke a deadlock by aborting it.
+//
+// An import locks the devices it merges into in the order of its file,
+// and holds them until it commits: a short writer that waited for one of
+// them while holding others could deadlock with it, and PostgreSQL might
+// then abort the import. Locking NOWAIT, a short writer never waits while
+// it holds a device; it lets go of all, and tries again a little later,
+// until ctx ends.
+func retryLocked(ctx context.Context, attempt func() error) error {
+	wait := 10 * time.Millisecond
+	for {
+		err := attempt()
+		if !retryable(err) {
+			return err
+		}
+		// Jitter, so that two writers that met do not meet again.
+		t := time.NewTimer(wait/2 + rand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (waiting for devices another change holds: %w)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// retryable reports whether err is PostgreSQL's lock_not_available (a
+// NOWAIT lock refused), deadlock_detected or serialization_failure: the
+// transaction was rolled back and may be run again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "40P01" || pe.Code == "40001")
+}
+
+// recordObservations is one attempt of RecordObservations, hosts being
+// the observations' normalised hostnames and uniq the same sorted, once
+// each.
+func (s *Inventory) recordObservations(ctx context.Context, obs []inventory.Observation, hosts, uniq []string, now time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		watched, err := shareWatched(ctx, tx)
 		if err != nil {
@@ -414,7 +464,7 @@ func (s *Inventory) RecordObservations(ctx context.Context, obs []inventory.Obse
 		}
 		devs := make(map[string]*held, len(uniq))
 		rows, _ := tx.Query(ctx, `SELECT d.id, `+deviceColumns+deviceFrom+` WHERE d.hostname = ANY($1)
-			ORDER BY d.hostname COLLATE "C" FOR NO KEY UPDATE OF d`, uniq)
+			ORDER BY d.hostname COLLATE "C" FOR NO KEY UPDATE OF d NOWAIT`, uniq)
 		for rows.Next() {
 			h := new(held)
 			if err := scanDevice(rows, &h.d, &h.id); err != nil {
@@ -481,7 +531,7 @@ type encodedRow struct {
 // encodeDevice encodes a device's observed columns, its watched updates
 // among watched.
 func encodeDevice(d *inventory.Device, watched map[string]bool) encodedRow {
-	r := encodedRow{facts: string(appendFacts(make([]byte, 0, 320), &d.Facts)), lastSeen: nullTime(d.LastSeen)}
+	r := encodedRow{facts: string(factsdoc.Append(make([]byte, 0, 320), &d.Facts)), lastSeen: nullTime(d.LastSeen)}
 	if d.Facts.Known(inventory.FactOSBuild) {
 		k := d.Facts.OSBuild.Key()
 		r.build = &k

@@ -15,8 +15,9 @@ import (
 // LabelDevices makes the label changes on every device sel matches in one
 // transaction, and records each label added, changed or removed in
 // device_label_history with the store's time and the actor. The devices
-// are read and locked inside the transaction, so the changes apply to
-// what they are, not to what another node's change has since replaced.
+// are read and locked inside the transaction (NOWAIT: see retryLocked), so
+// the changes apply to what they are, not to what another node's change
+// has since replaced.
 // Labels are not in the rollup: it is left as it is.
 func (s *Inventory) LabelDevices(ctx context.Context, sel inventory.Selector, changes []inventory.LabelChange, actor string) (inventory.LabelResult, error) {
 	var res inventory.LabelResult
@@ -33,7 +34,20 @@ func (s *Inventory) LabelDevices(ctx context.Context, sel inventory.Selector, ch
 		return res, err
 	}
 	now := stamp(s.now())
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = retryLocked(ctx, func() error {
+		res = inventory.LabelResult{}
+		return s.labelDevices(ctx, sel, where, args, changes, actor, now, &res)
+	})
+	if err != nil {
+		return inventory.LabelResult{}, err
+	}
+	return res, nil
+}
+
+// labelDevices is one attempt of LabelDevices.
+func (s *Inventory) labelDevices(ctx context.Context, sel inventory.Selector, where string, args []any, changes []inventory.LabelChange,
+	actor string, now time.Time, res *inventory.LabelResult) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		type match struct {
 			id     int64
 			labels inventory.Labels
@@ -41,7 +55,7 @@ func (s *Inventory) LabelDevices(ctx context.Context, sel inventory.Selector, ch
 		}
 		var matched []match
 		rows, _ := tx.Query(ctx, `SELECT d.id, `+deviceColumns+deviceFrom+where+
-			` ORDER BY o.code COLLATE "C", d.hostname COLLATE "C" FOR NO KEY UPDATE OF d`, args...)
+			` ORDER BY o.code COLLATE "C", d.hostname COLLATE "C" FOR NO KEY UPDATE OF d NOWAIT`, args...)
 		for rows.Next() {
 			var id int64
 			d := new(inventory.Device)
@@ -102,10 +116,6 @@ func (s *Inventory) LabelDevices(ctx context.Context, sel inventory.Selector, ch
 		}
 		return nil
 	})
-	if err != nil {
-		return inventory.LabelResult{}, err
-	}
-	return res, nil
 }
 
 // LabelHistory returns up to limit of the device's label changes, newest

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
@@ -158,7 +159,7 @@ func watchKBsTx(ctx context.Context, tx pgx.Tx, kbs []string) (int, error) {
 	err = rewatch(ctx, tx, q,
 		args, func(text string, old *string) (*string, error) {
 			var f inventory.Facts
-			if err := decodeFacts(text, &f); err != nil {
+			if err := factsdoc.Decode(text, &f); err != nil {
 				return nil, err
 			}
 			kbs, _ := rollupColumns(&f, watched)

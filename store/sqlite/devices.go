@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -26,7 +27,7 @@ func scanDevice(rows interface{ Scan(...any) error }, d *inventory.Device) error
 	if d.Labels, err = inventory.ParseLabels(labels); err != nil {
 		return fmt.Errorf("device %s: labels: %w", d.Hostname, err)
 	}
-	if err := decodeFacts(facts, &d.Facts); err != nil {
+	if err := factsdoc.Decode(facts, &d.Facts); err != nil {
 		return fmt.Errorf("device %s: %w", d.Hostname, err)
 	}
 	d.LastSeen, d.CreatedAt, d.UpdatedAt = fromMicros(lastSeen), fromMicros(created), fromMicros(updated)
@@ -289,7 +290,7 @@ func (s *Inventory) recordObservation(ctx context.Context, tx *sql.Tx, hostname 
 	}
 	kbs, observed := rollupColumns(&d.Facts, watched)
 	_, err := tx.ExecContext(ctx, `UPDATE devices SET facts = ?, os_build_key = ?, last_seen = ?, watched_kbs = ?, observed_at = ?, updated_at = ?
-		WHERE hostname = ?`, string(appendFacts(nil, &d.Facts)), build, micros(d.LastSeen), kbs, observed, micros(s.now()), h)
+		WHERE hostname = ?`, string(factsdoc.Append(nil, &d.Facts)), build, micros(d.LastSeen), kbs, observed, micros(s.now()), h)
 	if err != nil {
 		return fmt.Errorf("record observation of %s: %w", h, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -391,7 +392,7 @@ func (t *importTx) Prepare(d *inventory.Device) any {
 	if d.Facts.Known(inventory.FactOSBuild) {
 		r.build = d.Facts.OSBuild.Key()
 	}
-	r.facts = string(appendFacts(make([]byte, 0, 320), &d.Facts))
+	r.facts = string(factsdoc.Append(make([]byte, 0, 320), &d.Facts))
 	if !d.LastSeen.IsZero() {
 		r.lastSeen = micros(d.LastSeen)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -236,7 +237,7 @@ func (s *Inventory) watchKBsTx(ctx context.Context, tx *sql.Tx, kbs []string) (i
 	}
 	return len(fresh), rewatch(ctx, tx, q, args, func(text string, _ any) (any, error) {
 		var f inventory.Facts
-		if err := decodeFacts(text, &f); err != nil {
+		if err := factsdoc.Decode(text, &f); err != nil {
 			return nil, err
 		}
 		kbs, _ := rollupColumns(&f, watched)

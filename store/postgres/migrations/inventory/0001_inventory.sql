@@ -33,7 +33,7 @@ CREATE TABLE organisations (
 );
 
 -- facts is one JSON document per device (values as text, observation
--- times in Unix microseconds; see facts.go); os_build_key is the observed
+-- times in Unix microseconds; internal/factsdoc); os_build_key is the observed
 -- build as an ordered integer, for selectors. watched_kbs are the device's
 -- observed updates that are watched (sorted, comma-separated; NULL when
 -- its updates were never observed) and observed_at the oldest observation
@@ -121,8 +121,8 @@ CREATE TABLE device_rollup (
 );
 CREATE INDEX device_rollup_key ON device_rollup (org_id, site, os_build_key, watched_kbs, seen_day, observed_day);
 
--- The day (since the Unix epoch) of a time, -1 for none.
-CREATE FUNCTION rollup_day(t timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+-- The day (since the Unix epoch, UTC) of a time, -1 for none.
+CREATE FUNCTION rollup_day(t timestamptz) RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT coalesce(floor(extract(epoch FROM t) / 86400)::bigint, -1)
 $$;
 

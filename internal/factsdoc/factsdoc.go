@@ -1,4 +1,7 @@
-package postgres
+// Package factsdoc is the JSON document both storage engines (store/sqlite,
+// store/postgres) keep a device's observed facts in, their devices' facts
+// column: one format, so that an estate moves between them unchanged.
+package factsdoc
 
 import (
 	"encoding/json"
@@ -11,9 +14,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
 
-// The facts column holds one JSON object per device, the same document as
-// store/sqlite's (this file is that engine's codec, kept in step with it
-// by hand until the two share a package):
+// The facts column holds one JSON object per device:
 //
 //	{"at":1764355409000000,"v":{"os_build":"10.0.19045","ubr":"3803"},"t":{"kbs":1764300000000000}}
 //
@@ -49,8 +50,8 @@ func (v *factValues) byFact() [10]*string {
 	return [10]*string{v.Manufacturer, v.Model, v.Serial, v.OSCaption, v.OSEdition, v.OSBuild, v.UBR, v.KBs, v.DiskFreeGB, v.RAMGB}
 }
 
-// appendFacts appends the JSON document for f to b.
-func appendFacts(b []byte, f *inventory.Facts) []byte {
+// Append appends the JSON document for f to b.
+func Append(b []byte, f *inventory.Facts) []byte {
 	// The shared time is the most common observation time.
 	facts := inventory.AllFacts()
 	var micros [16]int64
@@ -151,8 +152,8 @@ func appendFactValue(b []byte, f *inventory.Facts, a inventory.Fact) []byte {
 	return jsontext.AppendString(b, f.Value(a))
 }
 
-// decodeFacts parses the facts column into f.
-func decodeFacts(text string, f *inventory.Facts) error {
+// Decode parses a document into f.
+func Decode(text string, f *inventory.Facts) error {
 	if text == "" || text == "{}" {
 		return nil
 	}
