@@ -11,7 +11,12 @@
 // the store and the queue allow. It reports each figure against the
 // national-scale issue's targets.
 //
+// With -db postgres://... it runs all of it on that PostgreSQL database
+// (which must be empty), and with -nodes N the scheduler runs as N nodes
+// in this process, each on its own connections, sharing the workers.
+//
 //	go run ./cmd/nationalbench -bin bin/ringmaster -devices 1300000 -orgs 300 -workers 1000
+//	go run ./cmd/nationalbench -db "$(.ci/postgres ringmaster_national)" -nodes 3
 package main
 
 import (
@@ -37,11 +42,13 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
-	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+	"github.com/ringmaster-fleet/ringmaster/store"
 )
 
 type options struct {
 	bin, dir     string
+	db           string // a PostgreSQL URL, else national.db in dir
+	nodes        int
 	devices      int
 	orgs         int
 	workers      int
@@ -59,6 +66,8 @@ func main() {
 	var o options
 	flag.StringVar(&o.bin, "bin", "bin/ringmaster", "ringmaster binary")
 	flag.StringVar(&o.dir, "dir", "", "working directory (default: a new temporary one, removed after)")
+	flag.StringVar(&o.db, "db", "", "an empty PostgreSQL database's URL to run on (default: national.db in -dir)")
+	flag.IntVar(&o.nodes, "nodes", 1, "scheduler nodes in this process, each on connections of its own (PostgreSQL only, for more than one)")
 	flag.IntVar(&o.devices, "devices", 1_300_000, "devices in the generated estate")
 	flag.IntVar(&o.orgs, "orgs", 300, "organisations in the generated estate")
 	flag.IntVar(&o.workers, "workers", 1000, "devices run at once by the scheduler")
@@ -104,8 +113,14 @@ func run(o options) error {
 		}
 		defer os.RemoveAll(o.dir)
 	}
-	rb := benchutil.Runner{Bin: bin, Dir: o.dir, DB: filepath.Join(o.dir, "national.db")}
-	fmt.Printf("national run: %d devices in %d organisations, %d workers, in %s\n\n", o.devices, o.orgs, o.workers, o.dir)
+	rb := benchutil.Runner{Bin: bin, Dir: o.dir, DB: cmp.Or(o.db, filepath.Join(o.dir, "national.db"))}
+	engine := "SQLite"
+	if store.IsURL(rb.DB) {
+		engine = "PostgreSQL"
+	} else if o.nodes > 1 {
+		return fmt.Errorf("-nodes %d: several nodes share a PostgreSQL database (-db postgres://...), not an SQLite file", o.nodes)
+	}
+	fmt.Printf("national run on %s: %d devices in %d organisations, %d workers on %d nodes, in %s\n\n", engine, o.devices, o.orgs, o.workers, o.nodes, o.dir)
 	fmt.Printf("%-58s %10s %9s   %s\n", "step", "wall", "peak RSS", "target")
 	row := func(step string, r benchutil.Result, target string) {
 		fmt.Printf("%-58s %10s %9s   %s\n", step, benchutil.Round(r.Wall), benchutil.MiB(r.RSS), target)
@@ -207,51 +222,62 @@ func (p *passes) len() int {
 func runCampaign(o options, path string) error {
 	ctx := context.Background()
 	clock := &offsetClock{}
-	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: clock.Now})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	store, err := db.Campaigns(ctx)
-	if err != nil {
-		return err
-	}
-	if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(db.SQL(), nil)); err != nil {
-		return err
-	}
-	listen, err := db.ListenSQL(ctx)
-	if err != nil {
-		return err
-	}
 	x := &instant{}
 	ps := &passes{}
-	cfg := scheduler.Config{Jobs: scheduler.SQLiteJobs(db.SQL(), listen), Store: store, Inventory: db.Inventory(), Reacher: x, Playbook: playbooks.Parse,
-		Clock: clock, Workers: o.workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	if o.observe {
-		// As node.Run wires it for ringmaster run.
-		cfg.Observe = func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
-			return db.Inventory().RecordObservation(ctx, host, discovery.Facts(facts, at), at)
+	var cs store.Campaigns
+	for i := range max(o.nodes, 1) {
+		db, err := store.Open(ctx, path, store.Options{Now: clock.Now})
+		if err != nil {
+			return err
 		}
+		defer db.Close()
+		jobs, err := queue(ctx, db)
+		if err != nil {
+			return err
+		}
+		if err := scheduler.Migrate(ctx, jobs); err != nil {
+			return err
+		}
+		c, err := db.Campaigns(ctx)
+		if err != nil {
+			return err
+		}
+		inv := db.Inventory()
+		// The workers shared out among the nodes.
+		workers := o.workers / max(o.nodes, 1)
+		if i < o.workers%max(o.nodes, 1) {
+			workers++
+		}
+		cfg := scheduler.Config{Jobs: jobs, Store: c, Inventory: inv, Reacher: x, Playbook: playbooks.Parse,
+			Clock: clock, Workers: workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+		if o.observe {
+			// As node.Run wires it for ringmaster run.
+			cfg.Observe = func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
+				return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
+			}
+		}
+		sch, err := scheduler.New(cfg)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			cs = c
+			if _, err := c.ChangeStatus(ctx, "national", orchestrator.ActionStart); err != nil {
+				return err
+			}
+		}
+		if err := sch.Start(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			stop, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			_ = sch.Stop(stop)
+		}()
 	}
-	sch, err := scheduler.New(cfg)
-	if err != nil {
-		return err
-	}
-	if _, err := store.ChangeStatus(ctx, "national", orchestrator.ActionStart); err != nil {
-		return err
-	}
-	if err := sch.Start(ctx); err != nil {
-		return err
-	}
-	defer func() {
-		stop, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		_ = sch.Stop(stop)
-	}()
-
 	// The pilot runs to the end.
 	start := time.Now()
-	if err := waitWave(ctx, store, 0, orchestrator.WaveDone, 15*time.Minute); err != nil {
+	if err := waitWave(ctx, cs, 0, orchestrator.WaveDone, 15*time.Minute); err != nil {
 		return err
 	}
 	fmt.Printf("\nrun with %d workers, an executor that answers at once:\n", o.workers)
@@ -271,7 +297,7 @@ func runCampaign(o options, path string) error {
 
 	// Past the soak, ring1 dispatches up to its cap and tops it up as its
 	// devices finish.
-	before, err := finished(ctx, store)
+	before, err := finished(ctx, cs)
 	if err != nil {
 		return err
 	}
@@ -286,7 +312,7 @@ func runCampaign(o options, path string) error {
 	busy := time.Since(t1)
 	used := benchutil.CPU() - cpu1
 	stopProfile()
-	after, err := finished(ctx, store)
+	after, err := finished(ctx, cs)
 	if err != nil {
 		return err
 	}
@@ -321,8 +347,8 @@ func runCampaign(o options, path string) error {
 	fmt.Printf("  dispatched %d devices (%.0f/s), %d finished (%.0f/s), %d executor calls; CPU %.2f cores\n",
 		dispatched, float64(dispatched)/busy.Seconds(), after-before, float64(after-before)/busy.Seconds(), x.calls.Load(),
 		used.Seconds()/busy.Seconds())
-	fmt.Printf("  peak RSS of this process (scheduler, River, store, %d workers): %s   (target <= 400 MiB)\n",
-		o.workers, benchutil.MiB(benchutil.PeakRSS()))
+	fmt.Printf("  peak RSS of this process (%d scheduler nodes, River, stores, %d workers): %s   (target <= 400 MiB a node)\n",
+		max(o.nodes, 1), o.workers, benchutil.MiB(benchutil.PeakRSS()))
 	return nil
 }
 
@@ -351,11 +377,27 @@ func profile(path string) (stop func(), err error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// queue is River's job queue on db's own database, as ringmaster run
+// wires it.
+func queue(ctx context.Context, db store.DB) (scheduler.Jobs, error) {
+	switch db := db.(type) {
+	case *store.SQLite:
+		listen, err := db.ListenSQL(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return scheduler.SQLiteJobs(db.SQL(), listen), nil
+	case *store.Postgres:
+		return scheduler.PostgresJobs(db.QueuePool()), nil
+	}
+	return nil, fmt.Errorf("no job queue on a %T", db)
+}
+
 // waitWave waits until a wave of the national campaign reaches status.
-func waitWave(ctx context.Context, store *sqlite.Campaigns, wave int, status orchestrator.WaveStatus, limit time.Duration) error {
+func waitWave(ctx context.Context, cs store.Campaigns, wave int, status orchestrator.WaveStatus, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
-		_, waves, err := store.Waves(ctx, "national")
+		_, waves, err := cs.Waves(ctx, "national")
 		if err != nil {
 			return err
 		}
@@ -368,8 +410,8 @@ func waitWave(ctx context.Context, store *sqlite.Campaigns, wave int, status orc
 }
 
 // finished counts the campaign's devices in a final state.
-func finished(ctx context.Context, store *sqlite.Campaigns) (int, error) {
-	counts, err := store.StateCounts(ctx, "national")
+func finished(ctx context.Context, cs store.Campaigns) (int, error) {
+	counts, err := cs.StateCounts(ctx, "national")
 	if err != nil {
 		return 0, err
 	}
