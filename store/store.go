@@ -115,20 +115,40 @@ type DB interface {
 	Close() error
 }
 
-// IsURL reports whether where names a PostgreSQL server (a postgres:// or
-// postgresql:// URL) rather than an SQLite file.
-func IsURL(where string) bool {
-	return strings.HasPrefix(where, "postgres://") || strings.HasPrefix(where, "postgresql://")
+// IsPostgres reports whether where names a PostgreSQL database: a
+// postgres:// or postgresql:// URL, or libpq's key=value settings
+// ("host=db dbname=ringmaster sslmode=verify-full"), rather than an SQLite
+// file. (Settings taken for a file's name would create a file named with
+// the password.)
+func IsPostgres(where string) bool {
+	if strings.HasPrefix(where, "postgres://") || strings.HasPrefix(where, "postgresql://") {
+		return true
+	}
+	fields := strings.Fields(where)
+	for _, f := range fields {
+		key, _, ok := strings.Cut(f, "=")
+		if !ok || !libpqKeys[key] {
+			return false
+		}
+	}
+	return len(fields) > 0
 }
 
-// Open opens the database where names: a postgres:// URL opens PostgreSQL
-// (*Postgres), anything else is the path of an SQLite file, created if
-// need be (*SQLite).
+// libpqKeys are libpq's connection settings that name a database or how
+// to reach it.
+var libpqKeys = map[string]bool{"host": true, "hostaddr": true, "port": true, "dbname": true, "user": true, "password": true,
+	"passfile": true, "sslmode": true, "sslrootcert": true, "sslcert": true, "sslkey": true, "service": true,
+	"connect_timeout": true, "application_name": true, "target_session_attrs": true, "pool_max_conns": true}
+
+// Open opens the database where names: a postgres:// URL (or libpq's
+// key=value settings, see IsPostgres) opens PostgreSQL (*Postgres),
+// anything else is the path of an SQLite file, created if need be
+// (*SQLite).
 func Open(ctx context.Context, where string, opts Options) (DB, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if IsURL(where) {
+	if IsPostgres(where) {
 		db, err := postgres.Open(ctx, where, postgres.Options{Now: opts.Now})
 		if err != nil {
 			return nil, err

@@ -242,8 +242,19 @@ type controlArgs struct{}
 func (controlArgs) Kind() string { return "ringmaster_control" }
 
 func (controlArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueControl, MaxAttempts: 1}
+	return river.InsertOpts{Queue: queueControl, MaxAttempts: 1, UniqueOpts: oneAtATime}
 }
+
+// oneAtATime makes a job unique while one of its kind waits or runs
+// anywhere: across nodes (PostgreSQL) only one control pass and one sweep
+// run at a time. The leader alone inserts the periodic ones, but any node
+// kicks a pass, and every node works the control queue; two passes at
+// once would each decide on a view the other is changing (a wave's cap
+// dispatched twice over, a halted wave dispatched into). A kick while a
+// pass waits or runs is dropped: that pass, or the next tick, sees what
+// the kick was for (the campaign is left due).
+var oneAtATime = river.UniqueOpts{ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}
 
 // enqueue inserts device jobs in the transaction that queued them: the
 // store calls it (an orchestrator.Enqueue) before it commits.
@@ -264,7 +275,7 @@ type sweepArgs struct{}
 func (sweepArgs) Kind() string { return "ringmaster_sweep" }
 
 func (sweepArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueSweep, MaxAttempts: 1}
+	return river.InsertOpts{Queue: queueSweep, MaxAttempts: 1, UniqueOpts: oneAtATime}
 }
 
 type sweepWorker struct {

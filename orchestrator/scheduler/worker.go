@@ -95,7 +95,12 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 		msg = fmt.Sprintf("step %q: %s", out.Step, out.Message)
 	}
 	if observed, at := lease.observed(); observed != nil && s.cfg.Observe != nil {
-		if err := s.cfg.Observe(ctx, a.Hostname, *observed, at); err != nil {
+		// The lease is no longer renewed: an observation held up (by an
+		// import on PostgreSQL) is given up, not the run's outcome.
+		octx, cancel := context.WithTimeout(ctx, s.cfg.Lease/3)
+		err := s.cfg.Observe(octx, a.Hostname, *observed, at)
+		cancel()
+		if err != nil {
 			s.log.Warn("could not record what the run observed", "device", a.Hostname, "err", err)
 		}
 	}
@@ -162,7 +167,6 @@ func (l *leaseKeeper) fail(err error) {
 // event records progress: the current step, and at each step's end the
 // checkpoint, written before the engine goes on.
 func (l *leaseKeeper) event(ctx context.Context, e playbooks.Event) {
-	s := l.w.s
 	switch e.Kind {
 	case playbooks.EventFacts:
 		if e.Probe != nil { // a probe's facts, not a registered one
@@ -178,7 +182,7 @@ func (l *leaseKeeper) event(ctx context.Context, e playbooks.Event) {
 		at := time.Now()
 		cp, err := json.Marshal(e.Checkpoint)
 		if err == nil {
-			err = s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, at.Add(s.cfg.Lease), e.Step, cp)
+			err = l.heartbeat(ctx, at, e.Step, cp)
 		}
 		if err != nil {
 			l.fail(fmt.Errorf("save checkpoint after step %q: %w", e.Step, err))
@@ -219,7 +223,7 @@ func (l *leaseKeeper) keep(ctx context.Context, cancel context.CancelCauseFunc) 
 			return
 		}
 		at := time.Now()
-		if err := s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, at.Add(s.cfg.Lease), step, nil); err != nil {
+		if err := l.heartbeat(ctx, at, step, nil); err != nil {
 			l.fail(fmt.Errorf("renew lease: %w", err))
 			cancel(err)
 			return
@@ -242,6 +246,18 @@ func (l *leaseKeeper) keep(ctx context.Context, cancel context.CancelCauseFunc) 
 			renewing.Unlock()
 		})
 	}
+}
+
+// heartbeat renews the lease from at, recording the step and checkpoint
+// (nil keeps the stored one). It gives up after a third of a lease: a
+// worker cut off from the database (a network partition can hold a write
+// for many minutes) then stops its run before its lease lapses and
+// another node takes the device over, so two never drive one device.
+func (l *leaseKeeper) heartbeat(ctx context.Context, at time.Time, step string, checkpoint []byte) error {
+	s := l.w.s
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Lease/3)
+	defer cancel()
+	return s.cfg.Store.Heartbeat(ctx, l.a.Campaign, l.a.Hostname, l.a.Generation, at.Add(s.cfg.Lease), step, checkpoint)
 }
 
 // renewedAt records a renewal of the lease that began at at.

@@ -148,7 +148,7 @@ func (s *Credentials) Credential(ctx context.Context, name string) (credential.S
 // that use it and how many devices name it; secrets stay sealed.
 func (s *Credentials) Credentials(ctx context.Context) ([]credential.Stored, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT c.name, c.username, c.created_at,
-			(SELECT count(*) FROM devices d WHERE d.credential = c.name),
+			(SELECT count(*) FROM devices d WHERE d.credential = c.name AND d.credential <> ''), -- devices_credential's predicate: an index read, not 1.3M rows per credential
 			coalesce((SELECT array_agg(o.code ORDER BY o.code COLLATE "C") FROM organisations o WHERE o.credential = c.name), '{}')
 		FROM credentials c ORDER BY c.name COLLATE "C"`)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (credential.Stored, error) {

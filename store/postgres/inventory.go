@@ -132,6 +132,10 @@ func (s *Inventory) RemoveOrganisation(ctx context.Context, code string) error {
 			return fmt.Errorf("%w: organisation %s has %d device(s); remove them first (ringmaster inventory remove -l org=%s)", errkind.InUse, code, n, code)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM organisations WHERE id = $1`, id); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "23503" { // an import committed its devices meanwhile
+				return fmt.Errorf("%w: organisation %s has devices now; remove them first (ringmaster inventory remove -l org=%s)", errkind.InUse, code, code)
+			}
 			return fmt.Errorf("remove organisation %s: %w", code, err)
 		}
 		return nil
@@ -441,11 +445,12 @@ func retryLocked(ctx context.Context, attempt func() error) error {
 }
 
 // retryable reports whether err is PostgreSQL's lock_not_available (a
-// NOWAIT lock refused), deadlock_detected or serialization_failure: the
-// transaction was rolled back and may be run again.
+// NOWAIT lock refused), deadlock_detected or serialization_failure, or the
+// watched updates' lock not taken at once (errWatchBusy): the transaction
+// was rolled back and may be run again.
 func retryable(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "40P01" || pe.Code == "40001")
+	return errors.Is(err, errWatchBusy) || errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "40P01" || pe.Code == "40001")
 }
 
 // recordObservations is one attempt of RecordObservations, hosts being
@@ -453,7 +458,7 @@ func retryable(err error) bool {
 // each.
 func (s *Inventory) recordObservations(ctx context.Context, obs []inventory.Observation, hosts, uniq []string, now time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		watched, err := shareWatched(ctx, tx)
+		watched, err := tryShareWatched(ctx, tx)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"slices"
@@ -31,11 +32,32 @@ import (
 // watchLock is the advisory lock over the watched updates ("rmwatchd").
 const watchLock int64 = 0x726d7761746368
 
-// shareWatched takes watchLock shared for the transaction and reads the
-// updates reports look for.
+// shareWatched takes watchLock shared for the transaction, waiting for it
+// (an import), and reads the updates reports look for.
 func shareWatched(ctx context.Context, tx pgx.Tx) (map[string]bool, error) {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, watchLock); err != nil {
 		return nil, fmt.Errorf("lock watched updates: %w", err)
+	}
+	return watchedKBs(ctx, tx)
+}
+
+// errWatchBusy is watchLock not taken at once by a short writer: a change
+// of the watched updates holds or waits for it. The writer's transaction
+// is tried again (retryable), holding no connection meanwhile.
+var errWatchBusy = errors.New("the watched updates are being changed")
+
+// tryShareWatched is shareWatched for a short writer (an observation): it
+// never waits. PostgreSQL queues a shared request behind an exclusive one
+// already waiting, and an alert added during an import waits for the
+// whole import: waiting here would hold every node's observing workers,
+// and the pool connections their leases are renewed on, for as long.
+func tryShareWatched(ctx context.Context, tx pgx.Tx) (map[string]bool, error) {
+	var ok bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock_shared($1)`, watchLock).Scan(&ok); err != nil {
+		return nil, fmt.Errorf("lock watched updates: %w", err)
+	}
+	if !ok {
+		return nil, errWatchBusy
 	}
 	return watchedKBs(ctx, tx)
 }
