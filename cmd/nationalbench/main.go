@@ -115,7 +115,7 @@ func run(o options) error {
 	}
 	rb := benchutil.Runner{Bin: bin, Dir: o.dir, DB: cmp.Or(o.db, filepath.Join(o.dir, "national.db"))}
 	engine := "SQLite"
-	if store.IsURL(rb.DB) {
+	if store.IsPostgres(rb.DB) {
 		engine = "PostgreSQL"
 	} else if o.nodes > 1 {
 		return fmt.Errorf("-nodes %d: several nodes share a PostgreSQL database (-db postgres://...), not an SQLite file", o.nodes)

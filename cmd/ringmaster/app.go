@@ -50,6 +50,7 @@ type app struct {
 	// read them through fileLimit.
 	maxFileSize int64
 	db          store.DB // see wire.go
+	keyPath     string   // the key file, when a command (the demo) sets its own
 }
 
 // run executes one command line and returns the process exit code.

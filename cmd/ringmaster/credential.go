@@ -18,10 +18,13 @@ import (
 // database path plus ".key", or for a PostgreSQL database ./ringmaster.key
 // (every node of it needs a copy of the same file).
 func (a *app) keyFile() string {
+	if a.keyPath != "" { // the demo's own
+		return a.keyPath
+	}
 	if path := a.getenv("RINGMASTER_KEY_FILE"); path != "" {
 		return path
 	}
-	if store.IsURL(a.dbFile()) {
+	if store.IsPostgres(a.dbFile()) {
 		return "ringmaster.key"
 	}
 	return a.dbFile() + ".key"

@@ -81,7 +81,7 @@ database, inventory file and report are left in --dir to explore after.`,
 }
 
 // demoFiles are what a demo writes into its directory (and replaces).
-var demoFiles = []string{"demo.db", "demo.db-wal", "demo.db-shm", "demo.db.key", "ringmaster.key", "estate.csv", "win10-22h2.yaml",
+var demoFiles = []string{"demo.db", "demo.db-wal", "demo.db-shm", "demo.db.key", "estate.csv", "win10-22h2.yaml",
 	"alert.yaml", "report.html"}
 
 func (a *app) demo(ctx context.Context, o demoOptions) error {
@@ -90,6 +90,18 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 	if err != nil {
 		return err
 	}
+	// The demo's own SQLite file, unless --db names a PostgreSQL database:
+	// then that one, which must be empty (checked before any file is
+	// replaced). Either way its credential is sealed with the demo's own
+	// key file, never a key file of the same database's nodes.
+	db, shown := filepath.Join(dir, "demo.db"), ""
+	if where := a.dbFile(); store.IsPostgres(where) {
+		if err := a.demoEmpty(ctx); err != nil {
+			return err
+		}
+		db, shown = where, "the PostgreSQL database you named with --db"
+	}
+	a.keyPath = filepath.Join(dir, "demo.db.key")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -100,15 +112,6 @@ func (a *app) demo(ctx context.Context, o demoOptions) error {
 	}
 	if err := scenario.CheckDescriptors(o.devices, false); err != nil {
 		return err
-	}
-	// The demo's own SQLite file, unless --db names a PostgreSQL
-	// database: then that one, which must be empty.
-	db, shown := filepath.Join(dir, "demo.db"), ""
-	if where := a.dbFile(); store.IsURL(where) {
-		if err := a.demoEmpty(ctx); err != nil {
-			return err
-		}
-		db, shown = where, "the PostgreSQL database you named with --db"
 	}
 	clock := device.NewScaledClock(time.Now().UTC(), o.scale)
 	a.clock, a.now = clock, clock.Now
