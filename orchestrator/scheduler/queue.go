@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,6 +28,9 @@ type Jobs interface {
 	// client makes River's client for cfg; wake, if not nil, asks its
 	// listener to read notifications now.
 	client(cfg *river.Config) (q queue, wake func(), err error)
+	// passLock waits until no other control pass runs on this database,
+	// from any node, and returns what ends this one's turn.
+	passLock(ctx context.Context) (unlock func(), err error)
 }
 
 // queue is the part of River's client the scheduler uses, whatever its
@@ -66,10 +70,18 @@ func SQLiteJobs(db, listen *sql.DB) Jobs {
 	if listen == nil {
 		listen = db
 	}
-	return sqliteJobs{db: db, listen: listen}
+	return sqliteJobs{db: db, listen: listen, pass: new(sync.Mutex)}
 }
 
-type sqliteJobs struct{ db, listen *sql.DB }
+type sqliteJobs struct {
+	db, listen *sql.DB
+	pass       *sync.Mutex // one control pass at a time: one node runs on an SQLite file
+}
+
+func (j sqliteJobs) passLock(context.Context) (func(), error) {
+	j.pass.Lock()
+	return j.pass.Unlock, nil
+}
 
 // migrate applies every pending version of River's schema in one
 // transaction under SQLite's write lock (sqlmigrate.Locked), reading the
@@ -118,8 +130,33 @@ func PostgresJobs(pool *pgxpool.Pool) Jobs { return pgJobs{pool} }
 type pgJobs struct{ pool *pgxpool.Pool }
 
 // riverMigrationLock is the advisory lock under which a node migrates
-// River's schema ("rivermig" in ASCII), apart from the stores' own.
-const riverMigrationLock int64 = 0x72697665726d6967
+// River's schema ("rivermig" in ASCII), apart from the stores' own;
+// controlPassLock the one a control pass holds ("rmcontrl").
+const (
+	riverMigrationLock int64 = 0x72697665726d6967
+	controlPassLock    int64 = 0x726d636f6e74726c
+)
+
+// passLock takes controlPassLock on a connection of the queue's pool,
+// waiting for a pass under way on another node to end. The lock lives
+// with the connection's session, so a node that dies mid-pass frees it.
+func (j pgJobs) passLock(ctx context.Context) (func(), error) {
+	conn, err := j.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("control pass lock: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, controlPassLock); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("control pass lock: %w", err)
+	}
+	return func() {
+		ctx := context.WithoutCancel(ctx)
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, controlPassLock); err != nil {
+			conn.Conn().Close(ctx) // its session, and the lock with it, end here
+		}
+		conn.Release()
+	}, nil
+}
 
 // migrate applies River's pending versions under an advisory lock held
 // on a connection of its own, so that nodes starting together on a fresh

@@ -242,17 +242,11 @@ type controlArgs struct{}
 func (controlArgs) Kind() string { return "ringmaster_control" }
 
 func (controlArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueControl, MaxAttempts: 1, UniqueOpts: oneAtATime}
+	return river.InsertOpts{Queue: queueControl, MaxAttempts: 1}
 }
 
-// oneAtATime makes a job unique while one of its kind waits or runs
-// anywhere: across nodes (PostgreSQL) only one control pass and one sweep
-// run at a time. The leader alone inserts the periodic ones, but any node
-// kicks a pass, and every node works the control queue; two passes at
-// once would each decide on a view the other is changing (a wave's cap
-// dispatched twice over, a halted wave dispatched into). A kick while a
-// pass waits or runs is dropped: that pass, or the next tick, sees what
-// the kick was for (the campaign is left due).
+// oneAtATime makes a periodic sweep unique while one waits or runs
+// anywhere: one is enough, and a sweep missed is the next one's work.
 var oneAtATime = river.UniqueOpts{ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
 	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}
 
@@ -305,7 +299,20 @@ func (w *controlWorker) Work(ctx context.Context, _ *river.Job[controlArgs]) err
 // Control runs the controller for every due campaign, and again at once
 // while a pass leaves a campaign with more to dispatch (see MaxDispatch).
 // The periodic control job calls it; tests may too.
+//
+// Passes run one at a time across every node on the database (Jobs'
+// lock): the leader alone inserts the periodic control job, but any node
+// kicks one and every node works the control queue, and two passes at
+// once would each decide on a view the other is changing (a wave's cap
+// dispatched twice over, a halted wave dispatched into). A kicked pass
+// waits for the one under way rather than being dropped, so what it was
+// for is never left to the next tick.
 func (s *Scheduler) Control(ctx context.Context) error {
+	unlock, err := s.cfg.Jobs.passLock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for {
 		more, err := s.pass(ctx)
 		if err != nil || !more || ctx.Err() != nil {
