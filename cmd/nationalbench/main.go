@@ -225,12 +225,28 @@ func runCampaign(o options, path string) error {
 	x := &instant{}
 	ps := &passes{}
 	var cs store.Campaigns
+	var dbs []store.DB
+	var scheds []*scheduler.Scheduler
+	defer func() {
+		// Every node stops taking jobs first, then the databases close: a
+		// node still dispatching would keep the others' workers busy.
+		stop, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		var wg sync.WaitGroup
+		for _, sch := range scheds {
+			wg.Go(func() { _ = sch.Stop(stop) })
+		}
+		wg.Wait()
+		for _, db := range dbs {
+			db.Close()
+		}
+	}()
 	for i := range max(o.nodes, 1) {
 		db, err := store.Open(ctx, path, store.Options{Now: clock.Now})
 		if err != nil {
 			return err
 		}
-		defer db.Close()
+		dbs = append(dbs, db)
 		jobs, err := queue(ctx, db)
 		if err != nil {
 			return err
@@ -269,11 +285,7 @@ func runCampaign(o options, path string) error {
 		if err := sch.Start(ctx); err != nil {
 			return err
 		}
-		defer func() {
-			stop, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			_ = sch.Stop(stop)
-		}()
+		scheds = append(scheds, sch)
 	}
 	// The pilot runs to the end.
 	start := time.Now()
