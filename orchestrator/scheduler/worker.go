@@ -75,18 +75,23 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	engine := &playbooks.Engine{Executor: exec, Clock: s.cfg.EngineClock}
 	out, err := engine.Execute(runCtx, playbooks.Run{Playbook: pb, Target: target, Params: spec.Params, Resume: resume, ID: run.RunID},
 		playbooks.SinkFunc(func(e playbooks.Event) { lease.event(ctx, e) }))
-	stop()
+	// The lease is kept until the outcome is stored: what the run
+	// observed may wait to be recorded (behind an import on PostgreSQL),
+	// and a device whose lease lapsed meanwhile would run again.
 	if lerr := lease.failed(); lerr != nil {
+		stop()
 		return lerr // the checkpoint could not be saved: let River retry; the lease lapses and the device resumes
 	}
 	switch {
 	case errors.Is(context.Cause(runCtx), errCampaignCancelled):
+		stop()
 		return w.finish(ctx, a, orchestrator.DeviceSkipped, orchestrator.ReasonCancelled, "the campaign was cancelled while it ran", time.Time{})
 	case err != nil && ctx.Err() != nil:
 		// This process is stopping: leave the device running; its lease
 		// lapses and it resumes from its checkpoint.
 		return ctx.Err()
 	case err != nil:
+		stop()
 		return w.finish(ctx, a, orchestrator.DeviceFailed, orchestrator.ReasonBadRun, err.Error(), time.Time{})
 	}
 	state, next := spec.AfterRun(out, run.Attempt, s.cfg.Clock.Now())
@@ -95,15 +100,11 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 		msg = fmt.Sprintf("step %q: %s", out.Step, out.Message)
 	}
 	if observed, at := lease.observed(); observed != nil && s.cfg.Observe != nil {
-		// The lease is no longer renewed: an observation held up (by an
-		// import on PostgreSQL) is given up, not the run's outcome.
-		octx, cancel := context.WithTimeout(ctx, s.cfg.Lease/3)
-		err := s.cfg.Observe(octx, a.Hostname, *observed, at)
-		cancel()
-		if err != nil {
+		if err := s.cfg.Observe(ctx, a.Hostname, *observed, at); err != nil {
 			s.log.Warn("could not record what the run observed", "device", a.Hostname, "err", err)
 		}
 	}
+	stop()
 	if err := w.finish(ctx, a, state, out.Reason, msg, next); err != nil {
 		return err
 	}
