@@ -77,8 +77,15 @@ type Service struct {
 	inv       Inventory
 	playbooks Playbooks
 	alerts    Alerts
+	nodes     Nodes
 	changed   func()
 	now       func() time.Time
+}
+
+// Nodes is the registry of scheduler nodes, read to say which
+// organisations no running node serves (orchestrator.Nodes is one).
+type Nodes interface {
+	List(ctx context.Context) ([]orchestrator.Node, error)
 }
 
 // Config wires a Service.
@@ -89,6 +96,9 @@ type Config struct {
 	// Alerts finds the alert a campaign's exposed_to names (alerts.Store
 	// is one); a Service without it creates no such campaign.
 	Alerts Alerts
+	// Nodes, when set, is read by Show to say which organisations wait
+	// for a node (no running node serves them).
+	Nodes Nodes
 	// Changed, when set, is called after a person's start, pause, resume,
 	// cancel, approve, retry or continue: a node running the scheduler in
 	// this process passes its Kick, so that the controller decides at once
@@ -107,7 +117,7 @@ func New(cfg Config) *Service {
 	if cfg.Changed == nil {
 		cfg.Changed = func() {}
 	}
-	return &Service{store: cfg.Store, inv: cfg.Inventory, playbooks: cfg.Playbooks, alerts: cfg.Alerts, changed: cfg.Changed, now: cfg.Now}
+	return &Service{store: cfg.Store, inv: cfg.Inventory, playbooks: cfg.Playbooks, alerts: cfg.Alerts, nodes: cfg.Nodes, changed: cfg.Changed, now: cfg.Now}
 }
 
 // Start starts a draft campaign: the scheduler dispatches its devices.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -48,6 +49,19 @@ type Detail struct {
 	Held []HeldOrg `json:"held_orgs"`
 	// Events are the decisions people took on it, oldest first.
 	Events []orchestrator.Event `json:"events"`
+	// Nodes are the scheduler nodes running now (ringmaster run), with
+	// what each serves; Unserved the campaign's organisations none of
+	// them serves, whose devices wait for a node. Both are empty when the
+	// Service has no node registry.
+	Nodes    []NodeServes `json:"nodes"`
+	Unserved []string     `json:"unserved_orgs"`
+}
+
+// NodeServes is a running node and what it serves ("" for every
+// organisation).
+type NodeServes struct {
+	Name  string `json:"name"`
+	Serve string `json:"serve"`
 }
 
 // HeldOrg is an organisation held by its failures in a wave: why, with
@@ -162,7 +176,31 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 	if err != nil {
 		return Detail{}, err
 	}
-	d := Detail{Name: c.Name, Status: string(c.Status), WakeAt: timePtr(c.WakeAt), Reasons: []ReasonCount{}, Blocked: []Blocked{}}
+	d := Detail{Name: c.Name, Status: string(c.Status), WakeAt: timePtr(c.WakeAt), Reasons: []ReasonCount{}, Blocked: []Blocked{},
+		Nodes: []NodeServes{}, Unserved: []string{}}
+	if s.nodes != nil {
+		nodes, err := s.nodes.List(ctx)
+		if err != nil {
+			return Detail{}, fmt.Errorf("campaign %s: %w", c.Name, err)
+		}
+		wall := time.Now() // registrations are renewed on the nodes' wall clocks
+		for _, n := range nodes {
+			if n.Live(wall) {
+				d.Nodes = append(d.Nodes, NodeServes{n.Name, n.Serve})
+			}
+		}
+		var orgs []string
+		for _, n := range v.Counts {
+			if !slices.Contains(orgs, n.Org) {
+				orgs = append(orgs, n.Org)
+			}
+		}
+		v.Unserved = orchestrator.LivePlacements(nodes, wall).Unserved(orgs)
+		d.Unserved = slices.Sorted(maps.Keys(v.Unserved))
+		if d.Unserved == nil {
+			d.Unserved = []string{}
+		}
+	}
 	d.States, _ = CountStates(v.Counts, func(orchestrator.Count) bool { return true })
 	for i, n := range names {
 		states, devices := CountStates(v.Counts, func(c orchestrator.Count) bool { return c.Wave == i })

@@ -36,6 +36,10 @@ type View struct {
 	// dispatch order.
 	Pending   PendingReader
 	Calendars map[string]Calendar // by organisation code; absent means always open
+	// Unserved are the organisations no live node serves
+	// (Placements.Unserved): their devices wait for a node (BlockNoNode),
+	// never dispatched to a queue no one takes. Nil serves every one.
+	Unserved map[string]bool
 	// MaxDispatch, when above 0, is the most devices the plan dispatches:
 	// a plan that could dispatch more dispatches the first MaxDispatch of
 	// them (in the order it would have), says More and wakes at once, so
@@ -104,6 +108,7 @@ const (
 	BlockAwaitingApproval BlockReason = "awaiting_approval" // the wave needs campaign approve
 	BlockHalted           BlockReason = "halted"            // the wave (or the organisation in it) halted
 	BlockDeferred         BlockReason = "deferred"          // unreachable devices wait for their retry
+	BlockNoNode           BlockReason = "waiting_for_node"  // no running node serves the organisation (ringmaster run --serve)
 )
 
 // Block is a group of devices waiting for the same reason.
@@ -215,6 +220,9 @@ func (p Plan) PersonWaits(v View) []Wait {
 			add(f.HeldWait(v.Spec))
 		case b.Reason == BlockAwaitingApproval:
 			add(Wait{fmt.Sprintf("wave %s awaits approval", b.Wave), fmt.Sprintf("ringmaster campaign approve %s %s", name, b.Wave)})
+		case b.Reason == BlockNoNode:
+			add(Wait{fmt.Sprintf("no running node serves organisation %s", b.Org),
+				fmt.Sprintf("ringmaster run --serve 'org in (%s)' on a machine in its network, or ringmaster run without --serve", b.Org)})
 		case b.Reason == BlockNoWindow:
 			add(Wait{fmt.Sprintf("organisation %s's maintenance window never opens again", b.Org),
 				fmt.Sprintf("ringmaster campaign set %s --window '%s=CRON for DURATION', or ringmaster campaign cancel %s", name, b.Org, name)})

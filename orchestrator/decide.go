@@ -223,13 +223,17 @@ func sortBlocks(m map[blockKey]*Block) []Block {
 }
 
 // gate says why no device of org may start now (its organisation halted,
-// the deadline, its window), or "".
-func gate(cals map[string]Calendar, now time.Time, org string, halted map[string]bool, deadline bool) (BlockReason, time.Time) {
+// the deadline, no live node serves it, its window), or "".
+func (d *decider) gate(org string, halted map[string]bool, deadline bool) (BlockReason, time.Time) {
+	cals, now := d.v.Calendars, d.now
 	if halted[org] {
 		return BlockHalted, time.Time{}
 	}
 	if deadline {
 		return BlockDeadline, time.Time{}
+	}
+	if d.v.Unserved[org] {
+		return BlockNoNode, time.Time{}
 	}
 	cal, ok := cals[org]
 	if !ok {
@@ -426,7 +430,7 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 			d.block(m.Wave, m.Org, BlockDeferred, m.NextAttempt, 1)
 			continue
 		}
-		if why, until := gate(d.v.Calendars, d.now, m.Org, halted, deadline); why != "" {
+		if why, until := d.gate(m.Org, halted, deadline); why != "" {
 			d.block(m.Wave, m.Org, why, until, 1)
 			continue
 		}
@@ -454,7 +458,7 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 			if n == 0 {
 				continue
 			}
-			if why, until := gate(d.v.Calendars, d.now, org, halted, deadline); why != "" {
+			if why, until := d.gate(org, halted, deadline); why != "" {
 				d.block(active, org, why, until, n)
 				continue
 			}

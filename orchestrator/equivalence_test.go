@@ -114,6 +114,11 @@ func equivalenceRun(t *testing.T, seed uint64) int {
 	now := t0
 	passes := 0
 	for pass := range 60 {
+		// Nodes come and go: now and then an organisation has none.
+		v.Unserved = nil
+		if pick(3) {
+			v.Unserved = map[string]bool{orgs[rng.IntN(len(orgs))]: true}
+		}
 		// The live Decide reads its own copy of the members; the reference
 		// walks them.
 		live := v

@@ -27,6 +27,30 @@ type refDecider struct {
 	blocked map[blockKey]*Block
 }
 
+// gate is as Decide's: halted, deadline, no node, window.
+func (d *refDecider) gate(org string, halted map[string]bool, deadline bool) (BlockReason, time.Time) {
+	switch {
+	case halted[org]:
+		return BlockHalted, time.Time{}
+	case deadline:
+		return BlockDeadline, time.Time{}
+	case d.v.Unserved[org]:
+		return BlockNoNode, time.Time{}
+	}
+	cal, ok := d.v.Calendars[org]
+	if !ok {
+		return "", time.Time{}
+	}
+	if open, _ := cal.Open(d.now); open {
+		return "", time.Time{}
+	}
+	next, ok := cal.NextOpen(d.now)
+	if !ok {
+		return BlockNoWindow, time.Time{}
+	}
+	return BlockWindowClosed, next
+}
+
 func (d *refDecider) block(wave int, org string, r BlockReason, until time.Time) {
 	k := blockKey{wave, org, r}
 	b := d.blocked[k]
@@ -253,7 +277,7 @@ func (d *refDecider) dispatch(active int, halted map[string]bool, deadline bool)
 		if !candidate {
 			continue
 		}
-		if why, until := gate(d.v.Calendars, d.now, m.Org, halted, deadline); why != "" {
+		if why, until := d.gate(m.Org, halted, deadline); why != "" {
 			d.block(m.Wave, m.Org, why, until)
 			continue
 		}

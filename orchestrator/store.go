@@ -48,10 +48,12 @@ type DeviceRecord struct {
 	Checkpoint []byte
 }
 
-// Dispatch is a device queued to run, with the generation its job carries.
+// Dispatch is a device queued to run, with the generation its job carries
+// and its organisation (its job goes to a queue of a node serving it).
 type Dispatch struct {
 	Campaign   string
 	Hostname   string
+	Org        string
 	Generation int
 }
 

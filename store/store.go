@@ -85,6 +85,11 @@ type Notifications interface {
 	notify.Store
 }
 
+// Nodes is the registry of scheduler nodes on the database.
+type Nodes interface {
+	orchestrator.Nodes
+}
+
 // Options configure Open.
 type Options struct {
 	// Now is the clock; tests inject one. Default time.Now.
@@ -112,6 +117,7 @@ type DB interface {
 	Alerts(ctx context.Context) (Alerts, error)
 	History(ctx context.Context) (History, error)
 	Notifications(ctx context.Context) (Notifications, error)
+	Nodes(ctx context.Context) (Nodes, error)
 	Close() error
 }
 
@@ -211,6 +217,11 @@ func (d *SQLite) Notifications(ctx context.Context) (Notifications, error) {
 	return either[Notifications](d.DB.Notifications(ctx))
 }
 
+// Nodes is the registry of scheduler nodes.
+func (d *SQLite) Nodes(ctx context.Context) (Nodes, error) {
+	return either[Nodes](d.DB.Nodes(ctx))
+}
+
 // Postgres is the engine for an estate run by several nodes: one
 // PostgreSQL database they share.
 type Postgres struct {
@@ -244,6 +255,11 @@ func (d *Postgres) History(context.Context) (History, error) { return d.DB.Histo
 // Notifications is the store of subscriptions and their outbox.
 func (d *Postgres) Notifications(context.Context) (Notifications, error) {
 	return d.DB.Notifications(), nil
+}
+
+// Nodes is the registry of scheduler nodes.
+func (d *Postgres) Nodes(context.Context) (Nodes, error) {
+	return d.DB.Nodes(), nil
 }
 
 // either returns an engine's store as the interface S, or its error (a

@@ -271,6 +271,12 @@ func (a *app) printShow(sh campaigns.Detail) {
 			fmt.Fprintf(a.stdout, "  %-32s %-18s %d devices%s\n", who, b.Reason, b.Devices, until)
 		}
 	}
+	if sh.Status == string(orchestrator.StatusRunning) && len(sh.Nodes) == 0 {
+		fmt.Fprintln(a.stdout, "\nno node is running: its devices start once one does (ringmaster run)")
+	}
+	if len(sh.Unserved) > 0 {
+		fmt.Fprintf(a.stdout, "\nwaiting for a node: no running node serves %s (ringmaster nodes; ringmaster run --serve)\n", strings.Join(sh.Unserved, ", "))
+	}
 	if len(sh.Held) > 0 {
 		fmt.Fprintln(a.stdout, "\nheld organisations:")
 		for _, h := range sh.Held {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/node"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/targets"
 )
@@ -28,6 +29,8 @@ func newRunCmd(a *app) *cobra.Command {
 		view      string
 		lease     time.Duration
 		memLimit  int
+		serve     string
+		name      string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -40,15 +43,25 @@ Start, pause, resume, cancel and approve from another shell take effect
 within a second.
 
 On a terminal it shows a live view (a progress bar per wave, counts,
-throughput and ETA); otherwise it writes structured log lines.`,
-		Example: "  ringmaster run\n  ringmaster run --workers 200 --until-done",
+throughput and ETA); otherwise it writes structured log lines.
+
+Several nodes may run on one PostgreSQL database, each in the network of
+the organisations it serves (--serve): devices go to a node that serves
+their organisation, and an organisation no running node serves waits for
+one (campaign show says so). ringmaster nodes lists them.`,
+		Example: "  ringmaster run\n  ringmaster run --workers 200 --until-done\n  ringmaster run --serve 'org in (RXX,RYY)' --node trust-rxx-1",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			setMemoryLimit(memLimit, workers)
 			live := view == "live" || (view == "auto" && isTerminal(a.stdout))
-			return a.runCampaigns(ctx, runOptions{targets: o, workers: workers, untilDone: untilDone, live: live, lease: lease})
+			placement, err := orchestrator.ParsePlacement(serve)
+			if err != nil {
+				return usagef("--serve: %v", err)
+			}
+			return a.runCampaigns(ctx, runOptions{targets: o, workers: workers, untilDone: untilDone, live: live, lease: lease,
+				placement: placement, name: name})
 		},
 	}
 	o.register(cmd)
@@ -56,6 +69,8 @@ throughput and ETA); otherwise it writes structured log lines.`,
 	cmd.Flags().BoolVar(&untilDone, "until-done", false, "exit once no campaign is running or paused, but for those waiting for a person (halted, awaiting approval, no window), saying what they wait for")
 	cmd.Flags().StringVar(&view, "view", "auto", "auto (live on a terminal), live or plain")
 	cmd.Flags().DurationVar(&lease, "lease", 30*time.Second, "how long a worker may be silent before its device resumes elsewhere (after a crash)")
+	cmd.Flags().StringVar(&serve, "serve", "", "the organisations this node's network reaches, as a selector on org (org in (RXX,RYY)); default every one")
+	cmd.Flags().StringVar(&name, "node", "", "this node's name in ringmaster nodes (default HOST-PID); unique among the running nodes")
 	cmd.Flags().IntVar(&memLimit, "memory-limit", 0, "soft limit in MiB on this process's Go memory (heap and stacks; not SQLite's page cache or the executor plugins), past which the garbage collector works harder; 0: 256 MiB and 48 KiB a worker; GOMEMLIMIT in the environment wins")
 	return cmd
 }
@@ -83,6 +98,8 @@ type runOptions struct {
 	untilDone bool
 	live      bool
 	lease     time.Duration
+	placement orchestrator.Placement
+	name      string
 }
 
 // runCampaigns runs a node (the scheduler and workers, notifications and
@@ -126,8 +143,12 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	if err != nil {
 		return err
 	}
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return err
+	}
 	cfg := scheduler.Config{Jobs: jobs, Store: store, Inventory: db.Inventory(), Reacher: targets.Reacher{Resolver: tg, Executors: xs},
-		Workers: o.workers, Lease: o.lease, Logger: log}
+		Workers: o.workers, Lease: o.lease, Logger: log, Placement: o.placement, Nodes: nodes, Name: o.name, Version: version}
 	if a.clock != nil { // a simulated estate's compressed time (the demo)
 		cfg.Clock, cfg.EngineClock = a.clock, a.clock
 	}

@@ -144,7 +144,15 @@ func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Alerts: as, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
+	db, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Alerts: as, Nodes: nodes, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
 }
 
 // reports builds the reports service over the database's stores.

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -31,6 +32,8 @@ type Jobs interface {
 	// passLock waits until no other control pass runs on this database,
 	// from any node, and returns what ends this one's turn.
 	passLock(ctx context.Context) (unlock func(), err error)
+	// leader is the River client ID of the elected leader, "" if none.
+	leader(ctx context.Context) (string, error)
 }
 
 // queue is the part of River's client the scheduler uses, whatever its
@@ -109,6 +112,15 @@ func (j sqliteJobs) migrate(ctx context.Context) error {
 		return fmt.Errorf("river migrations: %w", err)
 	}
 	return nil
+}
+
+func (j sqliteJobs) leader(ctx context.Context) (string, error) {
+	var id string
+	err := j.db.QueryRowContext(ctx, `SELECT leader_id FROM river_leader LIMIT 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
 }
 
 func (j sqliteJobs) client(cfg *river.Config) (queue, func(), error) {
@@ -191,6 +203,15 @@ func (j pgJobs) migrate(ctx context.Context) error {
 		return fmt.Errorf("river migrations: %w", err)
 	}
 	return nil
+}
+
+func (j pgJobs) leader(ctx context.Context) (string, error) {
+	var id string
+	err := j.pool.QueryRow(ctx, `SELECT leader_id FROM river_leader WHERE expires_at > now() LIMIT 1`).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
 }
 
 func (j pgJobs) client(cfg *river.Config) (queue, func(), error) {

@@ -86,6 +86,20 @@ type Config struct {
 	// OnPass, if set, is told of every control pass when it ends (a
 	// server's metrics, a benchmark's timings).
 	OnPass func(Pass)
+	// Placement limits this node to the organisations whose network it
+	// is in (ringmaster run --serve): it works the job queue of that
+	// placement only. The zero Placement serves every organisation.
+	Placement orchestrator.Placement
+	// Nodes, if set, is the registry of the nodes sharing the database:
+	// this node registers itself under Name and renews its registration
+	// every third of a lease while it runs. Devices are routed to the
+	// queue of a live node that serves their organisation, and an
+	// organisation no live node serves waits for one. Without it this
+	// node is taken as the only one.
+	Nodes orchestrator.Nodes
+	// Name names this node in the registry and as River's client
+	// (default DefaultName); Version is recorded beside it.
+	Name, Version string
 }
 
 // Scheduler runs campaigns.
@@ -107,6 +121,14 @@ type Scheduler struct {
 	// wakeListener, if set, tells River's listener that this process has
 	// just committed jobs (see pollListener).
 	wakeListener func()
+	// queue is the job queue this node works (its placement's).
+	queue string
+	// started is when this node registered; routes what the live nodes
+	// serve, as the last pass or sweep read it; unregister ends this
+	// node's registration.
+	started    time.Time
+	routes     atomic.Pointer[routing]
+	unregister func(context.Context)
 }
 
 type wallClock struct{}
@@ -133,7 +155,10 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Scheduler{cfg: cfg, log: cfg.Logger,
+	if cfg.Name == "" {
+		cfg.Name = DefaultName()
+	}
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, queue: cfg.Placement.Queue(),
 		cancels: &cancelWatch{campaign: cfg.Store.Campaign, every: min(cfg.Tick, time.Second), timeout: cfg.Lease}}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deviceWorker{s: s})
@@ -146,8 +171,9 @@ func New(cfg Config) (*Scheduler, error) {
 		// River's own info lines (job counts every few seconds) would drown
 		// the campaign's progress: only its warnings and errors pass.
 		Logger: slog.New(minLevel{slog.LevelWarn, cfg.Logger.Handler()}),
+		ID:     cfg.Name,
 		Queues: map[string]river.QueueConfig{
-			queueDevices: {MaxWorkers: cfg.Workers},
+			s.queue: {MaxWorkers: cfg.Workers},
 			// The control and sweep jobs are inserted by River's periodic
 			// enqueuer or by Kick, and the insert's notification wakes
 			// their producers: polling is only the backstop.
@@ -197,7 +223,16 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	s.kickMu.Lock()
 	s.stopping = false
 	s.kickMu.Unlock()
-	return s.client.Start(ctx)
+	unregister, err := s.register(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.client.Start(ctx); err != nil {
+		unregister(context.WithoutCancel(ctx))
+		return err
+	}
+	s.unregister = unregister
+	return nil
 }
 
 // Stop stops taking jobs and waits for running ones to finish (they stop
@@ -208,6 +243,10 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.kickMu.Unlock()
 	err := s.client.Stop(ctx)
 	s.kicks.Wait()
+	if s.unregister != nil {
+		s.unregister(context.WithoutCancel(ctx))
+		s.unregister = nil
+	}
 	return err
 }
 
@@ -216,8 +255,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 // reconnects, or one River's insert limiter held back): a few ticks.
 const backstopPoll = 3 * time.Second
 
+// The queues of the control and sweep jobs; device jobs go to the queue
+// of a placement (orchestrator.Placement.Queue).
 const (
-	queueDevices = "devices"
 	queueControl = "control"
 	queueSweep   = "sweep"
 )
@@ -233,7 +273,7 @@ type deviceArgs struct {
 func (deviceArgs) Kind() string { return "ringmaster_device_run" }
 
 func (deviceArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: queueDevices, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: orchestrator.DefaultQueue, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // controlArgs is the periodic control job.
@@ -250,12 +290,14 @@ func (controlArgs) InsertOpts() river.InsertOpts {
 var oneAtATime = river.UniqueOpts{ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
 	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}}
 
-// enqueue inserts device jobs in the transaction that queued them: the
-// store calls it (an orchestrator.Enqueue) before it commits.
+// enqueue inserts device jobs in the transaction that queued them, each
+// in the queue of a node that serves its organisation (route): the store
+// calls it (an orchestrator.Enqueue) before it commits.
 func (s *Scheduler) enqueue(ctx context.Context, t orchestrator.Tx, ds []orchestrator.Dispatch) error {
 	params := make([]river.InsertManyParams, len(ds))
 	for i, d := range ds {
-		params[i] = river.InsertManyParams{Args: deviceArgs{Campaign: d.Campaign, Hostname: d.Hostname, Generation: d.Generation}}
+		params[i] = river.InsertManyParams{Args: deviceArgs{Campaign: d.Campaign, Hostname: d.Hostname, Generation: d.Generation},
+			InsertOpts: &river.InsertOpts{Queue: s.route(d.Org, d.Hostname)}}
 	}
 	if err := s.client.insertManyTx(ctx, t, params); err != nil {
 		return fmt.Errorf("enqueue %d device runs: %w", len(ds), err)
@@ -277,9 +319,16 @@ type sweepWorker struct {
 	s *Scheduler
 }
 
-// Work sweeps device jobs (see sweepJobs).
+// Work sweeps device jobs (see sweepJobs) and moves those waiting in
+// queues no live node serves (see reroute).
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
-	if err := w.s.sweepJobs(ctx); err != nil {
+	err := w.s.sweepJobs(ctx)
+	if r, rerr := w.s.refresh(ctx, true); rerr != nil {
+		err = errors.Join(err, rerr)
+	} else {
+		err = errors.Join(err, w.s.reroute(ctx, r))
+	}
+	if err != nil {
 		w.s.log.Error("sweeping device jobs failed", "err", err)
 		return err
 	}
@@ -389,6 +438,9 @@ func (s *Scheduler) pass(ctx context.Context) (more bool, err error) {
 		}
 	}()
 	var errs []error
+	if _, err := s.refresh(ctx, false); err != nil {
+		return false, fmt.Errorf("control: %w", err)
+	}
 	now := s.cfg.Clock.Now()
 	names, err := s.cfg.Store.Due(ctx, now, time.Now())
 	if err != nil {
@@ -436,6 +488,7 @@ func (s *Scheduler) control(ctx context.Context, name string, now time.Time, pas
 		return len(orphans), false, err
 	}
 	v.MaxDispatch = MaxDispatch
+	v.Unserved = unserved(s.routes.Load(), v)
 	plan := orchestrator.Decide(v, now)
 	if err := v.Err(); err != nil {
 		return len(orphans), false, err // a plan decided on a view read in part is not applied

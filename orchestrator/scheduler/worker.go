@@ -105,7 +105,8 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 		}
 	}
 	stop()
-	if err := w.finish(ctx, a, state, out.Reason, msg, next); err != nil {
+	stored, err := w.record(ctx, a, state, out.Reason, msg, next)
+	if err != nil || !stored {
 		return err
 	}
 	s.Kick() // a cap has room, or the wave or campaign may be done
@@ -115,16 +116,26 @@ func (w *deviceWorker) Work(ctx context.Context, job *river.Job[deviceArgs]) err
 	return nil
 }
 
+// finish records how a run ended (see record).
 func (w *deviceWorker) finish(ctx context.Context, a deviceArgs, state orchestrator.DeviceState, reason orchestrator.Reason, msg string, next time.Time) error {
-	err := w.s.cfg.Store.Finish(ctx, a.Campaign, a.Hostname, a.Generation, state, reason, msg, next)
+	_, err := w.record(ctx, a, state, reason, msg, next)
+	return err
+}
+
+// record stores how a run ended; stored is false when the run was
+// superseded (its outcome is dropped: another generation owns the device,
+// and nothing of this run is reported).
+func (w *deviceWorker) record(ctx context.Context, a deviceArgs, state orchestrator.DeviceState, reason orchestrator.Reason, msg string, next time.Time) (stored bool, err error) {
+	err = w.s.cfg.Store.Finish(ctx, a.Campaign, a.Hostname, a.Generation, state, reason, msg, next)
 	if errors.Is(err, orchestrator.ErrStale) {
 		w.s.log.Warn("outcome of a superseded run dropped", "campaign", a.Campaign, "device", a.Hostname, "state", state, "reason", reason)
-		return nil
+		return false, nil
 	}
-	if err == nil {
-		w.s.log.Info("device finished", "campaign", a.Campaign, "device", a.Hostname, "state", state, "reason", reason)
+	if err != nil {
+		return false, err
 	}
-	return err
+	w.s.log.Info("device finished", "campaign", a.Campaign, "device", a.Hostname, "state", state, "reason", reason)
+	return true, nil
 }
 
 // leaseKeeper renews a running device's lease, saves its checkpoint after

@@ -542,6 +542,7 @@ func (s *Campaigns) Apply(ctx context.Context, name string, seq int64, p orchest
 
 // locked is a device as lockDevices found it, its row locked.
 type locked struct {
+	org        string
 	state      orchestrator.DeviceState
 	reason     orchestrator.Reason
 	wave       int
@@ -553,12 +554,12 @@ type locked struct {
 // they now stand: READ COMMITTED re-reads a row another transaction
 // changed once it is free, and where is checked again on what it reads.
 func lockDevices(ctx context.Context, tx pgx.Tx, name, where string, args ...any) (map[string]locked, error) {
-	rows, _ := tx.Query(ctx, `SELECT hostname, state, reason, wave, generation FROM campaign_devices
+	rows, _ := tx.Query(ctx, `SELECT hostname, org, state, reason, wave, generation FROM campaign_devices
 		WHERE campaign = $1 AND `+where+` ORDER BY hostname FOR UPDATE`, append([]any{name}, args...)...)
 	out := map[string]locked{}
 	var h string
 	var l locked
-	if _, err := pgx.ForEachRow(rows, []any{&h, &l.state, &l.reason, &l.wave, &l.generation}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&h, &l.org, &l.state, &l.reason, &l.wave, &l.generation}, func() error {
 		out[h] = l
 		return nil
 	}); err != nil {
@@ -587,7 +588,7 @@ func (s *Campaigns) moveLocked(ctx context.Context, tx pgx.Tx, name string, host
 		}
 		delete(devs, h) // a host named twice moves once
 		move, from = append(move, h), append(from, string(d.state))
-		out = append(out, orchestrator.Dispatch{Campaign: name, Hostname: h, Generation: d.generation + gen})
+		out = append(out, orchestrator.Dispatch{Campaign: name, Hostname: h, Org: d.org, Generation: d.generation + gen})
 	}
 	if len(move) == 0 {
 		return nil, nil

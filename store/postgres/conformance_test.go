@@ -26,7 +26,7 @@ func open(t *testing.T, url string, now func() time.Time) *postgres.DB {
 	return db
 }
 
-// openStores opens the stores this engine has so far over a new database.
+// openStores opens every store over a new database.
 func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 	t.Helper()
 	db := open(t, pgtest.URL(t), now)
@@ -35,11 +35,12 @@ func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 		Credentials: db.Credentials(),
 		Alerts:      db.Alerts(),
 		Campaigns:   db.Campaigns(),
+		Nodes:       db.Nodes(),
 	}
 }
 
-// TestConformance runs the conformance suite of every store this engine
-// has against PostgreSQL; the others follow (see the package doc).
+// TestConformance runs every store's conformance suite against
+// PostgreSQL.
 func TestConformance(t *testing.T) {
 	for _, suite := range []struct {
 		name string
@@ -52,6 +53,7 @@ func TestConformance(t *testing.T) {
 		{"Credentials", storetest.Credentials},
 		{"Alerts", storetest.Alerts},
 		{"Campaigns", storetest.Campaigns},
+		{"Nodes", storetest.Nodes},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

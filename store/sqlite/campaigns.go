@@ -638,6 +638,7 @@ func (s *Campaigns) moveMany(ctx context.Context, tx *sql.Tx, name string, hosts
 	}
 	type movedDev struct {
 		from orchestrator.DeviceState
+		org  string
 		gen  int
 	}
 	moved := map[string]movedDev{}
@@ -650,19 +651,19 @@ func (s *Campaigns) moveMany(ctx context.Context, tx *sql.Tx, name string, hosts
 		in := strings.TrimSuffix(strings.Repeat("(?, ?),", len(part)), ",")
 		for _, from := range rule.From {
 			rows, err := tx.QueryContext(ctx, `UPDATE campaign_devices SET state = ?, reason = '', generation = `+gen+`, changed_at = ?, lease_until = NULL
-				WHERE campaign = ? AND +state = ? AND (rank, hostname) IN (VALUES `+in+`) RETURNING hostname, generation`,
+				WHERE campaign = ? AND +state = ? AND (rank, hostname) IN (VALUES `+in+`) RETURNING hostname, org, generation`,
 				slices.Concat([]any{to, nullMicros(now), name, from}, keys)...)
 			if err != nil {
 				return nil, fmt.Errorf("campaign %s: %s: %w", name, e, err)
 			}
 			for rows.Next() {
-				var h string
+				var h, org string
 				var g int
-				if err := rows.Scan(&h, &g); err != nil {
+				if err := rows.Scan(&h, &org, &g); err != nil {
 					rows.Close()
 					return nil, err
 				}
-				moved[h] = movedDev{from, g}
+				moved[h] = movedDev{from, org, g}
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
@@ -678,7 +679,7 @@ func (s *Campaigns) moveMany(ctx context.Context, tx *sql.Tx, name string, hosts
 			continue
 		}
 		delete(moved, h) // a host named twice moves once
-		out = append(out, orchestrator.Dispatch{Campaign: name, Hostname: h, Generation: m.gen})
+		out = append(out, orchestrator.Dispatch{Campaign: name, Hostname: h, Org: m.org, Generation: m.gen})
 		trans = append(trans, name, h, m.from, to, "", cause, nullMicros(now))
 	}
 	const cols = 7
@@ -708,8 +709,9 @@ func (s *Campaigns) move(ctx context.Context, tx *sql.Tx, name, host string, now
 		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %s cannot move to %s: %w", name, host, e, to, orchestrator.ErrState)
 	}
 	var cur orchestrator.DeviceState
+	var org string
 	var gen int
-	err := tx.QueryRowContext(ctx, `SELECT state, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&cur, &gen)
+	err := tx.QueryRowContext(ctx, `SELECT state, org, generation FROM campaign_devices WHERE campaign = ? AND rank = ? AND hostname = ?`, name, hostRank(name, host), host).Scan(&cur, &org, &gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return orchestrator.Dispatch{}, false, fmt.Errorf("campaign %s device %s: %w", name, host, errkind.NotFound)
 	}
@@ -729,7 +731,7 @@ func (s *Campaigns) move(ctx context.Context, tx *sql.Tx, name, host string, now
 	if err := s.transition(ctx, tx, name, host, cur, to, "", cause, now); err != nil {
 		return orchestrator.Dispatch{}, false, err
 	}
-	return orchestrator.Dispatch{Campaign: name, Hostname: host, Generation: gen}, true, nil
+	return orchestrator.Dispatch{Campaign: name, Hostname: host, Org: org, Generation: gen}, true, nil
 }
 
 func (s *Campaigns) transition(ctx context.Context, tx *sql.Tx, name, host string, from, to orchestrator.DeviceState, reason orchestrator.Reason, cause string, at time.Time) error {

@@ -44,8 +44,12 @@ func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nodes, err := db.Nodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return storetest.Stores{Inventory: db.Inventory(), Campaigns: c, Alerts: a, History: h, Credentials: db.Credentials(), Plugins: db.Plugins(),
-		Notifications: n}
+		Notifications: n, Nodes: nodes}
 }
 
 // TestConformance runs every store's conformance suite against the SQLite
@@ -62,6 +66,7 @@ func TestConformance(t *testing.T) {
 		{"Credentials", storetest.Credentials},
 		{"Plugins", storetest.Plugins},
 		{"Notifications", storetest.Notifications},
+		{"Nodes", storetest.Nodes},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

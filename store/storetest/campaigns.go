@@ -267,7 +267,7 @@ func campaignApplyAndDue(t *testing.T, open Open) {
 		enqueued = slices.Clone(ds)
 		return nil
 	})
-	wantDs := []orchestrator.Dispatch{{Campaign: "c", Hostname: ms[0].Hostname, Generation: 1}, {Campaign: "c", Hostname: ms[1].Hostname, Generation: 1}}
+	wantDs := []orchestrator.Dispatch{{Campaign: "c", Hostname: ms[0].Hostname, Org: ms[0].Org, Generation: 1}, {Campaign: "c", Hostname: ms[1].Hostname, Org: ms[1].Org, Generation: 1}}
 	if err != nil || !slices.Equal(ds, wantDs) || !slices.Equal(enqueued, wantDs) {
 		t.Fatalf("apply = %+v %v (enqueued %+v), want each device dispatched once: %+v", ds, err, enqueued, wantDs)
 	}
@@ -482,8 +482,10 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 			}
 			r := rand.New(rand.NewPCG(seed, 99))
 			m := map[string]*model{}
+			orgOf := map[string]string{}
 			for _, x := range ms {
 				m[x.Hostname] = &model{state: orchestrator.DevicePending}
+				orgOf[x.Hostname] = x.Org
 			}
 			wall := start
 			const lease = 2 * time.Minute
@@ -513,8 +515,8 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 					if orchestrator.EventDispatch.Allows(d.state, orchestrator.DeviceQueued) {
 						d.state, d.gen, d.lease, d.reason = orchestrator.DeviceQueued, d.gen+1, time.Time{}, ""
 						d.moves++
-						if len(ds) != 1 || ds[0].Generation != d.gen {
-							fail("dispatch returned %+v, want generation %d", ds, d.gen)
+						if len(ds) != 1 || ds[0].Generation != d.gen || ds[0].Org != orgOf[h] {
+							fail("dispatch returned %+v, want generation %d of organisation %s", ds, d.gen, orgOf[h])
 						}
 					} else if len(ds) != 0 {
 						fail("dispatch of a %s device took: %+v", d.state, ds)
@@ -599,7 +601,7 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 						if x.state == orchestrator.DeviceRunning && x.lease.Before(wall) {
 							x.state, x.gen, x.lease = orchestrator.DeviceQueued, x.gen+1, time.Time{}
 							x.moves++
-							want = append(want, orchestrator.Dispatch{Campaign: "c", Hostname: host, Generation: x.gen})
+							want = append(want, orchestrator.Dispatch{Campaign: "c", Hostname: host, Org: orgOf[host], Generation: x.gen})
 						}
 					}
 					byHost := func(a, b orchestrator.Dispatch) int { return cmpString(a.Hostname, b.Hostname) }
@@ -610,7 +612,11 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 					}
 				case 5: // redispatch
 					log = append(log, fmt.Sprintf("redispatch %s g%d", h, gen))
-					moved, err := s.Redispatch(ctx, "c", h, gen, "test", nil)
+					var enqueued []orchestrator.Dispatch
+					moved, err := s.Redispatch(ctx, "c", h, gen, "test", func(_ context.Context, _ orchestrator.Tx, ds []orchestrator.Dispatch) error {
+						enqueued = append(enqueued, ds...)
+						return nil
+					})
 					if err != nil {
 						fail("redispatch: %v", err)
 					}
@@ -621,6 +627,9 @@ func campaignDeviceMachine(t *testing.T, open Open) {
 					if want {
 						d.gen++
 						d.moves++
+						if w := (orchestrator.Dispatch{Campaign: "c", Hostname: h, Org: orgOf[h], Generation: d.gen}); !slices.Equal(enqueued, []orchestrator.Dispatch{w}) {
+							fail("redispatch enqueued %+v, want %+v", enqueued, w)
+						}
 					}
 				case 6: // retry
 					log = append(log, "retry")

@@ -18,6 +18,7 @@ type (
 	CredentialStore   = store.Credentials
 	PluginRegistry    = store.Plugins
 	NotificationStore = store.Notifications
+	NodeRegistry      = store.Nodes
 )
 
 // Stores are every store of an engine over one fresh, empty database:
@@ -34,6 +35,7 @@ type Stores struct {
 	// Notifications may be nil for an engine without it yet: its suite
 	// then fails.
 	Notifications NotificationStore
+	Nodes         NodeRegistry
 }
 
 // Open opens every store over a fresh, empty database whose time is now;
