@@ -36,7 +36,7 @@ check-tree: ## fail if the repository tracks a binary, a run output (what .gitig
 
 test: ## run every test with the race detector, then the slow crash-safety and SIGTERM tests (each run 20 minutes at most)
 	$(GO) test -race -timeout 20m $(PKGS)
-	$(GO) test -race -timeout 20m -tags slow -run '^(TestCrashSafety|TestRunStopsOnSIGTERM)$$' ./cmd/ringmaster
+	$(GO) test -race -timeout 20m -tags slow -run '^(TestCrashSafety|TestRunStopsOnSIGTERM|TestSeveralNodesCrash)$$' ./cmd/ringmaster
 
 stress: ## the timing-sensitive packages' tests twice (STRESS_COUNT) under -race while stress-ng keeps both cores busy: any flake fails
 	@command -v stress-ng >/dev/null || { echo "stress-ng not found: apt-get install stress-ng"; exit 1; }

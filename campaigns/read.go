@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -50,8 +49,8 @@ type Detail struct {
 	// Events are the decisions people took on it, oldest first.
 	Events []orchestrator.Event `json:"events"`
 	// Nodes are the scheduler nodes running now (ringmaster run), with
-	// what each serves; Unserved the campaign's organisations none of
-	// them serves, whose devices wait for a node. Both are empty when the
+	// what each serves; Unserved the organisations with devices that wait
+	// for a node (none of them serves it). Both are empty when the
 	// Service has no node registry.
 	Nodes    []NodeServes `json:"nodes"`
 	Unserved []string     `json:"unserved_orgs"`
@@ -196,10 +195,6 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 			}
 		}
 		v.Unserved = orchestrator.LivePlacements(nodes, wall).Unserved(orgs)
-		d.Unserved = slices.Sorted(maps.Keys(v.Unserved))
-		if d.Unserved == nil {
-			d.Unserved = []string{}
-		}
 	}
 	d.States, _ = CountStates(v.Counts, func(orchestrator.Count) bool { return true })
 	for i, n := range names {
@@ -233,7 +228,11 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 	}
 	for _, b := range plan.Blocked {
 		d.Blocked = append(d.Blocked, Blocked{Wave: b.Wave, Org: b.Org, Reason: string(b.Reason), Devices: b.Devices, Until: timePtr(b.Until)})
+		if b.Reason == orchestrator.BlockNoNode && !slices.Contains(d.Unserved, b.Org) {
+			d.Unserved = append(d.Unserved, b.Org)
+		}
 	}
+	slices.Sort(d.Unserved)
 	d.Settled = len(plan.WaveChanges) == 0
 	d.Waits = plan.PersonWaits(v)
 	d.WaitsFor = plan.PersonWait(v)

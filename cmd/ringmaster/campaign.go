@@ -271,7 +271,7 @@ func (a *app) printShow(sh campaigns.Detail) {
 			fmt.Fprintf(a.stdout, "  %-32s %-18s %d devices%s\n", who, b.Reason, b.Devices, until)
 		}
 	}
-	if sh.Status == string(orchestrator.StatusRunning) && len(sh.Nodes) == 0 {
+	if sh.Status == string(orchestrator.StatusRunning) && len(sh.Nodes) == 0 && !sh.NeedsPerson {
 		fmt.Fprintln(a.stdout, "\nno node is running: its devices start once one does (ringmaster run)")
 	}
 	if len(sh.Unserved) > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -63,9 +64,9 @@ func (s *Scheduler) register(ctx context.Context) (stop func(context.Context), e
 	}
 	me := s.self(wall)
 	for _, n := range nodes {
-		if n.Name == me.Name && n.Live(wall) && (n.Host != me.Host || n.PID != me.PID) {
-			return nil, fmt.Errorf("node %s is already running on %s (process %d, seen %s ago): give this one another name (--node): %w",
-				n.Name, n.Host, n.PID, wall.Sub(n.Seen).Round(time.Second), errkind.Exists)
+		if n.Name == me.Name && n.Live(wall) && (n.Host != me.Host || (n.PID != me.PID && processRuns(n.PID))) {
+			return nil, fmt.Errorf("node %s is already running on %s (process %d, seen %s ago): give this one another name (--node), or start it once that registration lapses (%s): %w",
+				n.Name, n.Host, n.PID, wall.Sub(n.Seen).Round(time.Second), n.Until.Sub(wall).Round(time.Second), errkind.Exists)
 		}
 	}
 	if err := s.cfg.Nodes.Register(ctx, me); err != nil {
@@ -242,4 +243,16 @@ func (s *Scheduler) rerouteJob(ctx context.Context, r *routing, j *rivertype.Job
 		return fmt.Errorf("cancel: %w", err)
 	}
 	return nil
+}
+
+// processRuns reports whether a process pid runs on this machine: a
+// node restarted after a crash takes its name back from the dead
+// process's registration at once, not a lease later.
+func processRuns(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM) // EPERM: it runs, as another user
 }
