@@ -23,7 +23,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -81,8 +81,8 @@ bench-scale: build ## import a generated 1.3M-device estate and list organisatio
 bench-national: build ## one campaign over the 1.3M-device estate: create, show, list, the HTML report, then run with 1,000 workers (pilot, idle, dispatch)
 	$(GO) run ./cmd/nationalbench -bin $(BIN) -devices 1300000 -orgs 300 -workers 1000
 
-bench-national-postgres: build ## the same on PostgreSQL (a fresh database ringmaster_national on the server .ci/postgres starts), the scheduler as 3 nodes
-	$(GO) run ./cmd/nationalbench -bin $(BIN) -devices 1300000 -orgs 300 -workers 1000 -nodes 3 -db "$$(.ci/postgres ringmaster_national)"
+bench-national-postgres: build ## the same on PostgreSQL (a fresh database ringmaster_national on the server .ci/postgres starts), the scheduler as 3 node processes
+	$(GO) run ./cmd/nationalbench -bin $(BIN) -devices 1300000 -orgs 300 -workers 1000 -nodes 3 -procs -db "$$(.ci/postgres ringmaster_national)"
 
 bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500
 	$(GO) run ./cmd/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s
@@ -105,5 +105,8 @@ demo: build ## the main job end to end on a simulated estate: import, discover, 
 demo-postgres: build ## the demo (500 devices) on PostgreSQL: a fresh database ringmaster_demo on the server .ci/postgres starts
 	$(BIN) demo --dir ringmaster-demo-pg --devices 500 --db "$$(.ci/postgres ringmaster_demo)"
 
+demo-nodes: build ## three ringmaster run nodes on PostgreSQL, each serving one organisation of a simulated estate (deploy/three-nodes.sh)
+	BIN=$(BIN) deploy/three-nodes.sh ringmaster-nodes
+
 clean: ## remove build output and demo files
-	rm -rf bin ringmaster-demo ringmaster-demo-pg
+	rm -rf bin ringmaster-demo ringmaster-demo-pg ringmaster-nodes

@@ -12,21 +12,26 @@
 // national-scale issue's targets.
 //
 // With -db postgres://... it runs all of it on that PostgreSQL database
-// (which must be empty), and with -nodes N the scheduler runs as N nodes
-// in this process, each on its own connections, sharing the workers.
+// (which must be empty), and with -nodes N the scheduler runs as N nodes,
+// each on its own connections, sharing the workers: in this process, or
+// with -procs each in a process of its own (this program run again with
+// -child), so that RSS and CPU are measured per node.
 //
 //	go run ./cmd/nationalbench -bin bin/ringmaster -devices 1300000 -orgs 300 -workers 1000
-//	go run ./cmd/nationalbench -db "$(.ci/postgres ringmaster_national)" -nodes 3
+//	go run ./cmd/nationalbench -db "$(.ci/postgres ringmaster_national)" -nodes 3 -procs
 package main
 
 import (
+	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
@@ -60,6 +65,8 @@ type options struct {
 	cpuProfile   string
 	idleProfile  string
 	observe      bool
+	procs        bool
+	child        int // >= 0: run as node child of a -procs parent
 }
 
 func main() {
@@ -80,7 +87,16 @@ func main() {
 	flag.BoolVar(&o.observe, "observe", true, "record what each run's probe saw into the inventory, as ringmaster run does")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the second wave's run to this file")
 	flag.StringVar(&o.idleProfile, "idleprofile", "", "write a CPU profile of the idle process (while ring1 soaks) to this file")
+	flag.BoolVar(&o.procs, "procs", false, "run each scheduler node as a process of its own, as ringmaster run nodes are (RSS and CPU per node)")
+	flag.IntVar(&o.child, "child", -1, "(internal) run as node N of a -procs run: the database is -db, commands on stdin")
 	flag.Parse()
+	if o.child >= 0 {
+		if err := runChild(o); err != nil {
+			slog.Error("nationalbench node", "node", o.child, "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		slog.Error("nationalbench", "err", err)
 		os.Exit(1)
@@ -241,51 +257,62 @@ func runCampaign(o options, path string) error {
 			db.Close()
 		}
 	}()
-	for i := range max(o.nodes, 1) {
+	var procs []*nodeProc
+	defer func() {
+		for _, p := range procs {
+			p.stop()
+		}
+	}()
+	if o.procs {
+		// The campaign is read and started from here; the nodes run as
+		// processes of their own.
 		db, err := store.Open(ctx, path, store.Options{Now: clock.Now})
 		if err != nil {
 			return err
 		}
 		dbs = append(dbs, db)
-		jobs, err := queue(ctx, db)
-		if err != nil {
+		if cs, err = db.Campaigns(ctx); err != nil {
 			return err
 		}
-		if err := scheduler.Migrate(ctx, jobs); err != nil {
+		if _, err := cs.ChangeStatus(ctx, "national", orchestrator.ActionStart); err != nil {
 			return err
 		}
-		c, err := db.Campaigns(ctx)
-		if err != nil {
-			return err
-		}
-		inv := db.Inventory()
-		// The workers shared out among the nodes.
-		workers := o.workers / max(o.nodes, 1)
-		if i < o.workers%max(o.nodes, 1) {
-			workers++
-		}
-		cfg := scheduler.Config{Jobs: jobs, Store: c, Inventory: inv, Reacher: x, Playbook: playbooks.Parse,
-			Clock: clock, Workers: workers, OnPass: ps.add, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-		if o.observe {
-			// As node.Run wires it for ringmaster run.
-			cfg.Observe = func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
-				return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
-			}
-		}
-		sch, err := scheduler.New(cfg)
-		if err != nil {
-			return err
-		}
-		if i == 0 {
-			cs = c
-			if _, err := c.ChangeStatus(ctx, "national", orchestrator.ActionStart); err != nil {
+		for i := range max(o.nodes, 1) {
+			p, err := startProc(o, path, i, ps)
+			if err != nil {
 				return err
 			}
+			procs = append(procs, p)
 		}
-		if err := sch.Start(ctx); err != nil {
+	}
+	for i := range max(o.nodes, 1) {
+		if o.procs {
+			break
+		}
+		sch, db, c, err := startNode(ctx, o, path, i, clock, x, ps.add)
+		if err != nil {
 			return err
 		}
-		scheds = append(scheds, sch)
+		dbs, scheds = append(dbs, db), append(scheds, sch)
+		if i == 0 {
+			cs = c
+		}
+	}
+	cpu := benchutil.CPU
+	advance := clock.advance
+	if o.procs {
+		cpu = func() time.Duration {
+			var d time.Duration
+			for _, p := range procs {
+				d += benchutil.ProcessCPU(p.cmd.Process.Pid)
+			}
+			return d
+		}
+		advance = func(d time.Duration) {
+			for _, p := range procs {
+				fmt.Fprintf(p.stdin, "advance %s\n", d)
+			}
+		}
 	}
 	// The pilot runs to the end.
 	start := time.Now()
@@ -301,10 +328,10 @@ func runCampaign(o options, path string) error {
 	if err != nil {
 		return err
 	}
-	cpu0, t0 := benchutil.CPU(), time.Now()
+	cpu0, t0 := cpu(), time.Now()
 	time.Sleep(o.idle)
 	stopIdleProfile()
-	idle := float64(benchutil.CPU()-cpu0) / float64(time.Since(t0)) * 100
+	idle := float64(cpu()-cpu0) / float64(time.Since(t0)) * 100
 	fmt.Printf("  idle while ring1 soaks: %.2f%% of a core over %s   (target <= 2%%)\n", idle, o.idle)
 
 	// Past the soak, ring1 dispatches up to its cap and tops it up as its
@@ -318,11 +345,11 @@ func runCampaign(o options, path string) error {
 	if err != nil {
 		return err
 	}
-	clock.advance(25 * time.Hour)
-	cpu1, t1 := benchutil.CPU(), time.Now()
+	advance(25 * time.Hour)
+	cpu1, t1 := cpu(), time.Now()
 	time.Sleep(o.busy)
 	busy := time.Since(t1)
-	used := benchutil.CPU() - cpu1
+	used := cpu() - cpu1
 	stopProfile()
 	after, err := finished(ctx, cs)
 	if err != nil {
@@ -359,9 +386,184 @@ func runCampaign(o options, path string) error {
 	fmt.Printf("  dispatched %d devices (%.0f/s), %d finished (%.0f/s), %d executor calls; CPU %.2f cores\n",
 		dispatched, float64(dispatched)/busy.Seconds(), after-before, float64(after-before)/busy.Seconds(), x.calls.Load(),
 		used.Seconds()/busy.Seconds())
-	fmt.Printf("  peak RSS of this process (%d scheduler nodes, River, stores, %d workers): %s   (target <= 400 MiB a node)\n",
-		max(o.nodes, 1), o.workers, benchutil.MiB(benchutil.PeakRSS()))
+	if !o.procs {
+		fmt.Printf("  peak RSS of this process (%d scheduler nodes, River, stores, %d workers): %s   (target <= 400 MiB a node)\n",
+			max(o.nodes, 1), o.workers, benchutil.MiB(benchutil.PeakRSS()))
+		return nil
+	}
+	for i, p := range procs {
+		fmt.Printf("  node %d (process %d, %d workers): peak RSS %s   (target <= 400 MiB a node), %s of CPU in all\n",
+			i, p.cmd.Process.Pid, nodeWorkers(o, i), benchutil.MiB(benchutil.ProcessPeakRSS(p.cmd.Process.Pid)),
+			benchutil.Round(benchutil.ProcessCPU(p.cmd.Process.Pid)))
+	}
 	return nil
+}
+
+// nodeWorkers is node i's share of the workers.
+func nodeWorkers(o options, i int) int {
+	workers := o.workers / max(o.nodes, 1)
+	if i < o.workers%max(o.nodes, 1) {
+		workers++
+	}
+	return workers
+}
+
+// startNode opens the database at path and starts scheduler node i on
+// it, as ringmaster run does (node 0 also starts the campaign, unless
+// -procs started it).
+func startNode(ctx context.Context, o options, path string, i int, clock scheduler.Clock, x *instant, onPass func(scheduler.Pass)) (*scheduler.Scheduler, store.DB, store.Campaigns, error) {
+	db, err := store.Open(ctx, path, store.Options{Now: clock.Now})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fail := func(err error) (*scheduler.Scheduler, store.DB, store.Campaigns, error) {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	jobs, err := queue(ctx, db)
+	if err != nil {
+		return fail(err)
+	}
+	if err := scheduler.Migrate(ctx, jobs); err != nil {
+		return fail(err)
+	}
+	c, err := db.Campaigns(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	inv := db.Inventory()
+	cfg := scheduler.Config{Jobs: jobs, Store: c, Inventory: inv, Reacher: x, Playbook: playbooks.Parse,
+		Clock: clock, Workers: nodeWorkers(o, i), OnPass: onPass, Name: fmt.Sprintf("bench-%d", i),
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if nodes, err := db.Nodes(ctx); err == nil {
+		cfg.Nodes = nodes
+	} else {
+		return fail(err)
+	}
+	if o.observe {
+		// As node.Run wires it for ringmaster run.
+		cfg.Observe = func(ctx context.Context, host string, facts sdk.Facts, at time.Time) error {
+			return inv.RecordObservation(ctx, host, discovery.Facts(facts, at), at)
+		}
+	}
+	sch, err := scheduler.New(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	if i == 0 && !o.procs {
+		if _, err := c.ChangeStatus(ctx, "national", orchestrator.ActionStart); err != nil {
+			return fail(err)
+		}
+	}
+	if err := sch.Start(ctx); err != nil {
+		return fail(err)
+	}
+	return sch, db, c, nil
+}
+
+// nodeProc is a node run as a process of its own (-procs): it takes
+// "advance DURATION" and "stop" on its stdin and writes "pass JSON" for
+// every control pass on its stdout.
+type nodeProc struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	done  chan struct{}
+}
+
+func startProc(o options, path string, i int, ps *passes) (*nodeProc, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-child", strconv.Itoa(i), "-db", path, "-nodes", strconv.Itoa(o.nodes), "-workers", strconv.Itoa(o.workers),
+		"-observe="+strconv.FormatBool(o.observe))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &nodeProc{cmd: cmd, stdin: stdin, done: make(chan struct{})}
+	started := make(chan struct{})
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case line == "started":
+				close(started)
+			case strings.HasPrefix(line, "pass "):
+				var x scheduler.Pass
+				if json.Unmarshal([]byte(line[len("pass "):]), &x) == nil {
+					ps.add(x)
+				}
+			}
+		}
+	}()
+	select {
+	case <-started:
+		return p, nil
+	case <-p.done:
+		cmd.Wait()
+		return nil, fmt.Errorf("node %d exited before it started", i)
+	}
+}
+
+// stop asks the node to stop and waits for it.
+func (p *nodeProc) stop() {
+	fmt.Fprintln(p.stdin, "stop")
+	p.stdin.Close()
+	<-p.done
+	p.cmd.Wait()
+}
+
+// runChild is node o.child of a -procs run.
+func runChild(o options) error {
+	ctx := context.Background()
+	clock := &offsetClock{}
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	onPass := func(x scheduler.Pass) {
+		b, _ := json.Marshal(x)
+		mu.Lock()
+		fmt.Fprintf(out, "pass %s\n", b)
+		out.Flush()
+		mu.Unlock()
+	}
+	o.procs = true // the parent started the campaign
+	sch, db, _, err := startNode(ctx, o, o.db, o.child, clock, &instant{}, onPass)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	mu.Lock()
+	fmt.Fprintln(out, "started")
+	out.Flush()
+	mu.Unlock()
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		cmd, arg, _ := strings.Cut(sc.Text(), " ")
+		switch cmd {
+		case "advance":
+			d, err := time.ParseDuration(arg)
+			if err != nil {
+				return err
+			}
+			clock.advance(d)
+		case "stop":
+			stop, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			return sch.Stop(stop)
+		}
+	}
+	return sch.Stop(ctx)
 }
 
 // pct is the q-quantile of ds (sorted in place).

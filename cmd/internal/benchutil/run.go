@@ -110,6 +110,22 @@ func ProcessCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / ticks
 }
 
+// ProcessPeakRSS is a running process's peak resident set so far, KiB,
+// from /proc/PID/status (VmHWM; 0 if it cannot be read).
+func ProcessPeakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kib
+		}
+	}
+	return 0
+}
+
 // Children are the process IDs of this process's children.
 func Children() []int {
 	tasks, _ := filepath.Glob("/proc/self/task/*/children")
