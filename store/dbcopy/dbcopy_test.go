@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/internal/pgtest"
@@ -470,3 +472,112 @@ func same(t *testing.T, src, dst store.DB, requeued int64) {
 	}
 }
 
+func TestCopyRefuses(t *testing.T) {
+	path, now := source(t)
+	url := pgtest.URL(t)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.db")
+	for _, c := range []struct {
+		name, from, to string
+		want           string
+	}{
+		{"source missing", missing, url, "does not exist"},
+		{"target not PostgreSQL", path, filepath.Join(dir, "other.db"), "is not a PostgreSQL database"},
+		{"same file", path, path, "the same file"},
+		{"source PostgreSQL", url, url, "must be an SQLite file"},
+		{"no target", path, "", "no target"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := dbcopy.Copy(ctx, c.from, c.to, dbcopy.Options{Now: now})
+			if !errors.Is(err, dbcopy.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v, want ErrInvalid saying %q", err, c.want)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a missing source was created: %v", err)
+	}
+
+	t.Run("source older than this ringmaster", func(t *testing.T) {
+		old := filepath.Join(dir, "old.db")
+		db, err := sqlite.Open(ctx, old, sqlite.Options{}) // the inventory's tables only
+		must(t, err)
+		must(t, db.Close())
+		before := digest(t, old)
+		_, err = dbcopy.Copy(ctx, old, pgtest.URL(t), dbcopy.Options{Now: now})
+		if !errors.Is(err, sqlite.ErrSchemaOld) || !strings.Contains(err.Error(), "db migrate") {
+			t.Errorf("err = %v, want ErrSchemaOld naming db migrate", err)
+		}
+		if digest(t, old) != before {
+			t.Error("the source was migrated")
+		}
+	})
+
+	t.Run("target not empty", func(t *testing.T) {
+		if _, err := dbcopy.Copy(ctx, path, url, dbcopy.Options{Now: now}); err != nil {
+			t.Fatal(err)
+		}
+		rows := targetRows(t, url)
+		_, err := dbcopy.Copy(ctx, path, url, dbcopy.Options{Now: now})
+		if !errors.Is(err, dbcopy.ErrNotEmpty) || !strings.Contains(err.Error(), "organisations") || !strings.Contains(err.Error(), "campaign_devices") {
+			t.Errorf("err = %v, want ErrNotEmpty naming the tables that hold rows", err)
+		}
+		if got := targetRows(t, url); !reflect.DeepEqual(got, rows) {
+			t.Errorf("the refused copy changed the target: %v, was %v", got, rows)
+		}
+	})
+}
+
+// targetRows counts the rows of every table of the stores in the
+// PostgreSQL database at url.
+func targetRows(t *testing.T, url string) map[string]int64 {
+	t.Helper()
+	db, err := store.Open(ctx, url, store.Options{})
+	must(t, err)
+	defer db.Close()
+	pool := db.(*store.Postgres).Pool()
+	names := must2[[]string](t)(pgx.CollectRows(must2[pgx.Rows](t)(pool.Query(ctx,
+		`SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename NOT LIKE '%migrations' ORDER BY 1`)), pgx.RowTo[string]))
+	out := map[string]int64{}
+	for _, n := range names {
+		var c int64
+		must(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{n}.Sanitize()).Scan(&c))
+		out[n] = c
+	}
+	return out
+}
+
+// TestCopyIsAllOrNothing: a copy that fails half-way, on a row the target
+// refuses or on a check, leaves the target empty.
+func TestCopyIsAllOrNothing(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		tamper string // run on the source
+		want   error
+		says   string
+	}{
+		// PostgreSQL's text holds no NUL; the outbox is copied last.
+		{"a row the target refuses", `UPDATE notify_deliveries SET last_error = 'x' || char(0) || 'y'`, nil, "copy notify_deliveries"},
+		{"a rollup that differs", `UPDATE device_rollup SET devices = devices + 1 WHERE org_id = (SELECT min(org_id) FROM device_rollup)`, dbcopy.ErrMismatch, "device rollup"},
+		{"counts that differ", `UPDATE campaign_counts SET devices = devices + 1 WHERE state = 'pending'`, dbcopy.ErrMismatch, "campaign counts"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path, now := source(t)
+			db, err := sqlite.Open(ctx, path, sqlite.Options{})
+			must(t, err)
+			_, err = db.SQL().ExecContext(ctx, c.tamper)
+			must(t, err)
+			must(t, db.Close())
+			url := pgtest.URL(t)
+			_, err = dbcopy.Copy(ctx, path, url, dbcopy.Options{Now: now})
+			if err == nil || (c.want != nil && !errors.Is(err, c.want)) || !strings.Contains(err.Error(), c.says) {
+				t.Fatalf("err = %v, want one saying %q", err, c.says)
+			}
+			for table, n := range targetRows(t, url) {
+				if n != 0 {
+					t.Errorf("%s holds %d row(s) after a failed copy", table, n)
+				}
+			}
+		})
+	}
+}
