@@ -32,32 +32,33 @@ type Options struct {
 
 // Report is what a copy did and what it checked.
 type Report struct {
-	From, To string
+	From string `json:"from"`
+	To   string `json:"to"` // the server and database, never the password
 	// Tables are the rows of each table: in the source, and copied.
-	Tables []TableRows
+	Tables []TableRows `json:"tables"`
 	// Requeued counts the devices that were queued in a running or
 	// paused campaign: their jobs are not copied, so they are stored as
 	// running under a lease that has lapsed, and the first control pass
 	// on the target re-queues each (a new generation and job, its
 	// checkpoint kept), as it does for a node that died.
-	Requeued int64
+	Requeued int64 `json:"requeued"`
 	// Checks are the comparisons made between source and target, each
 	// passed (Copy returns an error for a failed one).
-	Checks []Check
-	Took   time.Duration
+	Checks []Check       `json:"checks"`
+	Took   time.Duration `json:"-"`
 }
 
 // TableRows is one table's rows.
 type TableRows struct {
-	Table  string
-	Source int64
-	Copied int64
+	Table  string `json:"table"`
+	Source int64  `json:"source"`
+	Copied int64  `json:"copied"`
 }
 
 // Check is one comparison of source and target.
 type Check struct {
-	Name   string
-	Detail string // what was compared
+	Name   string `json:"name"`
+	Detail string `json:"detail"` // what was compared
 }
 
 // ErrNotEmpty is a target that already holds rows: Copy writes only into
