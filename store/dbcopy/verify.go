@@ -251,7 +251,7 @@ func sameJSON(name string, want, got any) error {
 	for i < len(a) && i < len(b) && a[i] == b[i] {
 		i++
 	}
-	return fmt.Errorf("%w: the %s report differs: source ...%s... target ...%s...", ErrMismatch, name, around(a, i), around(b, i))
+	return fmt.Errorf("%w: the %s report differs at byte %d of its JSON: source %q, target %q", ErrMismatch, name, i, around(a, i), around(b, i))
 }
 
 // around is the text about position i.
