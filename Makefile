@@ -23,7 +23,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-copy bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench-national: build ## one campaign over the 1.3M-device estate: create, show,
 
 bench-national-postgres: build ## the same on PostgreSQL (a fresh database ringmaster_national on the server .ci/postgres starts), the scheduler as 3 node processes
 	$(GO) run ./cmd/nationalbench -bin $(BIN) -devices 1300000 -orgs 300 -workers 1000 -nodes 3 -procs -db "$$(.ci/postgres ringmaster_national)"
+
+bench-copy: build ## db copy of the 1.3M-device estate with a campaign over it, from SQLite into a fresh database ringmaster_copy on the server .ci/postgres starts
+	$(GO) run ./cmd/copybench -bin $(BIN) -devices 1300000 -orgs 300 -db "$$(.ci/postgres ringmaster_copy)"
 
 bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500
 	$(GO) run ./cmd/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s

@@ -14,6 +14,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/store"
+	"github.com/ringmaster-fleet/ringmaster/store/dbcopy"
 )
 
 // The one place the CLI opens the database and builds the stores over it,
@@ -36,6 +37,31 @@ func (a *app) open(ctx context.Context) (store.DB, error) {
 	}
 	a.db = db
 	return db, nil
+}
+
+// migrateAll opens the database and migrates every store's tables.
+func (a *app) migrateAll(ctx context.Context) error {
+	db, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := db.Campaigns(ctx); err != nil {
+		return err
+	}
+	if _, err := db.Alerts(ctx); err != nil {
+		return err
+	}
+	if _, err := db.History(ctx); err != nil {
+		return err
+	}
+	_, err = db.Notifications(ctx)
+	return err
+}
+
+// copyDB copies the SQLite file from into the PostgreSQL database to
+// (db copy), opening both itself: the source for reading only.
+func (a *app) copyDB(ctx context.Context, from, to string, progress func(string, int64)) (dbcopy.Report, error) {
+	return dbcopy.Copy(ctx, from, to, dbcopy.Options{Now: a.now, Logger: a.log, Progress: progress})
 }
 
 // dbFile is the database: --db, else $RINGMASTER_DB, else

@@ -101,6 +101,21 @@ func Apply(ctx context.Context, db *sql.DB, table string, ms []Migration, now st
 	return current, err
 }
 
+// Current returns the schema version recorded in table without writing
+// anything: 0 when the table does not exist (nothing applied). It refuses
+// a version above known (ErrTooNew). A database opened for reading only
+// is checked with it instead of Apply.
+func Current(ctx context.Context, db *sql.DB, table string, known int) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, table).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return version(ctx, db, table, known)
+}
+
 // version reads the schema version recorded in table, refusing one above
 // known (ErrTooNew).
 func version(ctx context.Context, q interface {

@@ -23,6 +23,12 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheMiB is SQLite's page cache per connection (default 64).
 	CacheMiB int
+	// ReadOnly opens an existing file for reading only (SQLite's
+	// mode=ro): nothing is written to it, not even a migration. A store
+	// whose schema in the file is older than this binary's, or absent, is
+	// refused with an error wrapping ErrSchemaOld. What copies a database
+	// elsewhere (db copy) reads its source so.
+	ReadOnly bool
 }
 
 // DB is one Ringmaster database file and the stores over it. Open applies
@@ -47,6 +53,9 @@ type DB struct {
 	schema   int
 	cacheKiB int
 	readOnly bool
+	// checkOnly: opened with Options.ReadOnly, so migrations are checked,
+	// never applied.
+	checkOnly bool
 
 	// group commits the small writes of many workers (campaign devices'
 	// begin, heartbeat and finish; what their runs observed) in shared
@@ -73,6 +82,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	}
 	if opts.CacheMiB <= 0 {
 		opts.CacheMiB = 64
+	}
+	if opts.ReadOnly {
+		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+			return nil, fmt.Errorf("open database %s for reading: no such file", path)
+		}
+		return openReadOnly(ctx, path, opts)
 	}
 	if dir := filepath.Dir(path); dir != "" {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
@@ -138,6 +153,41 @@ func open(ctx context.Context, path string, opts Options, readOnly bool) (*DB, e
 	}
 	d.group = &writeGroup{db: db}
 	d.inv = &Inventory{db: db, rdb: d.rdb, group: d.group, now: d.now, log: d.log, cacheKiB: d.cacheKiB}
+	d.creds = &Credentials{db: db, now: d.now, inv: d.inv}
+	d.plugs = &Plugins{db: db, now: d.now}
+	return d, nil
+}
+
+// openReadOnly opens path with SQLite's mode=ro and query_only: it sees
+// what other processes commit (unlike the immutable open of a read-only
+// filesystem) and writes nothing. Every component's schema must be
+// current (see checkSchema).
+func openReadOnly(ctx context.Context, path string, opts Options) (*DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "query_only(1)", fmt.Sprintf("cache_size(-%d)", opts.CacheMiB*1024)} {
+		q.Add("_pragma", p)
+	}
+	q.Set("mode", "ro")
+	db, err := openDB("file:" + path + "?" + q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
+	d := &DB{db: db, rdb: db, path: path, now: opts.Now, log: opts.Logger, cacheKiB: opts.CacheMiB * 1024, readOnly: true,
+		checkOnly: true, migrated: map[string]bool{}}
+	if err := connect(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	v, err := checkSchema(ctx, db, inventoryMigrations)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s for reading: %w", path, err)
+	}
+	d.schema = v
+	d.group = &writeGroup{db: db}
+	d.inv = &Inventory{db: db, rdb: db, group: d.group, now: d.now, log: d.log, cacheKiB: d.cacheKiB}
 	d.creds = &Credentials{db: db, now: d.now, inv: d.inv}
 	d.plugs = &Plugins{db: db, now: d.now}
 	return d, nil
@@ -313,6 +363,13 @@ func (d *DB) ensure(ctx context.Context, c component) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.migrated[c.table] {
+		return nil
+	}
+	if d.checkOnly {
+		if _, err := checkSchema(ctx, d.db, c); err != nil {
+			return err
+		}
+		d.migrated[c.table] = true
 		return nil
 	}
 	if _, err := migrate(ctx, d.db, c, d.now()); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/sqlmigrate"
@@ -36,6 +38,11 @@ type Migration = sqlmigrate.Migration
 // ErrSchemaTooNew reports a database written by a newer Ringmaster.
 var ErrSchemaTooNew = sqlmigrate.ErrTooNew
 
+// ErrSchemaOld reports a store's schema, in a file opened for reading
+// only (Options.ReadOnly), older than this Ringmaster's or absent: opening
+// the file for writing once with this version migrates it.
+var ErrSchemaOld = errors.New("database schema is older than this ringmaster")
+
 // Migrations returns the inventory's embedded migrations (organisations,
 // devices, credentials, plugins, the rollup) in version order. File names
 // are NNNN_name.sql; versions must be 1, 2, 3 ... without gaps.
@@ -54,4 +61,22 @@ func migrate(ctx context.Context, db *sql.DB, c component, now time.Time) (int, 
 		return 0, err
 	}
 	return sqlmigrate.Apply(ctx, db, c.table, ms, now.UTC().Format(time.RFC3339))
+}
+
+// checkSchema reads a component's schema version without writing: an
+// older one (or none) is an error wrapping ErrSchemaOld, a newer one
+// ErrSchemaTooNew.
+func checkSchema(ctx context.Context, db *sql.DB, c component) (int, error) {
+	ms, err := c.load()
+	if err != nil {
+		return 0, err
+	}
+	v, err := sqlmigrate.Current(ctx, db, c.table, len(ms))
+	if err != nil {
+		return v, err
+	}
+	if v < len(ms) {
+		return v, fmt.Errorf("%w: the %s tables are at version %d (%s), this ringmaster's at %d", ErrSchemaOld, c.dir, v, c.table, len(ms))
+	}
+	return v, nil
 }
