@@ -303,13 +303,6 @@ func TestCampaignAgainstGroundTruth(t *testing.T) {
 // their checkpoints, and every device ends as the simulator says, setup
 // launched once.
 func TestSeveralNodesAgainstGroundTruth(t *testing.T) {
-	// Known to fail about one run in three under -race on 2 cores: a
-	// device resumed after its node died sometimes fails with a WinRM
-	// protocol error (issue 16's note). Until that is fixed it runs when
-	// asked for, not in every CI run.
-	if os.Getenv("RINGMASTER_TEST_SEVERAL_NODES") == "" {
-		t.Skip("set RINGMASTER_TEST_SEVERAL_NODES=1 to run it (a resumed device can fail with a protocol error: being fixed)")
-	}
 	eng := engines[1]
 	t.Run(eng.name, func(t *testing.T) { groundTruth(t, eng, 3, true) })
 }
