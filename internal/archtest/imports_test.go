@@ -24,10 +24,10 @@ var rules = []struct {
 	{"inventory/format", []string{"inventory", "errkind", "internal/jsontext", "internal/safecsv"}},
 	// The SQLite engine implements every domain's store contract.
 	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx", "internal/factsdoc"}},
+		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx", "internal/factsdoc", "internal/cohortrow"}},
 	// The PostgreSQL engine implements the same contracts.
 	{"store/postgres", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/factsdoc"}},
+		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/factsdoc", "internal/cohortrow"}},
 	// Opening a database of either engine, and the stores' types: what
 	// each store's consumers (domain and application packages) take of it.
 	{"store", []string{"store/sqlite", "store/postgres", "inventory", "credential", "orchestrator", "alerts", "report", "plugins/host",
@@ -113,6 +113,8 @@ var rules = []struct {
 	{"internal/yamlfile", nil},
 	{"internal/sqlmigrate", nil},
 	{"internal/sqltx", nil},
+	// The rollup's row encoding both engines read cohorts from.
+	{"internal/cohortrow", []string{"inventory"}},
 	{"internal/safecsv", nil}, // every CSV writer's formula neutralising: standard library only
 	{"internal/inputfile", nil},
 	{"internal/archtest", nil},

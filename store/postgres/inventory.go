@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/internal/cohortrow"
 	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -343,7 +344,7 @@ func (s *Inventory) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCo
 		var key *int64
 		err := row.Scan(&c.Org, &key, &c.Devices)
 		if key != nil {
-			c.Build = versionFromKey(*key)
+			c.Build = cohortrow.VersionFromKey(*key)
 		}
 		return c, err
 	})
@@ -351,10 +352,6 @@ func (s *Inventory) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCo
 		return nil, fmt.Errorf("count devices: %w", err)
 	}
 	return out, nil
-}
-
-func versionFromKey(k int64) inventory.Version {
-	return inventory.Version{Major: int(k / 1_000_000_000_000), Minor: int(k / 1_000_000 % 1_000_000), Build: int(k % 1_000_000)}
 }
 
 // LastSeen returns when each of hosts was last seen, keyed by the hostname

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/cohortrow"
 	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 )
@@ -305,41 +306,6 @@ func (s *Inventory) Cohorts(ctx context.Context, sel inventory.Selector) iter.Se
 			return
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var c inventory.Cohort
-			var build, seen, observed int64
-			var kbs string
-			if err := rows.Scan(&c.Org, &c.Site, &build, &kbs, &seen, &observed, &c.Devices); err != nil {
-				yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
-				return
-			}
-			if build != 0 {
-				c.Build = versionFromKey(build)
-			}
-			if kbs != "?" {
-				c.KBsKnown = true
-				if kbs != "" {
-					c.KBs = strings.Split(kbs, ",")
-				}
-			}
-			c.SeenDay, c.ObservedDay = dayOf(seen), dayOf(observed)
-			if !sel.Empty() && !sel.Matches(c.Device()) {
-				continue
-			}
-			if !yield(c, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
-		}
+		cohortrow.Each(rows, sel, yield)
 	}
-}
-
-// dayOf is the UTC midnight of a day since the epoch (zero for -1).
-func dayOf(d int64) time.Time {
-	if d < 0 {
-		return time.Time{}
-	}
-	return time.Unix(d*86400, 0).UTC()
 }

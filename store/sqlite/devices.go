@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/internal/cohortrow"
 	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -224,15 +225,11 @@ func (s *Inventory) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCo
 			return nil, fmt.Errorf("count devices: %w", err)
 		}
 		if key.Valid {
-			c.Build = versionFromKey(key.Int64)
+			c.Build = cohortrow.VersionFromKey(key.Int64)
 		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-func versionFromKey(k int64) inventory.Version {
-	return inventory.Version{Major: int(k / 1_000_000_000_000), Minor: int(k / 1_000_000 % 1_000_000), Build: int(k % 1_000_000)}
 }
 
 // RecordObservation merges facts observed on a device (keeping, per fact,

@@ -9,8 +9,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/cohortrow"
 	"github.com/ringmaster-fleet/ringmaster/internal/factsdoc"
 	"github.com/ringmaster-fleet/ringmaster/internal/sqltx"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -375,40 +375,6 @@ func (s *Inventory) Cohorts(ctx context.Context, sel inventory.Selector) iter.Se
 			return
 		}
 		defer rows.Close()
-		for rows.Next() {
-			var c inventory.Cohort
-			var build, seen, observed int64
-			var kbs string
-			if err := rows.Scan(&c.Org, &c.Site, &build, &kbs, &seen, &observed, &c.Devices); err != nil {
-				yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
-				return
-			}
-			if build != 0 {
-				c.Build = versionFromKey(build)
-			}
-			if kbs != "?" {
-				c.KBsKnown = true
-				if kbs != "" {
-					c.KBs = strings.Split(kbs, ",")
-				}
-			}
-			c.SeenDay, c.ObservedDay = dayOf(seen), dayOf(observed)
-			if !sel.Empty() && !sel.Matches(c.Device()) {
-				continue
-			}
-			if !yield(c, nil) {
-				return
-			}
-		}
-		if err := rows.Err(); err != nil {
-			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
-		}
+		cohortrow.Each(rows, sel, yield)
 	}
-}
-
-func dayOf(d int64) time.Time {
-	if d < 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(d * dayMicros).UTC()
 }
