@@ -50,7 +50,8 @@ func (s *Scheduler) self(wall time.Time) orchestrator.Node {
 
 // register records this node in the registry, refusing a name a live
 // node of another process holds, and renews the registration every third
-// of a lease until stop.
+// of a lease until stop or until ctx (Start's) ends, as the node's work
+// does: a node whose context was cancelled lapses a lease later.
 func (s *Scheduler) register(ctx context.Context) (stop func(context.Context), err error) {
 	if s.cfg.Nodes == nil {
 		s.routes.Store(s.alone())
@@ -84,6 +85,8 @@ func (s *Scheduler) register(ctx context.Context) (stop func(context.Context), e
 		for {
 			select {
 			case <-done:
+				return
+			case <-ctx.Done():
 				return
 			case <-t.C:
 			}

@@ -136,4 +136,26 @@ func placement(t *testing.T, eng engine) {
 	if len(ranOn) != n {
 		t.Errorf("%d devices ran, want %d", len(ranOn), n)
 	}
+	if eng.name == "SQLite" {
+		return
+	}
+	// A node that dies (its context cancelled, as a killed process's
+	// work ends) stops renewing: it lapses within a lease.
+	a.kill()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		ns, err := scheduler.Nodes(ctx, jobs(t, e.db), reg, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := map[string]bool{}
+		for _, n := range ns {
+			live[n.Name] = n.Live
+		}
+		if !live["node-a"] && live["node-b"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after node-a died: %+v", ns)
+		}
+	}
 }
