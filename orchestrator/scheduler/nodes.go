@@ -25,10 +25,10 @@ type NodeStatus struct {
 }
 
 // Nodes lists the registered nodes, live first, with River's leader and
-// each one's running device jobs, read from the job queue at wall. A
-// running job whose client is not registered (a node of an older version,
-// or one whose registration was removed) is counted under its River
-// client ID.
+// each one's running device jobs, read from the job queue at wall. Jobs
+// River still holds as running for a client no longer registered (a node
+// that died and was not started again) are not listed: the sweep and
+// River's rescuer settle them.
 func Nodes(ctx context.Context, jobs Jobs, reg orchestrator.Nodes, wall time.Time) ([]NodeStatus, error) {
 	nodes, err := reg.List(ctx)
 	if err != nil {
@@ -63,10 +63,6 @@ func Nodes(ctx context.Context, jobs Jobs, reg orchestrator.Nodes, wall time.Tim
 	out := make([]NodeStatus, 0, len(nodes))
 	for _, n := range nodes {
 		out = append(out, NodeStatus{Node: n, Live: n.Live(wall), Leader: n.Name == leader, Running: running[n.Name]})
-		delete(running, n.Name)
-	}
-	for id, k := range running {
-		out = append(out, NodeStatus{Node: orchestrator.Node{Name: id, Serve: "?"}, Leader: id == leader, Running: k})
 	}
 	// Live first, then by name.
 	slices.SortStableFunc(out, func(a, b NodeStatus) int {
