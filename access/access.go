@@ -99,12 +99,11 @@ func ParseScope(s string) (Scope, error) {
 				codes = nil
 				break
 			}
-			o := inventory.Organisation{Code: c, Name: c}
-			o.Normalise()
-			if err := o.Validate(); err != nil {
+			code := inventory.NormaliseOrgCode(c)
+			if err := inventory.ValidateOrgCode(code); err != nil {
 				return Scope{}, fmt.Errorf("scope %q: organisation %q: %w", s, c, err)
 			}
-			codes = append(codes, o.Code)
+			codes = append(codes, code)
 		}
 		if len(codes) > 0 {
 			return OrgScope(codes...), nil
