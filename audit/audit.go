@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
@@ -54,7 +55,8 @@ const (
 )
 
 // Validate checks what Append requires: an actor, an action, an outcome,
-// a time, fields within their limits and JSON records.
+// a time, fields within their limits, text that is UTF-8 without NUL
+// (what every engine can keep as it is) and JSON records.
 func (e *Entry) Validate() error {
 	switch {
 	case e.At.IsZero():
@@ -70,12 +72,15 @@ func (e *Entry) Validate() error {
 		if len(v) > MaxText {
 			return fmt.Errorf("audit entry: %s is %d bytes, over %d: %w", name, len(v), MaxText, errkind.Invalid)
 		}
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("audit entry: %s is not UTF-8 text without NUL: %w", name, errkind.Invalid)
+		}
 	}
 	for name, v := range map[string]json.RawMessage{"before": e.Before, "after": e.After} {
 		if len(v) > MaxRecord {
 			return fmt.Errorf("audit entry: %s is %d bytes, over %d: %w", name, len(v), MaxRecord, errkind.Invalid)
 		}
-		if len(v) > 0 && !json.Valid(v) {
+		if len(v) > 0 && (!json.Valid(v) || !utf8.Valid(v)) {
 			return fmt.Errorf("audit entry: %s is not JSON: %w", name, errkind.Invalid)
 		}
 	}
