@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/audit"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/credentials"
@@ -90,6 +92,16 @@ type Nodes interface {
 	orchestrator.Nodes
 }
 
+// Tokens is the store of API tokens.
+type Tokens interface {
+	access.TokenStore
+}
+
+// Audit is the audit trail: append and read, nothing else.
+type Audit interface {
+	audit.Store
+}
+
 // Options configure Open.
 type Options struct {
 	// Now is the clock; tests inject one. Default time.Now.
@@ -118,6 +130,8 @@ type DB interface {
 	History(ctx context.Context) (History, error)
 	Notifications(ctx context.Context) (Notifications, error)
 	Nodes(ctx context.Context) (Nodes, error)
+	Tokens(ctx context.Context) (Tokens, error)
+	Audit(ctx context.Context) (Audit, error)
 	Close() error
 }
 
@@ -222,6 +236,16 @@ func (d *SQLite) Nodes(ctx context.Context) (Nodes, error) {
 	return either[Nodes](d.DB.Nodes(ctx))
 }
 
+// Tokens is the store of API tokens.
+func (d *SQLite) Tokens(ctx context.Context) (Tokens, error) {
+	return either[Tokens](d.DB.Tokens(ctx))
+}
+
+// Audit is the audit trail.
+func (d *SQLite) Audit(ctx context.Context) (Audit, error) {
+	return either[Audit](d.DB.Audit(ctx))
+}
+
 // Postgres is the engine for an estate run by several nodes: one
 // PostgreSQL database they share.
 type Postgres struct {
@@ -261,6 +285,12 @@ func (d *Postgres) Notifications(context.Context) (Notifications, error) {
 func (d *Postgres) Nodes(context.Context) (Nodes, error) {
 	return d.DB.Nodes(), nil
 }
+
+// Tokens is the store of API tokens.
+func (d *Postgres) Tokens(context.Context) (Tokens, error) { return d.DB.Tokens(), nil }
+
+// Audit is the audit trail.
+func (d *Postgres) Audit(context.Context) (Audit, error) { return d.DB.Audit(), nil }
 
 // either returns an engine's store as the interface S, or its error (a
 // nil store as a nil interface, never a typed nil).

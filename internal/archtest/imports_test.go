@@ -21,24 +21,29 @@ var rules = []struct {
 	{"errkind", nil},                   // the one error vocabulary: standard library only
 	{"inventory", []string{"errkind"}}, // pure domain: the standard library and errkind only
 	{"credential", nil},                // domain and sealing: standard library only
+	// Who may do what to which organisations (roles, scopes, API tokens),
+	// and the trail of the changes made.
+	{"access", []string{"errkind", "inventory"}},
+	{"audit", []string{"errkind"}},
 	{"inventory/format", []string{"inventory", "errkind", "internal/jsontext", "internal/safecsv"}},
 	// The SQLite engine implements every domain's store contract.
 	{"store/sqlite", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx", "internal/factsdoc", "internal/cohortrow"}},
+		"notify", "access", "audit", "internal/jsontext", "internal/sqlmigrate", "internal/sqltx", "internal/factsdoc", "internal/cohortrow",
+		"internal/tokenrow"}},
 	// The PostgreSQL engine implements the same contracts.
 	{"store/postgres", []string{"inventory", "credential", "orchestrator", "alerts", "report", "plugins/host", "errkind",
-		"notify", "internal/jsontext", "internal/sqlmigrate", "internal/factsdoc", "internal/cohortrow"}},
+		"notify", "access", "audit", "internal/jsontext", "internal/sqlmigrate", "internal/factsdoc", "internal/cohortrow", "internal/tokenrow"}},
 	// Opening a database of either engine, and the stores' types: what
 	// each store's consumers (domain and application packages) take of it.
 	{"store", []string{"store/sqlite", "store/postgres", "inventory", "credential", "orchestrator", "alerts", "report", "plugins/host",
-		"campaigns", "reports", "targets", "discovery", "estate", "credentials", "notify"}},
+		"campaigns", "reports", "targets", "discovery", "estate", "credentials", "notify", "access", "audit"}},
 	// Moving an estate from one engine to the other (db copy), checked
 	// by the reports computed from each.
 	{"store/dbcopy", []string{"store", "store/sqlite", "store/postgres", "inventory", "orchestrator", "report", "report/html", "reports"}},
 	// The conformance suites hold every engine to what the domain and the
 	// application packages consume of it.
 	{"store/storetest", []string{"store", "errkind", "inventory", "inventory/format", "inventory/synth", "internal/ctxtest", "credential", "orchestrator", "alerts", "report", "plugins/host",
-		"campaigns", "reports", "targets", "discovery", "estate", "credentials", "notify"}},
+		"campaigns", "reports", "targets", "discovery", "estate", "credentials", "notify", "access", "audit"}},
 	{"inventory/synth", []string{"internal/safecsv"}},
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
 	// The shipped playbooks, and resolving a reference: a file (under the
@@ -115,6 +120,8 @@ var rules = []struct {
 	{"internal/sqltx", nil},
 	// The rollup's row encoding both engines read cohorts from.
 	{"internal/cohortrow", []string{"inventory"}},
+	// The API tokens' checks and stored form both engines share.
+	{"internal/tokenrow", []string{"access", "errkind"}},
 	{"internal/safecsv", nil}, // every CSV writer's formula neutralising: standard library only
 	{"internal/inputfile", nil},
 	{"internal/archtest", nil},
@@ -134,7 +141,7 @@ var topOnly = []string{"cmd/...", "internal/tools/...", "store/..."}
 
 // The domain packages: they know nothing of storage, HTTP, WinRM or the
 // command line.
-var domain = []string{"errkind", "inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html"}
+var domain = []string{"errkind", "inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html", "access", "audit"}
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.

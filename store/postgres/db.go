@@ -30,17 +30,19 @@ type Options struct {
 
 // DB is one PostgreSQL database and the stores over it.
 type DB struct {
-	pool  *pgxpool.Pool
-	queue *pgxpool.Pool // River's, apart from the stores' (see QueuePool)
-	where string
-	now   func() time.Time
-	plugs *Plugins
-	hist  *History
-	notes *Notifications
-	inv   *Inventory
-	creds *Credentials
-	alert *Alerts
-	camps *Campaigns
+	pool   *pgxpool.Pool
+	queue  *pgxpool.Pool // River's, apart from the stores' (see QueuePool)
+	where  string
+	now    func() time.Time
+	plugs  *Plugins
+	hist   *History
+	notes  *Notifications
+	inv    *Inventory
+	creds  *Credentials
+	alert  *Alerts
+	camps  *Campaigns
+	tokens *Tokens
+	audit  *Audit
 }
 
 // Open connects to the database at url (postgres://user:pass@host/db?...,
@@ -98,6 +100,8 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	d.creds = &Credentials{pool: pool, now: d.now}
 	d.alert = &Alerts{pool: pool, now: d.now}
 	d.camps = &Campaigns{pool: pool, now: d.now}
+	d.tokens = &Tokens{pool: pool}
+	d.audit = &Audit{pool: pool}
 	return d, nil
 }
 

@@ -9,6 +9,8 @@
 //	db.Alerts()         *Alerts         High Severity Alerts (alerts.Store)
 //	db.History()        *History        the reports' daily snapshots (report.HistoryStore)
 //	db.Notifications()  *Notifications  subscriptions and their outbox (notify.Store)
+//	db.Tokens()         *Tokens         API tokens, their secrets' hashes only (access.TokenStore)
+//	db.Audit()          *Audit          the audit trail, append-only (audit.Store)
 //	db.QueuePool()      *pgxpool.Pool   the job queue's own pool (River's riverpgxv5)
 //
 // Every store passes the same conformance suites as the SQLite engine's
@@ -32,6 +34,10 @@
 //     device writes under way (an advisory lock they share).
 //   - The notification outbox is claimed with FOR UPDATE SKIP LOCKED, so
 //     several nodes deliver without sending an event twice.
+//   - Audit entries are appended under an advisory lock held to the
+//     commit, so they become visible in the order of their seq and a
+//     reader paging by seq misses none; triggers refuse every UPDATE,
+//     DELETE and TRUNCATE of the trail.
 //
 // The stores share one pool (Options.MaxConns); River has its own
 // (QueuePool), so that its leader election never waits behind the stores.
@@ -39,8 +45,9 @@
 // Each store's schema is versioned by migrations embedded under
 // migrations/<store>/ and recorded in its own table (plugins_migrations,
 // report_migrations, notifications_migrations, inventory_migrations, which
-// holds the credentials' tables too, alerts_migrations and
-// campaigns_migrations). Open applies them, each store's in one
+// holds the credentials' tables too, alerts_migrations,
+// campaigns_migrations and access_migrations, the API tokens' and the
+// audit trail's). Open applies them, each store's in one
 // transaction under an advisory lock, so nodes starting together apply
 // each once; a database newer than the binary is refused
 // (ErrSchemaTooNew). Times are stored as timestamptz (microseconds) and

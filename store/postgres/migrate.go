@@ -30,6 +30,7 @@ var components = []component{{"plugins", "plugins_migrations"}, {"history", "rep
 	{"inventory", "inventory_migrations"},
 	{"alerts", "alerts_migrations"},
 	{"campaigns", "campaigns_migrations"},
+	{"access", "access_migrations"},
 }
 
 // migrationLock is the advisory lock every node takes to migrate (any

@@ -10,14 +10,19 @@
 //	db.Campaigns(ctx)   *Campaigns    campaigns and device runs (orchestrator.Store and more)
 //	db.Alerts(ctx)      *Alerts       High Severity Alerts (alerts.Store)
 //	db.History(ctx)     *History      the reports' daily snapshots (report.HistoryStore)
+//	db.Tokens(ctx)      *Tokens       API tokens, their secrets' hashes only (access.TokenStore)
+//	db.Audit(ctx)       *Audit        the audit trail, append-only (audit.Store)
 //	db.SQL()            *sql.DB       for the job queue (River) only
 //
 // Each component's schema is versioned by migrations embedded under
 // migrations/<component>/ and recorded in its own table, as when each had
 // its own package: inventory in schema_migrations (applied by Open),
-// campaigns in orchestrator_migrations, alerts in alerts_migrations and
-// history in report_migrations (applied by the first call for their
-// store). A database newer than the binary is refused (ErrSchemaTooNew).
+// campaigns in orchestrator_migrations, alerts in alerts_migrations,
+// history in report_migrations, notifications in notifications_migrations
+// and API tokens with the audit trail in access_migrations (applied by the
+// first call for their store). The audit trail's triggers refuse every
+// UPDATE and DELETE of it. A database newer than the binary is refused
+// (ErrSchemaTooNew).
 // On a read-only filesystem Open opens the file immutable, for reading.
 //
 // Because every store shares this package, what must change together

@@ -30,6 +30,7 @@ var (
 	alertMigrations     = component{"alerts", "alerts_migrations"}
 	historyMigrations   = component{"history", "report_migrations"}
 	notifyMigrations    = component{"notifications", "notifications_migrations"}
+	accessMigrations    = component{"access", "access_migrations"}
 )
 
 // Migration is one embedded schema change.
