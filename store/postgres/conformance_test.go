@@ -36,6 +36,8 @@ func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 		Alerts:      db.Alerts(),
 		Campaigns:   db.Campaigns(),
 		Nodes:       db.Nodes(),
+		Tokens:      db.Tokens(),
+		Audit:       db.Audit(),
 	}
 }
 
@@ -54,6 +56,8 @@ func TestConformance(t *testing.T) {
 		{"Alerts", storetest.Alerts},
 		{"Campaigns", storetest.Campaigns},
 		{"Nodes", storetest.Nodes},
+		{"Tokens", storetest.Tokens},
+		{"Audit", storetest.Audit},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

@@ -48,8 +48,16 @@ func openStores(t *testing.T, now func() time.Time) storetest.Stores {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tokens, err := db.Tokens(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := db.Audit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return storetest.Stores{Inventory: db.Inventory(), Campaigns: c, Alerts: a, History: h, Credentials: db.Credentials(), Plugins: db.Plugins(),
-		Notifications: n, Nodes: nodes}
+		Notifications: n, Nodes: nodes, Tokens: tokens, Audit: trail}
 }
 
 // TestConformance runs every store's conformance suite against the SQLite
@@ -67,6 +75,8 @@ func TestConformance(t *testing.T) {
 		{"Plugins", storetest.Plugins},
 		{"Notifications", storetest.Notifications},
 		{"Nodes", storetest.Nodes},
+		{"Tokens", storetest.Tokens},
+		{"Audit", storetest.Audit},
 	} {
 		t.Run(suite.name, func(t *testing.T) { suite.run(t, openStores) })
 	}

@@ -19,6 +19,8 @@ type (
 	PluginRegistry    = store.Plugins
 	NotificationStore = store.Notifications
 	NodeRegistry      = store.Nodes
+	TokenStore        = store.Tokens
+	AuditStore        = store.Audit
 )
 
 // Stores are every store of an engine over one fresh, empty database:
@@ -36,6 +38,8 @@ type Stores struct {
 	// then fails.
 	Notifications NotificationStore
 	Nodes         NodeRegistry
+	Tokens        TokenStore
+	Audit         AuditStore
 }
 
 // Open opens every store over a fresh, empty database whose time is now;
