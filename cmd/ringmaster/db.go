@@ -91,8 +91,8 @@ or @FILE to read the URL from a file, keeping its password off the command
 line): organisations, devices, labels and their history, connection
 profiles, credentials (sealed as they are: keep the same key file),
 plugins, alerts, the daily history, campaigns with every device's state,
-checkpoint and transitions, and notifications. Stop every node running on
-the file first; the file is only read.
+checkpoint and transitions, notifications, API tokens and the audit
+trail. Stop every node running on the file first; the file is only read.
 
 The copy is one transaction: if anything fails the database stays empty.
 It then compares both databases, every table's rows, the device rollup,

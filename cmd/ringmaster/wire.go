@@ -54,7 +54,10 @@ func (a *app) migrateAll(ctx context.Context) error {
 	if _, err := db.History(ctx); err != nil {
 		return err
 	}
-	_, err = db.Notifications(ctx)
+	if _, err := db.Notifications(ctx); err != nil {
+		return err
+	}
+	_, err = db.Tokens(ctx) // the audit trail's tables too
 	return err
 }
 

@@ -107,6 +107,7 @@ func Copy(ctx context.Context, from, to string, opts Options) (Report, error) {
 		func(ctx context.Context) error { _, err := src.Alerts(ctx); return err },
 		func(ctx context.Context) error { _, err := src.History(ctx); return err },
 		func(ctx context.Context) error { _, err := src.Notifications(ctx); return err },
+		func(ctx context.Context) error { _, err := src.Tokens(ctx); return err },
 	} {
 		if err := c(ctx); err != nil {
 			if errors.Is(err, sqlite.ErrSchemaOld) {
@@ -276,8 +277,9 @@ func copyTable(ctx context.Context, stx *sql.Tx, tx pgx.Tx, t table, progress fu
 		return n, fmt.Errorf("copy %s: %w", t.name, err)
 	}
 	if t.identity {
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%s', 'id'), max(id)) FROM %s`, t.name, t.name)); err != nil {
-			return n, fmt.Errorf("copy %s: move its identity past the ids copied: %w", t.name, err)
+		id := t.cols[0].name
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`SELECT setval(pg_get_serial_sequence('%s', '%s'), max(%s)) FROM %s`, t.name, id, id, t.name)); err != nil {
+			return n, fmt.Errorf("copy %s: move its identity past the %ss copied: %w", t.name, id, err)
 		}
 	}
 	return n, nil

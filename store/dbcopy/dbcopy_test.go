@@ -16,7 +16,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/audit"
 	"github.com/ringmaster-fleet/ringmaster/credential"
 	"github.com/ringmaster-fleet/ringmaster/internal/pgtest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -141,6 +143,25 @@ func fill(t *testing.T, db store.DB, now func() time.Time) {
 	must(t, ns.Settle(ctx, claimed[0].ID, notify.Result{At: now()}))
 	must(t, ns.Settle(ctx, claimed[1].ID, notify.Result{At: now(), Err: "503 Service Unavailable", Next: now().Add(time.Hour)}))
 
+	tokens := must2[store.Tokens](t)(db.Tokens(ctx))
+	at := now()
+	must(t, tokens.CreateToken(ctx, &access.Token{ID: "0123456789ab", Subject: "ci", Role: access.Operator, Scope: access.EstateScope(),
+		Hash: []byte("\x00hash\xff-0123456789abcdef0123456"), Note: "deploys", CreatedBy: "alice", CreatedAt: at, ExpiresAt: at.AddDate(0, 3, 0)}))
+	must(t, tokens.CreateToken(ctx, &access.Token{ID: "abcdef012345", Subject: "trusts", Role: access.Viewer, Scope: access.OrgScope("RXX", "RYY"),
+		Hash: []byte("hash-2"), CreatedBy: "bob", CreatedAt: now(), ExpiresAt: at.AddDate(0, 1, 0)}))
+	must(t, tokens.RevokeToken(ctx, "abcdef012345", now()))
+	trail := must2[store.Audit](t)(db.Audit(ctx))
+	for _, e := range []audit.Entry{
+		{At: now(), Actor: "alice", Via: access.ViaCLI, From: "ops-host", Action: "token.create", Target: "0123456789ab", Outcome: audit.Done,
+			After: []byte(`{"id": "0123456789ab",  "role":"operator"}`)},
+		{At: now(), Actor: "ci", Via: access.ViaToken, TokenID: "0123456789ab", From: "10.0.0.9:5123", Action: "campaign.pause", Target: "running",
+			Org: "RXX", Outcome: audit.Refused, Detail: "forbidden"},
+		{At: now(), Actor: "bob", Via: access.ViaCLI, Action: "token.revoke", Target: "abcdef012345", Outcome: audit.Done,
+			Before: []byte(`{"revoked":false}`), After: []byte(`{"revoked":true}`)},
+	} {
+		must(t, trail.Append(ctx, &e))
+	}
+
 	cs := must2[store.Campaigns](t)(db.Campaigns(ctx))
 	campaign(t, cs, "running", 40, now, orchestrator.StatusRunning)
 	campaign(t, cs, "paused", 12, now, orchestrator.StatusPaused)
@@ -262,7 +283,7 @@ func TestCopy(t *testing.T) {
 	}
 	for table, want := range map[string]int64{"organisations": 3, "devices": 60, "credentials": 2, "credential_key": 1, "plugins": 1, "alerts": 1,
 		"watched_kbs": 3, "report_history": 6, "notify_subscriptions": 2, "notify_deliveries": 3, "campaigns": 4, "campaign_waves": 8,
-		"campaign_devices": 66, "connection_profiles": 2} {
+		"campaign_devices": 66, "connection_profiles": 2, "api_tokens": 2, "audit_log": 3} {
 		if rows[table] != want {
 			t.Errorf("%s: %d rows copied, want %d", table, rows[table], want)
 		}
@@ -339,7 +360,13 @@ func TestCopy(t *testing.T) {
 		}
 	}
 
-	// New rows take ids past those copied.
+	// New rows take ids past those copied, and the trail goes on after
+	// the seqs copied.
+	e := audit.Entry{At: now(), Actor: "carol", Action: "campaign.start", Outcome: audit.Done}
+	must(t, must2[store.Audit](t)(dst.Audit(ctx)).Append(ctx, &e))
+	if e.Seq != 4 {
+		t.Errorf("the first entry appended after the copy took seq %d, want 4", e.Seq)
+	}
 	ns := must2[store.Notifications](t)(dst.Notifications(ctx))
 	sub := must2[notify.Subscription](t)(ns.AddSubscription(ctx, notify.Subscription{Channel: notify.Webhook, URL: "https://hooks.example.nhs.uk/y", Format: notify.FormatJSON}))
 	if sub.ID <= 2 {
@@ -410,6 +437,11 @@ func same(t *testing.T, src, dst store.DB, requeued int64) {
 	sn2, dn2 := must2[store.Notifications](t)(src.Notifications(ctx)), must2[store.Notifications](t)(dst.Notifications(ctx))
 	eq("subscriptions", must2[[]notify.Subscription](t)(sn2.Subscriptions(ctx)), must2[[]notify.Subscription](t)(dn2.Subscriptions(ctx)))
 	eq("pending deliveries", must2[map[int64]int](t)(sn2.Pending(ctx)), must2[map[int64]int](t)(dn2.Pending(ctx)))
+
+	st, dt := must2[store.Tokens](t)(src.Tokens(ctx)), must2[store.Tokens](t)(dst.Tokens(ctx))
+	eq("tokens", must2[[]access.Token](t)(st.Tokens(ctx)), must2[[]access.Token](t)(dt.Tokens(ctx)))
+	sau, dau := must2[store.Audit](t)(src.Audit(ctx)), must2[store.Audit](t)(dst.Audit(ctx))
+	eq("audit trail", must2[[]audit.Entry](t)(sau.List(ctx, audit.Query{Limit: audit.MaxLimit})), must2[[]audit.Entry](t)(dau.List(ctx, audit.Query{Limit: audit.MaxLimit})))
 
 	scs, dcs := must2[store.Campaigns](t)(src.Campaigns(ctx)), must2[store.Campaigns](t)(dst.Campaigns(ctx))
 	list := must2[[]orchestrator.Campaign](t)(scs.Campaigns(ctx))

@@ -10,9 +10,11 @@
 // value, the plugin registry, alerts and the updates they watch, the
 // daily history, campaigns (spec and playbook as created, status, waves,
 // every device with its state, reason, attempts, generation, lease and
-// checkpoint, transitions, decisions, counts) and notifications
-// (subscriptions and the outbox with its deliveries). Ids are kept, and
-// the target's identity sequences moved past them.
+// checkpoint, transitions, decisions, counts), notifications
+// (subscriptions and the outbox with its deliveries), API tokens (their
+// hashes: every token still works) and the audit trail. Ids and the
+// trail's seqs are kept, and the target's identity sequences moved past
+// them.
 //
 // The schemas hold the same tables and columns; the copy goes table by
 // table, each streamed with COPY from one read transaction of the source

@@ -43,8 +43,9 @@ type table struct {
 	// component is the store whose migrations create the table, for
 	// errors.
 	component string
-	// identity: the target's id is an identity column whose sequence is
-	// moved past the largest id copied, so new rows never collide.
+	// identity: the target's first column (id, or the audit trail's seq)
+	// is an identity column whose sequence is moved past the largest value
+	// copied, so new rows never collide.
 	identity bool
 }
 
@@ -122,6 +123,12 @@ var tables = []table{
 		cols: cols("id:i org channel url format secret_file recipient smtp sender username password_file allow_plain:b created_at:t")},
 	{name: "notify_deliveries", component: "notifications", identity: true, order: "id",
 		cols: cols("id:i subscription:i event_key event attempts:i next_at:nt lease_until:nt delivered_at:nt last_error created_at:t")},
+	{name: "api_tokens", component: "access", order: "id",
+		cols: cols("id subject role scope hash:blob note created_by created_at:t expires_at:t revoked_at:nt")},
+	// The trail's triggers refuse UPDATE, DELETE and TRUNCATE, not the
+	// inserts of COPY; its seqs are copied as they are.
+	{name: "audit_log", component: "access", identity: true, order: "seq",
+		cols: cols("seq:i at:t actor via token_id from_addr action target org outcome detail before:ns after:ns")},
 }
 
 // names lists the columns.
