@@ -23,18 +23,21 @@ const TokenPrefix = "rmt_"
 // SHA-256. The secret has 256 bits from a cryptographic source, so a
 // fast hash is enough: guessing it is as hard as guessing the secret.
 type Token struct {
-	ID      string // 12 hex digits, public: it names the token in lists and the audit trail
-	Subject string // who or what holds it
-	Role    Role
-	Scope   Scope
-	Hash    []byte // SHA-256 of the secret part
+	// ID is 12 hex digits, public: it names the token in lists and the
+	// audit trail.
+	ID      string `json:"id"`
+	Subject string `json:"subject"` // who or what holds it
+	Role    Role   `json:"role"`
+	Scope   Scope  `json:"scope"`
+	// Hash is the SHA-256 of the secret part; it never leaves the store.
+	Hash []byte `json:"-"`
 	// Note says what it is for.
-	Note      string
-	CreatedBy string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	Note      string    `json:"note"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
 	// RevokedAt is when it was revoked (zero: it was not).
-	RevokedAt time.Time
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
 
 // MaxTokenLife is the longest a token may live.
