@@ -11,12 +11,21 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks"
 )
+
+// fileError is a campaign file that names what cannot be had (a playbook
+// missing or broken): the file is at fault, whatever the cause, so it is
+// errkind.Invalid and nothing else.
+type fileError struct{ err error }
+
+func (e fileError) Error() string { return e.err.Error() }
+func (e fileError) Unwrap() error { return errkind.Invalid }
 
 // Created summarises a new campaign.
 type Created struct {
@@ -42,17 +51,22 @@ func (c Created) Devices() int {
 // campaign as a draft with the playbook as it is now; nothing is stored
 // when anything is wrong.
 func (s *Service) Create(ctx context.Context, file string, data []byte) (Created, error) {
+	return s.create(ctx, access.AllOrgs(), file, data)
+}
+
+// create is Create bounded to the organisations in scope.
+func (s *Service) create(ctx context.Context, scope access.Orgs, file string, data []byte) (Created, error) {
 	spec, err := orchestrator.ParseSpec(file, data)
 	if err != nil {
 		return Created{}, err
 	}
 	pbFile, pbSrc, err := s.playbooks(spec.Playbook)
 	if err != nil {
-		return Created{}, fmt.Errorf("%s: playbook %s: %w", file, spec.Playbook, err)
+		return Created{}, fileError{fmt.Errorf("%s: playbook %s: %w", file, spec.Playbook, err)}
 	}
 	pb, err := playbooks.Parse(pbFile, pbSrc)
 	if err != nil {
-		return Created{}, fmt.Errorf("%s: playbook %s: %w", file, spec.Playbook, err)
+		return Created{}, fileError{fmt.Errorf("%s: playbook %s: %w", file, spec.Playbook, err)}
 	}
 	if _, err := pb.Values(spec.Params); err != nil {
 		return Created{}, fmt.Errorf("%s: params for playbook %s: %w", file, pb.Name, err)
@@ -88,6 +102,10 @@ func (s *Service) Create(ctx context.Context, file string, data []byte) (Created
 	}
 	if split.Len() == 0 {
 		return Created{}, fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)
+	}
+	if _, ok := scope.CoversAll(slices.Sorted(maps.Keys(orgs))); !ok {
+		// Which is not said: others' organisations are theirs to know.
+		return Created{}, fmt.Errorf("%s: target reaches organisations outside the caller's scope: narrow it (target: org in (...)): %w", file, errkind.Forbidden)
 	}
 	zones := map[string]string{}
 	for org := range orgs {

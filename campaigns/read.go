@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
@@ -167,6 +168,12 @@ func (s *Service) Show(ctx context.Context, name string) (Detail, error) {
 // all, then describes the live ones); what waits and why comes from the
 // controller itself, deciding at now on the current state.
 func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail, error) {
+	return s.describe(ctx, c, access.AllOrgs())
+}
+
+// describe is Describe as seen by a reader of orgs: counts, reasons,
+// what waits and the decisions of those organisations only (see ShowIn).
+func (s *Service) describe(ctx context.Context, c orchestrator.Campaign, orgs access.Orgs) (Detail, error) {
 	names, waves, err := s.store.Waves(ctx, c.Name)
 	if err != nil {
 		return Detail{}, fmt.Errorf("campaign %s: waves: %w", c.Name, err)
@@ -196,15 +203,16 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 		}
 		v.Unserved = orchestrator.LivePlacements(nodes, wall).Unserved(orgs)
 	}
-	d.States, _ = CountStates(v.Counts, func(orchestrator.Count) bool { return true })
+	seen := func(c orchestrator.Count) bool { return orgs.Covers(c.Org) }
+	d.States, _ = CountStates(v.Counts, seen)
 	for i, n := range names {
-		states, devices := CountStates(v.Counts, func(c orchestrator.Count) bool { return c.Wave == i })
+		states, devices := CountStates(v.Counts, func(c orchestrator.Count) bool { return c.Wave == i && seen(c) })
 		d.Waves = append(d.Waves, WaveDetail{Name: n, Status: string(waves[i].Status), Devices: devices, States: states,
 			Started: timePtr(waves[i].Started), Completed: timePtr(waves[i].Completed), Reason: waves[i].Reason})
 	}
 	reasons := map[orchestrator.Reason]int{}
 	for _, c := range v.Counts {
-		if c.State == orchestrator.DeviceFailed || c.State == orchestrator.DeviceDeferred {
+		if (c.State == orchestrator.DeviceFailed || c.State == orchestrator.DeviceDeferred) && seen(c) {
 			reasons[c.Reason] += c.Devices
 		}
 	}
@@ -248,6 +256,9 @@ func (s *Service) Describe(ctx context.Context, c orchestrator.Campaign) (Detail
 	if d.Events == nil {
 		d.Events = []orchestrator.Event{}
 	}
+	if !orgs.All() {
+		bound(&d, orgs, v.Counts)
+	}
 	return d, nil
 }
 
@@ -286,4 +297,18 @@ func timePtr(t time.Time) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// Campaign returns one stored campaign (errkind.NotFound if none).
+func (s *Service) Campaign(ctx context.Context, name string) (orchestrator.Campaign, error) {
+	return s.store.Campaign(ctx, name)
+}
+
+// WaveNames are a campaign's waves' names, by index (a device's Wave).
+func (s *Service) WaveNames(ctx context.Context, name string) ([]string, error) {
+	names, _, err := s.store.Waves(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: waves: %w", name, err)
+	}
+	return names, nil
 }

@@ -2,10 +2,13 @@ package reports
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
@@ -26,7 +29,19 @@ type ProgressOptions struct {
 
 // Progress computes the Windows 10 migration per organisation (or site).
 func (s *Service) Progress(ctx context.Context, o ProgressOptions) (report.Progress, error) {
-	in, err := s.Inputs(ctx, o.Campaign)
+	return s.ProgressIn(ctx, access.AllOrgs(), o)
+}
+
+// ProgressIn is Progress as a reader of orgs sees it: their organisations'
+// rows and devices only (and of the campaign followed, its devices in
+// them; one with none there is not found).
+func (s *Service) ProgressIn(ctx context.Context, orgs access.Orgs, o ProgressOptions) (report.Progress, error) {
+	sel, ok := orgs.Bound(o.Selector)
+	if !ok {
+		return report.Progress{}, fmt.Errorf("progress: the caller's scope covers no organisation: %w", errkind.Forbidden)
+	}
+	o.Selector = sel
+	in, err := s.inputs(ctx, o.Campaign, orgs)
 	if err != nil {
 		return report.Progress{}, err
 	}
@@ -51,7 +66,17 @@ type ScorecardOptions struct {
 
 // Scorecard computes the leadership scorecard: a row per organisation.
 func (s *Service) Scorecard(ctx context.Context, o ScorecardOptions) (report.Scorecard, error) {
-	in, err := s.Inputs(ctx, "")
+	return s.ScorecardIn(ctx, access.AllOrgs(), o)
+}
+
+// ScorecardIn is the Scorecard of the organisations of orgs.
+func (s *Service) ScorecardIn(ctx context.Context, orgs access.Orgs, o ScorecardOptions) (report.Scorecard, error) {
+	sel, ok := orgs.Bound(o.Selector)
+	if !ok {
+		return report.Scorecard{}, fmt.Errorf("scorecard: the caller's scope covers no organisation: %w", errkind.Forbidden)
+	}
+	o.Selector = sel
+	in, err := s.inputs(ctx, "", orgs)
 	if err != nil {
 		return report.Scorecard{}, err
 	}
@@ -78,7 +103,16 @@ type AlertCompliance struct {
 // pass over the devices sel matches. An unknown id is an error wrapping
 // errkind.NotFound.
 func (s *Service) Compliance(ctx context.Context, sel inventory.Selector, ids ...string) ([]AlertCompliance, error) {
-	in, err := s.Inputs(ctx, "")
+	return s.ComplianceIn(ctx, access.AllOrgs(), sel, ids...)
+}
+
+// ComplianceIn is Compliance over the organisations of orgs.
+func (s *Service) ComplianceIn(ctx context.Context, orgs access.Orgs, sel inventory.Selector, ids ...string) ([]AlertCompliance, error) {
+	sel, ok := orgs.Bound(sel)
+	if !ok {
+		return nil, fmt.Errorf("alert compliance: the caller's scope covers no organisation: %w", errkind.Forbidden)
+	}
+	in, err := s.inputs(ctx, "", orgs)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -136,11 +138,18 @@ type finished struct {
 // Inputs reads what every report needs; campaign, when not empty, is the
 // campaign whose devices' states split the figures.
 func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) {
+	return s.inputs(ctx, campaign, access.AllOrgs())
+}
+
+// inputs are the Inputs a reader of orgs sees: their organisations, and
+// the followed campaign's devices in them.
+func (s *Service) inputs(ctx context.Context, campaign string, orgs access.Orgs) (*Inputs, error) {
 	in := &Inputs{inv: s.inv, states: map[string]*report.CampaignState{}}
 	var err error
 	if in.Orgs, err = s.inv.Organisations(ctx); err != nil {
 		return nil, err
 	}
+	in.Orgs = slices.DeleteFunc(in.Orgs, func(o inventory.Organisation) bool { return !orgs.Covers(o.Code) })
 	if in.Alerts, err = s.alerts.List(ctx); err != nil {
 		return nil, err
 	}
@@ -170,6 +179,10 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 	if err != nil {
 		return nil, err
 	}
+	ms = slices.DeleteFunc(ms, func(m orchestrator.DeviceRecord) bool { return !orgs.Covers(m.Org) })
+	if len(ms) == 0 && !orgs.All() {
+		return nil, fmt.Errorf("campaign %s: %w", campaign, errkind.NotFound)
+	}
 	org := make(map[string]string, len(ms))
 	for _, m := range ms {
 		in.states[m.Hostname] = &report.CampaignState{State: string(m.State), Reason: string(m.Reason)}
@@ -183,7 +196,7 @@ func (s *Service) Inputs(ctx context.Context, campaign string) (*Inputs, error) 
 	// became so.
 	last := map[string]time.Time{}
 	for _, t := range tr {
-		if t.To.Final() {
+		if _, ours := org[t.Hostname]; t.To.Final() && ours {
 			in.finished = append(in.finished, finished{org: org[t.Hostname], at: t.At})
 			last[t.Hostname] = t.At
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
 
 // Problem is one thing wrong in a file, at a line.
@@ -36,6 +38,10 @@ func (e *Error) Error() string {
 	}
 	return "invalid " + e.What + ":\n  " + strings.Join(lines, "\n  ")
 }
+
+// Unwrap makes every problem in a file an errkind.Invalid: the file is
+// at fault.
+func (e *Error) Unwrap() error { return errkind.Invalid }
 
 var lineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
 
