@@ -1,0 +1,23 @@
+// Package server is Ringmaster's HTTP API (ringmaster serve): every job a
+// user does, over the application layer (estate, campaigns, reports), for
+// many organisations' teams at once.
+//
+// Each operation is an Op registered with handle: its route, the least
+// access.Role it needs, and for a change the action the audit trail
+// records. From the registered Ops the server builds its OpenAPI 3.1
+// document (/openapi.json), and the tests call every one as every role
+// over every kind of scope.
+//
+// A request presents an API token as a bearer token; the token's
+// principal has a role and a scope. The role is checked before the
+// operation runs; the scope, resolved to organisations (access.Orgs), is
+// passed to the application layer's methods ending in In, which filter
+// every read and bound every action, so that a record outside the scope
+// is not found and an action reaching outside it is refused with the
+// organisation named. Every change, made or refused, is appended to the
+// audit trail with the actor, the client's address and the record before
+// and after. Errors are RFC 9457 problem documents; errkind's vocabulary
+// is mapped to HTTP statuses in one place (statusOf). Failed sign-ins are
+// counted per client address by a Limiter, which refuses an address that
+// keeps failing until its window passes.
+package server

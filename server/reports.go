@@ -1,0 +1,145 @@
+package server
+
+import (
+	"context"
+	"io"
+
+	"github.com/ringmaster-fleet/ringmaster/access"
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/report"
+	"github.com/ringmaster-fleet/ringmaster/reports"
+)
+
+// Alerts is what the API reads of the High Severity Alerts.
+type Alerts interface {
+	Get(ctx context.Context, id string) (*alerts.Alert, error)
+	List(ctx context.Context) ([]*alerts.Alert, error)
+}
+
+func (s *Server) reportRoutes() {
+	rs := s.cfg.Reports
+	type progressIn struct {
+		Selector string `query:"selector" doc:"only devices matching this selector"`
+		Campaign string `query:"campaign" doc:"split devices not yet migrated by their state in this campaign"`
+		Target   string `query:"target_build" doc:"the build (or later) that counts as migrated (default 10.0.19045)"`
+		BySite   bool   `query:"by_site" doc:"a row per organisation and site"`
+	}
+	handle(s, Op{ID: "report-progress", Method: "GET", Path: "/api/v1/reports/progress", Summary: "The Windows 10 migration per organisation (or site) in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
+		func(ctx context.Context, c *Call, in *progressIn) (any, error) {
+			sel, err := selectorParam(in.Selector)
+			if err != nil {
+				return nil, err
+			}
+			tb, err := versionParam("target_build", in.Target, reports.DefaultTargetBuild)
+			if err != nil {
+				return nil, err
+			}
+			orgs, err := c.Orgs(ctx)
+			if err != nil {
+				return nil, err
+			}
+			p, err := rs.ProgressIn(ctx, orgs, reports.ProgressOptions{Selector: sel, Campaign: in.Campaign, TargetBuild: tb, BySite: in.BySite})
+			if err != nil {
+				return nil, err
+			}
+			return c.render(p, func(w io.Writer, f string) error { return report.WriteProgress(w, p, f) }), nil
+		})
+	type scorecardIn struct {
+		Selector  string `query:"selector"`
+		Supported string `query:"supported_build" doc:"the oldest Windows 10 build that counts as supported"`
+		Sort      string `query:"sort" doc:"org, supported, not_seen or an alert id"`
+	}
+	handle(s, Op{ID: "report-scorecard", Method: "GET", Path: "/api/v1/reports/scorecard", Summary: "The leadership scorecard: a row per organisation in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
+		func(ctx context.Context, c *Call, in *scorecardIn) (any, error) {
+			sel, err := selectorParam(in.Selector)
+			if err != nil {
+				return nil, err
+			}
+			sb, err := versionParam("supported_build", in.Supported, reports.DefaultSupportedBuild)
+			if err != nil {
+				return nil, err
+			}
+			orgs, err := c.Orgs(ctx)
+			if err != nil {
+				return nil, err
+			}
+			sc, err := rs.ScorecardIn(ctx, orgs, reports.ScorecardOptions{Selector: sel, SupportedBuild: sb, Sort: in.Sort})
+			if err != nil {
+				return nil, err
+			}
+			return c.render(sc, func(w io.Writer, f string) error { return report.WriteScorecard(w, sc, f) }), nil
+		})
+	handle(s, Op{ID: "alerts-list", Method: "GET", Path: "/api/v1/alerts", Summary: "List the High Severity Alerts", Tag: "alerts", Role: access.Viewer},
+		func(ctx context.Context, c *Call, _ *struct{}) ([]Alert, error) {
+			as, err := s.cfg.Alerts.List(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]Alert, 0, len(as))
+			for _, a := range as {
+				out = append(out, alertOf(a))
+			}
+			return out, nil
+		})
+	type alertIn struct {
+		ID string `path:"id"`
+	}
+	handle(s, Op{ID: "alert-show", Method: "GET", Path: "/api/v1/alerts/{id}", Summary: "Show a High Severity Alert", Tag: "alerts", Role: access.Viewer},
+		func(ctx context.Context, c *Call, in *alertIn) (Alert, error) {
+			a, err := s.cfg.Alerts.Get(ctx, in.ID)
+			if err != nil {
+				return Alert{}, err
+			}
+			return alertOf(a), nil
+		})
+	type complianceIn struct {
+		ID       string `path:"id"`
+		Selector string `query:"selector"`
+	}
+	handle(s, Op{ID: "alert-compliance", Method: "GET", Path: "/api/v1/alerts/{id}/compliance", Summary: "Compliance with an alert per organisation in scope", Tag: "alerts", Role: access.Viewer, Formats: []string{"text/csv"}},
+		func(ctx context.Context, c *Call, in *complianceIn) (any, error) {
+			sel, err := selectorParam(in.Selector)
+			if err != nil {
+				return nil, err
+			}
+			orgs, err := c.Orgs(ctx)
+			if err != nil {
+				return nil, err
+			}
+			cs, err := rs.ComplianceIn(ctx, orgs, sel, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			cp := cs[0].Compliance
+			return c.render(cp, func(w io.Writer, f string) error { return report.WriteCompliance(w, cp, f) }), nil
+		})
+}
+
+// render gives v as JSON, or as the format the caller asked for written
+// by write (report's "csv").
+func (c *Call) render(v any, write func(w io.Writer, format string) error) any {
+	if c.format == "" || c.format == "application/json" {
+		return v
+	}
+	return Rendered{ContentType: c.format + "; charset=utf-8", Write: func(w io.Writer) error { return write(w, shortFormat(c.format)) }}
+}
+
+func selectorParam(s string) (inventory.Selector, error) {
+	sel, err := inventory.ParseSelector(s)
+	if err != nil {
+		return sel, &BadRequestError{Where: "query parameter selector", Err: err}
+	}
+	return sel, nil
+}
+
+func versionParam(name, s, def string) (inventory.Version, error) {
+	if s == "" {
+		s = def
+	}
+	v, _, err := inventory.ParseVersion(s)
+	if err != nil {
+		return v, &BadRequestError{Where: "query parameter " + name, Err: err}
+	}
+	return v, nil
+}

@@ -1,0 +1,257 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/access"
+	"github.com/ringmaster-fleet/ringmaster/audit"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/estate"
+	"github.com/ringmaster-fleet/ringmaster/reports"
+)
+
+// Inventory is what the API reads of the inventory.
+type Inventory interface {
+	estate.Organisations
+	estate.DeviceStore
+	estate.Devices
+}
+
+// Config is what a Server serves.
+type Config struct {
+	Tokens    access.TokenStore
+	Audit     audit.Store
+	Inventory Inventory
+	Alerts    Alerts
+	Campaigns *campaigns.Service
+	Reports   *reports.Service
+	// Now is the clock (tokens' expiry, the audit trail); default
+	// time.Now.
+	Now     func() time.Time
+	Log     *slog.Logger
+	Version string
+	// Limiter slows guessing of tokens; default NewLimiter(5, time.Minute).
+	Limiter *Limiter
+}
+
+// Server is the HTTP API: every operation in s.ops, behind authentication,
+// roles, scopes and the audit trail.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+	ops []*Op
+	// openapi is the document, made once.
+	openapi func() ([]byte, error)
+}
+
+// New builds the server's routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Tokens == nil || cfg.Audit == nil || cfg.Inventory == nil || cfg.Alerts == nil || cfg.Campaigns == nil || cfg.Reports == nil {
+		return nil, errors.New("server: tokens, audit, inventory, alerts, campaigns and reports are all required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = NewLimiter(5, time.Minute)
+	}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.routes()
+	s.openapi = sync.OnceValues(s.OpenAPI)
+	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, "", &Problem{Status: http.StatusNotFound, Title: "Not Found", Detail: "no operation at " + r.Method + " " + r.URL.Path + "; see /openapi.json"})
+	})
+	return s, nil
+}
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Ops are the registered operations, in registration order.
+func (s *Server) Ops() []Op {
+	ops := make([]Op, len(s.ops))
+	for i, o := range s.ops {
+		ops[i] = *o
+	}
+	return ops
+}
+
+// Call is one request to an operation: who makes it, from where, and
+// what the audit trail will say of it.
+type Call struct {
+	Principal access.Principal
+	From      string
+	RequestID string
+
+	s      *Server
+	orgs   *access.Orgs
+	entry  audit.Entry
+	format string // the response's media type
+}
+
+// Orgs is the caller's scope resolved now (once per call).
+func (c *Call) Orgs(ctx context.Context) (access.Orgs, error) {
+	if c.orgs == nil {
+		o, err := c.Principal.Scope.Resolve(ctx, c.s.cfg.Inventory)
+		if err != nil {
+			return access.Orgs{}, err
+		}
+		c.orgs = &o
+	}
+	return *c.orgs, nil
+}
+
+// RequireOrgs refuses what touches an organisation outside the caller's
+// scope; what names it for the error.
+func (c *Call) RequireOrgs(ctx context.Context, touched []string, what string) error {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return err
+	}
+	return c.Principal.RequireOrgs(orgs, touched, what)
+}
+
+// Audit says what the change is made to, for the trail: a target and the
+// organisation it was bounded to ("" for the estate).
+func (c *Call) Audit(target, org string) {
+	c.entry.Target, c.entry.Org = target, org
+}
+
+// Record keeps the record before and after the change for the trail (nil
+// for none); a value that does not encode is noted instead.
+func (c *Call) Record(before, after any) {
+	enc := func(v any) json.RawMessage {
+		if v == nil {
+			return nil
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return json.RawMessage(fmt.Sprintf("%q", "unrecorded: "+err.Error()))
+		}
+		if len(b) > audit.MaxRecord {
+			return json.RawMessage(fmt.Sprintf(`{"truncated":true,"bytes":%d}`, len(b)))
+		}
+		return b
+	}
+	c.entry.Before, c.entry.After = enc(before), enc(after)
+}
+
+// endpoint wraps op: authentication, the role, the format, the audit trail
+// and errors as problem documents.
+func (s *Server) endpoint(op *Op) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		c := &Call{s: s, From: clientAddr(r), RequestID: requestID()}
+		w.Header().Set("X-Request-Id", c.RequestID)
+		p, err := s.authenticate(ctx, r, c.From)
+		if err != nil {
+			writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
+			return
+		}
+		c.Principal = p
+		c.entry = audit.Entry{Actor: p.Subject, Via: p.Via, TokenID: p.TokenID, From: c.From, Action: op.Audit}
+		result, err := s.call(ctx, op, c, r)
+		if op.Audit != "" {
+			if aerr := s.record(ctx, c, err); aerr != nil && err == nil {
+				err = aerr
+			}
+		}
+		if err != nil {
+			writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
+			return
+		}
+		s.respond(w, r, c, result)
+	})
+}
+
+// call checks the role and runs op.
+func (s *Server) call(ctx context.Context, op *Op, c *Call, r *http.Request) (any, error) {
+	if err := c.Principal.Require(op.Role, op.Summary); err != nil {
+		return nil, err
+	}
+	f, err := op.format(r)
+	if err != nil {
+		return nil, err
+	}
+	c.format = f
+	return op.serve(ctx, c, r)
+}
+
+// record appends the call's change to the audit trail.
+func (s *Server) record(ctx context.Context, c *Call, err error) error {
+	e := c.entry
+	e.At = s.cfg.Now().UTC()
+	switch {
+	case err == nil:
+		e.Outcome = audit.Done
+	case errors.Is(err, errkind.Forbidden):
+		e.Outcome, e.Detail = audit.Refused, truncate(err.Error(), audit.MaxText)
+	default:
+		e.Outcome, e.Detail = audit.Failed, truncate(err.Error(), audit.MaxText)
+	}
+	if aerr := s.cfg.Audit.Append(context.WithoutCancel(ctx), &e); aerr != nil {
+		s.cfg.Log.Error("audit trail: could not record a change", "action", e.Action, "actor", e.Actor, "outcome", e.Outcome, "err", aerr)
+		return fmt.Errorf("%s was %s but could not be recorded in the audit trail: %w", e.Action, e.Outcome, aerr)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// respond writes a result: a Rendered as itself, anything else as JSON.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, c *Call, result any) {
+	w.Header().Set("Cache-Control", "no-store")
+	if rd, ok := result.(Rendered); ok {
+		w.Header().Set("Content-Type", rd.ContentType)
+		if err := rd.Write(w); err != nil {
+			s.cfg.Log.Warn("response cut short", "path", r.URL.Path, "request_id", c.RequestID, "err", err)
+		}
+		return
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		writeProblem(w, r, c.RequestID, s.problemOf(r, c, fmt.Errorf("encode the response: %w", err)))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(b, '\n'))
+}
+
+// clientAddr is the client's IP address.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func requestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,616 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/access"
+	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/audit"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/reports"
+	"github.com/ringmaster-fleet/ringmaster/server"
+	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
+)
+
+// now is the tests' time: a Monday morning.
+var now = time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC)
+
+// The estate every test starts from: three organisations, RA and RB in
+// the region "north", RC in "south", four devices each; a running
+// national campaign over all three with a manual gate on its second wave,
+// a draft campaign over RA, and an alert all of them are exposed to.
+var orgs = []inventory.Organisation{
+	{Code: "RA", Name: "Alpha Hospitals NHS Trust", TimeZone: "Europe/London", Tags: []string{"north"}},
+	{Code: "RB", Name: "Bravo Community Trust", TimeZone: "Europe/London", Tags: []string{"north"}},
+	{Code: "RC", Name: "Charlie Care Partnership", TimeZone: "Europe/London", Tags: []string{"south"}},
+}
+
+const alertSrc = `id: HSA-1
+title: A wormable flaw
+issued: 2026-10-01
+deadline: 2026-12-01
+remediation:
+  10.0.18363: [KB5000001]
+`
+
+const national = `name: national
+playbook: discover
+waves:
+  - {name: pilot, percent: 50}
+  - {name: rest, approval: manual}
+`
+
+var (
+	templateOnce sync.Once
+	templateDir  string
+	templateErr  error
+)
+
+// template builds the estate once, in a file each test copies.
+func template() (string, error) {
+	templateOnce.Do(func() {
+		templateDir, templateErr = os.MkdirTemp("", "server-test-")
+		if templateErr != nil {
+			return
+		}
+		templateErr = buildEstate(filepath.Join(templateDir, "r.db"))
+	})
+	return filepath.Join(templateDir, "r.db"), templateErr
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if templateDir != "" {
+		os.RemoveAll(templateDir)
+	}
+	os.Exit(code)
+}
+
+func buildEstate(path string) error {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, path, sqlite.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	inv := db.Inventory()
+	for _, o := range orgs {
+		if err := inv.CreateOrganisation(ctx, &o); err != nil {
+			return err
+		}
+	}
+	var csv strings.Builder
+	csv.WriteString("hostname,org,site,build\n")
+	for _, o := range orgs {
+		for i := 1; i <= 4; i++ {
+			fmt.Fprintf(&csv, "%s-%02d.nhs.uk,%s,%s-main,10.0.18363\n", strings.ToLower(o.Code), i, o.Code, strings.ToLower(o.Code))
+		}
+	}
+	r, err := format.NewCSVReader(strings.NewReader(csv.String()), "estate.csv", now)
+	if err != nil {
+		return err
+	}
+	if _, err := inv.Import(ctx, r, inventory.ImportOptions{}); err != nil {
+		return err
+	}
+	as, err := db.Alerts(ctx)
+	if err != nil {
+		return err
+	}
+	al, err := alerts.ParseContext(ctx, "hsa-1.yaml", []byte(alertSrc))
+	if err != nil {
+		return err
+	}
+	if err := as.Add(ctx, al, []byte(alertSrc)); err != nil {
+		return err
+	}
+	cs := campaignService(db)
+	if _, err := cs.Create(ctx, "national.yaml", []byte(national)); err != nil {
+		return err
+	}
+	if _, err := cs.Start(ctx, "national"); err != nil {
+		return err
+	}
+	if err := failOnePerOrg(ctx, db); err != nil {
+		return err
+	}
+	if _, err := cs.Create(ctx, "ra-only.yaml", []byte("name: ra-only\nplaybook: discover\ntarget: org=RA\nwaves: [{name: all}]\n")); err != nil {
+		return err
+	}
+	// Every store's tables exist before the file is copied.
+	if _, err := db.Tokens(ctx); err != nil {
+		return err
+	}
+	if _, err := db.Audit(ctx); err != nil {
+		return err
+	}
+	_, err = db.History(ctx)
+	return err
+}
+
+// failOnePerOrg runs the controller's first pass on the national
+// campaign (its pilot wave starts, its devices are dispatched) and fails
+// the first pilot device of each organisation, as their workers would.
+func failOnePerOrg(ctx context.Context, db *sqlite.DB) error {
+	s, err := db.Campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := s.Campaign(ctx, "national")
+	if err != nil {
+		return err
+	}
+	v, err := orchestrator.ReadView(ctx, s, db.Inventory(), c)
+	if err != nil {
+		return err
+	}
+	plan := orchestrator.Decide(v, now)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if _, err := s.Apply(ctx, "national", c.Seq, plan, now, "controller", nil); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, h := range plan.Dispatch {
+		d, err := s.Device(ctx, "national", h)
+		if err != nil {
+			return err
+		}
+		if seen[d.Org] {
+			continue
+		}
+		seen[d.Org] = true
+		if _, err := s.Begin(ctx, "national", h, d.Generation, now, time.Minute); err != nil {
+			return err
+		}
+		if err := s.Finish(ctx, "national", h, d.Generation, orchestrator.DeviceFailed, orchestrator.ReasonBadRun, "", time.Time{}); err != nil {
+			return err
+		}
+	}
+	if len(seen) != len(orgs) {
+		return fmt.Errorf("the pilot holds devices of %d organisations, want %d", len(seen), len(orgs))
+	}
+	return nil
+}
+
+func campaignService(db *sqlite.DB) *campaigns.Service {
+	ctx := context.Background()
+	cs, err := db.Campaigns(ctx)
+	if err != nil {
+		panic(err)
+	}
+	as, err := db.Alerts(ctx)
+	if err != nil {
+		panic(err)
+	}
+	playbook := func(ref string) (string, []byte, error) {
+		src, err := builtin.Source(ref)
+		return "builtin/" + ref + ".yaml", src, err
+	}
+	return campaigns.New(campaigns.Config{Store: cs, Inventory: db.Inventory(), Alerts: as, Playbooks: playbook, Now: func() time.Time { return now }})
+}
+
+// fixture is one test's server over its own copy of the estate.
+type fixture struct {
+	t      *testing.T
+	db     *sqlite.DB
+	srv    *server.Server
+	http   *httptest.Server
+	tokens *sqlite.Tokens
+	trail  *sqlite.Audit
+	now    time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	src, err := template()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "r.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, now: now}
+	ctx := context.Background()
+	f.db, err = sqlite.Open(ctx, path, sqlite.Options{Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.db.Close() })
+	if f.tokens, err = f.db.Tokens(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.trail, err = f.db.Audit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	as, err := f.db.Alerts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := f.db.History(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cstore, err := f.db.Campaigns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := reports.New(reports.Config{Inventory: f.db.Inventory(), Alerts: as, History: hs, Campaigns: cstore, Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.srv, err = server.New(server.Config{Tokens: f.tokens, Audit: f.trail, Inventory: f.db.Inventory(), Alerts: as,
+		Campaigns: campaignService(f.db), Reports: rs, Now: func() time.Time { return f.now }, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.http = httptest.NewServer(f.srv.Handler())
+	t.Cleanup(f.http.Close)
+	return f
+}
+
+// token stores a token and returns its secret.
+func (f *fixture) token(subject string, role access.Role, scope string) string {
+	f.t.Helper()
+	sc, err := access.ParseScope(scope)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	secret, tk, err := access.NewToken(rand.Reader, subject, role, sc, f.now, time.Hour)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.tokens.CreateToken(context.Background(), tk); err != nil {
+		f.t.Fatal(err)
+	}
+	return secret
+}
+
+// do sends a request and returns the status and body.
+func (f *fixture) do(method, path, token, body string) (int, []byte, http.Header) {
+	f.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, f.http.URL+path, rd)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := f.http.Client().Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// scopes are the kinds of scope every route is called over, each with
+// what it must never see.
+var scopes = []struct {
+	name, scope string
+	foreign     []string // organisations outside it
+}{
+	{"national", "estate", nil},
+	{"regional", "region:north", []string{"RC"}},
+	{"organisation", "org:RA", []string{"RB", "RC"}},
+}
+
+// example is one call of an operation, with the status a caller whose
+// role suffices gets over each scope (national, regional, organisation).
+type example struct {
+	path, body string
+	want       [3]int
+}
+
+const (
+	ok        = http.StatusOK
+	forbidden = http.StatusForbidden
+	notFound  = http.StatusNotFound
+	conflict  = http.StatusConflict
+	bad       = http.StatusBadRequest
+)
+
+// examples holds at least one call of every operation the server
+// registers (TestEveryRouteAsEveryRole fails for one without).
+var examples = map[string][]example{
+	"whoami":         {{"/api/v1/whoami", "", [3]int{ok, ok, ok}}},
+	"orgs-list":      {{"/api/v1/orgs", "", [3]int{ok, ok, ok}}},
+	"org-show":       {{"/api/v1/orgs/RB", "", [3]int{ok, ok, notFound}}, {"/api/v1/orgs/rc", "", [3]int{ok, notFound, notFound}}},
+	"devices-list":   {{"/api/v1/devices", "", [3]int{ok, ok, ok}}, {"/api/v1/devices?selector=org%3DRC&limit=2", "", [3]int{ok, ok, ok}}},
+	"device-show":    {{"/api/v1/devices/rb-01.nhs.uk", "", [3]int{ok, ok, notFound}}},
+	"campaigns-list": {{"/api/v1/campaigns", "", [3]int{ok, ok, ok}}},
+	"campaign-create": {
+		{"/api/v1/campaigns", `{"spec":"name: ra2\nplaybook: discover\ntarget: org=RA\nwaves: [{name: all}]\n"}`, [3]int{ok, ok, ok}},
+		{"/api/v1/campaigns", `{"spec":"name: all2\nplaybook: discover\nwaves: [{name: all}]\n"}`, [3]int{ok, forbidden, forbidden}},
+		{"/api/v1/campaigns", `{"spec":"name: Bad!\n"}`, [3]int{bad, bad, bad}},
+	},
+	"campaign-show":   {{"/api/v1/campaigns/national", "", [3]int{ok, ok, ok}}, {"/api/v1/campaigns/nope", "", [3]int{notFound, notFound, notFound}}},
+	"campaign-start":  {{"/api/v1/campaigns/ra-only/start", "", [3]int{ok, ok, ok}}, {"/api/v1/campaigns/national/start", "", [3]int{conflict, forbidden, forbidden}}},
+	"campaign-pause":  {{"/api/v1/campaigns/national/pause", "", [3]int{ok, forbidden, forbidden}}},
+	"campaign-resume": {{"/api/v1/campaigns/national/resume", "", [3]int{conflict, forbidden, forbidden}}},
+	"campaign-cancel": {{"/api/v1/campaigns/ra-only/cancel", "", [3]int{ok, ok, ok}}},
+	"wave-approve":    {{"/api/v1/campaigns/national/waves/rest/approve", `{"reason":"pilot looks good"}`, [3]int{ok, forbidden, forbidden}}},
+	"wave-continue": {
+		{"/api/v1/campaigns/national/waves/pilot/continue", `{"org":"RC"}`, [3]int{ok, forbidden, forbidden}},
+		{"/api/v1/campaigns/national/waves/pilot/continue", `{}`, [3]int{ok, forbidden, forbidden}},
+	},
+	"campaign-retry": {
+		{"/api/v1/campaigns/national/retry", `{}`, [3]int{ok, ok, ok}},
+		{"/api/v1/campaigns/national/retry", `{"org":"RC"}`, [3]int{ok, forbidden, forbidden}},
+	},
+	"campaign-devices": {
+		{"/api/v1/campaigns/national/devices", "", [3]int{ok, bad, ok}},
+		{"/api/v1/campaigns/national/devices?org=RB&limit=2", "", [3]int{ok, ok, forbidden}},
+		{"/api/v1/campaigns/ra-only/devices?limit=0", "", [3]int{ok, ok, ok}}, // the region covers one of its organisations
+	},
+	"campaign-device":  {{"/api/v1/campaigns/national/devices/rb-02.nhs.uk", "", [3]int{ok, ok, notFound}}},
+	"report-progress":  {{"/api/v1/reports/progress", "", [3]int{ok, ok, ok}}, {"/api/v1/reports/progress?format=csv&campaign=national", "", [3]int{ok, ok, ok}}},
+	"report-scorecard": {{"/api/v1/reports/scorecard?sort=supported", "", [3]int{ok, ok, ok}}, {"/api/v1/reports/scorecard?format=csv", "", [3]int{ok, ok, ok}}},
+	"alerts-list":      {{"/api/v1/alerts", "", [3]int{ok, ok, ok}}},
+	"alert-show":       {{"/api/v1/alerts/HSA-1", "", [3]int{ok, ok, ok}}},
+	"alert-compliance": {{"/api/v1/alerts/HSA-1/compliance", "", [3]int{ok, ok, ok}}, {"/api/v1/alerts/HSA-1/compliance?format=csv", "", [3]int{ok, ok, ok}}},
+	"tokens-list":      {{"/api/v1/tokens", "", [3]int{ok, ok, ok}}},
+	"token-create": {
+		{"/api/v1/tokens", `{"subject":"ra-dashboard","role":"viewer","scope":"org:RA"}`, [3]int{ok, ok, ok}},
+		{"/api/v1/tokens", `{"subject":"everyone","role":"viewer","scope":"estate"}`, [3]int{ok, forbidden, forbidden}},
+		{"/api/v1/tokens", `{"subject":"rc","role":"operator","scope":"org:RC"}`, [3]int{ok, forbidden, forbidden}},
+		{"/api/v1/tokens", `{"subject":"x","role":"root","scope":"org:RA"}`, [3]int{bad, bad, bad}},
+	},
+	"token-revoke": {{"/api/v1/tokens/{rb-token}", "", [3]int{ok, ok, notFound}}},
+	"audit-list":   {{"/api/v1/audit", "", [3]int{ok, ok, ok}}, {"/api/v1/audit?format=ndjson&action=campaign.", "", [3]int{ok, ok, ok}}},
+}
+
+// TestEveryRouteAsEveryRole calls every operation as every role over a
+// national, a regional and an organisation scope: a role below the
+// operation's is refused, a scope bounds what is seen and done, no
+// response names another organisation's code, name or device, and every
+// change is in the audit trail with its actor and outcome.
+func TestEveryRouteAsEveryRole(t *testing.T) {
+	probe := newFixture(t)
+	for _, op := range probe.srv.Ops() {
+		exs := examples[op.ID]
+		if len(exs) == 0 {
+			t.Errorf("operation %s (%s %s) has no example here: every route is tested as every role", op.ID, op.Method, op.Path)
+			continue
+		}
+		for i, ex := range exs {
+			for si, sc := range scopes {
+				for _, role := range access.Roles {
+					name := fmt.Sprintf("%s/%d/%s/%s", op.ID, i, sc.name, role)
+					t.Run(name, func(t *testing.T) {
+						f := newFixture(t)
+						token := f.token("tester-"+string(role), role, sc.scope)
+						path := ex.path
+						if strings.Contains(path, "{rb-token}") {
+							rb := f.token("rb-ops", access.Operator, "org:RB")
+							id, _, _ := access.SplitToken(rb)
+							path = strings.ReplaceAll(path, "{rb-token}", id)
+						}
+						want := ex.want[si]
+						if !role.Has(op.Role) {
+							want = forbidden
+						}
+						status, body, _ := f.do(op.Method, path, token, ex.body)
+						if status != want {
+							t.Fatalf("%s %s as %s over %s = %d, want %d: %s", op.Method, path, role, sc.scope, status, want, body)
+						}
+						checkNoLeak(t, body, sc.foreign, path+" "+ex.body)
+						if op.Audit != "" {
+							checkAudited(t, f, op, "tester-"+string(role), status)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// checkNoLeak fails if body names an organisation in foreign, by code,
+// name or device, unless the request named it (an error may repeat what
+// was asked). A new token's secret is random text, so it is not read.
+func checkNoLeak(t *testing.T, body []byte, foreign []string, request string) {
+	t.Helper()
+	text := regexp.MustCompile(`"secret":"[^"]*"`).ReplaceAllString(string(body), "")
+	for _, code := range foreign {
+		var name string
+		for _, o := range orgs {
+			if o.Code == code {
+				name = o.Name
+			}
+		}
+		for _, word := range []string{code, strings.ToLower(code) + "-0", name} {
+			if regexp.MustCompile(`\b`+regexp.QuoteMeta(word)).MatchString(text) && !strings.Contains(strings.ToLower(request), strings.ToLower(word)) {
+				t.Fatalf("the response names %q, outside the caller's scope:\n%s", word, text)
+			}
+		}
+	}
+}
+
+// checkAudited checks the last entry of the trail is the call's.
+func checkAudited(t *testing.T, f *fixture, op server.Op, actor string, status int) {
+	t.Helper()
+	es, err := f.trail.List(context.Background(), audit.Query{Limit: audit.MaxLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) == 0 {
+		t.Fatalf("%s: nothing in the audit trail", op.ID)
+	}
+	e := es[len(es)-1]
+	want := audit.Done
+	switch {
+	case status == forbidden:
+		want = audit.Refused
+	case status != ok:
+		want = audit.Failed
+	}
+	if e.Action != op.Audit || e.Actor != actor || e.Outcome != want || e.Via != access.ViaToken || e.TokenID == "" || e.From == "" {
+		t.Fatalf("%s: the audit trail's last entry is %+v, want %s by %s via a token, %s", op.ID, e, op.Audit, actor, want)
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	f := newFixture(t)
+	good := f.token("viewer", access.Viewer, "estate")
+	revoked := f.token("gone", access.Viewer, "estate")
+	id, _, err := access.SplitToken(revoked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.tokens.RevokeToken(context.Background(), id, f.now); err != nil {
+		t.Fatal(err)
+	}
+	expiring := f.token("brief", access.Viewer, "estate")
+	tests := []struct {
+		name, token string
+		advance     time.Duration
+		want        int
+	}{
+		{"none", "", 0, http.StatusUnauthorized},
+		{"garbage", "hello", 0, http.StatusUnauthorized},
+		{"another secret for a real id", good[:len(good)-4] + "AAAA", 0, http.StatusUnauthorized},
+		{"revoked", revoked, 0, http.StatusUnauthorized},
+		{"good", good, 0, ok},
+		{"expired", expiring, 2 * time.Hour, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f.now = now.Add(tt.advance)
+			status, body, h := f.do("GET", "/api/v1/whoami", tt.token, "")
+			if status != tt.want {
+				t.Fatalf("status %d, want %d: %s", status, tt.want, body)
+			}
+			if status == http.StatusUnauthorized {
+				if h.Get("WWW-Authenticate") == "" || h.Get("Content-Type") != "application/problem+json" {
+					t.Errorf("401 without a challenge or a problem document: %v", h)
+				}
+				if bytes.Contains(body, []byte(tt.token)) && tt.token != "" {
+					t.Errorf("the problem document repeats the token: %s", body)
+				}
+			}
+		})
+	}
+}
+
+func TestGuessingIsSlowed(t *testing.T) {
+	f := newFixture(t)
+	good := f.token("viewer", access.Viewer, "estate")
+	for i := range 5 {
+		if status, _, _ := f.do("GET", "/api/v1/whoami", fmt.Sprintf("rmt_%012d_%043d", i, i), ""); status != http.StatusUnauthorized {
+			t.Fatalf("guess %d: status %d, want 401", i, status)
+		}
+	}
+	status, body, h := f.do("GET", "/api/v1/whoami", good, "")
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+		t.Fatalf("after 5 failed guesses from one address: %d %s (Retry-After %q), want 429 with Retry-After", status, body, h.Get("Retry-After"))
+	}
+	f.now = now.Add(time.Minute + time.Second)
+	if status, body, _ := f.do("GET", "/api/v1/whoami", good, ""); status != ok {
+		t.Fatalf("after the window: %d %s", status, body)
+	}
+}
+
+func TestProblemDocuments(t *testing.T) {
+	f := newFixture(t)
+	admin := f.token("admin", access.Admin, "estate")
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		detail                   string
+	}{
+		{"unknown route", "GET", "/api/v1/nope", "", notFound, "no operation at GET /api/v1/nope"},
+		{"bad limit", "GET", "/api/v1/devices?limit=x", "", bad, "query parameter limit"},
+		{"bad selector", "GET", "/api/v1/devices?selector=build%3E%3Dx", "", bad, "query parameter selector"},
+		{"bad format", "GET", "/api/v1/reports/scorecard?format=pdf", "", bad, "query parameter format"},
+		{"unknown body field", "POST", "/api/v1/campaigns/national/retry", `{"nope":1}`, bad, "body"},
+		{"two bodies", "POST", "/api/v1/campaigns/national/retry", `{}{}`, bad, "more than one JSON value"},
+		{"a campaign file's error", "POST", "/api/v1/campaigns", `{"file":"x.yaml","spec":"name: x\nplaybook: nope\nwaves: [{name: all}]\n"}`, bad, "x.yaml: playbook nope"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body, h := f.do(tt.method, tt.path, admin, tt.body)
+			var p server.Problem
+			if err := json.Unmarshal(body, &p); err != nil {
+				t.Fatalf("not a problem document: %s", body)
+			}
+			if status != tt.status || p.Status != status || h.Get("Content-Type") != "application/problem+json" || !strings.Contains(p.Detail, tt.detail) || p.Title == "" {
+				t.Fatalf("%d %s, want %d with %q", status, body, tt.status, tt.detail)
+			}
+		})
+	}
+}
+
+// TestScopedCampaign checks what an organisation's operator sees of a
+// national campaign and that its retry touches its own devices only.
+func TestScopedCampaign(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	cstore, err := f.db.Campaigns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra := f.token("ra-ops", access.Operator, "org:RA")
+	status, body, _ := f.do("GET", "/api/v1/campaigns/national", ra, "")
+	if status != ok {
+		t.Fatalf("show: %d %s", status, body)
+	}
+	var d campaigns.Detail
+	if err := json.Unmarshal(body, &d); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range d.States {
+		total += n
+	}
+	if total != 4 || d.States["failed"] != 1 {
+		t.Fatalf("RA's operator sees %d devices, %d failed; want its 4, 1 failed: %s", total, d.States["failed"], body)
+	}
+	status, body, _ = f.do("POST", "/api/v1/campaigns/national/retry", ra, `{}`)
+	if status != ok || !strings.Contains(string(body), `"devices":1`) {
+		t.Fatalf("retry: %d %s, want 1 device retried", status, body)
+	}
+	for _, org := range []string{"RB", "RC"} {
+		ds, err := cstore.Devices(ctx, "national", orchestrator.DeviceFilter{Org: org, State: orchestrator.DeviceFailed}, -1, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds) != 1 {
+			t.Errorf("%s has %d failed devices after RA's retry, want its 1 untouched", org, len(ds))
+		}
+	}
+}
