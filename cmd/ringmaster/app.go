@@ -51,6 +51,9 @@ type app struct {
 	maxFileSize int64
 	db          store.DB // see wire.go
 	keyPath     string   // the key file, when a command (the demo) sets its own
+	// change is what the command tells the audit trail of its change
+	// (audit.go).
+	change *cliChange
 }
 
 // run executes one command line and returns the process exit code.
@@ -69,7 +72,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if cmd != nil {
+		if aerr := a.recordCLI(ctx, cmd, cmd.Flags().Args(), err); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
 	a.close()
 	if err == nil {
 		return exitOK

@@ -45,7 +45,7 @@ The database is --db PATH, else $RINGMASTER_DB, else ./ringmaster.db.`,
 		return nil
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
-	root.AddCommand(newOrgCmd(a), newInventoryCmd(a), newCredentialCmd(a), newExecCmd(a), newProbeCmd(a), newPluginCmd(a), newPlaybookCmd(a), newCampaignCmd(a), newRunCmd(a), newNodesCmd(a), newAlertCmd(a), newNotifyCmd(a), newReportCmd(a), newDemoCmd(a), newSimulateCmd(a), newDBCmd(a), newExecutorPluginCmd())
+	root.AddCommand(newOrgCmd(a), newInventoryCmd(a), newCredentialCmd(a), newExecCmd(a), newProbeCmd(a), newPluginCmd(a), newPlaybookCmd(a), newCampaignCmd(a), newRunCmd(a), newNodesCmd(a), newAlertCmd(a), newNotifyCmd(a), newReportCmd(a), newDemoCmd(a), newSimulateCmd(a), newDBCmd(a), newServeCmd(a), newTokenCmd(a), newAuditCmd(a), newExecutorPluginCmd())
 	return root
 }
 

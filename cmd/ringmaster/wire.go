@@ -7,12 +7,14 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
 	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
 	"github.com/ringmaster-fleet/ringmaster/reports"
+	"github.com/ringmaster-fleet/ringmaster/server"
 	"github.com/ringmaster-fleet/ringmaster/store"
 	"github.com/ringmaster-fleet/ringmaster/store/dbcopy"
 )
@@ -241,4 +243,47 @@ func (a *app) pluginRegistry(ctx context.Context) (*registry.Registry, error) {
 		return nil, err
 	}
 	return registry.New(registry.Config{Store: s, Builtins: slices.Sorted(maps.Keys(builtinExecutors)), Logger: a.log})
+}
+
+// issuer creates, lists and revokes API tokens on this database.
+func (a *app) issuer(ctx context.Context) (access.Issuer, error) {
+	db, err := a.open(ctx)
+	if err != nil {
+		return access.Issuer{}, err
+	}
+	ts, err := db.Tokens(ctx)
+	if err != nil {
+		return access.Issuer{}, err
+	}
+	return access.Issuer{Tokens: ts, Orgs: db.Inventory(), Now: a.now}, nil
+}
+
+// apiServer is the HTTP API over this database's stores and services.
+func (a *app) apiServer(ctx context.Context) (*server.Server, error) {
+	db, err := a.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := db.Tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	trail, err := db.Audit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	as, err := a.alerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := a.campaignApp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := a.reports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return server.New(server.Config{Tokens: ts, Audit: trail, Inventory: db.Inventory(), Alerts: as, Campaigns: cs, Reports: rs,
+		Now: a.now, Log: a.log, Version: version})
 }
