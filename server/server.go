@@ -18,6 +18,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/estate"
+	"github.com/ringmaster-fleet/ringmaster/metrics"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	Version string
 	// Limiter slows guessing of tokens; default NewLimiter(5, time.Minute).
 	Limiter *Limiter
+	// Metrics, if set, counts the requests and is served at /metrics to
+	// callers whose scope is the estate.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP API: every operation in s.ops, behind authentication,
@@ -73,6 +77,9 @@ func New(cfg Config) (*Server, error) {
 	s.routes()
 	s.openapi = sync.OnceValues(s.OpenAPI)
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.serveMetrics(cfg.Metrics.Handler()))
+	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -158,7 +165,12 @@ func (c *Call) Record(before, after any) {
 // endpoint wraps op: authentication, the role, the format, the audit trail
 // and errors as problem documents.
 func (s *Server) endpoint(op *Op) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w := &statusWriter{ResponseWriter: rw, code: http.StatusOK}
+		if s.cfg.Metrics != nil {
+			start := time.Now()
+			defer func() { s.cfg.Metrics.Request(op.ID, w.code, time.Since(start)) }()
+		}
 		ctx := r.Context()
 		c := &Call{s: s, From: clientAddr(r), RequestID: requestID()}
 		w.Header().Set("X-Request-Id", c.RequestID)
@@ -254,4 +266,39 @@ func requestID() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// statusWriter remembers the status a response was given.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Flush passes on to the connection, for streamed responses.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// serveMetrics serves h to an authenticated caller whose scope is the
+// whole estate: the counts are the estate's.
+func (s *Server) serveMetrics(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &Call{s: s, From: clientAddr(r), RequestID: requestID()}
+		p, err := s.authenticate(r.Context(), r, c.From)
+		if err == nil && p.Scope.String() != access.EstateScope().String() {
+			err = &access.ForbiddenError{Subject: p.Subject, Org: "any but the whole estate", Scope: p.Scope, What: "metrics"}
+		}
+		if err != nil {
+			writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

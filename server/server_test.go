@@ -23,6 +23,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
+	"github.com/ringmaster-fleet/ringmaster/metrics"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/reports"
@@ -263,8 +264,9 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cs := campaignService(f.db)
 	f.srv, err = server.New(server.Config{Tokens: f.tokens, Audit: f.trail, Inventory: f.db.Inventory(), Alerts: as,
-		Campaigns: campaignService(f.db), Reports: rs, Now: func() time.Time { return f.now }, Version: "test"})
+		Campaigns: cs, Reports: rs, Now: func() time.Time { return f.now }, Version: "test", Metrics: metrics.New(cs, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,6 +613,36 @@ func TestScopedCampaign(t *testing.T) {
 		}
 		if len(ds) != 1 {
 			t.Errorf("%s has %d failed devices after RA's retry, want its 1 untouched", org, len(ds))
+		}
+	}
+}
+
+// TestMetrics serves the counts to an estate-wide caller only, and counts
+// the API's requests by operation and status.
+func TestMetrics(t *testing.T) {
+	f := newFixture(t)
+	estate := f.token("prometheus", access.Viewer, "estate")
+	ra := f.token("ra", access.Admin, "org:RA")
+	f.do("GET", "/api/v1/campaigns/nope", estate, "")
+	if status, body, _ := f.do("GET", "/metrics", ra, ""); status != forbidden {
+		t.Fatalf("metrics to an organisation's admin: %d %s", status, body)
+	}
+	if status, _, _ := f.do("GET", "/metrics", "", ""); status != http.StatusUnauthorized {
+		t.Fatalf("metrics without a token: %d", status)
+	}
+	status, body, _ := f.do("GET", "/metrics", estate, "")
+	if status != ok {
+		t.Fatalf("metrics: %d %s", status, body)
+	}
+	for _, want := range []string{
+		`ringmaster_campaign_devices{campaign="national",state="failed",status="running"} 3`,
+		`ringmaster_campaign_devices{campaign="ra-only",state="pending",status="draft"} 4`,
+		`ringmaster_queue_depth{campaign="national"} 3`,
+		`ringmaster_http_requests_total{code="404",operation="campaign-show"} 1`,
+		`ringmaster_campaigns_scrape_error 0`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/metrics"
 	"github.com/ringmaster-fleet/ringmaster/node"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
@@ -100,6 +101,9 @@ type runOptions struct {
 	lease     time.Duration
 	placement orchestrator.Placement
 	name      string
+	// metrics, if set, counts the control passes and device outcomes
+	// (ringmaster serve).
+	metrics *metrics.Metrics
 }
 
 // runCampaigns runs a node (the scheduler and workers, notifications and
@@ -149,6 +153,10 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 	}
 	cfg := scheduler.Config{Jobs: jobs, Store: store, Inventory: db.Inventory(), Reacher: targets.Reacher{Resolver: tg, Executors: xs},
 		Workers: o.workers, Lease: o.lease, Logger: log, Placement: o.placement, Nodes: nodes, Name: o.name, Version: version}
+	if m := o.metrics; m != nil {
+		cfg.OnPass = func(p scheduler.Pass) { m.Pass(p.Took, p.Dispatched) }
+		cfg.OnOutcome = m.Outcome
+	}
 	if a.clock != nil { // a simulated estate's compressed time (the demo)
 		cfg.Clock, cfg.EngineClock = a.clock, a.clock
 	}

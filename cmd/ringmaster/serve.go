@@ -14,6 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/ringmaster-fleet/ringmaster/metrics"
 )
 
 func newServeCmd(a *app) *cobra.Command {
@@ -50,7 +52,12 @@ as ringmaster run does; turn it off where other nodes run them.`,
 				return err
 			}
 			defer ln.Close()
-			api, err := a.apiServer(ctx)
+			cs, err := a.campaignApp(ctx)
+			if err != nil {
+				return err
+			}
+			m := metrics.New(cs, a.log)
+			api, err := a.apiServer(ctx, m)
 			if err != nil {
 				return err
 			}
@@ -75,7 +82,7 @@ as ringmaster run does; turn it off where other nodes run them.`,
 			})
 			if runCampaigns {
 				g.Go(func() error {
-					return a.runCampaigns(ctx, runOptions{targets: o, workers: workers, lease: 30 * time.Second})
+					return a.runCampaigns(ctx, runOptions{targets: o, workers: workers, lease: 30 * time.Second, metrics: m})
 				})
 			}
 			return g.Wait()

@@ -10,6 +10,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
+	"github.com/ringmaster-fleet/ringmaster/metrics"
 	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
@@ -258,8 +259,9 @@ func (a *app) issuer(ctx context.Context) (access.Issuer, error) {
 	return access.Issuer{Tokens: ts, Orgs: db.Inventory(), Now: a.now}, nil
 }
 
-// apiServer is the HTTP API over this database's stores and services.
-func (a *app) apiServer(ctx context.Context) (*server.Server, error) {
+// apiServer is the HTTP API over this database's stores and services,
+// counting into m.
+func (a *app) apiServer(ctx context.Context, m *metrics.Metrics) (*server.Server, error) {
 	db, err := a.open(ctx)
 	if err != nil {
 		return nil, err
@@ -285,5 +287,5 @@ func (a *app) apiServer(ctx context.Context) (*server.Server, error) {
 		return nil, err
 	}
 	return server.New(server.Config{Tokens: ts, Audit: trail, Inventory: db.Inventory(), Alerts: as, Campaigns: cs, Reports: rs,
-		Now: a.now, Log: a.log, Version: version})
+		Now: a.now, Log: a.log, Version: version, Metrics: m})
 }

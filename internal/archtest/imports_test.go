@@ -89,7 +89,10 @@ var rules = []struct {
 	{"reports", []string{"errkind", "inventory", "alerts", "orchestrator", "report", "report/html", "access"}},
 	// The HTTP API: the application layer, access and the audit trail;
 	// stores come in through their interfaces, never a concrete store.
-	{"server", []string{"access", "audit", "campaigns", "estate", "reports", "errkind", "inventory", "orchestrator", "alerts", "report"}},
+	{"server", []string{"access", "audit", "campaigns", "estate", "reports", "errkind", "inventory", "orchestrator", "alerts", "report", "metrics"}},
+	// What Prometheus is told: the campaigns' counts, the scheduler's
+	// passes and outcomes (through hooks), the API's requests.
+	{"metrics", []string{"campaigns", "orchestrator", "playbooks"}},
 	// Device -> executor target: the domain, credential sealing, bounded
 	// file reads and the executor host (built-in or pinned plugin).
 	// (Reacher hands the scheduler's workers a playbooks.Executor.)
