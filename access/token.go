@@ -108,9 +108,18 @@ func (t *Token) Usable(now time.Time) bool {
 	return t.RevokedAt.IsZero() && now.Before(t.ExpiresAt)
 }
 
-// Principal is who a request presenting t acts for.
+// SignInPrefix starts the CreatedBy of a session token the server issued
+// at an OpenID Connect sign-in ("oidc:" and the provider's issuer URL).
+const SignInPrefix = "oidc:"
+
+// Principal is who a request presenting t acts for: signed in by OpenID
+// Connect for a session token, else by an API token.
 func (t *Token) Principal() Principal {
-	return Principal{Subject: t.Subject, Role: t.Role, Scope: t.Scope, Via: ViaToken, TokenID: t.ID}
+	via := ViaToken
+	if strings.HasPrefix(t.CreatedBy, SignInPrefix) {
+		via = ViaOIDC
+	}
+	return Principal{Subject: t.Subject, Role: t.Role, Scope: t.Scope, Via: via, TokenID: t.ID}
 }
 
 // TokenStore is the contract of the API tokens' stores. Errors wrap

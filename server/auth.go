@@ -10,35 +10,52 @@ import (
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 )
 
 var (
-	errUnauthenticated = errors.New("no credentials: send Authorization: Bearer <token> (ringmaster token create makes one)")
-	errBadCredentials  = errors.New("invalid, expired or revoked API token")
+	errUnauthenticated = errors.New("no credentials: send Authorization: Bearer <token> (ringmaster token create makes one), or sign in at /auth/login")
+	errBadCredentials  = errors.New("invalid, expired or revoked credentials")
 )
 
-// authenticate finds who r acts for. Failures count against the client's
-// address: past the limiter's allowance it is refused without looking.
+// authenticate finds who r acts for: an API token or an ID token of the
+// sign-in provider as a bearer token, else a signed-in person's session
+// cookie (whose changes must come from this server's own pages: a
+// cross-origin request carrying it is refused). Failures count against
+// the client's address: past the limiter's allowance it is refused
+// without looking.
 func (s *Server) authenticate(ctx context.Context, r *http.Request, from string) (access.Principal, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	var presented string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, _ := strings.Cut(h, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			s.cfg.Limiter.Fail(from, s.cfg.Now())
+			return access.Principal{}, errBadCredentials
+		}
+		presented = strings.TrimSpace(rest)
+	} else if ck, err := r.Cookie(sessionCookie); err == nil && s.oidc != nil {
+		if err := s.csrf.Check(r); err != nil {
+			return access.Principal{}, fmt.Errorf("a change with a session cookie from another site: %w", errkind.Forbidden)
+		}
+		presented = ck.Value
+	} else {
 		return access.Principal{}, errUnauthenticated
 	}
 	if wait := s.cfg.Limiter.Blocked(from, s.cfg.Now()); wait > 0 {
 		return access.Principal{}, &TooManyError{RetryAfter: wait}
 	}
-	scheme, presented, _ := strings.Cut(h, " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		s.cfg.Limiter.Fail(from, s.cfg.Now())
-		return access.Principal{}, errBadCredentials
+	p, err := access.Authenticate(ctx, s.cfg.Tokens, presented, s.cfg.Now())
+	if errors.Is(err, access.ErrBadToken) && !strings.HasPrefix(presented, access.TokenPrefix) {
+		if p, err = s.idTokenPrincipal(ctx, presented); errors.Is(err, errNotJWT) {
+			err = access.ErrBadToken
+		}
 	}
-	p, err := access.Authenticate(ctx, s.cfg.Tokens, strings.TrimSpace(presented), s.cfg.Now())
-	if errors.Is(err, access.ErrBadToken) {
+	switch {
+	case errors.Is(err, access.ErrBadToken), errors.Is(err, errBadCredentials):
 		s.cfg.Limiter.Fail(from, s.cfg.Now())
-		s.cfg.Log.Info("refused a token", "from", from) // never the token itself
+		s.cfg.Log.Info("refused a credential", "from", from) // never the credential itself
 		return access.Principal{}, errBadCredentials
-	}
-	if err != nil {
+	case err != nil:
 		return access.Principal{}, err
 	}
 	return p, nil

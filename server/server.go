@@ -57,6 +57,10 @@ type Server struct {
 	ops []*Op
 	// openapi is the document, made once.
 	openapi func() ([]byte, error)
+	// oidc is sign-in with OpenID Connect, once enabled; csrf refuses
+	// cross-origin changes carrying a session cookie.
+	oidc *signIn
+	csrf *http.CrossOriginProtection
 }
 
 // New builds the server's routes.
@@ -73,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewLimiter(5, time.Minute)
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
 	s.routes()
 	s.openapi = sync.OnceValues(s.OpenAPI)
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)

@@ -16,11 +16,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ringmaster-fleet/ringmaster/metrics"
+	"github.com/ringmaster-fleet/ringmaster/server"
 )
 
 func newServeCmd(a *app) *cobra.Command {
 	var (
 		listen, certFile, keyFile string
+		oidcFile                  string
 		insecure, runCampaigns    bool
 		o                         targetFlags
 		workers                   int
@@ -61,6 +63,19 @@ as ringmaster run does; turn it off where other nodes run them.`,
 			if err != nil {
 				return err
 			}
+			if oidcFile != "" {
+				src, err := a.fileLimit().ReadFile(oidcFile)
+				if err != nil {
+					return err
+				}
+				c, err := server.ParseOIDC(oidcFile, src)
+				if err != nil {
+					return err
+				}
+				if err := api.EnableOIDC(ctx, *c); err != nil {
+					return err
+				}
+			}
 			srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: nil}
 			scheme := "http"
 			if certFile != "" {
@@ -91,6 +106,7 @@ as ringmaster run does; turn it off where other nodes run them.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8420", "address to listen on")
 	cmd.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
+	cmd.Flags().StringVar(&oidcFile, "oidc", "", "sign people in with OpenID Connect as this file (YAML) says: issuer, client, and the rules giving roles and scopes from claims")
 	cmd.Flags().BoolVar(&insecure, "insecure-http", false, "serve plain HTTP on an address that is not loopback")
 	cmd.Flags().BoolVar(&runCampaigns, "run-campaigns", true, "also run the campaigns in this process (as ringmaster run)")
 	cmd.Flags().IntVar(&workers, "workers", 50, "devices this process runs at once, with --run-campaigns")

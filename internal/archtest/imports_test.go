@@ -118,6 +118,8 @@ var rules = []struct {
 	{"node", []string{"campaigns", "discovery", "inventory", "notify", "orchestrator/scheduler", "playbooks", "plugins/sdk", "reports"}},
 	// A minimal SMTP server for tests: standard library only.
 	{"internal/smtptest", nil},
+	// An OpenID Connect provider for tests: go-jose signs its ID tokens.
+	{"internal/oidctest", nil},
 	// The plugin registry job: names, pins and standing, over plugins/host.
 	{"plugins/registry", []string{"plugins/host"}},
 	{"internal/jsontext", nil},
