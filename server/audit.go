@@ -19,8 +19,8 @@ func (s *Server) auditRoutes() {
 		Since  string `query:"since" doc:"RFC 3339, inclusive"`
 		Until  string `query:"until" doc:"RFC 3339, exclusive"`
 	}
-	handle(s, Op{ID: "audit-list", Method: "GET", Path: "/api/v1/audit", Summary: "The audit trail of changes in scope, oldest first (NDJSON for a SIEM with format=ndjson)", Tag: "access", Role: access.Admin, Formats: []string{"application/x-ndjson"}},
-		func(ctx context.Context, c *Call, in *auditIn) (any, error) {
+	handleRendered(s, Op{ID: "audit-list", Method: "GET", Path: "/api/v1/audit", Summary: "The audit trail of changes in scope, oldest first (NDJSON for a SIEM with format=ndjson)", Tag: "access", Role: access.Admin, Formats: []string{"application/x-ndjson"}},
+		func(ctx context.Context, c *Call, in *auditIn) ([]audit.Entry, error) {
 			q := audit.Query{After: in.After, Limit: in.Limit, Actor: in.Actor, Action: in.Action}
 			var err error
 			if q.Since, err = timeParam("since", in.Since); err != nil {
@@ -37,19 +37,15 @@ func (s *Server) auditRoutes() {
 				q.Orgs = nonNil(orgs.List())
 			}
 			es, err := s.cfg.Audit.List(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			es = nonNil(es)
-			return c.render(es, func(w io.Writer, _ string) error {
-				enc := json.NewEncoder(w)
-				for _, e := range es {
-					if err := enc.Encode(e); err != nil {
-						return err
-					}
+			return nonNil(es), err
+		}, func(w io.Writer, es []audit.Entry, _ string) error {
+			enc := json.NewEncoder(w)
+			for _, e := range es {
+				if err := enc.Encode(e); err != nil {
+					return err
 				}
-				return nil
-			}), nil
+			}
+			return nil
 		})
 }
 

@@ -6,7 +6,9 @@
 // access.Role it needs, and for a change the action the audit trail
 // records. From the registered Ops the server builds its OpenAPI 3.1
 // document (/openapi.json), and the tests call every one as every role
-// over every kind of scope.
+// over every kind of scope, validate every answer against the document
+// (libopenapi-validator), and call the API through a client generated
+// from it.
 //
 // A request presents an API token as a bearer token; the token's
 // principal has a role and a scope. The role is checked before the

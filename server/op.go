@@ -67,6 +67,19 @@ func handle[In, Out any](s *Server, op Op, fn func(ctx context.Context, c *Call,
 	s.mux.Handle(op.Method+" "+op.Path, s.endpoint(&op))
 }
 
+// handleRendered registers fn as op, whose result is Out as JSON or, in
+// one of op.Formats, what write makes of it; the document describes Out.
+func handleRendered[In, Out any](s *Server, op Op, fn func(ctx context.Context, c *Call, in *In) (Out, error), write func(w io.Writer, out Out, format string) error) {
+	handle(s, op, func(ctx context.Context, c *Call, in *In) (any, error) {
+		out, err := fn(ctx, c, in)
+		if err != nil {
+			return nil, err
+		}
+		return c.render(out, func(w io.Writer, format string) error { return write(w, out, format) }), nil
+	})
+	s.ops[len(s.ops)-1].out = reflect.TypeFor[Out]()
+}
+
 // BadRequestError is a request the API cannot read: a parameter or the
 // body, named. It wraps errkind.Invalid.
 type BadRequestError struct {

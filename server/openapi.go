@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
 	"net/http"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/invopop/jsonschema"
 )
@@ -18,15 +21,8 @@ import (
 func (s *Server) OpenAPI() ([]byte, error) {
 	schemas := map[string]any{}
 	r := &jsonschema.Reflector{
-		Namer: schemaName,
-		// Mapper: time.Duration and json.RawMessage as JSON has them.
-		Mapper: func(t reflect.Type) *jsonschema.Schema {
-			switch t {
-			case reflect.TypeFor[json.RawMessage]():
-				return &jsonschema.Schema{}
-			}
-			return nil
-		},
+		Namer:                     schemaName,
+		Mapper:                    mapType,
 		AllowAdditionalProperties: true,
 	}
 	ref := func(t reflect.Type) map[string]any {
@@ -51,6 +47,7 @@ func (s *Server) OpenAPI() ([]byte, error) {
 			}
 			delete(m, "$defs")
 		}
+		nullPointers(t, schemas, map[reflect.Type]bool{})
 		return m
 	}
 	problemRef := map[string]any{"$ref": "#/components/schemas/Problem"}
@@ -70,7 +67,10 @@ func (s *Server) OpenAPI() ([]byte, error) {
 				params = append(params, map[string]any{"name": f.Tag.Get("query"), "in": "query",
 					"description": doc, "schema": paramSchema(f.Type)})
 			case f.Name == "Body":
-				body = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref(f.Type)}}}
+				// decodeBody refuses a field the body does not have.
+				sc := ref(f.Type)
+				sc["additionalProperties"] = false
+				body = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": sc}}}
 			}
 		}
 		if len(op.Formats) > 0 {
@@ -130,6 +130,91 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(doc)
+}
+
+// mapType gives the schemas of the types whose JSON is not their
+// fields': json.RawMessage is any JSON, a struct that marshals as text
+// (access.Scope) is a string. Another type with its own MarshalJSON would
+// be described wrong, so it stops the document being made until it is
+// given its schema here.
+func mapType(t reflect.Type) *jsonschema.Schema {
+	switch {
+	case t == reflect.TypeFor[json.RawMessage]():
+		return &jsonschema.Schema{}
+	case t == reflect.TypeFor[time.Time]():
+		return nil // invopop's own: a string, format date-time
+	case implements[json.Marshaler](t):
+		panic("server: the OpenAPI document cannot describe " + t.String() + ", which marshals its own JSON: give it a schema in mapType")
+	case t.Kind() == reflect.Struct && implements[encoding.TextMarshaler](t):
+		return &jsonschema.Schema{Type: "string"}
+	}
+	return nil
+}
+
+func implements[I any](t reflect.Type) bool {
+	i := reflect.TypeFor[I]()
+	return t.Implements(i) || reflect.PointerTo(t).Implements(i)
+}
+
+// nullPointers makes nullable, in the schemas of t's named struct types
+// and those they hold, the properties of pointer fields that JSON has as
+// null when nil (those without omitempty or omitzero): invopop's
+// reflector has them as their element alone.
+func nullPointers(t reflect.Type, schemas map[string]any, seen map[reflect.Type]bool) {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct || seen[t] || t == reflect.TypeFor[time.Time]() || mapType(t) != nil {
+		return
+	}
+	seen[t] = true
+	var props map[string]any
+	if sc, ok := schemas[schemaName(t)].(map[string]any); ok && t.Name() != "" {
+		props, _ = sc["properties"].(map[string]any)
+	}
+	var fields func(t reflect.Type)
+	fields = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" || !f.IsExported() && !f.Anonymous {
+				continue
+			}
+			if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+				fields(f.Type) // its fields are the embedder's
+				continue
+			}
+			nullPointers(f.Type, schemas, seen)
+			if name == "" {
+				name = f.Name
+			}
+			omitted := slices.ContainsFunc(strings.Split(opts, ","), func(o string) bool { return o == "omitempty" || o == "omitzero" })
+			if f.Type.Kind() != reflect.Pointer || omitted || props == nil {
+				continue
+			}
+			if p, ok := props[name].(map[string]any); ok {
+				props[name] = nullable(p)
+			}
+		}
+	}
+	fields(t)
+}
+
+// nullable is the schema p or null.
+func nullable(p map[string]any) map[string]any {
+	if typ, ok := p["type"].(string); ok {
+		p["type"] = []any{typ, "null"}
+		return p
+	}
+	if _, ok := p["anyOf"]; ok {
+		return p
+	}
+	out := map[string]any{"anyOf": []any{p, map[string]any{"type": "null"}}}
+	if d, ok := p["description"]; ok {
+		out["description"] = d
+		delete(p, "description")
+	}
+	return out
 }
 
 func paramSchema(t reflect.Type) map[string]any {

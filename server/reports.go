@@ -25,51 +25,43 @@ func (s *Server) reportRoutes() {
 		Target   string `query:"target_build" doc:"the build (or later) that counts as migrated (default 10.0.19045)"`
 		BySite   bool   `query:"by_site" doc:"a row per organisation and site"`
 	}
-	handle(s, Op{ID: "report-progress", Method: "GET", Path: "/api/v1/reports/progress", Summary: "The Windows 10 migration per organisation (or site) in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
-		func(ctx context.Context, c *Call, in *progressIn) (any, error) {
+	handleRendered(s, Op{ID: "report-progress", Method: "GET", Path: "/api/v1/reports/progress", Summary: "The Windows 10 migration per organisation (or site) in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
+		func(ctx context.Context, c *Call, in *progressIn) (report.Progress, error) {
 			sel, err := selectorParam(in.Selector)
 			if err != nil {
-				return nil, err
+				return report.Progress{}, err
 			}
 			tb, err := versionParam("target_build", in.Target, reports.DefaultTargetBuild)
 			if err != nil {
-				return nil, err
+				return report.Progress{}, err
 			}
 			orgs, err := c.Orgs(ctx)
 			if err != nil {
-				return nil, err
+				return report.Progress{}, err
 			}
-			p, err := rs.ProgressIn(ctx, orgs, reports.ProgressOptions{Selector: sel, Campaign: in.Campaign, TargetBuild: tb, BySite: in.BySite})
-			if err != nil {
-				return nil, err
-			}
-			return c.render(p, func(w io.Writer, f string) error { return report.WriteProgress(w, p, f) }), nil
-		})
+			return rs.ProgressIn(ctx, orgs, reports.ProgressOptions{Selector: sel, Campaign: in.Campaign, TargetBuild: tb, BySite: in.BySite})
+		}, func(w io.Writer, p report.Progress, f string) error { return report.WriteProgress(w, p, f) })
 	type scorecardIn struct {
 		Selector  string `query:"selector"`
 		Supported string `query:"supported_build" doc:"the oldest Windows 10 build that counts as supported"`
 		Sort      string `query:"sort" doc:"org, supported, not_seen or an alert id"`
 	}
-	handle(s, Op{ID: "report-scorecard", Method: "GET", Path: "/api/v1/reports/scorecard", Summary: "The leadership scorecard: a row per organisation in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
-		func(ctx context.Context, c *Call, in *scorecardIn) (any, error) {
+	handleRendered(s, Op{ID: "report-scorecard", Method: "GET", Path: "/api/v1/reports/scorecard", Summary: "The leadership scorecard: a row per organisation in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
+		func(ctx context.Context, c *Call, in *scorecardIn) (report.Scorecard, error) {
 			sel, err := selectorParam(in.Selector)
 			if err != nil {
-				return nil, err
+				return report.Scorecard{}, err
 			}
 			sb, err := versionParam("supported_build", in.Supported, reports.DefaultSupportedBuild)
 			if err != nil {
-				return nil, err
+				return report.Scorecard{}, err
 			}
 			orgs, err := c.Orgs(ctx)
 			if err != nil {
-				return nil, err
+				return report.Scorecard{}, err
 			}
-			sc, err := rs.ScorecardIn(ctx, orgs, reports.ScorecardOptions{Selector: sel, SupportedBuild: sb, Sort: in.Sort})
-			if err != nil {
-				return nil, err
-			}
-			return c.render(sc, func(w io.Writer, f string) error { return report.WriteScorecard(w, sc, f) }), nil
-		})
+			return rs.ScorecardIn(ctx, orgs, reports.ScorecardOptions{Selector: sel, SupportedBuild: sb, Sort: in.Sort})
+		}, func(w io.Writer, sc report.Scorecard, f string) error { return report.WriteScorecard(w, sc, f) })
 	handle(s, Op{ID: "alerts-list", Method: "GET", Path: "/api/v1/alerts", Summary: "List the High Severity Alerts", Tag: "alerts", Role: access.Viewer},
 		func(ctx context.Context, c *Call, _ *struct{}) ([]Alert, error) {
 			as, err := s.cfg.Alerts.List(ctx)
@@ -97,23 +89,22 @@ func (s *Server) reportRoutes() {
 		ID       string `path:"id"`
 		Selector string `query:"selector"`
 	}
-	handle(s, Op{ID: "alert-compliance", Method: "GET", Path: "/api/v1/alerts/{id}/compliance", Summary: "Compliance with an alert per organisation in scope", Tag: "alerts", Role: access.Viewer, Formats: []string{"text/csv"}},
-		func(ctx context.Context, c *Call, in *complianceIn) (any, error) {
+	handleRendered(s, Op{ID: "alert-compliance", Method: "GET", Path: "/api/v1/alerts/{id}/compliance", Summary: "Compliance with an alert per organisation in scope", Tag: "alerts", Role: access.Viewer, Formats: []string{"text/csv"}},
+		func(ctx context.Context, c *Call, in *complianceIn) (report.Compliance, error) {
 			sel, err := selectorParam(in.Selector)
 			if err != nil {
-				return nil, err
+				return report.Compliance{}, err
 			}
 			orgs, err := c.Orgs(ctx)
 			if err != nil {
-				return nil, err
+				return report.Compliance{}, err
 			}
 			cs, err := rs.ComplianceIn(ctx, orgs, sel, in.ID)
 			if err != nil {
-				return nil, err
+				return report.Compliance{}, err
 			}
-			cp := cs[0].Compliance
-			return c.render(cp, func(w io.Writer, f string) error { return report.WriteCompliance(w, cp, f) }), nil
-		})
+			return cs[0].Compliance, nil
+		}, func(w io.Writer, cp report.Compliance, f string) error { return report.WriteCompliance(w, cp, f) })
 }
 
 // render gives v as JSON, or as the format the caller asked for written

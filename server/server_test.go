@@ -292,6 +292,18 @@ func (f *fixture) token(subject string, role access.Role, scope string) string {
 	return secret
 }
 
+// examplePath is an example's path with {rb-token} replaced by the id of
+// a token it stores for an operator of RB.
+func (f *fixture) examplePath(path string) string {
+	f.t.Helper()
+	if strings.Contains(path, "{rb-token}") {
+		rb := f.token("rb-ops", access.Operator, "org:RB")
+		id, _, _ := access.SplitToken(rb)
+		path = strings.ReplaceAll(path, "{rb-token}", id)
+	}
+	return path
+}
+
 // do sends a request and returns the status and body.
 func (f *fixture) do(method, path, token, body string) (int, []byte, http.Header) {
 	f.t.Helper()
@@ -417,12 +429,7 @@ func TestEveryRouteAsEveryRole(t *testing.T) {
 					t.Run(name, func(t *testing.T) {
 						f := newFixture(t)
 						token := f.token("tester-"+string(role), role, sc.scope)
-						path := ex.path
-						if strings.Contains(path, "{rb-token}") {
-							rb := f.token("rb-ops", access.Operator, "org:RB")
-							id, _, _ := access.SplitToken(rb)
-							path = strings.ReplaceAll(path, "{rb-token}", id)
-						}
+						path := f.examplePath(ex.path)
 						want := ex.want[si]
 						if !role.Has(op.Role) {
 							want = forbidden
