@@ -893,25 +893,39 @@ func reopenWaves(ctx context.Context, tx pgx.Tx, name string, waves map[int]bool
 }
 
 // Transitions returns a device's recorded transitions, oldest first (all
-// devices' when hostname is "").
+// devices' when hostname is ""), each with its id and the device's
+// organisation.
 func (s *Campaigns) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
-	q := `SELECT hostname, from_state, to_state, reason, cause, at FROM campaign_transitions WHERE campaign = $1`
+	q := `SELECT ` + transitionCols + ` FROM ` + transitionsJoin + ` WHERE t.campaign = $1`
 	args := []any{name}
 	if hostname != "" {
-		q += ` AND hostname = $2`
+		q += ` AND t.hostname = $2`
 		args = append(args, hostname)
 	}
-	rows, _ := s.pool.Query(ctx, q+` ORDER BY id`, args...)
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orchestrator.Transition, error) {
-		t := orchestrator.Transition{Campaign: name}
-		err := row.Scan(&t.Hostname, &t.From, &t.To, &t.Reason, &t.Cause, &t.At)
-		t.At = t.At.UTC()
-		return t, err
-	})
+	rows, _ := s.pool.Query(ctx, q+` ORDER BY t.id`, args...)
+	out, err := pgx.CollectRows(rows, scanTransition(name))
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: transitions: %w", name, err)
 	}
 	return out, nil
+}
+
+// transitionCols are the columns scanTransition reads, from
+// transitionsJoin.
+const transitionCols = `t.id, t.hostname, d.org, t.from_state, t.to_state, t.reason, t.cause, t.at`
+
+// transitionsJoin is campaign_transitions t, each row with its device d
+// found by its primary key.
+const transitionsJoin = `campaign_transitions t JOIN campaign_devices d ON d.campaign = t.campaign AND d.hostname = t.hostname`
+
+// scanTransition reads a row of transitionCols of campaign name.
+func scanTransition(name string) pgx.RowToFunc[orchestrator.Transition] {
+	return func(row pgx.CollectableRow) (orchestrator.Transition, error) {
+		t := orchestrator.Transition{Campaign: name}
+		err := row.Scan(&t.ID, &t.Hostname, &t.Org, &t.From, &t.To, &t.Reason, &t.Cause, &t.At)
+		t.At = t.At.UTC()
+		return t, err
+	}
 }
 
 // filterWhere is the SQL condition (starting " AND", or empty) selecting

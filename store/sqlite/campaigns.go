@@ -991,24 +991,42 @@ func (s *Campaigns) Retry(ctx context.Context, name string, f orchestrator.Devic
 }
 
 // Transitions returns a device's recorded transitions, oldest first (all
-// devices' when hostname is "").
+// devices' when hostname is ""), each with its id and the device's
+// organisation.
 func (s *Campaigns) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
-	q := `SELECT hostname, from_state, to_state, reason, cause, at FROM campaign_transitions WHERE campaign = ?`
+	q := `SELECT ` + transitionCols + ` FROM ` + transitionsJoin + ` WHERE t.campaign = ?`
 	args := []any{name}
 	if hostname != "" {
-		q += ` AND hostname = ?`
+		q += ` AND t.hostname = ?`
 		args = append(args, hostname)
 	}
-	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY t.id`, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("campaign %s: transitions: %w", name, err)
 	}
+	return scanTransitions(rows, name)
+}
+
+// transitionCols are the columns scanTransitions reads, from
+// transitionsJoin.
+const transitionCols = `t.id, t.hostname, d.org, t.from_state, t.to_state, t.reason, t.cause, t.at`
+
+// transitionsJoin is campaign_transitions t, each row with its device d
+// found by campaign_devices_hostname (campaign, rank, hostname). CROSS
+// JOIN keeps t the outer loop: SQLite reads the transitions in id order
+// and never a campaign's devices whole.
+const transitionsJoin = `campaign_transitions t CROSS JOIN campaign_devices d
+	ON d.campaign = t.campaign AND d.rank = campaign_rank(t.campaign, t.hostname) AND d.hostname = t.hostname`
+
+// scanTransitions reads every row of rows (transitionCols) of campaign
+// name and closes them.
+func scanTransitions(rows *sql.Rows, name string) ([]orchestrator.Transition, error) {
 	defer rows.Close()
 	var out []orchestrator.Transition
 	for rows.Next() {
 		t := orchestrator.Transition{Campaign: name}
 		var at sql.NullInt64
-		if err := rows.Scan(&t.Hostname, &t.From, &t.To, &t.Reason, &t.Cause, &at); err != nil {
+		if err := rows.Scan(&t.ID, &t.Hostname, &t.Org, &t.From, &t.To, &t.Reason, &t.Cause, &at); err != nil {
 			return nil, err
 		}
 		t.At = fromMicros(at)
