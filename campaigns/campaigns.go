@@ -50,6 +50,16 @@ type Store interface {
 	Device(ctx context.Context, name, hostname string) (orchestrator.DeviceRecord, error)
 	// Transitions returns a device's recorded transitions, oldest first.
 	Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error)
+	// TransitionsAfter returns up to limit of a campaign's transitions
+	// with an id above after, in id order, each with its ID and Org: of
+	// devices in orgs, or of every organisation when orgs is nil (an
+	// empty orgs selects none). A reader following a campaign passes the
+	// last id it saw and meets every transition once, in id order; a
+	// transition still being written is left to a later read. It reads
+	// from an index, in time that grows with the page, not the campaign.
+	// An unknown campaign is an error wrapping errkind.NotFound; a limit
+	// under 1, errkind.Invalid.
+	TransitionsAfter(ctx context.Context, name string, after int64, orgs []string, limit int) ([]orchestrator.Transition, error)
 }
 
 // Inventory is what campaigns read of the inventory: the devices a

@@ -76,8 +76,13 @@ type Member struct {
 
 // Transition is a recorded change of a device's state.
 type Transition struct {
+	// ID is the stored row's id, which orders a campaign's transitions (a
+	// device's as they happened); a reader following a campaign pages by
+	// it (campaigns.Store's TransitionsAfter).
+	ID       int64
 	Campaign string
 	Hostname string
+	Org      string // the device's organisation
 	From, To DeviceState
 	Reason   Reason
 	At       time.Time

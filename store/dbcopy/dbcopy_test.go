@@ -479,8 +479,9 @@ func same(t *testing.T, src, dst store.DB, requeued int64) {
 				wantCounts[fmt.Sprintf(k, orchestrator.DeviceQueued)]--
 				wantCounts[fmt.Sprintf(k, orchestrator.DeviceRunning)]++
 				want[i].State, want[i].LeaseUntil, want[i].Changed = got[i].State, got[i].LeaseUntil, got[i].Changed
-				wantTr = append(wantTr, orchestrator.Transition{Campaign: name, Hostname: want[i].Hostname, From: orchestrator.DeviceQueued,
-					To: orchestrator.DeviceRunning, Reason: want[i].Reason, At: got[i].Changed, Cause: gotTr[len(wantTr)].Cause})
+				wantTr = append(wantTr, orchestrator.Transition{ID: gotTr[len(wantTr)].ID, Campaign: name, Hostname: want[i].Hostname,
+					Org: want[i].Org, From: orchestrator.DeviceQueued, To: orchestrator.DeviceRunning, Reason: want[i].Reason, At: got[i].Changed,
+					Cause: gotTr[len(wantTr)].Cause})
 			}
 		}
 		eq(name+" members", want, got)

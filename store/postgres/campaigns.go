@@ -622,9 +622,14 @@ func guarded(tag pgconn.CommandTag, err error) error {
 }
 
 // transitions records the moves of hosts, each from its from, to to.
+// Its transaction has a transaction id before the rows take their ids
+// (the WHERE, evaluated once before any row is inserted, takes one if
+// it has none): TransitionsAfter counts on it. (Every caller has locked
+// the devices' rows already, which takes one too.)
 func transitions(ctx context.Context, tx pgx.Tx, name string, hosts, from []string, to string, reason orchestrator.Reason, cause string, at time.Time) error {
 	if _, err := tx.Exec(ctx, `INSERT INTO campaign_transitions (campaign, hostname, from_state, to_state, reason, cause, at)
-		SELECT $1, h, f, $4, $5, $6, $7 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(h, f, i) ORDER BY i`,
+		SELECT $1, h, f, $4, $5, $6, $7 FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(h, f, i)
+		WHERE pg_current_xact_id() IS NOT NULL ORDER BY i`,
 		name, hosts, from, to, string(reason), cause, at); err != nil {
 		return fmt.Errorf("campaign %s: record transitions: %w", name, err)
 	}
@@ -893,25 +898,167 @@ func reopenWaves(ctx context.Context, tx pgx.Tx, name string, waves map[int]bool
 }
 
 // Transitions returns a device's recorded transitions, oldest first (all
-// devices' when hostname is "").
+// devices' when hostname is ""), each with its id and the device's
+// organisation.
 func (s *Campaigns) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
-	q := `SELECT hostname, from_state, to_state, reason, cause, at FROM campaign_transitions WHERE campaign = $1`
+	q := `SELECT ` + transitionCols + ` FROM ` + transitionsJoin + ` WHERE t.campaign = $1`
 	args := []any{name}
 	if hostname != "" {
-		q += ` AND hostname = $2`
+		q += ` AND t.hostname = $2`
 		args = append(args, hostname)
 	}
-	rows, _ := s.pool.Query(ctx, q+` ORDER BY id`, args...)
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (orchestrator.Transition, error) {
-		t := orchestrator.Transition{Campaign: name}
-		err := row.Scan(&t.Hostname, &t.From, &t.To, &t.Reason, &t.Cause, &t.At)
-		t.At = t.At.UTC()
-		return t, err
-	})
+	rows, _ := s.pool.Query(ctx, q+` ORDER BY t.id`, args...)
+	out, err := pgx.CollectRows(rows, scanTransition(name))
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: transitions: %w", name, err)
 	}
 	return out, nil
+}
+
+// TransitionsAfter returns up to limit of a campaign's transitions whose
+// id is above after, oldest first, each with its id and the device's
+// organisation: those of devices in orgs, or of every organisation when
+// orgs is nil (an empty orgs selects none). A reader follows a campaign
+// by passing the last id it saw. The page is a range of
+// campaign_transitions_campaign from after, each device found by its
+// primary key, so what it costs grows with the page (and, filtered by
+// organisation, with the other organisations' transitions between its
+// rows), never with the campaign. An unknown campaign is an error
+// wrapping errkind.NotFound; a limit under 1, errkind.Invalid.
+//
+// Ids are taken as rows are inserted but seen as their transactions
+// commit, in another order: workers on every node move devices at once,
+// so a reader paging by id could see id 11, committed, while id 10's
+// transaction has yet to commit, and pass it for ever. Appends are not
+// serialised (the audit trail's advisory lock would make every worker
+// wait for every other); the reader bounds what it returns instead, to
+// ids no transaction can still be writing (see settledTransitions): it
+// waits for the transactions older than its read to end, a few
+// milliseconds of workers' moves, at most feedWait. A transaction
+// writing longer anywhere on the server (creating a national campaign)
+// holds back the transitions recorded after it began: the read returns
+// none, and a later one has them.
+func (s *Campaigns) TransitionsAfter(ctx context.Context, name string, after int64, orgs []string, limit int) ([]orchestrator.Transition, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("campaign %s: transitions after %d: a limit of %d: %w", name, after, limit, errkind.Invalid)
+	}
+	var out []orchestrator.Transition
+	if orgs == nil || len(orgs) > 0 {
+		upTo, ok, err := s.settledTransitions(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: transitions after %d: %w", name, after, err)
+		}
+		if ok && upTo > after {
+			if out, err = s.transitionsPage(ctx, name, after, upTo, orgs, limit); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(out) == 0 {
+		// Transitions are recorded only beside a campaign's devices: a
+		// page with some names a campaign that exists.
+		if _, err := campaignIn(ctx, s.pool, name); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// transitionsPage is a page of TransitionsAfter, of the transitions up
+// to id upTo.
+func (s *Campaigns) transitionsPage(ctx context.Context, name string, after, upTo int64, orgs []string, limit int) ([]orchestrator.Transition, error) {
+	rows, _ := s.pool.Query(ctx, transitionsAfterQuery, name, after, upTo, orgs, limit)
+	out, err := pgx.CollectRows(rows, scanTransition(name))
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: transitions after %d: %w", name, after, err)
+	}
+	return out, nil
+}
+
+// transitionCols are the columns scanTransition reads, from
+// transitionsJoin.
+const transitionCols = `t.id, t.hostname, d.org, t.from_state, t.to_state, t.reason, t.cause, t.at`
+
+// transitionsJoin is campaign_transitions t, each row with its device d
+// found by its primary key.
+const transitionsJoin = `campaign_transitions t JOIN campaign_devices d ON d.campaign = t.campaign AND d.hostname = t.hostname`
+
+// transitionsAfterQuery reads a page of a campaign's transitions after
+// an id and up to another, of the organisations in a list (NULL for
+// all): campaign, after, up to, list, limit. Its shape pins its plan,
+// whatever the statistics (a campaign may hold most transitions, and
+// most of them may be of other organisations): the bounds on the id are
+// stated on (campaign, id), which campaign_transitions_campaign alone
+// can read as a range (never the primary key, whose range of ids would
+// hold every campaign's), and each row's device is a subquery of one row
+// by its primary key (a LIMIT keeps PostgreSQL from making it a join it
+// could start from the campaign's devices).
+const transitionsAfterQuery = `SELECT ` + transitionCols + ` FROM campaign_transitions t
+	CROSS JOIN LATERAL (SELECT org FROM campaign_devices WHERE campaign = t.campaign AND hostname = t.hostname LIMIT 1) d
+	WHERE t.campaign = $1 AND (t.campaign, t.id) > ($1, $2) AND (t.campaign, t.id) <= ($1, $3)
+		AND ($4::text[] IS NULL OR d.org = ANY($4::text[]))
+	ORDER BY t.id LIMIT $5`
+
+// scanTransition reads a row of transitionCols of campaign name.
+func scanTransition(name string) pgx.RowToFunc[orchestrator.Transition] {
+	return func(row pgx.CollectableRow) (orchestrator.Transition, error) {
+		t := orchestrator.Transition{Campaign: name}
+		err := row.Scan(&t.ID, &t.Hostname, &t.Org, &t.From, &t.To, &t.Reason, &t.Cause, &t.At)
+		t.At = t.At.UTC()
+		return t, err
+	}
+}
+
+// feedWait is how long TransitionsAfter waits for the transactions
+// older than its read to end, before it returns nothing.
+const feedWait = time.Second
+
+// settledTransitions returns an id up to which every transition is
+// settled: recorded by a transaction that has committed, and so seen by
+// every statement from now on, or rolled back. One statement reads how
+// far the ids' sequence has handed ids out and then takes a transaction
+// id of its own (committed at once, having written nothing); then it
+// waits until no transaction older than that one is in progress (the
+// oldest in any snapshot is younger). A transaction takes its
+// transaction id before its transitions take ids (see transitions), and
+// transaction ids are handed out in order, so whatever holds an id the
+// sequence had given out is older than the reader's and has ended. The
+// writers never wait for a reader; a read costs a transaction id. It
+// reports false when they have not all ended within feedWait.
+//
+// Neither the rows' own xmin nor a snapshot alone would do: a
+// transaction older than one in progress may have taken a larger id than
+// it, and a snapshot lists only the transactions older than the last one
+// to end (its xmax is not the next transaction id).
+func (s *Campaigns) settledTransitions(ctx context.Context) (int64, bool, error) {
+	var last int64
+	var mine string // the reader's transaction id
+	if err := s.pool.QueryRow(ctx, `SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END, pg_current_xact_id()::text
+		FROM campaign_transitions_id_seq`).Scan(&last, &mine); err != nil {
+		return 0, false, fmt.Errorf("the transitions' last id: %w", err)
+	}
+	began := time.Now()
+	for wait := time.Duration(0); ; wait = min(max(2*wait, 500*time.Microsecond), 20*time.Millisecond) {
+		if wait > 0 {
+			if time.Since(began) >= feedWait {
+				return 0, false, nil
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return 0, false, ctx.Err()
+			case <-t.C:
+			}
+		}
+		var over bool
+		if err := s.pool.QueryRow(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot()) > $1::text::xid8`, mine).Scan(&over); err != nil {
+			return 0, false, fmt.Errorf("the transactions in progress: %w", err)
+		}
+		if over {
+			return last, true, nil
+		}
+	}
 }
 
 // filterWhere is the SQL condition (starting " AND", or empty) selecting

@@ -33,7 +33,9 @@ func campaignSize(t *testing.T) int {
 // controller and the listings read by page comes from an index, never a
 // scan of the campaign's devices: the pending page, the heads of every
 // organisation, a page of devices by state, the running devices of Due
-// and Orphans. It logs how long the create and each read took.
+// and Orphans, and a page of its transitions (from
+// campaign_transitions_campaign, each device by its key). It logs how
+// long the create and each read took.
 func TestCampaignsReadFromIndexes(t *testing.T) {
 	ctx := context.Background()
 	n := campaignSize(t)
@@ -95,21 +97,25 @@ func TestCampaignsReadFromIndexes(t *testing.T) {
 			}
 		}
 	}
-	if _, err := db.Pool().Exec(ctx, `ANALYZE campaign_devices`); err != nil {
+	if _, err := db.Pool().Exec(ctx, `ANALYZE campaign_devices, campaign_transitions`); err != nil {
 		t.Fatal(err)
 	}
 
 	devQ, devArgs := devicesQuery("national", orchestrator.DeviceFilter{State: orchestrator.DeviceFailed}, -1, 50)
 	for _, tc := range []struct {
-		what string
-		sql  string
-		args []any
+		what  string
+		sql   string
+		args  []any
+		index string // the index it must read, when it is not campaign_devices'
 	}{
-		{"pending page", pendingQuery, []any{"national", "pending", 1, "R007", 100, 50}},
-		{"pending heads", headsQuery, []any{orgs, "national", "pending", 1, 20}},
-		{"failed devices page", devQ, devArgs},
-		{"orphans", orphansQuery, []any{"national", time.Now()}},
-		{"due", dueQuery, []any{[]string{"running", "paused"}, time.Now(), time.Now()}},
+		{"pending page", pendingQuery, []any{"national", "pending", 1, "R007", 100, 50}, ""},
+		{"pending heads", headsQuery, []any{orgs, "national", "pending", 1, 20}, ""},
+		{"failed devices page", devQ, devArgs, ""},
+		{"orphans", orphansQuery, []any{"national", time.Now()}, ""},
+		{"due", dueQuery, []any{[]string{"running", "paused"}, time.Now(), time.Now()}, ""},
+		{"transitions page", transitionsAfterQuery, []any{"national", 100, int64(1) << 62, nil, 50}, "campaign_transitions_campaign"},
+		{"transitions page of two organisations", transitionsAfterQuery, []any{"national", 100, int64(1) << 62, []string{"R007", "R100"}, 50},
+			"campaign_transitions_campaign"},
 	} {
 		// Generic plans, as a prepared statement gets after a few runs,
 		// and custom ones.
@@ -121,6 +127,10 @@ func TestCampaignsReadFromIndexes(t *testing.T) {
 			plan := explain(t, db, mode, tc.sql, tc.args)
 			if strings.Contains(plan, "Seq Scan on campaign_devices") || !strings.Contains(plan, "Index") {
 				t.Errorf("%s (%s) scans the campaign's devices:\n%s", tc.what, mode, plan)
+			}
+			if tc.index != "" && (strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") ||
+				!strings.Contains(plan, "Index Scan using "+tc.index)) {
+				t.Errorf("%s (%s) does not read a range of %s, in order:\n%s", tc.what, mode, tc.index, plan)
 			}
 		}
 		began := time.Now()
@@ -186,6 +196,8 @@ func explain(t *testing.T, db *DB, mode, sql string, args []any) string {
 func literal(a any) string {
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 	switch v := a.(type) {
+	case nil:
+		return "NULL"
 	case string:
 		return quote(v)
 	case []string:

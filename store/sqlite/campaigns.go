@@ -991,24 +991,93 @@ func (s *Campaigns) Retry(ctx context.Context, name string, f orchestrator.Devic
 }
 
 // Transitions returns a device's recorded transitions, oldest first (all
-// devices' when hostname is "").
+// devices' when hostname is ""), each with its id and the device's
+// organisation.
 func (s *Campaigns) Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error) {
-	q := `SELECT hostname, from_state, to_state, reason, cause, at FROM campaign_transitions WHERE campaign = ?`
+	q := `SELECT ` + transitionCols + ` FROM ` + transitionsJoin + ` WHERE t.campaign = ?`
 	args := []any{name}
 	if hostname != "" {
-		q += ` AND hostname = ?`
+		q += ` AND t.hostname = ?`
 		args = append(args, hostname)
 	}
-	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY t.id`, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("campaign %s: transitions: %w", name, err)
 	}
+	return scanTransitions(rows, name)
+}
+
+// TransitionsAfter returns up to limit of a campaign's transitions whose
+// id is above after, oldest first, each with its id and the device's
+// organisation: those of devices in orgs, or of every organisation when
+// orgs is nil (an empty orgs selects none). A reader follows a campaign
+// by passing the last id it saw. It reads a range of
+// campaign_transitions_campaign from after, each device found by its key,
+// so what it costs grows with the page (and, filtered by organisation,
+// with the other organisations' transitions between its rows), never with
+// the campaign. SQLite has one writer at a time: a transaction's ids are
+// above every id committed before it and below every id committed after
+// it, so id order is commit order, and a reader that saw an id has seen
+// every id below it. An unknown campaign is an error wrapping
+// errkind.NotFound; a limit under 1, errkind.Invalid.
+func (s *Campaigns) TransitionsAfter(ctx context.Context, name string, after int64, orgs []string, limit int) ([]orchestrator.Transition, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("campaign %s: transitions after %d: a limit of %d: %w", name, after, limit, errkind.Invalid)
+	}
+	var out []orchestrator.Transition
+	if orgs == nil || len(orgs) > 0 {
+		var list any // NULL: every organisation
+		if orgs != nil {
+			b, err := json.Marshal(orgs)
+			if err != nil {
+				return nil, err
+			}
+			list = string(b)
+		}
+		rows, err := s.rdb.QueryContext(ctx, transitionsAfterQuery, name, after, list, list, limit)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: transitions after %d: %w", name, after, err)
+		}
+		if out, err = scanTransitions(rows, name); err != nil {
+			return nil, fmt.Errorf("campaign %s: transitions after %d: %w", name, after, err)
+		}
+	}
+	if len(out) == 0 {
+		// Transitions are recorded only beside a campaign's devices: a
+		// page with some names a campaign that exists.
+		if _, err := s.campaignIn(ctx, s.rdb, name); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// transitionCols are the columns scanTransitions reads, from
+// transitionsJoin.
+const transitionCols = `t.id, t.hostname, d.org, t.from_state, t.to_state, t.reason, t.cause, t.at`
+
+// transitionsJoin is campaign_transitions t, each row with its device d
+// found by campaign_devices_hostname (campaign, rank, hostname). CROSS
+// JOIN keeps t the outer loop: SQLite reads the transitions in id order
+// and never a campaign's devices whole.
+const transitionsJoin = `campaign_transitions t CROSS JOIN campaign_devices d
+	ON d.campaign = t.campaign AND d.rank = campaign_rank(t.campaign, t.hostname) AND d.hostname = t.hostname`
+
+// transitionsAfterQuery reads a page of a campaign's transitions after
+// an id, of the organisations in a JSON list (twice; NULL for all):
+// campaign, after, list, list, limit.
+const transitionsAfterQuery = `SELECT ` + transitionCols + ` FROM ` + transitionsJoin + `
+	WHERE t.campaign = ? AND t.id > ? AND (? IS NULL OR d.org IN (SELECT value FROM json_each(?))) ORDER BY t.id LIMIT ?`
+
+// scanTransitions reads every row of rows (transitionCols) of campaign
+// name and closes them.
+func scanTransitions(rows *sql.Rows, name string) ([]orchestrator.Transition, error) {
 	defer rows.Close()
 	var out []orchestrator.Transition
 	for rows.Next() {
 		t := orchestrator.Transition{Campaign: name}
 		var at sql.NullInt64
-		if err := rows.Scan(&t.Hostname, &t.From, &t.To, &t.Reason, &t.Cause, &at); err != nil {
+		if err := rows.Scan(&t.ID, &t.Hostname, &t.Org, &t.From, &t.To, &t.Reason, &t.Cause, &at); err != nil {
 			return nil, err
 		}
 		t.At = fromMicros(at)

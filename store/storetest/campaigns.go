@@ -31,6 +31,7 @@ func Campaigns(t *testing.T, open Open) {
 	t.Run("Amend", func(t *testing.T) { campaignAmend(t, open) })
 	t.Run("MoveDevices", func(t *testing.T) { campaignMoveDevices(t, open) })
 	t.Run("CountsAndView", func(t *testing.T) { campaignCountsAndView(t, open) })
+	t.Run("TransitionsAfter", func(t *testing.T) { campaignTransitionsAfter(t, open) })
 }
 
 var (
@@ -963,6 +964,137 @@ func campaignMoveDevices(t *testing.T, open Open) {
 	}
 	if _, err := s.MoveDevices(ctx, "c", orchestrator.EventFinish, nil, ev); !errors.Is(err, orchestrator.ErrState) {
 		t.Fatalf("a move that is not a person's: %v, want ErrState", err)
+	}
+}
+
+// campaignTransitionsAfter: a campaign's transitions carry their ids,
+// ascending, and their devices' organisations; read a page at a time
+// after the last id seen, in every page size and for every filter of
+// organisations (all, one, two, none), they are exactly the campaign's
+// transitions the filter selects, each once, in id order, whatever
+// another campaign records between them. An unknown campaign is
+// NotFound, a limit under 1 Invalid.
+func campaignTransitionsAfter(t *testing.T, open Open) {
+	clock := NewClock(start)
+	s := open(t, clock.Now).Campaigns
+	orgs := []string{"RXX", "RYY", "RZZ"}
+	var ms []orchestrator.Member
+	for i := range 9 {
+		org := orgs[i%3]
+		ms = append(ms, orchestrator.Member{Hostname: fmt.Sprintf("d%02d.%s.nhs.uk", i, strings.ToLower(org)), Org: org, Site: "s",
+			Wave: i * 2 / 9, Order: i})
+	}
+	c := orchestrator.Campaign{Name: "c", SpecFile: "c.yaml", Spec: "name: c", PlaybookFile: "builtin:win10-22h2", Playbook: "name: p"}
+	if err := s.Create(ctx, c, waves, slices.Values(ms)); err != nil {
+		t.Fatal(err)
+	}
+	other := newCampaign(t, s, "other", 4)
+	if page, err := s.TransitionsAfter(ctx, "c", 0, nil, 10); err != nil || len(page) != 0 {
+		t.Fatalf("transitions of a new campaign = %+v %v, want none", page, err)
+	}
+	for _, name := range []string{"c", "other"} {
+		if _, err := s.ChangeStatus(ctx, name, orchestrator.ActionStart); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Moves of both campaigns in turn, so that c's ids have gaps.
+	finishAs(t, s, "c", []string{ms[0].Hostname, ms[1].Hostname, ms[5].Hostname}, orchestrator.DeviceFailed, "insufficient_disk")
+	finishAs(t, s, "other", []string{other[0].Hostname}, orchestrator.DeviceSucceeded, "completed")
+	clock.Advance(time.Minute)
+	finishAs(t, s, "c", []string{ms[2].Hostname, ms[3].Hostname}, orchestrator.DeviceSucceeded, "completed")
+	finishAs(t, s, "other", []string{other[1].Hostname}, orchestrator.DeviceFailed, "insufficient_disk")
+	if n, err := s.Retry(ctx, "c", orchestrator.DeviceFilter{Org: "RYY"}); err != nil || n != 1 {
+		t.Fatalf("retry RYY = %d %v, want 1", n, err)
+	}
+	if _, err := s.MoveDevices(ctx, "c", orchestrator.EventExclude, []string{ms[8].Hostname}, orchestrator.Event{Actor: "carol", Action: "exclude"}); err != nil {
+		t.Fatal(err)
+	}
+
+	all, err := s.Transitions(ctx, "c", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 5*3 + 1 + 1; len(all) != want {
+		t.Fatalf("%d transitions, want %d", len(all), want)
+	}
+	org := map[string]string{}
+	for _, m := range ms {
+		org[m.Hostname] = m.Org
+	}
+	for i, tr := range all {
+		if tr.ID <= 0 || i > 0 && tr.ID <= all[i-1].ID {
+			t.Fatalf("transition %d has id %d after %d: want ids ascending", i, tr.ID, all[max(0, i-1)].ID)
+		}
+		if tr.Campaign != "c" || tr.Org != org[tr.Hostname] {
+			t.Errorf("transition %d = %+v, want campaign c, organisation %q", i, tr, org[tr.Hostname])
+		}
+	}
+	mine, err := s.Transitions(ctx, "c", ms[1].Hostname)
+	if err != nil || len(mine) != 4 {
+		t.Fatalf("transitions of %s = %+v %v, want 4", ms[1].Hostname, mine, err)
+	}
+	for i, tr := range mine {
+		if i > 0 && tr.ID <= mine[i-1].ID || tr.Org != "RYY" || !slices.Contains(all, tr) {
+			t.Errorf("transition %d of %s = %+v, want ids ascending, organisation RYY, one of the campaign's", i, ms[1].Hostname, tr)
+		}
+	}
+
+	for _, filter := range [][]string{nil, {"RYY"}, {"RZZ", "RXX"}, {"RXX", "RNONE"}, {}} {
+		var want []orchestrator.Transition
+		for _, tr := range all {
+			if filter == nil || slices.Contains(filter, tr.Org) {
+				want = append(want, tr)
+			}
+		}
+		for _, limit := range []int{1, 2, 5, 100} {
+			var got []orchestrator.Transition
+			after := int64(0)
+			for pages := 0; ; pages++ {
+				page, err := s.TransitionsAfter(ctx, "c", after, filter, limit)
+				if err != nil {
+					t.Fatalf("orgs %q after %d: %v", filter, after, err)
+				}
+				if len(page) > limit || pages > len(all) {
+					t.Fatalf("orgs %q limit %d: a page of %d", filter, limit, len(page))
+				}
+				for _, tr := range page {
+					if tr.ID <= after {
+						t.Fatalf("orgs %q after %d: id %d", filter, after, tr.ID)
+					}
+					after = tr.ID
+				}
+				got = append(got, page...)
+				if len(page) < limit {
+					break
+				}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("orgs %q in pages of %d:\n got %+v\nwant %+v", filter, limit, got, want)
+			}
+		}
+	}
+	// From the middle, and from past the end.
+	mid := all[len(all)/2].ID
+	if page, err := s.TransitionsAfter(ctx, "c", mid, nil, 100); err != nil || !reflect.DeepEqual(page, all[len(all)/2+1:]) {
+		t.Errorf("after %d = %+v %v, want %+v", mid, page, err, all[len(all)/2+1:])
+	}
+	if page, err := s.TransitionsAfter(ctx, "c", all[len(all)-1].ID, nil, 100); err != nil || len(page) != 0 {
+		t.Errorf("after the last = %+v %v, want none", page, err)
+	}
+
+	for _, tc := range []struct {
+		what string
+		err  error
+		kind error
+	}{
+		{"a missing campaign", second(s.TransitionsAfter(ctx, "nope", 0, nil, 10)), errkind.NotFound},
+		{"a missing campaign, no organisation", second(s.TransitionsAfter(ctx, "nope", 0, []string{}, 10)), errkind.NotFound},
+		{"a limit of 0", second(s.TransitionsAfter(ctx, "c", 0, nil, 0)), errkind.Invalid},
+		{"a limit of -1", second(s.TransitionsAfter(ctx, "c", 0, nil, -1)), errkind.Invalid},
+	} {
+		if !errors.Is(tc.err, tc.kind) {
+			t.Errorf("%s: %v, want an error wrapping %v", tc.what, tc.err, tc.kind)
+		}
 	}
 }
 
