@@ -232,3 +232,38 @@ func bound(d *Detail, orgs access.Orgs, counts []orchestrator.Count) {
 		return e.Action != "approve" || names(e.Detail) || names(e.Reason)
 	})
 }
+
+// SummaryIn is one campaign's counts as a reader of orgs sees them (as
+// ListIn gives each): read from the counts alone, cheap to poll.
+func (s *Service) SummaryIn(ctx context.Context, name string, orgs access.Orgs) (Summary, error) {
+	if err := s.visible(ctx, name, orgs); err != nil {
+		return Summary{}, err
+	}
+	c, err := s.store.Campaign(ctx, name)
+	if err != nil {
+		return Summary{}, err
+	}
+	counts, err := s.store.Counts(ctx, name)
+	if err != nil {
+		return Summary{}, fmt.Errorf("campaign %s: %w", name, err)
+	}
+	states, n := CountStates(counts, func(c orchestrator.Count) bool { return orgs.Covers(c.Org) })
+	return Summary{Name: c.Name, Status: string(c.Status), Devices: n, States: states, Created: c.CreatedAt}, nil
+}
+
+// TransitionsIn are the campaign's device transitions after the one with
+// id after, oldest first, at most limit, of the devices in orgs: a feed a
+// reader follows (the API's server-sent events).
+func (s *Service) TransitionsIn(ctx context.Context, name string, orgs access.Orgs, after int64, limit int) ([]orchestrator.Transition, error) {
+	if err := s.visible(ctx, name, orgs); err != nil {
+		return nil, err
+	}
+	var only []string
+	if !orgs.All() {
+		only = orgs.List()
+		if only == nil {
+			only = []string{}
+		}
+	}
+	return s.store.TransitionsAfter(ctx, name, after, only, limit)
+}

@@ -2,11 +2,16 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
+
+// summaryCache is how long a campaign's summary is kept per scope: it is
+// polled by every team following a national campaign.
+const summaryCache = 5 * time.Second
 
 type campaignIn struct {
 	Name string `path:"name" doc:"the campaign's name"`
@@ -48,7 +53,7 @@ func (s *Server) campaignRoutes() {
 			c.Record(nil, out)
 			return out, nil
 		})
-	handle(s, Op{ID: "campaign-show", Method: "GET", Path: "/api/v1/campaigns/{name}", Summary: "Show a campaign as the caller's scope sees it: waves, counts, what waits and why", Tag: "campaigns", Role: access.Viewer},
+	handle(s, Op{ID: "campaign-show", Method: "GET", Path: "/api/v1/campaigns/{name}", Summary: "Show a campaign as the caller's scope sees it: waves, counts, what waits and why", Tag: "campaigns", Role: access.Viewer, Cache: summaryCache},
 		func(ctx context.Context, c *Call, in *campaignIn) (campaigns.Detail, error) {
 			orgs, err := c.Orgs(ctx)
 			if err != nil {

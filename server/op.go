@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
@@ -33,6 +34,9 @@ type Op struct {
 	// (text/csv, text/html, application/x-ndjson), chosen by Accept or
 	// ?format=.
 	Formats []string
+	// Cache, for a read computed over the estate, is how long its
+	// response is kept per scope and query (see cache).
+	Cache time.Duration
 
 	in, out reflect.Type
 	serve   func(ctx context.Context, c *Call, r *http.Request) (any, error)
@@ -216,6 +220,28 @@ func shortFormat(mediaType string) string {
 		return "html"
 	case "application/x-ndjson":
 		return "ndjson"
+	case "text/event-stream":
+		return "sse"
 	}
 	return mediaType
+}
+
+// target names what a request to op is made to, for the audit trail until
+// the operation says better: its path parameters' values, joined by "/"
+// ("win10-22h2/rest" for a wave).
+func (op *Op) target(r *http.Request) string {
+	var parts []string
+	for rest := op.Path; ; {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			break
+		}
+		parts = append(parts, r.PathValue(rest[i+1:i+j]))
+		rest = rest[i+j+1:]
+	}
+	return strings.Join(parts, "/")
 }

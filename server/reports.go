@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
@@ -10,6 +11,10 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/report"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 )
+
+// reportCache is how long a report's response is kept per scope and
+// query: figures computed over the estate stay fresh to the half minute.
+const reportCache = 30 * time.Second
 
 // Alerts is what the API reads of the High Severity Alerts.
 type Alerts interface {
@@ -25,7 +30,7 @@ func (s *Server) reportRoutes() {
 		Target   string `query:"target_build" doc:"the build (or later) that counts as migrated (default 10.0.19045)"`
 		BySite   bool   `query:"by_site" doc:"a row per organisation and site"`
 	}
-	handleRendered(s, Op{ID: "report-progress", Method: "GET", Path: "/api/v1/reports/progress", Summary: "The Windows 10 migration per organisation (or site) in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
+	handleRendered(s, Op{ID: "report-progress", Method: "GET", Path: "/api/v1/reports/progress", Summary: "The Windows 10 migration per organisation (or site) in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}, Cache: reportCache},
 		func(ctx context.Context, c *Call, in *progressIn) (report.Progress, error) {
 			sel, err := selectorParam(in.Selector)
 			if err != nil {
@@ -46,7 +51,7 @@ func (s *Server) reportRoutes() {
 		Supported string `query:"supported_build" doc:"the oldest Windows 10 build that counts as supported"`
 		Sort      string `query:"sort" doc:"org, supported, not_seen or an alert id"`
 	}
-	handleRendered(s, Op{ID: "report-scorecard", Method: "GET", Path: "/api/v1/reports/scorecard", Summary: "The leadership scorecard: a row per organisation in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}},
+	handleRendered(s, Op{ID: "report-scorecard", Method: "GET", Path: "/api/v1/reports/scorecard", Summary: "The leadership scorecard: a row per organisation in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}, Cache: reportCache},
 		func(ctx context.Context, c *Call, in *scorecardIn) (report.Scorecard, error) {
 			sel, err := selectorParam(in.Selector)
 			if err != nil {
@@ -89,7 +94,7 @@ func (s *Server) reportRoutes() {
 		ID       string `path:"id"`
 		Selector string `query:"selector"`
 	}
-	handleRendered(s, Op{ID: "alert-compliance", Method: "GET", Path: "/api/v1/alerts/{id}/compliance", Summary: "Compliance with an alert per organisation in scope", Tag: "alerts", Role: access.Viewer, Formats: []string{"text/csv"}},
+	handleRendered(s, Op{ID: "alert-compliance", Method: "GET", Path: "/api/v1/alerts/{id}/compliance", Summary: "Compliance with an alert per organisation in scope", Tag: "alerts", Role: access.Viewer, Formats: []string{"text/csv"}, Cache: reportCache},
 		func(ctx context.Context, c *Call, in *complianceIn) (report.Compliance, error) {
 			sel, err := selectorParam(in.Selector)
 			if err != nil {

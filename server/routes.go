@@ -27,6 +27,7 @@ func (s *Server) routes() {
 		})
 	s.inventoryRoutes()
 	s.campaignRoutes()
+	s.eventRoutes()
 	s.reportRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()

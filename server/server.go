@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,7 +41,10 @@ type Config struct {
 	Reports   *reports.Service
 	// Now is the clock (tokens' expiry, the audit trail); default
 	// time.Now.
-	Now     func() time.Time
+	Now func() time.Time
+	// Wall is the wall clock cached responses age on (default time.Now):
+	// the freshness of figures is real time whatever Now says.
+	Wall    func() time.Time
 	Log     *slog.Logger
 	Version string
 	// Limiter slows guessing of tokens; default NewLimiter(5, time.Minute).
@@ -59,8 +64,9 @@ type Server struct {
 	openapi func() ([]byte, error)
 	// oidc is sign-in with OpenID Connect, once enabled; csrf refuses
 	// cross-origin changes carrying a session cookie.
-	oidc *signIn
-	csrf *http.CrossOriginProtection
+	oidc  *signIn
+	csrf  *http.CrossOriginProtection
+	cache *cache
 }
 
 // New builds the server's routes.
@@ -71,13 +77,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Wall == nil {
+		cfg.Wall = time.Now
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewLimiter(5, time.Minute)
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), cache: newCache(cfg.Wall)}
 	s.routes()
 	s.openapi = sync.OnceValues(s.OpenAPI)
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
@@ -117,6 +126,8 @@ type Call struct {
 	orgs   *access.Orgs
 	entry  audit.Entry
 	format string // the response's media type
+	// lastEventID is the Last-Event-ID header of a resumed event stream.
+	lastEventID string
 }
 
 // Orgs is the caller's scope resolved now (once per call).
@@ -176,7 +187,7 @@ func (s *Server) endpoint(op *Op) http.Handler {
 			defer func() { s.cfg.Metrics.Request(op.ID, w.code, time.Since(start)) }()
 		}
 		ctx := r.Context()
-		c := &Call{s: s, From: clientAddr(r), RequestID: requestID()}
+		c := &Call{s: s, From: clientAddr(r), RequestID: requestID(), lastEventID: r.Header.Get("Last-Event-ID")}
 		w.Header().Set("X-Request-Id", c.RequestID)
 		p, err := s.authenticate(ctx, r, c.From)
 		if err != nil {
@@ -184,11 +195,18 @@ func (s *Server) endpoint(op *Op) http.Handler {
 			return
 		}
 		c.Principal = p
-		c.entry = audit.Entry{Actor: p.Subject, Via: p.Via, TokenID: p.TokenID, From: c.From, Action: op.Audit}
+		c.entry = audit.Entry{Actor: p.Subject, Via: p.Via, TokenID: p.TokenID, From: c.From, Action: op.Audit, Target: op.target(r)}
+		if op.Cache > 0 {
+			s.cached(w, r, op, c)
+			return
+		}
 		result, err := s.call(ctx, op, c, r)
 		if op.Audit != "" {
 			if aerr := s.record(ctx, c, err); aerr != nil && err == nil {
 				err = aerr
+			}
+			if err == nil {
+				s.cache.clear()
 			}
 		}
 		if err != nil {
@@ -197,6 +215,59 @@ func (s *Server) endpoint(op *Op) http.Handler {
 		}
 		s.respond(w, r, c, result)
 	})
+}
+
+// cached serves a read from the cache, computing it when it is missing or
+// stale (see cache).
+func (s *Server) cached(w http.ResponseWriter, r *http.Request, op *Op, c *Call) {
+	if err := c.Principal.Require(op.Role, op.Summary); err != nil {
+		writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
+		return
+	}
+	f, err := op.format(r)
+	if err != nil {
+		writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
+		return
+	}
+	q := r.URL.Query()
+	q.Del("format")
+	key := op.ID + "\x00" + c.Principal.Scope.String() + "\x00" + f + "\x00" + r.URL.Path + "?" + q.Encode()
+	e, err := s.cache.get(key, op.Cache, func() (string, []byte, error) {
+		// Others may wait for this computation: it outlives the request
+		// that began it, within a bound.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+		defer cancel()
+		result, err := s.call(ctx, op, c, r)
+		if err != nil {
+			return "", nil, err
+		}
+		return encode(result)
+	})
+	if err != nil {
+		writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", e.contentType)
+	w.Header().Set("Age", strconv.Itoa(int(s.cfg.Wall().Sub(e.at).Seconds())))
+	w.Write(e.body)
+}
+
+// encode gives a result's content type and bytes: a Rendered as it
+// writes itself, anything else as JSON.
+func encode(result any) (string, []byte, error) {
+	if rd, ok := result.(Rendered); ok {
+		var b bytes.Buffer
+		if err := rd.Write(&b); err != nil {
+			return "", nil, err
+		}
+		return rd.ContentType, b.Bytes(), nil
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return "", nil, fmt.Errorf("encode the response: %w", err)
+	}
+	return "application/json", append(b, '\n'), nil
 }
 
 // call checks the role and runs op.

@@ -266,7 +266,8 @@ func newFixture(t *testing.T) *fixture {
 	}
 	cs := campaignService(f.db)
 	f.srv, err = server.New(server.Config{Tokens: f.tokens, Audit: f.trail, Inventory: f.db.Inventory(), Alerts: as,
-		Campaigns: cs, Reports: rs, Now: func() time.Time { return f.now }, Version: "test", Metrics: metrics.New(cs, nil)})
+		Campaigns: cs, Reports: rs, Now: func() time.Time { return f.now }, Wall: func() time.Time { return f.now }, Version: "test",
+		Metrics: metrics.New(cs, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,6 +392,11 @@ var examples = map[string][]example{
 		{"/api/v1/campaigns/national/devices", "", [3]int{ok, bad, ok}},
 		{"/api/v1/campaigns/national/devices?org=RB&limit=2", "", [3]int{ok, ok, forbidden}},
 		{"/api/v1/campaigns/ra-only/devices?limit=0", "", [3]int{ok, ok, ok}}, // the region covers one of its organisations
+	},
+	"campaign-events": {
+		{"/api/v1/campaigns/national/events?follow=false", "", [3]int{ok, ok, ok}},
+		{"/api/v1/campaigns/national/events?format=sse&follow=false", "", [3]int{ok, ok, ok}},
+		{"/api/v1/campaigns/ra-only/events?after=-1", "", [3]int{bad, bad, bad}},
 	},
 	"campaign-device":  {{"/api/v1/campaigns/national/devices/rb-02.nhs.uk", "", [3]int{ok, ok, notFound}}},
 	"report-progress":  {{"/api/v1/reports/progress", "", [3]int{ok, ok, ok}}, {"/api/v1/reports/progress?format=csv&campaign=national", "", [3]int{ok, ok, ok}}},
@@ -651,5 +657,37 @@ func TestMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestReportsAreCached: a report is computed once a period per scope and
+// query, says its age, is never served to another scope, and a change
+// through the server empties the cache.
+func TestReportsAreCached(t *testing.T) {
+	f := newFixture(t)
+	estate := f.token("estate", access.Operator, "estate")
+	ra := f.token("ra", access.Viewer, "org:RA")
+	_, first, h := f.do("GET", "/api/v1/reports/scorecard", ra, "")
+	if h.Get("Age") != "0" {
+		t.Fatalf("a fresh report's Age = %q", h.Get("Age"))
+	}
+	f.now = now.Add(10 * time.Second)
+	_, again, h := f.do("GET", "/api/v1/reports/scorecard", ra, "")
+	if h.Get("Age") != "10" || string(again) != string(first) {
+		t.Fatalf("within the period: Age %q, same body %v", h.Get("Age"), string(again) == string(first))
+	}
+	_, all, _ := f.do("GET", "/api/v1/reports/scorecard", estate, "")
+	if !strings.Contains(string(all), `"RC"`) || strings.Contains(string(first), `"RC"`) {
+		t.Fatalf("the estate's scorecard lacks RC, or RA's has it:\n%s\n%s", all, first)
+	}
+	if status, body, _ := f.do("POST", "/api/v1/campaigns/national/pause", estate, ""); status != ok {
+		t.Fatalf("pause: %d %s", status, body)
+	}
+	if _, _, h := f.do("GET", "/api/v1/reports/scorecard", ra, ""); h.Get("Age") != "0" {
+		t.Fatalf("after a change, Age = %q, want a new computation", h.Get("Age"))
+	}
+	f.now = now.Add(time.Minute)
+	if _, _, h := f.do("GET", "/api/v1/reports/scorecard", ra, ""); h.Get("Age") != "0" {
+		t.Fatalf("past the period, Age = %q, want a new computation", h.Get("Age"))
 	}
 }
