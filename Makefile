@@ -23,7 +23,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-copy bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-copy bench-api bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ bench-national-postgres: build ## the same on PostgreSQL (a fresh database ringm
 
 bench-copy: build ## db copy of the 1.3M-device estate with a campaign over it, from SQLite into a fresh database ringmaster_copy on the server .ci/postgres starts
 	$(GO) run ./cmd/copybench -bin $(BIN) -devices 1300000 -orgs 300 -db "$$(.ci/postgres ringmaster_copy)"
+
+bench-api: build ## the API over the 1.3M-device estate: the scorecard and a campaign's summary from 16 clients, as the estate, a region and an organisation (req/s, p50, p99)
+	$(GO) run ./cmd/apibench -bin $(BIN) -devices 1300000 -orgs 300
 
 bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500
 	$(GO) run ./cmd/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s

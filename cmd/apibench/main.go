@@ -1,0 +1,221 @@
+// Command apibench is the benchmark behind `make bench-api`: it generates
+// and imports an estate (1.3M devices in 300 organisations by default),
+// creates a national campaign over it, creates API tokens of three scopes
+// (the estate, a region of organisations, one organisation), starts
+// `ringmaster serve --run-campaigns=false` in a process of its own, and
+// calls it from concurrent clients for a while: the scorecard and the
+// campaign's summary (GET /api/v1/campaigns/NAME), each as every scope. It
+// reports requests a second, p50 and p99 latency per call, and the
+// server's CPU and peak memory.
+//
+//	go run ./cmd/apibench -bin bin/ringmaster -devices 1300000 -orgs 300
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/cmd/internal/benchutil"
+)
+
+type options struct {
+	bin, dir, db  string
+	devices, orgs int
+	clients       int
+	duration      time.Duration
+	reuse         bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "bin", "bin/ringmaster", "ringmaster binary")
+	flag.StringVar(&o.dir, "dir", "", "working directory (default: a new temporary one, removed after)")
+	flag.StringVar(&o.db, "db", "", "the database (default api.db in -dir; a postgres:// URL of an empty database)")
+	flag.IntVar(&o.devices, "devices", 1_300_000, "devices in the generated estate")
+	flag.IntVar(&o.orgs, "orgs", 300, "organisations in the generated estate")
+	flag.IntVar(&o.clients, "clients", 16, "concurrent clients")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "how long each call is measured")
+	flag.BoolVar(&o.reuse, "reuse", false, "reuse the estate and campaign already in -dir")
+	flag.Parse()
+	if err := run(o); err != nil {
+		slog.Error("apibench", "err", err)
+		os.Exit(1)
+	}
+}
+
+const campaignSpec = `name: national
+playbook: discover
+target: 'build<10.0.19045'
+waves:
+  - {name: pilot, count: 500}
+  - {name: rest}
+`
+
+func run(o options) error {
+	bin, err := filepath.Abs(o.bin)
+	if err != nil {
+		return err
+	}
+	if o.dir == "" {
+		if o.dir, err = os.MkdirTemp("", "ringmaster-api-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(o.dir)
+	}
+	rb := benchutil.Runner{Bin: bin, Dir: o.dir, DB: cmp.Or(o.db, filepath.Join(o.dir, "api.db"))}
+	fmt.Printf("API load: %d devices in %d organisations, %d clients, %s a call, in %s\n\n", o.devices, o.orgs, o.clients, o.duration, o.dir)
+	if !o.reuse {
+		for _, step := range [][]string{
+			{"inventory", "generate", "--devices", strconv.Itoa(o.devices), "--orgs", strconv.Itoa(o.orgs), "--seed", "7", "--now", "2026-11-01", "--out", "estate.csv"},
+			{"inventory", "import", "estate.csv", "--create-orgs"},
+		} {
+			r, err := rb.Timed(io.Discard, step...)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%-40s %10s %9s\n", strings.Join(step[:2], " "), benchutil.Round(r.Wall), benchutil.MiB(r.RSS))
+		}
+		if err := os.WriteFile(filepath.Join(o.dir, "national.yaml"), []byte(campaignSpec), 0o644); err != nil {
+			return err
+		}
+		r, err := rb.Timed(io.Discard, "campaign", "create", "-f", "national.yaml")
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%-40s %10s %9s\n", "campaign create", benchutil.Round(r.Wall), benchutil.MiB(r.RSS))
+	}
+	orgs, err := benchutil.Column(filepath.Join(o.dir, "estate.csv"), "org")
+	if err != nil {
+		return err
+	}
+	slices.Sort(orgs)
+	orgs = slices.Compact(orgs)
+	// The organisations carry no tags here: a region is a list of a tenth
+	// of them, which the API resolves the same way.
+	region := "org:" + strings.Join(orgs[:max(1, len(orgs)/10)], ",")
+	tokens := map[string]string{}
+	for _, sc := range []struct{ name, scope string }{{"estate", "estate"}, {"region", region}, {"org", "org:" + orgs[0]}} {
+		var out strings.Builder
+		if _, err := rb.Timed(&out, "token", "create", "bench-"+sc.name, "--role", "viewer", "--scope", sc.scope); err != nil {
+			return err
+		}
+		tokens[sc.name] = strings.TrimSpace(out.String())
+	}
+	srv, base, err := startServer(rb)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	fmt.Printf("\n%-34s %8s %9s %9s %9s   %s\n", "call", "req/s", "p50", "p99", "errors", "target")
+	for _, call := range []struct{ name, path string }{
+		{"scorecard", "/api/v1/reports/scorecard"},
+		{"campaign summary", "/api/v1/campaigns/national"},
+	} {
+		for _, sc := range []string{"estate", "region", "org"} {
+			res := load(base+call.path, tokens[sc], o.clients, o.duration)
+			fmt.Printf("%-34s %8.0f %9s %9s %9d   >= 200/s, p99 <= 100ms\n", call.name+" as "+sc, res.rate, benchutil.Round(res.p50), benchutil.Round(res.p99), res.errors)
+		}
+	}
+	fmt.Printf("\nserver: %s CPU over the run, peak RSS %s\n", benchutil.Round(benchutil.ProcessCPU(srv.cmd.Process.Pid)), benchutil.MiB(benchutil.ProcessPeakRSS(srv.cmd.Process.Pid)))
+	return nil
+}
+
+type server struct{ cmd *exec.Cmd }
+
+func (s *server) stop() {
+	s.cmd.Process.Signal(os.Interrupt)
+	s.cmd.Wait()
+}
+
+// startServer starts ringmaster serve on a free loopback port and waits
+// for its address.
+func startServer(rb benchutil.Runner) (*server, string, error) {
+	cmd := exec.Command(rb.Bin, "serve", "--listen", "127.0.0.1:0", "--run-campaigns=false")
+	cmd.Dir = rb.Dir
+	cmd.Env = append(os.Environ(), "RINGMASTER_DB="+rb.DB)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	sc := bufio.NewScanner(out)
+	re := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, out)
+			return &server{cmd}, "http://" + m[1], nil
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, "", fmt.Errorf("ringmaster serve printed no address")
+}
+
+type result struct {
+	rate     float64
+	p50, p99 time.Duration
+	errors   int
+}
+
+// load calls url from clients goroutines for d and measures each call.
+func load(url, token string, clients int, d time.Duration) result {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	var mu sync.Mutex
+	var took []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+				req.Header.Set("Authorization", "Bearer "+token)
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if ctx.Err() != nil {
+					return
+				}
+				mu.Lock()
+				if err != nil || resp.StatusCode != 200 {
+					errs++
+				} else {
+					took = append(took, time.Since(t0))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(took)
+	pct := func(q float64) time.Duration {
+		if len(took) == 0 {
+			return 0
+		}
+		return took[min(len(took)-1, int(q*float64(len(took))))]
+	}
+	return result{rate: float64(len(took)) / time.Since(start).Seconds(), p50: pct(0.5), p99: pct(0.99), errors: errs}
+}
