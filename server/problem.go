@@ -53,7 +53,11 @@ func (s *Server) problemOf(r *http.Request, c *Call, err error) *Problem {
 	if errors.As(err, &tooMany) {
 		p.RetryAfter = int(tooMany.RetryAfter.Seconds() + 0.999)
 	}
-	if st == http.StatusInternalServerError {
+	if st == http.StatusInternalServerError && r.Context().Err() != nil {
+		// The client went away: nothing failed but its patience.
+		s.cfg.Log.Debug("request abandoned by the client", "method", r.Method, "path", r.URL.Path, "request_id", c.RequestID)
+		p.Detail = "the request was abandoned"
+	} else if st == http.StatusInternalServerError {
 		s.cfg.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "request_id", c.RequestID, "actor", c.Principal.Subject, "err", err)
 		p.Detail = "the server failed on this request; its log has the error under request id " + c.RequestID
 	}
