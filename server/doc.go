@@ -22,4 +22,13 @@
 // is mapped to HTTP statuses in one place (statusOf). Failed sign-ins are
 // counted per client address by a Limiter, which refuses an address that
 // keeps failing until its window passes.
+//
+// People sign in with OpenID Connect (oidc.go, EnableOIDC): the provider's
+// claims give a role and a scope by ordered rules, and the session is a
+// token of the store in an HttpOnly cookie, whose cross-origin changes are
+// refused. A campaign's events (events.go) stream its counts and each
+// transition in scope as server-sent events, resumable by Last-Event-ID.
+// Reads computed over the estate are cached per scope and query for a
+// short while (cache.go). /metrics serves the metrics package's
+// collectors to estate-wide callers.
 package server
