@@ -187,10 +187,14 @@ func once(url, token string) (time.Duration, error) {
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != 200 || resp.Header.Get("Age") != "0" {
-		return 0, fmt.Errorf("GET %s: status %d, Age %q: want a fresh computation", url, resp.StatusCode, resp.Header.Get("Age"))
+	took := time.Since(t0)
+	// Age counts from when the computation began (the figures are as of
+	// then): a fresh one is no older than this call.
+	age, err := strconv.Atoi(resp.Header.Get("Age"))
+	if resp.StatusCode != 200 || err != nil || time.Duration(age)*time.Second > took {
+		return 0, fmt.Errorf("GET %s: status %d, Age %q after %s: want a fresh computation", url, resp.StatusCode, resp.Header.Get("Age"), took)
 	}
-	return time.Since(t0), nil
+	return took, nil
 }
 
 type result struct {
