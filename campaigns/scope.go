@@ -61,29 +61,36 @@ func (s *Service) visible(ctx context.Context, name string, orgs access.Orgs) er
 	if orgs.All() {
 		return nil
 	}
-	in, err := s.store.Orgs(ctx, name)
+	_, _, err := s.inScope(ctx, name, orgs)
+	return err
+}
+
+// inScope reads the organisations campaign name reaches (all) and keeps
+// those orgs covers (in); a campaign with none in scope is not found.
+func (s *Service) inScope(ctx context.Context, name string, orgs access.Orgs) (in, all []string, err error) {
+	all, err = s.store.Orgs(ctx, name)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if !slices.ContainsFunc(in, orgs.Covers) {
-		return fmt.Errorf("campaign %s: %w", name, errkind.NotFound)
+	in = slices.DeleteFunc(slices.Clone(all), func(o string) bool { return !orgs.Covers(o) })
+	if len(in) == 0 && !orgs.All() {
+		return nil, nil, fmt.Errorf("campaign %s: %w", name, errkind.NotFound)
 	}
-	return nil
+	return in, all, nil
 }
 
 // Whole checks that orgs covers every organisation campaign name reaches:
 // what acts on a whole campaign (start, pause, resume, cancel, approve a
-// wave, change its spec) needs it. The error names the first one not
-// covered and wraps errkind.Forbidden.
+// wave, change its spec) needs it. The error wraps errkind.Forbidden.
 func (s *Service) Whole(ctx context.Context, name string, orgs access.Orgs) error {
-	if err := s.visible(ctx, name, orgs); err != nil || orgs.All() {
-		return err
+	if orgs.All() {
+		return nil
 	}
-	in, err := s.store.Orgs(ctx, name)
+	in, all, err := s.inScope(ctx, name, orgs)
 	if err != nil {
 		return err
 	}
-	if _, ok := orgs.CoversAll(in); !ok {
+	if len(in) != len(all) {
 		// Which, or how many, is theirs to know: it is not said.
 		return fmt.Errorf("campaign %s reaches organisations outside the caller's scope: this needs a scope that covers every organisation it reaches: %w",
 			name, errkind.Forbidden)
@@ -95,9 +102,6 @@ func (s *Service) Whole(ctx context.Context, name string, orgs access.Orgs) erro
 // scope covers several organisations names one in q.Org unless it covers
 // the estate.
 func (s *Service) DevicesIn(ctx context.Context, name string, orgs access.Orgs, q DeviceQuery) (DevicePage, error) {
-	if err := s.visible(ctx, name, orgs); err != nil {
-		return DevicePage{}, err
-	}
 	if !orgs.All() {
 		f, err := s.orgFilter(ctx, name, orgs, q.Org)
 		if err != nil {
@@ -113,20 +117,17 @@ func (s *Service) DevicesIn(ctx context.Context, name string, orgs access.Orgs, 
 
 // orgFilter is the organisations of campaign name a request bounded to
 // orgs reaches: the one it names (which must be covered), else every one
-// covered.
+// covered. A campaign with none in scope is not found.
 func (s *Service) orgFilter(ctx context.Context, name string, orgs access.Orgs, org string) ([]string, error) {
-	if org != "" {
-		org = inventory.NormaliseOrgCode(org)
-		if !orgs.Covers(org) {
-			return nil, fmt.Errorf("organisation %s is outside the caller's scope: %w", org, errkind.Forbidden)
-		}
-		return []string{org}, nil
+	in, _, err := s.inScope(ctx, name, orgs)
+	if err != nil || org == "" {
+		return in, err
 	}
-	in, err := s.store.Orgs(ctx, name)
-	if err != nil {
-		return nil, err
+	org = inventory.NormaliseOrgCode(org)
+	if !orgs.Covers(org) {
+		return nil, fmt.Errorf("organisation %s is outside the caller's scope: %w", org, errkind.Forbidden)
 	}
-	return slices.DeleteFunc(in, func(o string) bool { return !orgs.Covers(o) }), nil
+	return []string{org}, nil
 }
 
 // DeviceIn is one device's history in the campaign, if its organisation
@@ -145,9 +146,6 @@ func (s *Service) DeviceIn(ctx context.Context, name, hostname string, orgs acce
 // RetryIn reopens the failed devices f selects in the organisations of
 // orgs only (f.Org, if set, must be one of them) and returns how many.
 func (s *Service) RetryIn(ctx context.Context, name string, orgs access.Orgs, f orchestrator.DeviceFilter) (int, error) {
-	if err := s.visible(ctx, name, orgs); err != nil {
-		return 0, err
-	}
 	if orgs.All() {
 		return s.Retry(ctx, name, f)
 	}
@@ -175,13 +173,8 @@ func (s *Service) ContinueIn(ctx context.Context, name, wave, org string, orgs a
 		if err := s.Whole(ctx, name, orgs); err != nil {
 			return 0, err
 		}
-	} else {
-		if err := s.visible(ctx, name, orgs); err != nil {
-			return 0, err
-		}
-		if _, err := s.orgFilter(ctx, name, orgs, org); err != nil {
-			return 0, fmt.Errorf("campaign continue: %w", err)
-		}
+	} else if _, err := s.orgFilter(ctx, name, orgs, org); err != nil {
+		return 0, fmt.Errorf("campaign continue: %w", err)
 	}
 	return s.Continue(ctx, name, wave, org, d)
 }

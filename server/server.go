@@ -220,24 +220,19 @@ func (s *Server) endpoint(op *Op) http.Handler {
 // cached serves a read from the cache, computing it when it is missing or
 // stale (see cache).
 func (s *Server) cached(w http.ResponseWriter, r *http.Request, op *Op, c *Call) {
-	if err := c.Principal.Require(op.Role, op.Summary); err != nil {
-		writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
-		return
-	}
-	f, err := op.format(r)
-	if err != nil {
+	if err := check(op, c, r); err != nil {
 		writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
 		return
 	}
 	q := r.URL.Query()
 	q.Del("format")
-	key := op.ID + "\x00" + c.Principal.Scope.String() + "\x00" + f + "\x00" + r.URL.Path + "?" + q.Encode()
+	key := op.ID + "\x00" + c.Principal.Scope.String() + "\x00" + c.format + "\x00" + r.URL.Path + "?" + q.Encode()
 	e, err := s.cache.get(key, op.Cache, func() (string, []byte, error) {
 		// Others may wait for this computation: it outlives the request
 		// that began it, within a bound.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
 		defer cancel()
-		result, err := s.call(ctx, op, c, r)
+		result, err := op.serve(ctx, c, r)
 		if err != nil {
 			return "", nil, err
 		}
@@ -272,15 +267,21 @@ func encode(result any) (string, []byte, error) {
 
 // call checks the role and runs op.
 func (s *Server) call(ctx context.Context, op *Op, c *Call, r *http.Request) (any, error) {
-	if err := c.Principal.Require(op.Role, op.Summary); err != nil {
+	if err := check(op, c, r); err != nil {
 		return nil, err
+	}
+	return op.serve(ctx, c, r)
+}
+
+// check refuses a caller below op's role, and sets the response's format
+// from the request.
+func check(op *Op, c *Call, r *http.Request) error {
+	if err := c.Principal.Require(op.Role, op.Summary); err != nil {
+		return err
 	}
 	f, err := op.format(r)
-	if err != nil {
-		return nil, err
-	}
 	c.format = f
-	return op.serve(ctx, c, r)
+	return err
 }
 
 // record appends the call's change to the audit trail.
