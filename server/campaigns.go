@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
@@ -17,15 +20,33 @@ type campaignIn struct {
 	Name string `path:"name" doc:"the campaign's name"`
 }
 
+// campaignStatuses are the statuses campaigns-list filters by.
+var campaignStatuses = []string{string(orchestrator.StatusDraft), string(orchestrator.StatusRunning), string(orchestrator.StatusPaused), string(orchestrator.StatusDone), string(orchestrator.StatusCancelled)}
+
 func (s *Server) campaignRoutes() {
 	cs := s.cfg.Campaigns
+	type campaignsIn struct {
+		Status string `query:"status" doc:"only campaigns in this status (draft, running, paused, done, cancelled)"`
+		After  string `query:"after" doc:"the cursor of the page before (its next): a campaign's name"`
+		Limit  int    `query:"limit" doc:"campaigns in a page: 1 to 1000, default 500"`
+	}
 	handle(s, Op{ID: "campaigns-list", Method: "GET", Path: "/api/v1/campaigns", Summary: "List the campaigns with devices in scope, counting those", Tag: "campaigns", Role: access.Viewer},
-		func(ctx context.Context, c *Call, _ *struct{}) ([]campaigns.Summary, error) {
+		func(ctx context.Context, c *Call, in *campaignsIn) (List[campaigns.Summary], error) {
 			orgs, err := c.Orgs(ctx)
 			if err != nil {
-				return nil, err
+				return List[campaigns.Summary]{}, err
 			}
-			return cs.ListIn(ctx, orgs)
+			list, err := cs.ListIn(ctx, orgs)
+			if err != nil {
+				return List[campaigns.Summary]{}, err
+			}
+			if in.Status != "" && !slices.Contains(campaignStatuses, in.Status) {
+				return List[campaigns.Summary]{}, &BadRequestError{Where: "query parameter status", Err: fmt.Errorf("%q: want one of %s", in.Status, strings.Join(campaignStatuses, ", "))}
+			}
+			if in.Status != "" {
+				list = slices.DeleteFunc(list, func(c campaigns.Summary) bool { return c.Status != in.Status })
+			}
+			return listOf(list, in.After, in.Limit, func(c campaigns.Summary) string { return c.Name })
 		})
 	type createIn struct {
 		Body struct {

@@ -232,9 +232,26 @@ var nonWord = regexp.MustCompile(`[^A-Za-z0-9]`)
 // schemaName names a type's schema by its package and name, so that
 // campaigns.Summary and estate.Summary do not collide.
 func schemaName(t reflect.Type) string {
-	pkg := t.PkgPath()
-	pkg = pkg[strings.LastIndex(pkg, "/")+1:]
-	name := t.Name()
+	return qualifiedName(t.PkgPath(), t.Name())
+}
+
+// qualifiedName is schemaName's of the type name in the package at path.
+// A generic type is named for its arguments then itself: List[T] of
+// server.Playbook is PlaybookList.
+func qualifiedName(path, name string) string {
+	pkg := path[strings.LastIndex(path, "/")+1:]
+	if base, args, ok := strings.Cut(name, "["); ok {
+		var b strings.Builder
+		for _, arg := range strings.Split(strings.TrimSuffix(args, "]"), ",") {
+			dot := strings.LastIndex(arg, ".")
+			if dot < 0 {
+				b.WriteString(qualifiedName("", arg))
+				continue
+			}
+			b.WriteString(qualifiedName(arg[:dot], arg[dot+1:]))
+		}
+		return b.String() + qualifiedName(path, base)
+	}
 	if pkg == "server" || pkg == "" {
 		return nonWord.ReplaceAllString(name, "_")
 	}

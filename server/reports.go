@@ -67,17 +67,21 @@ func (s *Server) reportRoutes() {
 			}
 			return rs.ScorecardIn(ctx, orgs, reports.ScorecardOptions{Selector: sel, SupportedBuild: sb, Sort: in.Sort})
 		}, func(w io.Writer, sc report.Scorecard, f string) error { return report.WriteScorecard(w, sc, f) })
+	type alertsIn struct {
+		After string `query:"after" doc:"the cursor of the page before (its next): an alert's id"`
+		Limit int    `query:"limit" doc:"alerts in a page: 1 to 1000, default 500"`
+	}
 	handle(s, Op{ID: "alerts-list", Method: "GET", Path: "/api/v1/alerts", Summary: "List the High Severity Alerts", Tag: "alerts", Role: access.Viewer},
-		func(ctx context.Context, c *Call, _ *struct{}) ([]Alert, error) {
+		func(ctx context.Context, c *Call, in *alertsIn) (List[Alert], error) {
 			as, err := s.cfg.Alerts.List(ctx)
 			if err != nil {
-				return nil, err
+				return List[Alert]{}, err
 			}
 			out := make([]Alert, 0, len(as))
 			for _, a := range as {
 				out = append(out, alertOf(a))
 			}
-			return out, nil
+			return listOf(out, in.After, in.Limit, func(a Alert) string { return a.ID })
 		})
 	type alertIn struct {
 		ID string `path:"id"`

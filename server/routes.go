@@ -29,6 +29,7 @@ func (s *Server) routes() {
 	s.campaignRoutes()
 	s.eventRoutes()
 	s.reportRoutes()
+	s.playbookRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()
 }
@@ -50,17 +51,25 @@ func notFoundOutside(orgs access.Orgs, org, what string) error {
 }
 
 func (s *Server) inventoryRoutes() {
+	type orgsIn struct {
+		Tag   string `query:"tag" doc:"only organisations with this tag (a region)"`
+		After string `query:"after" doc:"the cursor of the page before (its next): an organisation's code"`
+		Limit int    `query:"limit" doc:"organisations in a page: 1 to 1000, default 500"`
+	}
 	handle(s, Op{ID: "orgs-list", Method: "GET", Path: "/api/v1/orgs", Summary: "List the organisations in scope, with their device counts", Tag: "inventory", Role: access.Viewer},
-		func(ctx context.Context, c *Call, _ *struct{}) ([]estate.Org, error) {
+		func(ctx context.Context, c *Call, in *orgsIn) (List[estate.Org], error) {
 			orgs, err := c.Orgs(ctx)
 			if err != nil {
-				return nil, err
+				return List[estate.Org]{}, err
 			}
 			list, err := estate.ListOrganisations(ctx, s.cfg.Inventory)
 			if err != nil {
-				return nil, err
+				return List[estate.Org]{}, err
 			}
-			return nonNil(slices.DeleteFunc(list, func(o estate.Org) bool { return !orgs.Covers(o.Code) })), nil
+			list = slices.DeleteFunc(list, func(o estate.Org) bool {
+				return !orgs.Covers(o.Code) || (in.Tag != "" && !slices.Contains(o.Tags, in.Tag))
+			})
+			return listOf(list, in.After, in.Limit, func(o estate.Org) string { return o.Code })
 		})
 	type orgIn struct {
 		Code string `path:"code" doc:"the organisation's code"`
@@ -173,10 +182,21 @@ func (s *Server) issuer() access.Issuer {
 }
 
 func (s *Server) tokenRoutes() {
+	type tokensIn struct {
+		Subject string `query:"subject" doc:"only the tokens held by this subject"`
+		After   string `query:"after" doc:"the cursor of the page before (its next): a token's id"`
+		Limit   int    `query:"limit" doc:"tokens in a page: 1 to 1000, default 500"`
+	}
 	handle(s, Op{ID: "tokens-list", Method: "GET", Path: "/api/v1/tokens", Summary: "List the API tokens within the caller's scope (never their secrets)", Tag: "access", Role: access.Admin},
-		func(ctx context.Context, c *Call, _ *struct{}) ([]access.Token, error) {
+		func(ctx context.Context, c *Call, in *tokensIn) (List[access.Token], error) {
 			ts, err := s.issuer().List(ctx, c.Principal)
-			return nonNil(ts), err
+			if err != nil {
+				return List[access.Token]{}, err
+			}
+			if in.Subject != "" {
+				ts = slices.DeleteFunc(ts, func(t access.Token) bool { return t.Subject != in.Subject })
+			}
+			return listOf(ts, in.After, in.Limit, func(t access.Token) string { return t.ID })
 		})
 	type createIn struct {
 		Body struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/estate"
 	"github.com/ringmaster-fleet/ringmaster/metrics"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 )
 
@@ -39,6 +40,9 @@ type Config struct {
 	Alerts    Alerts
 	Campaigns *campaigns.Service
 	Reports   *reports.Service
+	// Playbooks are the playbooks offered by name; default the built-in
+	// ones only. The campaigns service should resolve the same.
+	Playbooks Playbooks
 	// Now is the clock (tokens' expiry, the audit trail); default
 	// time.Now.
 	Now func() time.Time
@@ -79,6 +83,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Wall == nil {
 		cfg.Wall = time.Now
+	}
+	if cfg.Playbooks == nil {
+		cfg.Playbooks = builtin.Library{}
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

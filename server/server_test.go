@@ -203,11 +203,7 @@ func campaignService(db *sqlite.DB) *campaigns.Service {
 	if err != nil {
 		panic(err)
 	}
-	playbook := func(ref string) (string, []byte, error) {
-		src, err := builtin.Source(ref)
-		return "builtin/" + ref + ".yaml", src, err
-	}
-	return campaigns.New(campaigns.Config{Store: cs, Inventory: db.Inventory(), Alerts: as, Playbooks: playbook, Now: func() time.Time { return now }})
+	return campaigns.New(campaigns.Config{Store: cs, Inventory: db.Inventory(), Alerts: as, Playbooks: builtin.Library{}.Source, Now: func() time.Time { return now }})
 }
 
 // fixture is one test's server over its own copy of the estate.
@@ -363,12 +359,20 @@ const (
 // examples holds at least one call of every operation the server
 // registers (TestEveryRouteAsEveryRole fails for one without).
 var examples = map[string][]example{
-	"whoami":         {{"/api/v1/whoami", "", [3]int{ok, ok, ok}}},
-	"orgs-list":      {{"/api/v1/orgs", "", [3]int{ok, ok, ok}}},
-	"org-show":       {{"/api/v1/orgs/RB", "", [3]int{ok, ok, notFound}}, {"/api/v1/orgs/rc", "", [3]int{ok, notFound, notFound}}},
-	"devices-list":   {{"/api/v1/devices", "", [3]int{ok, ok, ok}}, {"/api/v1/devices?selector=org%3DRC&limit=2", "", [3]int{ok, ok, ok}}},
-	"device-show":    {{"/api/v1/devices/rb-01.nhs.uk", "", [3]int{ok, ok, notFound}}},
-	"campaigns-list": {{"/api/v1/campaigns", "", [3]int{ok, ok, ok}}},
+	"whoami": {{"/api/v1/whoami", "", [3]int{ok, ok, ok}}},
+	"orgs-list": {
+		{"/api/v1/orgs", "", [3]int{ok, ok, ok}},
+		{"/api/v1/orgs?tag=north&limit=1&after=RA", "", [3]int{ok, ok, ok}},
+		{"/api/v1/orgs?limit=1001", "", [3]int{bad, bad, bad}},
+	},
+	"org-show":     {{"/api/v1/orgs/RB", "", [3]int{ok, ok, notFound}}, {"/api/v1/orgs/rc", "", [3]int{ok, notFound, notFound}}},
+	"devices-list": {{"/api/v1/devices", "", [3]int{ok, ok, ok}}, {"/api/v1/devices?selector=org%3DRC&limit=2", "", [3]int{ok, ok, ok}}},
+	"device-show":  {{"/api/v1/devices/rb-01.nhs.uk", "", [3]int{ok, ok, notFound}}},
+	"campaigns-list": {
+		{"/api/v1/campaigns", "", [3]int{ok, ok, ok}},
+		{"/api/v1/campaigns?status=running&limit=1", "", [3]int{ok, ok, ok}},
+		{"/api/v1/campaigns?status=sleeping", "", [3]int{bad, bad, bad}},
+	},
 	"campaign-create": {
 		{"/api/v1/campaigns", `{"spec":"name: ra2\nplaybook: discover\ntarget: org=RA\nwaves: [{name: all}]\n"}`, [3]int{ok, ok, ok}},
 		{"/api/v1/campaigns", `{"spec":"name: all2\nplaybook: discover\nwaves: [{name: all}]\n"}`, [3]int{ok, forbidden, forbidden}},
@@ -401,10 +405,17 @@ var examples = map[string][]example{
 	"campaign-device":  {{"/api/v1/campaigns/national/devices/rb-02.nhs.uk", "", [3]int{ok, ok, notFound}}},
 	"report-progress":  {{"/api/v1/reports/progress", "", [3]int{ok, ok, ok}}, {"/api/v1/reports/progress?format=csv&campaign=national", "", [3]int{ok, ok, ok}}},
 	"report-scorecard": {{"/api/v1/reports/scorecard?sort=supported", "", [3]int{ok, ok, ok}}, {"/api/v1/reports/scorecard?format=csv", "", [3]int{ok, ok, ok}}},
-	"alerts-list":      {{"/api/v1/alerts", "", [3]int{ok, ok, ok}}},
+	"alerts-list":      {{"/api/v1/alerts", "", [3]int{ok, ok, ok}}, {"/api/v1/alerts?after=HSA-1", "", [3]int{ok, ok, ok}}},
+	"playbooks-list":   {{"/api/v1/playbooks", "", [3]int{ok, ok, ok}}, {"/api/v1/playbooks?after=discover&limit=1", "", [3]int{ok, ok, ok}}},
+	"playbook-show":    {{"/api/v1/playbooks/install-kb", "", [3]int{ok, ok, ok}}, {"/api/v1/playbooks/nope", "", [3]int{notFound, notFound, notFound}}, {"/api/v1/playbooks/..%2Fetc", "", [3]int{bad, bad, bad}}},
+	"playbook-validate": {
+		{"/api/v1/playbooks/validate", `{"yaml":"name: own\nversion: 1.0.0\nsteps:\n  - name: hi\n    powershell: Write-Output hi\n"}`, [3]int{ok, ok, ok}},
+		{"/api/v1/playbooks/validate", `{"file":"bad.yaml","yaml":"name: Bad\n"}`, [3]int{ok, ok, ok}},
+		{"/api/v1/playbooks/validate", `{}`, [3]int{bad, bad, bad}},
+	},
 	"alert-show":       {{"/api/v1/alerts/HSA-1", "", [3]int{ok, ok, ok}}},
 	"alert-compliance": {{"/api/v1/alerts/HSA-1/compliance", "", [3]int{ok, ok, ok}}, {"/api/v1/alerts/HSA-1/compliance?format=csv", "", [3]int{ok, ok, ok}}},
-	"tokens-list":      {{"/api/v1/tokens", "", [3]int{ok, ok, ok}}},
+	"tokens-list":      {{"/api/v1/tokens", "", [3]int{ok, ok, ok}}, {"/api/v1/tokens?subject=nobody", "", [3]int{ok, ok, ok}}},
 	"token-create": {
 		{"/api/v1/tokens", `{"subject":"ra-dashboard","role":"viewer","scope":"org:RA"}`, [3]int{ok, ok, ok}},
 		{"/api/v1/tokens", `{"subject":"everyone","role":"viewer","scope":"estate"}`, [3]int{ok, forbidden, forbidden}},
@@ -575,6 +586,9 @@ func TestProblemDocuments(t *testing.T) {
 		{"unknown body field", "POST", "/api/v1/campaigns/national/retry", `{"nope":1}`, bad, "body"},
 		{"two bodies", "POST", "/api/v1/campaigns/national/retry", `{}{}`, bad, "more than one JSON value"},
 		{"a campaign file's error", "POST", "/api/v1/campaigns", `{"file":"x.yaml","spec":"name: x\nplaybook: nope\nwaves: [{name: all}]\n"}`, bad, "x.yaml: playbook nope"},
+		// The server reads no file a caller names: a playbook is a name.
+		{"a playbook path", "POST", "/api/v1/campaigns", `{"spec":"name: x\nplaybook: /etc/passwd\nwaves: [{name: all}]\n"}`, bad, "a server reads no path a caller names"},
+		{"a playbook path with a dot", "POST", "/api/v1/campaigns", `{"spec":"name: x\nplaybook: ../server.go\nwaves: [{name: all}]\n"}`, bad, "a server reads no path a caller names"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -689,5 +703,48 @@ func TestReportsAreCached(t *testing.T) {
 	f.now = now.Add(time.Minute)
 	if _, _, h := f.do("GET", "/api/v1/reports/scorecard", ra, ""); h.Get("Age") != "0" {
 		t.Fatalf("past the period, Age = %q, want a new computation", h.Get("Age"))
+	}
+}
+
+// TestPlaybooks lists (a page at a time), shows and checks playbooks:
+// every problem of a bad one is given with its file and line.
+func TestPlaybooks(t *testing.T) {
+	f := newFixture(t)
+	viewer := f.token("viewer", access.Viewer, "org:RA")
+	get := func(path string, out any) {
+		t.Helper()
+		status, body, _ := f.do("GET", path, viewer, "")
+		if status != ok {
+			t.Fatalf("GET %s = %d: %s", path, status, body)
+		}
+		if err := json.Unmarshal(body, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var list server.List[server.Playbook]
+	get("/api/v1/playbooks?limit=2", &list)
+	if len(list.Items) != 2 || list.Next != list.Items[1].Name || list.Items[0].Source != "builtin" {
+		t.Fatalf("first page: %+v", list)
+	}
+	var rest server.List[server.Playbook]
+	get("/api/v1/playbooks?after="+list.Next, &rest)
+	if rest.Next != "" || len(list.Items)+len(rest.Items) != len(builtin.Names()) || rest.Items[0].Name <= list.Next {
+		t.Fatalf("second page after %q: %+v", list.Next, rest)
+	}
+	var kb server.Playbook
+	get("/api/v1/playbooks/install-kb", &kb)
+	if kb.Version == "" || kb.Steps == 0 || len(kb.Params) == 0 || !strings.Contains(kb.YAML, "name: install-kb") {
+		t.Errorf("install-kb: %+v", kb)
+	}
+
+	var check server.PlaybookCheck
+	status, body, _ := f.do("POST", "/api/v1/playbooks/validate", viewer, `{"file":"bad.yaml","yaml":"name: Bad\nversion: 1\n"}`)
+	if status != ok || json.Unmarshal(body, &check) != nil || check.Valid || len(check.Problems) != 3 {
+		t.Fatalf("validate a bad playbook = %d %s; want 3 problems", status, body)
+	}
+	for _, p := range check.Problems {
+		if p.File != "bad.yaml" || p.Line == 0 {
+			t.Errorf("a problem without its file and line: %+v", p)
+		}
 	}
 }

@@ -16,13 +16,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ringmaster-fleet/ringmaster/metrics"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/server"
 )
 
 func newServeCmd(a *app) *cobra.Command {
 	var (
 		listen, certFile, keyFile string
-		oidcFile                  string
+		oidcFile, playbookDir     string
 		insecure, runCampaigns    bool
 		o                         targetFlags
 		workers                   int
@@ -40,7 +41,10 @@ loopback address only, unless --insecure-http says otherwise (behind a proxy tha
 terminates TLS on the same host).
 
 With --run-campaigns (the default) this process also runs the campaigns,
-as ringmaster run does; turn it off where other nodes run them.`,
+as ringmaster run does; turn it off where other nodes run them.
+
+A campaign created through the API names its playbook: a built-in one, or
+NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 		Example: "  ringmaster serve\n  ringmaster serve --listen :8443 --tls-cert server.crt --tls-key server.key\n  ringmaster serve --run-campaigns=false",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,12 +58,16 @@ as ringmaster run does; turn it off where other nodes run them.`,
 				return err
 			}
 			defer ln.Close()
-			cs, err := a.campaignApp(ctx)
+			lib := builtin.Library{Dir: playbookDir, Limit: a.fileLimit()}
+			if _, err := lib.List(); err != nil {
+				return usagef("--playbook-dir: %v", err)
+			}
+			cs, err := a.campaignAppWith(ctx, lib.Source)
 			if err != nil {
 				return err
 			}
 			m := metrics.New(cs, a.log)
-			api, err := a.apiServer(ctx, m)
+			api, err := a.apiServer(ctx, cs, lib, m)
 			if err != nil {
 				return err
 			}
@@ -107,6 +115,7 @@ as ringmaster run does; turn it off where other nodes run them.`,
 	cmd.Flags().StringVar(&certFile, "tls-cert", "", "TLS certificate (PEM); with --tls-key, serve HTTPS")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
 	cmd.Flags().StringVar(&oidcFile, "oidc", "", "sign people in with OpenID Connect as this file (YAML) says: issuer, client, and the rules giving roles and scopes from claims")
+	cmd.Flags().StringVar(&playbookDir, "playbook-dir", "", "offer the playbooks NAME.yaml in this directory besides the built-in ones (callers name playbooks; the server reads no path a caller gives)")
 	cmd.Flags().BoolVar(&insecure, "insecure-http", false, "serve plain HTTP on an address that is not loopback")
 	cmd.Flags().BoolVar(&runCampaigns, "run-campaigns", true, "also run the campaigns in this process (as ringmaster run)")
 	cmd.Flags().IntVar(&workers, "workers", 50, "devices this process runs at once, with --run-campaigns")

@@ -13,6 +13,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/metrics"
 	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
+	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/server"
@@ -162,8 +163,14 @@ func (a *app) jobs(ctx context.Context) (scheduler.Jobs, error) {
 
 // The services the commands call, over those stores.
 
-// campaignApp is the campaigns application over this database.
+// campaignApp is the campaigns application over this database, resolving
+// playbooks as the CLI does (a file, else a built-in by name).
 func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
+	return a.campaignAppWith(ctx, a.playbookFiles().Source)
+}
+
+// campaignAppWith is the campaigns application resolving playbooks with pb.
+func (a *app) campaignAppWith(ctx context.Context, pb campaigns.Playbooks) (*campaigns.Service, error) {
 	s, err := a.campaigns(ctx)
 	if err != nil {
 		return nil, err
@@ -184,7 +191,7 @@ func (a *app) campaignApp(ctx context.Context) (*campaigns.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Alerts: as, Nodes: nodes, Playbooks: a.playbookFiles().Source, Now: a.now}), nil
+	return campaigns.New(campaigns.Config{Store: s, Inventory: inv, Alerts: as, Nodes: nodes, Playbooks: pb, Now: a.now}), nil
 }
 
 // reports builds the reports service over the database's stores.
@@ -261,7 +268,7 @@ func (a *app) issuer(ctx context.Context) (access.Issuer, error) {
 
 // apiServer is the HTTP API over this database's stores and services,
 // counting into m.
-func (a *app) apiServer(ctx context.Context, m *metrics.Metrics) (*server.Server, error) {
+func (a *app) apiServer(ctx context.Context, cs *campaigns.Service, lib builtin.Library, m *metrics.Metrics) (*server.Server, error) {
 	db, err := a.open(ctx)
 	if err != nil {
 		return nil, err
@@ -278,14 +285,10 @@ func (a *app) apiServer(ctx context.Context, m *metrics.Metrics) (*server.Server
 	if err != nil {
 		return nil, err
 	}
-	cs, err := a.campaignApp(ctx)
-	if err != nil {
-		return nil, err
-	}
 	rs, err := a.reports(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return server.New(server.Config{Tokens: ts, Audit: trail, Inventory: db.Inventory(), Alerts: as, Campaigns: cs, Reports: rs,
+	return server.New(server.Config{Tokens: ts, Audit: trail, Inventory: db.Inventory(), Alerts: as, Campaigns: cs, Reports: rs, Playbooks: lib,
 		Now: a.now, Log: a.log, Version: version, Metrics: m})
 }

@@ -48,7 +48,7 @@ var rules = []struct {
 	{"playbooks", []string{"inventory", "plugins/sdk", "internal/yamlfile"}}, // the engine runs commands through the SDK contract
 	// The shipped playbooks, and resolving a reference: a file (under the
 	// input limit) else a built-in.
-	{"playbooks/builtin", []string{"playbooks", "internal/inputfile"}},
+	{"playbooks/builtin", []string{"errkind", "playbooks", "internal/inputfile"}},
 	{"plugins", nil},
 	// The public SDK depends on nothing of ours; executors on the SDK only.
 	{"plugins/sdk", []string{"plugins/sdk/proto"}},
@@ -89,7 +89,7 @@ var rules = []struct {
 	{"reports", []string{"errkind", "inventory", "alerts", "orchestrator", "report", "report/html", "access"}},
 	// The HTTP API: the application layer, access and the audit trail;
 	// stores come in through their interfaces, never a concrete store.
-	{"server", []string{"access", "audit", "campaigns", "estate", "reports", "errkind", "inventory", "orchestrator", "alerts", "report", "metrics"}},
+	{"server", []string{"access", "audit", "campaigns", "estate", "reports", "errkind", "inventory", "orchestrator", "alerts", "report", "metrics", "playbooks", "playbooks/builtin"}},
 	// What Prometheus is told: the campaigns' counts, the scheduler's
 	// passes and outcomes (through hooks), the API's requests.
 	{"metrics", []string{"campaigns", "orchestrator", "playbooks"}},

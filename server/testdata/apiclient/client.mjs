@@ -74,10 +74,10 @@ function check(cond, what, got) {
 const me = ok("whoami", await client.GET("/api/v1/whoami"));
 check(me.subject === "client" && me.role === "admin" && me.scope === "estate" && me.all && me.via === "token", "whoami", me);
 
-const orgs = ok("orgs-list", await client.GET("/api/v1/orgs"));
+const orgs = ok("orgs-list", await client.GET("/api/v1/orgs")).items;
 check(orgs.map((o) => o.code).join() === "RA,RB,RC" && orgs.every((o) => o.devices === 4), "orgs-list", orgs);
 
-const list = ok("campaigns-list", await client.GET("/api/v1/campaigns"));
+const list = ok("campaigns-list", await client.GET("/api/v1/campaigns")).items;
 const listed = list.find((c) => c.name === "national");
 check(listed !== undefined && listed.status === "running" && listed.devices === 12, "campaigns-list: national", list);
 
