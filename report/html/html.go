@@ -94,7 +94,7 @@ type HistoryRow struct {
 // HistoryRows lists the estate's daily figures, oldest first.
 func (r Report) HistoryRows() []HistoryRow {
 	var out []HistoryRow
-	for _, s := range report.HistoryOf(r.History, "TOTAL") {
+	for _, s := range report.HistoryOf(r.History, report.TotalOrg) {
 		row := HistoryRow{Day: s.Day.Format(time.DateOnly), NotOnTarget: s.Devices - s.OnTarget}
 		for _, c := range r.Compliance {
 			n, ok := s.Affected[c.Alert]
