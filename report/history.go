@@ -12,16 +12,19 @@ import (
 // that day): what the daily history keeps so that burn-down charts, the
 // pace of patching and the days from alert to patch can be drawn from it.
 type Snapshot struct {
-	Day       time.Time // UTC midnight
-	Org       string    // "TOTAL" for the whole estate
-	Devices   int
-	OnTarget  int // observed on the target build or later
-	Supported int // observed on a supported Windows 10 build
+	Day       time.Time `json:"day"` // UTC midnight
+	Org       string    `json:"org"` // "TOTAL" for the whole estate
+	Devices   int       `json:"devices"`
+	OnTarget  int       `json:"on_target"` // observed on the target build or later
+	Supported int       `json:"supported"` // observed on a supported Windows 10 build
 	// Affected and Compliant count, per alert id, the devices on a build
 	// the alert names and those of them observed remediated.
-	Affected  map[string]int
-	Compliant map[string]int
+	Affected  map[string]int `json:"affected"`
+	Compliant map[string]int `json:"compliant"`
 }
+
+// TotalOrg is the Org of the snapshot of every organisation together.
+const TotalOrg = "TOTAL"
 
 // Snapshots takes today's snapshot of each organisation (and the total)
 // from the reports computed now.
@@ -153,9 +156,9 @@ func (h History) MedianDaysToPatch(alert string, issued time.Time) (days float64
 // burn-down: Finished holds, for each device now in a final state, when it
 // got there.
 type CampaignProgress struct {
-	Name     string
-	Devices  int
-	Finished []time.Time
+	Name     string      `json:"name"`
+	Devices  int         `json:"devices"`
+	Finished []time.Time `json:"finished"`
 }
 
 // Remaining returns, at n+1 evenly spaced times from the campaign's first
@@ -184,16 +187,16 @@ func (c CampaignProgress) Remaining(n int) (times []time.Time, left []int) {
 
 // CampaignSummary is where a campaign stands, wave by wave.
 type CampaignSummary struct {
-	Name     string
-	Playbook string
-	Status   string
-	Waves    []WaveSummary
+	Name     string        `json:"name"`
+	Playbook string        `json:"playbook"`
+	Status   string        `json:"status"`
+	Waves    []WaveSummary `json:"waves"`
 }
 
 // WaveSummary is one wave's devices by state.
 type WaveSummary struct {
-	Name    string
-	Status  string
-	Devices int
-	States  map[string]int // pending, queued, running, succeeded, failed, skipped, deferred
+	Name    string         `json:"name"`
+	Status  string         `json:"status"`
+	Devices int            `json:"devices"`
+	States  map[string]int `json:"states"` // pending, queued, running, succeeded, failed, skipped, deferred
 }

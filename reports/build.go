@@ -2,14 +2,18 @@ package reports
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
 )
@@ -187,7 +191,20 @@ type EstateOptions struct {
 // pass over the devices: what the HTML page shows and the daily snapshot
 // records.
 func (s *Service) Estate(ctx context.Context, o EstateOptions) (rhtml.Report, error) {
-	in, err := s.Inputs(ctx, o.Campaign)
+	return s.EstateIn(ctx, access.AllOrgs(), o)
+}
+
+// EstateIn is the Estate page as a reader of orgs sees it: their
+// organisations' rows and sites, the daily history of them alone (each
+// day's total recomputed over them), and the campaigns with devices in
+// them, counting those devices only (as campaigns.Service.ListIn does).
+// A followed campaign with none of its devices in them is not found.
+func (s *Service) EstateIn(ctx context.Context, orgs access.Orgs, o EstateOptions) (rhtml.Report, error) {
+	sel, ok := orgs.Bound(o.Selector)
+	if !ok {
+		return rhtml.Report{}, fmt.Errorf("estate report: the caller's scope covers no organisation: %w", errkind.Forbidden)
+	}
+	in, err := s.inputs(ctx, o.Campaign, orgs)
 	if err != nil {
 		return rhtml.Report{}, err
 	}
@@ -202,7 +219,7 @@ func (s *Service) Estate(ctx context.Context, o EstateOptions) (rhtml.Report, er
 		cbs[i] = report.NewCompliance(al, in.Orgs, now)
 		cbs[i].UseHistory(in.History)
 	}
-	err = in.Each(ctx, o.Selector, func(c *inventory.Cohort, st *report.CampaignState) {
+	err = in.Each(ctx, sel, func(c *inventory.Cohort, st *report.CampaignState) {
 		pb.AddCohort(c, st)
 		sites.AddCohort(c, st)
 		sc.AddCohort(c)
@@ -213,7 +230,7 @@ func (s *Service) Estate(ctx context.Context, o EstateOptions) (rhtml.Report, er
 	if err != nil {
 		return rhtml.Report{}, err
 	}
-	campaigns, err := s.CampaignSummaries(ctx)
+	campaigns, err := s.CampaignSummariesIn(ctx, orgs)
 	if err != nil {
 		return rhtml.Report{}, err
 	}
@@ -227,6 +244,13 @@ func (s *Service) Estate(ctx context.Context, o EstateOptions) (rhtml.Report, er
 
 // CampaignSummaries counts every campaign's devices per wave and state.
 func (s *Service) CampaignSummaries(ctx context.Context) ([]report.CampaignSummary, error) {
+	return s.CampaignSummariesIn(ctx, access.AllOrgs())
+}
+
+// CampaignSummariesIn counts the devices in orgs of each campaign per wave
+// and state; a campaign with none of its devices in orgs is left out, as
+// campaigns.Service.ListIn leaves it out.
+func (s *Service) CampaignSummariesIn(ctx context.Context, orgs access.Orgs) ([]report.CampaignSummary, error) {
 	if s.campaigns == nil {
 		return nil, nil
 	}
@@ -236,26 +260,71 @@ func (s *Service) CampaignSummaries(ctx context.Context) ([]report.CampaignSumma
 	}
 	var out []report.CampaignSummary
 	for _, c := range list {
-		names, waves, err := s.campaigns.Waves(ctx, c.Name)
+		counts, err := s.campaigns.Counts(ctx, c.Name)
 		if err != nil {
 			return nil, err
 		}
-		counts, err := s.campaigns.StateCounts(ctx, c.Name)
+		if _, n := campaigns.CountStates(counts, func(k orchestrator.Count) bool { return orgs.Covers(k.Org) }); n == 0 && !orgs.All() {
+			continue
+		}
+		names, waves, err := s.campaigns.Waves(ctx, c.Name)
 		if err != nil {
 			return nil, err
 		}
 		sum := report.CampaignSummary{Name: c.Name, Playbook: strings.TrimSuffix(filepath.Base(c.PlaybookFile), filepath.Ext(c.PlaybookFile)),
 			Status: string(c.Status)}
 		for i, n := range names {
-			sum.Waves = append(sum.Waves, report.WaveSummary{Name: n, Status: string(waves[i].Status), States: map[string]int{}})
-		}
-		for _, k := range counts {
-			if k.Wave >= 0 && k.Wave < len(sum.Waves) {
-				sum.Waves[k.Wave].States[string(k.State)] += k.Devices
-				sum.Waves[k.Wave].Devices += k.Devices
-			}
+			states, devices := campaigns.CountStates(counts, func(k orchestrator.Count) bool { return k.Wave == i && orgs.Covers(k.Org) })
+			sum.Waves = append(sum.Waves, report.WaveSummary{Name: n, Status: string(waves[i].Status), Devices: devices, States: states})
 		}
 		out = append(out, sum)
 	}
 	return out, nil
+}
+
+// HistoryOptions say which days of the daily history are read.
+type HistoryOptions struct {
+	// From and To are the first and last days read (UTC dates, both
+	// included). A zero To is today; a zero From is the first day
+	// recorded, unless Days is set.
+	From, To time.Time
+	// Days, when above zero, reads the Days days up to To (From must then
+	// be zero).
+	Days int
+}
+
+// History reads the daily history: every organisation's figures per day,
+// and the estate's total.
+func (s *Service) History(ctx context.Context, o HistoryOptions) (report.Daily, error) {
+	return s.HistoryIn(ctx, access.AllOrgs(), o)
+}
+
+// HistoryIn is the daily history of the organisations of orgs: their
+// figures per day, and each day's total over them alone (the recorded
+// total is the estate's). Days asked for wrong (a negative Days, both
+// From and Days, From after To) are an error matching ErrInvalid.
+func (s *Service) HistoryIn(ctx context.Context, orgs access.Orgs, o HistoryOptions) (report.Daily, error) {
+	if orgs.Empty() {
+		return report.Daily{}, fmt.Errorf("history: the caller's scope covers no organisation: %w", errkind.Forbidden)
+	}
+	to, from := o.To, o.From
+	if to.IsZero() {
+		to = s.now()
+	}
+	switch {
+	case o.Days < 0:
+		return report.Daily{}, invalidError{fmt.Errorf("history: %d days: want a number above zero", o.Days)}
+	case o.Days > 0 && !from.IsZero():
+		return report.Daily{}, invalidError{errors.New("history: a first day and a number of days: give one")}
+	case o.Days > 0:
+		from = to.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1-o.Days)
+	}
+	if !from.IsZero() && from.UTC().Truncate(24*time.Hour).After(to.UTC().Truncate(24*time.Hour)) {
+		return report.Daily{}, invalidError{fmt.Errorf("history: the first day %s is after the last %s", from.UTC().Format(time.DateOnly), to.UTC().Format(time.DateOnly))}
+	}
+	h, err := s.historyIn(ctx, orgs)
+	if err != nil {
+		return report.Daily{}, err
+	}
+	return report.NewDaily(h, from, to), nil
 }

@@ -67,8 +67,9 @@ type Campaigns interface {
 	Campaign(ctx context.Context, name string) (orchestrator.Campaign, error)
 	// Waves returns a campaign's wave names and states, in order.
 	Waves(ctx context.Context, name string) ([]string, []orchestrator.WaveState, error)
-	// StateCounts counts a campaign's devices per wave and state.
-	StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error)
+	// Counts counts a campaign's devices per wave, organisation, site,
+	// state and reason.
+	Counts(ctx context.Context, name string) ([]orchestrator.Count, error)
 	// Members returns a campaign's devices in dispatch order.
 	Members(ctx context.Context, name string) ([]orchestrator.DeviceRecord, error)
 	// Transitions returns a campaign's state changes (of every device
@@ -162,7 +163,7 @@ func (s *Service) inputs(ctx context.Context, campaign string, orgs access.Orgs)
 		return nil, fmt.Errorf("read the updates alerts name: %w", err)
 	}
 	in.perDevice = len(unwatched) > 0
-	if in.History, err = s.history.Load(ctx); err != nil {
+	if in.History, err = s.historyIn(ctx, orgs); err != nil {
 		return nil, err
 	}
 	if campaign == "" {
@@ -209,6 +210,16 @@ func (s *Service) inputs(ctx context.Context, campaign string, orgs access.Orgs)
 	}
 	in.Campaign = cp
 	return in, nil
+}
+
+// historyIn is the daily history a reader of orgs sees: their
+// organisations' snapshots, and each day's total over them alone.
+func (s *Service) historyIn(ctx context.Context, orgs access.Orgs) ([]report.Snapshot, error) {
+	h, err := s.history.Load(ctx)
+	if err != nil || orgs.All() {
+		return h, err
+	}
+	return report.ScopeHistory(h, orgs.Covers), nil
 }
 
 // Alert returns the stored alert id; the error wraps errkind.NotFound

@@ -309,10 +309,10 @@ func (c *campaigns) Waves(context.Context, string) ([]string, []orchestrator.Wav
 	return []string{"pilot", "rest"}, []orchestrator.WaveState{{Status: "done"}, {Status: "running"}}, nil
 }
 
-func (c *campaigns) StateCounts(context.Context, string) ([]orchestrator.StateCount, error) {
-	var out []orchestrator.StateCount
+func (c *campaigns) Counts(context.Context, string) ([]orchestrator.Count, error) {
+	var out []orchestrator.Count
 	for _, m := range c.members {
-		out = append(out, orchestrator.StateCount{Wave: m.Wave, State: m.State, Devices: 1})
+		out = append(out, orchestrator.Count{Wave: m.Wave, Org: m.Org, State: m.State, Reason: m.Reason, Devices: 1})
 	}
 	return out, nil
 }

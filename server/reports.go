@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/report"
+	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 )
 
@@ -71,6 +73,55 @@ func (s *Server) reportRoutes() {
 		After string `query:"after" doc:"the cursor of the page before (its next): an alert's id"`
 		Limit int    `query:"limit" doc:"alerts in a page: 1 to 1000, default 500"`
 	}
+	type estateIn struct {
+		Selector  string `query:"selector" doc:"only devices matching this selector"`
+		Campaign  string `query:"campaign" doc:"follow this campaign: split devices not yet migrated by their state in it, and draw its burn-down"`
+		Target    string `query:"target_build" doc:"the build (or later) that counts as migrated (default 10.0.19045)"`
+		Supported string `query:"supported_build" doc:"the oldest Windows 10 build that counts as supported (default 10.0.19044)"`
+	}
+	handleRendered(s, Op{ID: "report-estate", Method: "GET", Path: "/api/v1/reports/estate", Summary: "The estate report (the HTML page): progress, sites, scorecard, compliance, daily history and campaigns of the organisations in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/html"}, Cache: reportCache},
+		func(ctx context.Context, c *Call, in *estateIn) (rhtml.Report, error) {
+			sel, err := selectorParam(in.Selector)
+			if err != nil {
+				return rhtml.Report{}, err
+			}
+			tb, err := versionParam("target_build", in.Target, reports.DefaultTargetBuild)
+			if err != nil {
+				return rhtml.Report{}, err
+			}
+			sb, err := versionParam("supported_build", in.Supported, reports.DefaultSupportedBuild)
+			if err != nil {
+				return rhtml.Report{}, err
+			}
+			orgs, err := c.Orgs(ctx)
+			if err != nil {
+				return rhtml.Report{}, err
+			}
+			r, err := rs.EstateIn(ctx, orgs, reports.EstateOptions{Selector: sel, Campaign: in.Campaign, TargetBuild: tb, SupportedBuild: sb})
+			return estateJSON(r), err
+		}, func(w io.Writer, r rhtml.Report, _ string) error { return rhtml.Write(w, r) })
+	type historyIn struct {
+		Since string `query:"since" doc:"the first day (YYYY-MM-DD, UTC); default the first recorded"`
+		Until string `query:"until" doc:"the last day (YYYY-MM-DD, UTC); default today"`
+		Days  int    `query:"days" doc:"the number of days up to until (instead of since)"`
+	}
+	handleRendered(s, Op{ID: "report-history", Method: "GET", Path: "/api/v1/reports/history", Summary: "The daily history: each organisation's figures per day, and their total, in scope", Tag: "reports", Role: access.Viewer, Formats: []string{"text/csv"}, Cache: reportCache},
+		func(ctx context.Context, c *Call, in *historyIn) (report.Daily, error) {
+			var o reports.HistoryOptions
+			var err error
+			if o.From, err = dateParam("since", in.Since); err != nil {
+				return report.Daily{}, err
+			}
+			if o.To, err = dateParam("until", in.Until); err != nil {
+				return report.Daily{}, err
+			}
+			o.Days = in.Days
+			orgs, err := c.Orgs(ctx)
+			if err != nil {
+				return report.Daily{}, err
+			}
+			return rs.HistoryIn(ctx, orgs, o)
+		}, func(w io.Writer, d report.Daily, f string) error { return report.WriteDaily(w, d, f) })
 	handle(s, Op{ID: "alerts-list", Method: "GET", Path: "/api/v1/alerts", Summary: "List the High Severity Alerts", Tag: "alerts", Role: access.Viewer},
 		func(ctx context.Context, c *Call, in *alertsIn) (List[Alert], error) {
 			as, err := s.cfg.Alerts.List(ctx)
@@ -123,6 +174,32 @@ func (c *Call) render(v any, write func(w io.Writer, format string) error) any {
 		return v
 	}
 	return Rendered{ContentType: c.format + "; charset=utf-8", Write: func(w io.Writer) error { return write(w, shortFormat(c.format)) }}
+}
+
+// estateJSON is r with empty lists where it has none, as its schema has
+// them (an array, not null).
+func estateJSON(r rhtml.Report) rhtml.Report {
+	r.Compliance = nonNil(r.Compliance)
+	r.History = nonNil(r.History)
+	r.Campaigns = nonNil(r.Campaigns)
+	if r.Campaign != nil {
+		cp := *r.Campaign
+		cp.Finished = nonNil(cp.Finished)
+		r.Campaign = &cp
+	}
+	return r
+}
+
+// dateParam reads a day, YYYY-MM-DD (UTC); "" is the zero time.
+func dateParam(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return t, &BadRequestError{Where: "query parameter " + name, Err: fmt.Errorf("%q is not a date (YYYY-MM-DD)", s)}
+	}
+	return t, nil
 }
 
 func selectorParam(s string) (inventory.Selector, error) {

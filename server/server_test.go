@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/metrics"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
+	"github.com/ringmaster-fleet/ringmaster/report"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/server"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
@@ -143,8 +145,43 @@ func buildEstate(path string) error {
 	if _, err := db.Audit(ctx); err != nil {
 		return err
 	}
-	_, err = db.History(ctx)
-	return err
+	return recordHistory(ctx, db)
+}
+
+// recordHistory records the estate's snapshots of yesterday and today, so
+// that every organisation has a daily history.
+func recordHistory(ctx context.Context, db *sqlite.DB) error {
+	hs, err := db.History(ctx)
+	if err != nil {
+		return err
+	}
+	as, err := db.Alerts(ctx)
+	if err != nil {
+		return err
+	}
+	rs, err := reports.New(reports.Config{Inventory: db.Inventory(), Alerts: as, History: hs, Now: func() time.Time { return now }})
+	if err != nil {
+		return err
+	}
+	r, err := rs.Estate(ctx, reports.EstateOptions{Selector: inventory.Everything(), TargetBuild: version(reports.DefaultTargetBuild),
+		SupportedBuild: version(reports.DefaultSupportedBuild)})
+	if err != nil {
+		return err
+	}
+	for _, day := range []time.Time{now.AddDate(0, 0, -1), now} {
+		if err := hs.Record(ctx, report.Snapshots(day, r.Progress, r.Scorecard, r.Compliance)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func version(s string) inventory.Version {
+	v, _, err := inventory.ParseVersion(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
 
 // failOnePerOrg runs the controller's first pass on the national
@@ -412,6 +449,19 @@ var examples = map[string][]example{
 		{"/api/v1/playbooks/validate", `{"yaml":"name: own\nversion: 1.0.0\nsteps:\n  - name: hi\n    powershell: Write-Output hi\n"}`, [3]int{ok, ok, ok}},
 		{"/api/v1/playbooks/validate", `{"file":"bad.yaml","yaml":"name: Bad\n"}`, [3]int{ok, ok, ok}},
 		{"/api/v1/playbooks/validate", `{}`, [3]int{bad, bad, bad}},
+	},
+	"report-estate": {
+		{"/api/v1/reports/estate", "", [3]int{ok, ok, ok}},
+		{"/api/v1/reports/estate?format=html&campaign=national", "", [3]int{ok, ok, ok}},
+		{"/api/v1/reports/estate?campaign=ra-only&selector=build%3C10.0.19041", "", [3]int{ok, ok, ok}},
+		{"/api/v1/reports/estate?campaign=nope", "", [3]int{notFound, notFound, notFound}},
+		{"/api/v1/reports/estate?supported_build=x", "", [3]int{bad, bad, bad}},
+	},
+	"report-history": {
+		{"/api/v1/reports/history", "", [3]int{ok, ok, ok}},
+		{"/api/v1/reports/history?format=csv&days=7", "", [3]int{ok, ok, ok}},
+		{"/api/v1/reports/history?since=2026-11-02&until=2026-11-01", "", [3]int{bad, bad, bad}},
+		{"/api/v1/reports/history?since=yesterday", "", [3]int{bad, bad, bad}},
 	},
 	"alert-show":       {{"/api/v1/alerts/HSA-1", "", [3]int{ok, ok, ok}}},
 	"alert-compliance": {{"/api/v1/alerts/HSA-1/compliance", "", [3]int{ok, ok, ok}}, {"/api/v1/alerts/HSA-1/compliance?format=csv", "", [3]int{ok, ok, ok}}},
@@ -746,5 +796,71 @@ func TestPlaybooks(t *testing.T) {
 		if p.File != "bad.yaml" || p.Line == 0 {
 			t.Errorf("a problem without its file and line: %+v", p)
 		}
+	}
+}
+
+// TestScopedEstateReport: the estate page and the daily history of a
+// regional and an organisation's reader hold their organisations alone,
+// with totals over them, and the campaigns with devices among them,
+// counting those devices.
+func TestScopedEstateReport(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		scope     string
+		devices   int
+		campaigns map[string]int
+		names     []string
+	}{
+		{"estate", 12, map[string]int{"national": 12, "ra-only": 4}, []string{"Alpha", "Bravo", "Charlie"}},
+		{"region:north", 8, map[string]int{"national": 8, "ra-only": 4}, []string{"Alpha", "Bravo"}},
+		{"org:RB", 4, map[string]int{"national": 4}, []string{"Bravo"}},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			token := f.token("viewer", access.Viewer, tc.scope)
+			status, body, _ := f.do("GET", "/api/v1/reports/estate", token, "")
+			if status != ok {
+				t.Fatalf("estate: %d %s", status, body)
+			}
+			var r struct {
+				Progress struct {
+					Total struct{ Devices int } `json:"total"`
+				} `json:"progress"`
+				History   []report.Snapshot        `json:"history"`
+				Campaigns []report.CampaignSummary `json:"campaigns"`
+			}
+			if err := json.Unmarshal(body, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Progress.Total.Devices != tc.devices {
+				t.Errorf("progress total %d devices, want %d", r.Progress.Total.Devices, tc.devices)
+			}
+			totals := report.HistoryOf(r.History, report.TotalOrg)
+			if len(totals) != 2 || totals[0].Devices != tc.devices || totals[1].Devices != tc.devices {
+				t.Errorf("history totals %+v, want %d devices on 2 days", totals, tc.devices)
+			}
+			got := map[string]int{}
+			for _, c := range r.Campaigns {
+				for _, w := range c.Waves {
+					got[c.Name] += w.Devices
+				}
+			}
+			if !reflect.DeepEqual(got, tc.campaigns) {
+				t.Errorf("campaigns %v, want %v", got, tc.campaigns)
+			}
+			status, page, h := f.do("GET", "/api/v1/reports/estate?format=html", token, "")
+			if status != ok || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+				t.Fatalf("estate page: %d %s", status, h.Get("Content-Type"))
+			}
+			for _, name := range tc.names {
+				if !strings.Contains(string(page), name) {
+					t.Errorf("the page lacks %s", name)
+				}
+			}
+			status, csv, _ := f.do("GET", "/api/v1/reports/history?format=csv&days=1", token, "")
+			want := fmt.Sprintf("%s,TOTAL,%d,", now.Format(time.DateOnly), tc.devices)
+			if status != ok || !strings.Contains(string(csv), want) || strings.Count(string(csv), "\n") != len(tc.names)+2 {
+				t.Errorf("history CSV (%d), want a row per organisation and %q:\n%s", status, want, csv)
+			}
+		})
 	}
 }

@@ -53,6 +53,10 @@ type Campaigns interface {
 	orchestrator.Store
 	campaigns.Store
 	reports.Campaigns
+	// StateCounts counts a campaign's devices per wave and state (the
+	// benchmarks read it; reports count from Counts, which has each
+	// device's organisation).
+	StateCounts(ctx context.Context, name string) ([]orchestrator.StateCount, error)
 }
 
 // Alerts is the store of High Severity Alerts.

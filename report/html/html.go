@@ -53,19 +53,19 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 
 // Report is what the page shows.
 type Report struct {
-	Title      string
-	Generated  time.Time
-	Progress   report.Progress
-	Compliance []report.Compliance
-	Scorecard  report.Scorecard
+	Title      string              `json:"title"`
+	Generated  time.Time           `json:"generated_at"`
+	Progress   report.Progress     `json:"progress"`
+	Compliance []report.Compliance `json:"compliance"`
+	Scorecard  report.Scorecard    `json:"scorecard"`
 	// History is the daily snapshots (burn-down); Campaign, when one is
 	// followed, how its devices finished over time.
-	History  []report.Snapshot
-	Campaign *report.CampaignProgress
+	History  []report.Snapshot        `json:"history"`
+	Campaign *report.CampaignProgress `json:"campaign"`
 	// Sites is the progress per organisation and site (the drill-down);
 	// Campaigns every campaign's waves by state.
-	Sites     report.Progress
-	Campaigns []report.CampaignSummary
+	Sites     report.Progress          `json:"sites"`
+	Campaigns []report.CampaignSummary `json:"campaigns"`
 }
 
 // SitesOf lists an organisation's rows of the per-site progress.
@@ -94,7 +94,7 @@ type HistoryRow struct {
 // HistoryRows lists the estate's daily figures, oldest first.
 func (r Report) HistoryRows() []HistoryRow {
 	var out []HistoryRow
-	for _, s := range report.HistoryOf(r.History, "TOTAL") {
+	for _, s := range report.HistoryOf(r.History, report.TotalOrg) {
 		row := HistoryRow{Day: s.Day.Format(time.DateOnly), NotOnTarget: s.Devices - s.OnTarget}
 		for _, c := range r.Compliance {
 			n, ok := s.Affected[c.Alert]

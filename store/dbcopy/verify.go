@@ -226,7 +226,7 @@ func asRequeued(cs []report.CampaignSummary) {
 		}
 		for _, w := range c.Waves {
 			if n := w.States[string(orchestrator.DeviceQueued)]; n > 0 {
-				delete(w.States, string(orchestrator.DeviceQueued))
+				w.States[string(orchestrator.DeviceQueued)] = 0 // as the copy counts it: every state is present
 				w.States[string(orchestrator.DeviceRunning)] += n
 			}
 		}

@@ -20,7 +20,7 @@ func TestSameJSON(t *testing.T) {
 	b.OnTarget = 5
 	err := sameJSON("history", a, b)
 	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "history report differs") ||
-		!strings.Contains(err.Error(), `"OnTarget\":4`) || !strings.Contains(err.Error(), `"OnTarget\":5`) {
+		!strings.Contains(err.Error(), `"on_target\":4`) || !strings.Contains(err.Error(), `"on_target\":5`) {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -29,11 +29,11 @@ func TestSameJSON(t *testing.T) {
 // the copy stores them; another campaign's stay queued.
 func TestAsRequeued(t *testing.T) {
 	cs := []report.CampaignSummary{
-		{Name: "live", Status: "paused", Waves: []report.WaveSummary{{States: map[string]int{"queued": 2, "running": 1, "pending": 5}}}},
+		{Name: "live", Status: "paused", Waves: []report.WaveSummary{{States: map[string]int{"queued": 2, "running": 1, "pending": 5, "failed": 0}}}},
 		{Name: "gone", Status: "cancelled", Waves: []report.WaveSummary{{States: map[string]int{"queued": 3}}}},
 	}
 	asRequeued(cs)
-	if want := map[string]int{"running": 3, "pending": 5}; !reflect.DeepEqual(cs[0].Waves[0].States, want) {
+	if want := map[string]int{"queued": 0, "running": 3, "pending": 5, "failed": 0}; !reflect.DeepEqual(cs[0].Waves[0].States, want) {
 		t.Errorf("live campaign: %v, want %v", cs[0].Waves[0].States, want)
 	}
 	if want := map[string]int{"queued": 3}; !reflect.DeepEqual(cs[1].Waves[0].States, want) {
