@@ -123,6 +123,10 @@ type ImportOptions struct {
 	Now    time.Time
 	// OnChange, if set, is called for each new or updated device (dry-run listings).
 	OnChange func(kind ChangeKind, d *Device)
+	// InScope, if set, says which organisations the importer may write:
+	// a row naming another, or whose hostname is a device of another, is
+	// rejected (nil: every organisation).
+	InScope func(org string) bool
 }
 
 // ChangeKind classifies what an import does to one device.
@@ -299,6 +303,11 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 				return ImportResult{}, batch[i].err
 			}
 			rec, errs := &batch[i].rec, batch[i].errs
+			if opts.InScope != nil && ValidateOrgCode(rec.Device.Org) == nil && !opts.InScope(rec.Device.Org) {
+				// Whether it exists is not said: it is not the importer's.
+				reject(rec, append(errs, rowErr(rec, FieldOrg, &FieldError{Msg: "organisation " + QuoteValue(rec.Device.Org) + " is outside your scope"}))...)
+				continue
+			}
 			if ValidateOrgCode(rec.Device.Org) == nil && !known[rec.Device.Org] {
 				if !opts.CreateOrgs {
 					// Report each unknown organisation once, with how many rows name it.
@@ -334,9 +343,25 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 				continue
 			}
 			if !writes && !opts.KeepCounting {
-				continue // a bad row was seen: only validate from here on
+				// A bad row was seen: only validate from here on, the
+				// scope's hold on hostnames included.
+				if opts.InScope != nil {
+					cur, found, err := tx.Device(ctx, rec.Device.Hostname)
+					if err != nil {
+						return ImportResult{}, fmt.Errorf("%s: %w", rec.Pos, err)
+					}
+					if found && !opts.InScope(cur.Org) {
+						reject(rec, rowErr(rec, FieldHostname, &takenError{hostname: rec.Device.Hostname}))
+					}
+				}
+				continue
 			}
-			kind, err := upsert(ctx, tx, rec, batch[i].prepared, opts.Now)
+			kind, err := upsert(ctx, tx, rec, batch[i].prepared, opts)
+			var taken *takenError
+			if errors.As(err, &taken) {
+				reject(rec, rowErr(rec, FieldHostname, taken))
+				continue
+			}
 			if err != nil {
 				return ImportResult{}, fmt.Errorf("%s: %w", rec.Pos, err)
 			}
@@ -436,10 +461,22 @@ func createOrg(ctx context.Context, tx ImportTx, rec *Record, defaultTZ string, 
 }
 
 // upsert merges the record into the stored device, if any, and writes it.
-func upsert(ctx context.Context, tx ImportTx, rec *Record, prepared any, now time.Time) (ChangeKind, error) {
+// takenError is a row whose hostname is a device of an organisation
+// outside the importer's scope: importing it would move that device.
+type takenError struct{ hostname string }
+
+func (e *takenError) Error() string {
+	return "hostname " + QuoteValue(e.hostname) + " is a device outside your scope"
+}
+
+func upsert(ctx context.Context, tx ImportTx, rec *Record, prepared any, opts ImportOptions) (ChangeKind, error) {
+	now := opts.Now
 	cur, found, err := tx.Device(ctx, rec.Device.Hostname)
 	if err != nil {
 		return "", err
+	}
+	if found && opts.InScope != nil && !opts.InScope(cur.Org) {
+		return "", &takenError{hostname: rec.Device.Hostname}
 	}
 	if !found {
 		d := &rec.Device

@@ -27,6 +27,7 @@ func Inventory(t *testing.T, open Open) {
 	t.Run("Labels", func(t *testing.T) { inventoryLabels(t, open) })
 	t.Run("Times", func(t *testing.T) { inventoryTimes(t, open) })
 	t.Run("ImportUpsert", func(t *testing.T) { inventoryImportUpsert(t, open) })
+	t.Run("ImportInScope", func(t *testing.T) { inventoryImportInScope(t, open) })
 	t.Run("ImportCreateOrgs", func(t *testing.T) { inventoryImportCreateOrgs(t, open) })
 	t.Run("ImportRejectsBadFiles", func(t *testing.T) { inventoryImportRejectsBadFiles(t, open) })
 	t.Run("ImportGoodFiles", func(t *testing.T) { inventoryImportGoodFiles(t, open) })
@@ -345,6 +346,51 @@ func inventoryImportUpsert(t *testing.T, open Open) {
 	}
 	if _, err := s.Device(ctx, "pc404.rxx.nhs.uk"); !errors.Is(err, errkind.NotFound) {
 		t.Errorf("missing device: err = %v, want errkind.NotFound", err)
+	}
+}
+
+// inventoryImportInScope: an import bounded to some organisations rejects
+// a row naming another (known or not, without saying which) and a row
+// whose hostname is another's device, so it cannot move that device into
+// its scope; it writes nothing then, and imports its own as any import.
+func inventoryImportInScope(t *testing.T, open Open) {
+	s := open(t, NewClock(fileNow).Now).Inventory
+	addOrg(t, s, "RXX")
+	addOrg(t, s, "RYY")
+	if _, err := importText(t, s, "theirs.csv", "hostname,org\npc1.ryy.nhs.uk,RYY\n", fileNow, inventory.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rxx := inventory.ImportOptions{InScope: func(org string) bool { return org == "RXX" }}
+	_, err := importText(t, s, "mine.csv", "hostname,org\npc1.rxx.nhs.uk,RXX\npc2.rxx.nhs.uk,RYY\npc3.rxx.nhs.uk,RZZ\nPC1.RYY.NHS.UK,RXX\n", fileNow, rxx)
+	var ie *inventory.ImportError
+	if !errors.As(err, &ie) || ie.Rejected != 3 {
+		t.Fatalf("import out of scope: %v, want 3 rows rejected", err)
+	}
+	for _, w := range []string{
+		`mine.csv:3: column "org": organisation "RYY" is outside your scope`,
+		`mine.csv:4: column "org": organisation "RZZ" is outside your scope`,
+		`mine.csv:5: column "hostname": hostname "pc1.ryy.nhs.uk" is a device outside your scope`,
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v\nwant it to contain %s", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "unknown organisation") {
+		t.Errorf("a scoped import is told which organisations exist: %v", err)
+	}
+	if d, err := s.Device(ctx, "pc1.ryy.nhs.uk"); err != nil || d.Org != "RYY" {
+		t.Errorf("another's device after a rejected import: %+v, %v", d, err)
+	}
+	if _, err := s.Device(ctx, "pc1.rxx.nhs.uk"); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("a rejected import wrote its good row: %v", err)
+	}
+	res, err := importText(t, s, "mine.csv", "hostname,org,site\npc1.rxx.nhs.uk,RXX,Leeds\n", fileNow, rxx)
+	if err != nil || res.New != 1 {
+		t.Fatalf("import in scope: %+v, %v", res, err)
+	}
+	res, err = importText(t, s, "mine.csv", "hostname,org,site\npc1.rxx.nhs.uk,RXX,York\n", fileNow, rxx)
+	if err != nil || res.Updated != 1 {
+		t.Fatalf("re-import in scope: %+v, %v", res, err)
 	}
 }
 
