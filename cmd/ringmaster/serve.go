@@ -39,6 +39,10 @@ It serves TLS when given a certificate and key. Plain HTTP is served on a
 loopback address only, unless --insecure-http says otherwise (behind a proxy that
 terminates TLS on the same host).
 
+River's web UI, the job queue's jobs and queues, is served under /river/
+to admins whose scope is the whole estate; what they change there is
+recorded in the audit trail.
+
 With --run-campaigns (the default) this process also runs the campaigns,
 as ringmaster run does; turn it off where other nodes run them.`,
 		Example: "  ringmaster serve\n  ringmaster serve --listen :8443 --tls-cert server.crt --tls-key server.key\n  ringmaster serve --run-campaigns=false",
@@ -59,7 +63,11 @@ as ringmaster run does; turn it off where other nodes run them.`,
 				return err
 			}
 			m := metrics.New(cs, a.log)
-			api, err := a.apiServer(ctx, m)
+			ui, err := a.riverUI(ctx)
+			if err != nil {
+				return err
+			}
+			api, err := a.apiServer(ctx, m, ui)
 			if err != nil {
 				return err
 			}
@@ -81,7 +89,7 @@ as ringmaster run does; turn it off where other nodes run them.`,
 			if certFile != "" {
 				scheme = "https"
 			}
-			fmt.Fprintf(a.stdout, "serving the API at %s://%s/api/v1/ (OpenAPI at /openapi.json)\n", scheme, ln.Addr())
+			fmt.Fprintf(a.stdout, "serving the API at %s://%s/api/v1/ (OpenAPI at /openapi.json; River's UI at %s/ for admins of the estate)\n", scheme, ln.Addr(), server.RiverPath)
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
@@ -260,8 +261,8 @@ func (a *app) issuer(ctx context.Context) (access.Issuer, error) {
 }
 
 // apiServer is the HTTP API over this database's stores and services,
-// counting into m.
-func (a *app) apiServer(ctx context.Context, m *metrics.Metrics) (*server.Server, error) {
+// counting into m, with River's web UI river (nil for none).
+func (a *app) apiServer(ctx context.Context, m *metrics.Metrics, river http.Handler) (*server.Server, error) {
 	db, err := a.open(ctx)
 	if err != nil {
 		return nil, err
@@ -287,5 +288,5 @@ func (a *app) apiServer(ctx context.Context, m *metrics.Metrics) (*server.Server
 		return nil, err
 	}
 	return server.New(server.Config{Tokens: ts, Audit: trail, Inventory: db.Inventory(), Alerts: as, Campaigns: cs, Reports: rs,
-		Now: a.now, Log: a.log, Version: version, Metrics: m})
+		Now: a.now, Log: a.log, Version: version, Metrics: m, River: river})
 }
