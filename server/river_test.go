@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -31,11 +32,15 @@ func (probeArgs) Kind() string { return "test_probe" }
 
 // riverFixture is a server serving River's real UI over the fixture's
 // SQLite database, as ringmaster serve wires it, with two jobs queued;
-// it returns the UI's client and the jobs' ids.
-func riverFixture(t *testing.T) (*fixture, *river.Client[*sql.Tx], []int64) {
+// it returns the UI's client and the jobs' ids. with, if given, changes
+// the server's configuration too.
+func riverFixture(t *testing.T, with ...func(*server.Config)) (*fixture, *river.Client[*sql.Tx], []int64) {
 	t.Helper()
 	var client *river.Client[*sql.Tx]
 	f := newFixtureWith(t, func(f *fixture, cfg *server.Config) {
+		for _, w := range with {
+			w(cfg)
+		}
 		ctx := t.Context()
 		if err := scheduler.Migrate(ctx, scheduler.SQLiteJobs(f.db.SQL(), nil)); err != nil {
 			t.Fatal(err)
@@ -199,5 +204,24 @@ func TestRiverUICrossOrigin(t *testing.T) {
 	es := riverTrail(t, f)
 	if len(es) != 1 || es[0].Actor != "alice@nhs.example" || es[0].Via != access.ViaOIDC || es[0].Outcome != audit.Done {
 		t.Fatalf("the audit trail of River's UI: %+v", es)
+	}
+}
+
+// failingTrail is an audit trail that keeps nothing.
+type failingTrail struct{ audit.Store }
+
+func (failingTrail) Append(context.Context, *audit.Entry) error {
+	return errors.New("the disk is full")
+}
+
+// TestRiverUIUnrecorded: a change through River's UI that the audit trail
+// cannot record is answered with an error, not River's answer, as the
+// API's changes are.
+func TestRiverUIUnrecorded(t *testing.T) {
+	f, _, ids := riverFixture(t, func(cfg *server.Config) { cfg.Audit = failingTrail{cfg.Audit} })
+	admin := f.token("root", access.Admin, "estate")
+	status, body, _ := f.do("POST", "/river/api/jobs/cancel", admin, fmt.Sprintf(`{"ids":["%d"]}`, ids[0]))
+	if status != http.StatusInternalServerError || strings.Contains(string(body), `"status":"ok"`) {
+		t.Fatalf("an unrecorded cancel through River's UI: %d %s, want a 500 problem", status, body)
 	}
 }
