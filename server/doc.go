@@ -30,5 +30,7 @@
 // transition in scope as server-sent events, resumable by Last-Event-ID.
 // Reads computed over the estate are cached per scope and query for a
 // short while (cache.go). /metrics serves the metrics package's
-// collectors to estate-wide callers.
+// collectors to estate-wide callers; /river/ serves River's web UI
+// (Config.River, river.go) to admins of the whole estate, recording its
+// changes in the audit trail.
 package server

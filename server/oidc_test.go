@@ -21,7 +21,12 @@ import (
 // (no group Ringmaster knows).
 func signInFixture(t *testing.T) (*fixture, *oidctest.Provider) {
 	t.Helper()
-	f := newFixture(t)
+	return signInOn(t, newFixture(t))
+}
+
+// signInOn enables signInFixture's sign-in on f.
+func signInOn(t *testing.T, f *fixture) (*fixture, *oidctest.Provider) {
+	t.Helper()
 	p, err := oidctest.Start("ringmaster", "client-secret", f.http.URL+"/auth/callback", map[string]map[string]any{
 		"alice": {"email": "alice@nhs.example", "groups": []string{"ringmaster-national-admins"}},
 		"bob":   {"email": "bob@ra.nhs.example", "groups": []string{"staff", "ra-desktop"}},

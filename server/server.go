@@ -56,6 +56,12 @@ type Config struct {
 	// Metrics, if set, counts the requests and is served at /metrics to
 	// callers whose scope is the estate.
 	Metrics *metrics.Metrics
+	// River, if set, is River's web UI (riverqueue.com/riverui's Handler,
+	// its Prefix RiverPath), served under RiverPath to admins whose scope
+	// is the whole estate, its changes in the audit trail (see
+	// serveRiver). The caller builds and starts it: this package knows no
+	// job queue nor database driver.
+	River http.Handler
 }
 
 // Server is the HTTP API: every operation in s.ops, behind authentication,
@@ -99,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)
 	if cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.serveMetrics(cfg.Metrics.Handler()))
+	}
+	if cfg.River != nil {
+		s.mux.Handle(RiverPath+"/", s.serveRiver(cfg.River))
 	}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -373,15 +382,32 @@ func (w *statusWriter) Flush() {
 // whole estate: the counts are the estate's.
 func (s *Server) serveMetrics(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &Call{s: s, From: clientAddr(r), RequestID: requestID()}
-		p, err := s.authenticate(r.Context(), r, c.From)
-		if err == nil && p.Scope.String() != access.EstateScope().String() {
-			err = &access.ForbiddenError{Subject: p.Subject, Org: "any but the whole estate", Scope: p.Scope, What: "metrics"}
-		}
+		c, err := s.estateCaller(r, access.Viewer, "metrics")
 		if err != nil {
 			writeProblem(w, r, c.RequestID, s.problemOf(r, c, err))
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// estateCaller authenticates r's caller as the API does and refuses one
+// below role or whose scope is not the whole estate, for what serves the
+// whole estate at once outside the operations (/metrics, /river); what
+// names it in a refusal. The call has its principal once authenticated,
+// even when refused.
+func (s *Server) estateCaller(r *http.Request, role access.Role, what string) (*Call, error) {
+	c := &Call{s: s, From: clientAddr(r), RequestID: requestID()}
+	p, err := s.authenticate(r.Context(), r, c.From)
+	if err != nil {
+		return c, err
+	}
+	c.Principal = p
+	if err := p.Require(role, what); err != nil {
+		return c, err
+	}
+	if p.Scope.String() != access.EstateScope().String() {
+		return c, &access.ForbiddenError{Subject: p.Subject, Org: "any but the whole estate", Scope: p.Scope, What: what}
+	}
+	return c, nil
 }

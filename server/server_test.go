@@ -254,7 +254,11 @@ type fixture struct {
 	now    time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the server's configuration changed by
+// with (given the fixture's database) before the server is made.
+func newFixtureWith(t *testing.T, with func(*fixture, *server.Config)) *fixture {
 	t.Helper()
 	src, err := template()
 	if err != nil {
@@ -298,9 +302,13 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	cs := campaignService(f.db)
-	f.srv, err = server.New(server.Config{Tokens: f.tokens, Audit: f.trail, Inventory: f.db.Inventory(), Alerts: as,
+	cfg := server.Config{Tokens: f.tokens, Audit: f.trail, Inventory: f.db.Inventory(), Alerts: as,
 		Campaigns: cs, Reports: rs, Now: func() time.Time { return f.now }, Wall: func() time.Time { return f.now }, Version: "test",
-		Metrics: metrics.New(cs, nil)})
+		Metrics: metrics.New(cs, nil)}
+	if with != nil {
+		with(f, &cfg)
+	}
+	f.srv, err = server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,10 @@ It serves TLS when given a certificate and key. Plain HTTP is served on a
 loopback address only, unless --insecure-http says otherwise (behind a proxy that
 terminates TLS on the same host).
 
+River's web UI, the job queue's jobs and queues, is served under /river/
+to admins whose scope is the whole estate; what they change there is
+recorded in the audit trail.
+
 With --run-campaigns (the default) this process also runs the campaigns,
 as ringmaster run does; turn it off where other nodes run them.
 
@@ -67,7 +71,11 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 				return err
 			}
 			m := metrics.New(cs, a.log)
-			api, err := a.apiServer(ctx, cs, lib, m)
+			ui, err := a.riverUI(ctx)
+			if err != nil {
+				return err
+			}
+			api, err := a.apiServer(ctx, cs, lib, m, ui)
 			if err != nil {
 				return err
 			}
@@ -89,7 +97,7 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 			if certFile != "" {
 				scheme = "https"
 			}
-			fmt.Fprintf(a.stdout, "serving the API at %s://%s/api/v1/ (OpenAPI at /openapi.json)\n", scheme, ln.Addr())
+			fmt.Fprintf(a.stdout, "serving the API at %s://%s/api/v1/ (OpenAPI at /openapi.json; River's UI at %s/ for admins of the estate)\n", scheme, ln.Addr(), server.RiverPath)
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
@@ -267,8 +268,9 @@ func (a *app) issuer(ctx context.Context) (access.Issuer, error) {
 }
 
 // apiServer is the HTTP API over this database's stores and services,
-// counting into m.
-func (a *app) apiServer(ctx context.Context, cs *campaigns.Service, lib builtin.Library, m *metrics.Metrics) (*server.Server, error) {
+// with the campaigns service cs and the playbooks lib, counting into m,
+// with River's web UI river (nil for none).
+func (a *app) apiServer(ctx context.Context, cs *campaigns.Service, lib builtin.Library, m *metrics.Metrics, river http.Handler) (*server.Server, error) {
 	db, err := a.open(ctx)
 	if err != nil {
 		return nil, err
@@ -290,5 +292,5 @@ func (a *app) apiServer(ctx context.Context, cs *campaigns.Service, lib builtin.
 		return nil, err
 	}
 	return server.New(server.Config{Tokens: ts, Audit: trail, Inventory: db.Inventory(), Alerts: as, Campaigns: cs, Reports: rs, Playbooks: lib,
-		Now: a.now, Log: a.log, Version: version, Metrics: m})
+		Now: a.now, Log: a.log, Version: version, Metrics: m, River: river})
 }
