@@ -46,11 +46,16 @@ type ForbiddenError struct {
 	Scope Scope
 	// What names the action or record ("pause campaign x").
 	What string
+	// Estate says the action needs the whole estate in scope.
+	Estate bool
 }
 
 func (e *ForbiddenError) Error() string {
 	if e.Need != "" {
 		return fmt.Sprintf("%s: %s is %s, this needs %s", e.What, e.Subject, e.Has, e.Need)
+	}
+	if e.Estate {
+		return fmt.Sprintf("%s: this needs the whole estate in scope; %s's scope is %s", e.What, e.Subject, e.Scope)
 	}
 	return fmt.Sprintf("%s: organisation %s is outside %s's scope (%s)", e.What, e.Org, e.Subject, e.Scope)
 }
@@ -64,6 +69,15 @@ func (p Principal) Require(need Role, what string) error {
 		return nil
 	}
 	return &ForbiddenError{Subject: p.Subject, Need: need, Has: p.Role, What: what}
+}
+
+// RequireEstate refuses what only a caller of the whole estate may do
+// (creating organisations, issuing an alert); orgs is p's resolved scope.
+func (p Principal) RequireEstate(orgs Orgs, what string) error {
+	if orgs.All() {
+		return nil
+	}
+	return &ForbiddenError{Subject: p.Subject, Scope: p.Scope, What: what, Estate: true}
 }
 
 // RequireOrgs refuses what touches an organisation outside orgs (p's

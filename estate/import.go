@@ -102,33 +102,9 @@ func (s *Source) Close() error {
 // time zone of created organisations) and opens the file, stdin for Stdin.
 // It touches no store, so a mistake costs nothing.
 func Open(o ImportOptions, stdin io.Reader) (*Source, error) {
-	k := o.Format
-	if k == "" {
-		if o.Name == Stdin {
-			return nil, &FormatError{Name: Stdin}
-		}
-		if k = format.KindFromName(o.Name); k == "" {
-			return nil, &FormatError{Name: o.Name}
-		}
-	}
-	if o.CreateOrgs {
-		if err := inventory.ValidateTimeZone(o.DefaultTimeZone); err != nil {
-			return nil, &TimeZoneError{Err: err}
-		}
-	}
-	opts := []format.Option{format.RawCSV(o.RawCSV)}
-	if o.Org != "" {
-		if err := inventory.ValidateOrgCode(inventory.NormaliseOrgCode(o.Org)); err != nil {
-			return nil, optionError("org", err)
-		}
-		opts = append(opts, format.DefaultOrg(o.Org))
-	}
-	if o.DateFormat != "" {
-		df, err := format.ParseDateFormat(o.DateFormat)
-		if err != nil {
-			return nil, optionError("date-format", err)
-		}
-		opts = append(opts, format.Dates(df))
+	k, opts, err := o.check()
+	if err != nil {
+		return nil, err
 	}
 	if o.Name == Stdin {
 		return &Source{name: "stdin", kind: k, r: stdin, opts: opts}, nil
@@ -138,6 +114,53 @@ func Open(o ImportOptions, stdin io.Reader) (*Source, error) {
 		return nil, fmt.Errorf("import: %w", err)
 	}
 	return &Source{name: o.Name, kind: k, r: f, closer: f, opts: opts}, nil
+}
+
+// Read checks the options as Open does and reads r, a file sent rather
+// than one on this machine (an upload): o.Name only names it in reports
+// and tells its format when o.Format does not. Nothing is opened.
+func Read(o ImportOptions, r io.Reader) (*Source, error) {
+	if o.Name == "" || o.Name == Stdin {
+		return nil, optionError("name", errors.New("an upload needs a name to report its rows by"))
+	}
+	k, opts, err := o.check()
+	if err != nil {
+		return nil, err
+	}
+	return &Source{name: o.Name, kind: k, r: r, opts: opts}, nil
+}
+
+// check checks the options and gives the format and how to read it.
+func (o ImportOptions) check() (format.Kind, []format.Option, error) {
+	k := o.Format
+	if k == "" {
+		if o.Name == Stdin {
+			return "", nil, &FormatError{Name: Stdin}
+		}
+		if k = format.KindFromName(o.Name); k == "" {
+			return "", nil, &FormatError{Name: o.Name}
+		}
+	}
+	if o.CreateOrgs {
+		if err := inventory.ValidateTimeZone(o.DefaultTimeZone); err != nil {
+			return "", nil, &TimeZoneError{Err: err}
+		}
+	}
+	opts := []format.Option{format.RawCSV(o.RawCSV)}
+	if o.Org != "" {
+		if err := inventory.ValidateOrgCode(inventory.NormaliseOrgCode(o.Org)); err != nil {
+			return "", nil, optionError("org", err)
+		}
+		opts = append(opts, format.DefaultOrg(o.Org))
+	}
+	if o.DateFormat != "" {
+		df, err := format.ParseDateFormat(o.DateFormat)
+		if err != nil {
+			return "", nil, optionError("date-format", err)
+		}
+		opts = append(opts, format.Dates(df))
+	}
+	return k, opts, nil
 }
 
 // Change is one device an import adds or changes.

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,7 +59,7 @@ func handle[In, Out any](s *Server, op Op, fn func(ctx context.Context, c *Call,
 	}
 	op.serve = func(ctx context.Context, c *Call, r *http.Request) (any, error) {
 		var in In
-		if err := bind(r, &in); err != nil {
+		if err := bind(r, &in, c.s.cfg.MaxUpload); err != nil {
 			return nil, err
 		}
 		return fn(ctx, c, &in)
@@ -96,8 +98,20 @@ func (e *BadRequestError) Error() string { return e.Where + ": " + e.Err.Error()
 // Unwrap makes errors.Is(err, errkind.Invalid) hold.
 func (e *BadRequestError) Unwrap() []error { return []error{e.Err, errkind.Invalid} }
 
-// bind fills in from r's path, query and body.
-func bind(r *http.Request, in any) error {
+// Upload is a request body taken as sent (a file to import) rather than
+// decoded: an input's field of this type, tagged with the media types it
+// takes (`upload:"text/csv,application/json"`), reads the body, which
+// fails once past Config.MaxUpload bytes.
+type Upload struct {
+	ContentType string // as sent, without its parameters
+	Body        io.Reader
+}
+
+var uploadType = reflect.TypeFor[Upload]()
+
+// bind fills in from r's path, query and body; an upload may be at most
+// maxUpload bytes.
+func bind(r *http.Request, in any, maxUpload int64) error {
 	v := reflect.ValueOf(in).Elem()
 	t := v.Type()
 	q := r.URL.Query()
@@ -117,6 +131,13 @@ func bind(r *http.Request, in any) error {
 			if err := decodeBody(r, v.Field(i).Addr().Interface()); err != nil {
 				return err
 			}
+			continue
+		case f.Type == uploadType:
+			up, err := upload(r, strings.Split(f.Tag.Get("upload"), ","), maxUpload)
+			if err != nil {
+				return err
+			}
+			v.Field(i).Set(reflect.ValueOf(up))
 			continue
 		default:
 			continue
@@ -151,6 +172,48 @@ func setField(f reflect.Value, raw string) error {
 		panic("server: cannot bind a parameter of kind " + f.Kind().String())
 	}
 	return nil
+}
+
+// upload takes r's body as sent, in one of the media types types.
+func upload(r *http.Request, types []string, max int64) (Upload, error) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !slices.Contains(types, ct) {
+		return Upload{}, &BadRequestError{Where: "body", Err: fmt.Errorf("content type %q: want one of %s", r.Header.Get("Content-Type"), strings.Join(types, ", "))}
+	}
+	return Upload{ContentType: ct, Body: &boundedReader{r: r.Body, left: max, max: max}}, nil
+}
+
+// TooLargeError is a body past the server's limit. It wraps
+// errkind.Invalid.
+type TooLargeError struct{ Max int64 }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("body: over the server's limit of %d bytes (serve --max-upload)", e.Max)
+}
+
+// Unwrap makes errors.Is(err, errkind.Invalid) hold.
+func (e *TooLargeError) Unwrap() error { return errkind.Invalid }
+
+// boundedReader fails once more than max bytes are read, so what reads
+// it (an import, one transaction) fails whole rather than taking a part.
+type boundedReader struct {
+	r         io.Reader
+	left, max int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, &TooLargeError{Max: b.max}
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, &TooLargeError{Max: b.max}
+	}
+	return n, err
 }
 
 // decodeBody reads a JSON body into dst: at most MaxBody bytes, one value,

@@ -71,6 +71,16 @@ func (s *Server) OpenAPI() ([]byte, error) {
 				sc := ref(f.Type)
 				sc["additionalProperties"] = false
 				body = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": sc}}}
+			case f.Type == uploadType:
+				content := map[string]any{}
+				for _, m := range strings.Split(f.Tag.Get("upload"), ",") {
+					sc := map[string]any{"type": "string", "description": doc}
+					if m == "application/json" {
+						sc = map[string]any{"type": "array", "items": map[string]any{"type": "object"}, "description": doc}
+					}
+					content[m] = map[string]any{"schema": sc}
+				}
+				body = map[string]any{"required": true, "content": content}
 			}
 		}
 		if len(op.Formats) > 0 {

@@ -26,6 +26,7 @@ func (s *Server) routes() {
 				All: orgs.All(), Orgs: nonNil(orgs.List())}, nil
 		})
 	s.inventoryRoutes()
+	s.importRoute()
 	s.campaignRoutes()
 	s.eventRoutes()
 	s.reportRoutes()

@@ -30,6 +30,7 @@ type Inventory interface {
 	estate.Organisations
 	estate.DeviceStore
 	estate.Devices
+	estate.Importer
 }
 
 // Config is what a Server serves.
@@ -43,6 +44,9 @@ type Config struct {
 	// Playbooks are the playbooks offered by name; default the built-in
 	// ones only. The campaigns service should resolve the same.
 	Playbooks Playbooks
+	// MaxUpload bounds a file sent to be imported, in bytes; default
+	// DefaultMaxUpload.
+	MaxUpload int64
 	// Now is the clock (tokens' expiry, the audit trail); default
 	// time.Now.
 	Now func() time.Time
@@ -63,6 +67,10 @@ type Config struct {
 	// job queue nor database driver.
 	River http.Handler
 }
+
+// DefaultMaxUpload bounds an inventory file sent to be imported: the
+// whole national estate's, 1.3 million devices, is about 300 MB as CSV.
+const DefaultMaxUpload = 1 << 30
 
 // Server is the HTTP API: every operation in s.ops, behind authentication,
 // roles, scopes and the audit trail.
@@ -89,6 +97,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Wall == nil {
 		cfg.Wall = time.Now
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = DefaultMaxUpload
 	}
 	if cfg.Playbooks == nil {
 		cfg.Playbooks = builtin.Library{}

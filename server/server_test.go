@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/audit"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/metrics"
@@ -412,6 +414,13 @@ var examples = map[string][]example{
 	},
 	"org-show":     {{"/api/v1/orgs/RB", "", [3]int{ok, ok, notFound}}, {"/api/v1/orgs/rc", "", [3]int{ok, notFound, notFound}}},
 	"devices-list": {{"/api/v1/devices", "", [3]int{ok, ok, ok}}, {"/api/v1/devices?selector=org%3DRC&limit=2", "", [3]int{ok, ok, ok}}},
+	"inventory-import": {
+		{"/api/v1/inventory/import", `[{"hostname":"ra-99.nhs.uk","org":"RA","site":"ra-main"}]`, [3]int{ok, ok, ok}},
+		{"/api/v1/inventory/import?dry_run=true&name=x.json", `[{"hostname":"rc-99.nhs.uk","org":"RC"}]`, [3]int{ok, bad, bad}},
+		{"/api/v1/inventory/import", `[{"hostname":"rb-01.nhs.uk","org":"RA"}]`, [3]int{ok, ok, bad}}, // another's device
+		{"/api/v1/inventory/import?create_orgs=true", `[{"hostname":"rz-01.nhs.uk","org":"RZ"}]`, [3]int{ok, forbidden, forbidden}},
+		{"/api/v1/inventory/import?date_format=nonsense", `[]`, [3]int{bad, bad, bad}},
+	},
 	"device-show":  {{"/api/v1/devices/rb-01.nhs.uk", "", [3]int{ok, ok, notFound}}},
 	"campaigns-list": {
 		{"/api/v1/campaigns", "", [3]int{ok, ok, ok}},
@@ -870,5 +879,70 @@ func TestScopedEstateReport(t *testing.T) {
 				t.Errorf("history CSV (%d), want a row per organisation and %q:\n%s", status, want, csv)
 			}
 		})
+	}
+}
+
+// TestImportUpload imports a file sent to the API: rows of the caller's
+// organisation are written and recorded in the audit trail; a file with
+// a row of another, or past the size limit, or of a type the import
+// cannot read, writes nothing and says why, naming the row.
+func TestImportUpload(t *testing.T) {
+	f := newFixtureWith(t, func(_ *fixture, c *server.Config) { c.MaxUpload = 200 })
+	ra := f.token("ra-ops", access.Operator, "org:RA")
+	send := func(query, contentType, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest("POST", f.http.URL+"/api/v1/inventory/import"+query, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+ra)
+		req.Header.Set("Content-Type", contentType)
+		resp, err := f.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	for _, tc := range []struct {
+		name, query, contentType, body string
+		status                         int
+		want                           string
+	}{
+		{"a new device and a changed one", "?name=ra.csv", "text/csv", "Name,Org,Site\nra-new.nhs.uk,RA,ra-main\nra-01.nhs.uk,RA,ra-annex\n", ok, `"new":1,"updated":1`},
+		{"a row of another organisation", "?name=ra.csv", "text/csv", "hostname,org\nra-new2.nhs.uk,RA\nrb-99.nhs.uk,RB\n", bad, `ra.csv:3: column \"org\": organisation \"RB\" is outside your scope`},
+		{"another's device", "?name=ra.csv", "text/csv; charset=utf-8", "hostname,org\nrb-01.nhs.uk,RA\n", bad, `ra.csv:2: column \"hostname\": hostname \"rb-01.nhs.uk\" is a device outside your scope`},
+		{"NDJSON with the default organisation", "?org=RA&dry_run=true", "application/x-ndjson", `{"hostname":"ra-new3.nhs.uk"}` + "\n", ok, `"changes":[{"kind":"new","hostname":"ra-new3.nhs.uk"}]`},
+		{"too large", "", "text/csv", "hostname,org\n" + strings.Repeat("ra-big.nhs.uk,RA\n", 20), bad, "over the server's limit of 200 bytes"},
+		{"a spreadsheet", "", "application/vnd.ms-excel", "x", bad, "want one of text/csv, application/json, application/x-ndjson"},
+		{"a bad date format", "?date_format=dd-yy-zz", "text/csv", "hostname,org\n", bad, "query parameter date_format"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := send(tc.query, tc.contentType, tc.body)
+			if status != tc.status || !strings.Contains(body, tc.want) {
+				t.Fatalf("= %d %s\nwant %d with %s", status, body, tc.status, tc.want)
+			}
+		})
+	}
+	ctx := context.Background()
+	inv := f.db.Inventory()
+	for _, h := range []string{"ra-new2.nhs.uk", "ra-new3.nhs.uk", "ra-big.nhs.uk"} {
+		if _, err := inv.Device(ctx, h); !errors.Is(err, errkind.NotFound) {
+			t.Errorf("%s was written by a rejected import or a dry run: %v", h, err)
+		}
+	}
+	if d, err := inv.Device(ctx, "ra-01.nhs.uk"); err != nil || d.Site != "ra-annex" {
+		t.Errorf("ra-01 after the import: %+v, %v", d, err)
+	}
+	if d, err := inv.Device(ctx, "rb-01.nhs.uk"); err != nil || d.Org != "RB" {
+		t.Errorf("RB's device after RA's import: %+v, %v", d, err)
+	}
+	entries, err := f.trail.List(ctx, audit.Query{Action: "inventory.import"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || entries[0].Actor != "ra-ops" || entries[0].Target != "ra.csv" || entries[0].Org != "RA" || entries[0].Outcome != audit.Done {
+		t.Errorf("the trail's first import: %+v", entries)
 	}
 }

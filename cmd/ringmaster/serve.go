@@ -27,6 +27,7 @@ func newServeCmd(a *app) *cobra.Command {
 		insecure, runCampaigns    bool
 		o                         targetFlags
 		workers                   int
+		maxUpload                 int64
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -75,7 +76,7 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 			if err != nil {
 				return err
 			}
-			api, err := a.apiServer(ctx, cs, lib, m, ui)
+			api, err := a.apiServer(ctx, server.Config{Campaigns: cs, Playbooks: lib, Metrics: m, River: ui, MaxUpload: maxUpload})
 			if err != nil {
 				return err
 			}
@@ -124,6 +125,7 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "TLS private key (PEM)")
 	cmd.Flags().StringVar(&oidcFile, "oidc", "", "sign people in with OpenID Connect as this file (YAML) says: issuer, client, and the rules giving roles and scopes from claims")
 	cmd.Flags().StringVar(&playbookDir, "playbook-dir", "", "offer the playbooks NAME.yaml in this directory besides the built-in ones (callers name playbooks; the server reads no path a caller gives)")
+	cmd.Flags().Int64Var(&maxUpload, "max-upload", server.DefaultMaxUpload, "largest inventory file a caller may send to import, in bytes")
 	cmd.Flags().BoolVar(&insecure, "insecure-http", false, "serve plain HTTP on an address that is not loopback")
 	cmd.Flags().BoolVar(&runCampaigns, "run-campaigns", true, "also run the campaigns in this process (as ringmaster run)")
 	cmd.Flags().IntVar(&workers, "workers", 50, "devices this process runs at once, with --run-campaigns")

@@ -4,17 +4,14 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/inputfile"
-	"github.com/ringmaster-fleet/ringmaster/metrics"
 	"github.com/ringmaster-fleet/ringmaster/notify"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator/scheduler"
-	"github.com/ringmaster-fleet/ringmaster/playbooks/builtin"
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/server"
@@ -267,10 +264,10 @@ func (a *app) issuer(ctx context.Context) (access.Issuer, error) {
 	return access.Issuer{Tokens: ts, Orgs: db.Inventory(), Now: a.now}, nil
 }
 
-// apiServer is the HTTP API over this database's stores and services,
-// with the campaigns service cs and the playbooks lib, counting into m,
-// with River's web UI river (nil for none).
-func (a *app) apiServer(ctx context.Context, cs *campaigns.Service, lib builtin.Library, m *metrics.Metrics, river http.Handler) (*server.Server, error) {
+// apiServer is the HTTP API over this database's stores and services, as
+// cfg says what serve chose (its campaigns service, playbooks, metrics,
+// River's web UI, upload limit).
+func (a *app) apiServer(ctx context.Context, cfg server.Config) (*server.Server, error) {
 	db, err := a.open(ctx)
 	if err != nil {
 		return nil, err
@@ -291,6 +288,7 @@ func (a *app) apiServer(ctx context.Context, cs *campaigns.Service, lib builtin.
 	if err != nil {
 		return nil, err
 	}
-	return server.New(server.Config{Tokens: ts, Audit: trail, Inventory: db.Inventory(), Alerts: as, Campaigns: cs, Reports: rs, Playbooks: lib,
-		Now: a.now, Log: a.log, Version: version, Metrics: m, River: river})
+	cfg.Tokens, cfg.Audit, cfg.Inventory, cfg.Alerts, cfg.Reports = ts, trail, db.Inventory(), as, rs
+	cfg.Now, cfg.Log, cfg.Version = a.now, a.log, version
+	return server.New(cfg)
 }

@@ -85,11 +85,12 @@ var rules = []struct {
 	{"report/html", []string{"report"}},
 	{"alerts", []string{"inventory", "internal/yamlfile"}},
 	// The reports application: inputs, assembly and the snapshotter, over
-	// the domain only; stores come in through its interfaces.
-	{"reports", []string{"errkind", "inventory", "alerts", "orchestrator", "report", "report/html", "access"}},
+	// the domain only (and the campaigns application's count of states);
+	// stores come in through its interfaces.
+	{"reports", []string{"errkind", "inventory", "alerts", "orchestrator", "report", "report/html", "access", "campaigns"}},
 	// The HTTP API: the application layer, access and the audit trail;
 	// stores come in through their interfaces, never a concrete store.
-	{"server", []string{"access", "audit", "campaigns", "estate", "reports", "errkind", "inventory", "orchestrator", "alerts", "report", "metrics", "playbooks", "playbooks/builtin"}},
+	{"server", []string{"access", "audit", "campaigns", "estate", "reports", "errkind", "inventory", "inventory/format", "orchestrator", "alerts", "report", "report/html", "metrics", "playbooks", "playbooks/builtin"}},
 	// What Prometheus is told: the campaigns' counts, the scheduler's
 	// passes and outcomes (through hooks), the API's requests.
 	{"metrics", []string{"campaigns", "orchestrator", "playbooks"}},
