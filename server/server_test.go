@@ -421,7 +421,7 @@ var examples = map[string][]example{
 		{"/api/v1/inventory/import?create_orgs=true", `[{"hostname":"rz-01.nhs.uk","org":"RZ"}]`, [3]int{ok, forbidden, forbidden}},
 		{"/api/v1/inventory/import?date_format=nonsense", `[]`, [3]int{bad, bad, bad}},
 	},
-	"device-show":  {{"/api/v1/devices/rb-01.nhs.uk", "", [3]int{ok, ok, notFound}}},
+	"device-show": {{"/api/v1/devices/rb-01.nhs.uk", "", [3]int{ok, ok, notFound}}},
 	"campaigns-list": {
 		{"/api/v1/campaigns", "", [3]int{ok, ok, ok}},
 		{"/api/v1/campaigns?status=running&limit=1", "", [3]int{ok, ok, ok}},
