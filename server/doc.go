@@ -33,4 +33,10 @@
 // collectors to estate-wide callers; /river/ serves River's web UI
 // (Config.River, river.go) to admins of the whole estate, recording its
 // changes in the audit trail.
+//
+// An inventory import takes its file as an Upload (the body as sent, in
+// the media types the field names, failing past Config.MaxUpload) and
+// bounds it to the scope inside the import's transaction. Playbooks are
+// offered by name only (Config.Playbooks, a builtin.Library). The short
+// lists come a page at a time as a List, by key, after a cursor.
 package server
