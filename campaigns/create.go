@@ -101,7 +101,7 @@ func (s *Service) create(ctx context.Context, scope access.Orgs, file string, da
 		return Created{}, fmt.Errorf("%s: exposed_to: no device %s is observed to be exposed to %s: %w", file, of, spec.ExposedTo, errkind.NotFound)
 	}
 	if split.Len() == 0 {
-		return Created{}, fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)
+		return Created{}, fileError{fmt.Errorf("%s: target %q matches no device in the inventory", file, spec.Target)}
 	}
 	if _, ok := scope.CoversAll(slices.Sorted(maps.Keys(orgs))); !ok {
 		// Which is not said: others' organisations are theirs to know.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
 
@@ -71,6 +72,35 @@ func (s *Server) campaignRoutes() {
 			}
 			out := Created{Name: cr.Spec.Name, Playbook: cr.Spec.Playbook, Devices: cr.Devices(), WaveSizes: nonNil(cr.WaveSizes), Unwaved: cr.Unwaved}
 			c.Audit(out.Name, "")
+			c.Record(nil, out)
+			return out, nil
+		})
+	type discoverIn struct {
+		Body struct {
+			Name     string `json:"name,omitempty" jsonschema:"description=the campaign's name (default discover- and the time)"`
+			Selector string `json:"selector,omitempty" jsonschema:"description=the devices to probe (default every device in scope)"`
+			Start    *bool  `json:"start,omitempty" jsonschema:"description=start it at once (default true)"`
+		}
+	}
+	handle(s, Op{ID: "discovery-create", Method: "POST", Path: "/api/v1/discovery", Summary: "Probe the devices in scope a selector picks and record what they report: a campaign of the discover playbook, followed as any campaign", Tag: "inventory", Role: access.Operator, Audit: "campaign.discover"},
+		func(ctx context.Context, c *Call, in *discoverIn) (Created, error) {
+			orgs, err := c.Orgs(ctx)
+			if err != nil {
+				return Created{}, err
+			}
+			sel, err := inventory.ParseSelector(in.Body.Selector)
+			if err != nil {
+				return Created{}, &BadRequestError{Where: "body field selector", Err: err}
+			}
+			d := campaigns.Discovery{Name: in.Body.Name, Selector: sel, Start: in.Body.Start == nil || *in.Body.Start}
+			cr, err := cs.DiscoverIn(ctx, orgs, d)
+			if cr.Spec != nil {
+				c.Audit(cr.Spec.Name, soleOrg(orgs))
+			}
+			if err != nil {
+				return Created{}, err
+			}
+			out := Created{Name: cr.Spec.Name, Playbook: cr.Spec.Playbook, Devices: cr.Devices(), WaveSizes: nonNil(cr.WaveSizes), Unwaved: cr.Unwaved, Started: d.Start}
 			c.Record(nil, out)
 			return out, nil
 		})

@@ -421,6 +421,12 @@ var examples = map[string][]example{
 		{"/api/v1/inventory/import?create_orgs=true", `[{"hostname":"rz-01.nhs.uk","org":"RZ"}]`, [3]int{ok, forbidden, forbidden}},
 		{"/api/v1/inventory/import?date_format=nonsense", `[]`, [3]int{bad, bad, bad}},
 	},
+	"discovery-create": {
+		{"/api/v1/discovery", `{"selector":"org=RA","start":false}`, [3]int{ok, ok, ok}},
+		{"/api/v1/discovery", `{"name":"probe-all"}`, [3]int{ok, ok, ok}}, // every device in scope
+		{"/api/v1/discovery", `{"selector":"org=RC"}`, [3]int{ok, bad, bad}},
+		{"/api/v1/discovery", `{"selector":"build>"}`, [3]int{bad, bad, bad}},
+	},
 	"device-show": {{"/api/v1/devices/rb-01.nhs.uk", "", [3]int{ok, ok, notFound}}},
 	"campaigns-list": {
 		{"/api/v1/campaigns", "", [3]int{ok, ok, ok}},
@@ -944,5 +950,31 @@ func TestImportUpload(t *testing.T) {
 	}
 	if len(entries) == 0 || entries[0].Actor != "ra-ops" || entries[0].Target != "ra.csv" || entries[0].Org != "RA" || entries[0].Outcome != audit.Done {
 		t.Errorf("the trail's first import: %+v", entries)
+	}
+}
+
+// TestDiscoveryInScope: an organisation's operator who asks for every
+// device to be probed gets a running discovery of its own devices only.
+func TestDiscoveryInScope(t *testing.T) {
+	f := newFixture(t)
+	ra := f.token("ra-ops", access.Operator, "org:RA")
+	status, body, _ := f.do("POST", "/api/v1/discovery", ra, `{"name":"ra-probe"}`)
+	var cr server.Created
+	if status != ok || json.Unmarshal(body, &cr) != nil || cr.Devices != 4 || !cr.Started || cr.Playbook != campaigns.DiscoverPlaybook {
+		t.Fatalf("discovery as RA = %d %s; want RA's 4 devices, started", status, body)
+	}
+	ctx := context.Background()
+	c, err := campaignService(f.db).Campaign(ctx, "ra-probe")
+	if err != nil || c.Status != orchestrator.StatusRunning {
+		t.Fatalf("the discovery: %+v, %v", c, err)
+	}
+	page, err := campaignService(f.db).Devices(ctx, "ra-probe", campaigns.DeviceQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range page.Devices {
+		if d.Org != "RA" {
+			t.Errorf("RA's discovery holds %s of %s", d.Hostname, d.Org)
+		}
 	}
 }

@@ -142,6 +142,9 @@ type Created struct {
 	Devices   int    `json:"devices"`
 	WaveSizes []int  `json:"wave_sizes"`
 	Unwaved   int    `json:"unwaved"`
+	// Started says the campaign was started as it was created (a
+	// discovery unless asked not to be).
+	Started bool `json:"started,omitempty"`
 }
 
 // Changed counts the devices an action changed.
