@@ -98,21 +98,18 @@ func (s *Service) Whole(ctx context.Context, name string, orgs access.Orgs) erro
 	return nil
 }
 
-// DevicesIn is a page of the campaign's devices in orgs. A caller whose
-// scope covers several organisations names one in q.Org unless it covers
-// the estate.
+// DevicesIn is a page of the campaign's devices in orgs, in dispatch
+// order: of the one organisation q.Org names, else of every organisation
+// of the campaign in scope (a page of each, merged).
 func (s *Service) DevicesIn(ctx context.Context, name string, orgs access.Orgs, q DeviceQuery) (DevicePage, error) {
-	if !orgs.All() {
-		f, err := s.orgFilter(ctx, name, orgs, q.Org)
-		if err != nil {
-			return DevicePage{}, err
-		}
-		if len(f) != 1 {
-			return DevicePage{}, fmt.Errorf("campaign devices: the caller's scope covers %d of its organisations: name one (org): %w", len(f), errkind.Invalid)
-		}
-		q.Org = f[0]
+	if orgs.All() {
+		return s.Devices(ctx, name, q)
 	}
-	return s.Devices(ctx, name, q)
+	f, err := s.orgFilter(ctx, name, orgs, q.Org)
+	if err != nil {
+		return DevicePage{}, err
+	}
+	return s.devices(ctx, name, q, f)
 }
 
 // orgFilter is the organisations of campaign name a request bounded to
