@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
@@ -497,4 +498,106 @@ func errorWanted(t *testing.T, err, want error) bool {
 		t.Fatal(err)
 	}
 	return false
+}
+
+// lyingExposure names every exposed device whatever the scope it is
+// asked about: the campaign must be bounded all the same.
+type lyingExposure struct{ rs *reports.Service }
+
+func (l lyingExposure) ExposedIn(ctx context.Context, _ access.Orgs, id string) (*alerts.Alert, []string, error) {
+	return l.rs.Exposed(ctx, id)
+}
+
+// TestRemediateAlertIn: a caller bounded to some organisations remediates
+// their exposed devices alone, the pilot sized by them; with none of
+// them exposed nothing is created.
+func TestRemediateAlertIn(t *testing.T) {
+	const alert = "id: HSA-1\ntitle: T\nissued: 2019-08-13\ndeadline: 2019-08-27\nremediation:\n  \"10.0.18363\": [KB4512508]\n"
+	// Exposed: pc1, pc2 of RA and pc4 of RB; pc3 is remediated, pc5 on
+	// another build; RC has nothing exposed.
+	const csv = "hostname,org,build,kbs\npc1.ra.nhs.uk,RA,10.0.18363,KB1000001\npc2.ra.nhs.uk,RA,10.0.18363,KB1000002\n" +
+		"pc3.rb.nhs.uk,RB,10.0.18363,KB4512508\npc4.rb.nhs.uk,RB,10.0.18363,KB1000002\npc5.rc.nhs.uk,RC,10.0.19045,KB1000001\n"
+	tests := []struct {
+		name    string
+		orgs    access.Orgs
+		lying   bool
+		exposed []string
+		reaches []string
+		devices int // in the campaign
+		target  string
+	}{
+		{name: "one organisation", orgs: access.NewOrgs("RA"), exposed: []string{"pc1.ra.nhs.uk", "pc2.ra.nhs.uk"}, reaches: []string{"RA"}, devices: 2,
+			target: `build in (10.0.18363), org in ("RA")`},
+		{name: "two", orgs: access.NewOrgs("RA", "RB"), exposed: []string{"pc1.ra.nhs.uk", "pc2.ra.nhs.uk", "pc4.rb.nhs.uk"}, reaches: []string{"RA", "RB"}, devices: 3,
+			target: `build in (10.0.18363), org in ("RA","RB")`},
+		{name: "every one", orgs: access.AllOrgs(), exposed: []string{"pc1.ra.nhs.uk", "pc2.ra.nhs.uk", "pc4.rb.nhs.uk"}, reaches: []string{"RA", "RB"}, devices: 3,
+			target: "build in (10.0.18363)"},
+		{name: "none exposed in scope", orgs: access.NewOrgs("RC")},
+		{name: "no organisation", orgs: access.NewOrgs()},
+		// Told of RB's device too, the campaign still holds RA's alone:
+		// the bound is the campaign's target, not trust in the exposure.
+		{name: "an exposure naming others", orgs: access.NewOrgs("RA"), lying: true, exposed: []string{"pc1.ra.nhs.uk", "pc2.ra.nhs.uk", "pc4.rb.nhs.uk"},
+			reaches: []string{"RA"}, devices: 2, target: `build in (10.0.18363), org in ("RA")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEstate(t)
+			e.importCSV(t, csv)
+			e.addAlert(t, alert)
+			as, err := e.db.Alerts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs, err := e.db.History(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := reports.New(reports.Config{Inventory: e.inv, Alerts: as, History: hs, Campaigns: e.store, Now: func() time.Time { return e.now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ex campaigns.Exposure = rs
+			if tt.lying {
+				ex = lyingExposure{rs}
+			}
+			rem, c, err := e.service().RemediateAlertIn(ctx, tt.orgs, ex, "HSA-1", campaigns.Remediation{Source: `C:\updates`, PilotSoak: time.Hour})
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(rem.Exposed)
+			if rem.Alert == nil || !slices.Equal(rem.Exposed, tt.exposed) {
+				t.Fatalf("remediation of %v for %v, want %v", rem.Alert, rem.Exposed, tt.exposed)
+			}
+			list, err := e.store.Campaigns(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tt.reaches) == 0 {
+				if c.Spec != nil || len(list) != 0 {
+					t.Fatalf("nothing exposed in scope, yet created %+v (%d stored)", c, len(list))
+				}
+				return
+			}
+			if c.Spec.Target != tt.target || c.Spec.ExposedTo != "HSA-1" {
+				t.Errorf("target %q exposed to %q, want %q exposed to HSA-1", c.Spec.Target, c.Spec.ExposedTo, tt.target)
+			}
+			reaches, err := e.store.Orgs(ctx, c.Spec.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(reaches)
+			if !slices.Equal(reaches, tt.reaches) || c.Devices() != tt.devices {
+				t.Fatalf("campaign of %d devices reaching %v, want %d reaching %v", c.Devices(), reaches, tt.devices, tt.reaches)
+			}
+		})
+	}
+	// Asked directly for a campaign over no organisation, it refuses.
+	e := newEstate(t)
+	e.importCSV(t, csv)
+	al := e.addAlert(t, alert)
+	_, err := e.service().RemediateIn(context.Background(), access.NewOrgs(), campaigns.Remediation{Alert: al, Exposed: []string{"pc1.ra.nhs.uk"}, Source: `C:\updates`})
+	if !errors.Is(err, errkind.Forbidden) {
+		t.Fatalf("remediate in no organisation: %v, want errkind.Forbidden", err)
+	}
 }

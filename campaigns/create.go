@@ -194,7 +194,8 @@ type Remediation struct {
 	// KBnnnnnnn.msu.
 	Source string
 	// Name is the campaign's name (default "remediate-" and the alert's
-	// id in lower case).
+	// id in lower case, then "-" and the organisation's code when the
+	// scope is one organisation).
 	Name string
 	// PilotSoak is how long the pilot wave (a twentieth of the devices, at
 	// least one) soaks before the rest.
@@ -205,48 +206,86 @@ type Remediation struct {
 // exposed devices, in a pilot wave and the rest, with a deadline the day
 // after the alert's.
 func (r Remediation) Spec() *orchestrator.Spec {
+	spec, _ := r.SpecIn(access.AllOrgs()) // over every organisation it cannot fail
+	return spec
+}
+
+// SpecIn is Spec with its target bounded to the organisations of orgs
+// (target: build in (...), org in (...)). An orgs that covers none is
+// refused with an error wrapping errkind.Forbidden: there is no campaign
+// to make.
+func (r Remediation) SpecIn(orgs access.Orgs) (*orchestrator.Spec, error) {
+	// The alert's builds, and of their devices those exposed when the
+	// campaign is created: a selector naming every exposed device would be
+	// megabytes at the national estate's scale.
+	target := "build in (" + strings.Join(r.Alert.Builds(), ",") + ")"
+	if !orgs.All() {
+		builds, err := inventory.ParseSelector(target)
+		if err != nil {
+			return nil, fmt.Errorf("alert %s: its builds as a target: %w", r.Alert.ID, err)
+		}
+		bounded, ok := orgs.Bound(builds)
+		if !ok {
+			return nil, fmt.Errorf("alert %s: the caller's scope covers no organisation: %w", r.Alert.ID, errkind.Forbidden)
+		}
+		target = bounded.String()
+	}
 	name := r.Name
 	if name == "" {
 		name = "remediate-" + strings.ToLower(r.Alert.ID)
+		// An organisation's own remediation is named for it, so that each
+		// organisation's team may make its own under the default name.
+		if list := orgs.List(); !orgs.All() && len(list) == 1 {
+			name += "-" + strings.ToLower(list[0])
+		}
 	}
 	deadline := r.Alert.DeadlineAt().AddDate(0, 0, 1).UTC()
 	return &orchestrator.Spec{
-		Name:     name,
-		Playbook: RemediatePlaybook,
-		Params:   map[string]any{"alert": r.Alert.ID, "required": r.Alert.Required(), "source": r.Source},
-		// The alert's builds, and of their devices those exposed when the
-		// campaign is created: a selector naming every exposed device would
-		// be megabytes at the national estate's scale.
-		Target:    "build in (" + strings.Join(r.Alert.Builds(), ",") + ")",
+		Name:      name,
+		Playbook:  RemediatePlaybook,
+		Params:    map[string]any{"alert": r.Alert.ID, "required": r.Alert.Required(), "source": r.Source},
+		Target:    target,
 		ExposedTo: r.Alert.ID,
 		Deadline:  &orchestrator.Timestamp{Time: deadline},
 		Waves: []orchestrator.Wave{
 			{Name: "pilot", Count: max(1, len(r.Exposed)/20), Soak: orchestrator.Duration{Duration: r.PilotSoak}},
 			{Name: "rest"},
 		},
-	}
+	}, nil
 }
 
 // Remediate creates the draft campaign of r (see Remediation.Spec), as
 // Create does from a file named after the campaign.
 func (s *Service) Remediate(ctx context.Context, r Remediation) (Created, error) {
+	return s.RemediateIn(ctx, access.AllOrgs(), r)
+}
+
+// RemediateIn is Remediate for a caller bounded to orgs: the campaign's
+// target is bounded to them (see Remediation.SpecIn), so it holds their
+// exposed devices only, and it is created as CreateIn creates one.
+// r.Exposed should be the devices exposed in orgs (it sizes the pilot).
+func (s *Service) RemediateIn(ctx context.Context, orgs access.Orgs, r Remediation) (Created, error) {
 	if len(r.Exposed) == 0 {
 		return Created{}, fmt.Errorf("alert %s: no device is exposed: %w", r.Alert.ID, errkind.NotFound)
 	}
-	spec := r.Spec()
+	spec, err := r.SpecIn(orgs)
+	if err != nil {
+		return Created{}, err
+	}
 	data, err := spec.Marshal()
 	if err != nil {
 		return Created{}, err
 	}
-	return s.Create(ctx, spec.Name+".yaml", data)
+	return s.create(ctx, orgs, spec.Name+".yaml", data)
 }
 
 // Exposure finds the devices observed to be exposed to a stored alert
 // (*reports.Service is one).
 type Exposure interface {
-	// Exposed returns the alert and the hostnames of the devices exposed
-	// to it; an unknown alert is an error wrapping errkind.NotFound.
-	Exposed(ctx context.Context, id string) (*alerts.Alert, []string, error)
+	// ExposedIn returns the alert and the hostnames of the devices of
+	// orgs exposed to it; an unknown alert is an error wrapping
+	// errkind.NotFound.
+	ExposedIn(ctx context.Context, orgs access.Orgs, id string) (*alerts.Alert, []string, error)
 }
 
 // RemediateAlert remediates the stored alert id: it asks ex which devices
@@ -255,7 +294,15 @@ type Exposure interface {
 // when no device is exposed there is nothing to do, and it creates
 // nothing and returns a zero Created.
 func (s *Service) RemediateAlert(ctx context.Context, ex Exposure, id string, r Remediation) (Remediation, Created, error) {
-	al, exposed, err := ex.Exposed(ctx, id)
+	return s.RemediateAlertIn(ctx, access.AllOrgs(), ex, id, r)
+}
+
+// RemediateAlertIn is RemediateAlert for a caller bounded to orgs (an
+// organisation's operator): the devices exposed in orgs alone are asked
+// for, counted and put in the campaign (see RemediateIn). When none of
+// them is exposed it creates nothing and returns a zero Created.
+func (s *Service) RemediateAlertIn(ctx context.Context, orgs access.Orgs, ex Exposure, id string, r Remediation) (Remediation, Created, error) {
+	al, exposed, err := ex.ExposedIn(ctx, orgs, id)
 	if err != nil {
 		return r, Created{}, err
 	}
@@ -263,6 +310,6 @@ func (s *Service) RemediateAlert(ctx context.Context, ex Exposure, id string, r 
 	if len(exposed) == 0 {
 		return r, Created{}, nil
 	}
-	c, err := s.Remediate(ctx, r)
+	c, err := s.RemediateIn(ctx, orgs, r)
 	return r, c, err
 }

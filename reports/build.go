@@ -157,7 +157,14 @@ func (s *Service) ComplianceIn(ctx context.Context, orgs access.Orgs, sel invent
 // in the inventory's order. An unknown id is an error wrapping
 // errkind.NotFound.
 func (s *Service) Exposed(ctx context.Context, id string) (*alerts.Alert, []string, error) {
-	in, err := s.Inputs(ctx, "")
+	return s.ExposedIn(ctx, access.AllOrgs(), id)
+}
+
+// ExposedIn is Exposed over the organisations of orgs: the devices of
+// others are neither read nor named. A scope that covers no organisation
+// has no device exposed.
+func (s *Service) ExposedIn(ctx context.Context, orgs access.Orgs, id string) (*alerts.Alert, []string, error) {
+	in, err := s.inputs(ctx, "", orgs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -165,8 +172,12 @@ func (s *Service) Exposed(ctx context.Context, id string) (*alerts.Alert, []stri
 	if err != nil {
 		return nil, nil, err
 	}
+	sel, ok := orgs.Bound(inventory.Everything())
+	if !ok {
+		return al, nil, nil
+	}
 	var exposed []string
-	for d, err := range s.inv.Devices(ctx, inventory.Everything()) {
+	for d, err := range s.inv.Devices(ctx, sel) {
 		if err != nil {
 			return nil, nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -284,6 +285,37 @@ func TestExposed(t *testing.T) {
 	}
 	if len(want) == 0 || !reflect.DeepEqual(got, want) {
 		t.Errorf("exposed: %d devices, want %d", len(got), len(want))
+	}
+	// Bounded to one organisation, the same devices of it alone; bounded
+	// to none, none.
+	org := ""
+	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if al.Check(d) == alerts.Exposed {
+			org = d.Org
+			break
+		}
+	}
+	var wantIn []string
+	for d, err := range e.inv.Devices(ctx, inventory.Everything()) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Org == org && al.Check(d) == alerts.Exposed {
+			wantIn = append(wantIn, d.Hostname)
+		}
+	}
+	_, gotIn, err := e.service(t, nil).ExposedIn(ctx, access.NewOrgs(org), al.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wantIn) == 0 || len(wantIn) == len(want) || !reflect.DeepEqual(gotIn, wantIn) {
+		t.Errorf("exposed in %s: %d devices, want %d of the %d", org, len(gotIn), len(wantIn), len(want))
+	}
+	if a, none, err := e.service(t, nil).ExposedIn(ctx, access.NewOrgs(), al.ID); err != nil || a == nil || len(none) != 0 {
+		t.Errorf("exposed in no organisation: %v, %d devices, %v", a, len(none), err)
 	}
 }
 

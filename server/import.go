@@ -59,7 +59,7 @@ func (s *Server) importRoute() {
 				return ImportReport{}, err
 			}
 			if in.Create {
-				if err := c.Principal.RequireEstate(orgs, "create organisations"); err != nil {
+				if err := c.RequireEstate(ctx, "create organisations"); err != nil {
 					return ImportReport{}, err
 				}
 			}

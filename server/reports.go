@@ -18,10 +18,13 @@ import (
 // query: figures computed over the estate stay fresh to the half minute.
 const reportCache = 30 * time.Second
 
-// Alerts is what the API reads of the High Severity Alerts.
+// Alerts is what the API reads and changes of the High Severity Alerts
+// (alerts.Store).
 type Alerts interface {
 	Get(ctx context.Context, id string) (*alerts.Alert, error)
 	List(ctx context.Context) ([]*alerts.Alert, error)
+	Add(ctx context.Context, a *alerts.Alert, source []byte) error
+	Remove(ctx context.Context, id string) error
 }
 
 func (s *Server) reportRoutes() {

@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	s.campaignRoutes()
 	s.eventRoutes()
 	s.reportRoutes()
+	s.alertRoutes()
 	s.playbookRoutes()
 	s.tokenRoutes()
 	s.auditRoutes()

@@ -169,6 +169,16 @@ func (c *Call) Orgs(ctx context.Context) (access.Orgs, error) {
 	return *c.orgs, nil
 }
 
+// RequireEstate refuses what only a caller of the whole estate may do;
+// what names it, and why, for the error.
+func (c *Call) RequireEstate(ctx context.Context, what string) error {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return err
+	}
+	return c.Principal.RequireEstate(orgs, what)
+}
+
 // RequireOrgs refuses what touches an organisation outside the caller's
 // scope; what names it for the error.
 func (c *Call) RequireOrgs(ctx context.Context, touched []string, what string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -104,10 +105,11 @@ func buildEstate(path string) error {
 		}
 	}
 	var csv strings.Builder
-	csv.WriteString("hostname,org,site,build\n")
+	// Each device is observed without the alert's update: exposed to it.
+	csv.WriteString("hostname,org,site,build,kbs\n")
 	for _, o := range orgs {
 		for i := 1; i <= 4; i++ {
-			fmt.Fprintf(&csv, "%s-%02d.nhs.uk,%s,%s-main,10.0.18363\n", strings.ToLower(o.Code), i, o.Code, strings.ToLower(o.Code))
+			fmt.Fprintf(&csv, "%s-%02d.nhs.uk,%s,%s-main,10.0.18363,KB1000001\n", strings.ToLower(o.Code), i, o.Code, strings.ToLower(o.Code))
 		}
 	}
 	r, err := format.NewCSVReader(strings.NewReader(csv.String()), "estate.csv", now)
@@ -255,6 +257,7 @@ type fixture struct {
 	tokens *sqlite.Tokens
 	trail  *sqlite.Audit
 	now    time.Time
+	path   string // the database file
 }
 
 func newFixture(t *testing.T) *fixture { return newFixtureWith(t, nil) }
@@ -275,7 +278,7 @@ func newFixtureWith(t *testing.T, with func(*fixture, *server.Config)) *fixture 
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, now: now}
+	f := &fixture{t: t, now: now, path: path}
 	ctx := context.Background()
 	f.db, err = sqlite.Open(ctx, path, sqlite.Options{Now: func() time.Time { return f.now }})
 	if err != nil {
@@ -487,7 +490,27 @@ var examples = map[string][]example{
 		{"/api/v1/reports/history?since=2026-11-02&until=2026-11-01", "", [3]int{bad, bad, bad}},
 		{"/api/v1/reports/history?since=yesterday", "", [3]int{bad, bad, bad}},
 	},
-	"alert-show":       {{"/api/v1/alerts/HSA-1", "", [3]int{ok, ok, ok}}},
+	"alert-show": {{"/api/v1/alerts/HSA-1", "", [3]int{ok, ok, ok}}},
+	// An alert changes every organisation's figures: adding or removing
+	// one needs the estate.
+	"alert-add": {
+		{"/api/v1/alerts", `{"file":"hsa-2.yaml","yaml":"id: HSA-2\ntitle: Another\nissued: 2026-10-15\ndeadline: 2026-12-15\nremediation:\n  10.0.18363: [KB5000002]\n"}`, [3]int{ok, forbidden, forbidden}},
+		{"/api/v1/alerts", `{"yaml":"id: HSA-1\ntitle: Again\nissued: 2026-10-15\ndeadline: 2026-12-15\nremediation:\n  10.0.18363: [KB5000002]\n"}`, [3]int{conflict, forbidden, forbidden}},
+		{"/api/v1/alerts", `{"file":"bad.yaml","yaml":"id: HSA-3\ntitle: Bad\nissued: 2026-10-15\ndeadline: soon\nremediation:\n  10.0.18363: [KB5000002]\n"}`, [3]int{bad, forbidden, forbidden}},
+	},
+	"alert-remove": {
+		{"/api/v1/alerts/HSA-1", "", [3]int{ok, forbidden, forbidden}},
+		{"/api/v1/alerts/HSA-9", "", [3]int{notFound, forbidden, forbidden}},
+	},
+	// A remediation is bounded to the caller's scope: every scope has
+	// exposed devices of its own.
+	"alert-remediate": {
+		{"/api/v1/alerts/HSA-1/remediate", `{"source":"\\\\dp01\\updates$","pilot_soak":"1h"}`, [3]int{ok, ok, ok}},
+		{"/api/v1/alerts/HSA-1/remediate", `{"source":"C:\\updates","name":"national"}`, [3]int{conflict, conflict, conflict}},
+		{"/api/v1/alerts/HSA-9/remediate", `{"source":"C:\\updates"}`, [3]int{notFound, notFound, notFound}},
+		{"/api/v1/alerts/HSA-1/remediate", `{}`, [3]int{bad, bad, bad}},
+		{"/api/v1/alerts/HSA-1/remediate", `{"source":"C:\\updates","pilot_soak":"soon"}`, [3]int{bad, bad, bad}},
+	},
 	"alert-compliance": {{"/api/v1/alerts/HSA-1/compliance", "", [3]int{ok, ok, ok}}, {"/api/v1/alerts/HSA-1/compliance?format=csv", "", [3]int{ok, ok, ok}}},
 	"tokens-list":      {{"/api/v1/tokens", "", [3]int{ok, ok, ok}}, {"/api/v1/tokens?subject=nobody", "", [3]int{ok, ok, ok}}},
 	"token-create": {
@@ -1016,5 +1039,163 @@ func TestRegionPagesCampaignDevices(t *testing.T) {
 	}
 	if !slices.Equal(seen, want) {
 		t.Errorf("north paged through %v\nwant, in dispatch order, %v", seen, want)
+	}
+}
+
+// lastAudit is the audit trail's last entry.
+func (f *fixture) lastAudit() audit.Entry {
+	f.t.Helper()
+	es, err := f.trail.List(context.Background(), audit.Query{Limit: audit.MaxLimit})
+	if err != nil || len(es) == 0 {
+		f.t.Fatalf("audit trail: %d entries, %v", len(es), err)
+	}
+	return es[len(es)-1]
+}
+
+// TestAlertAddRemove: an estate operator adds an alert (a bad file is
+// refused naming its file and line, an id taken with 409), removes it,
+// and removes one an earlier version stored that can no longer be read,
+// as alert remove does; the trail keeps the alert after and before.
+func TestAlertAddRemove(t *testing.T) {
+	f := newFixture(t)
+	ops := f.token("nat-ops", access.Operator, "estate")
+	status, body, _ := f.do("POST", "/api/v1/alerts", ops, `{"file":"hsa-2.yaml","yaml":"id: HSA-2\ntitle: T\nissued: 2026-10-15\ndeadline: 2026-10-01\nremediation:\n  10.0.18363: [KB5000002]\n"}`)
+	if status != bad || !strings.Contains(string(body), "hsa-2.yaml:4: deadline 2026-10-01 is before the issue date 2026-10-15") {
+		t.Fatalf("a bad alert file: %d %s, want 400 naming its file and line", status, body)
+	}
+	src := `id: HSA-2\ntitle: T\nissued: 2026-10-15\ndeadline: 2026-12-15\nremediation:\n  10.0.18363: [KB5000002]\n` // JSON-escaped
+	status, body, _ = f.do("POST", "/api/v1/alerts", ops, `{"yaml":"`+src+`"}`)
+	var a server.Alert
+	if status != ok || json.Unmarshal(body, &a) != nil || a.ID != "HSA-2" || len(a.KBs) != 1 {
+		t.Fatalf("add: %d %s", status, body)
+	}
+	if e := f.lastAudit(); e.Action != "alert.add" || e.Actor != "nat-ops" || e.Target != "HSA-2" || !strings.Contains(string(e.After), `"id":"HSA-2"`) {
+		t.Fatalf("add audited as %+v", e)
+	}
+	if status, body, _ = f.do("POST", "/api/v1/alerts", ops, `{"yaml":"`+src+`"}`); status != conflict {
+		t.Fatalf("add again: %d %s, want 409", status, body)
+	}
+	// Its figures are counted at once: compliance with it is served.
+	if status, body, _ = f.do("GET", "/api/v1/alerts/HSA-2/compliance", ops, ""); status != ok {
+		t.Fatalf("compliance with the new alert: %d %s", status, body)
+	}
+	if status, body, _ = f.do("DELETE", "/api/v1/alerts/HSA-2", ops, ""); status != ok || !strings.Contains(string(body), `"title":"T"`) {
+		t.Fatalf("remove: %d %s", status, body)
+	}
+	if e := f.lastAudit(); e.Action != "alert.remove" || e.Target != "HSA-2" || !strings.Contains(string(e.Before), `"id":"HSA-2"`) || e.After != nil {
+		t.Fatalf("remove audited as %+v", e)
+	}
+	status, body, _ = f.do("DELETE", "/api/v1/alerts/HSA-2", ops, "")
+	if status != notFound || !strings.Contains(string(body), "alert HSA-2: not found") {
+		t.Fatalf("remove again: %d %s, want 404 as alert remove says", status, body)
+	}
+
+	// An alert stored by an earlier version, beyond today's limits.
+	var old strings.Builder
+	old.WriteString("id: HSA-OLD\ntitle: old\nissued: 2019-01-08\ndeadline: 2019-01-22\nremediation:\n")
+	for i := range alerts.MaxBuilds + 1 {
+		fmt.Fprintf(&old, "  \"10.0.%d\": [KB4480966]\n", i)
+	}
+	db, err := sql.Open("sqlite", f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`INSERT INTO alerts (id, title, issued, deadline, file, source, added_at) VALUES ('HSA-OLD', 'old', '2019-01-08', '2019-01-22', 'old.yaml', ?, 0)`, old.String())
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ = f.do("DELETE", "/api/v1/alerts/HSA-OLD", ops, "")
+	if status != ok || !strings.Contains(string(body), "as stored cannot be read") {
+		t.Fatalf("remove an unreadable alert: %d %s", status, body)
+	}
+	if e := f.lastAudit(); e.Action != "alert.remove" || e.Outcome != audit.Done || !strings.Contains(string(e.Before), "cannot be read") {
+		t.Fatalf("remove of an unreadable alert audited as %+v", e)
+	}
+	if status, body, _ = f.do("GET", "/api/v1/alerts", ops, ""); status != ok || strings.Contains(string(body), "HSA-OLD") {
+		t.Fatalf("alerts after the removal: %d %s", status, body)
+	}
+
+	// An organisation's operator is told why it may not.
+	ra := f.token("ra-ops", access.Operator, "org:RA")
+	status, body, _ = f.do("DELETE", "/api/v1/alerts/HSA-1", ra, "")
+	if status != forbidden || !strings.Contains(string(body), "alerts are issued nationally") || !strings.Contains(string(body), "org:RA") {
+		t.Fatalf("remove as RA's operator: %d %s", status, body)
+	}
+	if e := f.lastAudit(); e.Action != "alert.remove" || e.Actor != "ra-ops" || e.Outcome != audit.Refused {
+		t.Fatalf("the refusal audited as %+v", e)
+	}
+}
+
+// TestRemediateInScope: an organisation's operator remediates its own
+// exposed devices alone, in a campaign it may then run, and the trail
+// says who; a scope with nothing exposed is told so.
+func TestRemediateInScope(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ra := f.token("ra-ops", access.Operator, "org:RA")
+	status, body, _ := f.do("POST", "/api/v1/alerts/HSA-1/remediate", ra, `{"source":"C:\\updates","name":"ra-hsa-1"}`)
+	var c server.Created
+	if status != ok || json.Unmarshal(body, &c) != nil {
+		t.Fatalf("remediate as RA's operator: %d %s", status, body)
+	}
+	if c.Name != "ra-hsa-1" || c.Playbook != campaigns.RemediatePlaybook || c.Devices != 4 || !reflect.DeepEqual(c.WaveSizes, []int{1, 3}) {
+		t.Fatalf("created %+v, want RA's 4 exposed devices, a pilot of 1", c)
+	}
+	cstore, err := f.db.Campaigns(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reaches, err := cstore.Orgs(ctx, "ra-hsa-1")
+	if err != nil || !reflect.DeepEqual(reaches, []string{"RA"}) {
+		t.Fatalf("the campaign reaches %v (%v), want RA alone", reaches, err)
+	}
+	ds, err := cstore.Devices(ctx, "ra-hsa-1", orchestrator.DeviceFilter{}, -1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.Org != "RA" {
+			t.Errorf("the campaign holds %s of %s", d.Hostname, d.Org)
+		}
+	}
+	e := f.lastAudit()
+	if e.Action != "alert.remediate" || e.Actor != "ra-ops" || e.Via != access.ViaToken || e.Target != "HSA-1" || e.Org != "RA" ||
+		e.Outcome != audit.Done || !strings.Contains(string(e.After), `"name":"ra-hsa-1"`) {
+		t.Fatalf("audited as %+v", e)
+	}
+	// The whole campaign is RA's: its operator may start it.
+	if status, body, _ := f.do("POST", "/api/v1/campaigns/ra-hsa-1/start", ra, ""); status != ok {
+		t.Fatalf("start RA's remediation: %d %s", status, body)
+	}
+	// RB's operator gets its own, under another name; RC's devices stay
+	// out of both.
+	rb := f.token("rb-ops", access.Operator, "org:RB")
+	if status, body, _ := f.do("POST", "/api/v1/alerts/HSA-1/remediate", rb, `{"source":"C:\\updates","name":"rb-hsa-1"}`); status != ok || !strings.Contains(string(body), `"devices":4`) {
+		t.Fatalf("remediate as RB's operator: %d %s", status, body)
+	}
+	// An alert for a build only an RB device is on: RA has nothing
+	// exposed to it and is told so; RB has its one device.
+	r, err := format.NewCSVReader(strings.NewReader("hostname,org,site,build,kbs\nrb-05.nhs.uk,RB,rb-main,10.0.17763,KB1000001\n"), "more.csv", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.Inventory().Import(ctx, r, inventory.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	nat := f.token("nat-ops", access.Operator, "estate")
+	src := `id: HSA-2\ntitle: T\nissued: 2026-10-15\ndeadline: 2026-12-15\nremediation:\n  10.0.17763: [KB5000009]\n` // JSON-escaped
+	if status, body, _ := f.do("POST", "/api/v1/alerts", nat, `{"yaml":"`+src+`"}`); status != ok {
+		t.Fatalf("add HSA-2: %d %s", status, body)
+	}
+	status, body, _ = f.do("POST", "/api/v1/alerts/HSA-2/remediate", ra, `{"source":"C:\\updates"}`)
+	if status != conflict || !strings.Contains(string(body), "no device in the caller's scope is observed to be exposed") {
+		t.Fatalf("remediate with nothing exposed in scope: %d %s, want 409", status, body)
+	}
+	if list, err := cstore.Campaigns(ctx); err != nil || len(list) != 4 {
+		t.Fatalf("%d campaigns (%v), want national, ra-only and the two remediations", len(list), err)
+	}
+	if status, body, _ := f.do("POST", "/api/v1/alerts/HSA-2/remediate", rb, `{"source":"C:\\updates"}`); status != ok || !strings.Contains(string(body), `"devices":1`) || !strings.Contains(string(body), `"name":"remediate-hsa-2-rb"`) {
+		t.Fatalf("remediate HSA-2 as RB's operator: %d %s, want its one device, named for RB", status, body)
 	}
 }

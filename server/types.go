@@ -167,6 +167,14 @@ func alertOf(a *alerts.Alert) Alert {
 	return Alert{ID: a.ID, Title: a.Title, Issued: a.Issued, Deadline: a.Deadline, Remediation: a.Remediation, KBs: a.KBs()}
 }
 
+// RemovedAlert is an alert just removed: as it read, or why it could not
+// be read (one stored by an earlier version).
+type RemovedAlert struct {
+	ID         string `json:"id"`
+	Alert      *Alert `json:"alert,omitempty"`
+	Unreadable string `json:"unreadable,omitempty"`
+}
+
 // NewToken is a token just created, with its secret: shown this once.
 type NewToken struct {
 	access.Token
