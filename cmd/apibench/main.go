@@ -8,6 +8,8 @@
 // reports requests a second, p50 and p99 latency per call, and the
 // server's CPU and peak memory; and, for each, how long the first call
 // took, which the server computed rather than served from its cache.
+// Last it sends the estate's file back to be imported through the API,
+// the largest organisation's rows as its operator and then the whole file.
 //
 //	go run ./cmd/apibench -bin bin/ringmaster -devices 1300000 -orgs 300
 package main
@@ -16,6 +18,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -104,6 +107,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	rowsOf := map[string]int{}
+	for _, org := range orgs {
+		rowsOf[org]++
+	}
+	largest := slices.MaxFunc(orgs, func(a, b string) int { return cmp.Or(cmp.Compare(rowsOf[a], rowsOf[b]), strings.Compare(b, a)) })
 	slices.Sort(orgs)
 	orgs = slices.Compact(orgs)
 	// The organisations carry no tags here: a region is a list of a tenth
@@ -137,8 +145,85 @@ func run(o options) error {
 				benchutil.Round(res.p50), benchutil.Round(res.p99), res.errors)
 		}
 	}
-	fmt.Printf("\nserver: %s CPU over the run, peak RSS %s\n", benchutil.Round(benchutil.ProcessCPU(srv.cmd.Process.Pid)), benchutil.MiB(benchutil.ProcessPeakRSS(srv.cmd.Process.Pid)))
+	pid := srv.cmd.Process.Pid
+	fmt.Printf("\nserver: %s CPU over the reads, peak RSS %s\n", benchutil.Round(benchutil.ProcessCPU(pid)), benchutil.MiB(benchutil.ProcessPeakRSS(pid)))
+	if err := imports(rb, base, largest); err != nil {
+		return err
+	}
+	fmt.Printf("server: peak RSS %s after the imports\n", benchutil.MiB(benchutil.ProcessPeakRSS(pid)))
 	return nil
+}
+
+// imports sends the estate's file back through the API: the largest
+// organisation's rows as its operator, then the whole estate's as an
+// estate operator. Every device is already stored as the file has it, so
+// each import reads, checks and compares every row in one transaction.
+func imports(rb benchutil.Runner, base, org string) error {
+	estate := filepath.Join(rb.Dir, "estate.csv")
+	own := filepath.Join(rb.Dir, "org.csv")
+	rows, err := benchutil.FilterRows(estate, own, "org", org)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\n%-34s %10s %10s   %s\n", "import through the API", "took", "rows", "result")
+	for _, im := range []struct{ name, scope, file string }{
+		{"an organisation's file as it", "org:" + org, own},
+		{"the estate's file as the estate", "estate", estate},
+	} {
+		var out strings.Builder
+		if _, err := rb.Timed(&out, "token", "create", "bench-import-"+strings.Fields(im.scope)[0], "--role", "operator", "--scope", im.scope); err != nil {
+			return err
+		}
+		took, body, err := upload(base+"/api/v1/inventory/import?name="+filepath.Base(im.file), strings.TrimSpace(out.String()), im.file)
+		if err != nil {
+			return err
+		}
+		n := rows
+		if im.file == estate {
+			n = -1
+		}
+		fmt.Printf("%-34s %10s %10s   %s\n", im.name, benchutil.Round(took), rowCount(n), body)
+	}
+	return nil
+}
+
+func rowCount(n int) string {
+	if n < 0 {
+		return "all"
+	}
+	return strconv.Itoa(n)
+}
+
+// upload posts the CSV file at path to url and returns how long it took
+// and the counts the server answered.
+func upload(url, token, path string) (time.Duration, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	req, err := http.NewRequest("POST", url, f)
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "text/csv")
+	t0 := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	took := time.Since(t0)
+	if err != nil {
+		return 0, "", err
+	}
+	var counts struct{ New, Updated, Unchanged int }
+	if resp.StatusCode != 200 || json.Unmarshal(b, &counts) != nil {
+		return 0, "", fmt.Errorf("POST %s: status %d: %.500s", url, resp.StatusCode, b)
+	}
+	return took, fmt.Sprintf("%d new, %d updated, %d unchanged", counts.New, counts.Updated, counts.Unchanged), nil
 }
 
 type server struct{ cmd *exec.Cmd }

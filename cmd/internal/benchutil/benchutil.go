@@ -5,10 +5,12 @@ package benchutil
 import (
 	"bufio"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 )
 
@@ -72,4 +74,59 @@ func Column(path, name string) ([]string, error) {
 		out = append(out, r[col])
 	}
 	return out, nil
+}
+
+// FilterRows writes to dst the header and the rows of the CSV file src
+// whose column name holds value, and returns how many rows it wrote.
+func FilterRows(src, dst, name, value string) (int, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	r, w := csv.NewReader(in), csv.NewWriter(out)
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err != nil {
+		out.Close()
+		return 0, fmt.Errorf("%s: %w", src, err)
+	}
+	header = slices.Clone(header) // the reader reuses its record
+	col := slices.Index(header, name)
+	if col < 0 {
+		out.Close()
+		return 0, fmt.Errorf("%s has no %s column", src, name)
+	}
+	if err := w.Write(header); err != nil {
+		out.Close()
+		return 0, err
+	}
+	n := 0
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			out.Close()
+			return 0, fmt.Errorf("%s: %w", src, err)
+		}
+		if rec[col] == value {
+			if err := w.Write(rec); err != nil {
+				out.Close()
+				return 0, err
+			}
+			n++
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		out.Close()
+		return 0, err
+	}
+	return n, out.Close()
 }
