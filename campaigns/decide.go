@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
@@ -227,6 +228,50 @@ type DevicePage struct {
 	Devices []orchestrator.DeviceRecord
 	Next    string
 	Waves   []string
+}
+
+// DeviceRow is a campaign's device as people read it, in the CLI's JSON
+// and the API's alike: where it stands, its wave named.
+type DeviceRow struct {
+	Hostname    string    `json:"hostname"`
+	Org         string    `json:"org"`
+	Site        string    `json:"site"`
+	Wave        string    `json:"wave"` // "" when in none
+	State       string    `json:"state"`
+	Reason      string    `json:"reason"`
+	Attempts    int       `json:"attempts"`
+	Accepted    bool      `json:"accepted"`
+	Step        string    `json:"step"`
+	Message     string    `json:"message"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	Changed     time.Time `json:"changed_at,omitzero"`
+}
+
+// Rows are the page's devices as DeviceRows, in its order.
+func (p DevicePage) Rows() []DeviceRow {
+	out := make([]DeviceRow, len(p.Devices))
+	for i, d := range p.Devices {
+		out[i] = RowOf(d, p.Waves)
+	}
+	return out
+}
+
+// RowOf is d as a DeviceRow, its wave named from the campaign's waves.
+func RowOf(d orchestrator.DeviceRecord, waves []string) DeviceRow {
+	wave := ""
+	if d.Wave >= 0 && d.Wave < len(waves) {
+		wave = waves[d.Wave]
+	}
+	return DeviceRow{Hostname: d.Hostname, Org: d.Org, Site: d.Site, Wave: wave, State: string(d.State), Reason: string(d.Reason),
+		Attempts: d.Attempts, Accepted: d.Accepted, Step: d.Step, Message: d.Message, NextAttempt: utc(d.NextAttempt), Changed: utc(d.Changed)}
+}
+
+// utc is t in UTC, the zero time kept zero.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
 }
 
 // Devices lists a page of a campaign's devices by wave, organisation,

@@ -218,11 +218,7 @@ func (s *Server) campaignRoutes() {
 			if err != nil {
 				return CampaignDevicePage{}, err
 			}
-			out := CampaignDevicePage{Devices: make([]CampaignDevice, 0, len(p.Devices)), Next: p.Next}
-			for _, d := range p.Devices {
-				out.Devices = append(out.Devices, campaignDeviceOf(d, p.Waves))
-			}
-			return out, nil
+			return CampaignDevicePage{Devices: p.Rows(), Next: p.Next}, nil
 		})
 	type deviceIn struct {
 		Name     string `path:"name"`

@@ -69,35 +69,10 @@ type DevicePage struct {
 	Next string `json:"next"`
 }
 
-// CampaignDevice is a campaign's device: where it stands.
-type CampaignDevice struct {
-	Hostname    string    `json:"hostname"`
-	Org         string    `json:"org"`
-	Site        string    `json:"site"`
-	Wave        string    `json:"wave"`
-	State       string    `json:"state"`
-	Reason      string    `json:"reason"`
-	Attempts    int       `json:"attempts"`
-	Accepted    bool      `json:"accepted"`
-	Step        string    `json:"step"`
-	Message     string    `json:"message"`
-	NextAttempt time.Time `json:"next_attempt,omitzero"`
-	Changed     time.Time `json:"changed_at,omitzero"`
-}
-
-func campaignDeviceOf(d orchestrator.DeviceRecord, waves []string) CampaignDevice {
-	wave := ""
-	if d.Wave >= 0 && d.Wave < len(waves) {
-		wave = waves[d.Wave]
-	}
-	return CampaignDevice{Hostname: d.Hostname, Org: d.Org, Site: d.Site, Wave: wave, State: string(d.State), Reason: string(d.Reason),
-		Attempts: d.Attempts, Accepted: d.Accepted, Step: d.Step, Message: d.Message, NextAttempt: d.NextAttempt, Changed: d.Changed}
-}
-
 // CampaignDevicePage is a page of a campaign's devices.
 type CampaignDevicePage struct {
-	Devices []CampaignDevice `json:"devices"`
-	Next    string           `json:"next"`
+	Devices []campaigns.DeviceRow `json:"devices"`
+	Next    string                `json:"next"`
 }
 
 // Transition is a recorded change of a campaign device's state.
@@ -112,13 +87,13 @@ type Transition struct {
 // DeviceHistory is a campaign device and every transition it went through.
 type DeviceHistory struct {
 	Campaign    string               `json:"campaign"`
-	Device      CampaignDevice       `json:"device"`
+	Device      campaigns.DeviceRow  `json:"device"`
 	Transitions []Transition         `json:"transitions"`
 	Decisions   []orchestrator.Event `json:"decisions"`
 }
 
 func historyOf(h campaigns.History, waves []string) DeviceHistory {
-	out := DeviceHistory{Campaign: h.Campaign, Device: campaignDeviceOf(h.Device, waves), Transitions: []Transition{}, Decisions: h.Decisions}
+	out := DeviceHistory{Campaign: h.Campaign, Device: campaigns.RowOf(h.Device, waves), Transitions: []Transition{}, Decisions: h.Decisions}
 	for _, t := range h.Transitions {
 		out.Transitions = append(out.Transitions, Transition{From: string(t.From), To: string(t.To), Reason: string(t.Reason), At: t.At, Cause: t.Cause})
 	}

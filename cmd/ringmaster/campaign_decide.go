@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -215,35 +216,16 @@ page. Each page is one indexed query, however large the campaign.`,
 			if err != nil {
 				return err
 			}
-			names := p.Waves
-			type device struct {
-				Hostname string    `json:"hostname"`
-				Org      string    `json:"org"`
-				Site     string    `json:"site"`
-				Wave     string    `json:"wave"`
-				State    string    `json:"state"`
-				Reason   string    `json:"reason"`
-				Attempts int       `json:"attempts"`
-				Changed  time.Time `json:"changed_at"`
-				Message  string    `json:"message"`
-			}
-			rows := make([]device, len(p.Devices))
-			for i, d := range p.Devices {
-				w := "-"
-				if d.Wave >= 0 && d.Wave < len(names) {
-					w = names[d.Wave]
-				}
-				rows[i] = device{d.Hostname, d.Org, d.Site, w, string(d.State), string(d.Reason), d.Attempts, d.Changed.UTC(), d.Message}
-			}
+			rows := p.Rows()
 			header := []string{"HOSTNAME", "ORG", "SITE", "WAVE", "STATE", "REASON", "ATTEMPTS", "CHANGED", "MESSAGE"}
-			cells := func(d device) []string {
-				return []string{d.Hostname, d.Org, d.Site, d.Wave, d.State, d.Reason, fmt.Sprint(d.Attempts), d.Changed.Format(time.RFC3339), d.Message}
+			cells := func(d campaigns.DeviceRow) []string {
+				return []string{d.Hostname, d.Org, d.Site, cmp.Or(d.Wave, "-"), d.State, d.Reason, fmt.Sprint(d.Attempts), d.Changed.Format(time.RFC3339), d.Message}
 			}
 			switch output {
 			case "json":
 				return writeJSON(a, struct {
-					Devices []device `json:"devices"`
-					Next    string   `json:"next"`
+					Devices []campaigns.DeviceRow `json:"devices"`
+					Next    string                `json:"next"`
 				}{rows, p.Next})
 			case "csv":
 				w := safecsv.NewWriter(a.stdout)
