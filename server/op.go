@@ -220,7 +220,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 // no unknown fields.
 func decodeBody(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &BadRequestError{Where: "body", Err: fmt.Errorf("content type %q: want application/json", ct)}
+		return &BadRequestError{Where: "body", Err: fmt.Errorf("content type %q: want application/json (with curl, send --json)", ct)}
 	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, MaxBody+1))
 	dec.DisallowUnknownFields()
