@@ -350,16 +350,16 @@ func Import(ctx context.Context, src RecordSource, tx ImportTx, opts ImportOptio
 					if err != nil {
 						return ImportResult{}, fmt.Errorf("%s: %w", rec.Pos, err)
 					}
-					if found && !opts.InScope(cur.Org) {
-						reject(rec, rowErr(rec, FieldHostname, &takenError{hostname: rec.Device.Hostname}))
+					if e := scopeProblem(rec, &cur, found, opts); e != nil {
+						reject(rec, e)
 					}
 				}
 				continue
 			}
 			kind, err := upsert(ctx, tx, rec, batch[i].prepared, opts)
-			var taken *takenError
-			if errors.As(err, &taken) {
-				reject(rec, rowErr(rec, FieldHostname, taken))
+			var scoped *RowError
+			if errors.As(err, &scoped) {
+				reject(rec, scoped)
 				continue
 			}
 			if err != nil {
@@ -469,14 +469,41 @@ func (e *takenError) Error() string {
 	return "hostname " + QuoteValue(e.hostname) + " is a device outside your scope"
 }
 
+// scopeProblem is why a scoped import may not write rec over cur (the
+// stored device, if found), or nil. Besides another organisation's
+// device, a scoped importer may not give a device a credential or an
+// address it does not have: a credential is not bound to an organisation,
+// and the address decides where the credential is sent, so either would
+// let one organisation's team have another's (or the estate's) login sent
+// to a host of its choosing. Those are set by an estate-wide caller.
+func scopeProblem(rec *Record, cur *Device, found bool, opts ImportOptions) *RowError {
+	if opts.InScope == nil {
+		return nil
+	}
+	if found && !opts.InScope(cur.Org) {
+		return rowErr(rec, FieldHostname, &takenError{hostname: rec.Device.Hostname})
+	}
+	var credential, address string
+	if found {
+		credential, address = cur.Credential, cur.Address
+	}
+	if rec.Present.Has(FieldCredential) && rec.Device.Credential != credential {
+		return rowErr(rec, FieldCredential, &FieldError{Msg: "only a caller of the whole estate assigns credentials"})
+	}
+	if rec.Present.Has(FieldAddress) && rec.Device.Address != address {
+		return rowErr(rec, FieldAddress, &FieldError{Msg: "only a caller of the whole estate sets addresses (an address decides where a device's credential is sent)"})
+	}
+	return nil
+}
+
 func upsert(ctx context.Context, tx ImportTx, rec *Record, prepared any, opts ImportOptions) (ChangeKind, error) {
 	now := opts.Now
 	cur, found, err := tx.Device(ctx, rec.Device.Hostname)
 	if err != nil {
 		return "", err
 	}
-	if found && opts.InScope != nil && !opts.InScope(cur.Org) {
-		return "", &takenError{hostname: rec.Device.Hostname}
+	if e := scopeProblem(rec, &cur, found, opts); e != nil {
+		return "", e
 	}
 	if !found {
 		d := &rec.Device

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/ringmaster-fleet/ringmaster/access"
@@ -84,7 +86,14 @@ func (s *Server) importRoute() {
 			if !orgs.All() {
 				o.InScope = orgs.Covers
 			}
-			src, err := estate.Read(o, in.File.Body)
+			// The file is received whole before the import's transaction
+			// begins: a slow sender must not hold the database's writer.
+			spool, err := spoolUpload(in.File.Body)
+			if err != nil {
+				return ImportReport{}, err
+			}
+			defer spool.Close()
+			src, err := estate.Read(o, spool)
 			if err != nil {
 				return ImportReport{}, importOptionError(err)
 			}
@@ -123,4 +132,39 @@ func soleOrg(orgs access.Orgs) string {
 		return list[0]
 	}
 	return ""
+}
+
+// spoolUpload copies an upload to a temporary file, removed when closed,
+// and returns it read from its start.
+func spoolUpload(body io.Reader) (*spooled, error) {
+	f, err := os.CreateTemp("", "ringmaster-upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("receive the file: %w", err)
+	}
+	sp := &spooled{f}
+	if _, err := io.Copy(f, body); err != nil {
+		sp.Close()
+		var tl *TooLargeError
+		if errors.As(err, &tl) {
+			return nil, err
+		}
+		return nil, &BadRequestError{Where: "body", Err: fmt.Errorf("receiving it: %w", err)}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		sp.Close()
+		return nil, fmt.Errorf("receive the file: %w", err)
+	}
+	return sp, nil
+}
+
+// spooled is a received upload on disk, removed when closed.
+type spooled struct{ *os.File }
+
+// Close closes and removes the file.
+func (s *spooled) Close() error {
+	err := s.File.Close()
+	if rerr := os.Remove(s.Name()); err == nil {
+		err = rerr
+	}
+	return err
 }

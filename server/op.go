@@ -205,7 +205,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	if b.left < 0 {
 		return 0, &TooLargeError{Max: b.max}
 	}
-	if int64(len(p)) > b.left+1 {
+	if int64(len(p)) > b.left { // then left+1 cannot overflow
 		p = p[:b.left+1]
 	}
 	n, err := b.r.Read(p)

@@ -944,7 +944,9 @@ func TestImportUpload(t *testing.T) {
 		{"a row of another organisation", "?name=ra.csv", "text/csv", "hostname,org\nra-new2.nhs.uk,RA\nrb-99.nhs.uk,RB\n", bad, `ra.csv:3: column \"org\": organisation \"RB\" is outside your scope`},
 		{"another's device", "?name=ra.csv", "text/csv; charset=utf-8", "hostname,org\nrb-01.nhs.uk,RA\n", bad, `ra.csv:2: column \"hostname\": hostname \"rb-01.nhs.uk\" is a device outside your scope`},
 		{"NDJSON with the default organisation", "?org=RA&dry_run=true", "application/x-ndjson", `{"hostname":"ra-new3.nhs.uk"}` + "\n", ok, `"changes":[{"kind":"new","hostname":"ra-new3.nhs.uk"}]`},
-		{"too large", "", "text/csv", "hostname,org\n" + strings.Repeat("ra-big.nhs.uk,RA\n", 20), bad, "over the server's limit of 200 bytes"},
+		{"too large", "", "text/csv", bigCSV(201), bad, "over the server's limit of 200 bytes"},
+		{"at the limit", "?name=big.csv", "text/csv", bigCSV(200), ok, `"new":`},
+		{"a credential", "?name=ra.csv", "text/csv", "hostname,org,credential\nra-01.nhs.uk,RA,national\n", bad, `ra.csv:2: column \"credential\": only a caller of the whole estate assigns credentials`},
 		{"a spreadsheet", "", "application/vnd.ms-excel", "x", bad, "want one of text/csv, application/json, application/x-ndjson"},
 		{"a bad date format", "?date_format=dd-yy-zz", "text/csv", "hostname,org\n", bad, "query parameter date_format"},
 	} {
@@ -957,7 +959,7 @@ func TestImportUpload(t *testing.T) {
 	}
 	ctx := context.Background()
 	inv := f.db.Inventory()
-	for _, h := range []string{"ra-new2.nhs.uk", "ra-new3.nhs.uk", "ra-big.nhs.uk"} {
+	for _, h := range []string{"ra-new2.nhs.uk", "ra-new3.nhs.uk"} {
 		if _, err := inv.Device(ctx, h); !errors.Is(err, errkind.NotFound) {
 			t.Errorf("%s was written by a rejected import or a dry run: %v", h, err)
 		}
@@ -1198,4 +1200,18 @@ func TestRemediateInScope(t *testing.T) {
 	if status, body, _ := f.do("POST", "/api/v1/alerts/HSA-2/remediate", rb, `{"source":"C:\\updates"}`); status != ok || !strings.Contains(string(body), `"devices":1`) || !strings.Contains(string(body), `"name":"remediate-hsa-2-rb"`) {
 		t.Fatalf("remediate HSA-2 as RB's operator: %d %s, want its one device, named for RB", status, body)
 	}
+}
+
+// bigCSV is a CSV file of RA's devices exactly size bytes long (at least
+// 30), each row a distinct device.
+func bigCSV(size int) string {
+	var b strings.Builder
+	b.WriteString("hostname,org\n")
+	for i := 0; b.Len()+len("ra-bigN.nhs.uk,RA\n") <= size; i++ {
+		fmt.Fprintf(&b, "ra-big%d.nhs.uk,RA\n", i)
+	}
+	for b.Len() < size {
+		b.WriteString("\n") // blank lines are skipped
+	}
+	return b.String()
 }

@@ -53,6 +53,9 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 		Example: "  ringmaster serve\n  ringmaster serve --listen :8443 --tls-cert server.crt --tls-key server.key\n  ringmaster serve --run-campaigns=false",
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if maxUpload < 1 {
+				return usagef("--max-upload %d: want a positive number of bytes", maxUpload)
+			}
 			if (certFile == "") != (keyFile == "") {
 				return usagef("--tls-cert and --tls-key: give both or neither")
 			}

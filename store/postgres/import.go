@@ -29,7 +29,9 @@ import (
 //
 // Two imports may run at once: an organisation both create is created
 // once, and a device both add is written by the one that commits last
-// (its counts may call it new); devices are written in hostname order.
+// (its counts may call it new), unless the last is bounded to a scope
+// the device's organisation is outside (ImportOptions.InScope): that one
+// fails with errkind.Conflict. Devices are written in hostname order.
 // Two imports of files that list the same stored devices in different
 // orders can deadlock over them, and PostgreSQL then fails one (SQLSTATE
 // 40P01, nothing written): run it again. Shorter writers (observations,
@@ -74,15 +76,28 @@ func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts
 		return res, err
 	}
 	if it.staged > 0 {
-		if _, err := tx.Exec(ctx, `INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts,
+		// A scoped import writes over its own organisations' devices only:
+		// one another import added meanwhile (not there when looked up, so
+		// not locked) is not taken, and the import fails whole.
+		scope, err := scopeIDs(ctx, tx, opts.InScope)
+		if err != nil {
+			return res, err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO devices (hostname, org_id, site, address, credential, labels, os_build_key, facts,
 				last_seen, watched_kbs, observed_at, created_at, updated_at)
 			SELECT hostname, org_id, site, address, credential, labels, os_build_key, facts, last_seen, watched_kbs, observed_at, $1, $1
 			FROM import_devices ORDER BY hostname COLLATE "C"
 			ON CONFLICT (hostname) DO UPDATE SET org_id = excluded.org_id, site = excluded.site, address = excluded.address,
 				credential = excluded.credential, labels = excluded.labels, os_build_key = excluded.os_build_key, facts = excluded.facts,
 				last_seen = excluded.last_seen, watched_kbs = excluded.watched_kbs, observed_at = excluded.observed_at,
-				updated_at = excluded.updated_at`, opts.Now); err != nil {
+				updated_at = excluded.updated_at
+			WHERE $2::bigint[] IS NULL OR devices.org_id = ANY($2::bigint[])`, opts.Now, scope)
+		if err != nil {
 			return res, fmt.Errorf("write imported devices: %w", err)
+		}
+		if tag.RowsAffected() != int64(it.staged) {
+			return res, fmt.Errorf("write imported devices: %d of the file's hostnames became devices of organisations outside the scope while it was imported; nothing was written: %w",
+				int64(it.staged)-tag.RowsAffected(), errkind.Conflict)
 		}
 	}
 	if opts.DryRun {
@@ -95,6 +110,28 @@ func (s *Inventory) Import(ctx context.Context, src inventory.RecordSource, opts
 		return res, fmt.Errorf("commit import: %w", err)
 	}
 	return res, nil
+}
+
+// scopeIDs are the ids of the organisations inScope covers, nil for
+// every organisation (a nil inScope).
+func scopeIDs(ctx context.Context, tx pgx.Tx, inScope func(string) bool) ([]int64, error) {
+	if inScope == nil {
+		return nil, nil
+	}
+	rows, _ := tx.Query(ctx, `SELECT id, code FROM organisations`)
+	ids := []int64{}
+	var id int64
+	var code string
+	_, err := pgx.ForEachRow(rows, []any{&id, &code}, func() error {
+		if inScope(code) {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write imported devices: the scope: %w", err)
+	}
+	return ids, nil
 }
 
 // importTx adapts one transaction to inventory.ImportTx.

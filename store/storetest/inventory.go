@@ -392,6 +392,28 @@ func inventoryImportInScope(t *testing.T, open Open) {
 	if err != nil || res.Updated != 1 {
 		t.Fatalf("re-import in scope: %+v, %v", res, err)
 	}
+	// Credentials and addresses are the estate's to give: a scoped import
+	// keeps those it finds and sets none.
+	if _, err := importText(t, s, "estate.csv", "hostname,org,address,credential\npc2.rxx.nhs.uk,RXX,10.0.0.2,rxx-login\n", fileNow, inventory.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = importText(t, s, "mine.csv", "hostname,org,address,credential,site\npc2.rxx.nhs.uk,RXX,10.0.0.2,rxx-login,Leeds\n", fileNow, rxx)
+	if err != nil || res.Updated != 1 {
+		t.Fatalf("a scoped re-import keeping the address and credential: %+v, %v", res, err)
+	}
+	_, err = importText(t, s, "mine.csv", "hostname,org,address,credential\npc2.rxx.nhs.uk,RXX,10.0.0.2,national-login\npc3.rxx.nhs.uk,RXX,,other\npc4.rxx.nhs.uk,RXX,203.0.113.9,\n", fileNow, rxx)
+	for _, w := range []string{
+		`mine.csv:2: column "credential": only a caller of the whole estate assigns credentials`,
+		`mine.csv:3: column "credential": only a caller of the whole estate assigns credentials`,
+		`mine.csv:4: column "address": only a caller of the whole estate sets addresses`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v\nwant it to contain %s", err, w)
+		}
+	}
+	if d, err := s.Device(ctx, "pc2.rxx.nhs.uk"); err != nil || d.Credential != "rxx-login" || d.Address != "10.0.0.2" {
+		t.Errorf("pc2 after a refused import: %+v, %v", d, err)
+	}
 }
 
 // inventoryImportCreateOrgs: an import creates the organisations it names
