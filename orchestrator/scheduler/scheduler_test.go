@@ -405,6 +405,13 @@ func groundTruth(t *testing.T, eng engine, nodes int, kill bool) {
 	t.Logf("%d devices through win10-feature-update in %s on %d nodes (outcomes per node %v)", n-1, time.Since(start).Round(time.Millisecond), nodes, ranNow)
 	if nodes > 1 {
 		for i, r := range ranNow {
+			// The killed node may die before it finishes any device:
+			// it is killed once it has devices in flight (the wait
+			// above), and under CI's load those can be its first. That
+			// is its share; every node that lives must finish some.
+			if i == 0 && kill {
+				continue
+			}
 			if r == 0 {
 				t.Errorf("node %d ran no device: the nodes did not share the work", i)
 			}
