@@ -85,6 +85,20 @@ func (e *estate) addAlert(t *testing.T, src string) *alerts.Alert {
 }
 
 // importCSV imports more devices from CSV text.
+// reports is the reports service over the estate's stores and as.
+func (e *estate) reports(t *testing.T, as reports.Alerts) *reports.Service {
+	t.Helper()
+	hs, err := e.db.History(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := reports.New(reports.Config{Inventory: e.inv, Alerts: as, History: hs, Campaigns: e.store, Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
 func (e *estate) importCSV(t *testing.T, csv string) {
 	t.Helper()
 	r, err := format.NewCSVReader(strings.NewReader(csv), "more.csv", now)
@@ -451,14 +465,7 @@ func TestRemediateAlert(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			hs, err := e.db.History(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs, err := reports.New(reports.Config{Inventory: e.inv, Alerts: as, History: hs, Campaigns: e.store, Now: func() time.Time { return e.now }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rs := e.reports(t, as)
 			rem, c, err := e.service().RemediateAlert(ctx, rs, tt.id, campaigns.Remediation{Source: `\\dp01\updates$`, PilotSoak: time.Hour})
 			if errorWanted(t, err, tt.errIs) {
 				return
@@ -549,14 +556,7 @@ func TestRemediateAlertIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hs, err := e.db.History(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs, err := reports.New(reports.Config{Inventory: e.inv, Alerts: as, History: hs, Campaigns: e.store, Now: func() time.Time { return e.now }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			rs := e.reports(t, as)
 			var ex campaigns.Exposure = rs
 			if tt.lying {
 				ex = lyingExposure{rs}
