@@ -33,7 +33,7 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request, from string)
 			return access.Principal{}, errBadCredentials
 		}
 		presented = strings.TrimSpace(rest)
-	} else if ck, err := r.Cookie(sessionCookie); err == nil && s.oidc != nil {
+	} else if ck, err := r.Cookie(sessionCookie); err == nil {
 		if err := s.csrf.Check(r); err != nil {
 			return access.Principal{}, fmt.Errorf("a change with a session cookie from another site: %w", errkind.Forbidden)
 		}

@@ -27,6 +27,9 @@ type cached struct {
 	at          time.Time
 	contentType string
 	body        []byte
+	// value is what a dashboard page computed, kept as it is (body is
+	// then empty).
+	value any
 }
 
 // maxCached bounds the entries: a scope and a query each, so a few
@@ -41,6 +44,34 @@ func newCache(now func() time.Time) *cache {
 // concurrent callers of key). fill returns the response's content type and
 // body, or an error, which is not cached.
 func (c *cache) get(key string, ttl time.Duration, fill func() (string, []byte, error)) (*cached, error) {
+	return c.load(key, ttl, func() (*cached, error) {
+		ct, body, err := fill()
+		if err != nil {
+			return nil, err
+		}
+		return &cached{contentType: ct, body: body}, nil
+	})
+}
+
+// value is get for a value kept as it is, not encoded: fill computes it.
+// It returns the value and when it was computed.
+func (c *cache) value(key string, ttl time.Duration, fill func() (any, error)) (any, time.Time, error) {
+	e, err := c.load(key, ttl, func() (*cached, error) {
+		v, err := fill()
+		if err != nil {
+			return nil, err
+		}
+		return &cached{value: v}, nil
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return e.value, e.at, nil
+}
+
+// load returns a fresh entry of key, or one fill makes (once for all
+// concurrent callers of key), stamped with when fill began.
+func (c *cache) load(key string, ttl time.Duration, fill func() (*cached, error)) (*cached, error) {
 	c.mu.Lock()
 	e := c.entries[key]
 	c.mu.Unlock()
@@ -49,11 +80,11 @@ func (c *cache) get(key string, ttl time.Duration, fill func() (string, []byte, 
 	}
 	v, err, _ := c.group.Do(key, func() (any, error) {
 		at := c.now()
-		ct, body, err := fill()
+		e, err := fill()
 		if err != nil {
 			return nil, err
 		}
-		e := &cached{at: at, contentType: ct, body: body}
+		e.at = at
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		if _, ok := c.entries[key]; !ok {

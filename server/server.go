@@ -124,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	s.uiRoutes()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, "", &Problem{Status: http.StatusNotFound, Title: "Not Found", Detail: "no operation at " + r.Method + " " + r.URL.Path + "; see /openapi.json"})
 	})

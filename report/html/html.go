@@ -16,10 +16,30 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
-//go:embed report.html.tmpl
+//go:embed report.html.tmpl charts.css
 var files embed.FS
 
-var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap{
+// ChartCSS styles the charts Funcs draws (bars, gauges, line charts): the
+// report inlines it, the dashboard serves it.
+var ChartCSS = func() string {
+	b, err := files.ReadFile("charts.css")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
+
+// Hatch is the SVG pattern a gauge at risk is filled with; a page showing
+// gauges holds it once.
+const Hatch = `<svg class="defs" width="0" height="0" aria-hidden="true"><defs><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#c62828"/><line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2"/></pattern></defs></svg>`
+
+// Funcs are the report's template functions, for another page drawing the
+// same figures (the dashboard): pct, date, asof, bar (a progress row's
+// stacked bar), gauge (a compliance row's), burndown (a Report's daily
+// history) and campaignChart (a campaign's devices left over time).
+func Funcs() template.FuncMap { return funcs }
+
+var funcs = template.FuncMap{
 	"pct":  func(f float64) string { return fmt.Sprintf("%.1f%%", f) },
 	"date": func(t time.Time) string { return dateOr(t) },
 	// asof is a row's freshness: its median observation day, and the
@@ -49,7 +69,11 @@ var page = template.Must(template.New("report.html.tmpl").Funcs(template.FuncMap
 		}
 		return fmt.Sprintf("%.1f", *f)
 	},
-}).ParseFS(files, "report.html.tmpl"))
+	"chartCSS": func() template.CSS { return template.CSS(ChartCSS) },
+	"hatch":    func() template.HTML { return Hatch },
+}
+
+var page = template.Must(template.New("report.html.tmpl").Funcs(funcs).ParseFS(files, "report.html.tmpl"))
 
 // Report is what the page shows.
 type Report struct {

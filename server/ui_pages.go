@@ -1,0 +1,456 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/audit"
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/estate"
+	"github.com/ringmaster-fleet/ringmaster/inventory"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/report"
+	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
+	"github.com/ringmaster-fleet/ringmaster/reports"
+)
+
+// estateView is the estate report as the caller's scope sees it, from the
+// cache shared with the API's reports (computed at most once a period per
+// scope), and when it was computed.
+func (s *Server) estateView(ctx context.Context, c *Call) (rhtml.Report, time.Time, error) {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return rhtml.Report{}, time.Time{}, err
+	}
+	v, at, err := s.cache.value("ui-estate\x00"+c.Principal.Scope.String(), reportCache, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		tb, err := versionParam("target_build", "", reports.DefaultTargetBuild)
+		if err != nil {
+			return nil, err
+		}
+		sb, err := versionParam("supported_build", "", reports.DefaultSupportedBuild)
+		if err != nil {
+			return nil, err
+		}
+		return s.cfg.Reports.EstateIn(ctx, orgs, reports.EstateOptions{TargetBuild: tb, SupportedBuild: sb})
+	})
+	if err != nil {
+		return rhtml.Report{}, time.Time{}, err
+	}
+	return v.(rhtml.Report), at, nil
+}
+
+// overview is the estate overview: a row per organisation in scope, the
+// national (or scope's) total, the alerts and the campaigns.
+type overview struct {
+	Report rhtml.Report
+	Rows   []overviewRow
+	Total  overviewRow
+	// Q is the search, Sort the order asked for; Shown of All rows match.
+	Q, Sort     string
+	Sorts       []choice
+	Shown, All  int
+	AtRiskCount int
+}
+
+// overviewRow is an organisation's migration and alert compliance.
+type overviewRow struct {
+	Progress report.ProgressRow
+	Score    report.ScorecardRow
+	// Alerts are its compliance rows, one per alert of the report, in
+	// order (zero where it has none).
+	Alerts []report.ComplianceRow
+	// Risks say why it is at risk (empty: it is not).
+	Risks []string
+}
+
+// choice is an option of a select.
+type choice struct{ Value, Label string }
+
+// overviewRows joins the report's tables by organisation.
+func overviewRows(r rhtml.Report) ([]overviewRow, overviewRow) {
+	score := map[string]report.ScorecardRow{}
+	for _, sc := range r.Scorecard.Rows {
+		score[sc.Org] = sc
+	}
+	comp := make([]map[string]report.ComplianceRow, len(r.Compliance))
+	for i, c := range r.Compliance {
+		comp[i] = map[string]report.ComplianceRow{}
+		for _, row := range c.Rows {
+			comp[i][row.Org] = row
+		}
+	}
+	var rows []overviewRow
+	for _, p := range r.Progress.Rows {
+		row := overviewRow{Progress: p, Score: score[p.Org]}
+		for i, c := range r.Compliance {
+			cr := comp[i][p.Org]
+			row.Alerts = append(row.Alerts, cr)
+			if cr.AtRisk {
+				row.Risks = append(row.Risks, fmt.Sprintf("%d devices exposed to %s, deadline %s", cr.Exposed, c.Alert, c.Deadline))
+			}
+		}
+		rows = append(rows, row)
+	}
+	total := overviewRow{Progress: r.Progress.Total, Score: r.Scorecard.Total}
+	for _, c := range r.Compliance {
+		total.Alerts = append(total.Alerts, c.Total)
+	}
+	return rows, total
+}
+
+// overviewSorts are the orders the overview offers; "risk" first.
+func overviewSorts(r rhtml.Report) []choice {
+	out := []choice{{"risk", "at risk first"}, {"migrated", "least migrated first"}, {"org", "code"}, {"name", "name"},
+		{"devices", "most devices first"}, {"not_seen", "most not seen first"}}
+	for _, c := range r.Compliance {
+		out = append(out, choice{"alert:" + c.Alert, "least compliant with " + c.Alert + " first"})
+	}
+	return out
+}
+
+func sortOverview(rows []overviewRow, by string, alerts []report.Compliance) error {
+	alertAt := -1
+	if id, ok := strings.CutPrefix(by, "alert:"); ok {
+		alertAt = slices.IndexFunc(alerts, func(c report.Compliance) bool { return c.Alert == id })
+		if alertAt < 0 {
+			return &BadRequestError{Where: "query parameter sort", Err: fmt.Errorf("%q: no such alert", id)}
+		}
+	}
+	byCode := func(a, b overviewRow) int { return cmp.Compare(a.Progress.Org, b.Progress.Org) }
+	var f func(a, b overviewRow) int
+	switch {
+	case by == "" || by == "risk":
+		f = func(a, b overviewRow) int {
+			return cmp.Or(cmp.Compare(len(b.Risks), len(a.Risks)), cmp.Compare(a.Progress.OnTargetPc, b.Progress.OnTargetPc), byCode(a, b))
+		}
+	case by == "migrated":
+		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(a.Progress.OnTargetPc, b.Progress.OnTargetPc), byCode(a, b)) }
+	case by == "org":
+		f = byCode
+	case by == "name":
+		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(a.Progress.Name, b.Progress.Name), byCode(a, b)) }
+	case by == "devices":
+		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(b.Progress.Devices, a.Progress.Devices), byCode(a, b)) }
+	case by == "not_seen":
+		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(b.Progress.NotSeen, a.Progress.NotSeen), byCode(a, b)) }
+	case alertAt >= 0:
+		f = func(a, b overviewRow) int {
+			return cmp.Or(cmp.Compare(a.Alerts[alertAt].CompliantPc, b.Alerts[alertAt].CompliantPc), byCode(a, b))
+		}
+	default:
+		return &BadRequestError{Where: "query parameter sort", Err: fmt.Errorf("%q: want risk, migrated, org, name, devices, not_seen or alert:ID", by)}
+	}
+	slices.SortStableFunc(rows, f)
+	return nil
+}
+
+func (s *Server) overviewPage(ctx context.Context, c *Call, r *http.Request) (view, error) {
+	rep, at, err := s.estateView(ctx, c)
+	if err != nil {
+		return view{}, err
+	}
+	q := r.URL.Query()
+	o := overview{Report: rep, Q: strings.TrimSpace(q.Get("q")), Sort: cmp.Or(q.Get("sort"), "risk"), Sorts: overviewSorts(rep)}
+	rows, total := overviewRows(rep)
+	o.All, o.Total = len(rows), total
+	if o.Q != "" {
+		needle := strings.ToLower(o.Q)
+		rows = slices.DeleteFunc(rows, func(row overviewRow) bool {
+			return !strings.Contains(strings.ToLower(row.Progress.Org), needle) && !strings.Contains(strings.ToLower(row.Progress.Name), needle)
+		})
+	}
+	if err := sortOverview(rows, o.Sort, rep.Compliance); err != nil {
+		return view{}, err
+	}
+	for _, row := range rows {
+		if len(row.Risks) > 0 {
+			o.AtRiskCount++
+		}
+	}
+	o.Rows, o.Shown = rows, len(rows)
+	return view{Template: "overview", Title: "Estate overview", Data: o, AsOf: at}, nil
+}
+
+// orgView is an organisation's page.
+type orgView struct {
+	Detail   estate.OrgDetail
+	Row      overviewRow
+	Sites    []report.ProgressRow
+	Alerts   []report.Compliance // their titles and deadlines, for Row.Alerts
+	NotSeen  []Device            // devices not seen for 30 days, the first of them
+	More     bool                // more are not seen than NotSeen holds
+	Campaign []report.CampaignSummary
+	Since    time.Time
+}
+
+// notSeenShown bounds the devices not seen lately an organisation's page
+// lists.
+const notSeenShown = 50
+
+func (s *Server) orgPage(ctx context.Context, c *Call, r *http.Request) (view, error) {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return view{}, err
+	}
+	code := inventory.NormaliseOrgCode(r.PathValue("code"))
+	if err := notFoundOutside(orgs, code, "organisation "+code); err != nil {
+		return view{}, err
+	}
+	d, err := estate.ShowOrganisation(ctx, s.cfg.Inventory, code)
+	if err != nil {
+		return view{}, err
+	}
+	rep, at, err := s.estateView(ctx, c)
+	if err != nil {
+		return view{}, err
+	}
+	p := orgView{Detail: d, Sites: rep.SitesOf(code), Alerts: rep.Compliance, Since: s.cfg.Now().Add(-30 * 24 * time.Hour)}
+	rows, _ := overviewRows(rep)
+	for _, row := range rows {
+		if row.Progress.Org == code {
+			p.Row = row
+		}
+	}
+	for _, cs := range rep.Campaigns {
+		if orgInCampaign(cs) {
+			p.Campaign = append(p.Campaign, cs)
+		}
+	}
+	sel, err := inventory.ParseSelector(fmt.Sprintf(`org=%q,last_seen<%s`, code, p.Since.UTC().Format(time.RFC3339)))
+	if err != nil {
+		return view{}, err
+	}
+	for dev, err := range s.cfg.Inventory.Devices(ctx, sel) {
+		if err != nil {
+			return view{}, err
+		}
+		if len(p.NotSeen) == notSeenShown {
+			p.More = true
+			break
+		}
+		p.NotSeen = append(p.NotSeen, deviceOf(dev))
+	}
+	return view{Template: "org", Title: code + " " + d.Name, Data: p, AsOf: at}, nil
+}
+
+// orgInCampaign: the report's campaign summaries are already the scope's;
+// one is listed on an organisation's page when it has devices there.
+// (The summaries count per wave over the scope, not per organisation.)
+func orgInCampaign(cs report.CampaignSummary) bool {
+	for _, w := range cs.Waves {
+		if w.Devices > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// campaignsView lists the campaigns in scope.
+type campaignsView struct {
+	Campaigns []campaigns.Summary
+}
+
+func (s *Server) campaignsPage(ctx context.Context, c *Call, _ *http.Request) (view, error) {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return view{}, err
+	}
+	list, err := s.cfg.Campaigns.ListIn(ctx, orgs)
+	if err != nil {
+		return view{}, err
+	}
+	slices.SortStableFunc(list, func(a, b campaigns.Summary) int { return b.Created.Compare(a.Created) })
+	return view{Template: "campaigns", Title: "Campaigns", Data: campaignsView{Campaigns: list}, AsOf: s.cfg.Wall()}, nil
+}
+
+// campaignView is a campaign as the caller's scope sees it.
+type campaignView struct {
+	Detail campaigns.Detail
+	States []string
+	// Failed are its failed devices in scope, the first page of them.
+	Failed []campaigns.DeviceRow
+	More   bool
+	// Whole: the caller's scope covers every organisation the campaign
+	// reaches, so the whole campaign's buttons apply.
+	Whole bool
+}
+
+// failedShown bounds the failed devices a campaign's page lists.
+const failedShown = 100
+
+func (s *Server) campaignPage(ctx context.Context, c *Call, r *http.Request) (view, error) {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return view{}, err
+	}
+	name := r.PathValue("name")
+	d, err := s.cfg.Campaigns.ShowIn(ctx, name, orgs)
+	if err != nil {
+		return view{}, err
+	}
+	p := campaignView{Detail: d, Whole: s.cfg.Campaigns.Whole(ctx, name, orgs) == nil}
+	for _, st := range orchestrator.DeviceStates {
+		p.States = append(p.States, string(st))
+	}
+	page, err := s.cfg.Campaigns.DevicesIn(ctx, name, orgs, campaigns.DeviceQuery{DeviceFilter: orchestrator.DeviceFilter{State: orchestrator.DeviceFailed}, Limit: failedShown})
+	if err != nil {
+		return view{}, err
+	}
+	p.Failed, p.More = page.Rows(), page.Next != ""
+	return view{Template: "campaign", Title: "Campaign " + name, Data: p, AsOf: s.cfg.Wall()}, nil
+}
+
+// alertView is an alert's compliance in scope.
+type alertView struct {
+	Alert      Alert
+	Compliance report.Compliance
+	Rows       []report.ComplianceRow // exposed organisations first
+	Exposed    []string               // exposed devices in scope, the first of them
+	More       int                    // how many more are exposed
+}
+
+// exposedShown bounds the exposed devices an alert's page lists.
+const exposedShown = 100
+
+func (s *Server) alertPage(ctx context.Context, c *Call, r *http.Request) (view, error) {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return view{}, err
+	}
+	id := r.PathValue("id")
+	rep, at, err := s.estateView(ctx, c)
+	if err != nil {
+		return view{}, err
+	}
+	i := slices.IndexFunc(rep.Compliance, func(c report.Compliance) bool { return c.Alert == id })
+	if i < 0 {
+		return view{}, fmt.Errorf("alert %s: %w", id, errkind.NotFound)
+	}
+	al, exposed, err := s.cfg.Reports.ExposedIn(ctx, orgs, id)
+	if err != nil {
+		return view{}, err
+	}
+	p := alertView{Alert: alertOf(al), Compliance: rep.Compliance[i], Rows: slices.Clone(rep.Compliance[i].Rows)}
+	slices.SortStableFunc(p.Rows, func(a, b report.ComplianceRow) int {
+		return cmp.Or(cmp.Compare(b.Exposed, a.Exposed), cmp.Compare(a.Org, b.Org))
+	})
+	if len(exposed) > exposedShown {
+		p.More = len(exposed) - exposedShown
+		exposed = exposed[:exposedShown]
+	}
+	p.Exposed = exposed
+	return view{Template: "alert", Title: "Alert " + al.ID, Data: p, AsOf: at}, nil
+}
+
+// deviceView is a device with its facts and its part in each campaign.
+type deviceView struct {
+	Device    Device
+	Facts     []factRow
+	Campaigns []DeviceHistory
+}
+
+// factRow is an observed fact for a table.
+type factRow struct {
+	Name       string
+	Value      string
+	ObservedAt time.Time
+}
+
+func (s *Server) devicePage(ctx context.Context, c *Call, r *http.Request) (view, error) {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return view{}, err
+	}
+	d, err := estate.ShowDevice(ctx, s.cfg.Inventory, r.PathValue("hostname"))
+	if err != nil {
+		return view{}, err
+	}
+	if err := notFoundOutside(orgs, d.Device.Org, "device "+d.Device.Hostname); err != nil {
+		return view{}, err
+	}
+	p := deviceView{Device: deviceOf(&d.Device)}
+	for _, f := range inventory.AllFacts() {
+		if d.Device.Facts.Known(f) {
+			p.Facts = append(p.Facts, factRow{Name: f.String(), Value: fmt.Sprint(d.Device.Facts.Value(f)), ObservedAt: d.Device.Facts.ObservedAt[f]})
+		}
+	}
+	list, err := s.cfg.Campaigns.ListIn(ctx, orgs)
+	if err != nil {
+		return view{}, err
+	}
+	for _, cs := range list {
+		h, err := s.cfg.Campaigns.DeviceIn(ctx, cs.Name, d.Device.Hostname, orgs)
+		if errors.Is(err, errkind.NotFound) {
+			continue
+		}
+		if err != nil {
+			return view{}, err
+		}
+		waves, err := s.cfg.Campaigns.WaveNames(ctx, cs.Name)
+		if err != nil {
+			return view{}, err
+		}
+		p.Campaigns = append(p.Campaigns, historyOf(h, waves))
+	}
+	return view{Template: "device", Title: "Device " + d.Device.Hostname, Data: p, AsOf: s.cfg.Wall()}, nil
+}
+
+// auditView is the newest of the audit trail in scope, newest first.
+type auditView struct {
+	Entries []audit.Entry
+	Actor   string
+	Action  string
+	// Days is how far back it reads; Capped says more matched than shown.
+	Days   int
+	Capped bool
+}
+
+// auditShown is how many entries the audit page shows at once.
+const auditShown = 200
+
+func (s *Server) auditPage(ctx context.Context, c *Call, r *http.Request) (view, error) {
+	orgs, err := c.Orgs(ctx)
+	if err != nil {
+		return view{}, err
+	}
+	q := r.URL.Query()
+	p := auditView{Actor: q.Get("actor"), Action: q.Get("action"), Days: 7}
+	if d := q.Get("days"); d != "" {
+		if _, err := fmt.Sscanf(d, "%d", &p.Days); err != nil || p.Days < 1 || p.Days > 366 {
+			return view{}, &BadRequestError{Where: "query parameter days", Err: fmt.Errorf("%q: want 1 to 366", d)}
+		}
+	}
+	query := audit.Query{Actor: p.Actor, Action: p.Action, Limit: audit.MaxLimit, Since: s.cfg.Now().AddDate(0, 0, -p.Days)}
+	if !orgs.All() {
+		query.Orgs = nonNil(orgs.List())
+	}
+	// The trail reads oldest first: the page keeps the newest auditShown
+	// of what matches, reading forward a bounded page at a time.
+	var ring []audit.Entry
+	for {
+		es, err := s.cfg.Audit.List(ctx, query)
+		if err != nil {
+			return view{}, err
+		}
+		ring = append(ring, es...)
+		if len(ring) > auditShown {
+			ring, p.Capped = ring[len(ring)-auditShown:], true
+		}
+		if len(es) < query.Limit {
+			break
+		}
+		query.After = es[len(es)-1].Seq
+	}
+	slices.Reverse(ring)
+	p.Entries = ring
+	return view{Template: "audit", Title: "Audit trail", Data: p, AsOf: s.cfg.Wall()}, nil
+}
