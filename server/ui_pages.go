@@ -133,15 +133,21 @@ func sortOverview(rows []overviewRow, by string, alerts []report.Compliance) err
 			return cmp.Or(cmp.Compare(len(b.Risks), len(a.Risks)), cmp.Compare(a.Progress.OnTargetPc, b.Progress.OnTargetPc), byCode(a, b))
 		}
 	case by == "migrated":
-		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(a.Progress.OnTargetPc, b.Progress.OnTargetPc), byCode(a, b)) }
+		f = func(a, b overviewRow) int {
+			return cmp.Or(cmp.Compare(a.Progress.OnTargetPc, b.Progress.OnTargetPc), byCode(a, b))
+		}
 	case by == "org":
 		f = byCode
 	case by == "name":
 		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(a.Progress.Name, b.Progress.Name), byCode(a, b)) }
 	case by == "devices":
-		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(b.Progress.Devices, a.Progress.Devices), byCode(a, b)) }
+		f = func(a, b overviewRow) int {
+			return cmp.Or(cmp.Compare(b.Progress.Devices, a.Progress.Devices), byCode(a, b))
+		}
 	case by == "not_seen":
-		f = func(a, b overviewRow) int { return cmp.Or(cmp.Compare(b.Progress.NotSeen, a.Progress.NotSeen), byCode(a, b)) }
+		f = func(a, b overviewRow) int {
+			return cmp.Or(cmp.Compare(b.Progress.NotSeen, a.Progress.NotSeen), byCode(a, b))
+		}
 	case alertAt >= 0:
 		f = func(a, b overviewRow) int {
 			return cmp.Or(cmp.Compare(a.Alerts[alertAt].CompliantPc, b.Alerts[alertAt].CompliantPc), byCode(a, b))
