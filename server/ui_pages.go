@@ -288,6 +288,9 @@ type campaignView struct {
 	// Whole: the caller's scope covers every organisation the campaign
 	// reaches, so the whole campaign's buttons apply.
 	Whole bool
+	// Approved are the waves approved, by whom: a wave stays awaiting
+	// approval until the scheduler's next pass takes the approval.
+	Approved map[string]string
 }
 
 // failedShown bounds the failed devices a campaign's page lists.
@@ -303,7 +306,12 @@ func (s *Server) campaignPage(ctx context.Context, c *Call, r *http.Request) (vi
 	if err != nil {
 		return view{}, err
 	}
-	p := campaignView{Detail: d, Whole: s.cfg.Campaigns.Whole(ctx, name, orgs) == nil}
+	p := campaignView{Detail: d, Whole: s.cfg.Campaigns.Whole(ctx, name, orgs) == nil, Approved: map[string]string{}}
+	for _, e := range d.Events {
+		if e.Action == "approve" {
+			p.Approved[e.Wave] = e.Actor
+		}
+	}
 	for _, st := range orchestrator.DeviceStates {
 		p.States = append(p.States, string(st))
 	}

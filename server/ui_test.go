@@ -169,7 +169,7 @@ func TestDashboardScopes(t *testing.T) {
 					t.Errorf("%s %s: shows %q, outside its scope", scope, p.path, name)
 				}
 			}
-			if code == http.StatusOK && p.path == "/ui/" && !strings.Contains(body, "Figures as of") {
+			if code == http.StatusOK && p.path == "/ui/" && !strings.Contains(body, "Figures computed") {
 				t.Errorf("%s %s: the figures' age is not said", scope, p.path)
 			}
 		}

@@ -121,6 +121,7 @@ var rules = []struct {
 	{"internal/smtptest", nil},
 	// An OpenID Connect provider for tests: go-jose signs its ID tokens.
 	{"internal/oidctest", nil},
+	{"internal/npmtest", nil},
 	// The plugin registry job: names, pins and standing, over plugins/host.
 	{"plugins/registry", []string{"plugins/host"}},
 	{"internal/jsontext", nil},

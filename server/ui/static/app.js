@@ -68,7 +68,21 @@ function follow(el) {
     feed.prepend(li);
     while (feed.children.length > 50) feed.lastElementChild.remove();
   });
-  src.onerror = () => { if (state) state.textContent = "Live updates interrupted; retrying…"; };
+  // The stream ends with the campaign: the rest of the page (waves,
+  // buttons) is as it was loaded, so say so and offer the final state.
+  src.addEventListener("end", (e) => {
+    src.close();
+    const d = JSON.parse(e.data);
+    if (!state) return;
+    state.textContent = "The campaign has ended (" + (d.status || "") + "). ";
+    const a = document.createElement("a");
+    a.href = window.location.pathname;
+    a.textContent = "Show its final waves";
+    state.append(a);
+  });
+  src.onerror = () => {
+    if (state && src.readyState !== EventSource.CLOSED) state.textContent = "Live updates interrupted; retrying…";
+  };
 }
 
 document.addEventListener("DOMContentLoaded", () => {
