@@ -211,7 +211,7 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Helper()
 		var last error
 		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			ok, err := chromedp.Run(c, chromedp.Evaluate[bool]("(() => { try { return !!(" + js + "); } catch (e) { return false; } })()"))
+			ok, err := chromedp.Run(c, chromedp.Evaluate[bool]("(() => { try { return !!("+js+"); } catch (e) { return false; } })()"))
 			if err == nil && ok {
 				return
 			}
