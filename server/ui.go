@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,6 +155,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, v vi
 	h.Set("Content-Security-Policy", uiCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
+	if !v.AsOf.IsZero() {
+		// How old the page's figures are (RFC 9111), as the API's
+		// cached reports say.
+		h.Set("Age", strconv.Itoa(max(0, int(v.Now.Sub(v.AsOf).Seconds()))))
+	}
 	w.WriteHeader(status)
 	w.Write(b.Bytes())
 }

@@ -4,7 +4,9 @@
 // (the estate, a region of organisations, one organisation), starts
 // `ringmaster serve --run-campaigns=false` in a process of its own, and
 // calls it from concurrent clients for a while: the scorecard and the
-// campaign's summary (GET /api/v1/campaigns/NAME), each as every scope. It
+// campaign's summary (GET /api/v1/campaigns/NAME), and the dashboard's
+// overview, an organisation's page and the campaign's page, each as every
+// scope. It
 // reports requests a second, p50 and p99 latency per call, and the
 // server's CPU and peak memory; and, for each, how long the first call
 // took, which the server computed rather than served from its cache.
@@ -134,14 +136,23 @@ func run(o options) error {
 	for _, call := range []struct{ name, path string }{
 		{"scorecard", "/api/v1/reports/scorecard"},
 		{"campaign summary", "/api/v1/campaigns/national"},
+		// The dashboard's pages, as a browser would ask for them (a
+		// bearer token serves as well as a session cookie here).
+		{"dashboard overview", "/ui/"},
+		{"dashboard organisation " + orgs[0], "/ui/orgs/" + orgs[0]},
+		{"dashboard campaign", "/ui/campaigns/national"},
 	} {
 		for _, sc := range []string{"estate", "region", "org"} {
-			first, err := once(base+call.path, tokens[sc])
+			first, cached, err := once(base+call.path, tokens[sc])
 			if err != nil {
 				return err
 			}
+			computed := benchutil.Round(first)
+			if cached {
+				computed = "(cached)"
+			}
 			res := load(base+call.path, tokens[sc], o.clients, o.duration)
-			fmt.Printf("%-34s %10s %8.0f %9s %9s %7d   >= 200/s, p99 <= 100ms\n", call.name+" as "+sc, benchutil.Round(first), res.rate,
+			fmt.Printf("%-34s %10s %8.0f %9s %9s %7d   >= 200/s, p99 <= 100ms\n", call.name+" as "+sc, computed, res.rate,
 				benchutil.Round(res.p50), benchutil.Round(res.p99), res.errors)
 		}
 	}
@@ -261,25 +272,27 @@ func startServer(rb benchutil.Runner) (*server, string, error) {
 }
 
 // once times one call: the first of its scope and query, which the server
-// computes rather than serves from its cache.
-func once(url, token string) (time.Duration, error) {
+// computes rather than serves from its cache, unless another call filled
+// the cache it reads (a dashboard page reads the figures the overview
+// computed): cached says so.
+func once(url, token string) (took time.Duration, cached bool, err error) {
 	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+token)
 	t0 := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
-	took := time.Since(t0)
+	took = time.Since(t0)
 	// Age counts from when the computation began (the figures are as of
 	// then): a fresh one is no older than this call.
 	age, err := strconv.Atoi(resp.Header.Get("Age"))
-	if resp.StatusCode != 200 || err != nil || time.Duration(age)*time.Second > took {
-		return 0, fmt.Errorf("GET %s: status %d, Age %q after %s: want a fresh computation", url, resp.StatusCode, resp.Header.Get("Age"), took)
+	if resp.StatusCode != 200 || err != nil {
+		return 0, false, fmt.Errorf("GET %s: status %d, Age %q: want 200 and the figures' age", url, resp.StatusCode, resp.Header.Get("Age"))
 	}
-	return took, nil
+	return took, time.Duration(age)*time.Second > took, nil
 }
 
 type result struct {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -31,6 +35,8 @@ type demoOptions struct {
 	scale   float64
 	workers int
 	view    string
+	serve   string
+	listen  string
 }
 
 func newDemoCmd(a *app) *cobra.Command {
@@ -64,6 +70,9 @@ database, inventory file and report are left in --dir to explore after.`,
 			if o.scale <= 0 {
 				return usagef("--time-scale %v: want a positive number", o.scale)
 			}
+			if o.serve != "auto" && o.serve != "always" && o.serve != "never" {
+				return usagef("--serve %q: want auto, always or never", o.serve)
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return a.demo(ctx, o)
@@ -77,6 +86,8 @@ database, inventory file and report are left in --dir to explore after.`,
 	f.Float64Var(&o.scale, "time-scale", 600, "simulated seconds per real second")
 	f.IntVar(&o.workers, "workers", 1000, "devices worked on at once")
 	f.StringVar(&o.view, "view", "auto", "progress while campaigns run: auto (live on a terminal), live or plain")
+	f.StringVar(&o.serve, "serve", "auto", "serve the dashboard on the demo's database at the end: auto (until Ctrl-C on a terminal; elsewhere, check that it answers and stop), always, never")
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8420", "where the dashboard is served at the end (loopback)")
 	return cmd
 }
 
@@ -217,7 +228,141 @@ campaign history remain):
   ringmaster report progress --by site -l 'org=%s'
   ringmaster report scorecard --sort supported -o csv
 `, filepath.Join(dir, "report.html"), db, scenario.DemoCampaign, est.Orgs[0].Code)
+	return d.serve(o, clock, est.Orgs[0].Code)
+}
+
+// serve ends the demo with the dashboard on its database: tokens for an
+// organisation's viewer and the estate's operator, the server, and its
+// address. On a terminal (or with --serve always) it serves until
+// interrupted; elsewhere (CI) it checks that the dashboard answers the
+// viewer with its organisation's page, and stops.
+func (d *demoRun) serve(o demoOptions, clock *device.ScaledClock, org string) error {
+	if o.serve == "never" {
+		return nil
+	}
+	wait := o.serve == "always" || isTerminal(d.a.stdout)
+	listen := o.listen
+	if !wait {
+		listen = "127.0.0.1:0" // a check only: any free port
+	}
+	// From here time runs at the wall's pace again, from where the
+	// simulation left it: a session lasts as long as it says.
+	end, at := clock.Now(), time.Now()
+	d.a.clock, d.a.now = nil, func() time.Time { return end.Add(time.Since(at)) }
+	d.heading("Serve the dashboard on the demo's database")
+	viewer, err := d.capture("token", "create", "demo-viewer-"+strings.ToLower(org), "--role", "viewer", "--scope", "org:"+org, "--expires", "168h",
+		"--note", "the demo's viewer of one organisation")
+	if err != nil {
+		return err
+	}
+	operator, err := d.capture("token", "create", "demo-operator", "--role", "approver", "--scope", "estate", "--expires", "168h",
+		"--note", "the demo's operator of the whole estate")
+	if err != nil {
+		return err
+	}
+	ctx, stop := context.WithCancel(d.ctx)
+	defer stop()
+	out := d.a.stdout // the server's command prints through its own
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- d.command(ctx, addrWriter{out, addr}, "serve", "--listen", listen, "--run-campaigns=false")
+	}()
+	var base string
+	select {
+	case base = <-addr:
+	case err := <-done:
+		return fmt.Errorf("demo: serve the dashboard: %w", err)
+	case <-time.After(30 * time.Second):
+		return errors.New("demo: the dashboard's server did not start within 30s")
+	}
+	if !wait {
+		if err := checkDashboard(ctx, base, viewer, org); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "   the dashboard answered %s's viewer with its organisation's page at %s/ui/orgs/%s\n", org, base, org)
+		stop()
+		return ignoreCanceled(<-done)
+	}
+	fmt.Fprintf(out, `
+Open the dashboard:  %s/ui/
+Sign in with a token (each lasts a week; revoke with ringmaster token revoke ID):
+  %s's viewer (sees only %s):  %s
+  the estate's operator (approves waves):  %s
+Press Ctrl-C to stop serving.
+`, base, org, org, viewer, operator)
+	return ignoreCanceled(<-done)
+}
+
+// capture runs a command of the demo's database and returns what it
+// printed.
+func (d *demoRun) capture(args ...string) (string, error) {
+	var out strings.Builder
+	if err := d.command(d.ctx, &out, args...); err != nil {
+		return "", fmt.Errorf("demo: ringmaster %s: %w", strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// command runs one command line on the demo's database, printing to out.
+func (d *demoRun) command(ctx context.Context, out io.Writer, args ...string) error {
+	root := newRootCmd(d.a)
+	root.SetArgs(append([]string{"--db", d.db}, args...))
+	root.SetIn(strings.NewReader(""))
+	root.SetOut(out)
+	root.SetErr(d.a.stderr)
+	stdout := d.a.stdout
+	d.a.stdout = out
+	defer func() { d.a.stdout = stdout }()
+	return root.ExecuteContext(ctx)
+}
+
+// addrWriter passes serve's output on and sends the address it announces.
+type addrWriter struct {
+	w    io.Writer
+	addr chan<- string
+}
+
+var servedAt = regexp.MustCompile(`(https?://[^/\s]+)/`)
+
+func (a addrWriter) Write(p []byte) (int, error) {
+	if m := servedAt.FindSubmatch(p); m != nil {
+		select {
+		case a.addr <- string(m[1]):
+		default:
+		}
+	}
+	return a.w.Write(p)
+}
+
+// checkDashboard asks for an organisation's page as its viewer and checks
+// that it is the page of that organisation.
+func checkDashboard(ctx context.Context, base, token, org string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/ui/orgs/"+org, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("demo: the dashboard: %w", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("demo: the dashboard: %w", err)
+	}
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "<h1>"+org+" ") {
+		return fmt.Errorf("demo: the dashboard answered %s's viewer with %d, not its page: %.300s", org, res.StatusCode, b)
+	}
 	return nil
+}
+
+func ignoreCanceled(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 // demoEmpty refuses a database that already holds organisations: the

@@ -101,7 +101,8 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 			if certFile != "" {
 				scheme = "https"
 			}
-			fmt.Fprintf(a.stdout, "serving the API at %s://%s/api/v1/ (OpenAPI at /openapi.json; River's UI at %s/ for admins of the estate)\n", scheme, ln.Addr(), server.RiverPath)
+			fmt.Fprintf(a.stdout, "serving the API at %s://%s/api/v1/ (OpenAPI at /openapi.json), the dashboard at %s/, River's UI at %s/ for admins of the estate\n",
+				scheme, ln.Addr(), server.UIPath, server.RiverPath)
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
