@@ -155,7 +155,10 @@ const (
 	DefaultWaitInterval  = 30 * time.Second
 	DefaultWaitTimeout   = time.Hour
 	rebootPollMin        = 5 * time.Second
-	rebootPollMax        = time.Minute
+	// rebootGrace is how long a device whose restart command's reply was
+	// lost may stay on the same boot before it is asked again.
+	rebootGrace   = 2 * time.Minute
+	rebootPollMax = time.Minute
 )
 
 // Execute runs r to its outcome, emitting events to sink. It returns an
@@ -634,11 +637,18 @@ func (st *runState) reboot(ctx context.Context, s *Step) (Outcome, bool, error) 
 	}
 	before, _ := st.facts["last_boot"].(string)
 	// shutdown /r returns at once and restarts after /t seconds, so the
-	// command's reply is never cut off by the restart itself.
-	_, err := st.e.Executor.Exec(ctx, st.r.Target, sdk.Command{Shell: sdk.Cmd, Script: "shutdown /r /t 5", Timeout: time.Minute}, nil)
-	if err != nil && ctx.Err() == nil && !sdk.KindOf(err).Retryable() {
+	// command's reply is normally not cut off by the restart itself.
+	restart := sdk.Command{Shell: sdk.Cmd, Script: "shutdown /r /t 5", Timeout: time.Minute}
+	_, err := st.e.Executor.Exec(ctx, st.r.Target, restart, nil)
+	// A reply lost in the protocol (the shell gone: the restart came
+	// first, on a loaded host or network) leaves it unknown whether the
+	// restart began: the boot time below says. Seen up on the same boot
+	// once a grace has passed, the device is asked once more.
+	unsure := err != nil && sdk.IsKind(err, sdk.Protocol)
+	if err != nil && ctx.Err() == nil && !sdk.KindOf(err).Retryable() && !unsure {
 		return transportOutcome(err), true, nil
 	}
+	askAgain := st.clock.Now().Add(rebootGrace)
 	deadline := st.clock.Now().Add(timeout)
 	wait := rebootPollMin
 	for {
@@ -655,6 +665,13 @@ func (st *runState) reboot(ctx context.Context, s *Step) (Outcome, bool, error) 
 		}
 		if err != nil && sdk.IsKind(err, sdk.AuthFailed) {
 			return transportOutcome(err), true, nil
+		}
+		if err == nil && unsure && !checked.Before(askAgain) {
+			unsure = false
+			if _, err := st.e.Executor.Exec(ctx, st.r.Target, restart, nil); err != nil && ctx.Err() == nil &&
+				!sdk.KindOf(err).Retryable() && !sdk.IsKind(err, sdk.Protocol) {
+				return transportOutcome(err), true, nil
+			}
 		}
 		if expired(deadline, checked) {
 			return Outcome{Status: StatusFailed, Reason: ReasonRebootTimeout,

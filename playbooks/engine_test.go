@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/simtest"
@@ -206,6 +207,47 @@ func TestEngineReboot(t *testing.T) {
 	out, err = e.Execute(context.Background(), playbooks.Run{Playbook: parse(t, rebooting), Target: target}, nil)
 	if err != nil || out.Status != playbooks.StatusFailed || out.Reason != playbooks.ReasonRebootTimeout {
 		t.Errorf("hung reboot: outcome = %+v, %v; want reboot_timeout", out, err)
+	}
+}
+
+// lostReply answers the restart command with a protocol error, as WinRM
+// does when the shell is gone before the reply is read: the first time
+// after running it (the restart came first) or without running it (the
+// reply and the command were both lost), by ran.
+type lostReply struct {
+	playbooks.Executor
+	ran  bool
+	lost atomic.Int32
+}
+
+func (l *lostReply) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func(sdk.Chunk)) (sdk.Result, error) {
+	if strings.HasPrefix(c.Script, "shutdown /r") && l.lost.Add(1) == 1 {
+		if l.ran {
+			l.Executor.Exec(ctx, t, c, out)
+		}
+		return sdk.Result{}, sdk.Errorf(sdk.Protocol, "exec", t.Hostname, "http error 500: the shell was not found on the server")
+	}
+	return l.Executor.Exec(ctx, t, c, out)
+}
+
+// TestEngineRebootReplyLost: a restart whose reply is lost is not a
+// failure: the device's boot time says whether it restarted, and one that
+// did not is asked once more.
+func TestEngineRebootReplyLost(t *testing.T) {
+	for _, ran := range []bool{true, false} {
+		e, target, ep := simulated(t, device.Behaviour{})
+		lossy := &lostReply{Executor: e.Executor, ran: ran}
+		e.Executor = lossy
+		out, err := e.Execute(context.Background(), playbooks.Run{Playbook: parse(t, rebooting), Target: target}, nil)
+		if err != nil || out.Status != playbooks.StatusSucceeded {
+			t.Fatalf("restart ran %v, its reply lost: outcome = %+v, %v; want succeeded", ran, out, err)
+		}
+		if n := ep.Machine.Truth().Reboots; n != 1 {
+			t.Errorf("restart ran %v, its reply lost: the device restarted %d times, want 1", ran, n)
+		}
+		if want := map[bool]int32{true: 1, false: 2}[ran]; lossy.lost.Load() != want {
+			t.Errorf("restart ran %v, its reply lost: asked %d times, want %d", ran, lossy.lost.Load(), want)
+		}
 	}
 }
 
