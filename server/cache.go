@@ -19,8 +19,12 @@ type cache struct {
 	mu      sync.Mutex
 	entries map[string]*cached
 	order   []string // keys, oldest first
-	group   singleflight.Group
-	now     func() time.Time
+	// kept are the entries recent serves, which a change marks stale
+	// rather than forgets; keptOrder their keys, oldest first.
+	kept      map[string]*cached
+	keptOrder []string
+	group     singleflight.Group
+	now       func() time.Time
 }
 
 type cached struct {
@@ -30,6 +34,9 @@ type cached struct {
 	// value is what a dashboard page computed, kept as it is (body is
 	// then empty).
 	value any
+	// stale: a change was made since (recent serves it while it is
+	// computed again).
+	stale bool
 }
 
 // maxCached bounds the entries: a scope and a query each, so a few
@@ -37,7 +44,7 @@ type cached struct {
 const maxCached = 4096
 
 func newCache(now func() time.Time) *cache {
-	return &cache{entries: map[string]*cached{}, now: now}
+	return &cache{entries: map[string]*cached{}, kept: map[string]*cached{}, now: now}
 }
 
 // get returns a fresh entry, or computes one with fill (once for all
@@ -69,6 +76,39 @@ func (c *cache) value(key string, ttl time.Duration, fill func() (any, error)) (
 	return e.value, e.at, nil
 }
 
+// recent is value for figures that may be served a little old while they
+// are computed anew: past ttl, or after a change cleared it, an entry
+// younger than keep is returned at once (with its time, which the page
+// shows) and computed again in the background, once for all callers; an
+// entry older than keep, or none, is computed while the caller waits.
+func (c *cache) recent(key string, ttl, keep time.Duration, fill func() (any, error)) (any, time.Time, error) {
+	c.mu.Lock()
+	e := c.kept[key]
+	c.mu.Unlock()
+	if e != nil && c.now().Sub(e.at) < keep {
+		if e.stale || c.now().Sub(e.at) >= ttl {
+			c.group.DoChan(key, func() (any, error) { return c.fill(key, wrapValue(fill), true) })
+		}
+		return e.value, e.at, nil
+	}
+	v, err, _ := c.group.Do(key, func() (any, error) { return c.fill(key, wrapValue(fill), true) })
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	e = v.(*cached)
+	return e.value, e.at, nil
+}
+
+func wrapValue(fill func() (any, error)) func() (*cached, error) {
+	return func() (*cached, error) {
+		v, err := fill()
+		if err != nil {
+			return nil, err
+		}
+		return &cached{value: v}, nil
+	}
+}
+
 // load returns a fresh entry of key, or one fill makes (once for all
 // concurrent callers of key), stamped with when fill began.
 func (c *cache) load(key string, ttl time.Duration, fill func() (*cached, error)) (*cached, error) {
@@ -78,35 +118,49 @@ func (c *cache) load(key string, ttl time.Duration, fill func() (*cached, error)
 	if e != nil && c.now().Sub(e.at) < ttl {
 		return e, nil
 	}
-	v, err, _ := c.group.Do(key, func() (any, error) {
-		at := c.now()
-		e, err := fill()
-		if err != nil {
-			return nil, err
-		}
-		e.at = at
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if _, ok := c.entries[key]; !ok {
-			c.order = append(c.order, key)
-		}
-		c.entries[key] = e
-		for len(c.order) > maxCached {
-			delete(c.entries, c.order[0])
-			c.order = c.order[1:]
-		}
-		return e, nil
-	})
+	v, err, _ := c.group.Do(key, func() (any, error) { return c.fill(key, fill, false) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*cached), nil
 }
 
-// clear forgets every entry.
+// fill computes key's entry and keeps it: among the entries a change
+// clears, or, kept, among those it marks stale.
+func (c *cache) fill(key string, fill func() (*cached, error), kept bool) (*cached, error) {
+	at := c.now()
+	e, err := fill()
+	if err != nil {
+		return nil, err
+	}
+	e.at = at
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, order := c.entries, &c.order
+	if kept {
+		m, order = c.kept, &c.keptOrder
+	}
+	if _, ok := m[key]; !ok {
+		*order = append(*order, key)
+	}
+	m[key] = e
+	for len(*order) > maxCached {
+		delete(m, (*order)[0])
+		*order = (*order)[1:]
+	}
+	return e, nil
+}
+
+// clear forgets every entry, and marks the kept ones stale: the next
+// reader of one has it computed again.
 func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.entries = map[string]*cached{}
 	c.order = nil
+	for k, e := range c.kept {
+		stale := *e
+		stale.stale = true
+		c.kept[k] = &stale
+	}
 }

@@ -1,15 +1,18 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/audit"
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
@@ -21,15 +24,19 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/reports"
 )
 
-// estateView is the estate report as the caller's scope sees it, from the
-// cache shared with the API's reports (computed at most once a period per
-// scope), and when it was computed.
+// figuresKeep is how old the dashboard's figures of the estate may be
+// served while they are computed anew (each page says how old they are).
+const figuresKeep = 5 * time.Minute
+
+// estateView is the estate report as the caller's scope sees it, computed
+// at most once a period per scope and served while it is computed again
+// (cache.recent), and when it was computed.
 func (s *Server) estateView(ctx context.Context, c *Call) (rhtml.Report, time.Time, error) {
 	orgs, err := c.Orgs(ctx)
 	if err != nil {
 		return rhtml.Report{}, time.Time{}, err
 	}
-	v, at, err := s.cache.value("ui-estate\x00"+c.Principal.Scope.String(), reportCache, func() (any, error) {
+	v, at, err := s.cache.recent("ui-estate\x00"+c.Principal.Scope.String(), reportCache, figuresKeep, func() (any, error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		tb, err := versionParam("target_build", "", reports.DefaultTargetBuild)
@@ -159,13 +166,40 @@ func sortOverview(rows []overviewRow, by string, alerts []report.Compliance) err
 	return nil
 }
 
+// renderedBody is a page's body drawn once and kept: the overview of
+// hundreds of organisations costs more to draw than to serve.
+type renderedBody struct{ Body template.HTML }
+
 func (s *Server) overviewPage(ctx context.Context, c *Call, r *http.Request) (view, error) {
 	rep, at, err := s.estateView(ctx, c)
 	if err != nil {
 		return view{}, err
 	}
 	q := r.URL.Query()
-	o := overview{Report: rep, Q: strings.TrimSpace(q.Get("q")), Sort: cmp.Or(q.Get("sort"), "risk"), Sorts: overviewSorts(rep)}
+	search, sort := strings.TrimSpace(q.Get("q")), cmp.Or(q.Get("sort"), "risk")
+	// Drawn once per scope, computation of the figures and query: the
+	// figures' time is in the key, so a new computation draws anew.
+	key := strings.Join([]string{"ui-overview", c.Principal.Scope.String(), at.Format(time.RFC3339Nano), search, sort}, "\x00")
+	body, _, err := s.cache.value(key, reportCache, func() (any, error) {
+		o, err := overviewOf(rep, search, sort)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if err := uiPages.ExecuteTemplate(&b, "overview-body", o); err != nil {
+			return nil, fmt.Errorf("draw the overview: %w", err)
+		}
+		return renderedBody{Body: template.HTML(b.String())}, nil
+	})
+	if err != nil {
+		return view{}, err
+	}
+	return view{Template: "overview", Title: "Estate overview", Data: body, AsOf: at}, nil
+}
+
+// overviewOf is the overview of rep: its rows searched and ordered.
+func overviewOf(rep rhtml.Report, search, sort string) (overview, error) {
+	o := overview{Report: rep, Q: search, Sort: sort, Sorts: overviewSorts(rep)}
 	rows, total := overviewRows(rep)
 	o.All, o.Total = len(rows), total
 	if o.Q != "" {
@@ -175,7 +209,7 @@ func (s *Server) overviewPage(ctx context.Context, c *Call, r *http.Request) (vi
 		})
 	}
 	if err := sortOverview(rows, o.Sort, rep.Compliance); err != nil {
-		return view{}, err
+		return overview{}, err
 	}
 	for _, row := range rows {
 		if len(row.Risks) > 0 {
@@ -183,7 +217,7 @@ func (s *Server) overviewPage(ctx context.Context, c *Call, r *http.Request) (vi
 		}
 	}
 	o.Rows, o.Shown = rows, len(rows)
-	return view{Template: "overview", Title: "Estate overview", Data: o, AsOf: at}, nil
+	return o, nil
 }
 
 // orgView is an organisation's page.
@@ -194,7 +228,8 @@ type orgView struct {
 	Alerts   []report.Compliance // their titles and deadlines, for Row.Alerts
 	NotSeen  []Device            // devices not seen for 30 days, the first of them
 	More     bool                // more are not seen than NotSeen holds
-	Campaign []report.CampaignSummary
+	// Campaign is its part of each campaign: its devices' counts.
+	Campaign []campaigns.Summary
 	Since    time.Time
 }
 
@@ -211,13 +246,30 @@ func (s *Server) orgPage(ctx context.Context, c *Call, r *http.Request) (view, e
 	if err := notFoundOutside(orgs, code, "organisation "+code); err != nil {
 		return view{}, err
 	}
-	d, err := estate.ShowOrganisation(ctx, s.cfg.Inventory, code)
-	if err != nil {
-		return view{}, err
-	}
 	rep, at, err := s.estateView(ctx, c)
 	if err != nil {
 		return view{}, err
+	}
+	// Kept with the figures it is drawn from: the devices not seen lately
+	// are read from the organisation's devices, up to its whole size.
+	key := strings.Join([]string{"ui-org", c.Principal.Scope.String(), at.Format(time.RFC3339Nano), code}, "\x00")
+	v, _, err := s.cache.value(key, reportCache, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		return s.orgOf(ctx, rep, code)
+	})
+	if err != nil {
+		return view{}, err
+	}
+	p := v.(orgView)
+	return view{Template: "org", Title: code + " " + p.Detail.Name, Data: p, AsOf: at}, nil
+}
+
+// orgOf is the organisation code's page, beside the estate's figures rep.
+func (s *Server) orgOf(ctx context.Context, rep rhtml.Report, code string) (orgView, error) {
+	d, err := estate.ShowOrganisation(ctx, s.cfg.Inventory, code)
+	if err != nil {
+		return orgView{}, err
 	}
 	p := orgView{Detail: d, Sites: rep.SitesOf(code), Alerts: rep.Compliance, Since: s.cfg.Now().Add(-30 * 24 * time.Hour)}
 	rows, _ := overviewRows(rep)
@@ -226,18 +278,26 @@ func (s *Server) orgPage(ctx context.Context, c *Call, r *http.Request) (view, e
 			p.Row = row
 		}
 	}
+	one := access.NewOrgs(code)
 	for _, cs := range rep.Campaigns {
-		if orgInCampaign(cs) {
-			p.Campaign = append(p.Campaign, cs)
+		sum, err := s.cfg.Campaigns.SummaryIn(ctx, cs.Name, one)
+		if errors.Is(err, errkind.NotFound) {
+			continue // none of its devices is this organisation's
+		}
+		if err != nil {
+			return orgView{}, err
+		}
+		if sum.Devices > 0 {
+			p.Campaign = append(p.Campaign, sum)
 		}
 	}
 	sel, err := inventory.ParseSelector(fmt.Sprintf(`org=%q,last_seen<%s`, code, p.Since.UTC().Format(time.RFC3339)))
 	if err != nil {
-		return view{}, err
+		return orgView{}, err
 	}
 	for dev, err := range s.cfg.Inventory.Devices(ctx, sel) {
 		if err != nil {
-			return view{}, err
+			return orgView{}, err
 		}
 		if len(p.NotSeen) == notSeenShown {
 			p.More = true
@@ -245,19 +305,7 @@ func (s *Server) orgPage(ctx context.Context, c *Call, r *http.Request) (view, e
 		}
 		p.NotSeen = append(p.NotSeen, deviceOf(dev))
 	}
-	return view{Template: "org", Title: code + " " + d.Name, Data: p, AsOf: at}, nil
-}
-
-// orgInCampaign: the report's campaign summaries are already the scope's;
-// one is listed on an organisation's page when it has devices there.
-// (The summaries count per wave over the scope, not per organisation.)
-func orgInCampaign(cs report.CampaignSummary) bool {
-	for _, w := range cs.Waves {
-		if w.Devices > 0 {
-			return true
-		}
-	}
-	return false
+	return p, nil
 }
 
 // campaignsView lists the campaigns in scope.
@@ -302,25 +350,36 @@ func (s *Server) campaignPage(ctx context.Context, c *Call, r *http.Request) (vi
 		return view{}, err
 	}
 	name := r.PathValue("name")
-	d, err := s.cfg.Campaigns.ShowIn(ctx, name, orgs)
-	if err != nil {
-		return view{}, err
-	}
-	p := campaignView{Detail: d, Whole: s.cfg.Campaigns.Whole(ctx, name, orgs) == nil, Approved: map[string]string{}}
-	for _, e := range d.Events {
-		if e.Action == "approve" {
-			p.Approved[e.Wave] = e.Actor
+	// Kept per scope for as long as the API keeps a campaign's summary: a
+	// change through this server clears it, so an action shows at once.
+	v, at, err := s.cache.value("ui-campaign\x00"+c.Principal.Scope.String()+"\x00"+name, summaryCache, func() (any, error) {
+		// Others may wait for it: it outlives the request that began it.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		d, err := s.cfg.Campaigns.ShowIn(ctx, name, orgs)
+		if err != nil {
+			return nil, err
 		}
-	}
-	for _, st := range orchestrator.DeviceStates {
-		p.States = append(p.States, string(st))
-	}
-	page, err := s.cfg.Campaigns.DevicesIn(ctx, name, orgs, campaigns.DeviceQuery{DeviceFilter: orchestrator.DeviceFilter{State: orchestrator.DeviceFailed}, Limit: failedShown})
+		p := campaignView{Detail: d, Whole: s.cfg.Campaigns.Whole(ctx, name, orgs) == nil, Approved: map[string]string{}}
+		for _, e := range d.Events {
+			if e.Action == "approve" {
+				p.Approved[e.Wave] = e.Actor
+			}
+		}
+		for _, st := range orchestrator.DeviceStates {
+			p.States = append(p.States, string(st))
+		}
+		page, err := s.cfg.Campaigns.DevicesIn(ctx, name, orgs, campaigns.DeviceQuery{DeviceFilter: orchestrator.DeviceFilter{State: orchestrator.DeviceFailed}, Limit: failedShown})
+		if err != nil {
+			return nil, err
+		}
+		p.Failed, p.More = page.Rows(), page.Next != ""
+		return p, nil
+	})
 	if err != nil {
 		return view{}, err
 	}
-	p.Failed, p.More = page.Rows(), page.Next != ""
-	return view{Template: "campaign", Title: "Campaign " + name, Data: p, AsOf: s.cfg.Wall()}, nil
+	return view{Template: "campaign", Title: "Campaign " + name, Data: v, AsOf: at}, nil
 }
 
 // alertView is an alert's compliance in scope.

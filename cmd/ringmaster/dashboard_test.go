@@ -69,7 +69,8 @@ type axeResult struct {
 //     counts go to the end live (server-sent events);
 //   - an operator (an approver) starts the campaign, pauses and resumes it
 //     and approves its gated wave with the page's buttons, each asking for
-//     confirmation, and watches the counts reach the end without a reload;
+//     confirmation, and watches the counts and the waves reach the end
+//     without a reload;
 //   - an admin reads those actions, with the actor, on the audit page;
 //   - axe-core, run in the same Chromium, reports no serious or critical
 //     violation on any page.
@@ -284,6 +285,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	// Both pages follow the campaign to its end without a reload.
 	waitFor(operator, "the operator's counts at the end", `window.kept === true && document.querySelector('[data-count="succeeded"]').textContent === "12"`, 2*time.Minute)
+	waitFor(operator, "the operator's waves at the end", `window.kept === true && document.querySelector('tr[data-wave="rest"] [data-field="succeeded"]').textContent === "8" && document.querySelector('tr[data-wave="rest"] [data-field="status"]').textContent === "done"`, time.Minute)
 	waitFor(viewer, "RA's viewer's counts at the end", `window.kept === true && document.querySelector('[data-count="succeeded"]').textContent === "6"`, time.Minute)
 	if feed := text(viewer, `document.getElementById("feed").innerText`); !strings.Contains(feed, ".ra.") || strings.Contains(feed, ".rb.") {
 		t.Errorf("RA's viewer's live transitions, want RA's devices alone:\n%s", feed)

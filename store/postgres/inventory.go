@@ -337,8 +337,13 @@ func (s *Inventory) RemoveDevices(ctx context.Context, sel inventory.Selector) (
 // CountByOrgAndBuild counts devices per organisation and observed build
 // (the zero Version for an unknown build), for summaries.
 func (s *Inventory) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCount, error) {
-	rows, _ := s.pool.Query(ctx, `SELECT o.code, d.os_build_key, count(d.id) FROM organisations o
-		LEFT JOIN devices d ON d.org_id = o.id GROUP BY o.code, d.os_build_key ORDER BY o.code COLLATE "C", d.os_build_key NULLS FIRST`)
+	// From the rollup (a key's count is the sum of its signed rows; build
+	// key 0 is a build never observed): its size follows organisations
+	// and builds, not the devices.
+	rows, _ := s.pool.Query(ctx, `SELECT o.code, c.build, coalesce(c.n, 0) FROM organisations o
+		LEFT JOIN (SELECT org_id, nullif(os_build_key, 0) AS build, sum(devices)::bigint AS n FROM device_rollup
+			GROUP BY org_id, build HAVING sum(devices) > 0) c ON c.org_id = o.id
+		ORDER BY o.code COLLATE "C", c.build NULLS FIRST`)
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (inventory.BuildCount, error) {
 		var c inventory.BuildCount
 		var key *int64

@@ -211,8 +211,12 @@ func (s *Inventory) RemoveDevices(ctx context.Context, sel inventory.Selector) (
 // CountByOrgAndBuild counts devices per organisation and observed build
 // (the zero Version for an unknown build), for summaries.
 func (s *Inventory) CountByOrgAndBuild(ctx context.Context) ([]inventory.BuildCount, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.code, d.os_build_key, COUNT(d.id) FROM organisations o
-		LEFT JOIN devices d ON d.org_id = o.id GROUP BY o.code, d.os_build_key ORDER BY o.code, d.os_build_key`)
+	// From the rollup (its build key 0 is a build never observed): its
+	// size follows organisations and builds, not the devices.
+	rows, err := s.db.QueryContext(ctx, `SELECT o.code, c.build, coalesce(c.n, 0) FROM organisations o
+		LEFT JOIN (SELECT org_id, nullif(os_build_key, 0) AS build, sum(devices) AS n FROM device_rollup
+			GROUP BY org_id, build HAVING sum(devices) > 0) c ON c.org_id = o.id
+		ORDER BY o.code, c.build`)
 	if err != nil {
 		return nil, fmt.Errorf("count devices: %w", err)
 	}

@@ -46,10 +46,37 @@ async function act(form, ev) {
   }
 }
 
+// waves re-reads the campaign (its JSON, as the API gives it to the
+// caller's scope) and updates each wave's row: status and counts.
+async function waves(url) {
+  const table = document.getElementById("waves");
+  if (!table) return;
+  const res = await fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } });
+  if (!res.ok) return;
+  const d = await res.json();
+  for (const w of d.waves || []) {
+    const row = table.querySelector('tr[data-wave="' + CSS.escape(w.name) + '"]');
+    if (!row) continue;
+    for (const [k, v] of Object.entries({ status: w.status, devices: w.devices, succeeded: w.states.succeeded, failed: w.states.failed, running: w.states.running })) {
+      const td = row.querySelector('[data-field="' + k + '"]');
+      if (td) td.textContent = v;
+    }
+  }
+}
+
 function follow(el) {
   const src = new EventSource(el.dataset.events);
   const state = document.getElementById("live-state");
   const feed = document.getElementById("feed");
+  // The waves follow the counts, read at most every two seconds.
+  let due = 0;
+  src.addEventListener("counts", () => {
+    const now = Date.now();
+    if (el.dataset.campaign && now >= due) {
+      due = now + 2000;
+      waves(el.dataset.campaign).catch(() => {});
+    }
+  });
   src.addEventListener("counts", (e) => {
     const c = JSON.parse(e.data);
     for (const [k, n] of Object.entries(c.states || {})) {
