@@ -222,12 +222,12 @@ func overviewOf(rep rhtml.Report, search, sort string) (overview, error) {
 
 // orgView is an organisation's page.
 type orgView struct {
-	Detail   estate.OrgDetail
-	Row      overviewRow
-	Sites    []report.ProgressRow
-	Alerts   []report.Compliance // their titles and deadlines, for Row.Alerts
-	NotSeen  []Device            // devices not seen for 30 days, the first of them
-	More     bool                // more are not seen than NotSeen holds
+	Detail  estate.OrgDetail
+	Row     overviewRow
+	Sites   []report.ProgressRow
+	Alerts  []report.Compliance // their titles and deadlines, for Row.Alerts
+	NotSeen []Device            // devices not seen for 30 days, the first of them
+	More    bool                // more are not seen than NotSeen holds
 	// Campaign is its part of each campaign: its devices' counts.
 	Campaign []campaigns.Summary
 	Since    time.Time
