@@ -20,12 +20,26 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/internal/npmtest"
 )
 
-// startServe runs ringmaster serve with args in env until ctx ends, and
-// returns its base URL and its standard error.
-func startServe(ctx context.Context, t *testing.T, env func(string) string, args ...string) (string, *lockedBuffer) {
+// startServe runs ringmaster serve with args in env until the test ends
+// (then waits for it to stop), and returns its base URL and its standard
+// error.
+func startServe(t *testing.T, env func(string) string, args ...string) (string, *lockedBuffer) {
 	t.Helper()
 	var out, errs lockedBuffer
-	go run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), strings.NewReader(""), &out, &errs, env)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...), strings.NewReader(""), &out, &errs, env)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Errorf("serve did not stop within a minute of being asked")
+		}
+	})
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if m := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(out.String()); m != nil {
 			return "http://" + m[1], &errs
@@ -108,7 +122,7 @@ func TestDashboardInChromium(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	base, errs := startServe(ctx, t, env, "--workers", "2")
+	base, errs := startServe(t, env, "--workers", "2")
 	api := func(path, body string) {
 		t.Helper()
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))

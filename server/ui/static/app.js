@@ -68,15 +68,20 @@ function follow(el) {
   const src = new EventSource(el.dataset.events);
   const state = document.getElementById("live-state");
   const feed = document.getElementById("feed");
-  // The waves follow the counts, read at most every two seconds.
-  let due = 0;
-  src.addEventListener("counts", () => {
-    const now = Date.now();
-    if (el.dataset.campaign && now >= due) {
-      due = now + 2000;
+  // The waves follow the counts, read at most every two seconds and once
+  // more after the last change; the API keeps a campaign's summary for
+  // five seconds, so the end is read again after that.
+  let due = 0, timer = null;
+  const refresh = () => {
+    if (!el.dataset.campaign || timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      due = Date.now() + 2000;
       waves(el.dataset.campaign).catch(() => {});
-    }
-  });
+    }, Math.max(0, due - Date.now()));
+  };
+  src.addEventListener("counts", refresh);
+  src.addEventListener("end", () => { refresh(); setTimeout(refresh, 6000); });
   src.addEventListener("counts", (e) => {
     const c = JSON.parse(e.data);
     for (const [k, n] of Object.entries(c.states || {})) {
