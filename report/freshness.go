@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -55,4 +56,25 @@ func asOfCell(median, oldest time.Time) string {
 		return oldest.UTC().Format(time.DateOnly)
 	}
 	return median.UTC().Format(time.DateOnly) + " (oldest " + oldest.UTC().Format(time.DateOnly) + ")"
+}
+
+// Ago says coarsely how long before now t was ("40s ago", "12m ago", "5h
+// ago", "3d ago"); "" for a zero t, and t itself when it is after now.
+func Ago(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return t.UTC().Format(time.RFC3339)
+	case d < time.Minute:
+		return fmt.Sprintf("%ds ago", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh ago", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
+	}
 }

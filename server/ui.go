@@ -16,6 +16,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/audit"
+	"github.com/ringmaster-fleet/ringmaster/report"
 	rhtml "github.com/ringmaster-fleet/ringmaster/report/html"
 )
 
@@ -65,7 +66,7 @@ func (v view) Can(role string) bool {
 }
 
 // Age is how old the page's figures are, in words.
-func (v view) Age() string { return ago(v.Now, v.AsOf) }
+func (v view) Age() string { return report.Ago(v.Now, v.AsOf) }
 
 // uiHandler is a page: it reads as c and says what to render.
 type uiHandler func(ctx context.Context, c *Call, r *http.Request) (view, error)
@@ -257,31 +258,12 @@ func safeNext(next string) string {
 	return next
 }
 
-// ago says how long before now t was, in words ("" for a zero t).
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return "just now"
-	case d < time.Minute:
-		return fmt.Sprintf("%d s ago", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d h ago", int(d.Hours()))
-	}
-	return fmt.Sprintf("%d days ago", int(d.Hours()/24))
-}
-
 func uiFuncs() template.FuncMap {
 	f := template.FuncMap{}
 	for k, v := range rhtml.Funcs() {
 		f[k] = v
 	}
-	f["ago"] = ago
+	f["ago"] = report.Ago
 	f["when"] = func(t time.Time) string {
 		if t.IsZero() {
 			return "never"

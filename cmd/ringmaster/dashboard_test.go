@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/ringmaster-fleet/ringmaster/internal/browsertest"
 	"github.com/ringmaster-fleet/ringmaster/internal/npmtest"
 )
 
@@ -93,20 +93,14 @@ type axeResult struct {
 // Skipped without Chromium or Node.js unless CI's RINGMASTER_REQUIRE_*
 // are set.
 func TestDashboardInChromium(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("RINGMASTER_REQUIRE_CHROMIUM") != "" {
-			t.Fatalf("chromium is required: %v (apt-get install chromium)", err)
-		}
-		t.Skip("no chromium")
-	}
+	bin := browsertest.Chromium(t)
 	_, npm := npmtest.Tools(t)
 	axeDir := npmtest.Install(t, npm, filepath.Join("testdata", "axe"), "axe")
 	axeJS, err := os.ReadFile(filepath.Join(axeDir, "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	art := artifactsDir(t)
+	art := browsertest.Artifacts(t)
 
 	_, call, env := fleetEstate(t, 12, nil)
 	token := func(args ...string) string {
@@ -350,19 +344,4 @@ func TestDashboardInChromium(t *testing.T) {
 	if len(axed) < 9 {
 		t.Errorf("axe ran on %d pages: %v", len(axed), axed)
 	}
-}
-
-// artifactsDir is where the test leaves what a person may want to look at:
-// $RINGMASTER_ARTIFACTS (CI sets it), else a folder under the system's
-// temporary directory. Unlike t.TempDir, it outlives the test.
-func artifactsDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("RINGMASTER_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "ringmaster-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
+	"github.com/ringmaster-fleet/ringmaster/report"
 )
 
 func newInventoryCmd(a *app) *cobra.Command {
@@ -246,7 +247,7 @@ func newListCmd(a *app) *cobra.Command {
 					return err
 				}
 				n++
-				row(tw, d.Hostname, d.Org, dash(d.Site), dash(d.Release()), dash(estate.Build(d)), dash(ago(a.now(), d.LastSeen)), dash(d.Labels.String()))
+				row(tw, d.Hostname, d.Org, dash(d.Site), dash(d.Release()), dash(estate.Build(d)), dash(report.Ago(a.now(), d.LastSeen)), dash(d.Labels.String()))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -266,24 +267,6 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// ago renders how long before now t was, coarsely ("3d", "5h", "12m").
-func ago(now, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	d := now.Sub(t)
-	switch {
-	case d < 0:
-		return t.UTC().Format(time.RFC3339)
-	case d < time.Hour:
-		return fmt.Sprintf("%dm ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh ago", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%dd ago", int(d.Hours()/24))
-	}
 }
 
 func newShowCmd(a *app) *cobra.Command {

@@ -122,6 +122,7 @@ var rules = []struct {
 	// An OpenID Connect provider for tests: go-jose signs its ID tokens.
 	{"internal/oidctest", nil},
 	{"internal/npmtest", nil},
+	{"internal/browsertest", nil},
 	// The plugin registry job: names, pins and standing, over plugins/host.
 	{"plugins/registry", []string{"plugins/host"}},
 	{"internal/jsontext", nil},

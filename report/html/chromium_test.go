@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ringmaster-fleet/ringmaster/alerts"
+	"github.com/ringmaster-fleet/ringmaster/internal/browsertest"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/report"
 	"github.com/ringmaster-fleet/ringmaster/report/html"
@@ -29,13 +29,7 @@ import (
 // $RINGMASTER_ARTIFACTS (printing their paths). It is skipped without
 // Chromium unless RINGMASTER_REQUIRE_CHROMIUM is set.
 func TestOpensInChromium(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("RINGMASTER_REQUIRE_CHROMIUM") != "" {
-			t.Fatalf("chromium is required: %v (apt-get install chromium)", err)
-		}
-		t.Skip("no chromium")
-	}
+	bin := browsertest.Chromium(t)
 	now := time.Date(2019, 8, 24, 12, 0, 0, 0, time.UTC)
 	data, err := os.ReadFile("../testdata/dejablue.yaml")
 	if err != nil {
@@ -127,7 +121,7 @@ func TestOpensInChromium(t *testing.T) {
 	// What only a browser can tell: at a phone's and a laptop's width no
 	// element reaches past the window except inside a box that scrolls,
 	// every chart is laid out with a size, and the page prints.
-	art := artifacts(t)
+	art := browsertest.Artifacts(t)
 	for _, vp := range []struct {
 		name          string
 		width, height int64
@@ -213,18 +207,3 @@ const layoutJS = `(() => {
     .map(s => { const r = s.getBoundingClientRect(); return {cls: s.getAttribute('class') || '', w: r.width, h: r.height}; });
   return {viewport: vw, docWidth: document.documentElement.scrollWidth, overflow, charts};
 })()`
-
-// artifacts is where the test leaves what a person may want to look at:
-// $RINGMASTER_ARTIFACTS (CI sets it), else a folder under the system's
-// temporary directory. Unlike t.TempDir, it outlives the test.
-func artifacts(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("RINGMASTER_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "ringmaster-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
