@@ -228,9 +228,18 @@ type orgView struct {
 	Alerts  []report.Compliance // their titles and deadlines, for Row.Alerts
 	NotSeen []Device            // devices not seen for 30 days, the first of them
 	More    bool                // more are not seen than NotSeen holds
-	// Campaign is its part of each campaign: its devices' counts.
+	// Campaign is its part of each campaign: its devices' counts; Reasons
+	// why its devices failed or wait in each.
 	Campaign []campaigns.Summary
+	Reasons  []campaignReason
 	Since    time.Time
+}
+
+// campaignReason is how many of an organisation's devices failed or wait
+// in a campaign for a reason.
+type campaignReason struct {
+	Campaign, Reason string
+	Devices          int
 }
 
 // notSeenShown bounds the devices not seen lately an organisation's page
@@ -287,8 +296,21 @@ func (s *Server) orgOf(ctx context.Context, rep rhtml.Report, code string) (orgV
 		if err != nil {
 			return orgView{}, err
 		}
-		if sum.Devices > 0 {
-			p.Campaign = append(p.Campaign, sum)
+		if sum.Devices == 0 {
+			continue
+		}
+		p.Campaign = append(p.Campaign, sum)
+		// Its failure reasons in the campaign, as the campaign's page
+		// gives them to a reader of this organisation alone.
+		if sum.States[string(orchestrator.DeviceFailed)]+sum.States[string(orchestrator.DeviceDeferred)] == 0 {
+			continue
+		}
+		d, err := s.cfg.Campaigns.ShowIn(ctx, cs.Name, one)
+		if err != nil {
+			return orgView{}, err
+		}
+		for _, r := range d.Reasons {
+			p.Reasons = append(p.Reasons, campaignReason{Campaign: cs.Name, Reason: r.Reason, Devices: r.Devices})
 		}
 	}
 	sel, err := inventory.ParseSelector(fmt.Sprintf(`org=%q,last_seen<%s`, code, p.Since.UTC().Format(time.RFC3339)))
