@@ -298,9 +298,15 @@ func (s *Service) devices(ctx context.Context, name string, q DeviceQuery, orgs 
 	}
 	after := -1
 	if q.After != "" {
-		d, err := s.store.Device(ctx, name, inventory.NormaliseHostname(q.After))
+		host := inventory.NormaliseHostname(q.After)
+		d, err := s.store.Device(ctx, name, host)
 		if err != nil {
 			return DevicePage{}, fmt.Errorf("campaign devices: after: %w", err)
+		}
+		// A page bounded to organisations starts after one of theirs
+		// only: another's device is not found, as if it were not in it.
+		if orgs != nil && !slices.Contains(orgs, d.Org) {
+			return DevicePage{}, fmt.Errorf("campaign devices: after: campaign %s device %s: %w", name, host, errkind.NotFound)
 		}
 		after = d.Order
 	}

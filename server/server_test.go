@@ -1042,6 +1042,14 @@ func TestRegionPagesCampaignDevices(t *testing.T) {
 	if !slices.Equal(seen, want) {
 		t.Errorf("north paged through %v\nwant, in dispatch order, %v", seen, want)
 	}
+	// A cursor naming another organisation's device is not found, as a
+	// hostname not in the campaign is: the cursor tells nothing of it.
+	for _, after := range []string{"rc-01.nhs.uk", "nosuch.nhs.uk"} {
+		status, body, _ := f.do("GET", "/api/v1/campaigns/national/devices?limit=3&after="+after, north, "")
+		if status != http.StatusNotFound || strings.Contains(string(body), "RC") {
+			t.Errorf("after %s as north: %d %s, want 404 naming no organisation", after, status, body)
+		}
+	}
 }
 
 // lastAudit is the audit trail's last entry.
