@@ -55,6 +55,15 @@ func (s *Server) estateView(ctx context.Context, c *Call) (rhtml.Report, time.Ti
 	return v.(rhtml.Report), at, nil
 }
 
+// Warm computes the whole estate's figures for the dashboard ahead of its
+// first reader (the national team's overview), as ringmaster serve does
+// when it starts; other scopes' are computed on their first reading.
+func (s *Server) Warm(ctx context.Context) error {
+	c := &Call{s: s, Principal: access.Principal{Subject: "warm-up", Role: access.Viewer, Scope: access.EstateScope()}}
+	_, _, err := s.estateView(ctx, c)
+	return err
+}
+
 // overview is the estate overview: a row per organisation in scope, the
 // national (or scope's) total, the alerts and the campaigns.
 type overview struct {

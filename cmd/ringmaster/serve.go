@@ -104,6 +104,12 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 			fmt.Fprintf(a.stdout, "serving the API at %s://%s/api/v1/ (OpenAPI at /openapi.json), the dashboard at %s/, River's UI at %s/ for admins of the estate\n",
 				scheme, ln.Addr(), server.UIPath, server.RiverPath)
 			g, ctx := errgroup.WithContext(ctx)
+			g.Go(func() error { // stopped with the rest, never failing it
+				if err := api.Warm(ctx); err != nil && ctx.Err() == nil {
+					a.log.Warn("could not compute the dashboard's figures ahead of its first reader", "err", err)
+				}
+				return nil
+			})
 			g.Go(func() error {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 					return fmt.Errorf("serve the API: %w", err)
