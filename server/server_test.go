@@ -903,6 +903,19 @@ func TestScopedEstateReport(t *testing.T) {
 					t.Errorf("the page lacks %s", name)
 				}
 			}
+			// Nor a name, site or hostname of another organisation, in
+			// the page or the JSON.
+			for _, o := range orgs {
+				if slices.ContainsFunc(tc.names, func(n string) bool { return strings.HasPrefix(o.Name, n) }) {
+					continue
+				}
+				lower := strings.ToLower(o.Code)
+				for _, leak := range []string{o.Name, lower + "-main", lower + "-01.nhs.uk"} {
+					if strings.Contains(string(page), leak) || strings.Contains(string(body), leak) {
+						t.Errorf("the report shows %q, outside %s", leak, tc.scope)
+					}
+				}
+			}
 			status, csv, _ := f.do("GET", "/api/v1/reports/history?format=csv&days=1", token, "")
 			want := fmt.Sprintf("%s,TOTAL,%d,", now.Format(time.DateOnly), tc.devices)
 			if status != ok || !strings.Contains(string(csv), want) || strings.Count(string(csv), "\n") != len(tc.names)+2 {
