@@ -152,6 +152,11 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Helper()
 		c, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 		t.Cleanup(cancel)
+		// The tab is made before anything else uses the context: chromedp
+		// makes it on first use, which two goroutines must not race to.
+		if err := chromedp.Do(c); err != nil {
+			t.Fatalf("%s: open a tab: %v", name, err)
+		}
 		// Every confirmation the page asks for is read, then accepted.
 		go func() {
 			for ev, err := range chromedp.Events(c, page.JavascriptDialogOpening) {
