@@ -112,6 +112,17 @@ func (t *Token) Usable(now time.Time) bool {
 // at an OpenID Connect sign-in ("oidc:" and the provider's issuer URL).
 const SignInPrefix = "oidc:"
 
+// SessionPrefix starts the CreatedBy of a session token the server issued
+// to a browser signing in with an API token ("session:" and that token's
+// id): it acts as that token does, for as long as that token is usable.
+const SessionPrefix = "session:"
+
+// Session says whether t is a session token the server issued at a
+// sign-in (OpenID Connect or an API token): signing out revokes it.
+func (t *Token) Session() bool {
+	return strings.HasPrefix(t.CreatedBy, SignInPrefix) || strings.HasPrefix(t.CreatedBy, SessionPrefix)
+}
+
 // Principal is who a request presenting t acts for: signed in by OpenID
 // Connect for a session token, else by an API token.
 func (t *Token) Principal() Principal {
@@ -152,6 +163,16 @@ func Authenticate(ctx context.Context, s TokenStore, presented string, now time.
 	}
 	if err := t.Check(secretPart, now); err != nil {
 		return Principal{}, err
+	}
+	// A browser's session of an API token ends with that token.
+	if parent, ok := strings.CutPrefix(t.CreatedBy, SessionPrefix); ok {
+		pt, err := s.Token(ctx, parent)
+		if errors.Is(err, errkind.NotFound) || (err == nil && !pt.Usable(now)) {
+			return Principal{}, ErrBadToken
+		}
+		if err != nil {
+			return Principal{}, fmt.Errorf("authenticate token %s: its API token %s: %w", id, parent, err)
+		}
 	}
 	return t.Principal(), nil
 }

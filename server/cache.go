@@ -1,6 +1,10 @@
 package server
 
 import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,9 +18,12 @@ import (
 // Any change made through this server empties it, so a person sees their
 // own action at once; changes made elsewhere (another node, the CLI, the
 // scheduler) show within the period. Every cached response says its age
-// (the Age header, RFC 9111).
+// (the Age header, RFC 9111). A computation under way when a change is
+// made is joined by no later reader and its result is not kept as fresh
+// (each change begins a generation).
 type cache struct {
 	mu      sync.Mutex
+	gen     uint64 // changes made through this server
 	entries map[string]*cached
 	order   []string // keys, oldest first
 	// kept are the entries recent serves, which a change marks stale
@@ -25,6 +32,7 @@ type cache struct {
 	keptOrder []string
 	group     singleflight.Group
 	now       func() time.Time
+	log       *slog.Logger
 }
 
 type cached struct {
@@ -83,15 +91,16 @@ func (c *cache) value(key string, ttl time.Duration, fill func() (any, error)) (
 // entry older than keep, or none, is computed while the caller waits.
 func (c *cache) recent(key string, ttl, keep time.Duration, fill func() (any, error)) (any, time.Time, error) {
 	c.mu.Lock()
-	e := c.kept[key]
+	e, gen := c.kept[key], c.gen
 	c.mu.Unlock()
+	flight := key + "\x00" + strconv.FormatUint(gen, 10)
 	if e != nil && c.now().Sub(e.at) < keep {
 		if e.stale || c.now().Sub(e.at) >= ttl {
-			c.group.DoChan(key, func() (any, error) { return c.fill(key, wrapValue(fill), true) })
+			c.group.DoChan(flight, func() (any, error) { return c.fill(key, gen, wrapValue(fill), true) })
 		}
 		return e.value, e.at, nil
 	}
-	v, err, _ := c.group.Do(key, func() (any, error) { return c.fill(key, wrapValue(fill), true) })
+	v, err, _ := c.group.Do(flight, func() (any, error) { return c.fill(key, gen, wrapValue(fill), true) })
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -99,8 +108,15 @@ func (c *cache) recent(key string, ttl, keep time.Duration, fill func() (any, er
 	return e.value, e.at, nil
 }
 
+// wrapValue makes fill an entry's; a panic in it is an error, so one in a
+// computation no request waits for does not stop the server.
 func wrapValue(fill func() (any, error)) func() (*cached, error) {
-	return func() (*cached, error) {
+	return func() (e *cached, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("computing the figures failed: %v", p)
+			}
+		}()
 		v, err := fill()
 		if err != nil {
 			return nil, err
@@ -113,29 +129,42 @@ func wrapValue(fill func() (any, error)) func() (*cached, error) {
 // concurrent callers of key), stamped with when fill began.
 func (c *cache) load(key string, ttl time.Duration, fill func() (*cached, error)) (*cached, error) {
 	c.mu.Lock()
-	e := c.entries[key]
+	e, gen := c.entries[key], c.gen
 	c.mu.Unlock()
 	if e != nil && c.now().Sub(e.at) < ttl {
 		return e, nil
 	}
-	v, err, _ := c.group.Do(key, func() (any, error) { return c.fill(key, fill, false) })
+	flight := key + "\x00" + strconv.FormatUint(gen, 10)
+	v, err, _ := c.group.Do(flight, func() (any, error) { return c.fill(key, gen, fill, false) })
 	if err != nil {
 		return nil, err
 	}
 	return v.(*cached), nil
 }
 
-// fill computes key's entry and keeps it: among the entries a change
-// clears, or, kept, among those it marks stale.
-func (c *cache) fill(key string, fill func() (*cached, error), kept bool) (*cached, error) {
+// fill computes key's entry, begun in generation gen, and keeps it: among
+// the entries a change clears, or, kept, among those it marks stale. One
+// begun before a change is given to its callers but not kept as fresh.
+func (c *cache) fill(key string, gen uint64, fill func() (*cached, error), kept bool) (*cached, error) {
 	at := c.now()
 	e, err := fill()
 	if err != nil {
+		if kept && c.log != nil { // a background computation has no caller to tell
+			c.log.Warn("dashboard figures not computed", "key", strings.ReplaceAll(key, "\x00", " "), "err", err)
+		}
 		return nil, err
 	}
 	e.at = at
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen {
+		if !kept {
+			return e, nil
+		}
+		stale := *e
+		stale.stale = true
+		e = &stale
+	}
 	m, order := c.entries, &c.order
 	if kept {
 		m, order = c.kept, &c.keptOrder
@@ -156,6 +185,7 @@ func (c *cache) fill(key string, fill func() (*cached, error), kept bool) (*cach
 func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	c.entries = map[string]*cached{}
 	c.order = nil
 	for k, e := range c.kept {

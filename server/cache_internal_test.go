@@ -76,3 +76,42 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 	}
 }
+
+// TestCacheChangeDuringComputation: a response computed while a change is
+// made through the server is given to those who asked for it, but the
+// next reader has it computed again rather than join or read it.
+func TestCacheChangeDuringComputation(t *testing.T) {
+	c := newCache(time.Now)
+	var fills atomic.Int32
+	started, release := make(chan struct{}), make(chan struct{})
+	fill := func() (string, []byte, error) {
+		if fills.Add(1) == 1 {
+			close(started)
+			<-release
+		}
+		return "text/plain", []byte("x"), nil
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := c.get("k", time.Minute, fill); err != nil {
+			t.Error(err)
+		}
+	}()
+	<-started
+	c.clear() // a change, while the first computation is under way
+	if _, err := c.get("k", time.Minute, fill); err != nil {
+		t.Fatal(err)
+	}
+	if n := fills.Load(); n != 2 {
+		t.Errorf("a reader after the change joined the computation begun before it (%d computations, want 2)", n)
+	}
+	close(release)
+	<-done
+	if _, err := c.get("k", time.Minute, fill); err != nil {
+		t.Fatal(err)
+	}
+	if n := fills.Load(); n != 2 {
+		t.Errorf("%d computations, want 2: the one begun after the change is kept, the one before is not", n)
+	}
+}

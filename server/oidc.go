@@ -212,7 +212,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(s.oidc.cfg.SessionLife.Seconds()), HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	json.NewEncoder(w).Encode(Whoami{Subject: t.Subject, Role: string(t.Role), Scope: t.Scope.String(), Via: access.ViaOIDC, TokenID: t.ID, Orgs: []string{}})

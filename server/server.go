@@ -111,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Limiter = NewLimiter(5, time.Minute)
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), cache: newCache(cfg.Wall)}
+	s.cache.log = cfg.Log
 	s.routes()
 	s.openapi = sync.OnceValues(s.OpenAPI)
 	s.mux.HandleFunc("GET /openapi.json", s.serveOpenAPI)

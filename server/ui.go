@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -178,9 +179,11 @@ type signInData struct {
 }
 
 // signInToken signs a browser in with an API token: the token is checked
-// as a bearer token is (failures count against the address) and kept in
-// the session cookie, HttpOnly, for no longer than it lives. Signing out
-// forgets the cookie; the token stays valid until revoked.
+// as a bearer token is (failures count against the address), and the
+// browser is given a session token of its own, with the same role and
+// scope, for at most sessionLife and never past the API token's life, in
+// an HttpOnly cookie. The API token itself never goes into the cookie; the
+// session ends when the browser signs out or the API token is revoked.
 func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) {
 	from := clientAddr(r)
 	if err := s.csrf.Check(r); err != nil {
@@ -196,8 +199,7 @@ func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, (&TooManyError{RetryAfter: wait}).Error())
 		return
 	}
-	secret := strings.TrimSpace(r.PostFormValue("token"))
-	p, err := access.Authenticate(r.Context(), s.cfg.Tokens, secret, s.cfg.Now())
+	p, err := access.Authenticate(r.Context(), s.cfg.Tokens, strings.TrimSpace(r.PostFormValue("token")), s.cfg.Now())
 	if err != nil {
 		s.cfg.Limiter.Fail(from, s.cfg.Now())
 		s.cfg.Log.Info("refused a sign-in", "from", from) // never the token
@@ -208,25 +210,53 @@ func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusInternalServerError, "The sign-in could not be checked: "+err.Error())
 		return
 	}
-	t, err := s.cfg.Tokens.Token(r.Context(), p.TokenID)
+	parent, err := s.cfg.Tokens.Token(r.Context(), p.TokenID)
+	if err != nil || parent.Session() {
+		// A session's own token does not open another session.
+		fail(http.StatusUnauthorized, "That token is not valid: it may be mistyped, expired or revoked.")
+		return
+	}
+	life := min(sessionLife, parent.ExpiresAt.Sub(s.cfg.Now()))
+	by := p
+	by.Subject = access.SessionPrefix + p.TokenID
+	secret, t, err := s.issuer().Issue(r.Context(), by, p.Subject, p.Role, p.Scope, life, "dashboard sign-in with API token "+p.TokenID)
 	if err != nil {
-		fail(http.StatusInternalServerError, "The sign-in could not be checked: "+err.Error())
+		fail(http.StatusInternalServerError, "The sign-in could not be made: "+err.Error())
 		return
 	}
 	e := audit.Entry{At: s.cfg.Now().UTC(), Actor: p.Subject, Via: p.Via, TokenID: p.TokenID, From: from, Action: "session.create",
-		Target: p.TokenID, Outcome: audit.Done, Detail: fmt.Sprintf("dashboard sign-in with an API token: %s over %s", p.Role, p.Scope)}
+		Target: t.ID, Outcome: audit.Done, Detail: fmt.Sprintf("dashboard sign-in with API token %s: %s over %s", p.TokenID, p.Role, p.Scope)}
 	if err := s.cfg.Audit.Append(r.Context(), &e); err != nil {
+		s.cfg.Tokens.RevokeToken(r.Context(), t.ID, s.cfg.Now())
 		fail(http.StatusInternalServerError, "The sign-in could not be recorded in the audit trail: "+err.Error())
 		return
 	}
-	life := max(time.Minute, min(t.ExpiresAt.Sub(s.cfg.Now()), 12*time.Hour))
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", MaxAge: int(life.Seconds()), HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+		Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// signOut forgets the browser's session; a session of the OpenID Connect
-// sign-in (a token made for it) is revoked too.
+// sessionLife bounds a dashboard session made with an API token.
+const sessionLife = 12 * time.Hour
+
+// secureCookies says whether the session cookie is sent over HTTPS only:
+// always, unless this request came in plain HTTP to a loopback address
+// (a proxy terminating TLS on the same host says so with
+// X-Forwarded-Proto).
+func (s *Server) secureCookies(r *http.Request) bool {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	ip := net.ParseIP(host)
+	return host != "localhost" && (ip == nil || !ip.IsLoopback())
+}
+
+// signOut forgets the browser's session and revokes its session token
+// (the API token it was made with stays valid).
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	if err := s.csrf.Check(r); err != nil {
 		http.Error(w, "a sign-out from another site is refused", http.StatusForbidden)
@@ -234,7 +264,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	}
 	if ck, err := r.Cookie(sessionCookie); err == nil {
 		if p, err := access.Authenticate(r.Context(), s.cfg.Tokens, ck.Value, s.cfg.Now()); err == nil {
-			if p.Via == access.ViaOIDC {
+			if t, err := s.cfg.Tokens.Token(r.Context(), p.TokenID); err == nil && t.Session() {
 				s.cfg.Tokens.RevokeToken(r.Context(), p.TokenID, s.cfg.Now())
 			}
 			e := audit.Entry{At: s.cfg.Now().UTC(), Actor: p.Subject, Via: p.Via, TokenID: p.TokenID, From: clientAddr(r), Action: "session.end", Target: p.TokenID, Outcome: audit.Done}
@@ -277,6 +307,7 @@ func uiFuncs() template.FuncMap {
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	f["path"] = url.PathEscape
+	f["add"] = func(a, b int) int { return a + b }
 	f["query"] = url.QueryEscape
 	return f
 }

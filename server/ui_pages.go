@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,8 +37,24 @@ func (s *Server) estateView(ctx context.Context, c *Call) (rhtml.Report, time.Ti
 	if err != nil {
 		return rhtml.Report{}, time.Time{}, err
 	}
-	v, at, err := s.cache.recent("ui-estate\x00"+c.Principal.Scope.String(), reportCache, figuresKeep, func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	// Others may wait for the computation: it outlives the request that
+	// began it, within a bound.
+	return s.figures(orgs, func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	})
+}
+
+// figures are the estate's figures for the organisations of orgs, from
+// the cache or computed in a context of ctx's making. They are kept by
+// the organisations the scope covers now, not by the scope's name: a
+// region whose organisations changed is computed afresh.
+func (s *Server) figures(orgs access.Orgs, ctx func() (context.Context, context.CancelFunc)) (rhtml.Report, time.Time, error) {
+	covered := "all"
+	if !orgs.All() {
+		covered = strings.Join(orgs.List(), ",")
+	}
+	v, at, err := s.cache.recent("ui-estate\x00"+covered, reportCache, figuresKeep, func() (any, error) {
+		ctx, cancel := ctx()
 		defer cancel()
 		tb, err := versionParam("target_build", "", reports.DefaultTargetBuild)
 		if err != nil {
@@ -58,9 +75,9 @@ func (s *Server) estateView(ctx context.Context, c *Call) (rhtml.Report, time.Ti
 // Warm computes the whole estate's figures for the dashboard ahead of its
 // first reader (the national team's overview), as ringmaster serve does
 // when it starts; other scopes' are computed on their first reading.
+// It stops when ctx ends.
 func (s *Server) Warm(ctx context.Context) error {
-	c := &Call{s: s, Principal: access.Principal{Subject: "warm-up", Role: access.Viewer, Scope: access.EstateScope()}}
-	_, _, err := s.estateView(ctx, c)
+	_, _, err := s.figures(access.AllOrgs(), func() (context.Context, context.CancelFunc) { return context.WithCancel(ctx) })
 	return err
 }
 
@@ -529,7 +546,7 @@ func (s *Server) auditPage(ctx context.Context, c *Call, r *http.Request) (view,
 	q := r.URL.Query()
 	p := auditView{Actor: q.Get("actor"), Action: q.Get("action"), Days: 7}
 	if d := q.Get("days"); d != "" {
-		if _, err := fmt.Sscanf(d, "%d", &p.Days); err != nil || p.Days < 1 || p.Days > 366 {
+		if p.Days, err = strconv.Atoi(d); err != nil || p.Days < 1 || p.Days > 366 {
 			return view{}, &BadRequestError{Where: "query parameter days", Err: fmt.Errorf("%q: want 1 to 366", d)}
 		}
 	}

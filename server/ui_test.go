@@ -85,6 +85,13 @@ func TestDashboardSignIn(t *testing.T) {
 	if code, body, _ := f.get(b, "/ui/orgs/RA"); code != http.StatusOK || !strings.Contains(body, "Alpha Hospitals NHS Trust") {
 		t.Fatalf("signed in: %d\n%s", code, body)
 	}
+	// The cookie holds a session token of its own, never the API token.
+	u, _ := url.Parse(f.http.URL)
+	for _, ck := range b.Jar.Cookies(u) {
+		if strings.Contains(ck.Value, tok) || strings.Contains(tok, ck.Value) {
+			t.Errorf("the session cookie %s holds the API token", ck.Name)
+		}
+	}
 	// The session cookie works on the API too (EventSource and the
 	// buttons' calls), and a change with it from another site is refused.
 	req, _ := http.NewRequest("POST", f.http.URL+"/api/v1/campaigns/ra-only/start", strings.NewReader("{}"))
@@ -114,6 +121,20 @@ func TestDashboardSignIn(t *testing.T) {
 	if code, _, _ := f.do("GET", "/api/v1/whoami", tok, ""); code != http.StatusOK {
 		t.Errorf("the token after signing out: %d", code)
 	}
+	// A session ends with its API token: revoked, the browser is asked
+	// to sign in again.
+	b = f.browser()
+	if code, _, _ := f.signIn(b, tok, "/ui/"); code != http.StatusSeeOther {
+		t.Fatalf("sign in again: %d", code)
+	}
+	admin := f.token("admin", access.Admin, "estate")
+	id, _, _ := access.SplitToken(tok)
+	if code, body, _ := f.do("DELETE", "/api/v1/tokens/"+id, admin, ""); code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	if code, _, h := f.get(b, "/ui/orgs/RA"); code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/ui/signin") {
+		t.Errorf("after its API token was revoked, the session gets %d to %q, want the sign-in", code, h.Get("Location"))
+	}
 }
 
 // TestDashboardScopes runs every page as a viewer of the estate, of a
@@ -131,6 +152,7 @@ func TestDashboardScopes(t *testing.T) {
 		{"/ui/", [3]int{200, 200, 200}, "Alpha Hospitals NHS Trust"},
 		{"/ui/?sort=alert:HSA-1&q=alpha", [3]int{200, 200, 200}, "Alpha Hospitals NHS Trust"},
 		{"/ui/?sort=nonsense", [3]int{400, 400, 400}, "query parameter sort"},
+		{"/ui/?q=zzz", [3]int{200, 200, 200}, "No organisation matches."},
 		{"/ui/orgs/RA", [3]int{200, 200, 200}, "ra-main"},
 		{"/ui/orgs/RB", [3]int{200, 200, 404}, "rb-main"},
 		{"/ui/orgs/RC", [3]int{200, 404, 404}, "rc-main"},

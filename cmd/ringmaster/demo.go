@@ -261,18 +261,21 @@ func (d *demoRun) serve(o demoOptions, clock *device.ScaledClock, org string) er
 		return err
 	}
 	ctx, stop := context.WithCancel(d.ctx)
-	defer stop()
 	out := d.a.stdout // the server's command prints through its own
 	addr := make(chan string, 1)
-	done := make(chan error, 1)
+	var served error
+	done := make(chan struct{})
 	go func() {
-		done <- d.command(ctx, addrWriter{out, addr}, "serve", "--listen", listen, "--run-campaigns=false")
+		defer close(done)
+		served = d.command(ctx, addrWriter{out, addr}, "serve", "--listen", listen, "--run-campaigns=false")
 	}()
+	// However this returns, the server has stopped first.
+	defer func() { stop(); <-done }()
 	var base string
 	select {
 	case base = <-addr:
-	case err := <-done:
-		return fmt.Errorf("demo: serve the dashboard: %w", err)
+	case <-done:
+		return fmt.Errorf("demo: serve the dashboard: %w", served)
 	case <-time.After(30 * time.Second):
 		return errors.New("demo: the dashboard's server did not start within 30s")
 	}
@@ -282,7 +285,8 @@ func (d *demoRun) serve(o demoOptions, clock *device.ScaledClock, org string) er
 		}
 		fmt.Fprintf(out, "   the dashboard answered %s's viewer with its organisation's page at %s/ui/orgs/%s\n", org, base, org)
 		stop()
-		return ignoreCanceled(<-done)
+		<-done
+		return ignoreCanceled(served)
 	}
 	fmt.Fprintf(out, `
 Open the dashboard:  %s/ui/
@@ -291,7 +295,8 @@ Sign in with a token (each lasts a week; revoke with ringmaster token revoke ID)
   the estate's operator (approves waves):  %s
 Press Ctrl-C to stop serving.
 `, base, org, org, viewer, operator)
-	return ignoreCanceled(<-done)
+	<-done
+	return ignoreCanceled(served)
 }
 
 // capture runs a command of the demo's database and returns what it
