@@ -227,11 +227,26 @@ func (s *Inventory) Devices(ctx context.Context, sel inventory.Selector) iter.Se
 	}
 }
 
+// columns name, in a query, what pushdown's conditions are written on:
+// deviceFrom's or the rollup's (which has no hostname, and keeps an
+// unknown build as 0).
+type columns struct {
+	org, hostname, site, build, noBuild string
+}
+
+var (
+	onDevices = columns{org: "o.code", hostname: "d.hostname", site: "d.site", build: "d.os_build_key", noBuild: "d.os_build_key IS NULL"}
+	onRollup  = columns{org: "o.code", site: "r.site", build: "r.os_build_key", noBuild: "r.os_build_key = 0"}
+)
+
 // pushdown turns the selector requirements that SQL can answer exactly or
 // as a superset into a WHERE clause over deviceFrom. It must never exclude
 // a device that Selector.Matches would accept. Lists go as one array
 // parameter, whatever their length.
-func pushdown(sel inventory.Selector) (string, []any, error) {
+func pushdown(sel inventory.Selector) (string, []any, error) { return pushdownOn(sel, onDevices) }
+
+// pushdownOn is pushdown's conditions written on cols.
+func pushdownOn(sel inventory.Selector, cols columns) (string, []any, error) {
 	var conds []string
 	var args []any
 	arg := func(v any) string {
@@ -241,11 +256,11 @@ func pushdown(sel inventory.Selector) (string, []any, error) {
 	for _, r := range sel.Requirements() {
 		switch {
 		case r.Key == "org" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn):
-			conds = append(conds, "o.code = ANY("+arg(r.Values)+"::text[])")
+			conds = append(conds, cols.org+" = ANY("+arg(r.Values)+"::text[])")
 		case r.Key == "org" && (r.Op == inventory.OpNe || r.Op == inventory.OpNotIn):
-			conds = append(conds, "NOT (o.code = ANY("+arg(r.Values)+"::text[]))")
-		case r.Key == "hostname" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn):
-			conds = append(conds, "d.hostname = ANY("+arg(r.Values)+"::text[])")
+			conds = append(conds, "NOT ("+cols.org+" = ANY("+arg(r.Values)+"::text[]))")
+		case r.Key == "hostname" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn) && cols.hostname != "":
+			conds = append(conds, cols.hostname+" = ANY("+arg(r.Values)+"::text[])")
 		case r.Key == "site" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn) && allASCII(r.Values):
 			// lower() of ASCII is the same in every collation; other
 			// letters are left to Matches.
@@ -253,15 +268,15 @@ func pushdown(sel inventory.Selector) (string, []any, error) {
 			for i, v := range r.Values {
 				lower[i] = strings.ToLower(v)
 			}
-			conds = append(conds, `lower(d.site COLLATE "C") = ANY(`+arg(lower)+"::text[])")
+			conds = append(conds, "lower("+cols.site+` COLLATE "C") = ANY(`+arg(lower)+"::text[])")
 		case r.Key == "build" && r.Op == inventory.OpNotExists:
-			conds = append(conds, "d.os_build_key IS NULL")
+			conds = append(conds, cols.noBuild)
 		case r.Key == "build" && (r.Op == inventory.OpLt || r.Op == inventory.OpLe || r.Op == inventory.OpGt || r.Op == inventory.OpGe):
 			v, _, err := inventory.ParseVersion(r.Values[0])
 			if err != nil {
 				return "", nil, err
 			}
-			conds = append(conds, "d.os_build_key "+string(r.Op)+" "+arg(v.Key())+"::bigint")
+			conds = append(conds, cols.build+" "+string(r.Op)+" "+arg(v.Key())+"::bigint")
 		}
 	}
 	if len(conds) == 0 {

@@ -297,10 +297,17 @@ func (s *Inventory) Cohorts(ctx context.Context, sel inventory.Selector) iter.Se
 		}
 	}
 	return func(yield func(inventory.Cohort, error) bool) {
-		// A key's count is the sum of its rows (see the migration).
+		// A key's count is the sum of its rows (see the migration). The
+		// organisations asked for are read alone; Each checks every
+		// requirement again.
+		where, args, err := pushdownOn(sel, onRollup)
+		if err != nil {
+			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
+			return
+		}
 		rows, err := s.pool.Query(ctx, `SELECT o.code, r.site, r.os_build_key, r.watched_kbs, r.seen_day, r.observed_day, sum(r.devices)
-			FROM device_rollup r JOIN organisations o ON o.id = r.org_id
-			GROUP BY o.code, r.site, r.os_build_key, r.watched_kbs, r.seen_day, r.observed_day HAVING sum(r.devices) > 0`)
+			FROM device_rollup r JOIN organisations o ON o.id = r.org_id`+where+`
+			GROUP BY o.code, r.site, r.os_build_key, r.watched_kbs, r.seen_day, r.observed_day HAVING sum(r.devices) > 0`, args...)
 		if err != nil {
 			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
 			return

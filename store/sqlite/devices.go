@@ -106,10 +106,27 @@ const scanCacheKiB = 4 << 10
 // pushdown can write stay under it.
 const maxPushdownValues = 5000
 
+// columns name, in a query, what pushdown's conditions are written on:
+// the devices table's or the rollup's (which has no hostname, and keeps an
+// unknown build as 0).
+type columns struct {
+	org, hostname, site, build, noBuild string
+}
+
+var (
+	onDevices = columns{org: "o.code", hostname: "d.hostname", site: "d.site", build: "d.os_build_key", noBuild: "d.os_build_key IS NULL"}
+	onRollup  = columns{org: "o.code", site: "r.site", build: "r.os_build_key", noBuild: "r.os_build_key = 0"}
+)
+
 // pushdown turns the selector requirements that SQL can answer exactly or
-// as a superset into a WHERE clause. It must never exclude a device that
-// Selector.Matches would accept.
+// as a superset into a WHERE clause over the devices table. It must never
+// exclude a device that Selector.Matches would accept.
 func (s *Inventory) pushdown(ctx context.Context, sel inventory.Selector) (string, []any, error) {
+	return pushdownOn(sel, onDevices)
+}
+
+// pushdownOn is pushdown's conditions written on cols.
+func pushdownOn(sel inventory.Selector, cols columns) (string, []any, error) {
 	var conds []string
 	var args []any
 	in := func(col string, vals []string, not bool) {
@@ -128,25 +145,25 @@ func (s *Inventory) pushdown(ctx context.Context, sel inventory.Selector) (strin
 	for _, r := range sel.Requirements() {
 		switch {
 		case r.Key == "org" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn):
-			in("o.code", r.Values, false)
+			in(cols.org, r.Values, false)
 		case r.Key == "org" && (r.Op == inventory.OpNe || r.Op == inventory.OpNotIn):
-			in("o.code", r.Values, true)
-		case r.Key == "hostname" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn):
-			in("d.hostname", r.Values, false)
+			in(cols.org, r.Values, true)
+		case r.Key == "hostname" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn) && cols.hostname != "":
+			in(cols.hostname, r.Values, false)
 		case r.Key == "site" && (r.Op == inventory.OpEq || r.Op == inventory.OpIn) && allASCII(r.Values):
 			lower := make([]string, len(r.Values))
 			for i, v := range r.Values {
 				lower[i] = strings.ToLower(v)
 			}
-			in("LOWER(d.site)", lower, false)
+			in("LOWER("+cols.site+")", lower, false)
 		case r.Key == "build" && r.Op == inventory.OpNotExists:
-			conds = append(conds, "d.os_build_key IS NULL")
+			conds = append(conds, cols.noBuild)
 		case r.Key == "build" && (r.Op == inventory.OpLt || r.Op == inventory.OpLe || r.Op == inventory.OpGt || r.Op == inventory.OpGe):
 			v, _, err := inventory.ParseVersion(r.Values[0])
 			if err != nil {
 				return "", nil, err
 			}
-			conds = append(conds, "d.os_build_key "+string(r.Op)+" ?")
+			conds = append(conds, cols.build+" "+string(r.Op)+" ?")
 			args = append(args, v.Key())
 		}
 	}

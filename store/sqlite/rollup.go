@@ -368,8 +368,16 @@ func (s *Inventory) Cohorts(ctx context.Context, sel inventory.Selector) iter.Se
 		}
 	}
 	return func(yield func(inventory.Cohort, error) bool) {
+		// The organisations asked for are read alone (the rollup's key
+		// begins with them); Each checks every requirement again.
+		where, args, err := pushdownOn(sel, onRollup)
+		if err != nil {
+			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
+			return
+		}
+		where = strings.Replace(where, " WHERE ", " AND ", 1)
 		rows, err := s.db.QueryContext(ctx, `SELECT o.code, r.site, r.os_build_key, r.watched_kbs, r.seen_day, r.observed_day, r.devices
-			FROM device_rollup r JOIN organisations o ON o.id = r.org_id WHERE r.devices > 0`)
+			FROM device_rollup r JOIN organisations o ON o.id = r.org_id WHERE r.devices > 0`+where, args...)
 		if err != nil {
 			yield(inventory.Cohort{}, fmt.Errorf("read device rollup: %w", err))
 			return

@@ -319,9 +319,12 @@ func checkInventoryModel(t *testing.T, s InventoryStore, m *inventoryModel, kbPo
 	if w := slices.Sorted(maps.Keys(m.orgs)); !slices.Equal(codes, w) {
 		fail("organisations %v, want %v", codes, w)
 	}
-	// The rollup, read whole and for one organisation, against the
-	// devices as read.
-	for _, sel := range []inventory.Selector{inventory.Everything(), inventory.MustParseSelector("org=" + orgCodes[len(stored)%len(orgCodes)])} {
+	// The rollup, read whole and by what a store may answer in SQL
+	// (organisations, sites, builds), against the devices as read.
+	one, other := orgCodes[len(stored)%len(orgCodes)], orgCodes[(len(stored)+1)%len(orgCodes)]
+	for _, src := range []string{"", "org=" + one, "org in (" + one + "," + other + ")", "org notin (" + one + ")",
+		"org=" + one + ",site in (leeds,York)", "!build", "build<10.0.19045", "build>=10.0.19045,org!=" + other} {
+		sel := inventory.MustParseSelector(src)
 		if d := diffCounts(cohortCounts(t, s, sel, nil), countDevices(stored, sel, m.watched)); d != "" {
 			fail("cohorts of %q:%s", sel, d)
 		}
