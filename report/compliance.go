@@ -57,7 +57,7 @@ const AtRiskDays = 7
 
 // ComplianceBuilder accumulates devices into a Compliance.
 type ComplianceBuilder struct {
-	history []Snapshot
+	history Histories
 	a       *alerts.Alert
 	now     time.Time
 	names   map[string]string
@@ -77,7 +77,7 @@ func NewCompliance(a *alerts.Alert, orgs []inventory.Organisation, now time.Time
 
 // UseHistory gives the daily snapshots the pace and the days to patch are
 // measured from.
-func (b *ComplianceBuilder) UseHistory(h []Snapshot) { b.history = h }
+func (b *ComplianceBuilder) UseHistory(h Histories) { b.history = h }
 
 // Add counts one device, as observed.
 func (b *ComplianceBuilder) Add(d *inventory.Device) {
@@ -129,7 +129,7 @@ func (b *ComplianceBuilder) Build() Compliance {
 		if r.Affected > 0 {
 			r.CompliantPc = float64(r.Compliant) * 100 / float64(r.Affected)
 		}
-		h := HistoryOf(b.history, r.Org)
+		h := b.history[r.Org]
 		if pace, ok := h.PatchPace(b.a.ID, b.now); ok {
 			r.PerDay = &pace
 			r.AtRisk = r.Exposed > 0 && (days < 0 || pace == 0 || float64(r.Exposed)/pace > float64(days))

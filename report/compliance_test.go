@@ -30,7 +30,7 @@ func sampleCompliance(t *testing.T, at time.Time, hist ...Snapshot) Compliance {
 		return d
 	}
 	b := NewCompliance(a, []inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}}, at)
-	b.UseHistory(hist)
+	b.UseHistory(IndexHistory(hist))
 	b.Add(dev("RAA", "10.0.18363", "KB4512508"))
 	b.Add(dev("RAA", "10.0.18363", "KB4524570")) // superseding
 	b.Add(dev("RAA", "10.0.17763", ""))          // exposed

@@ -11,9 +11,12 @@ import (
 // median day as well as the oldest: one device observed long ago (a
 // laptop in a drawer) then shows as the outlier it is instead of making
 // its whole organisation look stale.
-type freshness map[time.Time]int
+// It is keyed by the day's number since the Unix epoch (a cheap key to
+// hash: rows add hundreds of thousands of cohorts).
+type freshness map[int64]int
 
-// add counts n devices observed on day (a zero day is not counted).
+// add counts n devices observed on day, a UTC midnight (a zero day is not
+// counted).
 func (f *freshness) add(day time.Time, n int) {
 	if day.IsZero() || n <= 0 {
 		return
@@ -21,23 +24,25 @@ func (f *freshness) add(day time.Time, n int) {
 	if *f == nil {
 		*f = freshness{}
 	}
-	(*f)[day] += n
+	(*f)[day.Unix()/secondsPerDay] += n
 }
+
+const secondsPerDay = 24 * 60 * 60
 
 // median is the day by which at least half the counted devices had been
 // observed, going from the oldest (the lower median); zero when none.
 func (f freshness) median() time.Time {
-	days := make([]time.Time, 0, len(f))
+	days := make([]int64, 0, len(f))
 	total := 0
 	for d, n := range f {
 		days = append(days, d)
 		total += n
 	}
-	slices.SortFunc(days, func(a, b time.Time) int { return a.Compare(b) })
+	slices.Sort(days)
 	seen := 0
 	for _, d := range days {
 		if seen += f[d]; 2*seen >= total {
-			return d
+			return time.Unix(d*secondsPerDay, 0).UTC()
 		}
 	}
 	return time.Time{}

@@ -65,6 +65,23 @@ func Snapshots(now time.Time, p Progress, sc Scorecard, cs []Compliance) []Snaps
 // first.
 type History []Snapshot
 
+// Histories are the daily snapshots by organisation (TotalOrg for the
+// estate), each oldest first.
+type Histories map[string]History
+
+// IndexHistory sorts snapshots into each organisation's history, in one
+// pass (reports ask for hundreds of organisations' over a year of days).
+func IndexHistory(all []Snapshot) Histories {
+	out := Histories{}
+	for _, s := range all {
+		out[s.Org] = append(out[s.Org], s)
+	}
+	for _, h := range out {
+		slices.SortStableFunc(h, func(x, y Snapshot) int { return x.Day.Compare(y.Day) })
+	}
+	return out
+}
+
 // HistoryOf picks one organisation's snapshots, oldest first.
 func HistoryOf(all []Snapshot, org string) History {
 	var h History

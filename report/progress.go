@@ -100,7 +100,7 @@ type Progress struct {
 type ProgressBuilder struct {
 	opts     ProgressOptions
 	names    map[string]string
-	rows     map[string]*ProgressRow
+	rows     map[rowKey]*ProgressRow
 	total    ProgressRow
 	followed bool // a campaign's pace was given
 }
@@ -110,7 +110,7 @@ func NewProgress(orgs []inventory.Organisation, opts ProgressOptions) *ProgressB
 	if opts.StaleAfter <= 0 {
 		opts.StaleAfter = 30 * 24 * time.Hour
 	}
-	b := &ProgressBuilder{opts: opts, names: map[string]string{}, rows: map[string]*ProgressRow{}}
+	b := &ProgressBuilder{opts: opts, names: map[string]string{}, rows: map[rowKey]*ProgressRow{}}
 	for _, o := range orgs {
 		b.names[o.Code] = o.Name
 	}
@@ -129,13 +129,16 @@ func (b *ProgressBuilder) Finished(org string, at time.Time) {
 		return
 	}
 	b.followed = true
-	r := b.rows[org]
+	b.total.finished++
+	if b.opts.BySite { // a finished device's site is not given: the total alone
+		return
+	}
+	r := b.rows[rowKey{org: org}]
 	if r == nil {
 		r = &ProgressRow{Org: org, Name: b.names[org], reasons: map[string]int{}}
-		b.rows[org] = r
+		b.rows[rowKey{org: org}] = r
 	}
 	r.finished++
-	b.total.finished++
 }
 
 // Add counts one device; st is its campaign state (nil when the report
@@ -148,19 +151,23 @@ func (b *ProgressBuilder) Add(d *inventory.Device, st *CampaignState) {
 // AddCohort counts devices alike; st is their campaign state (nil when the
 // report follows no campaign or they are not in it).
 func (b *ProgressBuilder) AddCohort(c *inventory.Cohort, st *CampaignState) {
-	key, site := c.Org, ""
+	key := rowKey{org: c.Org}
 	if b.opts.BySite {
-		key, site = c.Org+"\x00"+c.Site, c.Site
+		key.site = c.Site
 	}
 	r := b.rows[key]
 	if r == nil {
-		r = &ProgressRow{Org: c.Org, Site: site, Name: b.names[c.Org], reasons: map[string]int{}}
+		r = &ProgressRow{Org: c.Org, Site: key.site, Name: b.names[c.Org], reasons: map[string]int{}}
 		b.rows[key] = r
 	}
 	for _, row := range []*ProgressRow{r, &b.total} {
 		row.add(c, st, b.opts)
 	}
 }
+
+// rowKey is a progress row's: its organisation, and its site when rows
+// are per site.
+type rowKey struct{ org, site string }
 
 // Stale says whether a device last seen on seenDay (zero: never) counts as
 // not seen recently at now: its last day seen is more than staleAfter

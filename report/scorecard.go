@@ -53,7 +53,7 @@ type Scorecard struct {
 
 // ScorecardBuilder accumulates devices into a Scorecard.
 type ScorecardBuilder struct {
-	history   []Snapshot
+	history   Histories
 	supported inventory.Version
 	alerts    []*alerts.Alert
 	now       time.Time
@@ -79,7 +79,7 @@ func (b *ScorecardBuilder) newRow(org, name string) *ScorecardRow {
 
 // UseHistory gives the daily snapshots the days to patch are measured
 // from.
-func (b *ScorecardBuilder) UseHistory(h []Snapshot) { b.history = h }
+func (b *ScorecardBuilder) UseHistory(h Histories) { b.history = h }
 
 // Add counts one device, as observed.
 func (b *ScorecardBuilder) Add(d *inventory.Device) {
@@ -147,7 +147,7 @@ func (b *ScorecardBuilder) Build() Scorecard {
 		}
 		out.affected, out.compliant = nil, nil
 		out.MedianDays = map[string]float64{}
-		h := HistoryOf(b.history, r.Org)
+		h := b.history[r.Org]
 		for _, a := range b.alerts {
 			if m, ok := h.MedianDaysToPatch(a.ID, a.IssuedAt()); ok {
 				out.MedianDays[a.ID] = m
