@@ -18,6 +18,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+	"github.com/ringmaster-fleet/ringmaster/report"
 	"github.com/ringmaster-fleet/ringmaster/reports"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
@@ -406,5 +407,57 @@ func TestFollowCampaign(t *testing.T) {
 	}
 	if _, err := svc.Progress(ctx, reports.ProgressOptions{Campaign: "nope", TargetBuild: target}); err == nil {
 		t.Errorf("following an unknown campaign: no error")
+	}
+}
+
+// countingHistory counts the loads of the history it wraps.
+type countingHistory struct {
+	reports.History
+	loads int
+}
+
+func (h *countingHistory) Load(ctx context.Context) ([]report.Snapshot, error) {
+	h.loads++
+	return h.History.Load(ctx)
+}
+
+// TestHistoryKeptWhileUnchanged: reports read the stored history once for
+// as long as it is unchanged, and read it again, whole, once it changes.
+func TestHistoryKeptWhileUnchanged(t *testing.T) {
+	ctx := context.Background()
+	e := newEstate(t, 40)
+	h := &countingHistory{History: e.history}
+	svc, err := reports.New(reports.Config{Inventory: e.inv, Alerts: e.alerts, History: h, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := func() int {
+		t.Helper()
+		d, err := svc.HistoryIn(ctx, access.AllOrgs(), reports.HistoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(d.Snapshots)
+	}
+	sn := []report.Snapshot{{Day: testNow.Truncate(24 * time.Hour), Org: report.TotalOrg, Devices: 40}}
+	for i, step := range []struct {
+		record    []report.Snapshot
+		rows      int
+		wantLoads int
+	}{
+		{nil, 0, 1},
+		{nil, 0, 1}, // unchanged: kept
+		{sn, 1, 2},
+		{nil, 1, 2},
+		{[]report.Snapshot{{Day: sn[0].Day.AddDate(0, 0, -1), Org: report.TotalOrg, Devices: 39}}, 2, 3},
+	} {
+		if step.record != nil {
+			if err := e.history.Record(ctx, step.record); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := days(); n != step.rows || h.loads != step.wantLoads {
+			t.Errorf("step %d: %d snapshots after %d loads, want %d after %d", i, n, h.loads, step.rows, step.wantLoads)
+		}
 	}
 }

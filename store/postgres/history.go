@@ -51,6 +51,17 @@ func (s *History) Record(ctx context.Context, snaps []report.Snapshot) error {
 	})
 }
 
+// Generation is a number that changes whenever the history does (a
+// trigger counts every statement writing it), so a reader may keep what
+// Load returned while it stays the same.
+func (s *History) Generation(ctx context.Context) (int64, error) {
+	var g int64
+	if err := s.pool.QueryRow(ctx, `SELECT generation FROM report_history_generation`).Scan(&g); err != nil {
+		return 0, fmt.Errorf("read the history's generation: %w", err)
+	}
+	return g, nil
+}
+
 // Load returns every snapshot, by day then organisation.
 func (s *History) Load(ctx context.Context) ([]report.Snapshot, error) {
 	type key struct {

@@ -53,6 +53,17 @@ func (s *History) Record(ctx context.Context, snaps []report.Snapshot) error {
 	return sqltx.Commit(ctx, tx)
 }
 
+// Generation is a number that changes whenever the history does (a
+// trigger counts every write), so a reader may keep what Load returned
+// while it stays the same.
+func (s *History) Generation(ctx context.Context) (int64, error) {
+	var g int64
+	if err := s.db.QueryRowContext(ctx, `SELECT generation FROM report_history_generation`).Scan(&g); err != nil {
+		return 0, fmt.Errorf("read the history's generation: %w", err)
+	}
+	return g, nil
+}
+
 // Load returns every snapshot, by day then organisation.
 func (s *History) Load(ctx context.Context) ([]report.Snapshot, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT day, org, devices, on_target, supported FROM report_history ORDER BY day, org`)

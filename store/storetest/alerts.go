@@ -233,9 +233,14 @@ func alertsRemove(t *testing.T, open Open) {
 		{"again", "HSA-BIG", errkind.NotFound, []string{"HSA-2019-0042"}, 6, []string{"", "KB4512508", "KB4524570"}},
 		{"the last", "HSA-2019-0042", nil, nil, 0, []string{""}},
 	} {
+		gen := historyGeneration(t, st.History)
 		err := st.Alerts.Remove(ctx, tt.id)
 		if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
 			t.Fatalf("%s: %v, want %v", tt.name, err, tt.wantErr)
+		}
+		// A reader keeping the history sees that its figures went.
+		if changed := historyGeneration(t, st.History) != gen; changed != (err == nil) {
+			t.Errorf("%s: the history's generation changed: %v, want %v", tt.name, changed, err == nil)
 		}
 		ids := alertIDs(t, st.Alerts)
 		n, rollup := watching(t, st.Inventory, kbs)

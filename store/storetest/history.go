@@ -15,6 +15,7 @@ import (
 func History(t *testing.T, open Open) {
 	t.Run("KeepsTheDaysLatest", func(t *testing.T) { historyKeepsTheDaysLatest(t, open) })
 	t.Run("RecordIsAtomic", func(t *testing.T) { historyRecordIsAtomic(t, open) })
+	t.Run("Generation", func(t *testing.T) { historyGenerationChanges(t, open) })
 }
 
 var historyDay = time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
@@ -34,6 +35,50 @@ func loadHistory(t *testing.T, s HistoryStore) []report.Snapshot {
 		t.Fatal(err)
 	}
 	return got
+}
+
+func historyGeneration(t *testing.T, s HistoryStore) int64 {
+	t.Helper()
+	g, err := s.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// historyGenerationChanges: every recording changes the generation, even
+// one that stores the same figures again; reading does not, nor does an
+// empty batch or a cancelled one.
+func historyGenerationChanges(t *testing.T, open Open) {
+	s := open(t, NewClock(start).Now).History
+	seen := map[int64]bool{historyGeneration(t, s): true}
+	same := []report.Snapshot{snapshot(historyDay, "RAA", 1, 0, "HSA-1")}
+	for i, batch := range [][]report.Snapshot{same, same, {snapshot(historyDay, "RAA", 2, 1)}, {snapshot(historyDay.AddDate(0, 0, 1), "RAB", 1, 1, "HSA-1")}} {
+		if err := s.Record(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		g := historyGeneration(t, s)
+		if seen[g] {
+			t.Fatalf("recording batch %d left the generation at %d, seen before", i, g)
+		}
+		seen[g] = true
+		loadHistory(t, s)
+		if again := historyGeneration(t, s); again != g {
+			t.Fatalf("reading the history changed its generation from %d to %d", g, again)
+		}
+	}
+	g := historyGeneration(t, s)
+	if err := s.Record(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.Record(cancelled, []report.Snapshot{snapshot(historyDay, "RAC", 1, 0)}); err == nil {
+		t.Fatal("recording with a cancelled context succeeded")
+	}
+	if again := historyGeneration(t, s); again != g {
+		t.Errorf("an empty and a cancelled recording changed the generation from %d to %d", g, again)
+	}
 }
 
 // historyKeepsTheDaysLatest records snapshots on two days, the second
