@@ -85,7 +85,7 @@ func (s *Service) ScorecardIn(ctx context.Context, orgs access.Orgs, o Scorecard
 		return report.Scorecard{}, err
 	}
 	b := report.NewScorecard(in.Orgs, o.SupportedBuild, in.Alerts, s.now())
-	b.UseHistory(in.History)
+	b.UseHistory(in.byOrg)
 	if err := in.Each(ctx, o.Selector, func(c *inventory.Cohort, _ *report.CampaignState) { b.AddCohort(c) }); err != nil {
 		return report.Scorecard{}, err
 	}
@@ -135,7 +135,7 @@ func (s *Service) ComplianceIn(ctx context.Context, orgs access.Orgs, sel invent
 	bs := make([]*report.ComplianceBuilder, len(list))
 	for i, al := range list {
 		bs[i] = report.NewCompliance(al, in.Orgs, now)
-		bs[i].UseHistory(in.History)
+		bs[i].UseHistory(in.byOrg)
 	}
 	err = in.Each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) {
 		for _, b := range bs {
@@ -224,11 +224,11 @@ func (s *Service) EstateIn(ctx context.Context, orgs access.Orgs, o EstateOption
 	in.pace(pb)
 	sites := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: now, BySite: true})
 	sc := report.NewScorecard(in.Orgs, o.SupportedBuild, in.Alerts, now)
-	sc.UseHistory(in.History)
+	sc.UseHistory(in.byOrg)
 	cbs := make([]*report.ComplianceBuilder, len(in.Alerts))
 	for i, al := range in.Alerts {
 		cbs[i] = report.NewCompliance(al, in.Orgs, now)
-		cbs[i].UseHistory(in.History)
+		cbs[i].UseHistory(in.byOrg)
 	}
 	err = in.Each(ctx, sel, func(c *inventory.Cohort, st *report.CampaignState) {
 		pb.AddCohort(c, st)

@@ -105,9 +105,7 @@ NAME.yaml in --playbook-dir. The server reads no other file a caller names.`,
 				scheme, ln.Addr(), server.UIPath, server.RiverPath)
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error { // stopped with the rest, never failing it
-				if err := api.Warm(ctx); err != nil && ctx.Err() == nil {
-					a.log.Warn("could not compute the dashboard's figures ahead of its first reader", "err", err)
-				}
+				api.Warm(ctx)
 				return nil
 			})
 			g.Go(func() error {
