@@ -291,6 +291,27 @@ func (s *Service) Campaign(ctx context.Context, name string) (orchestrator.Campa
 	return s.store.Campaign(ctx, name)
 }
 
+// WaveState is a wave's name and status.
+type WaveState struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+}
+
+// WaveStates are a campaign's waves' statuses, in order: what a reader
+// following it watches to learn that a wave awaits approval, halted or
+// is done when no device changed (a soak ending, a pass deciding).
+func (s *Service) WaveStates(ctx context.Context, name string) ([]WaveState, error) {
+	names, waves, err := s.store.Waves(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: waves: %w", name, err)
+	}
+	out := make([]WaveState, len(names))
+	for i, n := range names {
+		out[i] = WaveState{Name: n, Status: string(waves[i].Status)}
+	}
+	return out, nil
+}
+
 // WaveNames are a campaign's waves' names, by index (a device's Wave).
 func (s *Service) WaveNames(ctx context.Context, name string) ([]string, error) {
 	names, _, err := s.store.Waves(ctx, name)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -56,7 +57,7 @@ func (s *Server) eventRoutes() {
 		Follow string `query:"follow" doc:"true (the default): keep the stream open until the campaign ends; false: send what there is now and close"`
 	}
 	handleRendered(s, Op{ID: "campaign-events", Method: "GET", Path: "/api/v1/campaigns/{name}/events",
-		Summary: "Follow a campaign live: as server-sent events (Accept: text/event-stream), its counts (event counts) and each device transition in scope (event transition, with its id), resumable from the last id; as JSON, the same read once, a page at a time",
+		Summary: "Follow a campaign live: as server-sent events (Accept: text/event-stream), its counts (event counts), its waves' statuses (event waves) and each device transition in scope (event transition, with its id), resumable from the last id; as JSON, the same read once, a page at a time",
 		Tag:     "campaigns", Role: access.Viewer, Formats: []string{"text/event-stream"}},
 		func(ctx context.Context, c *Call, in *eventsIn) (EventsPage, error) {
 			orgs, err := c.Orgs(ctx)
@@ -111,6 +112,7 @@ type feed struct {
 	after  int64
 	follow bool
 	last   campaigns.Summary
+	waves  []campaigns.WaveState
 	// ctx is the request's: the stream ends with it.
 	ctx context.Context
 }
@@ -141,6 +143,16 @@ func (f *feed) run(ctx context.Context, w io.Writer) error {
 				return err
 			}
 			f.last, n = sum, n+1
+		}
+		ws, err := f.cs.WaveStates(ctx, f.name)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(ws, f.waves) {
+			if err := send(w, "waves", "", map[string][]campaigns.WaveState{"waves": ws}); err != nil {
+				return err
+			}
+			f.waves, n = ws, n+1
 		}
 		st := orchestrator.Status(sum.Status)
 		final := st == orchestrator.StatusDone || st == orchestrator.StatusCancelled

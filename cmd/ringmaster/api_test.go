@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -87,22 +88,8 @@ func TestCampaignThroughTheAPI(t *testing.T) {
 	ops := token("ops", "--role", "approver", "--scope", "estate")
 	raViewer := token("ra-manager", "--role", "viewer", "--scope", "org:RA")
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errs lockedBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--workers", "4"}, strings.NewReader(""), &out, &errs, env)
-	}()
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/`).FindStringSubmatch(out.String()); m != nil {
-			base = "http://" + m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve printed no address: %s %s", out.String(), errs.String())
-		}
-	}
+	base, errs, stop := startServe(t, env, "--workers", "4")
+	ctx := t.Context()
 	api := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
@@ -207,6 +194,18 @@ func TestCampaignThroughTheAPI(t *testing.T) {
 		if len(counts) < 2 || !strings.Contains(counts[len(counts)-1], `"succeeded":`) {
 			t.Errorf("%s's stream: counts %v", name, counts)
 		}
+		// Each change of the waves' statuses was told, the gated wave's
+		// wait for approval among them.
+		var waves []string
+		for _, ev := range evs {
+			if ev.Event == "waves" {
+				waves = append(waves, ev.Data)
+			}
+		}
+		awaited := slices.ContainsFunc(waves, func(d string) bool { return strings.Contains(d, `{"name":"rest","status":"awaiting_approval"}`) })
+		if len(waves) < 3 || !awaited || !strings.Contains(waves[len(waves)-1], `{"name":"rest","status":"done"}`) {
+			t.Errorf("%s's stream: waves %v", name, waves)
+		}
 	}
 	// Resumed from the estate's next-to-last transition, a stream gives
 	// the last one and ends at once.
@@ -229,8 +228,7 @@ func TestCampaignThroughTheAPI(t *testing.T) {
 	if strings.Join(resumed, ",") != lastID {
 		t.Errorf("resumed after %s: transitions %v, want [%s]", ids[len(ids)-2], resumed, lastID)
 	}
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Fatalf("serve: exit %d: %s", code, errs.String())
 	}
 	o, _, _ := call("", "audit", "--action", "campaign.")
