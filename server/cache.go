@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -149,7 +151,9 @@ func (c *cache) fill(key string, gen uint64, fill func() (*cached, error), kept 
 	at := c.now()
 	e, err := fill()
 	if err != nil {
-		if kept && c.log != nil { // a background computation has no caller to tell
+		// A background computation has no caller to tell; one stopped
+		// with the server is no news.
+		if kept && c.log != nil && !errors.Is(err, context.Canceled) {
 			c.log.Warn("dashboard figures not computed", "key", strings.ReplaceAll(key, "\x00", " "), "err", err)
 		}
 		return nil, err

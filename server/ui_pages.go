@@ -56,6 +56,8 @@ func (s *Server) figures(orgs access.Orgs, ctx func() (context.Context, context.
 	v, at, err := s.cache.recent("ui-estate\x00"+covered, reportCache, figuresKeep, func() (any, error) {
 		ctx, cancel := ctx()
 		defer cancel()
+		began := time.Now()
+		defer func() { s.cfg.Log.Debug("dashboard figures computed", "orgs", covered, "took", time.Since(began)) }()
 		tb, err := versionParam("target_build", "", reports.DefaultTargetBuild)
 		if err != nil {
 			return nil, err
