@@ -87,7 +87,7 @@ bench-national-postgres: build ## the same on PostgreSQL (a fresh database ringm
 bench-copy: build ## db copy of the 1.3M-device estate with a campaign over it, from SQLite into a fresh database ringmaster_copy on the server .ci/postgres starts
 	$(GO) run ./cmd/copybench -bin $(BIN) -devices 1300000 -orgs 300 -db "$$(.ci/postgres ringmaster_copy)"
 
-bench-api: build ## the API over the 1.3M-device estate: the scorecard and a campaign's summary from 16 clients, as the estate, a region and an organisation (req/s, p50, p99)
+bench-api: build ## the API and the dashboard over the 1.3M-device estate with a year of history: the scorecard, a campaign's summary and the dashboard's pages from 16 clients, as the estate, a region and an organisation (first computation, req/s, p50, p99)
 	$(GO) run ./cmd/apibench -bin $(BIN) -devices 1300000 -orgs 300
 
 bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500

@@ -37,12 +37,13 @@
 // The dashboard (ui.go, ui_pages.go; templates and assets embedded from
 // ui/) serves server-rendered pages under UIPath on the same
 // authentication, roles and scopes: a person signs in with an API token
-// (kept in the session cookie) or OpenID Connect; each page reads through
-// the application layer's In methods as an operation does, the estate's
-// figures from the same per-scope cache, and says how old they are. Its
+// (a session token of its own in the cookie) or OpenID Connect; each page
+// reads through the application layer's In methods as an operation does,
+// the estate's figures from the same per-scope cache (Warm keeps the whole
+// estate's computed in the background), and says how old they are. Its
 // buttons call the API's operations from the page's script, so every
-// action is checked and audited as any client's; a campaign's counts
-// follow its event stream. The report's charts come from report/html.
+// action is checked and audited as any client's; a campaign's counts,
+// waves and buttons follow its event stream. The report's charts come from report/html.
 //
 // An inventory import takes its file as an Upload (the body as sent, in
 // the media types the field names, failing past Config.MaxUpload) and
