@@ -1,5 +1,14 @@
-// Package plugins is the home of Ringmaster's executors: the public SDK that
-// plugin authors build against (plugins/sdk), the go-plugin host side
-// (plugins/host) and the first-party WinRM executor (plugins/winrm). Nothing
-// is implemented here yet; see the project's roadmap issues.
+// Package plugins is the home of Ringmaster's executors; it holds no code of
+// its own. Its packages:
+//
+//   - plugins/sdk: what a plugin author builds against: the Executor
+//     interface, typed errors, the handshake and gRPC bridge (sdk.Serve), and
+//     the conformance kit (plugins/sdk/conformance) an executor must pass.
+//   - plugins/host: Ringmaster's side of the boundary: starting a plugin
+//     binary pinned by its SHA-256, refusing files others could change and
+//     binaries that do not speak the protocol.
+//   - plugins/registry: the installed plugins (plugin install, list, remove).
+//   - plugins/winrm: the first-party WinRM executor, and in fleetsim the
+//     simulated Windows fleet every test runs against.
+//   - plugins/examples: executors written as an outside author would (ssh).
 package plugins
