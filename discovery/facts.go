@@ -24,6 +24,7 @@ func Facts(f sdk.Facts, at time.Time) inventory.Facts {
 	}
 	set(inventory.FactManufacturer, f.Manufacturer)
 	set(inventory.FactModel, f.Model)
+	set(inventory.FactSerial, f.Serial)
 	set(inventory.FactOSCaption, f.OSCaption)
 	set(inventory.FactOSEdition, f.OSEdition)
 	set(inventory.FactOSBuild, f.OSBuild)

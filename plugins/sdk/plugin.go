@@ -111,7 +111,7 @@ func (s *GRPCServer) Probe(ctx context.Context, r *pb.ProbeRequest) (*pb.ProbeRe
 	f := res.Facts
 	return &pb.ProbeResponse{ObservedAtUnixMs: res.ObservedAt.UnixMilli(), Facts: &pb.Facts{
 		Hostname: f.Hostname, OsCaption: f.OSCaption, OsEdition: f.OSEdition, OsBuild: f.OSBuild, Ubr: int32(f.UBR),
-		Kbs: f.KBs, DiskFreeGb: f.DiskFreeGB, RamGb: f.RAMGB, Manufacturer: f.Manufacturer, Model: f.Model,
+		Kbs: f.KBs, DiskFreeGb: f.DiskFreeGB, RamGb: f.RAMGB, Manufacturer: f.Manufacturer, Model: f.Model, Serial: f.Serial,
 		LastBootUnixMs: unixMs(f.LastBoot), PendingReboot: f.PendingReboot,
 	}}, nil
 }
@@ -165,7 +165,7 @@ func (c *GRPCClient) Probe(ctx context.Context, t Target) (ProbeResult, error) {
 	return ProbeResult{ObservedAt: fromUnixMs(r.GetObservedAtUnixMs()), Facts: Facts{
 		Hostname: f.GetHostname(), OSCaption: f.GetOsCaption(), OSEdition: f.GetOsEdition(), OSBuild: f.GetOsBuild(),
 		UBR: int(f.GetUbr()), KBs: f.GetKbs(), DiskFreeGB: f.GetDiskFreeGb(), RAMGB: f.GetRamGb(),
-		Manufacturer: f.GetManufacturer(), Model: f.GetModel(), LastBoot: fromUnixMs(f.GetLastBootUnixMs()), PendingReboot: f.GetPendingReboot(),
+		Manufacturer: f.GetManufacturer(), Model: f.GetModel(), Serial: f.GetSerial(), LastBoot: fromUnixMs(f.GetLastBootUnixMs()), PendingReboot: f.GetPendingReboot(),
 	}}, nil
 }
 

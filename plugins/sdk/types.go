@@ -88,16 +88,21 @@ type Result struct {
 
 // Facts are what a probe observed about a device.
 type Facts struct {
-	Hostname      string // computer name as the device reports it
-	OSCaption     string
-	OSEdition     string
-	OSBuild       string // major.minor.build, e.g. 10.0.19045
-	UBR           int
-	KBs           []string // installed updates, e.g. KB5034441
-	DiskFreeGB    float64  // system drive
-	RAMGB         float64
-	Manufacturer  string
-	Model         string
+	Hostname     string // computer name as the device reports it
+	OSCaption    string
+	OSEdition    string
+	OSBuild      string // major.minor.build, e.g. 10.0.19045
+	UBR          int
+	KBs          []string // installed updates, e.g. KB5034441
+	DiskFreeGB   float64  // system drive
+	RAMGB        float64
+	Manufacturer string
+	Model        string
+	// Serial is the BIOS serial number (Win32_BIOS.SerialNumber), empty
+	// when not observed. Added after the first release of protocol
+	// version 1: a plugin built before it sends none, which Ringmaster
+	// reads as not observed, so it needs no change.
+	Serial        string
 	LastBoot      time.Time
 	PendingReboot bool
 }

@@ -24,6 +24,8 @@ Write-Output '#cv'
 Get-ItemProperty 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' | Select-Object EditionID,UBR | ConvertTo-Json -Compress
 Write-Output '#cs'
 Get-CimInstance Win32_ComputerSystem | Select-Object Manufacturer,Model,TotalPhysicalMemory | ConvertTo-Json -Compress
+Write-Output '#bios'
+Get-CimInstance Win32_BIOS | Select-Object SerialNumber | ConvertTo-Json -Compress
 Write-Output '#disk'
 (Get-CimInstance Win32_LogicalDisk -Filter "DeviceID='C:'").FreeSpace
 Write-Output '#kbs'
@@ -89,6 +91,13 @@ func ParseWindowsFacts(out string) (Facts, error) {
 	}
 	f.Manufacturer, f.Model = cs.Manufacturer, cs.Model
 	f.RAMGB = round1(cs.TotalPhysicalMemory / (1 << 30))
+	if b := one("bios"); b != "" { // absent from the output of an older script
+		var bios struct{ SerialNumber string }
+		if err := json.Unmarshal([]byte(b), &bios); err != nil {
+			return f, fmt.Errorf("Win32_BIOS: %w", err)
+		}
+		f.Serial = serial(bios.SerialNumber)
+	}
 	if d := one("disk"); d != "" {
 		n, err := strconv.ParseFloat(d, 64)
 		if err != nil {
@@ -126,6 +135,18 @@ func psDate(raw json.RawMessage) time.Time {
 		return t.UTC()
 	}
 	return time.Time{}
+}
+
+// serial returns a BIOS serial number, or "" for the placeholders that
+// firmware left unset reports instead of one (so that thousands of devices
+// do not share the serial "To Be Filled By O.E.M.").
+func serial(s string) string {
+	s = strings.TrimSpace(s)
+	switch strings.ToLower(s) {
+	case "", "0", "none", "default string", "system serial number", "to be filled by o.e.m.", "not specified", "not applicable", "chassis serial number":
+		return ""
+	}
+	return s
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

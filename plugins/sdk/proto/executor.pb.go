@@ -382,8 +382,11 @@ type Facts struct {
 	Model          string                 `protobuf:"bytes,10,opt,name=model,proto3" json:"model,omitempty"`
 	LastBootUnixMs int64                  `protobuf:"varint,11,opt,name=last_boot_unix_ms,json=lastBootUnixMs,proto3" json:"last_boot_unix_ms,omitempty"`
 	PendingReboot  bool                   `protobuf:"varint,12,opt,name=pending_reboot,json=pendingReboot,proto3" json:"pending_reboot,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Added within protocol version 1: a plugin built before it leaves it
+	// empty, which Ringmaster reads as not observed.
+	Serial        string `protobuf:"bytes,13,opt,name=serial,proto3" json:"serial,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Facts) Reset() {
@@ -498,6 +501,13 @@ func (x *Facts) GetPendingReboot() bool {
 		return x.PendingReboot
 	}
 	return false
+}
+
+func (x *Facts) GetSerial() string {
+	if x != nil {
+		return x.Serial
+	}
+	return ""
 }
 
 type ProbeResponse struct {
@@ -907,7 +917,7 @@ const file_executor_proto_rawDesc = "" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\"\n" +
 	"\fcapabilities\x18\x03 \x03(\tR\fcapabilities\"F\n" +
 	"\fProbeRequest\x126\n" +
-	"\x06target\x18\x01 \x01(\v2\x1e.ringmaster.executor.v1.TargetR\x06target\"\xe5\x02\n" +
+	"\x06target\x18\x01 \x01(\v2\x1e.ringmaster.executor.v1.TargetR\x06target\"\xfd\x02\n" +
 	"\x05Facts\x12\x1a\n" +
 	"\bhostname\x18\x01 \x01(\tR\bhostname\x12\x1d\n" +
 	"\n" +
@@ -924,7 +934,8 @@ const file_executor_proto_rawDesc = "" +
 	"\x05model\x18\n" +
 	" \x01(\tR\x05model\x12)\n" +
 	"\x11last_boot_unix_ms\x18\v \x01(\x03R\x0elastBootUnixMs\x12%\n" +
-	"\x0epending_reboot\x18\f \x01(\bR\rpendingReboot\"\xa8\x01\n" +
+	"\x0epending_reboot\x18\f \x01(\bR\rpendingReboot\x12\x16\n" +
+	"\x06serial\x18\r \x01(\tR\x06serial\"\xa8\x01\n" +
 	"\rProbeResponse\x123\n" +
 	"\x05facts\x18\x01 \x01(\v2\x1d.ringmaster.executor.v1.FactsR\x05facts\x12-\n" +
 	"\x13observed_at_unix_ms\x18\x02 \x01(\x03R\x10observedAtUnixMs\x123\n" +
