@@ -10,6 +10,7 @@ import (
 
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
 func newPluginCmd(a *app) *cobra.Command {
@@ -18,7 +19,7 @@ func newPluginCmd(a *app) *cobra.Command {
 		Aliases: []string{"plugins"},
 		Short:   "Register executor plugins (each pinned to its SHA-256)",
 	})
-	cmd.AddCommand(newPluginInstallCmd(a), newPluginListCmd(a), newPluginRemoveCmd(a))
+	cmd.AddCommand(newPluginInstallCmd(a), newPluginListCmd(a), newPluginRemoveCmd(a), newPluginTestCmd(a))
 	return cmd
 }
 
@@ -61,7 +62,7 @@ within --start-timeout is stopped, with anything it started, and refused.`,
 			case err != nil:
 				return err
 			}
-			fmt.Fprintf(a.stdout, "installed plugin %s %s (%s) sha256:%s\n", p.Name, printable(p.Version), p.Path, p.SHA256)
+			fmt.Fprintf(a.stdout, "installed plugin %s %s, protocol version %d (%s) sha256:%s\n", p.Name, printable(p.Version), p.Protocol, p.Path, p.SHA256)
 			return nil
 		},
 	}
@@ -85,11 +86,18 @@ func newPluginListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := newTable(a.stdout, "NAME", "STATUS", "SHA256", "PATH")
+			tw := newTable(a.stdout, "NAME", "VERSION", "PROTOCOL", "STATUS", "SHA256", "PATH")
 			for _, p := range list {
 				if p.Health == registry.BuiltIn {
-					row(tw, p.Name, string(p.Health), "-", "(this binary)")
+					row(tw, p.Name, "-", strconv.Itoa(sdk.ProtocolVersion), string(p.Health), "-", "(this binary)")
 					continue
+				}
+				version, protocol := printable(p.Version), strconv.Itoa(p.Protocol)
+				if p.Version == "" {
+					version = "-"
+				}
+				if p.Protocol == 0 { // installed before the protocol was recorded
+					protocol = "-"
 				}
 				name, status := p.Name, string(p.Health)
 				var unsafe *host.UnsafePathError
@@ -103,8 +111,10 @@ func newPluginListCmd(a *app) *cobra.Command {
 					status = "refused: " + p.Err.Error()
 				case p.Health == registry.Changed:
 					status = "changed: refused until reinstalled"
+				case p.Health == registry.OtherProtocol:
+					status = fmt.Sprintf("refused: this Ringmaster speaks protocol version %d; rebuild the plugin against its plugins/sdk and install it again", sdk.ProtocolVersion)
 				}
-				row(tw, name, status, p.SHA256[:16]+"...", printable(p.Path))
+				row(tw, name, version, protocol, status, p.SHA256[:16]+"...", printable(p.Path))
 			}
 			return tw.Flush()
 		},

@@ -118,6 +118,18 @@ func (p *Plugin) Restarts() int {
 	return p.restarts
 }
 
+// Protocol is the plugin protocol version the running plugin and this
+// host agreed on in the handshake (sdk.ProtocolVersion, since this host
+// speaks no other), or 0 if it is not running.
+func (p *Plugin) Protocol() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client == nil {
+		return 0
+	}
+	return p.client.NegotiatedVersion()
+}
+
 // Close stops the plugin.
 func (p *Plugin) Close() {
 	p.mu.Lock()

@@ -10,6 +10,11 @@ import (
 type Registration struct {
 	Name, Path, SHA256 string
 	InstalledAt        time.Time
+	// Protocol is the plugin protocol version it was installed with (0:
+	// installed before Ringmaster recorded it), Version the version it
+	// reported then.
+	Protocol int
+	Version  string
 }
 
 // Spec is how to start the registered plugin, pinned to its digest.

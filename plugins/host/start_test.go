@@ -39,7 +39,7 @@ func TestNotAPluginRefused(t *testing.T) {
 		{"exits at once", "#!/bin/sh\nexit 3\n",
 			" did not speak the Ringmaster plugin protocol: it exited before the handshake", host.ErrNotPlugin},
 		{"another protocol version", "#!/bin/sh\necho '1|99|unix|/nowhere|grpc|'\nsleep 300\n",
-			" did not speak the Ringmaster plugin protocol: it speaks another version of the plugin protocol", host.ErrNotPlugin},
+			" did not speak the Ringmaster plugin protocol: it is a plugin of protocol version 99 and this Ringmaster speaks version 1; rebuild it against a plugins/sdk of protocol version 1", host.ErrNotPlugin},
 		{"not a program", "\x7fNOT\x00an executable\n",
 			" cannot be executed: exec format error", syscall.ENOEXEC},
 	} {
@@ -70,6 +70,9 @@ func TestNotAPluginRefused(t *testing.T) {
 			var he *host.HandshakeError
 			if errors.As(err, &he) && (he.Timeout != 0) != (tc.name == "never handshakes") {
 				t.Errorf("HandshakeError.Timeout = %v", he.Timeout)
+			}
+			if errors.As(err, &he) && (he.Protocol == 99) != (tc.name == "another protocol version") {
+				t.Errorf("HandshakeError.Protocol = %d", he.Protocol)
 			}
 			// Bounded by the timeout, not by the 300 s the script sleeps.
 			if limit := timeout + 15*time.Second; took > limit {

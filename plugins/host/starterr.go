@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
 // DefaultStartTimeout is how long a plugin has to complete the handshake
@@ -26,6 +29,10 @@ type HandshakeError struct {
 	// Timeout is the start timeout when the file said nothing within it
 	// (zero otherwise): a slow plugin would start with a longer one.
 	Timeout time.Duration
+	// Protocol is the plugin protocol version the file offered when it
+	// is a plugin of another version than sdk.ProtocolVersion (zero
+	// otherwise).
+	Protocol int
 }
 
 func (e *HandshakeError) Error() string {
@@ -42,6 +49,11 @@ const (
 	goPluginExited       = "plugin exited before we could connect"
 	goPluginUnrecognized = "Unrecognized remote plugin message: "
 )
+
+// goPluginVersionRE finds the version a plugin offered in go-plugin's
+// "incompatible API version with plugin. Plugin version: 2, Client
+// versions: [1]".
+var goPluginVersionRE = regexp.MustCompile(`Plugin version: (\d+)`)
 
 // startError turns what go-plugin reports when the plugin at path fails to
 // start into an error that names the file and says what happened, without
@@ -68,7 +80,13 @@ func startError(path string, timeout time.Duration, err error) error {
 			e.Reason = fmt.Sprintf("it wrote %s where the handshake belongs", quote(line, 80))
 		}
 	case strings.Contains(msg, "API version"), strings.Contains(msg, "protocol version"), strings.Contains(msg, "Unsupported plugin protocol"):
-		e.Reason = "it speaks another version of the plugin protocol; rebuild it against this Ringmaster's plugins/sdk"
+		if m := goPluginVersionRE.FindStringSubmatch(msg); m != nil {
+			e.Protocol, _ = strconv.Atoi(m[1])
+			e.Reason = fmt.Sprintf("it is a plugin of protocol version %d and this Ringmaster speaks version %d; rebuild it against a plugins/sdk of protocol version %d",
+				e.Protocol, sdk.ProtocolVersion, sdk.ProtocolVersion)
+		} else {
+			e.Reason = fmt.Sprintf("it speaks another version of the plugin protocol than this Ringmaster's (version %d); rebuild it against this Ringmaster's plugins/sdk", sdk.ProtocolVersion)
+		}
 	default:
 		line, _, _ := strings.Cut(msg, "\n")
 		e.Reason = quote(line, 200)

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 )
 
 // Store keeps the plugin registrations (a host.Registry, such as
@@ -18,6 +20,9 @@ type Store interface {
 	// InstallPlugin registers (or re-registers) a plugin binary and its
 	// digest.
 	InstallPlugin(ctx context.Context, p host.Registration) error
+	// Plugin returns a registered plugin, or an error wrapping
+	// errkind.NotFound.
+	Plugin(ctx context.Context, name string) (host.Registration, error)
 	// Plugins lists the registered plugins by name.
 	Plugins(ctx context.Context) ([]host.Registration, error)
 	// RemovePlugin forgets a plugin (an unknown one: errkind.NotFound).
@@ -61,10 +66,10 @@ type InstallOptions struct {
 	StartTimeout time.Duration
 }
 
-// Installed is a plugin as registered, with the version it reported.
+// Installed is a plugin as registered, with the version and protocol
+// version it reported.
 type Installed struct {
 	host.Registration
-	Version string
 }
 
 // ReportedNameError is a plugin whose own name cannot be registered: it
@@ -107,6 +112,7 @@ func (r *Registry) Install(ctx context.Context, path string, o InstallOptions) (
 		return Installed{}, err
 	}
 	info, err := p.Info(ctx)
+	protocol := p.Protocol()
 	p.Close()
 	if err != nil {
 		return Installed{}, err
@@ -118,11 +124,40 @@ func (r *Registry) Install(ctx context.Context, path string, o InstallOptions) (
 		}
 		name = info.Name
 	}
-	reg := host.Registration{Name: name, Path: path, SHA256: sum}
+	reg := host.Registration{Name: name, Path: path, SHA256: sum, Protocol: protocol, Version: info.Version}
 	if err := r.cfg.Store.InstallPlugin(ctx, reg); err != nil {
 		return Installed{}, fmt.Errorf("register plugin %s: %w", name, err)
 	}
-	return Installed{Registration: reg, Version: info.Version}, nil
+	return Installed{Registration: reg}, nil
+}
+
+// Spec says how to start the plugin named by pathOrName: a plugin file
+// (a path with a slash in it, e.g. ./ringmaster-executor-agent), pinned
+// to its SHA-256 as it is now after the checks the host makes at every
+// start, or the name of a registered plugin, pinned as registered.
+func (r *Registry) Spec(ctx context.Context, pathOrName string) (host.Spec, error) {
+	if !strings.ContainsRune(pathOrName, filepath.Separator) {
+		reg, err := r.cfg.Store.Plugin(ctx, pathOrName)
+		if err != nil {
+			return host.Spec{}, err
+		}
+		return reg.Spec(), nil
+	}
+	return FileSpec(pathOrName)
+}
+
+// FileSpec says how to start the plugin file at path: pinned to its
+// SHA-256 as it is now, after the checks the host makes at every start.
+func FileSpec(path string) (host.Spec, error) {
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return host.Spec{}, err
+	}
+	sum, err := host.CheckFile(path)
+	if err != nil {
+		return host.Spec{}, err
+	}
+	return host.Spec{Name: filepath.Base(path), Path: path, SHA256: sum}, nil
 }
 
 // Remove forgets the named plugin (an unknown one: errkind.NotFound); its
@@ -151,6 +186,10 @@ const (
 	// InvalidName: registered under a name no longer accepted (before
 	// names were checked); remove it and install it again under another.
 	InvalidName Health = "invalid name"
+	// OtherProtocol: installed as a plugin of another protocol version
+	// than this Ringmaster's (sdk.ProtocolVersion), which refuses it at
+	// start; rebuild it against this Ringmaster's plugins/sdk.
+	OtherProtocol Health = "other protocol"
 )
 
 // Entry is one executor and how it stands.
@@ -182,6 +221,8 @@ func (r *Registry) List(ctx context.Context) ([]Entry, error) {
 			e.Health, e.Err = Refused, err
 		case sum != p.SHA256:
 			e.Health = Changed
+		case p.Protocol != 0 && p.Protocol != sdk.ProtocolVersion:
+			e.Health = OtherProtocol
 		}
 		if err := host.CheckName(p.Name, r.cfg.Builtins...); err != nil {
 			e.Health, e.Err = InvalidName, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -120,12 +121,36 @@ func (s *GRPCServer) Probe(ctx context.Context, r *pb.ProbeRequest) (*pb.ProbeRe
 func (s *GRPCServer) Exec(r *pb.ExecRequest, stream pb.Executor_ExecServer) error {
 	c := r.GetCommand()
 	cmd := Command{Shell: Shell(c.GetShell()), Script: c.GetScript(), Stdin: c.GetStdin(), Timeout: time.Duration(c.GetTimeoutMs()) * time.Millisecond}
-	var sendErr error
-	res, err := s.Impl.Exec(stream.Context(), targetFromPB(r.GetTarget()), cmd, func(ch Chunk) {
+	var (
+		mu       sync.Mutex
+		sendErr  error
+		streamed = map[Stream]int{}
+	)
+	send := func(ch Chunk) {
+		mu.Lock()
+		defer mu.Unlock()
 		if sendErr == nil {
+			streamed[ch.Stream] += len(ch.Data)
 			sendErr = stream.Send(&pb.ExecEvent{Event: &pb.ExecEvent_Chunk{Chunk: &pb.Chunk{Stream: string(ch.Stream), Data: ch.Data}}})
 		}
-	})
+	}
+	res, err := s.Impl.Exec(stream.Context(), targetFromPB(r.GetTarget()), cmd, send)
+	// An executor that puts output in its Result without streaming all of
+	// it (the contract asks for both) would lose the rest here, where only
+	// chunks cross: send what was not streamed.
+	for _, tail := range []struct {
+		s    Stream
+		data []byte
+	}{{Stdout, res.Stdout}, {Stderr, res.Stderr}} {
+		mu.Lock()
+		n := streamed[tail.s]
+		mu.Unlock()
+		if len(tail.data) > n {
+			send(Chunk{Stream: tail.s, Data: tail.data[n:]})
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	if sendErr != nil {
 		return sendErr
 	}

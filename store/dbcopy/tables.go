@@ -101,7 +101,7 @@ var tables = []table{
 	{name: "credentials", component: "inventory", identity: true, order: "id",
 		cols: cols("id:i name username secret:blob created_at:t")},
 	{name: "credential_key", component: "inventory", order: "id", cols: cols("id:i key_check:blob recorded_at:t")},
-	{name: "plugins", component: "inventory", order: "name", cols: cols("name path sha256 installed_at:t")},
+	{name: "plugins", component: "inventory", order: "name", cols: cols("name path sha256 installed_at:t protocol:i version")},
 	{name: "alerts", component: "alerts", order: "id", cols: cols("id title issued deadline file source added_at:t")},
 	{name: "report_history", component: "history", order: "day, org",
 		cols: cols("day:t org devices:i on_target:i supported:i taken_at:t")},

@@ -31,8 +31,8 @@ func (s *Plugins) InstallPlugin(ctx context.Context, p host.Registration) error 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM plugins WHERE name = ?`, p.Name); err != nil {
 		return fmt.Errorf("install plugin %s: %w", p.Name, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO plugins (name, path, sha256, installed_at) VALUES (?, ?, ?, ?)`,
-		p.Name, p.Path, p.SHA256, micros(s.now())); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO plugins (name, path, sha256, installed_at, protocol, version) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Path, p.SHA256, micros(s.now()), p.Protocol, p.Version); err != nil {
 		return fmt.Errorf("install plugin %s: %w", p.Name, err)
 	}
 	return sqltx.Commit(ctx, tx)
@@ -42,7 +42,7 @@ func (s *Plugins) InstallPlugin(ctx context.Context, p host.Registration) error 
 func (s *Plugins) Plugin(ctx context.Context, name string) (host.Registration, error) {
 	var p host.Registration
 	var at sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT name, path, sha256, installed_at FROM plugins WHERE name = ?`, name).Scan(&p.Name, &p.Path, &p.SHA256, &at)
+	err := s.db.QueryRowContext(ctx, `SELECT name, path, sha256, installed_at, protocol, version FROM plugins WHERE name = ?`, name).Scan(&p.Name, &p.Path, &p.SHA256, &at, &p.Protocol, &p.Version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("plugin %s: %w (ringmaster plugin install PATH)", name, errkind.NotFound)
 	}
@@ -55,7 +55,7 @@ func (s *Plugins) Plugin(ctx context.Context, name string) (host.Registration, e
 
 // Plugins lists the registered plugins by name.
 func (s *Plugins) Plugins(ctx context.Context) ([]host.Registration, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, path, sha256, installed_at FROM plugins ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, path, sha256, installed_at, protocol, version FROM plugins ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list plugins: %w", err)
 	}
@@ -64,7 +64,7 @@ func (s *Plugins) Plugins(ctx context.Context) ([]host.Registration, error) {
 	for rows.Next() {
 		var p host.Registration
 		var at sql.NullInt64
-		if err := rows.Scan(&p.Name, &p.Path, &p.SHA256, &at); err != nil {
+		if err := rows.Scan(&p.Name, &p.Path, &p.SHA256, &at, &p.Protocol, &p.Version); err != nil {
 			return nil, fmt.Errorf("list plugins: %w", err)
 		}
 		p.InstalledAt = fromMicros(at)

@@ -40,7 +40,7 @@ func pluginsRegisterAndRead(t *testing.T, open Open) {
 	}
 	for _, name := range []string{"ssh", "local", "winrm-alt"} {
 		if err := s.InstallPlugin(ctx, host.Registration{Name: name, Path: "/opt/ringmaster/" + name, SHA256: name + "-digest",
-			InstalledAt: time.Unix(0, 0)}); err != nil {
+			InstalledAt: time.Unix(0, 0), Protocol: len(name), Version: "v1." + name}); err != nil {
 			t.Fatalf("install %s: %v", name, err)
 		}
 		clock.Advance(time.Minute)
@@ -49,8 +49,10 @@ func pluginsRegisterAndRead(t *testing.T, open Open) {
 		t.Errorf("plugins listed %v, want by name", names)
 	}
 	p, err := s.Plugin(ctx, "local")
-	want := host.Registration{Name: "local", Path: "/opt/ringmaster/local", SHA256: "local-digest", InstalledAt: zoned.Add(time.Minute)}
-	if err != nil || p.Name != want.Name || p.Path != want.Path || p.SHA256 != want.SHA256 || !sameUTC(p.InstalledAt, want.InstalledAt) {
+	want := host.Registration{Name: "local", Path: "/opt/ringmaster/local", SHA256: "local-digest", InstalledAt: zoned.Add(time.Minute),
+		Protocol: 5, Version: "v1.local"}
+	if err != nil || p.Name != want.Name || p.Path != want.Path || p.SHA256 != want.SHA256 || !sameUTC(p.InstalledAt, want.InstalledAt) ||
+		p.Protocol != want.Protocol || p.Version != want.Version {
 		t.Errorf("plugin local = %+v %v, want %+v in UTC", p, err, want)
 	}
 	for what, err := range map[string]error{
@@ -68,18 +70,18 @@ func pluginsRegisterAndRead(t *testing.T, open Open) {
 func pluginsReplaceAndRemove(t *testing.T, open Open) {
 	clock := NewClock(start)
 	s := open(t, clock.Now).Plugins
-	for _, r := range []host.Registration{{Name: "ssh", Path: "/old/ssh", SHA256: "old"}, {Name: "other", Path: "/o", SHA256: "o"}} {
+	for _, r := range []host.Registration{{Name: "ssh", Path: "/old/ssh", SHA256: "old", Protocol: 1, Version: "v1"}, {Name: "other", Path: "/o", SHA256: "o"}} {
 		if err := s.InstallPlugin(ctx, r); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clock.Advance(time.Hour)
-	if err := s.InstallPlugin(ctx, host.Registration{Name: "ssh", Path: "/new/ssh", SHA256: "new"}); err != nil {
+	if err := s.InstallPlugin(ctx, host.Registration{Name: "ssh", Path: "/new/ssh", SHA256: "new", Protocol: 2, Version: "v2"}); err != nil {
 		t.Fatalf("install again: %v", err)
 	}
 	p, err := s.Plugin(ctx, "ssh")
-	if err != nil || p.Path != "/new/ssh" || p.SHA256 != "new" || !sameUTC(p.InstalledAt, start.Add(time.Hour)) {
-		t.Fatalf("after reinstalling: %+v %v, want the new binary, digest and time", p, err)
+	if err != nil || p.Path != "/new/ssh" || p.SHA256 != "new" || !sameUTC(p.InstalledAt, start.Add(time.Hour)) || p.Protocol != 2 || p.Version != "v2" {
+		t.Fatalf("after reinstalling: %+v %v, want the new binary, digest, time, protocol and version", p, err)
 	}
 	if names := pluginNames(t, s); !slices.Equal(names, []string{"other", "ssh"}) {
 		t.Fatalf("after reinstalling, plugins %v, want each once", names)

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"regexp"
 	"strings"
 	"sync"
@@ -39,34 +40,59 @@ type Harness struct {
 	Prompt time.Duration
 }
 
-// Failure is one check the executor did not pass.
-type Failure struct {
-	Check, Message string
+// Result is how the executor did in one check.
+type Result struct {
+	Check    string        // the check's name, e.g. "exit codes"
+	Problems []string      // what was wrong; none when it passed
+	Took     time.Duration // how long the check ran
 }
 
-func (f Failure) String() string { return f.Check + ": " + f.Message }
+// Passed reports whether the check found nothing wrong.
+func (r Result) Passed() bool { return len(r.Problems) == 0 }
 
-// Run checks the executor and reports each failure on t, one subtest per check.
+// Checks names the kit's checks, in the order they run.
+func Checks() []string {
+	out := make([]string, len(checks))
+	for i, c := range checks {
+		out[i] = c.name
+	}
+	return out
+}
+
+// Run checks the executor and reports each problem on t, one subtest per
+// check.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
-			for _, msg := range c.run(context.Background(), h) {
+			for _, msg := range runCheck(context.Background(), c, h).Problems {
 				t.Error(msg)
 			}
 		})
 	}
 }
 
-// Check runs every check and returns the failures (for testing the kit).
-func Check(ctx context.Context, h Harness) []Failure {
-	var out []Failure
-	for _, c := range checks {
-		for _, msg := range c.run(ctx, h) {
-			out = append(out, Failure{c.name, msg})
+// Evaluate runs the checks one after another and yields each one's result
+// as it finishes, for a caller outside go test (ringmaster plugin test).
+// Each check is bounded (twice Harness.Prompt, plus ten seconds), so an
+// executor that ignores timeouts and cancels fails its check rather than
+// hanging the caller; stopping the iteration stops the checks.
+func Evaluate(ctx context.Context, h Harness) iter.Seq[Result] {
+	return func(yield func(Result) bool) {
+		for _, c := range checks {
+			if ctx.Err() != nil || !yield(runCheck(ctx, c, h)) {
+				return
+			}
 		}
 	}
-	return out
+}
+
+func runCheck(ctx context.Context, c check, h Harness) Result {
+	ctx, cancel := context.WithTimeout(ctx, 2*prompt(h)+10*time.Second)
+	defer cancel()
+	start := time.Now()
+	problems := c.run(ctx, h)
+	return Result{Check: c.name, Problems: problems, Took: time.Since(start)}
 }
 
 type check struct {

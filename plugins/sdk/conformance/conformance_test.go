@@ -31,15 +31,27 @@ func (broken) Exec(_ context.Context, t sdk.Target, c sdk.Command, _ func(sdk.Ch
 }
 
 func TestKitCatchesABrokenExecutor(t *testing.T) {
-	failures := conformance.Check(context.Background(), conformance.Harness{
+	h := conformance.Harness{
 		Executor:       broken{},
 		Target:         sdk.Target{Address: "here", Username: "u", Password: "right"},
 		Unreachable:    sdk.Target{Address: "nowhere"},
 		BadCredentials: sdk.Target{Address: "here", Username: "u", Password: "wrong"},
-	})
-	text := ""
-	for _, f := range failures {
-		text += f.String() + "\n"
+	}
+	text, checked := "", 0
+	for r := range conformance.Evaluate(context.Background(), h) {
+		if r.Check != conformance.Checks()[checked] {
+			t.Errorf("result %d is of check %q, want %q", checked, r.Check, conformance.Checks()[checked])
+		}
+		checked++
+		for _, p := range r.Problems {
+			text += r.Check + ": " + p + "\n"
+		}
+		if r.Passed() != (len(r.Problems) == 0) {
+			t.Errorf("%s: Passed() = %v with problems %q", r.Check, r.Passed(), r.Problems)
+		}
+	}
+	if checked != len(conformance.Checks()) {
+		t.Errorf("Evaluate yielded %d results for %d checks", checked, len(conformance.Checks()))
 	}
 	for _, want := range []string{
 		"info: Info must name the executor",
