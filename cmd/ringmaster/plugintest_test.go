@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
+	"github.com/ringmaster-fleet/ringmaster/plugins/examples/agent/fakeagent"
 	"github.com/ringmaster-fleet/ringmaster/plugins/examples/ssh/fakessh"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk/conformance"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk/testdevice"
@@ -37,8 +38,9 @@ func pluginTest(t *testing.T, s *script, stdin string, args ...string) (code int
 }
 
 // Both example plugins, and the built-in executor, pass every check of
-// ringmaster plugin test: the SSH one against its fake server in front of
-// the test device, the built-in one against the simulated WinRM device.
+// ringmaster plugin test: the SSH and agent ones against their fake
+// servers in front of the test device, the built-in one against the
+// simulated WinRM device.
 func TestPluginTestPassesTheExamples(t *testing.T) {
 	s := newScript(t)
 	srv, err := fakessh.Start(testdevice.New(testdevice.Spec{}), "admin", "Ssh-Pa55")
@@ -49,6 +51,14 @@ func TestPluginTestPassesTheExamples(t *testing.T) {
 	if err := os.WriteFile("known_hosts", []byte(srv.KnownHosts()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	agent, err := fakeagent.StartTLS(testdevice.New(testdevice.Spec{}), "agent-token-0123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if err := os.WriteFile("agent-ca.pem", agent.CACertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, stdin string
 		args        []string
@@ -56,6 +66,8 @@ func TestPluginTestPassesTheExamples(t *testing.T) {
 		{"builtin winrm", "", []string{"winrm"}},
 		{"ssh example", "Ssh-Pa55", []string{buildPlugin(t, "../../plugins/examples/ssh"), "--address", srv.Addr(), "--username", "admin",
 			"--password-stdin", "--option", "known_hosts=@known_hosts"}},
+		{"agent example", "agent-token-0123", []string{buildPlugin(t, "../../plugins/examples/agent"), "--address", agent.Addr,
+			"--https", "--ca-file", "agent-ca.pem", "--password-stdin"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := pluginTest(t, s, tc.stdin, tc.args...)

@@ -58,6 +58,12 @@ var rules = []struct {
 	{"plugins/host", []string{"plugins/sdk", "plugins/sdk/proto"}},
 	// An example plugin is built as an outside author would: the SDK only.
 	{"plugins/examples/ssh", []string{"plugins/sdk", "plugins/sdk/proto"}},
+	{"plugins/examples/agent", []string{"plugins/sdk", "plugins/sdk/proto"}},
+	// The examples' fake servers, in front of the authors' test device.
+	{"plugins/examples/ssh/fakessh", []string{"plugins/sdk", "plugins/sdk/testdevice"}},
+	{"plugins/examples/agent/fakeagent", []string{"plugins/sdk", "plugins/sdk/testdevice"}},
+	// The simulated Windows machine in the SDK's types, for authors' tests.
+	{"plugins/sdk/testdevice", []string{"plugins/sdk", "plugins/winrm/fleetsim/device"}},
 	// The simulated fleet: the device model and the WS-Management front know
 	// nothing of each other or of the product; fleetsim wires them.
 	{"plugins/winrm/fleetsim/device", nil},
@@ -124,7 +130,10 @@ var rules = []struct {
 	{"internal/npmtest", nil},
 	{"internal/browsertest", nil},
 	// The plugin registry job: names, pins and standing, over plugins/host.
-	{"plugins/registry", []string{"plugins/host"}},
+	{"plugins/registry", []string{"plugins/host", "plugins/sdk"}},
+	// The plugin test job: a plugin binary through plugins/host, the kit,
+	// and a simulated device to check it against.
+	{"plugins/certify", []string{"plugins/host", "plugins/sdk", "plugins/sdk/conformance", "plugins/winrm/fleetsim", "plugins/winrm/fleetsim/device"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", []string{"errkind"}},
 	{"internal/sqlmigrate", nil},
@@ -156,7 +165,7 @@ var domain = []string{"errkind", "inventory", "credential", "orchestrator", "pla
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry", "notify"}
+var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry", "plugins/certify", "notify"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.
