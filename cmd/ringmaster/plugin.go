@@ -19,7 +19,7 @@ func newPluginCmd(a *app) *cobra.Command {
 		Aliases: []string{"plugins"},
 		Short:   "Register executor plugins (each pinned to its SHA-256)",
 	})
-	cmd.AddCommand(newPluginInstallCmd(a), newPluginListCmd(a), newPluginRemoveCmd(a), newPluginTestCmd(a))
+	cmd.AddCommand(newPluginInstallCmd(a), newPluginListCmd(a), newPluginRemoveCmd(a), newPluginTestCmd(a), newPluginNewCmd(a))
 	return cmd
 }
 

@@ -133,6 +133,8 @@ var rules = []struct {
 	{"plugins/registry", []string{"plugins/host", "plugins/sdk"}},
 	// The plugin test job: a plugin binary through plugins/host, the kit,
 	// and a simulated device to check it against.
+	// The plugin skeleton job: a new module's files.
+	{"plugins/scaffold", []string{"plugins/host"}},
 	{"plugins/certify", []string{"plugins/host", "plugins/sdk", "plugins/sdk/conformance", "plugins/winrm/fleetsim", "plugins/winrm/fleetsim/device"}},
 	{"internal/jsontext", nil},
 	{"internal/yamlfile", []string{"errkind"}},
@@ -165,7 +167,7 @@ var domain = []string{"errkind", "inventory", "credential", "orchestrator", "pla
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.
-var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry", "plugins/certify", "notify"}
+var application = []string{"campaigns", "reports", "targets", "discovery", "estate", "credentials", "plugins/registry", "plugins/certify", "plugins/scaffold", "notify"}
 
 // foreign lists, for each kind of package, the imports from outside the
 // module it may not use directly.

@@ -199,7 +199,13 @@ func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
 		return nil, nil, err
 	}
 	logw := &slogWriter{log: p.log}
+	// What the plugin writes to its stdout and stderr once serving
+	// (go-plugin swaps them for pipes it forwards over gRPC) is logged as
+	// well, a line at a time, rather than dropped.
+	stdio := &slogWriter{log: p.log.With("stream", "stdio")}
 	client := plugin.NewClient(&plugin.ClientConfig{
+		SyncStdout:       stdio,
+		SyncStderr:       stdio,
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(nil),
 		Cmd:              cmd,
@@ -230,6 +236,7 @@ func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
 			p.log.Warn("a process the plugin started left its process group and holds its output open")
 		}
 		logw.close()
+		stdio.close()
 		return nil, nil, startError(argv0, p.spec.StartTimeout, err)
 	}
 	return client, rpc, nil

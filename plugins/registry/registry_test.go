@@ -14,6 +14,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/internal/plugintest"
 	"github.com/ringmaster-fleet/ringmaster/plugins/host"
 	"github.com/ringmaster-fleet/ringmaster/plugins/registry"
+	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/store/sqlite"
 )
 
@@ -128,8 +129,8 @@ func TestInstall(t *testing.T) {
 				t.Fatalf("Install = %+v", got)
 			}
 			reg, err := store.Plugin(ctx, tc.want)
-			if err != nil || reg.SHA256 != sum || reg.Path != flakyBin {
-				t.Fatalf("registered: %+v %v", reg, err)
+			if err != nil || reg.SHA256 != sum || reg.Path != flakyBin || reg.Protocol != sdk.ProtocolVersion || reg.Version != "1.0.0" {
+				t.Fatalf("registered: %+v %v, want its protocol version and version recorded", reg, err)
 			}
 		})
 	}
@@ -151,10 +152,16 @@ func TestListAndRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Registered before names were checked; a file since removed.
+	goodSum, err := host.CheckFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before names were checked; a file since removed; one
+	// installed by a Ringmaster of another protocol version.
 	for _, reg := range []host.Registration{
 		{Name: "evil\x1b[2J", Path: good, SHA256: strings.Repeat("0", 64)},
 		{Name: "gone", Path: filepath.Join(dir, "gone"), SHA256: strings.Repeat("0", 64)},
+		{Name: "older", Path: good, SHA256: goodSum, Protocol: sdk.ProtocolVersion + 1, Version: "0.9"},
 	} {
 		if err := store.InstallPlugin(ctx, reg); err != nil {
 			t.Fatal(err)
@@ -175,7 +182,7 @@ func TestListAndRemove(t *testing.T) {
 		health registry.Health
 	}{
 		{"winrm", registry.BuiltIn}, {"changed", registry.Changed}, {"evil\x1b[2J", registry.InvalidName},
-		{"gone", registry.Missing}, {"good", registry.OK}, {"refused", registry.Refused},
+		{"gone", registry.Missing}, {"good", registry.OK}, {"older", registry.OtherProtocol}, {"refused", registry.Refused},
 	}
 	if len(list) != len(want) {
 		t.Fatalf("List = %+v", list)
@@ -186,8 +193,8 @@ func TestListAndRemove(t *testing.T) {
 		}
 	}
 	var unsafe *host.UnsafePathError
-	if !errors.As(list[5].Err, &unsafe) || unsafe.Path != opened {
-		t.Errorf("refused because %v", list[5].Err)
+	if !errors.As(list[6].Err, &unsafe) || unsafe.Path != opened {
+		t.Errorf("refused because %v", list[6].Err)
 	}
 
 	if err := r.Remove(ctx, "good"); err != nil {

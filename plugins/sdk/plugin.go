@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -50,6 +51,50 @@ func Serve(impl Executor) {
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: "executor", JSONFormat: true, Level: hclog.Info}),
 	})
+}
+
+// stderr is the plugin's standard error as the process started: the host
+// reads it. (Serve swaps os.Stderr for a pipe to the host's stdio stream.)
+var stderr = os.Stderr
+
+// Logger returns the logger an executor plugin writes its logs with: JSON
+// lines on the stderr the host reads, in the form it parses (hclog's
+// "@level" and "@message"), each logged by Ringmaster at its level with
+// the plugin's name. Ringmaster keeps lines at level or above, as its own
+// --log-level says. Never log a Target's Password, or anything a script
+// or its output may carry that the device's owner would not want in a
+// central log.
+func Logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) > 0 {
+			return a
+		}
+		switch a.Key {
+		case slog.TimeKey: // in the one layout go-plugin parses
+			return slog.String("@timestamp", a.Value.Time().Format("2006-01-02T15:04:05.000000Z07:00"))
+		case slog.LevelKey:
+			lvl, _ := a.Value.Any().(slog.Level)
+			return slog.String("@level", hclogLevel(lvl))
+		case slog.MessageKey:
+			return slog.String("@message", a.Value.String())
+		}
+		return a
+	}}))
+}
+
+// hclogLevel is the hclog name of a slog level.
+func hclogLevel(l slog.Level) string {
+	switch {
+	case l < slog.LevelDebug:
+		return "trace"
+	case l < slog.LevelInfo:
+		return "debug"
+	case l < slog.LevelWarn:
+		return "info"
+	case l < slog.LevelError:
+		return "warn"
+	}
+	return "error"
 }
 
 // exitWithParent ends the plugin once the host that started it is gone: a

@@ -271,6 +271,9 @@ var checks = []check{
 		for e := range errs {
 			p = append(p, e)
 		}
+		if len(p) > 3 { // the same fault, twenty times, says no more than three
+			p = append(p[:3], fmt.Sprintf("and %d more of the 20 concurrent commands", len(p)-3))
+		}
 		return p
 	}},
 }
