@@ -84,7 +84,7 @@ func Files(o Options) ([]File, error) {
 		data.Source, data.RingmasterVersion = src, develVersion
 		gomod, err := os.ReadFile(filepath.Join(src, "go.mod"))
 		if err != nil {
-			return nil, fmt.Errorf("Ringmaster source %s: %w", src, err)
+			return nil, fmt.Errorf("the Ringmaster source %s: %w", src, err)
 		}
 		module, goVersion, requires, err := parseGoMod(gomod)
 		if err != nil {
@@ -95,7 +95,7 @@ func Files(o Options) ([]File, error) {
 		}
 		data.GoVersion, data.Requires = goVersion, requires
 		if goSum, err = os.ReadFile(filepath.Join(src, "go.sum")); err != nil {
-			return nil, fmt.Errorf("Ringmaster source %s: %w", src, err)
+			return nil, fmt.Errorf("the Ringmaster source %s: %w", src, err)
 		}
 	case o.Version == "" || o.Version == "(devel)":
 		return nil, errors.New("this Ringmaster is a development build, not a release a module can require: build against its source checkout (Options.Source)")
