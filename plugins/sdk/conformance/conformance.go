@@ -13,7 +13,11 @@
 //		})
 //	}
 //
-// The scripts are PowerShell, which every Windows transport can run.
+// The scripts are PowerShell, which every Windows transport can run. The
+// targets can be plugins/sdk/testdevice, the simulated Windows device,
+// behind a fake server of the executor's transport. Evaluate yields the
+// same checks' results outside go test; ringmaster plugin test runs them
+// through the plugin boundary.
 package conformance
 
 import (
