@@ -13,7 +13,7 @@ func TestFacts(t *testing.T) {
 	at := time.Date(2027, 1, 12, 20, 0, 0, 0, time.UTC)
 	full := sdk.Facts{Hostname: "PC1", OSCaption: "Microsoft Windows 10 Enterprise", OSEdition: "Enterprise", OSBuild: "10.0.19045",
 		UBR: 3803, KBs: []string{"KB5034441", "KB5036892"}, DiskFreeGB: 48.5, RAMGB: 16, Manufacturer: "Dell Inc.", Model: "OptiPlex 7090",
-		LastBoot: at.Add(-time.Hour), PendingReboot: true}
+		Serial: "CZC1234567", LastBoot: at.Add(-time.Hour), PendingReboot: true}
 	for _, tc := range []struct {
 		name    string
 		in      func(f *sdk.Facts)
@@ -23,14 +23,15 @@ func TestFacts(t *testing.T) {
 	}{
 		{name: "everything", in: func(*sdk.Facts) {},
 			known: []inventory.Fact{inventory.FactOSCaption, inventory.FactOSEdition, inventory.FactOSBuild, inventory.FactUBR,
-				inventory.FactKBs, inventory.FactDiskFreeGB, inventory.FactRAMGB, inventory.FactManufacturer, inventory.FactModel},
-			unknown: []inventory.Fact{inventory.FactSerial}, // probes do not report it
+				inventory.FactKBs, inventory.FactDiskFreeGB, inventory.FactRAMGB, inventory.FactManufacturer, inventory.FactModel, inventory.FactSerial},
 			check: func(t *testing.T, f inventory.Facts) {
 				if f.OSBuild.String() != "10.0.19045" || f.UBR != 3803 || len(f.KBs) != 2 || f.DiskFreeGB != 48.5 || f.RAMGB != 16 ||
-					f.Model != "OptiPlex 7090" || !f.ObservedAt[inventory.FactOSBuild].Equal(at) {
+					f.Model != "OptiPlex 7090" || f.Serial != "CZC1234567" || !f.ObservedAt[inventory.FactOSBuild].Equal(at) {
 					t.Errorf("facts %+v", f)
 				}
 			}},
+		{name: "no serial (a plugin built before sdk.Facts had one) is not observed", in: func(f *sdk.Facts) { f.Serial = "" },
+			unknown: []inventory.Fact{inventory.FactSerial}, known: []inventory.Fact{inventory.FactModel}},
 		{name: "empty text is not observed", in: func(f *sdk.Facts) { f.Model, f.OSCaption = "", "" },
 			unknown: []inventory.Fact{inventory.FactModel, inventory.FactOSCaption}, known: []inventory.Fact{inventory.FactManufacturer}},
 		{name: "no updates is an observation", in: func(f *sdk.Facts) { f.KBs = nil },
