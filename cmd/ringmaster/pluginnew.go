@@ -48,11 +48,12 @@ Ringmaster. Nothing is written if the directory holds any of the files.`,
 			files, err := scaffold.Write(dir, o)
 			var bad *host.NameError
 			var exists *scaffold.ExistsError
+			var devel *scaffold.DevelopmentError
 			switch {
 			case errors.As(err, &bad), errors.As(err, &exists):
 				return usageError{err}
-			case err != nil && o.Source == "" && o.Version == "(devel)":
-				return usagef("this ringmaster is a development build, which no module can require: give --ringmaster-source, the checkout it was built from")
+			case errors.As(err, &devel):
+				return usagef("%w: give --ringmaster-source, the checkout it was built from", err)
 			case err != nil:
 				return err
 			}

@@ -55,8 +55,10 @@ status is 0 only when every check passed. docs/plugins.md is the guide.`,
 			}
 			var targets certify.Targets
 			if t.Address == "" {
-				if passwordStdin || t.Username != "" || caFile != "" || unreachable != "" {
-					return usagef("--username, --password-stdin, --ca-file and --unreachable describe a device given with --address")
+				for _, name := range deviceFlags {
+					if cmd.Flags().Changed(name) {
+						return usagef("--%s describes a device given with --address; the simulated device needs none", name)
+					}
 				}
 				var stop func()
 				if targets, stop, err = certify.Simulated(ctx); err != nil {
@@ -133,6 +135,10 @@ status is 0 only when every check passed. docs/plugins.md is the guide.`,
 	f.DurationVar(&prompt, "prompt", 10*time.Second, "how soon a command's timeout or a cancel must take effect")
 	return cmd
 }
+
+// deviceFlags describe the device plugin test checks against, and mean
+// nothing without --address.
+var deviceFlags = []string{"hostname", "username", "password-stdin", "auth", "https", "ca-file", "insecure-skip-verify", "option", "unreachable"}
 
 // pluginSpec says how to start PATH|NAME: a file (a path with a slash),
 // checked and pinned as it is now; the built-in executor; or a registered

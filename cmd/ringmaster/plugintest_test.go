@@ -123,7 +123,8 @@ func TestPluginTestRefusesBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"winrm", "--username", "u"}, "describe a device given with --address"},
+		{[]string{"winrm", "--username", "u"}, "--username describes a device given with --address"},
+		{[]string{"winrm", "--option", "a=b"}, "--option describes a device given with --address"},
 		{[]string{"winrm", "--address", "nowhere"}, `--address "nowhere": want HOST:PORT`},
 		{[]string{"winrm", "--address", "127.0.0.1:22"}, "--password-stdin"},
 		{[]string{"no-such-plugin"}, "plugin no-such-plugin: not found"},

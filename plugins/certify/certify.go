@@ -2,6 +2,8 @@ package certify
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -81,7 +83,14 @@ func Run(ctx context.Context, spec host.Spec, o Options, progress func(conforman
 	r.Protocol = p.Protocol()
 	h := conformance.Harness{Executor: p, Target: o.Targets.Reachable, Unreachable: o.Targets.Unreachable,
 		BadCredentials: o.Targets.BadCredentials, Prompt: o.Prompt}
+	restarts := p.Restarts()
 	for res := range conformance.Evaluate(ctx, h) {
+		// The host restarts a plugin that crashed, so a later check would
+		// pass on a fresh process: a crash is this check's failure.
+		if n := p.Restarts(); n > restarts {
+			res.Problems = append(res.Problems, fmt.Sprintf("the plugin process failed (crashed, hung or broke its stream) and was restarted %d time(s)", n-restarts))
+			restarts = n
+		}
 		r.Results = append(r.Results, res)
 		if progress != nil {
 			progress(res)
@@ -110,7 +119,7 @@ func Named(reachable sdk.Target, unreachable string) (Targets, error) {
 		}
 	}
 	bad, gone := reachable, reachable
-	bad.Password += "-not-this-one"
+	bad.Password = wrongPassword()
 	gone.Address = unreachable
 	return Targets{Reachable: reachable, BadCredentials: bad, Unreachable: gone,
 		Describe: fmt.Sprintf("%s at %s", name(reachable), reachable.Address)}, nil
@@ -121,6 +130,14 @@ func name(t sdk.Target) string {
 		return t.Hostname
 	}
 	return "the device"
+}
+
+// wrongPassword is a password no device has: random, and nothing like
+// the real one, so that an error quoting it reveals nothing.
+func wrongPassword() string {
+	b := make([]byte, 12)
+	_, _ = crand.Read(b)
+	return "Wrong-" + hex.EncodeToString(b)
 }
 
 // UnusedAddress returns a loopback address and port where nothing

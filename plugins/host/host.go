@@ -202,10 +202,10 @@ func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
 	// What the plugin writes to its stdout and stderr once serving
 	// (go-plugin swaps them for pipes it forwards over gRPC) is logged as
 	// well, a line at a time, rather than dropped.
-	stdio := &slogWriter{log: p.log.With("stream", "stdio")}
+	stdout, stderr := &slogWriter{log: p.log.With("stream", "stdout")}, &slogWriter{log: p.log.With("stream", "stderr")}
 	client := plugin.NewClient(&plugin.ClientConfig{
-		SyncStdout:       stdio,
-		SyncStderr:       stdio,
+		SyncStdout:       stdout,
+		SyncStderr:       stderr,
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.PluginSets(nil),
 		Cmd:              cmd,
@@ -236,7 +236,8 @@ func (p *Plugin) launch() (*plugin.Client, plugin.ClientProtocol, error) {
 			p.log.Warn("a process the plugin started left its process group and holds its output open")
 		}
 		logw.close()
-		stdio.close()
+		stdout.close()
+		stderr.close()
 		return nil, nil, startError(argv0, p.spec.StartTimeout, err)
 	}
 	return client, rpc, nil

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"text/template"
 
@@ -67,7 +69,8 @@ func Files(o Options) ([]File, error) {
 		Options
 		Binary, GoVersion, RingmasterModule, RingmasterVersion string
 		Requires                                               []string
-	}{Options: o, Binary: "ringmaster-executor-" + o.Name, GoVersion: "1.26", RingmasterModule: RingmasterModule, RingmasterVersion: o.Version}
+	}{Options: o, Binary: "ringmaster-executor-" + o.Name, RingmasterModule: RingmasterModule, RingmasterVersion: o.Version,
+		GoVersion: strings.TrimPrefix(runtime.Version(), "go")}
 	if data.Module == "" {
 		data.Module = "example.com/" + data.Binary
 	}
@@ -97,8 +100,8 @@ func Files(o Options) ([]File, error) {
 		if goSum, err = os.ReadFile(filepath.Join(src, "go.sum")); err != nil {
 			return nil, fmt.Errorf("the Ringmaster source %s: %w", src, err)
 		}
-	case o.Version == "" || o.Version == "(devel)":
-		return nil, errors.New("this Ringmaster is a development build, not a release a module can require: build against its source checkout (Options.Source)")
+	case !isRelease(o.Version):
+		return nil, &DevelopmentError{Version: o.Version}
 	}
 	var files []File
 	for _, f := range []struct{ tmpl, path string }{
@@ -146,22 +149,58 @@ func Write(dir string, o Options) ([]File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	var written []string
 	for _, f := range files {
 		p := filepath.Join(dir, f.Path)
-		// O_EXCL: a file that appeared since the check is not written over.
-		w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
+		if err := writeNew(p, f.Data); err != nil {
+			for _, w := range written { // no half-written skeleton, which a second try would refuse
+				os.Remove(w)
+			}
 			return nil, err
 		}
-		_, err = w.Write(f.Data)
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", p, err)
-		}
+		written = append(written, p)
 	}
 	return files, nil
+}
+
+// writeNew writes a file that must not exist yet (O_EXCL: one that
+// appeared since Write's check is not written over); a failed write
+// leaves no file.
+func writeNew(p string, data []byte) error {
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(p)
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+
+// DevelopmentError is a Ringmaster built from source rather than released:
+// no module can require its version, so a module must build against the
+// checkout (Options.Source).
+type DevelopmentError struct{ Version string }
+
+func (e *DevelopmentError) Error() string {
+	return fmt.Sprintf("this Ringmaster (version %q) is a development build, not a release a module can require: build against its source checkout", e.Version)
+}
+
+// pseudoRE finds a pseudo-version's timestamp and commit
+// (v1.0.1-0.20261203120000-76450ef89d85): a build of a commit, not a
+// release.
+var pseudoRE = regexp.MustCompile(`\d{14}-[0-9a-f]{12}`)
+
+// isRelease reports whether v is a released version a module can require:
+// a semantic version, not "(devel)", a pseudo-version or one with build
+// metadata ("+dirty").
+func isRelease(v string) bool {
+	return strings.HasPrefix(v, "v") && !strings.Contains(v, "+") && !pseudoRE.MatchString(v)
 }
 
 // parseGoMod reads the module path, the go version and every requirement

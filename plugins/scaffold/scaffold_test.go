@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -26,6 +27,8 @@ func TestFilesRefuse(t *testing.T) {
 		{"a built-in's name", scaffold.Options{Name: "winrm", Source: source, Reserved: []string{"winrm"}}, "reserved"},
 		{"a module path with a space", scaffold.Options{Name: "mine", Module: "example.com/a b", Source: source}, `module path "example.com/a b"`},
 		{"a development build without its source", scaffold.Options{Name: "mine", Version: "(devel)"}, "development build"},
+		{"a build of a commit", scaffold.Options{Name: "mine", Version: "v1.0.1-0.20261203120000-76450ef89d85"}, "development build"},
+		{"a build of a dirty tree", scaffold.Options{Name: "mine", Version: "v1.0.0+dirty"}, "development build"},
 		{"a source that is not Ringmaster", scaffold.Options{Name: "mine", Source: other}, "is the module example.com/other, not Ringmaster"},
 		{"a source that is no module", scaffold.Options{Name: "mine", Source: t.TempDir()}, "go.mod: no such file"},
 	} {
@@ -52,7 +55,7 @@ func TestFilesOfARelease(t *testing.T) {
 		t.Error("a module of a release has a go.sum copied from nowhere")
 	}
 	for path, want := range map[string]string{
-		"go.mod":      "module example.org/x/mdm\n\ngo 1.26\n\nrequire github.com/ringmaster-fleet/ringmaster v1.4.0\n",
+		"go.mod":      "module example.org/x/mdm\n\ngo " + strings.TrimPrefix(runtime.Version(), "go") + "\n\nrequire github.com/ringmaster-fleet/ringmaster v1.4.0\n",
 		"main.go":     "sdk.Serve(New())",
 		"executor.go": `sdk.Info{Name: "mdm", Version: version`,
 		".gitignore":  "/ringmaster-executor-mdm\n",

@@ -190,8 +190,10 @@ func (s *GRPCServer) Exec(r *pb.ExecRequest, stream pb.Executor_ExecServer) erro
 		mu.Lock()
 		n := streamed[tail.s]
 		mu.Unlock()
-		if len(tail.data) > n {
-			send(Chunk{Stream: tail.s, Data: tail.data[n:]})
+		for rest := tail.data[min(n, len(tail.data)):]; len(rest) > 0; { // in chunks well under gRPC's message limit
+			k := min(len(rest), 64<<10)
+			send(Chunk{Stream: tail.s, Data: rest[:k]})
+			rest = rest[k:]
 		}
 	}
 	mu.Lock()

@@ -2,6 +2,8 @@ package sdk
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -45,6 +47,26 @@ type Target struct {
 	ConnectTimeout time.Duration
 	// Options carries transport-specific settings the executor documents.
 	Options map[string]string
+}
+
+// String describes the target without its password, so that logging or
+// printing a Target (%v, %+v, %s) cannot reveal it.
+func (t Target) String() string {
+	r := t
+	if r.Password != "" {
+		r.Password = "[redacted]"
+	}
+	type plain Target // no String method: formats the fields
+	return fmt.Sprintf("%+v", plain(r))
+}
+
+// GoString is String, for %#v.
+func (t Target) GoString() string { return "sdk.Target" + t.String() }
+
+// LogValue logs the target without its password.
+func (t Target) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("hostname", t.Hostname), slog.String("address", t.Address), slog.Bool("https", t.HTTPS),
+		slog.String("auth", t.Auth), slog.String("username", t.Username))
 }
 
 // Shell is the interpreter a script runs in.

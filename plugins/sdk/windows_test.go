@@ -1,6 +1,8 @@
 package sdk_test
 
 import (
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -32,5 +34,17 @@ func TestParseWindowsFactsSerial(t *testing.T) {
 	}
 	if _, err := sdk.ParseWindowsFacts(factsOutput("#bios\nnot json")); err == nil || !strings.Contains(err.Error(), "Win32_BIOS") {
 		t.Errorf("a garbled BIOS section: %v, want an error naming Win32_BIOS", err)
+	}
+}
+
+// A Target printed or logged any way never shows its password.
+func TestTargetHidesPassword(t *testing.T) {
+	tg := sdk.Target{Hostname: "pc1", Address: "10.0.0.1:5986", Username: "svc", Password: "Hunter2-Secret"}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("reaching", "target", tg)
+	for _, s := range []string{fmt.Sprint(tg), fmt.Sprintf("%+v", tg), fmt.Sprintf("%#v", tg), fmt.Sprintf("%v", &tg), logged.String()} {
+		if strings.Contains(s, "Hunter2") || !strings.Contains(s, "pc1") {
+			t.Errorf("printed as %q", s)
+		}
 	}
 }

@@ -96,6 +96,16 @@ func runCheck(ctx context.Context, c check, h Harness) Result {
 	defer cancel()
 	start := time.Now()
 	problems := c.run(ctx, h)
+	// A problem may quote an error that reveals a password (the check
+	// that catches it says so): the report must not repeat it.
+	for i, p := range problems {
+		for _, t := range []sdk.Target{h.Target, h.BadCredentials, h.Unreachable} {
+			if t.Password != "" {
+				p = strings.ReplaceAll(p, t.Password, "[password]")
+			}
+		}
+		problems[i] = p
+	}
 	return Result{Check: c.name, Problems: problems, Took: time.Since(start)}
 }
 

@@ -46,8 +46,8 @@ func TestKitCatchesABrokenExecutor(t *testing.T) {
 		for _, p := range r.Problems {
 			text += r.Check + ": " + p + "\n"
 		}
-		if r.Passed() != (len(r.Problems) == 0) {
-			t.Errorf("%s: Passed() = %v with problems %q", r.Check, r.Passed(), r.Problems)
+		if strings.Contains(strings.Join(r.Problems, " "), "wrong") {
+			t.Errorf("%s: a problem repeats the password it reports: %q", r.Check, r.Problems)
 		}
 	}
 	if checked != len(conformance.Checks()) {
