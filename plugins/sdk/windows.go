@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -34,6 +36,28 @@ Write-Output '#reboot'
 Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Component Based Servicing\RebootPending'
 Test-Path 'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\WindowsUpdate\Auto Update\RebootRequired'
 Write-Output '#end'`
+
+// ProbeWindows is Probe for an executor whose Exec runs PowerShell on
+// Windows, whatever its transport: it runs WindowsFactsScript through
+// x.Exec and parses what it prints. A failure to run it keeps its kind
+// (its Op becomes "probe"); a cmdlet that failed on the way may set a
+// non-zero exit code, and the output still counts; output that is not the
+// script's is a Protocol error.
+func ProbeWindows(ctx context.Context, x Executor, t Target) (ProbeResult, error) {
+	res, err := x.Exec(ctx, t, Command{Shell: PowerShell, Script: WindowsFactsScript}, nil)
+	if err != nil && !IsKind(err, CommandFailed) {
+		var se *Error
+		if errors.As(err, &se) {
+			se.Op = "probe"
+		}
+		return ProbeResult{}, err
+	}
+	f, err := ParseWindowsFacts(string(res.Stdout))
+	if err != nil {
+		return ProbeResult{}, &Error{Kind: Protocol, Op: "probe", Target: t.Hostname, Err: fmt.Errorf("reading the facts script's output: %w", err)}
+	}
+	return ProbeResult{Facts: f, ObservedAt: time.Now().UTC()}, nil
+}
 
 // ParseWindowsFacts reads what WindowsFactsScript prints.
 func ParseWindowsFacts(out string) (Facts, error) {

@@ -50,20 +50,7 @@ func (*Executor) Info(context.Context) (sdk.Info, error) {
 // Probe implements sdk.Executor: the SDK's Windows facts script, run
 // through the commands endpoint.
 func (e *Executor) Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error) {
-	res, err := e.Exec(ctx, t, sdk.Command{Shell: sdk.PowerShell, Script: sdk.WindowsFactsScript}, nil)
-	if err != nil && !sdk.IsKind(err, sdk.CommandFailed) { // a failing cmdlet may set the exit code; the output still counts
-		var se *sdk.Error
-		if errors.As(err, &se) {
-			se.Op = "probe"
-		}
-		return sdk.ProbeResult{}, err
-	}
-	f, err := sdk.ParseWindowsFacts(string(res.Stdout))
-	if err != nil {
-		return sdk.ProbeResult{}, &sdk.Error{Kind: sdk.Protocol, Op: "probe", Target: targetName(t),
-			Err: fmt.Errorf("reading the facts script's output: %w", err)}
-	}
-	return sdk.ProbeResult{Facts: f, ObservedAt: time.Now().UTC()}, nil
+	return sdk.ProbeWindows(ctx, e, t)
 }
 
 // request is the body of POST /v1/commands.

@@ -34,19 +34,7 @@ func (*Executor) Info(context.Context) (sdk.Info, error) {
 
 // Probe implements sdk.Executor with the SDK's Windows facts script.
 func (e *Executor) Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error) {
-	res, err := e.Exec(ctx, t, sdk.Command{Shell: sdk.PowerShell, Script: sdk.WindowsFactsScript}, nil)
-	if err != nil && !sdk.IsKind(err, sdk.CommandFailed) {
-		var se *sdk.Error
-		if errors.As(err, &se) {
-			se.Op = "probe"
-		}
-		return sdk.ProbeResult{}, err
-	}
-	f, err := sdk.ParseWindowsFacts(string(res.Stdout))
-	if err != nil {
-		return sdk.ProbeResult{}, &sdk.Error{Kind: sdk.Protocol, Op: "probe", Target: t.Hostname, Err: err}
-	}
-	return sdk.ProbeResult{Facts: f, ObservedAt: time.Now().UTC()}, nil
+	return sdk.ProbeWindows(ctx, e, t)
 }
 
 func address(t sdk.Target) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk"
 	"github.com/ringmaster-fleet/ringmaster/plugins/sdk/conformance"
@@ -32,15 +31,7 @@ func (d direct) reach(t sdk.Target, op string) error {
 }
 
 func (d direct) Probe(ctx context.Context, t sdk.Target) (sdk.ProbeResult, error) {
-	if err := d.reach(t, "probe"); err != nil {
-		return sdk.ProbeResult{}, err
-	}
-	res, err := d.dev.Run(ctx, sdk.Command{Shell: sdk.PowerShell, Script: sdk.WindowsFactsScript}, nil)
-	if err != nil {
-		return sdk.ProbeResult{}, err
-	}
-	f, err := sdk.ParseWindowsFacts(string(res.Stdout))
-	return sdk.ProbeResult{Facts: f, ObservedAt: time.Now()}, err
+	return sdk.ProbeWindows(ctx, d, t)
 }
 
 func (d direct) Exec(ctx context.Context, t sdk.Target, c sdk.Command, out func(sdk.Chunk)) (sdk.Result, error) {
