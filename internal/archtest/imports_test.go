@@ -133,6 +133,8 @@ var rules = []struct {
 	{"plugins/registry", []string{"plugins/host", "plugins/sdk"}},
 	// The plugin test job: a plugin binary through plugins/host, the kit,
 	// and a simulated device to check it against.
+	// The forecast: the controller replayed on a virtual clock.
+	{"forecast", []string{"orchestrator", "playbooks"}},
 	// The plugin skeleton job: a new module's files.
 	{"plugins/scaffold", []string{"plugins/host"}},
 	{"plugins/certify", []string{"plugins/host", "plugins/sdk", "plugins/sdk/conformance", "plugins/winrm/fleetsim", "plugins/winrm/fleetsim/device"}},
@@ -163,7 +165,7 @@ var topOnly = []string{"cmd/...", "internal/tools/...", "store/..."}
 
 // The domain packages: they know nothing of storage, HTTP, WinRM or the
 // command line.
-var domain = []string{"errkind", "inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html", "access", "audit"}
+var domain = []string{"errkind", "inventory", "credential", "orchestrator", "playbooks", "plugins/sdk", "alerts", "report", "report/html", "access", "audit", "forecast"}
 
 // The application packages: a Go API per job a user does, called by the
 // CLI and the server alike; stores come in through their interfaces.

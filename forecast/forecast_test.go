@@ -1,0 +1,231 @@
+package forecast_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/forecast"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+)
+
+var t0 = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) // a Monday
+
+const specText = `
+name: sim
+playbook: win10-feature-update
+windows:
+  default: {cron: "0 20 * * *", duration: 8h}
+caps: {per_org: 10, per_site: 4}
+waves:
+  - {name: pilot, count: 10, soak: 12h}
+  - {name: rest%s}
+%s`
+
+// estate is three organisations over two or three sites each, its pilot
+// and the rest, as a view's counts and as members.
+func estate(t *testing.T, approval, extra string) (orchestrator.View, []orchestrator.Member) {
+	t.Helper()
+	s, err := orchestrator.ParseSpec("sim.yaml", fmt.Appendf(nil, specText, approval, extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []orchestrator.Member
+	for _, o := range []struct {
+		org         string
+		pilot, rest int
+		sites       int
+	}{{"RAA", 5, 75, 3}, {"RBB", 3, 37, 2}, {"RCC", 2, 5, 2}} {
+		for w, n := range []int{o.pilot, o.rest} {
+			for i := range n {
+				members = append(members, orchestrator.Member{Hostname: fmt.Sprintf("%s-%d-%d", o.org, w, i), Org: o.org,
+					Site: fmt.Sprintf("S%d", i%o.sites), Wave: w, Order: i + 1, State: orchestrator.DevicePending})
+			}
+		}
+	}
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: make([]orchestrator.WaveState, len(s.Waves)),
+		Calendars: map[string]orchestrator.Calendar{}}
+	counts := map[orchestrator.Count]int{}
+	for _, m := range members {
+		counts[orchestrator.Count{Wave: m.Wave, Org: m.Org, Site: m.Site, State: m.State}]++
+		if _, ok := v.Calendars[m.Org]; !ok {
+			v.Calendars[m.Org], _ = s.Calendar(m.Org, "Europe/London")
+		}
+	}
+	for c, n := range counts {
+		c.Devices = n
+		v.Counts = append(v.Counts, c)
+	}
+	return v, members
+}
+
+// replay is the controller run over members with every run taking d and
+// succeeding: the reference a forecast without faults must match.
+func replay(t *testing.T, v orchestrator.View, members []orchestrator.Member, d time.Duration) (time.Time, map[string]time.Time) {
+	t.Helper()
+	v.Members, v.Counts = slices.Clone(members), nil
+	v.Waves = slices.Clone(v.Waves)
+	now, finishes, orgDone := t0, map[string]time.Time{}, map[string]time.Time{}
+	left := map[string]int{}
+	for _, m := range members {
+		left[m.Org]++
+	}
+	for range 100000 {
+		p := orchestrator.Decide(v, now)
+		for _, c := range p.WaveChanges {
+			v.Waves[c.Wave] = c.State
+		}
+		for _, h := range p.Dispatch {
+			i := slices.IndexFunc(v.Members, func(m orchestrator.Member) bool { return m.Hostname == h })
+			v.Members[i].State = orchestrator.DeviceRunning
+			finishes[h] = now.Add(d)
+		}
+		if p.Done {
+			return now, orgDone
+		}
+		next := p.WakeAt
+		for _, at := range finishes {
+			if next.IsZero() || at.Before(next) {
+				next = at
+			}
+		}
+		if next.IsZero() {
+			t.Fatalf("the reference replay is stuck at %s: %+v", now, p.Blocked)
+		}
+		now = next
+		for h, at := range finishes {
+			if at.After(now) {
+				continue
+			}
+			delete(finishes, h)
+			i := slices.IndexFunc(v.Members, func(m orchestrator.Member) bool { return m.Hostname == h })
+			v.Members[i].State, v.Members[i].Reason = orchestrator.DeviceSucceeded, "completed"
+			if left[v.Members[i].Org]--; left[v.Members[i].Org] == 0 {
+				orgDone[v.Members[i].Org] = at
+			}
+		}
+	}
+	t.Fatal("the reference replay did not end")
+	return time.Time{}, nil
+}
+
+// certain is a model with no doubt in it: every run takes d and succeeds.
+func certain(d time.Duration) forecast.Model {
+	sure := forecast.Rate{Events: 0, Trials: 1 << 30}
+	p := forecast.Profile{Durations: []time.Duration{d}, Failure: sure, Offline: sure, Reoffline: sure, Source: "test"}
+	return forecast.Model{Campaign: p, Default: p, MinRuns: 1}
+}
+
+func near(a, b time.Time, within time.Duration) bool { return a.Sub(b).Abs() <= within }
+
+// Without faults, the forecast is the controller's own replay, to within
+// its decision step: the cohorts, synthetic queues and batched decisions
+// change nothing the controller decides.
+func TestForecastIsTheControllersReplay(t *testing.T) {
+	v, members := estate(t, "", "")
+	want, wantOrgs := replay(t, v, members, 40*time.Minute)
+	f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 4, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(f.Finish.P50, want, 10*time.Minute) || !near(f.Finish.P10, f.Finish.P90, 10*time.Minute) {
+		t.Errorf("campaign finish %+v, the controller's replay finishes at %s", f.Finish, want)
+	}
+	for _, o := range f.Orgs {
+		if !near(o.Finish.P50, wantOrgs[o.Org], 10*time.Minute) || o.Failed != 0 || o.Unreachable != 0 || o.NotReached != 0 {
+			t.Errorf("%s: %+v; the replay finishes it at %s", o.Org, o, wantOrgs[o.Org])
+		}
+	}
+	if len(f.Waves) != 2 || f.Waves[0].Finish.P50.IsZero() || !f.Waves[0].Finish.P50.Before(f.Waves[1].Finish.P50) {
+		t.Errorf("waves %+v", f.Waves)
+	}
+}
+
+// A wave that needs approval waits the assumed delay for a person.
+func TestForecastWaitsForApproval(t *testing.T) {
+	v, _ := estate(t, "", "")
+	auto, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 2, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ = estate(t, ", approval: manual", "")
+	m := certain(40 * time.Minute)
+	m.ApprovalDelay = 72 * time.Hour
+	manual, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: m, Runs: 2, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three days later the rest starts in the same nightly window.
+	if d := manual.Finish.P50.Sub(auto.Finish.P50); d < 48*time.Hour || d > 96*time.Hour {
+		t.Errorf("approval after 72 h moved the finish by %s (auto %s, manual %s)", d, auto.Finish.P50, manual.Finish.P50)
+	}
+}
+
+// With failures and unreachable devices drawn, runs differ: the spread is
+// ordered, devices are left failed and unreachable, and the same seed
+// gives the same forecast.
+func TestForecastSpread(t *testing.T) {
+	v, _ := estate(t, "", "defer: {backoff: 1h, max_backoff: 8h}\n")
+	var durations []time.Duration
+	for m := 20; m <= 100; m += 10 {
+		durations = append(durations, time.Duration(m)*time.Minute)
+	}
+	p := forecast.Profile{Durations: durations, Failure: forecast.Rate{Events: 3, Trials: 100}, Offline: forecast.Rate{Events: 10, Trials: 100},
+		Reoffline: forecast.Rate{Events: 60, Trials: 100}}
+	in := forecast.Input{View: v, Now: t0, Model: forecast.Model{Campaign: p, MinRuns: 1}, Runs: 30, Seed: 7}
+	f, err := forecast.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(in.View.Counts) // as another store might read them
+	again, _ := forecast.Run(context.Background(), in)
+	if f.Finish != again.Finish {
+		t.Errorf("the same seed gave %+v then %+v", f.Finish, again.Finish)
+	}
+	var failed float64
+	for _, o := range f.Orgs {
+		if o.Finish.P10.After(o.Finish.P50) || !o.Finish.P90.IsZero() && o.Finish.P50.After(o.Finish.P90) {
+			t.Errorf("%s: quantiles out of order %+v", o.Org, o.Finish)
+		}
+		failed += o.Failed
+	}
+	if failed < 1 || failed > 12 {
+		t.Errorf("%.1f devices expected failed of 127 at 3%%", failed)
+	}
+	// A run that does not finish is one where two of a small
+	// organisation's devices failed and held it: a person must act.
+	if f.Finish.P10.After(f.Finish.P50) || !f.Finish.P90.IsZero() && f.Finish.P50.After(f.Finish.P90) || f.Finish.Unfinished != f.WaitsForPerson {
+		t.Errorf("campaign finish %+v, waiting for a person in %.2f of runs", f.Finish, f.WaitsForPerson)
+	}
+	halted := 0.0
+	for _, o := range f.Orgs {
+		halted += o.Halted
+	}
+	if f.WaitsForPerson > 0 && halted == 0 {
+		t.Errorf("runs wait for a person with no organisation halted")
+	}
+
+}
+
+// A deadline too close leaves devices not reached, and says who misses it.
+func TestForecastDeadline(t *testing.T) {
+	v, _ := estate(t, "", fmt.Sprintf("deadline: %s\n", t0.Add(36*time.Hour).Format(time.RFC3339)))
+	f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 2, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	misses := 0
+	for _, o := range f.Orgs {
+		if o.MissesDeadline {
+			misses++
+			if o.NotDoneByDeadline < 1 {
+				t.Errorf("%s misses the deadline with every device done: %+v", o.Org, o)
+			}
+		}
+	}
+	if misses == 0 || f.Finish.Unfinished != 1 {
+		t.Errorf("no organisation misses a deadline two nights away: %+v", f)
+	}
+}
