@@ -36,7 +36,8 @@ func quantiles(ts []time.Time) Quantiles {
 		}
 		return fin[i]
 	}
-	q.P10, q.P50, q.P90 = at(0.1), at(0.5), at(0.9)
+	// To the second: a forecast's precision is far coarser.
+	q.P10, q.P50, q.P90 = at(0.1).Truncate(time.Second), at(0.5).Truncate(time.Second), at(0.9).Truncate(time.Second)
 	return q
 }
 
@@ -130,10 +131,7 @@ func (s *setup) summarise(results []runResult) Forecast {
 	if s.spec.Deadline != nil {
 		f.Deadline = s.spec.Deadline.Time
 	}
-	f.LearnedFrom = s.in.Model.Campaign.describe()
-	if s.in.Model.Campaign.Runs() < max(s.in.Model.MinRuns, 30) {
-		f.LearnedFrom = s.in.Model.For("").describe()
-	}
+	f.LearnedFrom = s.in.Model.For("").describe()
 	var finishes []time.Time
 	for _, r := range results {
 		finishes = append(finishes, r.finish)

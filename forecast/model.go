@@ -10,16 +10,27 @@ import (
 // Rate is how often something happened: Events out of Trials.
 type Rate struct{ Events, Trials int }
 
-// mean is the rate's posterior mean under a uniform prior.
-func (r Rate) mean() float64 { return float64(r.Events+1) / float64(r.Trials+2) }
+// priorWeight is how many runs' worth the prior counts for: a rate seen
+// over a few runs stays near the prior, one seen over hundreds is what
+// was seen.
+const priorWeight = 20
 
-// draw is a plausible true rate given what was seen (a normal
-// approximation of the Beta posterior, kept within [0, 1]): each run of a
-// forecast draws its own, so that the spread of finishes includes how
-// little a few runs say.
-func (r Rate) draw(rng *rand.Rand) float64 {
-	m := r.mean()
-	sd := math.Sqrt(m * (1 - m) / float64(r.Trials+3))
+// frac is the plain fraction seen (0 with no trials).
+func (r Rate) frac() float64 {
+	if r.Trials == 0 {
+		return 0
+	}
+	return float64(r.Events) / float64(r.Trials)
+}
+
+// draw is a plausible true rate given what was seen and a prior rate (a
+// normal approximation of the Beta posterior, kept within [0, 1]): each
+// run of a forecast draws its own, so that the spread of finishes
+// includes how little a few runs say.
+func (r Rate) draw(rng *rand.Rand, prior float64) float64 {
+	n := float64(r.Trials) + priorWeight
+	m := (float64(r.Events) + prior*priorWeight) / n
+	sd := math.Sqrt(m * (1 - m) / (n + 1))
 	return min(1, max(0, m+sd*rng.NormFloat64()))
 }
 
@@ -100,7 +111,7 @@ type draws struct {
 	fail, off, reoff float64
 }
 
-func (p Profile) draw(rng *rand.Rand) draws {
+func (p Profile) draw(rng *rand.Rand, prior Profile) draws {
 	// The mean duration is uncertain by its standard error: one factor
 	// for every run of the organisation in this forecast run.
 	var sum, sq float64
@@ -116,7 +127,8 @@ func (p Profile) draw(rng *rand.Rand) draws {
 		cv = math.Sqrt(max(0, sq/n-mean*mean)) / mean
 	}
 	scale := max(0.2, 1+cv/math.Sqrt(n)*rng.NormFloat64())
-	return draws{durations: p.Durations, scale: scale, fail: p.Failure.draw(rng), off: p.Offline.draw(rng), reoff: p.Reoffline.draw(rng)}
+	return draws{durations: p.Durations, scale: scale, fail: p.Failure.draw(rng, prior.Failure.frac()),
+		off: p.Offline.draw(rng, prior.Offline.frac()), reoff: p.Reoffline.draw(rng, prior.Reoffline.frac())}
 }
 
 func (d *draws) duration(rng *rand.Rand) time.Duration {

@@ -243,8 +243,12 @@ func (s *setup) newRun(seed uint64) *run {
 	r := &run{s: s, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), devs: append([]device(nil), s.initial...),
 		counts: map[countKey]int{}, queues: map[[2]int32]*queue{}, remain: make([]int, len(s.orgs))}
 	r.later.r = r
+	prior := s.in.Model.Default
+	if len(prior.Durations) == 0 {
+		prior = DefaultProfile()
+	}
 	for _, p := range s.profiles {
-		r.draws = append(r.draws, p.draw(r.rng))
+		r.draws = append(r.draws, p.draw(r.rng, prior))
 	}
 	n := len(s.orgs)
 	r.res = runResult{waves: make([]time.Time, len(s.spec.Waves)), orgs: make([]time.Time, n), failed: make([]int, n),
@@ -402,6 +406,11 @@ func (r *run) replay() runResult {
 		}
 	}
 	approvals := map[int]time.Time{}
+	for i, w := range waves {
+		if w.Status == orchestrator.WaveAwaitingApproval && !w.Approved {
+			approvals[i] = s.in.Now.Add(s.approvalDelay()) // waiting already: assumed approved the delay from now
+		}
+	}
 	now, lastDecide := s.in.Now, time.Time{}
 	var deadline time.Time
 	if s.spec.Deadline != nil {

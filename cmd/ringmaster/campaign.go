@@ -37,7 +37,7 @@ func newCampaignCmd(a *app) *cobra.Command {
 			},
 		}
 	}
-	cmd.AddCommand(newCampaignCreateCmd(a), newCampaignListCmd(a), newCampaignShowCmd(a),
+	cmd.AddCommand(newCampaignCreateCmd(a), newCampaignListCmd(a), newCampaignShowCmd(a), newCampaignForecastCmd(a),
 		status(orchestrator.ActionStart, "Start a created campaign (ringmaster run does the work)"),
 		status(orchestrator.ActionPause, "Start nothing new; runs in flight finish"),
 		status(orchestrator.ActionResume, "Resume a paused campaign"),

@@ -1,0 +1,168 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ringmaster-fleet/ringmaster/forecast"
+	"github.com/ringmaster-fleet/ringmaster/orchestrator"
+)
+
+// ForecastOptions say how to forecast a campaign.
+type ForecastOptions struct {
+	Runs          int           // replays (default 20)
+	ApprovalDelay time.Duration // a person's assumed delay to approve a wave (default 24 h)
+	Seed          uint64        // makes the forecast reproducible
+	// MinRuns is how many observed runs an organisation needs for its
+	// own figures (default 30); below it, the campaign's are used.
+	MinRuns int
+}
+
+// Forecast says when the named campaign will finish, per wave and per
+// organisation (see package forecast): its controller replayed from its
+// current state, a draft's as if started now and a paused one's as if
+// resumed now, with runs drawn from what it has observed so far, else
+// from the latest earlier campaign of its playbook, else stated defaults.
+func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) (forecast.Forecast, error) {
+	c, err := s.store.Campaign(ctx, name)
+	if err != nil {
+		return forecast.Forecast{}, err
+	}
+	v, err := orchestrator.ReadView(ctx, s.store, s.inv, c)
+	if err != nil {
+		return forecast.Forecast{}, err
+	}
+	m, err := s.learn(ctx, name)
+	if err != nil {
+		return forecast.Forecast{}, err
+	}
+	m.MinRuns, m.ApprovalDelay = o.MinRuns, o.ApprovalDelay
+	if m.Campaign.Runs() < max(o.MinRuns, 30) {
+		if m.Default, err = s.earlier(ctx, c, v.Spec.Playbook); err != nil {
+			return forecast.Forecast{}, err
+		}
+	}
+	f, err := forecast.Run(ctx, forecast.Input{View: v, Now: s.now(), Model: m, Runs: o.Runs, Seed: o.Seed})
+	if err != nil {
+		return forecast.Forecast{}, fmt.Errorf("campaign %s: forecast: %w", name, err)
+	}
+	return f, nil
+}
+
+// transitionPage is how many transitions a forecast reads at a time.
+const transitionPage = 5000
+
+// learn reads what the campaign's device runs have been so far: each run's
+// duration (from running to its outcome), which failed, and which found
+// the device unreachable, on its first attempt or a retry; per
+// organisation and for the whole campaign.
+func (s *Service) learn(ctx context.Context, name string) (forecast.Model, error) {
+	type device struct {
+		started time.Time
+		offline bool // an earlier attempt found it unreachable
+	}
+	devices := map[string]*device{}
+	orgs := map[string]*forecast.Profile{}
+	var all forecast.Profile
+	var after int64
+	for {
+		page, err := s.store.TransitionsAfter(ctx, name, after, nil, transitionPage)
+		if err != nil {
+			return forecast.Model{}, err
+		}
+		for _, t := range page {
+			after = t.ID
+			d := devices[t.Hostname]
+			if d == nil {
+				d = &device{}
+				devices[t.Hostname] = d
+			}
+			if t.To == orchestrator.DeviceRunning {
+				d.started = t.At
+				continue
+			}
+			if t.From != orchestrator.DeviceRunning || d.started.IsZero() {
+				continue
+			}
+			p := orgs[t.Org]
+			if p == nil {
+				p = &forecast.Profile{}
+				orgs[t.Org] = p
+			}
+			took := t.At.Sub(d.started)
+			d.started = time.Time{}
+			for _, p := range []*forecast.Profile{p, &all} {
+				observe(p, t, took, d.offline)
+			}
+			if t.To == orchestrator.DeviceDeferred {
+				d.offline = true
+			}
+		}
+		if len(page) < transitionPage {
+			break
+		}
+	}
+	m := forecast.Model{Orgs: map[string]forecast.Profile{}}
+	for org, p := range orgs {
+		p.Source = fmt.Sprintf("this campaign, %s (%d runs)", org, p.Runs())
+		m.Orgs[org] = *p
+	}
+	all.Source = fmt.Sprintf("this campaign (%d runs)", all.Runs())
+	m.Campaign = all
+	return m, nil
+}
+
+// observe adds one run, which took took and ended as t says, to p.
+func observe(p *forecast.Profile, t orchestrator.Transition, took time.Duration, wasOffline bool) {
+	offline := t.To == orchestrator.DeviceDeferred
+	if wasOffline {
+		p.Reoffline.Trials++
+		if offline {
+			p.Reoffline.Events++
+		}
+	} else {
+		p.Offline.Trials++
+		if offline {
+			p.Offline.Events++
+		}
+	}
+	if offline || t.To == orchestrator.DeviceSkipped {
+		return // an unreachable attempt or a skip says nothing of a run's length
+	}
+	p.Durations = append(p.Durations, took)
+	p.Failure.Trials++
+	if orchestrator.CountsAsFailure(t.To, t.Reason) {
+		p.Failure.Events++
+	}
+}
+
+// earlier learns from the latest other campaign of the same playbook that
+// ran enough devices, for a campaign that has not yet; else the stated
+// defaults.
+func (s *Service) earlier(ctx context.Context, c orchestrator.Campaign, playbook string) (forecast.Profile, error) {
+	list, err := s.store.Campaigns(ctx)
+	if err != nil {
+		return forecast.Profile{}, err
+	}
+	for i := len(list) - 1; i >= 0; i-- { // newest first
+		o := list[i]
+		if o.Name == c.Name {
+			continue
+		}
+		spec, err := orchestrator.ParseSpec(o.SpecFile, []byte(o.Spec))
+		if err != nil || spec.Playbook != playbook {
+			continue
+		}
+		m, err := s.learn(ctx, o.Name)
+		if err != nil {
+			return forecast.Profile{}, err
+		}
+		if m.Campaign.Runs() >= 30 {
+			p := m.Campaign
+			p.Source = fmt.Sprintf("campaign %s of the same playbook (%d runs)", o.Name, p.Runs())
+			return p, nil
+		}
+	}
+	return forecast.DefaultProfile(), nil
+}

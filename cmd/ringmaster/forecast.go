@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ringmaster-fleet/ringmaster/campaigns"
+)
+
+func newCampaignForecastCmd(a *app) *cobra.Command {
+	var (
+		o      campaigns.ForecastOptions
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "forecast NAME",
+		Short: "Forecast when each wave and organisation will finish, and who will miss the deadline",
+		Long: `Forecast a campaign: its own controller replayed on a virtual clock from the
+campaign's state now to its end, with its windows, blackouts, caps, soak,
+approvals (assumed given --approval-delay after a wave waits for one),
+deferral backoff and deadline. Each device run's duration, failure and
+whether the device is reachable are drawn from what this campaign has
+observed so far (per organisation once it has --min-runs runs, else the
+campaign's), else from the latest earlier campaign of the same playbook,
+else stated defaults; each figure says which. --runs replays give the
+P10, P50 and P90 finish of the campaign, each wave and each organisation,
+and the devices expected to be left failed, unreachable, not reached, or
+not done by the deadline.
+
+A draft is forecast as if started now, a paused campaign as if resumed now.
+A run that ends with a wave or organisation halted by its failures waits
+for a person: its finish is "not finished".`,
+		Example: "  ringmaster campaign forecast win10-22h2\n  ringmaster campaign forecast hsa-bluekeep --approval-delay 4h -o json",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if o.Runs < 1 || o.Runs > 10000 {
+				return usagef("--runs %d: want 1 to 10000", o.Runs)
+			}
+			if o.ApprovalDelay < 0 {
+				return usagef("--approval-delay %s: want a duration of 0 or more", o.ApprovalDelay)
+			}
+			ctx := cmd.Context()
+			svc, err := a.campaignApp(ctx)
+			if err != nil {
+				return err
+			}
+			f, err := svc.Forecast(ctx, argv[0], o)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return json.NewEncoder(a.stdout).Encode(f)
+			}
+			return f.WriteTable(a.stdout, argv[0], time.UTC)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Runs, "runs", 20, "how many replays the quantiles come from")
+	f.DurationVar(&o.ApprovalDelay, "approval-delay", 24*time.Hour, "how long a person is assumed to take to approve a wave that awaits approval")
+	f.IntVar(&o.MinRuns, "min-runs", 30, "observed runs an organisation needs for its own figures")
+	f.Uint64Var(&o.Seed, "seed", 1, "the replays' seed: the same seed and state give the same forecast")
+	outputFlag(cmd, &output, "table", "table", "json")
+	return cmd
+}
