@@ -475,11 +475,7 @@ func (r *run) replay() runResult {
 			}
 		}
 		if len(r.running) > 0 {
-			at := r.running[0].at
-			if floor := lastDecide.Add(s.step); at.Before(floor) {
-				at = floor // decide at most every Step while runs finish
-			}
-			if next.IsZero() || at.Before(next) {
+			if at := r.running[0].at; next.IsZero() || at.Before(next) {
 				next = at
 			}
 		}
@@ -487,6 +483,11 @@ func (r *run) replay() runResult {
 			if at := r.devs[r.later.devs[0]].next; next.IsZero() || at.Before(next) {
 				next = at
 			}
+		}
+		// Decide at most every Step: runs finishing and deferred devices
+		// coming due are taken together, each at most Step late.
+		if floor := lastDecide.Add(s.step); !next.IsZero() && next.Before(floor) {
+			next = floor
 		}
 		if next.IsZero() || !next.After(now) {
 			if len(r.running) == 0 && (next.IsZero() || len(plan.Dispatch) == 0) {
