@@ -17,6 +17,9 @@ type ForecastOptions struct {
 	// MinRuns is how many observed runs an organisation needs for its
 	// own figures (default 30); below it, the campaign's are used.
 	MinRuns int
+	// Changes, when given, are forecast as if made (campaign set's
+	// changes; nothing is stored): a what-if.
+	Changes []orchestrator.Change
 }
 
 // Forecast says when the named campaign will finish, per wave and per
@@ -28,6 +31,17 @@ func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) 
 	c, err := s.store.Campaign(ctx, name)
 	if err != nil {
 		return forecast.Forecast{}, err
+	}
+	var whatIf []string
+	if len(o.Changes) > 0 {
+		data, _, err := orchestrator.Amend(c.SpecFile, []byte(c.Spec), o.Changes)
+		if err != nil {
+			return forecast.Forecast{}, fmt.Errorf("campaign %s: what if: %w", name, err)
+		}
+		c.Spec = string(data) // this forecast's copy only
+		for _, ch := range o.Changes {
+			whatIf = append(whatIf, ch.Source)
+		}
 	}
 	v, err := orchestrator.ReadView(ctx, s.store, s.inv, c)
 	if err != nil {
@@ -47,6 +61,7 @@ func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) 
 	if err != nil {
 		return forecast.Forecast{}, fmt.Errorf("campaign %s: forecast: %w", name, err)
 	}
+	f.WhatIf = whatIf
 	return f, nil
 }
 

@@ -90,6 +90,8 @@ type Forecast struct {
 	Decisions int `json:"decisions"`
 	// LearnedFrom says what the campaign-wide figures were drawn from.
 	LearnedFrom string `json:"learned_from"`
+	// WhatIf are the changes forecast as if made, if any.
+	WhatIf []string `json:"what_if,omitempty"`
 }
 
 // Run forecasts the campaign in: in.Runs replays, side by side on the

@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -27,6 +28,9 @@ func (q Quantiles) cells(loc *time.Location) []string {
 func (f Forecast) WriteTable(w io.Writer, name string, loc *time.Location) error {
 	bw := &errWriter{w: w}
 	fmt.Fprintf(bw, "campaign %s, forecast from %s (%s): %d runs\n", name, f.From.In(loc).Format(timeLayout), loc, f.Runs)
+	if len(f.WhatIf) > 0 {
+		fmt.Fprintf(bw, "what if: %s (not made)\n", strings.Join(f.WhatIf, " "))
+	}
 	fmt.Fprintf(bw, "runs drawn from %s; a wave awaiting approval is assumed approved %s later\n", f.LearnedFrom, f.ApprovalDelay)
 	c := f.Finish.cells(loc)
 	fmt.Fprintf(bw, "finish: P10 %s, P50 %s, P90 %s", c[0], c[1], c[2])

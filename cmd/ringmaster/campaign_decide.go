@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ringmaster-fleet/ringmaster/campaigns"
 	"github.com/ringmaster-fleet/ringmaster/internal/safecsv"
@@ -59,9 +60,58 @@ and why (campaign show lists it).`,
 	return cmd
 }
 
+// specChanges are the flags that change a campaign's spec: campaign set
+// makes them, campaign forecast asks what they would do.
+type specChanges struct {
+	failPct, conc, caps, windows []string
+	deadline                     string
+}
+
+func (c *specChanges) register(f *pflag.FlagSet) {
+	f.StringArrayVar(&c.failPct, "max-failure-percent", nil, "WAVE=N: a wave's halt threshold (repeatable)")
+	f.StringArrayVar(&c.conc, "max-concurrency", nil, "WAVE=N: a wave's devices at once (repeatable)")
+	f.StringArrayVar(&c.caps, "cap", nil, "per_org=N, per_site=N or total=N (repeatable)")
+	f.StringVar(&c.deadline, "deadline", "", "RFC 3339 time, or none to remove it")
+	f.StringArrayVar(&c.windows, "window", nil, "default=SPEC or ORG=SPEC, SPEC \"CRON for DURATION[ in ZONE]\" or none (repeatable)")
+}
+
+// changes are the flags as changes, each with the flag it came from.
+func (c *specChanges) changes() ([]orchestrator.Change, error) {
+	var changes []orchestrator.Change
+	keyed := func(flag string, f orchestrator.Field, vals []string) error {
+		for _, v := range vals {
+			k, val, ok := strings.Cut(v, "=")
+			if !ok || k == "" {
+				return usagef("--%s %s: want KEY=VALUE", flag, v)
+			}
+			field := f
+			if f == "" { // --cap: the key names the cap
+				field = orchestrator.Field("caps." + k)
+				k = ""
+			}
+			changes = append(changes, orchestrator.Change{Field: field, Key: k, Value: val, Source: "--" + flag + " " + v})
+		}
+		return nil
+	}
+	for _, fl := range []struct {
+		flag  string
+		field orchestrator.Field
+		vals  []string
+	}{{"max-failure-percent", orchestrator.FieldMaxFailurePercent, c.failPct}, {"max-concurrency", orchestrator.FieldMaxConcurrency, c.conc},
+		{"cap", "", c.caps}, {"window", orchestrator.FieldWindow, c.windows}} {
+		if err := keyed(fl.flag, fl.field, fl.vals); err != nil {
+			return nil, err
+		}
+	}
+	if c.deadline != "" {
+		changes = append(changes, orchestrator.Change{Field: orchestrator.FieldDeadline, Value: c.deadline, Source: "--deadline " + c.deadline})
+	}
+	return changes, nil
+}
+
 func newCampaignSetCmd(a *app) *cobra.Command {
-	var failPct, conc, caps, windows []string
-	var deadline, reason string
+	var sc specChanges
+	var reason string
 	cmd := &cobra.Command{
 		Use:   "set NAME [--max-failure-percent W=N] [--max-concurrency W=N] [--cap KIND=N] [--deadline T|none] [--window ORG=SPEC]",
 		Short: "Change a campaign's thresholds, concurrency, caps, deadline or windows",
@@ -69,7 +119,8 @@ func newCampaignSetCmd(a *app) *cobra.Command {
 caps, deadline and windows; never its targets or waves. The changed
 campaign is checked exactly as create checks a file, each problem naming
 the flag that caused it; the controller uses it from its next pass. The
-change is recorded with who made it and why.
+change is recorded with who made it and why. (campaign forecast takes the
+same flags, to show what a change would do before it is made.)
 
   --max-failure-percent WAVE=N   a wave's halt threshold
   --max-concurrency WAVE=N       a wave's devices at once
@@ -81,34 +132,9 @@ change is recorded with who made it and why.
 			"  ringmaster campaign set win10-22h2 --window 'RXX=0 19 * * 1-5 for 10h' --deadline none",
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			var changes []orchestrator.Change
-			keyed := func(flag string, f orchestrator.Field, vals []string) error {
-				for _, v := range vals {
-					k, val, ok := strings.Cut(v, "=")
-					if !ok || k == "" {
-						return usagef("--%s %s: want KEY=VALUE", flag, v)
-					}
-					field := f
-					if f == "" { // --cap: the key names the cap
-						field = orchestrator.Field("caps." + k)
-						k = ""
-					}
-					changes = append(changes, orchestrator.Change{Field: field, Key: k, Value: val, Source: "--" + flag + " " + v})
-				}
-				return nil
-			}
-			for _, fl := range []struct {
-				flag  string
-				field orchestrator.Field
-				vals  []string
-			}{{"max-failure-percent", orchestrator.FieldMaxFailurePercent, failPct}, {"max-concurrency", orchestrator.FieldMaxConcurrency, conc},
-				{"cap", "", caps}, {"window", orchestrator.FieldWindow, windows}} {
-				if err := keyed(fl.flag, fl.field, fl.vals); err != nil {
-					return err
-				}
-			}
-			if deadline != "" {
-				changes = append(changes, orchestrator.Change{Field: orchestrator.FieldDeadline, Value: deadline, Source: "--deadline " + deadline})
+			changes, err := sc.changes()
+			if err != nil {
+				return err
 			}
 			if len(changes) == 0 {
 				return usagef("say what to change: --max-failure-percent, --max-concurrency, --cap, --deadline or --window")
@@ -124,13 +150,8 @@ change is recorded with who made it and why.
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringArrayVar(&failPct, "max-failure-percent", nil, "WAVE=N: a wave's halt threshold (repeatable)")
-	f.StringArrayVar(&conc, "max-concurrency", nil, "WAVE=N: a wave's devices at once (repeatable)")
-	f.StringArrayVar(&caps, "cap", nil, "per_org=N, per_site=N or total=N (repeatable)")
-	f.StringVar(&deadline, "deadline", "", "RFC 3339 time, or none to remove it")
-	f.StringArrayVar(&windows, "window", nil, "default=SPEC or ORG=SPEC, SPEC \"CRON for DURATION[ in ZONE]\" or none (repeatable)")
-	f.StringVar(&reason, "reason", "", "why, for the record")
+	sc.register(cmd.Flags())
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
 	return cmd
 }
 

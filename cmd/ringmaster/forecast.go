@@ -12,6 +12,7 @@ import (
 func newCampaignForecastCmd(a *app) *cobra.Command {
 	var (
 		o      campaigns.ForecastOptions
+		sc     specChanges
 		output string
 	)
 	cmd := &cobra.Command{
@@ -29,11 +30,17 @@ P10, P50 and P90 finish of the campaign, each wave and each organisation,
 and the devices expected to be left failed, unreachable, not reached, or
 not done by the deadline.
 
+What if: --cap, --window, --max-concurrency, --max-failure-percent and
+--deadline, as campaign set takes them, forecast the campaign as if they
+were made (nothing is changed): for example a wider window or a higher cap
+for an organisation that would miss the deadline.
+
 A draft is forecast as if started now, a paused campaign as if resumed now.
 A run that ends with a wave or organisation halted by its failures waits
 for a person: its finish is "not finished".`,
-		Example: "  ringmaster campaign forecast win10-22h2\n  ringmaster campaign forecast hsa-bluekeep --approval-delay 4h -o json",
-		Args:    args(cobra.ExactArgs(1)),
+		Example: "  ringmaster campaign forecast win10-22h2\n  ringmaster campaign forecast hsa-bluekeep --approval-delay 4h -o json\n" +
+			"  ringmaster campaign forecast hsa-bluekeep --cap per_org=80 --window 'RXX=0 18 * * * for 12h'",
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			if o.Runs < 1 || o.Runs > 10000 {
 				return usagef("--runs %d: want 1 to 10000", o.Runs)
@@ -41,6 +48,11 @@ for a person: its finish is "not finished".`,
 			if o.ApprovalDelay < 0 {
 				return usagef("--approval-delay %s: want a duration of 0 or more", o.ApprovalDelay)
 			}
+			changes, err := sc.changes()
+			if err != nil {
+				return err
+			}
+			o.Changes = changes
 			ctx := cmd.Context()
 			svc, err := a.campaignApp(ctx)
 			if err != nil {
@@ -61,6 +73,7 @@ for a person: its finish is "not finished".`,
 	f.DurationVar(&o.ApprovalDelay, "approval-delay", 24*time.Hour, "how long a person is assumed to take to approve a wave that awaits approval")
 	f.IntVar(&o.MinRuns, "min-runs", 30, "observed runs an organisation needs for its own figures")
 	f.Uint64Var(&o.Seed, "seed", 1, "the replays' seed: the same seed and state give the same forecast")
+	sc.register(f)
 	outputFlag(cmd, &output, "table", "table", "json")
 	return cmd
 }

@@ -46,10 +46,18 @@ func TestCampaignForecastCLI(t *testing.T) {
 		f.Waves[0].Finish.P50.IsZero() || f.Finish.P50.Sub(f.From) < f.ApprovalDelay {
 		t.Errorf("forecast after the pilot: %+v", f)
 	}
+	o, e, code = call("", "campaign", "forecast", "discover-all", "--runs", "3", "--cap", "per_org=1", "--window", "RA=0 20 * * * for 2h")
+	if code != 0 || !strings.Contains(o, "what if: --cap per_org=1 --window RA=0 20 * * * for 2h (not made)") {
+		t.Errorf("a what-if: exit %d\n%s%s", code, o, e)
+	}
+	if sh, _, _ := call("", "campaign", "show", "discover-all", "-o", "json"); strings.Contains(sh, "per_org: 1") {
+		t.Errorf("a what-if changed the campaign:\n%s", sh)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"campaign", "forecast", "discover-all", "--max-concurrency", "nope=3"}, "--max-concurrency nope=3"},
 		{[]string{"campaign", "forecast", "nope"}, "not found"},
 		{[]string{"campaign", "forecast", "discover-all", "--runs", "0"}, "--runs 0: want 1 to 10000"},
 		{[]string{"campaign", "forecast", "discover-all", "--approval-delay", "-1h"}, "--approval-delay -1h0m0s"},
