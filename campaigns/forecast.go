@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ringmaster-fleet/ringmaster/errkind"
 	"github.com/ringmaster-fleet/ringmaster/forecast"
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
 )
@@ -180,4 +181,38 @@ func (s *Service) earlier(ctx context.Context, c orchestrator.Campaign, playbook
 		}
 	}
 	return forecast.DefaultProfile(), nil
+}
+
+// AlertForecast is the forecast of an alert's remediation campaign.
+type AlertForecast struct {
+	Alert    string            `json:"alert"`
+	Campaign string            `json:"campaign"`
+	Forecast forecast.Forecast `json:"forecast"`
+}
+
+// ForecastAlert forecasts the remediation of the alert id: its latest
+// campaign not cancelled (exposed_to id), against its deadline (the end of
+// the alert's deadline day, as the campaign has it). An alert without one
+// is an error wrapping errkind.NotFound that says how to make one.
+func (s *Service) ForecastAlert(ctx context.Context, id string, o ForecastOptions) (AlertForecast, error) {
+	list, err := s.store.Campaigns(ctx)
+	if err != nil {
+		return AlertForecast{}, err
+	}
+	for i := len(list) - 1; i >= 0; i-- { // newest first
+		c := list[i]
+		if c.Status == orchestrator.StatusCancelled {
+			continue
+		}
+		spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec))
+		if err != nil || spec.ExposedTo != id {
+			continue
+		}
+		f, err := s.Forecast(ctx, c.Name, o)
+		if err != nil {
+			return AlertForecast{}, err
+		}
+		return AlertForecast{Alert: id, Campaign: c.Name, Forecast: f}, nil
+	}
+	return AlertForecast{}, fmt.Errorf("alert %s has no remediation campaign to forecast (ringmaster alert remediate %s): %w", id, id, errkind.NotFound)
 }

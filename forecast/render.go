@@ -46,8 +46,12 @@ func (f Forecast) WriteTable(w io.Writer, name string, loc *time.Location) error
 				devices += o.NotDoneByDeadline
 			}
 		}
-		fmt.Fprintf(bw, "deadline %s: %d of %d organisations expected to miss it, %.0f devices not done by then\n",
-			f.Deadline.In(loc).Format(timeLayout), late, len(f.Orgs), devices)
+		passed := ""
+		if !f.Deadline.After(f.From) {
+			passed = " (passed: nothing new starts)"
+		}
+		fmt.Fprintf(bw, "deadline %s%s: %d of %d organisations expected to miss it, %.0f devices not done by then\n",
+			f.Deadline.In(loc).Format(timeLayout), passed, late, len(f.Orgs), devices)
 	}
 	fmt.Fprintln(bw)
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)

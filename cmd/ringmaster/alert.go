@@ -17,9 +17,9 @@ func newAlertCmd(a *app) *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:     "alert",
 		Aliases: []string{"alerts"},
-		Short:   "High Severity Alerts: add, list, show, remove, and remediate with a campaign",
+		Short:   "High Severity Alerts: add, list, show, remove, remediate with a campaign, and forecast it",
 	})
-	cmd.AddCommand(newAlertAddCmd(a), newAlertListCmd(a), newAlertShowCmd(a), newAlertRemoveCmd(a), newAlertRemediateCmd(a))
+	cmd.AddCommand(newAlertAddCmd(a), newAlertListCmd(a), newAlertShowCmd(a), newAlertRemoveCmd(a), newAlertRemediateCmd(a), newAlertForecastCmd(a))
 	return cmd
 }
 

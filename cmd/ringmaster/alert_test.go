@@ -40,6 +40,8 @@ func TestAlertCLI(t *testing.T) {
 	s.run("alert", "remediate", "HSA-2019-0042")
 	s.run("alert", "remediate", "HSA-2019-0042", "--source", `\\dp01\updates$`)
 	s.run("campaign", "show", "remediate-hsa-2019-0042")
+	s.run("alert", "forecast", "HSA-2019-0042", "--runs", "4")
+	s.run("alert", "forecast", "HSA-2019-0043")
 	s.run("alert", "remove", "HSA-NOPE")
 	s.run("alert", "remove", "HSA-2019-0042")
 	s.run("alert", "list")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,11 +43,8 @@ for a person: its finish is "not finished".`,
 			"  ringmaster campaign forecast hsa-bluekeep --cap per_org=80 --window 'RXX=0 18 * * * for 12h'",
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if o.Runs < 1 || o.Runs > 10000 {
-				return usagef("--runs %d: want 1 to 10000", o.Runs)
-			}
-			if o.ApprovalDelay < 0 {
-				return usagef("--approval-delay %s: want a duration of 0 or more", o.ApprovalDelay)
+			if err := checkForecast(o); err != nil {
+				return err
 			}
 			changes, err := sc.changes()
 			if err != nil {
@@ -68,12 +66,75 @@ for a person: its finish is "not finished".`,
 			return f.WriteTable(a.stdout, argv[0], time.UTC)
 		},
 	}
+	forecastFlags(cmd, &o)
+	sc.register(cmd.Flags())
+	outputFlag(cmd, &output, "table", "table", "json")
+	return cmd
+}
+
+func newAlertForecastCmd(a *app) *cobra.Command {
+	var (
+		o      campaigns.ForecastOptions
+		sc     specChanges
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "forecast ID",
+		Short: "Forecast an alert's remediation against its deadline: who will miss it, by how many devices",
+		Long: `Forecast the remediation of a High Severity Alert: its latest campaign
+(ringmaster alert remediate) forecast as campaign forecast does, against the
+alert's deadline: which organisations are expected to miss it and how many
+of their devices will not be done by then. campaign set's flags ask what a
+change would do (--window ORG=SPEC, --cap per_org=N), without making it.`,
+		Example: "  ringmaster alert forecast HSA-2019-0708\n  ringmaster alert forecast HSA-2019-0708 --window 'RXX=0 18 * * * for 12h'",
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			if err := checkForecast(o); err != nil {
+				return err
+			}
+			changes, err := sc.changes()
+			if err != nil {
+				return err
+			}
+			o.Changes = changes
+			ctx := cmd.Context()
+			svc, err := a.campaignApp(ctx)
+			if err != nil {
+				return err
+			}
+			af, err := svc.ForecastAlert(ctx, argv[0], o)
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return json.NewEncoder(a.stdout).Encode(af)
+			}
+			fmt.Fprintf(a.stdout, "alert %s, remediated by campaign %s\n", af.Alert, af.Campaign)
+			return af.Forecast.WriteTable(a.stdout, af.Campaign, time.UTC)
+		},
+	}
+	forecastFlags(cmd, &o)
+	sc.register(cmd.Flags())
+	outputFlag(cmd, &output, "table", "table", "json")
+	return cmd
+}
+
+// forecastFlags are the flags of a forecast's runs.
+func forecastFlags(cmd *cobra.Command, o *campaigns.ForecastOptions) {
 	f := cmd.Flags()
 	f.IntVar(&o.Runs, "runs", 20, "how many replays the quantiles come from")
 	f.DurationVar(&o.ApprovalDelay, "approval-delay", 24*time.Hour, "how long a person is assumed to take to approve a wave that awaits approval")
 	f.IntVar(&o.MinRuns, "min-runs", 30, "observed runs an organisation needs for its own figures")
 	f.Uint64Var(&o.Seed, "seed", 1, "the replays' seed: the same seed and state give the same forecast")
-	sc.register(f)
-	outputFlag(cmd, &output, "table", "table", "json")
-	return cmd
+}
+
+// checkForecast refuses options no forecast can run with.
+func checkForecast(o campaigns.ForecastOptions) error {
+	if o.Runs < 1 || o.Runs > 10000 {
+		return usagef("--runs %d: want 1 to 10000", o.Runs)
+	}
+	if o.ApprovalDelay < 0 {
+		return usagef("--approval-delay %s: want a duration of 0 or more", o.ApprovalDelay)
+	}
+	return nil
 }
