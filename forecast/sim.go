@@ -55,6 +55,7 @@ type setup struct {
 	orgs     []string
 	orgIndex map[string]int32
 	sites    [][]string // by organisation
+	noSite   []int32    // each organisation's "" site: final and deferred devices are counted without their site
 	initial  []device
 	names    []string // each device's synthetic hostname: its index
 	profiles []Profile
@@ -125,6 +126,10 @@ func newSetup(in Input) (*setup, error) {
 		o, si := cohort(m.Org, m.Site)
 		s.initial = append(s.initial, device{wave: int32(m.Wave), org: o, site: si, state: orchestrator.DeviceDeferred,
 			reason: m.Reason, attempts: m.Attempts, next: m.NextAttempt, offline: true})
+	}
+	for o := range s.orgs {
+		_, si := cohort(s.orgs[o], "")
+		s.noSite = append(s.noSite, si)
 	}
 	s.names = make([]string, len(s.initial))
 	for i := range s.names {
@@ -255,7 +260,7 @@ func (s *setup) newRun(seed uint64) *run {
 		unreach: make([]int, n), left: make([]int, n), halted: make([]bool, n), late: make([]int, n)}
 	for i := range r.devs {
 		d := &r.devs[i]
-		r.add(countKey{d.wave, d.org, d.site, d.state, d.reason}, 1)
+		r.add(r.key(d), 1)
 		if !d.state.Final() {
 			r.remain[d.org]++
 		}
@@ -282,6 +287,18 @@ func (s *setup) newRun(seed uint64) *run {
 		r.rng.Shuffle(len(q.devs), func(i, j int) { q.devs[i], q.devs[j] = q.devs[j], q.devs[i] })
 	}
 	return r
+}
+
+// key is the row of the counts d is in. The controller reads sites only
+// of pending devices and those in flight (site caps): the others are
+// counted by organisation, which keeps the view's rows, and each decision,
+// fewer.
+func (r *run) key(d *device) countKey {
+	site := d.site
+	if d.state != orchestrator.DevicePending && !d.state.InFlight() {
+		site = r.s.noSite[d.org]
+	}
+	return countKey{d.wave, d.org, site, d.state, d.reason}
 }
 
 // add changes a row of the counts by n.
@@ -320,9 +337,9 @@ func (r *run) finishLater(i int32, now time.Time, remaining float64) {
 
 func (r *run) move(i int32, to orchestrator.DeviceState, reason orchestrator.Reason) {
 	d := &r.devs[i]
-	r.add(countKey{d.wave, d.org, d.site, d.state, d.reason}, -1)
+	r.add(r.key(d), -1)
 	d.state, d.reason = to, reason
-	r.add(countKey{d.wave, d.org, d.site, to, reason}, 1)
+	r.add(r.key(d), 1)
 }
 
 func (r *run) member(i int32, order int) orchestrator.Member {

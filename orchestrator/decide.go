@@ -117,8 +117,9 @@ type tallies struct {
 	inflight int // devices queued or running, in any wave
 	// in flight by organisation, by organisation and site ("org/site") and
 	// by wave
-	orgInflight, siteInflight map[string]int
-	waveInflight              map[int]int
+	orgInflight  map[string]int
+	siteInflight map[orgSite]int
+	waveInflight map[int]int
 }
 
 // waveTally is one wave's counts.
@@ -131,7 +132,7 @@ type waveTally struct {
 }
 
 func tallyCounts(v View) tallies {
-	t := tallies{waves: make([]waveTally, len(v.Spec.Waves)), orgInflight: map[string]int{}, siteInflight: map[string]int{}, waveInflight: map[int]int{}}
+	t := tallies{waves: make([]waveTally, len(v.Spec.Waves)), orgInflight: map[string]int{}, siteInflight: map[orgSite]int{}, waveInflight: map[int]int{}}
 	for i := range t.waves {
 		w := &v.Spec.Waves[i]
 		t.waves[i] = waveTally{failures: Failures{Wave: i, WaveName: w.Name, Limit: *w.MaxFailurePercent}, orgs: map[string]*Failures{},
@@ -141,7 +142,7 @@ func tallyCounts(v View) tallies {
 		if c.State.InFlight() {
 			t.inflight += c.Devices
 			t.orgInflight[c.Org] += c.Devices
-			t.siteInflight[c.Org+"/"+c.Site] += c.Devices
+			t.siteInflight[orgSite{c.Org, c.Site}] += c.Devices
 			t.waveInflight[c.Wave] += c.Devices
 		}
 		if c.Wave < 0 || c.Wave >= len(t.waves) {
@@ -508,7 +509,7 @@ merge:
 		}
 		w := &spec.Waves[m.Wave]
 		stop := false // the stream can start nothing more
-		site := m.Org + "/" + m.Site
+		site := orgSite{m.Org, m.Site}
 		switch {
 		case w.MaxConcurrency > 0 && perWave[m.Wave] >= w.MaxConcurrency, spec.Caps.PerOrg > 0 && perOrg[m.Org] >= spec.Caps.PerOrg:
 			stop = !s.deferred
@@ -552,10 +553,14 @@ merge:
 }
 
 // siteFull reports a site at its cap (a device with no site has none).
-func (d *decider) siteFull(perSite map[string]int, org, site string) bool {
+func (d *decider) siteFull(perSite map[orgSite]int, org, site string) bool {
 	c := d.v.Spec.Caps.PerSite
-	return c > 0 && site != "" && perSite[org+"/"+site] >= c
+	return c > 0 && site != "" && perSite[orgSite{org, site}] >= c
 }
+
+// orgSite is a site of an organisation (site names are an
+// organisation's own), keying the in-flight tallies.
+type orgSite struct{ org, site string }
 
 // stream is the candidates of one organisation in the active wave, read a
 // page at a time, or (deferred) the deferred devices due again.
