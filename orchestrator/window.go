@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -51,6 +52,31 @@ type Calendar struct {
 	duration time.Duration
 	loc      *time.Location
 	blackout func(date string) bool
+	// memo is the last answer and the span of times it holds for: the
+	// controller asks about each organisation at every pass, its times
+	// only ever later, and cron has to search for each answer.
+	memo *atomic.Pointer[calSpan]
+}
+
+// calSpan is an answer of Open that holds for every time from from until
+// to (zero: for ever).
+type calSpan struct {
+	from, to time.Time
+	open     bool
+	close    time.Time // open: when the window closes
+	next     time.Time // closed: when it next opens (zero: never)
+}
+
+// cached is the remembered answer for t, if there is one.
+func (c Calendar) cached(t time.Time) *calSpan {
+	if c.memo == nil {
+		return nil
+	}
+	sp := c.memo.Load()
+	if sp == nil || t.Before(sp.from) || (!sp.to.IsZero() && !t.Before(sp.to)) {
+		return nil
+	}
+	return sp
 }
 
 // maxBlackoutSkips bounds the search for an opening that is not on a
@@ -98,7 +124,7 @@ func (s *Spec) calendar(w *Window, zone string) (Calendar, error) {
 	if err != nil {
 		return Calendar{}, fmt.Errorf("window %q: %w", w.Cron, err)
 	}
-	return Calendar{sched: sched, duration: w.Duration.Duration, loc: loc, blackout: s.IsBlackout}, nil
+	return Calendar{sched: sched, duration: w.Duration.Duration, loc: loc, blackout: s.IsBlackout, memo: new(atomic.Pointer[calSpan])}, nil
 }
 
 // Always reports a calendar without windows.
@@ -144,10 +170,20 @@ func (c Calendar) Open(t time.Time) (bool, time.Time) {
 	if c.Always() {
 		return true, time.Time{}
 	}
-	if s := c.next(t.Add(-c.duration)); !s.IsZero() && !s.After(t) {
-		return true, s.Add(c.duration)
+	if sp := c.cached(t); sp != nil {
+		return sp.open, sp.close
 	}
-	return false, time.Time{}
+	// s is the first opening after t-duration, so none falls between:
+	// the answer holds until s's window closes (open), or until s (closed).
+	s := c.next(t.Add(-c.duration))
+	sp := &calSpan{from: t, to: s, next: s}
+	if !s.IsZero() && !s.After(t) {
+		sp = &calSpan{from: t, to: s.Add(c.duration), open: true, close: s.Add(c.duration)}
+	}
+	if c.memo != nil {
+		c.memo.Store(sp)
+	}
+	return sp.open, sp.close
 }
 
 // NextOpen is the first time at or after t when work may start; ok is false
@@ -155,6 +191,9 @@ func (c Calendar) Open(t time.Time) (bool, time.Time) {
 func (c Calendar) NextOpen(t time.Time) (time.Time, bool) {
 	if open, _ := c.Open(t); open {
 		return t, true
+	}
+	if sp := c.cached(t); sp != nil && !sp.open {
+		return sp.next, !sp.next.IsZero() // the first opening after t-duration, and after t
 	}
 	s := c.next(t)
 	return s, !s.IsZero()
