@@ -5,8 +5,10 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -38,15 +40,31 @@ type Input struct {
 	Horizon time.Duration
 }
 
-// device is one device of the replay: its cohort and its run state.
+// device is one device of the replay: its cohort and its run state, in
+// a few bytes and no pointer (a million of them, copied for every run,
+// scanned by nothing).
 type device struct {
 	wave, org, site int32
-	state           orchestrator.DeviceState
-	reason          orchestrator.Reason
-	attempts        int
-	next            time.Time // a deferred device's next attempt
-	offline         bool      // found unreachable before
+	p               uint8 // its state and reason (setup.pairs)
+	offline         bool  // found unreachable before
+	attempts        uint16
+	next            int64 // a deferred device's next attempt, Unix nanoseconds
 }
+
+// pair is a device state with its reason.
+type pair struct {
+	state  orchestrator.DeviceState
+	reason orchestrator.Reason
+}
+
+// The pairs a replay moves devices to.
+var (
+	pendingPair   = pair{orchestrator.DevicePending, ""}
+	runningPair   = pair{orchestrator.DeviceRunning, ""}
+	succeededPair = pair{orchestrator.DeviceSucceeded, orchestrator.Reason(playbooks.ReasonCompleted)}
+	failedPair    = pair{orchestrator.DeviceFailed, orchestrator.Reason(playbooks.ReasonCommandFailed)}
+	deferredPair  = pair{orchestrator.DeviceDeferred, orchestrator.Reason(playbooks.ReasonUnreachable)}
+)
 
 // setup is what every run of a forecast shares.
 type setup struct {
@@ -58,6 +76,9 @@ type setup struct {
 	noSite   []int32    // each organisation's "" site: final and deferred devices are counted without their site
 	initial  []device
 	names    []string // each device's synthetic hostname: its index
+	pairs    []pair   // the states and reasons devices are in, by device.p
+	pairOf   map[pair]uint8
+	maxSites int32
 	profiles []Profile
 	step     time.Duration
 	horizon  time.Time
@@ -74,7 +95,10 @@ func newSetup(in Input) (*setup, error) {
 	if v.Status == orchestrator.StatusDone || v.Status == orchestrator.StatusCancelled {
 		return nil, errNothing
 	}
-	s := &setup{in: in, spec: v.Spec, orgIndex: map[string]int32{}}
+	s := &setup{in: in, spec: v.Spec, orgIndex: map[string]int32{}, pairOf: map[pair]uint8{}}
+	for _, p := range []pair{pendingPair, runningPair, succeededPair, failedPair, deferredPair} {
+		s.intern(p)
+	}
 	if s.in.Runs <= 0 {
 		s.in.Runs = 20
 	}
@@ -118,19 +142,41 @@ func newSetup(in Input) (*setup, error) {
 		if state == orchestrator.DeviceQueued {
 			state = orchestrator.DeviceRunning
 		}
+		p, err := s.intern(pair{state, c.Reason})
+		if err != nil {
+			return nil, err
+		}
 		for range c.Devices {
-			s.initial = append(s.initial, device{wave: int32(c.Wave), org: o, site: si, state: state, reason: c.Reason})
+			s.initial = append(s.initial, device{wave: int32(c.Wave), org: o, site: si, p: p})
 		}
 	}
 	for _, m := range deferred {
 		o, si := cohort(m.Org, m.Site)
-		s.initial = append(s.initial, device{wave: int32(m.Wave), org: o, site: si, state: orchestrator.DeviceDeferred,
-			reason: m.Reason, attempts: m.Attempts, next: m.NextAttempt, offline: true})
+		p, err := s.intern(pair{orchestrator.DeviceDeferred, m.Reason})
+		if err != nil {
+			return nil, err
+		}
+		s.initial = append(s.initial, device{wave: int32(m.Wave), org: o, site: si, p: p,
+			attempts: uint16(min(m.Attempts, math.MaxUint16)), next: m.NextAttempt.UnixNano(), offline: true})
 	}
 	for o := range s.orgs {
 		_, si := cohort(s.orgs[o], "")
 		s.noSite = append(s.noSite, si)
+		s.maxSites = max(s.maxSites, int32(len(s.sites[o])))
 	}
+	// Each wave and organisation's pending devices side by side: a run
+	// shuffles them in place (the dispatch order), and reading them in
+	// that order then goes through memory in order.
+	pending := s.pairOf[pendingPair]
+	rank := func(d device) int {
+		if d.p == pending {
+			return 0
+		}
+		return 1
+	}
+	slices.SortStableFunc(s.initial, func(a, b device) int {
+		return cmp.Or(cmp.Compare(a.wave, b.wave), cmp.Compare(a.org, b.org), cmp.Compare(rank(a), rank(b)))
+	})
 	s.names = make([]string, len(s.initial))
 	for i := range s.names {
 		s.names[i] = strconv.Itoa(i)
@@ -146,6 +192,19 @@ func newSetup(in Input) (*setup, error) {
 		s.step = max(time.Minute, median(typical)/15)
 	}
 	return s, nil
+}
+
+// intern gives a state and reason its number.
+func (s *setup) intern(p pair) (uint8, error) {
+	if i, ok := s.pairOf[p]; ok {
+		return i, nil
+	}
+	if len(s.pairs) == math.MaxUint8 {
+		return 0, fmt.Errorf("forecast: more than %d states and reasons in the campaign's counts", math.MaxUint8)
+	}
+	i := uint8(len(s.pairs))
+	s.pairs, s.pairOf[p] = append(s.pairs, p), i
+	return i, nil
 }
 
 func median(d []time.Duration) time.Duration {
@@ -179,30 +238,53 @@ type event struct {
 	out orchestrator.DeviceState
 }
 
+// events is a min-heap of runs by when they finish, typed (a million
+// pushes and pops through container/heap's interface calls cost a third
+// of a replay).
 type events []event
 
-func (e events) Len() int           { return len(e) }
-func (e events) Less(i, j int) bool { return e[i].at < e[j].at }
-func (e events) Swap(i, j int)      { e[i], e[j] = e[j], e[i] }
-func (e *events) Push(x any)        { *e = append(*e, x.(event)) }
-func (e *events) Pop() any {
-	old := *e
-	x := old[len(old)-1]
-	*e = old[:len(old)-1]
-	return x
+func (e *events) push(x event) {
+	h := append(*e, x)
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if h[parent].at <= h[i].at {
+			break
+		}
+		h[parent], h[i] = h[i], h[parent]
+		i = parent
+	}
+	*e = h
+}
+
+func (e *events) pop() event {
+	h := *e
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h[l].at < h[small].at {
+			small = l
+		}
+		if r < len(h) && h[r].at < h[small].at {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		h[i], h[small] = h[small], h[i]
+		i = small
+	}
+	*e = h
+	return top
 }
 
 // countRow is one row of the replay's counts and its devices.
 type countRow struct {
-	key countKey
-	n   int
-}
-
-// countKey is one row of the replay's counts.
-type countKey struct {
 	wave, org, site int32
-	state           orchestrator.DeviceState
-	reason          orchestrator.Reason
+	p               uint8
+	n               int
 }
 
 // run is one replay.
@@ -211,7 +293,7 @@ type run struct {
 	rng        *rand.Rand
 	devs       []device
 	draws      []draws
-	counts     map[countKey]int    // index into rows
+	rowOf      []int32             // by cohort and pair (see row): the row's index in rows, or -1
 	rows       []countRow          // in a fixed order, so that a seed gives one forecast
 	queues     map[[2]int32]*queue // pending devices by wave and organisation, in dispatch order
 	queueOrder [][2]int32
@@ -229,7 +311,27 @@ type run struct {
 // queue is a wave and organisation's pending devices in dispatch order.
 type queue struct {
 	devs  []int32
-	first int // devs before it are no longer pending
+	order []int32 // each device's dispatch order, kept when the queue is compacted
+	first int     // devs before it are no longer pending
+	gone  int     // devs no longer pending, wherever they are
+}
+
+// compact drops the devices no longer pending, once they are many: a
+// site at its cap holds pending devices at the front while those behind
+// them start, and every read would step over those again. (Between
+// decisions only: a device's order is its place in the queue.)
+func (q *queue) compact(r *run) {
+	if q.gone < 256 || q.gone < len(q.devs)/8 {
+		return
+	}
+	pending := r.s.pairOf[pendingPair]
+	keep, order := q.devs[:0], q.order[:0]
+	for k, i := range q.devs {
+		if r.devs[i].p == pending {
+			keep, order = append(keep, i), append(order, q.order[k])
+		}
+	}
+	q.devs, q.order, q.first, q.gone = keep, order, 0, 0
 }
 
 type deferredHeap struct {
@@ -239,7 +341,7 @@ type deferredHeap struct {
 
 func (h deferredHeap) Len() int { return len(h.devs) }
 func (h deferredHeap) Less(i, j int) bool {
-	return h.r.devs[h.devs[i]].next.Before(h.r.devs[h.devs[j]].next)
+	return h.r.devs[h.devs[i]].next < h.r.devs[h.devs[j]].next
 }
 func (h deferredHeap) Swap(i, j int) { h.devs[i], h.devs[j] = h.devs[j], h.devs[i] }
 func (h *deferredHeap) Push(x any)   { h.devs = append(h.devs, x.(int32)) }
@@ -251,7 +353,11 @@ func (h *deferredHeap) Pop() any {
 
 func (s *setup) newRun(seed uint64) *run {
 	r := &run{s: s, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), devs: append([]device(nil), s.initial...),
-		counts: map[countKey]int{}, queues: map[[2]int32]*queue{}, remain: make([]int, len(s.orgs))}
+		queues: map[[2]int32]*queue{}, remain: make([]int, len(s.orgs))}
+	r.rowOf = make([]int32, len(s.spec.Waves)*len(s.orgs)*int(s.maxSites)*len(s.pairs))
+	for i := range r.rowOf {
+		r.rowOf[i] = -1
+	}
 	r.later.r = r
 	prior := s.in.Model.Default
 	if len(prior.Durations) == 0 {
@@ -263,13 +369,26 @@ func (s *setup) newRun(seed uint64) *run {
 	n := len(s.orgs)
 	r.res = runResult{waves: make([]time.Time, len(s.spec.Waves)), orgs: make([]time.Time, n), failed: make([]int, n),
 		unreach: make([]int, n), left: make([]int, n), halted: make([]bool, n), late: make([]int, n)}
+	// The real dispatch order is a hash: sites and devices mixed.
+	pending := s.pairOf[pendingPair]
+	for start := 0; start < len(r.devs); {
+		d, end := r.devs[start], start+1
+		for end < len(r.devs) && r.devs[end].wave == d.wave && r.devs[end].org == d.org && r.devs[end].p == d.p {
+			end++
+		}
+		if d.p == pending {
+			block := r.devs[start:end]
+			r.rng.Shuffle(len(block), func(i, j int) { block[i], block[j] = block[j], block[i] })
+		}
+		start = end
+	}
 	for i := range r.devs {
 		d := &r.devs[i]
-		r.add(r.key(d), 1)
-		if !d.state.Final() {
+		r.add(d, 1)
+		if !r.state(d).Final() {
 			r.remain[d.org]++
 		}
-		switch d.state {
+		switch r.state(d) {
 		case orchestrator.DevicePending:
 			k := [2]int32{d.wave, d.org}
 			q := r.queues[k]
@@ -285,34 +404,33 @@ func (s *setup) newRun(seed uint64) *run {
 			r.finishLater(int32(i), s.in.Now, r.rng.Float64())
 		}
 	}
-	// The real dispatch order is a hash: sites and devices mixed. (In
-	// the queues' order of creation, so that a seed gives one forecast.)
 	for _, k := range r.queueOrder {
 		q := r.queues[k]
-		r.rng.Shuffle(len(q.devs), func(i, j int) { q.devs[i], q.devs[j] = q.devs[j], q.devs[i] })
+		q.order = make([]int32, len(q.devs))
+		for p := range q.order {
+			q.order[p] = int32(p + 1)
+		}
 	}
 	return r
 }
 
-// key is the row of the counts d is in. The controller reads sites only
-// of pending devices and those in flight (site caps): the others are
-// counted by organisation, which keeps the view's rows, and each decision,
-// fewer.
-func (r *run) key(d *device) countKey {
+func (r *run) state(d *device) orchestrator.DeviceState { return r.s.pairs[d.p].state }
+
+// add changes the row of the counts d is in by n. The controller reads
+// sites only of pending devices and those in flight (site caps): the
+// others are counted by organisation, which keeps the view's rows, and
+// each decision, fewer.
+func (r *run) add(d *device, n int) {
 	site := d.site
-	if d.state != orchestrator.DevicePending && !d.state.InFlight() {
+	if st := r.state(d); st != orchestrator.DevicePending && !st.InFlight() {
 		site = r.s.noSite[d.org]
 	}
-	return countKey{d.wave, d.org, site, d.state, d.reason}
-}
-
-// add changes a row of the counts by n.
-func (r *run) add(k countKey, n int) {
-	i, ok := r.counts[k]
-	if !ok {
-		i = len(r.rows)
-		r.counts[k] = i
-		r.rows = append(r.rows, countRow{key: k})
+	k := ((int(d.wave)*len(r.s.orgs)+int(d.org))*int(r.s.maxSites)+int(site))*len(r.s.pairs) + int(d.p)
+	i := r.rowOf[k]
+	if i < 0 {
+		i = int32(len(r.rows))
+		r.rowOf[k] = i
+		r.rows = append(r.rows, countRow{wave: d.wave, org: d.org, site: site, p: d.p})
 	}
 	r.rows[i].n += n
 }
@@ -337,30 +455,39 @@ func (r *run) finishLater(i int32, now time.Time, remaining float64) {
 	default:
 		e = event{at: now.Add(time.Duration(remaining * float64(dr.duration(r.rng)))).UnixNano(), dev: i, out: orchestrator.DeviceSucceeded}
 	}
-	heap.Push(&r.running, e)
+	r.running.push(e)
 }
 
-func (r *run) move(i int32, to orchestrator.DeviceState, reason orchestrator.Reason) {
+func (r *run) move(i int32, to pair) {
 	d := &r.devs[i]
-	r.add(r.key(d), -1)
-	d.state, d.reason = to, reason
-	r.add(r.key(d), 1)
+	r.add(d, -1)
+	d.p = r.s.pairOf[to]
+	r.add(d, 1)
 }
 
 func (r *run) member(i int32, order int) orchestrator.Member {
 	d := &r.devs[i]
-	return orchestrator.Member{Hostname: r.s.names[i], Org: r.s.orgs[d.org], Site: r.s.sites[d.org][d.site], Wave: int(d.wave),
-		Order: order, State: d.state, Reason: d.reason, Attempts: d.attempts, NextAttempt: d.next}
+	p := r.s.pairs[d.p]
+	m := orchestrator.Member{Hostname: r.s.names[i], Org: r.s.orgs[d.org], Site: r.s.sites[d.org][d.site], Wave: int(d.wave),
+		Order: order, State: p.state, Reason: p.reason, Attempts: int(d.attempts)}
+	if d.next != 0 {
+		m.NextAttempt = time.Unix(0, d.next).UTC()
+	}
+	return m
 }
 
 // view is the controller's view of the replay now.
 func (r *run) view(base orchestrator.View, waves []orchestrator.WaveState) orchestrator.View {
+	for _, q := range r.queues {
+		q.compact(r)
+	}
 	v := orchestrator.View{Spec: r.s.spec, Status: orchestrator.StatusRunning, Waves: waves, Calendars: base.Calendars, Pending: r}
 	v.Counts = r.countBuf[:0] // Decide keeps nothing of its view
 	for _, row := range r.rows {
-		if k := row.key; row.n > 0 {
-			v.Counts = append(v.Counts, orchestrator.Count{Wave: int(k.wave), Org: r.s.orgs[k.org], Site: r.s.sites[k.org][k.site],
-				State: k.state, Reason: k.reason, Devices: row.n})
+		if row.n > 0 {
+			p := r.s.pairs[row.p]
+			v.Counts = append(v.Counts, orchestrator.Count{Wave: int(row.wave), Org: r.s.orgs[row.org], Site: r.s.sites[row.org][row.site],
+				State: p.state, Reason: p.reason, Devices: row.n})
 		}
 	}
 	// The due deferred devices, and the next to come due (for the wake):
@@ -386,13 +513,18 @@ func (r *run) Pending(wave int, org string, after, limit int) []orchestrator.Mem
 	if q == nil {
 		return nil
 	}
-	for q.first < len(q.devs) && r.devs[q.devs[q.first]].state != orchestrator.DevicePending {
+	pending := r.s.pairOf[pendingPair]
+	for q.first < len(q.devs) && r.devs[q.devs[q.first]].p != pending {
 		q.first++
 	}
-	var out []orchestrator.Member
-	for p := max(q.first, after); p < len(q.devs) && len(out) < limit; p++ {
-		if i := q.devs[p]; r.devs[i].state == orchestrator.DevicePending {
-			out = append(out, r.member(i, p+1))
+	start := q.first
+	if after > 0 {
+		start = max(start, sort.Search(len(q.order), func(p int) bool { return int(q.order[p]) > after }))
+	}
+	out := make([]orchestrator.Member, 0, max(0, min(limit, len(q.devs)-start)))
+	for p := start; p < len(q.devs) && len(out) < limit; p++ {
+		if i := q.devs[p]; r.devs[i].p == pending {
+			out = append(out, r.member(i, int(q.order[p])))
 		}
 	}
 	return out
@@ -482,7 +614,10 @@ func (r *run) replay() runResult {
 			if err != nil || i < 0 || i >= len(r.devs) {
 				panic(fmt.Sprintf("forecast: the controller dispatched %q, which the replay never offered", h))
 			}
-			r.move(int32(i), orchestrator.DeviceRunning, "")
+			if d := &r.devs[i]; r.state(d) == orchestrator.DevicePending {
+				r.queues[[2]int32{d.wave, d.org}].gone++
+			}
+			r.move(int32(i), runningPair)
 			r.finishLater(int32(i), now, 1)
 		}
 		if len(plan.Dispatch) > 0 {
@@ -504,7 +639,7 @@ func (r *run) replay() runResult {
 			}
 		}
 		if len(r.later.devs) > 0 {
-			if at := r.devs[r.later.devs[0]].next; next.IsZero() || at.Before(next) {
+			if at := time.Unix(0, r.devs[r.later.devs[0]].next).UTC(); next.IsZero() || at.Before(next) {
 				next = at
 			}
 		}
@@ -532,12 +667,12 @@ func (r *run) replay() runResult {
 	}
 	for i := range r.devs {
 		d := &r.devs[i]
-		switch {
-		case d.state == orchestrator.DeviceFailed:
+		switch st := r.state(d); {
+		case st == orchestrator.DeviceFailed:
 			r.res.failed[d.org]++
-		case d.state == orchestrator.DeviceDeferred:
+		case st == orchestrator.DeviceDeferred:
 			r.res.unreach[d.org]++
-		case d.state == orchestrator.DevicePending || d.state.InFlight():
+		case st == orchestrator.DevicePending || st.InFlight():
 			r.res.left[d.org]++
 		}
 	}
@@ -548,7 +683,7 @@ func (r *run) replay() runResult {
 // skipped) at the deadline.
 func (r *run) snapshot() {
 	for i := range r.devs {
-		if d := &r.devs[i]; d.state != orchestrator.DeviceSucceeded && d.state != orchestrator.DeviceSkipped {
+		if d := &r.devs[i]; r.state(d) != orchestrator.DeviceSucceeded && r.state(d) != orchestrator.DeviceSkipped {
 			r.res.late[d.org]++
 		}
 	}
@@ -559,20 +694,20 @@ func (r *run) snapshot() {
 func (r *run) finishDue(now time.Time) {
 	until := now.UnixNano()
 	for len(r.running) > 0 && r.running[0].at <= until {
-		e := heap.Pop(&r.running).(event)
+		e := r.running.pop()
 		at := time.Unix(0, e.at).UTC()
 		d := &r.devs[e.dev]
 		switch e.out {
 		case orchestrator.DeviceDeferred:
-			state, next := r.s.spec.AfterRun(playbooks.Outcome{Status: playbooks.StatusFailed, Reason: playbooks.ReasonUnreachable}, d.attempts, at)
-			r.move(e.dev, state, orchestrator.Reason(playbooks.ReasonUnreachable))
-			d.next, d.offline = next, true
+			_, next := r.s.spec.AfterRun(playbooks.Outcome{Status: playbooks.StatusFailed, Reason: playbooks.ReasonUnreachable}, int(d.attempts), at)
+			r.move(e.dev, deferredPair)
+			d.next, d.offline = next.UnixNano(), true
 			heap.Push(&r.later, e.dev)
 			continue
 		case orchestrator.DeviceFailed:
-			r.move(e.dev, orchestrator.DeviceFailed, orchestrator.Reason(playbooks.ReasonCommandFailed))
+			r.move(e.dev, failedPair)
 		default:
-			r.move(e.dev, orchestrator.DeviceSucceeded, orchestrator.Reason(playbooks.ReasonCompleted))
+			r.move(e.dev, succeededPair)
 		}
 		if r.remain[d.org]--; r.remain[d.org] == 0 {
 			r.res.orgs[d.org] = at
@@ -584,12 +719,13 @@ func (r *run) finishDue(now time.Time) {
 // dueNow moves the deferred devices due by now from later to due and
 // returns every due device still deferred.
 func (r *run) dueNow(now time.Time) []int32 {
-	for len(r.later.devs) > 0 && !r.devs[r.later.devs[0]].next.After(now) {
+	until := now.UnixNano()
+	for len(r.later.devs) > 0 && r.devs[r.later.devs[0]].next <= until {
 		r.due = append(r.due, heap.Pop(&r.later).(int32))
 	}
 	out := r.due[:0]
 	for _, i := range r.due {
-		if r.devs[i].state == orchestrator.DeviceDeferred {
+		if r.state(&r.devs[i]) == orchestrator.DeviceDeferred {
 			out = append(out, i)
 		}
 	}

@@ -132,11 +132,15 @@ type waveTally struct {
 }
 
 func tallyCounts(v View) tallies {
-	t := tallies{waves: make([]waveTally, len(v.Spec.Waves)), orgInflight: map[string]int{}, siteInflight: map[orgSite]int{}, waveInflight: map[int]int{}}
+	// Sized for the organisations (a calendar each) up front: these are
+	// made at every pass, and grown from empty they rehash as they fill.
+	orgs := len(v.Calendars)
+	t := tallies{waves: make([]waveTally, len(v.Spec.Waves)), orgInflight: make(map[string]int, orgs), siteInflight: make(map[orgSite]int, orgs),
+		waveInflight: map[int]int{}}
 	for i := range t.waves {
 		w := &v.Spec.Waves[i]
-		t.waves[i] = waveTally{failures: Failures{Wave: i, WaveName: w.Name, Limit: *w.MaxFailurePercent}, orgs: map[string]*Failures{},
-			orgPending: map[string]int{}, sitePending: map[string]map[string]int{}}
+		t.waves[i] = waveTally{failures: Failures{Wave: i, WaveName: w.Name, Limit: *w.MaxFailurePercent}, orgs: make(map[string]*Failures, orgs),
+			orgPending: make(map[string]int, orgs), sitePending: make(map[string]map[string]int, orgs)}
 	}
 	for _, c := range v.Counts {
 		if c.State.InFlight() {
