@@ -11,11 +11,7 @@ import (
 )
 
 func newCampaignForecastCmd(a *app) *cobra.Command {
-	var (
-		o      campaigns.ForecastOptions
-		sc     specChanges
-		output string
-	)
+	var fc forecastCmd
 	cmd := &cobra.Command{
 		Use:   "forecast NAME",
 		Short: "Forecast when each wave and organisation will finish, and who will miss the deadline",
@@ -43,41 +39,27 @@ for a person: its finish is "not finished".`,
 			"  ringmaster campaign forecast hsa-bluekeep --cap per_org=80 --window 'RXX=0 18 * * * for 12h'",
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if err := checkForecast(o); err != nil {
-				return err
-			}
-			changes, err := sc.changes()
-			if err != nil {
-				return err
-			}
-			o.Changes = changes
 			ctx := cmd.Context()
-			svc, err := a.campaignApp(ctx)
+			svc, err := fc.prepare(a, cmd)
 			if err != nil {
 				return err
 			}
-			f, err := svc.Forecast(ctx, argv[0], o)
+			f, err := svc.Forecast(ctx, argv[0], fc.o)
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			if fc.output == "json" {
 				return json.NewEncoder(a.stdout).Encode(f)
 			}
 			return f.WriteTable(a.stdout, argv[0], time.UTC)
 		},
 	}
-	forecastFlags(cmd, &o)
-	sc.register(cmd.Flags())
-	outputFlag(cmd, &output, "table", "table", "json")
+	fc.register(cmd)
 	return cmd
 }
 
 func newAlertForecastCmd(a *app) *cobra.Command {
-	var (
-		o      campaigns.ForecastOptions
-		sc     specChanges
-		output string
-	)
+	var fc forecastCmd
 	cmd := &cobra.Command{
 		Use:   "forecast ID",
 		Short: "Forecast an alert's remediation against its deadline: who will miss it, by how many devices",
@@ -89,52 +71,57 @@ change would do (--window ORG=SPEC, --cap per_org=N), without making it.`,
 		Example: "  ringmaster alert forecast HSA-2019-0708\n  ringmaster alert forecast HSA-2019-0708 --window 'RXX=0 18 * * * for 12h'",
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			if err := checkForecast(o); err != nil {
-				return err
-			}
-			changes, err := sc.changes()
-			if err != nil {
-				return err
-			}
-			o.Changes = changes
 			ctx := cmd.Context()
-			svc, err := a.campaignApp(ctx)
+			svc, err := fc.prepare(a, cmd)
 			if err != nil {
 				return err
 			}
-			af, err := svc.ForecastAlert(ctx, argv[0], o)
+			af, err := svc.ForecastAlert(ctx, argv[0], fc.o)
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			if fc.output == "json" {
 				return json.NewEncoder(a.stdout).Encode(af)
 			}
 			fmt.Fprintf(a.stdout, "alert %s, remediated by campaign %s\n", af.Alert, af.Campaign)
 			return af.Forecast.WriteTable(a.stdout, af.Campaign, time.UTC)
 		},
 	}
-	forecastFlags(cmd, &o)
-	sc.register(cmd.Flags())
-	outputFlag(cmd, &output, "table", "table", "json")
+	fc.register(cmd)
 	return cmd
 }
 
-// forecastFlags are the flags of a forecast's runs.
-func forecastFlags(cmd *cobra.Command, o *campaigns.ForecastOptions) {
-	f := cmd.Flags()
-	f.IntVar(&o.Runs, "runs", 20, "how many replays the quantiles come from")
-	f.DurationVar(&o.ApprovalDelay, "approval-delay", 24*time.Hour, "how long a person is assumed to take to approve a wave that awaits approval")
-	f.IntVar(&o.MinRuns, "min-runs", 30, "observed runs an organisation needs for its own figures")
-	f.Uint64Var(&o.Seed, "seed", 1, "the replays' seed: the same seed and state give the same forecast")
+// forecastCmd is what campaign forecast and alert forecast share: the
+// runs' flags, campaign set's as a what-if, and the output.
+type forecastCmd struct {
+	o      campaigns.ForecastOptions
+	sc     specChanges
+	output string
 }
 
-// checkForecast refuses options no forecast can run with.
-func checkForecast(o campaigns.ForecastOptions) error {
-	if o.Runs < 1 || o.Runs > 10000 {
-		return usagef("--runs %d: want 1 to 10000", o.Runs)
+func (fc *forecastCmd) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.IntVar(&fc.o.Runs, "runs", 20, "how many replays the quantiles come from")
+	f.DurationVar(&fc.o.ApprovalDelay, "approval-delay", 24*time.Hour, "how long a person is assumed to take to approve a wave that awaits approval")
+	f.IntVar(&fc.o.MinRuns, "min-runs", 30, "observed runs an organisation needs for its own figures")
+	f.Uint64Var(&fc.o.Seed, "seed", 1, "the replays' seed: the same seed and state give the same forecast")
+	fc.sc.register(f)
+	outputFlag(cmd, &fc.output, "table", "table", "json")
+}
+
+// prepare checks the flags, takes the what-if changes and returns the
+// campaigns service to forecast with.
+func (fc *forecastCmd) prepare(a *app, cmd *cobra.Command) (*campaigns.Service, error) {
+	if fc.o.Runs < 1 || fc.o.Runs > 10000 {
+		return nil, usagef("--runs %d: want 1 to 10000", fc.o.Runs)
 	}
-	if o.ApprovalDelay < 0 {
-		return usagef("--approval-delay %s: want a duration of 0 or more", o.ApprovalDelay)
+	if fc.o.ApprovalDelay < 0 {
+		return nil, usagef("--approval-delay %s: want a duration of 0 or more", fc.o.ApprovalDelay)
 	}
-	return nil
+	changes, err := fc.sc.changes()
+	if err != nil {
+		return nil, err
+	}
+	fc.o.Changes = changes
+	return a.campaignApp(cmd.Context())
 }
