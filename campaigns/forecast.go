@@ -13,7 +13,7 @@ import (
 // ForecastOptions say how to forecast a campaign.
 type ForecastOptions struct {
 	Runs          int           // replays (default 20)
-	ApprovalDelay time.Duration // a person's assumed delay to approve a wave (default 24 h)
+	ApprovalDelay time.Duration // a person's assumed delay to approve a wave (zero: at once)
 	Seed          uint64        // makes the forecast reproducible
 	// MinRuns is how many observed runs an organisation needs for its
 	// own figures (default 30); below it, the campaign's are used.
@@ -33,6 +33,9 @@ func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) 
 	if err != nil {
 		return forecast.Forecast{}, err
 	}
+	if c.Status == orchestrator.StatusDone || c.Status == orchestrator.StatusCancelled {
+		return forecast.Forecast{}, fmt.Errorf("campaign %s is %s: there is nothing to forecast: %w", name, c.Status, errkind.Invalid)
+	}
 	var whatIf []string
 	if len(o.Changes) > 0 {
 		data, _, err := orchestrator.Amend(c.SpecFile, []byte(c.Spec), o.Changes)
@@ -48,7 +51,7 @@ func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) 
 	if err != nil {
 		return forecast.Forecast{}, err
 	}
-	m, err := s.learn(ctx, name)
+	m, err := s.learn(ctx, name, 0)
 	if err != nil {
 		return forecast.Forecast{}, err
 	}
@@ -70,15 +73,17 @@ func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) 
 const transitionPage = 5000
 
 // learn reads what the campaign's device runs have been so far: each run's
-// duration (from running to its outcome), which failed, and which found
-// the device unreachable, on its first attempt or a retry; per
-// organisation and for the whole campaign.
-func (s *Service) learn(ctx context.Context, name string) (forecast.Model, error) {
+// duration (from running to its outcome), which failed (counting towards a
+// halt or not), found nothing to do, or found the device unreachable, on
+// its first attempt or a retry; per organisation and for the whole
+// campaign. With enough above 0 it stops once the campaign has that many
+// runs.
+func (s *Service) learn(ctx context.Context, name string, enough int) (forecast.Model, error) {
 	type device struct {
-		started time.Time
-		offline bool // an earlier attempt found it unreachable
+		started time.Time // the run going on, if any
+		offline bool      // an earlier attempt found it unreachable
 	}
-	devices := map[string]*device{}
+	devices := map[string]device{} // devices with a run going on or a deferral behind them
 	orgs := map[string]*forecast.Profile{}
 	var all forecast.Profile
 	var after int64
@@ -90,15 +95,18 @@ func (s *Service) learn(ctx context.Context, name string) (forecast.Model, error
 		for _, t := range page {
 			after = t.ID
 			d := devices[t.Hostname]
-			if d == nil {
-				d = &device{}
+			switch {
+			case t.To == orchestrator.DeviceRunning && t.From != orchestrator.DeviceRunning:
+				d.started = t.At // a run begins (a resumed one goes on: its start stands)
 				devices[t.Hostname] = d
-			}
-			if t.To == orchestrator.DeviceRunning {
-				d.started = t.At
 				continue
-			}
-			if t.From != orchestrator.DeviceRunning || d.started.IsZero() {
+			case t.From != orchestrator.DeviceRunning || t.To == orchestrator.DeviceRunning || d.started.IsZero():
+				continue
+			case t.To != orchestrator.DeviceDeferred && !t.To.Final():
+				// The run was lost (its lease lapsed, queued again): it says
+				// nothing of how runs end.
+				d.started = time.Time{}
+				devices[t.Hostname] = d
 				continue
 			}
 			p := orgs[t.Org]
@@ -106,16 +114,16 @@ func (s *Service) learn(ctx context.Context, name string) (forecast.Model, error
 				p = &forecast.Profile{}
 				orgs[t.Org] = p
 			}
-			took := t.At.Sub(d.started)
-			d.started = time.Time{}
 			for _, p := range []*forecast.Profile{p, &all} {
-				observe(p, t, took, d.offline)
+				observe(p, t, t.At.Sub(d.started), d.offline)
 			}
 			if t.To == orchestrator.DeviceDeferred {
-				d.offline = true
+				devices[t.Hostname] = device{offline: true}
+			} else {
+				delete(devices, t.Hostname)
 			}
 		}
-		if len(page) < transitionPage {
+		if len(page) < transitionPage || (enough > 0 && all.Runs() >= enough) {
 			break
 		}
 	}
@@ -143,15 +151,29 @@ func observe(p *forecast.Profile, t orchestrator.Transition, took time.Duration,
 			p.Offline.Events++
 		}
 	}
-	if offline || t.To == orchestrator.DeviceSkipped {
-		return // an unreachable attempt or a skip says nothing of a run's length
+	if offline {
+		return // an unreachable attempt says nothing of a run
+	}
+	p.Failure.Trials++
+	p.Uncounted.Trials++
+	p.Skipped.Trials++
+	switch {
+	case t.To == orchestrator.DeviceSkipped:
+		p.Skipped.Events++
+		p.SkipDurations = append(p.SkipDurations, took)
+		return
+	case orchestrator.CountsAsFailure(t.To, t.Reason):
+		p.Failure.Events++
+	case t.To == orchestrator.DeviceFailed:
+		p.Uncounted.Events++
 	}
 	p.Durations = append(p.Durations, took)
-	p.Failure.Trials++
-	if orchestrator.CountsAsFailure(t.To, t.Reason) {
-		p.Failure.Events++
-	}
 }
+
+// earlierRuns is how many runs of an earlier campaign are read: enough
+// for its rates, and a forecast of a new campaign does not read a
+// national campaign's millions of transitions.
+const earlierRuns = 5000
 
 // earlier learns from the latest other campaign of the same playbook that
 // ran enough devices, for a campaign that has not yet; else the stated
@@ -170,7 +192,7 @@ func (s *Service) earlier(ctx context.Context, c orchestrator.Campaign, playbook
 		if err != nil || spec.Playbook != playbook {
 			continue
 		}
-		m, err := s.learn(ctx, o.Name)
+		m, err := s.learn(ctx, o.Name, earlierRuns)
 		if err != nil {
 			return forecast.Profile{}, err
 		}

@@ -63,11 +63,15 @@ type Org struct {
 	// LearnedFrom says what its device runs were drawn from.
 	LearnedFrom string `json:"learned_from"`
 	// NotDoneByDeadline is the devices expected not to be done
-	// (succeeded) at the campaign's deadline: failed, unreachable, never
-	// started, or finishing after it.
+	// (succeeded or skipped) at the campaign's deadline: failed,
+	// unreachable, never started, or finishing after it.
 	NotDoneByDeadline float64 `json:"not_done_by_deadline,omitempty"`
+	// LateAtDeadline is those of them the schedule leaves undone (not
+	// started, not finished, or waiting to be tried again), not failed:
+	// what a wider window or a higher cap can change.
+	LateAtDeadline float64 `json:"late_at_deadline,omitempty"`
 	// MissesDeadline: in at least half the runs some of its devices are
-	// not done by the campaign's deadline.
+	// late at the campaign's deadline.
 	MissesDeadline bool `json:"misses_deadline,omitempty"`
 }
 
@@ -86,6 +90,9 @@ type Forecast struct {
 	ApprovalDelay time.Duration `json:"approval_delay_ns"`
 	// Step is the replay's decision step while runs finish.
 	Step time.Duration `json:"step_ns"`
+	// Horizon is how far ahead it replayed: what had not finished by then
+	// is not finished.
+	Horizon time.Duration `json:"horizon_ns"`
 	// Decisions is how many times the controller decided, over all runs.
 	Decisions int `json:"decisions"`
 	// LearnedFrom says what the campaign-wide figures were drawn from.
@@ -129,7 +136,7 @@ func Run(ctx context.Context, in Input) (Forecast, error) {
 
 func (s *setup) summarise(results []runResult) Forecast {
 	n := float64(len(results))
-	f := Forecast{From: s.in.Now, Runs: len(results), ApprovalDelay: s.approvalDelay(), Step: s.step}
+	f := Forecast{From: s.in.Now, Runs: len(results), ApprovalDelay: s.approvalDelay(), Step: s.step, Horizon: s.in.Horizon}
 	if s.spec.Deadline != nil {
 		f.Deadline = s.spec.Deadline.Time
 	}
@@ -159,7 +166,8 @@ func (s *setup) summarise(results []runResult) Forecast {
 		var ts []time.Time
 		late := 0
 		for _, r := range results {
-			row.NotDoneByDeadline += float64(r.late[o]) / n
+			row.NotDoneByDeadline += float64(r.notDone[o]) / n
+			row.LateAtDeadline += float64(r.late[o]) / n
 			ts = append(ts, r.orgs[o])
 			row.Failed += float64(r.failed[o]) / n
 			row.Unreachable += float64(r.unreach[o]) / n

@@ -229,3 +229,27 @@ func TestForecastDeadline(t *testing.T) {
 		t.Errorf("no organisation misses a deadline two nights away: %+v", f)
 	}
 }
+
+// Devices no wave took (wave -1, as a campaign's assignment leaves them)
+// are never dispatched and never counted; failures a person accepted
+// (campaign continue) do not halt the replay as they do not halt the
+// controller.
+func TestForecastOddCounts(t *testing.T) {
+	v, _ := estate(t, "", "")
+	v.Counts = append(v.Counts,
+		orchestrator.Count{Wave: -1, Org: "RAA", Site: "S0", State: orchestrator.DevicePending, Devices: 50},
+		orchestrator.Count{Wave: 0, Org: "RCC", Site: "S0", State: orchestrator.DeviceFailed, Reason: "command_failed", Accepted: true, Devices: 5})
+	v.Deferred = append(v.Deferred, orchestrator.Member{Hostname: "lost", Org: "RBB", Wave: 7, State: orchestrator.DeviceDeferred})
+	f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 2, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range f.Orgs {
+		if o.Halted > 0 || o.Finish.Unfinished > 0 {
+			t.Errorf("%s: %+v: accepted failures halted it", o.Org, o)
+		}
+		if o.Org == "RAA" && o.Devices != 80 {
+			t.Errorf("RAA has %d devices in the forecast, want its 80 in waves", o.Devices)
+		}
+	}
+}

@@ -43,6 +43,17 @@ type Profile struct {
 	// Failure is the runs that failed in a way that counts towards a
 	// wave's halt threshold, of runs that reached the device.
 	Failure Rate
+	// Uncounted is the runs that failed in a way that does not count
+	// towards a halt (a refused logon, an ineligible device), of runs
+	// that reached the device.
+	Uncounted Rate
+	// Skipped is the runs that found nothing to do (already compliant),
+	// of runs that reached the device; SkipDurations are theirs.
+	Skipped       Rate
+	SkipDurations []time.Duration
+	// Stated marks figures assumed rather than observed: their spread is
+	// wider.
+	Stated bool
 	// Offline is the first attempts that found the device unreachable.
 	Offline Rate
 	// Reoffline is the retries of once-unreachable devices that found
@@ -69,46 +80,62 @@ type Model struct {
 	// MinRuns is how many runs a profile needs to be used (default 30).
 	MinRuns int
 	// ApprovalDelay is how long a person is assumed to take to approve a
-	// wave that awaits approval (default 24 h).
+	// wave that awaits approval (zero: at once).
 	ApprovalDelay time.Duration
 }
 
 // DefaultProfile is what a forecast assumes before a campaign has run
 // enough devices: runs of 30 to 90 minutes (a feature update's range),
 // 2% failing, 5% of devices unreachable at first and half of those again
-// on each retry.
+// on each retry. The rates weigh as a few dozen runs, and the durations'
+// spread is wide: they are guesses, soon outweighed by what is observed.
 func DefaultProfile() Profile {
 	var d []time.Duration
 	for m := 30; m <= 90; m += 5 {
 		d = append(d, time.Duration(m)*time.Minute)
 	}
-	return Profile{Durations: d, Failure: Rate{2, 100}, Offline: Rate{5, 100}, Reoffline: Rate{50, 100},
-		Source: "defaults (no runs observed yet)"}
+	return Profile{Durations: d, Failure: Rate{1, 50}, Offline: Rate{2, 40}, Reoffline: Rate{10, 20}, Skipped: Rate{0, 20},
+		Uncounted: Rate{0, 50}, Stated: true, Source: "defaults (no runs observed yet)"}
 }
 
 // For returns the profile org's runs are drawn from.
 func (m *Model) For(org string) Profile {
-	min := m.MinRuns
-	if min <= 0 {
-		min = 30
-	}
-	if p, ok := m.Orgs[org]; ok && p.Runs() >= min && len(p.Durations) > 0 {
-		return p
-	}
-	if m.Campaign.Runs() >= min && len(m.Campaign.Durations) > 0 {
-		return m.Campaign
-	}
-	if len(m.Default.Durations) == 0 {
-		return DefaultProfile()
-	}
-	return m.Default
+	p, _, _ := m.resolve(org)
+	return p
 }
 
-// draws are one run's draw of an organisation's profile.
+// resolve returns the profile org's runs are drawn from, which profile it
+// is ("org:CODE", "campaign" or "default": organisations sharing one draw
+// it once per run, so that its doubt is shared, not averaged away), and
+// the prior its rates are drawn near: the campaign's for an
+// organisation's own, the defaults' for the campaign's.
+func (m *Model) resolve(org string) (p Profile, key string, prior Profile) {
+	need := m.MinRuns
+	if need <= 0 {
+		need = 30
+	}
+	def := m.Default
+	if len(def.Durations) == 0 {
+		def = DefaultProfile()
+	}
+	campaignOK := m.Campaign.Runs() >= need && len(m.Campaign.Durations) > 0
+	if p, ok := m.Orgs[org]; ok && p.Runs() >= need && len(p.Durations) > 0 {
+		if campaignOK {
+			return p, "org:" + org, m.Campaign
+		}
+		return p, "org:" + org, def
+	}
+	if campaignOK {
+		return m.Campaign, "campaign", def
+	}
+	return def, "default", def
+}
+
+// draws are one run's draw of a profile.
 type draws struct {
-	durations        []time.Duration
-	scale            float64 // this run's factor on every duration
-	fail, off, reoff float64
+	durations, skipDurations          []time.Duration
+	scale                             float64 // this run's factor on every duration
+	fail, uncounted, skip, off, reoff float64
 }
 
 func (p Profile) draw(rng *rand.Rand, prior Profile) draws {
@@ -126,13 +153,26 @@ func (p Profile) draw(rng *rand.Rand, prior Profile) draws {
 	if mean > 0 && n > 1 {
 		cv = math.Sqrt(max(0, sq/n-mean*mean)) / mean
 	}
-	scale := max(0.2, 1+cv/math.Sqrt(n)*rng.NormFloat64())
-	return draws{durations: p.Durations, scale: scale, fail: p.Failure.draw(rng, prior.Failure.frac()),
+	sd := cv / math.Sqrt(n)
+	if p.Stated {
+		sd = max(sd, 0.25) // a guess at the typical run, not a measure of it
+	}
+	scale := max(0.2, 1+sd*rng.NormFloat64())
+	skips := p.SkipDurations
+	if len(skips) == 0 {
+		skips = p.Durations
+	}
+	return draws{durations: p.Durations, skipDurations: skips, scale: scale, fail: p.Failure.draw(rng, prior.Failure.frac()),
+		uncounted: p.Uncounted.draw(rng, prior.Uncounted.frac()), skip: p.Skipped.draw(rng, prior.Skipped.frac()),
 		off: p.Offline.draw(rng, prior.Offline.frac()), reoff: p.Reoffline.draw(rng, prior.Reoffline.frac())}
 }
 
 func (d *draws) duration(rng *rand.Rand) time.Duration {
 	return time.Duration(float64(d.durations[rng.IntN(len(d.durations))]) * d.scale)
+}
+
+func (d *draws) skipDuration(rng *rand.Rand) time.Duration {
+	return time.Duration(float64(d.skipDurations[rng.IntN(len(d.skipDurations))]) * d.scale)
 }
 
 // describe says what a profile is, in a few words.

@@ -31,7 +31,8 @@ func (f Forecast) WriteTable(w io.Writer, name string, loc *time.Location) error
 	if len(f.WhatIf) > 0 {
 		fmt.Fprintf(bw, "what if: %s (not made)\n", strings.Join(f.WhatIf, " "))
 	}
-	fmt.Fprintf(bw, "runs drawn from %s; a wave awaiting approval is assumed approved %s later\n", f.LearnedFrom, f.ApprovalDelay)
+	fmt.Fprintf(bw, "runs drawn from %s; a wave awaiting approval is assumed approved %s later; replayed up to %.0f days ahead\n",
+		f.LearnedFrom, f.ApprovalDelay, f.Horizon.Hours()/24)
 	c := f.Finish.cells(loc)
 	fmt.Fprintf(bw, "finish: P10 %s, P50 %s, P90 %s", c[0], c[1], c[2])
 	if f.WaitsForPerson > 0 {
@@ -43,14 +44,14 @@ func (f Forecast) WriteTable(w io.Writer, name string, loc *time.Location) error
 		for _, o := range f.Orgs {
 			if o.MissesDeadline {
 				late++
-				devices += o.NotDoneByDeadline
 			}
+			devices += o.LateAtDeadline
 		}
 		passed := ""
 		if !f.Deadline.After(f.From) {
 			passed = " (passed: nothing new starts)"
 		}
-		fmt.Fprintf(bw, "deadline %s%s: %d of %d organisations expected to miss it, %.0f devices not done by then\n",
+		fmt.Fprintf(bw, "deadline %s%s: %d of %d organisations expected to miss it, %.0f devices not started or not finished by then\n",
 			f.Deadline.In(loc).Format(timeLayout), passed, late, len(f.Orgs), devices)
 	}
 	fmt.Fprintln(bw)
@@ -65,7 +66,7 @@ func (f Forecast) WriteTable(w io.Writer, name string, loc *time.Location) error
 	tw = tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	header := "ORG\tDEVICES\tP10\tP50\tP90\tFAILED\tUNREACHABLE\tNOT REACHED\tHALTED"
 	if !f.Deadline.IsZero() {
-		header += "\tNOT DONE BY DEADLINE"
+		header += "\tLATE AT DEADLINE\tNOT DONE BY DEADLINE"
 	}
 	fmt.Fprintln(tw, header+"\tLEARNED FROM")
 	for _, o := range f.Orgs {
@@ -76,7 +77,7 @@ func (f Forecast) WriteTable(w io.Writer, name string, loc *time.Location) error
 			if o.MissesDeadline {
 				miss = " (misses)"
 			}
-			fmt.Fprintf(tw, "\t%.1f%s", o.NotDoneByDeadline, miss)
+			fmt.Fprintf(tw, "\t%.1f%s\t%.1f", o.LateAtDeadline, miss, o.NotDoneByDeadline)
 		}
 		fmt.Fprintf(tw, "\t%s\n", o.LearnedFrom)
 	}

@@ -48,22 +48,29 @@ type device struct {
 	p               uint8 // its state and reason (setup.pairs)
 	offline         bool  // found unreachable before
 	attempts        uint16
+	order           int32 // its place in the dispatch order
 	next            int64 // a deferred device's next attempt, Unix nanoseconds
 }
 
-// pair is a device state with its reason.
+// pair is a device state with its reason (and, for a failure, whether a
+// person accepted it: campaign continue).
 type pair struct {
-	state  orchestrator.DeviceState
-	reason orchestrator.Reason
+	state    orchestrator.DeviceState
+	reason   orchestrator.Reason
+	accepted bool
 }
 
 // The pairs a replay moves devices to.
 var (
-	pendingPair   = pair{orchestrator.DevicePending, ""}
-	runningPair   = pair{orchestrator.DeviceRunning, ""}
-	succeededPair = pair{orchestrator.DeviceSucceeded, orchestrator.Reason(playbooks.ReasonCompleted)}
-	failedPair    = pair{orchestrator.DeviceFailed, orchestrator.Reason(playbooks.ReasonCommandFailed)}
-	deferredPair  = pair{orchestrator.DeviceDeferred, orchestrator.Reason(playbooks.ReasonUnreachable)}
+	pendingPair   = pair{state: orchestrator.DevicePending}
+	runningPair   = pair{state: orchestrator.DeviceRunning}
+	succeededPair = pair{state: orchestrator.DeviceSucceeded, reason: orchestrator.Reason(playbooks.ReasonCompleted)}
+	skippedPair   = pair{state: orchestrator.DeviceSkipped, reason: orchestrator.Reason(playbooks.ReasonAlreadyCompliant)}
+	failedPair    = pair{state: orchestrator.DeviceFailed, reason: orchestrator.Reason(playbooks.ReasonCommandFailed)}
+	// uncountedPair is a failure that does not count towards a halt (a
+	// refused logon, an ineligible device).
+	uncountedPair = pair{state: orchestrator.DeviceFailed, reason: orchestrator.Reason(playbooks.ReasonAuthFailed)}
+	deferredPair  = pair{state: orchestrator.DeviceDeferred, reason: orchestrator.Reason(playbooks.ReasonUnreachable)}
 )
 
 // setup is what every run of a forecast shares.
@@ -79,9 +86,13 @@ type setup struct {
 	pairs    []pair   // the states and reasons devices are in, by device.p
 	pairOf   map[pair]uint8
 	maxSites int32
-	profiles []Profile
-	step     time.Duration
-	horizon  time.Time
+	profiles []Profile // by organisation
+	drawOf   []int     // by organisation: which of draws below its profile is
+	draws    []struct {
+		p, prior Profile
+	} // the distinct profiles, each drawn once per run
+	step    time.Duration
+	horizon time.Time
 }
 
 // errNothing is a campaign with nothing left to forecast.
@@ -96,7 +107,7 @@ func newSetup(in Input) (*setup, error) {
 		return nil, errNothing
 	}
 	s := &setup{in: in, spec: v.Spec, orgIndex: map[string]int32{}, pairOf: map[pair]uint8{}}
-	for _, p := range []pair{pendingPair, runningPair, succeededPair, failedPair, deferredPair} {
+	for _, p := range []pair{pendingPair, runningPair, succeededPair, skippedPair, failedPair, uncountedPair, deferredPair} {
 		s.intern(p)
 	}
 	if s.in.Runs <= 0 {
@@ -133,16 +144,17 @@ func newSetup(in Input) (*setup, error) {
 	})
 	deferred := slices.Clone(v.Deferred)
 	slices.SortFunc(deferred, func(a, b orchestrator.Member) int { return cmp.Compare(a.Hostname, b.Hostname) })
+	inWave := func(w int) bool { return w >= 0 && w < len(v.Spec.Waves) }
 	for _, c := range counts {
-		if c.State == orchestrator.DeviceDeferred {
-			continue // from View.Deferred, each with its next attempt
+		if c.State == orchestrator.DeviceDeferred || !inWave(c.Wave) {
+			continue // deferred: from View.Deferred, each with its next attempt; no wave: never dispatched
 		}
 		o, si := cohort(c.Org, c.Site)
 		state := c.State
 		if state == orchestrator.DeviceQueued {
 			state = orchestrator.DeviceRunning
 		}
-		p, err := s.intern(pair{state, c.Reason})
+		p, err := s.intern(pair{state, c.Reason, c.Accepted})
 		if err != nil {
 			return nil, err
 		}
@@ -151,13 +163,16 @@ func newSetup(in Input) (*setup, error) {
 		}
 	}
 	for _, m := range deferred {
+		if !inWave(m.Wave) {
+			continue
+		}
 		o, si := cohort(m.Org, m.Site)
-		p, err := s.intern(pair{orchestrator.DeviceDeferred, m.Reason})
+		p, err := s.intern(pair{state: orchestrator.DeviceDeferred, reason: m.Reason})
 		if err != nil {
 			return nil, err
 		}
 		s.initial = append(s.initial, device{wave: int32(m.Wave), org: o, site: si, p: p,
-			attempts: uint16(min(m.Attempts, math.MaxUint16)), next: m.NextAttempt.UnixNano(), offline: true})
+			attempts: uint16(min(m.Attempts, math.MaxUint16)), order: int32(m.Order), next: m.NextAttempt.UnixNano(), offline: true})
 	}
 	for o := range s.orgs {
 		_, si := cohort(s.orgs[o], "")
@@ -182,9 +197,16 @@ func newSetup(in Input) (*setup, error) {
 		s.names[i] = strconv.Itoa(i)
 	}
 	var typical []time.Duration
+	keys := map[string]int{}
 	for _, org := range s.orgs {
-		p := in.Model.For(org)
-		s.profiles = append(s.profiles, p)
+		p, key, prior := in.Model.resolve(org)
+		k, ok := keys[key]
+		if !ok {
+			k = len(s.draws)
+			keys[key] = k
+			s.draws = append(s.draws, struct{ p, prior Profile }{p, prior})
+		}
+		s.profiles, s.drawOf = append(s.profiles, p), append(s.drawOf, k)
 		typical = append(typical, median(p.Durations))
 	}
 	s.step = in.Step
@@ -225,7 +247,8 @@ type runResult struct {
 	unreach    []int       // deferred at the end
 	left       []int       // never started (pending at the end)
 	halted     []bool      // the organisation was held by its failures
-	late       []int       // by organisation: devices not done at the deadline
+	late       []int       // by organisation: devices not started, not finished or deferred at the deadline
+	notDone    []int       // by organisation: devices not succeeded or skipped at the deadline
 	waitPerson bool        // it ended waiting for a person (a halted wave)
 	decisions  int
 }
@@ -235,7 +258,7 @@ type runResult struct {
 type event struct {
 	at  int64
 	dev int32
-	out orchestrator.DeviceState
+	out uint8 // the pair it ends in
 }
 
 // events is a min-heap of runs by when they finish, typed (a million
@@ -292,7 +315,7 @@ type run struct {
 	s          *setup
 	rng        *rand.Rand
 	devs       []device
-	draws      []draws
+	draws      []*draws            // by organisation; organisations of one profile share one
 	rowOf      []int32             // by cohort and pair (see row): the row's index in rows, or -1
 	rows       []countRow          // in a fixed order, so that a seed gives one forecast
 	queues     map[[2]int32]*queue // pending devices by wave and organisation, in dispatch order
@@ -304,6 +327,7 @@ type run struct {
 	// countBuf and deferredBuf are the view's, kept from one decision to
 	// the next.
 	countBuf    []orchestrator.Count
+	calendars   map[string]orchestrator.Calendar
 	deferredBuf []orchestrator.Member
 	res         runResult
 }
@@ -359,16 +383,21 @@ func (s *setup) newRun(seed uint64) *run {
 		r.rowOf[i] = -1
 	}
 	r.later.r = r
-	prior := s.in.Model.Default
-	if len(prior.Durations) == 0 {
-		prior = DefaultProfile()
+	r.calendars = make(map[string]orchestrator.Calendar, len(s.in.View.Calendars))
+	for org, c := range s.in.View.Calendars {
+		r.calendars[org] = c.Fresh() // its own memory: runs ask at their own times
 	}
-	for _, p := range s.profiles {
-		r.draws = append(r.draws, p.draw(r.rng, prior))
+	drawn := make([]*draws, len(s.draws))
+	for k, d := range s.draws {
+		dr := d.p.draw(r.rng, d.prior)
+		drawn[k] = &dr
+	}
+	for o := range s.orgs {
+		r.draws = append(r.draws, drawn[s.drawOf[o]])
 	}
 	n := len(s.orgs)
 	r.res = runResult{waves: make([]time.Time, len(s.spec.Waves)), orgs: make([]time.Time, n), failed: make([]int, n),
-		unreach: make([]int, n), left: make([]int, n), halted: make([]bool, n), late: make([]int, n)}
+		unreach: make([]int, n), left: make([]int, n), halted: make([]bool, n), late: make([]int, n), notDone: make([]int, n)}
 	// The real dispatch order is a hash: sites and devices mixed.
 	pending := s.pairOf[pendingPair]
 	for start := 0; start < len(r.devs); {
@@ -404,11 +433,22 @@ func (s *setup) newRun(seed uint64) *run {
 			r.finishLater(int32(i), s.in.Now, r.rng.Float64())
 		}
 	}
+	// The real order is one hash order over the whole campaign, which
+	// mixes organisations in proportion to their size: each device's
+	// place is spread over its wave so (Decide merges organisations by
+	// it), strictly increasing within its organisation.
+	waveSize := make([]int, len(s.spec.Waves))
+	for _, k := range r.queueOrder {
+		waveSize[k[0]] += len(r.queues[k].devs)
+	}
 	for _, k := range r.queueOrder {
 		q := r.queues[k]
 		q.order = make([]int32, len(q.devs))
+		n, total, prev := float64(len(q.devs)), float64(waveSize[k[0]]), int32(0)
 		for p := range q.order {
-			q.order[p] = int32(p + 1)
+			o := max(prev+1, int32((float64(p)+r.rng.Float64())/n*total)+1)
+			q.order[p], prev = o, o
+			r.devs[q.devs[p]].order = o
 		}
 	}
 	return r
@@ -439,23 +479,29 @@ func (r *run) add(d *device, n int) {
 // of its duration, drawing its outcome.
 func (r *run) finishLater(i int32, now time.Time, remaining float64) {
 	d := &r.devs[i]
-	dr := &r.draws[d.org]
+	dr := r.draws[d.org]
 	d.attempts++
 	off := dr.off
 	if d.offline {
 		off = dr.reoff
 	}
-	var e event
-	switch {
-	case r.rng.Float64() < off:
+	took, out := time.Duration(0), succeededPair
+	if r.rng.Float64() < off {
 		// An unreachable attempt ends at the connect timeout, not after a run.
-		e = event{at: now.Add(time.Duration(remaining * float64(time.Minute))).UnixNano(), dev: i, out: orchestrator.DeviceDeferred}
-	case r.rng.Float64() < dr.fail:
-		e = event{at: now.Add(time.Duration(remaining * float64(dr.duration(r.rng)))).UnixNano(), dev: i, out: orchestrator.DeviceFailed}
-	default:
-		e = event{at: now.Add(time.Duration(remaining * float64(dr.duration(r.rng)))).UnixNano(), dev: i, out: orchestrator.DeviceSucceeded}
+		took, out = time.Minute, deferredPair
+	} else {
+		switch u := r.rng.Float64(); {
+		case u < dr.skip:
+			took, out = dr.skipDuration(r.rng), skippedPair
+		case u < dr.skip+dr.fail:
+			took, out = dr.duration(r.rng), failedPair
+		case u < dr.skip+dr.fail+dr.uncounted:
+			took, out = dr.duration(r.rng), uncountedPair
+		default:
+			took = dr.duration(r.rng)
+		}
 	}
-	r.running.push(e)
+	r.running.push(event{at: now.Add(time.Duration(remaining * float64(took))).UnixNano(), dev: i, out: r.s.pairOf[out]})
 }
 
 func (r *run) move(i int32, to pair) {
@@ -481,23 +527,25 @@ func (r *run) view(base orchestrator.View, waves []orchestrator.WaveState) orche
 	for _, q := range r.queues {
 		q.compact(r)
 	}
-	v := orchestrator.View{Spec: r.s.spec, Status: orchestrator.StatusRunning, Waves: waves, Calendars: base.Calendars, Pending: r}
+	v := orchestrator.View{Spec: r.s.spec, Status: orchestrator.StatusRunning, Waves: waves, Calendars: r.calendars, Pending: r,
+		Unserved: base.Unserved}
 	v.Counts = r.countBuf[:0] // Decide keeps nothing of its view
 	for _, row := range r.rows {
 		if row.n > 0 {
 			p := r.s.pairs[row.p]
 			v.Counts = append(v.Counts, orchestrator.Count{Wave: int(row.wave), Org: r.s.orgs[row.org], Site: r.s.sites[row.org][row.site],
-				State: p.state, Reason: p.reason, Devices: row.n})
+				State: p.state, Reason: p.reason, Accepted: p.accepted, Devices: row.n})
 		}
 	}
 	// The due deferred devices, and the next to come due (for the wake):
 	// the rest change nothing in the plan.
 	v.Deferred = r.deferredBuf[:0]
 	for _, i := range r.due {
-		v.Deferred = append(v.Deferred, r.member(i, 0))
+		v.Deferred = append(v.Deferred, r.member(i, int(r.devs[i].order)))
 	}
 	if len(r.later.devs) > 0 {
-		v.Deferred = append(v.Deferred, r.member(r.later.devs[0], 0))
+		i := r.later.devs[0]
+		v.Deferred = append(v.Deferred, r.member(i, int(r.devs[i].order)))
 	}
 	r.countBuf, r.deferredBuf = v.Counts, v.Deferred
 	return v
@@ -680,10 +728,18 @@ func (r *run) replay() runResult {
 }
 
 // snapshot records, by organisation, the devices not done (succeeded or
-// skipped) at the deadline.
+// skipped) at the deadline, and of those the ones late: not started, not
+// finished or waiting to be tried again, which the schedule (a window, a
+// cap) decides, unlike a failure.
 func (r *run) snapshot() {
 	for i := range r.devs {
-		if d := &r.devs[i]; r.state(d) != orchestrator.DeviceSucceeded && r.state(d) != orchestrator.DeviceSkipped {
+		d := &r.devs[i]
+		switch st := r.state(d); {
+		case st == orchestrator.DeviceSucceeded || st == orchestrator.DeviceSkipped:
+		case st == orchestrator.DeviceFailed:
+			r.res.notDone[d.org]++
+		default:
+			r.res.notDone[d.org]++
 			r.res.late[d.org]++
 		}
 	}
@@ -697,18 +753,15 @@ func (r *run) finishDue(now time.Time) {
 		e := r.running.pop()
 		at := time.Unix(0, e.at).UTC()
 		d := &r.devs[e.dev]
-		switch e.out {
-		case orchestrator.DeviceDeferred:
+		out := r.s.pairs[e.out]
+		if out == deferredPair {
 			_, next := r.s.spec.AfterRun(playbooks.Outcome{Status: playbooks.StatusFailed, Reason: playbooks.ReasonUnreachable}, int(d.attempts), at)
 			r.move(e.dev, deferredPair)
 			d.next, d.offline = next.UnixNano(), true
 			heap.Push(&r.later, e.dev)
 			continue
-		case orchestrator.DeviceFailed:
-			r.move(e.dev, failedPair)
-		default:
-			r.move(e.dev, succeededPair)
 		}
+		r.move(e.dev, out)
 		if r.remain[d.org]--; r.remain[d.org] == 0 {
 			r.res.orgs[d.org] = at
 		}
@@ -732,9 +785,4 @@ func (r *run) dueNow(now time.Time) []int32 {
 	return out
 }
 
-func (s *setup) approvalDelay() time.Duration {
-	if s.in.Model.ApprovalDelay > 0 {
-		return s.in.Model.ApprovalDelay
-	}
-	return 24 * time.Hour
-}
+func (s *setup) approvalDelay() time.Duration { return max(0, s.in.Model.ApprovalDelay) }

@@ -67,6 +67,16 @@ type calSpan struct {
 	next     time.Time // closed: when it next opens (zero: never)
 }
 
+// Fresh returns the calendar with a memory of its own: one for each of
+// several callers asking at unrelated times (a forecast's replays), which
+// would otherwise overwrite each other's answers.
+func (c Calendar) Fresh() Calendar {
+	if c.memo != nil {
+		c.memo = new(atomic.Pointer[calSpan])
+	}
+	return c
+}
+
 // cached is the remembered answer for t, if there is one.
 func (c Calendar) cached(t time.Time) *calSpan {
 	if c.memo == nil {

@@ -115,6 +115,9 @@ func (fc *forecastCmd) prepare(a *app, cmd *cobra.Command) (*campaigns.Service, 
 	if fc.o.Runs < 1 || fc.o.Runs > 10000 {
 		return nil, usagef("--runs %d: want 1 to 10000", fc.o.Runs)
 	}
+	if fc.o.MinRuns < 1 {
+		return nil, usagef("--min-runs %d: want 1 or more", fc.o.MinRuns)
+	}
 	if fc.o.ApprovalDelay < 0 {
 		return nil, usagef("--approval-delay %s: want a duration of 0 or more", fc.o.ApprovalDelay)
 	}
