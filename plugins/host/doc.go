@@ -1,7 +1,8 @@
 // Package host runs executor plugins for Ringmaster: it starts a plugin
 // binary through hashicorp/go-plugin (gRPC, the sdk handshake and protocol
 // version, AutoMTLS), refuses a binary whose SHA-256 is not the one
-// registered for it, routes the plugin's hclog output into slog, and keeps
+// registered for it, routes the plugin's hclog output (sdk.Logger's lines)
+// and what it writes to stdout and stderr once serving into slog, and keeps
 // the plugin's failures out of the orchestrator: a plugin that crashes,
 // hangs or answers garbage fails the calls it was serving with typed
 // errors and is started afresh for the next ones.

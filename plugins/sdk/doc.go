@@ -16,4 +16,12 @@
 //	Cancelled      the caller cancelled
 //	CommandFailed  the command ran and exited non-zero (Result is still valid)
 //	Internal       the executor itself failed
+//
+// Serve runs an executor as a plugin; Logger is its log, read by the host;
+// ProbeWindows is Probe for any executor whose Exec runs PowerShell, with
+// WindowsFactsScript and ParseWindowsFacts. Facts grow only additively
+// within ProtocolVersion (Serial came that way): an older plugin leaves a
+// new field empty, which Ringmaster reads as not observed. The test device
+// (sdk/testdevice) and the conformance kit (sdk/conformance) are for an
+// executor's own tests; docs/plugins.md is the author's guide.
 package sdk
