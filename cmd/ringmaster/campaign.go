@@ -17,7 +17,7 @@ func newCampaignCmd(a *app) *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:     "campaign",
 		Aliases: []string{"campaigns"},
-		Short:   "Roll a playbook out in waves: create, start, pause, resume, cancel, approve, retry, continue, set, exclude",
+		Short:   "Roll a playbook out in waves: create, start, pause, resume, cancel, approve, retry, continue, set, exclude, forecast",
 	})
 	status := func(action orchestrator.Action, short string) *cobra.Command {
 		return &cobra.Command{

@@ -17,7 +17,7 @@ func newPluginCmd(a *app) *cobra.Command {
 	cmd := group(&cobra.Command{
 		Use:     "plugin",
 		Aliases: []string{"plugins"},
-		Short:   "Register executor plugins (each pinned to its SHA-256)",
+		Short:   "Executor plugins: install (each pinned to its SHA-256), list, remove, test, and new (a module's skeleton)",
 	})
 	cmd.AddCommand(newPluginInstallCmd(a), newPluginListCmd(a), newPluginRemoveCmd(a), newPluginTestCmd(a), newPluginNewCmd(a))
 	return cmd
