@@ -253,3 +253,27 @@ func TestForecastOddCounts(t *testing.T) {
 		}
 	}
 }
+
+// A device queued when the forecast begins has its whole run ahead of it
+// (one running has some of it behind it); a deferred device seen on the
+// network since it was deferred is tried at once, as the controller does,
+// not at its next attempt.
+func TestForecastStartingState(t *testing.T) {
+	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0}},
+		Counts: []orchestrator.Count{{Wave: 0, Org: "RQQ", Site: "S", State: orchestrator.DeviceQueued, Devices: 3}},
+		Deferred: []orchestrator.Member{{Hostname: "back", Org: "RDD", Wave: 0, State: orchestrator.DeviceDeferred, Reason: "unreachable",
+			Attempts: 1, Changed: t0.Add(-time.Hour), LastSeen: t0.Add(-time.Minute), NextAttempt: t0.Add(11 * time.Hour)}}}
+	f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 3, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range f.Orgs {
+		if !near(o.Finish.P50, t0.Add(40*time.Minute), 2*time.Minute) || !near(o.Finish.P10, o.Finish.P90, time.Minute) {
+			t.Errorf("%s finishes %+v, want 40 minutes from now in every run", o.Org, o.Finish)
+		}
+	}
+}

@@ -47,6 +47,7 @@ type device struct {
 	wave, org, site int32
 	p               uint8 // its state and reason (setup.pairs)
 	offline         bool  // found unreachable before
+	queued          bool  // queued when the forecast began: its run has not started
 	attempts        uint16
 	order           int32 // its place in the dispatch order
 	next            int64 // a deferred device's next attempt, Unix nanoseconds
@@ -150,16 +151,16 @@ func newSetup(in Input) (*setup, error) {
 			continue // deferred: from View.Deferred, each with its next attempt; no wave: never dispatched
 		}
 		o, si := cohort(c.Org, c.Site)
-		state := c.State
-		if state == orchestrator.DeviceQueued {
-			state = orchestrator.DeviceRunning
+		state, queued := c.State, c.State == orchestrator.DeviceQueued
+		if queued {
+			state = orchestrator.DeviceRunning // dispatched: its whole run is ahead of it
 		}
 		p, err := s.intern(pair{state, c.Reason, c.Accepted})
 		if err != nil {
 			return nil, err
 		}
 		for range c.Devices {
-			s.initial = append(s.initial, device{wave: int32(c.Wave), org: o, site: si, p: p})
+			s.initial = append(s.initial, device{wave: int32(c.Wave), org: o, site: si, p: p, queued: queued})
 		}
 	}
 	for _, m := range deferred {
@@ -171,8 +172,12 @@ func newSetup(in Input) (*setup, error) {
 		if err != nil {
 			return nil, err
 		}
+		next := m.NextAttempt
+		if m.LastSeen.After(m.Changed) && next.After(in.Now) {
+			next = in.Now // seen on the network since it was deferred: the controller tries it at once
+		}
 		s.initial = append(s.initial, device{wave: int32(m.Wave), org: o, site: si, p: p,
-			attempts: uint16(min(m.Attempts, math.MaxUint16)), order: int32(m.Order), next: m.NextAttempt.UnixNano(), offline: true})
+			attempts: uint16(min(m.Attempts, math.MaxUint16)), order: int32(m.Order), next: next.UnixNano(), offline: true})
 	}
 	for o := range s.orgs {
 		_, si := cohort(s.orgs[o], "")
@@ -429,8 +434,12 @@ func (s *setup) newRun(seed uint64) *run {
 			q.devs = append(q.devs, int32(i))
 		case orchestrator.DeviceDeferred:
 			heap.Push(&r.later, int32(i))
-		case orchestrator.DeviceRunning: // already running: some of its run is behind it
-			r.finishLater(int32(i), s.in.Now, r.rng.Float64())
+		case orchestrator.DeviceRunning:
+			remaining := r.rng.Float64() // running: some of its run is behind it
+			if d.queued {
+				remaining = 1
+			}
+			r.finishLater(int32(i), s.in.Now, remaining)
 		}
 	}
 	// The real order is one hash order over the whole campaign, which
