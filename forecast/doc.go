@@ -12,6 +12,12 @@
 // site) and its devices in flight, as the real controller's view is: it
 // never holds a device record, only a few bytes a device.
 //
+// What is under way is taken as it stands (Input.Running): a device
+// running when the forecast starts finishes after a run drawn longer
+// than it has gone on, and the runs still going weigh the durations
+// towards the long runs a young campaign has not seen finish (Profile's
+// durations are its finished runs only).
+//
 // It is pure: the caller reads the view and the model (campaigns.Service
 // does, from the stores) and gives the time the forecast starts from.
 package forecast

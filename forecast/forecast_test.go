@@ -277,3 +277,96 @@ func TestForecastStartingState(t *testing.T) {
 		}
 	}
 }
+
+// An organisation whose devices all have their outcome finished when its
+// last one did, not when the forecast is made; one without a recorded
+// finish is taken to finish now.
+func TestForecastOrgAlreadyFinished(t *testing.T) {
+	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0.Add(-5 * time.Hour)}},
+		Counts: []orchestrator.Count{
+			{Wave: 0, Org: "RDN", Site: "S", State: orchestrator.DeviceSucceeded, Devices: 4},
+			{Wave: 0, Org: "RNO", Site: "S", State: orchestrator.DeviceSucceeded, Devices: 2},
+			{Wave: 0, Org: "RGO", Site: "S", State: orchestrator.DevicePending, Devices: 2}}}
+	done := t0.Add(-3 * time.Hour)
+	f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 3, Step: time.Minute,
+		Finished: map[string]time.Time{"RDN": done, "RGO": t0.Add(-4 * time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{"RDN": done, "RNO": t0, "RGO": t0.Add(40 * time.Minute)}
+	for _, o := range f.Orgs {
+		if !near(o.Finish.P50, want[o.Org], 2*time.Minute) || !near(o.Finish.P10, o.Finish.P90, time.Minute) {
+			t.Errorf("%s finishes %+v, want %s in every run", o.Org, o.Finish, want[o.Org])
+		}
+	}
+}
+
+// A device running when the forecast begins finishes what is left of a
+// run drawn longer than it has gone on; one whose start is not known,
+// anywhere in its run.
+func TestForecastRunningDevices(t *testing.T) {
+	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0.Add(-time.Hour)}},
+		Counts: []orchestrator.Count{
+			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DeviceRunning, Devices: 1},
+			{Wave: 0, Org: "RBB", Site: "S", State: orchestrator.DeviceRunning, Devices: 1}}}
+	in := forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 20, Step: time.Minute,
+		Running: map[string][]time.Time{"RAA": {t0.Add(-30 * time.Minute)}, "RBB": {t0.Add(-39 * time.Minute)}}}
+	f, err := forecast.Run(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{"RAA": t0.Add(10 * time.Minute), "RBB": t0.Add(time.Minute)}
+	for _, o := range f.Orgs {
+		if !near(o.Finish.P10, want[o.Org], time.Minute) || !near(o.Finish.P90, want[o.Org], time.Minute) {
+			t.Errorf("%s finishes %+v, want %s in every run", o.Org, o.Finish, want[o.Org])
+		}
+	}
+	in.Running = nil
+	if f, err = forecast.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range f.Orgs {
+		if o.Finish.P10.After(t0.Add(10*time.Minute)) || o.Finish.P90.Before(t0.Add(20*time.Minute)) || o.Finish.P90.After(t0.Add(41*time.Minute)) {
+			t.Errorf("%s, running since an unknown time: finishes %+v, want spread over one run", o.Org, o.Finish)
+		}
+	}
+}
+
+// The runs still going weigh the durations: a young campaign whose
+// finished runs took ten minutes, with one run an hour in, draws long
+// runs too.
+func TestForecastCensoredRuns(t *testing.T) {
+	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0.Add(-2 * time.Hour)}},
+		Counts: []orchestrator.Count{
+			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DeviceRunning, Devices: 1},
+			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DevicePending, Devices: 4}}}
+	in := forecast.Input{View: v, Now: t0, Model: certain(10 * time.Minute), Runs: 40, Step: time.Minute}
+	for _, c := range []struct {
+		running map[string][]time.Time
+		atLeast time.Duration // the P90 finish from now
+	}{
+		{nil, 0},
+		{map[string][]time.Time{"RAA": {t0.Add(-time.Hour)}}, 55 * time.Minute},
+	} {
+		in.Running = c.running
+		f, err := forecast.Run(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p90 := f.Orgs[0].Finish.P90; p90.Before(t0.Add(c.atLeast)) || (c.atLeast == 0 && p90.After(t0.Add(12*time.Minute))) {
+			t.Errorf("running %v: P90 %s, want at least %s from now (and about ten minutes without)", c.running, p90, c.atLeast)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -167,12 +168,63 @@ func (p Profile) draw(rng *rand.Rand, prior Profile) draws {
 		off: p.Offline.draw(rng, prior.Offline.frac()), reoff: p.Reoffline.draw(rng, prior.Reoffline.frac())}
 }
 
-func (d *draws) duration(rng *rand.Rand) time.Duration {
-	return time.Duration(float64(d.durations[rng.IntN(len(d.durations))]) * d.scale)
+// duration draws a run's duration, longer than after.
+func (d *draws) duration(rng *rand.Rand, after time.Duration) time.Duration {
+	return d.longer(rng, d.durations, after)
 }
 
-func (d *draws) skipDuration(rng *rand.Rand) time.Duration {
-	return time.Duration(float64(d.skipDurations[rng.IntN(len(d.skipDurations))]) * d.scale)
+// skipDuration draws the duration of a run that finds nothing to do,
+// longer than after.
+func (d *draws) skipDuration(rng *rand.Rand, after time.Duration) time.Duration {
+	return d.longer(rng, d.skipDurations, after)
+}
+
+// longer draws from pool (sorted; scaled), longer than after: among
+// those longer, at random; if none is, the run has gone on longer than
+// any observed, and it goes on for up to as long again (what has run long
+// tends to run long).
+func (d *draws) longer(rng *rand.Rand, pool []time.Duration, after time.Duration) time.Duration {
+	k := 0
+	if after > 0 {
+		limit := time.Duration(float64(after) / d.scale)
+		k, _ = slices.BinarySearch(pool, limit+1)
+		for k < len(pool) && time.Duration(float64(pool[k])*d.scale) <= after {
+			k++ // the scaled value rounds to after or below
+		}
+	}
+	if k == len(pool) {
+		return after + time.Duration(rng.Float64()*float64(after))
+	}
+	return time.Duration(float64(pool[k+rng.IntN(len(pool)-k)]) * d.scale)
+}
+
+// censored returns p with its durations weighed for the runs still going,
+// which have run for elapsed so far: each adds the median of the observed
+// durations longer than its elapsed (when none is longer, half as long
+// again: the middle of what longer draws for it), as the
+// product-limit estimate redistributes a censored run to those beyond it.
+// Without them, a young campaign's durations are those of its short runs:
+// the long ones have not finished yet. Its durations come back sorted
+// (draws.longer searches them).
+func (p Profile) censored(elapsed []time.Duration) Profile {
+	sorted := slices.Sorted(slices.Values(p.Durations))
+	p.SkipDurations = slices.Sorted(slices.Values(p.SkipDurations))
+	if len(sorted) == 0 {
+		p.Durations = sorted
+		return p
+	}
+	out := slices.Clone(sorted)
+	for _, e := range elapsed {
+		k, _ := slices.BinarySearch(sorted, e+1)
+		if k == len(sorted) {
+			out = append(out, e+e/2)
+			continue
+		}
+		out = append(out, sorted[k+(len(sorted)-k)/2])
+	}
+	slices.Sort(out)
+	p.Durations = out
+	return p
 }
 
 // describe says what a profile is, in a few words.

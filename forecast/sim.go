@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ringmaster-fleet/ringmaster/orchestrator"
@@ -38,6 +39,18 @@ type Input struct {
 	// Horizon is how far the replay looks (default a year from Now):
 	// what is not finished by then is reported as not finishing.
 	Horizon time.Duration
+	// Running is when each organisation's runs still going began
+	// (campaigns reads it from the transitions). Each running device's
+	// finish is drawn beyond what it has run already, and the durations
+	// are weighed towards the long runs a young campaign has not yet seen
+	// finish. A running device without one is taken to be anywhere in
+	// its run.
+	Running map[string][]time.Time
+	// Finished is when each organisation whose devices have all reached
+	// an outcome got its last one (campaigns reads it from the
+	// transitions). An organisation finished before Now and absent here
+	// is taken to finish at Now.
+	Finished map[string]time.Time
 }
 
 // device is one device of the replay: its cohort and its run state, in
@@ -94,7 +107,14 @@ type setup struct {
 	} // the distinct profiles, each drawn once per run
 	step    time.Duration
 	horizon time.Time
+	// elapsed is how long each device running when the forecast begins
+	// has run, by its place in initial, where it is known.
+	elapsed map[int32]time.Duration
 }
+
+// unreachableAttempt is how long an attempt that finds its device
+// unreachable takes (the connect timeout).
+const unreachableAttempt = time.Minute
 
 // errNothing is a campaign with nothing left to forecast.
 var errNothing = errors.New("the campaign has ended: there is nothing to forecast")
@@ -201,6 +221,7 @@ func newSetup(in Input) (*setup, error) {
 	for i := range s.names {
 		s.names[i] = strconv.Itoa(i)
 	}
+	s.since(pending)
 	var typical []time.Duration
 	keys := map[string]int{}
 	for _, org := range s.orgs {
@@ -209,7 +230,7 @@ func newSetup(in Input) (*setup, error) {
 		if !ok {
 			k = len(s.draws)
 			keys[key] = k
-			s.draws = append(s.draws, struct{ p, prior Profile }{p, prior})
+			s.draws = append(s.draws, struct{ p, prior Profile }{p.censored(s.elapsedFor(key)), prior})
 		}
 		s.profiles, s.drawOf = append(s.profiles, p), append(s.drawOf, k)
 		typical = append(typical, median(p.Durations))
@@ -219,6 +240,44 @@ func newSetup(in Input) (*setup, error) {
 		s.step = max(time.Minute, median(typical)/15)
 	}
 	return s, nil
+}
+
+// since gives the devices running when the forecast begins (not queued)
+// how long they have run, from Input.Running: in s.elapsed by their place
+// in s.initial.
+func (s *setup) since(pending uint8) {
+	s.elapsed = map[int32]time.Duration{}
+	left := map[int32][]time.Time{}
+	for org, starts := range s.in.Running {
+		if o, ok := s.orgIndex[org]; ok {
+			left[o] = slices.SortedFunc(slices.Values(starts), func(a, b time.Time) int { return a.Compare(b) })
+		}
+	}
+	for i, d := range s.initial {
+		if d.p == pending || d.queued || s.pairs[d.p].state != orchestrator.DeviceRunning || len(left[d.org]) == 0 {
+			continue
+		}
+		s.elapsed[int32(i)] = max(0, s.in.Now.Sub(left[d.org][0]))
+		left[d.org] = left[d.org][1:]
+	}
+}
+
+// elapsedFor is how long the runs still going have run, of the
+// organisations whose runs the profile key is learned from.
+func (s *setup) elapsedFor(key string) []time.Duration {
+	org, own := strings.CutPrefix(key, "org:")
+	if key != "campaign" && !own {
+		return nil // stated defaults: learned from nothing
+	}
+	var out []time.Duration
+	for o, starts := range s.in.Running {
+		if key == "campaign" || o == org {
+			for _, t := range starts {
+				out = append(out, max(0, s.in.Now.Sub(t)))
+			}
+		}
+	}
+	return out
 }
 
 // intern gives a state and reason its number.
@@ -435,11 +494,14 @@ func (s *setup) newRun(seed uint64) *run {
 		case orchestrator.DeviceDeferred:
 			heap.Push(&r.later, int32(i))
 		case orchestrator.DeviceRunning:
-			remaining := r.rng.Float64() // running: some of its run is behind it
-			if d.queued {
-				remaining = 1
+			elapsed, ok := s.elapsed[int32(i)]
+			switch {
+			case d.queued:
+				elapsed = 0 // dispatched: its whole run is ahead of it
+			case !ok:
+				elapsed = -1 // running since when is not known: anywhere in its run
 			}
-			r.finishLater(int32(i), s.in.Now, remaining)
+			r.finishLater(int32(i), s.in.Now, elapsed)
 		}
 	}
 	// The real order is one hash order over the whole campaign, which
@@ -484,9 +546,11 @@ func (r *run) add(d *device, n int) {
 	r.rows[i].n += n
 }
 
-// finishLater starts device i's run at now, with the remaining fraction
-// of its duration, drawing its outcome.
-func (r *run) finishLater(i int32, now time.Time, remaining float64) {
+// finishLater starts device i's run at now, drawing its outcome and
+// duration. A run that has gone on for elapsed already (above zero)
+// finishes after at least that much in all; one of unknown elapsed
+// (below zero) anywhere in its run.
+func (r *run) finishLater(i int32, now time.Time, elapsed time.Duration) {
 	d := &r.devs[i]
 	dr := r.draws[d.org]
 	d.attempts++
@@ -494,23 +558,33 @@ func (r *run) finishLater(i int32, now time.Time, remaining float64) {
 	if d.offline {
 		off = dr.reoff
 	}
+	if elapsed >= unreachableAttempt {
+		off = 0 // it has gone on longer than an unreachable attempt does
+	}
 	took, out := time.Duration(0), succeededPair
 	if r.rng.Float64() < off {
 		// An unreachable attempt ends at the connect timeout, not after a run.
-		took, out = time.Minute, deferredPair
+		took, out = unreachableAttempt, deferredPair
 	} else {
+		after := max(0, elapsed)
 		switch u := r.rng.Float64(); {
 		case u < dr.skip:
-			took, out = dr.skipDuration(r.rng), skippedPair
+			took, out = dr.skipDuration(r.rng, after), skippedPair
 		case u < dr.skip+dr.fail:
-			took, out = dr.duration(r.rng), failedPair
+			took, out = dr.duration(r.rng, after), failedPair
 		case u < dr.skip+dr.fail+dr.uncounted:
-			took, out = dr.duration(r.rng), uncountedPair
+			took, out = dr.duration(r.rng, after), uncountedPair
 		default:
-			took = dr.duration(r.rng)
+			took = dr.duration(r.rng, after)
 		}
 	}
-	r.running.push(event{at: now.Add(time.Duration(remaining * float64(took))).UnixNano(), dev: i, out: r.s.pairOf[out]})
+	switch {
+	case elapsed < 0:
+		took = time.Duration(r.rng.Float64() * float64(took))
+	case elapsed > 0:
+		took = max(0, took-elapsed)
+	}
+	r.running.push(event{at: now.Add(took).UnixNano(), dev: i, out: r.s.pairOf[out]})
 }
 
 func (r *run) move(i int32, to pair) {
@@ -616,6 +690,9 @@ func (r *run) replay() runResult {
 	for o, n := range r.remain {
 		if n == 0 {
 			r.res.orgs[o] = s.in.Now
+			if at, ok := s.in.Finished[s.orgs[o]]; ok && at.Before(s.in.Now) {
+				r.res.orgs[o] = at
+			}
 		}
 	}
 	approvals := map[int]time.Time{}
