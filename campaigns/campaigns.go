@@ -60,6 +60,12 @@ type Store interface {
 	// An unknown campaign is an error wrapping errkind.NotFound; a limit
 	// under 1, errkind.Invalid.
 	TransitionsAfter(ctx context.Context, name string, after int64, orgs []string, limit int) ([]orchestrator.Transition, error)
+	// PutForecast keeps doc (a forecast, as JSON) as the campaign's
+	// latest, made at made, unless a newer one is kept.
+	PutForecast(ctx context.Context, campaign string, made time.Time, doc []byte) error
+	// LatestForecast returns the campaign's latest forecast and when it
+	// was made, or an error wrapping errkind.NotFound.
+	LatestForecast(ctx context.Context, campaign string) (time.Time, []byte, error)
 }
 
 // Inventory is what campaigns read of the inventory: the devices a

@@ -3,7 +3,11 @@
 // creates a campaign from a file's bytes or, for an alert, from a typed
 // spec; starts, pauses, resumes, cancels, approves and retries it; and
 // reads what list and show print (summaries, the controller's account of
-// what waits and why, a device's history).
+// what waits and why, a device's history). It forecasts a campaign
+// (Forecast, package forecast: its controller replayed from what it has
+// observed) and keeps the latest forecast of each running one in the
+// store for the reports (RefreshForecasts, which a node calls on its
+// timer).
 //
 // It owns no rules of its own: a campaign's file, waves, windows and state
 // machine are orchestrator's, and every change goes to the store through

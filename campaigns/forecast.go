@@ -1,7 +1,10 @@
 package campaigns
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,6 +24,19 @@ type ForecastOptions struct {
 	// Changes, when given, are forecast as if made (campaign set's
 	// changes; nothing is stored): a what-if.
 	Changes []orchestrator.Change
+}
+
+// DefaultForecast are the options of the forecasts a node makes in the
+// background, and campaign forecast's defaults: only a forecast made with
+// them is stored for the reports, so that what they show does not change
+// with the options a person last tried.
+var DefaultForecast = ForecastOptions{Runs: 20, ApprovalDelay: 24 * time.Hour, MinRuns: 30}
+
+// stored says whether a forecast made with o is what the reports show:
+// one made with the default options, no what-if.
+func (o ForecastOptions) stored() bool {
+	return len(o.Changes) == 0 && cmp.Or(o.Runs, 20) == DefaultForecast.Runs && o.ApprovalDelay == DefaultForecast.ApprovalDelay &&
+		cmp.Or(o.MinRuns, 30) == DefaultForecast.MinRuns
 }
 
 // Forecast says when the named campaign will finish, per wave and per
@@ -51,7 +67,7 @@ func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) 
 	if err != nil {
 		return forecast.Forecast{}, err
 	}
-	m, err := s.learn(ctx, name, 0)
+	m, seen, err := s.learn(ctx, name, 0)
 	if err != nil {
 		return forecast.Forecast{}, err
 	}
@@ -61,12 +77,79 @@ func (s *Service) Forecast(ctx context.Context, name string, o ForecastOptions) 
 			return forecast.Forecast{}, err
 		}
 	}
-	f, err := forecast.Run(ctx, forecast.Input{View: v, Now: s.now(), Model: m, Runs: o.Runs, Seed: o.Seed})
+	f, err := forecast.Run(ctx, forecast.Input{View: v, Now: s.now(), Model: m, Runs: o.Runs, Seed: o.Seed,
+		Running: seen.running, Finished: seen.finished})
 	if err != nil {
 		return forecast.Forecast{}, fmt.Errorf("campaign %s: forecast: %w", name, err)
 	}
 	f.WhatIf = whatIf
+	if o.stored() {
+		// What the reports show: the latest forecast made, by a node in
+		// the background or by a person, with the default options.
+		doc, err := json.Marshal(f)
+		if err != nil {
+			return forecast.Forecast{}, err
+		}
+		if err := s.store.PutForecast(ctx, name, f.From, doc); err != nil {
+			return forecast.Forecast{}, err
+		}
+	}
 	return f, nil
+}
+
+// StoredForecast returns the latest forecast made of the named campaign
+// (by Forecast or RefreshForecasts), or an error wrapping
+// errkind.NotFound when none has been.
+func (s *Service) StoredForecast(ctx context.Context, name string) (forecast.Forecast, error) {
+	_, doc, err := s.store.LatestForecast(ctx, name)
+	if err != nil {
+		return forecast.Forecast{}, err
+	}
+	var f forecast.Forecast
+	if err := json.Unmarshal(doc, &f); err != nil {
+		return forecast.Forecast{}, fmt.Errorf("campaign %s: its stored forecast: %w", name, err)
+	}
+	return f, nil
+}
+
+// RefreshForecasts forecasts every running or paused campaign whose
+// stored forecast is older than maxAge (or missing), with the default
+// options but for o's Seed, and stores it: what
+// a node does in the background, so that reports read a recent forecast
+// rather than wait for one (a national campaign's takes tens of
+// seconds). It returns the campaigns forecast; a campaign that fails is
+// logged by the caller from the error, the others still forecast.
+func (s *Service) RefreshForecasts(ctx context.Context, maxAge time.Duration, seed uint64) ([]string, error) {
+	o := DefaultForecast
+	o.Seed = seed
+	list, err := s.store.Campaigns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var done []string
+	var errs []error
+	for _, c := range list {
+		if c.Status != orchestrator.StatusRunning && c.Status != orchestrator.StatusPaused {
+			continue
+		}
+		made, _, err := s.store.LatestForecast(ctx, c.Name)
+		switch {
+		case err == nil && s.now().Sub(made) < maxAge:
+			continue // recent enough (made here, or by another node)
+		case err != nil && !errors.Is(err, errkind.NotFound):
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := s.Forecast(ctx, c.Name, o); err != nil {
+			if ctx.Err() != nil {
+				return done, ctx.Err()
+			}
+			errs = append(errs, err)
+			continue
+		}
+		done = append(done, c.Name)
+	}
+	return done, errors.Join(errs...)
 }
 
 // transitionPage is how many transitions a forecast reads at a time.
@@ -77,27 +160,32 @@ const transitionPage = 5000
 // halt or not), found nothing to do, or found the device unreachable, on
 // its first attempt or a retry; per organisation and for the whole
 // campaign. With enough above 0 it stops once the campaign has that many
-// runs.
-func (s *Service) learn(ctx context.Context, name string, enough int) (forecast.Model, error) {
+// runs. It also says what it saw of the runs themselves.
+func (s *Service) learn(ctx context.Context, name string, enough int) (forecast.Model, seen, error) {
 	type device struct {
+		org     string
 		started time.Time // the run going on, if any
 		offline bool      // an earlier attempt found it unreachable
 	}
 	devices := map[string]device{} // devices with a run going on or a deferral behind them
 	orgs := map[string]*forecast.Profile{}
+	seen := seen{running: map[string][]time.Time{}, finished: map[string]time.Time{}}
 	var all forecast.Profile
 	var after int64
 	for {
 		page, err := s.store.TransitionsAfter(ctx, name, after, nil, transitionPage)
 		if err != nil {
-			return forecast.Model{}, err
+			return forecast.Model{}, seen, err
 		}
 		for _, t := range page {
 			after = t.ID
+			if t.To.Final() && t.At.After(seen.finished[t.Org]) {
+				seen.finished[t.Org] = t.At
+			}
 			d := devices[t.Hostname]
 			switch {
 			case t.To == orchestrator.DeviceRunning && t.From != orchestrator.DeviceRunning:
-				d.started = t.At // a run begins (a resumed one goes on: its start stands)
+				d.started, d.org = t.At, t.Org // a run begins (a resumed one goes on: its start stands)
 				devices[t.Hostname] = d
 				continue
 			case t.From != orchestrator.DeviceRunning || t.To == orchestrator.DeviceRunning || d.started.IsZero():
@@ -118,7 +206,7 @@ func (s *Service) learn(ctx context.Context, name string, enough int) (forecast.
 				observe(p, t, t.At.Sub(d.started), d.offline)
 			}
 			if t.To == orchestrator.DeviceDeferred {
-				devices[t.Hostname] = device{offline: true}
+				devices[t.Hostname] = device{org: t.Org, offline: true}
 			} else {
 				delete(devices, t.Hostname)
 			}
@@ -134,7 +222,18 @@ func (s *Service) learn(ctx context.Context, name string, enough int) (forecast.
 	}
 	all.Source = fmt.Sprintf("this campaign (%d runs)", all.Runs())
 	m.Campaign = all
-	return m, nil
+	for _, d := range devices {
+		if !d.started.IsZero() {
+			seen.running[d.org] = append(seen.running[d.org], d.started)
+		}
+	}
+	return m, seen, nil
+}
+
+// seen is what learn saw of a campaign's runs besides its profiles.
+type seen struct {
+	running  map[string][]time.Time // by organisation: when the runs still going began
+	finished map[string]time.Time   // by organisation: its latest outcome
 }
 
 // observe adds one run, which took took and ended as t says, to p.
@@ -192,7 +291,7 @@ func (s *Service) earlier(ctx context.Context, c orchestrator.Campaign, playbook
 		if err != nil || spec.Playbook != playbook {
 			continue
 		}
-		m, err := s.learn(ctx, o.Name, earlierRuns)
+		m, _, err := s.learn(ctx, o.Name, earlierRuns)
 		if err != nil {
 			return forecast.Profile{}, err
 		}

@@ -1,7 +1,8 @@
 // Package node runs campaigns in one process: the scheduler and its
-// device workers, the notifier's deliveries and the daily snapshot, side
-// by side until the caller's context ends or, when asked, until no
-// campaign can go on without a person. `ringmaster run` is one node; the
+// device workers, the notifier's deliveries, the daily snapshot and the
+// campaigns' background forecasts (ForecastEvery), side by side until
+// the caller's context ends or, when asked, until no campaign can go on
+// without a person. `ringmaster run` is one node; the
 // coming server, and several nodes sharing one database, start the same
 // thing through Run.
 //

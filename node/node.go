@@ -50,7 +50,16 @@ type Config struct {
 	// Watch is how the live campaigns are watched and shown; Run sets
 	// Stopped to renew the snapshot when the last active campaign stops.
 	Watch campaigns.WatchOptions
+	// ForecastEvery is how often the node forecasts each running or
+	// paused campaign whose stored forecast is older than that (on the
+	// Snapshots' clock), for the reports and the dashboard: default
+	// DefaultForecastEvery; negative, never.
+	ForecastEvery time.Duration
 }
+
+// DefaultForecastEvery is how often a node renews the campaigns' stored
+// forecasts: a national campaign's takes tens of seconds of a core.
+const DefaultForecastEvery = 15 * time.Minute
 
 // Run migrates the job queue's tables, starts the scheduler, the
 // snapshotter and the notifier, and watches the campaigns until ctx ends
@@ -99,6 +108,12 @@ func Run(ctx context.Context, c Config) error {
 		defer close(notified)
 		c.Notifier.Run(notifyCtx)
 	}()
+	forecastCtx, stopForecasts := context.WithCancel(ctx)
+	forecasted := make(chan struct{})
+	go func() {
+		defer close(forecasted)
+		c.forecasts(forecastCtx)
+	}()
 	watch := c.Watch
 	watch.Stopped = snap.Ask
 	err = c.Campaigns.Watch(ctx, watch)
@@ -108,6 +123,8 @@ func Run(ctx context.Context, c Config) error {
 		// checkpoint and resume on the next run.
 		cfg.Logger.Info("stopping: no more devices are dispatched; those in flight resume from their last finished step on the next run")
 	}
+	stopForecasts()
+	<-forecasted
 	stopSnap()
 	<-snapped
 	// The scheduler stops before the notices are flushed: a control pass
@@ -135,4 +152,36 @@ func Run(ctx context.Context, c Config) error {
 	}
 	stopFlush()
 	return err
+}
+
+// forecasts renews the stored forecasts every ForecastEvery until ctx
+// ends: at once, then on the clock.
+func (c Config) forecasts(ctx context.Context) {
+	every := c.ForecastEvery
+	if every == 0 {
+		every = DefaultForecastEvery
+	}
+	if every < 0 || c.Snapshots.Clock == nil {
+		return
+	}
+	log := c.Scheduler.Logger
+	for {
+		done, err := c.Campaigns.RefreshForecasts(ctx, every, uint64(time.Now().UnixNano()))
+		if ctx.Err() != nil {
+			return
+		}
+		if log != nil {
+			if err != nil {
+				log.Warn("forecast", "err", err)
+			}
+			if len(done) > 0 {
+				log.Info("forecast renewed", "campaigns", done)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.Snapshots.Clock.After(every):
+		}
+	}
 }

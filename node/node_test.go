@@ -210,6 +210,51 @@ func TestRunStopsWithItsContext(t *testing.T) {
 	}
 }
 
+// TestRunForecasts: a node forecasts a running campaign in the background
+// and stores it for the reports, and forecasts it again once that one is
+// older than ForecastEvery (on its clock); with ForecastEvery negative it
+// forecasts nothing.
+func TestRunForecasts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs simulated devices")
+	}
+	for _, every := range []time.Duration{20 * time.Minute, -1} {
+		f := newFixture(t, 2)
+		ctx := context.Background()
+		// A window that opened an hour ago and is shut: the campaign runs
+		// and waits.
+		spec := "name: shut\nplaybook: discover\nwindows: {default: {cron: '0 0 1 1 *', duration: 1m}}\nwaves: [{name: all}]\n"
+		if _, err := f.cfg.Campaigns.Create(ctx, "c.yaml", []byte(spec)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.cfg.Campaigns.Start(ctx, "shut"); err != nil {
+			t.Fatal(err)
+		}
+		f.cfg.ForecastEvery = every
+		runCtx, cancel := context.WithCancel(ctx)
+		var made []time.Time
+		f.cfg.Watch.Round = func(campaigns.Round) {
+			fc, err := f.cfg.Campaigns.StoredForecast(ctx, "shut")
+			if err == nil && (len(made) == 0 || !fc.From.Equal(made[len(made)-1])) {
+				made = append(made, fc.From)
+			}
+			// Two forecasts, or 45 simulated minutes without one.
+			if len(made) == 2 || f.clock.Now().Sub(f.clock.Start) > 45*time.Minute {
+				cancel()
+			}
+		}
+		if err := node.Run(runCtx, f.cfg); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case every < 0 && len(made) > 0:
+			t.Errorf("ForecastEvery %s: forecasts made at %v", every, made)
+		case every > 0 && (len(made) != 2 || made[1].Sub(made[0]) < every):
+			t.Errorf("ForecastEvery %s: forecasts made at %v, want two, that long apart", every, made)
+		}
+	}
+}
+
 // TestRunNeedsItsParts: a node without a notifier, campaigns or an
 // inventory to record into is refused before anything starts.
 func TestRunNeedsItsParts(t *testing.T) {

@@ -101,9 +101,10 @@ type forecastCmd struct {
 
 func (fc *forecastCmd) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.IntVar(&fc.o.Runs, "runs", 20, "how many replays the quantiles come from")
-	f.DurationVar(&fc.o.ApprovalDelay, "approval-delay", 24*time.Hour, "how long a person is assumed to take to approve a wave that awaits approval")
-	f.IntVar(&fc.o.MinRuns, "min-runs", 30, "observed runs an organisation needs for its own figures")
+	def := campaigns.DefaultForecast
+	f.IntVar(&fc.o.Runs, "runs", def.Runs, "how many replays the quantiles come from")
+	f.DurationVar(&fc.o.ApprovalDelay, "approval-delay", def.ApprovalDelay, "how long a person is assumed to take to approve a wave that awaits approval")
+	f.IntVar(&fc.o.MinRuns, "min-runs", def.MinRuns, "observed runs an organisation needs for its own figures")
 	f.Uint64Var(&fc.o.Seed, "seed", 1, "the replays' seed: the same seed and state give the same forecast")
 	fc.sc.register(f)
 	outputFlag(cmd, &fc.output, "table", "table", "json")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -32,6 +33,8 @@ func newRunCmd(a *app) *cobra.Command {
 		memLimit  int
 		serve     string
 		name      string
+		// forecastEvery: how often the node renews stored forecasts.
+		forecastEvery time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -62,7 +65,7 @@ one (campaign show says so). ringmaster nodes lists them.`,
 				return usagef("--serve: %v", err)
 			}
 			return a.runCampaigns(ctx, runOptions{targets: o, workers: workers, untilDone: untilDone, live: live, lease: lease,
-				placement: placement, name: name})
+				placement: placement, name: name, forecastEvery: cmp.Or(forecastEvery, -1)})
 		},
 	}
 	o.register(cmd)
@@ -71,6 +74,7 @@ one (campaign show says so). ringmaster nodes lists them.`,
 	cmd.Flags().StringVar(&view, "view", "auto", "auto (live on a terminal), live or plain")
 	cmd.Flags().DurationVar(&lease, "lease", 30*time.Second, "how long a worker may be silent before its device resumes elsewhere (after a crash)")
 	cmd.Flags().StringVar(&serve, "serve", "", "the organisations this node's network reaches, as a selector on org (org in (RXX,RYY)); default every one")
+	cmd.Flags().DurationVar(&forecastEvery, "forecast-every", node.DefaultForecastEvery, "how often to forecast each running or paused campaign for the reports and the dashboard (a national campaign's takes tens of seconds of a core); 0: never")
 	cmd.Flags().StringVar(&name, "node", "", "this node's name in ringmaster nodes (default HOST-PID); unique among the running nodes")
 	cmd.Flags().IntVar(&memLimit, "memory-limit", 0, "soft limit in MiB on this process's Go memory (heap and stacks; not SQLite's page cache or the executor plugins), past which the garbage collector works harder; 0: 256 MiB and 48 KiB a worker; GOMEMLIMIT in the environment wins")
 	return cmd
@@ -101,6 +105,9 @@ type runOptions struct {
 	lease     time.Duration
 	placement orchestrator.Placement
 	name      string
+	// forecastEvery is how often stored forecasts are renewed (0: the
+	// node's default; negative: never).
+	forecastEvery time.Duration
 	// metrics, if set, counts the control passes and device outcomes
 	// (ringmaster serve).
 	metrics *metrics.Metrics
@@ -161,7 +168,7 @@ func (a *app) runCampaigns(ctx context.Context, o runOptions) error {
 		cfg.Clock, cfg.EngineClock = a.clock, a.clock
 	}
 	return node.Run(ctx, node.Config{Scheduler: cfg, Observations: db.Inventory(), Notifier: notifier, Snapshots: snapshots,
-		Campaigns: app, Watch: a.watch(o.live, o.untilDone, log)})
+		Campaigns: app, Watch: a.watch(o.live, o.untilDone, log), ForecastEvery: o.forecastEvery})
 }
 
 func isTerminal(w io.Writer) bool {

@@ -117,6 +117,7 @@ var tables = []table{
 		cols: cols("id:i campaign hostname from_state to_state reason cause at:t")},
 	{name: "campaign_events", component: "campaigns", identity: true, order: "id",
 		cols: cols("id:i campaign at:t actor action wave org detail reason")},
+	{name: "campaign_forecasts", component: "campaigns", order: "campaign", cols: cols("campaign made_at:t forecast")},
 	{name: "campaign_counts", component: "campaigns", order: "campaign, wave, org, site, state, reason, accepted",
 		cols: cols("campaign wave:i org site state reason accepted:b devices:i")},
 	{name: "notify_subscriptions", component: "notifications", identity: true, order: "id",

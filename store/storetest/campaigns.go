@@ -32,6 +32,43 @@ func Campaigns(t *testing.T, open Open) {
 	t.Run("MoveDevices", func(t *testing.T) { campaignMoveDevices(t, open) })
 	t.Run("CountsAndView", func(t *testing.T) { campaignCountsAndView(t, open) })
 	t.Run("TransitionsAfter", func(t *testing.T) { campaignTransitionsAfter(t, open) })
+	t.Run("Forecasts", func(t *testing.T) { campaignForecasts(t, open) })
+}
+
+// A campaign's latest forecast is kept as given, a newer one replaces
+// it, an older one does not, and one for no campaign is refused.
+func campaignForecasts(t *testing.T, open Open) {
+	clock := NewClock(time.Date(2027, 1, 4, 9, 0, 0, 0, time.UTC))
+	s := open(t, clock.Now).Campaigns
+	newCampaign(t, s, "fc", 4)
+	if _, _, err := s.LatestForecast(ctx, "fc"); !errors.Is(err, errkind.NotFound) {
+		t.Fatalf("no forecast yet: %v, want NotFound", err)
+	}
+	made := clock.Now().Add(time.Hour)
+	doc := []byte(`{"runs":20,"orgs":[{"org":"RXX","learned_from":"this campaign (3 runs)"}]}`)
+	if err := s.PutForecast(ctx, "fc", made, doc); err != nil {
+		t.Fatal(err)
+	}
+	at, got, err := s.LatestForecast(ctx, "fc")
+	if err != nil || !at.Equal(made) || string(got) != string(doc) {
+		t.Fatalf("read back %s %s %v; want %s %s", at, got, err, made, doc)
+	}
+	if err := s.PutForecast(ctx, "fc", made.Add(-time.Minute), []byte(`{"runs":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if at, got, _ = s.LatestForecast(ctx, "fc"); !at.Equal(made) || string(got) != string(doc) {
+		t.Errorf("an older forecast replaced the newer: %s %s", at, got)
+	}
+	newer := []byte(`{"runs":40}`)
+	if err := s.PutForecast(ctx, "fc", made.Add(time.Minute), newer); err != nil {
+		t.Fatal(err)
+	}
+	if at, got, _ = s.LatestForecast(ctx, "fc"); !at.Equal(made.Add(time.Minute)) || string(got) != string(newer) {
+		t.Errorf("a newer forecast was not kept: %s %s", at, got)
+	}
+	if err := s.PutForecast(ctx, "nope", made, doc); !errors.Is(err, errkind.NotFound) {
+		t.Errorf("a forecast of no campaign: %v, want NotFound", err)
+	}
 }
 
 var (
