@@ -28,8 +28,13 @@ type ComplianceRow struct {
 	// of history (PerDay more devices compliant a day), they will not all
 	// be remediated by the deadline; without history, the deadline has
 	// passed or is less than AtRiskDays away.
-	AtRisk bool     `json:"at_risk"`
-	PerDay *float64 `json:"patched_per_day"`
+	// Where a forecast of the alert's remediation campaign covers the
+	// organisation, AtRisk is the forecast's instead (RiskFrom says
+	// which).
+	AtRisk   bool         `json:"at_risk"`
+	RiskFrom string       `json:"at_risk_from"`
+	Forecast *OrgForecast `json:"forecast"`
+	PerDay   *float64     `json:"patched_per_day"`
 	// MedianDays is the median number of days from the alert's issue to a
 	// device's remediation, from the daily history (nil without it).
 	MedianDays *float64 `json:"median_days_to_patch"`
@@ -63,7 +68,15 @@ type ComplianceBuilder struct {
 	names   map[string]string
 	rows    map[string]*ComplianceRow
 	total   ComplianceRow
+	fc      forecasts
 }
+
+// ForecastOrg gives the forecast of the alert's remediation campaign for
+// an organisation: its at-risk then rests on it.
+func (b *ComplianceBuilder) ForecastOrg(org string, f OrgForecast) { b.fc.add(org, f) }
+
+// ForecastTotal gives the whole remediation campaign's, for the total.
+func (b *ComplianceBuilder) ForecastTotal(f OrgForecast) { b.fc.total = &f }
 
 // NewCompliance starts an alert's compliance report.
 func NewCompliance(a *alerts.Alert, orgs []inventory.Organisation, now time.Time) *ComplianceBuilder {
@@ -123,17 +136,30 @@ func (b *ComplianceBuilder) AddCohort(c *inventory.Cohort) {
 func (b *ComplianceBuilder) Build() Compliance {
 	days := int(math.Floor(b.a.DeadlineAt().AddDate(0, 0, 1).Sub(b.now).Hours() / 24))
 	c := Compliance{Alert: b.a.ID, Title: b.a.Title, Deadline: b.a.Deadline, DaysLeft: days, GeneratedAt: b.now}
-	finish := func(r ComplianceRow) ComplianceRow {
+	finish := func(r ComplianceRow, total bool) ComplianceRow {
 		r.AsOfMedian, r.fresh = r.fresh.median(), nil
 		r.CompliantPc = 100
 		if r.Affected > 0 {
 			r.CompliantPc = float64(r.Compliant) * 100 / float64(r.Affected)
 		}
 		h := b.history[r.Org]
-		if pace, ok := h.PatchPace(b.a.ID, b.now); ok {
+		pace, paced := h.PatchPace(b.a.ID, b.now)
+		if paced {
 			r.PerDay = &pace
+		}
+		switch f := b.fc.of(r.Org, total); {
+		case f != nil:
+			// At risk when the forecast misses the campaign's deadline
+			// or, whatever the campaign's, finishes after the alert's
+			// (in more than a tenth of its runs).
+			r.Forecast, r.RiskFrom = f, RiskFromForecast
+			end := b.a.DeadlineAt().AddDate(0, 0, 1)
+			r.AtRisk = r.Exposed > 0 && (f.AtRisk() || f.P90.IsZero() || f.P90.After(end))
+		case paced:
+			r.RiskFrom = RiskFromPace
 			r.AtRisk = r.Exposed > 0 && (days < 0 || pace == 0 || float64(r.Exposed)/pace > float64(days))
-		} else {
+		default:
+			r.RiskFrom = RiskFromPace
 			r.AtRisk = r.Exposed > 0 && days < AtRiskDays
 		}
 		if m, ok := h.MedianDaysToPatch(b.a.ID, b.a.IssuedAt()); ok {
@@ -142,15 +168,15 @@ func (b *ComplianceBuilder) Build() Compliance {
 		return r
 	}
 	for _, r := range b.rows {
-		c.Rows = append(c.Rows, finish(*r))
+		c.Rows = append(c.Rows, finish(*r, false))
 	}
 	slices.SortFunc(c.Rows, func(x, y ComplianceRow) int { return strings.Compare(x.Org, y.Org) })
-	c.Total = finish(b.total)
+	c.Total = finish(b.total, true)
 	return c
 }
 
 var complianceHeader = []string{"ORG", "NAME", "DEVICES", "AFFECTED", "COMPLIANT", "%", "EXPOSED", "OVERDUE", "UNKNOWN", "PER DAY",
-	"MEDIAN DAYS", "AT RISK", "AS OF"}
+	"MEDIAN DAYS", "AT RISK", "RISK FROM", "FORECAST LATE", "AS OF"}
 
 func optFloat(f *float64) string {
 	if f == nil {
@@ -165,9 +191,13 @@ func (r ComplianceRow) cells() []string {
 		risk = "yes"
 	}
 	asOf := asOfCell(r.AsOfMedian, r.AsOf)
+	late := ""
+	if r.Forecast != nil {
+		late = fmt.Sprintf("%.0f", r.Forecast.LateAtDeadline)
+	}
 	return []string{r.Org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.Affected), strconv.Itoa(r.Compliant),
 		fmt.Sprintf("%.1f", r.CompliantPc), strconv.Itoa(r.Exposed), strconv.Itoa(r.Overdue), strconv.Itoa(r.Unknown),
-		optFloat(r.PerDay), optFloat(r.MedianDays), risk, asOf}
+		optFloat(r.PerDay), optFloat(r.MedianDays), risk, r.RiskFrom, late, asOf}
 }
 
 // WriteCompliance writes an alert's compliance report as a table, CSV or

@@ -12,6 +12,13 @@ import (
 
 func sampleCompliance(t *testing.T, at time.Time, hist ...Snapshot) Compliance {
 	t.Helper()
+	return sampleComplianceForecast(t, at, OrgForecast{}, hist...)
+}
+
+// sampleComplianceForecast is sampleCompliance with raa as the forecast of
+// RAA, when it names a campaign.
+func sampleComplianceForecast(t *testing.T, at time.Time, raa OrgForecast, hist ...Snapshot) Compliance {
+	t.Helper()
 	data, err := os.ReadFile("testdata/dejablue.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +38,9 @@ func sampleCompliance(t *testing.T, at time.Time, hist ...Snapshot) Compliance {
 	}
 	b := NewCompliance(a, []inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}}, at)
 	b.UseHistory(IndexHistory(hist))
+	if raa.Campaign != "" {
+		b.ForecastOrg("RAA", raa)
+	}
 	b.Add(dev("RAA", "10.0.18363", "KB4512508"))
 	b.Add(dev("RAA", "10.0.18363", "KB4524570")) // superseding
 	b.Add(dev("RAA", "10.0.17763", ""))          // exposed
@@ -71,7 +81,23 @@ func TestComplianceFigures(t *testing.T) {
 	if r := fast.Rows[0]; r.AtRisk || r.PerDay == nil || *r.PerDay != 1 {
 		t.Errorf("RAA at one a day: %+v", r)
 	}
-	goldenForms(t, "compliance", func(w io.Writer, format string) error { return WriteCompliance(w, slow, format) })
+	// A forecast of the remediation covering RAA says it makes the
+	// deadline: the forecast decides, not the slow pace.
+	covered := sampleComplianceForecast(t, time.Date(2019, 8, 24, 12, 0, 0, 0, time.UTC),
+		OrgForecast{Campaign: "remediate-hsa-2019-0042", P50: time.Date(2019, 8, 25, 3, 0, 0, 0, time.UTC), P90: time.Date(2019, 8, 26, 3, 0, 0, 0, time.UTC)},
+		snap("2019-08-12", 0), snap("2019-08-19", 1), snap("2019-08-24", 2))
+	if r := covered.Rows[0]; r.AtRisk || r.RiskFrom != RiskFromForecast || r.Forecast == nil {
+		t.Errorf("RAA covered by a forecast that makes the deadline: %+v", r)
+	}
+	late := sampleComplianceForecast(t, time.Date(2019, 8, 24, 12, 0, 0, 0, time.UTC),
+		OrgForecast{Campaign: "remediate-hsa-2019-0042", P50: time.Date(2019, 9, 3, 3, 0, 0, 0, time.UTC), MissesDeadline: true, LateAtDeadline: 1, Unfinished: 0.2})
+	if r := late.Rows[0]; !r.AtRisk || r.RiskFrom != RiskFromForecast {
+		t.Errorf("RAA covered by a forecast that misses the deadline: %+v", r)
+	}
+	if r := late.Rows[1]; r.AtRisk || r.RiskFrom != RiskFromPace {
+		t.Errorf("RBB, no forecast and nothing exposed: %+v", r)
+	}
+	goldenForms(t, "compliance", func(w io.Writer, format string) error { return WriteCompliance(w, late, format) })
 }
 
 func TestScorecard(t *testing.T) {

@@ -33,6 +33,11 @@ type ProgressOptions struct {
 	// BySite gives a row per organisation and site instead of per
 	// organisation.
 	BySite bool
+	// Deadline is the followed campaign's (zero without one): where no
+	// forecast covers an organisation, one whose pace will not finish by
+	// it is at risk (without a pace, one whose deadline is less than
+	// AtRiskDays away).
+	Deadline time.Time
 }
 
 // ReasonCount is how many devices failed for one reason.
@@ -77,6 +82,14 @@ type ProgressRow struct {
 	// (nil without a campaign or without a pace).
 	PerDay *float64   `json:"finished_per_day"`
 	ETA    *time.Time `json:"eta"`
+	// Forecast is the forecast of a campaign covering it (ForecastOrg),
+	// nil without one; a row per site has none, but the total.
+	Forecast *OrgForecast `json:"forecast"`
+	// AtRisk says it will not be done in time: from the forecast where
+	// one covers it, else from the pace against the campaign's deadline
+	// (RiskFrom says which; empty: neither applies).
+	AtRisk   bool   `json:"at_risk"`
+	RiskFrom string `json:"at_risk_from,omitempty"`
 
 	reasons  map[string]int
 	fresh    freshness
@@ -103,7 +116,15 @@ type ProgressBuilder struct {
 	rows     map[rowKey]*ProgressRow
 	total    ProgressRow
 	followed bool // a campaign's pace was given
+	fc       forecasts
 }
+
+// ForecastOrg gives an organisation's forecast: shown beside its row,
+// and what its at-risk rests on.
+func (b *ProgressBuilder) ForecastOrg(org string, f OrgForecast) { b.fc.add(org, f) }
+
+// ForecastTotal gives the whole campaign's forecast, for the total.
+func (b *ProgressBuilder) ForecastTotal(f OrgForecast) { b.fc.total = &f }
 
 // NewProgress starts a progress report over the given organisations.
 func NewProgress(orgs []inventory.Organisation, opts ProgressOptions) *ProgressBuilder {
@@ -222,16 +243,16 @@ func (r *ProgressRow) add(c *inventory.Cohort, st *CampaignState, o ProgressOpti
 func (b *ProgressBuilder) Build() Progress {
 	p := Progress{TargetBuild: b.opts.TargetBuild.String(), GeneratedAt: b.opts.Now, BySite: b.opts.BySite}
 	for _, r := range b.rows {
-		p.Rows = append(p.Rows, r.finish(b))
+		p.Rows = append(p.Rows, r.finish(b, false))
 	}
 	slices.SortFunc(p.Rows, func(x, y ProgressRow) int {
 		return cmp.Or(strings.Compare(x.Org, y.Org), strings.Compare(x.Site, y.Site))
 	})
-	p.Total = b.total.finish(b)
+	p.Total = b.total.finish(b, true)
 	return p
 }
 
-func (r *ProgressRow) finish(b *ProgressBuilder) ProgressRow {
+func (r *ProgressRow) finish(b *ProgressBuilder, total bool) ProgressRow {
 	out := *r
 	if b.followed {
 		perDay := float64(r.finished) / (PaceWindow.Hours() / 24)
@@ -239,6 +260,19 @@ func (r *ProgressRow) finish(b *ProgressBuilder) ProgressRow {
 		if perDay > 0 {
 			eta := b.opts.Now.Add(time.Duration(float64(r.inCamp) / perDay * 24 * float64(time.Hour)))
 			out.ETA = &eta
+		}
+	}
+	if f := b.fc.of(r.Org, total); f != nil && (total || !b.opts.BySite) {
+		out.Forecast, out.AtRisk, out.RiskFrom = f, f.AtRisk(), RiskFromForecast
+	} else if !b.opts.Deadline.IsZero() && r.inCamp > 0 && (total || !b.opts.BySite) {
+		// The pace: done after the deadline at the last week's; without
+		// one (none finished this week), the deadline less than
+		// AtRiskDays away, as an alert's compliance has it.
+		out.RiskFrom = RiskFromPace
+		if out.ETA != nil {
+			out.AtRisk = out.ETA.After(b.opts.Deadline)
+		} else {
+			out.AtRisk = b.opts.Deadline.Sub(b.opts.Now) < AtRiskDays*24*time.Hour
 		}
 	}
 	if out.Devices > 0 {

@@ -25,7 +25,7 @@ func dev(host, org, build string, seen time.Time, observed time.Time) *inventory
 func sampleProgress() Progress {
 	target, _, _ := inventory.ParseVersion("10.0.19045")
 	b := NewProgress([]inventory.Organisation{{Code: "RAA", Name: "Alpha Trust"}, {Code: "RBB", Name: "Beta Practice"}},
-		ProgressOptions{TargetBuild: target, Now: now})
+		ProgressOptions{TargetBuild: target, Now: now, Deadline: now.Add(36 * time.Hour)})
 	day := 24 * time.Hour
 	obs := now.Add(-2 * day)
 	b.Add(dev("a1", "RAA", "10.0.19045", now, obs), &CampaignState{"succeeded", "completed"})
@@ -48,6 +48,11 @@ func sampleProgress() Progress {
 		b.Finished("RAA", now.Add(-time.Duration(i)*day-time.Hour))
 	}
 	b.Finished("RAA", now.Add(-30*day))
+	// A forecast covers RBB (not RAA): in most of its runs RBB does not
+	// finish.
+	made := now.Add(-10 * time.Minute)
+	b.ForecastOrg("RBB", OrgForecast{Campaign: "win10", Made: made, P50: now.Add(3 * day), Unfinished: 0.6, LearnedFrom: "this campaign (120 runs)"})
+	b.ForecastTotal(OrgForecast{Campaign: "win10", Made: made, P50: now.Add(4 * day), P90: now.Add(6 * day), Unfinished: 0.05, LearnedFrom: "this campaign (120 runs)"})
 	return b.Build()
 }
 
@@ -79,6 +84,18 @@ func TestProgressFigures(t *testing.T) {
 	}
 	if rbb.PerDay == nil || *rbb.PerDay != 0 || rbb.ETA != nil {
 		t.Errorf("RBB pace %v, ETA %v; want 0 and no ETA", rbb.PerDay, rbb.ETA)
+	}
+	// At risk: RBB from its forecast (most runs unfinished), RAA from its
+	// pace (done in two days, the deadline in a day and a half), the
+	// total from the campaign's forecast (it finishes).
+	if !rbb.AtRisk || rbb.RiskFrom != RiskFromForecast || rbb.Forecast == nil || rbb.Forecast.Campaign != "win10" {
+		t.Errorf("RBB risk %v from %q, forecast %+v; want at risk from its forecast", rbb.AtRisk, rbb.RiskFrom, rbb.Forecast)
+	}
+	if !raa.AtRisk || raa.RiskFrom != RiskFromPace || raa.Forecast != nil {
+		t.Errorf("RAA risk %v from %q, forecast %+v; want at risk from its pace", raa.AtRisk, raa.RiskFrom, raa.Forecast)
+	}
+	if total.AtRisk || total.RiskFrom != RiskFromForecast {
+		t.Errorf("total risk %v from %q; want not at risk, from the forecast", total.AtRisk, total.RiskFrom)
 	}
 	// Freshness: the day of the oldest build observation behind the row.
 	if !raa.AsOf.Equal(inventory.Day(now.Add(-5*24*time.Hour))) || !total.AsOf.Equal(raa.AsOf) {

@@ -25,7 +25,7 @@ const (
 )
 
 var progressHeader = []string{"ORG", "NAME", "DEVICES", "ON TARGET", "%", "IN PROGRESS", "FAILED", "DEFERRED", "INELIGIBLE",
-	"NOT STARTED", "NOT SEEN 30D", "BUILD UNKNOWN", "TOP FAILURE", "PER DAY", "ETA", "AS OF"}
+	"NOT STARTED", "NOT SEEN 30D", "BUILD UNKNOWN", "TOP FAILURE", "PER DAY", "ETA", "FORECAST P50", "FORECAST P90", "AT RISK", "AS OF"}
 
 // cells are the row's table and CSV cells, with its site after the
 // organisation when bySite.
@@ -42,13 +42,34 @@ func (r ProgressRow) cells(bySite bool) []string {
 	if r.ETA != nil {
 		eta = r.ETA.UTC().Format(time.DateOnly)
 	}
+	p50, p90 := "", ""
+	if f := r.Forecast; f != nil {
+		p50, p90 = ForecastTime(f.P50), ForecastTime(f.P90)
+	}
+	risk := ""
+	if r.RiskFrom != "" {
+		risk = "no"
+		if r.AtRisk {
+			risk = "yes"
+		}
+		risk += " (" + r.RiskFrom + ")"
+	}
 	org := []string{r.Org}
 	if bySite {
 		org = append(org, r.Site)
 	}
 	return append(org, r.Name, strconv.Itoa(r.Devices), strconv.Itoa(r.OnTarget), fmt.Sprintf("%.1f", r.OnTargetPc),
 		strconv.Itoa(r.InProgress), strconv.Itoa(r.Failed), strconv.Itoa(r.Deferred), strconv.Itoa(r.Ineligible),
-		strconv.Itoa(r.NotStarted), strconv.Itoa(r.NotSeen), strconv.Itoa(r.Unknown), top, perDay, eta, asOf)
+		strconv.Itoa(r.NotStarted), strconv.Itoa(r.NotSeen), strconv.Itoa(r.Unknown), top, perDay, eta, p50, p90, risk, asOf)
+}
+
+// ForecastTime is a forecast finish as the reports print it: to the
+// minute in UTC, or "not finishing" for a zero time.
+func ForecastTime(t time.Time) string {
+	if t.IsZero() {
+		return "not finishing"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
 }
 
 // WriteProgress writes the progress report as a table, CSV or JSON. Every

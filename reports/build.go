@@ -49,8 +49,9 @@ func (s *Service) ProgressIn(ctx context.Context, orgs access.Orgs, o ProgressOp
 	if err != nil {
 		return report.Progress{}, err
 	}
-	b := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: s.now(), BySite: o.BySite})
+	b := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: s.now(), BySite: o.BySite, Deadline: in.deadline})
 	in.pace(b)
+	report.GiveForecasts(b, in.forecasts(""))
 	if err := in.Each(ctx, o.Selector, b.AddCohort); err != nil {
 		return report.Progress{}, err
 	}
@@ -136,6 +137,7 @@ func (s *Service) ComplianceIn(ctx context.Context, orgs access.Orgs, sel invent
 	for i, al := range list {
 		bs[i] = report.NewCompliance(al, in.Orgs, now)
 		bs[i].UseHistory(in.byOrg)
+		report.GiveForecasts(bs[i], in.forecasts(al.ID))
 	}
 	err = in.Each(ctx, sel, func(c *inventory.Cohort, _ *report.CampaignState) {
 		for _, b := range bs {
@@ -220,8 +222,9 @@ func (s *Service) EstateIn(ctx context.Context, orgs access.Orgs, o EstateOption
 		return rhtml.Report{}, err
 	}
 	now := s.now()
-	pb := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: now})
+	pb := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: now, Deadline: in.deadline})
 	in.pace(pb)
+	report.GiveForecasts(pb, in.forecasts(""))
 	sites := report.NewProgress(in.Orgs, report.ProgressOptions{TargetBuild: o.TargetBuild, Now: now, BySite: true})
 	sc := report.NewScorecard(in.Orgs, o.SupportedBuild, in.Alerts, now)
 	sc.UseHistory(in.byOrg)
@@ -229,6 +232,7 @@ func (s *Service) EstateIn(ctx context.Context, orgs access.Orgs, o EstateOption
 	for i, al := range in.Alerts {
 		cbs[i] = report.NewCompliance(al, in.Orgs, now)
 		cbs[i].UseHistory(in.byOrg)
+		report.GiveForecasts(cbs[i], in.forecasts(al.ID))
 	}
 	err = in.Each(ctx, sel, func(c *inventory.Cohort, st *report.CampaignState) {
 		pb.AddCohort(c, st)
@@ -246,7 +250,7 @@ func (s *Service) EstateIn(ctx context.Context, orgs access.Orgs, o EstateOption
 		return rhtml.Report{}, err
 	}
 	r := rhtml.Report{Title: "Ringmaster estate report", Generated: now, Progress: pb.Build(), Sites: sites.Build(), Scorecard: sc.Build(),
-		History: in.History, Campaign: in.Campaign, Campaigns: campaigns}
+		History: in.History, Campaign: in.Campaign, Campaigns: campaigns, Forecasts: in.forecasts("")}
 	for _, cb := range cbs {
 		r.Compliance = append(r.Compliance, cb.Build())
 	}

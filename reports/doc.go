@@ -9,7 +9,8 @@
 // table, CSV and JSON forms, and report/html renders them. This package owns
 // the reading: it gathers the inputs every report needs (the selector, the
 // organisations, the alerts, a followed campaign's states and pace, the
-// daily history) from stores it knows only through the small interfaces
+// daily history, the campaigns' stored forecasts) from stores it knows only
+// through the small interfaces
 // declared here, feeds the builders in one pass over the devices, and hands
 // back the values. It parses no flags and prints nothing.
 //
@@ -17,7 +18,10 @@
 // names are watched by the rollup from the moment the alert is stored
 // (alert add); when a stored alert names one the rollup does not count (a
 // database written by an earlier version), the report counts device by
-// device, which is exact, instead of mending the rollup.
+// device, which is exact, instead of mending the rollup. Reports never
+// forecast (a national forecast takes tens of seconds): they show the
+// forecasts a node stored (campaigns.Service.RefreshForecasts), beside
+// each organisation's progress and as what its at-risk rests on.
 //
 // The Snapshotter is the one writer: it records today's figures in the
 // daily history on its own timer, hourly and when asked (the last running

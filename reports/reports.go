@@ -79,6 +79,9 @@ type Campaigns interface {
 	// Transitions returns a campaign's state changes (of every device
 	// when hostname is empty), oldest first.
 	Transitions(ctx context.Context, name, hostname string) ([]orchestrator.Transition, error)
+	// LatestForecast returns a campaign's latest stored forecast (as
+	// JSON) and when it was made, or an error wrapping errkind.NotFound.
+	LatestForecast(ctx context.Context, name string) (time.Time, []byte, error)
 }
 
 // Config is what a Service reads from.
@@ -139,6 +142,11 @@ type Inputs struct {
 	// finished are the followed campaign's transitions into final
 	// states, with the organisation of each device.
 	finished []finished
+	// stored are the campaigns' stored forecasts the reports show
+	// (forecastsFor), oldest campaign first.
+	stored []campaignForecast
+	// deadline is the followed campaign's (zero: none).
+	deadline time.Time
 	// perDevice is set when cohorts cannot answer: a campaign is
 	// followed (each device has its own state) or an alert names an
 	// update the rollup does not count.
@@ -181,6 +189,9 @@ func (s *Service) inputs(ctx context.Context, campaign string, orgs access.Orgs)
 		return nil, err
 	}
 	in.byOrg = report.IndexHistory(in.History)
+	if in.stored, err = s.forecastsFor(ctx, campaign, orgs); err != nil {
+		return nil, err
+	}
 	if campaign == "" {
 		return in, nil
 	}
@@ -188,8 +199,12 @@ func (s *Service) inputs(ctx context.Context, campaign string, orgs access.Orgs)
 		return nil, fmt.Errorf("campaign %s: no campaign store: %w", campaign, errkind.NotFound)
 	}
 	in.perDevice = true
-	if _, err := s.campaigns.Campaign(ctx, campaign); err != nil {
+	c, err := s.campaigns.Campaign(ctx, campaign)
+	if err != nil {
 		return nil, err
+	}
+	if spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec)); err == nil && spec.Deadline != nil {
+		in.deadline = spec.Deadline.Time
 	}
 	ms, err := s.campaigns.Members(ctx, campaign)
 	if err != nil {

@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/ringmaster-fleet/ringmaster/access"
 	"github.com/ringmaster-fleet/ringmaster/alerts"
 	"github.com/ringmaster-fleet/ringmaster/errkind"
+	"github.com/ringmaster-fleet/ringmaster/forecast"
 	"github.com/ringmaster-fleet/ringmaster/inventory"
 	"github.com/ringmaster-fleet/ringmaster/inventory/format"
 	"github.com/ringmaster-fleet/ringmaster/inventory/synth"
@@ -325,6 +327,14 @@ func TestExposed(t *testing.T) {
 type campaigns struct {
 	members     []orchestrator.Member
 	transitions []orchestrator.Transition
+	forecast    []byte // win10's stored forecast (nil: none)
+}
+
+func (c *campaigns) LatestForecast(_ context.Context, name string) (time.Time, []byte, error) {
+	if name != "win10" || c.forecast == nil {
+		return time.Time{}, nil, fmt.Errorf("campaign %s has no forecast: %w", name, errkind.NotFound)
+	}
+	return testNow, c.forecast, nil
 }
 
 func (c *campaigns) Campaigns(context.Context) ([]orchestrator.Campaign, error) {
@@ -407,6 +417,44 @@ func TestFollowCampaign(t *testing.T) {
 	}
 	if _, err := svc.Progress(ctx, reports.ProgressOptions{Campaign: "nope", TargetBuild: target}); err == nil {
 		t.Errorf("following an unknown campaign: no error")
+	}
+	for _, row := range p.Rows {
+		if row.Forecast != nil || row.RiskFrom == report.RiskFromForecast {
+			t.Errorf("%s: a forecast %+v before any was made", row.Org, row.Forecast)
+		}
+	}
+
+	// A forecast stored: each organisation it covers shows it beside its
+	// progress, at risk from it; a reader of one organisation sees its
+	// own, and the campaign's finish only a reader of every one.
+	org := p.Rows[0].Org
+	fc := forecast.Forecast{From: testNow, Runs: 20, Finish: forecast.Quantiles{P50: testNow.Add(48 * time.Hour), P90: testNow.Add(72 * time.Hour)},
+		Orgs: []forecast.Org{{Org: org, Devices: 10, Finish: forecast.Quantiles{P50: testNow.Add(24 * time.Hour), Unfinished: 0.7}}}}
+	if cs.forecast, err = json.Marshal(fc); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		scope access.Orgs
+		whole bool
+	}{{access.AllOrgs(), true}, {access.NewOrgs(org), false}} {
+		p, err := svc.ProgressIn(ctx, tc.scope, reports.ProgressOptions{Selector: inventory.Everything(), Campaign: "win10", TargetBuild: target})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := p.Rows[0]; r.Forecast == nil || r.Forecast.Campaign != "win10" || !r.AtRisk || r.RiskFrom != report.RiskFromForecast {
+			t.Errorf("%v: %s with a forecast: %+v, at risk %v from %q", tc.scope, r.Org, r.Forecast, r.AtRisk, r.RiskFrom)
+		}
+		if got := p.Total.Forecast != nil; got != tc.whole {
+			t.Errorf("%v: the total's forecast %+v, want one %v", tc.scope, p.Total.Forecast, tc.whole)
+		}
+	}
+	r, err = svc.Estate(ctx, reports.EstateOptions{Selector: inventory.Everything(), TargetBuild: target,
+		SupportedBuild: version(t, reports.DefaultSupportedBuild)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Forecasts) != 1 || r.Forecasts[0].Campaign != "win10" || r.Progress.Rows[0].Forecast == nil {
+		t.Errorf("the estate page without a campaign named shows the running campaign's forecast: %+v", r.Forecasts)
 	}
 }
 

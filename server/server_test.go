@@ -140,6 +140,10 @@ func buildEstate(path string) error {
 	if err := failOnePerOrg(ctx, db); err != nil {
 		return err
 	}
+	// The forecast a node would have stored, for the dashboard.
+	if _, err := cs.Forecast(ctx, "national", campaigns.ForecastOptions{Runs: 20, ApprovalDelay: 24 * time.Hour, Seed: 1}); err != nil {
+		return err
+	}
 	if _, err := cs.Create(ctx, "ra-only.yaml", []byte("name: ra-only\nplaybook: discover\ntarget: org=RA\nwaves: [{name: all}]\n")); err != nil {
 		return err
 	}

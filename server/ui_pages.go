@@ -143,11 +143,18 @@ func overviewRows(r rhtml.Report) ([]overviewRow, overviewRow) {
 	var rows []overviewRow
 	for _, p := range r.Progress.Rows {
 		row := overviewRow{Progress: p, Score: score[p.Org]}
+		if p.AtRisk {
+			row.Risks = append(row.Risks, progressRisk(p))
+		}
 		for i, c := range r.Compliance {
 			cr := comp[i][p.Org]
 			row.Alerts = append(row.Alerts, cr)
 			if cr.AtRisk {
-				row.Risks = append(row.Risks, fmt.Sprintf("%d devices exposed to %s, deadline %s", cr.Exposed, c.Alert, c.Deadline))
+				risk := fmt.Sprintf("%d devices exposed to %s, deadline %s", cr.Exposed, c.Alert, c.Deadline)
+				if f := cr.Forecast; f != nil && cr.RiskFrom == report.RiskFromForecast {
+					risk += fmt.Sprintf(" (the forecast of %s: %.0f devices late at it)", f.Campaign, f.LateAtDeadline)
+				}
+				row.Risks = append(row.Risks, risk)
 			}
 		}
 		rows = append(rows, row)
@@ -157,6 +164,19 @@ func overviewRows(r rhtml.Report) ([]overviewRow, overviewRow) {
 		total.Alerts = append(total.Alerts, c.Total)
 	}
 	return rows, total
+}
+
+// progressRisk says why an organisation's progress is at risk: its
+// campaign's forecast, or its pace against the campaign's deadline.
+func progressRisk(p report.ProgressRow) string {
+	f := p.Forecast
+	switch {
+	case f == nil:
+		return "at its pace the campaign will not finish it by the deadline"
+	case f.MissesDeadline:
+		return fmt.Sprintf("the forecast of %s: %.0f devices late at its deadline %s", f.Campaign, f.LateAtDeadline, report.ForecastTime(f.Deadline))
+	}
+	return fmt.Sprintf("the forecast of %s: in %.0f%% of replays it does not finish without a person acting", f.Campaign, f.Unfinished*100)
 }
 
 // overviewSorts are the orders the overview offers; "risk" first.

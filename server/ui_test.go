@@ -154,6 +154,7 @@ func TestDashboardScopes(t *testing.T) {
 		{"/ui/?sort=nonsense", [3]int{400, 400, 400}, "query parameter sort"},
 		{"/ui/?q=zzz", [3]int{200, 200, 200}, "No organisation matches."},
 		{"/ui/orgs/RA", [3]int{200, 200, 200}, "ra-main"},
+		{"/ui/orgs/RA?forecast", [3]int{200, 200, 200}, "Forecast finish of campaign <a href=\"/ui/campaigns/national\">national</a>"},
 		{"/ui/orgs/RB", [3]int{200, 200, 404}, "rb-main"},
 		{"/ui/orgs/RC", [3]int{200, 404, 404}, "rc-main"},
 		{"/ui/campaigns", [3]int{200, 200, 200}, "national"},

@@ -134,7 +134,13 @@ was observed on the target build or later, never because a job exited 0.
 With --campaign, devices not yet migrated are split by how they stand in
 that campaign (in progress, failed with its commonest reasons, deferred,
 ineligible, not started). Every row says how fresh it is: the date of the
-oldest build observation behind it.`,
+oldest build observation behind it.
+
+Each organisation shows the forecast finish (P50 to P90) of that campaign,
+or without --campaign of the running or paused campaign that finishes it
+last, from the forecasts ringmaster run makes in the background (or
+campaign forecast); AT RISK rests on that forecast where there is one,
+else on the last week's pace against the campaign's deadline.`,
 		Example: "  ringmaster report progress\n  ringmaster report progress --campaign win10-22h2 -o csv --out progress.csv\n" +
 			"  ringmaster report progress -l 'org in (RXX,RYY)' -o json",
 		Args: args(cobra.NoArgs),

@@ -69,6 +69,31 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f", *f)
 	},
+	// finish is a row's forecast finish: its P50 to its P90, and the
+	// campaign it is of.
+	"finish": func(f *report.OrgForecast) string {
+		switch {
+		case f == nil:
+			return "-"
+		case f.P50.IsZero():
+			return fmt.Sprintf("not finishing (%s)", f.Campaign)
+		case f.P90.IsZero():
+			return fmt.Sprintf("%s, or not finishing (%s)", report.ForecastTime(f.P50), f.Campaign)
+		}
+		return fmt.Sprintf("%s to %s (%s)", report.ForecastTime(f.P50), report.ForecastTime(f.P90), f.Campaign)
+	},
+	// risk is a row's at-risk and what it rests on.
+	"risk": func(at bool, from string) string {
+		switch {
+		case from == "":
+			return "-"
+		case at:
+			return "at risk (" + from + ")"
+		}
+		return "no (" + from + ")"
+	},
+	"ftime": report.ForecastTime,
+	"share": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"chartCSS": func() template.CSS { return template.CSS(ChartCSS) },
 	"hatch":    func() template.HTML { return Hatch },
 }
@@ -90,6 +115,9 @@ type Report struct {
 	// Campaigns every campaign's waves by state.
 	Sites     report.Progress          `json:"sites"`
 	Campaigns []report.CampaignSummary `json:"campaigns"`
+	// Forecasts are the stored forecasts of the campaigns followed (or
+	// running), each organisation's beside its progress too.
+	Forecasts []report.CampaignForecast `json:"forecasts"`
 }
 
 // SitesOf lists an organisation's rows of the per-site progress.
