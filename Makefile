@@ -23,7 +23,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-forecast bench-copy bench-api bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-forecast backtest-forecast bench-copy bench-api bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ bench-api: build ## the API and the dashboard over the 1.3M-device estate with a
 
 bench-forecast: ## the national feature-update campaign over the 1.3M-device estate forecast from its draft: 20 replays of its controller (target 30 s on 2 cores)
 	$(GO) test ./forecast -run '^$$' -bench BenchmarkNationalForecast -benchtime 1x
+
+backtest-forecast: ## the forecast against what happens: three feature-update campaigns on simulated estates (windows, caps, soak, faults; one organisation's windows two nights a week), each forecast when 20% of its devices have an outcome, then run to its end (about 30 minutes)
+	$(GO) run ./cmd/forecastbacktest -shapes nightly,sparse,sites
 
 bench-sim: build ## 10,000 simulated devices driven by masterzen/winrm at concurrency 1, 50 and 500
 	$(GO) run ./cmd/simbench -bin $(BIN) -devices 10000 -concurrency 1,50,500 -duration 10s

@@ -49,6 +49,10 @@ type Config struct {
 	// space (an estate cleaned up before its upgrade), but for the devices
 	// the lowdisk fault picks.
 	MinDiskFreeGB float64
+	// Behaviour, when set, gives each generated device how its upgrades
+	// and reboots go (how long they take, say); the faults are added on
+	// top of it.
+	Behaviour func(synth.Device) device.Behaviour
 }
 
 // Estate is a generated estate served by a running simulated fleet: the
@@ -70,6 +74,9 @@ func Start(ctx context.Context, c Config) (*Estate, error) {
 		e.Devices = append(e.Devices, d)
 		spec := Spec(d)
 		spec.DiskFreeGB = max(spec.DiskFreeGB, c.MinDiskFreeGB)
+		if c.Behaviour != nil {
+			spec.Behaviour = c.Behaviour(d)
+		}
 		c.Fleet.Devices = append(c.Fleet.Devices, spec)
 	}
 	if e.Fleet, err = fleetsim.Start(ctx, c.Fleet); err != nil {
