@@ -259,10 +259,7 @@ func TestForecastOddCounts(t *testing.T) {
 // network since it was deferred is tried at once, as the controller does,
 // not at its next attempt.
 func TestForecastStartingState(t *testing.T) {
-	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := oneWave(t)
 	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0}},
 		Counts: []orchestrator.Count{{Wave: 0, Org: "RQQ", Site: "S", State: orchestrator.DeviceQueued, Devices: 3}},
 		Deferred: []orchestrator.Member{{Hostname: "back", Org: "RDD", Wave: 0, State: orchestrator.DeviceDeferred, Reason: "unreachable",
@@ -282,10 +279,7 @@ func TestForecastStartingState(t *testing.T) {
 // last one did, not when the forecast is made; one without a recorded
 // finish is taken to finish now.
 func TestForecastOrgAlreadyFinished(t *testing.T) {
-	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := oneWave(t)
 	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0.Add(-5 * time.Hour)}},
 		Counts: []orchestrator.Count{
 			{Wave: 0, Org: "RDN", Site: "S", State: orchestrator.DeviceSucceeded, Devices: 4},
@@ -309,10 +303,7 @@ func TestForecastOrgAlreadyFinished(t *testing.T) {
 // run drawn longer than it has gone on; one whose start is not known,
 // anywhere in its run.
 func TestForecastRunningDevices(t *testing.T) {
-	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := oneWave(t)
 	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0.Add(-time.Hour)}},
 		Counts: []orchestrator.Count{
 			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DeviceRunning, Devices: 1},
@@ -344,10 +335,7 @@ func TestForecastRunningDevices(t *testing.T) {
 // finished runs took ten minutes, with one run an hour in, draws long
 // runs too.
 func TestForecastCensoredRuns(t *testing.T) {
-	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := oneWave(t)
 	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0.Add(-2 * time.Hour)}},
 		Counts: []orchestrator.Count{
 			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DeviceRunning, Devices: 1},
@@ -369,4 +357,15 @@ func TestForecastCensoredRuns(t *testing.T) {
 			t.Errorf("running %v: P90 %s, want at least %s from now (and about ten minutes without)", c.running, p90, c.atLeast)
 		}
 	}
+}
+
+// oneWave is a campaign of one wave and nothing else: no window, cap or
+// soak.
+func oneWave(t *testing.T) *orchestrator.Spec {
+	t.Helper()
+	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

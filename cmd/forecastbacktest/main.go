@@ -112,7 +112,7 @@ waves:
 	name:    "sites",
 	about:   "week-night windows (18:00 for 12 h, Monday to Friday), 4 devices per site and 40 in all at once, a pilot of 40 soaked 12 h, a ring of 30% soaked 6 h, more faults, 1 in 40 laptops away for 30 h",
 	devices: 900, orgs: 10, faults: "compat=4%,rollback=3%,lowdisk=2%,slow=8%:150ms,hang=1%",
-	away:    40, awayFor: 30 * time.Hour,
+	away: 40, awayFor: 30 * time.Hour,
 	spec: func([]synth.Org) string {
 		return `windows: {default: {cron: '0 18 * * 1-5', duration: 12h}}
 caps: {per_site: 4, per_org: 30, total: 40}

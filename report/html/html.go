@@ -92,8 +92,8 @@ var funcs = template.FuncMap{
 		}
 		return "no (" + from + ")"
 	},
-	"ftime": report.ForecastTime,
-	"share": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"ftime":    report.ForecastTime,
+	"share":    func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"chartCSS": func() template.CSS { return template.CSS(ChartCSS) },
 	"hatch":    func() template.HTML { return Hatch },
 }
