@@ -143,6 +143,31 @@ func TestForecastIsTheControllersReplay(t *testing.T) {
 	}
 }
 
+// A coarse step costs no time: a device dispatched at a decision starts
+// when its organisation's slot was freed, as the controller, deciding at
+// each finish, starts it. Two slots (a cap of two) finishing 20 minutes
+// apart, runs of 40 minutes and a decision every 25: ten more runs take
+// the controller until 240 minutes from now.
+func TestForecastStepCostsNoTime(t *testing.T) {
+	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\ncaps: {per_org: 2}\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0.Add(-time.Hour)}},
+		Counts: []orchestrator.Count{
+			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DeviceRunning, Devices: 1},
+			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DeviceQueued, Devices: 1},
+			{Wave: 0, Org: "RAA", Site: "S", State: orchestrator.DevicePending, Devices: 10}}}
+	f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(40 * time.Minute), Runs: 2, Step: 25 * time.Minute,
+		Running: map[string][]time.Time{"RAA": {t0.Add(-20 * time.Minute)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(240 * time.Minute); !near(f.Finish.P50, want, 2*time.Minute) {
+		t.Errorf("deciding every 25 minutes, the campaign finishes %s; the controller, at %s", f.Finish.P50, want)
+	}
+}
+
 // A wave that needs approval waits the assumed delay for a person.
 func TestForecastWaitsForApproval(t *testing.T) {
 	v, _ := estate(t, "", "")

@@ -394,6 +394,15 @@ type run struct {
 	calendars   map[string]orchestrator.Calendar
 	deferredBuf []orchestrator.Member
 	res         runResult
+	// freed are, by organisation, when the runs the last decision applied
+	// finished (Unix nanoseconds, in order): a device it dispatches in
+	// its organisation starts when the slot was freed, as the controller,
+	// deciding at each finish, starts it, not up to a Step later.
+	freed map[int32][]int64
+	// lastAt is when the latest run applied finished (Unix nanoseconds).
+	lastAt int64
+	// spans are, by organisation, the window its last dispatch was in.
+	spans map[int32]span
 }
 
 // queue is a wave and organisation's pending devices in dispatch order.
@@ -441,7 +450,8 @@ func (h *deferredHeap) Pop() any {
 
 func (s *setup) newRun(seed uint64) *run {
 	r := &run{s: s, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), devs: append([]device(nil), s.initial...),
-		queues: map[[2]int32]*queue{}, remain: make([]int, len(s.orgs))}
+		queues: map[[2]int32]*queue{}, remain: make([]int, len(s.orgs)), freed: map[int32][]int64{},
+		spans: map[int32]span{}}
 	r.rowOf = make([]int32, len(s.spec.Waves)*len(s.orgs)*int(s.maxSites)*len(s.pairs))
 	for i := range r.rowOf {
 		r.rowOf[i] = -1
@@ -714,20 +724,30 @@ func (r *run) replay() runResult {
 			snapped = true
 		}
 		r.finishDue(now)
+		approved := false
 		for i, at := range approvals {
 			if !at.After(now) {
 				waves[i].Approved = true
 				delete(approvals, i)
+				approved = true
 			}
+		}
+		// What this decision finds done was done when the last run it
+		// applied finished (the controller decides at each finish), not
+		// when the replay got round to deciding.
+		doneAt := now
+		if r.lastAt != 0 && r.lastAt > lastDecide.UnixNano() {
+			doneAt = time.Unix(0, r.lastAt).UTC()
 		}
 		plan := orchestrator.Decide(r.view(base, waves), now)
 		r.res.decisions++
+		prevDecide := lastDecide
 		lastDecide = now
 		for _, c := range plan.WaveChanges {
 			waves[c.Wave] = c.State
 			switch c.State.Status {
 			case orchestrator.WaveDone:
-				r.res.waves[c.Wave] = now
+				r.res.waves[c.Wave] = doneAt
 			case orchestrator.WaveAwaitingApproval:
 				if _, ok := approvals[c.Wave]; !ok && !c.State.Approved {
 					approvals[c.Wave] = now.Add(s.approvalDelay())
@@ -743,22 +763,31 @@ func (r *run) replay() runResult {
 				}
 			}
 		}
+		// Backdating a start to its freed slot holds while nothing else
+		// changed at this decision: no wave began or ended, no approval.
+		backdate := len(plan.WaveChanges) == 0 && !approved
 		for _, h := range plan.Dispatch {
 			i, err := strconv.Atoi(h)
 			if err != nil || i < 0 || i >= len(r.devs) {
 				panic(fmt.Sprintf("forecast: the controller dispatched %q, which the replay never offered", h))
 			}
-			if d := &r.devs[i]; r.state(d) == orchestrator.DevicePending {
+			d := &r.devs[i]
+			if r.state(d) == orchestrator.DevicePending {
 				r.queues[[2]int32{d.wave, d.org}].gone++
 			}
+			start := now
+			if backdate {
+				start = r.slot(d, now, prevDecide)
+			}
 			r.move(int32(i), runningPair)
-			r.finishLater(int32(i), now, 1)
+			r.finishLater(int32(i), start, 0)
 		}
+		clear(r.freed)
 		if len(plan.Dispatch) > 0 {
 			r.due = r.dueNow(now) // those dispatched are no longer deferred
 		}
 		if plan.Done {
-			r.res.finish = now
+			r.res.finish = doneAt
 			break
 		}
 		next := plan.WakeAt
@@ -839,6 +868,8 @@ func (r *run) finishDue(now time.Time) {
 		e := r.running.pop()
 		at := time.Unix(0, e.at).UTC()
 		d := &r.devs[e.dev]
+		r.freed[d.org] = append(r.freed[d.org], e.at)
+		r.lastAt = e.at
 		out := r.s.pairs[e.out]
 		if out == deferredPair {
 			_, next := r.s.spec.AfterRun(playbooks.Outcome{Status: playbooks.StatusFailed, Reason: playbooks.ReasonUnreachable}, int(d.attempts), at)
@@ -853,6 +884,40 @@ func (r *run) finishDue(now time.Time) {
 		}
 	}
 	r.due = r.dueNow(now)
+}
+
+// slot is when device d, dispatched at now, starts: the earliest slot its
+// organisation freed since the last decision (lastDecide) that its
+// attempt was due by, if its window has been open since that decision,
+// else now. (Whether the window was open then is known without asking the
+// calendar of a past time, which would cost it its memory: the same window
+// was open at the last decision and is now, closing at the same time.)
+func (r *run) slot(d *device, now, lastDecide time.Time) time.Time {
+	times := r.freed[d.org]
+	if len(times) == 0 {
+		return now
+	}
+	if cal, ok := r.calendars[r.s.orgs[d.org]]; ok && !cal.Always() {
+		_, closes := cal.Open(now)
+		seen, ok := r.spans[d.org]
+		r.spans[d.org] = span{at: now, closes: closes}
+		if !ok || !seen.at.Equal(lastDecide) || !seen.closes.Equal(closes) {
+			return now
+		}
+	}
+	for k, at := range times {
+		if at >= d.next {
+			r.freed[d.org] = slices.Delete(times, k, k+1)
+			return time.Unix(0, at).UTC()
+		}
+	}
+	return now
+}
+
+// span is the window an organisation's device was dispatched in, at a
+// decision: when it closes.
+type span struct {
+	at, closes time.Time
 }
 
 // dueNow moves the deferred devices due by now from later to due and
