@@ -71,7 +71,7 @@ func (s *Service) forecastsFor(ctx context.Context, named string, orgs access.Or
 			if len(f.Orgs) == 0 {
 				continue
 			}
-			f.Finish, f.Waves, f.WaitsForPerson, f.Decisions, f.LearnedFrom = forecast.Quantiles{}, nil, 0, 0, ""
+			f.Finish, f.Waves, f.WaitsForPerson, f.Decisions, f.LearnedFrom = forecast.Quantiles{}, []forecast.Wave{}, 0, 0, ""
 		}
 		cf := campaignForecast{CampaignForecast: report.CampaignForecast{Campaign: c.Name, Whole: orgs.All(), Forecast: f}}
 		if spec, err := orchestrator.ParseSpec(c.SpecFile, []byte(c.Spec)); err == nil {
@@ -87,7 +87,7 @@ func (s *Service) forecastsFor(ctx context.Context, named string, orgs access.Or
 // migration's), else the latest one's that remediates it (as alert
 // forecast reads it).
 func (in *Inputs) forecasts(alert string) []report.CampaignForecast {
-	var out []report.CampaignForecast
+	out := []report.CampaignForecast{} // an empty list, not null, in JSON
 	for _, c := range slices.Backward(in.stored) {
 		if c.exposedTo == alert {
 			out = append(out, c.CampaignForecast)
