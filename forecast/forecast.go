@@ -162,7 +162,7 @@ func (s *setup) summarise(results []runResult) Forecast {
 		devices[d.org]++
 	}
 	for o, org := range s.orgs {
-		row := Org{Org: org, Devices: devices[o], LearnedFrom: s.profiles[o].describe()}
+		row := Org{Org: org, Devices: devices[o], LearnedFrom: s.profiles[o].describe() + s.leanNote[o]}
 		var ts []time.Time
 		late := 0
 		for _, r := range results {

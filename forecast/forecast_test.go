@@ -394,3 +394,30 @@ func oneWave(t *testing.T) *orchestrator.Spec {
 	}
 	return s
 }
+
+// An organisation with too few runs for its own profile leans towards
+// them: ten runs of two hours against a campaign's of one weigh half, so
+// its runs take an hour and a half; one without runs of its own, the
+// campaign's hour.
+func TestForecastLeansTowardsOwnRuns(t *testing.T) {
+	s := oneWave(t)
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0}},
+		Counts: []orchestrator.Count{
+			{Wave: 0, Org: "RSS", Site: "S", State: orchestrator.DevicePending, Devices: 1},
+			{Wave: 0, Org: "RNN", Site: "S", State: orchestrator.DevicePending, Devices: 1}}}
+	m := certain(time.Hour)
+	m.MinRuns = 30
+	m.Campaign.Durations = slices.Repeat([]time.Duration{time.Hour}, 40)
+	m.Campaign.Failure = forecast.Rate{Events: 0, Trials: 1 << 30}
+	m.Orgs = map[string]forecast.Profile{"RSS": {Durations: slices.Repeat([]time.Duration{2 * time.Hour}, 10), Failure: forecast.Rate{Trials: 10}}}
+	f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: m, Runs: 3, Step: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{"RSS": 90 * time.Minute, "RNN": time.Hour}
+	for _, o := range f.Orgs {
+		if !near(o.Finish.P50, t0.Add(want[o.Org]), time.Minute) {
+			t.Errorf("%s finishes %s, want %s from now (%s)", o.Org, o.Finish.P50, want[o.Org], o.LearnedFrom)
+		}
+	}
+}

@@ -132,6 +132,38 @@ func (m *Model) resolve(org string) (p Profile, key string, prior Profile) {
 	return def, "default", def
 }
 
+// ownWeight is how many runs weigh as much as the shared profile in an
+// organisation's lean towards its own (Model.lean).
+const ownWeight = 10
+
+// lean is the factor on the durations an organisation draws from a
+// profile it shares (key "campaign"), towards its own runs, too few for a
+// profile of their own: an organisation of older machines upgrades
+// slower than the campaign's mix, and its first runs say so before they
+// are many. Its own mean over the campaign's, weighed n/(n+ownWeight) by
+// its n runs (partial pooling); 1 for any other profile. The note says so
+// in its learned-from.
+func (m *Model) lean(org, key string) (float64, string) {
+	own := m.Orgs[org].Durations
+	if key != "campaign" || len(own) == 0 || len(m.Campaign.Durations) == 0 {
+		return 1, ""
+	}
+	mean := func(d []time.Duration) float64 {
+		var sum float64
+		for _, x := range d {
+			sum += float64(x)
+		}
+		return sum / float64(len(d))
+	}
+	all := mean(m.Campaign.Durations)
+	if all <= 0 {
+		return 1, ""
+	}
+	w := float64(len(own)) / float64(len(own)+ownWeight)
+	f := 1 + w*(mean(own)/all-1)
+	return f, fmt.Sprintf(", leaning %.0f%% towards its own %d runs (durations x%.2f)", 100*w, len(own), f)
+}
+
 // draws are one run's draw of a profile.
 type draws struct {
 	durations, skipDurations          []time.Duration

@@ -101,6 +101,11 @@ type setup struct {
 	pairOf   map[pair]uint8
 	maxSites int32
 	profiles []Profile // by organisation
+	// lean is, by organisation, the factor on the durations it draws from
+	// a profile it shares, towards its own few runs (Model.lean), and
+	// leanNote says so.
+	lean     []float64
+	leanNote []string
 	drawOf   []int     // by organisation: which of draws below its profile is
 	draws    []struct {
 		p, prior Profile
@@ -233,6 +238,8 @@ func newSetup(in Input) (*setup, error) {
 			s.draws = append(s.draws, struct{ p, prior Profile }{p.censored(s.elapsedFor(key)), prior})
 		}
 		s.profiles, s.drawOf = append(s.profiles, p), append(s.drawOf, k)
+		lean, note := in.Model.lean(org, key)
+		s.lean, s.leanNote = append(s.lean, lean), append(s.leanNote, note)
 		typical = append(typical, median(p.Durations))
 	}
 	s.step = in.Step
@@ -576,7 +583,10 @@ func (r *run) finishLater(i int32, now time.Time, elapsed time.Duration) {
 		// An unreachable attempt ends at the connect timeout, not after a run.
 		took, out = unreachableAttempt, deferredPair
 	} else {
-		after := max(0, elapsed)
+		// The organisation's lean towards its own runs scales what is
+		// drawn from the shared profile.
+		lean := r.s.lean[d.org]
+		after := time.Duration(float64(max(0, elapsed)) / lean)
 		switch u := r.rng.Float64(); {
 		case u < dr.skip:
 			took, out = dr.skipDuration(r.rng, after), skippedPair
@@ -587,6 +597,7 @@ func (r *run) finishLater(i int32, now time.Time, elapsed time.Duration) {
 		default:
 			took = dr.duration(r.rng, after)
 		}
+		took = time.Duration(float64(took) * lean)
 	}
 	switch {
 	case elapsed < 0:
