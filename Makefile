@@ -23,7 +23,7 @@ STRESS_DEVICES := 100
 # (make stress STRESS_COUNT=10) to hunt a flake.
 STRESS_COUNT := 2
 
-.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-forecast backtest-forecast bench-copy bench-api bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
+.PHONY: help build check-tree test stress lint fuzz proto verify-proto bench bench-scale bench-national bench-national-postgres bench-forecast bench-forecast-stored backtest-forecast bench-copy bench-api bench-sim bench-probe bench-campaign bench-inflight bench-dense demo demo-postgres demo-nodes clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ bench-api: build ## the API and the dashboard over the 1.3M-device estate with a
 
 bench-forecast: ## the national feature-update campaign over the 1.3M-device estate forecast from its draft: 20 replays of its controller (target 30 s on 2 cores)
 	$(GO) test ./forecast -run '^$$' -bench BenchmarkNationalForecast -benchtime 1x
+
+bench-forecast-stored: build ## the background forecast of the national campaign with a fifth of its devices run (learn from its transitions, 20 replays, store), then the reports that show it; FROM=api.db starts from that estate rather than generating one
+	$(GO) run ./cmd/forecastbench -bin $(BIN) $(if $(FROM),-from $(FROM))
 
 backtest-forecast: ## the forecast against what happens: three feature-update campaigns on simulated estates (windows, caps, soak, faults; one organisation's windows two nights a week), each forecast when 20% of its devices have an outcome, then run to its end (about 30 minutes)
 	$(GO) run ./cmd/forecastbacktest -shapes nightly,sparse,sites
