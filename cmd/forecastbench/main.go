@@ -8,12 +8,10 @@
 // their transitions (queued, running, an outcome) and states are written
 // straight into the database, spread over the days before now, as the
 // scheduler would have left them, with -running more running now. Then it
-// times, in this process:
-//
-//   - campaigns.Service.RefreshForecasts: read the view, learn from every
-//     transition, replay the controller 20 times, store the forecast;
-//   - reports.Service.Progress following the campaign, and the estate
-//     page, each reading the stored forecast.
+// times, in this process, campaigns.Service.RefreshForecasts (read the
+// view, learn from every transition, replay the controller 20 times,
+// store the forecast), then reports.Service.Progress following the
+// campaign and the estate page, each reading the stored forecast.
 //
 //	go run ./cmd/forecastbench -bin bin/ringmaster -from /tmp/apib/api.db
 package main
