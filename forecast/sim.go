@@ -106,7 +106,7 @@ type setup struct {
 	// leanNote says so.
 	lean     []float64
 	leanNote []string
-	drawOf   []int     // by organisation: which of draws below its profile is
+	drawOf   []int // by organisation: which of draws below its profile is
 	draws    []struct {
 		p, prior Profile
 	} // the distinct profiles, each drawn once per run
