@@ -405,11 +405,19 @@ type run struct {
 	// finished (Unix nanoseconds, in order): a device it dispatches in
 	// its organisation starts when the slot was freed, as the controller,
 	// deciding at each finish, starts it, not up to a Step later.
-	freed map[int32][]int64
+	freed [][]int64
+	// taken is, by organisation, how many of freed are taken; touched
+	// the organisations with freed slots, to clear after a decision.
+	taken   []int
+	touched []int32
+	// cals are the organisations' calendars (windowed: not always open).
+	cals     []orchestrator.Calendar
+	windowed []bool
 	// lastAt is when the latest run applied finished (Unix nanoseconds).
 	lastAt int64
-	// spans are, by organisation, the window its last dispatch was in.
-	spans map[int32]span
+	// spans are, by organisation, the window it was dispatched in at the
+	// decisions it last dispatched at.
+	spans []span
 }
 
 // queue is a wave and organisation's pending devices in dispatch order.
@@ -457,8 +465,9 @@ func (h *deferredHeap) Pop() any {
 
 func (s *setup) newRun(seed uint64) *run {
 	r := &run{s: s, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), devs: append([]device(nil), s.initial...),
-		queues: map[[2]int32]*queue{}, remain: make([]int, len(s.orgs)), freed: map[int32][]int64{},
-		spans: map[int32]span{}}
+		queues: map[[2]int32]*queue{}, remain: make([]int, len(s.orgs)),
+		freed: make([][]int64, len(s.orgs)), taken: make([]int, len(s.orgs)), spans: make([]span, len(s.orgs)),
+		cals: make([]orchestrator.Calendar, len(s.orgs)), windowed: make([]bool, len(s.orgs))}
 	r.rowOf = make([]int32, len(s.spec.Waves)*len(s.orgs)*int(s.maxSites)*len(s.pairs))
 	for i := range r.rowOf {
 		r.rowOf[i] = -1
@@ -467,6 +476,11 @@ func (s *setup) newRun(seed uint64) *run {
 	r.calendars = make(map[string]orchestrator.Calendar, len(s.in.View.Calendars))
 	for org, c := range s.in.View.Calendars {
 		r.calendars[org] = c.Fresh() // its own memory: runs ask at their own times
+	}
+	for o, org := range s.orgs {
+		if c, ok := r.calendars[org]; ok && !c.Always() {
+			r.cals[o], r.windowed[o] = c, true
+		}
 	}
 	drawn := make([]*draws, len(s.draws))
 	for k, d := range s.draws {
@@ -793,7 +807,10 @@ func (r *run) replay() runResult {
 			r.move(int32(i), runningPair)
 			r.finishLater(int32(i), start, 0)
 		}
-		clear(r.freed)
+		for _, o := range r.touched {
+			r.freed[o], r.taken[o] = r.freed[o][:0], 0
+		}
+		r.touched = r.touched[:0]
 		if len(plan.Dispatch) > 0 {
 			r.due = r.dueNow(now) // those dispatched are no longer deferred
 		}
@@ -879,6 +896,9 @@ func (r *run) finishDue(now time.Time) {
 		e := r.running.pop()
 		at := time.Unix(0, e.at).UTC()
 		d := &r.devs[e.dev]
+		if len(r.freed[d.org]) == 0 {
+			r.touched = append(r.touched, d.org)
+		}
 		r.freed[d.org] = append(r.freed[d.org], e.at)
 		r.lastAt = e.at
 		out := r.s.pairs[e.out]
@@ -898,37 +918,37 @@ func (r *run) finishDue(now time.Time) {
 }
 
 // slot is when device d, dispatched at now, starts: the earliest slot its
-// organisation freed since the last decision (lastDecide) that its
-// attempt was due by, if its window has been open since that decision,
-// else now. (Whether the window was open then is known without asking the
-// calendar of a past time, which would cost it its memory: the same window
-// was open at the last decision and is now, closing at the same time.)
+// organisation freed since the last decision (lastDecide) not yet taken,
+// if its window has been open since that decision, else now; a retry
+// starts now. (Whether the window was open then is known without asking
+// the calendar of a past time, which would cost it its memory: the same
+// window was open at the last decision it dispatched at and is now,
+// closing at the same time.)
 func (r *run) slot(d *device, now, lastDecide time.Time) time.Time {
-	times := r.freed[d.org]
-	if len(times) == 0 {
+	o := d.org
+	if r.taken[o] >= len(r.freed[o]) || d.next != 0 {
 		return now
 	}
-	if cal, ok := r.calendars[r.s.orgs[d.org]]; ok && !cal.Always() {
-		_, closes := cal.Open(now)
-		seen, ok := r.spans[d.org]
-		r.spans[d.org] = span{at: now, closes: closes}
-		if !ok || !seen.at.Equal(lastDecide) || !seen.closes.Equal(closes) {
+	if r.windowed[o] {
+		sp := &r.spans[o]
+		if !sp.at.Equal(now) { // its first dispatch at this decision
+			_, closes := r.cals[o].Open(now)
+			sp.prevAt, sp.prevCloses, sp.at, sp.closes = sp.at, sp.closes, now, closes
+		}
+		if !sp.prevAt.Equal(lastDecide) || !sp.prevCloses.Equal(sp.closes) {
 			return now
 		}
 	}
-	for k, at := range times {
-		if at >= d.next {
-			r.freed[d.org] = slices.Delete(times, k, k+1)
-			return time.Unix(0, at).UTC()
-		}
-	}
-	return now
+	at := r.freed[o][r.taken[o]]
+	r.taken[o]++
+	return time.Unix(0, at).UTC()
 }
 
-// span is the window an organisation's device was dispatched in, at a
-// decision: when it closes.
+// span is the window an organisation's devices were dispatched in, at a
+// decision (when it closes), and at the one before that it dispatched at.
 type span struct {
-	at, closes time.Time
+	at, closes         time.Time
+	prevAt, prevCloses time.Time
 }
 
 // dueNow moves the deferred devices due by now from later to due and
