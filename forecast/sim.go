@@ -400,6 +400,9 @@ type run struct {
 	countBuf    []orchestrator.Count
 	calendars   map[string]orchestrator.Calendar
 	deferredBuf []orchestrator.Member
+	// arena holds the pending devices read in a decision: Decide keeps
+	// none of them past it.
+	arena []orchestrator.Member
 	res         runResult
 	// freed are, by organisation, when the runs the last decision applied
 	// finished (Unix nanoseconds, in order): a device it dispatches in
@@ -648,6 +651,7 @@ func (r *run) view(base orchestrator.View, waves []orchestrator.WaveState) orche
 	v := orchestrator.View{Spec: r.s.spec, Status: orchestrator.StatusRunning, Waves: waves, Calendars: r.calendars, Pending: r,
 		Unserved: base.Unserved}
 	v.Counts = r.countBuf[:0] // Decide keeps nothing of its view
+	r.arena = r.arena[:0]
 	for _, row := range r.rows {
 		if row.n > 0 {
 			p := r.s.pairs[row.p]
@@ -661,9 +665,11 @@ func (r *run) view(base orchestrator.View, waves []orchestrator.WaveState) orche
 	for _, i := range r.due {
 		v.Deferred = append(v.Deferred, r.member(i, int(r.devs[i].order)))
 	}
-	if len(r.later.devs) > 0 {
+	if len(r.later.devs) > 0 { // in its place in dispatch order, as the rest
 		i := r.later.devs[0]
-		v.Deferred = append(v.Deferred, r.member(i, int(r.devs[i].order)))
+		m := r.member(i, int(r.devs[i].order))
+		at, _ := slices.BinarySearchFunc(v.Deferred, m.Order, func(d orchestrator.Member, order int) int { return d.Order - order })
+		v.Deferred = slices.Insert(v.Deferred, at, m)
 	}
 	r.countBuf, r.deferredBuf = v.Counts, v.Deferred
 	return v
@@ -687,13 +693,13 @@ func (r *run) Pending(wave int, org string, after, limit int) []orchestrator.Mem
 	if after > 0 {
 		start = max(start, sort.Search(len(q.order), func(p int) bool { return int(q.order[p]) > after }))
 	}
-	out := make([]orchestrator.Member, 0, max(0, min(limit, len(q.devs)-start)))
-	for p := start; p < len(q.devs) && len(out) < limit; p++ {
+	from := len(r.arena)
+	for p := start; p < len(q.devs) && len(r.arena)-from < limit; p++ {
 		if i := q.devs[p]; r.devs[i].p == pending {
-			out = append(out, r.member(i, int(q.order[p])))
+			r.arena = append(r.arena, r.member(i, int(q.order[p])))
 		}
 	}
-	return out
+	return r.arena[from:len(r.arena):len(r.arena)]
 }
 
 // Heads implements orchestrator.PendingReader.
@@ -952,11 +958,15 @@ type span struct {
 }
 
 // dueNow moves the deferred devices due by now from later to due and
-// returns every due device still deferred.
+// returns every due device still deferred, in dispatch order.
 func (r *run) dueNow(now time.Time) []int32 {
 	until := now.UnixNano()
+	n := len(r.due)
 	for len(r.later.devs) > 0 && r.devs[r.later.devs[0]].next <= until {
 		r.due = append(r.due, heap.Pop(&r.later).(int32))
+	}
+	if len(r.due) > n {
+		slices.SortFunc(r.due, func(a, b int32) int { return cmp.Compare(r.devs[a].order, r.devs[b].order) })
 	}
 	out := r.due[:0]
 	for _, i := range r.due {

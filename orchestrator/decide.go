@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,9 +22,46 @@ import (
 // pure function: the same view and time give the same plan. A view over a
 // store may fail to read part way; check View.Err before applying the plan.
 func Decide(v View, now time.Time) Plan {
-	v = v.counted()
-	d := decider{v: v, now: now, waves: slices.Clone(v.Waves), blocked: map[blockKey]*Block{}, t: tallyCounts(v)}
+	d := deciders.Get().(*decider)
+	defer d.release()
+	d.reset(v.counted(), now)
 	return d.decide()
+}
+
+// deciders keeps deciders between passes with their maps cleared, not
+// freed: a forecast decides thousands of times a replay and the scheduler
+// at every tick, and a national campaign's tallies, made afresh at each
+// pass, cost more to allocate and collect than to count.
+var deciders = sync.Pool{New: func() any { return new(decider) }}
+
+// reset readies d for a pass over v at now.
+func (d *decider) reset(v View, now time.Time) {
+	d.v, d.now, d.plan = v, now, Plan{}
+	d.waves = append(d.waves[:0], v.Waves...)
+	d.blocked = cleared(d.blocked, 0)
+	d.t.count(v)
+}
+
+// release returns d to deciders, holding nothing of its view.
+func (d *decider) release() {
+	d.v, d.plan = View{}, Plan{}
+	deciders.Put(d)
+}
+
+// cleared is m emptied, or made with room for n when nil.
+func cleared[M ~map[K]V, K comparable, V any](m M, n int) M {
+	if m == nil {
+		return make(M, n)
+	}
+	clear(m)
+	return m
+}
+
+// copied is dst (emptied, or made when nil) holding src.
+func copied[M ~map[K]V, K comparable, V any](dst, src M) M {
+	dst = cleared(dst, len(src))
+	maps.Copy(dst, src)
+	return dst
 }
 
 // WaveFailures counts wave i's failures against its threshold, as the
@@ -115,8 +153,7 @@ func (memberPending) Err() error { return nil }
 type tallies struct {
 	waves    []waveTally
 	inflight int // devices queued or running, in any wave
-	// in flight by organisation, by organisation and site ("org/site") and
-	// by wave
+	// in flight by organisation, by organisation and site and by wave
 	orgInflight  map[string]int
 	siteInflight map[orgSite]int
 	waveInflight map[int]int
@@ -125,23 +162,48 @@ type tallies struct {
 // waveTally is one wave's counts.
 type waveTally struct {
 	devices, pending, inflight, deferred int
-	failures                             Failures             // the whole wave's
-	orgs                                 map[string]*Failures // each organisation's
+	failures                             Failures       // the whole wave's
+	orgs                                 map[string]int // each organisation's failures: its index in fails
+	fails                                []Failures
 	orgPending                           map[string]int
-	sitePending                          map[string]map[string]int // by organisation, then site
+	// sitePending is by organisation, then site; an organisation with
+	// none pending may hold an empty map (kept from an earlier pass).
+	sitePending map[string]map[string]int
 }
 
-func tallyCounts(v View) tallies {
-	// Sized for the organisations (a calendar each) up front: these are
-	// made at every pass, and grown from empty they rehash as they fill.
+// tallyCounts counts v afresh.
+func tallyCounts(v View) *tallies {
+	t := new(tallies)
+	t.count(v)
+	return t
+}
+
+// count makes t v's tallies, reusing the maps it has.
+func (t *tallies) count(v View) {
+	// Sized for the organisations (a calendar each) when first made: grown
+	// from empty they rehash as they fill.
 	orgs := len(v.Calendars)
-	t := tallies{waves: make([]waveTally, len(v.Spec.Waves)), orgInflight: make(map[string]int, orgs), siteInflight: make(map[orgSite]int, orgs),
-		waveInflight: map[int]int{}}
+	t.inflight = 0
+	t.orgInflight, t.siteInflight, t.waveInflight = cleared(t.orgInflight, orgs), cleared(t.siteInflight, orgs), cleared(t.waveInflight, 0)
+	t.waves = slices.Grow(t.waves[:0], len(v.Spec.Waves))[:len(v.Spec.Waves)]
 	for i := range t.waves {
-		w := &v.Spec.Waves[i]
-		t.waves[i] = waveTally{failures: Failures{Wave: i, WaveName: w.Name, Limit: *w.MaxFailurePercent}, orgs: make(map[string]*Failures, orgs),
-			orgPending: make(map[string]int, orgs), sitePending: make(map[string]map[string]int, orgs)}
+		w, s := &t.waves[i], &v.Spec.Waves[i]
+		for _, sites := range w.sitePending {
+			clear(sites)
+		}
+		*w = waveTally{failures: Failures{Wave: i, WaveName: s.Name, Limit: *s.MaxFailurePercent}, orgs: cleared(w.orgs, orgs),
+			fails: w.fails[:0], orgPending: cleared(w.orgPending, orgs), sitePending: cleared(w.sitePending, orgs)}
 	}
+	// Counts come grouped by wave and organisation (a store's by its
+	// index, a forecast's by its rows): the organisation's tallies are
+	// looked up once a group, not once a row.
+	var (
+		w     *waveTally
+		wave  = -1
+		org   string
+		f     *Failures
+		sites map[string]int
+	)
 	for _, c := range v.Counts {
 		if c.State.InFlight() {
 			t.inflight += c.Devices
@@ -152,14 +214,18 @@ func tallyCounts(v View) tallies {
 		if c.Wave < 0 || c.Wave >= len(t.waves) {
 			continue
 		}
-		w := &t.waves[c.Wave]
-		w.devices += c.Devices
-		f := w.orgs[c.Org]
-		if f == nil {
-			f = &Failures{Wave: c.Wave, WaveName: w.failures.WaveName, Org: c.Org, Limit: w.failures.Limit}
-			w.orgs[c.Org] = f
+		if c.Wave != wave || c.Org != org || f == nil {
+			wave, org, w, sites = c.Wave, c.Org, &t.waves[c.Wave], nil
+			i, ok := w.orgs[c.Org]
+			if !ok {
+				i = len(w.fails)
+				w.fails = append(w.fails, Failures{Wave: c.Wave, WaveName: w.failures.WaveName, Org: c.Org, Limit: w.failures.Limit})
+				w.orgs[c.Org] = i
+			}
+			f = &w.fails[i]
 		}
-		for _, f := range []*Failures{&w.failures, f} {
+		w.devices += c.Devices
+		for _, f := range [...]*Failures{&w.failures, f} {
 			f.Total += c.Devices
 			if CountsAsFailure(c.State, c.Reason) {
 				f.Failed += c.Devices
@@ -172,10 +238,11 @@ func tallyCounts(v View) tallies {
 		case c.State == DevicePending:
 			w.pending += c.Devices
 			w.orgPending[c.Org] += c.Devices
-			sites := w.sitePending[c.Org]
 			if sites == nil {
-				sites = map[string]int{}
-				w.sitePending[c.Org] = sites
+				if sites = w.sitePending[c.Org]; sites == nil {
+					sites = map[string]int{}
+					w.sitePending[c.Org] = sites
+				}
 			}
 			sites[c.Site] += c.Devices
 		case c.State.InFlight():
@@ -184,23 +251,23 @@ func tallyCounts(v View) tallies {
 			w.deferred += c.Devices
 		}
 	}
-	return t
 }
 
-func (t tallies) waveFailures(i int) Failures { return t.waves[i].failures }
+func (t *tallies) waveFailures(i int) Failures { return t.waves[i].failures }
 
 // heldOrgs are the organisations whose failures in some started wave (as
 // waves has them) pass that wave's threshold, the first such wave holding
 // each, by organisation code.
-func (t tallies) heldOrgs(s *Spec, waves []WaveState) []Failures {
+func (t *tallies) heldOrgs(s *Spec, waves []WaveState) []Failures {
 	held := map[string]Failures{}
 	for i := range waves {
 		if i >= len(t.waves) || !waves[i].Status.started() {
 			continue
 		}
-		for org, f := range t.waves[i].orgs {
-			if _, ok := held[org]; !ok && f.Over() {
-				held[org] = *f
+		w := &t.waves[i]
+		for org, j := range w.orgs {
+			if _, ok := held[org]; !ok && w.fails[j].Over() {
+				held[org] = w.fails[j]
 			}
 		}
 	}
@@ -261,6 +328,12 @@ type decider struct {
 	t       tallies
 	plan    Plan
 	blocked map[blockKey]*Block
+	// dispatch's maps, kept between passes
+	perOrg                 map[string]int
+	perSite                map[orgSite]int
+	perWave                map[int]int
+	candidates, dispatched map[group]int
+	byOrg                  map[string]*stream
 }
 
 // block records n devices of a wave (of org, or "" for the wave's own
@@ -404,9 +477,11 @@ type group struct {
 // under the cap that is full when the pass ends.
 func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 	spec := d.v.Spec
-	perOrg, perSite, perWave := maps.Clone(d.t.orgInflight), maps.Clone(d.t.siteInflight), maps.Clone(d.t.waveInflight)
+	d.perOrg, d.perSite, d.perWave = copied(d.perOrg, d.t.orgInflight), copied(d.perSite, d.t.siteInflight), copied(d.perWave, d.t.waveInflight)
+	perOrg, perSite, perWave := d.perOrg, d.perSite, d.perWave
 	total := d.t.inflight
-	candidates := map[group]int{} // gated through, by group
+	d.candidates = cleared(d.candidates, 0)
+	candidates := d.candidates // gated through, by group
 	for i := range d.waves {
 		if i != active && d.waves[i].Status == WaveDone {
 			for org, n := range d.t.waves[i].orgPending {
@@ -416,8 +491,10 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 			}
 		}
 	}
-	deferred := slices.Clone(d.v.Deferred)
-	slices.SortFunc(deferred, func(a, b Member) int { return a.Order - b.Order })
+	deferred := d.v.Deferred // in dispatch order (sorted here when not)
+	if byOrder := func(a, b Member) int { return a.Order - b.Order }; !slices.IsSortedFunc(deferred, byOrder) {
+		deferred = slices.SortedFunc(slices.Values(deferred), byOrder)
+	}
 	due := &stream{deferred: true}
 	for _, m := range deferred {
 		if m.Wave < 0 || m.Wave >= len(d.waves) {
@@ -446,7 +523,8 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 	if len(due.buf) > 0 {
 		h = append(h, due)
 	}
-	byOrg := map[string]*stream{}
+	d.byOrg = cleared(d.byOrg, 0)
+	byOrg := d.byOrg
 	// open are the organisations of the active wave that may start a
 	// device; full says that nothing more of a wave in an organisation
 	// can start in this pass.
@@ -498,7 +576,8 @@ func (d *decider) dispatch(active int, halted map[string]bool, deadline bool) {
 		}
 	}
 	heap.Init(&h)
-	dispatched := map[group]int{}
+	d.dispatched = cleared(d.dispatched, 0)
+	dispatched := d.dispatched
 merge:
 	for len(h) > 0 && (spec.Caps.Total == 0 || total < spec.Caps.Total) {
 		s := h[0]
