@@ -421,3 +421,70 @@ func TestForecastLeansTowardsOwnRuns(t *testing.T) {
 		}
 	}
 }
+
+// pendingList reads pending devices from a list in dispatch order, as a
+// store's reader does.
+type pendingList []orchestrator.Member
+
+func (l pendingList) Pending(wave int, org string, after, limit int) []orchestrator.Member {
+	var out []orchestrator.Member
+	for _, m := range l {
+		if m.Wave == wave && m.Org == org && m.Order > after && len(out) < limit {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (l pendingList) Heads(wave int, orgs []string, limit int) [][]orchestrator.Member {
+	out := make([][]orchestrator.Member, len(orgs))
+	for i, org := range orgs {
+		out[i] = l.Pending(wave, org, -1, limit)
+	}
+	return out
+}
+
+func (pendingList) Err() error { return nil }
+
+// With a reader of the pending devices, the replay dispatches them in
+// their real order: under a total cap of two, the organisation whose ten
+// devices all come first finishes in five hours and the other in ten;
+// with an order of its own, each replay mixes them and both finish late.
+func TestForecastReadsDispatchOrder(t *testing.T) {
+	s, err := orchestrator.ParseSpec("q.yaml", []byte("name: q\nplaybook: discover\ncaps: {total: 2}\nwaves: [{name: all}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pending pendingList
+	for i := range 20 {
+		org := []string{"RFF", "RLL"}[i/10]
+		pending = append(pending, orchestrator.Member{Hostname: fmt.Sprintf("pc%02d", i), Org: org, Site: "S", Order: i + 1, State: orchestrator.DevicePending})
+	}
+	v := orchestrator.View{Spec: s, Status: orchestrator.StatusRunning, Waves: []orchestrator.WaveState{{Status: orchestrator.WaveActive, Started: t0}},
+		Counts: []orchestrator.Count{
+			{Wave: 0, Org: "RLL", Site: "S", State: orchestrator.DevicePending, Devices: 10},
+			{Wave: 0, Org: "RFF", Site: "S", State: orchestrator.DevicePending, Devices: 10}}}
+	finish := func(v orchestrator.View) map[string]time.Time {
+		t.Helper()
+		f, err := forecast.Run(context.Background(), forecast.Input{View: v, Now: t0, Model: certain(time.Hour), Runs: 4, Step: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]time.Time{}
+		for _, o := range f.Orgs {
+			out[o.Org] = o.Finish.P50
+		}
+		return out
+	}
+	drawn := finish(v)
+	v.Pending = pending
+	real := finish(v)
+	for org, want := range map[string]time.Duration{"RFF": 5 * time.Hour, "RLL": 10 * time.Hour} {
+		if !near(real[org], t0.Add(want), 2*time.Minute) {
+			t.Errorf("in the real order %s finishes %s, want %s from now", org, real[org], want)
+		}
+	}
+	if !drawn["RFF"].After(t0.Add(6 * time.Hour)) {
+		t.Errorf("in an order of its own RFF finishes %s: the test does not tell the orders apart", drawn["RFF"])
+	}
+}

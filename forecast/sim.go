@@ -21,8 +21,11 @@ import (
 type Input struct {
 	// View is the campaign's controller view as the store has it now
 	// (orchestrator.ReadView): its spec, status, waves, counts, deferred
-	// devices and calendars. Its Pending reader is not used: pending
-	// devices are drawn from the counts, in an order of their own.
+	// devices and calendars. Pending devices are made from the counts;
+	// with a Pending reader, each wave and organisation's are read
+	// through it once for their real places in the dispatch order (which
+	// organisations' devices come first decides who finishes first under
+	// a total cap), else each replay draws an order of its own.
 	View orchestrator.View
 	// Now is when the forecast starts.
 	Now   time.Time
@@ -115,6 +118,76 @@ type setup struct {
 	// elapsed is how long each device running when the forecast begins
 	// has run, by its place in initial, where it is known.
 	elapsed map[int32]time.Duration
+	// ordered are the waves and organisations whose pending devices have
+	// their real dispatch order (readOrder).
+	ordered map[[2]int32]bool
+}
+
+// orderPage is how many pending devices readOrder reads at a time.
+const orderPage = 4096
+
+// readOrder gives each wave and organisation's pending devices (side by
+// side in initial, by site) their real places in the dispatch order, as
+// r reads them: each place takes a device of its site. Devices the read
+// does not place (the counts and the read a moment apart) follow the
+// last place read.
+func (s *setup) readOrder(r orchestrator.PendingReader, pending uint8) error {
+	s.ordered = map[[2]int32]bool{}
+	for start := 0; start < len(s.initial); {
+		d, end := s.initial[start], start+1
+		for end < len(s.initial) && s.initial[end].wave == d.wave && s.initial[end].org == d.org && s.initial[end].p == d.p {
+			end++
+		}
+		if d.p == pending {
+			s.order(r, s.initial[start:end])
+			s.ordered[[2]int32{d.wave, d.org}] = true
+		}
+		start = end
+	}
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("forecast: the pending devices' order: %w", err)
+	}
+	return nil
+}
+
+// order arranges block, one wave and organisation's pending devices, in
+// the order r reads them.
+func (s *setup) order(r orchestrator.PendingReader, block []device) {
+	d := block[0]
+	org := s.orgs[d.org]
+	sites := make([][]device, len(s.sites[d.org]))
+	for _, dev := range block {
+		sites[dev.site] = append(sites[dev.site], dev)
+	}
+	siteOf := make(map[string]int32, len(sites))
+	for i, name := range s.sites[d.org] {
+		siteOf[name] = int32(i)
+	}
+	out := block[:0:0]
+	after, last := -1, int32(0)
+	for len(out) < len(block) {
+		page := r.Pending(int(d.wave), org, after, orderPage)
+		for _, m := range page {
+			if si, ok := siteOf[m.Site]; ok && len(sites[si]) > 0 {
+				dev := sites[si][0]
+				sites[si] = sites[si][1:]
+				dev.order, last = int32(m.Order), int32(m.Order)
+				out = append(out, dev)
+			}
+		}
+		if len(page) < orderPage {
+			break
+		}
+		after = page[len(page)-1].Order
+	}
+	for _, left := range sites {
+		for _, dev := range left {
+			last++
+			dev.order = last
+			out = append(out, dev)
+		}
+	}
+	copy(block, out)
 }
 
 // unreachableAttempt is how long an attempt that finds its device
@@ -222,6 +295,11 @@ func newSetup(in Input) (*setup, error) {
 	slices.SortStableFunc(s.initial, func(a, b device) int {
 		return cmp.Or(cmp.Compare(a.wave, b.wave), cmp.Compare(a.org, b.org), cmp.Compare(rank(a), rank(b)))
 	})
+	if v.Pending != nil {
+		if err := s.readOrder(v.Pending, pending); err != nil {
+			return nil, err
+		}
+	}
 	s.names = make([]string, len(s.initial))
 	for i := range s.names {
 		s.names[i] = strconv.Itoa(i)
@@ -503,7 +581,7 @@ func (s *setup) newRun(seed uint64) *run {
 		for end < len(r.devs) && r.devs[end].wave == d.wave && r.devs[end].org == d.org && r.devs[end].p == d.p {
 			end++
 		}
-		if d.p == pending {
+		if d.p == pending && !s.ordered[[2]int32{d.wave, d.org}] {
 			block := r.devs[start:end]
 			r.rng.Shuffle(len(block), func(i, j int) { block[i], block[j] = block[j], block[i] })
 		}
@@ -549,6 +627,12 @@ func (s *setup) newRun(seed uint64) *run {
 	for _, k := range r.queueOrder {
 		q := r.queues[k]
 		q.order = make([]int32, len(q.devs))
+		if s.ordered[k] {
+			for p, i := range q.devs {
+				q.order[p] = r.devs[i].order
+			}
+			continue
+		}
 		n, total, prev := float64(len(q.devs)), float64(waveSize[k[0]]), int32(0)
 		for p := range q.order {
 			o := max(prev+1, int32((float64(p)+r.rng.Float64())/n*total)+1)
