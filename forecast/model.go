@@ -62,6 +62,9 @@ type Profile struct {
 	Reoffline Rate
 	// Source says what it was learned from, for the report.
 	Source string
+	// smooth is the spread a drawn duration is jittered by (censored sets
+	// it; see bandwidth).
+	smooth float64
 }
 
 // Runs is how many runs reached a device in the profile.
@@ -168,6 +171,7 @@ func (m *Model) lean(org, key string) (float64, string) {
 type draws struct {
 	durations, skipDurations          []time.Duration
 	scale                             float64 // this run's factor on every duration
+	smooth                            float64 // the standard deviation of a log-normal jitter on each duration drawn
 	fail, uncounted, skip, off, reoff float64
 }
 
@@ -195,7 +199,7 @@ func (p Profile) draw(rng *rand.Rand, prior Profile) draws {
 	if len(skips) == 0 {
 		skips = p.Durations
 	}
-	return draws{durations: p.Durations, skipDurations: skips, scale: scale, fail: p.Failure.draw(rng, prior.Failure.frac()),
+	return draws{durations: p.Durations, skipDurations: skips, scale: scale, smooth: p.smooth, fail: p.Failure.draw(rng, prior.Failure.frac()),
 		uncounted: p.Uncounted.draw(rng, prior.Uncounted.frac()), skip: p.Skipped.draw(rng, prior.Skipped.frac()),
 		off: p.Offline.draw(rng, prior.Offline.frac()), reoff: p.Reoffline.draw(rng, prior.Reoffline.frac())}
 }
@@ -212,9 +216,11 @@ func (d *draws) skipDuration(rng *rand.Rand, after time.Duration) time.Duration 
 }
 
 // longer draws from pool (sorted; scaled), longer than after: among
-// those longer, at random; if none is, the run has gone on longer than
-// any observed, and it goes on for up to as long again (what has run long
-// tends to run long).
+// those longer, at random, jittered (a smoothed bootstrap: a run can take
+// a little more or less than any observed, so that a few hundred runs do
+// not bound the last device's finish); if none is longer, the run has
+// gone on longer than any observed, and it goes on for up to as long
+// again (what has run long tends to run long).
 func (d *draws) longer(rng *rand.Rand, pool []time.Duration, after time.Duration) time.Duration {
 	k := 0
 	if after > 0 {
@@ -227,7 +233,42 @@ func (d *draws) longer(rng *rand.Rand, pool []time.Duration, after time.Duration
 	if k == len(pool) {
 		return after + time.Duration(rng.Float64()*float64(after))
 	}
-	return time.Duration(float64(pool[k+rng.IntN(len(pool)-k)]) * d.scale)
+	x := time.Duration(float64(pool[k+rng.IntN(len(pool)-k)]) * d.scale)
+	if d.smooth > 0 {
+		if y := time.Duration(float64(x) * math.Exp(d.smooth*rng.NormFloat64())); y > after {
+			x = y
+		}
+	}
+	return x
+}
+
+// bandwidth is the jitter for drawing from sorted durations: Silverman's
+// rule of thumb over their logarithms, 0.9 min(sd, IQR/1.34) n^-1/5 (the
+// spread of a kernel density estimate of their distribution; 0 when
+// they are all one).
+func bandwidth(sorted []time.Duration) float64 {
+	var logs []float64
+	for _, d := range sorted {
+		if d > 0 {
+			logs = append(logs, math.Log(float64(d)))
+		}
+	}
+	n := float64(len(logs))
+	if n < 2 {
+		return 0
+	}
+	var sum, sq float64
+	for _, x := range logs {
+		sum += x
+		sq += x * x
+	}
+	sd := math.Sqrt(max(0, sq/n-(sum/n)*(sum/n)))
+	iqr := logs[int(0.75*(n-1))] - logs[int(0.25*(n-1))]
+	spread := sd
+	if iqr > 0 {
+		spread = min(sd, iqr/1.34)
+	}
+	return 0.9 * spread * math.Pow(n, -0.2)
 }
 
 // censored returns p with its durations weighed for the runs still going,
@@ -242,7 +283,7 @@ func (p Profile) censored(elapsed []time.Duration) Profile {
 	sorted := slices.Sorted(slices.Values(p.Durations))
 	p.SkipDurations = slices.Sorted(slices.Values(p.SkipDurations))
 	if len(sorted) == 0 {
-		p.Durations = sorted
+		p.Durations, p.smooth = sorted, 0
 		return p
 	}
 	out := slices.Clone(sorted)
@@ -256,6 +297,7 @@ func (p Profile) censored(elapsed []time.Duration) Profile {
 	}
 	slices.Sort(out)
 	p.Durations = out
+	p.smooth = bandwidth(out)
 	return p
 }
 
