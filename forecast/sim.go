@@ -481,7 +481,7 @@ type run struct {
 	// arena holds the pending devices read in a decision: Decide keeps
 	// none of them past it.
 	arena []orchestrator.Member
-	res         runResult
+	res   runResult
 	// freed are, by organisation, when the runs the last decision applied
 	// finished (Unix nanoseconds, in order): a device it dispatches in
 	// its organisation starts when the slot was freed, as the controller,
