@@ -18,6 +18,11 @@
 // towards the long runs a young campaign has not seen finish (Profile's
 // durations are its finished runs only).
 //
+// Pending devices take their real places in the dispatch order where the
+// view can read them (its PendingReader), else each replay draws an order
+// mixing the organisations. Run durations are a smoothed bootstrap of the
+// observed ones (jittered by a log-normal of Silverman's bandwidth).
+//
 // It is pure: the caller reads the view and the model (campaigns.Service
 // does, from the stores) and gives the time the forecast starts from.
 package forecast
