@@ -90,6 +90,18 @@ var (
 	deferredPair  = pair{state: orchestrator.DeviceDeferred, reason: orchestrator.Reason(playbooks.ReasonUnreachable)}
 )
 
+// The numbers of the pairs a replay moves devices to: interned first, in
+// this order (newSetup), so that a move looks nothing up.
+const (
+	pendingP uint8 = iota
+	runningP
+	succeededP
+	skippedP
+	failedP
+	uncountedP
+	deferredP
+)
+
 // setup is what every run of a forecast shares.
 type setup struct {
 	in       Input
@@ -206,8 +218,10 @@ func newSetup(in Input) (*setup, error) {
 		return nil, errNothing
 	}
 	s := &setup{in: in, spec: v.Spec, orgIndex: map[string]int32{}, pairOf: map[pair]uint8{}}
-	for _, p := range []pair{pendingPair, runningPair, succeededPair, skippedPair, failedPair, uncountedPair, deferredPair} {
-		s.intern(p)
+	for k, p := range []pair{pendingPair, runningPair, succeededPair, skippedPair, failedPair, uncountedPair, deferredPair} {
+		if i, _ := s.intern(p); int(i) != k { // pendingP and the rest
+			return nil, fmt.Errorf("forecast: state %s/%s numbered %d, not %d", p.state, p.reason, i, k)
+		}
 	}
 	if s.in.Runs <= 0 {
 		s.in.Runs = 20
@@ -679,10 +693,10 @@ func (r *run) finishLater(i int32, now time.Time, elapsed time.Duration) {
 	if elapsed >= unreachableAttempt {
 		off = 0 // it has gone on longer than an unreachable attempt does
 	}
-	took, out := time.Duration(0), succeededPair
+	took, out := time.Duration(0), succeededP
 	if r.rng.Float64() < off {
 		// An unreachable attempt ends at the connect timeout, not after a run.
-		took, out = unreachableAttempt, deferredPair
+		took, out = unreachableAttempt, deferredP
 	} else {
 		// The organisation's lean towards its own runs scales what is
 		// drawn from the shared profile.
@@ -690,11 +704,11 @@ func (r *run) finishLater(i int32, now time.Time, elapsed time.Duration) {
 		after := time.Duration(float64(max(0, elapsed)) / lean)
 		switch u := r.rng.Float64(); {
 		case u < dr.skip:
-			took, out = dr.skipDuration(r.rng, after), skippedPair
+			took, out = dr.skipDuration(r.rng, after), skippedP
 		case u < dr.skip+dr.fail:
-			took, out = dr.duration(r.rng, after), failedPair
+			took, out = dr.duration(r.rng, after), failedP
 		case u < dr.skip+dr.fail+dr.uncounted:
-			took, out = dr.duration(r.rng, after), uncountedPair
+			took, out = dr.duration(r.rng, after), uncountedP
 		default:
 			took = dr.duration(r.rng, after)
 		}
@@ -706,13 +720,14 @@ func (r *run) finishLater(i int32, now time.Time, elapsed time.Duration) {
 	case elapsed > 0:
 		took = max(0, took-elapsed)
 	}
-	r.running.push(event{at: now.Add(took).UnixNano(), dev: i, out: r.s.pairOf[out]})
+	r.running.push(event{at: now.Add(took).UnixNano(), dev: i, out: out})
 }
 
-func (r *run) move(i int32, to pair) {
+// move puts device i in pair number p.
+func (r *run) move(i int32, p uint8) {
 	d := &r.devs[i]
 	r.add(d, -1)
-	d.p = r.s.pairOf[to]
+	d.p = p
 	r.add(d, 1)
 }
 
@@ -894,7 +909,7 @@ func (r *run) replay() runResult {
 			if backdate {
 				start = r.slot(d, now, prevDecide)
 			}
-			r.move(int32(i), runningPair)
+			r.move(int32(i), runningP)
 			r.finishLater(int32(i), start, 0)
 		}
 		for _, o := range r.touched {
@@ -991,15 +1006,14 @@ func (r *run) finishDue(now time.Time) {
 		}
 		r.freed[d.org] = append(r.freed[d.org], e.at)
 		r.lastAt = e.at
-		out := r.s.pairs[e.out]
-		if out == deferredPair {
+		if e.out == deferredP {
 			_, next := r.s.spec.AfterRun(playbooks.Outcome{Status: playbooks.StatusFailed, Reason: playbooks.ReasonUnreachable}, int(d.attempts), at)
-			r.move(e.dev, deferredPair)
+			r.move(e.dev, deferredP)
 			d.next, d.offline = next.UnixNano(), true
 			heap.Push(&r.later, e.dev)
 			continue
 		}
-		r.move(e.dev, out)
+		r.move(e.dev, e.out)
 		if r.remain[d.org]--; r.remain[d.org] == 0 {
 			r.res.orgs[d.org] = at
 		}

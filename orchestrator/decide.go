@@ -204,12 +204,14 @@ func (t *tallies) count(v View) {
 		f     *Failures
 		sites map[string]int
 	)
+	orgIn, siteIn, waveIn := sums[string]{m: t.orgInflight}, sums[orgSite]{m: t.siteInflight}, sums[int]{m: t.waveInflight}
+	defer func() { orgIn.flush(); siteIn.flush(); waveIn.flush() }()
 	for _, c := range v.Counts {
 		if c.State.InFlight() {
 			t.inflight += c.Devices
-			t.orgInflight[c.Org] += c.Devices
-			t.siteInflight[orgSite{c.Org, c.Site}] += c.Devices
-			t.waveInflight[c.Wave] += c.Devices
+			orgIn.add(c.Org, c.Devices)
+			siteIn.add(orgSite{c.Org, c.Site}, c.Devices)
+			waveIn.add(c.Wave, c.Devices)
 		}
 		if c.Wave < 0 || c.Wave >= len(t.waves) {
 			continue
@@ -251,6 +253,33 @@ func (t *tallies) count(v View) {
 			w.deferred += c.Devices
 		}
 	}
+}
+
+// sums adds to a map the runs of rows with one key as one addition
+// (counts come grouped: a national view's in-flight rows would hash each
+// key several times a pass).
+type sums[K comparable] struct {
+	m   map[K]int
+	k   K
+	n   int
+	has bool
+}
+
+func (s *sums[K]) add(k K, n int) {
+	if s.has && k == s.k {
+		s.n += n
+		return
+	}
+	s.flush()
+	s.k, s.n, s.has = k, n, true
+}
+
+// flush adds the run summed so far.
+func (s *sums[K]) flush() {
+	if s.has {
+		s.m[s.k] += s.n
+	}
+	s.has = false
 }
 
 func (t *tallies) waveFailures(i int) Failures { return t.waves[i].failures }
@@ -583,20 +612,21 @@ merge:
 		s := h[0]
 		m := s.buf[s.next]
 		s.next++
+		site := orgSite{m.Org, m.Site}
+		inSite := perSite[site] // read once a device: the national replay's hottest lookup
 		if !s.deferred {
 			s.left--
 			s.remaining[m.Site]--
-			if !d.siteFull(perSite, m.Org, m.Site) {
+			if !d.siteCapped(m.Site, inSite) {
 				s.open--
 			}
 		}
 		w := &spec.Waves[m.Wave]
 		stop := false // the stream can start nothing more
-		site := orgSite{m.Org, m.Site}
 		switch {
 		case w.MaxConcurrency > 0 && perWave[m.Wave] >= w.MaxConcurrency, spec.Caps.PerOrg > 0 && perOrg[m.Org] >= spec.Caps.PerOrg:
 			stop = !s.deferred
-		case d.siteFull(perSite, m.Org, m.Site):
+		case d.siteCapped(m.Site, inSite):
 		case d.v.MaxDispatch > 0 && len(d.plan.Dispatch) >= d.v.MaxDispatch:
 			d.plan.More, d.plan.WakeAt = true, d.now
 			break merge
@@ -604,10 +634,11 @@ merge:
 			d.plan.Dispatch = append(d.plan.Dispatch, m.Hostname)
 			dispatched[group{m.Wave, m.Org, m.Site}]++
 			perOrg[m.Org]++
-			perSite[site]++
+			inSite++
+			perSite[site] = inSite
 			perWave[m.Wave]++
 			total++
-			if o := byOrg[m.Org]; o != nil && d.siteFull(perSite, m.Org, m.Site) {
+			if o := byOrg[m.Org]; o != nil && d.siteCapped(m.Site, inSite) {
 				o.open -= o.remaining[m.Site] // its devices left at this site cannot start now
 			}
 		}
@@ -637,8 +668,13 @@ merge:
 
 // siteFull reports a site at its cap (a device with no site has none).
 func (d *decider) siteFull(perSite map[orgSite]int, org, site string) bool {
+	return d.siteCapped(site, perSite[orgSite{org, site}])
+}
+
+// siteCapped reports a site with n devices in flight at its cap.
+func (d *decider) siteCapped(site string, n int) bool {
 	c := d.v.Spec.Caps.PerSite
-	return c > 0 && site != "" && perSite[orgSite{org, site}] >= c
+	return c > 0 && site != "" && n >= c
 }
 
 // orgSite is a site of an organisation (site names are an
