@@ -192,7 +192,10 @@ func (t *tallies) count(v View) {
 			clear(sites)
 		}
 		*w = waveTally{failures: Failures{Wave: i, WaveName: s.Name, Limit: *s.MaxFailurePercent}, orgs: cleared(w.orgs, orgs),
-			fails: w.fails[:0], orgPending: cleared(w.orgPending, orgs), sitePending: cleared(w.sitePending, orgs)}
+			fails: w.fails[:0], orgPending: cleared(w.orgPending, orgs), sitePending: w.sitePending}
+		if w.sitePending == nil {
+			w.sitePending = make(map[string]map[string]int, orgs)
+		}
 	}
 	// Counts come grouped by wave and organisation (a store's by its
 	// index, a forecast's by its rows): the organisation's tallies are
